@@ -1,0 +1,474 @@
+//! Events: the case history, and `evolve` — the pure function from events to case state.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CaseNumber, EmailAddress, StatusName};
+use crate::model::{
+    CallDirection, Case, Category, CloseMode, ContactChannel, ContactOutcome, ContactTally,
+    Customer, Field, LinkTarget, Origin, PostKind, Priority, Resolution, StatusCategory,
+    TemplateName, Visibility,
+};
+
+/// One recorded change to a case: who, when, and what changed from what to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The case it belongs to.
+    pub case: CaseNumber,
+    /// Position in the case's history, from 1; the case version after applying it.
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who did it.
+    pub actor: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Every variant carries what the history needs to show the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The case was opened.
+    Opened {
+        /// Title.
+        title: String,
+        /// Description.
+        description: String,
+        /// Origin.
+        origin: Origin,
+        /// Priority.
+        priority: Priority,
+        /// Customer.
+        customer: Customer,
+        /// Product, if known at opening.
+        product: Option<String>,
+        /// Product version, if known at opening.
+        product_version: Option<String>,
+        /// Initial status.
+        status: StatusName,
+        /// Its category.
+        category: StatusCategory,
+    },
+    /// Ownership changed.
+    OwnerChanged {
+        /// Previous owner.
+        from: Option<String>,
+        /// New owner.
+        to: String,
+    },
+    /// The status changed through the transition command.
+    StatusChanged {
+        /// Previous status.
+        from: StatusName,
+        /// New status.
+        to: StatusName,
+        /// Category of the new status.
+        category: StatusCategory,
+        /// Why (internal).
+        note: Option<String>,
+    },
+    /// The case was escalated.
+    Escalated {
+        /// Previous status.
+        from: StatusName,
+        /// The escalated status.
+        to: StatusName,
+        /// Its category.
+        category: StatusCategory,
+        /// Why (internal).
+        reason: String,
+    },
+    /// A plain-text field changed.
+    FieldChanged {
+        /// Which field.
+        field: Field,
+        /// Old value.
+        from: Option<String>,
+        /// New value.
+        to: Option<String>,
+    },
+    /// The priority changed.
+    PriorityChanged {
+        /// Old priority.
+        from: Priority,
+        /// New priority.
+        to: Priority,
+    },
+    /// The title was reviewed and confirmed as still right.
+    TitleConfirmed,
+    /// A call was logged (seed step 2). Customer-visible.
+    CallLogged {
+        /// Inbound or outbound.
+        direction: CallDirection,
+        /// Length of the call.
+        duration_minutes: u32,
+        /// Whether a screenshare was performed.
+        screenshare: bool,
+        /// Line the call came in over (e.g. a support-entitlement line).
+        channel: Option<String>,
+        /// What was said.
+        notes: String,
+    },
+    /// A post was added (notes, call notes, summary, reopen reason).
+    PostAdded {
+        /// What kind of post.
+        kind: PostKind,
+        /// Text.
+        body: String,
+        /// Who may see it.
+        visibility: Visibility,
+    },
+    /// An attempt to reach the customer (seed step 6).
+    ContactAttempted {
+        /// Email or phone.
+        channel: ContactChannel,
+        /// Whether the customer answered.
+        outcome: ContactOutcome,
+        /// Internal note.
+        note: Option<String>,
+        /// Whether it counts toward the non-response policy.
+        counted: bool,
+    },
+    /// An email was queued in the outbox. Customer-visible.
+    EmailQueued {
+        /// Outbox message id.
+        message: String,
+        /// Template used.
+        template: TemplateName,
+        /// Recipient.
+        to: EmailAddress,
+        /// Subject.
+        subject: String,
+        /// Body.
+        body: String,
+    },
+    /// An article, defect or case was linked (seed step 5).
+    Linked {
+        /// What was linked.
+        target: LinkTarget,
+    },
+    /// A collaboration group was asked for help (internal).
+    SwarmRequested {
+        /// The group.
+        group: String,
+        /// The question.
+        question: String,
+    },
+    /// The case was closed.
+    Closed {
+        /// How.
+        mode: CloseMode,
+        /// Previous status.
+        from: StatusName,
+        /// Closed status.
+        to: StatusName,
+        /// Resolution, for a resolved close.
+        resolution: Option<Resolution>,
+    },
+    /// The case was reopened.
+    Reopened {
+        /// Closed status it left.
+        from: StatusName,
+        /// Reopen status.
+        to: StatusName,
+        /// Its category.
+        category: StatusCategory,
+        /// Why (internal; also recorded as a post).
+        reason: String,
+        /// Whether the customer is notified.
+        notify_customer: bool,
+        /// How the case had been closed.
+        close_mode: CloseMode,
+        /// When it had been closed.
+        closed_at: Timestamp,
+    },
+}
+
+impl EventKind {
+    /// The event's wire name (`opened`, `call_logged`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Opened { .. } => "opened",
+            EventKind::OwnerChanged { .. } => "owner_changed",
+            EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::FieldChanged { .. } => "field_changed",
+            EventKind::PriorityChanged { .. } => "priority_changed",
+            EventKind::TitleConfirmed => "title_confirmed",
+            EventKind::CallLogged { .. } => "call_logged",
+            EventKind::PostAdded { .. } => "post_added",
+            EventKind::ContactAttempted { .. } => "contact_attempted",
+            EventKind::EmailQueued { .. } => "email_queued",
+            EventKind::Linked { .. } => "linked",
+            EventKind::SwarmRequested { .. } => "swarm_requested",
+            EventKind::Closed { .. } => "closed",
+            EventKind::Reopened { .. } => "reopened",
+        }
+    }
+}
+
+/// Replaying events that do not form a valid history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The first event of a case must be `opened`, and only the first.
+    #[error("event {seq} of case {case}: {message}")]
+    Invalid {
+        /// The case.
+        case: CaseNumber,
+        /// The offending event.
+        seq: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// No events at all.
+    #[error("a case needs at least its opened event")]
+    Empty,
+}
+
+impl Event {
+    /// Evolve: the state after this event. `None` is the state before the case exists.
+    ///
+    /// Pure and total: an event that does not fit the state is an error, never a panic.
+    pub fn evolve(&self, state: Option<Case>) -> Result<Case, ReplayError> {
+        let invalid = |message: &str| ReplayError::Invalid {
+            case: self.case,
+            seq: self.seq,
+            message: message.to_string(),
+        };
+        let mut case = match (state, &self.kind) {
+            (
+                None,
+                EventKind::Opened {
+                    title,
+                    description,
+                    origin,
+                    priority,
+                    customer,
+                    product,
+                    product_version,
+                    status,
+                    category,
+                },
+            ) => {
+                if self.seq != 1 {
+                    return Err(invalid("an opened event must come first"));
+                }
+                return Ok(Case {
+                    number: self.case,
+                    version: 1,
+                    title: title.clone(),
+                    description: description.clone(),
+                    status: status.clone(),
+                    status_category: *category,
+                    priority: *priority,
+                    origin: *origin,
+                    customer: customer.clone(),
+                    owner: None,
+                    product: product.clone(),
+                    product_version: product_version.clone(),
+                    category: Category::default(),
+                    resolution: None,
+                    close_mode: None,
+                    reopen_count: 0,
+                    title_reviewed: false,
+                    last_post: None,
+                    contacts: ContactTally::default(),
+                    links: Vec::new(),
+                    opened_by: self.actor.clone(),
+                    created_at: self.at,
+                    updated_at: self.at,
+                    closed_at: None,
+                });
+            }
+            (None, _) => return Err(invalid("the first event must be opened")),
+            (Some(_), EventKind::Opened { .. }) => {
+                return Err(invalid("a case is opened only once"));
+            }
+            (Some(case), _) => case,
+        };
+        if case.number != self.case {
+            return Err(invalid("event belongs to another case"));
+        }
+        if self.seq != case.version + 1 {
+            return Err(invalid("events must be applied in sequence"));
+        }
+        case.version = self.seq;
+        case.updated_at = self.at;
+        match &self.kind {
+            EventKind::Opened { .. } => {}
+            EventKind::OwnerChanged { to, .. } => case.owner = Some(to.clone()),
+            EventKind::StatusChanged { to, category, .. }
+            | EventKind::Escalated { to, category, .. } => {
+                case.status = to.clone();
+                case.status_category = *category;
+            }
+            EventKind::FieldChanged { field, to, .. } => set_field(&mut case, *field, to.clone()),
+            EventKind::PriorityChanged { to, .. } => case.priority = *to,
+            EventKind::TitleConfirmed => case.title_reviewed = true,
+            EventKind::CallLogged { .. }
+            | EventKind::EmailQueued { .. }
+            | EventKind::SwarmRequested { .. } => {}
+            EventKind::PostAdded { kind, .. } => case.last_post = Some(*kind),
+            EventKind::ContactAttempted {
+                channel,
+                outcome,
+                counted,
+                ..
+            } => match outcome {
+                ContactOutcome::Reached => case.contacts = ContactTally::default(),
+                ContactOutcome::NoResponse if *counted => {
+                    match channel {
+                        ContactChannel::Email => case.contacts.emails += 1,
+                        ContactChannel::Phone => case.contacts.phone_calls += 1,
+                    }
+                    case.contacts.last_counted_at = Some(self.at);
+                }
+                ContactOutcome::NoResponse => {}
+            },
+            EventKind::Linked { target } => {
+                if !case.links.contains(target) {
+                    case.links.push(target.clone());
+                }
+            }
+            EventKind::Closed {
+                mode,
+                to,
+                resolution,
+                ..
+            } => {
+                case.status = to.clone();
+                case.status_category = StatusCategory::Closed;
+                case.close_mode = Some(*mode);
+                case.closed_at = Some(self.at);
+                if resolution.is_some() {
+                    case.resolution = resolution.clone();
+                }
+            }
+            EventKind::Reopened { to, category, .. } => {
+                case.status = to.clone();
+                case.status_category = *category;
+                case.close_mode = None;
+                case.closed_at = None;
+                case.reopen_count += 1;
+                case.title_reviewed = false;
+                case.contacts = ContactTally::default();
+            }
+        }
+        Ok(case)
+    }
+
+    /// The event as a customer may see it, or `None` if it is internal.
+    ///
+    /// Internal parts of a visible event (a status-change note, a reopen reason) are removed.
+    pub fn for_customer(&self) -> Option<Event> {
+        let kind = match &self.kind {
+            EventKind::Opened { .. }
+            | EventKind::OwnerChanged { .. }
+            | EventKind::PriorityChanged { .. }
+            | EventKind::CallLogged { .. }
+            | EventKind::EmailQueued { .. } => self.kind.clone(),
+            EventKind::FieldChanged { field, .. } => match field {
+                Field::Title | Field::Description | Field::Product | Field::ProductVersion => {
+                    self.kind.clone()
+                }
+                Field::ProductArea | Field::Functionality | Field::Issue => return None,
+            },
+            EventKind::StatusChanged {
+                from, to, category, ..
+            } => EventKind::StatusChanged {
+                from: from.clone(),
+                to: to.clone(),
+                category: *category,
+                note: None,
+            },
+            EventKind::PostAdded { visibility, .. } => match visibility {
+                Visibility::Customer => self.kind.clone(),
+                Visibility::Internal => return None,
+            },
+            EventKind::Closed { mode, from, to, .. } => EventKind::Closed {
+                mode: *mode,
+                from: from.clone(),
+                to: to.clone(),
+                resolution: None,
+            },
+            EventKind::Reopened {
+                from,
+                to,
+                category,
+                notify_customer,
+                close_mode,
+                closed_at,
+                ..
+            } => EventKind::Reopened {
+                from: from.clone(),
+                to: to.clone(),
+                category: *category,
+                reason: String::new(),
+                notify_customer: *notify_customer,
+                close_mode: *close_mode,
+                closed_at: *closed_at,
+            },
+            EventKind::Escalated { .. }
+            | EventKind::TitleConfirmed
+            | EventKind::ContactAttempted { .. }
+            | EventKind::Linked { .. }
+            | EventKind::SwarmRequested { .. } => return None,
+        };
+        Some(Event {
+            kind,
+            ..self.clone()
+        })
+    }
+
+    /// Free text this event adds to the case, with who may see it; what search indexes.
+    pub fn text(&self) -> Option<(Visibility, &str)> {
+        use Visibility::{Customer, Internal};
+        match &self.kind {
+            EventKind::CallLogged { notes, .. } => Some((Customer, notes)),
+            EventKind::PostAdded {
+                body, visibility, ..
+            } => Some((*visibility, body)),
+            EventKind::EmailQueued { body, .. } => Some((Customer, body)),
+            EventKind::SwarmRequested { question, .. } => Some((Internal, question)),
+            EventKind::Escalated { reason, .. } => Some((Internal, reason)),
+            EventKind::StatusChanged { note: Some(n), .. } => Some((Internal, n)),
+            EventKind::ContactAttempted { note: Some(n), .. } => Some((Internal, n)),
+            EventKind::Reopened { reason, .. } => Some((Internal, reason)),
+            _ => None,
+        }
+    }
+}
+
+fn set_field(case: &mut Case, field: Field, value: Option<String>) {
+    match field {
+        Field::Title => {
+            case.title = value.unwrap_or_default();
+            case.title_reviewed = true;
+        }
+        Field::Description => case.description = value.unwrap_or_default(),
+        Field::Product => case.product = value,
+        Field::ProductVersion => case.product_version = value,
+        Field::ProductArea => case.category.product_area = value,
+        Field::Functionality => case.category.functionality = value,
+        Field::Issue => case.category.issue = value,
+    }
+}
+
+/// Replays a case's whole history from nothing.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Case, ReplayError> {
+    let mut state = None;
+    for e in events {
+        state = Some(e.evolve(state)?);
+    }
+    state.ok_or(ReplayError::Empty)
+}
+
+/// Applies new events to a state, for a commit.
+pub fn apply_all(mut case: Case, events: &[Event]) -> Result<Case, ReplayError> {
+    for e in events {
+        case = e.evolve(Some(case))?;
+    }
+    Ok(case)
+}

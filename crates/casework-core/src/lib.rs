@@ -1,0 +1,36 @@
+//! Casework's core: the support-case workflow as a pure state machine, with its ports.
+//!
+//! Where to start reading:
+//!
+//! - [`model`] — the vocabulary: [`Case`](model::Case), people, timeline value types.
+//! - [`event`] — the history, and `evolve` ([`Event::evolve`](event::Event::evolve)).
+//! - [`workflow`] — `decide`: commands, refusals, the closing checklist, the non-response policy.
+//! - [`config`] — the workflow file: statuses, transitions, permissions, closing rules.
+//! - [`documents`] — the emails and the case-summary draft (minijinja templates).
+//! - [`ports`] — what core needs from outside: [`CaseStore`](ports::CaseStore), clock, ids.
+//! - [`service`] — the application service both front-ends drive.
+//!
+//! **Architecture invariant:** this crate does no I/O. It depends on no database, HTTP,
+//! CLI or mail library and on no async runtime; time and ids come through ports, and
+//! configuration and templates arrive as text.
+
+pub mod config;
+pub mod documents;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod report;
+pub mod service;
+pub mod testing;
+pub mod text;
+pub mod workflow;
+
+pub use config::WorkflowConfig;
+pub use documents::Templates;
+pub use event::{Event, EventKind};
+pub use ids::{CaseNumber, EmailAddress, StatusName};
+pub use model::Case;
+pub use ports::{CaseStore, StoreError};
+pub use service::{CaseService, ServiceError};
+pub use workflow::{Command, WorkflowError};

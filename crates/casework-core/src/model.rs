@@ -1,0 +1,430 @@
+//! The domain vocabulary: cases, people, timeline value types, knowledge articles and defects.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CaseNumber, EmailAddress, StatusName};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[doc = concat!("Wire name: `", $text, "`.")] #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value's wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::ids::ParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let t = s.trim();
+                $(if t.eq_ignore_ascii_case($text) || t.replace('-', "_").eq_ignore_ascii_case($text) {
+                    return Ok($name::$variant);
+                })+
+                Err(crate::ids::ParseError {
+                    what: stringify!($name),
+                    value: t.chars().take(80).collect(),
+                    reason: concat!("expected one of: ", $($text, " "),+),
+                })
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    /// How the customer first reached support.
+    Origin { Phone = "phone", Email = "email", Web = "web", Chat = "chat", Other = "other" }
+);
+string_enum!(
+    /// How urgent the case is.
+    Priority { Low = "low", Medium = "medium", High = "high", Urgent = "urgent" }
+);
+string_enum!(
+    /// What a status means for reporting and for which commands apply.
+    StatusCategory { Open = "open", Pending = "pending", Closed = "closed" }
+);
+string_enum!(
+    /// The roles a person can hold.
+    Role { Admin = "admin", Lead = "lead", Agent = "agent", Customer = "customer", Service = "service" }
+);
+string_enum!(
+    /// Direction of a logged call.
+    CallDirection { Inbound = "inbound", Outbound = "outbound" }
+);
+string_enum!(
+    /// What a post is.
+    PostKind {
+        /// A free-form note.
+        Note = "note",
+        /// Everything that happened on a call (seed step 4).
+        CallNotes = "call_notes",
+        /// The case summary, the last post before closing (seed step 7).
+        Summary = "summary",
+        /// The reason a case was reopened; written by the reopen command only.
+        ReopenReason = "reopen_reason",
+    }
+);
+string_enum!(
+    /// Who may see a timeline entry.
+    Visibility { Internal = "internal", Customer = "customer" }
+);
+string_enum!(
+    /// Channel of a contact attempt.
+    ContactChannel { Email = "email", Phone = "phone" }
+);
+string_enum!(
+    /// Result of a contact attempt.
+    ContactOutcome { NoResponse = "no_response", Reached = "reached" }
+);
+string_enum!(
+    /// How a case was closed.
+    CloseMode {
+        /// Resolved: the closing checklist held.
+        Resolved = "resolved",
+        /// Closed after the customer did not answer the required attempts.
+        NonResponse = "non_response",
+        /// Closed for now, at the customer's request, to be reopened later.
+        Temporary = "temporary",
+    }
+);
+string_enum!(
+    /// What a link or search hit points to.
+    RefKind { Case = "case", Article = "article", Defect = "defect" }
+);
+string_enum!(
+    /// Generated documents.
+    TemplateName {
+        /// Step 1: "I have taken ownership of your case…".
+        InitialContact = "initial_contact",
+        /// Step 3: what was discussed, documentation, next steps, signature.
+        FollowUp = "follow_up",
+        /// Step 6: closing after the customer did not respond.
+        NonResponseClosure = "non_response_closure",
+        /// Sent when a case is reopened.
+        ReopenNotice = "reopen_notice",
+        /// Step 7: the case-summary draft (not an email).
+        CaseSummary = "case_summary",
+    }
+);
+string_enum!(
+    /// Delivery state of an outgoing email.
+    OutboxStatus { Queued = "queued", Sent = "sent", Failed = "failed" }
+);
+string_enum!(
+    /// Editable case fields that are plain text.
+    Field {
+        Title = "title",
+        Description = "description",
+        Product = "product",
+        ProductVersion = "product_version",
+        ProductArea = "product_area",
+        Functionality = "functionality",
+        Issue = "issue",
+    }
+);
+
+impl Role {
+    /// Whether the role works cases on the support side.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Lead | Role::Agent)
+    }
+}
+
+impl TemplateName {
+    /// Whether the document is an email (everything but the summary draft).
+    pub fn is_email(self) -> bool {
+        self != TemplateName::CaseSummary
+    }
+}
+
+/// The customer a case belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Full name.
+    pub name: String,
+    /// Address used for every email and for customer access.
+    pub email: EmailAddress,
+    /// Phone number, if known.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Account or company, if known.
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// Seed step 10: product area, functionality and issue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    /// Product area.
+    pub product_area: Option<String>,
+    /// Functionality within the area.
+    pub functionality: Option<String>,
+    /// The kind of issue.
+    pub issue: Option<String>,
+}
+
+/// Seed step 11: the two resolutions a resolved close requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// Primary resolution.
+    pub primary: String,
+    /// Secondary resolution.
+    pub secondary: String,
+}
+
+/// A link from a case to an article, a defect or another case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkTarget {
+    /// What is linked.
+    pub kind: RefKind,
+    /// Its reference: an article id, a defect key, or a case number.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+/// Unanswered contact attempts counted toward the non-response policy since the
+/// customer was last reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactTally {
+    /// Counted unanswered emails.
+    pub emails: u32,
+    /// Counted unanswered phone calls.
+    pub phone_calls: u32,
+    /// When the last counted attempt was made.
+    pub last_counted_at: Option<Timestamp>,
+}
+
+/// A case: the state that replaying its events gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Store-assigned number.
+    pub number: CaseNumber,
+    /// How many events the case has; the expected version for the next commit.
+    pub version: u64,
+    /// Title, reviewed before closing (seed step 8).
+    pub title: String,
+    /// What the customer described.
+    pub description: String,
+    /// Current status name.
+    pub status: StatusName,
+    /// Category of the current status.
+    pub status_category: StatusCategory,
+    /// Priority.
+    pub priority: Priority,
+    /// How the case came in.
+    pub origin: Origin,
+    /// Who the case is for.
+    pub customer: Customer,
+    /// Owning agent's name.
+    pub owner: Option<String>,
+    /// Product (seed step 9).
+    pub product: Option<String>,
+    /// Product version (seed step 9).
+    pub product_version: Option<String>,
+    /// Categorization (seed step 10).
+    pub category: Category,
+    /// Resolution given at the last resolved close.
+    pub resolution: Option<Resolution>,
+    /// How the case was last closed, while it is closed.
+    pub close_mode: Option<CloseMode>,
+    /// How many times the case was reopened.
+    pub reopen_count: u32,
+    /// Whether the title was changed or confirmed since the case was opened or reopened.
+    pub title_reviewed: bool,
+    /// Kind of the most recent post.
+    pub last_post: Option<PostKind>,
+    /// Attempts counted toward a non-response close.
+    pub contacts: ContactTally,
+    /// Articles, defects and cases linked while troubleshooting.
+    pub links: Vec<LinkTarget>,
+    /// Who opened the case.
+    pub opened_by: String,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it was last closed, while it is closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Case {
+    /// The value of a plain-text field.
+    pub fn field(&self, field: Field) -> Option<&str> {
+        match field {
+            Field::Title => Some(&self.title),
+            Field::Description => Some(&self.description),
+            Field::Product => self.product.as_deref(),
+            Field::ProductVersion => self.product_version.as_deref(),
+            Field::ProductArea => self.category.product_area.as_deref(),
+            Field::Functionality => self.category.functionality.as_deref(),
+            Field::Issue => self.category.issue.as_deref(),
+        }
+    }
+
+    /// Whether the case is in a closed-category status.
+    pub fn is_closed(&self) -> bool {
+        self.status_category == StatusCategory::Closed
+    }
+}
+
+/// A person who acts on cases: staff (agents, leads, admins) and service accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Unique name, used with `--as` and as a case owner.
+    pub name: String,
+    /// Role, which gives the permissions.
+    pub role: Role,
+    /// Contact email, used in signatures.
+    pub email: Option<EmailAddress>,
+    /// Contact phone, used in signatures.
+    pub phone: Option<String>,
+    /// Signature appended to emails.
+    pub signature: Option<String>,
+}
+
+/// Whoever issues a command: a person, or a customer identified by email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Display name, written into the history.
+    pub name: String,
+    /// Role, which gives the permissions.
+    pub role: Role,
+    /// Email: for a customer, the address that scopes which cases exist for them.
+    pub email: Option<EmailAddress>,
+    /// Phone, for signatures.
+    pub phone: Option<String>,
+    /// Signature, for emails.
+    pub signature: Option<String>,
+}
+
+impl Actor {
+    /// The actor for a registered person.
+    pub fn from_person(p: &Person) -> Self {
+        Self {
+            name: p.name.clone(),
+            role: p.role,
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            signature: p.signature.clone(),
+        }
+    }
+
+    /// A customer, who sees only the cases under this address.
+    pub fn customer(name: impl Into<String>, email: EmailAddress) -> Self {
+        Self {
+            name: name.into(),
+            role: Role::Customer,
+            email: Some(email),
+            phone: None,
+            signature: None,
+        }
+    }
+
+    /// Whether this actor may see this case at all. A customer sees only their own.
+    pub fn can_see(&self, case: &Case) -> bool {
+        match self.role {
+            Role::Customer => self.email.as_ref() == Some(&case.customer.email),
+            _ => true,
+        }
+    }
+}
+
+/// A knowledge article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Article {
+    /// Store-assigned id.
+    pub id: u64,
+    /// Title.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// Where the article is published, if anywhere.
+    pub url: Option<String>,
+    /// When it was added.
+    pub created_at: Timestamp,
+}
+
+/// A new article, before the store gives it an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewArticle {
+    /// Title.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// Where the article is published, if anywhere.
+    pub url: Option<String>,
+}
+
+/// A known defect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defect {
+    /// Its key in the defect tracker (`BUG-000123`).
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub body: String,
+    /// Tracker state (`open`, `fixed`, …).
+    pub state: String,
+    /// When it was added.
+    pub created_at: Timestamp,
+}
+
+/// An email waiting in, or gone from, the transactional outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Unique id, from the id generator.
+    pub id: String,
+    /// The case the email is about.
+    pub case: CaseNumber,
+    /// Which template produced it.
+    pub template: TemplateName,
+    /// Sender name.
+    pub from_name: String,
+    /// Sender address (the organization's support address).
+    pub from: EmailAddress,
+    /// Recipient name.
+    pub to_name: String,
+    /// Recipient address.
+    pub to: EmailAddress,
+    /// Subject, with the case number in it.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// Stable RFC 5322 Message-ID (without angle brackets).
+    pub message_id: String,
+    /// The case's thread root, for In-Reply-To and References (without angle brackets).
+    pub thread_id: String,
+    /// Delivery state.
+    pub status: OutboxStatus,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The last delivery error, if any.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// Not to be tried before this time.
+    pub next_attempt_at: Timestamp,
+    /// Which worker holds the claim, if any.
+    pub claimed_by: Option<String>,
+    /// When the claim lapses.
+    pub claimed_until: Option<Timestamp>,
+    /// When it was sent.
+    pub sent_at: Option<Timestamp>,
+}

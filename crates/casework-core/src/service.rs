@@ -1,0 +1,627 @@
+//! The application service: resolves the actor, checks what they may see and do, decides, and
+//! commits. Both front-ends (CLI and HTTP) drive the workflow only through this.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Permission, WorkflowConfig};
+use crate::documents::{EmailFields, RenderedEmail, SummaryDraft, Templates};
+use crate::event::{Event, apply_all};
+use crate::ids::CaseNumber;
+use crate::model::{
+    Actor, Article, Case, Defect, LinkTarget, NewArticle, OutboxMessage, OutboxStatus, Person,
+    RefKind, Role, TemplateName,
+};
+use crate::ports::{
+    CaseFilter, CaseStore, Clock, Commit, IdGenerator, Page, PageRequest, ReportQuery, ReportRow,
+    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+};
+use crate::workflow::{
+    Command, Context, MAX_SHORT_TEXT, MAX_TEXT, MissingItem, NewCase, WorkflowError, closing_check,
+    decide, decide_open, non_response_check, required_text, stamp,
+};
+
+/// How many times a command without an expected version is re-decided after a conflict.
+const CONFLICT_RETRIES: usize = 5;
+
+/// What can go wrong when the service runs a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The workflow refused.
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    /// No such case (or not one the actor may see), article, defect or person.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The acting person is not registered.
+    #[error("unknown person {0:?}: register them first (casework agent add)")]
+    UnknownActor(String),
+    /// The case changed since the caller read it; nothing was written.
+    #[error("conflict: the case is now at version {current_version}; reload and try again")]
+    Conflict {
+        /// The case's version now.
+        current_version: u64,
+    },
+    /// The store failed or is unreachable.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Conflict {
+                current_version, ..
+            } => ServiceError::Conflict { current_version },
+            StoreError::Invalid(m) => ServiceError::Workflow(WorkflowError::Invalid {
+                field: "request".into(),
+                message: m,
+            }),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// The state of the closing checklist and the non-response policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosingCheck {
+    /// Whether the case may be closed as resolved (resolutions are given with the close).
+    pub ready: bool,
+    /// Unmet checklist items.
+    pub missing: Vec<MissingItem>,
+    /// Whether a non-response close is allowed.
+    pub non_response_ready: bool,
+    /// Unmet non-response policy items.
+    pub non_response_missing: Vec<MissingItem>,
+}
+
+/// The result of a command: the case after it and the events it added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The case after the command.
+    pub case: Case,
+    /// Events added (empty when the command changed nothing).
+    pub events: Vec<Event>,
+}
+
+/// The application service.
+#[derive(Clone)]
+pub struct CaseService {
+    store: Arc<dyn CaseStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    config: Arc<WorkflowConfig>,
+    templates: Arc<Templates>,
+}
+
+fn forbidden(role: Role, action: &str) -> ServiceError {
+    ServiceError::Workflow(WorkflowError::Forbidden {
+        role,
+        action: action.to_string(),
+    })
+}
+
+fn case_not_found(number: CaseNumber) -> ServiceError {
+    ServiceError::NotFound(format!("case {number}"))
+}
+
+impl CaseService {
+    /// Wires the service to its ports.
+    pub fn new(
+        store: Arc<dyn CaseStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        config: Arc<WorkflowConfig>,
+        templates: Arc<Templates>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            ids,
+            config,
+            templates,
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn CaseStore> {
+        &self.store
+    }
+
+    /// The workflow configuration.
+    pub fn config(&self) -> &WorkflowConfig {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn require(
+        &self,
+        actor: &Actor,
+        permission: Permission,
+        action: &str,
+    ) -> Result<(), ServiceError> {
+        if self.config.permits(actor.role, permission) {
+            Ok(())
+        } else {
+            Err(forbidden(actor.role, action))
+        }
+    }
+
+    /// The actor for a registered person's name.
+    pub async fn resolve_actor(&self, name: &str) -> Result<Actor, ServiceError> {
+        match self.store.get_person(name.trim().to_string()).await {
+            Ok(p) => Ok(Actor::from_person(&p)),
+            Err(StoreError::NotFound(_)) => {
+                Err(ServiceError::UnknownActor(name.trim().to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Registers or updates a person. Needs the `manage` permission.
+    pub async fn add_person(&self, actor: &Actor, person: Person) -> Result<Person, ServiceError> {
+        self.require(actor, Permission::Manage, "manage people")?;
+        let name = required_text("name", &person.name, 64)?;
+        if name.chars().any(char::is_control) {
+            return Err(WorkflowError::Invalid {
+                field: "name".into(),
+                message: "contains a control character".into(),
+            }
+            .into());
+        }
+        let person = Person { name, ..person };
+        self.store.put_person(person.clone()).await?;
+        Ok(person)
+    }
+
+    /// Everyone registered. Needs the `view_case` permission and a staff role.
+    pub async fn people(&self, actor: &Actor) -> Result<Vec<Person>, ServiceError> {
+        if !actor.role.is_staff() {
+            return Err(forbidden(actor.role, "list people"));
+        }
+        Ok(self.store.list_people().await?)
+    }
+
+    /// Opens a case (seed step 1).
+    pub async fn open_case(&self, actor: &Actor, new: NewCase) -> Result<Case, ServiceError> {
+        let now = self.clock.now();
+        let opened = decide_open(&new, &self.ctx(actor, now))?;
+        Ok(self
+            .store
+            .create_case(now, actor.name.clone(), opened)
+            .await?)
+    }
+
+    fn ctx<'a>(&'a self, actor: &'a Actor, now: Timestamp) -> Context<'a> {
+        Context {
+            actor,
+            config: &self.config,
+            templates: &self.templates,
+            now,
+            ids: self.ids.as_ref(),
+        }
+    }
+
+    /// Loads a case the actor may see; another customer's case does not exist for them.
+    pub async fn case(&self, actor: &Actor, number: CaseNumber) -> Result<Case, ServiceError> {
+        self.require(actor, Permission::ViewCase, "view cases")?;
+        let case = self.store.load_case(number).await?;
+        if !actor.can_see(&case) {
+            return Err(case_not_found(number));
+        }
+        Ok(case)
+    }
+
+    /// Lists cases; a customer's list holds only their own cases.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        mut filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, ServiceError> {
+        self.require(actor, Permission::ViewCase, "view cases")?;
+        if actor.role == Role::Customer {
+            filter.customer = actor.email.clone();
+            if filter.customer.is_none() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+        }
+        Ok(self.store.list_cases(filter, page).await?)
+    }
+
+    /// Runs a command against a case.
+    ///
+    /// With `expected_version`, a case that changed since is a conflict. Without it, the
+    /// command is decided against the current state and re-decided if another writer got
+    /// in first, so nothing is lost either way.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Outcome, ServiceError> {
+        self.prepare(&command).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let case = self.case(actor, number).await?;
+            if let Some(v) = expected_version
+                && v != case.version
+            {
+                return Err(ServiceError::Conflict {
+                    current_version: case.version,
+                });
+            }
+            let now = self.clock.now();
+            let decision = decide(&command, &case, &self.ctx(actor, now))?;
+            if decision.events.is_empty() {
+                return Ok(Outcome {
+                    case,
+                    events: Vec::new(),
+                });
+            }
+            let events = stamp(&case, &actor.name, now, decision.events);
+            let state = apply_all(case.clone(), &events)
+                .map_err(|e| ServiceError::Store(StoreError::Internal(e.to_string())))?;
+            let commit = Commit {
+                number,
+                expected_version: case.version,
+                events: events.clone(),
+                state,
+                outbox: decision.outbox,
+            };
+            match self.store.commit(commit).await {
+                Ok(case) => return Ok(Outcome { case, events }),
+                Err(StoreError::Conflict { .. })
+                    if expected_version.is_none() && attempt < CONFLICT_RETRIES => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Checks what a command refers to exists: an assignee who is staff, a linked record.
+    async fn prepare(&self, command: &Command) -> Result<(), ServiceError> {
+        let invalid = |field: &str, message: String| {
+            ServiceError::Workflow(WorkflowError::Invalid {
+                field: field.into(),
+                message,
+            })
+        };
+        match command {
+            Command::Assign { owner } => {
+                match self.store.get_person(owner.trim().to_string()).await {
+                    Ok(p) if p.role.is_staff() => Ok(()),
+                    Ok(_) => Err(invalid(
+                        "owner",
+                        format!("{owner} is not an agent, lead or admin"),
+                    )),
+                    Err(StoreError::NotFound(_)) => {
+                        Err(invalid("owner", format!("unknown agent {owner:?}")))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Command::Link(LinkTarget { kind, reference }) => {
+                let r = reference.trim().to_string();
+                let found = match kind {
+                    RefKind::Article => match r.parse::<u64>() {
+                        Ok(id) => self.store.get_article(id).await.map(|_| ()),
+                        Err(_) => Err(StoreError::NotFound(format!("article {r}"))),
+                    },
+                    RefKind::Defect => self.store.get_defect(r.clone()).await.map(|_| ()),
+                    RefKind::Case => match r.parse::<CaseNumber>() {
+                        Ok(n) => self.store.load_case(n).await.map(|_| ()),
+                        Err(_) => Err(StoreError::NotFound(format!("case {r}"))),
+                    },
+                };
+                match found {
+                    Ok(()) => Ok(()),
+                    Err(StoreError::NotFound(_)) => {
+                        Err(invalid("ref", format!("no {kind} {r:?} to link")))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The timeline the actor may see, oldest first: everything for staff, only
+    /// customer-visible entries (with internal parts removed) for a customer.
+    pub async fn timeline(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<Vec<Event>, ServiceError> {
+        self.case(actor, number).await?;
+        let events = self.store.history(number).await?;
+        Ok(if actor.role == Role::Customer {
+            events.iter().filter_map(Event::for_customer).collect()
+        } else {
+            events
+        })
+    }
+
+    /// The full event history (staff with `view_history`).
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<Vec<Event>, ServiceError> {
+        self.case(actor, number).await?;
+        self.require(actor, Permission::ViewHistory, "read case histories")?;
+        Ok(self.store.history(number).await?)
+    }
+
+    /// The closing checklist and non-response policy, item by item.
+    pub async fn closing_check(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<ClosingCheck, ServiceError> {
+        let case = self.case(actor, number).await?;
+        self.require(actor, Permission::WorkCase, "check cases for closing")?;
+        let missing = closing_check(&case, &self.config, None);
+        let non_response_missing = non_response_check(&case, &self.config);
+        Ok(ClosingCheck {
+            ready: missing.is_empty(),
+            missing,
+            non_response_ready: non_response_missing.is_empty(),
+            non_response_missing,
+        })
+    }
+
+    /// Drafts the case summary from the record (seed step 7).
+    pub async fn summary_draft(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<SummaryDraft, ServiceError> {
+        let case = self.case(actor, number).await?;
+        self.require(actor, Permission::WorkCase, "draft case summaries")?;
+        let history = self.store.history(number).await?;
+        let mut articles = Vec::new();
+        for link in case.links.iter().filter(|l| l.kind == RefKind::Article) {
+            if let Ok(id) = link.reference.parse::<u64>()
+                && let Ok(a) = self.store.get_article(id).await
+            {
+                articles.push(a);
+            }
+        }
+        Ok(self
+            .templates
+            .summary_draft(&self.config.organization, &case, &history, &articles, actor)
+            .map_err(WorkflowError::from)?)
+    }
+
+    /// Renders an email without queuing anything.
+    pub async fn preview_email(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+        template: TemplateName,
+        fields: &EmailFields,
+    ) -> Result<RenderedEmail, ServiceError> {
+        let case = self.case(actor, number).await?;
+        self.require(actor, Permission::WorkCase, "preview emails")?;
+        Ok(self
+            .templates
+            .render_email(template, &self.config.organization, &case, actor, fields)
+            .map_err(WorkflowError::from)?)
+    }
+
+    fn scope(actor: &Actor) -> Scope {
+        match (&actor.role, &actor.email) {
+            (Role::Customer, Some(e)) => Scope::Customer(e.clone()),
+            _ => Scope::Staff,
+        }
+    }
+
+    /// Ranked search over cases, articles and defects.
+    pub async fn search(
+        &self,
+        actor: &Actor,
+        text: &str,
+        kind: Option<RefKind>,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, ServiceError> {
+        self.require(actor, Permission::Search, "search")?;
+        let text = required_text("q", text, 1000)?;
+        Ok(self
+            .store
+            .search(SearchQuery {
+                text,
+                kind,
+                scope: Self::scope(actor),
+                limit: limit.clamp(1, 100),
+            })
+            .await?)
+    }
+
+    /// Cases, articles and defects similar to a case (seed step 5).
+    pub async fn similar(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, ServiceError> {
+        self.case(actor, number).await?;
+        self.require(actor, Permission::Search, "search for similar cases")?;
+        Ok(self
+            .store
+            .similar(number, Self::scope(actor), limit.clamp(1, 100))
+            .await?)
+    }
+
+    /// The reopen-pattern report.
+    pub async fn reopen_report(
+        &self,
+        actor: &Actor,
+        query: ReportQuery,
+    ) -> Result<Vec<ReportRow>, ServiceError> {
+        self.require(actor, Permission::Reports, "read reports")?;
+        Ok(self.store.reopen_report(query).await?)
+    }
+
+    /// Adds a knowledge article.
+    pub async fn add_article(
+        &self,
+        actor: &Actor,
+        article: NewArticle,
+    ) -> Result<Article, ServiceError> {
+        self.require(actor, Permission::Knowledge, "add articles")?;
+        let article = NewArticle {
+            title: required_text("title", &article.title, MAX_SHORT_TEXT)?,
+            body: required_text("body", &article.body, MAX_TEXT)?,
+            url: crate::workflow::optional_text("url", article.url.as_deref(), 2048)?,
+        };
+        Ok(self.store.add_article(article, self.clock.now()).await?)
+    }
+
+    /// A knowledge article.
+    pub async fn article(&self, actor: &Actor, id: u64) -> Result<Article, ServiceError> {
+        self.require(actor, Permission::Search, "read articles")?;
+        Ok(self.store.get_article(id).await?)
+    }
+
+    /// Adds a known defect.
+    pub async fn add_defect(
+        &self,
+        actor: &Actor,
+        key: &str,
+        title: &str,
+        body: &str,
+        state: &str,
+    ) -> Result<Defect, ServiceError> {
+        self.require(actor, Permission::Knowledge, "add defects")?;
+        let key = required_text("key", key, 64)?;
+        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(WorkflowError::Invalid {
+                field: "key".into(),
+                message: "may not contain white space".into(),
+            }
+            .into());
+        }
+        let defect = Defect {
+            key,
+            title: required_text("title", title, MAX_SHORT_TEXT)?,
+            body: crate::workflow::optional_text("body", Some(body), MAX_TEXT)?.unwrap_or_default(),
+            state: required_text("state", state, 32)?,
+            created_at: self.clock.now(),
+        };
+        match self.store.add_defect(defect).await {
+            Ok(d) => Ok(d),
+            Err(StoreError::Duplicate(what)) => Err(WorkflowError::Invalid {
+                field: "key".into(),
+                message: format!("{what} already exists"),
+            }
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A known defect.
+    pub async fn defect(&self, actor: &Actor, key: &str) -> Result<Defect, ServiceError> {
+        self.require(actor, Permission::Search, "read defects")?;
+        Ok(self.store.get_defect(key.trim().to_string()).await?)
+    }
+
+    /// Outgoing email, optionally of one status.
+    pub async fn outbox(
+        &self,
+        actor: &Actor,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        self.require(actor, Permission::Outbox, "read the outbox")?;
+        Ok(self.store.outbox_list(status, limit.clamp(1, 1000)).await?)
+    }
+
+    /// Store counts, for diagnostics.
+    pub async fn stats(&self) -> Result<StoreStats, ServiceError> {
+        Ok(self.store.stats().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockCaseStore;
+    use crate::testing::{FixedClock, SequentialIds};
+
+    fn service(store: MockCaseStore) -> CaseService {
+        CaseService::new(
+            Arc::new(store),
+            Arc::new(FixedClock::default()),
+            Arc::new(SequentialIds::default()),
+            Arc::new(WorkflowConfig::default_config()),
+            Arc::new(Templates::embedded().unwrap()),
+        )
+    }
+
+    fn agent() -> Actor {
+        Actor {
+            name: "ana".into(),
+            role: Role::Agent,
+            email: None,
+            phone: None,
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn an_unavailable_store_is_reported_as_such() {
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        let svc = service(store);
+        let n = CaseNumber::new(5).unwrap();
+        let err = futures::executor::block_on(svc.case(&agent(), n)).unwrap_err();
+        assert_eq!(
+            err,
+            ServiceError::Store(StoreError::Unavailable("connection refused".into()))
+        );
+    }
+
+    #[test]
+    fn another_customers_case_is_not_found() {
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(|_| Ok(crate::testing::sample_case()));
+        let svc = service(store);
+        let n = CaseNumber::new(1027).unwrap();
+        let eve = Actor::customer("Eve", "eve@example.org".parse().unwrap());
+        let err = futures::executor::block_on(svc.case(&eve, n)).unwrap_err();
+        assert_eq!(err, ServiceError::NotFound("case 00001027".into()));
+        let owner = Actor::customer("Sam", "customer@example.com".parse().unwrap());
+        assert!(futures::executor::block_on(svc.case(&owner, n)).is_ok());
+    }
+
+    #[test]
+    fn an_explicit_stale_version_is_a_conflict_without_a_commit() {
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(|_| Ok(crate::testing::sample_case()));
+        store.expect_commit().never();
+        let svc = service(store);
+        let n = CaseNumber::new(1027).unwrap();
+        let err =
+            futures::executor::block_on(svc.execute(&agent(), n, Some(7), Command::ConfirmTitle))
+                .unwrap_err();
+        assert_eq!(err, ServiceError::Conflict { current_version: 1 });
+    }
+}

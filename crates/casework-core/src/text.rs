@@ -1,0 +1,126 @@
+//! Text rules shared by every store: how text splits into search terms, and which terms of a
+//! case make a good "similar cases" query.
+
+/// Words too common in support text to say anything about a case.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have",
+    "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not",
+    "of", "on", "or", "our", "she", "so", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "to", "up", "us", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "will", "with", "would", "you", "your",
+];
+
+/// Longest term kept; longer runs of letters are cut.
+const MAX_TERM_CHARS: usize = 64;
+
+/// Whether a (lower-case) word is a stop word.
+pub fn is_stopword(term: &str) -> bool {
+    STOPWORDS.binary_search(&term).is_ok()
+}
+
+/// Splits text into lower-case search terms: runs of letters and digits, at most 64
+/// characters each. Stop words are kept here (phrase search may need them); query
+/// builders drop them with [`is_stopword`].
+pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.chars()
+                .take(MAX_TERM_CHARS)
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+}
+
+/// The distinct, non-stop-word terms of a query, in first-seen order.
+pub fn query_terms(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in terms(text) {
+        if !is_stopword(&t) && !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// A term is "common" when more documents than this hold it: about 1% of them, but never
+/// fewer than three, so small collections still give useful queries.
+pub fn common_term_threshold(total_documents: u64) -> u64 {
+    (total_documents / 100).max(3)
+}
+
+/// Most terms a similar-cases query uses.
+pub const MAX_SIMILAR_TERMS: usize = 16;
+
+/// Picks the terms of a case (its title, description and summary) to look for similar
+/// cases with: distinct non-stop-word terms, minus the common ones, rarest first.
+///
+/// `doc_freq` tells how many documents hold a term; stores answer it from their index.
+pub fn similar_terms<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    mut doc_freq: impl FnMut(&str) -> u64,
+    total_documents: u64,
+) -> Vec<String> {
+    let threshold = common_term_threshold(total_documents);
+    let mut seen: Vec<String> = Vec::new();
+    for text in texts {
+        for t in query_terms(text) {
+            if t.chars().count() >= 2 && !seen.contains(&t) {
+                seen.push(t);
+            }
+        }
+    }
+    let mut scored: Vec<(u64, usize, String)> = seen
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (doc_freq(&t), i, t))
+        .filter(|(df, _, _)| *df <= threshold)
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(MAX_SIMILAR_TERMS)
+        .map(|(_, _, t)| t)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        let mut sorted = STOPWORDS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, STOPWORDS);
+    }
+
+    #[test]
+    fn terms_split_on_punctuation_and_lowercase_unicode() {
+        let t: Vec<String> = terms("Printer OFFLINE, after Update-3.2; Zürich café").collect();
+        assert_eq!(
+            t,
+            [
+                "printer", "offline", "after", "update", "3", "2", "zürich", "café"
+            ]
+        );
+        assert_eq!(query_terms("the printer is the printer"), ["printer"]);
+        assert_eq!(terms(&"x".repeat(100)).next().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn similar_terms_drop_common_words_and_keep_rare_first() {
+        let df = |t: &str| match t {
+            "printer" => 500,
+            "offline" => 4,
+            "spooler" => 1,
+            _ => 2,
+        };
+        let got = similar_terms(["Printer offline", "the spooler crashed"], df, 1000);
+        // threshold is 10 for 1000 documents: "printer" is common and dropped
+        assert_eq!(got, ["spooler", "crashed", "offline"]);
+        assert_eq!(common_term_threshold(10), 3);
+        assert_eq!(common_term_threshold(1_000_000), 10_000);
+    }
+}

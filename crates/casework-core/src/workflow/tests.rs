@@ -1,0 +1,804 @@
+//! Unit and property tests of `decide` and `evolve`.
+
+use jiff::SignedDuration;
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::{apply_all, replay};
+use crate::model::{Actor, ContactTally, Customer};
+use crate::testing::{START, SequentialIds};
+
+/// A case driven by decide + evolve alone, keeping its history.
+struct Harness {
+    config: WorkflowConfig,
+    templates: Templates,
+    ids: SequentialIds,
+    now: Timestamp,
+    case: Case,
+    history: Vec<Event>,
+    outbox: Vec<OutboxMessage>,
+}
+
+fn person(name: &str, role: Role) -> Actor {
+    Actor {
+        name: name.into(),
+        role,
+        email: Some(format!("{name}@example.com").parse().unwrap()),
+        phone: None,
+        signature: None,
+    }
+}
+
+fn agent() -> Actor {
+    person("ana", Role::Agent)
+}
+
+fn lead() -> Actor {
+    person("lee", Role::Lead)
+}
+
+fn new_case() -> NewCase {
+    NewCase {
+        title: "Map service fails to publish".into(),
+        description: "Error 999999 when publishing".into(),
+        origin: Origin::Phone,
+        priority: Priority::High,
+        customer: Customer {
+            name: "Jordan".into(),
+            email: "jordan@customer.example".parse().unwrap(),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+    }
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_config(WorkflowConfig::default_config())
+    }
+
+    fn with_config(config: WorkflowConfig) -> Self {
+        let templates = Templates::embedded().unwrap();
+        let ids = SequentialIds::default();
+        let actor = agent();
+        let ctx = Context {
+            actor: &actor,
+            config: &config,
+            templates: &templates,
+            now: START,
+            ids: &ids,
+        };
+        let opened = decide_open(&new_case(), &ctx).unwrap();
+        let first = Event {
+            case: CaseNumber::new(1027).unwrap(),
+            seq: 1,
+            at: START,
+            actor: "ana".into(),
+            kind: opened,
+        };
+        let case = first.evolve(None).unwrap();
+        Self {
+            config,
+            templates,
+            ids,
+            now: START,
+            case,
+            history: vec![first],
+            outbox: Vec::new(),
+        }
+    }
+
+    fn try_run(&mut self, actor: &Actor, cmd: Command) -> Result<Vec<Event>, WorkflowError> {
+        self.now = self.now + SignedDuration::from_hours(1);
+        let ctx = Context {
+            actor,
+            config: &self.config,
+            templates: &self.templates,
+            now: self.now,
+            ids: &self.ids,
+        };
+        let d = decide(&cmd, &self.case, &ctx)?;
+        let events = stamp(&self.case, &actor.name, self.now, d.events);
+        self.case = apply_all(self.case.clone(), &events).unwrap();
+        self.history.extend(events.clone());
+        self.outbox.extend(d.outbox);
+        Ok(events)
+    }
+
+    fn run(&mut self, actor: &Actor, cmd: Command) -> Vec<Event> {
+        self.try_run(actor, cmd).unwrap()
+    }
+
+    fn make_ready(&mut self) {
+        let a = agent();
+        self.run(
+            &a,
+            Command::Edit(CaseEdit {
+                title: Some("Publishing fails: data store not registered".into()),
+                product: Some("ArcGIS Server".into()),
+                product_version: Some("11.3".into()),
+                product_area: Some("Publishing".into()),
+                functionality: Some("Map services".into()),
+                issue: Some("Configuration".into()),
+                ..Default::default()
+            }),
+        );
+        self.run(
+            &a,
+            post(
+                PostKind::Summary,
+                "Issue, environment, approach, resolution.",
+            ),
+        );
+    }
+}
+
+fn post(kind: PostKind, body: &str) -> Command {
+    Command::AddPost {
+        kind,
+        body: body.into(),
+        visibility: Visibility::Internal,
+    }
+}
+
+fn resolved() -> Command {
+    Command::Close {
+        mode: CloseMode::Resolved,
+        resolution: Some(Resolution {
+            primary: "Configuration".into(),
+            secondary: "Documentation provided".into(),
+        }),
+    }
+}
+
+fn contact(channel: ContactChannel, outcome: ContactOutcome) -> Command {
+    Command::RecordContact {
+        channel,
+        outcome,
+        note: None,
+    }
+}
+
+#[test]
+fn a_new_case_starts_in_the_initial_status_unowned() {
+    let h = Harness::new();
+    assert_eq!(h.case.status.as_str(), "New");
+    assert_eq!(h.case.status_category, StatusCategory::Open);
+    assert_eq!(h.case.owner, None);
+    assert_eq!(h.case.version, 1);
+    assert!(!h.case.title_reviewed);
+}
+
+#[test]
+fn opening_checks_its_fields() {
+    let h = Harness::new();
+    let a = agent();
+    let ctx = Context {
+        actor: &a,
+        config: &h.config,
+        templates: &h.templates,
+        now: START,
+        ids: &h.ids,
+    };
+    let mut n = new_case();
+    n.title = "   ".into();
+    assert_eq!(
+        decide_open(&n, &ctx).unwrap_err().to_string(),
+        "title: is required and may not be blank"
+    );
+    let mut n = new_case();
+    n.title = "x".repeat(300);
+    assert!(
+        decide_open(&n, &ctx)
+            .unwrap_err()
+            .to_string()
+            .contains("longer than 255")
+    );
+
+    let eve = Actor::customer("Eve", "eve@example.org".parse().unwrap());
+    let ctx = Context { actor: &eve, ..ctx };
+    assert!(matches!(
+        decide_open(&new_case(), &ctx),
+        Err(WorkflowError::Forbidden {
+            role: Role::Customer,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_closing_checklist_lists_every_missing_item() {
+    let mut h = Harness::new();
+    let err = h
+        .try_run(
+            &agent(),
+            Command::Close {
+                mode: CloseMode::Resolved,
+                resolution: None,
+            },
+        )
+        .unwrap_err();
+    let items: Vec<&str> = err.missing().iter().map(|m| m.item.as_str()).collect();
+    assert_eq!(
+        items,
+        [
+            "summary",
+            "title",
+            "product",
+            "product_version",
+            "product_area",
+            "functionality",
+            "issue",
+            "primary_resolution",
+            "secondary_resolution"
+        ]
+    );
+    assert!(err.to_string().starts_with(
+        "closing checklist: the last post is not a case summary (post one with kind summary); the title was not reviewed"
+    ));
+    assert_eq!(h.case.version, 1, "a refused command changes nothing");
+}
+
+#[test]
+fn the_summary_must_be_the_last_post() {
+    let mut h = Harness::new();
+    h.make_ready();
+    h.run(&agent(), post(PostKind::Note, "one more thing"));
+    let err = h.try_run(&agent(), resolved()).unwrap_err();
+    let items: Vec<&str> = err.missing().iter().map(|m| m.item.as_str()).collect();
+    assert_eq!(items, ["summary"]);
+    h.run(&agent(), post(PostKind::Summary, "final summary"));
+    h.run(&agent(), resolved());
+    assert_eq!(h.case.status.as_str(), "Closed");
+    assert_eq!(h.case.close_mode, Some(CloseMode::Resolved));
+    assert_eq!(h.case.resolution.as_ref().unwrap().primary, "Configuration");
+}
+
+#[test]
+fn confirming_the_title_counts_as_reviewing_it() {
+    let mut h = Harness::new();
+    let a = agent();
+    h.run(
+        &a,
+        Command::Edit(CaseEdit {
+            product: Some("P".into()),
+            product_version: Some("1".into()),
+            product_area: Some("A".into()),
+            functionality: Some("F".into()),
+            issue: Some("I".into()),
+            ..Default::default()
+        }),
+    );
+    h.run(&a, post(PostKind::Summary, "s"));
+    assert_eq!(
+        h.try_run(&a, resolved()).unwrap_err().missing()[0].item,
+        "title"
+    );
+    // re-entering the same title is a confirmation, not a change
+    let ev = h.run(
+        &a,
+        Command::Edit(CaseEdit {
+            title: Some(h.case.title.clone()),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(ev[0].kind, EventKind::TitleConfirmed);
+    // the summary is still the last post: a title review is not a post
+    h.run(&a, resolved());
+    assert!(h.case.is_closed());
+}
+
+#[test]
+fn switched_off_checklist_items_are_not_enforced() {
+    let text = crate::config::DEFAULT_WORKFLOW
+        .replace("categorized = true", "categorized = false")
+        .replace("technical_details = true", "technical_details = false");
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    let a = agent();
+    h.run(&a, Command::ConfirmTitle);
+    h.run(&a, post(PostKind::Summary, "s"));
+    h.run(&a, resolved());
+    assert!(h.case.is_closed());
+}
+
+#[test]
+fn non_response_close_needs_the_policy_since_the_customer_was_last_reached() {
+    use ContactChannel::{Email, Phone};
+    use ContactOutcome::{NoResponse, Reached};
+    let mut h = Harness::new();
+    let a = agent();
+    let nr = Command::Close {
+        mode: CloseMode::NonResponse,
+        resolution: None,
+    };
+    for _ in 0..3 {
+        h.run(&a, contact(Email, NoResponse));
+    }
+    h.run(&a, contact(Phone, NoResponse));
+    let err = h.try_run(&a, nr.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "non-response policy: 1 of 2 unanswered phone calls recorded since the customer was last reached"
+    );
+    // the customer answers: the count starts again
+    h.run(&a, contact(Phone, Reached));
+    assert_eq!(h.case.contacts, ContactTally::default());
+    for _ in 0..3 {
+        h.run(&a, contact(Email, NoResponse));
+    }
+    h.run(&a, contact(Phone, NoResponse));
+    h.run(&a, contact(Phone, NoResponse));
+    let events = h.run(&a, nr);
+    assert!(matches!(
+        events[0].kind,
+        EventKind::EmailQueued {
+            template: TemplateName::NonResponseClosure,
+            ..
+        }
+    ));
+    assert_eq!(h.case.close_mode, Some(CloseMode::NonResponse));
+    assert_eq!(h.outbox.len(), 1);
+    let m = &h.outbox[0];
+    assert_eq!(m.to.as_str(), "jordan@customer.example");
+    assert!(
+        m.body.contains("3 times by email and 2 times by phone"),
+        "{}",
+        m.body
+    );
+    assert_eq!(m.thread_id, "case-00001027@example.com");
+    assert_eq!(m.message_id, "m1.case-00001027@example.com");
+}
+
+#[test]
+fn attempts_inside_the_minimum_gap_count_once() {
+    let text = crate::config::DEFAULT_WORKFLOW.replace("min_gap_hours = 0", "min_gap_hours = 24");
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    let a = agent();
+    // the harness advances one hour per command
+    let ev = h.run(
+        &a,
+        contact(ContactChannel::Email, ContactOutcome::NoResponse),
+    );
+    assert!(matches!(
+        ev[0].kind,
+        EventKind::ContactAttempted { counted: true, .. }
+    ));
+    let ev = h.run(
+        &a,
+        contact(ContactChannel::Phone, ContactOutcome::NoResponse),
+    );
+    assert!(matches!(
+        ev[0].kind,
+        EventKind::ContactAttempted { counted: false, .. }
+    ));
+    h.now = h.now + SignedDuration::from_hours(24);
+    h.run(
+        &a,
+        contact(ContactChannel::Phone, ContactOutcome::NoResponse),
+    );
+    assert_eq!(
+        (h.case.contacts.emails, h.case.contacts.phone_calls),
+        (1, 1)
+    );
+}
+
+#[test]
+fn reopening_needs_the_permission_a_reason_and_a_closed_case() {
+    let mut h = Harness::new();
+    let reopen = |reason: &str| Command::Reopen {
+        reason: reason.into(),
+        notify_customer: true,
+    };
+    assert!(matches!(
+        h.try_run(&lead(), reopen("again")),
+        Err(WorkflowError::NotClosed { .. })
+    ));
+    h.make_ready();
+    h.run(&agent(), resolved());
+    let err = h
+        .try_run(&agent(), reopen("customer called back"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "agent may not reopen closed cases (a lead or admin can)"
+    );
+    let err = h.try_run(&lead(), reopen("  ")).unwrap_err();
+    assert_eq!(err.to_string(), "reason: is required and may not be blank");
+
+    let events = h.run(&lead(), reopen("Error came back after the upgrade"));
+    let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(names, ["reopened", "post_added", "email_queued"]);
+    assert_eq!(h.case.status.as_str(), "New");
+    assert_eq!(h.case.reopen_count, 1);
+    assert_eq!(h.case.last_post, Some(PostKind::ReopenReason));
+    assert!(!h.case.title_reviewed);
+    assert_eq!(
+        h.outbox.last().unwrap().template,
+        TemplateName::ReopenNotice
+    );
+    // the reason is internal: the customer sees the reopen but not why
+    let for_customer = events[0].for_customer().unwrap();
+    assert!(matches!(&for_customer.kind, EventKind::Reopened { reason, .. } if reason.is_empty()));
+    assert!(events[1].for_customer().is_none());
+}
+
+#[test]
+fn a_reopen_can_skip_the_notice_and_go_to_a_configured_status() {
+    let text = crate::config::DEFAULT_WORKFLOW.replace(
+        r#"reopen_status = "New""#,
+        r#"reopen_status = "In Progress""#,
+    );
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    h.make_ready();
+    h.run(&agent(), resolved());
+    let events = h.run(
+        &lead(),
+        Command::Reopen {
+            reason: "more info".into(),
+            notify_customer: false,
+        },
+    );
+    assert_eq!(events.len(), 2);
+    assert!(h.outbox.is_empty());
+    assert_eq!(h.case.status.as_str(), "In Progress");
+}
+
+#[test]
+fn a_temporary_close_can_be_reopened_by_an_agent() {
+    let mut h = Harness::new();
+    h.run(
+        &agent(),
+        Command::Close {
+            mode: CloseMode::Temporary,
+            resolution: None,
+        },
+    );
+    assert_eq!(h.case.status.as_str(), "Temporarily Closed");
+    assert_eq!(h.case.status_category, StatusCategory::Closed);
+    h.run(
+        &agent(),
+        Command::Reopen {
+            reason: "customer has time to troubleshoot now".into(),
+            notify_customer: true,
+        },
+    );
+    assert_eq!(h.case.status.as_str(), "New");
+    assert_eq!(h.case.reopen_count, 1);
+}
+
+#[test]
+fn transitions_follow_the_workflow_file() {
+    let mut h = Harness::new();
+    let a = agent();
+    let to = |s: &str| Command::Transition {
+        status: s.into(),
+        note: None,
+    };
+    h.run(&a, to("in progress"));
+    assert_eq!(h.case.status.as_str(), "In Progress");
+    assert!(matches!(
+        h.try_run(&a, to("New")),
+        Err(WorkflowError::TransitionNotAllowed { .. })
+    ));
+    assert!(matches!(
+        h.try_run(&a, to("Nowhere")),
+        Err(WorkflowError::UnknownStatus(_))
+    ));
+    assert!(
+        h.try_run(&a, to("Closed"))
+            .unwrap_err()
+            .to_string()
+            .contains("its own command")
+    );
+    h.run(&a, to("Pending Customer"));
+    assert_eq!(h.case.status_category, StatusCategory::Pending);
+    assert!(
+        h.run(&a, to("Pending Customer")).is_empty(),
+        "no-op transitions add nothing"
+    );
+}
+
+#[test]
+fn only_leads_escalate_and_reassign_by_default() {
+    let mut h = Harness::new();
+    let esc = Command::Escalate {
+        reason: "P1 outage".into(),
+    };
+    assert!(matches!(
+        h.try_run(&agent(), esc.clone()),
+        Err(WorkflowError::Forbidden { .. })
+    ));
+    h.run(&lead(), esc);
+    assert_eq!(h.case.status.as_str(), "Escalated");
+
+    h.run(&agent(), Command::Take);
+    assert_eq!(h.case.owner.as_deref(), Some("ana"));
+    let bob = person("bob", Role::Agent);
+    let err = h.try_run(&bob, Command::Take).unwrap_err();
+    assert!(err.to_string().contains("owned by ana"), "{err}");
+    assert!(matches!(
+        h.try_run(
+            &bob,
+            Command::Assign {
+                owner: "bob".into()
+            }
+        ),
+        Err(WorkflowError::Forbidden { .. })
+    ));
+    h.run(
+        &lead(),
+        Command::Assign {
+            owner: "bob".into(),
+        },
+    );
+    assert_eq!(h.case.owner.as_deref(), Some("bob"));
+}
+
+#[test]
+fn customers_may_only_add_customer_visible_notes() {
+    let mut h = Harness::new();
+    let jordan = Actor::customer("Jordan", "jordan@customer.example".parse().unwrap());
+    let ev = h.run(
+        &jordan,
+        Command::AddPost {
+            kind: PostKind::Note,
+            body: "Here is the log".into(),
+            visibility: Visibility::Customer,
+        },
+    );
+    assert!(ev[0].for_customer().is_some());
+    for cmd in [
+        post(PostKind::Note, "internal"),
+        post(PostKind::Summary, "s"),
+        Command::Take,
+        Command::ConfirmTitle,
+        contact(ContactChannel::Email, ContactOutcome::Reached),
+        resolved(),
+    ] {
+        assert!(
+            matches!(
+                h.try_run(&jordan, cmd.clone()),
+                Err(WorkflowError::Forbidden { .. })
+            ),
+            "{cmd:?}"
+        );
+    }
+}
+
+#[test]
+fn internal_text_never_reaches_the_customer_view() {
+    let mut h = Harness::new();
+    let a = agent();
+    h.run(&a, post(PostKind::Note, "SECRET-MARKER internal"));
+    h.run(
+        &a,
+        Command::Swarm {
+            group: "g".into(),
+            question: "SECRET-MARKER?".into(),
+        },
+    );
+    h.run(
+        &a,
+        Command::Transition {
+            status: "In Progress".into(),
+            note: Some("SECRET-MARKER".into()),
+        },
+    );
+    h.run(
+        &lead(),
+        Command::Escalate {
+            reason: "SECRET-MARKER".into(),
+        },
+    );
+    h.run(
+        &a,
+        Command::RecordContact {
+            channel: ContactChannel::Email,
+            outcome: ContactOutcome::NoResponse,
+            note: Some("SECRET-MARKER".into()),
+        },
+    );
+    let visible: Vec<Event> = h.history.iter().filter_map(Event::for_customer).collect();
+    let json = serde_json::to_string(&visible).unwrap();
+    assert!(!json.contains("SECRET-MARKER"), "{json}");
+    assert!(
+        visible
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::StatusChanged { .. }))
+    );
+}
+
+#[test]
+fn follow_up_needs_a_summary_of_the_discussion() {
+    let mut h = Harness::new();
+    let err = h
+        .try_run(
+            &agent(),
+            Command::SendEmail {
+                template: TemplateName::FollowUp,
+                fields: EmailFields::default(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "discussed: a follow-up email needs a summary of what was discussed"
+    );
+}
+
+#[test]
+fn links_are_recorded_once_and_never_to_the_case_itself() {
+    let mut h = Harness::new();
+    let link = Command::Link(LinkTarget {
+        kind: RefKind::Article,
+        reference: "12".into(),
+    });
+    assert_eq!(h.run(&agent(), link.clone()).len(), 1);
+    assert!(h.run(&agent(), link).is_empty());
+    assert_eq!(h.case.links.len(), 1);
+    let own = Command::Link(LinkTarget {
+        kind: RefKind::Case,
+        reference: "00001027".into(),
+    });
+    assert!(h.try_run(&agent(), own).is_err());
+}
+
+#[test]
+fn replay_refuses_histories_that_do_not_fit() {
+    let h = Harness::new();
+    let mut second = h.history[0].clone();
+    second.seq = 2;
+    assert!(replay([&h.history[0], &second]).is_err(), "opened twice");
+    let mut gap = h.history[0].clone();
+    gap.kind = EventKind::TitleConfirmed;
+    gap.seq = 3;
+    assert!(replay([&h.history[0], &gap]).is_err(), "sequence gap");
+    assert!(replay([&gap]).is_err(), "no opened event");
+    assert_eq!(replay([]).unwrap_err(), crate::event::ReplayError::Empty);
+}
+
+// ---------------------------------------------------------------------------------------
+// Property tests: random command sequences.
+
+fn arb_actor() -> impl Strategy<Value = Actor> {
+    prop_oneof![
+        Just(agent()),
+        Just(lead()),
+        Just(person("bob", Role::Agent)),
+        Just(person("root", Role::Admin)),
+        Just(Actor::customer(
+            "Jordan",
+            "jordan@customer.example".parse().unwrap()
+        )),
+    ]
+}
+
+fn arb_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("  ".to_string()),
+        "[a-zA-Zé ]{1,20}"
+    ]
+}
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let status = prop_oneof![
+        Just("New"),
+        Just("In Progress"),
+        Just("Escalated"),
+        Just("Pending Customer"),
+        Just("Closed"),
+        Just("Temporarily Closed"),
+        Just("Bogus")
+    ];
+    let kind = prop_oneof![
+        Just(PostKind::Note),
+        Just(PostKind::CallNotes),
+        Just(PostKind::Summary),
+        Just(PostKind::ReopenReason)
+    ];
+    let vis = prop_oneof![Just(Visibility::Internal), Just(Visibility::Customer)];
+    let mode = prop_oneof![
+        Just(CloseMode::Resolved),
+        Just(CloseMode::NonResponse),
+        Just(CloseMode::Temporary)
+    ];
+    let chan = prop_oneof![Just(ContactChannel::Email), Just(ContactChannel::Phone)];
+    let outcome = prop_oneof![
+        Just(ContactOutcome::NoResponse),
+        Just(ContactOutcome::Reached)
+    ];
+    let opt = || proptest::option::of(arb_text());
+    prop_oneof![
+        Just(Command::Take),
+        prop_oneof![Just("ana"), Just("bob"), Just("lee")]
+            .prop_map(|o| Command::Assign { owner: o.into() }),
+        (status, proptest::option::of(arb_text())).prop_map(|(s, note)| Command::Transition {
+            status: s.into(),
+            note
+        }),
+        arb_text().prop_map(|reason| Command::Escalate { reason }),
+        (opt(), opt(), opt(), opt(), opt(), opt()).prop_map(
+            |(title, product, product_version, product_area, functionality, issue)| {
+                Command::Edit(CaseEdit {
+                    title,
+                    product,
+                    product_version,
+                    product_area,
+                    functionality,
+                    issue,
+                    ..Default::default()
+                })
+            }
+        ),
+        Just(Command::ConfirmTitle),
+        (0u32..2000, any::<bool>(), arb_text()).prop_map(|(d, s, notes)| Command::LogCall {
+            direction: CallDirection::Inbound,
+            duration_minutes: d,
+            screenshare: s,
+            channel: None,
+            notes
+        }),
+        (kind, arb_text(), vis).prop_map(|(kind, body, visibility)| Command::AddPost {
+            kind,
+            body,
+            visibility
+        }),
+        (chan, outcome).prop_map(|(c, o)| contact(c, o)),
+        (mode, opt(), opt()).prop_map(|(mode, p, s)| Command::Close {
+            mode,
+            resolution: match (p, s) {
+                (None, None) => None,
+                (p, s) => Some(Resolution {
+                    primary: p.unwrap_or_default(),
+                    secondary: s.unwrap_or_default()
+                }),
+            },
+        }),
+        (arb_text(), any::<bool>()).prop_map(|(reason, notify_customer)| Command::Reopen {
+            reason,
+            notify_customer
+        }),
+        arb_text().prop_map(|note| Command::SendEmail {
+            template: TemplateName::InitialContact,
+            fields: EmailFields {
+                note: Some(note),
+                ..Default::default()
+            },
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Random command sequences never panic; replaying the history gives the state; a case
+    /// closed as resolved has both resolutions; the reopen count equals the reopen events;
+    /// every email event has its outbox message.
+    #[test]
+    fn random_command_sequences_keep_the_invariants(
+        steps in proptest::collection::vec((arb_actor(), arb_command()), 1..60)
+    ) {
+        let mut h = Harness::new();
+        for (actor, cmd) in steps {
+            let before = h.case.clone();
+            match h.try_run(&actor, cmd) {
+                Ok(_) => {}
+                Err(_) => prop_assert_eq!(&h.case, &before, "a refusal changes nothing"),
+            }
+            prop_assert_eq!(&replay(&h.history).unwrap(), &h.case);
+            prop_assert_eq!(h.case.version, h.history.len() as u64);
+            if h.case.is_closed() && h.case.close_mode == Some(CloseMode::Resolved) {
+                let r = h.case.resolution.as_ref();
+                prop_assert!(r.is_some_and(|r| !r.primary.trim().is_empty() && !r.secondary.trim().is_empty()));
+            }
+            let reopens = h.history.iter().filter(|e| matches!(e.kind, EventKind::Reopened { .. })).count();
+            prop_assert_eq!(h.case.reopen_count as usize, reopens);
+            let queued = h.history.iter().filter(|e| matches!(e.kind, EventKind::EmailQueued { .. })).count();
+            prop_assert_eq!(queued, h.outbox.len());
+            prop_assert_eq!(h.case.is_closed(), h.case.close_mode.is_some());
+        }
+    }
+}
