@@ -1,1 +1,3 @@
-fn main() {}
+//! Casework's end-to-end tests: one test binary, one module per area.
+
+mod walkthrough;

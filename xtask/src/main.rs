@@ -1,2 +1,73 @@
-//! placeholder
-fn main() {}
+//! Project automation: `cargo xtask ci` is the one command that proves a change.
+//!
+//! - `cargo xtask ci`    — fmt check, clippy `-D warnings`, every test with `CI=true`
+//!   (insta refuses to write new snapshots), and the tidy invariants (they are tests).
+//! - `cargo xtask tidy`  — only the architecture and style invariants.
+
+mod tidy;
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("tidy") => {
+            let problems = tidy::check_all(&tidy::workspace_root())?;
+            if problems.is_empty() {
+                println!("tidy: all invariants hold");
+                Ok(())
+            } else {
+                for p in &problems {
+                    eprintln!("tidy: {p}");
+                }
+                bail!("{} tidy problem(s)", problems.len())
+            }
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <ci|tidy>");
+            eprintln!(
+                "  ci    fmt check, clippy -D warnings, all tests (CI=true), tidy invariants"
+            );
+            eprintln!("  tidy  architecture and style invariants only");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("==> {step}: {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(tidy::workspace_root())
+        .env("CI", "true")
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run("format", &cargo, &["fmt", "--all", "--check"])?;
+    run(
+        "clippy",
+        &cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run("tests", &cargo, &["test", "--workspace", "--all-features"])?;
+    eprintln!("==> ci: all green");
+    Ok(())
+}

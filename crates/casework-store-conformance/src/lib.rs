@@ -2,7 +2,7 @@
 //!
 //! A store's test module runs all of it with one line:
 //!
-//! ```ignore
+//! ```text
 //! #[cfg(test)]
 //! mod tests {
 //!     casework_store_conformance::suite!(std::sync::Arc::new(crate::MemoryStore::new()));

@@ -91,7 +91,7 @@ impl Harness {
     }
 
     fn try_run(&mut self, actor: &Actor, cmd: Command) -> Result<Vec<Event>, WorkflowError> {
-        self.now = self.now + SignedDuration::from_hours(1);
+        self.now += SignedDuration::from_hours(1);
         let ctx = Context {
             actor,
             config: &self.config,
@@ -373,7 +373,7 @@ fn attempts_inside_the_minimum_gap_count_once() {
         ev[0].kind,
         EventKind::ContactAttempted { counted: false, .. }
     ));
-    h.now = h.now + SignedDuration::from_hours(24);
+    h.now += SignedDuration::from_hours(24);
     h.run(
         &a,
         contact(ContactChannel::Phone, ContactOutcome::NoResponse),
