@@ -1,0 +1,448 @@
+//! Casework's embedded default store: SQLite with WAL, group commit, FTS5 search and SQL
+//! reports.
+//!
+//! - **Durable by default**: WAL with `synchronous=FULL`; `?synchronous=normal` in the URL
+//!   trades the last transactions before a power loss (never corruption) for speed.
+//! - **Group commit**: one writer thread; concurrent writes share one transaction and one
+//!   fsync, each in its own savepoint, and each caller is answered after the commit
+//!   ([`writer`]).
+//! - **Readers never wait for the writer**: they use their own connections (WAL snapshots).
+//! - **No `SQLITE_BUSY` reaches a caller**: a busy timeout on every connection, and the
+//!   writer retries `BEGIN IMMEDIATE` with backoff while another process writes.
+//! - **Safe opening**: a file that is not a Casework database, is corrupt, or was written by
+//!   a newer Casework is refused and left untouched ([`schema`]).
+//!
+//! Open it with [`SqliteStore::open_url`]: `sqlite://PATH` or `sqlite::memory:`.
+
+mod schema;
+mod sql;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use casework_core::event::{Event, EventKind};
+use casework_core::ids::CaseNumber;
+use casework_core::model::{
+    Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
+};
+use casework_core::ports::{
+    CaseFilter, CaseStore, Commit, DeliveryOutcome, Page, PageRequest, ReportQuery, ReportRow,
+    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+};
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OpenFlags};
+
+pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
+
+use crate::sql::map_err;
+use crate::writer::{Writer, read_tx};
+
+/// How long any connection waits on a lock held by another process before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 16;
+
+/// Why a store could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not `sqlite://PATH` or `sqlite::memory:`.
+    #[error("invalid SQLite store URL {0:?}: expected sqlite://PATH or sqlite::memory:")]
+    BadUrl(String),
+    /// The file or its folder cannot be used.
+    #[error("cannot use the database file: {0}")]
+    Io(String),
+    /// The file is not a Casework database (or is corrupt); it was not changed.
+    #[error("refusing to open {path}: {reason}; the file was not changed")]
+    NotCasework {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database was written by a newer Casework; it was not changed.
+    #[error(
+        "the database has schema version {found}, newer than this Casework understands \
+         ({supported}); upgrade Casework, the file was not changed"
+    )]
+    TooNew {
+        /// The file's schema version.
+        found: u32,
+        /// The newest this build knows.
+        supported: u32,
+    },
+    /// A migration failed; the transaction was rolled back.
+    #[error("migration to schema version {to} failed: {message}; nothing was changed")]
+    Migration {
+        /// The version it was migrating to.
+        to: u32,
+        /// The error.
+        message: String,
+    },
+    /// SQLite refused.
+    #[error("sqlite: {0}")]
+    Sqlite(String),
+}
+
+/// How hard a commit tries to survive a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit that was acknowledged survives a power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a power loss may lose the last commits (never corrupts).
+    Normal,
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file (created with its parent folders if absent).
+    File(PathBuf),
+    /// A private in-memory database, gone when the store is dropped.
+    Memory,
+}
+
+/// Parses `sqlite://PATH[?synchronous=full|normal]` or `sqlite::memory:`.
+pub fn parse_url(url: &str) -> Result<(Location, Durability), OpenError> {
+    let bad = || OpenError::BadUrl(url.to_string());
+    if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+        return Ok((Location::Memory, Durability::Full));
+    }
+    let rest = url.strip_prefix("sqlite://").ok_or_else(bad)?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty() {
+        return Err(bad());
+    }
+    let mut durability = Durability::Full;
+    if let Some(q) = query {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            match pair.to_ascii_lowercase().as_str() {
+                "synchronous=full" => durability = Durability::Full,
+                "synchronous=normal" => durability = Durability::Normal,
+                _ => return Err(bad()),
+            }
+        }
+    }
+    Ok((Location::File(PathBuf::from(path)), durability))
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        Ok(conn)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = read_tx(&mut conn, f);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// The SQLite case store.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Option<Arc<Readers>>,
+    location: Location,
+}
+
+fn configure(conn: &Connection, durability: Durability, wal: bool) -> Result<(), OpenError> {
+    let db = |e: rusqlite::Error| OpenError::Sqlite(e.to_string());
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    if wal {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(db)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(OpenError::Sqlite(format!(
+                "cannot switch to WAL (got {mode})"
+            )));
+        }
+    }
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(db)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the store a URL names.
+    pub fn open_url(url: &str) -> Result<Self, OpenError> {
+        let (location, durability) = parse_url(url)?;
+        Self::open(location, durability)
+    }
+
+    /// Opens (creating and migrating as needed) a store.
+    pub fn open(location: Location, durability: Durability) -> Result<Self, OpenError> {
+        let db = |e: rusqlite::Error| OpenError::Sqlite(e.to_string());
+        match &location {
+            Location::Memory => {
+                let mut conn = Connection::open_in_memory().map_err(db)?;
+                configure(&conn, durability, false)?;
+                schema::migrate(&mut conn)?;
+                let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
+                Ok(Self {
+                    writer,
+                    readers: None,
+                    location,
+                })
+            }
+            Location::File(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| OpenError::Io(format!("{}: {e}", parent.display())))?;
+                }
+                schema::check_file(path)?;
+                let mut conn = Connection::open(path).map_err(db)?;
+                configure(&conn, durability, true)?;
+                schema::migrate(&mut conn)?;
+                let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
+                Ok(Self {
+                    writer,
+                    readers: Some(Arc::new(Readers {
+                        path: path.clone(),
+                        idle: Mutex::new(Vec::new()),
+                    })),
+                    location,
+                })
+            }
+        }
+    }
+
+    /// The database file, if the store is not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(p) => Some(p),
+            Location::Memory => None,
+        }
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            // In memory there is one connection: reads queue with the writes.
+            return self.writer.write(f).await;
+        };
+        let readers = readers.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || readers.with(f))
+                .await
+                .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?,
+            Err(_) => readers.with(f),
+        }
+    }
+}
+
+#[async_trait]
+impl CaseStore for SqliteStore {
+    async fn create_case(
+        &self,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Case, StoreError> {
+        self.write(move |c| sql::create_case(c, at, actor, opened))
+            .await
+    }
+
+    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
+        self.read(move |c| sql::load_case(c, number)).await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
+        self.write(move |c| sql::commit(c, commit)).await
+    }
+
+    async fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, StoreError> {
+        self.read(move |c| sql::list_cases(c, &filter, &page)).await
+    }
+
+    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| sql::history(c, number)).await
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.read(move |c| sql::search(c, &query)).await
+    }
+
+    async fn similar(
+        &self,
+        number: CaseNumber,
+        scope: Scope,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        self.read(move |c| sql::similar(c, number, &scope, limit))
+            .await
+    }
+
+    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+        self.read(move |c| sql::reopen_report(c, &query)).await
+    }
+
+    async fn put_person(&self, person: Person) -> Result<(), StoreError> {
+        self.write(move |c| sql::put_person(c, &person)).await
+    }
+
+    async fn get_person(&self, name: String) -> Result<Person, StoreError> {
+        self.read(move |c| sql::get_person(c, &name)).await
+    }
+
+    async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
+        self.read(sql::list_people).await
+    }
+
+    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
+        self.write(move |c| sql::add_article(c, &article, at)).await
+    }
+
+    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
+        self.read(move |c| sql::get_article(c, id)).await
+    }
+
+    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
+        self.write(move |c| sql::add_defect(c, &defect)).await
+    }
+
+    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
+        self.read(move |c| sql::get_defect(c, &key)).await
+    }
+
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.read(move |c| sql::outbox_list(c, status, limit)).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let until = now
+            .checked_add(lease)
+            .map_err(|e| StoreError::Invalid(format!("lease: {e}")))?;
+        self.write(move |c| sql::outbox_claim(c, &worker, now, until, limit))
+            .await
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+    ) -> Result<OutboxMessage, StoreError> {
+        self.write(move |c| sql::outbox_finish(c, &id, &worker, now, &outcome))
+            .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.read(sql::stats).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_file_or_memory_and_a_durability() {
+        assert_eq!(
+            parse_url("sqlite::memory:").unwrap(),
+            (Location::Memory, Durability::Full)
+        );
+        assert_eq!(
+            parse_url("sqlite:///var/lib/casework.db").unwrap(),
+            (
+                Location::File("/var/lib/casework.db".into()),
+                Durability::Full
+            )
+        );
+        assert_eq!(
+            parse_url("sqlite://data/cw.db?synchronous=normal").unwrap(),
+            (Location::File("data/cw.db".into()), Durability::Normal)
+        );
+        for bad in [
+            "sqlite://",
+            "postgres://x",
+            "sqlite://x.db?fast=yes",
+            "x.db",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    mod on_memory {
+        casework_store_conformance::suite!(std::sync::Arc::new(
+            crate::SqliteStore::open_url("sqlite::memory:").unwrap()
+        ));
+    }
+
+    mod on_file {
+        fn fresh() -> std::sync::Arc<crate::SqliteStore> {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "casework-sqlite-conformance-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let url = format!("sqlite://{}", dir.join("cases.db").display());
+            std::sync::Arc::new(crate::SqliteStore::open_url(&url).unwrap())
+        }
+        casework_store_conformance::suite!(fresh());
+    }
+}

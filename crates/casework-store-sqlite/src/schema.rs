@@ -1,0 +1,228 @@
+//! The schema: versioned, forward-only migrations applied at open inside one transaction,
+//! and the checks that refuse a file that is not (or not yet) a Casework database.
+
+use std::io::Read;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::OpenError;
+
+/// `PRAGMA application_id` of a Casework database ("CASE" in ASCII).
+pub const APPLICATION_ID: i64 = 0x4341_5345;
+
+/// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
+/// Never edit one that has shipped: add a new one.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V1: &str = r#"
+CREATE TABLE cases (
+    number             INTEGER PRIMARY KEY,
+    version            INTEGER NOT NULL,
+    status             TEXT NOT NULL COLLATE NOCASE,
+    status_category    TEXT NOT NULL,
+    owner              TEXT,
+    customer_email     TEXT NOT NULL,
+    product_area       TEXT,
+    primary_resolution TEXT,
+    reopen_count       INTEGER NOT NULL,
+    state              TEXT NOT NULL
+);
+CREATE INDEX cases_by_owner ON cases(owner, number);
+CREATE INDEX cases_by_status ON cases(status, number);
+CREATE INDEX cases_by_category ON cases(status_category, number);
+CREATE INDEX cases_by_customer ON cases(customer_email, number);
+CREATE INDEX cases_by_area ON cases(product_area, number);
+CREATE INDEX cases_reopened ON cases(number) WHERE reopen_count > 0;
+
+-- The history: append-only, written in the same transaction as the state.
+CREATE TABLE events (
+    case_number INTEGER NOT NULL REFERENCES cases(number),
+    seq         INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (case_number, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+-- Derived from events in the same transaction, for the reopen report.
+CREATE TABLE closures (
+    case_number INTEGER NOT NULL REFERENCES cases(number),
+    at          INTEGER NOT NULL,
+    mode        TEXT NOT NULL
+);
+CREATE INDEX closures_by_time ON closures(at);
+CREATE TABLE reopens (
+    case_number INTEGER NOT NULL REFERENCES cases(number),
+    at          INTEGER NOT NULL,
+    closed_at   INTEGER NOT NULL,
+    close_mode  TEXT NOT NULL
+);
+CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
+
+CREATE TABLE people (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE articles (
+    id         INTEGER PRIMARY KEY,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    url        TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE defects (
+    id         INTEGER PRIMARY KEY,
+    key        TEXT NOT NULL UNIQUE,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- The transactional outbox: immutable message in `body`, delivery state in columns.
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    case_number     INTEGER NOT NULL REFERENCES cases(number),
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_by      TEXT,
+    claimed_until   INTEGER,
+    sent_at         INTEGER,
+    body            TEXT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+-- Search. Row ids: case number * 3, article id * 3 + 1, defect id * 3 + 2.
+-- search_full holds everything staff may see; search_public what customers may see, so a
+-- customer's query cannot match internal text: it is not in the table it reads.
+CREATE VIRTUAL TABLE search_full USING fts5(
+    title, body, kind UNINDEXED, ref UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE search_public USING fts5(
+    title, body, kind UNINDEXED, ref UNINDEXED, customer UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
+"#;
+
+/// What the file at a path is, checked without writing to it.
+fn inspect(path: &Path) -> Result<Option<u32>, OpenError> {
+    let refuse = |reason: String| OpenError::NotCasework {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(OpenError::Io(format!("{}: {e}", path.display()))),
+    };
+    if meta.is_dir() {
+        return Err(refuse("it is a directory".into()));
+    }
+    if meta.len() == 0 {
+        return Ok(None);
+    }
+    let mut header = [0u8; 16];
+    let mut f =
+        std::fs::File::open(path).map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+    if f.read_exact(&mut header).is_err() || &header != b"SQLite format 3\0" {
+        return Err(refuse("it is not an SQLite database".into()));
+    }
+    // Read-only: nothing about the file changes while we look.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| refuse(format!("it cannot be read: {e}")))?;
+    let read = |sql: &str| -> Result<i64, OpenError> {
+        conn.query_row(sql, [], |r| r.get(0))
+            .map_err(|e| refuse(format!("it cannot be read: {e}")))
+    };
+    let app = read("PRAGMA application_id")?;
+    let version = read("PRAGMA user_version")?;
+    let tables = read("SELECT count(*) FROM sqlite_master")?;
+    if app != APPLICATION_ID {
+        if tables == 0 && version == 0 {
+            return Ok(None);
+        }
+        return Err(refuse(
+            "it is an SQLite database of another application".into(),
+        ));
+    }
+    let version =
+        u32::try_from(version).map_err(|_| refuse("its schema version is invalid".into()))?;
+    if version > LATEST {
+        return Err(OpenError::TooNew {
+            found: version,
+            supported: LATEST,
+        });
+    }
+    if let Err(e) = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+        .and_then(|s| {
+            if s == "ok" {
+                Ok(())
+            } else {
+                Err(rusqlite::Error::InvalidQuery)
+            }
+        })
+    {
+        return Err(refuse(format!("it fails its integrity check ({e})")));
+    }
+    Ok(Some(version))
+}
+
+/// Checks a database file before anything writes to it. `Ok(None)`: a new (or empty) file.
+pub fn check_file(path: &Path) -> Result<Option<u32>, OpenError> {
+    inspect(path)
+}
+
+/// Brings a connection's schema to [`LATEST`], in one immediate transaction.
+pub fn migrate(conn: &mut Connection) -> Result<u32, OpenError> {
+    let db = |e: rusqlite::Error| OpenError::Sqlite(e.to_string());
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let app: i64 = tx
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(db)?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)?;
+    let current = u32::try_from(current).unwrap_or(u32::MAX);
+    if current > LATEST {
+        return Err(OpenError::TooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    if app != APPLICATION_ID && current != 0 {
+        return Err(OpenError::NotCasework {
+            path: tx.path().unwrap_or("database").to_string(),
+            reason: "it is an SQLite database of another application".into(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql).map_err(|e| OpenError::Migration {
+            to: i as u32 + 1,
+            message: e.to_string(),
+        })?;
+    }
+    tx.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {LATEST};"
+    ))
+    .map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(LATEST)
+}
