@@ -1,3 +1,5 @@
 //! Casework's end-to-end tests: one test binary, one module per area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod walkthrough;

@@ -210,8 +210,8 @@ impl SqliteStore {
         match &location {
             Location::Memory => {
                 let mut conn = Connection::open_in_memory().map_err(db)?;
-                configure(&conn, durability, false)?;
                 schema::migrate(&mut conn)?;
+                configure(&conn, durability, false)?;
                 let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
                 Ok(Self {
                     writer,
@@ -226,8 +226,11 @@ impl SqliteStore {
                 }
                 schema::check_file(path)?;
                 let mut conn = Connection::open(path).map_err(db)?;
-                configure(&conn, durability, true)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+                // Migrate before switching to WAL: a failed migration rolls back and leaves
+                // the file exactly as it was.
                 schema::migrate(&mut conn)?;
+                configure(&conn, durability, true)?;
                 let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
                 Ok(Self {
                     writer,

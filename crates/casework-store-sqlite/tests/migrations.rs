@@ -1,0 +1,157 @@
+//! Upgrades: a database written at an older schema version (a fixture dumped to SQL text) is
+//! opened, migrated to the current version, and every record in it still reads and verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+
+use casework_core::event::replay;
+use casework_core::ids::CaseNumber;
+use casework_core::model::{OutboxStatus, RefKind};
+use casework_core::ports::{
+    CaseFilter, CaseStore, PageRequest, ReportGroup, ReportQuery, Scope, SearchQuery,
+};
+use casework_store_sqlite::{SCHEMA_VERSION, SqliteStore};
+
+const V1: &str = include_str!("fixtures/schema-v1.sql");
+
+fn load_fixture(name: &str, sql: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("casework-migrate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cases.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(sql).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_version_1_database_opens_and_every_record_verifies() {
+    let path = load_fixture("v1", V1);
+    let store = SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap();
+
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.schema_version, Some(SCHEMA_VERSION));
+    assert_eq!((stats.cases, stats.events, stats.people), (3, 43, 2));
+
+    // every case replays from its history to exactly its stored state
+    let page = store
+        .list_cases(CaseFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
+    for case in &page.items {
+        let history = store.history(case.number).await.unwrap();
+        assert_eq!(&replay(&history).unwrap(), case, "case {}", case.number);
+        assert_eq!(store.load_case(case.number).await.unwrap(), *case);
+    }
+    let first = store.load_case(CaseNumber::new(1).unwrap()).await.unwrap();
+    assert_eq!(first.reopen_count, 1);
+    assert_eq!(first.title, "Data store not registered 0");
+    assert_eq!(
+        first.description,
+        "Error 999999 when publishing — «ünïcode»"
+    );
+
+    // people, knowledge and the outbox
+    let people = store.list_people().await.unwrap();
+    assert_eq!(
+        people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["Ana Lopez", "Lee Park"]
+    );
+    assert_eq!(
+        store.get_article(1).await.unwrap().url.as_deref(),
+        Some("https://example.com/kb/1")
+    );
+    assert_eq!(
+        store.get_defect("BUG-000123".into()).await.unwrap().state,
+        "open"
+    );
+    let outbox = store.outbox_list(None, 100).await.unwrap();
+    assert_eq!(outbox.len(), 4);
+    assert_eq!(
+        outbox
+            .iter()
+            .filter(|m| m.status == OutboxStatus::Sent)
+            .count(),
+        1
+    );
+    assert!(
+        outbox
+            .iter()
+            .all(|m| m.subject.starts_with("[Case 0000000"))
+    );
+
+    // the indexes still answer
+    let hits = store
+        .search(SearchQuery {
+            text: "999999".into(),
+            kind: Some(RefKind::Case),
+            scope: Scope::Staff,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 3);
+    let hidden = store
+        .search(SearchQuery {
+            text: "internal notes".into(),
+            kind: None,
+            scope: Scope::Customer("jordan@customer.example".parse().unwrap()),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(
+        hidden.is_empty(),
+        "internal text stays out of customer search after an upgrade"
+    );
+    let rows = store
+        .reopen_report(ReportQuery {
+            group_by: ReportGroup::ProductArea,
+            from: None,
+            to: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].key.as_str(), rows[0].closed, rows[0].reopened),
+        ("Publishing", 2, 1)
+    );
+    assert_eq!(rows[0].median_days_to_reopen, Some(2.08));
+
+    drop(store);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_failed_migration_changes_nothing() {
+    // a database claiming version 0 but already holding a table the migration creates:
+    // the migration fails, the transaction rolls back, and the file is as it was
+    let path = load_fixture(
+        "failing",
+        "PRAGMA application_id = 1128354629; CREATE TABLE cases(x); INSERT INTO cases VALUES (1);",
+    );
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open_url(&format!("sqlite://{}", path.display()))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("migration to schema version 1 failed"),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with("nothing was changed"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 0);
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "no table of the migration was left behind");
+    drop(conn);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
