@@ -3,7 +3,10 @@
 //! - `cargo xtask ci`    — fmt check, clippy `-D warnings`, every test with `CI=true`
 //!   (insta refuses to write new snapshots), and the tidy invariants (they are tests).
 //! - `cargo xtask tidy`  — only the architecture and style invariants.
+//! - `cargo xtask bench store [--cases N]...` — the store benchmarks in release mode, one run
+//!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
 
+mod bench;
 mod tidy;
 
 use std::process::Command;
@@ -14,6 +17,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench::run(&args[1..]),
         Some("tidy") => {
             let problems = tidy::check_all(&tidy::workspace_root())?;
             if problems.is_empty() {
@@ -27,17 +31,20 @@ fn main() -> Result<()> {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci|tidy>");
+            eprintln!("usage: cargo xtask <ci|tidy|bench>");
             eprintln!(
                 "  ci    fmt check, clippy -D warnings, all tests (CI=true), tidy invariants"
             );
             eprintln!("  tidy  architecture and style invariants only");
+            eprintln!(
+                "  bench store [--cases N]...  store benchmarks, written to docs/benchmarks.md"
+            );
             std::process::exit(1);
         }
     }
 }
 
-fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {
     eprintln!("==> {step}: {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)

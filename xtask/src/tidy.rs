@@ -14,7 +14,13 @@ const ADAPTER_PREFIXES: &[&str] = &["casework-store-", "casework-mail"];
 /// Adapter-like crates that are libraries for tests, not adapters.
 const NOT_ADAPTERS: &[&str] = &["casework-store-conformance"];
 /// The only crates that may choose and wire adapters (plus the test and automation crates).
-const COMPOSITION_ROOTS: &[&str] = &["casework-cli", "casework-http", "casework-e2e", "xtask"];
+const COMPOSITION_ROOTS: &[&str] = &[
+    "casework-cli",
+    "casework-http",
+    "casework-e2e",
+    "casework-bench",
+    "xtask",
+];
 /// Libraries core must never reach, directly or through another crate: I/O and front-ends.
 const FORBIDDEN_IN_CORE: &[&str] = &[
     "rusqlite",

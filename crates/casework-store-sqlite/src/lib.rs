@@ -171,6 +171,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Option<Arc<Readers>>,
     location: Location,
+    dfs: Arc<sql::DfCache>,
 }
 
 fn configure(conn: &Connection, durability: Durability, wal: bool) -> Result<(), OpenError> {
@@ -217,6 +218,7 @@ impl SqliteStore {
                     writer,
                     readers: None,
                     location,
+                    dfs: Arc::default(),
                 })
             }
             Location::File(path) => {
@@ -239,6 +241,7 @@ impl SqliteStore {
                         idle: Mutex::new(Vec::new()),
                     })),
                     location,
+                    dfs: Arc::default(),
                 })
             }
         }
@@ -250,6 +253,18 @@ impl SqliteStore {
             Location::File(p) => Some(p),
             Location::Memory => None,
         }
+    }
+
+    /// Imports whole cases from their histories in one transaction: each must replay, and
+    /// its number must be free. All or nothing.
+    pub async fn import(&self, histories: Vec<Vec<Event>>) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            for events in &histories {
+                sql::import_case(c, events)?;
+            }
+            Ok(histories.len() as u64)
+        })
+        .await
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -322,7 +337,8 @@ impl CaseStore for SqliteStore {
         scope: Scope,
         limit: u32,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        self.read(move |c| sql::similar(c, number, &scope, limit))
+        let dfs = self.dfs.clone();
+        self.read(move |c| sql::similar(c, &dfs, number, &scope, limit))
             .await
     }
 

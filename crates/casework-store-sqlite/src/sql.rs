@@ -264,6 +264,18 @@ pub fn create_case(
     Ok(case)
 }
 
+/// Imports a whole case from its history, checking it replays; the number must be free.
+pub fn import_case(conn: &Connection, events: &[Event]) -> Result<Case, StoreError> {
+    let case = replay(events).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    if current_version(conn, case.number)?.is_some() {
+        return Err(StoreError::Duplicate(format!("case {}", case.number)));
+    }
+    write_case_row(conn, &case, true)?;
+    insert_events(conn, events)?;
+    index_case(conn, &case, events, true)?;
+    Ok(case)
+}
+
 fn current_version(conn: &Connection, n: CaseNumber) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT version FROM cases WHERE number = ?1")
         .and_then(|mut s| {
@@ -442,7 +454,7 @@ fn run_search(
         sql.push_str(&format!(" AND rowid != ?{}", args.len() + 1));
         args.push(Value::Integer(r));
     }
-    sql.push_str(&format!(" ORDER BY s, kind, ref LIMIT ?{}", args.len() + 1));
+    sql.push_str(&format!(" ORDER BY s LIMIT ?{}", args.len() + 1));
     args.push(Value::Integer(i64::from(limit)));
     let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
     let rows = st
@@ -480,9 +492,48 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, Stor
     run_search(conn, &q.scope, &fts_query(&terms, " "), kind, None, q.limit)
 }
 
+/// Document frequencies of terms, cached: `fts5vocab` counts a term's documents by walking
+/// its whole doclist, which is slow for common terms in a large index. Similar-case queries
+/// only use the counts to drop terms held by more than about 1% of documents and to order
+/// the rest, so a count up to [`DF_TTL`] old is as good as a fresh one.
+#[derive(Debug, Default)]
+pub struct DfCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
+}
+
+/// How long a cached document frequency is used.
+pub const DF_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+const DF_CACHE_MAX: usize = 200_000;
+
+impl DfCache {
+    fn get(&self, conn: &Connection, term: &str) -> Result<u64, StoreError> {
+        let now = std::time::Instant::now();
+        {
+            let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((df, at)) = map.get(term)
+                && now.duration_since(*at) < DF_TTL
+            {
+                return Ok(*df);
+            }
+        }
+        let df = conn
+            .prepare_cached("SELECT doc FROM search_full_vocab WHERE term = ?1")
+            .and_then(|mut s| s.query_row([term], |r| r.get::<_, i64>(0)).optional())
+            .map_err(map_err)?
+            .unwrap_or(0) as u64;
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= DF_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(term.to_string(), (df, now));
+        Ok(df)
+    }
+}
+
 /// Documents like a case: any of its rare terms, excluding the case itself.
 pub fn similar(
     conn: &Connection,
+    dfs: &DfCache,
     n: CaseNumber,
     scope: &Scope,
     limit: u32,
@@ -514,19 +565,16 @@ pub fn similar(
             |r| r.get(0),
         )
         .map_err(map_err)?;
-    let mut df = conn
-        .prepare_cached("SELECT doc FROM search_full_vocab WHERE term = ?1")
-        .map_err(map_err)?;
     let mut failure = None;
     let sources = [case.title.as_str(), case.description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str));
     let terms = text::similar_terms(
         sources,
-        |t| match df.query_row([t], |r| r.get::<_, i64>(0)).optional() {
-            Ok(v) => v.unwrap_or(0) as u64,
+        |t| match dfs.get(conn, t) {
+            Ok(v) => v,
             Err(e) => {
-                failure = Some(map_err(e));
+                failure = Some(e);
                 u64::MAX
             }
         },

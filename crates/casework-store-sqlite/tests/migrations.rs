@@ -155,3 +155,54 @@ fn a_failed_migration_changes_nothing() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+#[tokio::test]
+async fn import_takes_whole_histories_all_or_nothing() {
+    let source = SqliteStore::open_url("sqlite::memory:").unwrap();
+    // reuse the fixture's histories as import input
+    let path = load_fixture("import-src", V1);
+    let old = SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap();
+    let mut histories = Vec::new();
+    for n in 1..=3 {
+        histories.push(old.history(CaseNumber::new(n).unwrap()).await.unwrap());
+    }
+    assert_eq!(source.import(histories.clone()).await.unwrap(), 3);
+    for h in &histories {
+        let n = h[0].case;
+        assert_eq!(source.load_case(n).await.unwrap(), replay(h).unwrap());
+        assert_eq!(&source.history(n).await.unwrap(), h);
+    }
+    let hits = source
+        .search(SearchQuery {
+            text: "999999".into(),
+            kind: None,
+            scope: Scope::Staff,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 3, "imported cases are searchable");
+
+    // a batch with one taken number and one broken history imports nothing
+    let fresh = SqliteStore::open_url("sqlite::memory:").unwrap();
+    fresh.import(vec![histories[0].clone()]).await.unwrap();
+    let err = fresh
+        .import(vec![histories[1].clone(), histories[0].clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, casework_core::ports::StoreError::Duplicate(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        fresh.stats().await.unwrap().cases,
+        1,
+        "nothing of the failed batch is kept"
+    );
+    let mut broken = histories[2].clone();
+    broken.remove(1);
+    assert!(fresh.import(vec![broken]).await.is_err());
+    assert_eq!(fresh.stats().await.unwrap().cases, 1);
+    drop(old);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -1,0 +1,39 @@
+//! `casework-bench`: Casework's benchmarks. Each scenario measures Casework and a raw
+//! baseline in the same run and reports the ratio; `cargo xtask bench` runs it in release
+//! mode and writes the figures into docs/benchmarks.md with the command that produced them.
+
+mod store;
+mod synth;
+
+use anyhow::{Context, Result, bail};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("store") => {
+            let cases: u64 = arg(&args, "--cases")
+                .unwrap_or_else(|| "100000".into())
+                .parse()
+                .context("--cases")?;
+            let commits: u64 = arg(&args, "--commits")
+                .unwrap_or_else(|| "20000".into())
+                .parse()
+                .context("--commits")?;
+            let dir = std::path::PathBuf::from(
+                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
+            );
+            std::fs::create_dir_all(&dir)?;
+            let report = store::run(&dir, cases, commits).await?;
+            println!("{report}");
+            Ok(())
+        }
+        _ => bail!("usage: casework-bench store [--cases N] [--commits N] [--dir DIR]"),
+    }
+}
