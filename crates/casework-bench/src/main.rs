@@ -30,10 +30,11 @@ async fn main() -> Result<()> {
                 arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
             );
             std::fs::create_dir_all(&dir)?;
-            let report = store::run(&dir, cases, commits).await?;
+            let reuse = args.iter().any(|a| a == "--reuse");
+            let report = store::run(&dir, cases, commits, reuse).await?;
             println!("{report}");
             Ok(())
         }
-        _ => bail!("usage: casework-bench store [--cases N] [--commits N] [--dir DIR]"),
+        _ => bail!("usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]"),
     }
 }

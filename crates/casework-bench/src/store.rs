@@ -316,7 +316,7 @@ async fn report(store: &SqliteStore, path: &Path) -> Result<(Duration, Duration,
 }
 
 /// Runs every store scenario and returns a Markdown section.
-pub async fn run(dir: &Path, cases: u64, commits: u64) -> Result<String> {
+pub async fn run(dir: &Path, cases: u64, commits: u64, reuse: bool) -> Result<String> {
     let generator = Generator::new()?;
     let mut out = String::new();
 
@@ -338,15 +338,29 @@ pub async fn run(dir: &Path, cases: u64, commits: u64) -> Result<String> {
     ));
 
     // 2 and 3 need a big store
-    let path = fresh(dir, &format!("store-{cases}.db"))?;
-    let (store, built) = build(&path, &generator, cases).await?;
+    let name = format!("store-{cases}.db");
+    let (path, store, built) = if reuse && dir.join(&name).exists() {
+        let path = dir.join(&name);
+        let store = Arc::new(SqliteStore::open_url(&url(&path))?);
+        (path, store, None)
+    } else {
+        let path = fresh(dir, &name)?;
+        let (store, built) = build(&path, &generator, cases).await?;
+        (path, store, Some(built))
+    };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let stats = store.stats().await?;
+    let imported = match built {
+        Some(b) => format!(
+            "imported in {:.1} s ({:.0} cases/s, 20,000 per transaction)",
+            b.as_secs_f64(),
+            cases as f64 / b.as_secs_f64()
+        ),
+        None => "reused from an earlier run (--reuse)".into(),
+    };
     out.push_str(&format!(
-        "Data set: {cases} synthetic cases ({} events), imported in {:.1} s ({:.0} cases/s, 20,000 per transaction); file {:.0} MiB.\n\n",
+        "Data set: {cases} synthetic cases ({} events), {imported}; file {:.0} MiB.\n\n",
         stats.events,
-        built.as_secs_f64(),
-        cases as f64 / built.as_secs_f64(),
         size as f64 / 1_048_576.0
     ));
     let (s, r, hits) = similar(&store, &path, cases).await?;

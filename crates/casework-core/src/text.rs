@@ -51,10 +51,16 @@ pub fn common_term_threshold(total_documents: u64) -> u64 {
 }
 
 /// Most terms a similar-cases query uses.
-pub const MAX_SIMILAR_TERMS: usize = 16;
+pub const MAX_SIMILAR_TERMS: usize = 12;
+
+/// Most postings (summed document frequencies) a similar-cases query may touch. The rarest
+/// terms are the most telling, so terms are taken rarest first until this budget is spent
+/// (at least one is always taken): the query's cost stays bounded as the corpus grows.
+pub const SIMILAR_POSTINGS_BUDGET: u64 = 5_000;
 
 /// Picks the terms of a case (its title, description and summary) to look for similar
-/// cases with: distinct non-stop-word terms, minus the common ones, rarest first.
+/// cases with: distinct non-stop-word terms, minus the common ones, rarest first, within
+/// [`MAX_SIMILAR_TERMS`] and [`SIMILAR_POSTINGS_BUDGET`].
 ///
 /// `doc_freq` tells how many documents hold a term; stores answer it from their index.
 pub fn similar_terms<'a>(
@@ -78,11 +84,18 @@ pub fn similar_terms<'a>(
         .filter(|(df, _, _)| *df <= threshold)
         .collect();
     scored.sort();
-    scored
-        .into_iter()
-        .take(MAX_SIMILAR_TERMS)
-        .map(|(_, _, t)| t)
-        .collect()
+    let mut spent = 0u64;
+    let mut out = Vec::new();
+    for (df, _, t) in scored {
+        if out.len() >= MAX_SIMILAR_TERMS
+            || (!out.is_empty() && spent.saturating_add(df) > SIMILAR_POSTINGS_BUDGET)
+        {
+            break;
+        }
+        spent = spent.saturating_add(df);
+        out.push(t);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -121,6 +134,20 @@ mod tests {
         // threshold is 10 for 1000 documents: "printer" is common and dropped
         assert_eq!(got, ["spooler", "crashed", "offline"]);
         assert_eq!(common_term_threshold(10), 3);
+        // the postings budget stops at the first term that would overspend it
+        let big = |t: &str| match t {
+            "a1" => 4_000,
+            "b2" => 2_000,
+            _ => 1,
+        };
+        let got = similar_terms(["a1 b2 c3"], big, 10_000_000);
+        assert_eq!(
+            got,
+            ["c3", "b2"],
+            "c3 (1) + b2 (2000) fit; a1 would overspend"
+        );
+        let got = similar_terms(["b2"], |_| 50_000, 10_000_000);
+        assert_eq!(got, ["b2"], "at least one term is always taken");
         assert_eq!(common_term_threshold(1_000_000), 10_000);
     }
 }

@@ -997,14 +997,23 @@ pub async fn similar_cases_exclude_the_case_and_respect_scope<S: CaseStore + 'st
         "unrelated cases do not match"
     );
     // the case summary feeds the query too
+    let vague = b
+        .open("Question", "Customer question", "a@customer.example")
+        .await
+        .number;
+    let before = b.store.similar(vague, Scope::Staff, 10).await.unwrap();
+    assert!(
+        !before.iter().any(|h| h.reference == spooler.display()),
+        "{before:?}"
+    );
     b.post(
-        login,
+        vague,
         PostKind::Summary,
         "Root cause was the spooler crashing on PDF files",
         Visibility::Internal,
     )
     .await;
-    let hits = b.store.similar(login, Scope::Staff, 10).await.unwrap();
+    let hits = b.store.similar(vague, Scope::Staff, 10).await.unwrap();
     assert!(
         hits.iter().any(|h| h.reference == spooler.display()),
         "{hits:?}"
