@@ -35,6 +35,20 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
-        _ => bail!("usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]"),
+        Some("dataset") => {
+            let cases: u64 = arg(&args, "--cases")
+                .unwrap_or_else(|| "100000".into())
+                .parse()
+                .context("--cases")?;
+            let dir = std::path::PathBuf::from(
+                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
+            );
+            std::fs::create_dir_all(&dir)?;
+            println!("{}", store::dataset(&dir, cases).await?.display());
+            Ok(())
+        }
+        _ => bail!(
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]"
+        ),
     }
 }

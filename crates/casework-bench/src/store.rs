@@ -315,6 +315,21 @@ async fn report(store: &SqliteStore, path: &Path) -> Result<(Duration, Duration,
     Ok((median(store_t), median(shell_t), rows))
 }
 
+/// Makes (or reuses) the synthetic store of `cases` cases; returns its path.
+pub async fn dataset(dir: &Path, cases: u64) -> Result<PathBuf> {
+    let path = dir.join(format!("store-{cases}.db"));
+    if !path.exists() {
+        let generator = Generator::new()?;
+        build(
+            &fresh(dir, &format!("store-{cases}.db"))?,
+            &generator,
+            cases,
+        )
+        .await?;
+    }
+    Ok(path)
+}
+
 /// Runs every store scenario and returns a Markdown section.
 pub async fn run(dir: &Path, cases: u64, commits: u64, reuse: bool) -> Result<String> {
     let generator = Generator::new()?;

@@ -711,11 +711,16 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         }
         Command::Link(target) => {
             ctx.require(Permission::WorkCase, "link records to cases")?;
-            let reference = required_text("ref", &target.reference, MAX_SHORT_TEXT)?;
-            if target.kind == RefKind::Case
-                && reference.parse::<CaseNumber>().ok() == Some(case.number)
-            {
-                return Err(invalid("ref", "a case cannot be linked to itself"));
+            let mut reference = required_text("ref", &target.reference, MAX_SHORT_TEXT)?;
+            if target.kind == RefKind::Case {
+                let other: CaseNumber = reference
+                    .parse()
+                    .map_err(|e: crate::ids::ParseError| invalid("ref", &e.to_string()))?;
+                if other == case.number {
+                    return Err(invalid("ref", "a case cannot be linked to itself"));
+                }
+                // one spelling per case, so "1027" and "00001027" are the same link
+                reference = other.display();
             }
             let target = LinkTarget {
                 kind: target.kind,

@@ -226,12 +226,14 @@ impl SqliteStore {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| OpenError::Io(format!("{}: {e}", parent.display())))?;
                 }
-                schema::check_file(path)?;
+                let version = schema::check_file(path)?;
                 let mut conn = Connection::open(path).map_err(db)?;
                 conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
                 // Migrate before switching to WAL: a failed migration rolls back and leaves
-                // the file exactly as it was.
-                schema::migrate(&mut conn)?;
+                // the file exactly as it was. A current schema needs no write lock at all.
+                if version != Some(schema::LATEST) {
+                    schema::migrate(&mut conn)?;
+                }
                 configure(&conn, durability, true)?;
                 let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
                 Ok(Self {

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use casework_core::event::{Event, EventKind, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person, PostKind,
-    Visibility,
+    Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person, Visibility,
 };
 use casework_core::ports::{
     CaseFilter, Commit, DeliveryOutcome, Page, PageRequest, ReportGroup, ReportQuery, ReportRow,
@@ -538,25 +537,31 @@ pub fn similar(
     scope: &Scope,
     limit: u32,
 ) -> Result<Vec<SearchHit>, StoreError> {
-    let case = load_case(conn, n)?;
+    // Only the title, description and summaries are needed: let SQLite pick them out of the
+    // JSON rather than decoding the whole state and every post.
+    let (title, description): (String, String) = conn
+        .prepare_cached(
+            "SELECT json_extract(state, '$.title'), json_extract(state, '$.description')
+             FROM cases WHERE number = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([n.get() as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("case {n}")))?;
     let mut st = conn
-        .prepare_cached("SELECT body FROM events WHERE case_number = ?1 AND kind = 'post_added'")
+        .prepare_cached(
+            "SELECT json_extract(body, '$.body') FROM events
+             WHERE case_number = ?1 AND kind = 'post_added'
+               AND json_extract(body, '$.kind') = 'summary'",
+        )
         .map_err(map_err)?;
-    let rows = st
+    let summaries: Vec<String> = st
         .query_map([n.get() as i64], |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
         .map_err(map_err)?;
-    let mut summaries = Vec::new();
-    for row in rows {
-        let e: Event = serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?;
-        if let EventKind::PostAdded {
-            kind: PostKind::Summary,
-            body,
-            ..
-        } = e.kind
-        {
-            summaries.push(body);
-        }
-    }
     let total: i64 = conn
         .query_row(
             "SELECT (SELECT COALESCE(MAX(number), 0) FROM cases)
@@ -566,7 +571,7 @@ pub fn similar(
         )
         .map_err(map_err)?;
     let mut failure = None;
-    let sources = [case.title.as_str(), case.description.as_str()]
+    let sources = [title.as_str(), description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str));
     let terms = text::similar_terms(

@@ -643,6 +643,19 @@ fn links_are_recorded_once_and_never_to_the_case_itself() {
         reference: "00001027".into(),
     });
     assert!(h.try_run(&agent(), own).is_err());
+    let other = |r: &str| {
+        Command::Link(LinkTarget {
+            kind: RefKind::Case,
+            reference: r.into(),
+        })
+    };
+    assert_eq!(h.run(&agent(), other("42")).len(), 1);
+    assert!(
+        h.run(&agent(), other("00000042")).is_empty(),
+        "one spelling per case"
+    );
+    assert_eq!(h.case.links[1].reference, "00000042");
+    assert!(h.try_run(&agent(), other("forty-two")).is_err());
 }
 
 #[test]

@@ -1,0 +1,298 @@
+//! The composition root: finds the files, reads them (core never touches a disk), chooses
+//! the store from its URL, and wires the core service with a real clock and real ids.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError};
+use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
+use casework_store_memory::MemoryStore;
+use casework_store_sqlite::SqliteStore;
+
+use crate::exit;
+
+/// A failure to report: one line and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The line printed after `error: `.
+    pub message: String,
+}
+
+impl Failure {
+    /// A usage error or a missing thing (exit 1).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::USAGE_OR_NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    /// The store cannot be used (exit 4).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::UNAVAILABLE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Self {
+        use casework_core::WorkflowError as W;
+        let code = match &e {
+            ServiceError::Workflow(W::Invalid { .. } | W::UnknownStatus(_)) => {
+                exit::USAGE_OR_NOT_FOUND
+            }
+            ServiceError::Workflow(_) => exit::REFUSED,
+            ServiceError::NotFound(_) | ServiceError::UnknownActor(_) => exit::USAGE_OR_NOT_FOUND,
+            ServiceError::Conflict { .. } => exit::CONFLICT,
+            ServiceError::Store(StoreError::Unavailable(_)) => exit::UNAVAILABLE,
+            ServiceError::Store(StoreError::Duplicate(_) | StoreError::Invalid(_)) => {
+                exit::USAGE_OR_NOT_FOUND
+            }
+            ServiceError::Store(_) => exit::UNAVAILABLE,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+}
+
+/// Ids unique across processes: 64 random bits from the OS, plus a counter.
+pub struct RandomIds {
+    prefix: String,
+    counter: AtomicU64,
+}
+
+impl RandomIds {
+    /// A generator with a fresh random prefix.
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 8];
+        let random = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+            .is_ok();
+        if !random {
+            // No /dev/urandom: time and process id still differ between processes.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            bytes = (nanos ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
+        }
+        Self {
+            prefix: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+impl IdGenerator for RandomIds {
+    fn new_id(&self) -> String {
+        format!(
+            "{}{:04x}",
+            self.prefix,
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(fallback)))
+}
+
+/// `$XDG_DATA_HOME/casework/casework.db`.
+pub fn default_store_url() -> Result<String, Failure> {
+    let dir = xdg("XDG_DATA_HOME", ".local/share").ok_or_else(|| {
+        Failure::usage("cannot find a data folder: set HOME, XDG_DATA_HOME or --store")
+    })?;
+    Ok(format!(
+        "sqlite://{}",
+        dir.join("casework/casework.db").display()
+    ))
+}
+
+/// `$XDG_CONFIG_HOME/casework/workflow.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    xdg("XDG_CONFIG_HOME", ".config").map(|d| d.join("casework/workflow.toml"))
+}
+
+/// Where the workflow came from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A file.
+    File(PathBuf),
+    /// The embedded default (no file present).
+    Embedded,
+}
+
+/// Everything a command needs, wired.
+pub struct App {
+    /// The service.
+    pub service: CaseService,
+    /// The store's URL.
+    pub store_url: String,
+    /// Where the workflow came from.
+    pub config_source: ConfigSource,
+    /// Template overrides in use.
+    pub template_overrides: Vec<String>,
+}
+
+/// Reads and validates the workflow file: `--config`, else the default path if it exists,
+/// else the embedded default.
+pub fn load_config(explicit: Option<&Path>) -> Result<(WorkflowConfig, ConfigSource), Failure> {
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => default_config_path().filter(|p| p.exists()),
+    };
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
+            let config = WorkflowConfig::parse(&text)
+                .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+            Ok((config, ConfigSource::File(p)))
+        }
+        None => Ok((WorkflowConfig::default_config(), ConfigSource::Embedded)),
+    }
+}
+
+/// Reads template overrides from a folder (`*.j2` files) and validates them all.
+pub fn load_templates(dir: Option<&Path>) -> Result<(Templates, Vec<String>), Failure> {
+    let Some(dir) = dir else {
+        let t = Templates::embedded().map_err(|e| Failure::usage(e.to_string()))?;
+        return Ok((t, Vec::new()));
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read templates folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut overrides = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "j2") {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+            overrides.push((name, text));
+        }
+    }
+    overrides.sort();
+    let names = overrides.iter().map(|(n, _)| n.clone()).collect();
+    let t = Templates::with_overrides(overrides)
+        .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+    Ok((t, names))
+}
+
+/// Opens the store a URL names.
+pub fn open_store(url: &str) -> Result<Arc<dyn CaseStore>, Failure> {
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        return SqliteStore::open_url(url)
+            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map_err(|e| match e {
+                casework_store_sqlite::OpenError::BadUrl(_) => Failure::usage(e.to_string()),
+                _ => Failure::unavailable(e.to_string()),
+            });
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Err(Failure::usage(
+            "the REST store (http://) is not available in this build yet; use sqlite://PATH or memory://",
+        ));
+    }
+    Err(Failure::usage(format!(
+        "unknown store URL {url:?}: expected sqlite://PATH or memory://"
+    )))
+}
+
+impl App {
+    /// Wires everything from the global options.
+    pub fn build(
+        store: Option<&str>,
+        config: Option<&Path>,
+        templates: Option<&Path>,
+    ) -> Result<Self, Failure> {
+        let store_url = match store {
+            Some(s) => s.to_string(),
+            None => default_store_url()?,
+        };
+        let (config, config_source) = load_config(config)?;
+        let (templates, template_overrides) = load_templates(templates)?;
+        let store = open_store(&store_url)?;
+        let service = CaseService::new(
+            store,
+            Arc::new(SystemClock),
+            Arc::new(RandomIds::new()),
+            Arc::new(config),
+            Arc::new(templates),
+        );
+        Ok(Self {
+            service,
+            store_url,
+            config_source,
+            template_overrides,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_differ_between_generators_and_calls() {
+        let (a, b) = (RandomIds::new(), RandomIds::new());
+        let (a1, a2, b1) = (a.new_id(), a.new_id(), b.new_id());
+        assert_ne!(a1, a2);
+        assert_ne!(a1, b1);
+        assert_eq!(a1.len(), 20);
+    }
+
+    #[test]
+    fn store_urls_are_checked() {
+        assert!(open_store("memory://").is_ok());
+        assert_eq!(
+            open_store("postgres://x").err().unwrap().code,
+            exit::USAGE_OR_NOT_FOUND
+        );
+        assert_eq!(
+            open_store("sqlite://").err().unwrap().code,
+            exit::USAGE_OR_NOT_FOUND
+        );
+        assert_eq!(
+            open_store("http://localhost:1").err().unwrap().code,
+            exit::USAGE_OR_NOT_FOUND
+        );
+    }
+}

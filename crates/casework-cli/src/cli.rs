@@ -1,0 +1,724 @@
+//! The command line: every command of the CLI contract, with a worked example in its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for `case check`: the case is ready to close)
+  1  usage error, or something named does not exist
+  2  refused by the workflow (closing checklist, permission, transition, policy)
+  3  conflict: someone else changed the case first
+  4  the store is unavailable
+
+Environment:
+  CASEWORK_STORE   store URL (sqlite://PATH, memory://); default: the SQLite file in
+                   $XDG_DATA_HOME/casework/casework.db
+  CASEWORK_USER    who is acting (a registered agent, lead or admin)
+  CASEWORK_CONFIG  the workflow file
+
+Quick start:
+  casework init
+  casework agent add ana --role agent --email ana@example.com
+  casework --as ana case open --title 'Map service fails' --description 'Error 999999' \\
+      --customer-name 'Jordan Smith' --customer-email jordan@customer.example
+  casework demo        # one case through the whole workflow, on a throw-away store";
+
+/// Casework: support cases worked through a disciplined workflow, from first contact to a
+/// clean close, and back again when a case is reopened.
+#[derive(Debug, Parser)]
+#[command(name = "casework", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// The store: sqlite://PATH, memory:// (throw-away)
+    #[arg(long, global = true, env = "CASEWORK_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
+    /// Who is acting: a registered person's name
+    #[arg(long = "as", global = true, env = "CASEWORK_USER", value_name = "NAME")]
+    pub actor: Option<String>,
+
+    /// The workflow file (statuses, transitions, permissions, closing rules)
+    #[arg(long, global = true, env = "CASEWORK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A folder of template overrides (initial_contact.body.j2, …)
+    #[arg(long, global = true, env = "CASEWORK_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// Create the store and the default workflow file if absent (safe to run again)
+    #[command(
+        after_help = "Example:\n  casework init\n  casework --store sqlite://./support.db init"
+    )]
+    Init,
+    /// Show which store, workflow file and templates are in use, and what the store holds
+    #[command(after_help = "Example:\n  casework doctor")]
+    Doctor,
+    /// Register people who work cases
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Work with cases
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Log a call (customer-visible)
+    #[command(subcommand)]
+    Call(CallCmd),
+    /// Add posts: notes, call notes, the case summary
+    #[command(subcommand)]
+    Post(PostCmd),
+    /// Record attempts to reach the customer
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Preview or queue a generated email
+    #[command(subcommand)]
+    Email(EmailCmd),
+    /// Knowledge articles
+    #[command(subcommand)]
+    Article(ArticleCmd),
+    /// Known defects
+    #[command(subcommand)]
+    Defect(DefectCmd),
+    /// Ask a collaboration group for help on a case (internal)
+    #[command(
+        after_help = "Example:\n  casework swarm 1027 --group 'Server SWARM' --question 'Seen error 999999 on 11.3?'"
+    )]
+    Swarm(SwarmArgs),
+    /// Search cases, articles and defects (ranked)
+    #[command(after_help = "Example:\n  casework search 'publish error 999999' --kind article")]
+    Search(SearchArgs),
+    /// Reports
+    #[command(subcommand)]
+    Report(ReportCmd),
+    /// Outgoing email
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Walk one case through the whole workflow on a throw-away store, printing each email
+    #[command(after_help = "Example:\n  casework demo")]
+    Demo,
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  casework completions bash > ~/.local/share/bash-completion/completions/casework"
+    )]
+    Completions {
+        /// The shell
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCmd {
+    /// Register (or update) a person. The first person may be added by anyone; after that,
+    /// only an admin (--as).
+    #[command(
+        after_help = "Example:\n  casework agent add 'Ana Lopez' --role agent --email ana@example.com \\\n      --phone '+1 555 0100' --signature $'Ana Lopez\\nSupport Engineer'"
+    )]
+    Add {
+        /// The person's name, used with --as and as a case owner
+        name: String,
+        /// Their role
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// Their email address (shown in signatures)
+        #[arg(long)]
+        email: String,
+        /// Their phone number (shown in signatures)
+        #[arg(long)]
+        phone: Option<String>,
+        /// Their email signature
+        #[arg(long)]
+        signature: Option<String>,
+    },
+    /// List everyone registered
+    #[command(after_help = "Example:\n  casework agent list")]
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StaffRole {
+    Agent,
+    Lead,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OriginArg {
+    Phone,
+    Email,
+    Web,
+    Chat,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PriorityArg {
+    Low,
+    Medium,
+    High,
+    Urgent,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CategoryArg {
+    Open,
+    Pending,
+    Closed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// Open a case (seed step 1); prints its number
+    #[command(
+        after_help = "Example:\n  casework --as ana case open --title 'Map service fails to publish' \\\n      --description 'Error 999999 when publishing' --customer-name 'Jordan Smith' \\\n      --customer-email jordan@customer.example --origin phone --priority high"
+    )]
+    Open(OpenArgs),
+    /// List cases (the \"All Cases\" view) with filters
+    #[command(
+        after_help = "Examples:\n  casework case list --status 'In Progress'\n  casework --as ana case list --mine\n  casework case list --reopened --q publish"
+    )]
+    List(ListArgs),
+    /// Show a case with its timeline
+    #[command(after_help = "Example:\n  casework case show 1027")]
+    Show {
+        /// Case number (leading zeros optional)
+        number: String,
+    },
+    /// Show a case's full event history (who, when, what changed from what to what)
+    #[command(after_help = "Example:\n  casework case history 1027")]
+    History {
+        /// Case number
+        number: String,
+    },
+    /// Take ownership of a case
+    #[command(after_help = "Example:\n  casework --as ana case take 1027")]
+    Take {
+        /// Case number
+        number: String,
+    },
+    /// Give a case to someone (leads and admins)
+    #[command(after_help = "Example:\n  casework --as lee case assign 1027 --to 'Ana Lopez'")]
+    Assign {
+        /// Case number
+        number: String,
+        /// The new owner
+        #[arg(long = "to")]
+        owner: String,
+    },
+    /// Edit title, technical details and categorization (seed steps 8-10)
+    #[command(
+        after_help = "Examples:\n  casework case edit 1027 --title 'Publishing fails: data store not registered'\n  casework case edit 1027 --confirm-title\n  casework case edit 1027 --product 'ArcGIS Server' --product-version 11.3\n  casework case edit 1027 --product-area Publishing --functionality 'Map services' --issue Configuration"
+    )]
+    Edit(EditArgs),
+    /// Move a case to another open or pending status
+    #[command(
+        after_help = "Example:\n  casework case transition 1027 --status 'Pending Customer' --note 'waiting for logs'"
+    )]
+    Transition {
+        /// Case number
+        number: String,
+        /// Target status
+        #[arg(long)]
+        status: String,
+        /// Why (internal)
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Escalate a case (leads and admins)
+    #[command(
+        after_help = "Example:\n  casework --as lee case escalate 1027 --reason 'production outage'"
+    )]
+    Escalate {
+        /// Case number
+        number: String,
+        /// Why (internal)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print the case-summary draft built from the record (seed step 7)
+    #[command(
+        after_help = "Example:\n  casework case summary 1027 > summary.txt\n  $EDITOR summary.txt\n  casework post add 1027 --kind summary --body-file summary.txt"
+    )]
+    Summary {
+        /// Case number
+        number: String,
+    },
+    /// The closing checklist: what is missing; exits 0 only when the case is ready to close
+    #[command(
+        after_help = "Example:\n  casework case check 1027 && casework case close 1027 --primary Configuration --secondary 'Data store registered'"
+    )]
+    Check {
+        /// Case number
+        number: String,
+    },
+    /// Close a case: resolved (with both resolutions), for non-response, or temporarily
+    #[command(
+        after_help = "Examples:\n  casework case close 1027 --primary Configuration --secondary 'Data store registered'\n  casework case close 1027 --non-response\n  casework case close 1027 --temporary"
+    )]
+    Close(CloseArgs),
+    /// Reopen a closed case with a reason (leads and admins; agents for temporary closes)
+    #[command(
+        after_help = "Example:\n  casework --as lee case reopen 1027 --reason 'Error is back after the 11.3.1 patch'"
+    )]
+    Reopen {
+        /// Case number
+        number: String,
+        /// Why (required; recorded as a post)
+        #[arg(long)]
+        reason: String,
+        /// Do not email the reopen notice to the customer
+        #[arg(long)]
+        no_notify: bool,
+    },
+    /// Cases, articles and defects similar to this case
+    #[command(after_help = "Example:\n  casework case similar 1027")]
+    Similar {
+        /// Case number
+        number: String,
+        /// At most this many
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Link an article, a defect or another case that helped
+    #[command(
+        after_help = "Examples:\n  casework case link 1027 --article 12\n  casework case link 1027 --defect BUG-000123"
+    )]
+    Link(LinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// What the case is about
+    #[arg(long)]
+    pub title: String,
+    /// What the customer described
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Customer's name
+    #[arg(long)]
+    pub customer_name: String,
+    /// Customer's email address
+    #[arg(long)]
+    pub customer_email: String,
+    /// Customer's phone
+    #[arg(long)]
+    pub customer_phone: Option<String>,
+    /// Customer's account or company
+    #[arg(long)]
+    pub customer_account: Option<String>,
+    /// How the customer reached support
+    #[arg(long, value_enum, default_value = "email")]
+    pub origin: OriginArg,
+    /// Priority
+    #[arg(long, value_enum, default_value = "medium")]
+    pub priority: PriorityArg,
+    /// Product
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Product version
+    #[arg(long)]
+    pub product_version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this status
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only statuses of this category
+    #[arg(long, value_enum)]
+    pub category: Option<CategoryArg>,
+    /// Only my cases (the person in --as)
+    #[arg(long)]
+    pub mine: bool,
+    /// Only cases owned by this person
+    #[arg(long, conflicts_with = "mine")]
+    pub owner: Option<String>,
+    /// Only cases reopened at least once
+    #[arg(long)]
+    pub reopened: bool,
+    /// Only this product area
+    #[arg(long)]
+    pub product_area: Option<String>,
+    /// Full text: every word must appear
+    #[arg(long)]
+    pub q: Option<String>,
+    /// At most this many (1-500)
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue after a previous page (the cursor it printed)
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Case number
+    pub number: String,
+    /// New title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Confirm the title is still right (counts as reviewing it)
+    #[arg(long, conflicts_with = "title")]
+    pub confirm_title: bool,
+    /// New description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Priority
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
+    /// Product
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Product version
+    #[arg(long)]
+    pub product_version: Option<String>,
+    /// Product area
+    #[arg(long)]
+    pub product_area: Option<String>,
+    /// Functionality
+    #[arg(long)]
+    pub functionality: Option<String>,
+    /// Issue
+    #[arg(long)]
+    pub issue: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// Case number
+    pub number: String,
+    #[command(flatten)]
+    pub mode: CloseModeArgs,
+}
+
+/// How to close: resolved (both resolutions), non-response, or temporary; exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct CloseModeArgs {
+    /// Primary resolution (a resolved close needs both)
+    #[arg(long, requires = "secondary", conflicts_with_all = ["non_response", "temporary"])]
+    pub primary: Option<String>,
+    /// Secondary resolution
+    #[arg(long, requires = "primary")]
+    pub secondary: Option<String>,
+    /// Close for non-response (needs the contact-attempt policy met)
+    #[arg(long, conflicts_with = "temporary")]
+    pub non_response: bool,
+    /// Close temporarily, to be reopened later
+    #[arg(long)]
+    pub temporary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Case number
+    pub number: String,
+    #[command(flatten)]
+    pub target: LinkTargetArgs,
+}
+
+/// What to link; exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct LinkTargetArgs {
+    /// An article id
+    #[arg(long)]
+    pub article: Option<String>,
+    /// A defect key
+    #[arg(long)]
+    pub defect: Option<String>,
+    /// Another case's number
+    #[arg(long)]
+    pub case: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallCmd {
+    /// Log a call (seed step 2); customers can see it
+    #[command(
+        after_help = "Example:\n  casework call log 1027 --duration 25m --screenshare --channel SPEC --inbound \\\n      --notes 'Reproduced error 999999 over a screenshare'"
+    )]
+    Log {
+        /// Case number
+        number: String,
+        /// How long: 25m, 1h30m, 90 (minutes)
+        #[arg(long)]
+        duration: String,
+        /// A screenshare was performed
+        #[arg(long)]
+        screenshare: bool,
+        /// The line it came in over (e.g. an entitlement line)
+        #[arg(long)]
+        channel: Option<String>,
+        /// The customer called in (the default)
+        #[arg(long, conflicts_with = "outbound")]
+        inbound: bool,
+        /// We called the customer
+        #[arg(long)]
+        outbound: bool,
+        /// What happened
+        #[arg(long)]
+        notes: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PostKindArg {
+    Note,
+    CallNotes,
+    Summary,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostCmd {
+    /// Add a post: notes, call notes (seed step 4), or the case summary (seed step 7)
+    #[command(
+        after_help = "Examples:\n  casework post add 1027 --kind call-notes --body 'Service definition references a missing data store'\n  casework post add 1027 --kind summary --body-file summary.txt\n  echo 'Logs received, thanks' | casework post add 1027 --kind note --customer-visible --body -"
+    )]
+    Add {
+        /// Case number
+        number: String,
+        /// What kind of post
+        #[arg(long, value_enum)]
+        kind: PostKindArg,
+        /// Let the customer see it (posts are internal by default)
+        #[arg(long)]
+        customer_visible: bool,
+        /// The text; `-` reads standard input
+        #[arg(
+            long,
+            conflicts_with = "body_file",
+            required_unless_present = "body_file"
+        )]
+        body: Option<String>,
+        /// Read the text from a file
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChannelArg {
+    Email,
+    Phone,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutcomeArg {
+    NoResponse,
+    Reached,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCmd {
+    /// Record an attempt to reach the customer (seed step 6)
+    #[command(
+        after_help = "Examples:\n  casework contact record 1027 --channel email --outcome no-response\n  casework contact record 1027 --channel phone --outcome reached --note 'confirmed fixed'"
+    )]
+    Record {
+        /// Case number
+        number: String,
+        /// Email or phone
+        #[arg(long, value_enum)]
+        channel: ChannelArg,
+        /// Did the customer answer?
+        #[arg(long, value_enum)]
+        outcome: OutcomeArg,
+        /// Internal note
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TemplateArg {
+    InitialContact,
+    FollowUp,
+    NonResponseClosure,
+    ReopenNotice,
+}
+
+#[derive(Debug, Args)]
+pub struct EmailArgs {
+    /// Case number
+    pub number: String,
+    /// Which email
+    #[arg(long, value_enum)]
+    pub template: TemplateArg,
+    /// Initial contact: what the customer is experiencing
+    #[arg(long)]
+    pub challenge: Option<String>,
+    /// Follow-up: summary of what was discussed
+    #[arg(long)]
+    pub discussed: Option<String>,
+    /// Follow-up: next steps
+    #[arg(long)]
+    pub next_steps: Option<String>,
+    /// Follow-up: a documentation link (repeatable)
+    #[arg(long = "doc", value_name = "URL")]
+    pub documentation: Vec<String>,
+    /// A paragraph added before the signature
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmailCmd {
+    /// Render an email without sending it
+    #[command(
+        after_help = "Example:\n  casework --as ana email preview 1027 --template follow-up --discussed 'We reproduced it' \\\n      --next-steps 'Register the data store' --doc https://example.com/kb/12"
+    )]
+    Preview(EmailArgs),
+    /// Queue an email to the customer (delivered by the outbox worker)
+    #[command(
+        after_help = "Example:\n  casework --as ana email send 1027 --template initial-contact --challenge 'publishing a map service'"
+    )]
+    Send(EmailArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArticleCmd {
+    /// Add a knowledge article
+    #[command(
+        after_help = "Example:\n  casework article add --title 'Register a data store' --body 'Publishing fails with 999999 when…' \\\n      --url https://example.com/kb/12"
+    )]
+    Add {
+        /// Title
+        #[arg(long)]
+        title: String,
+        /// Text
+        #[arg(long)]
+        body: String,
+        /// Where it is published
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Show an article
+    #[command(after_help = "Example:\n  casework article show 12")]
+    Show {
+        /// Article id
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DefectCmd {
+    /// Add a known defect
+    #[command(
+        after_help = "Example:\n  casework defect add --key BUG-000123 --title 'Publishing crash on 11.3' --body '…' --state open"
+    )]
+    Add {
+        /// Its key in the defect tracker
+        #[arg(long)]
+        key: String,
+        /// Title
+        #[arg(long)]
+        title: String,
+        /// Description
+        #[arg(long, default_value = "")]
+        body: String,
+        /// Tracker state
+        #[arg(long, default_value = "open")]
+        state: String,
+    },
+    /// Show a defect
+    #[command(after_help = "Example:\n  casework defect show BUG-000123")]
+    Show {
+        /// Defect key
+        key: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SwarmArgs {
+    /// Case number
+    pub number: String,
+    /// The collaboration group
+    #[arg(long)]
+    pub group: String,
+    /// The question
+    #[arg(long)]
+    pub question: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Case,
+    Article,
+    Defect,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find (all must match)
+    pub text: String,
+    /// Only this kind of record
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// At most this many
+    #[arg(long, default_value_t = 10)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportBy {
+    ProductArea,
+    Owner,
+    Resolution,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Reopen patterns: closed, reopened, rate, median days to reopen
+    #[command(
+        after_help = "Example:\n  casework report reopens --by owner --from 2026-01-01 --to 2026-04-01"
+    )]
+    Reopens {
+        /// Group by
+        #[arg(long, value_enum, default_value = "product-area")]
+        by: ReportBy,
+        /// Closures on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)
+        #[arg(long)]
+        from: Option<String>,
+        /// Closures before this date or time
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutboxStatusArg {
+    Queued,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// List outgoing email
+    #[command(after_help = "Example:\n  casework outbox list --status queued")]
+    List {
+        /// Only this status
+        #[arg(long, value_enum)]
+        status: Option<OutboxStatusArg>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}

@@ -1,0 +1,749 @@
+//! Each command: turn arguments into a core request, run it through the service, print the
+//! outcome. No workflow rule lives here; refusals come from core.
+
+use std::io::Read;
+
+use casework_core::documents::EmailFields;
+use casework_core::ids::{CaseNumber, EmailAddress};
+use casework_core::model::{
+    Actor, CallDirection, CloseMode, ContactChannel, ContactOutcome, Customer, LinkTarget,
+    NewArticle, Origin, OutboxStatus, Person, PostKind, Priority, RefKind, Resolution, Role,
+    StatusCategory, TemplateName, Visibility,
+};
+use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
+use casework_core::service::Outcome;
+use casework_core::workflow::{CaseEdit, Command, NewCase};
+use clap::CommandFactory;
+use serde_json::json;
+
+use crate::app::{App, ConfigSource, Failure, default_config_path};
+use crate::cli::*;
+use crate::output::{self, case_json, print_json};
+
+fn number(s: &str) -> Result<CaseNumber, Failure> {
+    s.parse()
+        .map_err(|e: casework_core::ids::ParseError| Failure::usage(e.to_string()))
+}
+
+fn email(s: &str) -> Result<EmailAddress, Failure> {
+    s.parse()
+        .map_err(|e: casework_core::ids::ParseError| Failure::usage(e.to_string()))
+}
+
+async fn actor(app: &App, cli_actor: &Option<String>) -> Result<Actor, Failure> {
+    let Some(name) = cli_actor else {
+        return Err(Failure::usage(
+            "who is acting? pass --as NAME or set CASEWORK_USER (see `casework agent list`)",
+        ));
+    };
+    Ok(app.service.resolve_actor(name).await?)
+}
+
+fn read_body(body: Option<String>, file: Option<std::path::PathBuf>) -> Result<String, Failure> {
+    match (body, file) {
+        (Some(b), _) if b == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+            Ok(s)
+        }
+        (Some(b), _) => Ok(b),
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display()))),
+        (None, None) => Err(Failure::usage(
+            "give --body TEXT, --body -, or --body-file FILE",
+        )),
+    }
+}
+
+fn changed(json: bool, outcome: &Outcome) -> Result<u8, Failure> {
+    if json {
+        print_json(&json!({ "case": case_json(&outcome.case), "events": outcome.events }))?;
+    } else if outcome.events.is_empty() {
+        println!("Case {}: nothing changed", outcome.case.number.display());
+    } else {
+        for e in &outcome.events {
+            println!(
+                "Case {}: {}",
+                outcome.case.number.display(),
+                output::describe(e)
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn parse_time(s: &str, what: &str) -> Result<jiff::Timestamp, Failure> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let date = s.parse::<jiff::civil::Date>().map_err(|e| {
+        Failure::usage(format!(
+            "--{what}: expected YYYY-MM-DD or an RFC 3339 time: {e}"
+        ))
+    })?;
+    // midnight UTC of that day
+    format!("{date}T00:00:00Z")
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| Failure::usage(format!("--{what}: {e}")))
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> Result<u8, Failure> {
+    match &cli.command {
+        Top::Demo => return crate::demo::run(cli.json).await,
+        Top::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut cmd, "casework", &mut std::io::stdout());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let app = App::build(
+        cli.store.as_deref(),
+        cli.config.as_deref(),
+        cli.templates.as_deref(),
+    )?;
+    let json = cli.json;
+    let svc = &app.service;
+    match cli.command {
+        Top::Demo | Top::Completions { .. } => Ok(0),
+        Top::Init => init(&app, cli.config.as_deref(), json).await,
+        Top::Doctor => doctor(&app, json).await,
+        Top::Agent(AgentCmd::Add {
+            name,
+            role,
+            email: addr,
+            phone,
+            signature,
+        }) => {
+            let people = svc.store().list_people().await?;
+            let acting = if people.is_empty() {
+                // Bootstrap: the first person is added by whoever set the store up.
+                Actor {
+                    name: "setup".into(),
+                    role: Role::Admin,
+                    email: None,
+                    phone: None,
+                    signature: None,
+                }
+            } else {
+                actor(&app, &cli.actor).await.map_err(|_| {
+                    Failure::usage(
+                        "people are already registered: add more as an admin (--as ADMIN)",
+                    )
+                })?
+            };
+            let role = match role {
+                StaffRole::Agent => Role::Agent,
+                StaffRole::Lead => Role::Lead,
+                StaffRole::Admin => Role::Admin,
+            };
+            let person = Person {
+                name,
+                role,
+                email: Some(email(&addr)?),
+                phone,
+                signature,
+            };
+            let p = svc.add_person(&acting, person).await?;
+            if json {
+                print_json(&p)?;
+            } else {
+                println!("Registered {} ({})", p.name, p.role);
+            }
+            Ok(0)
+        }
+        Top::Agent(AgentCmd::List) => {
+            let people = svc.store().list_people().await?;
+            if json {
+                print_json(&people)?;
+            } else if people.is_empty() {
+                println!(
+                    "Nobody is registered yet: casework agent add NAME --role admin --email E"
+                );
+            } else {
+                let rows: Vec<Vec<String>> = people
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            p.role.to_string(),
+                            p.email
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                            p.phone.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    output::table(&["NAME", "ROLE", "EMAIL", "PHONE"], &rows)
+                );
+            }
+            Ok(0)
+        }
+        Top::Case(cmd) => case(&app, &cli.actor, json, cmd).await,
+        Top::Call(CallCmd::Log {
+            number: n,
+            duration,
+            screenshare,
+            channel,
+            inbound: _,
+            outbound,
+            notes,
+        }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let minutes = crate::durations::parse_minutes(&duration).map_err(Failure::usage)?;
+            let cmd = Command::LogCall {
+                direction: if outbound {
+                    CallDirection::Outbound
+                } else {
+                    CallDirection::Inbound
+                },
+                duration_minutes: minutes,
+                screenshare,
+                channel,
+                notes,
+            };
+            changed(json, &svc.execute(&who, number(&n)?, None, cmd).await?)
+        }
+        Top::Post(PostCmd::Add {
+            number: n,
+            kind,
+            customer_visible,
+            body,
+            body_file,
+        }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let cmd = Command::AddPost {
+                kind: match kind {
+                    PostKindArg::Note => PostKind::Note,
+                    PostKindArg::CallNotes => PostKind::CallNotes,
+                    PostKindArg::Summary => PostKind::Summary,
+                },
+                body: read_body(body, body_file)?,
+                visibility: if customer_visible {
+                    Visibility::Customer
+                } else {
+                    Visibility::Internal
+                },
+            };
+            changed(json, &svc.execute(&who, number(&n)?, None, cmd).await?)
+        }
+        Top::Contact(ContactCmd::Record {
+            number: n,
+            channel,
+            outcome,
+            note,
+        }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let cmd = Command::RecordContact {
+                channel: match channel {
+                    ChannelArg::Email => ContactChannel::Email,
+                    ChannelArg::Phone => ContactChannel::Phone,
+                },
+                outcome: match outcome {
+                    OutcomeArg::NoResponse => ContactOutcome::NoResponse,
+                    OutcomeArg::Reached => ContactOutcome::Reached,
+                },
+                note,
+            };
+            changed(json, &svc.execute(&who, number(&n)?, None, cmd).await?)
+        }
+        Top::Email(cmd) => {
+            let who = actor(&app, &cli.actor).await?;
+            let (send, args) = match cmd {
+                EmailCmd::Preview(a) => (false, a),
+                EmailCmd::Send(a) => (true, a),
+            };
+            let template = match args.template {
+                TemplateArg::InitialContact => TemplateName::InitialContact,
+                TemplateArg::FollowUp => TemplateName::FollowUp,
+                TemplateArg::NonResponseClosure => TemplateName::NonResponseClosure,
+                TemplateArg::ReopenNotice => TemplateName::ReopenNotice,
+            };
+            let fields = EmailFields {
+                challenge: args.challenge,
+                discussed: args.discussed,
+                next_steps: args.next_steps,
+                documentation: args.documentation,
+                note: args.note,
+            };
+            let n = number(&args.number)?;
+            if send {
+                changed(
+                    json,
+                    &svc.execute(&who, n, None, Command::SendEmail { template, fields })
+                        .await?,
+                )
+            } else {
+                let email = svc.preview_email(&who, n, template, &fields).await?;
+                if json {
+                    print_json(&email)?;
+                } else {
+                    print!(
+                        "To: {} <{}>\nSubject: {}\n\n{}",
+                        email.to_name, email.to, email.subject, email.body
+                    );
+                }
+                Ok(0)
+            }
+        }
+        Top::Article(ArticleCmd::Add { title, body, url }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let a = svc
+                .add_article(&who, NewArticle { title, body, url })
+                .await?;
+            if json {
+                print_json(&a)?;
+            } else {
+                println!("Article {} added: {}", a.id, a.title);
+            }
+            Ok(0)
+        }
+        Top::Article(ArticleCmd::Show { id }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .map_err(|_| Failure::usage(format!("invalid article id {id:?}")))?;
+            let a = svc.article(&who, id).await?;
+            if json {
+                print_json(&a)?;
+            } else {
+                println!(
+                    "Article {}: {}\n{}\n\n{}",
+                    a.id,
+                    a.title,
+                    a.url.as_deref().unwrap_or(""),
+                    a.body
+                );
+            }
+            Ok(0)
+        }
+        Top::Defect(DefectCmd::Add {
+            key,
+            title,
+            body,
+            state,
+        }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let d = svc.add_defect(&who, &key, &title, &body, &state).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                println!("Defect {} added: {}", d.key, d.title);
+            }
+            Ok(0)
+        }
+        Top::Defect(DefectCmd::Show { key }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let d = svc.defect(&who, &key).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                println!("Defect {} ({}): {}\n\n{}", d.key, d.state, d.title, d.body);
+            }
+            Ok(0)
+        }
+        Top::Swarm(SwarmArgs {
+            number: n,
+            group,
+            question,
+        }) => {
+            let who = actor(&app, &cli.actor).await?;
+            changed(
+                json,
+                &svc.execute(&who, number(&n)?, None, Command::Swarm { group, question })
+                    .await?,
+            )
+        }
+        Top::Search(SearchArgs { text, kind, limit }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let kind = kind.map(|k| match k {
+                KindArg::Case => RefKind::Case,
+                KindArg::Article => RefKind::Article,
+                KindArg::Defect => RefKind::Defect,
+            });
+            let hits = svc.search(&who, &text, kind, limit).await?;
+            if json {
+                print_json(&hits)?;
+            } else {
+                print!("{}", output::hits(&hits));
+            }
+            Ok(0)
+        }
+        Top::Report(ReportCmd::Reopens { by, from, to }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let (group_by, label) = match by {
+                ReportBy::ProductArea => (ReportGroup::ProductArea, "product area"),
+                ReportBy::Owner => (ReportGroup::Owner, "owner"),
+                ReportBy::Resolution => (ReportGroup::PrimaryResolution, "resolution"),
+            };
+            let query = ReportQuery {
+                group_by,
+                from: from.as_deref().map(|s| parse_time(s, "from")).transpose()?,
+                to: to.as_deref().map(|s| parse_time(s, "to")).transpose()?,
+            };
+            let rows = svc.reopen_report(&who, query).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                print!("{}", output::report(&rows, label));
+            }
+            Ok(0)
+        }
+        Top::Outbox(OutboxCmd::List { status, limit }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let status = status.map(|s| match s {
+                OutboxStatusArg::Queued => OutboxStatus::Queued,
+                OutboxStatusArg::Sent => OutboxStatus::Sent,
+                OutboxStatusArg::Failed => OutboxStatus::Failed,
+            });
+            let messages = svc.outbox(&who, status, limit).await?;
+            if json {
+                print_json(&messages)?;
+            } else {
+                print!("{}", output::outbox(&messages));
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn init(app: &App, explicit: Option<&std::path::Path>, json: bool) -> Result<u8, Failure> {
+    let stats = app.service.stats().await?;
+    let path = explicit
+        .map(std::path::Path::to_path_buf)
+        .or_else(default_config_path);
+    let mut wrote = None;
+    if let Some(p) = &path
+        && !p.exists()
+    {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        std::fs::write(p, casework_core::config::DEFAULT_WORKFLOW)
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", p.display())))?;
+        wrote = Some(p.clone());
+    }
+    if json {
+        print_json(&json!({
+            "store": app.store_url,
+            "cases": stats.cases,
+            "workflow_file": path.as_ref().map(|p| p.display().to_string()),
+            "workflow_file_created": wrote.is_some(),
+        }))?;
+    } else {
+        println!("Store ready: {} ({} cases)", app.store_url, stats.cases);
+        match (&wrote, &path) {
+            (Some(p), _) => println!("Wrote the default workflow file: {}", p.display()),
+            (None, Some(p)) => println!("Workflow file already present: {}", p.display()),
+            (None, None) => println!("Using the built-in workflow (no config folder found)"),
+        }
+        if stats.people == 0 {
+            println!("Next: casework agent add NAME --role admin --email E");
+        }
+    }
+    Ok(0)
+}
+
+async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
+    let stats = app.service.stats().await?;
+    let config = match &app.config_source {
+        ConfigSource::File(p) => p.display().to_string(),
+        ConfigSource::Embedded => "built-in default".to_string(),
+    };
+    let statuses: Vec<String> = app
+        .service
+        .config()
+        .statuses()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    if json {
+        print_json(&json!({
+            "store": app.store_url,
+            "schema_version": stats.schema_version,
+            "cases": stats.cases,
+            "events": stats.events,
+            "queued_messages": stats.queued_messages,
+            "people": stats.people,
+            "workflow": config,
+            "statuses": statuses,
+            "template_overrides": app.template_overrides,
+        }))?;
+    } else {
+        println!("Store:      {}", app.store_url);
+        match stats.schema_version {
+            Some(v) => println!("Schema:     version {v}"),
+            None => println!("Schema:     (in memory)"),
+        }
+        println!(
+            "Holds:      {} cases, {} events, {} people, {} queued emails",
+            stats.cases, stats.events, stats.people, stats.queued_messages
+        );
+        println!("Workflow:   {config}");
+        println!("Statuses:   {}", statuses.join(", "));
+        if app.template_overrides.is_empty() {
+            println!("Templates:  built-in");
+        } else {
+            println!(
+                "Templates:  overrides {}",
+                app.template_overrides.join(", ")
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn case(
+    app: &App,
+    cli_actor: &Option<String>,
+    json: bool,
+    cmd: CaseCmd,
+) -> Result<u8, Failure> {
+    let svc = &app.service;
+    let who = actor(app, cli_actor).await?;
+    let exec = |n: String, c: Command| {
+        let who = who.clone();
+        async move {
+            let n = number(&n)?;
+            let outcome = svc.execute(&who, n, None, c).await?;
+            changed(json, &outcome)
+        }
+    };
+    match cmd {
+        CaseCmd::Open(a) => {
+            let new = NewCase {
+                title: a.title,
+                description: a.description,
+                origin: match a.origin {
+                    OriginArg::Phone => Origin::Phone,
+                    OriginArg::Email => Origin::Email,
+                    OriginArg::Web => Origin::Web,
+                    OriginArg::Chat => Origin::Chat,
+                    OriginArg::Other => Origin::Other,
+                },
+                priority: priority(a.priority),
+                customer: Customer {
+                    name: a.customer_name,
+                    email: email(&a.customer_email)?,
+                    phone: a.customer_phone,
+                    account: a.customer_account,
+                },
+                product: a.product,
+                product_version: a.product_version,
+            };
+            let c = svc.open_case(&who, new).await?;
+            if json {
+                print_json(&case_json(&c))?;
+            } else {
+                println!("{}", c.number.display());
+            }
+            Ok(0)
+        }
+        CaseCmd::List(a) => {
+            let filter =
+                CaseFilter {
+                    status: a.status.as_deref().map(str::parse).transpose().map_err(
+                        |e: casework_core::ids::ParseError| Failure::usage(e.to_string()),
+                    )?,
+                    status_category: a.category.map(|c| match c {
+                        CategoryArg::Open => StatusCategory::Open,
+                        CategoryArg::Pending => StatusCategory::Pending,
+                        CategoryArg::Closed => StatusCategory::Closed,
+                    }),
+                    owner: if a.mine {
+                        Some(who.name.clone())
+                    } else {
+                        a.owner
+                    },
+                    reopened: a.reopened.then_some(true),
+                    product_area: a.product_area,
+                    customer: None,
+                    q: a.q,
+                };
+            let page = PageRequest::from_params(Some(a.limit), a.cursor.as_deref())
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let page = svc.list(&who, filter, page).await?;
+            if json {
+                let items: Vec<_> = page.items.iter().map(case_json).collect();
+                print_json(&json!({ "items": items, "next_cursor": page.next_cursor }))?;
+            } else {
+                if page.items.is_empty() {
+                    println!("No cases match.");
+                } else {
+                    print!("{}", output::case_rows(&page.items));
+                }
+                if let Some(c) = page.next_cursor {
+                    println!("More: add --cursor {c}");
+                }
+            }
+            Ok(0)
+        }
+        CaseCmd::Show { number: n } => {
+            let n = number(&n)?;
+            let c = svc.case(&who, n).await?;
+            let timeline = svc.timeline(&who, n).await?;
+            if json {
+                print_json(&json!({ "case": case_json(&c), "timeline": timeline }))?;
+            } else {
+                print!(
+                    "{}\nTimeline\n{}",
+                    output::case_card(&c),
+                    output::timeline(&timeline)
+                );
+            }
+            Ok(0)
+        }
+        CaseCmd::History { number: n } => {
+            let events = svc.history(&who, number(&n)?).await?;
+            if json {
+                print_json(&events)?;
+            } else {
+                print!("{}", output::timeline(&events));
+            }
+            Ok(0)
+        }
+        CaseCmd::Take { number: n } => exec(n, Command::Take).await,
+        CaseCmd::Assign { number: n, owner } => exec(n, Command::Assign { owner }).await,
+        CaseCmd::Edit(a) => {
+            let n = a.number.clone();
+            if a.confirm_title {
+                let nothing_else = a.description.is_none()
+                    && a.priority.is_none()
+                    && a.product.is_none()
+                    && a.product_version.is_none()
+                    && a.product_area.is_none()
+                    && a.functionality.is_none()
+                    && a.issue.is_none();
+                if nothing_else {
+                    return exec(n, Command::ConfirmTitle).await;
+                }
+                exec(n.clone(), Command::ConfirmTitle).await?;
+            }
+            let edit = CaseEdit {
+                title: a.title,
+                description: a.description,
+                priority: a.priority.map(priority),
+                product: a.product,
+                product_version: a.product_version,
+                product_area: a.product_area,
+                functionality: a.functionality,
+                issue: a.issue,
+            };
+            if edit == CaseEdit::default() {
+                return Err(Failure::usage(
+                    "nothing to change: give --title, --confirm-title, --product, … (see --help)",
+                ));
+            }
+            exec(n, Command::Edit(edit)).await
+        }
+        CaseCmd::Transition {
+            number: n,
+            status,
+            note,
+        } => exec(n, Command::Transition { status, note }).await,
+        CaseCmd::Escalate { number: n, reason } => exec(n, Command::Escalate { reason }).await,
+        CaseCmd::Summary { number: n } => {
+            let d = svc.summary_draft(&who, number(&n)?).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                print!("{}", d.text);
+            }
+            Ok(0)
+        }
+        CaseCmd::Check { number: n } => {
+            let check = svc.closing_check(&who, number(&n)?).await?;
+            if json {
+                print_json(&check)?;
+            } else {
+                print!("{}", output::checklist(&check, svc.config()));
+            }
+            Ok(if check.ready { 0 } else { crate::exit::REFUSED })
+        }
+        CaseCmd::Close(a) => {
+            let m = a.mode;
+            let (mode, resolution) = if m.non_response {
+                (CloseMode::NonResponse, None)
+            } else if m.temporary {
+                (CloseMode::Temporary, None)
+            } else {
+                (
+                    CloseMode::Resolved,
+                    Some(Resolution {
+                        primary: m.primary.unwrap_or_default(),
+                        secondary: m.secondary.unwrap_or_default(),
+                    }),
+                )
+            };
+            exec(a.number, Command::Close { mode, resolution }).await
+        }
+        CaseCmd::Reopen {
+            number: n,
+            reason,
+            no_notify,
+        } => {
+            exec(
+                n,
+                Command::Reopen {
+                    reason,
+                    notify_customer: !no_notify,
+                },
+            )
+            .await
+        }
+        CaseCmd::Similar { number: n, limit } => {
+            let hits = svc.similar(&who, number(&n)?, limit).await?;
+            if json {
+                print_json(&hits)?;
+            } else {
+                print!("{}", output::hits(&hits));
+            }
+            Ok(0)
+        }
+        CaseCmd::Link(a) => {
+            let t = a.target;
+            let target = match (t.article, t.defect, t.case) {
+                (Some(r), _, _) => LinkTarget {
+                    kind: RefKind::Article,
+                    reference: r,
+                },
+                (_, Some(r), _) => LinkTarget {
+                    kind: RefKind::Defect,
+                    reference: r,
+                },
+                (_, _, Some(r)) => LinkTarget {
+                    kind: RefKind::Case,
+                    reference: r,
+                },
+                _ => {
+                    return Err(Failure::usage(
+                        "give --article ID, --defect KEY or --case N",
+                    ));
+                }
+            };
+            exec(a.number, Command::Link(target)).await
+        }
+    }
+}
+
+fn priority(p: PriorityArg) -> Priority {
+    match p {
+        PriorityArg::Low => Priority::Low,
+        PriorityArg::Medium => Priority::Medium,
+        PriorityArg::High => Priority::High,
+        PriorityArg::Urgent => Priority::Urgent,
+    }
+}

@@ -1,0 +1,770 @@
+//! The real `casework` program, run as a process against a private SQLite store: the seed
+//! workflow, every refusal path with its exit code, `--json` output checked field by field,
+//! and snapshots of the human output (times redacted) and of `casework demo`.
+
+use casework_e2e::Cw;
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_casework-e2e-cli");
+
+/// Replaces every `YYYY-MM-DD HH:MM UTC` with a placeholder of the same shape.
+fn redact_times(text: &str) -> String {
+    let b = text.as_bytes();
+    let shape = b"dddd-dd-dd dd:dd UTC";
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = i + shape.len() <= b.len()
+            && shape
+                .iter()
+                .zip(&b[i..i + shape.len()])
+                .all(|(s, c)| match s {
+                    b'd' => c.is_ascii_digit(),
+                    other => other == c,
+                });
+        if fits {
+            out.push_str("YYYY-MM-DD hh:mm UTC");
+            i += shape.len();
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// A store with an admin, an agent and a lead.
+fn staffed(name: &str) -> Cw {
+    let cw = Cw::new(EXE, name);
+    cw.ok(&["init"]);
+    cw.ok(&[
+        "agent",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--email",
+        "root@example.com",
+    ]);
+    cw.ok(&[
+        "--as",
+        "root",
+        "agent",
+        "add",
+        "Ana Lopez",
+        "--role",
+        "agent",
+        "--email",
+        "ana.lopez@example.com",
+        "--phone",
+        "+1 555 0100",
+        "--signature",
+        "Ana Lopez\nSupport Engineer",
+    ]);
+    cw.ok(&[
+        "--as",
+        "root",
+        "agent",
+        "add",
+        "Lee Park",
+        "--role",
+        "lead",
+        "--email",
+        "lee.park@example.com",
+    ]);
+    cw
+}
+
+fn open(cw: &Cw, title: &str) -> String {
+    cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "open",
+        "--title",
+        title,
+        "--description",
+        "Publishing fails with error 999999",
+        "--customer-name",
+        "Jordan Smith",
+        "--customer-email",
+        "jordan@customer.example",
+        "--origin",
+        "phone",
+        "--priority",
+        "high",
+    ])
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn the_seed_workflow_from_a_terminal() {
+    let cw = staffed("workflow");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    let n = open(&cw, "Map service fails to publish");
+    assert_eq!(n, "00000001");
+    // 1. contact and ownership
+    assert!(ana(&["case", "take", &n]).contains("owner → Ana Lopez"));
+    let sent = ana(&[
+        "email",
+        "send",
+        &n,
+        "--template",
+        "initial-contact",
+        "--challenge",
+        "publishing a map service",
+    ]);
+    assert!(sent.contains("email queued (initial contact) to jordan@customer.example: [Case 00000001] Map service fails to publish"), "{sent}");
+    ana(&["case", "transition", "1", "--status", "in progress"]);
+    // 2-4. call log, follow-up, call notes (body from standard input)
+    assert!(
+        ana(&[
+            "call",
+            "log",
+            &n,
+            "--duration",
+            "1h5m",
+            "--screenshare",
+            "--channel",
+            "SPEC",
+            "--notes",
+            "Reproduced 999999"
+        ])
+        .contains("inbound, 65 min, screenshare, via SPEC")
+    );
+    let preview = ana(&[
+        "email",
+        "preview",
+        &n,
+        "--template",
+        "follow-up",
+        "--discussed",
+        "We reproduced it.",
+        "--doc",
+        "https://example.com/kb/1",
+    ]);
+    assert!(
+        preview.contains("Subject: [Case 00000001] Follow-up: Map service fails to publish"),
+        "{preview}"
+    );
+    assert!(preview.contains("- https://example.com/kb/1"));
+    assert!(
+        preview.contains("Ana Lopez\nSupport Engineer"),
+        "the agent's signature: {preview}"
+    );
+    ana(&[
+        "email",
+        "send",
+        &n,
+        "--template",
+        "follow-up",
+        "--discussed",
+        "We reproduced it.",
+    ]);
+    let r = cw.run_with(
+        &[
+            "--as",
+            "Ana Lopez",
+            "post",
+            "add",
+            &n,
+            "--kind",
+            "call-notes",
+            "--body",
+            "-",
+        ],
+        Some("Data store not registered.\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // 5. troubleshoot
+    let article = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "article",
+        "add",
+        "--title",
+        "Register a data store",
+        "--body",
+        "Publishing fails with 999999 when the data store is not registered",
+        "--url",
+        "https://example.com/kb/1",
+    ]);
+    let id = article["id"].as_u64().unwrap().to_string();
+    let similar = cw.json(&["--as", "Ana Lopez", "case", "similar", &n]);
+    assert_eq!(similar[0]["kind"], "article", "{similar}");
+    assert_eq!(similar[0]["ref"], id.as_str());
+    ana(&["case", "link", &n, "--article", &id]);
+    ana(&[
+        "swarm",
+        &n,
+        "--group",
+        "Server SWARM",
+        "--question",
+        "Seen 999999?",
+    ]);
+    // 6. contact attempts; the checklist is not ready: exit 2, every item listed
+    ana(&[
+        "contact",
+        "record",
+        &n,
+        "--channel",
+        "phone",
+        "--outcome",
+        "reached",
+    ]);
+    let r = cw.run(&["--as", "Ana Lopez", "case", "check", &n]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("[ ] 7. case summary is the last post"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "[ ] 9. product and product version: product is missing; product version is missing"
+        ),
+        "{}",
+        r.stdout
+    );
+    // 7-10. summary, title, technical details, categorization
+    let draft = ana(&["case", "summary", &n]);
+    assert!(
+        draft.contains(
+            "Troubleshooting approach:\n- Inbound call, 65 min, screenshare: Reproduced 999999"
+        ),
+        "{draft}"
+    );
+    let summary_file = cw.dir.join("summary.txt");
+    std::fs::write(&summary_file, &draft).unwrap();
+    ana(&[
+        "case",
+        "edit",
+        &n,
+        "--title",
+        "Publishing fails: data store not registered",
+        "--product",
+        "ArcGIS Server",
+        "--product-version",
+        "11.3",
+    ]);
+    ana(&[
+        "case",
+        "edit",
+        &n,
+        "--product-area",
+        "Publishing",
+        "--functionality",
+        "Map services",
+        "--issue",
+        "Configuration",
+    ]);
+    ana(&[
+        "post",
+        "add",
+        &n,
+        "--kind",
+        "summary",
+        "--body-file",
+        summary_file.to_str().unwrap(),
+    ]);
+    let ready = cw.run(&["--as", "Ana Lopez", "case", "check", &n]);
+    assert_eq!(ready.code, 0, "{}", ready.stdout);
+    assert!(ready.stdout.contains("Ready to close."));
+    // 11. close
+    assert!(
+        ana(&[
+            "case",
+            "close",
+            &n,
+            "--primary",
+            "Configuration",
+            "--secondary",
+            "Data store registered"
+        ])
+        .contains("closed (resolved) → Closed: Configuration / Data store registered")
+    );
+    // reopen: refused for the agent, done by the lead
+    let refused = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "reopen",
+            &n,
+            "--reason",
+            "back again",
+        ],
+        2,
+    );
+    assert_eq!(
+        refused,
+        "error: agent may not reopen closed cases (a lead or admin can)"
+    );
+    let reopened = cw.ok(&[
+        "--as",
+        "Lee Park",
+        "case",
+        "reopen",
+        &n,
+        "--reason",
+        "Back after the patch",
+    ]);
+    assert!(
+        reopened.contains("reopened → New: Back after the patch"),
+        "{reopened}"
+    );
+    assert!(
+        reopened.contains("email queued (reopen notice)"),
+        "{reopened}"
+    );
+    let list = cw.ok(&["--as", "Lee Park", "case", "list", "--reopened"]);
+    assert!(
+        list.contains("00000001  New")
+            && list.contains("Publishing fails: data store not registered"),
+        "{list}"
+    );
+    let outbox = cw.json(&["--as", "Lee Park", "outbox", "list", "--status", "queued"]);
+    let templates: Vec<&str> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["template"].as_str().unwrap())
+        .collect();
+    assert_eq!(templates, ["initial_contact", "follow_up", "reopen_notice"]);
+    let report = cw.json(&[
+        "--as",
+        "Lee Park",
+        "report",
+        "reopens",
+        "--by",
+        "product-area",
+    ]);
+    assert_eq!(report[0]["key"], "Publishing");
+    assert_eq!(report[0]["reopened"], 1);
+}
+
+#[test]
+fn refusals_have_their_exit_code_and_one_clear_line() {
+    let cw = staffed("refusals");
+    let n = open(&cw, "Printer offline");
+    // usage and not found: 1
+    assert_eq!(
+        cw.fails(&["case", "show", &n], 1),
+        "error: who is acting? pass --as NAME or set CASEWORK_USER (see `casework agent list`)"
+    );
+    assert_eq!(
+        cw.fails(&["--as", "nobody", "case", "show", &n], 1),
+        "error: unknown person \"nobody\": register them first (casework agent add)"
+    );
+    assert_eq!(
+        cw.fails(&["--as", "Ana Lopez", "case", "show", "999"], 1),
+        "error: case 00000999 not found"
+    );
+    assert!(
+        cw.fails(&["--as", "Ana Lopez", "case", "show", "12ab"], 1)
+            .contains("invalid case number \"12ab\"")
+    );
+    assert!(
+        cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "call",
+                "log",
+                &n,
+                "--duration",
+                "25s",
+                "--notes",
+                "x"
+            ],
+            1
+        )
+        .contains("invalid duration \"25s\"")
+    );
+    assert!(
+        cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "case",
+                "transition",
+                &n,
+                "--status",
+                "Nowhere"
+            ],
+            1
+        )
+        .contains("unknown status \"Nowhere\"")
+    );
+    assert!(
+        cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "case",
+                "open",
+                "--title",
+                " ",
+                "--customer-name",
+                "x",
+                "--customer-email",
+                "x@customer.example"
+            ],
+            1
+        )
+        .contains("title: is required")
+    );
+    assert!(
+        cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "case",
+                "open",
+                "--title",
+                "t",
+                "--customer-name",
+                "x",
+                "--customer-email",
+                "not-an-email"
+            ],
+            1
+        )
+        .contains("invalid email address")
+    );
+    assert!(
+        cw.fails(
+            &[
+                "agent",
+                "add",
+                "eve",
+                "--role",
+                "admin",
+                "--email",
+                "eve@example.com"
+            ],
+            1
+        )
+        .contains("add more as an admin")
+    );
+    // clap's own usage errors are exit 1 too, not 2 (2 means "the workflow refused")
+    let r = cw.run(&["case", "close"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = cw.run(&["case", "close", &n, "--primary", "x"]);
+    assert_eq!(
+        r.code, 1,
+        "a resolved close needs both resolutions: {}",
+        r.stderr
+    );
+    // refused by the workflow: 2, with every missing item in the one line
+    let e = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "close",
+            &n,
+            "--primary",
+            "Configuration",
+            "--secondary",
+            "Done",
+        ],
+        2,
+    );
+    assert!(
+        e.starts_with("error: closing checklist: the last post is not a case summary"),
+        "{e}"
+    );
+    for item in [
+        "title was not reviewed",
+        "product is missing",
+        "product version is missing",
+        "product area is missing",
+        "functionality is missing",
+        "issue category is missing",
+    ] {
+        assert!(e.contains(item), "{item} missing from {e}");
+    }
+    let e = cw.fails(
+        &["--as", "Ana Lopez", "case", "close", &n, "--non-response"],
+        2,
+    );
+    assert_eq!(
+        e,
+        "error: non-response policy: 0 of 3 unanswered emails recorded since the customer was last reached; 0 of 2 unanswered phone calls recorded since the customer was last reached"
+    );
+    assert_eq!(
+        cw.fails(
+            &["--as", "Ana Lopez", "case", "escalate", &n, "--reason", "x"],
+            2
+        ),
+        "error: agent may not escalate cases"
+    );
+    cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "transition",
+        &n,
+        "--status",
+        "Pending Customer",
+    ]);
+    assert!(
+        cw.fails(
+            &["--as", "Ana Lopez", "case", "reopen", &n, "--reason", "x"],
+            2
+        )
+        .contains("may not reopen")
+    );
+    assert!(
+        cw.fails(
+            &["--as", "Lee Park", "case", "reopen", &n, "--reason", "x"],
+            2
+        )
+        .contains("case is not closed")
+    );
+    // the store is unusable: 4
+    let not_db = cw.dir.join("notes.txt");
+    std::fs::write(&not_db, "just text").unwrap();
+    let url = format!("sqlite://{}", not_db.display());
+    let e = cw.fails(&["--store", &url, "doctor"], 4);
+    assert!(
+        e.contains("not an SQLite database") && e.contains("the file was not changed"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&not_db).unwrap(), "just text");
+    assert!(
+        cw.fails(&["--store", "postgres://db", "doctor"], 1)
+            .contains("unknown store URL")
+    );
+    // a broken workflow file names its line
+    let cfg = cw.dir.join("workflow.toml");
+    std::fs::write(
+        &cfg,
+        "[organization]\nname = \"X\"\nsuport_email = \"s@example.com\"\n",
+    )
+    .unwrap();
+    let e = cw.fails(&["--config", cfg.to_str().unwrap(), "doctor"], 1);
+    assert!(e.contains("workflow file, line 3"), "{e}");
+}
+
+#[test]
+fn json_output_is_one_document_with_the_contract_fields() {
+    let cw = staffed("json");
+    let opened = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "open",
+        "--title",
+        "Login loop",
+        "--customer-name",
+        "Zoë Ångström",
+        "--customer-email",
+        "zoe@kunde.example",
+        "--product",
+        "Portal",
+    ]);
+    assert_eq!(opened["number"], 1);
+    assert_eq!(opened["display_number"], "00000001");
+    assert_eq!(opened["status"], "New");
+    assert_eq!(opened["status_category"], "open");
+    assert_eq!(opened["priority"], "medium");
+    assert_eq!(opened["origin"], "email");
+    assert_eq!(opened["customer"]["name"], "Zoë Ångström");
+    assert_eq!(opened["customer"]["email"], "zoe@kunde.example");
+    assert_eq!(opened["product"], "Portal");
+    assert_eq!(opened["reopen_count"], 0);
+    assert_eq!(opened["version"], 1);
+
+    let took = cw.json(&["--as", "Ana Lopez", "case", "take", "1"]);
+    assert_eq!(took["case"]["owner"], "Ana Lopez");
+    assert_eq!(took["events"][0]["type"], "owner_changed");
+    assert_eq!(took["events"][0]["seq"], 2);
+
+    let shown = cw.json(&["--as", "Ana Lopez", "case", "show", "00000001"]);
+    assert_eq!(shown["case"]["version"], 2);
+    let timeline = shown["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 2);
+    assert_eq!(timeline[0]["type"], "opened");
+    assert_eq!(timeline[0]["actor"], "Ana Lopez");
+
+    // not ready: exit 2, and still one JSON document on stdout
+    let r = cw.run(&["--json", "--as", "Ana Lopez", "case", "check", "1"]);
+    assert_eq!(r.code, 2);
+    let check: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(check["ready"], false);
+    let items: Vec<&str> = check["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "summary",
+            "title",
+            "product_version",
+            "product_area",
+            "functionality",
+            "issue"
+        ]
+    );
+    assert!(
+        check["missing"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("case summary")
+    );
+
+    let list = cw.json(&["--as", "Ana Lopez", "case", "list", "--mine"]);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["next_cursor"], Value::Null);
+    let hits = cw.json(&["--as", "Ana Lopez", "search", "login loop"]);
+    assert_eq!(hits[0]["kind"], "case");
+    assert_eq!(hits[0]["ref"], "00000001");
+    assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
+    let doctor = cw.json(&["doctor"]);
+    assert_eq!(doctor["cases"], 1);
+    assert_eq!(doctor["schema_version"], 1);
+    assert_eq!(doctor["people"], 3);
+}
+
+#[test]
+fn pages_continue_with_the_printed_cursor() {
+    let cw = staffed("pages");
+    for i in 0..5 {
+        open(&cw, &format!("case {i}"));
+    }
+    let first = cw.json(&["--as", "Ana Lopez", "case", "list", "--limit", "2"]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "list",
+        "--limit",
+        "2",
+        "--cursor",
+        &cursor,
+    ]);
+    assert_eq!(second["items"][0]["number"], 3);
+    let human = cw.ok(&["--as", "Ana Lopez", "case", "list", "--limit", "2"]);
+    assert!(
+        human.contains(&format!("More: add --cursor {cursor}")),
+        "{human}"
+    );
+    assert!(
+        cw.fails(
+            &["--as", "Ana Lopez", "case", "list", "--cursor", "bogus"],
+            1
+        )
+        .contains("bad cursor")
+    );
+}
+
+#[test]
+fn human_output_of_a_case() {
+    let cw = staffed("human");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    ana(&["case", "take", &n]);
+    ana(&[
+        "call",
+        "log",
+        &n,
+        "--duration",
+        "25m",
+        "--screenshare",
+        "--notes",
+        "Reproduced 999999",
+    ]);
+    ana(&[
+        "post",
+        "add",
+        &n,
+        "--kind",
+        "note",
+        "--customer-visible",
+        "--body",
+        "Logs received, thanks",
+    ]);
+    ana(&[
+        "contact",
+        "record",
+        &n,
+        "--channel",
+        "email",
+        "--outcome",
+        "no-response",
+    ]);
+    ana(&[
+        "case",
+        "edit",
+        &n,
+        "--confirm-title",
+        "--product",
+        "ArcGIS Server",
+    ]);
+    insta::assert_snapshot!("case_show", redact_times(&ana(&["case", "show", &n])));
+    let r = cw.run(&["--as", "Ana Lopez", "case", "check", &n]);
+    insta::assert_snapshot!("case_check", r.stdout);
+    insta::assert_snapshot!("case_list", ana(&["case", "list"]));
+}
+
+#[test]
+fn the_demo_walks_the_whole_workflow() {
+    let cw = Cw::new(EXE, "demo");
+    let out = cw.ok(&["demo"]);
+    insta::assert_snapshot!("demo", out);
+    let json = cw.json(&["demo"]);
+    assert_eq!(json["case"]["reopen_count"], 1);
+    assert_eq!(json["emails"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn help_completions_and_doctor() {
+    let cw = Cw::new(EXE, "help");
+    let help = cw.ok(&["case", "close", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("casework case close 1027 --non-response"),
+        "{help}"
+    );
+    let top = cw.ok(&["--help"]);
+    assert!(
+        top.contains("Exit codes:") && top.contains("2  refused by the workflow"),
+        "{top}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let script = cw.ok(&["completions", shell]);
+        assert!(script.contains("casework"), "{shell}");
+        assert!(script.contains("reopen"), "{shell} completes subcommands");
+    }
+    let first = cw.ok(&["init"]);
+    assert!(first.contains("Wrote the default workflow file"), "{first}");
+    let again = cw.ok(&["init"]);
+    assert!(
+        again.contains("Workflow file already present"),
+        "init is idempotent: {again}"
+    );
+    let doctor = cw.ok(&["doctor"]);
+    assert!(doctor.contains("Schema:     version 1"), "{doctor}");
+    assert!(
+        doctor.contains(&format!(
+            "{}",
+            cw.dir.join("config/casework/workflow.toml").display()
+        )),
+        "{doctor}"
+    );
+}
