@@ -219,8 +219,9 @@ pub fn open_store(url: &str) -> Result<Arc<dyn CaseStore>, Failure> {
         return Ok(Arc::new(MemoryStore::new()));
     }
     if url.starts_with("sqlite:") {
+        // A CLI command is one short process: one connection serves it best.
         return SqliteStore::open_url(url)
-            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map(|s| Arc::new(s.single_connection()) as Arc<dyn CaseStore>)
             .map_err(|e| match e {
                 casework_store_sqlite::OpenError::BadUrl(_) => Failure::usage(e.to_string()),
                 _ => Failure::unavailable(e.to_string()),

@@ -226,9 +226,15 @@ impl SqliteStore {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| OpenError::Io(format!("{}: {e}", parent.display())))?;
                 }
-                let version = schema::check_file(path)?;
+                // Nothing writes to the file until it has passed these checks.
+                let existing = schema::check_header(path)?;
                 let mut conn = Connection::open(path).map_err(db)?;
                 conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+                let version = if existing {
+                    schema::check_conn(&conn, path)?
+                } else {
+                    None
+                };
                 // Migrate before switching to WAL: a failed migration rolls back and leaves
                 // the file exactly as it was. A current schema needs no write lock at all.
                 if version != Some(schema::LATEST) {
@@ -247,6 +253,14 @@ impl SqliteStore {
                 })
             }
         }
+    }
+
+    /// Serves reads on the writer's connection instead of a pool of reader connections.
+    /// For one-shot processes (a CLI command): one connection to open instead of two. A
+    /// long-running server keeps the readers, which never wait for the writer.
+    pub fn single_connection(mut self) -> Self {
+        self.readers = None;
+        self
     }
 
     /// The database file, if the store is not in memory.

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::OpenError;
 
@@ -116,40 +116,44 @@ CREATE VIRTUAL TABLE search_public USING fts5(
 CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
 "#;
 
-/// What the file at a path is, checked without writing to it: an SQLite header, a schema
-/// that reads, our application id, a version we understand. (A full integrity check would
-/// scan the whole file on every open; damage inside data pages is reported when read.)
-fn inspect(path: &Path) -> Result<Option<u32>, OpenError> {
-    let refuse = |reason: String| OpenError::NotCasework {
+fn refuse(path: &Path, reason: &str) -> OpenError {
+    OpenError::NotCasework {
         path: path.display().to_string(),
-        reason,
-    };
+        reason: reason.to_string(),
+    }
+}
+
+/// Whether a file holds an SQLite database, checked from its header without opening it:
+/// `Ok(false)` for a missing or empty file (a new store).
+pub fn check_header(path: &Path) -> Result<bool, OpenError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(OpenError::Io(format!("{}: {e}", path.display()))),
     };
     if meta.is_dir() {
-        return Err(refuse("it is a directory".into()));
+        return Err(refuse(path, "it is a directory"));
     }
     if meta.len() == 0 {
-        return Ok(None);
+        return Ok(false);
     }
     let mut header = [0u8; 16];
     let mut f =
         std::fs::File::open(path).map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
     if f.read_exact(&mut header).is_err() || &header != b"SQLite format 3\0" {
-        return Err(refuse("it is not an SQLite database".into()));
+        return Err(refuse(path, "it is not an SQLite database"));
     }
-    // Read-only: nothing about the file changes while we look.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| refuse(format!("it cannot be read: {e}")))?;
+    Ok(true)
+}
+
+/// What the database on a freshly opened connection is, checked before anything writes to
+/// it: a schema that reads, our application id, a version we understand. `Ok(None)`: an
+/// empty database. (A full integrity check would scan the whole file on every open; damage
+/// inside data pages is reported when it is read.)
+pub fn check_conn(conn: &Connection, path: &Path) -> Result<Option<u32>, OpenError> {
     let read = |sql: &str| -> Result<i64, OpenError> {
         conn.query_row(sql, [], |r| r.get(0))
-            .map_err(|e| refuse(format!("it cannot be read: {e}")))
+            .map_err(|e| refuse(path, &format!("it cannot be read: {e}")))
     };
     let app = read("PRAGMA application_id")?;
     let version = read("PRAGMA user_version")?;
@@ -159,11 +163,12 @@ fn inspect(path: &Path) -> Result<Option<u32>, OpenError> {
             return Ok(None);
         }
         return Err(refuse(
-            "it is an SQLite database of another application".into(),
+            path,
+            "it is an SQLite database of another application",
         ));
     }
     let version =
-        u32::try_from(version).map_err(|_| refuse("its schema version is invalid".into()))?;
+        u32::try_from(version).map_err(|_| refuse(path, "its schema version is invalid"))?;
     if version > LATEST {
         return Err(OpenError::TooNew {
             found: version,
@@ -171,11 +176,6 @@ fn inspect(path: &Path) -> Result<Option<u32>, OpenError> {
         });
     }
     Ok(Some(version))
-}
-
-/// Checks a database file before anything writes to it. `Ok(None)`: a new (or empty) file.
-pub fn check_file(path: &Path) -> Result<Option<u32>, OpenError> {
-    inspect(path)
 }
 
 /// Brings a connection's schema to [`LATEST`], in one immediate transaction.
