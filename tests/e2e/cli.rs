@@ -633,7 +633,7 @@ fn json_output_is_one_document_with_the_contract_fields() {
     assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
     let doctor = cw.json(&["doctor"]);
     assert_eq!(doctor["cases"], 1);
-    assert_eq!(doctor["schema_version"], 1);
+    assert_eq!(doctor["schema_version"], 2);
     assert_eq!(doctor["people"], 3);
 }
 
@@ -759,12 +759,71 @@ fn help_completions_and_doctor() {
         "init is idempotent: {again}"
     );
     let doctor = cw.ok(&["doctor"]);
-    assert!(doctor.contains("Schema:     version 1"), "{doctor}");
+    assert!(doctor.contains("Schema:     version 2"), "{doctor}");
     assert!(
         doctor.contains(&format!(
             "{}",
             cw.dir.join("config/casework/workflow.toml").display()
         )),
         "{doctor}"
+    );
+}
+
+#[test]
+fn tokens_from_the_terminal() {
+    let cw = staffed("tokens");
+    let made = cw.json(&[
+        "--as",
+        "root",
+        "token",
+        "create",
+        "--name",
+        "Ana Lopez",
+        "--role",
+        "agent",
+    ]);
+    let secret = made["token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("cw_") && secret.len() == 67, "{secret}");
+    let id = made["id"].as_str().unwrap().to_string();
+    let human = cw.ok(&[
+        "--as",
+        "root",
+        "token",
+        "create",
+        "--name",
+        "Jordan",
+        "--role",
+        "customer",
+        "--customer-email",
+        "jordan@customer.example",
+    ]);
+    assert!(human.contains("it is not shown again"), "{human}");
+    let listed = cw.ok(&["--json", "--as", "root", "token", "list"]);
+    assert!(!listed.contains(&secret), "list never shows a secret");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[1]["customer_email"], "jordan@customer.example");
+    assert!(
+        cw.fails(
+            &[
+                "--as", "root", "token", "create", "--name", "x", "--role", "customer"
+            ],
+            1
+        )
+        .contains("needs the customer's email")
+    );
+    assert_eq!(
+        cw.fails(&["--as", "Ana Lopez", "token", "list"], 2),
+        "error: agent may not manage tokens"
+    );
+    assert!(
+        cw.ok(&["--as", "root", "token", "revoke", &id])
+            .contains("revoked")
+    );
+    let listed = cw.json(&["--as", "root", "token", "list"]);
+    assert!(listed[0]["revoked_at"].is_string());
+    assert!(
+        cw.fails(&["--as", "root", "token", "revoke", "nope"], 1)
+            .contains("not found")
     );
 }

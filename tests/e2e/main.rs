@@ -4,4 +4,5 @@
 
 mod cli;
 mod durability;
+mod tokens;
 mod walkthrough;

@@ -67,6 +67,9 @@ pub enum Top {
     /// Register people who work cases
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// API tokens for the HTTP server (admins)
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Work with cases
     #[command(subcommand)]
     Case(CaseCmd),
@@ -148,6 +151,43 @@ pub enum AgentCmd {
     /// List everyone registered
     #[command(after_help = "Example:\n  casework agent list")]
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Make a token; its secret is printed once and stored only as a hash
+    #[command(
+        after_help = "Examples:\n  casework --as root token create --name 'Ana Lopez' --role agent\n  casework --as root token create --name 'Jordan Smith' --role customer --customer-email jordan@customer.example\n  casework --as root token create --name helpdesk-sync --role service"
+    )]
+    Create {
+        /// Who or what it is for (a staff token named after a registered person acts as them)
+        #[arg(long)]
+        name: String,
+        /// The role it acts with
+        #[arg(long, value_enum)]
+        role: TokenRole,
+        /// For a customer token: the customer whose cases it sees
+        #[arg(long)]
+        customer_email: Option<String>,
+    },
+    /// List tokens (never their secrets)
+    #[command(after_help = "Example:\n  casework --as root token list")]
+    List,
+    /// Revoke a token: it authenticates nobody from now on
+    #[command(after_help = "Example:\n  casework --as root token revoke 3f9a0c1d2e4b5a6f0001")]
+    Revoke {
+        /// The token's id (from `token list`)
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TokenRole {
+    Admin,
+    Lead,
+    Agent,
+    Customer,
+    Service,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

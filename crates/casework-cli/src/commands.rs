@@ -190,6 +190,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Top::Token(cmd) => token(&app, &cli.actor, json, cmd).await,
         Top::Case(cmd) => case(&app, &cli.actor, json, cmd).await,
         Top::Call(CallCmd::Log {
             number: n,
@@ -735,6 +736,109 @@ async fn case(
                 }
             };
             exec(a.number, Command::Link(target)).await
+        }
+    }
+}
+
+/// 32 bytes from the operating system's random source, as `cw_` and 64 hex digits. There
+/// is no fallback: a token must never be guessable.
+fn new_secret() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            Failure::unavailable(format!("cannot read /dev/urandom for a token secret: {e}"))
+        })?;
+    Ok(format!(
+        "cw_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+async fn token(
+    app: &App,
+    cli_actor: &Option<String>,
+    json: bool,
+    cmd: TokenCmd,
+) -> Result<u8, Failure> {
+    let svc = &app.service;
+    let who = actor(app, cli_actor).await?;
+    match cmd {
+        TokenCmd::Create {
+            name,
+            role,
+            customer_email,
+        } => {
+            let role = match role {
+                TokenRole::Admin => Role::Admin,
+                TokenRole::Lead => Role::Lead,
+                TokenRole::Agent => Role::Agent,
+                TokenRole::Customer => Role::Customer,
+                TokenRole::Service => Role::Service,
+            };
+            let customer = customer_email.as_deref().map(email).transpose()?;
+            let secret = new_secret()?;
+            let t = svc
+                .create_token(&who, &name, role, customer, &secret)
+                .await?;
+            if json {
+                print_json(&json!({
+                    "id": t.id,
+                    "name": t.name,
+                    "role": t.role,
+                    "customer_email": t.customer_email,
+                    "token": secret,
+                }))?;
+            } else {
+                println!(
+                    "Token {} for {} ({}). Keep the secret now; it is not shown again:",
+                    t.id, t.name, t.role
+                );
+                println!("{secret}");
+            }
+            Ok(0)
+        }
+        TokenCmd::List => {
+            let tokens = svc.tokens(&who).await?;
+            if json {
+                print_json(&tokens)?;
+            } else if tokens.is_empty() {
+                println!("No tokens yet: casework token create --name NAME --role ROLE");
+            } else {
+                let rows: Vec<Vec<String>> = tokens
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            t.name.clone(),
+                            t.role.to_string(),
+                            t.customer_email
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                            output::when(t.created_at),
+                            t.revoked_at.map(output::when).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    output::table(
+                        &["ID", "NAME", "ROLE", "CUSTOMER", "CREATED", "REVOKED"],
+                        &rows
+                    )
+                );
+            }
+            Ok(0)
+        }
+        TokenCmd::Revoke { id } => {
+            let t = svc.revoke_token(&who, &id).await?;
+            if json {
+                print_json(&t)?;
+            } else {
+                println!("Token {} ({}) revoked", t.id, t.name);
+            }
+            Ok(0)
         }
     }
 }

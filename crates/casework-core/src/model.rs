@@ -428,3 +428,46 @@ pub struct OutboxMessage {
     /// When it was sent.
     pub sent_at: Option<Timestamp>,
 }
+
+/// An API token as stored: its SHA-256 hash, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Public id, for listing and revoking.
+    pub id: String,
+    /// Who or what it is for (a person's name for staff tokens).
+    pub name: String,
+    /// The role it acts with.
+    pub role: Role,
+    /// For a customer token: the customer whose cases it may see.
+    pub customer_email: Option<EmailAddress>,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it was revoked; a revoked token authenticates nobody.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The hex SHA-256 of a token secret: what the store keeps and looks tokens up by.
+pub fn token_hash(secret: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hashes_are_sha256_in_hex() {
+        // FIPS 180-2 test vector
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_ne!(token_hash("abc"), token_hash("abd"));
+    }
+}

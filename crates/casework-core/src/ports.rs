@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Event, EventKind};
 use crate::ids::{CaseNumber, EmailAddress, StatusName};
 use crate::model::{
-    Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person, RefKind, StatusCategory,
+    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person, RefKind,
+    StatusCategory,
 };
 
 /// What can go wrong in a store.
@@ -138,6 +139,20 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Cursor for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl Page<Case> {
+    /// Builds a page from up to `limit + 1` cases in number order: fetching one more than
+    /// the page holds tells whether another page follows, without counting.
+    pub fn from_overfetch(mut items: Vec<Case>, limit: u32) -> Self {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| encode_cursor(c.number))
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
 }
 
 /// Whose eyes a search is for.
@@ -353,6 +368,19 @@ pub trait CaseStore: Send + Sync {
         now: Timestamp,
         outcome: DeliveryOutcome,
     ) -> Result<OutboxMessage, StoreError>;
+
+    /// Stores a new API token. MUST return `Duplicate` when the id or the hash is taken.
+    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError>;
+
+    /// The token with this hash, revoked or not. MUST return `NotFound` for an unknown hash.
+    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError>;
+
+    /// Every token, oldest first.
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Marks a token revoked (a second revoke keeps the first time). MUST return `NotFound`
+    /// for an unknown id.
+    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError>;
 
     /// Counts, for diagnostics.
     async fn stats(&self) -> Result<StoreStats, StoreError>;

@@ -111,21 +111,29 @@ pub fn compute<'a>(
     groups
         .into_iter()
         .map(|(key, acc)| {
-            let closed = acc.closed.len() as u64;
-            let reopened = acc.reopened.len() as u64;
-            ReportRow {
+            row(
                 key,
-                closed,
-                reopened,
-                reopen_rate: if closed == 0 {
-                    0.0
-                } else {
-                    round4(reopened as f64 / closed as f64)
-                },
-                median_days_to_reopen: median_days(acc.days),
-            }
+                acc.closed.len() as u64,
+                acc.reopened.len() as u64,
+                acc.days,
+            )
         })
         .collect()
+}
+
+/// One report row from its counts and the days from each closure to its reopen.
+pub fn row(key: String, closed: u64, reopened: u64, days_to_reopen: Vec<f64>) -> ReportRow {
+    ReportRow {
+        key,
+        closed,
+        reopened,
+        reopen_rate: if closed == 0 {
+            0.0
+        } else {
+            round4(reopened as f64 / closed as f64)
+        },
+        median_days_to_reopen: median_days(days_to_reopen),
+    }
 }
 
 /// Rounds a rate to four decimals.

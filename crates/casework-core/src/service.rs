@@ -10,9 +10,10 @@ use crate::config::{Permission, WorkflowConfig};
 use crate::documents::{EmailFields, RenderedEmail, SummaryDraft, Templates};
 use crate::event::{Event, apply_all};
 use crate::ids::CaseNumber;
+use crate::ids::EmailAddress;
 use crate::model::{
-    Actor, Article, Case, Defect, LinkTarget, NewArticle, OutboxMessage, OutboxStatus, Person,
-    RefKind, Role, TemplateName,
+    Actor, ApiToken, Article, Case, Defect, LinkTarget, NewArticle, OutboxMessage, OutboxStatus,
+    Person, RefKind, Role, TemplateName, token_hash,
 };
 use crate::ports::{
     CaseFilter, CaseStore, Clock, Commit, IdGenerator, Page, PageRequest, ReportQuery, ReportRow,
@@ -546,6 +547,102 @@ impl CaseService {
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
         self.require(actor, Permission::Outbox, "read the outbox")?;
         Ok(self.store.outbox_list(status, limit.clamp(1, 1000)).await?)
+    }
+
+    /// Makes an API token from a secret the caller generated (at least 32 random
+    /// characters); stores only its hash. Needs the `manage` permission. A customer token
+    /// names the customer whose cases it sees; other tokens name none.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+        customer_email: Option<EmailAddress>,
+        secret: &str,
+    ) -> Result<ApiToken, ServiceError> {
+        self.require(actor, Permission::Manage, "manage tokens")?;
+        let name = required_text("name", name, 64)?;
+        let invalid = |field: &str, message: &str| {
+            ServiceError::Workflow(WorkflowError::Invalid {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        match (role, &customer_email) {
+            (Role::Customer, None) => {
+                return Err(invalid(
+                    "customer_email",
+                    "a customer token needs the customer's email",
+                ));
+            }
+            (Role::Customer, Some(_)) => {}
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "customer_email",
+                    "only a customer token names a customer",
+                ));
+            }
+            (_, None) => {}
+        }
+        if secret.chars().count() < 32 {
+            return Err(invalid(
+                "secret",
+                "a token secret needs at least 32 characters",
+            ));
+        }
+        let hash = token_hash(secret);
+        let token = ApiToken {
+            id: self.ids.new_id(),
+            name,
+            role,
+            customer_email,
+            hash,
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        self.store.put_token(token.clone()).await?;
+        Ok(token)
+    }
+
+    /// Every token (hashes included, never secrets). Needs `manage`.
+    pub async fn tokens(&self, actor: &Actor) -> Result<Vec<ApiToken>, ServiceError> {
+        self.require(actor, Permission::Manage, "manage tokens")?;
+        Ok(self.store.list_tokens().await?)
+    }
+
+    /// Revokes a token. Needs `manage`.
+    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<ApiToken, ServiceError> {
+        self.require(actor, Permission::Manage, "manage tokens")?;
+        Ok(self
+            .store
+            .revoke_token(id.trim().to_string(), self.clock.now())
+            .await?)
+    }
+
+    /// The actor a token secret stands for; `None` for an unknown or revoked token. A staff
+    /// token named after a registered person acts with that person's details.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Actor>, ServiceError> {
+        let token = match self.store.find_token(token_hash(secret)).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if token.revoked_at.is_some() {
+            return Ok(None);
+        }
+        if token.role.is_staff()
+            && let Ok(p) = self.store.get_person(token.name.clone()).await
+            && p.role == token.role
+        {
+            return Ok(Some(Actor::from_person(&p)));
+        }
+        Ok(Some(Actor {
+            name: token.name,
+            role: token.role,
+            email: token.customer_email,
+            phone: None,
+            signature: None,
+        }))
     }
 
     /// Store counts, for diagnostics.

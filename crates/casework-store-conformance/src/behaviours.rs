@@ -1540,3 +1540,83 @@ pub async fn stats_count_what_is_stored<S: CaseStore + 'static>(store: Arc<S>) {
         (2, 3, 1, 3)
     );
 }
+
+pub async fn tokens_are_found_by_hash_and_revoked<S: CaseStore + 'static>(store: Arc<S>) {
+    use casework_core::model::{ApiToken, token_hash};
+    let b = bench(store).await;
+    let token = |id: &str, secret: &str, role, customer: Option<&str>| ApiToken {
+        id: id.into(),
+        name: format!("{id} holder"),
+        role,
+        customer_email: customer.map(email),
+        hash: token_hash(secret),
+        created_at: b.clock_now(),
+        revoked_at: None,
+    };
+    let staff = token("t1", "secret-one", Role::Agent, None);
+    let customer = token(
+        "t2",
+        "secret-two",
+        Role::Customer,
+        Some("jordan@customer.example"),
+    );
+    b.store.put_token(staff.clone()).await.unwrap();
+    b.store.put_token(customer.clone()).await.unwrap();
+    assert_eq!(
+        b.store.find_token(token_hash("secret-two")).await.unwrap(),
+        customer
+    );
+    assert!(matches!(
+        b.store.find_token(token_hash("nope")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let same_id = token("t1", "other", Role::Admin, None);
+    assert!(matches!(
+        b.store.put_token(same_id).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let same_hash = token("t3", "secret-one", Role::Admin, None);
+    assert!(matches!(
+        b.store.put_token(same_hash).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let ids: Vec<String> = b
+        .store
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["t1", "t2"],
+        "oldest first, nothing of the refused puts"
+    );
+    let first = b.clock_now();
+    let revoked = b.store.revoke_token("t1".into(), first).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(first));
+    b.advance_days(1);
+    let again = b
+        .store
+        .revoke_token("t1".into(), b.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(first),
+        "a second revoke keeps the first time"
+    );
+    assert_eq!(
+        b.store
+            .find_token(token_hash("secret-one"))
+            .await
+            .unwrap()
+            .revoked_at,
+        Some(first)
+    );
+    assert!(matches!(
+        b.store.revoke_token("t9".into(), first).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -62,6 +62,7 @@ macro_rules! suite {
             emails_are_queued_with_their_commit,
             outbox_claims_are_exclusive_and_leases_lapse,
             outbox_outcomes_are_recorded,
+            tokens_are_found_by_hash_and_revoked,
             stats_count_what_is_stored,
         );
     };

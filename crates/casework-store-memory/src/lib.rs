@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use casework_core::event::{Event, EventKind, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person, PostKind, RefKind,
-    Visibility,
+    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person, PostKind,
+    RefKind, Visibility,
 };
 use casework_core::ports::{
     CaseFilter, CaseStore, Commit, DeliveryOutcome, Page, PageRequest, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats, encode_cursor,
+    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -38,6 +38,8 @@ struct Inner {
     defects: BTreeMap<String, Defect>,
     /// Outbox messages in the order they were queued.
     outbox: Vec<OutboxMessage>,
+    /// API tokens in the order they were made.
+    tokens: Vec<ApiToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -326,7 +328,7 @@ impl CaseStore for MemoryStore {
     ) -> Result<Page<Case>, StoreError> {
         let inner = self.lock();
         let start = page.after.map_or(0, |n| n.get());
-        let mut items: Vec<Case> = inner
+        let items: Vec<Case> = inner
             .cases
             .range(start + 1..)
             .map(|(_, r)| r)
@@ -334,13 +336,7 @@ impl CaseStore for MemoryStore {
             .take(page.limit as usize + 1)
             .map(|r| r.case.clone())
             .collect();
-        let next_cursor = if items.len() > page.limit as usize {
-            items.truncate(page.limit as usize);
-            items.last().map(|c| encode_cursor(c.number))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, page.limit))
     }
 
     async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
@@ -547,6 +543,43 @@ impl CaseStore for MemoryStore {
             }
         }
         Ok(m.clone())
+    }
+
+    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .tokens
+            .iter()
+            .any(|t| t.id == token.id || t.hash == token.hash)
+        {
+            return Err(StoreError::Duplicate(format!("token {}", token.id)));
+        }
+        inner.tokens.push(token);
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
+        self.lock()
+            .tokens
+            .iter()
+            .find(|t| t.hash == hash)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound("token".into()))
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        Ok(self.lock().tokens.clone())
+    }
+
+    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
+        let mut inner = self.lock();
+        let t = inner
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
+        t.revoked_at.get_or_insert(at);
+        Ok(t.clone())
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use casework_core::event::{Event, EventKind};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
+    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
     CaseFilter, CaseStore, Commit, DeliveryOutcome, Page, PageRequest, ReportQuery, ReportRow,
@@ -421,6 +421,22 @@ impl CaseStore for SqliteStore {
     ) -> Result<OutboxMessage, StoreError> {
         self.write(move |c| sql::outbox_finish(c, &id, &worker, now, &outcome))
             .await
+    }
+
+    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        self.write(move |c| sql::put_token(c, &token)).await
+    }
+
+    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
+        self.read(move |c| sql::find_token(c, &hash)).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.read(sql::list_tokens).await
+    }
+
+    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
+        self.write(move |c| sql::revoke_token(c, &id, at)).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

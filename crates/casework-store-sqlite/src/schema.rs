@@ -13,7 +13,7 @@ pub const APPLICATION_ID: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -114,6 +114,16 @@ CREATE VIRTUAL TABLE search_public USING fts5(
     tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
+"#;
+
+/// Version 2: API tokens, stored by the hash of their secret.
+const V2: &str = r#"
+CREATE TABLE tokens (
+    seq  INTEGER PRIMARY KEY,
+    id   TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

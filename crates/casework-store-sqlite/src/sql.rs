@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use casework_core::event::{Event, EventKind, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person, Visibility,
+    ApiToken, Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person,
+    Visibility,
 };
 use casework_core::ports::{
     CaseFilter, Commit, DeliveryOutcome, Page, PageRequest, ReportGroup, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats, encode_cursor,
+    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -414,13 +415,7 @@ pub fn list_cases(
     for row in rows {
         items.push(serde_json::from_str::<Case>(&row.map_err(map_err)?).map_err(json_err)?);
     }
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|c| encode_cursor(c.number))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetch(items, page.limit))
 }
 
 fn run_search(
@@ -660,18 +655,7 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
         .into_iter()
         .map(|(key, closed)| {
             let (cases, days) = reopened.remove(&key).unwrap_or_default();
-            let reopened = cases.len() as u64;
-            ReportRow {
-                key,
-                closed,
-                reopened,
-                reopen_rate: if closed == 0 {
-                    0.0
-                } else {
-                    report::round4(reopened as f64 / closed as f64)
-                },
-                median_days_to_reopen: report::median_days(days),
-            }
+            report::row(key, closed, cases.len() as u64, days)
         })
         .collect())
 }
@@ -1034,6 +1018,66 @@ pub fn outbox_finish(
         .and_then(|mut s| s.query_row([id], outbox_row))
         .map_err(map_err)?;
     row.message()
+}
+
+// ---------------------------------------------------------------------------------------
+// tokens
+
+/// Stores a new token.
+pub fn put_token(conn: &Connection, t: &ApiToken) -> Result<(), StoreError> {
+    let body = to_json(t)?;
+    conn.prepare_cached("INSERT INTO tokens (id, hash, body) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![t.id, t.hash, body]))
+        .map_err(|e| match map_err(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate(format!("token {}", t.id)),
+            other => other,
+        })?;
+    Ok(())
+}
+
+fn token_where(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+) -> Result<Option<ApiToken>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached(&format!("SELECT body FROM tokens WHERE {column} = ?1"))
+        .and_then(|mut s| s.query_row([value], |r| r.get(0)).optional())
+        .map_err(map_err)?;
+    body.map(|b| serde_json::from_str(&b).map_err(json_err))
+        .transpose()
+}
+
+/// The token with this hash.
+pub fn find_token(conn: &Connection, hash: &str) -> Result<ApiToken, StoreError> {
+    token_where(conn, "hash", hash)?.ok_or_else(|| StoreError::NotFound("token".into()))
+}
+
+/// Every token, oldest first.
+pub fn list_tokens(conn: &Connection) -> Result<Vec<ApiToken>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT body FROM tokens ORDER BY seq")
+        .map_err(map_err)?;
+    let rows = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?);
+    }
+    Ok(out)
+}
+
+/// Marks a token revoked, keeping the first revocation time.
+pub fn revoke_token(conn: &Connection, id: &str, at: Timestamp) -> Result<ApiToken, StoreError> {
+    let mut t =
+        token_where(conn, "id", id)?.ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
+    t.revoked_at.get_or_insert(at);
+    let body = to_json(&t)?;
+    conn.prepare_cached("UPDATE tokens SET body = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, body]))
+        .map_err(map_err)?;
+    Ok(t)
 }
 
 /// Counts, for diagnostics.

@@ -27,10 +27,29 @@ fn load_fixture(name: &str, sql: &str) -> PathBuf {
 #[tokio::test]
 async fn a_version_1_database_opens_and_every_record_verifies() {
     let path = load_fixture("v1", V1);
+    let before: u32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(before, 1);
+    assert!(before < SCHEMA_VERSION, "opening must migrate the fixture");
     let store = SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap();
 
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.schema_version, Some(SCHEMA_VERSION));
+    // what later versions added works on the upgraded file (v2: tokens)
+    assert!(store.list_tokens().await.unwrap().is_empty());
+    let token = casework_core::model::ApiToken {
+        id: "t1".into(),
+        name: "sync".into(),
+        role: casework_core::model::Role::Service,
+        customer_email: None,
+        hash: casework_core::model::token_hash("secret"),
+        created_at: casework_core::testing::START,
+        revoked_at: None,
+    };
+    store.put_token(token.clone()).await.unwrap();
+    assert_eq!(store.find_token(token.hash.clone()).await.unwrap(), token);
     assert_eq!((stats.cases, stats.events, stats.people), (3, 43, 2));
 
     // every case replays from its history to exactly its stored state
