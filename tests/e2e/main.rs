@@ -4,5 +4,6 @@
 
 mod cli;
 mod durability;
+mod serve;
 mod tokens;
 mod walkthrough;

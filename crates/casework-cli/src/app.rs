@@ -213,15 +213,19 @@ pub fn load_templates(dir: Option<&Path>) -> Result<(Templates, Vec<String>), Fa
     Ok((t, names))
 }
 
-/// Opens the store a URL names.
-pub fn open_store(url: &str) -> Result<Arc<dyn CaseStore>, Failure> {
+/// Opens the store a URL names; `one_shot` for a single CLI command, not for a server.
+pub fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failure> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
     }
     if url.starts_with("sqlite:") {
-        // A CLI command is one short process: one connection serves it best.
+        // A CLI command is one short process: one connection serves it best. A server keeps
+        // reader connections, which never wait for the writer.
         return SqliteStore::open_url(url)
-            .map(|s| Arc::new(s.single_connection()) as Arc<dyn CaseStore>)
+            .map(|s| {
+                let s = if one_shot { s.single_connection() } else { s };
+                Arc::new(s) as Arc<dyn CaseStore>
+            })
             .map_err(|e| match e {
                 casework_store_sqlite::OpenError::BadUrl(_) => Failure::usage(e.to_string()),
                 _ => Failure::unavailable(e.to_string()),
@@ -243,6 +247,7 @@ impl App {
         store: Option<&str>,
         config: Option<&Path>,
         templates: Option<&Path>,
+        one_shot: bool,
     ) -> Result<Self, Failure> {
         let store_url = match store {
             Some(s) => s.to_string(),
@@ -250,7 +255,7 @@ impl App {
         };
         let (config, config_source) = load_config(config)?;
         let (templates, template_overrides) = load_templates(templates)?;
-        let store = open_store(&store_url)?;
+        let store = open_store(&store_url, one_shot)?;
         let service = CaseService::new(
             store,
             Arc::new(SystemClock),
@@ -282,17 +287,17 @@ mod tests {
 
     #[test]
     fn store_urls_are_checked() {
-        assert!(open_store("memory://").is_ok());
+        assert!(open_store("memory://", true).is_ok());
         assert_eq!(
-            open_store("postgres://x").err().unwrap().code,
+            open_store("postgres://x", true).err().unwrap().code,
             exit::USAGE_OR_NOT_FOUND
         );
         assert_eq!(
-            open_store("sqlite://").err().unwrap().code,
+            open_store("sqlite://", true).err().unwrap().code,
             exit::USAGE_OR_NOT_FOUND
         );
         assert_eq!(
-            open_store("http://localhost:1").err().unwrap().code,
+            open_store("http://localhost:1", true).err().unwrap().code,
             exit::USAGE_OR_NOT_FOUND
         );
     }

@@ -105,6 +105,15 @@ pub enum Top {
     /// Outgoing email
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
+    #[command(
+        after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a free port;\nthe address is printed as `listening on http://ADDR`."
+    )]
+    Serve {
+        /// Address and port to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
     Demo,

@@ -105,16 +105,19 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         _ => {}
     }
+    let one_shot = !matches!(cli.command, Top::Serve { .. });
     let app = App::build(
         cli.store.as_deref(),
         cli.config.as_deref(),
         cli.templates.as_deref(),
+        one_shot,
     )?;
     let json = cli.json;
     let svc = &app.service;
     match cli.command {
         Top::Demo | Top::Completions { .. } => Ok(0),
         Top::Init => init(&app, cli.config.as_deref(), json).await,
+        Top::Serve { bind } => serve(&app, &bind).await,
         Top::Doctor => doctor(&app, json).await,
         Top::Agent(AgentCmd::Add {
             name,
@@ -417,6 +420,44 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+    }
+}
+
+/// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first.
+async fn serve(app: &App, bind: &str) -> Result<u8, Failure> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| Failure::usage(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::unavailable(format!("cannot read the bound address: {e}")))?;
+    println!("listening on http://{addr} (store {})", app.store_url);
+    let router = casework_http::router(casework_http::AppState {
+        service: app.service.clone(),
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| Failure::unavailable(format!("server stopped: {e}")))?;
+    println!("stopped");
+    Ok(0)
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
     }
 }
 

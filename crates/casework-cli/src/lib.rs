@@ -41,11 +41,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    // One command, one short process: a single-threaded runtime starts fastest.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // One command, one short process: a single-threaded runtime starts fastest. The server
+    // gets every core.
+    let mut builder = if matches!(cli.command, cli::Top::Serve { .. }) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start: {e}");

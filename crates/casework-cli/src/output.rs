@@ -59,21 +59,8 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A case as JSON: its fields plus `display_number`.
-#[derive(Serialize)]
-pub struct CaseJson<'a> {
-    /// Zero-padded number.
-    pub display_number: String,
-    /// The case.
-    #[serde(flatten)]
-    pub case: &'a Case,
-}
-
-/// Wraps a case for JSON output.
-pub fn case_json(case: &Case) -> CaseJson<'_> {
-    CaseJson {
-        display_number: case.number.display(),
-        case,
-    }
+pub fn case_json(case: &Case) -> casework_core::model::CaseView<'_> {
+    case.view()
 }
 
 /// Prints one JSON document.

@@ -263,7 +263,25 @@ pub struct Case {
     pub closed_at: Option<Timestamp>,
 }
 
+/// A case as the API and the CLI show it: its fields plus the zero-padded number.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView<'a> {
+    /// The number as customers see it: `00001027`.
+    pub display_number: String,
+    /// The case.
+    #[serde(flatten)]
+    pub case: &'a Case,
+}
+
 impl Case {
+    /// The case with its display number, for output.
+    pub fn view(&self) -> CaseView<'_> {
+        CaseView {
+            display_number: self.number.display(),
+            case: self,
+        }
+    }
+
     /// The value of a plain-text field.
     pub fn field(&self, field: Field) -> Option<&str> {
         match field {

@@ -1,0 +1,683 @@
+//! In-process tests of the API with `tower::ServiceExt::oneshot`, on the memory store and
+//! on SQLite: the same requests, the same answers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body as HttpBody;
+use axum::http::{Request, StatusCode, header};
+use casework_core::model::{Actor, Person, Role};
+use casework_core::ports::CaseStore;
+use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::{CaseService, Templates, WorkflowConfig};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{AppState, router};
+
+const ADMIN: &str = "cw_admin_0000000000000000000000000000000000";
+const AGENT: &str = "cw_agent_0000000000000000000000000000000000";
+const LEAD: &str = "cw_lead_00000000000000000000000000000000000";
+const JORDAN: &str = "cw_jordan_000000000000000000000000000000000";
+const EVE: &str = "cw_eve_0000000000000000000000000000000000000";
+
+async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
+    let svc = CaseService::new(
+        store,
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    let root = Actor {
+        name: "root".into(),
+        role: Role::Admin,
+        email: None,
+        phone: None,
+        signature: None,
+    };
+    for (name, role) in [("Ana Lopez", Role::Agent), ("Lee Park", Role::Lead)] {
+        let person = Person {
+            name: name.into(),
+            role,
+            email: Some("staff@example.com".parse().unwrap()),
+            phone: None,
+            signature: None,
+        };
+        svc.add_person(&root, person).await.unwrap();
+    }
+    for (name, role, email, secret) in [
+        ("root", Role::Admin, None, ADMIN),
+        ("Ana Lopez", Role::Agent, None, AGENT),
+        ("Lee Park", Role::Lead, None, LEAD),
+        (
+            "Jordan",
+            Role::Customer,
+            Some("jordan@customer.example"),
+            JORDAN,
+        ),
+        ("Eve", Role::Customer, Some("eve@customer.example"), EVE),
+    ] {
+        svc.create_token(&root, name, role, email.map(|e| e.parse().unwrap()), secret)
+            .await
+            .unwrap();
+    }
+    router(AppState { service: svc })
+}
+
+async fn stores() -> Vec<(&'static str, axum::Router)> {
+    vec![
+        (
+            "memory",
+            app(Arc::new(casework_store_memory::MemoryStore::new())).await,
+        ),
+        (
+            "sqlite",
+            app(Arc::new(
+                casework_store_sqlite::SqliteStore::open_url("sqlite::memory:").unwrap(),
+            ))
+            .await,
+        ),
+    ]
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: Value,
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let req = match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(HttpBody::from(b.to_string())),
+        None => req.body(HttpBody::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn new_case(email: &str) -> Value {
+    json!({
+        "title": "Map service fails to publish",
+        "description": "Error 999999",
+        "origin": "phone",
+        "customer": { "name": "Jordan Smith", "email": email }
+    })
+}
+
+fn is_problem(r: &Reply, status: StatusCode) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(r.body["status"], status.as_u16());
+    assert!(
+        r.body["title"].is_string() && r.body["detail"].is_string(),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn authentication_and_case_visibility() {
+    for (name, app) in stores().await {
+        let r = call(&app, "GET", "/healthz", None, None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}");
+        let r = call(&app, "GET", "/api/v1/cases", None, None, &[]).await;
+        is_problem(&r, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+        is_problem(
+            &call(&app, "GET", "/api/v1/cases", Some("cw_nope"), None, &[]).await,
+            StatusCode::UNAUTHORIZED,
+        );
+
+        let created = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{name}: {}",
+            created.body
+        );
+        assert_eq!(created.headers[header::LOCATION], "/api/v1/cases/1");
+        assert_eq!(created.headers[header::ETAG], "\"1\"");
+        assert_eq!(created.body["number"], 1);
+        assert_eq!(created.body["display_number"], "00000001");
+        assert_eq!(created.body["priority"], "medium", "the default priority");
+
+        // the customer sees their case; another customer gets the same 404 as a missing case
+        let mine = call(
+            &app,
+            "GET",
+            "/api/v1/cases/00000001",
+            Some(JORDAN),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            mine.status,
+            StatusCode::OK,
+            "{name}: leading zeros accepted"
+        );
+        let theirs = call(&app, "GET", "/api/v1/cases/1", Some(EVE), None, &[]).await;
+        let missing = call(&app, "GET", "/api/v1/cases/999", Some(EVE), None, &[]).await;
+        is_problem(&theirs, StatusCode::NOT_FOUND);
+        assert_eq!(theirs.body["title"], missing.body["title"]);
+        is_problem(
+            &call(&app, "GET", "/api/v1/cases/abc", Some(AGENT), None, &[]).await,
+            StatusCode::NOT_FOUND,
+        );
+        let list = call(&app, "GET", "/api/v1/cases", Some(EVE), None, &[]).await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 0, "{name}");
+        // a customer may not act as staff, nor open a case for someone else
+        is_problem(
+            &call(
+                &app,
+                "GET",
+                "/api/v1/cases/1/history",
+                Some(JORDAN),
+                None,
+                &[],
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+        );
+        is_problem(
+            &call(
+                &app,
+                "POST",
+                "/api/v1/cases",
+                Some(JORDAN),
+                Some(new_case("eve@customer.example")),
+                &[],
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+        );
+        let own = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(JORDAN),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        assert_eq!(own.status, StatusCode::CREATED, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn patch_needs_if_match_and_stale_versions_conflict() {
+    for (name, app) in stores().await {
+        call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let edit =
+            json!({ "title": "Publishing fails", "category": { "product_area": "Publishing" } });
+        is_problem(
+            &call(
+                &app,
+                "PATCH",
+                "/api/v1/cases/1",
+                Some(AGENT),
+                Some(edit.clone()),
+                &[],
+            )
+            .await,
+            StatusCode::PRECONDITION_REQUIRED,
+        );
+        let ok = call(
+            &app,
+            "PATCH",
+            "/api/v1/cases/1",
+            Some(AGENT),
+            Some(edit.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK, "{name}: {}", ok.body);
+        assert_eq!(ok.body["title"], "Publishing fails");
+        assert_eq!(ok.body["category"]["product_area"], "Publishing");
+        assert_eq!(ok.headers[header::ETAG], "\"3\"");
+        let stale = call(
+            &app,
+            "PATCH",
+            "/api/v1/cases/1",
+            Some(AGENT),
+            Some(edit),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+        is_problem(&stale, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(stale.body["current_version"], 3);
+        // actions honour If-Match when it is sent
+        let stale = call(
+            &app,
+            "POST",
+            "/api/v1/cases/1/transition",
+            Some(AGENT),
+            Some(json!({"status": "In Progress"})),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+        is_problem(&stale, StatusCode::PRECONDITION_FAILED);
+        let fresh = call(
+            &app,
+            "POST",
+            "/api/v1/cases/1/transition",
+            Some(AGENT),
+            Some(json!({"status": "In Progress"})),
+            &[],
+        )
+        .await;
+        assert_eq!(fresh.body["status"], "In Progress", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_are_problems_never_500s() {
+    for (name, app) in stores().await {
+        let send = |body: &'static str, ctype: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/cases")
+                    .header(header::AUTHORIZATION, format!("Bearer {AGENT}"))
+                    .header(header::CONTENT_TYPE, ctype)
+                    .body(HttpBody::from(body))
+                    .unwrap();
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status();
+                let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+            }
+        };
+        let (s, _) = send("{not json", "application/json").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}");
+        let (s, _) = send("{}", "text/plain").await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}");
+        let mut body = new_case("jordan@customer.example");
+        body["colour"] = json!("blue");
+        let r = call(&app, "POST", "/api/v1/cases", Some(AGENT), Some(body), &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "colour");
+        let mut body = new_case("not-an-email");
+        body["title"] = json!("t");
+        let r = call(&app, "POST", "/api/v1/cases", Some(AGENT), Some(body), &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "customer.email");
+        let mut big = new_case("jordan@customer.example");
+        big["description"] = json!("x".repeat(super::MAX_BODY + 10));
+        is_problem(
+            &call(&app, "POST", "/api/v1/cases", Some(AGENT), Some(big), &[]).await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        );
+        let r = call(&app, "GET", "/api/v1/cases?limit=0", Some(AGENT), None, &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = call(&app, "GET", "/api/v1/cases?bogus=1", Some(AGENT), None, &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        is_problem(
+            &call(&app, "GET", "/nowhere", Some(AGENT), None, &[]).await,
+            StatusCode::NOT_FOUND,
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_workflow_over_http_and_what_a_customer_sees() {
+    for (name, app) in stores().await {
+        let post = |uri: String, token: &'static str, body: Value| {
+            let app = app.clone();
+            async move { call(&app, "POST", &uri, Some(token), Some(body), &[]).await }
+        };
+        post(
+            "/api/v1/cases".into(),
+            AGENT,
+            new_case("jordan@customer.example"),
+        )
+        .await;
+        let call_log = post("/api/v1/cases/1/calls".into(), AGENT, json!({"direction": "inbound", "duration_minutes": 25, "screenshare": true, "notes": "Reproduced"})).await;
+        assert_eq!(
+            call_log.status,
+            StatusCode::CREATED,
+            "{name}: {}",
+            call_log.body
+        );
+        assert_eq!(call_log.body["type"], "call_logged");
+        assert_eq!(call_log.body["id"], 2);
+        let note = post(
+            "/api/v1/cases/1/posts".into(),
+            AGENT,
+            json!({"kind": "note", "body": "MARKER-INTERNAL suspicion"}),
+        )
+        .await;
+        assert_eq!(
+            note.body["visibility"], "internal",
+            "posts are internal by default"
+        );
+        post(
+            "/api/v1/cases/1/posts".into(),
+            JORDAN,
+            json!({"kind": "note", "body": "logs attached", "visibility": "customer"}),
+        )
+        .await;
+        let email = post(
+            "/api/v1/cases/1/emails".into(),
+            AGENT,
+            json!({"template": "follow_up", "discussed": "We reproduced it"}),
+        )
+        .await;
+        assert_eq!(email.status, StatusCode::CREATED, "{name}: {}", email.body);
+        assert_eq!(email.body["status"], "queued");
+        assert!(
+            email.body["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("[Case 00000001]")
+        );
+        let preview = post(
+            "/api/v1/cases/1/emails/preview".into(),
+            AGENT,
+            json!({"template": "initial_contact"}),
+        )
+        .await;
+        assert_eq!(preview.status, StatusCode::OK);
+        assert_eq!(preview.body["to"], "jordan@customer.example");
+
+        let refused = post(
+            "/api/v1/cases/1/close".into(),
+            AGENT,
+            json!({"mode": "resolved", "primary_resolution": "A", "secondary_resolution": "B"}),
+        )
+        .await;
+        is_problem(&refused, StatusCode::CONFLICT);
+        let items: Vec<&str> = refused.body["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["item"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            items,
+            [
+                "summary",
+                "title",
+                "product",
+                "product_version",
+                "product_area",
+                "functionality",
+                "issue"
+            ]
+        );
+        let check = call(
+            &app,
+            "GET",
+            "/api/v1/cases/1/closing-check",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(check.body["ready"], false);
+        is_problem(
+            &post(
+                "/api/v1/cases/1/reopen".into(),
+                LEAD,
+                json!({"reason": "x"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+        );
+        post(
+            "/api/v1/cases/1/close".into(),
+            AGENT,
+            json!({"mode": "temporary"}),
+        )
+        .await;
+        let r = post(
+            "/api/v1/cases/1/reopen".into(),
+            LEAD,
+            json!({"reason": "customer is back", "notify_customer": false}),
+        )
+        .await;
+        assert_eq!(r.body["reopen_count"], 1, "{name}: {}", r.body);
+        is_problem(
+            &post(
+                "/api/v1/cases/1/escalate".into(),
+                AGENT,
+                json!({"reason": "x"}),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+        );
+        is_problem(
+            &post(
+                "/api/v1/cases/1/transition".into(),
+                AGENT,
+                json!({"status": "Nowhere"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+
+        let staff = call(
+            &app,
+            "GET",
+            "/api/v1/cases/1/timeline",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert!(staff.body.to_string().contains("MARKER-INTERNAL"));
+        let customer = call(
+            &app,
+            "GET",
+            "/api/v1/cases/1/timeline",
+            Some(JORDAN),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(customer.status, StatusCode::OK);
+        let text = customer.body.to_string();
+        assert!(!text.contains("MARKER-INTERNAL"), "{name}: {text}");
+        assert!(
+            !text.contains("customer is back"),
+            "the reopen reason is internal"
+        );
+        assert!(text.contains("Reproduced") && text.contains("logs attached"));
+        let found = call(
+            &app,
+            "GET",
+            "/api/v1/search?q=marker",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(found.body.as_array().unwrap().len(), 1, "{name}");
+        is_problem(
+            &call(
+                &app,
+                "GET",
+                "/api/v1/search?q=marker",
+                Some(JORDAN),
+                None,
+                &[],
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+        );
+        let report = call(
+            &app,
+            "GET",
+            "/api/v1/reports/reopens?group_by=owner",
+            Some(LEAD),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(report.status, StatusCode::OK, "{name}: {}", report.body);
+        let outbox = call(
+            &app,
+            "GET",
+            "/api/v1/outbox?status=queued",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(outbox.body.as_array().unwrap().len(), 1);
+        is_problem(
+            &call(&app, "GET", "/api/v1/outbox", Some(JORDAN), None, &[]).await,
+            StatusCode::FORBIDDEN,
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors_and_knowledge_round_trips() {
+    for (name, app) in stores().await {
+        for _ in 0..5 {
+            call(
+                &app,
+                "POST",
+                "/api/v1/cases",
+                Some(AGENT),
+                Some(new_case("jordan@customer.example")),
+                &[],
+            )
+            .await;
+        }
+        let first = call(&app, "GET", "/api/v1/cases?limit=2", Some(AGENT), None, &[]).await;
+        let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+        let second = call(
+            &app,
+            "GET",
+            &format!("/api/v1/cases?limit=2&cursor={cursor}"),
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(second.body["items"][0]["number"], 3, "{name}");
+        let last = call(
+            &app,
+            "GET",
+            "/api/v1/cases?limit=2&cursor=c4",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(last.body["next_cursor"], Value::Null);
+        let a = call(
+            &app,
+            "POST",
+            "/api/v1/articles",
+            Some(AGENT),
+            Some(json!({"title": "KB", "body": "text"})),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CREATED);
+        let got = call(
+            &app,
+            "GET",
+            &format!("/api/v1/articles/{}", a.body["id"]),
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(got.body["title"], "KB");
+        let d = call(
+            &app,
+            "POST",
+            "/api/v1/defects",
+            Some(AGENT),
+            Some(json!({"key": "BUG-1", "title": "t", "state": "open"})),
+            &[],
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::CREATED, "{name}: {}", d.body);
+        is_problem(
+            &call(
+                &app,
+                "POST",
+                "/api/v1/defects",
+                Some(AGENT),
+                Some(json!({"key": "BUG-1", "title": "t", "state": "open"})),
+                &[],
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        is_problem(
+            &call(
+                &app,
+                "GET",
+                "/api/v1/defects/BUG-404",
+                Some(AGENT),
+                None,
+                &[],
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        );
+        let link = call(
+            &app,
+            "POST",
+            "/api/v1/cases/1/links",
+            Some(AGENT),
+            Some(json!({"kind": "defect", "ref": "BUG-1"})),
+            &[],
+        )
+        .await;
+        assert_eq!(link.status, StatusCode::CREATED, "{name}: {}", link.body);
+    }
+}
