@@ -633,7 +633,10 @@ fn json_output_is_one_document_with_the_contract_fields() {
     assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
     let doctor = cw.json(&["doctor"]);
     assert_eq!(doctor["cases"], 1);
-    assert_eq!(doctor["schema_version"], 2);
+    assert_eq!(
+        doctor["schema_version"],
+        casework_store_sqlite::SCHEMA_VERSION
+    );
     assert_eq!(doctor["people"], 3);
 }
 
@@ -759,7 +762,13 @@ fn help_completions_and_doctor() {
         "init is idempotent: {again}"
     );
     let doctor = cw.ok(&["doctor"]);
-    assert!(doctor.contains("Schema:     version 2"), "{doctor}");
+    assert!(
+        doctor.contains(&format!(
+            "Schema:     version {}",
+            casework_store_sqlite::SCHEMA_VERSION
+        )),
+        "{doctor}"
+    );
     assert!(
         doctor.contains(&format!(
             "{}",

@@ -230,6 +230,22 @@ pub struct ReportRow {
     pub median_days_to_reopen: Option<f64>,
 }
 
+/// The result of an idempotent create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The case as it was created (version 1).
+    pub case: Case,
+    /// Whether this call found the key already used and created nothing.
+    pub replayed: bool,
+}
+
+/// The error for an idempotency key used with a different request.
+pub fn key_reused(key: &str) -> StoreError {
+    StoreError::Invalid(format!(
+        "idempotency key {key:?} was already used for a different request"
+    ))
+}
+
 /// What became of a delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
@@ -281,6 +297,22 @@ pub trait CaseStore: Send + Sync {
         actor: String,
         opened: EventKind,
     ) -> Result<Case, StoreError>;
+
+    /// Opens a case at most once per idempotency key, atomically: the first call creates it
+    /// (as [`CaseStore::create_case`]) and records `key` with `fingerprint`; a later call with
+    /// the same key and fingerprint creates nothing and returns the case as it was created
+    /// (its state after event 1), with `replayed` set. Concurrent calls with one key make
+    /// one case.
+    ///
+    /// MUST return `Invalid` when the key was used with another fingerprint.
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Created, StoreError>;
 
     /// Loads a case. MUST return `NotFound` for an unknown number.
     async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError>;

@@ -200,6 +200,44 @@ impl CaseService {
             .await?)
     }
 
+    /// Opens a case at most once per `(actor, key)`: a retry with the same key and the same
+    /// request returns the case as first created, with `true`; the same key with a different
+    /// request is refused. Keys are 1 to 255 visible ASCII characters.
+    pub async fn open_case_once(
+        &self,
+        actor: &Actor,
+        key: &str,
+        new: NewCase,
+    ) -> Result<(Case, bool), ServiceError> {
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(WorkflowError::Invalid {
+                field: "Idempotency-Key".into(),
+                message: "must be 1 to 255 visible ASCII characters".into(),
+            }
+            .into());
+        }
+        let now = self.clock.now();
+        let opened = decide_open(&new, &self.ctx(actor, now))?;
+        // The opened event holds everything the request said (and no time), so equal
+        // requests have equal fingerprints.
+        let fingerprint = serde_json::to_string(&opened)
+            .map(|j| token_hash(&j))
+            .map_err(|e| ServiceError::Store(StoreError::Internal(e.to_string())))?;
+        let scoped = format!("{}\u{0}{key}", actor.name);
+        let created = self
+            .store
+            .create_case_once(scoped, fingerprint, now, actor.name.clone(), opened)
+            .await
+            .map_err(|e| match e {
+                StoreError::Invalid(_) => ServiceError::Workflow(WorkflowError::Invalid {
+                    field: "Idempotency-Key".into(),
+                    message: format!("{key:?} was already used for a different request"),
+                }),
+                other => other.into(),
+            })?;
+        Ok((created.case, created.replayed))
+    }
+
     fn ctx<'a>(&'a self, actor: &'a Actor, now: Timestamp) -> Context<'a> {
         Context {
             actor,

@@ -239,6 +239,7 @@ fn medium() -> Priority {
 async fn create_case(
     State(s): State<AppState>,
     Auth(actor): Auth,
+    headers: HeaderMap,
     Body(b): Body<CreateCase>,
 ) -> Result<Response, ApiError> {
     let email = b
@@ -262,8 +263,24 @@ async fn create_case(
         product: b.product,
         product_version: b.product_version,
     };
-    let case = s.service.open_case(&actor, new).await?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let (case, replayed) = match key {
+        // a replay answers exactly as the first call did
+        Some(k) => s.service.open_case_once(&actor, &k, new).await?,
+        None => (s.service.open_case(&actor, new).await?, false),
+    };
     let mut r = case_response(StatusCode::CREATED, &case);
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/cases/{}", case.number.get())) {
         r.headers_mut().insert(header::LOCATION, v);
     }

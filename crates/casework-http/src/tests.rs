@@ -681,3 +681,67 @@ async fn lists_page_with_cursors_and_knowledge_round_trips() {
         assert_eq!(link.status, StatusCode::CREATED, "{name}: {}", link.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_makes_one_case() {
+    for (name, app) in stores().await {
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                call(
+                    &app,
+                    "POST",
+                    "/api/v1/cases",
+                    Some(AGENT),
+                    Some(new_case("jordan@customer.example")),
+                    &[("idempotency-key", "order-7")],
+                )
+                .await
+            }));
+        }
+        let mut replays = 0;
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.body);
+            assert_eq!(r.body["number"], 1, "{name}");
+            assert_eq!(r.headers[header::ETAG], "\"1\"");
+            replays += usize::from(r.headers.contains_key("idempotent-replayed"));
+        }
+        assert_eq!(replays, 99, "{name}");
+        let list = call(&app, "GET", "/api/v1/cases", Some(AGENT), None, &[]).await;
+        assert_eq!(
+            list.body["items"].as_array().unwrap().len(),
+            1,
+            "{name}: one case"
+        );
+        // the same key with another body is refused; another caller's same key is their own
+        let mut other = new_case("jordan@customer.example");
+        other["title"] = json!("something else");
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(other.clone()),
+            &[("idempotency-key", "order-7")],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "Idempotency-Key");
+        let lee = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(LEAD),
+            Some(other),
+            &[("idempotency-key", "order-7")],
+        )
+        .await;
+        assert_eq!(lee.status, StatusCode::CREATED);
+        assert_eq!(
+            lee.body["number"], 2,
+            "{name}: keys are scoped to the caller"
+        );
+    }
+}

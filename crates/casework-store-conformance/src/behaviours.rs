@@ -1620,3 +1620,100 @@ pub async fn tokens_are_found_by_hash_and_revoked<S: CaseStore + 'static>(store:
         Err(StoreError::NotFound(_))
     ));
 }
+
+pub async fn idempotent_creates_make_one_case<S: CaseStore + 'static>(store: Arc<S>) {
+    let b = Arc::new(bench(store).await);
+    let opened = |title: &str| EventKind::Opened {
+        title: title.into(),
+        description: "d".into(),
+        origin: Origin::Web,
+        priority: Priority::Low,
+        customer: Customer {
+            name: "c".into(),
+            email: email("c@customer.example"),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+        status: "New".parse().unwrap(),
+        category: StatusCategory::Open,
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (b, kind) = (b.clone(), opened("once"));
+        tasks.push(tokio::spawn(async move {
+            b.store
+                .create_case_once(
+                    "ana\u{0}k1".into(),
+                    "fp1".into(),
+                    b.clock_now(),
+                    "ana".into(),
+                    kind,
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut numbers = BTreeSet::new();
+    let mut fresh = 0;
+    for t in tasks {
+        let created = t.await.unwrap();
+        numbers.insert(created.case.number);
+        fresh += usize::from(!created.replayed);
+    }
+    assert_eq!(
+        numbers.len(),
+        1,
+        "concurrent calls with one key make one case"
+    );
+    assert_eq!(fresh, 1, "exactly one call created it");
+    assert_eq!(b.store.stats().await.unwrap().cases, 1);
+    let n = *numbers.iter().next().unwrap();
+    // the case changes; a replay still answers with the case as created
+    b.post(n, PostKind::Note, "later", Visibility::Internal)
+        .await;
+    let again = b
+        .store
+        .create_case_once(
+            "ana\u{0}k1".into(),
+            "fp1".into(),
+            b.clock_now(),
+            "ana".into(),
+            opened("once"),
+        )
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.case.version, 1);
+    assert_eq!(
+        again.case,
+        replay(&b.store.history(n).await.unwrap()[..1]).unwrap()
+    );
+    // the same key for a different request is refused and creates nothing
+    let reused = b
+        .store
+        .create_case_once(
+            "ana\u{0}k1".into(),
+            "fp2".into(),
+            b.clock_now(),
+            "ana".into(),
+            opened("other"),
+        )
+        .await;
+    assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
+    let other = b
+        .store
+        .create_case_once(
+            "ana\u{0}k2".into(),
+            "fp2".into(),
+            b.clock_now(),
+            "ana".into(),
+            opened("other"),
+        )
+        .await
+        .unwrap();
+    assert!(!other.replayed);
+    assert_ne!(other.case.number, n);
+    assert_eq!(b.store.stats().await.unwrap().cases, 2);
+}

@@ -63,6 +63,7 @@ macro_rules! suite {
             outbox_claims_are_exclusive_and_leases_lapse,
             outbox_outcomes_are_recorded,
             tokens_are_found_by_hash_and_revoked,
+            idempotent_creates_make_one_case,
             stats_count_what_is_stored,
         );
     };

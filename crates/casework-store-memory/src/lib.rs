@@ -16,8 +16,8 @@ use casework_core::model::{
     RefKind, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, DeliveryOutcome, Page, PageRequest, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
+    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -40,6 +40,8 @@ struct Inner {
     outbox: Vec<OutboxMessage>,
     /// API tokens in the order they were made.
     tokens: Vec<ApiToken>,
+    /// Idempotency keys: fingerprint and the case they created.
+    keys: BTreeMap<String, (String, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +235,40 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
     true
 }
 
+/// Opens a case with the next number; the caller holds the lock.
+fn create_locked(
+    inner: &mut Inner,
+    at: Timestamp,
+    actor: String,
+    opened: EventKind,
+) -> Result<Case, StoreError> {
+    if !matches!(opened, EventKind::Opened { .. }) {
+        return Err(StoreError::Invalid(
+            "a case starts with an opened event".into(),
+        ));
+    }
+    let next = inner.last_number + 1;
+    let number = CaseNumber::new(next)
+        .ok_or_else(|| StoreError::Internal("case numbers exhausted".into()))?;
+    let event = Event {
+        case: number,
+        seq: 1,
+        at,
+        actor,
+        kind: opened,
+    };
+    let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    inner.last_number = next;
+    inner.cases.insert(
+        next,
+        Record {
+            case: case.clone(),
+            events: vec![event],
+        },
+    );
+    Ok(case)
+}
+
 #[async_trait]
 impl CaseStore for MemoryStore {
     async fn create_case(
@@ -241,32 +277,36 @@ impl CaseStore for MemoryStore {
         actor: String,
         opened: EventKind,
     ) -> Result<Case, StoreError> {
-        if !matches!(opened, EventKind::Opened { .. }) {
-            return Err(StoreError::Invalid(
-                "a case starts with an opened event".into(),
-            ));
-        }
+        create_locked(&mut self.lock(), at, actor, opened)
+    }
+
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Created, StoreError> {
+        // Check and create under one lock, so concurrent calls make one case.
         let mut inner = self.lock();
-        let next = inner.last_number + 1;
-        let number = CaseNumber::new(next)
-            .ok_or_else(|| StoreError::Internal("case numbers exhausted".into()))?;
-        let event = Event {
-            case: number,
-            seq: 1,
-            at,
-            actor,
-            kind: opened,
-        };
-        let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        inner.last_number = next;
-        inner.cases.insert(
-            next,
-            Record {
-                case: case.clone(),
-                events: vec![event],
-            },
-        );
-        Ok(case)
+        if let Some((fp, n)) = inner.keys.get(&key) {
+            if *fp != fingerprint {
+                return Err(key_reused(&key));
+            }
+            let first = inner.cases.get(n).and_then(|r| r.events.first());
+            let case = replay(first).map_err(|e| StoreError::Internal(e.to_string()))?;
+            return Ok(Created {
+                case,
+                replayed: true,
+            });
+        }
+        let case = create_locked(&mut inner, at, actor, opened)?;
+        inner.keys.insert(key, (fingerprint, case.number.get()));
+        Ok(Created {
+            case,
+            replayed: false,
+        })
     }
 
     async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {

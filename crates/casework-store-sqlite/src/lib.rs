@@ -29,8 +29,8 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, DeliveryOutcome, Page, PageRequest, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
+    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OpenFlags};
@@ -320,6 +320,18 @@ impl CaseStore for SqliteStore {
         opened: EventKind,
     ) -> Result<Case, StoreError> {
         self.write(move |c| sql::create_case(c, at, actor, opened))
+            .await
+    }
+
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Created, StoreError> {
+        self.write(move |c| sql::create_case_once(c, &key, &fingerprint, at, actor, opened))
             .await
     }
 

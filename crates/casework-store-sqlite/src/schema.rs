@@ -13,7 +13,7 @@ pub const APPLICATION_ID: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -124,6 +124,15 @@ CREATE TABLE tokens (
     hash TEXT NOT NULL UNIQUE,
     body TEXT NOT NULL
 );
+"#;
+
+/// Version 3: idempotency keys of case creation, recorded with the case they created.
+const V3: &str = r#"
+CREATE TABLE idempotency (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    case_number INTEGER NOT NULL REFERENCES cases(number)
+) WITHOUT ROWID;
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -10,8 +10,8 @@ use casework_core::model::{
     Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, Commit, DeliveryOutcome, Page, PageRequest, ReportGroup, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportGroup, ReportQuery,
+    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -262,6 +262,50 @@ pub fn create_case(
     insert_events(conn, std::slice::from_ref(&event))?;
     index_case(conn, &case, std::slice::from_ref(&event), true)?;
     Ok(case)
+}
+
+/// Opens a case at most once per idempotency key (inside the writer's transaction, so
+/// concurrent calls with one key make one case, across processes too).
+pub fn create_case_once(
+    conn: &Connection,
+    key: &str,
+    fingerprint: &str,
+    at: Timestamp,
+    actor: String,
+    opened: EventKind,
+) -> Result<Created, StoreError> {
+    let known: Option<(String, i64)> = conn
+        .prepare_cached("SELECT fingerprint, case_number FROM idempotency WHERE key = ?1")
+        .and_then(|mut s| {
+            s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(map_err)?;
+    if let Some((fp, n)) = known {
+        if fp != fingerprint {
+            return Err(key_reused(key));
+        }
+        let first: String = conn
+            .prepare_cached("SELECT body FROM events WHERE case_number = ?1 AND seq = 1")
+            .and_then(|mut s| s.query_row([n], |r| r.get(0)))
+            .map_err(map_err)?;
+        let event: Event = serde_json::from_str(&first).map_err(json_err)?;
+        let case = replay([&event]).map_err(|e| StoreError::Internal(e.to_string()))?;
+        return Ok(Created {
+            case,
+            replayed: true,
+        });
+    }
+    let case = create_case(conn, at, actor, opened)?;
+    conn.prepare_cached(
+        "INSERT INTO idempotency (key, fingerprint, case_number) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut s| s.execute(params![key, fingerprint, case.number.get() as i64]))
+    .map_err(map_err)?;
+    Ok(Created {
+        case,
+        replayed: false,
+    })
 }
 
 /// Imports a whole case from its history, checking it replays; the number must be free.
