@@ -745,3 +745,306 @@ async fn one_idempotency_key_makes_one_case() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The access matrix (QUALITY.md recipe 4).
+
+const MARKER: &str = "MARKER-7f3a-internal";
+
+/// Principals, in the order of the expectation columns.
+const PRINCIPALS: [(&str, Option<&str>); 7] = [
+    ("customer A", Some(JORDAN)),
+    ("customer B", Some(EVE)),
+    ("agent", Some(AGENT)),
+    ("lead", Some(LEAD)),
+    ("admin", Some(ADMIN)),
+    ("no token", None),
+    (
+        "bad token",
+        Some("cw_not_a_token_0000000000000000000000000"),
+    ),
+];
+
+/// A fresh store with A's case (1) and B's case (2), each with an internal note carrying the
+/// marker and a customer-visible note; an article and a defect.
+async fn matrix_app(sqlite: bool) -> axum::Router {
+    let store: Arc<dyn CaseStore> = if sqlite {
+        Arc::new(casework_store_sqlite::SqliteStore::open_url("sqlite::memory:").unwrap())
+    } else {
+        Arc::new(casework_store_memory::MemoryStore::new())
+    };
+    let app = app(store).await;
+    for (n, email) in [(1, "jordan@customer.example"), (2, "eve@customer.example")] {
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case(email)),
+            &[],
+        )
+        .await;
+        assert_eq!(r.body["number"], n);
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/posts"),
+            Some(AGENT),
+            Some(json!({"kind": "note", "body": MARKER})),
+            &[],
+        )
+        .await;
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/posts"),
+            Some(AGENT),
+            Some(json!({"kind": "note", "body": "visible note", "visibility": "customer"})),
+            &[],
+        )
+        .await;
+    }
+    call(
+        &app,
+        "POST",
+        "/api/v1/articles",
+        Some(AGENT),
+        Some(json!({"title": "KB", "body": "text"})),
+        &[],
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        "/api/v1/defects",
+        Some(AGENT),
+        Some(json!({"key": "BUG-1", "title": "t", "state": "open"})),
+        &[],
+    )
+    .await;
+    app
+}
+
+/// Routes on a case, with the expected status for [owner, other customer, agent, lead,
+/// admin, no token, bad token].
+fn case_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
+    let staff_read = [403, 404, 200, 200, 200, 401, 401];
+    let staff_write = [403, 404, 200, 200, 200, 401, 401];
+    let staff_entry = [403, 404, 201, 201, 201, 401, 401];
+    vec![
+        ("GET", "", None, [200, 404, 200, 200, 200, 401, 401]),
+        ("PATCH", "", Some(json!({"title": "Renamed"})), staff_write),
+        (
+            "POST",
+            "/assign",
+            Some(json!({"owner": "Ana Lopez"})),
+            staff_write,
+        ),
+        (
+            "POST",
+            "/transition",
+            Some(json!({"status": "In Progress"})),
+            staff_write,
+        ),
+        (
+            "POST",
+            "/escalate",
+            Some(json!({"reason": "outage"})),
+            [403, 404, 403, 200, 200, 401, 401],
+        ),
+        (
+            "POST",
+            "/close",
+            Some(json!({"mode": "temporary"})),
+            staff_write,
+        ),
+        (
+            "POST",
+            "/reopen",
+            Some(json!({"reason": "back"})),
+            [403, 404, 403, 409, 409, 401, 401],
+        ),
+        (
+            "POST",
+            "/calls",
+            Some(json!({"direction": "inbound", "duration_minutes": 5, "notes": "n"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/posts",
+            Some(json!({"kind": "note", "body": "hi", "visibility": "customer"})),
+            [201, 404, 201, 201, 201, 401, 401],
+        ),
+        (
+            "POST",
+            "/contact-attempts",
+            Some(json!({"channel": "email", "outcome": "no_response"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/emails/preview",
+            Some(json!({"template": "initial_contact"})),
+            staff_read,
+        ),
+        (
+            "POST",
+            "/emails",
+            Some(json!({"template": "initial_contact"})),
+            staff_entry,
+        ),
+        ("GET", "/summary-draft", None, staff_read),
+        ("GET", "/closing-check", None, staff_read),
+        (
+            "GET",
+            "/timeline",
+            None,
+            [200, 404, 200, 200, 200, 401, 401],
+        ),
+        ("GET", "/history", None, staff_read),
+        ("GET", "/similar", None, staff_read),
+        (
+            "POST",
+            "/links",
+            Some(json!({"kind": "article", "ref": "1"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/swarm",
+            Some(json!({"group": "g", "question": "q"})),
+            staff_entry,
+        ),
+    ]
+}
+
+/// Routes not on one case, with the expected status for each principal.
+fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
+    let staff_only = [403, 403, 200, 200, 200, 401, 401];
+    vec![
+        ("GET", "/healthz", None, [200; 7]),
+        (
+            "GET",
+            "/api/v1/cases",
+            None,
+            [200, 200, 200, 200, 200, 401, 401],
+        ),
+        (
+            "POST",
+            "/api/v1/cases",
+            Some(new_case("jordan@customer.example")),
+            [201, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/search?q=marker", None, staff_only),
+        (
+            "POST",
+            "/api/v1/articles",
+            Some(json!({"title": "t", "body": "b"})),
+            [403, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/articles/1", None, staff_only),
+        (
+            "POST",
+            "/api/v1/defects",
+            Some(json!({"key": "BUG-2", "title": "t", "state": "open"})),
+            [403, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/defects/BUG-1", None, staff_only),
+        (
+            "GET",
+            "/api/v1/reports/reopens?group_by=owner",
+            None,
+            staff_only,
+        ),
+        ("GET", "/api/v1/outbox", None, staff_only),
+    ]
+}
+
+#[tokio::test]
+async fn the_access_matrix_holds_for_every_route_principal_and_case() {
+    let mut cells = 0;
+    for sqlite in [false, true] {
+        let store = if sqlite { "sqlite" } else { "memory" };
+        // object routes, on A's case (1) and on B's case (2): the customer columns swap
+        for (number, owner_first) in [(1, true), (2, false)] {
+            for (method, suffix, body, expected) in case_routes() {
+                for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
+                    let app = matrix_app(sqlite).await;
+                    let column = match (i, owner_first) {
+                        (0, false) => 1,
+                        (1, false) => 0,
+                        (i, _) => i,
+                    };
+                    let uri = format!("/api/v1/cases/{number}{suffix}");
+                    let extra: &[(&str, &str)] = if method == "PATCH" {
+                        &[("if-match", "\"3\"")]
+                    } else {
+                        &[]
+                    };
+                    let r = call(&app, method, &uri, *token, body.clone(), extra).await;
+                    assert_eq!(
+                        r.status.as_u16(),
+                        expected[column],
+                        "{store}: {who} {method} {uri}: {}",
+                        r.body
+                    );
+                    if i < 2 {
+                        assert!(
+                            !r.body.to_string().contains(MARKER),
+                            "{store}: {who} {method} {uri} leaked the internal note: {}",
+                            r.body
+                        );
+                    }
+                    cells += 1;
+                }
+            }
+        }
+        for (method, uri, body, expected) in other_routes() {
+            for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
+                let app = matrix_app(sqlite).await;
+                let r = call(&app, method, uri, *token, body.clone(), &[]).await;
+                assert_eq!(
+                    r.status.as_u16(),
+                    expected[i],
+                    "{store}: {who} {method} {uri}: {}",
+                    r.body
+                );
+                if i < 2 {
+                    assert!(
+                        !r.body.to_string().contains(MARKER),
+                        "{store}: {who} {method} {uri} leaked: {}",
+                        r.body
+                    );
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 2 * (2 * 19 + 10) * 7);
+}
+
+#[tokio::test]
+async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
+    let app = matrix_app(false).await;
+    let staff = call(
+        &app,
+        "GET",
+        "/api/v1/cases/1/timeline",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    assert!(staff.body.to_string().contains(MARKER));
+    let search = call(
+        &app,
+        "GET",
+        "/api/v1/search?q=marker",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(search.body.as_array().unwrap().len(), 2);
+}
