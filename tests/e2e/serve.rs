@@ -4,7 +4,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use casework_e2e::Cw;
@@ -19,10 +21,19 @@ fn http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    try_http(addr, method, path, token, body).unwrap()
+}
+
+/// The same, reporting a broken connection (a killed server) as an error.
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
@@ -37,9 +48,9 @@ fn http(
     if let Some(b) = body {
         req.push_str(b);
     }
-    stream.write_all(req.as_bytes()).unwrap();
+    stream.write_all(req.as_bytes())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream.read_to_string(&mut response)?;
     let status = response
         .split(' ')
         .nth(1)
@@ -49,26 +60,18 @@ fn http(
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
-#[test]
-fn serve_answers_over_the_store_and_stops_on_sigterm() {
-    let cw = Cw::new(EXE, "serve");
-    cw.ok(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ]);
-    let made = cw.json(&[
-        "--as", "root", "token", "create", "--name", "root", "--role", "admin",
-    ]);
-    let token = made["token"].as_str().unwrap().to_string();
-
+/// Starts `casework serve` on port 0 in a private home; returns it, its address, and the
+/// rest of its standard output.
+fn start_server(
+    cw: &Cw,
+) -> (
+    Child,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut child = Command::new(EXE)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env_clear()
@@ -86,6 +89,32 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_string();
+    (child, addr, lines)
+}
+
+fn admin_token(cw: &Cw) -> String {
+    cw.ok(&[
+        "agent",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--email",
+        "root@example.com",
+    ]);
+    cw.json(&[
+        "--as", "root", "token", "create", "--name", "root", "--role", "admin",
+    ])["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn serve_answers_over_the_store_and_stops_on_sigterm() {
+    let cw = Cw::new(EXE, "serve");
+    let token = admin_token(&cw);
+    let (mut child, addr, lines) = start_server(&cw);
 
     assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
     assert_eq!(http(&addr, "GET", "/api/v1/cases", None, None).0, 401);
@@ -109,4 +138,89 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(rest, ["stopped"]);
+}
+
+#[test]
+fn a_killed_server_loses_no_acknowledged_case() {
+    let cw = Cw::new(EXE, "serve-crash");
+    let token = admin_token(&cw);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7)
+        | 1;
+    eprintln!("http crash test seed {seed}");
+    let mut acknowledged: Vec<u64> = Vec::new();
+    for round in 0..3 {
+        let (mut server, addr, _lines) = start_server(&cw);
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (addr, token, acks, stop) = (addr.clone(), token.clone(), acks.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let body = r#"{"title":"Crash","origin":"web","customer":{"name":"C","email":"c@customer.example"}}"#;
+                    while !stop.load(Ordering::Relaxed) {
+                        match try_http(&addr, "POST", "/api/v1/cases", Some(&token), Some(body)) {
+                            Ok((201, created)) => {
+                                let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+                                acks.lock().unwrap().push(v["number"].as_u64().unwrap());
+                            }
+                            Ok((0, _)) | Err(_) => return, // the server is gone
+                            Ok((status, other)) => panic!("unexpected {status}: {other}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = 200 + seed % 500;
+        std::thread::sleep(Duration::from_millis(wait));
+        server.kill().unwrap(); // SIGKILL: no flush, no graceful anything
+        server.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        let got = acks.lock().unwrap().clone();
+        assert!(
+            !got.is_empty(),
+            "round {round}: nothing acknowledged in {wait} ms"
+        );
+        acknowledged.extend(got);
+        // every case that got a 201, this round and before, is on file
+        let mut on_file: Vec<u64> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut args = vec!["--as", "root", "case", "list", "--limit", "500"];
+            if let Some(c) = &cursor {
+                args.extend(["--cursor", c.as_str()]);
+            }
+            let page = cw.json(&args);
+            on_file.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["number"].as_u64().unwrap()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        for n in &acknowledged {
+            assert!(
+                on_file.contains(n),
+                "round {round}: acknowledged case {n} is lost"
+            );
+        }
+        eprintln!(
+            "round {round}: killed after {wait} ms; {} acknowledged, {} on file",
+            acknowledged.len(),
+            on_file.len()
+        );
+    }
 }
