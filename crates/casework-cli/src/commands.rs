@@ -431,6 +431,14 @@ async fn serve(app: &App, bind: &str) -> Result<u8, Failure> {
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::unavailable(format!("cannot read the bound address: {e}")))?;
+    // Logs go to stderr (RUST_LOG filters them; default: requests and errors).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     println!("listening on http://{addr} (store {})", app.store_url);
     let router = casework_http::router(casework_http::AppState {
         service: app.service.clone(),

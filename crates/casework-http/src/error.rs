@@ -59,8 +59,9 @@ impl ApiError {
     }
 
     fn internal(context: &str) -> Self {
-        // The detail is logged by the caller's logging layer; the client sees nothing of it.
-        eprintln!("casework-http: internal error: {context}");
+        // The detail goes to the log, inside the request's span (with its id); the client
+        // sees nothing of it.
+        tracing::error!(error = %context, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error",

@@ -41,8 +41,40 @@ pub struct AppState {
     pub service: CaseService,
 }
 
-/// The API's routes over a service.
+/// How long a request may take before it is answered 503.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The API's routes over a service, with a request id per request (`x-request-id`, taken
+/// from the client or made), a tracing span per request carrying it, and a timeout.
 pub fn router(state: AppState) -> Router {
+    router_with_timeout(state, DEFAULT_TIMEOUT)
+}
+
+/// [`router`] with another request timeout.
+pub fn router_with_timeout(state: AppState, timeout: std::time::Duration) -> Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    })
+    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
+    routes(state).layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(trace)
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            ))
+            .layer(PropagateRequestIdLayer::x_request_id()),
+    )
+}
+
+fn routes(state: AppState) -> Router {
     let cases = Router::new()
         .route("/", post(create_case).get(list_cases))
         .route("/{n}", get(get_case).patch(patch_case))

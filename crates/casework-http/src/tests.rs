@@ -1048,3 +1048,88 @@ async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
     .await;
     assert_eq!(search.body.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_patches_with_one_if_match_let_exactly_one_win() {
+    for (name, app) in stores().await {
+        call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        for round in 0..10u64 {
+            let version = (1 + round).to_string();
+            let etag = format!("\"{version}\"");
+            let tasks: Vec<_> = ["first", "second"]
+                .into_iter()
+                .map(|who| {
+                    let (app, etag) = (app.clone(), etag.clone());
+                    tokio::spawn(async move {
+                        let body = json!({ "title": format!("{who} round {round}") });
+                        call(
+                            &app,
+                            "PATCH",
+                            "/api/v1/cases/1",
+                            Some(AGENT),
+                            Some(body),
+                            &[("if-match", etag.as_str())],
+                        )
+                        .await
+                    })
+                })
+                .collect();
+            let mut statuses = Vec::new();
+            for t in tasks {
+                statuses.push(t.await.unwrap().status.as_u16());
+            }
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 412], "{name} round {round}");
+        }
+        let history = call(
+            &app,
+            "GET",
+            "/api/v1/cases/1/history",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            history.body.as_array().unwrap().len(),
+            11,
+            "{name}: one event per winning write"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = app(Arc::new(casework_store_memory::MemoryStore::new())).await;
+    let made = call(&app, "GET", "/healthz", None, None, &[]).await;
+    let id = made.headers["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let other = call(&app, "GET", "/healthz", None, None, &[]).await;
+    assert_ne!(
+        other.headers["x-request-id"],
+        id.as_str(),
+        "one per request"
+    );
+    let kept = call(
+        &app,
+        "GET",
+        "/api/v1/cases",
+        None,
+        None,
+        &[("x-request-id", "client-42")],
+    )
+    .await;
+    assert_eq!(kept.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        kept.headers["x-request-id"], "client-42",
+        "the client's id is kept, errors too"
+    );
+}
