@@ -295,6 +295,21 @@ impl Case {
         }
     }
 
+    /// The case as a customer may see it: what the timeline keeps internal is cleared here
+    /// too (linked articles, defects and cases, categorization, resolutions, the contact
+    /// tally, the kind of the last post, the title review).
+    pub fn for_customer(&self) -> Case {
+        Case {
+            links: Vec::new(),
+            category: Category::default(),
+            resolution: None,
+            contacts: ContactTally::default(),
+            last_post: None,
+            title_reviewed: false,
+            ..self.clone()
+        }
+    }
+
     /// Whether the case is in a closed-category status.
     pub fn is_closed(&self) -> bool {
         self.status_category == StatusCategory::Closed

@@ -248,14 +248,29 @@ impl CaseService {
         }
     }
 
-    /// Loads a case the actor may see; another customer's case does not exist for them.
+    /// Loads a case the actor may see, as they may see it: another customer's case does not
+    /// exist for them, and a customer's own case comes without its internal facts.
     pub async fn case(&self, actor: &Actor, number: CaseNumber) -> Result<Case, ServiceError> {
+        let case = self.visible_case(actor, number).await?;
+        Ok(Self::as_seen_by(actor, case))
+    }
+
+    /// The whole case, if the actor may see it at all; for deciding, never for showing.
+    async fn visible_case(&self, actor: &Actor, number: CaseNumber) -> Result<Case, ServiceError> {
         self.require(actor, Permission::ViewCase, "view cases")?;
         let case = self.store.load_case(number).await?;
         if !actor.can_see(&case) {
             return Err(case_not_found(number));
         }
         Ok(case)
+    }
+
+    fn as_seen_by(actor: &Actor, case: Case) -> Case {
+        if actor.role == Role::Customer {
+            case.for_customer()
+        } else {
+            case
+        }
     }
 
     /// Lists cases; a customer's list holds only their own cases.
@@ -275,7 +290,11 @@ impl CaseService {
                 });
             }
         }
-        Ok(self.store.list_cases(filter, page).await?)
+        let mut page = self.store.list_cases(filter, page).await?;
+        if actor.role == Role::Customer {
+            page.items = page.items.into_iter().map(|c| c.for_customer()).collect();
+        }
+        Ok(page)
     }
 
     /// Runs a command against a case.
@@ -294,7 +313,7 @@ impl CaseService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let case = self.case(actor, number).await?;
+            let case = self.visible_case(actor, number).await?;
             if let Some(v) = expected_version
                 && v != case.version
             {
@@ -306,7 +325,7 @@ impl CaseService {
             let decision = decide(&command, &case, &self.ctx(actor, now))?;
             if decision.events.is_empty() {
                 return Ok(Outcome {
-                    case,
+                    case: Self::as_seen_by(actor, case),
                     events: Vec::new(),
                 });
             }
@@ -321,7 +340,12 @@ impl CaseService {
                 outbox: decision.outbox,
             };
             match self.store.commit(commit).await {
-                Ok(case) => return Ok(Outcome { case, events }),
+                Ok(case) => {
+                    return Ok(Outcome {
+                        case: Self::as_seen_by(actor, case),
+                        events,
+                    });
+                }
                 Err(StoreError::Conflict { .. })
                     if expected_version.is_none() && attempt < CONFLICT_RETRIES => {}
                 Err(e) => return Err(e.into()),
@@ -409,7 +433,7 @@ impl CaseService {
         actor: &Actor,
         number: CaseNumber,
     ) -> Result<ClosingCheck, ServiceError> {
-        let case = self.case(actor, number).await?;
+        let case = self.visible_case(actor, number).await?;
         self.require(actor, Permission::WorkCase, "check cases for closing")?;
         let missing = closing_check(&case, &self.config, None);
         let non_response_missing = non_response_check(&case, &self.config);
@@ -427,7 +451,7 @@ impl CaseService {
         actor: &Actor,
         number: CaseNumber,
     ) -> Result<SummaryDraft, ServiceError> {
-        let case = self.case(actor, number).await?;
+        let case = self.visible_case(actor, number).await?;
         self.require(actor, Permission::WorkCase, "draft case summaries")?;
         let history = self.store.history(number).await?;
         let mut articles = Vec::new();
@@ -452,7 +476,7 @@ impl CaseService {
         template: TemplateName,
         fields: &EmailFields,
     ) -> Result<RenderedEmail, ServiceError> {
-        let case = self.case(actor, number).await?;
+        let case = self.visible_case(actor, number).await?;
         self.require(actor, Permission::WorkCase, "preview emails")?;
         Ok(self
             .templates
@@ -743,6 +767,35 @@ mod tests {
         assert_eq!(err, ServiceError::NotFound("case 00001027".into()));
         let owner = Actor::customer("Sam", "customer@example.com".parse().unwrap());
         assert!(futures::executor::block_on(svc.case(&owner, n)).is_ok());
+    }
+
+    #[test]
+    fn a_customer_sees_their_case_without_its_internal_facts() {
+        let mut case = crate::testing::sample_case();
+        case.links.push(crate::model::LinkTarget {
+            kind: RefKind::Defect,
+            reference: "BUG-SECRET".into(),
+        });
+        case.category.product_area = Some("Internal area".into());
+        case.contacts.emails = 2;
+        let stored = case.clone();
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(move |_| Ok(stored.clone()));
+        let svc = service(store);
+        let n = CaseNumber::new(1027).unwrap();
+        let owner = Actor::customer("Sam", "customer@example.com".parse().unwrap());
+        let seen = futures::executor::block_on(svc.case(&owner, n)).unwrap();
+        assert!(seen.links.is_empty());
+        assert_eq!(seen.category, crate::model::Category::default());
+        assert_eq!(seen.contacts.emails, 0);
+        assert_eq!(
+            (seen.title.as_str(), seen.status.as_str()),
+            (case.title.as_str(), "New")
+        );
+        let staff = futures::executor::block_on(svc.case(&agent(), n)).unwrap();
+        assert_eq!(staff, case, "staff see everything");
     }
 
     #[test]

@@ -822,6 +822,31 @@ async fn matrix_app(sqlite: bool) -> axum::Router {
         &[],
     )
     .await;
+    // internal facts on the case itself: a linked defect whose key carries the marker
+    let key = format!("{MARKER}-BUG");
+    let body = json!({"key": key, "title": "t", "state": "open"});
+    call(
+        &app,
+        "POST",
+        "/api/v1/defects",
+        Some(AGENT),
+        Some(body),
+        &[],
+    )
+    .await;
+    for n in [1, 2] {
+        let link = json!({"kind": "defect", "ref": key});
+        let r = call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/links"),
+            Some(AGENT),
+            Some(link),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
     app
 }
 
@@ -978,7 +1003,7 @@ async fn the_access_matrix_holds_for_every_route_principal_and_case() {
                     };
                     let uri = format!("/api/v1/cases/{number}{suffix}");
                     let extra: &[(&str, &str)] = if method == "PATCH" {
-                        &[("if-match", "\"3\"")]
+                        &[("if-match", "\"4\"")]
                     } else {
                         &[]
                     };
@@ -1046,7 +1071,18 @@ async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
         &[],
     )
     .await;
-    assert_eq!(search.body.as_array().unwrap().len(), 2);
+    assert_eq!(
+        search.body.as_array().unwrap().len(),
+        3,
+        "two cases and the defect"
+    );
+    let case = call(&app, "GET", "/api/v1/cases/1", Some(AGENT), None, &[]).await;
+    assert!(
+        case.body["links"].to_string().contains(MARKER),
+        "staff see the links"
+    );
+    let own = call(&app, "GET", "/api/v1/cases/1", Some(JORDAN), None, &[]).await;
+    assert_eq!(own.body["links"], json!([]), "the customer does not");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
