@@ -62,8 +62,9 @@ pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
         Some("cli") => cli(),
+        Some("http") => http(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http"
         ),
     }
 }
@@ -174,6 +175,229 @@ fn cli() -> Result<()> {
     write_section("cli", &body)
 }
 
+/// A process that printed `listening on http://ADDR` as its first line.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(core: &str, program: &str, args: &[&str]) -> Result<Self> {
+        use std::io::BufRead;
+        let mut child = Command::new("taskset")
+            .args(["-c", core, program])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {program}"))?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut first = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut first)?;
+        let addr = first
+            .strip_prefix("listening on http://")
+            .and_then(|r| r.split_whitespace().next())
+            .with_context(|| format!("unexpected first line {first:?}"))?
+            .to_string();
+        Ok(Self { child, addr })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one wrk run measured.
+struct Wrk {
+    rate: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn parse_ms(v: &str) -> Option<f64> {
+    let v = v.trim();
+    if let Some(x) = v.strip_suffix("us") {
+        return x.parse::<f64>().ok().map(|x| x / 1000.0);
+    }
+    if let Some(x) = v.strip_suffix("ms") {
+        return x.parse().ok();
+    }
+    v.strip_suffix('s')
+        .and_then(|x| x.parse::<f64>().ok())
+        .map(|x| x * 1000.0)
+}
+
+fn parse_wrk(out: &str) -> Result<Wrk> {
+    let rate = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("wrk printed no Requests/sec")?;
+    let p99_ms = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(parse_ms)
+        .context("wrk printed no 99% latency (use --latency)")?;
+    let errors = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Wrk {
+        rate,
+        p99_ms,
+        errors,
+    })
+}
+
+fn wrk(url: &str, script: Option<&std::path::Path>) -> Result<Wrk> {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1", "wrk", "-t1", "-c32", "-d10s", "--latency"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).output().context("run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    eprint!("{text}");
+    parse_wrk(&text)
+}
+
+/// HTTP scenarios: create case, status change, GET case; server on core 0, wrk on core 1.
+fn http() -> Result<()> {
+    tool("wrk", "wrk")?;
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run(
+        "build",
+        &cargo,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "casework-bench",
+            "-p",
+            "casework-cli",
+        ],
+    )?;
+    let dir = root.join("target/bench/http");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let casework = root.join("target/release/casework").display().to_string();
+    let bench = root
+        .join("target/release/casework-bench")
+        .display()
+        .to_string();
+    let store = format!("sqlite://{}", dir.join("cases.db").display());
+    let cw = |args: &[&str]| -> Result<String> {
+        let out = Command::new(&casework)
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "casework {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    cw(&[
+        "agent",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--email",
+        "root@example.com",
+    ])?;
+    let made: serde_json::Value = serde_json::from_str(&cw(&[
+        "--json", "--as", "root", "token", "create", "--name", "root", "--role", "admin",
+    ])?)?;
+    let token = made["token"].as_str().context("token")?.to_string();
+
+    // baseline: the raw rusqlite create loop at NORMAL, in this run
+    let out = Command::new(&bench)
+        .args(["raw-create", "--commits", "20000", "--dir"])
+        .arg(&dir)
+        .output()?;
+    let raw: f64 = String::from_utf8(out.stdout)?
+        .trim()
+        .parse()
+        .context("raw-create rate")?;
+
+    let auth = format!(
+        "wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    );
+    let create_lua = dir.join("create.lua");
+    std::fs::write(
+        &create_lua,
+        format!(
+            "{auth}wrk.method = \"POST\"\nwrk.body = '{{\"title\":\"Bench case\",\"origin\":\"web\",\"customer\":{{\"name\":\"C\",\"email\":\"c@customer.example\"}}}}'\n"
+        ),
+    )?;
+    let get_lua = dir.join("get.lua");
+    std::fs::write(&get_lua, &auth)?;
+
+    let server = Server::start(
+        "0",
+        &casework,
+        &["--store", &store, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let base = format!("http://{}", server.addr);
+    let create = wrk(&format!("{base}/api/v1/cases"), Some(&create_lua))?;
+    // status changes round-robin over the first cases: every request is a real transition
+    let cases = 2000.min(create.rate as u64 * 5).max(1);
+    let transition_lua = dir.join("transition.lua");
+    std::fs::write(
+        &transition_lua,
+        format!(
+            "{auth}counter = 0\nrequest = function()\n  counter = counter + 1\n  local n = (counter % {cases}) + 1\n  local round = math.floor(counter / {cases})\n  local status = (round % 2 == 0) and \"In Progress\" or \"Pending Customer\"\n  return wrk.format(\"POST\", \"/api/v1/cases/\" .. n .. \"/transition\", nil, '{{\"status\":\"' .. status .. '\"}}')\nend\n"
+        ),
+    )?;
+    let status = wrk(&base, Some(&transition_lua))?;
+    let get = wrk(&format!("{base}/api/v1/cases/1"), Some(&get_lua))?;
+    drop(server);
+    let bare_server = Server::start("0", &bench, &["bare", "--bind", "127.0.0.1:0"])?;
+    let bare = wrk(&format!("http://{}/case", bare_server.addr), None)?;
+    drop(bare_server);
+
+    let body = format!(
+        "## HTTP (`casework serve`, SQLite in its default durable mode)\n\nCommand: `cargo xtask bench http` — {} on {} \
+         (release build; server pinned to core 0, wrk on core 1: `wrk -t1 -c32 -d10s --latency`).\n\n\
+         | Scenario | Rate | p99 | Non-2xx | Ratio |\n|---|---|---|---|---|\n\
+         | raw rusqlite create loop, `synchronous=NORMAL`, one transaction per case | {raw:.0}/s | — | — | baseline |\n\
+         | `POST /api/v1/cases` (auth, events, search index, `synchronous=FULL`) | {:.0}/s | {:.2} ms | {} | **{:.2}×** raw (target ≥ 1.0×, p99 ≤ 10 ms) |\n\
+         | `POST /api/v1/cases/{{n}}/transition` (version-checked update + event) | {:.0}/s | {:.2} ms | {} | **{:.2}×** create (target ≥ 0.8×) |\n\
+         | `GET /api/v1/cases/1` through the full stack | {:.0}/s | {:.2} ms | {} | **{:.2}×** bare (target ≥ 0.6×) |\n\
+         | bare axum handler returning constant JSON | {:.0}/s | {:.2} ms | {} | baseline |\n",
+        today(),
+        machine(),
+        create.rate,
+        create.p99_ms,
+        create.errors,
+        create.rate / raw,
+        status.rate,
+        status.p99_ms,
+        status.errors,
+        status.rate / create.rate,
+        get.rate,
+        get.p99_ms,
+        get.errors,
+        get.rate / bare.rate,
+        bare.rate,
+        bare.p99_ms,
+        bare.errors,
+    );
+    print!("{body}");
+    write_section("http", &body)
+}
+
 fn store(args: &[String]) -> Result<()> {
     let mut cases = Vec::new();
     let mut commits = "20000".to_string();
@@ -234,6 +458,15 @@ fn store(args: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::splice;
+
+    #[test]
+    fn wrk_output_is_parsed() {
+        let out = "Running 10s test\n  Latency Distribution\n     50%  1.20ms\n     99%  850.00us\n  Non-2xx or 3xx responses: 3\nRequests/sec:  12345.67\n";
+        let w = super::parse_wrk(out).unwrap();
+        assert_eq!((w.rate, w.p99_ms, w.errors), (12345.67, 0.85, 3));
+        assert_eq!(super::parse_ms("1.5s"), Some(1500.0));
+        assert!(super::parse_wrk("nothing").is_err());
+    }
 
     #[test]
     fn sections_are_replaced_in_place_or_appended() {

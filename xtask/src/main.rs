@@ -5,6 +5,8 @@
 //! - `cargo xtask tidy`  — only the architecture and style invariants.
 //! - `cargo xtask bench store [--cases N]...` — the store benchmarks in release mode, one run
 //!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
+//! - `cargo xtask bench cli` — `casework case show` as a whole process, with hyperfine.
+//! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
 
 mod bench;
 mod tidy;

@@ -35,6 +35,35 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Some("bare") => {
+            // The baseline for GET case: a bare axum handler returning constant JSON.
+            let bind = arg(&args, "--bind").unwrap_or_else(|| "127.0.0.1:0".into());
+            let body = serde_json::json!({"number": 1, "display_number": "00000001", "title": "Map service fails to publish", "status": "New"});
+            let app = axum::Router::new().route(
+                "/case",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { axum::Json(body) }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind(&bind).await?;
+            println!("listening on http://{}", listener.local_addr()?);
+            axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Some("raw-create") => {
+            // The baseline for HTTP create: the raw rusqlite loop, NORMAL, one transaction per case.
+            let commits: u64 = arg(&args, "--commits")
+                .unwrap_or_else(|| "20000".into())
+                .parse()
+                .context("--commits")?;
+            let dir = std::path::PathBuf::from(
+                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
+            );
+            std::fs::create_dir_all(&dir)?;
+            println!("{:.0}", store::raw_create_rate(&dir, commits)?);
+            Ok(())
+        }
         Some("dataset") => {
             let cases: u64 = arg(&args, "--cases")
                 .unwrap_or_else(|| "100000".into())

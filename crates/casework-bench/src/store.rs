@@ -315,6 +315,13 @@ async fn report(store: &SqliteStore, path: &Path) -> Result<(Duration, Duration,
     Ok((median(store_t), median(shell_t), rows))
 }
 
+/// The raw `synchronous=NORMAL` create loop alone: cases per second.
+pub fn raw_create_rate(dir: &Path, commits: u64) -> Result<f64> {
+    let generator = Generator::new()?;
+    let data = rows(&generator, commits)?;
+    raw_loop(&fresh(dir, "http-raw-normal.db")?, &data, "NORMAL")
+}
+
 /// Makes (or reuses) the synthetic store of `cases` cases; returns its path.
 pub async fn dataset(dir: &Path, cases: u64) -> Result<PathBuf> {
     let path = dir.join(format!("store-{cases}.db"));
