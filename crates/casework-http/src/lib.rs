@@ -224,6 +224,18 @@ fn entry(e: &Event) -> Value {
     v
 }
 
+/// Runs a command on a case and answers with the case and its new ETag.
+async fn act_on_case(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    headers: &HeaderMap,
+    cmd: Command,
+) -> Result<Response, ApiError> {
+    let outcome = act(state, actor, raw, headers, cmd).await?;
+    Ok(case_response(StatusCode::OK, &outcome.case))
+}
+
 async fn act(
     state: &AppState,
     actor: &Actor,
@@ -434,8 +446,7 @@ async fn assign(
     h: HeaderMap,
     Body(b): Body<AssignIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(&s, &a, &n, &h, Command::Assign { owner: b.owner }).await?;
-    Ok(case_response(StatusCode::OK, &o.case))
+    act_on_case(&s, &a, &n, &h, Command::Assign { owner: b.owner }).await
 }
 
 #[derive(Deserialize)]
@@ -452,7 +463,7 @@ async fn transition(
     h: HeaderMap,
     Body(b): Body<TransitionIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(
+    act_on_case(
         &s,
         &a,
         &n,
@@ -462,8 +473,7 @@ async fn transition(
             note: b.note,
         },
     )
-    .await?;
-    Ok(case_response(StatusCode::OK, &o.case))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -479,8 +489,7 @@ async fn escalate(
     h: HeaderMap,
     Body(b): Body<ReasonIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(&s, &a, &n, &h, Command::Escalate { reason: b.reason }).await?;
-    Ok(case_response(StatusCode::OK, &o.case))
+    act_on_case(&s, &a, &n, &h, Command::Escalate { reason: b.reason }).await
 }
 
 #[derive(Deserialize)]
@@ -505,7 +514,7 @@ async fn close(
             secondary: s.unwrap_or_default(),
         }),
     };
-    let o = act(
+    act_on_case(
         &s,
         &a,
         &n,
@@ -515,8 +524,7 @@ async fn close(
             resolution,
         },
     )
-    .await?;
-    Ok(case_response(StatusCode::OK, &o.case))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -538,7 +546,7 @@ async fn reopen(
     h: HeaderMap,
     Body(b): Body<ReopenIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(
+    act_on_case(
         &s,
         &a,
         &n,
@@ -548,8 +556,7 @@ async fn reopen(
             notify_customer: b.notify_customer,
         },
     )
-    .await?;
-    Ok(case_response(StatusCode::OK, &o.case))
+    .await
 }
 
 #[derive(Deserialize)]

@@ -44,6 +44,23 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
 }
 
+/// Runs a query whose one column is a JSON `body`, and decodes every row.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = st
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?);
+    }
+    Ok(out)
+}
+
 /// A timestamp as microseconds since the epoch, for indexed comparisons.
 pub fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -374,16 +391,11 @@ pub fn commit(conn: &Connection, c: Commit) -> Result<Case, StoreError> {
 
 /// A case's events, oldest first.
 pub fn history(conn: &Connection, n: CaseNumber) -> Result<Vec<Event>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT body FROM events WHERE case_number = ?1 ORDER BY seq")
-        .map_err(map_err)?;
-    let rows = st
-        .query_map([n.get() as i64], |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?);
-    }
+    let out: Vec<Event> = json_rows(
+        conn,
+        "SELECT body FROM events WHERE case_number = ?1 ORDER BY seq",
+        [n.get() as i64],
+    )?;
     if out.is_empty() && current_version(conn, n)?.is_none() {
         return Err(StoreError::NotFound(format!("case {n}")));
     }
@@ -731,17 +743,7 @@ pub fn get_person(conn: &Connection, name: &str) -> Result<Person, StoreError> {
 
 /// Everyone, by name.
 pub fn list_people(conn: &Connection) -> Result<Vec<Person>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT body FROM people ORDER BY name")
-        .map_err(map_err)?;
-    let rows = st
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, "SELECT body FROM people ORDER BY name", [])
 }
 
 /// Adds an article and indexes it for everyone.
@@ -1099,17 +1101,7 @@ pub fn find_token(conn: &Connection, hash: &str) -> Result<ApiToken, StoreError>
 
 /// Every token, oldest first.
 pub fn list_tokens(conn: &Connection) -> Result<Vec<ApiToken>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT body FROM tokens ORDER BY seq")
-        .map_err(map_err)?;
-    let rows = st
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row.map_err(map_err)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, "SELECT body FROM tokens ORDER BY seq", [])
 }
 
 /// Marks a token revoked, keeping the first revocation time.
