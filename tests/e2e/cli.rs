@@ -836,3 +836,90 @@ fn tokens_from_the_terminal() {
             .contains("not found")
     );
 }
+
+#[test]
+fn the_outbox_is_flushed_to_eml_files_and_failures_are_kept() {
+    let cw = staffed("flush");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    ana(&["email", "send", &n, "--template", "initial-contact"]);
+    ana(&[
+        "email",
+        "send",
+        &n,
+        "--template",
+        "follow-up",
+        "--discussed",
+        "We reproduced it.",
+    ]);
+    // a mailer that cannot write: the messages stay queued, with the error and a retry time
+    let blocked = cw.dir.join("not-a-folder");
+    std::fs::write(&blocked, "a file where the folder should be").unwrap();
+    let url = format!("dir://{}", blocked.display());
+    let report = cw.json(&["--as", "Ana Lopez", "outbox", "flush", "--mailer", &url]);
+    assert_eq!(
+        (report["sent"].as_u64(), report["retried"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let queued = cw.json(&["--as", "Ana Lopez", "outbox", "list", "--status", "queued"]);
+    assert_eq!(queued[0]["attempts"], 1);
+    assert!(
+        queued[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-folder"),
+        "{queued}"
+    );
+    // not due yet: a flush right away sends nothing
+    let spool = cw.dir.join("spool");
+    let url = format!("dir://{}", spool.display());
+    let report = cw.json(&["--as", "Ana Lopez", "outbox", "flush", "--mailer", &url]);
+    assert_eq!(report["sent"], 0, "retries wait for their time");
+    // a new message goes out at once, as an .eml file a mail client opens
+    ana(&["email", "send", &n, "--template", "initial-contact"]);
+    let human = ana(&["outbox", "flush", "--mailer", &url]);
+    assert_eq!(human.trim(), "Sent 1, to retry 0, failed 0");
+    let files: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        eml.contains("To: \"Jordan Smith\" <jordan@customer.example>"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Subject: [Case 00000001] Map service fails to publish"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("In-Reply-To: <case-00000001@example.com>"),
+        "{eml}"
+    );
+    let sent = cw.json(&["--as", "Ana Lopez", "outbox", "list", "--status", "sent"]);
+    assert_eq!(sent.as_array().unwrap().len(), 1);
+    assert!(
+        cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "outbox",
+                "flush",
+                "--mailer",
+                "ftp://x"
+            ],
+            1
+        )
+        .contains("unknown mailer URL")
+    );
+    assert_eq!(
+        cw.fails(&["--as", "Jordan", "outbox", "flush"], 1),
+        "error: unknown person \"Jordan\": register them first (casework agent add)"
+    );
+}

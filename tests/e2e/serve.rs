@@ -129,6 +129,32 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     let shown = cw.ok(&["--as", "root", "case", "show", "1"]);
     assert!(shown.contains("Served"), "{shown}");
 
+    // the server delivers queued email in the background (here: log://, the default)
+    let email = r#"{"template":"initial_contact"}"#;
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/api/v1/cases/1/emails",
+        Some(&token),
+        Some(email),
+    );
+    assert_eq!(status, 201);
+    let mut sent = false;
+    for _ in 0..150 {
+        let (_, body) = http(
+            &addr,
+            "GET",
+            "/api/v1/outbox?status=sent",
+            Some(&token),
+            None,
+        );
+        if body.contains("initial_contact") {
+            sent = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sent, "the delivery worker sent the queued email");
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -113,6 +113,9 @@ pub enum Top {
         /// Address and port to listen on
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
+        /// Where queued email goes, delivered in the background: dir://PATH or log://
+        #[arg(long, env = "CASEWORK_MAILER", default_value = "log://")]
+        mailer: String,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
@@ -760,6 +763,15 @@ pub enum OutboxStatusArg {
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
+    /// Deliver every queued email that is due, then stop
+    #[command(
+        after_help = "Examples:\n  casework --as ana outbox flush --mailer dir:///var/spool/casework\n  CASEWORK_MAILER=log:// casework --as ana outbox flush\n\nFailed deliveries are retried with exponential backoff (1 min, 2 min, 4 min, …) and\nmarked failed after 8 attempts, keeping the last error (see `outbox list`)."
+    )]
+    Flush {
+        /// Where mail goes: dir://PATH (.eml files) or log:// (logged only)
+        #[arg(long, env = "CASEWORK_MAILER", default_value = "log://")]
+        mailer: String,
+    },
     /// List outgoing email
     #[command(after_help = "Example:\n  casework outbox list --status queued")]
     List {

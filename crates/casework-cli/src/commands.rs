@@ -117,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Top::Demo | Top::Completions { .. } => Ok(0),
         Top::Init => init(&app, cli.config.as_deref(), json).await,
-        Top::Serve { bind } => serve(&app, &bind).await,
+        Top::Serve { bind, mailer } => serve(&app, &bind, &mailer).await,
         Top::Doctor => doctor(&app, json).await,
         Top::Agent(AgentCmd::Add {
             name,
@@ -405,6 +405,29 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Top::Outbox(OutboxCmd::Flush { mailer }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let mailer = casework_mail::mailer_from_url(&mailer)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let worker = format!("cli-{}", std::process::id());
+            let report = svc
+                .deliver(
+                    &who,
+                    &worker,
+                    mailer.as_ref(),
+                    casework_core::delivery::DeliveryPolicy::default(),
+                )
+                .await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "Sent {}, to retry {}, failed {}",
+                    report.sent, report.retried, report.failed
+                );
+            }
+            Ok(0)
+        }
         Top::Outbox(OutboxCmd::List { status, limit }) => {
             let who = actor(&app, &cli.actor).await?;
             let status = status.map(|s| match s {
@@ -424,7 +447,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
 }
 
 /// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first.
-async fn serve(app: &App, bind: &str) -> Result<u8, Failure> {
+/// How often the server's delivery worker looks for due email.
+const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first. A
+/// background worker delivers queued email through `mailer` meanwhile.
+async fn serve(app: &App, bind: &str, mailer: &str) -> Result<u8, Failure> {
+    let mailer =
+        casework_mail::mailer_from_url(mailer).map_err(|e| Failure::usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Failure::usage(format!("cannot listen on {bind}: {e}")))?;
@@ -443,10 +473,31 @@ async fn serve(app: &App, bind: &str) -> Result<u8, Failure> {
     let router = casework_http::router(casework_http::AppState {
         service: app.service.clone(),
     });
-    axum::serve(listener, router)
+    let worker = {
+        let service = app.service.clone();
+        tokio::spawn(async move {
+            let system = Actor {
+                name: "delivery".into(),
+                role: Role::Admin,
+                email: None,
+                phone: None,
+                signature: None,
+            };
+            let id = format!("serve-{}", std::process::id());
+            let policy = casework_core::delivery::DeliveryPolicy::default();
+            loop {
+                if let Err(e) = service.deliver(&system, &id, mailer.as_ref(), policy).await {
+                    eprintln!("email delivery: {e}");
+                }
+                tokio::time::sleep(DELIVERY_INTERVAL).await;
+            }
+        })
+    };
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| Failure::unavailable(format!("server stopped: {e}")))?;
+        .await;
+    worker.abort();
+    served.map_err(|e| Failure::unavailable(format!("server stopped: {e}")))?;
     println!("stopped");
     Ok(0)
 }

@@ -15,6 +15,7 @@
 //! configuration and templates arrive as text.
 
 pub mod config;
+pub mod delivery;
 pub mod documents;
 pub mod event;
 pub mod ids;

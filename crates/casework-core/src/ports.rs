@@ -418,6 +418,29 @@ pub trait CaseStore: Send + Sync {
     async fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Worth trying again later (server down, slow, 4xx).
+    #[error("temporary delivery failure: {0}")]
+    Temporary(String),
+    /// Will never succeed (bad address, 5xx rejection).
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+/// Delivers outgoing email.
+///
+/// An implementation MUST send the message with `Message-ID: <message_id>`, and with
+/// `In-Reply-To` and `References` set to `<thread_id>`, so a resend is recognisable and
+/// replies thread per case.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one message.
+    async fn send(&self, message: &OutboxMessage) -> Result<(), MailError>;
+}
+
 /// The time, through a port so tests and snapshots are deterministic.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {

@@ -1,0 +1,201 @@
+//! Delivering the outbox: claim due messages, send each through the mailer port, record the
+//! outcome. Retries back off exponentially; a message fails for good after the policy's
+//! attempts or on a permanent error, keeping the last error.
+
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Permission;
+use crate::model::{Actor, OutboxMessage};
+use crate::ports::{DeliveryOutcome, MailError, Mailer, StoreError};
+use crate::service::{CaseService, ServiceError};
+use crate::workflow::WorkflowError;
+
+/// How hard delivery tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubled each time.
+    pub first_retry: SignedDuration,
+    /// Longest wait between attempts.
+    pub max_retry: SignedDuration,
+    /// How long a claim holds a message from other workers.
+    pub lease: SignedDuration,
+    /// Messages claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            first_retry: SignedDuration::from_mins(1),
+            max_retry: SignedDuration::from_hours(6),
+            lease: SignedDuration::from_mins(5),
+            batch: 50,
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The wait after a message's `attempts`-th failed attempt (1-based).
+    pub fn retry_delay(&self, attempts: u32) -> SignedDuration {
+        let factor = 1i32 << attempts.saturating_sub(1).min(20);
+        self.first_retry
+            .checked_mul(factor)
+            .unwrap_or(self.max_retry)
+            .min(self.max_retry)
+    }
+
+    /// What to record after a delivery attempt of `message` ended with `result`.
+    pub fn outcome(
+        &self,
+        message: &OutboxMessage,
+        result: Result<(), MailError>,
+        now: jiff::Timestamp,
+    ) -> DeliveryOutcome {
+        let attempts = message.attempts + 1;
+        match result {
+            Ok(()) => DeliveryOutcome::Sent,
+            Err(MailError::Permanent(error)) => DeliveryOutcome::Failed { error },
+            Err(MailError::Temporary(error)) if attempts >= self.max_attempts => {
+                DeliveryOutcome::Failed {
+                    error: format!("{error} (gave up after {attempts} attempts)"),
+                }
+            }
+            Err(MailError::Temporary(error)) => DeliveryOutcome::Retry {
+                error,
+                at: now.checked_add(self.retry_delay(attempts)).unwrap_or(now),
+            },
+        }
+    }
+}
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    /// Messages sent.
+    pub sent: u32,
+    /// Messages that failed for now and will be retried.
+    pub retried: u32,
+    /// Messages that failed for good.
+    pub failed: u32,
+}
+
+impl CaseService {
+    /// Delivers every message due now, as `worker`, until none is left to claim. Needs the
+    /// `outbox` permission. Several workers may run at once: claims keep them apart.
+    pub async fn deliver(
+        &self,
+        actor: &Actor,
+        worker: &str,
+        mailer: &dyn Mailer,
+        policy: DeliveryPolicy,
+    ) -> Result<DeliveryReport, ServiceError> {
+        if !self.config().permits(actor.role, Permission::Outbox) {
+            return Err(WorkflowError::Forbidden {
+                role: actor.role,
+                action: "deliver the outbox".into(),
+            }
+            .into());
+        }
+        let mut report = DeliveryReport::default();
+        loop {
+            let now = self.now();
+            let claimed = self
+                .store()
+                .outbox_claim(worker.to_string(), now, policy.lease, policy.batch)
+                .await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            for message in claimed {
+                let result = mailer.send(&message).await;
+                let outcome = policy.outcome(&message, result, self.now());
+                match &outcome {
+                    DeliveryOutcome::Sent => report.sent += 1,
+                    DeliveryOutcome::Retry { .. } => report.retried += 1,
+                    DeliveryOutcome::Failed { .. } => report.failed += 1,
+                }
+                match self
+                    .store()
+                    .outbox_finish(message.id.clone(), worker.to_string(), self.now(), outcome)
+                    .await
+                {
+                    // the lease lapsed and another worker took the message over: its record wins
+                    Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{START, sample_case};
+
+    fn message(attempts: u32) -> OutboxMessage {
+        let c = sample_case();
+        OutboxMessage {
+            id: "m1".into(),
+            case: c.number,
+            template: crate::model::TemplateName::FollowUp,
+            from_name: "Support".into(),
+            from: "support@example.com".parse().unwrap(),
+            to_name: "C".into(),
+            to: "c@customer.example".parse().unwrap(),
+            subject: "s".into(),
+            body: "b".into(),
+            message_id: "m1.case@example.com".into(),
+            thread_id: "case@example.com".into(),
+            status: crate::model::OutboxStatus::Queued,
+            attempts,
+            last_error: None,
+            created_at: START,
+            next_attempt_at: START,
+            claimed_by: None,
+            claimed_until: None,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        let p = DeliveryPolicy::default();
+        assert_eq!(p.retry_delay(1), SignedDuration::from_mins(1));
+        assert_eq!(p.retry_delay(2), SignedDuration::from_mins(2));
+        assert_eq!(p.retry_delay(4), SignedDuration::from_mins(8));
+        assert_eq!(p.retry_delay(30), SignedDuration::from_hours(6));
+    }
+
+    #[test]
+    fn outcomes_follow_the_policy() {
+        let p = DeliveryPolicy {
+            max_attempts: 3,
+            ..DeliveryPolicy::default()
+        };
+        assert_eq!(p.outcome(&message(0), Ok(()), START), DeliveryOutcome::Sent);
+        assert_eq!(
+            p.outcome(&message(0), Err(MailError::Temporary("421".into())), START),
+            DeliveryOutcome::Retry {
+                error: "421".into(),
+                at: START + SignedDuration::from_mins(1)
+            }
+        );
+        assert_eq!(
+            p.outcome(&message(2), Err(MailError::Temporary("421".into())), START),
+            DeliveryOutcome::Failed {
+                error: "421 (gave up after 3 attempts)".into()
+            }
+        );
+        assert_eq!(
+            p.outcome(&message(0), Err(MailError::Permanent("550".into())), START),
+            DeliveryOutcome::Failed {
+                error: "550".into()
+            }
+        );
+    }
+}
