@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::app::{App, ConfigSource, Failure, default_config_path};
 use crate::cli::*;
-use crate::output::{self, case_json, print_json};
+use crate::output::{self, print_json};
 
 fn number(s: &str) -> Result<CaseNumber, Failure> {
     s.parse()
@@ -59,7 +59,7 @@ fn read_body(body: Option<String>, file: Option<std::path::PathBuf>) -> Result<S
 
 fn changed(json: bool, outcome: &Outcome) -> Result<u8, Failure> {
     if json {
-        print_json(&json!({ "case": case_json(&outcome.case), "events": outcome.events }))?;
+        print_json(&json!({ "case": outcome.case.view(), "events": outcome.events }))?;
     } else if outcome.events.is_empty() {
         println!("Case {}: nothing changed", outcome.case.number.display());
     } else {
@@ -126,22 +126,11 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             phone,
             signature,
         }) => {
-            let people = svc.store().list_people().await?;
-            let acting = if people.is_empty() {
-                // Bootstrap: the first person is added by whoever set the store up.
-                Actor {
-                    name: "setup".into(),
-                    role: Role::Admin,
-                    email: None,
-                    phone: None,
-                    signature: None,
-                }
-            } else {
-                actor(&app, &cli.actor).await.map_err(|_| {
-                    Failure::usage(
-                        "people are already registered: add more as an admin (--as ADMIN)",
-                    )
-                })?
+            // With --as, that person registers; without it, only the first person of a
+            // new store may be added (core decides).
+            let acting = match &cli.actor {
+                Some(_) => Some(actor(&app, &cli.actor).await?),
+                None => None,
             };
             let role = match role {
                 StaffRole::Agent => Role::Agent,
@@ -155,7 +144,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 phone,
                 signature,
             };
-            let p = svc.add_person(&acting, person).await?;
+            let p = svc.register(acting.as_ref(), person).await?;
             if json {
                 print_json(&p)?;
             } else {
@@ -476,13 +465,7 @@ async fn serve(app: &App, bind: &str, mailer: &str) -> Result<u8, Failure> {
     let worker = {
         let service = app.service.clone();
         tokio::spawn(async move {
-            let system = Actor {
-                name: "delivery".into(),
-                role: Role::Admin,
-                email: None,
-                phone: None,
-                signature: None,
-            };
+            let system = Actor::system("delivery");
             let id = format!("serve-{}", std::process::id());
             let policy = casework_core::delivery::DeliveryPolicy::default();
             loop {
@@ -647,7 +630,7 @@ async fn case(
             };
             let c = svc.open_case(&who, new).await?;
             if json {
-                print_json(&case_json(&c))?;
+                print_json(&c.view())?;
             } else {
                 println!("{}", c.number.display());
             }
@@ -678,7 +661,7 @@ async fn case(
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let page = svc.list(&who, filter, page).await?;
             if json {
-                let items: Vec<_> = page.items.iter().map(case_json).collect();
+                let items: Vec<_> = page.items.iter().map(|c| c.view()).collect();
                 print_json(&json!({ "items": items, "next_cursor": page.next_cursor }))?;
             } else {
                 if page.items.is_empty() {
@@ -697,7 +680,7 @@ async fn case(
             let c = svc.case(&who, n).await?;
             let timeline = svc.timeline(&who, n).await?;
             if json {
-                print_json(&json!({ "case": case_json(&c), "timeline": timeline }))?;
+                print_json(&json!({ "case": c.view(), "timeline": timeline }))?;
             } else {
                 print!(
                     "{}\nTimeline\n{}",

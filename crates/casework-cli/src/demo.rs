@@ -21,7 +21,7 @@ use jiff::SignedDuration;
 use serde_json::json;
 
 use crate::app::Failure;
-use crate::output::{self, case_json, print_json};
+use crate::output::{self, print_json};
 
 struct Demo {
     svc: CaseService,
@@ -121,13 +121,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         Arc::new(WorkflowConfig::default_config()),
         Arc::new(templates),
     );
-    let setup = Actor {
-        name: "setup".into(),
-        role: Role::Admin,
-        email: None,
-        phone: None,
-        signature: None,
-    };
+    let setup = Actor::system("setup");
     svc.add_person(
         &setup,
         person(
@@ -466,7 +460,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         .await?;
     if json {
         print_json(&json!({
-            "case": case_json(&final_case),
+            "case": final_case.view(),
             "timeline": timeline,
             "emails": outbox,
             "reopen_report": rows,

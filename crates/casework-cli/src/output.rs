@@ -58,11 +58,6 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A case as JSON: its fields plus `display_number`.
-pub fn case_json(case: &Case) -> casework_core::model::CaseView<'_> {
-    case.view()
-}
-
 /// Prints one JSON document.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), crate::app::Failure> {
     let text = serde_json::to_string_pretty(value)

@@ -358,6 +358,18 @@ impl Actor {
         }
     }
 
+    /// The engine acting on its own behalf: the email delivery worker, setting up a new
+    /// store. Front-ends use it only for such work, never for a request from a person.
+    pub fn system(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            role: Role::Admin,
+            email: None,
+            phone: None,
+            signature: None,
+        }
+    }
+
     /// A customer, who sees only the cases under this address.
     pub fn customer(name: impl Into<String>, email: EmailAddress) -> Self {
         Self {

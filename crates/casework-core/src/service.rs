@@ -182,6 +182,26 @@ impl CaseService {
         Ok(person)
     }
 
+    /// Registers a person as `actor` (who needs `manage`), or with no actor while nobody is
+    /// registered yet: the first person of a new store is added by whoever set it up.
+    pub async fn register(
+        &self,
+        actor: Option<&Actor>,
+        person: Person,
+    ) -> Result<Person, ServiceError> {
+        match actor {
+            Some(a) => self.add_person(a, person).await,
+            None if self.store.list_people().await?.is_empty() => {
+                self.add_person(&Actor::system("setup"), person).await
+            }
+            None => Err(WorkflowError::Invalid {
+                field: "actor".into(),
+                message: "people are already registered: add more as an admin (--as ADMIN)".into(),
+            }
+            .into()),
+        }
+    }
+
     /// Everyone registered. Needs the `view_case` permission and a staff role.
     pub async fn people(&self, actor: &Actor) -> Result<Vec<Person>, ServiceError> {
         if !actor.role.is_staff() {
@@ -796,6 +816,38 @@ mod tests {
         );
         let staff = futures::executor::block_on(svc.case(&agent(), n)).unwrap();
         assert_eq!(staff, case, "staff see everything");
+    }
+
+    #[test]
+    fn only_the_first_person_is_registered_without_an_actor() {
+        let person = Person {
+            name: "root".into(),
+            role: Role::Admin,
+            email: None,
+            phone: None,
+            signature: None,
+        };
+        let mut empty = MockCaseStore::new();
+        empty.expect_list_people().returning(|| Ok(Vec::new()));
+        empty.expect_put_person().times(1).returning(|_| Ok(()));
+        let svc = service(empty);
+        assert!(futures::executor::block_on(svc.register(None, person.clone())).is_ok());
+
+        let mut staffed = MockCaseStore::new();
+        let existing = person.clone();
+        staffed
+            .expect_list_people()
+            .returning(move || Ok(vec![existing.clone()]));
+        staffed.expect_put_person().never();
+        let svc = service(staffed);
+        let err = futures::executor::block_on(svc.register(None, person.clone())).unwrap_err();
+        assert!(err.to_string().contains("add more as an admin"), "{err}");
+        let refused =
+            futures::executor::block_on(svc.register(Some(&agent()), person)).unwrap_err();
+        assert!(matches!(
+            refused,
+            ServiceError::Workflow(WorkflowError::Forbidden { .. })
+        ));
     }
 
     #[test]
