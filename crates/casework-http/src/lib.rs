@@ -52,25 +52,32 @@ pub fn router(state: AppState) -> Router {
 
 /// [`router`] with another request timeout.
 pub fn router_with_timeout(state: AppState, timeout: std::time::Duration) -> Router {
+    layered(routes(state), timeout)
+}
+
+/// Wraps routes in the request-id, tracing and timeout layers.
+fn layered(routes: Router, timeout: std::time::Duration) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-        let id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
-    })
-    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
-    routes(state).layer(
+    let trace = tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+        })
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
+    routes.layer(
+        // outermost first: every answer, a timed-out one too, carries the request id
         tower::ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
             .layer(trace)
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 timeout,
-            ))
-            .layer(PropagateRequestIdLayer::x_request_id()),
+            )),
     )
 }
 

@@ -1169,3 +1169,22 @@ async fn every_response_carries_a_request_id() {
         "the client's id is kept, errors too"
     );
 }
+
+#[tokio::test]
+async fn a_request_over_the_timeout_is_answered_503() {
+    // the production layers around a handler that takes longer than the timeout
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let app = super::layered(slow, std::time::Duration::from_millis(20));
+    let r = call(&app, "GET", "/slow", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.headers.contains_key("x-request-id"),
+        "timed-out answers carry the request id too"
+    );
+}
