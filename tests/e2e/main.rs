@@ -4,6 +4,7 @@
 
 mod cli;
 mod durability;
+mod email;
 mod serve;
 mod tokens;
 mod walkthrough;

@@ -100,6 +100,29 @@ impl Cw {
         }
     }
 
+    /// Starts the program in the background (output discarded), for tests that kill it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = std::process::Command::new(&self.exe);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", &self.dir)
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
+        }
+    }
+
+    /// The workflow file `casework init` wrote.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.dir.join("config/casework/workflow.toml")
+    }
+
     /// Runs with arguments.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, None)
@@ -153,6 +176,132 @@ impl Cw {
 
 impl Drop for Cw {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The Python that runs the test SMTP server: `CASEWORK_TEST_PYTHON`, else the virtual
+/// environment `cargo xtask ci` makes in `target/test-venv` (with aiosmtpd from PyPI).
+pub fn test_python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("CASEWORK_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace_root().join("target/test-venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    panic!(
+        "the email tests need Python with aiosmtpd: run `cargo xtask ci` (it makes \
+         target/test-venv) or `cargo xtask test-env`, or set CASEWORK_TEST_PYTHON"
+    )
+}
+
+/// The workspace's root folder.
+pub fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// A real SMTP server on loopback (aiosmtpd, `tests/smtp/smtp_server.py`), killed on drop.
+/// What it receives is parsed by Python's email package and kept as JSON, one file each.
+pub struct SmtpServer {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    /// Where it writes what it receives, and reads its mode from.
+    pub dir: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    /// Starts a server; `extra` are options of the script (`--auth U:P`, `--cert`, …).
+    pub fn start(name: &str, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let dir = std::env::temp_dir().join(format!("casework-smtp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let script = workspace_root().join("tests/smtp/smtp_server.py");
+        let mut child = match std::process::Command::new(test_python())
+            .arg(&script)
+            .arg(&dir)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start the SMTP server: {e}"),
+        };
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        let port = match line.trim().strip_prefix("PORT ").map(str::parse::<u16>) {
+            Some(Ok(p)) => p,
+            _ => {
+                let _ = child.kill();
+                let out = child.wait_with_output();
+                let err = out
+                    .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    .unwrap_or_default();
+                panic!("the SMTP server did not start (printed {line:?}): {err}");
+            }
+        };
+        Self { child, port, dir }
+    }
+
+    /// `smtp://127.0.0.1:PORT` plus a query, e.g. `?timeout=1s`.
+    pub fn url(&self, query: &str) -> String {
+        format!("smtp://127.0.0.1:{}{query}", self.port)
+    }
+
+    /// How the server answers from now on: accept, tempfail, reject, slow:S, hold:S.
+    pub fn set_mode(&self, mode: &str) {
+        if let Err(e) = std::fs::write(self.dir.join("mode"), mode) {
+            panic!("cannot set the SMTP server's mode: {e}");
+        }
+    }
+
+    /// Messages the server took, in order of arrival, as parsed JSON.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let path = self.dir.join(format!("msg-{n}.json"));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                break;
+            };
+            match serde_json::from_str(&text) {
+                Ok(v) => out.push(v),
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+        out
+    }
+
+    /// Delivery attempts the server saw (DATA commands), taken or not.
+    pub fn attempts(&self) -> u32 {
+        std::fs::read_to_string(self.dir.join("attempts"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits up to `limit` for at least `n` messages.
+    pub fn wait_for(&self, n: usize, limit: std::time::Duration) -> Vec<serde_json::Value> {
+        let start = std::time::Instant::now();
+        loop {
+            let got = self.messages();
+            if got.len() >= n || start.elapsed() > limit {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

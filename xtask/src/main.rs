@@ -3,6 +3,8 @@
 //! - `cargo xtask ci`    — fmt check, clippy `-D warnings`, every test with `CI=true`
 //!   (insta refuses to write new snapshots), and the tidy invariants (they are tests).
 //! - `cargo xtask tidy`  — only the architecture and style invariants.
+//! - `cargo xtask test-env` — the Python virtual environment (`target/test-venv`, aiosmtpd
+//!   from PyPI) in which the email tests run a real SMTP server; `ci` makes it when missing.
 //! - `cargo xtask bench store [--cases N]...` — the store benchmarks in release mode, one run
 //!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
 //! - `cargo xtask bench cli` — `casework case show` as a whole process, with hyperfine.
@@ -19,6 +21,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("test-env") => test_env(),
         Some("bench") => bench::run(&args[1..]),
         Some("tidy") => {
             let problems = tidy::check_all(&tidy::workspace_root())?;
@@ -38,12 +41,45 @@ fn main() -> Result<()> {
                 "  ci    fmt check, clippy -D warnings, all tests (CI=true), tidy invariants"
             );
             eprintln!("  tidy  architecture and style invariants only");
+            eprintln!("  test-env  the Python environment the email tests' SMTP server runs in");
             eprintln!(
                 "  bench store [--cases N]...  store benchmarks, written to docs/benchmarks.md"
             );
             std::process::exit(1);
         }
     }
+}
+
+/// aiosmtpd, pinned: the SMTP server the email tests deliver to.
+const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+
+/// Makes `target/test-venv` with aiosmtpd unless it is there already.
+fn test_env() -> Result<()> {
+    let venv = tidy::workspace_root().join("target/test-venv");
+    let python = venv.join("bin/python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if ready {
+        return Ok(());
+    }
+    let venv_text = venv.display().to_string();
+    run("test-env", "python3", &["-m", "venv", &venv_text])?;
+    let python_text = python.display().to_string();
+    run(
+        "test-env",
+        &python_text,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            AIOSMTPD,
+        ],
+    )
 }
 
 pub(crate) fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {
@@ -76,6 +112,7 @@ fn ci() -> Result<()> {
             "warnings",
         ],
     )?;
+    test_env()?;
     run("tests", &cargo, &["test", "--workspace", "--all-features"])?;
     eprintln!("==> ci: all green");
     Ok(())

@@ -113,9 +113,13 @@ pub enum Top {
         /// Address and port to listen on
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
-        /// Where queued email goes, delivered in the background: dir://PATH or log://
+        /// Where queued email goes, delivered in the background:
+        /// smtp://[user:pass@]host[:port], smtps://…, dir://PATH or log://
         #[arg(long, env = "CASEWORK_MAILER", default_value = "log://")]
         mailer: String,
+        /// Seconds between delivery runs of the background email worker
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        deliver_every: u64,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
@@ -765,10 +769,11 @@ pub enum OutboxStatusArg {
 pub enum OutboxCmd {
     /// Deliver every queued email that is due, then stop
     #[command(
-        after_help = "Examples:\n  casework --as ana outbox flush --mailer dir:///var/spool/casework\n  CASEWORK_MAILER=log:// casework --as ana outbox flush\n\nFailed deliveries are retried with exponential backoff (1 min, 2 min, 4 min, …) and\nmarked failed after 8 attempts, keeping the last error (see `outbox list`)."
+        after_help = "Examples:\n  casework --as ana outbox flush --mailer 'smtps://desk:secret@mail.example.com'\n  casework --as ana outbox flush --mailer 'smtp://127.0.0.1:2525?timeout=10s'\n  casework --as ana outbox flush --mailer dir:///var/spool/casework\n  CASEWORK_MAILER=log:// casework --as ana outbox flush\n\nSMTP URL options: tls=starttls|none (none only on loopback), timeout=30s, ca=FILE.pem\n(extra trusted roots), helo=NAME.\nFailed deliveries are retried with exponential backoff (1 min, 2 min, 4 min, …) and\nmarked failed after 8 attempts, keeping the last error (see `outbox list`); the\n[delivery] section of the workflow file changes those numbers."
     )]
     Flush {
-        /// Where mail goes: dir://PATH (.eml files) or log:// (logged only)
+        /// Where mail goes: smtp://[user:pass@]host[:port] (STARTTLS; plain only on
+        /// loopback), smtps://… (implicit TLS), dir://PATH (.eml files) or log:// (logged only)
         #[arg(long, env = "CASEWORK_MAILER", default_value = "log://")]
         mailer: String,
     },

@@ -117,7 +117,19 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Top::Demo | Top::Completions { .. } => Ok(0),
         Top::Init => init(&app, cli.config.as_deref(), json).await,
-        Top::Serve { bind, mailer } => serve(&app, &bind, &mailer).await,
+        Top::Serve {
+            bind,
+            mailer,
+            deliver_every,
+        } => {
+            serve(
+                &app,
+                &bind,
+                &mailer,
+                std::time::Duration::from_secs(deliver_every),
+            )
+            .await
+        }
         Top::Doctor => doctor(&app, json).await,
         Top::Agent(AgentCmd::Add {
             name,
@@ -400,12 +412,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let worker = format!("cli-{}", std::process::id());
             let report = svc
-                .deliver(
-                    &who,
-                    &worker,
-                    mailer.as_ref(),
-                    casework_core::delivery::DeliveryPolicy::default(),
-                )
+                .deliver(&who, &worker, mailer.as_ref(), svc.config().delivery)
                 .await?;
             if json {
                 print_json(&report)?;
@@ -437,11 +444,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
 
 /// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first.
 /// How often the server's delivery worker looks for due email.
-const DELIVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first. A
 /// background worker delivers queued email through `mailer` meanwhile.
-async fn serve(app: &App, bind: &str, mailer: &str) -> Result<u8, Failure> {
+async fn serve(
+    app: &App,
+    bind: &str,
+    mailer: &str,
+    deliver_every: std::time::Duration,
+) -> Result<u8, Failure> {
     let mailer =
         casework_mail::mailer_from_url(mailer).map_err(|e| Failure::usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(bind)
@@ -467,12 +477,12 @@ async fn serve(app: &App, bind: &str, mailer: &str) -> Result<u8, Failure> {
         tokio::spawn(async move {
             let system = Actor::system("delivery");
             let id = format!("serve-{}", std::process::id());
-            let policy = casework_core::delivery::DeliveryPolicy::default();
+            let policy = service.config().delivery;
             loop {
                 if let Err(e) = service.deliver(&system, &id, mailer.as_ref(), policy).await {
                     eprintln!("email delivery: {e}");
                 }
-                tokio::time::sleep(DELIVERY_INTERVAL).await;
+                tokio::time::sleep(deliver_every).await;
             }
         })
     };
@@ -695,7 +705,7 @@ async fn case(
             if json {
                 print_json(&events)?;
             } else {
-                print!("{}", output::timeline(&events));
+                print!("{}", output::history(&events));
             }
             Ok(0)
         }

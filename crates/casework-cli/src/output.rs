@@ -1,7 +1,9 @@
 //! Human output (aligned tables, one line per timeline entry) and JSON output (one document).
 
 use casework_core::event::{Event, EventKind};
-use casework_core::model::{Case, ContactOutcome, OutboxMessage, Visibility};
+use casework_core::model::{
+    Case, ContactOutcome, DeliveryStatus, OutboxMessage, OutboxStatus, TimelineEntry, Visibility,
+};
 use casework_core::ports::{ReportRow, SearchHit};
 use casework_core::service::ClosingCheck;
 use jiff::Timestamp;
@@ -288,13 +290,53 @@ pub fn describe(e: &Event) -> String {
     }
 }
 
-/// A timeline, one line per entry.
-pub fn timeline(events: &[Event]) -> String {
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| vec![e.seq.to_string(), when(e.at), e.actor.clone(), describe(e)])
+/// A history, one line per event.
+pub fn history(events: &[Event]) -> String {
+    events_table(events.iter().map(|e| (e, None)))
+}
+
+/// A timeline, one line per entry; emails say where their delivery stands.
+pub fn timeline(entries: &[TimelineEntry]) -> String {
+    events_table(entries.iter().map(|t| (&t.event, t.delivery.as_ref())))
+}
+
+fn events_table<'a>(
+    entries: impl Iterator<Item = (&'a Event, Option<&'a DeliveryStatus>)>,
+) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .map(|(e, d)| {
+            let mut what = describe(e);
+            if let Some(d) = d {
+                what.push_str(&format!(" [{}]", delivery(d)));
+            }
+            vec![e.seq.to_string(), when(e.at), e.actor.clone(), what]
+        })
         .collect();
     table(&["#", "WHEN", "WHO", "WHAT"], &rows)
+}
+
+/// Where an email's delivery stands, in a few words.
+pub fn delivery(d: &DeliveryStatus) -> String {
+    let error = d
+        .last_error
+        .as_deref()
+        .map(|e| format!(": {}", clip(e, 80)))
+        .unwrap_or_default();
+    match d.status {
+        OutboxStatus::Sent => match d.sent_at {
+            Some(at) => format!("sent {}", when(at)),
+            None => "sent".into(),
+        },
+        OutboxStatus::Failed => format!("FAILED after {} attempts{error}", d.attempts),
+        OutboxStatus::Queued if d.attempts == 0 => "queued".into(),
+        OutboxStatus::Queued => {
+            let next = d
+                .next_attempt_at
+                .map(|t| format!(", next try {}", when(t)))
+                .unwrap_or_default();
+            format!("queued, {} failed attempts{next}{error}", d.attempts)
+        }
+    }
 }
 
 /// The closing checklist, each item ticked or missing.

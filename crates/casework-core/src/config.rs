@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::delivery::DeliveryPolicy;
 use crate::ids::{EmailAddress, StatusName};
 use crate::model::{Role, StatusCategory, string_enum};
 
@@ -156,6 +157,31 @@ pub struct WorkflowConfig {
     pub checklist: ChecklistConfig,
     /// The non-response policy.
     pub non_response: NonResponsePolicy,
+    /// How hard the outbox worker tries to deliver each email.
+    pub delivery: DeliveryPolicy,
+}
+
+/// The `[delivery]` section: whole seconds, so the file stays plain TOML.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDelivery {
+    max_attempts: u32,
+    first_retry_seconds: u32,
+    max_retry_seconds: u32,
+    lease_seconds: u32,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        let d = DeliveryPolicy::default();
+        let secs = |d: jiff::SignedDuration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        Self {
+            max_attempts: d.max_attempts,
+            first_retry_seconds: secs(d.first_retry),
+            max_retry_seconds: secs(d.max_retry),
+            lease_seconds: secs(d.lease),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -169,6 +195,8 @@ struct RawConfig {
     closing_checklist: ChecklistConfig,
     #[serde(default)]
     non_response: NonResponsePolicy,
+    #[serde(default)]
+    delivery: Option<Spanned<RawDelivery>>,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +288,7 @@ impl WorkflowConfig {
             permissions,
             checklist: ChecklistConfig::default(),
             non_response: NonResponsePolicy::default(),
+            delivery: DeliveryPolicy::default(),
         }
     }
 
@@ -431,6 +460,32 @@ impl WorkflowConfig {
             });
         }
 
+        let (d, delivery_span) = match &raw.delivery {
+            Some(spanned) => (*spanned.get_ref(), spanned.span()),
+            None => (RawDelivery::default(), 0..0),
+        };
+        if d.max_attempts == 0 || d.first_retry_seconds == 0 || d.lease_seconds == 0 {
+            return Err(err(
+                delivery_span.clone(),
+                "delivery: max_attempts, first_retry_seconds and lease_seconds must be at least 1"
+                    .into(),
+            ));
+        }
+        if d.max_retry_seconds < d.first_retry_seconds {
+            return Err(err(
+                delivery_span.clone(),
+                "delivery: max_retry_seconds is shorter than first_retry_seconds".into(),
+            ));
+        }
+        let seconds = |n: u32| jiff::SignedDuration::from_secs(i64::from(n));
+        let delivery = DeliveryPolicy {
+            max_attempts: d.max_attempts,
+            first_retry: seconds(d.first_retry_seconds),
+            max_retry: seconds(d.max_retry_seconds),
+            lease: seconds(d.lease_seconds),
+            ..DeliveryPolicy::default()
+        };
+
         Ok(Self {
             organization: Organization {
                 name: org_name,
@@ -445,6 +500,7 @@ impl WorkflowConfig {
             permissions,
             checklist: raw.closing_checklist,
             non_response: raw.non_response,
+            delivery,
         })
     }
 
@@ -576,6 +632,36 @@ mod tests {
         assert!(c.permits(Role::Customer, Permission::ViewCase));
         assert!(!c.permits(Role::Customer, Permission::WorkCase));
         assert!(!c.permits(Role::Customer, Permission::Store));
+    }
+
+    #[test]
+    fn the_delivery_policy_is_configured_in_seconds_and_checked() {
+        let c = WorkflowConfig::parse(DEFAULT_WORKFLOW).unwrap();
+        assert_eq!(c.delivery, DeliveryPolicy::default());
+        let text = with("max_attempts = 8", "max_attempts = 3")
+            .replace("first_retry_seconds = 60", "first_retry_seconds = 1")
+            .replace("lease_seconds = 300", "lease_seconds = 2");
+        let c = WorkflowConfig::parse(&text).unwrap();
+        assert_eq!(c.delivery.max_attempts, 3);
+        assert_eq!(c.delivery.first_retry, jiff::SignedDuration::from_secs(1));
+        assert_eq!(c.delivery.lease, jiff::SignedDuration::from_secs(2));
+        assert_eq!(c.delivery.max_retry, jiff::SignedDuration::from_hours(6));
+        // a file without the section gets the defaults
+        let start = DEFAULT_WORKFLOW.find("\n# Email delivery").unwrap();
+        let c = WorkflowConfig::parse(&DEFAULT_WORKFLOW[..start]).unwrap();
+        assert_eq!(c.delivery, DeliveryPolicy::default());
+        let text = with("max_attempts = 8", "max_attempts = 0");
+        let e = WorkflowConfig::parse(&text).unwrap_err();
+        assert!(e.message.contains("at least 1"), "{e}");
+        let line = DEFAULT_WORKFLOW
+            .lines()
+            .position(|l| l == "[delivery]")
+            .unwrap()
+            + 1;
+        assert_eq!(e.line, line, "{e}");
+        let text = with("max_retry_seconds = 21600", "max_retry_seconds = 10");
+        let e = WorkflowConfig::parse(&text).unwrap_err();
+        assert!(e.message.contains("shorter than"), "{e}");
     }
 
     #[test]

@@ -163,6 +163,38 @@ mod tests {
     }
 
     #[test]
+    fn customers_see_whether_an_email_went_but_not_why_it_did_not() {
+        use crate::model::{DeliveryStatus, OutboxStatus};
+        let mut m = message(3);
+        m.last_error = Some("mx.internal.example:25: 451 greylisted".into());
+        let staff = DeliveryStatus::of(&m, true);
+        assert_eq!(staff.status, OutboxStatus::Queued);
+        assert_eq!(staff.attempts, 3);
+        assert_eq!(staff.last_error, m.last_error);
+        assert_eq!(staff.next_attempt_at, Some(m.next_attempt_at));
+        let customer = DeliveryStatus::of(&m, false);
+        assert_eq!(customer.status, OutboxStatus::Queued);
+        assert_eq!(
+            (
+                customer.attempts,
+                customer.last_error,
+                customer.next_attempt_at
+            ),
+            (0, None, None)
+        );
+        let text = serde_json::to_string(&DeliveryStatus::of(&m, false)).unwrap();
+        assert!(!text.contains("mx.internal"), "{text}");
+        m.status = OutboxStatus::Sent;
+        m.sent_at = Some(START);
+        let sent = DeliveryStatus::of(&m, false);
+        assert_eq!(
+            (sent.status, sent.sent_at),
+            (OutboxStatus::Sent, Some(START))
+        );
+        assert_eq!(DeliveryStatus::of(&m, true).next_attempt_at, None);
+    }
+
+    #[test]
     fn retries_back_off_exponentially_up_to_a_cap() {
         let p = DeliveryPolicy::default();
         assert_eq!(p.retry_delay(1), SignedDuration::from_mins(1));

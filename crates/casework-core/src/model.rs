@@ -431,6 +431,60 @@ pub struct Defect {
     pub created_at: Timestamp,
 }
 
+/// Where an email of the timeline stands now: read from the outbox when the timeline is
+/// shown, so a retry or a failure shows without touching the case's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStatus {
+    /// Queued, sent or failed.
+    pub status: OutboxStatus,
+    /// Attempts so far (staff only; 0 for customers).
+    #[serde(default)]
+    pub attempts: u32,
+    /// The last error (staff only: it names mail servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When a queued message is tried next (staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+    /// When it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Timestamp>,
+}
+
+impl DeliveryStatus {
+    /// The status of `m`, in full for staff, or only whether and when it went for customers.
+    pub fn of(m: &OutboxMessage, staff: bool) -> Self {
+        if staff {
+            Self {
+                status: m.status,
+                attempts: m.attempts,
+                last_error: m.last_error.clone(),
+                next_attempt_at: (m.status == OutboxStatus::Queued).then_some(m.next_attempt_at),
+                sent_at: m.sent_at,
+            }
+        } else {
+            Self {
+                status: m.status,
+                attempts: 0,
+                last_error: None,
+                next_attempt_at: None,
+                sent_at: m.sent_at,
+            }
+        }
+    }
+}
+
+/// One entry of a case's timeline: an event, and for an email its delivery status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The event.
+    #[serde(flatten)]
+    pub event: crate::event::Event,
+    /// For an `email_queued` event: where the message stands now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryStatus>,
+}
+
 /// An email waiting in, or gone from, the transactional outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {

@@ -379,6 +379,10 @@ pub trait CaseStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
+    /// Every outbox message of one case, oldest first (for the delivery status shown on its
+    /// timeline). An unknown case has none.
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError>;
+
     /// Claims up to `limit` queued messages due at `now` whose claim is free or lapsed,
     /// for `worker`, until `now + lease`. Two workers never hold the same message.
     async fn outbox_claim(

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Permission, WorkflowConfig};
 use crate::documents::{EmailFields, RenderedEmail, SummaryDraft, Templates};
-use crate::event::{Event, apply_all};
+use crate::event::{Event, EventKind, apply_all};
 use crate::ids::CaseNumber;
 use crate::ids::EmailAddress;
 use crate::model::{
-    Actor, ApiToken, Article, Case, Defect, LinkTarget, NewArticle, OutboxMessage, OutboxStatus,
-    Person, RefKind, Role, TemplateName, token_hash,
+    Actor, ApiToken, Article, Case, Defect, DeliveryStatus, LinkTarget, NewArticle, OutboxMessage,
+    OutboxStatus, Person, RefKind, Role, TemplateName, TimelineEntry, token_hash,
 };
 use crate::ports::{
     CaseFilter, CaseStore, Clock, Commit, IdGenerator, Page, PageRequest, ReportQuery, ReportRow,
@@ -421,19 +421,43 @@ impl CaseService {
     }
 
     /// The timeline the actor may see, oldest first: everything for staff, only
-    /// customer-visible entries (with internal parts removed) for a customer.
+    /// customer-visible entries (with internal parts removed) for a customer. Each email
+    /// carries its delivery status as the outbox has it now (customers see only whether and
+    /// when it was sent).
     pub async fn timeline(
         &self,
         actor: &Actor,
         number: CaseNumber,
-    ) -> Result<Vec<Event>, ServiceError> {
+    ) -> Result<Vec<TimelineEntry>, ServiceError> {
         self.case(actor, number).await?;
         let events = self.store.history(number).await?;
-        Ok(if actor.role == Role::Customer {
-            events.iter().filter_map(Event::for_customer).collect()
-        } else {
+        let staff = actor.role != Role::Customer;
+        let events: Vec<Event> = if staff {
             events
-        })
+        } else {
+            events.iter().filter_map(Event::for_customer).collect()
+        };
+        let emails = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::EmailQueued { .. }));
+        let outbox = if emails {
+            self.store.outbox_for_case(number).await?
+        } else {
+            Vec::new()
+        };
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                let delivery = match &event.kind {
+                    EventKind::EmailQueued { message, .. } => outbox
+                        .iter()
+                        .find(|m| &m.id == message)
+                        .map(|m| DeliveryStatus::of(m, staff)),
+                    _ => None,
+                };
+                TimelineEntry { event, delivery }
+            })
+            .collect())
     }
 
     /// The full event history (staff with `view_history`).

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use casework_core::documents::EmailFields;
-use casework_core::event::{Event, EventKind};
+use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
     Actor, CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, Customer, LinkTarget,
@@ -25,8 +25,8 @@ use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
 use casework_core::service::Outcome;
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use casework_core::{CaseService, ServiceError};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use error::ApiError;
@@ -213,7 +213,7 @@ fn case_response(status: StatusCode, case: &Case) -> Response {
 
 fn entry_response(outcome: &Outcome) -> Response {
     let mut r = match outcome.events.last() {
-        Some(e) => (StatusCode::CREATED, Json(entry(e))).into_response(),
+        Some(e) => (StatusCode::CREATED, Json(entry(e, e.seq))).into_response(),
         None => (StatusCode::OK, Json(json!({}))).into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.case.version)) {
@@ -222,11 +222,12 @@ fn entry_response(outcome: &Outcome) -> Response {
     r
 }
 
-/// A timeline entry: the event with its sequence number as `id`.
-fn entry(e: &Event) -> Value {
+/// A timeline entry: the event (with its delivery status, on the timeline) and its sequence
+/// number as `id`.
+fn entry(e: &impl Serialize, seq: u64) -> Value {
     let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
-        m.insert("id".into(), json!(e.seq));
+        m.insert("id".into(), json!(seq));
     }
     v
 }
@@ -736,7 +737,13 @@ async fn timeline(
     Path(n): Path<String>,
 ) -> Result<Response, ApiError> {
     let events = s.service.timeline(&a, number(&n)?).await?;
-    Ok(Json(events.iter().map(entry).collect::<Vec<_>>()).into_response())
+    Ok(Json(
+        events
+            .iter()
+            .map(|t| entry(t, t.event.seq))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 async fn history(

@@ -2,6 +2,8 @@
 //!
 //! - `dir://PATH` writes each message as an RFC 5322 `.eml` file (what any mail client
 //!   opens), named after its Message-ID, so a resend replaces the file instead of adding one;
+//! - `smtp://[user:pass@]host[:port]` and `smtps://…` send through an SMTP server (see
+//!   [`smtp`]: STARTTLS or implicit TLS, plain only on loopback, optional auth, timeouts);
 //! - `log://` only logs a line per message (development).
 //!
 //! Messages are formatted with lettre's builder: encoded non-ASCII names and subjects, a
@@ -16,6 +18,9 @@ use casework_core::model::OutboxMessage;
 use casework_core::ports::{MailError, Mailer};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
+
+pub mod smtp;
+pub use smtp::SmtpMailer;
 
 /// A mailer URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +46,11 @@ pub fn mailer_from_url(url: &str) -> Result<Arc<dyn Mailer>, MailerUrlError> {
         return Ok(Arc::new(DirMailer::new(path)));
     }
     if url.starts_with("smtp://") || url.starts_with("smtps://") {
-        return Err(MailerUrlError(
-            "SMTP delivery is not in this build yet; use dir://PATH or log://".into(),
-        ));
+        return Ok(Arc::new(SmtpMailer::from_url(url)?));
     }
     Err(MailerUrlError(format!(
-        "unknown mailer URL {url:?}: expected dir://PATH or log://"
+        "unknown mailer URL {url:?}: expected smtp://[user:pass@]host[:port], smtps://…, \
+         dir://PATH or log://"
     )))
 }
 
@@ -224,8 +228,12 @@ mod tests {
         assert!(mailer_from_url("log://").is_ok());
         assert!(mailer_from_url("dir:///tmp/x").is_ok());
         assert!(mailer_from_url("dir://").is_err());
-        let smtp = mailer_from_url("smtp://localhost:25").err().unwrap();
-        assert!(smtp.0.contains("not in this build"), "{smtp}");
+        assert!(mailer_from_url("smtp://localhost:2525").is_ok());
+        assert!(mailer_from_url("smtps://u:p@mail.example.com").is_ok());
+        let clear = mailer_from_url("smtp://mail.example.com?tls=none")
+            .err()
+            .unwrap();
+        assert!(clear.0.contains("only allowed on loopback"), "{clear}");
         assert!(mailer_from_url("ftp://x").is_err());
     }
 }

@@ -1350,6 +1350,65 @@ pub async fn emails_are_queued_with_their_commit<S: CaseStore + 'static>(store: 
     );
 }
 
+pub async fn a_cases_outbox_holds_only_its_messages<S: CaseStore + 'static>(store: Arc<S>) {
+    let b = bench(store).await;
+    let first = b.open("First", "d", "a@customer.example").await.number;
+    let second = b.open("Second", "d", "b@customer.example").await.number;
+    for (case, template) in [
+        (first, TemplateName::InitialContact),
+        (second, TemplateName::InitialContact),
+        (first, TemplateName::FollowUp),
+    ] {
+        b.run(
+            &ana(),
+            case,
+            Command::SendEmail {
+                template,
+                fields: EmailFields {
+                    discussed: Some("the spooler".into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await;
+    }
+    let all = b.store.outbox_list(None, 10).await.unwrap();
+    let of_first = b.store.outbox_for_case(first).await.unwrap();
+    assert_eq!(
+        of_first,
+        vec![all[0].clone(), all[2].clone()],
+        "oldest first"
+    );
+    assert_eq!(
+        of_first.iter().map(|m| m.template).collect::<Vec<_>>(),
+        vec![TemplateName::InitialContact, TemplateName::FollowUp]
+    );
+    assert_eq!(
+        b.store.outbox_for_case(second).await.unwrap(),
+        vec![all[1].clone()]
+    );
+    let unknown = CaseNumber::new(999_999).unwrap();
+    assert!(b.store.outbox_for_case(unknown).await.unwrap().is_empty());
+    // delivery state is current, not a copy from queueing time
+    let claimed = b
+        .store
+        .outbox_claim("w".into(), b.clock_now(), SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
+    let m = claimed.iter().find(|m| m.case == second).unwrap();
+    b.store
+        .outbox_finish(
+            m.id.clone(),
+            "w".into(),
+            b.clock_now(),
+            DeliveryOutcome::Sent,
+        )
+        .await
+        .unwrap();
+    let of_second = b.store.outbox_for_case(second).await.unwrap();
+    assert_eq!(of_second[0].status, OutboxStatus::Sent);
+}
+
 async fn queue_three(b: &Bench) {
     let c = b.open("t", "d", "a@customer.example").await.number;
     for _ in 0..3 {

@@ -60,6 +60,7 @@ macro_rules! suite {
             the_reopen_report_honours_its_period,
             people_articles_and_defects_round_trip,
             emails_are_queued_with_their_commit,
+            a_cases_outbox_holds_only_its_messages,
             outbox_claims_are_exclusive_and_leases_lapse,
             outbox_outcomes_are_recorded,
             tokens_are_found_by_hash_and_revoked,

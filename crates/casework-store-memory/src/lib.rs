@@ -520,6 +520,16 @@ impl CaseStore for MemoryStore {
             .collect())
     }
 
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|m| m.case == case)
+            .cloned()
+            .collect())
+    }
+
     async fn outbox_claim(
         &self,
         worker: String,

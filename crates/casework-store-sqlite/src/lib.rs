@@ -410,6 +410,10 @@ impl CaseStore for SqliteStore {
         self.read(move |c| sql::outbox_list(c, status, limit)).await
     }
 
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.read(move |c| sql::outbox_for_case(c, case)).await
+    }
+
     async fn outbox_claim(
         &self,
         worker: String,

@@ -13,7 +13,7 @@ pub const APPLICATION_ID: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -133,6 +133,11 @@ CREATE TABLE idempotency (
     fingerprint TEXT NOT NULL,
     case_number INTEGER NOT NULL REFERENCES cases(number)
 ) WITHOUT ROWID;
+"#;
+
+/// v4: a case's outbox messages, for the delivery status on its timeline.
+const V4: &str = r#"
+CREATE INDEX outbox_case ON outbox(case_number, seq);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

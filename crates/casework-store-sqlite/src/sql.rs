@@ -975,6 +975,26 @@ pub fn outbox_list(
     Ok(out)
 }
 
+/// One case's messages, oldest first.
+pub fn outbox_for_case(
+    conn: &Connection,
+    case: CaseNumber,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_number = ?1 ORDER BY seq"
+        ))
+        .map_err(map_err)?;
+    let rows = st
+        .query_map(params![case.get() as i64], outbox_row)
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.map_err(map_err)?.message()?);
+    }
+    Ok(out)
+}
+
 /// Claims due messages for a worker (inside the writer's transaction: claims are exclusive).
 pub fn outbox_claim(
     conn: &Connection,
