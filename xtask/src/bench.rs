@@ -176,19 +176,39 @@ fn cli() -> Result<()> {
 }
 
 /// A process that printed `listening on http://ADDR` as its first line.
-struct Server {
+pub(crate) struct Server {
     child: std::process::Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(core: &str, program: &str, args: &[&str]) -> Result<Self> {
+    /// Starts `program` pinned to `core` (taskset) and waits for its address.
+    pub(crate) fn start(core: &str, program: &str, args: &[&str]) -> Result<Self> {
+        Self::start_with(core, program, args, std::process::Stdio::null())
+    }
+
+    /// [`Server::start`] with the server's log (stderr) going to `log`.
+    pub(crate) fn start_logged(
+        core: &str,
+        program: &str,
+        args: &[&str],
+        log: std::fs::File,
+    ) -> Result<Self> {
+        Self::start_with(core, program, args, log.into())
+    }
+
+    fn start_with(
+        core: &str,
+        program: &str,
+        args: &[&str],
+        stderr: std::process::Stdio,
+    ) -> Result<Self> {
         use std::io::BufRead;
         let mut child = Command::new("taskset")
             .args(["-c", core, program])
             .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("start {program}"))?;
         let stdout = child.stdout.take().context("server stdout")?;

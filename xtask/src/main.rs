@@ -3,6 +3,9 @@
 //! - `cargo xtask ci`    — fmt check, clippy `-D warnings`, every test with `CI=true`
 //!   (insta refuses to write new snapshots), and the tidy invariants (they are tests).
 //! - `cargo xtask tidy`  — only the architecture and style invariants.
+//! - `cargo xtask openapi` — rewrites `docs/openapi.json` from the code (`casework openapi`);
+//!   a test fails while the committed file is stale.
+//! - `cargo xtask fuzz-api [--seconds N]` — schemathesis (PyPI) against `casework serve`.
 //! - `cargo xtask test-env` — the Python virtual environment (`target/test-venv`, aiosmtpd
 //!   from PyPI) in which the email tests run a real SMTP server; `ci` makes it when missing.
 //! - `cargo xtask bench store [--cases N]...` — the store benchmarks in release mode, one run
@@ -11,6 +14,7 @@
 //! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
 
 mod bench;
+mod fuzz;
 mod tidy;
 
 use std::process::Command;
@@ -22,6 +26,8 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test-env") => test_env(),
+        Some("openapi") => openapi(),
+        Some("fuzz-api") => fuzz::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("tidy") => {
             let problems = tidy::check_all(&tidy::workspace_root())?;
@@ -42,12 +48,35 @@ fn main() -> Result<()> {
             );
             eprintln!("  tidy  architecture and style invariants only");
             eprintln!("  test-env  the Python environment the email tests' SMTP server runs in");
+            eprintln!("  openapi   rewrite docs/openapi.json from the code");
+            eprintln!("  fuzz-api [--seconds N]  schemathesis against a served instance");
             eprintln!(
                 "  bench store [--cases N]...  store benchmarks, written to docs/benchmarks.md"
             );
             std::process::exit(1);
         }
     }
+}
+
+/// Rewrites docs/openapi.json with what `casework openapi` prints.
+fn openapi() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["run", "--quiet", "-p", "casework-cli", "--", "openapi"])
+        .current_dir(tidy::workspace_root())
+        .output()
+        .context("cannot run casework openapi")?;
+    if !out.status.success() {
+        bail!(
+            "casework openapi failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = tidy::workspace_root().join("docs/openapi.json");
+    std::fs::write(&path, &out.stdout)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {} ({} bytes)", path.display(), out.stdout.len());
+    Ok(())
 }
 
 /// aiosmtpd, pinned: the SMTP server the email tests deliver to.

@@ -124,6 +124,9 @@ pub enum Top {
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
     Demo,
+    /// Print the HTTP API's OpenAPI 3.1 document (the one `serve` has at /openapi.json)
+    #[command(after_help = "Example:\n  casework openapi > openapi.json")]
+    Openapi,
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  casework completions bash > ~/.local/share/bash-completion/completions/casework"

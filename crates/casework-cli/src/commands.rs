@@ -93,6 +93,10 @@ fn parse_time(s: &str, what: &str) -> Result<jiff::Timestamp, Failure> {
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Top::Demo => return crate::demo::run(cli.json).await,
+        Top::Openapi => {
+            print!("{}", casework_http::openapi::document());
+            return Ok(0);
+        }
         Top::Completions { shell } => {
             let mut cmd = Cli::command();
             let shell = match shell {
@@ -115,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     let json = cli.json;
     let svc = &app.service;
     match cli.command {
-        Top::Demo | Top::Completions { .. } => Ok(0),
+        Top::Demo | Top::Openapi | Top::Completions { .. } => Ok(0),
         Top::Init => init(&app, cli.config.as_deref(), json).await,
         Top::Serve {
             bind,

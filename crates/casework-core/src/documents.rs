@@ -114,6 +114,7 @@ pub struct RenderedEmail {
 
 /// The case-summary draft (seed step 7), built from the case's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SummaryDraft {
     /// The issue.
     pub issue: String,

@@ -12,12 +12,14 @@ use crate::model::{
 
 /// One recorded change to a case: who, when, and what changed from what to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// The case it belongs to.
     pub case: CaseNumber,
     /// Position in the case's history, from 1; the case version after applying it.
     pub seq: u64,
     /// When it happened.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// Who did it.
     pub actor: String,
@@ -29,6 +31,7 @@ pub struct Event {
 /// What happened. Every variant carries what the history needs to show the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventKind {
     /// The case was opened.
     Opened {
@@ -182,6 +185,7 @@ pub enum EventKind {
         /// How the case had been closed.
         close_mode: CloseMode,
         /// When it had been closed.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
         closed_at: Timestamp,
     },
 }

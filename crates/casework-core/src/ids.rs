@@ -31,6 +31,7 @@ impl ParseError {
 ///
 /// Parsing accepts leading zeros (`"00001027"` and `"1027"` are the same case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseNumber(u64);
 
 impl CaseNumber {
@@ -91,6 +92,7 @@ impl<'de> Deserialize<'de> for CaseNumber {
 ///
 /// This is a sanity check, not RFC 5322: it refuses what is certainly wrong.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
@@ -159,6 +161,7 @@ impl<'de> Deserialize<'de> for EmailAddress {
 
 /// The name of a status in the workflow file (`New`, `In Progress`, …).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusName(String);
 
 impl StatusName {

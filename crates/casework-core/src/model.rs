@@ -29,6 +29,20 @@ macro_rules! string_enum {
             }
         }
 
+        // By hand: utoipa's derive does not see a `serde(rename)` built by this macro.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl std::str::FromStr for $name {
             type Err = crate::ids::ParseError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -155,6 +169,7 @@ impl TemplateName {
 
 /// The customer a case belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// Full name.
     pub name: String,
@@ -170,6 +185,7 @@ pub struct Customer {
 
 /// Seed step 10: product area, functionality and issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Category {
     /// Product area.
     pub product_area: Option<String>,
@@ -181,6 +197,7 @@ pub struct Category {
 
 /// Seed step 11: the two resolutions a resolved close requires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolution {
     /// Primary resolution.
     pub primary: String,
@@ -190,6 +207,7 @@ pub struct Resolution {
 
 /// A link from a case to an article, a defect or another case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkTarget {
     /// What is linked.
     pub kind: RefKind,
@@ -201,17 +219,20 @@ pub struct LinkTarget {
 /// Unanswered contact attempts counted toward the non-response policy since the
 /// customer was last reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactTally {
     /// Counted unanswered emails.
     pub emails: u32,
     /// Counted unanswered phone calls.
     pub phone_calls: u32,
     /// When the last counted attempt was made.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_counted_at: Option<Timestamp>,
 }
 
 /// A case: the state that replaying its events gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Case {
     /// Store-assigned number.
     pub number: CaseNumber,
@@ -256,15 +277,19 @@ pub struct Case {
     /// Who opened the case.
     pub opened_by: String,
     /// When it was opened.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// When it was last closed, while it is closed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub closed_at: Option<Timestamp>,
 }
 
 /// A case as the API and the CLI show it: its fields plus the zero-padded number.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseView<'a> {
     /// The number as customers see it: `00001027`.
     pub display_number: String,
@@ -392,6 +417,7 @@ impl Actor {
 
 /// A knowledge article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Article {
     /// Store-assigned id.
     pub id: u64,
@@ -402,6 +428,7 @@ pub struct Article {
     /// Where the article is published, if anywhere.
     pub url: Option<String>,
     /// When it was added.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
@@ -418,6 +445,7 @@ pub struct NewArticle {
 
 /// A known defect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Defect {
     /// Its key in the defect tracker (`BUG-000123`).
     pub key: String,
@@ -428,12 +456,14 @@ pub struct Defect {
     /// Tracker state (`open`, `fixed`, …).
     pub state: String,
     /// When it was added.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// Where an email of the timeline stands now: read from the outbox when the timeline is
 /// shown, so a retry or a failure shows without touching the case's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryStatus {
     /// Queued, sent or failed.
     pub status: OutboxStatus,
@@ -445,9 +475,11 @@ pub struct DeliveryStatus {
     pub last_error: Option<String>,
     /// When a queued message is tried next (staff only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub next_attempt_at: Option<Timestamp>,
     /// When it was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub sent_at: Option<Timestamp>,
 }
 
@@ -476,6 +508,7 @@ impl DeliveryStatus {
 
 /// One entry of a case's timeline: an event, and for an email its delivery status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     /// The event.
     #[serde(flatten)]
@@ -487,6 +520,7 @@ pub struct TimelineEntry {
 
 /// An email waiting in, or gone from, the transactional outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxMessage {
     /// Unique id, from the id generator.
     pub id: String,
@@ -517,14 +551,18 @@ pub struct OutboxMessage {
     /// The last delivery error, if any.
     pub last_error: Option<String>,
     /// When it was queued.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// Not to be tried before this time.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub next_attempt_at: Timestamp,
     /// Which worker holds the claim, if any.
     pub claimed_by: Option<String>,
     /// When the claim lapses.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub claimed_until: Option<Timestamp>,
     /// When it was sent.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub sent_at: Option<Timestamp>,
 }
 

@@ -180,6 +180,7 @@ pub struct SearchQuery {
 
 /// A ranked search hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// Case, article or defect.
     pub kind: RefKind,
@@ -195,6 +196,7 @@ pub struct SearchHit {
 /// What a reopen report groups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReportGroup {
     /// Product area.
     ProductArea,
@@ -217,6 +219,7 @@ pub struct ReportQuery {
 
 /// One row of the reopen report. See [`crate::report`] for the exact definitions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRow {
     /// The group's value, or `(none)`.
     pub key: String,

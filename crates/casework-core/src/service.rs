@@ -68,6 +68,7 @@ impl From<StoreError> for ServiceError {
 
 /// The state of the closing checklist and the non-response policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosingCheck {
     /// Whether the case may be closed as resolved (resolutions are given with the close).
     pub ready: bool,
@@ -522,6 +523,7 @@ impl CaseService {
     ) -> Result<RenderedEmail, ServiceError> {
         let case = self.visible_case(actor, number).await?;
         self.require(actor, Permission::WorkCase, "preview emails")?;
+        crate::workflow::check_email(template, fields)?;
         Ok(self
             .templates
             .render_email(template, &self.config.organization, &case, actor, fields)
@@ -629,11 +631,6 @@ impl CaseService {
         };
         match self.store.add_defect(defect).await {
             Ok(d) => Ok(d),
-            Err(StoreError::Duplicate(what)) => Err(WorkflowError::Invalid {
-                field: "key".into(),
-                message: format!("{what} already exists"),
-            }
-            .into()),
             Err(e) => Err(e.into()),
         }
     }

@@ -154,6 +154,7 @@ pub enum Command {
 
 /// One unmet condition for closing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MissingItem {
     /// Machine name: `summary`, `title`, `product`, `product_version`, `product_area`,
     /// `functionality`, `issue`, `primary_resolution`, `secondary_resolution`,
@@ -215,6 +216,12 @@ pub enum WorkflowError {
         status: StatusName,
         /// What to do instead.
         hint: String,
+    },
+    /// The case is already where the command would take it (escalating an escalated case).
+    #[error("case is already {status}")]
+    AlreadyThere {
+        /// Current status.
+        status: StatusName,
     },
     /// Reopen needs a closed case.
     #[error("case is not closed (status {status}); only a closed case can be reopened")]
@@ -383,11 +390,12 @@ fn invalid(field: &str, message: &str) -> WorkflowError {
 
 /// Trims a text field and checks it is present and not too long.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, WorkflowError> {
+    // the length is the client's text as sent, so it means what the API schema's maxLength says
+    check_len(field, value, max)?;
     let v = value.trim();
     if v.is_empty() {
         return Err(invalid(field, "is required and may not be blank"));
     }
-    check_len(field, v, max)?;
     Ok(v.to_string())
 }
 
@@ -401,18 +409,54 @@ fn check_len(field: &str, v: &str, max: usize) -> Result<(), WorkflowError> {
     Ok(())
 }
 
+/// Whether an email may be rendered from these fields: an email template (not the summary
+/// draft), `discussed` for a follow-up, and every field within its length.
+pub fn check_email(template: TemplateName, fields: &EmailFields) -> Result<(), WorkflowError> {
+    if !template.is_email() {
+        return Err(invalid(
+            "template",
+            "the case summary is not an email; see the summary draft",
+        ));
+    }
+    if template == TemplateName::FollowUp
+        && fields
+            .discussed
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(invalid(
+            "discussed",
+            "a follow-up email needs a summary of what was discussed",
+        ));
+    }
+    for (field, value) in [
+        ("challenge", &fields.challenge),
+        ("discussed", &fields.discussed),
+        ("next_steps", &fields.next_steps),
+        ("note", &fields.note),
+    ] {
+        if let Some(v) = value {
+            check_len(field, v, MAX_TEXT)?;
+        }
+    }
+    for url in &fields.documentation {
+        check_len("documentation", url, 2048)?;
+    }
+    Ok(())
+}
+
 /// Trims an optional field; blank becomes `None`.
 pub fn optional_text(
     field: &str,
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, WorkflowError> {
+    if let Some(raw) = value {
+        check_len(field, raw, max)?;
+    }
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => {
-            check_len(field, v, max)?;
-            Ok(Some(v.to_string()))
-        }
+        Some(v) => Ok(Some(v.to_string())),
     }
 }
 
@@ -586,7 +630,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             require_open(case, "reopen it first")?;
             let to = ctx.config.escalated_status.clone();
             if case.status == to {
-                return Err(invalid("status", "the case is already escalated"));
+                return Err(WorkflowError::AlreadyThere { status: to });
             }
             if !ctx.config.allows(&case.status, &to) {
                 return Err(WorkflowError::TransitionNotAllowed {
@@ -690,23 +734,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         }
         Command::SendEmail { template, fields } => {
             ctx.require(Permission::WorkCase, "send emails")?;
-            if !template.is_email() {
-                return Err(invalid("template", "the case summary is not an email"));
-            }
-            if *template == TemplateName::FollowUp
-                && fields
-                    .discussed
-                    .as_deref()
-                    .is_none_or(|s| s.trim().is_empty())
-            {
-                return Err(invalid(
-                    "discussed",
-                    "a follow-up email needs a summary of what was discussed",
-                ));
-            }
-            for url in &fields.documentation {
-                check_len("documentation", url, 2048)?;
-            }
+            check_email(*template, fields)?;
             queue_email(ctx, case, *template, fields, &mut d)?;
         }
         Command::Link(target) => {

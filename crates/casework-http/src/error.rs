@@ -90,7 +90,10 @@ impl From<ServiceError> for ApiError {
                         serde_json::to_value(missing).unwrap_or(Value::Null),
                     )
                 }
-                W::TransitionNotAllowed { .. } | W::CaseClosed { .. } | W::NotClosed { .. } => {
+                W::TransitionNotAllowed { .. }
+                | W::CaseClosed { .. }
+                | W::NotClosed { .. }
+                | W::AlreadyThere { .. } => {
                     Self::new(StatusCode::CONFLICT, "refused by the workflow", detail)
                 }
                 W::Template(_) => Self::internal(&detail),

@@ -6,6 +6,7 @@
 //! 412 when stale); actions honour it when sent. Errors are problem+json ([`ApiError`]).
 
 mod error;
+pub mod openapi;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -25,9 +26,10 @@ use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
 use casework_core::service::Outcome;
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use casework_core::{CaseService, ServiceError};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 pub use error::ApiError;
 
@@ -103,10 +105,8 @@ fn routes(state: AppState) -> Router {
         .route("/{n}/links", post(link))
         .route("/{n}/swarm", post(swarm));
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi_json))
         .nest("/api/v1/cases", cases)
         .route("/api/v1/search", get(search))
         .route("/api/v1/articles", post(add_article))
@@ -120,6 +120,75 @@ fn routes(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    summary = "Whether the server is up",
+    security(()),
+    responses((status = 200, description = "Up", body = openapi::Health))
+)]
+async fn healthz() -> Json<openapi::Health> {
+    Json(openapi::Health { status: "ok" })
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    summary = "This API's OpenAPI 3.1 document",
+    security(()),
+    responses((status = 200, description = "The document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOC.get_or_init(openapi::document).clone();
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// A case in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // describes the path; handlers take it as a string
+struct CasePath {
+    /// Case number; leading zeros accepted (`1027` or `00001027`).
+    n: String,
+}
+
+/// The version a client read, for an optimistic write.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // describes the header; handlers read it with `if_match`
+struct IfMatch {
+    /// The case's `ETag` as read (`"7"`): a write to a case that changed since is 412.
+    #[serde(rename = "If-Match")]
+    #[param(value_type = String, required = false, pattern = r#"^(W/)?"?[0-9]{1,19}"?$"#)]
+    if_match: Option<String>,
+}
+
+/// The version a client read, required for a PATCH.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // describes the header; the handler reads it with `if_match`
+struct IfMatchRequired {
+    /// The case's `ETag` as read (`"7"`): without it 428, stale 412.
+    #[serde(rename = "If-Match")]
+    #[param(pattern = r#"^(W/)?"?[0-9]{1,19}"?$"#)]
+    if_match: String,
+}
+
+/// A key making a create safe to retry.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // describes the header; the handler reads it
+struct IdempotencyKey {
+    /// Any unique string: a retry with the same key and body answers as the first call did
+    /// (`Idempotent-Replayed: true`); the same key with another body is 422.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(value_type = String, required = false, pattern = "^[!-~]{1,255}$")]
+    idempotency_key: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -181,6 +250,39 @@ fn number(raw: &str) -> Result<CaseNumber, ApiError> {
     raw.parse().map_err(|_| ApiError::case_not_found(raw))
 }
 
+/// A `limit` parameter: `default` when absent, 422 outside 1..=max.
+fn limit(value: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and {max}"),
+        )),
+    }
+}
+
+/// A JSON number that is whole, as JSON Schema's `integer` means it: `25` or `25.0`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Some(u),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Some(f as u64)
+        }
+        _ => None,
+    };
+    whole
+        .and_then(|u| u32::try_from(u).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, found {n}")))
+}
+
+/// A blank query parameter is the same as an absent one.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
 /// The version in `If-Match` (`"7"`, `W/"7"` or `7`), if sent.
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
@@ -213,23 +315,20 @@ fn case_response(status: StatusCode, case: &Case) -> Response {
 
 fn entry_response(outcome: &Outcome) -> Response {
     let mut r = match outcome.events.last() {
-        Some(e) => (StatusCode::CREATED, Json(entry(e, e.seq))).into_response(),
+        Some(e) => (
+            StatusCode::CREATED,
+            Json(openapi::EventItem {
+                id: e.seq,
+                event: e,
+            }),
+        )
+            .into_response(),
         None => (StatusCode::OK, Json(json!({}))).into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.case.version)) {
         r.headers_mut().insert(header::ETAG, v);
     }
     r
-}
-
-/// A timeline entry: the event (with its delivery status, on the timeline) and its sequence
-/// number as `id`.
-fn entry(e: &impl Serialize, seq: u64) -> Value {
-    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("id".into(), json!(seq));
-    }
-    v
 }
 
 /// Runs a command on a case and answers with the case and its new ETag.
@@ -261,26 +360,48 @@ async fn act(
 // ---------------------------------------------------------------------------------------
 // cases
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomerIn {
+    /// The customer's name.
+    #[schema(pattern = "\\S", max_length = 255)]
     name: String,
+    /// Where emails go: one `@` between a name and a domain with a dot.
+    #[schema(
+        pattern = r#"^[^\s@<>,;"\x00-\x1f\x7f-\x9f]+@[^\s@<>,;".\x00-\x1f\x7f-\x9f][^\s@<>,;"\x00-\x1f\x7f-\x9f]*\.[^\s@<>,;"\x00-\x1f\x7f-\x9f]*[^\s@<>,;".\x00-\x1f\x7f-\x9f]$"#,
+        max_length = 254
+    )]
     email: String,
+    /// Phone number.
+    #[schema(max_length = 64)]
     phone: Option<String>,
+    /// Account or company.
+    #[schema(max_length = 255)]
     account: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCase {
+    /// Short title.
+    #[schema(pattern = "\\S", max_length = 255)]
     title: String,
+    /// What the customer reported.
     #[serde(default)]
+    #[schema(max_length = 100000)]
     description: String,
+    /// How the customer reached support.
     origin: Origin,
+    /// Default `medium`.
     #[serde(default = "medium")]
     priority: Priority,
+    /// Who the case is for. A customer token opens cases for its own address only.
     customer: CustomerIn,
+    /// Product.
+    #[schema(max_length = 255)]
     product: Option<String>,
+    /// Product version.
+    #[schema(max_length = 255)]
     product_version: Option<String>,
 }
 
@@ -288,6 +409,15 @@ fn medium() -> Priority {
     Priority::Medium
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    summary = "Open a case",
+    params(IdempotencyKey),
+    request_body = CreateCase,
+    responses((status = 201, description = "The new case (or, for a replayed Idempotency-Key, the first answer)", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"), ("Location" = String, description = "The case's URL"))), openapi::Problems)
+)]
 async fn create_case(
     State(s): State<AppState>,
     Auth(actor): Auth,
@@ -339,42 +469,83 @@ async fn create_case(
     Ok(r)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Only this status (a name from the workflow file).
+    #[param(max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     status: Option<String>,
+    /// Only this status category.
     status_category: Option<StatusCategory>,
+    /// Only cases this person owns.
     owner: Option<String>,
+    /// Only reopened (true) or never reopened (false) cases.
     reopened: Option<bool>,
+    /// Only this product area.
     product_area: Option<String>,
+    /// Full-text query over what the caller may see.
     q: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^(c[1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    summary = "List cases the caller may see",
+    params(ListQuery),
+    responses((status = 200, description = "A page of cases", body = openapi::CasePage), openapi::Problems)
+)]
 async fn list_cases(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = PageRequest::from_params(q.limit, q.cursor.as_deref())
-        .map_err(|e| ApiError::invalid("cursor", e.to_string()))?;
+    let page = PageRequest::from_params(q.limit, q.cursor.as_deref()).map_err(|e| {
+        let e = e.to_string();
+        ApiError::invalid(
+            if e.contains("limit") {
+                "limit"
+            } else {
+                "cursor"
+            },
+            e,
+        )
+    })?;
     let filter = CaseFilter {
-        status: q.status.map(|v| v.parse()).transpose().map_err(
+        status: given(q.status).map(|v| v.parse()).transpose().map_err(
             |e: casework_core::ids::ParseError| ApiError::invalid("status", e.to_string()),
         )?,
         status_category: q.status_category,
-        owner: q.owner,
+        owner: given(q.owner),
         reopened: q.reopened,
-        product_area: q.product_area,
+        product_area: given(q.product_area),
         customer: None,
-        q: q.q,
+        q: given(q.q),
     };
     let page = s.service.list(&actor, filter, page).await?;
     let items: Vec<_> = page.items.iter().map(Case::view).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })).into_response())
+    Ok(Json(openapi::CasePage {
+        items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}",
+    tag = "cases",
+    summary = "Read a case",
+    params(CasePath),
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn get_case(
     State(s): State<AppState>,
     Auth(actor): Auth,
@@ -384,25 +555,50 @@ async fn get_case(
     Ok(case_response(StatusCode::OK, &case))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CategoryIn {
+    /// Product area.
+    #[schema(max_length = 255)]
     product_area: Option<String>,
+    /// Functionality.
+    #[schema(max_length = 255)]
     functionality: Option<String>,
+    /// Issue.
+    #[schema(max_length = 255)]
     issue: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchCase {
+    /// New title; the same title again confirms it (closing checklist item 8).
+    #[schema(pattern = "\\S", max_length = 255)]
     title: Option<String>,
+    /// New description; blank clears it.
+    #[schema(max_length = 100000)]
     description: Option<String>,
+    /// New priority.
     priority: Option<Priority>,
+    /// Product; blank clears it.
+    #[schema(max_length = 255)]
     product: Option<String>,
+    /// Product version; blank clears it.
+    #[schema(max_length = 255)]
     product_version: Option<String>,
+    /// Categorization (closing checklist item 10); blank clears a part.
     category: Option<CategoryIn>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{n}",
+    tag = "cases",
+    summary = "Edit fields (If-Match required)",
+    params(CasePath, IfMatchRequired),
+    request_body = PatchCase,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn patch_case(
     State(s): State<AppState>,
     Auth(actor): Auth,
@@ -441,12 +637,23 @@ async fn patch_case(
     Ok(case_response(StatusCode::OK, &outcome.case))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignIn {
+    /// The agent's name.
+    #[schema(pattern = "\\S")]
     owner: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/assign",
+    tag = "cases",
+    summary = "Give the case an owner",
+    params(CasePath, IfMatch),
+    request_body = AssignIn,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn assign(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -457,13 +664,29 @@ async fn assign(
     act_on_case(&s, &a, &n, &h, Command::Assign { owner: b.owner }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TransitionIn {
+    /// The status to move to (a name from the workflow file; not a closed one: use close).
+    #[schema(
+        max_length = 64,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     status: String,
+    /// Why, for the history.
+    #[schema(max_length = 100000)]
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/transition",
+    tag = "cases",
+    summary = "Move the case to another status",
+    params(CasePath, IfMatch),
+    request_body = TransitionIn,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn transition(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -484,12 +707,23 @@ async fn transition(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonIn {
+    /// Why.
+    #[schema(pattern = "\\S", max_length = 100000)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/escalate",
+    tag = "cases",
+    summary = "Escalate the case",
+    params(CasePath, IfMatch),
+    request_body = ReasonIn,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn escalate(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -500,14 +734,29 @@ async fn escalate(
     act_on_case(&s, &a, &n, &h, Command::Escalate { reason: b.reason }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CloseIn {
+    /// `resolved` (the closing checklist must hold), `non_response` (the contact policy
+    /// must hold) or `temporary`.
     mode: CloseMode,
+    /// Required for `resolved`.
+    #[schema(max_length = 255)]
     primary_resolution: Option<String>,
+    /// Required for `resolved`.
+    #[schema(max_length = 255)]
     secondary_resolution: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/close",
+    tag = "cases",
+    summary = "Close: resolved (checklist), non-response (policy) or temporary",
+    params(CasePath, IfMatch),
+    request_body = CloseIn,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn close(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -535,10 +784,13 @@ async fn close(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReopenIn {
+    /// Why the case came back: kept as data for the reopen report.
+    #[schema(pattern = "\\S", max_length = 100000)]
     reason: String,
+    /// Queue the reopen notice to the customer (default true).
     #[serde(default = "yes")]
     notify_customer: bool,
 }
@@ -547,6 +799,15 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/reopen",
+    tag = "cases",
+    summary = "Reopen a closed case with a reason",
+    params(CasePath, IfMatch),
+    request_body = ReopenIn,
+    responses((status = 200, description = "The case", body = casework_core::model::CaseView, headers(("ETag" = String, description = "The case's version, quoted"))), openapi::Problems)
+)]
 async fn reopen(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -567,17 +828,35 @@ async fn reopen(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CallIn {
+    /// Who called whom.
     direction: CallDirection,
+    /// 1 to 1440 (a whole number; `25.0` is taken as 25).
+    #[schema(minimum = 1, maximum = 1440)]
+    #[serde(deserialize_with = "whole_number")]
     duration_minutes: u32,
+    /// Whether the screen was shared.
     #[serde(default)]
     screenshare: bool,
+    /// Phone, Teams, …
+    #[schema(max_length = 255)]
     channel: Option<String>,
+    /// What was found and done (customer-visible).
+    #[schema(pattern = "\\S", max_length = 100000)]
     notes: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/calls",
+    tag = "cases",
+    summary = "Log a call",
+    params(CasePath, IfMatch),
+    request_body = CallIn,
+    responses((status = 201, description = "The new timeline entry", body = openapi::EventItem), openapi::Problems)
+)]
 async fn log_call(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -595,19 +874,54 @@ async fn log_call(
     Ok(entry_response(&act(&s, &a, &n, &h, cmd).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PostIn {
-    kind: PostKind,
+    /// What kind of post.
+    kind: PostKindIn,
+    /// The text.
+    #[schema(pattern = "\\S", max_length = 100000)]
     body: String,
+    /// Default `internal`; customers may only post `customer` notes.
     #[serde(default = "internal")]
     visibility: Visibility,
+}
+
+/// The kinds of post a client may add (a reopen reason is written by reopen).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum PostKindIn {
+    /// A note.
+    Note,
+    /// Notes of a call (seed step 4).
+    CallNotes,
+    /// The case summary (seed step 7).
+    Summary,
+}
+
+impl From<PostKindIn> for PostKind {
+    fn from(k: PostKindIn) -> Self {
+        match k {
+            PostKindIn::Note => PostKind::Note,
+            PostKindIn::CallNotes => PostKind::CallNotes,
+            PostKindIn::Summary => PostKind::Summary,
+        }
+    }
 }
 
 fn internal() -> Visibility {
     Visibility::Internal
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/posts",
+    tag = "cases",
+    summary = "Add a note, call notes or the case summary",
+    params(CasePath, IfMatch),
+    request_body = PostIn,
+    responses((status = 201, description = "The new timeline entry", body = openapi::EventItem), openapi::Problems)
+)]
 async fn add_post(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -616,21 +930,34 @@ async fn add_post(
     Body(b): Body<PostIn>,
 ) -> Result<Response, ApiError> {
     let cmd = Command::AddPost {
-        kind: b.kind,
+        kind: b.kind.into(),
         body: b.body,
         visibility: b.visibility,
     };
     Ok(entry_response(&act(&s, &a, &n, &h, cmd).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactIn {
+    /// How the customer was contacted.
     channel: ContactChannel,
+    /// Whether they answered.
     outcome: ContactOutcome,
+    /// Internal note.
+    #[schema(max_length = 100000)]
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/contact-attempts",
+    tag = "cases",
+    summary = "Record an attempt to reach the customer",
+    params(CasePath, IfMatch),
+    request_body = ContactIn,
+    responses((status = 201, description = "The new timeline entry", body = openapi::EventItem), openapi::Problems)
+)]
 async fn contact_attempt(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -646,16 +973,51 @@ async fn contact_attempt(
     Ok(entry_response(&act(&s, &a, &n, &h, cmd).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailIn {
-    template: TemplateName,
+    /// Which email.
+    template: EmailTemplate,
+    /// The customer's challenge (initial contact; default: the case description).
+    #[schema(max_length = 100000)]
     challenge: Option<String>,
+    /// What was discussed (required for a follow-up).
+    #[schema(max_length = 100000)]
     discussed: Option<String>,
+    /// Next steps.
+    #[schema(max_length = 100000)]
     next_steps: Option<String>,
+    /// Documentation links.
     #[serde(default)]
     documentation: Vec<String>,
+    /// A note to add.
+    #[schema(max_length = 100000)]
     note: Option<String>,
+}
+
+/// The documents that are emails (the summary draft has its own endpoint).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum EmailTemplate {
+    /// Step 1: ownership taken.
+    InitialContact,
+    /// Step 3: what was discussed, documentation, next steps.
+    FollowUp,
+    /// Step 6: closing after no response.
+    NonResponseClosure,
+    /// A reopened case.
+    ReopenNotice,
+}
+
+impl From<EmailTemplate> for TemplateName {
+    fn from(t: EmailTemplate) -> Self {
+        match t {
+            EmailTemplate::InitialContact => TemplateName::InitialContact,
+            EmailTemplate::FollowUp => TemplateName::FollowUp,
+            EmailTemplate::NonResponseClosure => TemplateName::NonResponseClosure,
+            EmailTemplate::ReopenNotice => TemplateName::ReopenNotice,
+        }
+    }
 }
 
 impl EmailIn {
@@ -670,6 +1032,15 @@ impl EmailIn {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/emails/preview",
+    tag = "cases",
+    summary = "Render an email without queueing it",
+    params(CasePath),
+    request_body = EmailIn,
+    responses((status = 200, description = "The rendered email", body = openapi::EmailPreview), openapi::Problems)
+)]
 async fn preview_email(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -678,11 +1049,25 @@ async fn preview_email(
 ) -> Result<Response, ApiError> {
     let e = s
         .service
-        .preview_email(&a, number(&n)?, b.template, &b.fields())
+        .preview_email(&a, number(&n)?, b.template.into(), &b.fields())
         .await?;
-    Ok(Json(json!({ "to": e.to, "subject": e.subject, "body": e.body })).into_response())
+    Ok(Json(openapi::EmailPreview {
+        to: &e.to,
+        subject: &e.subject,
+        body: &e.body,
+    })
+    .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/emails",
+    tag = "cases",
+    summary = "Queue an email to the customer",
+    params(CasePath, IfMatch),
+    request_body = EmailIn,
+    responses((status = 201, description = "The queued message", body = openapi::QueuedEmail), openapi::Problems)
+)]
 async fn send_email(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -696,15 +1081,25 @@ async fn send_email(
         &n,
         &h,
         Command::SendEmail {
-            template: b.template,
+            template: b.template.into(),
             fields: b.fields(),
         },
     )
     .await?;
     let queued = o.events.iter().find_map(|e| match &e.kind {
-        EventKind::EmailQueued { message, to, subject, body, .. } => {
-            Some(json!({ "id": message, "to": to, "subject": subject, "body": body, "status": OutboxStatus::Queued }))
-        }
+        EventKind::EmailQueued {
+            message,
+            to,
+            subject,
+            body,
+            ..
+        } => Some(openapi::QueuedEmail {
+            id: message,
+            to,
+            subject,
+            body,
+            status: OutboxStatus::Queued,
+        }),
         _ => None,
     });
     match queued {
@@ -715,6 +1110,14 @@ async fn send_email(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}/summary-draft",
+    tag = "cases",
+    summary = "Draft the case summary from the timeline",
+    params(CasePath),
+    responses((status = 200, description = "The draft", body = casework_core::documents::SummaryDraft), openapi::Problems)
+)]
 async fn summary_draft(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -723,6 +1126,14 @@ async fn summary_draft(
     Ok(Json(s.service.summary_draft(&a, number(&n)?).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}/closing-check",
+    tag = "cases",
+    summary = "The closing checklist, item by item",
+    params(CasePath),
+    responses((status = 200, description = "What holds and what is missing", body = casework_core::service::ClosingCheck), openapi::Problems)
+)]
 async fn closing_check(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -731,6 +1142,14 @@ async fn closing_check(
     Ok(Json(s.service.closing_check(&a, number(&n)?).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}/timeline",
+    tag = "cases",
+    summary = "The entries the caller may see, oldest first",
+    params(CasePath),
+    responses((status = 200, description = "The timeline", body = Vec<openapi::TimelineItem>), openapi::Problems)
+)]
 async fn timeline(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -740,12 +1159,23 @@ async fn timeline(
     Ok(Json(
         events
             .iter()
-            .map(|t| entry(t, t.event.seq))
+            .map(|t| openapi::TimelineItem {
+                id: t.event.seq,
+                entry: t,
+            })
             .collect::<Vec<_>>(),
     )
     .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}/history",
+    tag = "cases",
+    summary = "Every event (staff only)",
+    params(CasePath),
+    responses((status = 200, description = "The history", body = Vec<casework_core::event::Event>), openapi::Problems)
+)]
 async fn history(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -754,12 +1184,23 @@ async fn history(
     Ok(Json(s.service.history(&a, number(&n)?).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LimitQuery {
+    /// At most this many (1 to 100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{n}/similar",
+    tag = "cases",
+    summary = "Similar cases, articles and defects",
+    params(CasePath, LimitQuery),
+    responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), openapi::Problems)
+)]
 async fn similar(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -768,20 +1209,32 @@ async fn similar(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .similar(&a, number(&n)?, q.limit.unwrap_or(10))
+            .similar(&a, number(&n)?, limit(q.limit, 10, 100)?)
             .await?,
     )
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkIn {
+    /// What to link.
     kind: RefKind,
+    /// The article id, defect key or case number.
     #[serde(rename = "ref")]
+    #[schema(pattern = "\\S", max_length = 255)]
     reference: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/links",
+    tag = "cases",
+    summary = "Link an article, defect or case",
+    params(CasePath, IfMatch),
+    request_body = LinkIn,
+    responses((status = 201, description = "The new timeline entry", body = openapi::EventItem), openapi::Problems)
+)]
 async fn link(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -803,13 +1256,26 @@ async fn link(
     Ok(entry_response(&o))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SwarmIn {
+    /// The collaboration group.
+    #[schema(pattern = "\\S", max_length = 255)]
     group: String,
+    /// What to ask.
+    #[schema(pattern = "\\S", max_length = 100000)]
     question: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{n}/swarm",
+    tag = "cases",
+    summary = "Ask a collaboration group for help (internal)",
+    params(CasePath, IfMatch),
+    request_body = SwarmIn,
+    responses((status = 201, description = "The new timeline entry", body = openapi::EventItem), openapi::Problems)
+)]
 async fn swarm(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -834,14 +1300,28 @@ async fn swarm(
 // ---------------------------------------------------------------------------------------
 // search, knowledge, reports, outbox
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQ {
+    /// The query.
+    #[param(pattern = "\\S", max_length = 1000)]
     q: String,
+    /// Only hits of this kind.
     kind: Option<RefKind>,
+    /// At most this many (1 to 100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "knowledge",
+    summary = "Full-text search over what the caller may see",
+    params(SearchQ),
+    responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), openapi::Problems)
+)]
 async fn search(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -849,20 +1329,34 @@ async fn search(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .search(&a, &q.q, q.kind, q.limit.unwrap_or(10))
+            .search(&a, &q.q, q.kind, limit(q.limit, 10, 100)?)
             .await?,
     )
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ArticleIn {
+    /// Title.
+    #[schema(pattern = "\\S", max_length = 255)]
     title: String,
+    /// Text.
+    #[schema(pattern = "\\S", max_length = 100000)]
     body: String,
+    /// Where it is published.
+    #[schema(max_length = 2048)]
     url: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/articles",
+    tag = "knowledge",
+    summary = "Add a knowledge article",
+    request_body = ArticleIn,
+    responses((status = 201, description = "The article", body = casework_core::model::Article), openapi::Problems)
+)]
 async fn add_article(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -882,6 +1376,14 @@ async fn add_article(
     Ok((StatusCode::CREATED, Json(art)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/articles/{id}",
+    tag = "knowledge",
+    summary = "Read a knowledge article",
+    params(("id" = String, Path, description = "Article id")),
+    responses((status = 200, description = "The article", body = casework_core::model::Article), openapi::Problems)
+)]
 async fn get_article(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -897,16 +1399,32 @@ async fn get_article(
     Ok(Json(s.service.article(&a, id).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DefectIn {
+    /// Tracker key, e.g. `BUG-000123456`: no white space inside.
+    #[schema(pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]+\\s*$", max_length = 64)]
     key: String,
+    /// Title.
+    #[schema(pattern = "\\S", max_length = 255)]
     title: String,
+    /// Description.
     #[serde(default)]
+    #[schema(max_length = 100000)]
     body: String,
+    /// State in the tracker (`open`, `fixed`, …).
+    #[schema(pattern = "\\S", max_length = 32)]
     state: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/defects",
+    tag = "knowledge",
+    summary = "Add a defect",
+    request_body = DefectIn,
+    responses((status = 201, description = "The defect", body = casework_core::model::Defect), openapi::Problems)
+)]
 async fn add_defect(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -919,6 +1437,14 @@ async fn add_defect(
     Ok((StatusCode::CREATED, Json(d)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/defects/{key}",
+    tag = "knowledge",
+    summary = "Read a defect",
+    params(("key" = String, Path, description = "Defect key")),
+    responses((status = 200, description = "The defect", body = casework_core::model::Defect), openapi::Problems)
+)]
 async fn get_defect(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -927,14 +1453,27 @@ async fn get_defect(
     Ok(Json(s.service.defect(&a, &key).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQ {
     group_by: ReportGroup,
+    /// Only closures from this time on (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<jiff::Timestamp>,
+    /// Only closures before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<jiff::Timestamp>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/reopens",
+    tag = "reports",
+    summary = "Reopen rates by product area, owner or resolution",
+    params(ReportQ),
+    responses((status = 200, description = "One row per group", body = Vec<casework_core::ports::ReportRow>), openapi::Problems)
+)]
 async fn reopen_report(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -954,13 +1493,25 @@ async fn reopen_report(
     Ok(Json(rows).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct OutboxQ {
+    /// Only messages with this status.
     status: Option<OutboxStatus>,
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/outbox",
+    tag = "outbox",
+    summary = "Outgoing email and its delivery (staff only)",
+    params(OutboxQ),
+    responses((status = 200, description = "Messages, oldest first", body = Vec<casework_core::model::OutboxMessage>), openapi::Problems)
+)]
 async fn outbox(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -968,7 +1519,7 @@ async fn outbox(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .outbox(&a, q.status, q.limit.unwrap_or(100))
+            .outbox(&a, q.status, limit(q.limit, 100, 1000)?)
             .await?,
     )
     .into_response())

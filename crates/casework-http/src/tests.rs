@@ -655,7 +655,7 @@ async fn lists_page_with_cursors_and_knowledge_round_trips() {
                 &[],
             )
             .await,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT, // a taken key
         );
         is_problem(
             &call(
@@ -1187,4 +1187,276 @@ async fn a_request_over_the_timeout_is_answered_503() {
         r.headers.contains_key("x-request-id"),
         "timed-out answers carry the request id too"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// the OpenAPI document
+
+/// Every route of the contract (`shared/brief/API.md`), as the document must list it.
+const CONTRACT: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/openapi.json"),
+    ("post", "/api/v1/cases"),
+    ("get", "/api/v1/cases"),
+    ("get", "/api/v1/cases/{n}"),
+    ("patch", "/api/v1/cases/{n}"),
+    ("post", "/api/v1/cases/{n}/assign"),
+    ("post", "/api/v1/cases/{n}/transition"),
+    ("post", "/api/v1/cases/{n}/escalate"),
+    ("post", "/api/v1/cases/{n}/close"),
+    ("post", "/api/v1/cases/{n}/reopen"),
+    ("post", "/api/v1/cases/{n}/calls"),
+    ("post", "/api/v1/cases/{n}/posts"),
+    ("post", "/api/v1/cases/{n}/contact-attempts"),
+    ("post", "/api/v1/cases/{n}/emails/preview"),
+    ("post", "/api/v1/cases/{n}/emails"),
+    ("get", "/api/v1/cases/{n}/summary-draft"),
+    ("get", "/api/v1/cases/{n}/closing-check"),
+    ("get", "/api/v1/cases/{n}/timeline"),
+    ("get", "/api/v1/cases/{n}/history"),
+    ("get", "/api/v1/cases/{n}/similar"),
+    ("post", "/api/v1/cases/{n}/links"),
+    ("post", "/api/v1/cases/{n}/swarm"),
+    ("get", "/api/v1/search"),
+    ("post", "/api/v1/articles"),
+    ("get", "/api/v1/articles/{id}"),
+    ("post", "/api/v1/defects"),
+    ("get", "/api/v1/defects/{key}"),
+    ("get", "/api/v1/reports/reopens"),
+    ("get", "/api/v1/outbox"),
+];
+
+#[test]
+fn the_document_lists_exactly_the_contracts_routes() {
+    let doc: Value = serde_json::from_str(&crate::openapi::document()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut listed = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            listed.push((method.clone(), path.clone()));
+        }
+    }
+    listed.sort();
+    let mut expected: Vec<(String, String)> = CONTRACT
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    // every operation but the two public ones needs the bearer token and documents 401
+    for (method, path) in CONTRACT {
+        let op = &doc["paths"][path][method];
+        let public = ["/healthz", "/openapi.json"].contains(path);
+        assert_eq!(op["security"] == json!([{}]), public, "{method} {path}");
+        assert_eq!(
+            op["responses"]["401"].is_object(),
+            !public,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    for (name, app) in stores().await {
+        for (method, path) in CONTRACT {
+            let uri = path
+                .replace("{n}", "1")
+                .replace("{id}", "1")
+                .replace("{key}", "BUG-1");
+            let r = call(&app, &method.to_uppercase(), &uri, Some(ADMIN), None, &[]).await;
+            assert_ne!(
+                r.body["detail"], "no such resource",
+                "{name}: {method} {uri} is documented but not routed"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    let committed = include_str!("../../../docs/openapi.json");
+    let generated = crate::openapi::document();
+    assert!(
+        generated == committed,
+        "docs/openapi.json is stale: run `cargo xtask openapi` and commit it"
+    );
+    for (_, app) in stores().await {
+        let req = Request::get("/openapi.json")
+            .body(HttpBody::empty())
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024)
+            .await
+            .unwrap();
+        assert_eq!(std::str::from_utf8(&bytes).unwrap(), committed);
+    }
+}
+
+/// What `cargo xtask fuzz-api` (schemathesis) found, kept fixed: each was a 500, a schema
+/// that did not match what the server does, or a status the contract does not give.
+#[tokio::test]
+async fn what_the_api_fuzzer_found_stays_fixed() {
+    for (name, app) in stores().await {
+        let c = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{name}");
+        let n = c.body["number"].as_u64().unwrap();
+        let case = |rest: &str| format!("/api/v1/cases/{n}{rest}");
+
+        // the summary draft is not an email: was a 500 from the preview
+        let r = call(
+            &app,
+            "POST",
+            &case("/emails/preview"),
+            Some(AGENT),
+            Some(json!({"template": "case_summary"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        // preview checks lengths as sending does
+        let long = "x".repeat(100_001);
+        let r = call(
+            &app,
+            "POST",
+            &case("/emails/preview"),
+            Some(AGENT),
+            Some(json!({"template": "initial_contact", "next_steps": long})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "next_steps", "{name}");
+
+        // blank filters are absent filters; limits are checked, and named
+        let r = call(
+            &app,
+            "GET",
+            "/api/v1/cases?status=&owner=&product_area=&q=",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {:?}", r.body);
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+        let r = call(&app, "GET", "/api/v1/cases?limit=0", Some(AGENT), None, &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "limit");
+        for uri in [
+            "/api/v1/outbox?limit=2147483648",
+            "/api/v1/search?q=x&limit=0",
+            &case("/similar?limit=101"),
+        ] {
+            let r = call(&app, "GET", uri, Some(AGENT), None, &[]).await;
+            is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(r.body["field"], "limit", "{uri}");
+        }
+
+        // a whole number is a whole number, 25.0 included
+        let call_body = |minutes: Value| json!({"direction": "inbound", "duration_minutes": minutes, "notes": "n"});
+        let r = call(
+            &app,
+            "POST",
+            &case("/calls"),
+            Some(AGENT),
+            Some(call_body(json!(25.0))),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {:?}", r.body);
+        assert_eq!(r.body["duration_minutes"], 25);
+        let r = call(
+            &app,
+            "POST",
+            &case("/calls"),
+            Some(AGENT),
+            Some(call_body(json!(25.5))),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // a reopen reason is only written by reopen
+        let r = call(
+            &app,
+            "POST",
+            &case("/posts"),
+            Some(AGENT),
+            Some(json!({"kind": "reopen_reason", "body": "b"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // escalating an escalated case is a workflow refusal (409), not a bad request
+        let r = call(
+            &app,
+            "POST",
+            &case("/escalate"),
+            Some(LEAD),
+            Some(json!({"reason": "VIP"})),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {:?}", r.body);
+        let r = call(
+            &app,
+            "POST",
+            &case("/escalate"),
+            Some(LEAD),
+            Some(json!({"reason": "VIP"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::CONFLICT);
+
+        // a taken defect key is a conflict; a length counts what was sent, spaces included
+        let defect = |key: &str| json!({"key": key, "title": "t", "state": "open"});
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/defects",
+            Some(AGENT),
+            Some(defect("BUG-7")),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}");
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/defects",
+            Some(AGENT),
+            Some(defect("BUG-7")),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::CONFLICT);
+        let padded = format!("BUG-8{}", " ".repeat(60));
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/defects",
+            Some(AGENT),
+            Some(defect(&padded)),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+    }
 }

@@ -1,0 +1,175 @@
+//! `cargo xtask fuzz-api [--seconds N]`: schemathesis (from PyPI, in `target/fuzz-venv`)
+//! against a `casework serve` on a fresh SQLite store with a little data, every check on,
+//! for a bounded time. The settings the document cannot state are in
+//! `tests/fuzz/schemathesis.toml`, each with its reason. Fails when schemathesis finds a
+//! failure or the server logged an internal error.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::bench::Server;
+use crate::tidy::workspace_root;
+
+/// Pinned so a run is reproducible.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+fn venv() -> Result<std::path::PathBuf> {
+    let venv = workspace_root().join("target/fuzz-venv");
+    let st = venv.join("bin/schemathesis");
+    if !st.exists() {
+        let v = venv.display().to_string();
+        crate::run("fuzz-api", "python3", &["-m", "venv", &v])?;
+        let pip = venv.join("bin/pip").display().to_string();
+        crate::run(
+            "fuzz-api",
+            &pip,
+            &[
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SCHEMATHESIS,
+            ],
+        )?;
+    }
+    Ok(st)
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let seconds = match args {
+        [] => 120,
+        [flag, n] if flag == "--seconds" => n.parse().context("--seconds N")?,
+        _ => bail!("usage: cargo xtask fuzz-api [--seconds N]"),
+    };
+    let st = venv()?;
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run("build", &cargo, &["build", "-p", "casework-cli"])?;
+    let casework = root.join("target/debug/casework").display().to_string();
+    let dir = root.join("target/fuzz-api");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let store = format!("sqlite://{}", dir.join("cases.db").display());
+    let cw = |args: &[&str]| -> Result<String> {
+        let out = Command::new(&casework)
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "casework {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    // people, a token, and records for the fuzzer to find
+    cw(&[
+        "agent",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--email",
+        "root@example.com",
+    ])?;
+    cw(&[
+        "--as",
+        "root",
+        "agent",
+        "add",
+        "Ana Lopez",
+        "--role",
+        "agent",
+        "--email",
+        "ana@example.com",
+    ])?;
+    let made: serde_json::Value = serde_json::from_str(&cw(&[
+        "--json", "--as", "root", "token", "create", "--name", "root", "--role", "admin",
+    ])?)?;
+    let token = made["token"].as_str().context("token")?.to_string();
+    for title in [
+        "Printer offline",
+        "Map service fails to publish",
+        "Login loop",
+    ] {
+        cw(&[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "open",
+            "--title",
+            title,
+            "--description",
+            "d",
+            "--customer-name",
+            "Jordan",
+            "--customer-email",
+            "jordan@customer.example",
+            "--origin",
+            "phone",
+        ])?;
+    }
+    cw(&[
+        "--as",
+        "Ana Lopez",
+        "article",
+        "add",
+        "--title",
+        "Registering a data store",
+        "--body",
+        "Steps",
+    ])?;
+    cw(&[
+        "--as",
+        "Ana Lopez",
+        "defect",
+        "add",
+        "--key",
+        "BUG-1",
+        "--title",
+        "Publishing fails",
+        "--state",
+        "open",
+    ])?;
+
+    let log = std::fs::File::create(dir.join("serve.log"))?;
+    let server = Server::start_logged(
+        "0",
+        &casework,
+        &["--store", &store, "serve", "--bind", "127.0.0.1:0"],
+        log,
+    )?;
+    let url = format!("http://{}/openapi.json", server.addr);
+    let config = root
+        .join("tests/fuzz/schemathesis.toml")
+        .display()
+        .to_string();
+    let seconds_text = seconds.to_string();
+    eprintln!("==> fuzz-api: schemathesis against {url} for {seconds} s");
+    let out = Command::new(&st)
+        .args(["--config-file", &config, "run", &url])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--checks", "all", "--workers", "2", "--no-color"])
+        .args(["--max-time", &seconds_text])
+        .output()
+        .context("run schemathesis")?;
+    drop(server);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    std::fs::write(dir.join("schemathesis.txt"), &text)?;
+    let summary = text.rsplit("SUMMARY").next().unwrap_or(&text).to_string();
+    println!("{summary}");
+    let internal = std::fs::read_to_string(dir.join("serve.log"))?
+        .lines()
+        .filter(|l| l.contains("internal error"))
+        .count();
+    println!(
+        "server log: {internal} internal errors (full report: {})",
+        dir.join("schemathesis.txt").display()
+    );
+    if !out.status.success() || internal > 0 {
+        bail!("fuzz-api found problems");
+    }
+    Ok(())
+}
