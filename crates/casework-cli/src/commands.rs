@@ -473,9 +473,7 @@ async fn serve(
         .with_ansi(false)
         .try_init();
     println!("listening on http://{addr} (store {})", app.store_url);
-    let router = casework_http::router(casework_http::AppState {
-        service: app.service.clone(),
-    });
+    let router = casework_http::router(casework_http::AppState::new(app.service.clone()));
     let worker = {
         let service = app.service.clone();
         tokio::spawn(async move {

@@ -41,6 +41,71 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct AppState {
     /// The core service, over whatever store the composition root chose.
     pub service: CaseService,
+    /// Recently authenticated tokens.
+    pub auth: std::sync::Arc<AuthCache>,
+}
+
+impl AppState {
+    /// State over a service, remembering authenticated tokens for [`AUTH_TTL`].
+    pub fn new(service: CaseService) -> Self {
+        Self::with_auth_ttl(service, AUTH_TTL)
+    }
+
+    /// State whose token cache keeps entries for `ttl` (zero: no cache).
+    pub fn with_auth_ttl(service: CaseService, ttl: std::time::Duration) -> Self {
+        Self {
+            service,
+            auth: std::sync::Arc::new(AuthCache::new(ttl)),
+        }
+    }
+}
+
+/// How long an authenticated token is trusted without asking the store again: a token
+/// revoked by `casework token revoke` (another process) stops working within this time.
+pub const AUTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Tokens known to be valid, by the hash of their secret, each for a short time: it saves
+/// two store reads (the token, then its person) on almost every request.
+pub struct AuthCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
+}
+
+impl AuthCache {
+    /// Most tokens remembered at once; past it the cache starts over.
+    pub const MAX_ENTRIES: usize = 10_000;
+
+    /// A cache keeping entries for `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The actor for a token hash, if it was authenticated less than the TTL before `now`.
+    pub fn get(&self, hash: &str, now: std::time::Instant) -> Option<Actor> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < self.ttl)
+            .map(|(actor, _)| actor.clone())
+    }
+
+    /// Remembers an authenticated token (only valid ones: unknown secrets are never kept).
+    pub fn put(&self, hash: String, actor: Actor, now: std::time::Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < self.ttl);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(hash, (actor, now));
+    }
 }
 
 /// How long a request may take before it is answered 503.
@@ -214,8 +279,16 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
             })?;
+        let hash = casework_core::model::token_hash(secret);
+        let now = std::time::Instant::now();
+        if let Some(actor) = state.auth.get(&hash, now) {
+            return Ok(Auth(actor));
+        }
         match state.service.authenticate(secret).await? {
-            Some(actor) => Ok(Auth(actor)),
+            Some(actor) => {
+                state.auth.put(hash, actor.clone(), now);
+                Ok(Auth(actor))
+            }
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }
     }

@@ -62,7 +62,7 @@ async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
             .await
             .unwrap();
     }
-    router(AppState { service: svc })
+    router(AppState::new(svc))
 }
 
 async fn stores() -> Vec<(&'static str, axum::Router)> {
@@ -1459,4 +1459,76 @@ async fn what_the_api_fuzzer_found_stays_fixed() {
         .await;
         is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
     }
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_once_the_auth_cache_lapses() {
+    let store: Arc<dyn CaseStore> = Arc::new(casework_store_memory::MemoryStore::new());
+    let svc = CaseService::new(
+        store,
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    let root = Actor::system("test");
+    let token = svc
+        .create_token(&root, "Ana Lopez", Role::Admin, None, AGENT)
+        .await
+        .unwrap();
+    let ttl = std::time::Duration::from_millis(300);
+    let app = router(AppState::with_auth_ttl(svc.clone(), ttl));
+    let get = || call(&app, "GET", "/api/v1/cases", Some(AGENT), None, &[]);
+    assert_eq!(get().await.status, StatusCode::OK);
+    svc.revoke_token(&root, &token.id).await.unwrap();
+    // within the TTL the cached answer stands; after it, the store's does
+    let start = std::time::Instant::now();
+    loop {
+        let status = get().await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            start.elapsed() < ttl * 3,
+            "still {status} long after the TTL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // with no cache, a revocation takes effect on the next request
+    let svc2 = svc.clone();
+    let fresh = svc2
+        .create_token(&root, "Lee Park", Role::Admin, None, LEAD)
+        .await
+        .unwrap();
+    let uncached = router(AppState::with_auth_ttl(
+        svc2.clone(),
+        std::time::Duration::ZERO,
+    ));
+    let r = call(&uncached, "GET", "/api/v1/cases", Some(LEAD), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    svc2.revoke_token(&root, &fresh.id).await.unwrap();
+    let r = call(&uncached, "GET", "/api/v1/cases", Some(LEAD), None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn the_auth_cache_forgets_after_its_ttl_and_stays_bounded() {
+    let cache = crate::AuthCache::new(std::time::Duration::from_secs(1));
+    let t0 = std::time::Instant::now();
+    let actor = Actor::system("a");
+    cache.put("h".into(), actor.clone(), t0);
+    assert_eq!(
+        cache.get("h", t0 + std::time::Duration::from_millis(999)),
+        Some(actor.clone())
+    );
+    assert_eq!(cache.get("h", t0 + std::time::Duration::from_secs(1)), None);
+    assert_eq!(cache.get("other", t0), None);
+    for i in 0..crate::AuthCache::MAX_ENTRIES + 5 {
+        cache.put(format!("k{i}"), actor.clone(), t0);
+    }
+    let size = cache.entries.lock().unwrap().len();
+    assert!(size <= crate::AuthCache::MAX_ENTRIES, "{size}");
+    let off = crate::AuthCache::new(std::time::Duration::ZERO);
+    off.put("h".into(), actor, t0);
+    assert_eq!(off.get("h", t0), None);
 }
