@@ -5,7 +5,7 @@
 use casework_e2e::Cw;
 use serde_json::Value;
 
-const EXE: &str = env!("CARGO_BIN_EXE_casework-e2e-cli");
+pub const EXE: &str = env!("CARGO_BIN_EXE_casework-e2e-cli");
 
 /// Replaces every `YYYY-MM-DD HH:MM UTC` with a placeholder of the same shape.
 fn redact_times(text: &str) -> String {
@@ -47,6 +47,12 @@ fn staffed(name: &str) -> Cw {
         "--email",
         "root@example.com",
     ]);
+    staff(&cw);
+    cw
+}
+
+/// Adds the agent Ana Lopez and the lead Lee Park, as root.
+pub fn staff(cw: &Cw) {
     cw.ok(&[
         "--as",
         "root",
@@ -73,10 +79,9 @@ fn staffed(name: &str) -> Cw {
         "--email",
         "lee.park@example.com",
     ]);
-    cw
 }
 
-fn open(cw: &Cw, title: &str) -> String {
+pub fn open(cw: &Cw, title: &str) -> String {
     cw.ok(&[
         "--as",
         "Ana Lopez",
@@ -101,13 +106,18 @@ fn open(cw: &Cw, title: &str) -> String {
 
 #[test]
 fn the_seed_workflow_from_a_terminal() {
-    let cw = staffed("workflow");
+    seed_workflow(&staffed("workflow"));
+}
+
+/// Every step of the seed documents, from a terminal, on whatever store `cw` uses (with
+/// root, Ana Lopez and Lee Park registered and nothing else).
+pub fn seed_workflow(cw: &Cw) {
     let ana = |args: &[&str]| {
         let mut all = vec!["--as", "Ana Lopez"];
         all.extend_from_slice(args);
         cw.ok(&all)
     };
-    let n = open(&cw, "Map service fails to publish");
+    let n = open(cw, "Map service fails to publish");
     assert_eq!(n, "00000001");
     // 1. contact and ownership
     assert!(ana(&["case", "take", &n]).contains("owner → Ana Lopez"));

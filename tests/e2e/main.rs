@@ -5,6 +5,7 @@
 mod cli;
 mod durability;
 mod email;
+mod remote;
 mod serve;
 mod tokens;
 mod walkthrough;

@@ -65,7 +65,7 @@ fn try_http(
 
 /// Starts `casework serve` on port 0 in a private home; returns it, its address, and the
 /// rest of its standard output.
-fn start_server(
+pub fn start_server(
     cw: &Cw,
 ) -> (
     Child,

@@ -42,6 +42,7 @@ pub struct Cw {
     /// The private folder.
     pub dir: std::path::PathBuf,
     exe: std::path::PathBuf,
+    env: Vec<(String, String)>,
 }
 
 /// What a run printed and how it ended.
@@ -66,19 +67,34 @@ impl Cw {
         Self {
             dir,
             exe: exe.into(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for every run (after the private home's own).
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.exe);
+        cmd.env_clear()
+            .env("HOME", &self.dir)
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// Runs with arguments and, optionally, standard input.
     pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
         use std::io::Write;
-        let mut cmd = std::process::Command::new(&self.exe);
+        let mut cmd = self.command();
         cmd.args(args)
-            .env_clear()
-            .env("HOME", &self.dir)
-            .env("XDG_DATA_HOME", self.dir.join("data"))
-            .env("XDG_CONFIG_HOME", self.dir.join("config"))
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -102,13 +118,8 @@ impl Cw {
 
     /// Starts the program in the background (output discarded), for tests that kill it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        let mut cmd = std::process::Command::new(&self.exe);
+        let mut cmd = self.command();
         cmd.args(args)
-            .env_clear()
-            .env("HOME", &self.dir)
-            .env("XDG_DATA_HOME", self.dir.join("data"))
-            .env("XDG_CONFIG_HOME", self.dir.join("config"))
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

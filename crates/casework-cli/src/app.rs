@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
 use casework_store_memory::MemoryStore;
+use casework_store_rest::RestStore;
 use casework_store_sqlite::SqliteStore;
 
 use crate::exit;
@@ -232,12 +233,15 @@ pub fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failu
             });
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        return Err(Failure::usage(
-            "the REST store (http://) is not available in this build yet; use sqlite://PATH or memory://",
-        ));
+        // the token comes from the environment only, never from the command line (which
+        // other users of the machine can read)
+        let token = std::env::var("CASEWORK_TOKEN").unwrap_or_default();
+        return RestStore::open(url, &token)
+            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map_err(|e| Failure::usage(e.to_string()));
     }
     Err(Failure::usage(format!(
-        "unknown store URL {url:?}: expected sqlite://PATH or memory://"
+        "unknown store URL {url:?}: expected sqlite://PATH, memory:// or http://HOST:PORT"
     )))
 }
 

@@ -13,8 +13,9 @@ Exit codes:
   4  the store is unavailable
 
 Environment:
-  CASEWORK_STORE   store URL (sqlite://PATH, memory://); default: the SQLite file in
-                   $XDG_DATA_HOME/casework/casework.db
+  CASEWORK_STORE   store URL (sqlite://PATH, memory://, http://HOST:PORT); default: the
+                   SQLite file in $XDG_DATA_HOME/casework/casework.db
+  CASEWORK_TOKEN   for an http:// store: a token of the role service on that server
   CASEWORK_USER    who is acting (a registered agent, lead or admin)
   CASEWORK_CONFIG  the workflow file
 
@@ -30,7 +31,8 @@ Quick start:
 #[derive(Debug, Parser)]
 #[command(name = "casework", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// The store: sqlite://PATH, memory:// (throw-away)
+    /// The store: sqlite://PATH, memory:// (throw-away), or http://HOST:PORT (a remote
+    /// `casework serve`, with a service token in CASEWORK_TOKEN)
     #[arg(long, global = true, env = "CASEWORK_STORE", value_name = "URL")]
     pub store: Option<String>,
 

@@ -21,6 +21,7 @@ pub mod event;
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod protocol;
 pub mod report;
 pub mod service;
 pub mod testing;

@@ -43,7 +43,7 @@ pub enum StoreError {
 }
 
 /// An atomic write to one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     /// The case.
     pub number: CaseNumber,
@@ -84,7 +84,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 
 /// Where a page starts: cases are listed by ascending number, so a page is stable while
 /// new cases are created (they appear at the end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
     /// At most this many items (1 to [`MAX_PAGE`]).
     pub limit: u32,
@@ -166,7 +166,7 @@ pub enum Scope {
 }
 
 /// A full-text search.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchQuery {
     /// Words to find; every non-stop-word term must match.
     pub text: String,
@@ -207,7 +207,7 @@ pub enum ReportGroup {
 }
 
 /// A reopen-pattern report request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportQuery {
     /// Grouping.
     pub group_by: ReportGroup,
@@ -234,7 +234,7 @@ pub struct ReportRow {
 }
 
 /// The result of an idempotent create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     /// The case as it was created (version 1).
     pub case: Case,
@@ -250,7 +250,8 @@ pub fn key_reused(key: &str) -> StoreError {
 }
 
 /// What became of a delivery attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DeliveryOutcome {
     /// Accepted by the mail server.
     Sent,

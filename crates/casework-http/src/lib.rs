@@ -7,6 +7,7 @@
 
 mod error;
 pub mod openapi;
+mod store_api;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -180,6 +181,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/defects/{key}", get(get_defect))
         .route("/api/v1/reports/reopens", get(reopen_report))
         .route("/api/v1/outbox", get(outbox))
+        .merge(store_api::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not found", "no such resource")
         })

@@ -1,0 +1,249 @@
+//! The storage protocol (`/store/v1`): the case-store port as HTTP resources, so a store can
+//! live behind a service boundary. This module holds what both ends share and no I/O: the
+//! request bodies, the error body, and [`verify_commit`], the server's refusal to trust a
+//! client's claimed state. The routes are in `casework-http`, the client in
+//! `casework-store-rest`; `docs/store-protocol.md` describes the whole.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{EventKind, apply_all};
+use crate::model::{Case, NewArticle};
+use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
+
+/// The path prefix of every protocol resource.
+pub const PREFIX: &str = "/store/v1";
+
+/// `POST /store/v1/cases`: open a case, at most once per key when one is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateCase {
+    /// When it was opened.
+    pub at: Timestamp,
+    /// Who opened it.
+    pub actor: String,
+    /// The `opened` event.
+    pub opened: EventKind,
+    /// For an idempotent create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once: Option<Once>,
+}
+
+/// An idempotency key and the fingerprint of the request it was first used with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Once {
+    /// The key.
+    pub key: String,
+    /// What the request was.
+    pub fingerprint: String,
+}
+
+/// The answer to a create: the case, and whether an idempotent create was a replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedCase {
+    /// The case as created.
+    pub case: Case,
+    /// Whether the key had been used and nothing was created.
+    pub replayed: bool,
+}
+
+/// `POST /store/v1/cases/query`: a page of cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCases {
+    /// Which cases.
+    pub filter: CaseFilter,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+/// `POST /store/v1/cases/{n}/similar`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Similar {
+    /// Whose eyes.
+    pub scope: Scope,
+    /// At most this many hits.
+    pub limit: u32,
+}
+
+/// `POST /store/v1/articles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddArticle {
+    /// The article.
+    pub article: NewArticle,
+    /// When it was added.
+    pub at: Timestamp,
+}
+
+/// `POST /store/v1/outbox/claims`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The claiming worker.
+    pub worker: String,
+    /// The worker's time.
+    pub now: Timestamp,
+    /// How long the claim holds.
+    pub lease: SignedDuration,
+    /// At most this many messages.
+    pub limit: u32,
+}
+
+/// `POST /store/v1/outbox/{id}/finish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finish {
+    /// The worker holding the claim.
+    pub worker: String,
+    /// The worker's time.
+    pub now: Timestamp,
+    /// What became of the attempt.
+    pub outcome: DeliveryOutcome,
+}
+
+/// `POST /store/v1/tokens/{id}/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoke {
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The body of every protocol error (problem+json, with the store error's kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// `not_found`, `conflict`, `duplicate`, `invalid`, `unavailable` or `internal`.
+    pub kind: String,
+    /// What happened.
+    pub detail: String,
+    /// For a conflict: the version the writer expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// For a conflict: the version stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+}
+
+impl ErrorBody {
+    /// The body for a store error.
+    pub fn of(e: &StoreError) -> Self {
+        let (kind, detail, versions) = match e {
+            StoreError::NotFound(what) => ("not_found", what.clone(), None),
+            StoreError::Conflict {
+                expected_version,
+                current_version,
+            } => (
+                "conflict",
+                e.to_string(),
+                Some((*expected_version, *current_version)),
+            ),
+            StoreError::Duplicate(what) => ("duplicate", what.clone(), None),
+            StoreError::Invalid(why) => ("invalid", why.clone(), None),
+            StoreError::Unavailable(why) => ("unavailable", why.clone(), None),
+            StoreError::Internal(why) => ("internal", why.clone(), None),
+        };
+        Self {
+            kind: kind.into(),
+            detail,
+            expected_version: versions.map(|v| v.0),
+            current_version: versions.map(|v| v.1),
+        }
+    }
+
+    /// The store error a body stands for.
+    pub fn error(self) -> StoreError {
+        match self.kind.as_str() {
+            "not_found" => StoreError::NotFound(self.detail),
+            "conflict" => StoreError::Conflict {
+                expected_version: self.expected_version.unwrap_or(0),
+                current_version: self.current_version.unwrap_or(0),
+            },
+            "duplicate" => StoreError::Duplicate(self.detail),
+            "invalid" => StoreError::Invalid(self.detail),
+            "unavailable" => StoreError::Unavailable(self.detail),
+            _ => StoreError::Internal(self.detail),
+        }
+    }
+}
+
+/// The state a commit really leads to, computed from the stored case and the commit's
+/// events; the commit's own `state` is ignored. Refuses (`Invalid`) events for another case,
+/// misnumbered events, events the core cannot apply, a result that breaks an invariant, and
+/// outbox messages that no `email_queued` event of the commit announced.
+///
+/// `current` is the stored case; a version mismatch is a `Conflict`.
+pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError> {
+    if commit.state.number != commit.number {
+        return Err(StoreError::Invalid("the state is of another case".into()));
+    }
+    if current.version != commit.expected_version {
+        return Err(StoreError::Conflict {
+            expected_version: commit.expected_version,
+            current_version: current.version,
+        });
+    }
+    if commit.events.is_empty() {
+        return Err(StoreError::Invalid(
+            "a commit needs at least one event".into(),
+        ));
+    }
+    for (i, e) in commit.events.iter().enumerate() {
+        if e.case != commit.number {
+            return Err(StoreError::Invalid(format!(
+                "event {} is for case {}, not {}",
+                e.seq, e.case, commit.number
+            )));
+        }
+        if e.seq != commit.expected_version + 1 + i as u64 {
+            return Err(StoreError::Invalid(format!(
+                "events must be numbered from {}",
+                commit.expected_version + 1
+            )));
+        }
+        if matches!(e.kind, EventKind::Opened { .. }) {
+            return Err(StoreError::Invalid("a case is opened only once".into()));
+        }
+    }
+    let state = apply_all(current, &commit.events)
+        .map_err(|e| StoreError::Invalid(format!("the core refuses these events: {e}")))?;
+    check_invariants(&state).map_err(StoreError::Invalid)?;
+    for m in &commit.outbox {
+        let announced = commit.events.iter().any(|e| match &e.kind {
+            EventKind::EmailQueued {
+                message,
+                to,
+                subject,
+                body,
+                ..
+            } => {
+                message == &m.id
+                    && to == &m.to
+                    && subject == &m.subject
+                    && body == &m.body
+                    && m.case == commit.number
+            }
+            _ => false,
+        });
+        if !announced {
+            return Err(StoreError::Invalid(format!(
+                "outbox message {} matches no email_queued event of this commit",
+                m.id
+            )));
+        }
+    }
+    Ok(state)
+}
+
+/// Invariants every stored case keeps, whatever events led to it.
+pub fn check_invariants(case: &Case) -> Result<(), String> {
+    use crate::model::{CloseMode, StatusCategory};
+    let closed = case.status_category == StatusCategory::Closed;
+    if closed != case.close_mode.is_some() {
+        return Err("a case is closed exactly when it has a close mode".into());
+    }
+    if case.close_mode == Some(CloseMode::Resolved) {
+        let both = case
+            .resolution
+            .as_ref()
+            .is_some_and(|r| !r.primary.trim().is_empty() && !r.secondary.trim().is_empty());
+        if !both {
+            return Err("a case closed as resolved has both resolutions".into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! The storage protocol (`/store/v1`, see `docs/store-protocol.md`): the case-store port
+//! over HTTP, for `casework-store-rest` and any other client holding a `service` token. It
+//! is the equivalent of database credentials, so every other role is refused (403).
+//!
+//! The server never trusts a client's claimed state: a commit's events are applied by the
+//! core to the stored case ([`casework_core::protocol::verify_commit`]), and that state is
+//! what gets stored.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use casework_core::ids::CaseNumber;
+use casework_core::model::{ApiToken, Defect, OutboxStatus, Person, Role};
+use casework_core::ports::{CaseStore, Commit, ReportQuery, SearchQuery, StoreError};
+use casework_core::protocol::{
+    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Revoke, Similar,
+    verify_commit,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{ApiError, AppState, Auth, Body, Params};
+
+/// The protocol's routes (merged into the API router).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/store/v1/cases", post(create_case))
+        .route("/store/v1/cases/query", post(list_cases))
+        .route("/store/v1/cases/{n}", get(load_case))
+        .route("/store/v1/cases/{n}/commits", post(commit))
+        .route("/store/v1/cases/{n}/history", get(history))
+        .route("/store/v1/cases/{n}/similar", post(similar))
+        .route("/store/v1/cases/{n}/outbox", get(case_outbox))
+        .route("/store/v1/search", post(search))
+        .route("/store/v1/reports/reopens", post(reopen_report))
+        .route("/store/v1/people", get(list_people))
+        .route("/store/v1/people/{name}", get(get_person).put(put_person))
+        .route("/store/v1/articles", post(add_article))
+        .route("/store/v1/articles/{id}", get(get_article))
+        .route("/store/v1/defects", post(add_defect))
+        .route("/store/v1/defects/{key}", get(get_defect))
+        .route("/store/v1/outbox", get(outbox_list))
+        .route("/store/v1/outbox/claims", post(outbox_claim))
+        .route("/store/v1/outbox/{id}/finish", post(outbox_finish))
+        .route("/store/v1/tokens", get(list_tokens).post(put_token))
+        .route("/store/v1/tokens/by-hash/{hash}", get(find_token))
+        .route("/store/v1/tokens/{id}/revoke", post(revoke_token))
+        .route("/store/v1/stats", get(stats))
+}
+
+/// The caller, who must hold a `service` token.
+struct Service;
+
+impl axum::extract::FromRequestParts<AppState> for Service {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let Auth(actor) = Auth::from_request_parts(parts, state).await?;
+        if actor.role == Role::Service {
+            Ok(Service)
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the storage protocol needs a token with the role service",
+            ))
+        }
+    }
+}
+
+/// A store error as problem+json with the protocol's `kind` (and versions for a conflict).
+fn store_error(e: StoreError) -> ApiError {
+    let status = match &e {
+        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::Conflict { .. } => StatusCode::PRECONDITION_FAILED,
+        StoreError::Duplicate(_) => StatusCode::CONFLICT,
+        StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Internal(detail) => {
+            tracing::error!(error = %detail, "store failure");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                "something went wrong on the server; it has been logged",
+            )
+            .with("kind", json!("internal"));
+        }
+    };
+    let body = ErrorBody::of(&e);
+    let mut err = ApiError::new(status, &body.kind.replace('_', " "), body.detail.clone())
+        .with("kind", json!(body.kind));
+    if let (Some(x), Some(c)) = (body.expected_version, body.current_version) {
+        err = err
+            .with("expected_version", json!(x))
+            .with("current_version", json!(c));
+    }
+    err
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn ok<T: Serialize>(value: T) -> Answer {
+    Ok(Json(value).into_response())
+}
+
+fn created<T: Serialize>(value: T) -> Answer {
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+fn store(s: &AppState) -> &std::sync::Arc<dyn CaseStore> {
+    s.service.store()
+}
+
+fn case_number(raw: &str) -> Result<CaseNumber, ApiError> {
+    raw.parse()
+        .map_err(|_| store_error(StoreError::NotFound(format!("case {raw}"))))
+}
+
+async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<CreateCase>) -> Answer {
+    let made = match b.once {
+        Some(once) => {
+            let c = store(&s)
+                .create_case_once(once.key, once.fingerprint, b.at, b.actor, b.opened)
+                .await
+                .map_err(store_error)?;
+            CreatedCase {
+                case: c.case,
+                replayed: c.replayed,
+            }
+        }
+        None => CreatedCase {
+            case: store(&s)
+                .create_case(b.at, b.actor, b.opened)
+                .await
+                .map_err(store_error)?,
+            replayed: false,
+        },
+    };
+    created(made)
+}
+
+async fn load_case(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
+    ok(store(&s)
+        .load_case(case_number(&n)?)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn commit(
+    State(s): State<AppState>,
+    _: Service,
+    Path(n): Path<String>,
+    Body(mut c): Body<Commit>,
+) -> Answer {
+    let number = case_number(&n)?;
+    if c.number != number {
+        return Err(store_error(StoreError::Invalid(format!(
+            "the commit is for case {}, posted to case {number}",
+            c.number
+        ))));
+    }
+    let current = store(&s).load_case(number).await.map_err(store_error)?;
+    // the state stored is the one the core computes, never the one the client sent
+    c.state = verify_commit(current, &c).map_err(store_error)?;
+    ok(store(&s).commit(c).await.map_err(store_error)?)
+}
+
+async fn list_cases(State(s): State<AppState>, _: Service, Body(b): Body<ListCases>) -> Answer {
+    ok(store(&s)
+        .list_cases(b.filter, b.page)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn history(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
+    ok(store(&s)
+        .history(case_number(&n)?)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn similar(
+    State(s): State<AppState>,
+    _: Service,
+    Path(n): Path<String>,
+    Body(b): Body<Similar>,
+) -> Answer {
+    ok(store(&s)
+        .similar(case_number(&n)?, b.scope, b.limit)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn case_outbox(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
+    ok(store(&s)
+        .outbox_for_case(case_number(&n)?)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn search(State(s): State<AppState>, _: Service, Body(q): Body<SearchQuery>) -> Answer {
+    ok(store(&s).search(q).await.map_err(store_error)?)
+}
+
+async fn reopen_report(
+    State(s): State<AppState>,
+    _: Service,
+    Body(q): Body<ReportQuery>,
+) -> Answer {
+    ok(store(&s).reopen_report(q).await.map_err(store_error)?)
+}
+
+async fn list_people(State(s): State<AppState>, _: Service) -> Answer {
+    ok(store(&s).list_people().await.map_err(store_error)?)
+}
+
+async fn get_person(State(s): State<AppState>, _: Service, Path(name): Path<String>) -> Answer {
+    ok(store(&s).get_person(name).await.map_err(store_error)?)
+}
+
+async fn put_person(
+    State(s): State<AppState>,
+    _: Service,
+    Path(name): Path<String>,
+    Body(p): Body<Person>,
+) -> Answer {
+    if p.name != name {
+        return Err(store_error(StoreError::Invalid(format!(
+            "the person is {:?}, put at {name:?}",
+            p.name
+        ))));
+    }
+    store(&s).put_person(p).await.map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn add_article(State(s): State<AppState>, _: Service, Body(b): Body<AddArticle>) -> Answer {
+    created(
+        store(&s)
+            .add_article(b.article, b.at)
+            .await
+            .map_err(store_error)?,
+    )
+}
+
+async fn get_article(State(s): State<AppState>, _: Service, Path(id): Path<String>) -> Answer {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| store_error(StoreError::NotFound(format!("article {id}"))))?;
+    ok(store(&s).get_article(id).await.map_err(store_error)?)
+}
+
+async fn add_defect(State(s): State<AppState>, _: Service, Body(d): Body<Defect>) -> Answer {
+    created(store(&s).add_defect(d).await.map_err(store_error)?)
+}
+
+async fn get_defect(State(s): State<AppState>, _: Service, Path(key): Path<String>) -> Answer {
+    ok(store(&s).get_defect(key).await.map_err(store_error)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    status: Option<OutboxStatus>,
+    limit: u32,
+}
+
+async fn outbox_list(
+    State(s): State<AppState>,
+    _: Service,
+    Params(q): Params<OutboxQuery>,
+) -> Answer {
+    ok(store(&s)
+        .outbox_list(q.status, q.limit)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn outbox_claim(State(s): State<AppState>, _: Service, Body(c): Body<Claim>) -> Answer {
+    ok(store(&s)
+        .outbox_claim(c.worker, c.now, c.lease, c.limit)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn outbox_finish(
+    State(s): State<AppState>,
+    _: Service,
+    Path(id): Path<String>,
+    Body(f): Body<Finish>,
+) -> Answer {
+    ok(store(&s)
+        .outbox_finish(id, f.worker, f.now, f.outcome)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn put_token(State(s): State<AppState>, _: Service, Body(t): Body<ApiToken>) -> Answer {
+    store(&s).put_token(t).await.map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn find_token(State(s): State<AppState>, _: Service, Path(hash): Path<String>) -> Answer {
+    ok(store(&s).find_token(hash).await.map_err(store_error)?)
+}
+
+async fn list_tokens(State(s): State<AppState>, _: Service) -> Answer {
+    ok(store(&s).list_tokens().await.map_err(store_error)?)
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    _: Service,
+    Path(id): Path<String>,
+    Body(r): Body<Revoke>,
+) -> Answer {
+    ok(store(&s)
+        .revoke_token(id, r.at)
+        .await
+        .map_err(store_error)?)
+}
+
+async fn stats(State(s): State<AppState>, _: Service) -> Answer {
+    ok(store(&s).stats().await.map_err(store_error)?)
+}

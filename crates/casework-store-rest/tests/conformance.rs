@@ -1,0 +1,51 @@
+//! The REST store passes the store conformance suite against Casework's own server,
+//! in-process on port 0, backed by the memory store and by SQLite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use casework_core::model::{Actor, Role};
+use casework_core::ports::CaseStore;
+use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::{CaseService, Templates, WorkflowConfig};
+use casework_store_rest::RestStore;
+
+const SECRET: &str = "cw_service_conformance_0000000000000000000";
+
+/// Serves `backing` over HTTP on a free port (in the current runtime) and returns a REST
+/// store talking to it with a service token.
+async fn served(backing: Arc<dyn CaseStore>) -> Arc<RestStore> {
+    let svc = CaseService::new(
+        backing,
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    svc.create_token(&Actor::system("test"), "svc", Role::Service, None, SECRET)
+        .await
+        .unwrap();
+    let router = casework_http::router(casework_http::AppState::new(svc));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Arc::new(RestStore::open(&format!("http://{addr}"), SECRET).unwrap())
+}
+
+mod over_memory {
+    use super::*;
+    casework_store_conformance::suite!(
+        served(Arc::new(casework_store_memory::MemoryStore::new())).await
+    );
+}
+
+mod over_sqlite {
+    use super::*;
+    casework_store_conformance::suite!(
+        served(Arc::new(
+            casework_store_sqlite::SqliteStore::open_url("sqlite::memory:").unwrap()
+        ))
+        .await
+    );
+}

@@ -1,0 +1,276 @@
+//! The storage protocol's guarantees, through the REST store and raw requests: only a
+//! service token gets in, the server stores the state the core computes (never the one a
+//! client claims), refuses what the core would not accept, and the client retries only what
+//! is safe to repeat and says clearly when the server is down or the token wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use casework_core::event::EventKind;
+use casework_core::model::{
+    Actor, CloseMode, Customer, Origin, PostKind, Priority, Role, StatusCategory, Visibility,
+};
+use casework_core::ports::{CaseStore, Commit, StoreError};
+use casework_core::testing::{FixedClock, START, SequentialIds};
+use casework_core::workflow::stamp;
+use casework_core::{CaseService, Templates, WorkflowConfig};
+use casework_store_rest::RestStore;
+
+const SERVICE: &str = "cw_service_protocol_00000000000000000000000";
+const AGENT: &str = "cw_agent_protocol_0000000000000000000000000";
+
+async fn served() -> (String, Arc<dyn CaseStore>) {
+    let backing: Arc<dyn CaseStore> = Arc::new(casework_store_memory::MemoryStore::new());
+    let svc = CaseService::new(
+        backing.clone(),
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    let root = Actor::system("test");
+    svc.create_token(&root, "svc", Role::Service, None, SERVICE)
+        .await
+        .unwrap();
+    svc.create_token(&root, "Ana", Role::Admin, None, AGENT)
+        .await
+        .unwrap();
+    let router = casework_http::router(casework_http::AppState::new(svc));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), backing)
+}
+
+fn opened() -> EventKind {
+    EventKind::Opened {
+        title: "Printer offline".into(),
+        description: "d".into(),
+        origin: Origin::Phone,
+        priority: Priority::Medium,
+        customer: Customer {
+            name: "Jordan".into(),
+            email: "jordan@customer.example".parse().unwrap(),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+        status: "New".parse().unwrap(),
+        category: StatusCategory::Open,
+    }
+}
+
+fn note(body: &str) -> EventKind {
+    EventKind::PostAdded {
+        kind: PostKind::Note,
+        body: body.into(),
+        visibility: Visibility::Internal,
+    }
+}
+
+#[tokio::test]
+async fn only_a_service_token_may_use_the_protocol() {
+    let (base, _) = served().await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/store/v1/stats");
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    let as_admin = http.get(&url).bearer_auth(AGENT).send().await.unwrap();
+    assert_eq!(as_admin.status(), 403, "an admin is not a service");
+    let as_service = http.get(&url).bearer_auth(SERVICE).send().await.unwrap();
+    assert_eq!(as_service.status(), 200);
+    // and through the client: a clear error, not a parse failure
+    let wrong = RestStore::open(&base, AGENT).unwrap();
+    let e = wrong.stats().await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Unavailable(m) if m.contains("refused the token") && m.contains("service")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_server_stores_the_state_the_core_computes_not_the_claimed_one() {
+    let (base, backing) = served().await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    let case = store
+        .create_case(START, "ana".into(), opened())
+        .await
+        .unwrap();
+    // a client claims a title change that no event carries
+    let events = stamp(&case, "ana", START, vec![note("checked the spooler")]);
+    let mut forged = casework_core::event::apply_all(case.clone(), &events).unwrap();
+    forged.title = "Forged title".into();
+    forged.owner = Some("mallory".into());
+    let stored = store
+        .commit(Commit {
+            number: case.number,
+            expected_version: case.version,
+            events,
+            state: forged,
+            outbox: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.title, "Printer offline");
+    assert_eq!(stored.owner, None);
+    assert_eq!(stored.version, 2);
+    let in_backing = backing.load_case(case.number).await.unwrap();
+    assert_eq!(
+        in_backing, stored,
+        "the backing store holds the computed state"
+    );
+}
+
+#[tokio::test]
+async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
+    let (base, backing) = served().await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    let case = store
+        .create_case(START, "ana".into(), opened())
+        .await
+        .unwrap();
+    let commit = |kinds: Vec<EventKind>| {
+        let events = stamp(&case, "ana", START, kinds);
+        Commit {
+            number: case.number,
+            expected_version: case.version,
+            state: case.clone(),
+            events,
+            outbox: Vec::new(),
+        }
+    };
+    // closed as resolved without resolutions: breaks an invariant
+    let no_resolution = commit(vec![EventKind::Closed {
+        mode: CloseMode::Resolved,
+        from: "New".parse().unwrap(),
+        to: "Closed".parse().unwrap(),
+        resolution: None,
+    }]);
+    // a second opened event
+    let reopened_twice = commit(vec![opened()]);
+    // misnumbered events
+    let mut misnumbered = commit(vec![note("x")]);
+    misnumbered.events[0].seq = 7;
+    // an outbox message no event announced
+    let mut unannounced = commit(vec![note("x")]);
+    unannounced.outbox = vec![casework_core::model::OutboxMessage {
+        id: "m-forged".into(),
+        case: case.number,
+        template: casework_core::model::TemplateName::FollowUp,
+        from_name: "Support".into(),
+        from: "support@example.com".parse().unwrap(),
+        to_name: "Someone".into(),
+        to: "someone@elsewhere.example".parse().unwrap(),
+        subject: "s".into(),
+        body: "b".into(),
+        message_id: "m-forged@example.com".into(),
+        thread_id: "case@example.com".into(),
+        status: casework_core::model::OutboxStatus::Queued,
+        attempts: 0,
+        last_error: None,
+        created_at: START,
+        next_attempt_at: START,
+        claimed_by: None,
+        claimed_until: None,
+        sent_at: None,
+    }];
+    for (what, c) in [
+        ("no resolution", no_resolution),
+        ("opened twice", reopened_twice),
+        ("misnumbered", misnumbered),
+        ("unannounced email", unannounced),
+    ] {
+        let e = store.commit(c).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{what}: {e:?}");
+    }
+    assert_eq!(backing.load_case(case.number).await.unwrap(), case);
+    assert_eq!(backing.history(case.number).await.unwrap().len(), 1);
+    assert!(backing.outbox_list(None, 10).await.unwrap().is_empty());
+    // and a stale version is a conflict with both versions
+    let ok = commit(vec![note("first")]);
+    store.commit(ok.clone()).await.unwrap();
+    let e = store.commit(ok).await.unwrap_err();
+    assert_eq!(
+        e,
+        StoreError::Conflict {
+            expected_version: 1,
+            current_version: 2
+        }
+    );
+}
+
+/// A fake server answering 503 to its first `failures` requests, counting them.
+async fn flaky(failures: u32) -> (String, Arc<AtomicU32>) {
+    use axum::http::StatusCode;
+    let seen = Arc::new(AtomicU32::new(0));
+    let counter = seen.clone();
+    let answer = move || {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if n < failures {
+                (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response()
+            } else {
+                axum::Json(casework_core::ports::StoreStats::default()).into_response()
+            }
+        }
+    };
+    use axum::response::IntoResponse;
+    let router = axum::Router::new()
+        .route("/store/v1/stats", axum::routing::get(answer.clone()))
+        .route("/store/v1/cases/{n}/commits", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn reads_are_retried_with_backoff_and_writes_are_not() {
+    let (base, seen) = flaky(2).await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    store.stats().await.unwrap();
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        3,
+        "two failures, then the answer"
+    );
+
+    let (base, seen) = flaky(5).await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    let e = store.stats().await.unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 3, "bounded: three attempts");
+
+    let (base, seen) = flaky(1).await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    let case = casework_core::testing::sample_case();
+    let e = store
+        .commit(Commit {
+            number: case.number,
+            expected_version: case.version,
+            events: Vec::new(),
+            state: case,
+            outbox: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "a write is never repeated");
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_clear_unavailable_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let store = RestStore::open(&format!("http://127.0.0.1:{port}"), SERVICE).unwrap();
+    let e = store.stats().await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Unavailable(m) if m.contains("cannot reach") && m.contains("casework serve")),
+        "{e:?}"
+    );
+}
