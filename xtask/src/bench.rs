@@ -63,10 +63,45 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("store") => store(args),
         Some("cli") => cli(),
         Some("http") => http(),
+        Some("rest") => rest(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest"
         ),
     }
+}
+
+/// The REST store's commit throughput against the same SQLite store used directly.
+fn rest() -> Result<()> {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run(
+        "build",
+        &cargo,
+        &["build", "--release", "-p", "casework-bench"],
+    )?;
+    let commits = "20000";
+    let out = Command::new(root.join("target/release/casework-bench"))
+        .args(["rest", "--commits", commits, "--dir"])
+        .arg(root.join("target/bench"))
+        .output()
+        .context("run casework-bench rest")?;
+    if !out.status.success() {
+        bail!(
+            "casework-bench rest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let table = String::from_utf8(out.stdout)?;
+    let body = format!(
+        "## REST store (`casework-store-rest` through `casework serve`'s `/store/v1`)\n\n\
+         Command: `cargo xtask bench rest` — {} on {} (release build; 32 concurrent writers \
+         each committing a note to its own cases, {commits} commits; client and server in one \
+         process over loopback, sharing its two cores).\n\n{table}",
+        today(),
+        machine()
+    );
+    print!("{body}");
+    write_section("rest", &body)
 }
 
 fn tool(name: &str, package: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 //! baseline in the same run and reports the ratio; `cargo xtask bench` runs it in release
 //! mode and writes the figures into docs/benchmarks.md with the command that produced them.
 
+mod rest;
 mod store;
 mod synth;
 
@@ -49,6 +50,18 @@ async fn main() -> Result<()> {
             let listener = tokio::net::TcpListener::bind(&bind).await?;
             println!("listening on http://{}", listener.local_addr()?);
             axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Some("rest") => {
+            // The REST store against the same SQLite store used directly.
+            let commits: u64 = arg(&args, "--commits")
+                .unwrap_or_else(|| "20000".into())
+                .parse()
+                .context("--commits")?;
+            let dir = std::path::PathBuf::from(
+                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
+            );
+            println!("{}", rest::run(&dir, commits).await?);
             Ok(())
         }
         Some("raw-create") => {
