@@ -20,23 +20,23 @@ use casework_store_sqlite::SqliteStore;
 const WRITERS: usize = 32;
 const SECRET: &str = "cw_service_bench_000000000000000000000000000";
 
-fn opened(i: usize) -> EventKind {
-    EventKind::Opened {
+fn opened(i: usize) -> Result<EventKind> {
+    Ok(EventKind::Opened {
         title: format!("Bench case {i}"),
         description: "Publishing fails with error 999999".into(),
         origin: casework_core::model::Origin::Web,
         priority: casework_core::model::Priority::Medium,
         customer: casework_core::model::Customer {
             name: "C".into(),
-            email: "c@customer.example".parse().expect("a valid address"),
+            email: "c@customer.example".parse()?,
             phone: None,
             account: None,
         },
         product: None,
         product_version: None,
-        status: "New".parse().expect("a valid status"),
+        status: "New".parse()?,
         category: casework_core::model::StatusCategory::Open,
-    }
+    })
 }
 
 /// Commits per second: `WRITERS` tasks, each committing a note to its own cases in turn
@@ -44,7 +44,7 @@ fn opened(i: usize) -> EventKind {
 async fn commit_rate(store: Arc<dyn CaseStore>, commits: u64) -> Result<f64> {
     let mut cases = Vec::new();
     for i in 0..WRITERS * 4 {
-        cases.push(store.create_case(START, "bench".into(), opened(i)).await?);
+        cases.push(store.create_case(START, "bench".into(), opened(i)?).await?);
     }
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

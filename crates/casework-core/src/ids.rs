@@ -31,16 +31,36 @@ impl ParseError {
 ///
 /// Parsing accepts leading zeros (`"00001027"` and `"1027"` are the same case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseNumber(u64);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CaseNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::schema::KnownFormat::Int64,
+            )))
+            .minimum(Some(1))
+            .maximum(Some(CaseNumber::MAX.0))
+            .description(Some("A case number (shown zero-padded to eight digits)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CaseNumber {}
 
 impl CaseNumber {
     /// Case number 1.
     pub const MIN: CaseNumber = CaseNumber(1);
 
-    /// Wraps a raw number; `None` for zero, which is never a case.
+    /// The largest case number: what a signed 64-bit integer holds, as stores keep it.
+    pub const MAX: CaseNumber = CaseNumber(i64::MAX as u64);
+
+    /// Wraps a raw number; `None` for zero, which is never a case, and above [`Self::MAX`].
     pub fn new(n: u64) -> Option<Self> {
-        (n > 0).then_some(Self(n))
+        (n > 0 && n <= Self::MAX.0).then_some(Self(n))
     }
 
     /// The number as an integer.
@@ -71,7 +91,13 @@ impl FromStr for CaseNumber {
         let n: u64 = t
             .parse()
             .map_err(|_| ParseError::new("case number", s, "too large"))?;
-        Self::new(n).ok_or_else(|| ParseError::new("case number", s, "must be positive"))
+        Self::new(n).ok_or_else(|| {
+            ParseError::new(
+                "case number",
+                s,
+                "must be between 1 and 9223372036854775807",
+            )
+        })
     }
 }
 
@@ -84,7 +110,9 @@ impl Serialize for CaseNumber {
 impl<'de> Deserialize<'de> for CaseNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = u64::deserialize(d)?;
-        Self::new(n).ok_or_else(|| serde::de::Error::custom("case number must be positive"))
+        Self::new(n).ok_or_else(|| {
+            serde::de::Error::custom("case number must be between 1 and 9223372036854775807")
+        })
     }
 }
 
@@ -92,8 +120,30 @@ impl<'de> Deserialize<'de> for CaseNumber {
 ///
 /// This is a sanity check, not RFC 5322: it refuses what is certainly wrong.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmailAddress(String);
+
+/// What [`EmailAddress`] accepts, as a regular expression (for the API document): one `@`
+/// between a name and a domain with a dot inside it, no white space, control character or
+/// `<>,;"`.
+pub const EMAIL_PATTERN: &str = r#"^[^\s@<>,;"\x00-\x1f\x7f-\x9f]+@[^\s@<>,;".\x00-\x1f\x7f-\x9f][^\s@<>,;"\x00-\x1f\x7f-\x9f]*\.[^\s@<>,;"\x00-\x1f\x7f-\x9f]*[^\s@<>,;".\x00-\x1f\x7f-\x9f]$"#;
+
+/// Longest address, in characters.
+pub const EMAIL_MAX: usize = 254;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(EMAIL_PATTERN))
+            .max_length(Some(EMAIL_MAX))
+            .description(Some("An email address (stored lower-cased)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EmailAddress {}
 
 impl EmailAddress {
     /// For literals in core known to be valid; never for user input.
@@ -124,7 +174,7 @@ impl FromStr for EmailAddress {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let bad = |reason| Err(ParseError::new("email address", s, reason));
-        if t.len() > 254 {
+        if t.chars().count() > EMAIL_MAX {
             return bad("longer than 254 characters");
         }
         if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -198,7 +248,7 @@ impl FromStr for StatusName {
         if t.chars().count() > 64 {
             return Err(ParseError::new("status", s, "longer than 64 characters"));
         }
-        if t.chars().any(char::is_control) {
+        if s.chars().any(char::is_control) {
             return Err(ParseError::new("status", s, "contains a control character"));
         }
         Ok(Self(t.to_string()))
@@ -241,8 +291,29 @@ mod tests {
             "12a",
             "1.5",
             "99999999999999999999999",
+            "9223372036854775808", // one past what a store's signed integer holds
         ] {
             assert!(bad.parse::<CaseNumber>().is_err(), "{bad:?} parsed");
+        }
+        assert_eq!(
+            "9223372036854775807".parse::<CaseNumber>().unwrap(),
+            CaseNumber::MAX
+        );
+        assert!(serde_json::from_str::<CaseNumber>("9223372036854775808").is_err());
+        assert!(CaseNumber::new(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn status_names_refuse_control_characters_anywhere() {
+        assert!("In Progress".parse::<StatusName>().is_ok());
+        assert!(" In Progress ".parse::<StatusName>().is_ok());
+        for bad in [
+            "\u{85}In Progress",
+            "In Progress\n",
+            "In\u{7}Progress",
+            "  ",
+        ] {
+            assert!(bad.parse::<StatusName>().is_err(), "{bad:?} parsed");
         }
     }
 

@@ -343,6 +343,7 @@ impl Case {
 
 /// A person who acts on cases: staff (agents, leads, admins) and service accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     /// Unique name, used with `--as` and as a case owner.
     pub name: String,
@@ -434,6 +435,7 @@ pub struct Article {
 
 /// A new article, before the store gives it an id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewArticle {
     /// Title.
     pub title: String,
@@ -568,6 +570,7 @@ pub struct OutboxMessage {
 
 /// An API token as stored: its SHA-256 hash, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Public id, for listing and revoking.
     pub id: String,
@@ -580,8 +583,10 @@ pub struct ApiToken {
     /// Hex SHA-256 of the secret.
     pub hash: String,
     /// When it was made.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it was revoked; a revoked token authenticates nobody.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<Timestamp>,
 }
 

@@ -44,6 +44,7 @@ pub enum StoreError {
 
 /// An atomic write to one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Commit {
     /// The case.
     pub number: CaseNumber,
@@ -59,6 +60,7 @@ pub struct Commit {
 
 /// Which cases a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseFilter {
     /// Exactly this status.
     pub status: Option<StatusName>,
@@ -85,8 +87,10 @@ pub const DEFAULT_PAGE: u32 = 50;
 /// Where a page starts: cases are listed by ascending number, so a page is stable while
 /// new cases are created (they appear at the end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageRequest {
     /// At most this many items (1 to [`MAX_PAGE`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
     pub limit: u32,
     /// Start after this case.
     pub after: Option<CaseNumber>,
@@ -134,6 +138,7 @@ pub fn decode_cursor(cursor: &str) -> Result<CaseNumber, StoreError> {
 
 /// A page of cases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -158,6 +163,7 @@ impl Page<Case> {
 /// Whose eyes a search is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Scope {
     /// Support staff: all cases, all text, articles and defects.
     Staff,
@@ -167,6 +173,7 @@ pub enum Scope {
 
 /// A full-text search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchQuery {
     /// Words to find; every non-stop-word term must match.
     pub text: String,
@@ -175,6 +182,7 @@ pub struct SearchQuery {
     /// Whose eyes.
     pub scope: Scope,
     /// At most this many hits.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
     pub limit: u32,
 }
 
@@ -208,12 +216,15 @@ pub enum ReportGroup {
 
 /// A reopen-pattern report request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportQuery {
     /// Grouping.
     pub group_by: ReportGroup,
     /// Closures at or after this time.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub from: Option<Timestamp>,
     /// Closures before this time.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub to: Option<Timestamp>,
 }
 
@@ -252,6 +263,7 @@ pub fn key_reused(key: &str) -> StoreError {
 /// What became of a delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeliveryOutcome {
     /// Accepted by the mail server.
     Sent,
@@ -260,6 +272,7 @@ pub enum DeliveryOutcome {
         /// Why it failed.
         error: String,
         /// When to try again.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
         at: Timestamp,
     },
     /// Failed for good.
@@ -271,6 +284,7 @@ pub enum DeliveryOutcome {
 
 /// Counts for `casework doctor`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreStats {
     /// Cases.
     pub cases: u64,

@@ -16,8 +16,10 @@ pub const PREFIX: &str = "/store/v1";
 
 /// `POST /store/v1/cases`: open a case, at most once per key when one is given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateCase {
     /// When it was opened.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// Who opened it.
     pub actor: String,
@@ -30,6 +32,7 @@ pub struct CreateCase {
 
 /// An idempotency key and the fingerprint of the request it was first used with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Once {
     /// The key.
     pub key: String,
@@ -39,6 +42,7 @@ pub struct Once {
 
 /// The answer to a create: the case, and whether an idempotent create was a replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedCase {
     /// The case as created.
     pub case: Case,
@@ -48,6 +52,7 @@ pub struct CreatedCase {
 
 /// `POST /store/v1/cases/query`: a page of cases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListCases {
     /// Which cases.
     pub filter: CaseFilter,
@@ -57,41 +62,51 @@ pub struct ListCases {
 
 /// `POST /store/v1/cases/{n}/similar`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Similar {
     /// Whose eyes.
     pub scope: Scope,
     /// At most this many hits.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
     pub limit: u32,
 }
 
 /// `POST /store/v1/articles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddArticle {
     /// The article.
     pub article: NewArticle,
     /// When it was added.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 /// `POST /store/v1/outbox/claims`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// The claiming worker.
     pub worker: String,
     /// The worker's time.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub now: Timestamp,
     /// How long the claim holds.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "PT5M"))]
     pub lease: SignedDuration,
     /// At most this many messages.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
     pub limit: u32,
 }
 
 /// `POST /store/v1/outbox/{id}/finish`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finish {
     /// The worker holding the claim.
     pub worker: String,
     /// The worker's time.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub now: Timestamp,
     /// What became of the attempt.
     pub outcome: DeliveryOutcome,
@@ -99,13 +114,16 @@ pub struct Finish {
 
 /// `POST /store/v1/tokens/{id}/revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Revoke {
     /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 /// The body of every protocol error (problem+json, with the store error's kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// `not_found`, `conflict`, `duplicate`, `invalid`, `unavailable` or `internal`.
     pub kind: String,

@@ -7,7 +7,7 @@
 
 mod error;
 pub mod openapi;
-mod store_api;
+pub(crate) mod store_api;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -442,10 +442,7 @@ struct CustomerIn {
     #[schema(pattern = "\\S", max_length = 255)]
     name: String,
     /// Where emails go: one `@` between a name and a domain with a dot.
-    #[schema(
-        pattern = r#"^[^\s@<>,;"\x00-\x1f\x7f-\x9f]+@[^\s@<>,;".\x00-\x1f\x7f-\x9f][^\s@<>,;"\x00-\x1f\x7f-\x9f]*\.[^\s@<>,;"\x00-\x1f\x7f-\x9f]*[^\s@<>,;".\x00-\x1f\x7f-\x9f]$"#,
-        max_length = 254
-    )]
+    #[schema(value_type = casework_core::ids::EmailAddress)]
     email: String,
     /// Phone number.
     #[schema(max_length = 64)]

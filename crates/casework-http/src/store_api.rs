@@ -121,6 +121,14 @@ fn case_number(raw: &str) -> Result<CaseNumber, ApiError> {
         .map_err(|_| store_error(StoreError::NotFound(format!("case {raw}"))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases",
+    tag = "store",
+    summary = "Open a case (at most once per key when `once` is given)",
+    request_body = casework_core::protocol::CreateCase,
+    responses((status = 201, description = "The case", body = casework_core::protocol::CreatedCase), crate::openapi::Problems)
+)]
 async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<CreateCase>) -> Answer {
     let made = match b.once {
         Some(once) => {
@@ -144,6 +152,14 @@ async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<Create
     created(made)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/cases/{n}",
+    tag = "store",
+    summary = "Load a case",
+    params(("n" = String, Path, description = "Case number")),
+    responses((status = 200, description = "The case", body = casework_core::model::Case), crate::openapi::Problems)
+)]
 async fn load_case(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
     ok(store(&s)
         .load_case(case_number(&n)?)
@@ -151,6 +167,15 @@ async fn load_case(State(s): State<AppState>, _: Service, Path(n): Path<String>)
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases/{n}/commits",
+    tag = "store",
+    summary = "Append events with an expected version; the server computes and stores the state",
+    params(("n" = String, Path, description = "Case number")),
+    request_body = casework_core::ports::Commit,
+    responses((status = 200, description = "The case as stored", body = casework_core::model::Case), crate::openapi::Problems)
+)]
 async fn commit(
     State(s): State<AppState>,
     _: Service,
@@ -170,6 +195,14 @@ async fn commit(
     ok(store(&s).commit(c).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases/query",
+    tag = "store",
+    summary = "A page of cases",
+    request_body = casework_core::protocol::ListCases,
+    responses((status = 200, description = "The page", body = casework_core::ports::Page<casework_core::model::Case>), crate::openapi::Problems)
+)]
 async fn list_cases(State(s): State<AppState>, _: Service, Body(b): Body<ListCases>) -> Answer {
     ok(store(&s)
         .list_cases(b.filter, b.page)
@@ -177,6 +210,14 @@ async fn list_cases(State(s): State<AppState>, _: Service, Body(b): Body<ListCas
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/cases/{n}/history",
+    tag = "store",
+    summary = "Every event of a case",
+    params(("n" = String, Path, description = "Case number")),
+    responses((status = 200, description = "The events", body = Vec<casework_core::event::Event>), crate::openapi::Problems)
+)]
 async fn history(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
     ok(store(&s)
         .history(case_number(&n)?)
@@ -184,6 +225,15 @@ async fn history(State(s): State<AppState>, _: Service, Path(n): Path<String>) -
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases/{n}/similar",
+    tag = "store",
+    summary = "Similar cases, articles and defects",
+    params(("n" = String, Path, description = "Case number")),
+    request_body = casework_core::protocol::Similar,
+    responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), crate::openapi::Problems)
+)]
 async fn similar(
     State(s): State<AppState>,
     _: Service,
@@ -196,6 +246,14 @@ async fn similar(
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/cases/{n}/outbox",
+    tag = "store",
+    summary = "A case's outbox messages",
+    params(("n" = String, Path, description = "Case number")),
+    responses((status = 200, description = "Messages, oldest first", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
+)]
 async fn case_outbox(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
     ok(store(&s)
         .outbox_for_case(case_number(&n)?)
@@ -203,10 +261,26 @@ async fn case_outbox(State(s): State<AppState>, _: Service, Path(n): Path<String
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/search",
+    tag = "store",
+    summary = "Full-text search",
+    request_body = casework_core::ports::SearchQuery,
+    responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), crate::openapi::Problems)
+)]
 async fn search(State(s): State<AppState>, _: Service, Body(q): Body<SearchQuery>) -> Answer {
     ok(store(&s).search(q).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/reports/reopens",
+    tag = "store",
+    summary = "The reopen report",
+    request_body = casework_core::ports::ReportQuery,
+    responses((status = 200, description = "Rows", body = Vec<casework_core::ports::ReportRow>), crate::openapi::Problems)
+)]
 async fn reopen_report(
     State(s): State<AppState>,
     _: Service,
@@ -215,14 +289,38 @@ async fn reopen_report(
     ok(store(&s).reopen_report(q).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/people",
+    tag = "store",
+    summary = "Everyone, by name",
+    responses((status = 200, description = "People", body = Vec<casework_core::model::Person>), crate::openapi::Problems)
+)]
 async fn list_people(State(s): State<AppState>, _: Service) -> Answer {
     ok(store(&s).list_people().await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/people/{name}",
+    tag = "store",
+    summary = "A person",
+    params(("name" = String, Path, description = "The person's name")),
+    responses((status = 200, description = "The person", body = casework_core::model::Person), crate::openapi::Problems)
+)]
 async fn get_person(State(s): State<AppState>, _: Service, Path(name): Path<String>) -> Answer {
     ok(store(&s).get_person(name).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    put,
+    path = "/store/v1/people/{name}",
+    tag = "store",
+    summary = "Add or replace a person",
+    params(("name" = String, Path, description = "The person's name")),
+    request_body = casework_core::model::Person,
+    responses((status = 204, description = "Stored"), crate::openapi::Problems)
+)]
 async fn put_person(
     State(s): State<AppState>,
     _: Service,
@@ -239,6 +337,14 @@ async fn put_person(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/articles",
+    tag = "store",
+    summary = "Add an article",
+    request_body = casework_core::protocol::AddArticle,
+    responses((status = 201, description = "The article", body = casework_core::model::Article), crate::openapi::Problems)
+)]
 async fn add_article(State(s): State<AppState>, _: Service, Body(b): Body<AddArticle>) -> Answer {
     created(
         store(&s)
@@ -248,6 +354,14 @@ async fn add_article(State(s): State<AppState>, _: Service, Body(b): Body<AddArt
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/articles/{id}",
+    tag = "store",
+    summary = "An article",
+    params(("id" = String, Path, description = "Article id")),
+    responses((status = 200, description = "The article", body = casework_core::model::Article), crate::openapi::Problems)
+)]
 async fn get_article(State(s): State<AppState>, _: Service, Path(id): Path<String>) -> Answer {
     let id: u64 = id
         .parse()
@@ -255,21 +369,49 @@ async fn get_article(State(s): State<AppState>, _: Service, Path(id): Path<Strin
     ok(store(&s).get_article(id).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/defects",
+    tag = "store",
+    summary = "Add a defect",
+    request_body = casework_core::model::Defect,
+    responses((status = 201, description = "The defect", body = casework_core::model::Defect), crate::openapi::Problems)
+)]
 async fn add_defect(State(s): State<AppState>, _: Service, Body(d): Body<Defect>) -> Answer {
     created(store(&s).add_defect(d).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/defects/{key}",
+    tag = "store",
+    summary = "A defect",
+    params(("key" = String, Path, description = "Defect key")),
+    responses((status = 200, description = "The defect", body = casework_core::model::Defect), crate::openapi::Problems)
+)]
 async fn get_defect(State(s): State<AppState>, _: Service, Path(key): Path<String>) -> Answer {
     ok(store(&s).get_defect(key).await.map_err(store_error)?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
+    /// Only messages with this status.
     status: Option<OutboxStatus>,
+    /// At most this many.
+    #[param(value_type = u64, maximum = 4294967295_u64)]
     limit: u32,
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/outbox",
+    tag = "store",
+    summary = "Outbox messages, oldest first",
+    params(OutboxQuery),
+    responses((status = 200, description = "Messages", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
+)]
 async fn outbox_list(
     State(s): State<AppState>,
     _: Service,
@@ -281,6 +423,14 @@ async fn outbox_list(
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/outbox/claims",
+    tag = "store",
+    summary = "Claim due messages for a worker, with a lease",
+    request_body = casework_core::protocol::Claim,
+    responses((status = 200, description = "The claimed messages", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
+)]
 async fn outbox_claim(State(s): State<AppState>, _: Service, Body(c): Body<Claim>) -> Answer {
     ok(store(&s)
         .outbox_claim(c.worker, c.now, c.lease, c.limit)
@@ -288,6 +438,15 @@ async fn outbox_claim(State(s): State<AppState>, _: Service, Body(c): Body<Claim
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/outbox/{id}/finish",
+    tag = "store",
+    summary = "Record a delivery attempt and release the claim",
+    params(("id" = String, Path, description = "Message id")),
+    request_body = casework_core::protocol::Finish,
+    responses((status = 200, description = "The message", body = casework_core::model::OutboxMessage), crate::openapi::Problems)
+)]
 async fn outbox_finish(
     State(s): State<AppState>,
     _: Service,
@@ -300,19 +459,51 @@ async fn outbox_finish(
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/tokens",
+    tag = "store",
+    summary = "Store a token (hashed)",
+    request_body = casework_core::model::ApiToken,
+    responses((status = 204, description = "Stored"), crate::openapi::Problems)
+)]
 async fn put_token(State(s): State<AppState>, _: Service, Body(t): Body<ApiToken>) -> Answer {
     store(&s).put_token(t).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/tokens/by-hash/{hash}",
+    tag = "store",
+    summary = "A token by the SHA-256 of its secret",
+    params(("hash" = String, Path, description = "Hex SHA-256 of the secret")),
+    responses((status = 200, description = "The token", body = casework_core::model::ApiToken), crate::openapi::Problems)
+)]
 async fn find_token(State(s): State<AppState>, _: Service, Path(hash): Path<String>) -> Answer {
     ok(store(&s).find_token(hash).await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/tokens",
+    tag = "store",
+    summary = "Every token, oldest first",
+    responses((status = 200, description = "Tokens", body = Vec<casework_core::model::ApiToken>), crate::openapi::Problems)
+)]
 async fn list_tokens(State(s): State<AppState>, _: Service) -> Answer {
     ok(store(&s).list_tokens().await.map_err(store_error)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/store/v1/tokens/{id}/revoke",
+    tag = "store",
+    summary = "Revoke a token",
+    params(("id" = String, Path, description = "Token id")),
+    request_body = casework_core::protocol::Revoke,
+    responses((status = 200, description = "The token", body = casework_core::model::ApiToken), crate::openapi::Problems)
+)]
 async fn revoke_token(
     State(s): State<AppState>,
     _: Service,
@@ -325,6 +516,13 @@ async fn revoke_token(
         .map_err(store_error)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/store/v1/stats",
+    tag = "store",
+    summary = "Counts, for diagnostics",
+    responses((status = 200, description = "Counts", body = casework_core::ports::StoreStats), crate::openapi::Problems)
+)]
 async fn stats(State(s): State<AppState>, _: Service) -> Answer {
     ok(store(&s).stats().await.map_err(store_error)?)
 }

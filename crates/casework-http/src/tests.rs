@@ -1226,6 +1226,38 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/outbox"),
 ];
 
+/// The storage protocol's routes (`docs/store-protocol.md`), service tokens only.
+const STORE_PROTOCOL: &[(&str, &str)] = &[
+    ("post", "/store/v1/cases"),
+    ("post", "/store/v1/cases/query"),
+    ("get", "/store/v1/cases/{n}"),
+    ("post", "/store/v1/cases/{n}/commits"),
+    ("get", "/store/v1/cases/{n}/history"),
+    ("post", "/store/v1/cases/{n}/similar"),
+    ("get", "/store/v1/cases/{n}/outbox"),
+    ("post", "/store/v1/search"),
+    ("post", "/store/v1/reports/reopens"),
+    ("get", "/store/v1/people"),
+    ("get", "/store/v1/people/{name}"),
+    ("put", "/store/v1/people/{name}"),
+    ("post", "/store/v1/articles"),
+    ("get", "/store/v1/articles/{id}"),
+    ("post", "/store/v1/defects"),
+    ("get", "/store/v1/defects/{key}"),
+    ("get", "/store/v1/outbox"),
+    ("post", "/store/v1/outbox/claims"),
+    ("post", "/store/v1/outbox/{id}/finish"),
+    ("get", "/store/v1/tokens"),
+    ("post", "/store/v1/tokens"),
+    ("get", "/store/v1/tokens/by-hash/{hash}"),
+    ("post", "/store/v1/tokens/{id}/revoke"),
+    ("get", "/store/v1/stats"),
+];
+
+fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    CONTRACT.iter().chain(STORE_PROTOCOL)
+}
+
 #[test]
 fn the_document_lists_exactly_the_contracts_routes() {
     let doc: Value = serde_json::from_str(&crate::openapi::document()).unwrap();
@@ -1237,14 +1269,13 @@ fn the_document_lists_exactly_the_contracts_routes() {
         }
     }
     listed.sort();
-    let mut expected: Vec<(String, String)> = CONTRACT
-        .iter()
+    let mut expected: Vec<(String, String)> = all_routes()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     expected.sort();
     assert_eq!(listed, expected);
     // every operation but the two public ones needs the bearer token and documents 401
-    for (method, path) in CONTRACT {
+    for (method, path) in all_routes() {
         let op = &doc["paths"][path][method];
         let public = ["/healthz", "/openapi.json"].contains(path);
         assert_eq!(op["security"] == json!([{}]), public, "{method} {path}");
@@ -1263,16 +1294,21 @@ fn the_document_lists_exactly_the_contracts_routes() {
 #[tokio::test]
 async fn every_documented_route_is_served() {
     for (name, app) in stores().await {
-        for (method, path) in CONTRACT {
+        for (method, path) in all_routes() {
             let uri = path
                 .replace("{n}", "1")
                 .replace("{id}", "1")
-                .replace("{key}", "BUG-1");
+                .replace("{key}", "BUG-1")
+                .replace("{name}", "root")
+                .replace("{hash}", "00");
             let r = call(&app, &method.to_uppercase(), &uri, Some(ADMIN), None, &[]).await;
             assert_ne!(
                 r.body["detail"], "no such resource",
                 "{name}: {method} {uri} is documented but not routed"
             );
+            if path.starts_with("/store/") {
+                is_problem(&r, StatusCode::FORBIDDEN); // an admin is not a service
+            }
         }
     }
 }
