@@ -529,3 +529,27 @@ fn starttls_and_implicit_tls_are_verified_against_a_private_ca() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["zoe@kunde.example"]));
 }
+
+#[test]
+fn serve_delivers_queued_mail_in_the_background() {
+    let smtp = SmtpServer::start("serve", &[]);
+    let (cw, n) = desk("serve");
+    let url = smtp.url("");
+    let mut server = cw.spawn(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--mailer",
+        &url,
+        "--deliver-every",
+        "1",
+    ]);
+    // queued by another process on the same store; the server's worker finds it
+    send_initial(&cw, &n);
+    let got = smtp.wait_for(1, Duration::from_secs(20));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(got.len(), 1, "the worker inside serve delivered it");
+    assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["zoe@kunde.example"]));
+    assert_eq!(outbox(&cw)[0]["status"], "sent");
+}

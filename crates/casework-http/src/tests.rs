@@ -1568,3 +1568,63 @@ fn the_auth_cache_forgets_after_its_ttl_and_stays_bounded() {
     off.put("h".into(), actor, t0);
     assert_eq!(off.get("h", t0), None);
 }
+
+#[tokio::test]
+async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_it_went() {
+    for (name, app) in stores().await {
+        let c = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let n = c.body["number"].as_u64().unwrap();
+        let sent = call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/emails"),
+            Some(AGENT),
+            Some(json!({"template": "initial_contact"})),
+            &[],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{name}: {:?}", sent.body);
+        for (token, staff) in [(AGENT, true), (JORDAN, false)] {
+            let t = call(
+                &app,
+                "GET",
+                &format!("/api/v1/cases/{n}/timeline"),
+                Some(token),
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(t.status, StatusCode::OK, "{name}");
+            let emails: Vec<&Value> = t
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "email_queued")
+                .collect();
+            assert_eq!(emails.len(), 1, "{name}: {}", t.body);
+            let d = &emails[0]["delivery"];
+            assert_eq!(d["status"], "queued", "{name}: {d}");
+            assert_eq!(d["next_attempt_at"].is_string(), staff, "{name}: {d}");
+            assert_eq!(d["attempts"], 0, "{name}: {d}");
+            // other entries carry no delivery
+            assert!(
+                t.body
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["type"] != "email_queued")
+                    .all(|e| e.get("delivery").is_none()),
+                "{name}"
+            );
+        }
+    }
+}
