@@ -547,9 +547,15 @@ fn serve_delivers_queued_mail_in_the_background() {
     // queued by another process on the same store; the server's worker finds it
     send_initial(&cw, &n);
     let got = smtp.wait_for(1, Duration::from_secs(20));
+    // the server took it; the worker marks it sent right after (poll: not a fixed sleep)
+    let start = std::time::Instant::now();
+    while outbox(&cw)[0]["status"] != "sent" && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(got.len(), 1, "the worker inside serve delivered it");
     assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["zoe@kunde.example"]));
     assert_eq!(outbox(&cw)[0]["status"], "sent");
+    assert_eq!(smtp.messages().len(), 1, "and only once");
 }
