@@ -72,26 +72,12 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// The REST store's commit throughput against the same SQLite store used directly.
 fn rest() -> Result<()> {
-    let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        "build",
-        &cargo,
-        &["build", "--release", "-p", "casework-bench"],
-    )?;
+    build_release(&["casework-bench"])?;
     let commits = "20000";
-    let out = Command::new(root.join("target/release/casework-bench"))
-        .args(["rest", "--commits", commits, "--dir"])
-        .arg(root.join("target/bench"))
-        .output()
-        .context("run casework-bench rest")?;
-    if !out.status.success() {
-        bail!(
-            "casework-bench rest failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let table = String::from_utf8(out.stdout)?;
+    let table = bench_tool(
+        &["rest", "--commits", commits],
+        &workspace_root().join("target/bench"),
+    )?;
     let body = format!(
         "## REST store (`casework-store-rest` through `casework serve`'s `/store/v1`)\n\n\
          Command: `cargo xtask bench rest` — {} on {} (release build; 32 concurrent writers \
@@ -102,6 +88,33 @@ fn rest() -> Result<()> {
     );
     print!("{body}");
     write_section("rest", &body)
+}
+
+/// Builds `packages` in release mode.
+fn build_release(packages: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build", "--release"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    crate::run("build", &cargo, &args)
+}
+
+/// Runs the release `casework-bench` with `args` then `--dir DIR`; its standard output.
+fn bench_tool(args: &[&str], dir: &std::path::Path) -> Result<String> {
+    let out = Command::new(workspace_root().join("target/release/casework-bench"))
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .with_context(|| format!("run casework-bench {args:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "casework-bench {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
 }
 
 fn tool(name: &str, package: &str) -> Result<()> {
@@ -128,32 +141,11 @@ fn cli() -> Result<()> {
     tool("hyperfine", "hyperfine")?;
     tool("sqlite3", "sqlite3")?;
     let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        "build",
-        &cargo,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "casework-bench",
-            "-p",
-            "casework-cli",
-        ],
-    )?;
+    build_release(&["casework-bench", "casework-cli"])?;
     let dir = root.join("target/bench");
-    let out = Command::new(root.join("target/release/casework-bench"))
-        .args(["dataset", "--cases", "100000", "--dir"])
-        .arg(&dir)
-        .output()
-        .context("run casework-bench dataset")?;
-    if !out.status.success() {
-        bail!(
-            "casework-bench failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let db = String::from_utf8(out.stdout)?.trim().to_string();
+    let db = bench_tool(&["dataset", "--cases", "100000"], &dir)?
+        .trim()
+        .to_string();
     let casework = root.join("target/release/casework").display().to_string();
     let store = format!("sqlite://{db}");
     // someone to act as (the generated store has no people yet; adding the first is allowed)
@@ -208,6 +200,61 @@ fn cli() -> Result<()> {
     );
     print!("{body}");
     write_section("cli", &body)
+}
+
+/// The `casework` program over one SQLite store, for setting up a benchmark or a fuzz run.
+pub(crate) struct Casework {
+    exe: String,
+    /// The store URL.
+    pub(crate) store: String,
+}
+
+impl Casework {
+    /// `exe` over `sqlite://db`.
+    pub(crate) fn new(exe: &str, db: &std::path::Path) -> Self {
+        Self {
+            exe: exe.to_string(),
+            store: format!("sqlite://{}", db.display()),
+        }
+    }
+
+    /// Runs a command; its standard output, or an error with its standard error.
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.exe)
+            .arg("--store")
+            .arg(&self.store)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "casework {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Registers `root`, an admin (the first person may be added by anyone).
+    pub(crate) fn first_admin(&self) -> Result<()> {
+        let root = [
+            "agent",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--email",
+            "root@example.com",
+        ];
+        self.run(&root).map(|_| ())
+    }
+
+    /// A new token secret for `name` with `role`, made by root.
+    pub(crate) fn token(&self, name: &str, role: &str) -> Result<String> {
+        let made: serde_json::Value = serde_json::from_str(&self.run(&[
+            "--json", "--as", "root", "token", "create", "--name", name, "--role", role,
+        ])?)?;
+        Ok(made["token"].as_str().context("token")?.to_string())
+    }
 }
 
 /// A process that printed `listening on http://ADDR` as its first line.
@@ -326,19 +373,7 @@ fn wrk(url: &str, script: Option<&std::path::Path>) -> Result<Wrk> {
 fn http() -> Result<()> {
     tool("wrk", "wrk")?;
     let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        "build",
-        &cargo,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "casework-bench",
-            "-p",
-            "casework-cli",
-        ],
-    )?;
+    build_release(&["casework-bench", "casework-cli"])?;
     let dir = root.join("target/bench/http");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -347,41 +382,13 @@ fn http() -> Result<()> {
         .join("target/release/casework-bench")
         .display()
         .to_string();
-    let store = format!("sqlite://{}", dir.join("cases.db").display());
-    let cw = |args: &[&str]| -> Result<String> {
-        let out = Command::new(&casework)
-            .arg("--store")
-            .arg(&store)
-            .args(args)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "casework {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8(out.stdout)?)
-    };
-    cw(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ])?;
-    let made: serde_json::Value = serde_json::from_str(&cw(&[
-        "--json", "--as", "root", "token", "create", "--name", "root", "--role", "admin",
-    ])?)?;
-    let token = made["token"].as_str().context("token")?.to_string();
+    let cw = Casework::new(&casework, &dir.join("cases.db"));
+    cw.first_admin()?;
+    let token = cw.token("root", "admin")?;
+    let store = cw.store.clone();
 
     // baseline: the raw rusqlite create loop at NORMAL, in this run
-    let out = Command::new(&bench)
-        .args(["raw-create", "--commits", "20000", "--dir"])
-        .arg(&dir)
-        .output()?;
-    let raw: f64 = String::from_utf8(out.stdout)?
+    let raw: f64 = bench_tool(&["raw-create", "--commits", "20000"], &dir)?
         .trim()
         .parse()
         .context("raw-create rate")?;
@@ -468,13 +475,7 @@ fn store(args: &[String]) -> Result<()> {
         cases = vec!["100000".into(), "1000000".into()];
     }
     let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        "build bench",
-        &cargo,
-        &["build", "--release", "-p", "casework-bench"],
-    )?;
-    let exe = root.join("target/release/casework-bench");
+    build_release(&["casework-bench"])?;
     let dir = root.join("target/bench");
     let mut body = format!(
         "## Store (`casework-store-sqlite`)\n\nCommand: `cargo xtask bench store{}` — {} on {} ({}).\n\
@@ -489,18 +490,7 @@ fn store(args: &[String]) -> Result<()> {
     );
     for n in &cases {
         eprintln!("==> bench store: {n} cases");
-        let out = Command::new(&exe)
-            .args(["store", "--cases", n, "--commits", &commits, "--dir"])
-            .arg(&dir)
-            .output()
-            .context("run casework-bench")?;
-        if !out.status.success() {
-            bail!(
-                "casework-bench failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let text = String::from_utf8(out.stdout)?;
+        let text = bench_tool(&["store", "--cases", n, "--commits", &commits], &dir)?;
         print!("{text}");
         body.push_str(&format!(
             "### {n} cases\n\n{}",

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::Server;
+use crate::bench::{Casework, Server};
 use crate::tidy::workspace_root;
 
 /// Pinned so a run is reproducible.
@@ -50,32 +50,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let dir = root.join("target/fuzz-api");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let store = format!("sqlite://{}", dir.join("cases.db").display());
-    let cw = |args: &[&str]| -> Result<String> {
-        let out = Command::new(&casework)
-            .arg("--store")
-            .arg(&store)
-            .args(args)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "casework {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8(out.stdout)?)
-    };
+    let cw = Casework::new(&casework, &dir.join("cases.db"));
+    let store = cw.store.clone();
     // people, a token, and records for the fuzzer to find
-    cw(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ])?;
-    cw(&[
+    cw.first_admin()?;
+    cw.run(&[
         "--as",
         "root",
         "agent",
@@ -86,16 +65,13 @@ pub fn run(args: &[String]) -> Result<()> {
         "--email",
         "ana@example.com",
     ])?;
-    let made: serde_json::Value = serde_json::from_str(&cw(&[
-        "--json", "--as", "root", "token", "create", "--name", "root", "--role", "admin",
-    ])?)?;
-    let token = made["token"].as_str().context("token")?.to_string();
+    let token = cw.token("root", "admin")?;
     for title in [
         "Printer offline",
         "Map service fails to publish",
         "Login loop",
     ] {
-        cw(&[
+        cw.run(&[
             "--as",
             "Ana Lopez",
             "case",
@@ -112,7 +88,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "phone",
         ])?;
     }
-    cw(&[
+    cw.run(&[
         "--as",
         "Ana Lopez",
         "article",
@@ -122,7 +98,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "--body",
         "Steps",
     ])?;
-    cw(&[
+    cw.run(&[
         "--as",
         "Ana Lopez",
         "defect",
@@ -148,10 +124,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .display()
         .to_string();
     // the API as an admin, then the storage protocol as a service
-    let service: serde_json::Value = serde_json::from_str(&cw(&[
-        "--json", "--as", "root", "token", "create", "--name", "svc", "--role", "service",
-    ])?)?;
-    let service = service["token"].as_str().context("token")?.to_string();
+    let service = cw.token("svc", "service")?;
     let mut failed = Vec::new();
     for (name, token, filter, share) in [
         ("api", &token, "--exclude-path-regex", 2),
@@ -160,6 +133,8 @@ pub fn run(args: &[String]) -> Result<()> {
         let budget = (seconds * share / 3).max(1).to_string();
         eprintln!("==> fuzz-api: schemathesis ({name}) against {url} for {budget} s");
         let out = Command::new(&st)
+            // its cache goes to the working folder: keep it out of the source tree
+            .current_dir(&dir)
             .args(["--config-file", &config, "run", &url])
             .args(["--header", &format!("Authorization: Bearer {token}")])
             .args([filter, "^/store/"])

@@ -14,23 +14,29 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// A numeric option, or its default.
+fn number(args: &[String], name: &str, default: u64) -> Result<u64> {
+    match arg(args, name) {
+        Some(v) => v.parse().with_context(|| format!("{name} {v}")),
+        None => Ok(default),
+    }
+}
+
+/// `--dir DIR` (default `target/bench`), created.
+fn dir(args: &[String]) -> Result<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(arg(args, "--dir").unwrap_or_else(|| "target/bench".into()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("store") => {
-            let cases: u64 = arg(&args, "--cases")
-                .unwrap_or_else(|| "100000".into())
-                .parse()
-                .context("--cases")?;
-            let commits: u64 = arg(&args, "--commits")
-                .unwrap_or_else(|| "20000".into())
-                .parse()
-                .context("--commits")?;
-            let dir = std::path::PathBuf::from(
-                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
-            );
-            std::fs::create_dir_all(&dir)?;
+            let cases = number(&args, "--cases", 100000)?;
+            let commits = number(&args, "--commits", 20000)?;
+            let dir = dir(&args)?;
             let reuse = args.iter().any(|a| a == "--reuse");
             let report = store::run(&dir, cases, commits, reuse).await?;
             println!("{report}");
@@ -54,43 +60,26 @@ async fn main() -> Result<()> {
         }
         Some("rest") => {
             // The REST store against the same SQLite store used directly.
-            let commits: u64 = arg(&args, "--commits")
-                .unwrap_or_else(|| "20000".into())
-                .parse()
-                .context("--commits")?;
-            let dir = std::path::PathBuf::from(
-                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
-            );
+            let commits = number(&args, "--commits", 20000)?;
+            let dir = dir(&args)?;
             println!("{}", rest::run(&dir, commits).await?);
             Ok(())
         }
         Some("raw-create") => {
             // The baseline for HTTP create: the raw rusqlite loop, NORMAL, one transaction per case.
-            let commits: u64 = arg(&args, "--commits")
-                .unwrap_or_else(|| "20000".into())
-                .parse()
-                .context("--commits")?;
-            let dir = std::path::PathBuf::from(
-                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
-            );
-            std::fs::create_dir_all(&dir)?;
+            let commits = number(&args, "--commits", 20000)?;
+            let dir = dir(&args)?;
             println!("{:.0}", store::raw_create_rate(&dir, commits)?);
             Ok(())
         }
         Some("dataset") => {
-            let cases: u64 = arg(&args, "--cases")
-                .unwrap_or_else(|| "100000".into())
-                .parse()
-                .context("--cases")?;
-            let dir = std::path::PathBuf::from(
-                arg(&args, "--dir").unwrap_or_else(|| "target/bench".into()),
-            );
-            std::fs::create_dir_all(&dir)?;
+            let cases = number(&args, "--cases", 100000)?;
+            let dir = dir(&args)?;
             println!("{}", store::dataset(&dir, cases).await?.display());
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench bare [--bind ADDR]"
         ),
     }
 }
