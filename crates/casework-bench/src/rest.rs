@@ -11,40 +11,24 @@ use anyhow::{Context, Result};
 use casework_core::event::{EventKind, apply_all};
 use casework_core::model::{Actor, Case, PostKind, Role, Visibility};
 use casework_core::ports::{CaseStore, Commit};
-use casework_core::testing::{FixedClock, START, SequentialIds};
+use casework_core::testing::{START, opened, service};
 use casework_core::workflow::stamp;
-use casework_core::{CaseService, Templates, WorkflowConfig};
 use casework_store_rest::RestStore;
 use casework_store_sqlite::SqliteStore;
 
 const WRITERS: usize = 32;
 const SECRET: &str = "cw_service_bench_000000000000000000000000000";
 
-fn opened(i: usize) -> Result<EventKind> {
-    Ok(EventKind::Opened {
-        title: format!("Bench case {i}"),
-        description: "Publishing fails with error 999999".into(),
-        origin: casework_core::model::Origin::Web,
-        priority: casework_core::model::Priority::Medium,
-        customer: casework_core::model::Customer {
-            name: "C".into(),
-            email: "c@customer.example".parse()?,
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-        status: "New".parse()?,
-        category: casework_core::model::StatusCategory::Open,
-    })
-}
-
 /// Commits per second: `WRITERS` tasks, each committing a note to its own cases in turn
 /// (no conflicts), until `commits` are done.
 async fn commit_rate(store: Arc<dyn CaseStore>, commits: u64) -> Result<f64> {
     let mut cases = Vec::new();
     for i in 0..WRITERS * 4 {
-        cases.push(store.create_case(START, "bench".into(), opened(i)?).await?);
+        cases.push(
+            store
+                .create_case(START, "bench".into(), opened(&format!("Bench case {i}")))
+                .await?,
+        );
     }
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -95,13 +79,7 @@ async fn served(path: &Path) -> Result<RestStore> {
         "sqlite://{}",
         path.display()
     ))?);
-    let svc = CaseService::new(
-        backing,
-        Arc::new(FixedClock::default()),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(Templates::embedded().map_err(|e| anyhow::anyhow!("{e}"))?),
-    );
+    let svc = service(backing);
     svc.create_token(
         &Actor::system("bench"),
         "bench",

@@ -135,30 +135,12 @@ impl CaseService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{START, sample_case};
+    use crate::testing::START;
 
     fn message(attempts: u32) -> OutboxMessage {
-        let c = sample_case();
         OutboxMessage {
-            id: "m1".into(),
-            case: c.number,
-            template: crate::model::TemplateName::FollowUp,
-            from_name: "Support".into(),
-            from: "support@example.com".parse().unwrap(),
-            to_name: "C".into(),
-            to: "c@customer.example".parse().unwrap(),
-            subject: "s".into(),
-            body: "b".into(),
-            message_id: "m1.case@example.com".into(),
-            thread_id: "case@example.com".into(),
-            status: crate::model::OutboxStatus::Queued,
             attempts,
-            last_error: None,
-            created_at: START,
-            next_attempt_at: START,
-            claimed_by: None,
-            claimed_until: None,
-            sent_at: None,
+            ..crate::testing::sample_message()
         }
     }
 

@@ -1,14 +1,20 @@
 //! Deterministic port implementations and fixtures for tests and snapshots, in this crate
 //! and in adapters' tests (no I/O, so they live in core).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::event::EventKind;
 use crate::ids::{CaseNumber, EmailAddress, StatusName};
-use crate::model::{Case, Category, ContactTally, Customer, Origin, Priority, StatusCategory};
-use crate::ports::{Clock, IdGenerator};
+use crate::model::{
+    Case, Category, ContactTally, Customer, Origin, OutboxMessage, OutboxStatus, Priority,
+    StatusCategory, TemplateName,
+};
+use crate::ports::{CaseStore, Clock, IdGenerator};
+use crate::service::CaseService;
+use crate::{Templates, WorkflowConfig};
 
 /// A clock that says what it is told; starts at 2026-01-05 09:00 UTC.
 #[derive(Debug)]
@@ -84,5 +90,66 @@ pub fn sample_case() -> Case {
         created_at: START,
         updated_at: START,
         closed_at: None,
+    }
+}
+
+/// A service over `store` with the default workflow and templates, a [`FixedClock`] and
+/// [`SequentialIds`]: what tests and benchmarks need to drive a store or a server.
+pub fn service(store: Arc<dyn CaseStore>) -> CaseService {
+    let templates = match Templates::embedded() {
+        Ok(t) => t,
+        Err(e) => panic!("the embedded templates must load: {e}"),
+    };
+    CaseService::new(
+        store,
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(templates),
+    )
+}
+
+/// An `opened` event for a web case titled `title`, from customer `c@customer.example`.
+pub fn opened(title: &str) -> EventKind {
+    EventKind::Opened {
+        title: title.into(),
+        description: "d".into(),
+        origin: Origin::Web,
+        priority: Priority::Low,
+        customer: Customer {
+            name: "c".into(),
+            email: EmailAddress::trusted("c@customer.example"),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+        status: StatusName::trusted("New"),
+        category: StatusCategory::Open,
+    }
+}
+
+/// A queued follow-up to a non-ASCII customer of [`sample_case`], never tried.
+pub fn sample_message() -> OutboxMessage {
+    OutboxMessage {
+        id: "m1".into(),
+        case: sample_case().number,
+        template: TemplateName::FollowUp,
+        from_name: "Example Corp Support".into(),
+        from: EmailAddress::trusted("support@example.com"),
+        to_name: "Zoë Ångström".into(),
+        to: EmailAddress::trusted("zoe@kunde.example"),
+        subject: "[Case 00001027] Follow-up: Ошибка публикации".into(),
+        body: "Hello Zoë,\n\nThe data store was not registered.\n".into(),
+        message_id: "m1.case-00001027@example.com".into(),
+        thread_id: "case-00001027@example.com".into(),
+        status: OutboxStatus::Queued,
+        attempts: 0,
+        last_error: None,
+        created_at: START,
+        next_attempt_at: START,
+        claimed_by: None,
+        claimed_until: None,
+        sent_at: None,
     }
 }

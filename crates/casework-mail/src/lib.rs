@@ -143,31 +143,9 @@ impl Mailer for LogMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use casework_core::model::{OutboxStatus, TemplateName};
-    use casework_core::testing::{START, sample_case};
 
     fn message() -> OutboxMessage {
-        OutboxMessage {
-            id: "m1".into(),
-            case: sample_case().number,
-            template: TemplateName::FollowUp,
-            from_name: "Example Corp Support".into(),
-            from: "support@example.com".parse().unwrap(),
-            to_name: "Zoë Ångström".into(),
-            to: "zoe@kunde.example".parse().unwrap(),
-            subject: "[Case 00001027] Follow-up: Ошибка публикации".into(),
-            body: "Hello Zoë,\n\nThe data store was not registered.\n".into(),
-            message_id: "m1.case-00001027@example.com".into(),
-            thread_id: "case-00001027@example.com".into(),
-            status: OutboxStatus::Queued,
-            attempts: 0,
-            last_error: None,
-            created_at: START,
-            next_attempt_at: START,
-            claimed_by: None,
-            claimed_until: None,
-            sent_at: None,
-        }
+        casework_core::testing::sample_message()
     }
 
     #[test]

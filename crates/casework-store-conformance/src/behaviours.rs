@@ -1705,22 +1705,7 @@ pub async fn tokens_are_found_by_hash_and_revoked<S: CaseStore + 'static>(store:
 
 pub async fn idempotent_creates_make_one_case<S: CaseStore + 'static>(store: Arc<S>) {
     let b = Arc::new(bench(store).await);
-    let opened = |title: &str| EventKind::Opened {
-        title: title.into(),
-        description: "d".into(),
-        origin: Origin::Web,
-        priority: Priority::Low,
-        customer: Customer {
-            name: "c".into(),
-            email: email("c@customer.example"),
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-        status: "New".parse().unwrap(),
-        category: StatusCategory::Open,
-    };
+    let opened = casework_core::testing::opened;
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (b, kind) = (b.clone(), opened("once"));

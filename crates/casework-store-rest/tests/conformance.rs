@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use casework_core::model::{Actor, Role};
 use casework_core::ports::CaseStore;
-use casework_core::testing::{FixedClock, SequentialIds};
-use casework_core::{CaseService, Templates, WorkflowConfig};
 use casework_store_rest::RestStore;
 
 const SECRET: &str = "cw_service_conformance_0000000000000000000";
@@ -16,13 +14,7 @@ const SECRET: &str = "cw_service_conformance_0000000000000000000";
 /// Serves `backing` over HTTP on a free port (in the current runtime) and returns a REST
 /// store talking to it with a service token.
 async fn served(backing: Arc<dyn CaseStore>) -> Arc<RestStore> {
-    let svc = CaseService::new(
-        backing,
-        Arc::new(FixedClock::default()),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(Templates::embedded().unwrap()),
-    );
+    let svc = casework_core::testing::service(backing);
     svc.create_token(&Actor::system("test"), "svc", Role::Service, None, SECRET)
         .await
         .unwrap();

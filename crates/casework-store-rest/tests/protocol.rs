@@ -9,13 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use casework_core::event::EventKind;
-use casework_core::model::{
-    Actor, CloseMode, Customer, Origin, PostKind, Priority, Role, StatusCategory, Visibility,
-};
+use casework_core::model::{Actor, CloseMode, PostKind, Role, Visibility};
 use casework_core::ports::{CaseStore, Commit, StoreError};
-use casework_core::testing::{FixedClock, START, SequentialIds};
+use casework_core::testing::START;
 use casework_core::workflow::stamp;
-use casework_core::{CaseService, Templates, WorkflowConfig};
 use casework_store_rest::RestStore;
 
 const SERVICE: &str = "cw_service_protocol_00000000000000000000000";
@@ -23,13 +20,7 @@ const AGENT: &str = "cw_agent_protocol_0000000000000000000000000";
 
 async fn served() -> (String, Arc<dyn CaseStore>) {
     let backing: Arc<dyn CaseStore> = Arc::new(casework_store_memory::MemoryStore::new());
-    let svc = CaseService::new(
-        backing.clone(),
-        Arc::new(FixedClock::default()),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(Templates::embedded().unwrap()),
-    );
+    let svc = casework_core::testing::service(backing.clone());
     let root = Actor::system("test");
     svc.create_token(&root, "svc", Role::Service, None, SERVICE)
         .await
@@ -45,22 +36,7 @@ async fn served() -> (String, Arc<dyn CaseStore>) {
 }
 
 fn opened() -> EventKind {
-    EventKind::Opened {
-        title: "Printer offline".into(),
-        description: "d".into(),
-        origin: Origin::Phone,
-        priority: Priority::Medium,
-        customer: Customer {
-            name: "Jordan".into(),
-            email: "jordan@customer.example".parse().unwrap(),
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-        status: "New".parse().unwrap(),
-        category: StatusCategory::Open,
-    }
+    casework_core::testing::opened("Printer offline")
 }
 
 fn note(body: &str) -> EventKind {
@@ -156,26 +132,10 @@ async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
     // an outbox message no event announced
     let mut unannounced = commit(vec![note("x")]);
     unannounced.outbox = vec![casework_core::model::OutboxMessage {
-        id: "m-forged".into(),
         case: case.number,
-        template: casework_core::model::TemplateName::FollowUp,
-        from_name: "Support".into(),
-        from: "support@example.com".parse().unwrap(),
-        to_name: "Someone".into(),
-        to: "someone@elsewhere.example".parse().unwrap(),
-        subject: "s".into(),
-        body: "b".into(),
-        message_id: "m-forged@example.com".into(),
-        thread_id: "case@example.com".into(),
-        status: casework_core::model::OutboxStatus::Queued,
-        attempts: 0,
-        last_error: None,
-        created_at: START,
-        next_attempt_at: START,
-        claimed_by: None,
-        claimed_until: None,
-        sent_at: None,
+        ..casework_core::testing::sample_message()
     }];
+
     for (what, c) in [
         ("no resolution", no_resolution),
         ("opened twice", reopened_twice),

@@ -5,28 +5,13 @@
 use std::sync::Arc;
 
 use casework_core::event::{EventKind, apply_all};
-use casework_core::model::{Customer, Origin, PostKind, Priority, StatusCategory, Visibility};
+use casework_core::model::{PostKind, Visibility};
 use casework_core::ports::{CaseStore, Commit, StoreError};
 use casework_core::workflow::stamp;
 use casework_store_sqlite::SqliteStore;
 
 fn opened(i: usize) -> EventKind {
-    EventKind::Opened {
-        title: format!("case {i}"),
-        description: "d".into(),
-        origin: Origin::Web,
-        priority: Priority::Low,
-        customer: Customer {
-            name: "c".into(),
-            email: "c@customer.example".parse().unwrap(),
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-        status: "New".parse().unwrap(),
-        category: StatusCategory::Open,
-    }
+    casework_core::testing::opened(&format!("case {i}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

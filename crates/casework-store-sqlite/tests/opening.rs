@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use casework_core::event::EventKind;
-use casework_core::model::{Customer, Origin, Priority, StatusCategory};
 use casework_core::ports::CaseStore;
 use casework_store_sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
@@ -125,22 +123,7 @@ fn a_database_from_a_newer_casework_is_refused_and_untouched() {
 fn a_new_store_creates_its_folders_and_reopens() {
     let dir = temp_dir("create");
     let path = dir.join("nested/deeper/cases.db");
-    let opened = EventKind::Opened {
-        title: "t".into(),
-        description: "d".into(),
-        origin: Origin::Web,
-        priority: Priority::Low,
-        customer: Customer {
-            name: "c".into(),
-            email: "c@customer.example".parse().unwrap(),
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-        status: "New".parse().unwrap(),
-        category: StatusCategory::Open,
-    };
+    let opened = casework_core::testing::opened("t");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
