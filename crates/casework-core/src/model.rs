@@ -335,6 +335,25 @@ impl Case {
         }
     }
 
+    /// The invariants every case keeps, whatever events led to it: it is closed exactly when
+    /// it has a close mode, and a case closed as resolved has both resolutions. The property
+    /// test holds the workflow to them; the storage protocol refuses commits that break them.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if self.is_closed() != self.close_mode.is_some() {
+            return Err("a case is closed exactly when it has a close mode".into());
+        }
+        if self.close_mode == Some(CloseMode::Resolved) {
+            let both = self
+                .resolution
+                .as_ref()
+                .is_some_and(|r| !r.primary.trim().is_empty() && !r.secondary.trim().is_empty());
+            if !both {
+                return Err("a case closed as resolved has both resolutions".into());
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the case is in a closed-category status.
     pub fn is_closed(&self) -> bool {
         self.status_category == StatusCategory::Closed

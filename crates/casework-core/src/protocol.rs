@@ -180,15 +180,13 @@ impl ErrorBody {
 }
 
 /// The state a commit really leads to, computed from the stored case and the commit's
-/// events; the commit's own `state` is ignored. Refuses (`Invalid`) events for another case,
-/// misnumbered events, events the core cannot apply, a result that breaks an invariant, and
-/// outbox messages that no `email_queued` event of the commit announced.
+/// events; the commit's own `state` is ignored. Refuses (`Invalid`) events the core cannot
+/// apply (another case's, out of sequence, a second `opened`, …), a result that breaks
+/// [`Case::check_invariants`], and outbox messages that no `email_queued` event of the
+/// commit announced.
 ///
 /// `current` is the stored case; a version mismatch is a `Conflict`.
 pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError> {
-    if commit.state.number != commit.number {
-        return Err(StoreError::Invalid("the state is of another case".into()));
-    }
     if current.version != commit.expected_version {
         return Err(StoreError::Conflict {
             expected_version: commit.expected_version,
@@ -200,26 +198,10 @@ pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError>
             "a commit needs at least one event".into(),
         ));
     }
-    for (i, e) in commit.events.iter().enumerate() {
-        if e.case != commit.number {
-            return Err(StoreError::Invalid(format!(
-                "event {} is for case {}, not {}",
-                e.seq, e.case, commit.number
-            )));
-        }
-        if e.seq != commit.expected_version + 1 + i as u64 {
-            return Err(StoreError::Invalid(format!(
-                "events must be numbered from {}",
-                commit.expected_version + 1
-            )));
-        }
-        if matches!(e.kind, EventKind::Opened { .. }) {
-            return Err(StoreError::Invalid("a case is opened only once".into()));
-        }
-    }
+    // `evolve` refuses events of another case, out of sequence, or a second `opened`
     let state = apply_all(current, &commit.events)
         .map_err(|e| StoreError::Invalid(format!("the core refuses these events: {e}")))?;
-    check_invariants(&state).map_err(StoreError::Invalid)?;
+    state.check_invariants().map_err(StoreError::Invalid)?;
     for m in &commit.outbox {
         let announced = commit.events.iter().any(|e| match &e.kind {
             EventKind::EmailQueued {
@@ -245,23 +227,4 @@ pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError>
         }
     }
     Ok(state)
-}
-
-/// Invariants every stored case keeps, whatever events led to it.
-pub fn check_invariants(case: &Case) -> Result<(), String> {
-    use crate::model::{CloseMode, StatusCategory};
-    let closed = case.status_category == StatusCategory::Closed;
-    if closed != case.close_mode.is_some() {
-        return Err("a case is closed exactly when it has a close mode".into());
-    }
-    if case.close_mode == Some(CloseMode::Resolved) {
-        let both = case
-            .resolution
-            .as_ref()
-            .is_some_and(|r| !r.primary.trim().is_empty() && !r.secondary.trim().is_empty());
-        if !both {
-            return Err("a case closed as resolved has both resolutions".into());
-        }
-    }
-    Ok(())
 }

@@ -803,15 +803,11 @@ proptest! {
             }
             prop_assert_eq!(&replay(&h.history).unwrap(), &h.case);
             prop_assert_eq!(h.case.version, h.history.len() as u64);
-            if h.case.is_closed() && h.case.close_mode == Some(CloseMode::Resolved) {
-                let r = h.case.resolution.as_ref();
-                prop_assert!(r.is_some_and(|r| !r.primary.trim().is_empty() && !r.secondary.trim().is_empty()));
-            }
+            prop_assert_eq!(h.case.check_invariants(), Ok(()));
             let reopens = h.history.iter().filter(|e| matches!(e.kind, EventKind::Reopened { .. })).count();
             prop_assert_eq!(h.case.reopen_count as usize, reopens);
             let queued = h.history.iter().filter(|e| matches!(e.kind, EventKind::EmailQueued { .. })).count();
             prop_assert_eq!(queued, h.outbox.len());
-            prop_assert_eq!(h.case.is_closed(), h.case.close_mode.is_some());
         }
     }
 }
