@@ -89,6 +89,12 @@ pub struct Outcome {
     pub events: Vec<Event>,
 }
 
+/// Most hits a search or a similar-cases query returns (larger limits are clamped).
+pub const MAX_HITS: u32 = 100;
+
+/// Most outbox messages one listing returns (larger limits are clamped).
+pub const MAX_OUTBOX: u32 = 1000;
+
 /// The application service.
 #[derive(Clone)]
 pub struct CaseService {
@@ -553,7 +559,7 @@ impl CaseService {
                 text,
                 kind,
                 scope: Self::scope(actor),
-                limit: limit.clamp(1, 100),
+                limit: limit.clamp(1, MAX_HITS),
             })
             .await?)
     }
@@ -569,7 +575,7 @@ impl CaseService {
         self.require(actor, Permission::Search, "search for similar cases")?;
         Ok(self
             .store
-            .similar(number, Self::scope(actor), limit.clamp(1, 100))
+            .similar(number, Self::scope(actor), limit.clamp(1, MAX_HITS))
             .await?)
     }
 
@@ -649,7 +655,10 @@ impl CaseService {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
         self.require(actor, Permission::Outbox, "read the outbox")?;
-        Ok(self.store.outbox_list(status, limit.clamp(1, 1000)).await?)
+        Ok(self
+            .store
+            .outbox_list(status, limit.clamp(1, MAX_OUTBOX))
+            .await?)
     }
 
     /// Makes an API token from a secret the caller generated (at least 32 random

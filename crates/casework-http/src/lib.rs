@@ -24,7 +24,7 @@ use casework_core::model::{
     TemplateName, Visibility,
 };
 use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
-use casework_core::service::Outcome;
+use casework_core::service::{MAX_HITS, MAX_OUTBOX, Outcome};
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use casework_core::{CaseService, ServiceError};
 use serde::Deserialize;
@@ -1281,7 +1281,7 @@ async fn similar(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .similar(&a, number(&n)?, limit(q.limit, 10, 100)?)
+            .similar(&a, number(&n)?, limit(q.limit, 10, MAX_HITS)?)
             .await?,
     )
     .into_response())
@@ -1314,18 +1314,11 @@ async fn link(
     h: HeaderMap,
     Body(b): Body<LinkIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(
-        &s,
-        &a,
-        &n,
-        &h,
-        Command::Link(LinkTarget {
-            kind: b.kind,
-            reference: b.reference,
-        }),
-    )
-    .await?;
-    Ok(entry_response(&o))
+    let cmd = Command::Link(LinkTarget {
+        kind: b.kind,
+        reference: b.reference,
+    });
+    Ok(entry_response(&act(&s, &a, &n, &h, cmd).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1355,18 +1348,11 @@ async fn swarm(
     h: HeaderMap,
     Body(b): Body<SwarmIn>,
 ) -> Result<Response, ApiError> {
-    let o = act(
-        &s,
-        &a,
-        &n,
-        &h,
-        Command::Swarm {
-            group: b.group,
-            question: b.question,
-        },
-    )
-    .await?;
-    Ok(entry_response(&o))
+    let cmd = Command::Swarm {
+        group: b.group,
+        question: b.question,
+    };
+    Ok(entry_response(&act(&s, &a, &n, &h, cmd).await?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1401,7 +1387,7 @@ async fn search(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .search(&a, &q.q, q.kind, limit(q.limit, 10, 100)?)
+            .search(&a, &q.q, q.kind, limit(q.limit, 10, MAX_HITS)?)
             .await?,
     )
     .into_response())
@@ -1591,7 +1577,7 @@ async fn outbox(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .outbox(&a, q.status, limit(q.limit, 100, 1000)?)
+            .outbox(&a, q.status, limit(q.limit, 100, MAX_OUTBOX)?)
             .await?,
     )
     .into_response())

@@ -8,8 +8,6 @@ use axum::body::Body as HttpBody;
 use axum::http::{Request, StatusCode, header};
 use casework_core::model::{Actor, Person, Role};
 use casework_core::ports::CaseStore;
-use casework_core::testing::{FixedClock, SequentialIds};
-use casework_core::{CaseService, Templates, WorkflowConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -22,13 +20,7 @@ const JORDAN: &str = "cw_jordan_000000000000000000000000000000000";
 const EVE: &str = "cw_eve_0000000000000000000000000000000000000";
 
 async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
-    let svc = CaseService::new(
-        store,
-        Arc::new(FixedClock::default()),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(Templates::embedded().unwrap()),
-    );
+    let svc = casework_core::testing::service(store);
     let root = Actor {
         name: "root".into(),
         role: Role::Admin,
@@ -1289,6 +1281,21 @@ fn the_document_lists_exactly_the_contracts_routes() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // limits in the document are the service's, written as literals in the attributes
+    let maximum = |path: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .map(|p| p["schema"]["maximum"].as_u64().unwrap())
+            .unwrap()
+    };
+    let hits = u64::from(casework_core::service::MAX_HITS);
+    assert_eq!(maximum("/api/v1/search"), hits);
+    assert_eq!(maximum("/api/v1/cases/{n}/similar"), hits);
+    let outbox = u64::from(casework_core::service::MAX_OUTBOX);
+    assert_eq!(maximum("/api/v1/outbox"), outbox);
 }
 
 #[tokio::test]
@@ -1499,14 +1506,7 @@ async fn what_the_api_fuzzer_found_stays_fixed() {
 
 #[tokio::test]
 async fn a_revoked_token_stops_working_once_the_auth_cache_lapses() {
-    let store: Arc<dyn CaseStore> = Arc::new(casework_store_memory::MemoryStore::new());
-    let svc = CaseService::new(
-        store,
-        Arc::new(FixedClock::default()),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(Templates::embedded().unwrap()),
-    );
+    let svc = casework_core::testing::service(Arc::new(casework_store_memory::MemoryStore::new()));
     let root = Actor::system("test");
     let token = svc
         .create_token(&root, "Ana Lopez", Role::Admin, None, AGENT)
