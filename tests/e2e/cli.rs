@@ -38,15 +38,7 @@ fn redact_times(text: &str) -> String {
 fn staffed(name: &str) -> Cw {
     let cw = Cw::new(EXE, name);
     cw.ok(&["init"]);
-    cw.ok(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ]);
+    cw.first_admin();
     staff(&cw);
     cw
 }

@@ -18,15 +18,7 @@ const TITLE: &str = "Publicación falla: ошибка 999999";
 fn desk(name: &str) -> (Cw, String) {
     let cw = Cw::new(EXE, &format!("email-{name}"));
     cw.ok(&["init"]);
-    cw.ok(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ]);
+    cw.first_admin();
     cw.ok(&[
         "--as",
         "root",

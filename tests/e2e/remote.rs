@@ -12,21 +12,8 @@ fn the_seed_workflow_through_a_remote_server() {
     // the server side: its store, its first admin, and a service token for the desk's CLI
     let server_side = Cw::new(EXE, "remote-server");
     server_side.ok(&["init"]);
-    server_side.ok(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ]);
-    let token = server_side.json(&[
-        "--as", "root", "token", "create", "--name", "desk-cli", "--role", "service",
-    ])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    server_side.first_admin();
+    let token = server_side.token("desk-cli", "service");
     let (mut server, addr, _out) = start_server(&server_side);
     let url = format!("http://{addr}");
 
@@ -49,12 +36,7 @@ fn the_seed_workflow_through_a_remote_server() {
     assert_eq!(people.as_array().unwrap().len(), 3, "{people}");
 
     // a token that is not a service token is refused with a clear message
-    let admin = server_side.json(&[
-        "--as", "root", "token", "create", "--name", "root-api", "--role", "admin",
-    ])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = server_side.token("root-api", "admin");
     let wrong = Cw::new(EXE, "remote-wrong")
         .with_env("CASEWORK_STORE", &url)
         .with_env("CASEWORK_TOKEN", &admin);

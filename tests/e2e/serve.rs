@@ -93,21 +93,8 @@ pub fn start_server(
 }
 
 fn admin_token(cw: &Cw) -> String {
-    cw.ok(&[
-        "agent",
-        "add",
-        "root",
-        "--role",
-        "admin",
-        "--email",
-        "root@example.com",
-    ]);
-    cw.json(&[
-        "--as", "root", "token", "create", "--name", "root", "--role", "admin",
-    ])["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    cw.first_admin();
+    cw.token("root", "admin")
 }
 
 #[test]

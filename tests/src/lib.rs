@@ -150,6 +150,30 @@ impl Cw {
         r.stdout
     }
 
+    /// Registers `root`, an admin (the first person may be added by anyone).
+    pub fn first_admin(&self) {
+        self.ok(&[
+            "agent",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--email",
+            "root@example.com",
+        ]);
+    }
+
+    /// A new token secret for `name` with `role`, made by root.
+    pub fn token(&self, name: &str, role: &str) -> String {
+        let made = self.json(&[
+            "--as", "root", "token", "create", "--name", name, "--role", role,
+        ]);
+        match made["token"].as_str() {
+            Some(t) => t.to_string(),
+            None => panic!("token create printed no token: {made}"),
+        }
+    }
+
     /// Runs and expects this exit code with one line on stderr; returns that line.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let r = self.run(args);
