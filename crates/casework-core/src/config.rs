@@ -310,6 +310,13 @@ impl WorkflowConfig {
                 "organization name is empty".into(),
             ));
         }
+        // it is the sender's name on every email: one line of plain text
+        if let Some(problem) = crate::input::line_problem(raw.organization.name.get_ref()) {
+            return Err(err(
+                raw.organization.name.span(),
+                format!("organization name {problem}"),
+            ));
+        }
         let support_email: EmailAddress =
             raw.organization.support_email.get_ref().parse().map_err(
                 |e: crate::ids::ParseError| {
@@ -601,6 +608,15 @@ mod tests {
         let e = WorkflowConfig::parse(&text).unwrap_err();
         assert_eq!(e.line, line_of_text("support_email", &text));
         assert!(e.to_string().starts_with("workflow file, line"), "{e}");
+
+        // the organization name is the sender's name on every email: one line
+        let text = with(
+            r#"name = "Example Corp""#,
+            r#"name = "Example\r\nBcc: all@example.com""#,
+        );
+        let e = WorkflowConfig::parse(&text).unwrap_err();
+        assert!(e.message.contains("line break"), "{e}");
+        assert_eq!(e.line, line_of_text("Bcc: all", &text));
 
         let text = with(r#""reopen", "reopen_temporary""#, r#""reopen", "fly""#);
         let e = WorkflowConfig::parse(&text).unwrap_err();

@@ -491,6 +491,7 @@ fn sample() -> (Organization, Case, Actor) {
     let case = crate::testing::sample_case();
     let agent = Actor {
         name: "Sample Agent".into(),
+        principal: "person:Sample Agent".into(),
         role: crate::model::Role::Agent,
         email: Some(EmailAddress::trusted("agent@example.com")),
         phone: Some("+1 555 0100".into()),

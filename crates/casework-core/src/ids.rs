@@ -116,19 +116,33 @@ impl<'de> Deserialize<'de> for CaseNumber {
     }
 }
 
-/// An email address, trimmed and lower-cased, with one `@` and no white space.
+/// An email address, trimmed and lower-cased, that the mail library will take.
 ///
-/// This is a sanity check, not RFC 5322: it refuses what is certainly wrong.
+/// Parsing ([`FromStr`]) is at least as strict as lettre's address parser, so an address a
+/// mail could never be sent to is refused when it is entered: a dot-atom before the `@`
+/// (letters, digits and ``!#$%&'*+-/=?^_`{|}~``, at most 64 bytes; quoted names are not
+/// accepted), and a domain name with a dot that converts to ASCII under IDNA (each label
+/// at most 63 letters, digits or hyphens once converted). Internationalized domains are
+/// kept as typed and converted for mail headers with [`EmailAddress::to_ascii`].
+///
+/// Deserializing accepts what earlier versions stored (one `@`, no white space or control
+/// character), so a record written before these rules still loads; new input is parsed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EmailAddress(String);
 
-/// What [`EmailAddress`] accepts, as a regular expression (for the API document): one `@`
-/// between a name and a domain with a dot inside it, no white space, control character or
-/// `<>,;"`.
-pub const EMAIL_PATTERN: &str = r#"^[^\s@<>,;"\x00-\x1f\x7f-\x9f]+@[^\s@<>,;".\x00-\x1f\x7f-\x9f][^\s@<>,;"\x00-\x1f\x7f-\x9f]*\.[^\s@<>,;"\x00-\x1f\x7f-\x9f]*[^\s@<>,;".\x00-\x1f\x7f-\x9f]$"#;
+/// What [`EmailAddress`] accepts of ASCII addresses, as a regular expression (for the API
+/// document): a dot-atom of at most 64 characters, an `@`, and a domain of letter-digit
+/// labels joined by dots. Internationalized addresses are accepted too (see the type).
+pub const EMAIL_PATTERN: &str = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 
 /// Longest address, in characters.
 pub const EMAIL_MAX: usize = 254;
+
+/// Longest part before the `@`, in bytes (RFC 5321, and lettre's limit).
+const LOCAL_MAX: usize = 64;
+
+/// Characters allowed in a dot-atom besides letters and digits (RFC 5322 `atext`).
+const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
 
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for EmailAddress {
@@ -137,7 +151,10 @@ impl utoipa::PartialSchema for EmailAddress {
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(EMAIL_PATTERN))
             .max_length(Some(EMAIL_MAX))
-            .description(Some("An email address (stored lower-cased)."))
+            .description(Some(
+                "An email address (stored lower-cased). The pattern gives the ASCII form; \
+                 internationalized domains and names are accepted too.",
+            ))
             .into()
     }
 }
@@ -160,6 +177,65 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
+
+    /// The domain in ASCII: an internationalized domain in punycode (`xn--…`), as mail
+    /// headers, SMTP envelopes and Message-IDs need it.
+    pub fn ascii_domain(&self) -> Result<String, ParseError> {
+        ascii_domain(self.domain())
+            .map_err(|reason| ParseError::new("email address", &self.0, reason))
+    }
+
+    /// The address with its domain in ASCII ([`Self::ascii_domain`]). Fails only for an
+    /// address stored before the current rules that they would refuse.
+    pub fn to_ascii(&self) -> Result<String, ParseError> {
+        let local = self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or_default();
+        Ok(format!("{local}@{}", self.ascii_domain()?))
+    }
+
+    /// What earlier versions accepted, for records they stored.
+    fn parse_stored(s: &str) -> Result<Self, ParseError> {
+        let t = s.trim();
+        let bad = |reason| Err(ParseError::new("email address", s, reason));
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("contains white space");
+        }
+        match t.rsplit_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                Ok(Self(t.to_lowercase()))
+            }
+            _ => bad("expected exactly one @ between a name and a domain"),
+        }
+    }
+}
+
+/// A domain name in ASCII, checked label by label after IDNA conversion (UTS #46 with the
+/// STD3 rules): at least two labels, each 1 to 63 letters, digits or hyphens, not
+/// starting or ending with a hyphen, 253 characters in all.
+fn ascii_domain(domain: &str) -> Result<String, &'static str> {
+    if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return Err("the domain may not start or end with a dot, or hold two in a row");
+    }
+    let ascii = idna::domain_to_ascii_strict(domain)
+        .map_err(|_| "the domain is not a valid domain name")?;
+    if ascii.len() > 253 {
+        return Err("the domain is longer than 253 characters");
+    }
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return Err("the domain needs a dot, as in example.com");
+    }
+    for label in labels {
+        let ldh = label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if label.is_empty() || label.len() > 63 || !ldh {
+            return Err("each part of the domain must be 1 to 63 letters, digits or hyphens");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a part of the domain may not start or end with a hyphen");
+        }
+    }
+    Ok(ascii)
 }
 
 impl fmt::Display for EmailAddress {
@@ -177,22 +253,43 @@ impl FromStr for EmailAddress {
         if t.chars().count() > EMAIL_MAX {
             return bad("longer than 254 characters");
         }
-        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if t.chars().any(crate::input::is_bidi_control) {
+            return bad("contains a bidirectional override");
+        }
+        if t.chars()
+            .any(|c| c.is_control() || crate::input::is_line_break(c))
+        {
+            return bad("contains a control character");
+        }
+        if t.chars().any(char::is_whitespace) {
             return bad("contains white space");
         }
-        let Some((local, domain)) = t.rsplit_once('@') else {
+        let lower = t.to_lowercase();
+        let Some((local, domain)) = lower.rsplit_once('@') else {
             return bad("missing @");
         };
         if local.is_empty() || domain.is_empty() || local.contains('@') {
             return bad("expected exactly one @ between a name and a domain");
         }
-        if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
-            return bad("the domain needs a dot, as in example.com");
+        if local.len() > LOCAL_MAX {
+            return bad("the part before the @ is longer than 64 bytes");
         }
-        if t.contains(['<', '>', ',', ';', '"']) {
-            return bad("contains a character not allowed in an address");
+        if local.split('.').any(str::is_empty) {
+            return bad(
+                "the part before the @ may not start or end with a dot, or hold two in a row",
+            );
         }
-        Ok(Self(t.to_lowercase()))
+        let atext =
+            |c: char| c.is_ascii_alphanumeric() || ATEXT_SPECIALS.contains(c) || !c.is_ascii();
+        if !local.chars().all(|c| c == '.' || atext(c)) {
+            return bad(
+                "the part before the @ may hold only letters, digits, dots and !#$%&'*+-/=?^_`{|}~",
+            );
+        }
+        if let Err(reason) = ascii_domain(domain) {
+            return bad(reason);
+        }
+        Ok(Self(lower))
     }
 }
 
@@ -205,7 +302,7 @@ impl Serialize for EmailAddress {
 impl<'de> Deserialize<'de> for EmailAddress {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        Self::parse_stored(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -334,6 +431,72 @@ mod tests {
         ] {
             assert!(bad.parse::<EmailAddress>().is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn addresses_the_mail_library_would_refuse_are_refused_when_entered() {
+        // lettre's parser (email_address's rules) refuses each of these, so a case opened
+        // with one could never be emailed
+        for bad in [
+            r"a(b)\c:d@cust.example",
+            "a..b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "\"quoted name\"@example.com",
+            "a[b]@example.com",
+            &format!("{}@example.com", "x".repeat(65)),
+            "ana@-example.com",
+            "ana@example-.com",
+            "ana@exa_mple.com",
+            "ana@example..com",
+            "ana@.example.com",
+            "ana@example.com.",
+            &format!("ana@{}.com", "x".repeat(64)),
+            "ana@[127.0.0.1]",
+            "ana\u{202e}@example.com",
+            "ana@exam\u{202e}ple.com",
+            "ana\u{1b}@example.com",
+            "ana@exa\nmple.com",
+        ] {
+            assert!(bad.parse::<EmailAddress>().is_err(), "{bad:?} parsed");
+        }
+        let e = r"a(b)\c:d@cust.example"
+            .parse::<EmailAddress>()
+            .unwrap_err();
+        assert!(e.to_string().contains("before the @"), "{e}");
+        for good in [
+            "o'brien+support@example.co.uk",
+            "first.last@sub.example.com",
+            "x@a1.io",
+            "zoë@bücher.example",
+        ] {
+            assert!(good.parse::<EmailAddress>().is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn internationalized_domains_convert_to_punycode_for_headers() {
+        let e: EmailAddress = "Zoë@Bücher.Example".parse().unwrap();
+        assert_eq!(
+            e.as_str(),
+            "zoë@bücher.example",
+            "kept as typed, lower-cased"
+        );
+        assert_eq!(e.ascii_domain().unwrap(), "xn--bcher-kva.example");
+        assert_eq!(e.to_ascii().unwrap(), "zoë@xn--bcher-kva.example");
+        let plain: EmailAddress = "ana@example.com".parse().unwrap();
+        assert_eq!(plain.to_ascii().unwrap(), "ana@example.com");
+    }
+
+    #[test]
+    fn stored_addresses_load_even_if_the_current_rules_would_refuse_them() {
+        // written by an earlier version: it must still load, so the case and its outbox
+        // can be read (the mailer then fails the message with its reason)
+        let old: EmailAddress = serde_json::from_str(r#""a(b)\\c:d@cust.example""#).unwrap();
+        assert_eq!(old.as_str(), r"a(b)\c:d@cust.example");
+        assert!(old.to_ascii().is_ok(), "the domain is fine");
+        assert!(serde_json::from_str::<EmailAddress>(r#""no at sign""#).is_err());
+        assert!(serde_json::from_str::<EmailAddress>(r#""a@b\nc""#).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod documents;
 pub mod event;
 pub mod ids;
+pub mod input;
 pub mod model;
 pub mod ports;
 pub mod protocol;

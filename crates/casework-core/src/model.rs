@@ -379,8 +379,13 @@ pub struct Person {
 /// Whoever issues a command: a person, or a customer identified by email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// Display name, written into the history.
+    /// Display name, written into the history. Not unique: two customers may share one.
     pub name: String,
+    /// Who this is, stably and uniquely, as authentication established it: `token:ID` for
+    /// a token, `person:NAME` for a registered person acting from the CLI, `system:NAME`
+    /// for the engine itself. What is scoped per caller (idempotency keys) is scoped by it.
+    #[serde(default)]
+    pub principal: String,
     /// Role, which gives the permissions.
     pub role: Role,
     /// Email: for a customer, the address that scopes which cases exist for them.
@@ -396,6 +401,7 @@ impl Actor {
     pub fn from_person(p: &Person) -> Self {
         Self {
             name: p.name.clone(),
+            principal: format!("person:{}", p.name),
             role: p.role,
             email: p.email.clone(),
             phone: p.phone.clone(),
@@ -408,6 +414,7 @@ impl Actor {
     pub fn system(name: &str) -> Self {
         Self {
             name: name.to_string(),
+            principal: format!("system:{name}"),
             role: Role::Admin,
             email: None,
             phone: None,
@@ -415,14 +422,24 @@ impl Actor {
         }
     }
 
-    /// A customer, who sees only the cases under this address.
+    /// A customer, who sees only the cases under this address; their principal is the
+    /// address until authentication names the token ([`Actor::with_principal`]).
     pub fn customer(name: impl Into<String>, email: EmailAddress) -> Self {
         Self {
             name: name.into(),
+            principal: format!("customer:{email}"),
             role: Role::Customer,
             email: Some(email),
             phone: None,
             signature: None,
+        }
+    }
+
+    /// The same actor, identified as `principal` (authentication sets it).
+    pub fn with_principal(self, principal: impl Into<String>) -> Self {
+        Self {
+            principal: principal.into(),
+            ..self
         }
     }
 

@@ -79,6 +79,23 @@ pub struct CaseFilter {
     pub q: Option<String>,
 }
 
+impl CaseFilter {
+    /// The filters set here that only staff may use, by their API name: those on what a
+    /// customer's view of a case leaves out (`product_area`), and the staff work-queue
+    /// filter `owner`. A customer's list refuses them rather than ignoring them, so a
+    /// match on a hidden value can never show as a different answer.
+    pub fn staff_only(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.owner.is_some() {
+            out.push("owner");
+        }
+        if self.product_area.is_some() {
+            out.push("product_area");
+        }
+        out
+    }
+}
+
 /// Largest page a list returns.
 pub const MAX_PAGE: u32 = 500;
 /// Page size when none is asked for.

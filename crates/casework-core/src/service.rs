@@ -11,6 +11,7 @@ use crate::documents::{EmailFields, RenderedEmail, SummaryDraft, Templates};
 use crate::event::{Event, EventKind, apply_all};
 use crate::ids::CaseNumber;
 use crate::ids::EmailAddress;
+use crate::input::{MAX_QUERY, optional_line, required_line};
 use crate::model::{
     Actor, ApiToken, Article, Case, Defect, DeliveryStatus, LinkTarget, NewArticle, OutboxMessage,
     OutboxStatus, Person, RefKind, Role, TemplateName, TimelineEntry, token_hash,
@@ -176,15 +177,13 @@ impl CaseService {
     /// Registers or updates a person. Needs the `manage` permission.
     pub async fn add_person(&self, actor: &Actor, person: Person) -> Result<Person, ServiceError> {
         self.require(actor, Permission::Manage, "manage people")?;
-        let name = required_text("name", &person.name, 64)?;
-        if name.chars().any(char::is_control) {
-            return Err(WorkflowError::Invalid {
-                field: "name".into(),
-                message: "contains a control character".into(),
-            }
-            .into());
-        }
-        let person = Person { name, ..person };
+        let name = required_line("name", &person.name, 64)?;
+        let phone = optional_line("phone", person.phone.as_deref(), 64)?;
+        let person = Person {
+            name,
+            phone,
+            ..person
+        };
         self.store.put_person(person.clone()).await?;
         Ok(person)
     }
@@ -250,7 +249,8 @@ impl CaseService {
         let fingerprint = serde_json::to_string(&opened)
             .map(|j| token_hash(&j))
             .map_err(|e| ServiceError::Store(StoreError::Internal(e.to_string())))?;
-        let scoped = format!("{}\u{0}{key}", actor.name);
+        // scoped by who is calling, never by a display name two customers may share
+        let scoped = format!("{}\u{0}{key}", actor.principal);
         let created = self
             .store
             .create_case_once(scoped, fingerprint, now, actor.name.clone(), opened)
@@ -308,7 +308,12 @@ impl CaseService {
         page: PageRequest,
     ) -> Result<Page<Case>, ServiceError> {
         self.require(actor, Permission::ViewCase, "view cases")?;
+        filter.q = crate::workflow::optional_text("q", filter.q.as_deref(), MAX_QUERY)?;
         if actor.role == Role::Customer {
+            // a filter on what a customer cannot see would answer "is it there?" about it
+            if let Some(name) = filter.staff_only().first() {
+                return Err(forbidden(actor.role, &format!("filter cases by {name}")));
+            }
             filter.customer = actor.email.clone();
             if filter.customer.is_none() {
                 return Ok(Page {
@@ -552,7 +557,7 @@ impl CaseService {
         limit: u32,
     ) -> Result<Vec<SearchHit>, ServiceError> {
         self.require(actor, Permission::Search, "search")?;
-        let text = required_text("q", text, 1000)?;
+        let text = required_text("q", text, MAX_QUERY)?;
         Ok(self
             .store
             .search(SearchQuery {
@@ -597,9 +602,9 @@ impl CaseService {
     ) -> Result<Article, ServiceError> {
         self.require(actor, Permission::Knowledge, "add articles")?;
         let article = NewArticle {
-            title: required_text("title", &article.title, MAX_SHORT_TEXT)?,
+            title: required_line("title", &article.title, MAX_SHORT_TEXT)?,
             body: required_text("body", &article.body, MAX_TEXT)?,
-            url: crate::workflow::optional_text("url", article.url.as_deref(), 2048)?,
+            url: optional_line("url", article.url.as_deref(), 2048)?,
         };
         Ok(self.store.add_article(article, self.clock.now()).await?)
     }
@@ -620,8 +625,8 @@ impl CaseService {
         state: &str,
     ) -> Result<Defect, ServiceError> {
         self.require(actor, Permission::Knowledge, "add defects")?;
-        let key = required_text("key", key, 64)?;
-        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let key = required_line("key", key, 64)?;
+        if key.chars().any(char::is_whitespace) {
             return Err(WorkflowError::Invalid {
                 field: "key".into(),
                 message: "may not contain white space".into(),
@@ -630,9 +635,9 @@ impl CaseService {
         }
         let defect = Defect {
             key,
-            title: required_text("title", title, MAX_SHORT_TEXT)?,
+            title: required_line("title", title, MAX_SHORT_TEXT)?,
             body: crate::workflow::optional_text("body", Some(body), MAX_TEXT)?.unwrap_or_default(),
-            state: required_text("state", state, 32)?,
+            state: required_line("state", state, 32)?,
             created_at: self.clock.now(),
         };
         match self.store.add_defect(defect).await {
@@ -673,7 +678,7 @@ impl CaseService {
         secret: &str,
     ) -> Result<ApiToken, ServiceError> {
         self.require(actor, Permission::Manage, "manage tokens")?;
-        let name = required_text("name", name, 64)?;
+        let name = required_line("name", name, 64)?;
         let invalid = |field: &str, message: &str| {
             ServiceError::Workflow(WorkflowError::Invalid {
                 field: field.into(),
@@ -742,14 +747,16 @@ impl CaseService {
         if token.revoked_at.is_some() {
             return Ok(None);
         }
+        let principal = format!("token:{}", token.id);
         if token.role.is_staff()
             && let Ok(p) = self.store.get_person(token.name.clone()).await
             && p.role == token.role
         {
-            return Ok(Some(Actor::from_person(&p)));
+            return Ok(Some(Actor::from_person(&p).with_principal(principal)));
         }
         Ok(Some(Actor {
             name: token.name,
+            principal,
             role: token.role,
             email: token.customer_email,
             phone: None,
@@ -782,6 +789,7 @@ mod tests {
     fn agent() -> Actor {
         Actor {
             name: "ana".into(),
+            principal: "person:ana".into(),
             role: Role::Agent,
             email: None,
             phone: None,
@@ -878,6 +886,150 @@ mod tests {
             refused,
             ServiceError::Workflow(WorkflowError::Forbidden { .. })
         ));
+    }
+
+    #[test]
+    fn a_customer_cannot_filter_on_what_they_cannot_see() {
+        let mut store = MockCaseStore::new();
+        store.expect_list_cases().times(1).returning(|_, _| {
+            Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            })
+        });
+        let svc = service(store);
+        let jordan = Actor::customer("Jordan", "jordan@customer.example".parse().unwrap());
+        for (filter, name) in [
+            (
+                CaseFilter {
+                    product_area: Some("SECRET".into()),
+                    ..CaseFilter::default()
+                },
+                "product_area",
+            ),
+            (
+                CaseFilter {
+                    owner: Some("Ana Lopez".into()),
+                    ..CaseFilter::default()
+                },
+                "owner",
+            ),
+        ] {
+            let err = futures::executor::block_on(svc.list(
+                &jordan,
+                filter.clone(),
+                PageRequest::default(),
+            ))
+            .unwrap_err();
+            assert_eq!(
+                err,
+                forbidden(Role::Customer, &format!("filter cases by {name}"))
+            );
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        // staff may (the one list_cases call the mock allows)
+        let area = CaseFilter {
+            product_area: Some("Publishing".into()),
+            ..CaseFilter::default()
+        };
+        assert!(
+            futures::executor::block_on(svc.list(&agent(), area, PageRequest::default())).is_ok()
+        );
+    }
+
+    #[test]
+    fn the_case_list_query_is_capped_like_search() {
+        let mut store = MockCaseStore::new();
+        store.expect_list_cases().never();
+        store.expect_search().never();
+        let svc = service(store);
+        let long = "word ".repeat(MAX_QUERY / 5 + 1);
+        let filter = CaseFilter {
+            q: Some(long.clone()),
+            ..CaseFilter::default()
+        };
+        let err = futures::executor::block_on(svc.list(&agent(), filter, PageRequest::default()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::Workflow(WorkflowError::Invalid { field, .. }) if field == "q"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&MAX_QUERY.to_string()), "{err}");
+        let err = futures::executor::block_on(svc.search(&agent(), &long, None, 10)).unwrap_err();
+        assert!(err.to_string().contains(&MAX_QUERY.to_string()), "{err}");
+    }
+
+    #[test]
+    fn idempotency_keys_are_scoped_by_who_calls_not_by_their_name() {
+        let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut store = MockCaseStore::new();
+        let seen = keys.clone();
+        store
+            .expect_create_case_once()
+            .returning(move |key, _, at, actor, opened| {
+                seen.lock().unwrap().push(key);
+                let event = Event {
+                    case: CaseNumber::MIN,
+                    seq: 1,
+                    at,
+                    actor,
+                    kind: opened,
+                };
+                Ok(crate::ports::Created {
+                    case: event.evolve(None).unwrap(),
+                    replayed: false,
+                })
+            });
+        let svc = service(store);
+        let email: EmailAddress = "jordan@customer.example".parse().unwrap();
+        // two customers who share a display name, each with a token of their own
+        let first = Actor::customer("Jordan", email.clone()).with_principal("token:a1");
+        let second = Actor::customer("Jordan", email.clone()).with_principal("token:b2");
+        let new = crate::workflow::NewCase {
+            title: "t".into(),
+            description: String::new(),
+            origin: crate::model::Origin::Web,
+            priority: crate::model::Priority::Low,
+            customer: crate::model::Customer {
+                name: "Jordan".into(),
+                email,
+                phone: None,
+                account: None,
+            },
+            product: None,
+            product_version: None,
+        };
+        for who in [&first, &second, &first] {
+            futures::executor::block_on(svc.open_case_once(who, "k-1", new.clone())).unwrap();
+        }
+        let keys = keys.lock().unwrap();
+        assert_ne!(
+            keys[0], keys[1],
+            "same name, another principal: another key"
+        );
+        assert_eq!(keys[0], keys[2], "the same principal: the same key");
+    }
+
+    #[test]
+    fn a_token_authenticates_as_its_own_principal() {
+        let mut store = MockCaseStore::new();
+        store.expect_find_token().returning(|hash| {
+            Ok(ApiToken {
+                id: "t-42".into(),
+                name: "Jordan".into(),
+                role: Role::Customer,
+                customer_email: Some("jordan@customer.example".parse().unwrap()),
+                hash,
+                created_at: crate::testing::START,
+                revoked_at: None,
+            })
+        });
+        let svc = service(store);
+        let actor = futures::executor::block_on(svc.authenticate("secret"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(actor.principal, "token:t-42");
+        assert_eq!(actor.name, "Jordan");
     }
 
     #[test]

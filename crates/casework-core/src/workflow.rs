@@ -9,6 +9,7 @@ use crate::config::{Permission, WorkflowConfig};
 use crate::documents::{EmailFields, TemplateError, Templates};
 use crate::event::{Event, EventKind};
 use crate::ids::{CaseNumber, StatusName};
+use crate::input::{optional_line, required_line};
 use crate::model::{
     Actor, CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, Customer, Field,
     LinkTarget, Origin, OutboxMessage, OutboxStatus, PostKind, Priority, RefKind, Resolution, Role,
@@ -476,23 +477,23 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, Workfl
         .map(|d| d.category)
         .unwrap_or(StatusCategory::Open);
     Ok(EventKind::Opened {
-        title: required_text("title", &new.title, MAX_SHORT_TEXT)?,
+        title: required_line("title", &new.title, MAX_SHORT_TEXT)?,
         description: optional_text("description", Some(&new.description), MAX_TEXT)?
             .unwrap_or_default(),
         origin: new.origin,
         priority: new.priority,
         customer: Customer {
-            name: required_text("customer.name", &new.customer.name, MAX_SHORT_TEXT)?,
+            name: required_line("customer.name", &new.customer.name, MAX_SHORT_TEXT)?,
             email: new.customer.email.clone(),
-            phone: optional_text("customer.phone", new.customer.phone.as_deref(), 64)?,
-            account: optional_text(
+            phone: optional_line("customer.phone", new.customer.phone.as_deref(), 64)?,
+            account: optional_line(
                 "customer.account",
                 new.customer.account.as_deref(),
                 MAX_SHORT_TEXT,
             )?,
         },
-        product: optional_text("product", new.product.as_deref(), MAX_SHORT_TEXT)?,
-        product_version: optional_text(
+        product: optional_line("product", new.product.as_deref(), MAX_SHORT_TEXT)?,
+        product_version: optional_line(
             "product_version",
             new.product_version.as_deref(),
             MAX_SHORT_TEXT,
@@ -676,7 +677,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
                 direction: *direction,
                 duration_minutes: *duration_minutes,
                 screenshare: *screenshare,
-                channel: optional_text("channel", channel.as_deref(), MAX_SHORT_TEXT)?,
+                channel: optional_line("channel", channel.as_deref(), MAX_SHORT_TEXT)?,
                 notes: required_text("notes", notes, MAX_TEXT)?,
             });
         }
@@ -739,7 +740,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         }
         Command::Link(target) => {
             ctx.require(Permission::WorkCase, "link records to cases")?;
-            let mut reference = required_text("ref", &target.reference, MAX_SHORT_TEXT)?;
+            let mut reference = required_line("ref", &target.reference, MAX_SHORT_TEXT)?;
             if target.kind == RefKind::Case {
                 let other: CaseNumber = reference
                     .parse()
@@ -761,7 +762,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         Command::Swarm { group, question } => {
             ctx.require(Permission::WorkCase, "ask for help")?;
             d.events.push(EventKind::SwarmRequested {
-                group: required_text("group", group, MAX_SHORT_TEXT)?,
+                group: required_line("group", group, MAX_SHORT_TEXT)?,
                 question: required_text("question", question, MAX_TEXT)?,
             });
         }
@@ -780,7 +781,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
 
 fn decide_edit(edit: &CaseEdit, case: &Case, d: &mut Decision) -> Result<(), WorkflowError> {
     if let Some(title) = &edit.title {
-        let title = required_text("title", title, MAX_SHORT_TEXT)?;
+        let title = required_line("title", title, MAX_SHORT_TEXT)?;
         if title == case.title {
             // Re-entering the same title is the agent confirming it is still right.
             d.events.push(EventKind::TitleConfirmed);
@@ -810,7 +811,12 @@ fn decide_edit(edit: &CaseEdit, case: &Case, d: &mut Decision) -> Result<(), Wor
     ];
     for (field, value, max) in fields {
         let Some(value) = value else { continue };
-        let new = optional_text(field.as_str(), Some(value), max)?;
+        // every field but the description is one line: it shows in lists and subjects
+        let new = if field == Field::Description {
+            optional_text(field.as_str(), Some(value), max)?
+        } else {
+            optional_line(field.as_str(), Some(value), max)?
+        };
         let old = case.field(field).map(str::to_string);
         let old = old.filter(|s| !s.is_empty());
         if new != old {
@@ -856,13 +862,13 @@ fn decide_close(
                 None
             } else {
                 Some(Resolution {
-                    primary: optional_text(
+                    primary: optional_line(
                         "primary_resolution",
                         Some(&given.primary),
                         MAX_SHORT_TEXT,
                     )?
                     .unwrap_or_default(),
-                    secondary: optional_text(
+                    secondary: optional_line(
                         "secondary_resolution",
                         Some(&given.secondary),
                         MAX_SHORT_TEXT,

@@ -23,6 +23,7 @@ async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
     let svc = casework_core::testing::service(store);
     let root = Actor {
         name: "root".into(),
+        principal: "person:root".into(),
         role: Role::Admin,
         email: None,
         phone: None,

@@ -60,6 +60,7 @@ async fn main() {
     );
     let agent = casework_core::model::Actor {
         name: "writer".into(),
+        principal: "person:writer".into(),
         role: Role::Agent,
         email: None,
         phone: None,

@@ -12,6 +12,7 @@ fn org() -> Organization {
 fn agent() -> Actor {
     Actor {
         name: "Ana Lopez".into(),
+        principal: "person:Ana Lopez".into(),
         role: Role::Agent,
         email: Some("ana.lopez@example.com".parse().unwrap()),
         phone: Some("+1 555 0100 ext. 42".into()),

@@ -22,6 +22,7 @@ struct Harness {
 fn person(name: &str, role: Role) -> Actor {
     Actor {
         name: name.into(),
+        principal: format!("person:{name}"),
         role,
         email: Some(format!("{name}@example.com").parse().unwrap()),
         phone: None,
