@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CaseNumber, EmailAddress, StatusName};
 use crate::model::{
     CallDirection, Case, Category, CloseMode, ContactChannel, ContactOutcome, ContactTally,
-    Customer, Field, LinkTarget, Origin, PostKind, Priority, Resolution, StatusCategory,
-    TemplateName, Visibility,
+    Customer, EmailThread, Field, LinkTarget, Origin, PostKind, Priority, Resolution,
+    StatusCategory, TemplateName, Visibility,
 };
 
 /// One recorded change to a case: who, when, and what changed from what to what.
@@ -138,6 +138,10 @@ pub enum EventKind {
     EmailQueued {
         /// Outbox message id.
         message: String,
+        /// Its RFC 5322 Message-ID (without angle brackets): the case's thread is built
+        /// from these. Absent in histories written before Casework recorded it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
         /// Template used.
         template: TemplateName,
         /// Recipient.
@@ -284,6 +288,7 @@ impl Event {
                     created_at: self.at,
                     updated_at: self.at,
                     closed_at: None,
+                    email_thread: None,
                 });
             }
             (None, _) => return Err(invalid("the first event must be opened")),
@@ -311,9 +316,19 @@ impl Event {
             EventKind::FieldChanged { field, to, .. } => set_field(&mut case, *field, to.clone()),
             EventKind::PriorityChanged { to, .. } => case.priority = *to,
             EventKind::TitleConfirmed => case.title_reviewed = true,
-            EventKind::CallLogged { .. }
-            | EventKind::EmailQueued { .. }
-            | EventKind::SwarmRequested { .. } => {}
+            EventKind::CallLogged { .. } | EventKind::SwarmRequested { .. } => {}
+            EventKind::EmailQueued { message_id, .. } => {
+                if let Some(id) = message_id {
+                    let root = match case.email_thread.take() {
+                        Some(thread) => thread.root,
+                        None => id.clone(),
+                    };
+                    case.email_thread = Some(EmailThread {
+                        root,
+                        last: id.clone(),
+                    });
+                }
+            }
             EventKind::PostAdded { kind, .. } => case.last_post = Some(*kind),
             EventKind::ContactAttempted {
                 channel,

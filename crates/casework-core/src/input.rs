@@ -152,7 +152,8 @@ mod tests {
             now: crate::testing::START,
             ids: &ids,
         };
-        let bad = "Alice\nSmith";
+        const BAD: &str = "Alice\nSmith";
+        let bad = BAD;
         let good = || NewCase {
             title: "Map service fails".into(),
             description: "first line\nsecond line".into(),
@@ -171,26 +172,17 @@ mod tests {
             decide_open(&good(), &ctx).is_ok(),
             "a description keeps its lines"
         );
-        let opening: Vec<(&str, Box<dyn Fn(&mut NewCase)>)> = vec![
-            ("title", Box::new(|n| n.title = bad.into())),
-            ("customer.name", Box::new(|n| n.customer.name = bad.into())),
-            (
-                "customer.name",
-                Box::new(|n| n.customer.name = "Alice\rSmith".into()),
-            ),
-            (
-                "customer.phone",
-                Box::new(|n| n.customer.phone = Some(bad.into())),
-            ),
-            (
-                "customer.account",
-                Box::new(|n| n.customer.account = Some(bad.into())),
-            ),
-            ("product", Box::new(|n| n.product = Some(bad.into()))),
-            (
-                "product_version",
-                Box::new(|n| n.product_version = Some(bad.into())),
-            ),
+        type Spoil = fn(&mut NewCase);
+        let opening: [(&str, Spoil); 7] = [
+            ("title", |n| n.title = BAD.into()),
+            ("customer.name", |n| n.customer.name = BAD.into()),
+            ("customer.name", |n| n.customer.name = "Alice\rSmith".into()),
+            ("customer.phone", |n| n.customer.phone = Some(BAD.into())),
+            ("customer.account", |n| {
+                n.customer.account = Some(BAD.into())
+            }),
+            ("product", |n| n.product = Some(BAD.into())),
+            ("product_version", |n| n.product_version = Some(BAD.into())),
         ];
         for (field, spoil) in opening {
             let mut n = good();

@@ -230,6 +230,18 @@ pub struct ContactTally {
     pub last_counted_at: Option<Timestamp>,
 }
 
+/// A case's email thread, as its emails built it: what the next email refers to, and what
+/// a reply from the customer will refer to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmailThread {
+    /// The Message-ID of the first email the case sent (without angle brackets): the
+    /// thread's root, in every later email's `References`.
+    pub root: String,
+    /// The Message-ID of the latest email the case sent: the next one's `In-Reply-To`.
+    pub last: String,
+}
+
 /// A case: the state that replaying its events gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -285,6 +297,10 @@ pub struct Case {
     /// When it was last closed, while it is closed.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub closed_at: Option<Timestamp>,
+    /// The email thread, once the case has sent an email whose Message-ID its history
+    /// records (emails queued before Casework recorded them start a new thread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_thread: Option<EmailThread>,
 }
 
 /// A case as the API and the CLI show it: its fields plus the zero-padded number.
@@ -580,8 +596,15 @@ pub struct OutboxMessage {
     pub body: String,
     /// Stable RFC 5322 Message-ID (without angle brackets).
     pub message_id: String,
-    /// The case's thread root, for In-Reply-To and References (without angle brackets).
+    /// The case's thread root (without angle brackets): the Message-ID of the case's first
+    /// email, in `References`. For the first email it is its own Message-ID, and the
+    /// message has no threading headers.
     pub thread_id: String,
+    /// The Message-ID of the case's previous email (without angle brackets), for
+    /// `In-Reply-To` and the end of `References`; `None` for the first email (and for
+    /// messages queued before Casework recorded it, which refer to `thread_id` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
     /// Delivery state.
     pub status: OutboxStatus,
     /// Delivery attempts made.

@@ -470,9 +470,12 @@ pub enum MailError {
 
 /// Delivers outgoing email.
 ///
-/// An implementation MUST send the message with `Message-ID: <message_id>`, and with
-/// `In-Reply-To` and `References` set to `<thread_id>`, so a resend is recognisable and
-/// replies thread per case.
+/// An implementation MUST send the message with `Message-ID: <message_id>` (so a resend is
+/// recognisable) and, unless it starts its thread (`thread_id` is its own Message-ID), with
+/// `In-Reply-To: <in_reply_to>` (or `<thread_id>` when that is unknown) and `References`
+/// listing `<thread_id>` then `<in_reply_to>`, so a case's emails thread in mail clients.
+/// A message that cannot be formatted (a header value a mail could not carry) MUST be a
+/// `Permanent` error naming the reason, never a panic.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Mailer: Send + Sync {

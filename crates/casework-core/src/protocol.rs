@@ -206,12 +206,14 @@ pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError>
         let announced = commit.events.iter().any(|e| match &e.kind {
             EventKind::EmailQueued {
                 message,
+                message_id,
                 to,
                 subject,
                 body,
                 ..
             } => {
                 message == &m.id
+                    && message_id.as_ref().is_none_or(|id| id == &m.message_id)
                     && to == &m.to
                     && subject == &m.subject
                     && body == &m.body

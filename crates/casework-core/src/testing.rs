@@ -90,6 +90,7 @@ pub fn sample_case() -> Case {
         created_at: START,
         updated_at: START,
         closed_at: None,
+        email_thread: None,
     }
 }
 
@@ -129,7 +130,8 @@ pub fn opened(title: &str) -> EventKind {
     }
 }
 
-/// A queued follow-up to a non-ASCII customer of [`sample_case`], never tried.
+/// A queued follow-up to a non-ASCII customer of [`sample_case`], never tried: the case's
+/// second email, replying to its first (`m0`).
 pub fn sample_message() -> OutboxMessage {
     OutboxMessage {
         id: "m1".into(),
@@ -142,7 +144,8 @@ pub fn sample_message() -> OutboxMessage {
         subject: "[Case 00001027] Follow-up: Ошибка публикации".into(),
         body: "Hello Zoë,\n\nThe data store was not registered.\n".into(),
         message_id: "m1.case-00001027@example.com".into(),
-        thread_id: "case-00001027@example.com".into(),
+        thread_id: "m0.case-00001027@example.com".into(),
+        in_reply_to: Some("m0.case-00001027@example.com".into()),
         status: OutboxStatus::Queued,
         attempts: 0,
         last_error: None,

@@ -513,11 +513,6 @@ fn require_open(case: &Case, hint: &str) -> Result<(), WorkflowError> {
     Ok(())
 }
 
-/// The Message-ID of the first message of a case's email thread (without angle brackets).
-pub fn thread_id(case: CaseNumber, domain: &str) -> String {
-    format!("case-{}@{domain}", case.display())
-}
-
 fn queue_email(
     ctx: &Context<'_>,
     case: &Case,
@@ -530,17 +525,33 @@ fn queue_email(
         .templates
         .render_email(template, org, case, ctx.actor, fields)?;
     let id = ctx.ids.new_id();
-    let domain = org.support_email.domain();
+    // a Message-ID is ASCII: an internationalized support domain goes in punycode
+    let domain = org
+        .support_email
+        .ascii_domain()
+        .map_err(|e| invalid("organization.support_email", &e.to_string()))?;
+    let message_id = format!("{id}.case-{}@{domain}", case.number.display());
+    // the thread: this decision's previous email, else the case's, else this one starts it
+    let (thread_id, in_reply_to) = match (decision.outbox.last(), &case.email_thread) {
+        (Some(previous), _) => (
+            previous.thread_id.clone(),
+            Some(previous.message_id.clone()),
+        ),
+        (None, Some(thread)) => (thread.root.clone(), Some(thread.last.clone())),
+        (None, None) => (message_id.clone(), None),
+    };
     decision.events.push(EventKind::EmailQueued {
         message: id.clone(),
+        message_id: Some(message_id.clone()),
         template,
         to: email.to.clone(),
         subject: email.subject.clone(),
         body: email.body.clone(),
     });
     decision.outbox.push(OutboxMessage {
-        message_id: format!("{id}.case-{}@{domain}", case.number.display()),
-        thread_id: thread_id(case.number, domain),
+        message_id,
+        thread_id,
+        in_reply_to,
         id,
         case: case.number,
         template,
@@ -984,3 +995,6 @@ pub fn stamp(case: &Case, actor: &str, at: Timestamp, kinds: Vec<EventKind>) -> 
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod threading_tests;

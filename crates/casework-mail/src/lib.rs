@@ -6,17 +6,23 @@
 //!   [`smtp`]: STARTTLS or implicit TLS, plain only on loopback, optional auth, timeouts);
 //! - `log://` only logs a line per message (development).
 //!
-//! Messages are formatted with lettre's builder: encoded non-ASCII names and subjects, a
-//! plain-text UTF-8 body, `Message-ID`, `In-Reply-To` and `References` for threading.
+//! Messages are formatted with lettre's builder: encoded non-ASCII names and subjects,
+//! internationalized domains in punycode, a plain-text UTF-8 body, `MIME-Version`,
+//! `Message-ID`, `In-Reply-To` and `References` for threading. A message that cannot be
+//! formatted (a stored name with a line break, say) fails with the reason: nothing a
+//! message holds can make a mailer panic, and [`Isolated`] turns a panic that still
+//! happens inside one send into that message's failure, so the queue goes on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use casework_core::ids::EmailAddress;
 use casework_core::model::OutboxMessage;
 use casework_core::ports::{MailError, Mailer};
-use lettre::message::header::ContentType;
+use lettre::Address;
+use lettre::message::header::{ContentType, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 
 pub mod smtp;
@@ -36,48 +42,140 @@ impl std::error::Error for MailerUrlError {}
 
 /// The mailer a URL names.
 pub fn mailer_from_url(url: &str) -> Result<Arc<dyn Mailer>, MailerUrlError> {
-    if url == "log://" || url == "log:" {
-        return Ok(Arc::new(LogMailer));
-    }
-    if let Some(path) = url.strip_prefix("dir://") {
+    let mailer: Arc<dyn Mailer> = if url == "log://" || url == "log:" {
+        Arc::new(LogMailer)
+    } else if let Some(path) = url.strip_prefix("dir://") {
         if path.is_empty() {
             return Err(MailerUrlError("dir:// needs a folder: dir://PATH".into()));
         }
-        return Ok(Arc::new(DirMailer::new(path)));
-    }
-    if url.starts_with("smtp://") || url.starts_with("smtps://") {
-        return Ok(Arc::new(SmtpMailer::from_url(url)?));
-    }
-    Err(MailerUrlError(format!(
+        Arc::new(DirMailer::new(path))
+    } else if url.starts_with("smtp://") || url.starts_with("smtps://") {
+        Arc::new(SmtpMailer::from_url(url)?)
+    } else {
+        return Err(unknown_url(url));
+    };
+    Ok(Arc::new(Isolated(mailer)))
+}
+
+fn unknown_url(url: &str) -> MailerUrlError {
+    MailerUrlError(format!(
         "unknown mailer URL {url:?}: expected smtp://[user:pass@]host[:port], smtps://…, \
          dir://PATH or log://"
-    )))
+    ))
 }
 
-fn mailbox(name: &str, address: &str) -> Result<Mailbox, MailError> {
-    let address = address
+/// The reason a message cannot be formatted: permanent, as a retry would format it the same.
+fn cannot_format(why: String) -> MailError {
+    MailError::Permanent(format!("cannot format the message: {why}"))
+}
+
+/// A header value as lettre may take it: one line of plain text, by core's rule for short
+/// text (a record stored before that rule may hold a line break, which lettre cannot
+/// encode and would panic on).
+fn header_text<'a>(what: &str, value: &'a str) -> Result<&'a str, MailError> {
+    match casework_core::input::line_problem(value) {
+        None => Ok(value),
+        Some(problem) => Err(cannot_format(format!("the {what} {problem}"))),
+    }
+}
+
+/// An address as mail needs it: the domain in ASCII (punycode for an internationalized
+/// one), parsed by lettre.
+pub(crate) fn address(what: &str, a: &EmailAddress) -> Result<Address, MailError> {
+    let ascii = a
+        .to_ascii()
+        .map_err(|e| cannot_format(format!("the {what} {e}")))?;
+    ascii
         .parse()
-        .map_err(|e| MailError::Permanent(format!("invalid address {address:?}: {e}")))?;
-    Ok(Mailbox::new(Some(name.to_string()), address))
+        .map_err(|e| cannot_format(format!("the {what} address {ascii:?}: {e}")))
 }
 
-/// The message as RFC 5322 bytes.
+fn mailbox(what: &str, name: &str, a: &EmailAddress) -> Result<Mailbox, MailError> {
+    let name = header_text(&format!("{what} name"), name)?.trim();
+    let name = (!name.is_empty()).then(|| name.to_string());
+    Ok(Mailbox::new(name, address(what, a)?))
+}
+
+/// `<id>` for a Message-ID header: printable ASCII with an `@`, without white space or
+/// angle brackets (Casework makes them so; a stored one that is not is refused here).
+fn message_id(what: &str, id: &str) -> Result<String, MailError> {
+    let ok = id.contains('@')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    if ok {
+        Ok(format!("<{id}>"))
+    } else {
+        Err(cannot_format(format!(
+            "the {what} {id:?} is not a Message-ID"
+        )))
+    }
+}
+
+/// The message as RFC 5322 bytes, or a `Permanent` error saying why it cannot be formatted.
+///
+/// Every header value is checked before lettre sees it (lettre panics on a line break in
+/// a display name), addresses get ASCII domains, and the message carries `MIME-Version:
+/// 1.0`. A case's first email starts its thread; later ones have `In-Reply-To` (the
+/// previous email) and `References` (the first, then the previous).
 pub fn format_message(m: &OutboxMessage) -> Result<Vec<u8>, MailError> {
     let date = SystemTime::UNIX_EPOCH
         + Duration::from_secs(u64::try_from(m.created_at.as_second()).unwrap_or(0));
-    let thread = format!("<{}>", m.thread_id);
-    let message = Message::builder()
-        .from(mailbox(&m.from_name, m.from.as_str())?)
-        .to(mailbox(&m.to_name, m.to.as_str())?)
-        .subject(m.subject.clone())
+    let mut builder = Message::builder()
+        .from(mailbox("sender", &m.from_name, &m.from)?)
+        .to(mailbox("recipient", &m.to_name, &m.to)?)
+        .subject(header_text("subject", &m.subject)?)
         .date(date)
-        .message_id(Some(format!("<{}>", m.message_id)))
-        .in_reply_to(thread.clone())
-        .references(thread)
+        .message_id(Some(message_id("Message-ID", &m.message_id)?))
+        .header(MIME_VERSION_1_0);
+    if m.thread_id != m.message_id {
+        let root = message_id("thread root", &m.thread_id)?;
+        let (reply_to, references) = match &m.in_reply_to {
+            Some(previous) if previous != &m.thread_id => {
+                let previous = message_id("previous Message-ID", previous)?;
+                (previous.clone(), format!("{root} {previous}"))
+            }
+            _ => (root.clone(), root),
+        };
+        builder = builder.in_reply_to(reply_to).references(references);
+    }
+    let message = builder
         .header(ContentType::TEXT_PLAIN)
         .body(m.body.clone())
-        .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
+        .map_err(|e| cannot_format(format!("{e}")))?;
     Ok(message.formatted())
+}
+
+/// Runs each send of another mailer in a task of its own, so a panic inside one (a bug in
+/// a mail library, say) fails that message with the reason, and the worker and the rest of
+/// the queue go on. [`mailer_from_url`] wraps every mailer in it.
+pub struct Isolated(pub Arc<dyn Mailer>);
+
+#[async_trait]
+impl Mailer for Isolated {
+    async fn send(&self, message: &OutboxMessage) -> Result<(), MailError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.0.send(message).await;
+        }
+        let (inner, m) = (self.0.clone(), message.clone());
+        match tokio::spawn(async move { inner.send(&m).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                Err(MailError::Permanent(format!(
+                    "the mailer failed unexpectedly on this message: {why}"
+                )))
+            }
+            Err(e) => Err(MailError::Temporary(format!(
+                "delivery was interrupted: {e}"
+            ))),
+        }
+    }
 }
 
 /// Writes `.eml` files into a folder.
@@ -155,14 +253,16 @@ mod tests {
             text.contains("Message-ID: <m1.case-00001027@example.com>\r\n"),
             "{text}"
         );
+        // the second email of the case: it answers the first, the thread's root
         assert!(
-            text.contains("In-Reply-To: <case-00001027@example.com>\r\n"),
+            text.contains("In-Reply-To: <m0.case-00001027@example.com>\r\n"),
             "{text}"
         );
         assert!(
-            text.contains("References: <case-00001027@example.com>\r\n"),
+            text.contains("References: <m0.case-00001027@example.com>\r\n"),
             "{text}"
         );
+        assert!(text.contains("MIME-Version: 1.0\r\n"), "{text}");
         assert!(
             text.contains("From: \"Example Corp Support\" <support@example.com>\r\n"),
             "{text}"
@@ -184,6 +284,172 @@ mod tests {
             "{headers}"
         );
         assert!(headers.contains("<zoe@kunde.example>"), "{headers}");
+    }
+
+    fn headers(m: &OutboxMessage) -> String {
+        let text = String::from_utf8(format_message(m).unwrap()).unwrap();
+        text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn the_first_email_starts_the_thread_and_later_ones_name_root_and_previous() {
+        let first = OutboxMessage {
+            message_id: "m0.case-00001027@example.com".into(),
+            thread_id: "m0.case-00001027@example.com".into(),
+            in_reply_to: None,
+            ..message()
+        };
+        let h = headers(&first);
+        assert!(!h.contains("In-Reply-To"), "{h}");
+        assert!(!h.contains("References"), "{h}");
+        let third = OutboxMessage {
+            message_id: "m2.case-00001027@example.com".into(),
+            in_reply_to: Some("m1.case-00001027@example.com".into()),
+            ..message()
+        };
+        let h = headers(&third);
+        assert!(
+            h.contains("In-Reply-To: <m1.case-00001027@example.com>\r\n"),
+            "{h}"
+        );
+        assert!(
+            h.contains("References: <m0.case-00001027@example.com> <m1.case-00001027@example.com>"),
+            "{h}"
+        );
+        // queued before Casework recorded the previous email: the root alone, as then
+        let legacy = OutboxMessage {
+            thread_id: "case-00001027@example.com".into(),
+            in_reply_to: None,
+            ..message()
+        };
+        let h = headers(&legacy);
+        assert!(
+            h.contains("In-Reply-To: <case-00001027@example.com>\r\n"),
+            "{h}"
+        );
+        assert!(
+            h.contains("References: <case-00001027@example.com>\r\n"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn a_header_value_a_mail_cannot_carry_fails_the_message_with_the_reason() {
+        // stored before names were checked: lettre panicked on these
+        for (name, why) in [
+            ("Alice\nSmith", "line break"),
+            ("Alice\rSmith", "line break"),
+            ("Alice\r\nBcc: everyone@example.com", "line break"),
+            ("Alice\u{1b}[2J", "control character"),
+            ("Alice\u{202e}htims", "bidirectional override"),
+        ] {
+            let m = OutboxMessage {
+                to_name: name.into(),
+                ..message()
+            };
+            match format_message(&m) {
+                Err(MailError::Permanent(e)) => {
+                    assert!(e.contains("recipient name"), "{e}");
+                    assert!(e.contains(why), "{e}");
+                }
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        let m = OutboxMessage {
+            subject: "Hello\nBcc: x@example.com".into(),
+            ..message()
+        };
+        assert!(
+            matches!(format_message(&m), Err(MailError::Permanent(e)) if e.contains("subject"))
+        );
+        let m = OutboxMessage {
+            thread_id: "root>\r\nBcc: x@example.com".into(),
+            ..message()
+        };
+        assert!(
+            matches!(format_message(&m), Err(MailError::Permanent(e)) if e.contains("thread root"))
+        );
+        // an address stored before addresses were checked as lettre checks them
+        let m = OutboxMessage {
+            to: serde_json_address(r"a(b)\c:d@cust.example"),
+            ..message()
+        };
+        match format_message(&m) {
+            Err(MailError::Permanent(e)) => assert!(e.contains("recipient address"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// An address as a store reads one it holds (written before the current rules).
+    fn serde_json_address(text: &str) -> EmailAddress {
+        serde_json::from_value(serde_json::Value::String(text.into())).unwrap()
+    }
+
+    #[test]
+    fn internationalized_domains_are_written_in_punycode() {
+        let m = OutboxMessage {
+            to: "zoe@bücher.example".parse().unwrap(),
+            ..message()
+        };
+        let h = headers(&m);
+        assert!(h.is_ascii(), "{h}");
+        assert!(h.contains("@xn--bcher-kva.example>"), "{h}");
+        assert!(!h.contains("bücher"), "{h}");
+    }
+
+    /// Mostly characters an address may hold, sometimes one it may not.
+    fn address_char(valid: &'static str) -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        let invalid: Vec<char> = "()<>[]:;,\\\"@ \u{1b}\n\u{202e}_".chars().collect();
+        prop_oneof![
+            12 => proptest::sample::select(valid.chars().collect::<Vec<_>>()),
+            1 => proptest::sample::select(invalid),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Whatever core accepts as an address, lettre takes: so an address accepted when
+        /// it is entered never fails in the mailer.
+        #[test]
+        fn every_address_core_accepts_lettre_accepts(
+            local in proptest::collection::vec(address_char("aZ09.!#$%&'*+-/=?^`{|}~ü"), 1..12),
+            labels in proptest::collection::vec(
+                proptest::collection::vec(address_char("ab09-üZ"), 0..6),
+                1..4,
+            ),
+        ) {
+            let domain: Vec<String> = labels.iter().map(|l| l.iter().collect()).collect();
+            let text = format!("{}@{}", local.iter().collect::<String>(), domain.join("."));
+            if let Ok(a) = text.parse::<EmailAddress>() {
+                let parsed = address("recipient", &a);
+                proptest::prop_assert!(parsed.is_ok(), "{text:?}: {parsed:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_one_send_fails_that_message_and_the_next_goes_out() {
+        struct Fragile;
+        #[async_trait]
+        impl Mailer for Fragile {
+            async fn send(&self, m: &OutboxMessage) -> Result<(), MailError> {
+                if m.id == "poison" {
+                    panic!("a bug in a mail library");
+                }
+                Ok(())
+            }
+        }
+        let mailer = Isolated(Arc::new(Fragile));
+        let poison = OutboxMessage {
+            id: "poison".into(),
+            ..message()
+        };
+        match mailer.send(&poison).await {
+            Err(MailError::Permanent(e)) => assert!(e.contains("a bug in a mail library"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(mailer.send(&message()).await, Ok(()));
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::{MailerUrlError, format_message};
+use crate::{MailerUrlError, address, format_message};
 
 /// How long sending one message (connect, TLS, the whole SMTP exchange) may take when the
 /// URL sets no `timeout`.
@@ -255,18 +255,10 @@ fn classify(server: &str, e: &lettre::transport::smtp::Error) -> MailError {
 impl Mailer for SmtpMailer {
     async fn send(&self, m: &OutboxMessage) -> Result<(), MailError> {
         let bytes = format_message(m)?;
+        // the envelope carries the same ASCII-domain addresses as the headers
         let envelope = Envelope::new(
-            Some(
-                m.from
-                    .as_str()
-                    .parse()
-                    .map_err(|e| MailError::Permanent(format!("sender {}: {e}", m.from)))?,
-            ),
-            vec![
-                m.to.as_str()
-                    .parse()
-                    .map_err(|e| MailError::Permanent(format!("recipient {}: {e}", m.to)))?,
-            ],
+            Some(address("sender", &m.from)?),
+            vec![address("recipient", &m.to)?],
         )
         .map_err(|e| MailError::Permanent(format!("envelope: {e}")))?;
         // lettre's async transport only times the connect; the whole exchange is bounded here

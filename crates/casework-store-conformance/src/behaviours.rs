@@ -475,6 +475,7 @@ pub async fn a_commit_is_all_or_nothing<S: CaseStore + 'static>(store: Arc<S>) {
     fresh.id = "fresh-id".into();
     let announce = |m: &casework_core::model::OutboxMessage| EventKind::EmailQueued {
         message: m.id.clone(),
+        message_id: Some(m.message_id.clone()),
         template: m.template,
         to: m.to.clone(),
         subject: m.subject.clone(),

@@ -348,7 +348,10 @@ fn non_response_close_needs_the_policy_since_the_customer_was_last_reached() {
         "{}",
         m.body
     );
-    assert_eq!(m.thread_id, "case-00001027@example.com");
+    assert_eq!(
+        m.thread_id, m.message_id,
+        "the case's first email starts its thread"
+    );
     assert_eq!(m.message_id, "m1.case-00001027@example.com");
 }
 
