@@ -44,6 +44,39 @@ pub struct AppState {
     pub service: CaseService,
     /// Recently authenticated tokens.
     pub auth: std::sync::Arc<AuthCache>,
+    /// Whether the server's background workers run, for `/healthz`.
+    pub health: std::sync::Arc<Health>,
+}
+
+/// What `/healthz` reports beyond "the server answers": each background worker the
+/// composition root runs (the email delivery worker) says whether it is running. A worker
+/// that is not answers `/healthz` with 503 until it runs again, so a monitor sees a server
+/// that answers requests but no longer sends mail.
+#[derive(Debug, Default)]
+pub struct Health {
+    problems: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl Health {
+    /// Records that `worker` runs (it completed a round).
+    pub fn running(&self, worker: &str) {
+        self.lock().remove(worker);
+    }
+
+    /// Records that `worker` is not running, with a reason fit for anyone to read (the
+    /// details belong in the log: `/healthz` needs no token).
+    pub fn down(&self, worker: &str, reason: impl Into<String>) {
+        self.lock().insert(worker.to_string(), reason.into());
+    }
+
+    /// Every worker that is not running, with its reason.
+    pub fn problems(&self) -> std::collections::BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.problems.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl AppState {
@@ -57,6 +90,7 @@ impl AppState {
         Self {
             service,
             auth: std::sync::Arc::new(AuthCache::new(ttl)),
+            health: std::sync::Arc::default(),
         }
     }
 }
@@ -195,10 +229,25 @@ fn routes(state: AppState) -> Router {
     tag = "service",
     summary = "Whether the server is up",
     security(()),
-    responses((status = 200, description = "Up", body = openapi::Health))
+    responses(
+        (status = 200, description = "Up, and every background worker runs", body = openapi::Health),
+        (status = 503, description = "Up, but a background worker (email delivery) is not running", body = openapi::Health)
+    )
 )]
-async fn healthz() -> Json<openapi::Health> {
-    Json(openapi::Health { status: "ok" })
+async fn healthz(State(s): State<AppState>) -> Response {
+    let problems = s.health.problems();
+    if problems.is_empty() {
+        let ok = openapi::Health {
+            status: "ok",
+            problems,
+        };
+        return Json(ok).into_response();
+    }
+    let degraded = openapi::Health {
+        status: "degraded",
+        problems,
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(degraded)).into_response()
 }
 
 #[utoipa::path(
@@ -272,11 +321,13 @@ impl FromRequestParts<AppState> for Auth {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        // the scheme is case-insensitive (RFC 9110 section 11.1): `bearer`, `BEARER`, …
         let secret = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|h| h.trim_start().split_once([' ', '\t']))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
@@ -438,25 +489,37 @@ async fn act(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomerIn {
-    /// The customer's name.
-    #[schema(pattern = "\\S", max_length = 255)]
+    /// The customer's name: one line, no control characters or bidirectional overrides.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     name: String,
     /// Where emails go: one `@` between a name and a domain with a dot.
     #[schema(value_type = casework_core::ids::EmailAddress)]
     email: String,
     /// Phone number.
-    #[schema(max_length = 64)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 64
+    )]
     phone: Option<String>,
     /// Account or company.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     account: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCase {
-    /// Short title.
-    #[schema(pattern = "\\S", max_length = 255)]
+    /// Short title: one line.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     title: String,
     /// What the customer reported.
     #[serde(default)]
@@ -470,10 +533,16 @@ struct CreateCase {
     /// Who the case is for. A customer token opens cases for its own address only.
     customer: CustomerIn,
     /// Product.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     product: Option<String>,
     /// Product version.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     product_version: Option<String>,
 }
 
@@ -550,13 +619,16 @@ struct ListQuery {
     status: Option<String>,
     /// Only this status category.
     status_category: Option<StatusCategory>,
-    /// Only cases this person owns.
+    /// Only cases this person owns (staff only).
     owner: Option<String>,
     /// Only reopened (true) or never reopened (false) cases.
     reopened: Option<bool>,
-    /// Only this product area.
+    /// Only this product area (staff only).
     product_area: Option<String>,
-    /// Full-text query over what the caller may see.
+    /// Full-text query over what the caller may see: every term must match. At most 1000
+    /// characters, as for search. Customers may not filter by `owner` or `product_area`
+    /// (403).
+    #[param(max_length = 1000)]
     q: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -631,13 +703,22 @@ async fn get_case(
 #[serde(deny_unknown_fields)]
 struct CategoryIn {
     /// Product area.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     product_area: Option<String>,
     /// Functionality.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     functionality: Option<String>,
     /// Issue.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     issue: Option<String>,
 }
 
@@ -645,7 +726,10 @@ struct CategoryIn {
 #[serde(deny_unknown_fields)]
 struct PatchCase {
     /// New title; the same title again confirms it (closing checklist item 8).
-    #[schema(pattern = "\\S", max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     title: Option<String>,
     /// New description; blank clears it.
     #[schema(max_length = 100000)]
@@ -653,10 +737,16 @@ struct PatchCase {
     /// New priority.
     priority: Option<Priority>,
     /// Product; blank clears it.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     product: Option<String>,
     /// Product version; blank clears it.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     product_version: Option<String>,
     /// Categorization (closing checklist item 10); blank clears a part.
     category: Option<CategoryIn>,
@@ -813,10 +903,16 @@ struct CloseIn {
     /// must hold) or `temporary`.
     mode: CloseMode,
     /// Required for `resolved`.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     primary_resolution: Option<String>,
     /// Required for `resolved`.
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     secondary_resolution: Option<String>,
 }
 
@@ -913,7 +1009,10 @@ struct CallIn {
     #[serde(default)]
     screenshare: bool,
     /// Phone, Teams, …
-    #[schema(max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     channel: Option<String>,
     /// What was found and done (customer-visible).
     #[schema(pattern = "\\S", max_length = 100000)]
@@ -1294,7 +1393,10 @@ struct LinkIn {
     kind: RefKind,
     /// The article id, defect key or case number.
     #[serde(rename = "ref")]
-    #[schema(pattern = "\\S", max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     reference: String,
 }
 
@@ -1325,7 +1427,10 @@ async fn link(
 #[serde(deny_unknown_fields)]
 struct SwarmIn {
     /// The collaboration group.
-    #[schema(pattern = "\\S", max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     group: String,
     /// What to ask.
     #[schema(pattern = "\\S", max_length = 100000)]
@@ -1397,13 +1502,19 @@ async fn search(
 #[serde(deny_unknown_fields)]
 struct ArticleIn {
     /// Title.
-    #[schema(pattern = "\\S", max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     title: String,
     /// Text.
     #[schema(pattern = "\\S", max_length = 100000)]
     body: String,
     /// Where it is published.
-    #[schema(max_length = 2048)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 2048
+    )]
     url: Option<String>,
 }
 
@@ -1461,17 +1572,26 @@ async fn get_article(
 #[serde(deny_unknown_fields)]
 struct DefectIn {
     /// Tracker key, e.g. `BUG-000123456`: no white space inside.
-    #[schema(pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]+\\s*$", max_length = 64)]
+    #[schema(
+        pattern = r"^[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*$",
+        max_length = 64
+    )]
     key: String,
     /// Title.
-    #[schema(pattern = "\\S", max_length = 255)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 255
+    )]
     title: String,
     /// Description.
     #[serde(default)]
     #[schema(max_length = 100000)]
     body: String,
     /// State in the tracker (`open`, `fixed`, …).
-    #[schema(pattern = "\\S", max_length = 32)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
+        max_length = 32
+    )]
     state: String,
 }
 

@@ -130,8 +130,11 @@ pub struct QueuedEmail<'a> {
 /// `/healthz`.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok`.
+    /// `ok`, or `degraded` (with 503) when a background worker of the server is not running.
     pub status: &'static str,
+    /// What is wrong, by worker (`delivery`: the email delivery worker).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub problems: std::collections::BTreeMap<String, String>,
 }
 
 struct BearerAuth;

@@ -13,6 +13,8 @@ use tower::ServiceExt;
 
 use super::{AppState, router};
 
+mod input;
+
 const ADMIN: &str = "cw_admin_0000000000000000000000000000000000";
 const AGENT: &str = "cw_agent_0000000000000000000000000000000000";
 const LEAD: &str = "cw_lead_00000000000000000000000000000000000";
