@@ -900,10 +900,20 @@ fn the_outbox_is_flushed_to_eml_files_and_failures_are_kept() {
         eml.contains("Subject: [Case 00000001] Map service fails to publish"),
         "{eml}"
     );
+    // the case's third email: it answers the second, in the thread the first started
+    let ids: Vec<String> = queued
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(eml.contains(&format!("In-Reply-To: <{}>", ids[1])), "{eml}");
+    let unfolded = eml.replace("\r\n ", " ");
     assert!(
-        eml.contains("In-Reply-To: <case-00000001@example.com>"),
+        unfolded.contains(&format!("References: <{}> <{}>", ids[0], ids[1])),
         "{eml}"
     );
+    assert!(eml.contains("MIME-Version: 1.0"), "{eml}");
     let sent = cw.json(&["--as", "Ana Lopez", "outbox", "list", "--status", "sent"]);
     assert_eq!(sent.as_array().unwrap().len(), 1);
     assert!(

@@ -150,6 +150,14 @@ fn smtp_delivers_threaded_and_encoded_mail_that_a_mime_parser_reads_back() {
     assert_eq!(got.len(), 2, "{got:?}");
     let queued = outbox(&cw);
     let display = format!("{:0>8}", n);
+    // the first email starts the case's thread; the second answers it, by its real
+    // Message-ID (never one no message had)
+    let first = format!("<{}>", queued[0]["message_id"].as_str().unwrap());
+    assert_eq!(got[0]["headers"]["Message-ID"], first);
+    assert!(got[0]["headers"].get("In-Reply-To").is_none(), "{}", got[0]);
+    assert!(got[0]["headers"].get("References").is_none(), "{}", got[0]);
+    assert_eq!(got[1]["headers"]["In-Reply-To"], first);
+    assert_eq!(got[1]["headers"]["References"], first);
     for (m, q) in got.iter().zip(&queued) {
         // the envelope
         assert_eq!(m["mail_from"], "support@example.com");
@@ -171,9 +179,7 @@ fn smtp_delivers_threaded_and_encoded_mail_that_a_mime_parser_reads_back() {
             h["Message-ID"],
             format!("<{}>", q["message_id"].as_str().unwrap())
         );
-        let thread = format!("<case-{display}@example.com>");
-        assert_eq!(h["In-Reply-To"], thread);
-        assert_eq!(h["References"], thread);
+        assert_eq!(h["MIME-Version"], "1.0");
         // a UTF-8 plain-text body, decoded back to the text that was queued
         assert_eq!(m["content_type"], "text/plain");
         assert_eq!(m["charset"], "utf-8");
@@ -550,4 +556,149 @@ fn serve_delivers_queued_mail_in_the_background() {
     assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["zoe@kunde.example"]));
     assert_eq!(outbox(&cw)[0]["status"], "sent");
     assert_eq!(smtp.messages().len(), 1, "and only once");
+}
+
+#[test]
+fn a_name_with_a_line_break_never_reaches_the_mailer_and_a_stored_one_fails_alone() {
+    let smtp = SmtpServer::start("poison", &[]);
+    let (cw, n) = desk("poison");
+    // at entry: refused, naming the option, and nothing is queued
+    for name in ["Alice\nSmith", "Alice\rSmith"] {
+        let line = cw.fails(
+            &[
+                "--as",
+                "Ana Lopez",
+                "case",
+                "open",
+                "--title",
+                "Second case",
+                "--customer-name",
+                name,
+                "--customer-email",
+                "alice@kunde.example",
+            ],
+            1,
+        );
+        assert!(line.contains("--customer-name"), "{line}");
+        assert!(line.contains("line break"), "{line}");
+    }
+    assert!(outbox(&cw).is_empty());
+
+    // stored before names were checked (below the service, as an earlier version did):
+    // its email is queued first, then a good one, then one to a stored address that
+    // lettre refuses
+    let legacy = cw
+        .open_stored_case("Old case", "Alice\r\nSmith", "alice@kunde.example")
+        .to_string();
+    send_initial(&cw, &legacy);
+    send_initial(&cw, &n);
+    let bad_address = cw
+        .open_stored_case("Older case", "Bob", r"b(o)\b:x@kunde.example")
+        .to_string();
+    send_initial(&cw, &bad_address);
+
+    // one flush: the two poison messages fail with their reasons, the good one goes out
+    flush(&cw, &smtp.url(""), (1, 0, 2));
+    let got = smtp.messages();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["zoe@kunde.example"]));
+    let failed = ana_json(&cw, &["outbox", "list", "--status", "failed"]);
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    let reason = |case: &str| {
+        failed
+            .iter()
+            .find(|m| m["case"].as_u64().unwrap().to_string() == case)
+            .map(|m| m["last_error"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let name = reason(&legacy);
+    assert!(name.contains("recipient name"), "{name}");
+    assert!(name.contains("line break"), "{name}");
+    assert!(reason(&bad_address).contains("recipient address"));
+    // the desk shows why, and the failed ones are never tried again
+    let shown = ana(&cw, &["case", "show", &legacy]);
+    assert!(shown.contains("[FAILED after 1 attempts: "), "{shown}");
+    send_initial(&cw, &n);
+    flush(&cw, &smtp.url(""), (1, 0, 0));
+    assert_eq!(smtp.messages().len(), 2);
+}
+
+/// `GET /healthz` on a local port: (status code, body).
+fn healthz(port: u16) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Some((code, body))
+}
+
+/// The status of every outbox message, oldest first.
+fn statuses(cw: &Cw) -> Vec<String> {
+    outbox(cw)
+        .iter()
+        .map(|m| m["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Polls until the outbox holds these statuses (at most 20 s); returns the last seen.
+fn wait_for_statuses(cw: &Cw, expected: &[&str]) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let now = statuses(cw);
+        if now == expected || start.elapsed() > Duration::from_secs(20) {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_delivers_past_a_poison_message_and_stays_healthy() {
+    let smtp = SmtpServer::start("serve-poison", &[]);
+    let (cw, n) = desk("serve-poison");
+    let legacy = cw
+        .open_stored_case("Old case", "Alice\nSmith", "alice@kunde.example")
+        .to_string();
+    send_initial(&cw, &legacy);
+    send_initial(&cw, &n);
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let url = smtp.url("");
+    let mut server = cw.spawn(&[
+        "serve",
+        "--bind",
+        &bind,
+        "--mailer",
+        &url,
+        "--deliver-every",
+        "1",
+    ]);
+    let first_round = wait_for_statuses(&cw, &["failed", "sent"]);
+    // the worker lives on: a message queued now goes out too
+    send_initial(&cw, &n);
+    let later = wait_for_statuses(&cw, &["failed", "sent", "sent"]);
+    let health = healthz(port);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(first_round, ["failed", "sent"], "{:#?}", outbox(&cw));
+    assert_eq!(later, ["failed", "sent", "sent"], "{:#?}", outbox(&cw));
+    let got = smtp.messages();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter()
+            .all(|m| m["rcpt_tos"] == serde_json::json!(["zoe@kunde.example"]))
+    );
+    let (code, body) = health.expect("/healthz answered");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"ok\""), "{body}");
 }

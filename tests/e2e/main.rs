@@ -7,5 +7,6 @@ mod durability;
 mod email;
 mod remote;
 mod serve;
+mod terminal;
 mod tokens;
 mod walkthrough;

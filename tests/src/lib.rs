@@ -116,6 +116,87 @@ impl Cw {
         }
     }
 
+    /// Runs with a standard output nobody reads: the pipe's reading end is closed as soon
+    /// as the program starts, as `casework … | head -1` does once it has its line.
+    /// Whatever the program writes past the pipe's buffer meets a closed pipe.
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command();
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
+        };
+        drop(child.stdout.take());
+        let out = match child.wait_with_output() {
+            Ok(o) => o,
+            Err(e) => panic!("cannot wait for casework: {e}"),
+        };
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The store `casework` uses in this home (the default SQLite file).
+    pub fn store_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.dir.join("data/casework/casework.db").display()
+        )
+    }
+
+    /// Opens a case straight through the store, below the service and its checks: a record
+    /// as an earlier version may have stored it (a customer name with a line break, an
+    /// address today's rules refuse). Returns its number.
+    pub fn open_stored_case(&self, title: &str, customer_name: &str, customer_email: &str) -> u64 {
+        use casework_core::event::EventKind;
+        use casework_core::model::{Customer, Origin, Priority, StatusCategory};
+        let store = match casework_store_sqlite::SqliteStore::open_url(&self.store_url()) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot open {}: {e}", self.store_url()),
+        };
+        // as the store reads an address it holds: earlier versions' rules
+        let email = serde_json::from_value(serde_json::Value::String(customer_email.into()));
+        let status = "New".parse();
+        let (Ok(email), Ok(status)) = (email, status) else {
+            panic!("{customer_email:?} is not an address any version stored");
+        };
+        let opened = EventKind::Opened {
+            title: title.into(),
+            description: String::new(),
+            origin: Origin::Email,
+            priority: Priority::Medium,
+            customer: Customer {
+                name: customer_name.into(),
+                email,
+                phone: None,
+                account: None,
+            },
+            product: None,
+            product_version: None,
+            status,
+            category: StatusCategory::Open,
+        };
+        let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(r) => r,
+            Err(e) => panic!("no runtime: {e}"),
+        };
+        let created = runtime.block_on(casework_core::ports::CaseStore::create_case(
+            &store,
+            jiff::Timestamp::now(),
+            "an earlier version".into(),
+            opened,
+        ));
+        match created {
+            Ok(case) => case.number.get(),
+            Err(e) => panic!("cannot store the case: {e}"),
+        }
+    }
+
     /// Starts the program in the background (output discarded), for tests that kill it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         let mut cmd = self.command();

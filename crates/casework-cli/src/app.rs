@@ -38,6 +38,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// Whoever read the output went away (`… | head`): stop, say nothing, exit 0.
+    pub fn quiet() -> Self {
+        Self {
+            code: 0,
+            message: String::new(),
+        }
+    }
 }
 
 impl From<ServiceError> for Failure {

@@ -8,23 +8,41 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (for `case check`: the case is ready to close)
   1  usage error, or something named does not exist
-  2  refused by the workflow (closing checklist, permission, transition, policy)
+  2  refused by the workflow (closing checklist, permission, transition,
+     policy)
   3  conflict: someone else changed the case first
   4  the store is unavailable
 
 Environment:
-  CASEWORK_STORE   store URL (sqlite://PATH, memory://, http://HOST:PORT); default: the
-                   SQLite file in $XDG_DATA_HOME/casework/casework.db
-  CASEWORK_TOKEN   for an http:// store: a token of the role service on that server
+  CASEWORK_STORE   store URL (sqlite://PATH, memory://, http://HOST:PORT);
+                   default: $XDG_DATA_HOME/casework/casework.db
+  CASEWORK_TOKEN   for an http:// store: a service token of that server
   CASEWORK_USER    who is acting (a registered agent, lead or admin)
   CASEWORK_CONFIG  the workflow file
 
 Quick start:
   casework init
   casework agent add ana --role agent --email ana@example.com
-  casework --as ana case open --title 'Map service fails' --description 'Error 999999' \\
-      --customer-name 'Jordan Smith' --customer-email jordan@customer.example
-  casework demo        # one case through the whole workflow, on a throw-away store";
+  casework --as ana case open --title 'Map service fails' \\
+      --description 'Error 999999' --customer-name 'Jordan Smith' \\
+      --customer-email jordan@customer.example
+  casework demo   # one case through the whole workflow, on a throw-away store";
+
+/// A one-line option value (a name, a title, a product field): core's rule, checked while
+/// the command line is parsed so the error names the option.
+fn line(s: &str) -> Result<String, String> {
+    match casework_core::input::line_problem(s) {
+        None => Ok(s.to_string()),
+        Some(problem) => Err(problem),
+    }
+}
+
+/// An email address option, checked by core's rules while the command line is parsed.
+fn address(s: &str) -> Result<String, String> {
+    s.parse::<casework_core::ids::EmailAddress>()
+        .map(|_| s.to_string())
+        .map_err(|e| format!("invalid email address: {}", e.reason))
+}
 
 /// Casework: support cases worked through a disciplined workflow, from first contact to a
 /// clean close, and back again when a case is reopened.
@@ -95,7 +113,7 @@ pub enum Top {
     Defect(DefectCmd),
     /// Ask a collaboration group for help on a case (internal)
     #[command(
-        after_help = "Example:\n  casework swarm 1027 --group 'Server SWARM' --question 'Seen error 999999 on 11.3?'"
+        after_help = "Example:\n  casework swarm 1027 --group 'Server SWARM' \\\n      --question 'Seen error 999999 on 11.3?'"
     )]
     Swarm(SwarmArgs),
     /// Search cases, articles and defects (ranked)
@@ -109,7 +127,7 @@ pub enum Top {
     Outbox(OutboxCmd),
     /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
     #[command(
-        after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a free port;\nthe address is printed as `listening on http://ADDR`."
+        after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`."
     )]
     Serve {
         /// Address and port to listen on
@@ -131,7 +149,7 @@ pub enum Top {
     Openapi,
     /// Print a shell completion script
     #[command(
-        after_help = "Example:\n  casework completions bash > ~/.local/share/bash-completion/completions/casework"
+        after_help = "Example:\n  casework completions bash \\\n      > ~/.local/share/bash-completion/completions/casework"
     )]
     Completions {
         /// The shell
@@ -155,15 +173,16 @@ pub enum AgentCmd {
     )]
     Add {
         /// The person's name, used with --as and as a case owner
+        #[arg(value_parser = line)]
         name: String,
         /// Their role
         #[arg(long, value_enum)]
         role: StaffRole,
         /// Their email address (shown in signatures)
-        #[arg(long)]
+        #[arg(long, value_parser = address)]
         email: String,
         /// Their phone number (shown in signatures)
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         phone: Option<String>,
         /// Their email signature
         #[arg(long)]
@@ -178,17 +197,17 @@ pub enum AgentCmd {
 pub enum TokenCmd {
     /// Make a token; its secret is printed once and stored only as a hash
     #[command(
-        after_help = "Examples:\n  casework --as root token create --name 'Ana Lopez' --role agent\n  casework --as root token create --name 'Jordan Smith' --role customer --customer-email jordan@customer.example\n  casework --as root token create --name helpdesk-sync --role service"
+        after_help = "Examples:\n  casework --as root token create --name 'Ana Lopez' --role agent\n  casework --as root token create --name 'Jordan Smith' --role customer \\\n      --customer-email jordan@customer.example\n  casework --as root token create --name helpdesk-sync --role service"
     )]
     Create {
         /// Who or what it is for (a staff token named after a registered person acts as them)
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         name: String,
         /// The role it acts with
         #[arg(long, value_enum)]
         role: TokenRole,
         /// For a customer token: the customer whose cases it sees
-        #[arg(long)]
+        #[arg(long, value_parser = address)]
         customer_email: Option<String>,
     },
     /// List tokens (never their secrets)
@@ -246,10 +265,10 @@ pub enum CategoryArg {
 pub enum CaseCmd {
     /// Open a case (seed step 1); prints its number
     #[command(
-        after_help = "Example:\n  casework --as ana case open --title 'Map service fails to publish' \\\n      --description 'Error 999999 when publishing' --customer-name 'Jordan Smith' \\\n      --customer-email jordan@customer.example --origin phone --priority high"
+        after_help = "Example:\n  casework --as ana case open --title 'Map service fails to publish' \\\n      --description 'Error 999999 when publishing' \\\n      --customer-name 'Jordan Smith' --customer-email jordan@customer.example \\\n      --origin phone --priority high"
     )]
     Open(OpenArgs),
-    /// List cases (the \"All Cases\" view) with filters
+    /// List cases (the "All Cases" view) with filters
     #[command(
         after_help = "Examples:\n  casework case list --status 'In Progress'\n  casework --as ana case list --mine\n  casework case list --reopened --q publish"
     )]
@@ -283,12 +302,12 @@ pub enum CaseCmd {
     },
     /// Edit title, technical details and categorization (seed steps 8-10)
     #[command(
-        after_help = "Examples:\n  casework case edit 1027 --title 'Publishing fails: data store not registered'\n  casework case edit 1027 --confirm-title\n  casework case edit 1027 --product 'ArcGIS Server' --product-version 11.3\n  casework case edit 1027 --product-area Publishing --functionality 'Map services' --issue Configuration"
+        after_help = "Examples:\n  casework case edit 1027 \\\n      --title 'Publishing fails: data store not registered'\n  casework case edit 1027 --confirm-title\n  casework case edit 1027 --product 'ArcGIS Server' --product-version 11.3\n  casework case edit 1027 --product-area Publishing \\\n      --functionality 'Map services' --issue Configuration"
     )]
     Edit(EditArgs),
     /// Move a case to another open or pending status
     #[command(
-        after_help = "Example:\n  casework case transition 1027 --status 'Pending Customer' --note 'waiting for logs'"
+        after_help = "Example:\n  casework case transition 1027 --status 'Pending Customer' \\\n      --note 'waiting for logs'"
     )]
     Transition {
         /// Case number
@@ -321,7 +340,7 @@ pub enum CaseCmd {
     },
     /// The closing checklist: what is missing; exits 0 only when the case is ready to close
     #[command(
-        after_help = "Example:\n  casework case check 1027 && casework case close 1027 --primary Configuration --secondary 'Data store registered'"
+        after_help = "Example:\n  casework case check 1027 && casework case close 1027 \\\n      --primary Configuration --secondary 'Data store registered'"
     )]
     Check {
         /// Case number
@@ -329,12 +348,12 @@ pub enum CaseCmd {
     },
     /// Close a case: resolved (with both resolutions), for non-response, or temporarily
     #[command(
-        after_help = "Examples:\n  casework case close 1027 --primary Configuration --secondary 'Data store registered'\n  casework case close 1027 --non-response\n  casework case close 1027 --temporary"
+        after_help = "Examples:\n  casework case close 1027 --primary Configuration \\\n      --secondary 'Data store registered'\n  casework case close 1027 --non-response\n  casework case close 1027 --temporary"
     )]
     Close(CloseArgs),
     /// Reopen a closed case with a reason (leads and admins; agents for temporary closes)
     #[command(
-        after_help = "Example:\n  casework --as lee case reopen 1027 --reason 'Error is back after the 11.3.1 patch'"
+        after_help = "Example:\n  casework --as lee case reopen 1027 \\\n      --reason 'Error is back after the 11.3.1 patch'"
     )]
     Reopen {
         /// Case number
@@ -365,22 +384,22 @@ pub enum CaseCmd {
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     /// What the case is about
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub title: String,
     /// What the customer described
     #[arg(long, default_value = "")]
     pub description: String,
     /// Customer's name
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub customer_name: String,
     /// Customer's email address
-    #[arg(long)]
+    #[arg(long, value_parser = address)]
     pub customer_email: String,
     /// Customer's phone
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub customer_phone: Option<String>,
     /// Customer's account or company
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub customer_account: Option<String>,
     /// How the customer reached support
     #[arg(long, value_enum, default_value = "email")]
@@ -389,10 +408,10 @@ pub struct OpenArgs {
     #[arg(long, value_enum, default_value = "medium")]
     pub priority: PriorityArg,
     /// Product
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub product: Option<String>,
     /// Product version
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub product_version: Option<String>,
 }
 
@@ -432,7 +451,7 @@ pub struct EditArgs {
     /// Case number
     pub number: String,
     /// New title
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub title: Option<String>,
     /// Confirm the title is still right (counts as reviewing it)
     #[arg(long, conflicts_with = "title")]
@@ -444,19 +463,19 @@ pub struct EditArgs {
     #[arg(long, value_enum)]
     pub priority: Option<PriorityArg>,
     /// Product
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub product: Option<String>,
     /// Product version
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub product_version: Option<String>,
     /// Product area
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub product_area: Option<String>,
     /// Functionality
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub functionality: Option<String>,
     /// Issue
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub issue: Option<String>,
 }
 
@@ -473,10 +492,10 @@ pub struct CloseArgs {
 #[group(required = true, multiple = true)]
 pub struct CloseModeArgs {
     /// Primary resolution (a resolved close needs both)
-    #[arg(long, requires = "secondary", conflicts_with_all = ["non_response", "temporary"])]
+    #[arg(long, requires = "secondary", conflicts_with_all = ["non_response", "temporary"], value_parser = line)]
     pub primary: Option<String>,
     /// Secondary resolution
-    #[arg(long, requires = "primary")]
+    #[arg(long, requires = "primary", value_parser = line)]
     pub secondary: Option<String>,
     /// Close for non-response (needs the contact-attempt policy met)
     #[arg(long, conflicts_with = "temporary")]
@@ -499,13 +518,13 @@ pub struct LinkArgs {
 #[group(required = true, multiple = false)]
 pub struct LinkTargetArgs {
     /// An article id
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub article: Option<String>,
     /// A defect key
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub defect: Option<String>,
     /// Another case's number
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub case: Option<String>,
 }
 
@@ -513,7 +532,7 @@ pub struct LinkTargetArgs {
 pub enum CallCmd {
     /// Log a call (seed step 2); customers can see it
     #[command(
-        after_help = "Example:\n  casework call log 1027 --duration 25m --screenshare --channel SPEC --inbound \\\n      --notes 'Reproduced error 999999 over a screenshare'"
+        after_help = "Example:\n  casework call log 1027 --duration 25m --screenshare --channel SPEC \\\n      --inbound --notes 'Reproduced error 999999 over a screenshare'"
     )]
     Log {
         /// Case number
@@ -525,7 +544,7 @@ pub enum CallCmd {
         #[arg(long)]
         screenshare: bool,
         /// The line it came in over (e.g. an entitlement line)
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         channel: Option<String>,
         /// The customer called in (the default)
         #[arg(long, conflicts_with = "outbound")]
@@ -550,7 +569,7 @@ pub enum PostKindArg {
 pub enum PostCmd {
     /// Add a post: notes, call notes (seed step 4), or the case summary (seed step 7)
     #[command(
-        after_help = "Examples:\n  casework post add 1027 --kind call-notes --body 'Service definition references a missing data store'\n  casework post add 1027 --kind summary --body-file summary.txt\n  echo 'Logs received, thanks' | casework post add 1027 --kind note --customer-visible --body -"
+        after_help = "Examples:\n  casework post add 1027 --kind call-notes \\\n      --body 'Service definition references a missing data store'\n  casework post add 1027 --kind summary --body-file summary.txt\n  echo 'Logs received, thanks' | \\\n      casework post add 1027 --kind note --customer-visible --body -"
     )]
     Add {
         /// Case number
@@ -590,7 +609,7 @@ pub enum OutcomeArg {
 pub enum ContactCmd {
     /// Record an attempt to reach the customer (seed step 6)
     #[command(
-        after_help = "Examples:\n  casework contact record 1027 --channel email --outcome no-response\n  casework contact record 1027 --channel phone --outcome reached --note 'confirmed fixed'"
+        after_help = "Examples:\n  casework contact record 1027 --channel email --outcome no-response\n  casework contact record 1027 --channel phone --outcome reached \\\n      --note 'confirmed fixed'"
     )]
     Record {
         /// Case number
@@ -643,12 +662,12 @@ pub struct EmailArgs {
 pub enum EmailCmd {
     /// Render an email without sending it
     #[command(
-        after_help = "Example:\n  casework --as ana email preview 1027 --template follow-up --discussed 'We reproduced it' \\\n      --next-steps 'Register the data store' --doc https://example.com/kb/12"
+        after_help = "Example:\n  casework --as ana email preview 1027 --template follow-up \\\n      --discussed 'We reproduced it' --next-steps 'Register the data store' \\\n      --doc https://example.com/kb/12"
     )]
     Preview(EmailArgs),
     /// Queue an email to the customer (delivered by the outbox worker)
     #[command(
-        after_help = "Example:\n  casework --as ana email send 1027 --template initial-contact --challenge 'publishing a map service'"
+        after_help = "Example:\n  casework --as ana email send 1027 --template initial-contact \\\n      --challenge 'publishing a map service'"
     )]
     Send(EmailArgs),
 }
@@ -657,17 +676,17 @@ pub enum EmailCmd {
 pub enum ArticleCmd {
     /// Add a knowledge article
     #[command(
-        after_help = "Example:\n  casework article add --title 'Register a data store' --body 'Publishing fails with 999999 when…' \\\n      --url https://example.com/kb/12"
+        after_help = "Example:\n  casework article add --title 'Register a data store' \\\n      --body 'Publishing fails with 999999 when…' \\\n      --url https://example.com/kb/12"
     )]
     Add {
         /// Title
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         title: String,
         /// Text
         #[arg(long)]
         body: String,
         /// Where it is published
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         url: Option<String>,
     },
     /// Show an article
@@ -682,20 +701,20 @@ pub enum ArticleCmd {
 pub enum DefectCmd {
     /// Add a known defect
     #[command(
-        after_help = "Example:\n  casework defect add --key BUG-000123 --title 'Publishing crash on 11.3' --body '…' --state open"
+        after_help = "Example:\n  casework defect add --key BUG-000123 \\\n      --title 'Publishing crash on 11.3' --body '…' --state open"
     )]
     Add {
         /// Its key in the defect tracker
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         key: String,
         /// Title
-        #[arg(long)]
+        #[arg(long, value_parser = line)]
         title: String,
         /// Description
         #[arg(long, default_value = "")]
         body: String,
         /// Tracker state
-        #[arg(long, default_value = "open")]
+        #[arg(long, default_value = "open", value_parser = line)]
         state: String,
     },
     /// Show a defect
@@ -711,7 +730,7 @@ pub struct SwarmArgs {
     /// Case number
     pub number: String,
     /// The collaboration group
-    #[arg(long)]
+    #[arg(long, value_parser = line)]
     pub group: String,
     /// The question
     #[arg(long)]
@@ -774,7 +793,7 @@ pub enum OutboxStatusArg {
 pub enum OutboxCmd {
     /// Deliver every queued email that is due, then stop
     #[command(
-        after_help = "Examples:\n  casework --as ana outbox flush --mailer 'smtps://desk:secret@mail.example.com'\n  casework --as ana outbox flush --mailer 'smtp://127.0.0.1:2525?timeout=10s'\n  casework --as ana outbox flush --mailer dir:///var/spool/casework\n  CASEWORK_MAILER=log:// casework --as ana outbox flush\n\nSMTP URL options: tls=starttls|none (none only on loopback), timeout=30s, ca=FILE.pem\n(extra trusted roots), helo=NAME.\nFailed deliveries are retried with exponential backoff (1 min, 2 min, 4 min, …) and\nmarked failed after 8 attempts, keeping the last error (see `outbox list`); the\n[delivery] section of the workflow file changes those numbers."
+        after_help = "Examples:\n  casework --as ana outbox flush \\\n      --mailer 'smtps://desk:secret@mail.example.com'\n  casework --as ana outbox flush --mailer 'smtp://127.0.0.1:2525?timeout=10s'\n  casework --as ana outbox flush --mailer dir:///var/spool/casework\n  CASEWORK_MAILER=log:// casework --as ana outbox flush\n\nSMTP URL options: tls=starttls|none (none only on loopback), timeout=30s,\nca=FILE.pem (extra trusted roots), helo=NAME.\nFailed deliveries are retried with exponential backoff (1 min, 2 min, 4 min,\n…) and marked failed after 8 attempts, keeping the last error (see `outbox\nlist`); the [delivery] section of the workflow file changes those numbers."
     )]
     Flush {
         /// Where mail goes: smtp://[user:pass@]host[:port] (STARTTLS; plain only on
@@ -792,4 +811,210 @@ pub enum OutboxCmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Splits one shell command line into pipeline segments of words: quotes (`'…'`,
+    /// `"…"`, `$'…'`), backslash escapes, `#` comments, and the operators `|`, `&&`, `;`
+    /// and `>` (whose target is dropped), as a POSIX shell would read the examples.
+    fn shell_segments(line: &str) -> Result<Vec<Vec<String>>, String> {
+        let mut segments = vec![Vec::new()];
+        let mut word: Option<String> = None;
+        let mut chars = line.chars().peekable();
+        let mut skip_next_word = false;
+        let finish =
+            |word: &mut Option<String>, segments: &mut Vec<Vec<String>>, skip: &mut bool| {
+                if let Some(w) = word.take() {
+                    if *skip {
+                        *skip = false;
+                    } else if let Some(last) = segments.last_mut() {
+                        last.push(w);
+                    }
+                }
+            };
+        while let Some(c) = chars.next() {
+            match c {
+                ' ' | '\t' => finish(&mut word, &mut segments, &mut skip_next_word),
+                '#' if word.is_none() => break,
+                '\'' => {
+                    let w = word.get_or_insert_with(String::new);
+                    loop {
+                        match chars.next() {
+                            Some('\'') => break,
+                            Some(c) => w.push(c),
+                            None => return Err("unclosed '".into()),
+                        }
+                    }
+                }
+                '$' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    let w = word.get_or_insert_with(String::new);
+                    loop {
+                        match chars.next() {
+                            Some('\'') => break,
+                            Some('\\') => match chars.next() {
+                                Some('n') => w.push('\n'),
+                                Some('t') => w.push('\t'),
+                                Some(c) => w.push(c),
+                                None => return Err("unclosed $'".into()),
+                            },
+                            Some(c) => w.push(c),
+                            None => return Err("unclosed $'".into()),
+                        }
+                    }
+                }
+                '"' => {
+                    let w = word.get_or_insert_with(String::new);
+                    loop {
+                        match chars.next() {
+                            Some('"') => break,
+                            Some('\\') => match chars.next() {
+                                Some(c) => w.push(c),
+                                None => return Err("unclosed \"".into()),
+                            },
+                            Some(c) => w.push(c),
+                            None => return Err("unclosed \"".into()),
+                        }
+                    }
+                }
+                '\\' => match chars.next() {
+                    Some(c) => word.get_or_insert_with(String::new).push(c),
+                    None => return Err("a trailing backslash".into()),
+                },
+                '|' | ';' | '&' => {
+                    if c == '&' && chars.next() != Some('&') {
+                        return Err("a lone &".into());
+                    }
+                    finish(&mut word, &mut segments, &mut skip_next_word);
+                    segments.push(Vec::new());
+                }
+                '>' => {
+                    finish(&mut word, &mut segments, &mut skip_next_word);
+                    skip_next_word = true;
+                }
+                c => word.get_or_insert_with(String::new).push(c),
+            }
+        }
+        finish(&mut word, &mut segments, &mut skip_next_word);
+        Ok(segments)
+    }
+
+    /// The help of a command and of every subcommand under it, at a terminal width.
+    fn every_help(cmd: &mut clap::Command, width: usize, out: &mut Vec<(String, String)>) {
+        let mut cmd = cmd.clone().term_width(width);
+        let name = cmd.get_bin_name().unwrap_or(cmd.get_name()).to_string();
+        out.push((name, cmd.render_long_help().to_string()));
+        for sub in cmd.get_subcommands_mut() {
+            every_help(sub, width, out);
+        }
+    }
+
+    /// The example commands of a help text: the indented lines under `Example:`,
+    /// `Examples:` or `Quick start:`, with continuation lines (after a trailing `\`)
+    /// joined. A line that is neither a command nor a continuation is an example wrapped
+    /// where it cannot be pasted.
+    fn examples(help: &str) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        let mut pending: Option<String> = None;
+        for line in help.lines() {
+            let trimmed = line.trim();
+            if ["Example:", "Examples:", "Quick start:"].contains(&trimmed) {
+                inside = true;
+                continue;
+            }
+            if !inside {
+                continue;
+            }
+            if trimmed.is_empty() || !line.starts_with("  ") {
+                if let Some(p) = pending.take() {
+                    return Err(format!("{p:?} ends in \\ but nothing follows"));
+                }
+                inside = false;
+                continue;
+            }
+            let text = match pending.take() {
+                Some(mut p) => {
+                    p.push(' ');
+                    p.push_str(trimmed);
+                    p
+                }
+                None => {
+                    let starts_a_command = trimmed.starts_with("casework ")
+                        || trimmed.starts_with("CASEWORK_")
+                        || trimmed.starts_with("echo ")
+                        || trimmed.starts_with("$EDITOR ");
+                    if !starts_a_command || line.starts_with("   ") {
+                        return Err(format!("{line:?} continues a line that did not end in \\"));
+                    }
+                    trimmed.to_string()
+                }
+            };
+            match text.strip_suffix('\\') {
+                Some(head) => pending = Some(head.trim_end().to_string()),
+                None => out.push(text),
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn every_help_example_can_be_pasted_into_a_terminal_as_it_is_printed() {
+        let mut helps = Vec::new();
+        every_help(&mut Cli::command(), 80, &mut helps);
+        let mut checked = 0;
+        for (name, help) in &helps {
+            assert!(
+                !help.contains("\\\""),
+                "{name}: a literal \\\" in its help:\n{help}"
+            );
+            let found = examples(help).unwrap_or_else(|e| panic!("{name}: {e}\n{help}"));
+            for example in found {
+                let segments =
+                    shell_segments(&example).unwrap_or_else(|e| panic!("{example:?}: {e}"));
+                for words in segments {
+                    // drop VAR=value assignments before the command
+                    let words: Vec<&String> = words
+                        .iter()
+                        .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+                        .collect();
+                    if words.first().map(|w| w.as_str()) != Some("casework") {
+                        continue;
+                    }
+                    let parsed = Cli::try_parse_from(words.iter().map(|w| w.as_str()));
+                    assert!(
+                        parsed.is_ok(),
+                        "{name}: {example:?} does not parse: {parsed:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "only {checked} examples found");
+    }
+
+    #[test]
+    fn the_example_checker_notices_a_wrapped_or_escaped_example() {
+        let wrapped = "Examples:\n  casework case list --status 'In\n  Progress'\n";
+        assert!(examples(wrapped).is_err());
+        let mid = "Example:\n  casework --as ana case open --title T\n      --description D\n";
+        assert!(examples(mid).is_err(), "a continuation without a backslash");
+        let good = "Example:\n  casework case open --title T \\\n      --description D\n";
+        assert_eq!(
+            examples(good).unwrap(),
+            ["casework case open --title T --description D"]
+        );
+        assert!(shell_segments("casework --q 'unclosed").is_err());
+        assert_eq!(
+            shell_segments("echo 'a b' | casework post add 1 --body - > out.txt").unwrap(),
+            [
+                vec!["echo", "a b"],
+                vec!["casework", "post", "add", "1", "--body", "-"]
+            ]
+        );
+    }
 }

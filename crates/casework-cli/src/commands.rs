@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::app::{App, ConfigSource, Failure, default_config_path};
 use crate::cli::*;
-use crate::output::{self, print_json};
+use crate::output::{self, out, outln, print_json};
 
 fn number(s: &str) -> Result<CaseNumber, Failure> {
     s.parse()
@@ -61,10 +61,10 @@ fn changed(json: bool, outcome: &Outcome) -> Result<u8, Failure> {
     if json {
         print_json(&json!({ "case": outcome.case.view(), "events": outcome.events }))?;
     } else if outcome.events.is_empty() {
-        println!("Case {}: nothing changed", outcome.case.number.display());
+        outln!("Case {}: nothing changed", outcome.case.number.display());
     } else {
         for e in &outcome.events {
-            println!(
+            outln!(
                 "Case {}: {}",
                 outcome.case.number.display(),
                 output::describe(e)
@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Top::Demo => return crate::demo::run(cli.json).await,
         Top::Openapi => {
-            print!("{}", casework_http::openapi::document());
+            output::write_out(&casework_http::openapi::document())?;
             return Ok(0);
         }
         Top::Completions { shell } => {
@@ -104,7 +104,9 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 Shell::Zsh => clap_complete::Shell::Zsh,
                 Shell::Fish => clap_complete::Shell::Fish,
             };
-            clap_complete::generate(shell, &mut cmd, "casework", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "casework", &mut script);
+            output::write_out(&String::from_utf8_lossy(&script))?;
             return Ok(0);
         }
         _ => {}
@@ -164,7 +166,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&p)?;
             } else {
-                println!("Registered {} ({})", p.name, p.role);
+                outln!("Registered {} ({})", p.name, p.role);
             }
             Ok(0)
         }
@@ -173,9 +175,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&people)?;
             } else if people.is_empty() {
-                println!(
-                    "Nobody is registered yet: casework agent add NAME --role admin --email E"
-                );
+                outln!("Nobody is registered yet: casework agent add NAME --role admin --email E");
             } else {
                 let rows: Vec<Vec<String>> = people
                     .iter()
@@ -191,7 +191,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                         ]
                     })
                     .collect();
-                print!(
+                out!(
                     "{}",
                     output::table(&["NAME", "ROLE", "EMAIL", "PHONE"], &rows)
                 );
@@ -298,9 +298,12 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 if json {
                     print_json(&email)?;
                 } else {
-                    print!(
+                    out!(
                         "To: {} <{}>\nSubject: {}\n\n{}",
-                        email.to_name, email.to, email.subject, email.body
+                        email.to_name,
+                        email.to,
+                        email.subject,
+                        email.body
                     );
                 }
                 Ok(0)
@@ -314,7 +317,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&a)?;
             } else {
-                println!("Article {} added: {}", a.id, a.title);
+                outln!("Article {} added: {}", a.id, a.title);
             }
             Ok(0)
         }
@@ -328,7 +331,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&a)?;
             } else {
-                println!(
+                outln!(
                     "Article {}: {}\n{}\n\n{}",
                     a.id,
                     a.title,
@@ -349,7 +352,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&d)?;
             } else {
-                println!("Defect {} added: {}", d.key, d.title);
+                outln!("Defect {} added: {}", d.key, d.title);
             }
             Ok(0)
         }
@@ -359,7 +362,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&d)?;
             } else {
-                println!("Defect {} ({}): {}\n\n{}", d.key, d.state, d.title, d.body);
+                outln!("Defect {} ({}): {}\n\n{}", d.key, d.state, d.title, d.body);
             }
             Ok(0)
         }
@@ -386,7 +389,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&hits)?;
             } else {
-                print!("{}", output::hits(&hits));
+                out!("{}", output::hits(&hits));
             }
             Ok(0)
         }
@@ -406,7 +409,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&rows)?;
             } else {
-                print!("{}", output::report(&rows, label));
+                out!("{}", output::report(&rows, label));
             }
             Ok(0)
         }
@@ -421,9 +424,11 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&report)?;
             } else {
-                println!(
+                outln!(
                     "Sent {}, to retry {}, failed {}",
-                    report.sent, report.retried, report.failed
+                    report.sent,
+                    report.retried,
+                    report.failed
                 );
             }
             Ok(0)
@@ -439,17 +444,16 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 print_json(&messages)?;
             } else {
-                print!("{}", output::outbox(&messages));
+                out!("{}", output::outbox(&messages));
             }
             Ok(0)
         }
     }
 }
 
-/// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first.
-/// How often the server's delivery worker looks for due email.
 /// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first. A
-/// background worker delivers queued email through `mailer` meanwhile.
+/// background worker delivers queued email through `mailer` every `deliver_every`
+/// meanwhile ([`crate::worker`]), and `/healthz` says whether it runs.
 async fn serve(
     app: &App,
     bind: &str,
@@ -472,28 +476,25 @@ async fn serve(
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    println!("listening on http://{addr} (store {})", app.store_url);
-    let router = casework_http::router(casework_http::AppState::new(app.service.clone()));
-    let worker = {
-        let service = app.service.clone();
-        tokio::spawn(async move {
-            let system = Actor::system("delivery");
-            let id = format!("serve-{}", std::process::id());
-            let policy = service.config().delivery;
-            loop {
-                if let Err(e) = service.deliver(&system, &id, mailer.as_ref(), policy).await {
-                    eprintln!("email delivery: {e}");
-                }
-                tokio::time::sleep(deliver_every).await;
-            }
-        })
-    };
+    // a server keeps serving whoever reads (or stopped reading) its standard output
+    let _ = output::human(&format!(
+        "listening on http://{addr} (store {})\n",
+        app.store_url
+    ));
+    let state = casework_http::AppState::new(app.service.clone());
+    let worker = tokio::spawn(crate::worker::deliver_forever(
+        app.service.clone(),
+        mailer,
+        deliver_every,
+        state.health.clone(),
+    ));
+    let router = casework_http::router(state);
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await;
     worker.abort();
     served.map_err(|e| Failure::unavailable(format!("server stopped: {e}")))?;
-    println!("stopped");
+    let _ = output::human("stopped\n");
     Ok(0)
 }
 
@@ -540,14 +541,14 @@ async fn init(app: &App, explicit: Option<&std::path::Path>, json: bool) -> Resu
             "workflow_file_created": wrote.is_some(),
         }))?;
     } else {
-        println!("Store ready: {} ({} cases)", app.store_url, stats.cases);
+        outln!("Store ready: {} ({} cases)", app.store_url, stats.cases);
         match (&wrote, &path) {
-            (Some(p), _) => println!("Wrote the default workflow file: {}", p.display()),
-            (None, Some(p)) => println!("Workflow file already present: {}", p.display()),
-            (None, None) => println!("Using the built-in workflow (no config folder found)"),
+            (Some(p), _) => outln!("Wrote the default workflow file: {}", p.display()),
+            (None, Some(p)) => outln!("Workflow file already present: {}", p.display()),
+            (None, None) => outln!("Using the built-in workflow (no config folder found)"),
         }
         if stats.people == 0 {
-            println!("Next: casework agent add NAME --role admin --email E");
+            outln!("Next: casework agent add NAME --role admin --email E");
         }
     }
     Ok(0)
@@ -579,21 +580,24 @@ async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
             "template_overrides": app.template_overrides,
         }))?;
     } else {
-        println!("Store:      {}", app.store_url);
+        outln!("Store:      {}", app.store_url);
         match stats.schema_version {
-            Some(v) => println!("Schema:     version {v}"),
-            None => println!("Schema:     (in memory)"),
+            Some(v) => outln!("Schema:     version {v}"),
+            None => outln!("Schema:     (in memory)"),
         }
-        println!(
+        outln!(
             "Holds:      {} cases, {} events, {} people, {} queued emails",
-            stats.cases, stats.events, stats.people, stats.queued_messages
+            stats.cases,
+            stats.events,
+            stats.people,
+            stats.queued_messages
         );
-        println!("Workflow:   {config}");
-        println!("Statuses:   {}", statuses.join(", "));
+        outln!("Workflow:   {config}");
+        outln!("Statuses:   {}", statuses.join(", "));
         if app.template_overrides.is_empty() {
-            println!("Templates:  built-in");
+            outln!("Templates:  built-in");
         } else {
-            println!(
+            outln!(
                 "Templates:  overrides {}",
                 app.template_overrides.join(", ")
             );
@@ -644,7 +648,7 @@ async fn case(
             if json {
                 print_json(&c.view())?;
             } else {
-                println!("{}", c.number.display());
+                outln!("{}", c.number.display());
             }
             Ok(0)
         }
@@ -677,12 +681,12 @@ async fn case(
                 print_json(&json!({ "items": items, "next_cursor": page.next_cursor }))?;
             } else {
                 if page.items.is_empty() {
-                    println!("No cases match.");
+                    outln!("No cases match.");
                 } else {
-                    print!("{}", output::case_rows(&page.items));
+                    out!("{}", output::case_rows(&page.items));
                 }
                 if let Some(c) = page.next_cursor {
-                    println!("More: add --cursor {c}");
+                    outln!("More: add --cursor {c}");
                 }
             }
             Ok(0)
@@ -694,7 +698,7 @@ async fn case(
             if json {
                 print_json(&json!({ "case": c.view(), "timeline": timeline }))?;
             } else {
-                print!(
+                out!(
                     "{}\nTimeline\n{}",
                     output::case_card(&c),
                     output::timeline(&timeline)
@@ -707,7 +711,7 @@ async fn case(
             if json {
                 print_json(&events)?;
             } else {
-                print!("{}", output::history(&events));
+                out!("{}", output::history(&events));
             }
             Ok(0)
         }
@@ -756,7 +760,7 @@ async fn case(
             if json {
                 print_json(&d)?;
             } else {
-                print!("{}", d.text);
+                out!("{}", d.text);
             }
             Ok(0)
         }
@@ -765,7 +769,7 @@ async fn case(
             if json {
                 print_json(&check)?;
             } else {
-                print!("{}", output::checklist(&check, svc.config()));
+                out!("{}", output::checklist(&check, svc.config()));
             }
             Ok(if check.ready { 0 } else { crate::exit::REFUSED })
         }
@@ -805,7 +809,7 @@ async fn case(
             if json {
                 print_json(&hits)?;
             } else {
-                print!("{}", output::hits(&hits));
+                out!("{}", output::hits(&hits));
             }
             Ok(0)
         }
@@ -885,11 +889,13 @@ async fn token(
                     "token": secret,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "Token {} for {} ({}). Keep the secret now; it is not shown again:",
-                    t.id, t.name, t.role
+                    t.id,
+                    t.name,
+                    t.role
                 );
-                println!("{secret}");
+                outln!("{secret}");
             }
             Ok(0)
         }
@@ -898,7 +904,7 @@ async fn token(
             if json {
                 print_json(&tokens)?;
             } else if tokens.is_empty() {
-                println!("No tokens yet: casework token create --name NAME --role ROLE");
+                outln!("No tokens yet: casework token create --name NAME --role ROLE");
             } else {
                 let rows: Vec<Vec<String>> = tokens
                     .iter()
@@ -916,7 +922,7 @@ async fn token(
                         ]
                     })
                     .collect();
-                print!(
+                out!(
                     "{}",
                     output::table(
                         &["ID", "NAME", "ROLE", "CUSTOMER", "CREATED", "REVOKED"],
@@ -931,7 +937,7 @@ async fn token(
             if json {
                 print_json(&t)?;
             } else {
-                println!("Token {} ({}) revoked", t.id, t.name);
+                outln!("Token {} ({}) revoked", t.id, t.name);
             }
             Ok(0)
         }

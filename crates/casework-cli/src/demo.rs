@@ -44,30 +44,29 @@ fn indent(text: &str) -> String {
 }
 
 impl Demo {
-    fn say(&self, text: &str) {
+    fn say(&self, text: &str) -> Result<(), Failure> {
         if !self.quiet {
-            println!("{text}");
+            output::human(&format!("{text}\n"))?;
         }
+        Ok(())
     }
 
-    fn step(&self, title: &str) {
-        if !self.quiet {
-            println!(
-                "\n── {title} {}",
-                "─".repeat(70usize.saturating_sub(title.chars().count()))
-            );
-        }
+    fn step(&self, title: &str) -> Result<(), Failure> {
+        self.say(&format!(
+            "\n── {title} {}",
+            "─".repeat(70usize.saturating_sub(title.chars().count()))
+        ))
     }
 
-    fn cmd(&self, line: &str) {
-        self.say(&format!("$ casework {line}"));
+    fn cmd(&self, line: &str) -> Result<(), Failure> {
+        self.say(&format!("$ casework {line}"))
     }
 
     async fn run(&mut self, who: &Actor, cmd: Command) -> Result<(), Failure> {
         self.clock.advance(SignedDuration::from_mins(7));
         let outcome = self.svc.execute(who, self.n, None, cmd).await?;
         for e in &outcome.events {
-            self.say(&format!("  {}", output::describe(e)));
+            self.say(&format!("  {}", output::describe(e)))?;
         }
         self.print_new_emails().await
     }
@@ -81,7 +80,7 @@ impl Demo {
                 m.to,
                 m.subject,
                 indent(&m.body)
-            ));
+            ))?;
         }
         self.emails_seen = all.len();
         Ok(())
@@ -89,8 +88,8 @@ impl Demo {
 
     async fn checklist(&self, who: &Actor) -> Result<(), Failure> {
         let check = self.svc.closing_check(who, self.n).await?;
-        self.cmd(&format!("case check {}", self.n.get()));
-        self.say(&indent(&output::checklist(&check, self.svc.config())));
+        self.cmd(&format!("case check {}", self.n.get()))?;
+        self.say(&indent(&output::checklist(&check, self.svc.config())))?;
         Ok(())
     }
 }
@@ -146,16 +145,17 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     let lee = svc.resolve_actor("Lee Park").await?;
 
     let quiet = json;
-    let say = |s: &str| {
+    let say = |s: &str| -> Result<(), Failure> {
         if !quiet {
-            println!("{s}");
+            output::human(&format!("{s}\n"))?;
         }
+        Ok(())
     };
-    say("Casework demo: one support case through the whole workflow, on a throw-away");
-    say("in-memory store. Each step shows the command that does it; emails are queued in");
-    say("the outbox (nothing is sent).");
-    say("\nPeople: Ana Lopez (agent), Lee Park (lead). Organization: Example Corp.");
-    say("Commands run as Ana Lopez unless they show another --as.");
+    say("Casework demo: one support case through the whole workflow, on a throw-away")?;
+    say("in-memory store. Each step shows the command that does it; emails are queued in")?;
+    say("the outbox (nothing is sent).")?;
+    say("\nPeople: Ana Lopez (agent), Lee Park (lead). Organization: Example Corp.")?;
+    say("Commands run as Ana Lopez unless they show another --as.")?;
 
     // Knowledge that already exists, and an older case like the new one.
     let article = svc
@@ -203,8 +203,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         emails_seen: 0,
     };
 
-    d.step("1. Initial contact: open the case and take ownership");
-    d.cmd("--as 'Ana Lopez' case open --title 'Map service fails to publish' \\\n      --description 'Publishing the parcels map service fails with error 999999.' \\\n      --customer-name 'Jordan Smith' --customer-email jordan@customer.example --origin phone --priority high");
+    d.step("1. Initial contact: open the case and take ownership")?;
+    d.cmd("--as 'Ana Lopez' case open --title 'Map service fails to publish' \\\n      --description 'Publishing the parcels map service fails with error 999999.' \\\n      --customer-name 'Jordan Smith' --customer-email jordan@customer.example --origin phone --priority high")?;
     let case = svc
         .open_case(
             &ana,
@@ -232,12 +232,12 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         "  opened case {} (status {})",
         case.number.display(),
         case.status
-    ));
-    d.cmd(&format!("--as 'Ana Lopez' case take {n}"));
+    ))?;
+    d.cmd(&format!("--as 'Ana Lopez' case take {n}"))?;
     d.run(&ana, Command::Take).await?;
     d.cmd(&format!(
         "email send {n} --template initial-contact --challenge 'publishing a map service'"
-    ));
+    ))?;
     d.run(
         &ana,
         Command::SendEmail {
@@ -249,7 +249,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         },
     )
     .await?;
-    d.cmd(&format!("case transition {n} --status 'In Progress'"));
+    d.cmd(&format!("case transition {n} --status 'In Progress'"))?;
     d.run(
         &ana,
         Command::Transition {
@@ -259,8 +259,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("2. Log the call (the customer can see the call log)");
-    d.cmd(&format!("call log {n} --duration 25m --screenshare --channel SPEC --inbound --notes 'Reproduced error 999999 over a screenshare.'"));
+    d.step("2. Log the call (the customer can see the call log)")?;
+    d.cmd(&format!("call log {n} --duration 25m --screenshare --channel SPEC --inbound --notes 'Reproduced error 999999 over a screenshare.'"))?;
     d.run(
         &ana,
         Command::LogCall {
@@ -273,11 +273,11 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("3. Follow-up email: what was discussed, documentation, next steps");
+    d.step("3. Follow-up email: what was discussed, documentation, next steps")?;
     d.cmd(&format!(
         "email send {n} --template follow-up --discussed '…' --next-steps '…' --doc {}",
         article.url.clone().unwrap_or_default()
-    ));
+    ))?;
     d.run(&ana, Command::SendEmail {
         template: TemplateName::FollowUp,
         fields: EmailFields {
@@ -289,8 +289,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     })
     .await?;
 
-    d.step("4. Post the call notes (internal)");
-    d.cmd(&format!("post add {n} --kind call-notes --body '…'"));
+    d.step("4. Post the call notes (internal)")?;
+    d.cmd(&format!("post add {n} --kind call-notes --body '…'"))?;
     d.run(&ana, Command::AddPost {
         kind: PostKind::CallNotes,
         body: "Customer's service definition points at \\\\gisdata\\parcels, which is not a registered data store. Server logs show 999999 at publish time.".into(),
@@ -298,11 +298,11 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     })
     .await?;
 
-    d.step("5. Troubleshoot: similar cases, articles and defects; link what helps; ask the swarm");
-    d.cmd(&format!("case similar {n}"));
+    d.step("5. Troubleshoot: similar cases, articles and defects; link what helps; ask the swarm")?;
+    d.cmd(&format!("case similar {n}"))?;
     let hits = svc.similar(&ana, case.number, 5).await?;
-    d.say(&indent(&output::hits(&hits)));
-    d.cmd(&format!("case link {n} --article {}", article.id));
+    d.say(&indent(&output::hits(&hits)))?;
+    d.cmd(&format!("case link {n} --article {}", article.id))?;
     d.run(
         &ana,
         Command::Link(LinkTarget {
@@ -311,7 +311,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         }),
     )
     .await?;
-    d.cmd(&format!("swarm {n} --group 'Server SWARM' --question '…'"));
+    d.cmd(&format!("swarm {n} --group 'Server SWARM' --question '…'"))?;
     d.run(
         &ana,
         Command::Swarm {
@@ -321,10 +321,10 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("6. Confirm the case can be closed: record every contact attempt");
+    d.step("6. Confirm the case can be closed: record every contact attempt")?;
     d.cmd(&format!(
         "contact record {n} --channel email --outcome no-response"
-    ));
+    ))?;
     d.run(
         &ana,
         Command::RecordContact {
@@ -336,7 +336,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     .await?;
     d.cmd(&format!(
         "contact record {n} --channel phone --outcome reached --note 'publishing works now'"
-    ));
+    ))?;
     d.run(
         &ana,
         Command::RecordContact {
@@ -348,13 +348,13 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     .await?;
     d.checklist(&ana).await?;
 
-    d.step("7. Case summary: drafted from the record, posted as the last post");
-    d.cmd(&format!("case summary {n}"));
+    d.step("7. Case summary: drafted from the record, posted as the last post")?;
+    d.cmd(&format!("case summary {n}"))?;
     let draft = svc.summary_draft(&ana, case.number).await?;
-    d.say(&indent(&draft.text));
+    d.say(&indent(&draft.text))?;
     d.cmd(&format!(
         "post add {n} --kind summary --body-file summary.txt"
-    ));
+    ))?;
     d.run(
         &ana,
         Command::AddPost {
@@ -365,8 +365,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("8-10. Update the title, the technical details and the categorization");
-    d.cmd(&format!("case edit {n} --title 'Publishing fails: data store not registered' \\\n      --product 'ArcGIS Server' --product-version 11.3 \\\n      --product-area Publishing --functionality 'Map services' --issue Configuration"));
+    d.step("8-10. Update the title, the technical details and the categorization")?;
+    d.cmd(&format!("case edit {n} --title 'Publishing fails: data store not registered' \\\n      --product 'ArcGIS Server' --product-version 11.3 \\\n      --product-area Publishing --functionality 'Map services' --issue Configuration"))?;
     d.run(
         &ana,
         Command::Edit(CaseEdit {
@@ -382,10 +382,10 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     .await?;
     d.checklist(&ana).await?;
 
-    d.step("11. Close with a primary and a secondary resolution");
+    d.step("11. Close with a primary and a secondary resolution")?;
     d.cmd(&format!(
         "case close {n} --primary Configuration --secondary 'Data store registered'"
-    ));
+    ))?;
     d.run(
         &ana,
         Command::Close {
@@ -398,9 +398,9 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("Reopen: the issue comes back three days later");
+    d.step("Reopen: the issue comes back three days later")?;
     clock.advance(SignedDuration::from_hours(72));
-    d.cmd(&format!("--as 'Ana Lopez' case reopen {n} --reason '…'"));
+    d.cmd(&format!("--as 'Ana Lopez' case reopen {n} --reason '…'"))?;
     match svc
         .execute(
             &ana,
@@ -413,10 +413,10 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
         )
         .await
     {
-        Err(e) => d.say(&format!("  refused (exit 2): {e}")),
-        Ok(_) => d.say("  unexpectedly allowed"),
+        Err(e) => d.say(&format!("  refused (exit 2): {e}"))?,
+        Ok(_) => d.say("  unexpectedly allowed")?,
     }
-    d.cmd(&format!("--as 'Lee Park' case reopen {n} --reason 'Customer reports 999999 again after the 11.3.1 patch'"));
+    d.cmd(&format!("--as 'Lee Park' case reopen {n} --reason 'Customer reports 999999 again after the 11.3.1 patch'"))?;
     d.run(
         &lee,
         Command::Reopen {
@@ -426,8 +426,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     )
     .await?;
 
-    d.step("Reopened cases are tracked separately");
-    d.cmd("case list --reopened");
+    d.step("Reopened cases are tracked separately")?;
+    d.cmd("case list --reopened")?;
     let reopened = svc
         .list(
             &lee,
@@ -438,8 +438,8 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
             casework_core::ports::PageRequest::default(),
         )
         .await?;
-    d.say(&indent(&output::case_rows(&reopened.items)));
-    d.cmd("report reopens --by product-area");
+    d.say(&indent(&output::case_rows(&reopened.items)))?;
+    d.cmd("report reopens --by product-area")?;
     let rows = svc
         .reopen_report(
             &lee,
@@ -450,7 +450,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
             },
         )
         .await?;
-    d.say(&indent(&output::report(&rows, "product area")));
+    d.say(&indent(&output::report(&rows, "product area")))?;
 
     let final_case = svc.case(&lee, case.number).await?;
     let timeline = svc.timeline(&lee, case.number).await?;
@@ -466,15 +466,15 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
             "reopen_report": rows,
         }))?;
     } else {
-        d.step("The record");
-        d.cmd(&format!("case show {n}"));
-        d.say(&indent(&output::case_card(&final_case)));
-        d.say(&indent(&output::timeline(&timeline)));
+        d.step("The record")?;
+        d.cmd(&format!("case show {n}"))?;
+        d.say(&indent(&output::case_card(&final_case)))?;
+        d.say(&indent(&output::timeline(&timeline)))?;
         d.say(&format!(
             "{} emails are queued in the outbox; `casework outbox list` shows them.",
             outbox.len()
-        ));
-        d.say("Try it on a real store: casework init && casework --help");
+        ))?;
+        d.say("Try it on a real store: casework init && casework --help")?;
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ mod commands;
 mod demo;
 mod durations;
 mod output;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -26,19 +27,48 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 4;
 }
 
+/// `error: invalid value "Alice\nSmith" for --customer-name <NAME>: contains a line
+/// break …`: a value a parser refused, in one line, whatever the value holds.
+fn invalid_value(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let why = std::error::Error::source(e)
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "not accepted".into());
+    match (
+        text(ContextKind::InvalidArg),
+        text(ContextKind::InvalidValue),
+    ) {
+        (Some(arg), Some(value)) => format!("error: invalid value {value:?} for {arg}: {why}"),
+        _ => e.to_string().trim_end().to_string(),
+    }
+}
+
 /// Runs `casework` with the process's arguments; returns its exit code.
 pub fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::USAGE_OR_NOT_FOUND,
-                _ => exit::USAGE_OR_NOT_FOUND,
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    // a closed pipe (`casework --help | head`) is fine: nothing to report
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::ValueValidation => {
+                    // one line naming the option, the value shown with its escapes
+                    output::err_line(&invalid_value(&e));
+                    ExitCode::from(exit::USAGE_OR_NOT_FOUND)
+                }
+                _ => {
+                    output::err_line(e.to_string().trim_end());
+                    ExitCode::from(exit::USAGE_OR_NOT_FOUND)
+                }
             };
-            let _ = e.print();
-            return ExitCode::from(code);
         }
     };
     // One command, one short process: a single-threaded runtime starts fastest. The server
@@ -51,14 +81,16 @@ pub fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start: {e}");
+            output::err_line(&format!("error: cannot start: {e}"));
             return ExitCode::from(exit::UNAVAILABLE);
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if !failure.message.is_empty() {
+                output::err_line(&format!("error: {}", failure.message));
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -1,13 +1,137 @@
 //! Human output (aligned tables, one line per timeline entry) and JSON output (one document).
+//!
+//! Everything goes through [`write_out`]: a reader that went away (`casework case show 3 |
+//! head -3`) ends the command quietly, as with any Unix tool. Human output never passes a
+//! control character or a bidirectional override to the terminal: text customers typed is
+//! data, not escape sequences. They are shown as Rust-style escapes (`\n`, `\r`, `\t`,
+//! `\u{1b}`), everywhere: in one-line places (table cells, one-line descriptions, headers)
+//! a line break too ([`visible`]); in blocks of text (descriptions, emails) line breaks stay
+//! ([`visible_block`]). Free text in a table is previewed by its first line (`…`). `--json`
+//! output is written exactly as it is.
+
+use std::borrow::Cow;
+use std::io::Write;
 
 use casework_core::event::{Event, EventKind};
 use casework_core::model::{
-    Case, ContactOutcome, DeliveryStatus, OutboxMessage, OutboxStatus, TimelineEntry, Visibility,
+    Case, ContactOutcome, DeliveryStatus, Field, OutboxMessage, OutboxStatus, TimelineEntry,
+    Visibility,
 };
 use casework_core::ports::{ReportRow, SearchHit};
 use casework_core::service::ClosingCheck;
 use jiff::Timestamp;
 use serde::Serialize;
+
+use crate::app::Failure;
+
+/// Writes text to standard output as it is. A closed pipe ends the command quietly with
+/// success ([`Failure::quiet`]); any other write error is reported.
+pub fn write_out(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::quiet()),
+        Err(e) => Err(Failure::unavailable(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
+}
+
+/// Writes human output: [`write_out`] of [`visible_block`].
+pub fn human(text: &str) -> Result<(), Failure> {
+    write_out(&visible_block(text))
+}
+
+/// Prints human output (like `print!`), returning from the function on a write failure.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::human(&format!($($arg)*))?
+    };
+}
+pub(crate) use out;
+
+/// Prints a line of human output (like `println!`), returning from the function on a
+/// write failure.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::human(&format!("{}\n", format_args!($($arg)*)))?
+    };
+}
+pub(crate) use outln;
+
+/// Writes a line to standard error, escaped like human output; a closed standard error is
+/// ignored (there is nowhere left to say anything).
+pub fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", visible_block(text));
+}
+
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || casework_core::input::is_line_break(c)
+        || casework_core::input::is_bidi_control(c)
+}
+
+fn escape_into(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+    }
+}
+
+/// Text for one line of a terminal: every control character, line break and bidirectional
+/// override shown as an escape (`\n`, `\u{1b}`, `\u{202e}`).
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(must_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if must_escape(c) {
+            escape_into(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for a block of lines: like [`visible`], but line feeds (and CRLF) and tabs stay.
+pub fn visible_block(s: &str) -> Cow<'_, str> {
+    let keep = |c: char| c == '\n' || c == '\t';
+    if !s.chars().any(|c| must_escape(c) && !keep(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue; // CRLF is a line break
+        }
+        if must_escape(c) && !keep(c) {
+            escape_into(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A one-line field for a table cell: [`visible`], cut to `max` characters with `…`.
+fn cell(s: &str, max: usize) -> String {
+    let v = visible(s);
+    if width(&v) <= max {
+        v.into_owned()
+    } else {
+        let mut out: String = v.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
 
 /// A time as people read it, in UTC.
 pub fn when(t: Timestamp) -> String {
@@ -18,10 +142,13 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Free text (a note, a body) previewed in one line: its first line, cut to `max`
+/// characters, with `…` when anything was left out; [`visible`] like any cell.
 fn clip(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    if width(line) <= max && !s.contains('\n') {
-        line.to_string()
+    let line = visible(line);
+    if width(&line) <= max && !s.contains('\n') {
+        line.into_owned()
     } else {
         let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
         out.push('…');
@@ -31,6 +158,12 @@ fn clip(s: &str, max: usize) -> String {
 
 /// An aligned table with a header row.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    // every cell is one line of visible text, whatever it holds
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| visible(c).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -61,11 +194,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Prints one JSON document.
-pub fn print_json<T: Serialize>(value: &T) -> Result<(), crate::app::Failure> {
+pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| crate::app::Failure::unavailable(format!("cannot encode output: {e}")))?;
-    println!("{text}");
-    Ok(())
+        .map_err(|e| Failure::unavailable(format!("cannot encode output: {e}")))?;
+    write_out(&format!("{text}\n"))
 }
 
 fn opt(v: &Option<String>) -> &str {
@@ -88,7 +220,7 @@ pub fn case_rows(cases: &[Case]) -> String {
                 } else {
                     String::new()
                 },
-                clip(&c.title, 60),
+                cell(&c.title, 60),
             ]
         })
         .collect();
@@ -102,9 +234,9 @@ pub fn case_rows(cases: &[Case]) -> String {
 
 /// One case's fields.
 pub fn case_card(c: &Case) -> String {
-    let mut out = format!("Case {}  {}\n", c.number.display(), c.title);
+    let mut out = format!("Case {}  {}\n", c.number.display(), visible(&c.title));
     let mut field = |name: &str, value: String| {
-        out.push_str(&format!("  {name:<17}{value}\n"));
+        out.push_str(&format!("  {name:<17}{}\n", visible(&value)));
     };
     field("Status", format!("{} ({})", c.status, c.status_category));
     field("Priority", c.priority.to_string());
@@ -173,8 +305,12 @@ fn vis(v: Visibility) -> &'static str {
     }
 }
 
-/// What an event did, in one line.
+/// What an event did, in one line of visible text.
 pub fn describe(e: &Event) -> String {
+    visible(&what(e)).into_owned()
+}
+
+fn what(e: &Event) -> String {
     match &e.kind {
         EventKind::Opened {
             origin, priority, ..
@@ -190,16 +326,19 @@ pub fn describe(e: &Event) -> String {
         EventKind::Escalated {
             from, to, reason, ..
         } => format!("escalated {from} → {to}: {}", clip(reason, 60)),
-        EventKind::FieldChanged { field, from, to } => format!(
-            "{} {} → {}",
-            field.as_str().replace('_', " "),
-            from.as_deref()
-                .map(|s| format!("{:?}", clip(s, 40)))
-                .unwrap_or_else(|| "—".into()),
-            to.as_deref()
-                .map(|s| format!("{:?}", clip(s, 40)))
-                .unwrap_or_else(|| "—".into()),
-        ),
+        EventKind::FieldChanged { field, from, to } => {
+            // the description is free text; every other field is one line
+            let shown = |s: &str| match field {
+                Field::Description => format!("\"{}\"", clip(s, 40)),
+                _ => format!("\"{}\"", cell(s, 40)),
+            };
+            format!(
+                "{} {} → {}",
+                field.as_str().replace('_', " "),
+                from.as_deref().map(shown).unwrap_or_else(|| "—".into()),
+                to.as_deref().map(shown).unwrap_or_else(|| "—".into()),
+            )
+        }
         EventKind::PriorityChanged { from, to } => format!("priority {from} → {to}"),
         EventKind::TitleConfirmed => "title reviewed and confirmed".into(),
         EventKind::CallLogged {
@@ -418,7 +557,7 @@ pub fn hits(hits: &[SearchHit]) -> String {
                 (i + 1).to_string(),
                 h.kind.to_string(),
                 h.reference.clone(),
-                clip(&h.title, 70),
+                cell(&h.title, 70),
             ]
         })
         .collect();
@@ -470,7 +609,7 @@ pub fn outbox(messages: &[OutboxMessage]) -> String {
                 m.status.to_string(),
                 m.attempts.to_string(),
                 m.to.to_string(),
-                clip(&m.subject, 60),
+                cell(&m.subject, 60),
             ]
         })
         .collect();
@@ -494,6 +633,32 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    B\nZoë  x\nAl   yy\n");
+    }
+
+    #[test]
+    fn text_a_customer_typed_never_drives_the_terminal() {
+        let hostile = "Alice\u{1b}]0;owned\u{7}\u{1b}[2J\r\nSmith\u{202e}\u{9b}";
+        assert_eq!(
+            visible(hostile),
+            "Alice\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\r\\nSmith\\u{202e}\\u{9b}"
+        );
+        // a block keeps its lines (CRLF too) and tabs, and escapes the rest
+        assert_eq!(visible_block("a\r\nb\tc\rd\u{1b}"), "a\nb\tc\\rd\\u{1b}");
+        assert!(matches!(visible("plain Zoë"), Cow::Borrowed(_)));
+        // a table row stays one row, and no cell holds a raw control character
+        let t = table(&["NAME", "X"], &[vec![hostile.into(), "1".into()]]);
+        assert_eq!(t.lines().count(), 2, "{t}");
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        // escaping what is already escaped changes nothing
+        assert_eq!(visible(&visible(hostile)), visible(hostile));
+    }
+
+    #[test]
+    fn one_line_fields_show_their_line_breaks_and_free_text_its_first_line() {
+        assert_eq!(cell("Alice\nSmith", 60), "Alice\\nSmith");
+        assert_eq!(cell("abcdefghijk", 5), "abcd…");
+        assert_eq!(clip("first\nsecond", 60), "first…");
+        assert_eq!(clip("esc\u{1b}[2J", 60), "esc\\u{1b}[2J");
     }
 
     #[test]

@@ -146,6 +146,15 @@ pub fn format_message(m: &OutboxMessage) -> Result<Vec<u8>, MailError> {
     Ok(message.formatted())
 }
 
+/// The message a panic carried, if it is text.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
 /// Runs each send of another mailer in a task of its own, so a panic inside one (a bug in
 /// a mail library, say) fails that message with the reason, and the worker and the rest of
 /// the queue go on. [`mailer_from_url`] wraps every mailer in it.
@@ -160,17 +169,10 @@ impl Mailer for Isolated {
         let (inner, m) = (self.0.clone(), message.clone());
         match tokio::spawn(async move { inner.send(&m).await }).await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => {
-                let payload = e.into_panic();
-                let why = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "no message".into());
-                Err(MailError::Permanent(format!(
-                    "the mailer failed unexpectedly on this message: {why}"
-                )))
-            }
+            Err(e) if e.is_panic() => Err(MailError::Permanent(format!(
+                "the mailer failed unexpectedly on this message: {}",
+                panic_text(e.into_panic().as_ref())
+            ))),
             Err(e) => Err(MailError::Temporary(format!(
                 "delivery was interrupted: {e}"
             ))),
