@@ -281,7 +281,17 @@ impl Templates {
             };
             let ctx = to_value(doc_ctx(&org, &case, &agent, &fields, Some(&summary)));
             if t.is_email() {
-                self.render_one(&format!("{t}.subject.j2"), &ctx)?;
+                let name = format!("{t}.subject.j2");
+                let subject = self.render_one(&name, &ctx)?;
+                // a subject is a header: one line (white space is folded when rendered)
+                let folded = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+                if let Some(problem) = crate::input::line_problem(&folded) {
+                    return Err(TemplateError {
+                        template: name,
+                        line: None,
+                        message: format!("the rendered subject {problem}"),
+                    });
+                }
             }
             self.render_one(&format!("{t}.body.j2"), &ctx)?;
             let bare = EmailFields::default();

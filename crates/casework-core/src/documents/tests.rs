@@ -220,6 +220,23 @@ fn template_errors_are_clear_errors_at_load() {
 
     let e = Templates::with_overrides(vec![("folow_up.body.j2".into(), "x".into())]).unwrap_err();
     assert!(e.message.contains("not a Casework template"), "{e}");
+
+    // a subject is a header: a control character in it is refused when the file loads
+    let e = Templates::with_overrides(vec![(
+        "follow_up.subject.j2".into(),
+        "Follow-up \u{1b}[2J{{ case.title }}".into(),
+    )])
+    .unwrap_err();
+    assert_eq!(e.template, "follow_up.subject.j2");
+    assert!(e.message.contains("control character"), "{e}");
+    // line breaks in a subject template are folded, as before
+    assert!(
+        Templates::with_overrides(vec![(
+            "follow_up.subject.j2".into(),
+            "Follow-up:\n{{ case.title }}\n".into(),
+        )])
+        .is_ok()
+    );
 }
 
 #[test]
