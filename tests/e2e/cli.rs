@@ -35,7 +35,7 @@ fn redact_times(text: &str) -> String {
 }
 
 /// A store with an admin, an agent and a lead.
-fn staffed(name: &str) -> Cw {
+pub fn staffed(name: &str) -> Cw {
     let cw = Cw::new(EXE, name);
     cw.ok(&["init"]);
     cw.first_admin();

@@ -5,15 +5,7 @@
 
 use casework_e2e::Cw;
 
-use crate::cli::{EXE, open, staff};
-
-fn desk(name: &str) -> Cw {
-    let cw = Cw::new(EXE, name);
-    cw.ok(&["init"]);
-    cw.first_admin();
-    staff(&cw);
-    cw
-}
+use crate::cli::{open, staffed as desk};
 
 fn ana(cw: &Cw, args: &[&str]) -> String {
     let mut all = vec!["--as", "Ana Lopez"];

@@ -92,6 +92,17 @@ impl Cw {
 
     /// Runs with arguments and, optionally, standard input.
     pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_piped(args, stdin, false)
+    }
+
+    /// Runs with a standard output nobody reads: the pipe's reading end is closed as soon
+    /// as the program starts, as `casework … | head -1` does once it has its line.
+    /// Whatever the program writes past the pipe's buffer meets a closed pipe.
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Run {
+        self.run_piped(args, None, true)
+    }
+
+    fn run_piped(&self, args: &[&str], stdin: Option<&str>, close_stdout: bool) -> Run {
         use std::io::Write;
         let mut cmd = self.command();
         cmd.args(args)
@@ -102,6 +113,9 @@ impl Cw {
             Ok(c) => c,
             Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
         };
+        if close_stdout {
+            drop(child.stdout.take());
+        }
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
             let _ = pipe.write_all(input.as_bytes());
         }
@@ -112,31 +126,6 @@ impl Cw {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs with a standard output nobody reads: the pipe's reading end is closed as soon
-    /// as the program starts, as `casework … | head -1` does once it has its line.
-    /// Whatever the program writes past the pipe's buffer meets a closed pipe.
-    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Run {
-        let mut cmd = self.command();
-        cmd.args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
-        };
-        drop(child.stdout.take());
-        let out = match child.wait_with_output() {
-            Ok(o) => o,
-            Err(e) => panic!("cannot wait for casework: {e}"),
-        };
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::new(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
