@@ -66,8 +66,8 @@ fn rows(generator: &Generator, n: u64) -> Result<Vec<Row>> {
     Ok(out)
 }
 
-/// The raw baseline: the same four rows per case (case, event, two search rows), prepared
-/// statements, one transaction per case.
+/// The raw baseline: the same rows per case (case, event, the head passage and its two search
+/// rows), prepared statements, one transaction per case.
 fn raw_loop(path: &Path, rows: &[Row], synchronous: &str) -> Result<f64> {
     drop(SqliteStore::open_url(&url(path))?); // same schema, triggers and FTS tables
     let conn = Connection::open(path)?;
@@ -104,13 +104,15 @@ fn raw_loop(path: &Path, rows: &[Row], synchronous: &str) -> Result<f64> {
             r.event.kind.name(),
             r.event_json
         ])?;
-        let rowid = c.number.get() as i64 * 3;
-        conn.prepare_cached("INSERT INTO search_full (rowid, title, body, kind, ref) VALUES (?1, ?2, ?3, 'case', ?4)")?
-            .execute(params![rowid, c.title, c.description, c.number.display()])?;
-        conn.prepare_cached(
-            "INSERT INTO search_public (rowid, title, body, kind, ref, customer) VALUES (?1, ?2, ?3, 'case', ?4, ?5)",
-        )?
-        .execute(params![rowid, c.title, c.description, c.number.display(), c.customer.email.as_str()])?;
+        conn.prepare_cached("INSERT INTO search_passages (doc, seq) VALUES (?1, 0)")?
+            .execute([c.number.get() as i64 * 3])?;
+        let id = conn.last_insert_rowid();
+        for table in ["search_full", "search_public"] {
+            conn.prepare_cached(&format!(
+                "INSERT INTO {table} (rowid, title, body) VALUES (?1, ?2, ?3)"
+            ))?
+            .execute(params![id, c.title, c.description])?;
+        }
         conn.execute_batch("COMMIT")?;
     }
     Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
@@ -188,7 +190,7 @@ fn similar_terms(conn: &Connection, n: u64) -> Result<Vec<String>> {
         }
     }
     let total: i64 = conn.query_row(
-        "SELECT (SELECT COALESCE(MAX(number), 0) FROM cases) + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
+        "SELECT COALESCE(max(id), 0) FROM search_passages",
         [],
         |r| r.get(0),
     )?;
@@ -256,11 +258,13 @@ async fn similar(store: &SqliteStore, path: &Path, cases: u64) -> Result<(Timing
                 .join(" OR ");
             let t = Instant::now();
             if !terms.is_empty() {
+                // the ten best passages of other cases, without adding up per document
                 let mut st = conn.prepare_cached(
-                    "SELECT kind, ref, title, bm25(search_full) AS s FROM search_full
-                     WHERE search_full MATCH ?1 AND rowid != ?2 ORDER BY s LIMIT 10",
+                    "SELECT p.doc, bm25(search_full) AS s FROM search_full
+                     JOIN search_passages p ON p.id = search_full.rowid
+                     WHERE search_full MATCH ?1 AND p.doc != ?2 ORDER BY s LIMIT 10",
                 )?;
-                let rows = st.query_map(params![expr, *n as i64 * 3], |r| r.get::<_, String>(1))?;
+                let rows = st.query_map(params![expr, *n as i64 * 3], |r| r.get::<_, i64>(0))?;
                 for r in rows {
                     r?;
                 }

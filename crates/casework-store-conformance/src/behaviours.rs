@@ -989,6 +989,91 @@ pub async fn a_customer_list_query_matches_only_visible_text<S: CaseStore + 'sta
     assert_eq!(b.all(mine("printer")).await, [c.get()]);
 }
 
+pub async fn search_reads_a_whole_case_and_follows_its_edits<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    let c = b
+        .open("Printer offline", "Office printer", "a@customer.example")
+        .await
+        .number;
+    b.post(
+        c,
+        PostKind::Note,
+        "the tray jammed again",
+        Visibility::Customer,
+    )
+    .await;
+    b.post(c, PostKind::Note, "toner suspicion", Visibility::Internal)
+        .await;
+    let find = |text: &str, scope: Scope| {
+        let q = SearchQuery {
+            text: text.into(),
+            kind: None,
+            scope,
+            limit: 10,
+        };
+        let store = b.store.clone();
+        async move {
+            store
+                .search(q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.reference, h.title))
+                .collect::<Vec<_>>()
+        }
+    };
+    let a = || Scope::Customer(email("a@customer.example"));
+    let this = vec![(c.display(), "Printer offline".to_string())];
+    // every term must be in the case, not in one post of it
+    assert_eq!(find("printer jammed", Scope::Staff).await, this);
+    assert_eq!(find("offline toner jammed", Scope::Staff).await, this);
+    assert_eq!(find("printer jammed", a()).await, this);
+    assert!(
+        find("printer toner", a()).await.is_empty(),
+        "a term only in internal text does not complete a customer's query"
+    );
+    let list = |q: &str, customer: Option<&str>| CaseFilter {
+        q: Some(q.into()),
+        customer: customer.map(email),
+        ..Default::default()
+    };
+    assert_eq!(b.all(list("printer jammed", None)).await, [c.get()]);
+    assert_eq!(
+        b.all(list("printer jammed", Some("a@customer.example")))
+            .await,
+        [c.get()]
+    );
+    assert!(
+        b.all(list("printer toner", Some("a@customer.example")))
+            .await
+            .is_empty()
+    );
+    // an edit of the title or description replaces what they matched
+    for (title, description) in [
+        ("Scanner offline", "Lobby scanner"),
+        ("Scanner stuck", "Lobby"),
+    ] {
+        b.run(
+            &ana(),
+            c,
+            Command::Edit(CaseEdit {
+                title: Some(title.into()),
+                description: Some(description.into()),
+                ..Default::default()
+            }),
+        )
+        .await;
+    }
+    assert!(find("printer", Scope::Staff).await.is_empty());
+    assert!(find("offline", Scope::Staff).await.is_empty());
+    let renamed = vec![(c.display(), "Scanner stuck".to_string())];
+    assert_eq!(find("scanner jammed toner", Scope::Staff).await, renamed);
+    assert_eq!(find("stuck lobby jammed", a()).await, renamed);
+    assert!(find("scanner toner", a()).await.is_empty());
+}
+
 pub async fn similar_cases_exclude_the_case_and_respect_scope<S: CaseStore + 'static>(
     store: Arc<S>,
 ) {

@@ -55,6 +55,7 @@ macro_rules! suite {
             search_honours_kind_and_limit,
             internal_text_is_never_matched_for_a_customer,
             a_customer_list_query_matches_only_visible_text,
+            search_reads_a_whole_case_and_follows_its_edits,
             similar_cases_exclude_the_case_and_respect_scope,
             the_reopen_report_matches_the_reference_on_a_fixed_data_set,
             the_reopen_report_honours_its_period,

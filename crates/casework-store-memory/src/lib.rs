@@ -2,8 +2,9 @@
 //!
 //! Everything lives in one `Mutex<Inner>`, so every method is trivially atomic: it checks all
 //! it must check, then changes state, and never awaits while holding the lock. Search is a
-//! plain BM25 over documents built on the fly; it is linear in the number of cases, which is
-//! fine for tests, demos and small embedded uses, and obviously correct.
+//! plain BM25 over passages (a document's head, and each event's text) built on the fly,
+//! ranked as the SQLite store ranks them; it is linear in the number of cases, which is fine
+//! for tests, demos and small embedded uses, and obviously correct.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -63,112 +64,150 @@ impl MemoryStore {
     }
 }
 
-/// A searchable document: what one hit would point to, and its text.
+/// A searchable document: what one hit would point to.
 struct Doc {
     kind: RefKind,
     reference: String,
     title: String,
-    terms: Vec<String>,
     case: Option<u64>,
 }
 
-impl Record {
-    /// Text of the case that `scope` may see: title, description, timeline text.
-    fn text(&self, customer_only: bool) -> String {
-        let mut s = format!("{}\n{}", self.case.title, self.case.description);
-        for e in &self.events {
-            if let Some((vis, t)) = e.text()
-                && (!customer_only || vis == Visibility::Customer)
-            {
-                s.push('\n');
-                s.push_str(t);
-            }
+/// What a scope may search: documents, and their passages (a document's head, and the text
+/// of each event of a case), as the SQLite store indexes them.
+#[derive(Default)]
+struct Index {
+    docs: Vec<Doc>,
+    /// (index into `docs`, the passage's terms)
+    passages: Vec<(usize, Vec<String>)>,
+}
+
+impl Index {
+    fn doc(&mut self, doc: Doc, passages: impl IntoIterator<Item = String>) {
+        let i = self.docs.len();
+        self.docs.push(doc);
+        for text in passages {
+            self.passages.push((i, text::terms(&text).collect()));
         }
-        s
+    }
+
+    /// Passages holding a term.
+    fn passage_frequency(&self, term: &str) -> u64 {
+        self.passages
+            .iter()
+            .filter(|(_, terms)| terms.iter().any(|t| t == term))
+            .count() as u64
     }
 }
 
-fn doc_terms(text: &str) -> Vec<String> {
-    text::terms(text).collect()
+impl Record {
+    /// The case's passages a reader may see: the head (title and description), then the
+    /// text of each event (for a customer, only what they may see).
+    fn passages(&self, customer_only: bool) -> impl Iterator<Item = String> + '_ {
+        let head = format!("{}\n{}", self.case.title, self.case.description);
+        let events = self.events.iter().filter_map(move |e| match e.text() {
+            Some((vis, t)) if !customer_only || vis == Visibility::Customer => Some(t.to_string()),
+            _ => None,
+        });
+        std::iter::once(head).chain(events)
+    }
 }
 
 impl Inner {
-    /// The documents a scope may search.
-    fn docs(&self, scope: &Scope) -> Vec<Doc> {
-        let mut docs = Vec::new();
+    /// The documents and passages a scope may search: for a customer, their own cases'
+    /// heads and customer-visible passages, and the articles.
+    fn index(&self, scope: &Scope) -> Index {
+        let mut index = Index::default();
         for r in self.cases.values() {
             let customer_only = match scope {
                 Scope::Staff => false,
                 Scope::Customer(email) if *email == r.case.customer.email => true,
                 Scope::Customer(_) => continue,
             };
-            docs.push(Doc {
-                kind: RefKind::Case,
-                reference: r.case.number.display(),
-                title: r.case.title.clone(),
-                terms: doc_terms(&r.text(customer_only)),
-                case: Some(r.case.number.get()),
-            });
+            index.doc(
+                Doc {
+                    kind: RefKind::Case,
+                    reference: r.case.number.display(),
+                    title: r.case.title.clone(),
+                    case: Some(r.case.number.get()),
+                },
+                r.passages(customer_only),
+            );
         }
         for a in self.articles.values() {
-            docs.push(Doc {
-                kind: RefKind::Article,
-                reference: a.id.to_string(),
-                title: a.title.clone(),
-                terms: doc_terms(&format!("{}\n{}", a.title, a.body)),
-                case: None,
-            });
+            index.doc(
+                Doc {
+                    kind: RefKind::Article,
+                    reference: a.id.to_string(),
+                    title: a.title.clone(),
+                    case: None,
+                },
+                [format!("{}\n{}", a.title, a.body)],
+            );
         }
         if *scope == Scope::Staff {
             for d in self.defects.values() {
-                docs.push(Doc {
-                    kind: RefKind::Defect,
-                    reference: d.key.clone(),
-                    title: d.title.clone(),
-                    terms: doc_terms(&format!("{}\n{}\n{}", d.key, d.title, d.body)),
-                    case: None,
-                });
+                index.doc(
+                    Doc {
+                        kind: RefKind::Defect,
+                        reference: d.key.clone(),
+                        title: d.title.clone(),
+                        case: None,
+                    },
+                    [format!("{}\n{}\n{}", d.key, d.title, d.body)],
+                );
             }
         }
-        docs
+        index
     }
 }
 
-/// BM25 with the parameters and IDF that SQLite's FTS5 uses (k1 = 1.2, b = 0.75).
-fn bm25(docs: &[Doc], terms: &[String], require_all: bool) -> Vec<(usize, f64)> {
-    let n = docs.len() as f64;
-    if docs.is_empty() || terms.is_empty() {
+/// Ranks documents as the SQLite store does: each passage is scored per term with BM25 as
+/// SQLite's FTS5 computes it (k1 = 1.2, b = 0.75, IDF over the passages), and a document
+/// scores, for each term, its best passage's, summed over the terms. With `require_all`, a
+/// document must hold every term in some passage. `keep` picks the documents that count.
+fn bm25(
+    index: &Index,
+    terms: &[String],
+    require_all: bool,
+    keep: impl Fn(&Doc) -> bool,
+) -> Vec<(usize, f64)> {
+    let n = index.passages.len() as f64;
+    if index.passages.is_empty() || terms.is_empty() {
         return Vec::new();
     }
-    let avg_len = docs.iter().map(|d| d.terms.len()).sum::<usize>() as f64 / n;
+    let avg_len = index.passages.iter().map(|(_, t)| t.len()).sum::<usize>() as f64 / n;
     let idf: Vec<f64> = terms
         .iter()
         .map(|t| {
-            let df = docs.iter().filter(|d| d.terms.contains(t)).count() as f64;
+            let df = index.passage_frequency(t) as f64;
             let idf = ((n - df + 0.5) / (df + 0.5)).ln();
             if idf <= 0.0 { 1e-6 } else { idf }
         })
         .collect();
     let (k1, b) = (1.2, 0.75);
-    let mut out = Vec::new();
-    for (i, d) in docs.iter().enumerate() {
-        let len = d.terms.len() as f64;
-        let mut score = 0.0;
-        let mut matched = 0;
-        for (t, idf) in terms.iter().zip(&idf) {
-            let tf = d.terms.iter().filter(|x| *x == t).count() as f64;
+    // best[doc][term]
+    let mut best: Vec<Vec<Option<f64>>> = vec![vec![None; terms.len()]; index.docs.len()];
+    for (doc, words) in &index.passages {
+        let len = words.len() as f64;
+        for (j, (t, idf)) in terms.iter().zip(&idf).enumerate() {
+            let tf = words.iter().filter(|x| *x == t).count() as f64;
             if tf > 0.0 {
-                matched += 1;
-                score += idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg_len.max(1.0)));
+                let s = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg_len.max(1.0)));
+                let slot = &mut best[*doc][j];
+                *slot = Some(slot.map_or(s, |old: f64| old.max(s)));
             }
         }
+    }
+    let mut out = Vec::new();
+    for (i, per_term) in best.iter().enumerate() {
+        let matched = per_term.iter().flatten().count();
         let hit = if require_all {
             matched == terms.len()
         } else {
             matched > 0
         };
-        if hit {
-            out.push((i, score));
+        if hit && keep(&index.docs[i]) {
+            out.push((i, per_term.iter().flatten().sum()));
         }
     }
     out
@@ -227,7 +266,10 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
     }
     if let Some(q) = &f.q {
         let terms = text::query_terms(q);
-        let have = doc_terms(&r.text(f.customer.is_some()));
+        let have: Vec<String> = r
+            .passages(f.customer.is_some())
+            .flat_map(|p| text::terms(&p).collect::<Vec<_>>())
+            .collect();
         if !terms.iter().all(|t| have.contains(t)) {
             return false;
         }
@@ -389,14 +431,12 @@ impl CaseStore for MemoryStore {
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let inner = self.lock();
-        let docs: Vec<Doc> = inner
-            .docs(&query.scope)
-            .into_iter()
-            .filter(|d| query.kind.is_none_or(|k| k == d.kind))
-            .collect();
+        let index = inner.index(&query.scope);
         let terms = text::query_terms(&query.text);
-        let scored = bm25(&docs, &terms, true);
-        Ok(ranked(&docs, scored, query.limit))
+        let scored = bm25(&index, &terms, true, |d| {
+            query.kind.is_none_or(|k| k == d.kind)
+        });
+        Ok(ranked(&index.docs, scored, query.limit))
     }
 
     async fn similar(
@@ -421,24 +461,16 @@ impl CaseStore for MemoryStore {
                 sources.push(body);
             }
         }
-        let all = inner.docs(&Scope::Staff);
-        let total = all.len() as u64;
+        // document frequencies count passages, the index's documents, as SQLite's do
+        let all = inner.index(&Scope::Staff);
         let terms = text::similar_terms(
             sources,
-            |t| {
-                all.iter()
-                    .filter(|d| d.terms.iter().any(|x| x == t))
-                    .count() as u64
-            },
-            total,
+            |t| all.passage_frequency(t),
+            all.passages.len() as u64,
         );
-        let docs: Vec<Doc> = inner
-            .docs(&scope)
-            .into_iter()
-            .filter(|d| d.case != Some(number.get()))
-            .collect();
-        let scored = bm25(&docs, &terms, false);
-        Ok(ranked(&docs, scored, limit))
+        let index = inner.index(&scope);
+        let scored = bm25(&index, &terms, false, |d| d.case != Some(number.get()));
+        Ok(ranked(&index.docs, scored, limit))
     }
 
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {

@@ -6,14 +6,41 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use casework_core::ports::StoreError;
+
 use crate::OpenError;
 
 /// `PRAGMA application_id` of a Casework database ("CASE" in ASCII).
 pub const APPLICATION_ID: i64 = 0x4341_5345;
 
+/// A migration's Rust step, on the migration's transaction.
+pub type Step = fn(&Connection) -> Result<(), StoreError>;
+
+/// One step of the schema: SQL, then (for the few that need the core's rules, such as
+/// which text of an event is searchable) a Rust step on the same transaction.
+pub struct Migration {
+    /// The schema change.
+    pub sql: &'static str,
+    /// Fills what SQL alone cannot, after `sql` ran.
+    pub then: Option<Step>,
+}
+
+const fn sql(sql: &'static str) -> Migration {
+    Migration { sql, then: None }
+}
+
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[Migration] = &[
+    sql(V1),
+    sql(V2),
+    sql(V3),
+    sql(V4),
+    Migration {
+        sql: V5,
+        then: Some(crate::sql::rebuild_search),
+    },
+];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -140,6 +167,36 @@ const V4: &str = r#"
 CREATE INDEX outbox_case ON outbox(case_number, seq);
 "#;
 
+/// v5: the search index holds passages (a document's head, and the text of each event)
+/// instead of one row per document that every commit rewrote whole, so indexing a commit
+/// costs its own text, never the case's history. The index is rebuilt from the records.
+///
+/// `search_passages` names each passage: `id` is its row id in `search_full` (and in
+/// `search_public` when customers may read it), `doc` the document it belongs to (case
+/// number * 3, article id * 3 + 1, defect id * 3 + 2), `seq` 0 for the head (a case's title
+/// and description; an article; a defect) or the event's number. Queries rank passages
+/// with FTS5's bm25 and add up, per document, each term's best passage.
+const V5: &str = r#"
+DROP TABLE search_full_vocab;
+DROP TABLE search_full;
+DROP TABLE search_public;
+CREATE TABLE search_passages (
+    id  INTEGER PRIMARY KEY,
+    doc INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (doc, seq)
+);
+CREATE VIRTUAL TABLE search_full USING fts5(
+    title, body,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE search_public USING fts5(
+    title, body,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
+"#;
+
 fn refuse(path: &Path, reason: &str) -> OpenError {
     OpenError::NotCasework {
         path: path.display().to_string(),
@@ -227,11 +284,15 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, OpenError> {
             reason: "it is an SQLite database of another application".into(),
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql).map_err(|e| OpenError::Migration {
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let failed = |message: String| OpenError::Migration {
             to: i as u32 + 1,
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        tx.execute_batch(m.sql).map_err(|e| failed(e.to_string()))?;
+        if let Some(then) = m.then {
+            then(&tx).map_err(|e| failed(e.to_string()))?;
+        }
     }
     tx.execute_batch(&format!(
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {LATEST};"

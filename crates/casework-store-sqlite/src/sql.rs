@@ -77,10 +77,6 @@ fn number_of(n: i64) -> Result<CaseNumber, StoreError> {
         .ok_or_else(|| StoreError::Internal(format!("bad case number {n}")))
 }
 
-fn case_rowid(n: CaseNumber) -> i64 {
-    n.get() as i64 * 3
-}
-
 // ---------------------------------------------------------------------------------------
 // cases and events
 
@@ -157,72 +153,82 @@ fn insert_events(conn: &Connection, events: &[Event]) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// The searchable text of events: (everything staff may see, what the customer may see).
-fn event_texts<'a>(events: impl IntoIterator<Item = &'a Event>) -> (String, String) {
-    let (mut full, mut public) = (String::new(), String::new());
-    for e in events {
-        if let Some((vis, t)) = e.text() {
-            full.push('\n');
-            full.push_str(t);
-            if vis == Visibility::Customer {
-                public.push('\n');
-                public.push_str(t);
-            }
-        }
-    }
-    (full, public)
+// ---------------------------------------------------------------------------------------
+// the search index: passages (schema v5, see `schema.rs`)
+
+/// Kinds of document, as `doc % 3`.
+const DOC_CASE: i64 = 0;
+const DOC_ARTICLE: i64 = 1;
+const DOC_DEFECT: i64 = 2;
+
+/// The document a case is in the search index.
+fn case_doc(n: CaseNumber) -> i64 {
+    n.get() as i64 * 3 + DOC_CASE
 }
 
-fn index_case(
+/// Adds one passage of a document: to `search_full`, and to `search_public` when customers
+/// may read it. Tokenizes this text only.
+fn add_passage(
     conn: &Connection,
-    case: &Case,
-    events: &[Event],
-    insert: bool,
+    doc: i64,
+    seq: u64,
+    title: &str,
+    body: &str,
+    public: bool,
 ) -> Result<(), StoreError> {
-    let (full, public) = event_texts(events);
-    let rowid = case_rowid(case.number);
-    let reference = case.number.display();
-    if !insert {
-        conn.prepare_cached("DELETE FROM search_full WHERE rowid = ?1")
-            .and_then(|mut s| s.execute([rowid]))
-            .map_err(map_err)?;
-        conn.prepare_cached("DELETE FROM search_public WHERE rowid = ?1")
-            .and_then(|mut s| s.execute([rowid]))
-            .map_err(map_err)?;
+    conn.prepare_cached("INSERT INTO search_passages (doc, seq) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![doc, seq as i64]))
+        .map_err(map_err)?;
+    let id = conn.last_insert_rowid();
+    write_passage(conn, id, title, body, public)
+}
+
+fn write_passage(
+    conn: &Connection,
+    id: i64,
+    title: &str,
+    body: &str,
+    public: bool,
+) -> Result<(), StoreError> {
+    let tables: &[&str] = if public {
+        &["search_full", "search_public"]
+    } else {
+        &["search_full"]
+    };
+    for table in tables {
+        conn.prepare_cached(&format!(
+            "INSERT INTO {table} (rowid, title, body) VALUES (?1, ?2, ?3)"
+        ))
+        .and_then(|mut s| s.execute(params![id, title, body]))
+        .map_err(map_err)?;
     }
-    conn.prepare_cached(
-        "INSERT INTO search_full (rowid, title, body, kind, ref) VALUES (?1, ?2, ?3, 'case', ?4)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            rowid,
-            case.title,
-            format!("{}{full}", case.description),
-            reference
-        ])
-    })
-    .map_err(map_err)?;
-    conn.prepare_cached(
-        "INSERT INTO search_public (rowid, title, body, kind, ref, customer)
-         VALUES (?1, ?2, ?3, 'case', ?4, ?5)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            rowid,
-            case.title,
-            format!("{}{public}", case.description),
-            reference,
-            case.customer.email.as_str()
-        ])
-    })
-    .map_err(map_err)?;
     Ok(())
 }
 
-/// Keeps the search rows of a case in step with new events: appends new text, and
-/// rebuilds both rows when the title or description changed.
+/// The passages of events: one per event with searchable text, public when the customer
+/// may see it.
+fn index_events(conn: &Connection, doc: i64, events: &[Event]) -> Result<(), StoreError> {
+    for e in events {
+        if let Some((vis, text)) = e.text() {
+            add_passage(conn, doc, e.seq, "", text, vis == Visibility::Customer)?;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes a new case: its head (title and description) and its events.
+fn index_case(conn: &Connection, case: &Case, events: &[Event]) -> Result<(), StoreError> {
+    let doc = case_doc(case.number);
+    add_passage(conn, doc, 0, &case.title, &case.description, true)?;
+    index_events(conn, doc, events)
+}
+
+/// Keeps a case's passages in step with a commit: a passage per new event with text, and
+/// the head rewritten (it alone) when the title or description changed. Older passages are
+/// never read or rewritten, so this costs the commit's own text whatever the history.
 fn reindex_case(conn: &Connection, case: &Case, new: &[Event]) -> Result<(), StoreError> {
-    let rewritten = new.iter().any(|e| {
+    let doc = case_doc(case.number);
+    let head_changed = new.iter().any(|e| {
         matches!(
             e.kind,
             EventKind::FieldChanged {
@@ -231,21 +237,60 @@ fn reindex_case(conn: &Connection, case: &Case, new: &[Event]) -> Result<(), Sto
             }
         )
     });
-    if rewritten {
-        let history = history(conn, case.number)?;
-        return index_case(conn, case, &history, false);
-    }
-    let (full, public) = event_texts(new);
-    let rowid = case_rowid(case.number);
-    if !full.is_empty() {
-        conn.prepare_cached("UPDATE search_full SET body = body || ?2 WHERE rowid = ?1")
-            .and_then(|mut s| s.execute(params![rowid, full]))
+    if head_changed {
+        let id: i64 = conn
+            .prepare_cached("SELECT id FROM search_passages WHERE doc = ?1 AND seq = 0")
+            .and_then(|mut s| s.query_row([doc], |r| r.get(0)))
             .map_err(map_err)?;
+        for table in ["search_full", "search_public"] {
+            conn.prepare_cached(&format!("DELETE FROM {table} WHERE rowid = ?1"))
+                .and_then(|mut s| s.execute([id]))
+                .map_err(map_err)?;
+        }
+        write_passage(conn, id, &case.title, &case.description, true)?;
     }
-    if !public.is_empty() {
-        conn.prepare_cached("UPDATE search_public SET body = body || ?2 WHERE rowid = ?1")
-            .and_then(|mut s| s.execute(params![rowid, public]))
-            .map_err(map_err)?;
+    index_events(conn, doc, new)
+}
+
+/// Builds the whole search index from the records (the v5 migration): every case's head and
+/// events, every article, every defect.
+pub fn rebuild_search(conn: &Connection) -> Result<(), StoreError> {
+    let numbers: Vec<i64> = conn
+        .prepare("SELECT number FROM cases ORDER BY number")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(map_err)?;
+    for n in numbers {
+        let number = number_of(n)?;
+        let case = load_case(conn, number)?;
+        let events = history(conn, number)?;
+        index_case(conn, &case, &events)?;
+    }
+    let articles: Vec<(i64, String, String)> = conn
+        .prepare("SELECT id, title, body FROM articles ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(map_err)?;
+    for (id, title, body) in articles {
+        add_passage(conn, id * 3 + DOC_ARTICLE, 0, &title, &body, true)?;
+    }
+    let defects: Vec<(i64, String, String, String)> = conn
+        .prepare("SELECT id, key, title, body FROM defects ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .map_err(map_err)?;
+    for (id, key, title, body) in defects {
+        add_passage(
+            conn,
+            id * 3 + DOC_DEFECT,
+            0,
+            &title,
+            &format!("{key}\n{body}"),
+            false,
+        )?;
     }
     Ok(())
 }
@@ -277,7 +322,7 @@ pub fn create_case(
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(conn, &case, true)?;
     insert_events(conn, std::slice::from_ref(&event))?;
-    index_case(conn, &case, std::slice::from_ref(&event), true)?;
+    index_case(conn, &case, std::slice::from_ref(&event))?;
     Ok(case)
 }
 
@@ -333,7 +378,7 @@ pub fn import_case(conn: &Connection, events: &[Event]) -> Result<Case, StoreErr
     }
     write_case_row(conn, &case, true)?;
     insert_events(conn, events)?;
-    index_case(conn, &case, events, true)?;
+    index_case(conn, &case, events)?;
     Ok(case)
 }
 
@@ -441,18 +486,21 @@ pub fn list_cases(
         clause(" AND customer_email = ?", Value::Text(e.as_str().into()));
     }
     if let Some(q) = &f.q {
-        let terms = text::query_terms(q);
-        if !terms.is_empty() {
-            let table = if f.customer.is_some() {
-                "search_public"
-            } else {
-                "search_full"
-            };
+        // every term in some passage of the case (a customer's list reads only the
+        // passages they may see)
+        let table = if f.customer.is_some() {
+            "search_public"
+        } else {
+            "search_full"
+        };
+        for term in text::query_terms(q) {
             clause(
                 &format!(
-                    " AND number IN (SELECT rowid / 3 FROM {table} WHERE {table} MATCH ? AND kind = 'case')"
+                    " AND number IN (SELECT p.doc / 3 FROM {table} \
+                     JOIN search_passages p ON p.id = {table}.rowid \
+                     WHERE {table} MATCH ? AND p.doc % 3 = {DOC_CASE})"
                 ),
-                Value::Text(fts_query(&terms, " ")),
+                Value::Text(fts_query(std::slice::from_ref(&term), "")),
             );
         }
     }
@@ -474,78 +522,143 @@ pub fn list_cases(
     Ok(Page::from_overfetch(items, page.limit))
 }
 
-fn run_search(
-    conn: &Connection,
-    scope: &Scope,
-    match_expr: &str,
-    kind: Option<&str>,
-    exclude_rowid: Option<i64>,
+/// What a ranked query looks for: its terms, whether a document needs all of them, and
+/// which documents count.
+struct Ranked<'a> {
+    scope: &'a Scope,
+    terms: &'a [String],
+    require_all: bool,
+    kind: Option<casework_core::model::RefKind>,
+    exclude_doc: Option<i64>,
     limit: u32,
-) -> Result<Vec<SearchHit>, StoreError> {
-    let (table, customer) = match scope {
-        Scope::Staff => ("search_full", None),
-        Scope::Customer(e) => ("search_public", Some(e.as_str().to_string())),
+}
+
+/// Ranked documents. Each passage is scored per term with FTS5's bm25 (k1 = 1.2, b = 0.75,
+/// over the passages of the scope's table); a document scores, for each term, its best
+/// passage's, summed over the terms. One statement: a `UNION ALL` of one FTS query per term,
+/// grouped by document.
+fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, StoreError> {
+    use casework_core::model::RefKind;
+    if q.terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = match q.scope {
+        Scope::Staff => "search_full",
+        Scope::Customer(_) => "search_public",
     };
-    let mut sql =
-        format!("SELECT kind, ref, title, bm25({table}) AS s FROM {table} WHERE {table} MATCH ?1");
-    let mut args: Vec<Value> = vec![Value::Text(match_expr.to_string())];
-    if let Some(k) = kind {
-        sql.push_str(&format!(" AND kind = ?{}", args.len() + 1));
-        args.push(Value::Text(k.to_string()));
+    // conditions on a passage's document; numbers are ours, the email a parameter
+    let mut cond = String::new();
+    if let Some(k) = q.kind {
+        let k = match k {
+            RefKind::Case => DOC_CASE,
+            RefKind::Article => DOC_ARTICLE,
+            RefKind::Defect => DOC_DEFECT,
+        };
+        cond.push_str(&format!(" AND p.doc % 3 = {k}"));
     }
-    if let Some(c) = customer {
-        sql.push_str(&format!(
-            " AND (kind = 'article' OR customer = ?{})",
-            args.len() + 1
-        ));
-        args.push(Value::Text(c));
+    if let Some(d) = q.exclude_doc {
+        cond.push_str(&format!(" AND p.doc != {d}"));
     }
-    if let Some(r) = exclude_rowid {
-        sql.push_str(&format!(" AND rowid != ?{}", args.len() + 1));
-        args.push(Value::Integer(r));
+    let customer = match q.scope {
+        Scope::Customer(e) => {
+            cond.push_str(&format!(
+                " AND (p.doc % 3 = {DOC_ARTICLE} OR p.doc / 3 IN \
+                 (SELECT number FROM cases WHERE customer_email = ?))"
+            ));
+            Some(e.as_str())
+        }
+        Scope::Staff => None,
+    };
+    // `LIMIT -1` keeps SQLite from flattening the scoring subquery into the aggregate,
+    // where FTS5's bm25 cannot run
+    let per_term = format!(
+        "SELECT doc, min(s) AS best FROM (SELECT p.doc AS doc, bm25({table}) AS s \
+         FROM {table} JOIN search_passages p ON p.id = {table}.rowid \
+         WHERE {table} MATCH ?{cond} LIMIT -1) GROUP BY doc"
+    );
+    let having = if q.require_all {
+        format!(" HAVING count(*) = {}", q.terms.len())
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc{having} \
+         ORDER BY score, doc LIMIT ?",
+        vec![per_term; q.terms.len()].join(" UNION ALL ")
+    );
+    let mut args: Vec<Value> = Vec::new();
+    for t in q.terms {
+        args.push(Value::Text(fts_query(std::slice::from_ref(t), "")));
+        if let Some(c) = customer {
+            args.push(Value::Text(c.to_string()));
+        }
     }
-    sql.push_str(&format!(" ORDER BY s LIMIT ?{}", args.len() + 1));
-    args.push(Value::Integer(i64::from(limit)));
-    let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
-    let rows = st
-        .query_map(params_from_iter(args), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, f64>(3)?,
-            ))
+    args.push(Value::Integer(i64::from(q.limit)));
+    let ranked: Vec<(i64, f64)> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
         })
         .map_err(map_err)?;
-    let mut hits = Vec::new();
-    for row in rows {
-        let (kind, reference, title, s) = row.map_err(map_err)?;
-        hits.push(SearchHit {
-            kind: kind
-                .parse()
-                .map_err(|_| StoreError::Internal(format!("bad kind {kind}")))?,
-            reference,
-            title,
-            score: -s,
-        });
+    let mut hits = Vec::with_capacity(ranked.len());
+    for (doc, score) in ranked {
+        hits.push(hit(conn, doc, -score)?);
     }
     Ok(hits)
 }
 
-/// Ranked search; every term must match.
-pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-    let terms = text::query_terms(&q.text);
-    if terms.is_empty() {
-        return Ok(Vec::new());
-    }
-    let kind = q.kind.map(|k| k.as_str());
-    run_search(conn, &q.scope, &fts_query(&terms, " "), kind, None, q.limit)
+/// What a hit on a document shows: its kind, reference and title (the head's).
+fn hit(conn: &Connection, doc: i64, score: f64) -> Result<SearchHit, StoreError> {
+    use casework_core::model::RefKind;
+    let title: String = conn
+        .prepare_cached(
+            "SELECT f.title FROM search_passages p JOIN search_full f ON f.rowid = p.id \
+             WHERE p.doc = ?1 AND p.seq = 0",
+        )
+        .and_then(|mut s| s.query_row([doc], |r| r.get(0)))
+        .map_err(map_err)?;
+    let id = doc / 3;
+    let (kind, reference) = match doc % 3 {
+        DOC_CASE => (RefKind::Case, number_of(id)?.display()),
+        DOC_ARTICLE => (RefKind::Article, id.to_string()),
+        _ => {
+            let key: String = conn
+                .prepare_cached("SELECT key FROM defects WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+                .map_err(map_err)?;
+            (RefKind::Defect, key)
+        }
+    };
+    Ok(SearchHit {
+        kind,
+        reference,
+        title,
+        score,
+    })
 }
 
-/// Document frequencies of terms, cached: `fts5vocab` counts a term's documents by walking
-/// its whole doclist, which is slow for common terms in a large index. Similar-case queries
-/// only use the counts to drop terms held by more than about 1% of documents and to order
-/// the rest, so a count up to [`DF_TTL`] old is as good as a fresh one.
+/// Ranked search; every term must match (in any passage of a document).
+pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+    let terms = text::query_terms(&q.text);
+    run_search(
+        conn,
+        &Ranked {
+            scope: &q.scope,
+            terms: &terms,
+            require_all: true,
+            kind: q.kind,
+            exclude_doc: None,
+            limit: q.limit,
+        },
+    )
+}
+
+/// Document frequencies of terms (counted in passages, the index's documents), cached:
+/// `fts5vocab` counts a term's passages by walking its whole doclist, which is slow for
+/// common terms in a large index. Similar-case queries only use the counts to drop terms
+/// held by more than about 1% of passages and to order the rest, so a count up to
+/// [`DF_TTL`] old is as good as a fresh one.
 #[derive(Debug, Default)]
 pub struct DfCache {
     map: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
@@ -613,13 +726,10 @@ pub fn similar(
         .map_err(map_err)?
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
+    // passages are the index's documents: ids are dense (a head rewrite keeps its id)
     let total: i64 = conn
-        .query_row(
-            "SELECT (SELECT COALESCE(MAX(number), 0) FROM cases)
-                  + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT COALESCE(max(id), 0) FROM search_passages")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(map_err)?;
     let mut failure = None;
     let sources = [title.as_str(), description.as_str()]
@@ -639,16 +749,16 @@ pub fn similar(
     if let Some(e) = failure {
         return Err(e);
     }
-    if terms.is_empty() {
-        return Ok(Vec::new());
-    }
     run_search(
         conn,
-        scope,
-        &fts_query(&terms, " OR "),
-        None,
-        Some(case_rowid(n)),
-        limit,
+        &Ranked {
+            scope,
+            terms: &terms,
+            require_all: false,
+            kind: None,
+            exclude_doc: Some(case_doc(n)),
+            limit,
+        },
     )
 }
 
@@ -758,13 +868,7 @@ pub fn add_article(
     .and_then(|mut s| s.execute(params![a.title, a.body, a.url, at.to_string()]))
     .map_err(map_err)?;
     let id = conn.last_insert_rowid();
-    for table in ["search_full", "search_public"] {
-        conn.prepare_cached(&format!(
-            "INSERT INTO {table} (rowid, title, body, kind, ref) VALUES (?1, ?2, ?3, 'article', ?4)"
-        ))
-        .and_then(|mut s| s.execute(params![id * 3 + 1, a.title, a.body, id.to_string()]))
-        .map_err(map_err)?;
-    }
+    add_passage(conn, id * 3 + DOC_ARTICLE, 0, &a.title, &a.body, true)?;
     Ok(Article {
         id: id as u64,
         title: a.title.clone(),
@@ -831,18 +935,8 @@ pub fn add_defect(conn: &Connection, d: &Defect) -> Result<Defect, StoreError> {
         }
     }
     let id = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO search_full (rowid, title, body, kind, ref) VALUES (?1, ?2, ?3, 'defect', ?4)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            id * 3 + 2,
-            d.title,
-            format!("{}\n{}", d.key, d.body),
-            d.key
-        ])
-    })
-    .map_err(map_err)?;
+    let body = format!("{}\n{}", d.key, d.body);
+    add_passage(conn, id * 3 + DOC_DEFECT, 0, &d.title, &body, false)?;
     Ok(d.clone())
 }
 
@@ -1164,6 +1258,139 @@ mod tests {
         );
         assert_eq!(OutboxStatus::Queued.as_str(), "queued");
         assert_eq!(casework_core::model::RefKind::Article.as_str(), "article");
+    }
+
+    /// A migrated in-memory database, as the writer's connection would be.
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    /// A customer-visible note of `words` distinct words (about 8 bytes each), unique to
+    /// `salt`, so each post brings new terms to the index as a real note would.
+    fn note(salt: usize, words: usize) -> EventKind {
+        let body = (0..words)
+            .map(|w| format!("w{salt}x{w}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        EventKind::PostAdded {
+            kind: casework_core::model::PostKind::Note,
+            body,
+            visibility: Visibility::Customer,
+        }
+    }
+
+    /// Commits `kinds` to case `n` in a transaction of its own (as one writer batch), and
+    /// returns how many rows that wrote, in every table, the search index's own included.
+    fn rows_written(conn: &Connection, n: CaseNumber, kinds: Vec<EventKind>) -> u64 {
+        let case = load_case(conn, n).unwrap();
+        let events = casework_core::workflow::stamp(&case, "ana", case.updated_at, kinds);
+        let state = casework_core::event::apply_all(case.clone(), &events).unwrap();
+        let before = conn.total_changes();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        commit(
+            conn,
+            Commit {
+                number: n,
+                expected_version: case.version,
+                events,
+                state,
+                outbox: Vec::new(),
+            },
+        )
+        .unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        conn.total_changes() - before
+    }
+
+    fn open(conn: &Connection, title: &str) -> CaseNumber {
+        let opened = casework_core::testing::opened(title);
+        create_case(conn, casework_core::testing::START, "ana".into(), opened)
+            .unwrap()
+            .number
+    }
+
+    /// The typical cost of a run of commits: the median, since FTS5 merges its segments
+    /// now and then inside some commit (work that depends on the size of the whole index,
+    /// amortized over all writes, and on no case's history).
+    fn typical(costs: &[u64]) -> u64 {
+        let mut sorted = costs.to_vec();
+        sorted.sort_unstable();
+        sorted[sorted.len() / 2]
+    }
+
+    #[test]
+    fn a_commit_indexes_its_own_text_whatever_the_cases_history() {
+        // issue #11: each post used to re-index all of the case's text, so the Nth post of a
+        // case cost N times the first, and every other writer waited behind it
+        let conn = db();
+        let n = open(&conn, "Printer offline");
+        let cost: Vec<u64> = (0..48)
+            .map(|i| rows_written(&conn, n, vec![note(i, 2_000)]))
+            .collect();
+        let (early, late) = (typical(&cost[..12]), typical(&cost[36..]));
+        assert!(
+            late <= early + early / 4,
+            "rows written per post grow with the case's history: {early} early, {late} late \
+             ({cost:?})"
+        );
+        // and the text is all there: the first post and the last still match
+        for term in ["w0x1999", "w47x0"] {
+            let hits = search(
+                &conn,
+                &SearchQuery {
+                    text: term.into(),
+                    kind: None,
+                    scope: Scope::Staff,
+                    limit: 10,
+                },
+            )
+            .unwrap();
+            assert_eq!(hits.len(), 1, "{term}");
+        }
+    }
+
+    #[test]
+    fn another_cases_history_does_not_make_a_writer_pay() {
+        // one writer per store, so a commit waits for those queued before it: what keeps
+        // that wait short is that no commit's work depends on any case's history, its own or
+        // another's. The same small posts cost the same rows beside a case with a big history.
+        let small = |conn: &Connection, n: CaseNumber| -> u64 {
+            typical(
+                &(0..9)
+                    .map(|i| rows_written(conn, n, vec![note(9_000 + i, 20)]))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let quiet = db();
+        open(&quiet, "Printer offline");
+        let b = open(&quiet, "Login loop");
+        let alone = small(&quiet, b);
+
+        let busy = db();
+        let a = open(&busy, "Printer offline");
+        let b = open(&busy, "Login loop");
+        let first: Vec<u64> = (0..9)
+            .map(|i| rows_written(&busy, a, vec![note(i, 2_000)]))
+            .collect();
+        for i in 9..40 {
+            rows_written(&busy, a, vec![note(i, 2_000)]);
+        }
+        let beside = small(&busy, b);
+        assert!(
+            beside <= alone + alone / 4,
+            "small posts beside a big case wrote {beside} rows each, alone {alone}"
+        );
+        // the big case's own next posts cost what its first ones did: the wait behind one
+        // is bounded by that post's own size
+        let later: Vec<u64> = (40..49)
+            .map(|i| rows_written(&busy, a, vec![note(i, 2_000)]))
+            .collect();
+        assert!(
+            typical(&later) <= typical(&first) + typical(&first) / 4,
+            "{first:?} then {later:?}"
+        );
     }
 
     #[test]

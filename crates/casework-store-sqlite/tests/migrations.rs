@@ -124,6 +124,38 @@ async fn a_version_1_database_opens_and_every_record_verifies() {
         hidden.is_empty(),
         "internal text stays out of customer search after an upgrade"
     );
+    // v5 rebuilt the index as passages: text from events is found with the title's terms,
+    // staff only for an internal note, the customer too for a customer-visible summary
+    let find = |text: &str, scope: Scope| {
+        store.search(SearchQuery {
+            text: text.into(),
+            kind: Some(RefKind::Case),
+            scope,
+            limit: 10,
+        })
+    };
+    let jordan = || Scope::Customer("jordan@customer.example".parse().unwrap());
+    let refs = |hits: Vec<casework_core::ports::SearchHit>| -> Vec<String> {
+        let mut r: Vec<String> = hits.into_iter().map(|h| h.reference).collect();
+        r.sort();
+        r
+    };
+    let staff = find("internal notes registered", Scope::Staff)
+        .await
+        .unwrap();
+    assert!(
+        staff
+            .iter()
+            .any(|h| h.title == "Data store not registered 0")
+    );
+    assert_eq!(refs(staff), ["00000001", "00000002"]);
+    // Jordan's cases are 1 and 3; only 1 has a customer-visible summary
+    let summary = find("summary registered", jordan()).await.unwrap();
+    assert_eq!(refs(summary), ["00000001"]);
+    assert!(
+        find("internal notes", jordan()).await.unwrap().is_empty(),
+        "the internal notes stay staff-only"
+    );
     let rows = store
         .reopen_report(ReportQuery {
             group_by: ReportGroup::ProductArea,
