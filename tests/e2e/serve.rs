@@ -72,8 +72,21 @@ pub fn start_server(
     String,
     std::io::Lines<BufReader<std::process::ChildStdout>>,
 ) {
+    start_server_with(cw, &[])
+}
+
+/// [`start_server`] with more `serve` options.
+pub fn start_server_with(
+    cw: &Cw,
+    options: &[&str],
+) -> (
+    Child,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut child = Command::new(EXE)
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(options)
         .env_clear()
         .env("HOME", &cw.dir)
         .env("XDG_DATA_HOME", cw.dir.join("data"))
@@ -236,4 +249,63 @@ fn a_killed_server_loses_no_acknowledged_case() {
             on_file.len()
         );
     }
+}
+
+#[test]
+fn slow_and_idle_connections_are_dropped_and_the_server_keeps_serving() {
+    // issue #11: sockets that sent part of a request's headers stayed open for good
+    let cw = Cw::new(EXE, "serve-slow");
+    let (mut child, addr, _lines) = start_server_with(&cw, &["--header-timeout", "1"]);
+    let mut half = Vec::new();
+    for i in 0..200 {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        if i % 2 == 0 {
+            // half a head; the rest never comes
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+        } // else: connected, silent
+        half.push(s);
+    }
+    // normal requests are answered meanwhile
+    assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
+    // every one is closed by the server: "eventually" is a generous bound, not a timing
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for (i, s) in half.iter_mut().enumerate() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) => {
+                    break !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                }
+            }
+        };
+        assert!(closed, "connection {i} still open 30 s after its last byte");
+    }
+    assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
+    // a URI too long is a problem+json 414, like every other error
+    let (status, body) = http(
+        &addr,
+        "GET",
+        &format!("/api/v1/cases?q={}", "x".repeat(20_000)),
+        None,
+        None,
+    );
+    assert_eq!(status, 414, "{body}");
+    assert!(body.contains("\"status\":414"), "{body}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
 }

@@ -140,6 +140,13 @@ pub enum Top {
         /// Seconds between delivery runs of the background email worker
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         deliver_every: u64,
+        /// Seconds a connection may take to send a request's headers (an idle keep-alive
+        /// connection, its next request's) before it is closed
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Most connections open at once; more wait to be accepted until one closes
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
+        max_connections: u64,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]

@@ -127,12 +127,19 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             bind,
             mailer,
             deliver_every,
+            header_timeout,
+            max_connections,
         } => {
+            let limits = casework_http::ServeLimits {
+                header_read_timeout: std::time::Duration::from_secs(header_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            };
             serve(
                 &app,
                 &bind,
                 &mailer,
                 std::time::Duration::from_secs(deliver_every),
+                limits,
             )
             .await
         }
@@ -453,12 +460,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
 
 /// Serves the HTTP API until SIGTERM or Ctrl-C; requests in flight finish first. A
 /// background worker delivers queued email through `mailer` every `deliver_every`
-/// meanwhile ([`crate::worker`]), and `/healthz` says whether it runs.
+/// meanwhile ([`crate::worker`]), and `/healthz` says whether it runs. Slow and idle
+/// connections are closed and their number capped (`limits`).
 async fn serve(
     app: &App,
     bind: &str,
     mailer: &str,
     deliver_every: std::time::Duration,
+    limits: casework_http::ServeLimits,
 ) -> Result<u8, Failure> {
     let mailer =
         casework_mail::mailer_from_url(mailer).map_err(|e| Failure::usage(e.to_string()))?;
@@ -489,11 +498,8 @@ async fn serve(
         state.health.clone(),
     ));
     let router = casework_http::router(state);
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
-        .await;
+    casework_http::serve(listener, router, limits, shutdown()).await;
     worker.abort();
-    served.map_err(|e| Failure::unavailable(format!("server stopped: {e}")))?;
     let _ = output::human("stopped\n");
     Ok(0)
 }

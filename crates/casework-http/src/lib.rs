@@ -7,6 +7,7 @@
 
 mod error;
 pub mod openapi;
+pub mod server;
 pub(crate) mod store_api;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -33,6 +34,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 pub use error::ApiError;
+pub use server::{ServeLimits, serve};
 
 /// Largest request body accepted (larger: 413).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -157,7 +159,45 @@ pub fn router_with_timeout(state: AppState, timeout: std::time::Duration) -> Rou
     layered(routes(state), timeout)
 }
 
-/// Wraps routes in the request-id, tracing and timeout layers.
+/// Answers 414 (problem+json) for a request target longer than [`server::MAX_URI`].
+async fn uri_limit(req: Request, next: axum::middleware::Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > server::MAX_URI {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI too long",
+            format!(
+                "the request target is {len} bytes; at most {} are accepted",
+                server::MAX_URI
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Answers 503 (problem+json) for a request not done within `limit`.
+async fn time_limit(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request timed out",
+            format!(
+                "the request was not done within {} s; a write may still have been applied, \
+                 so read before retrying",
+                limit.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Wraps routes in the request-id, tracing, URI-length and timeout layers.
 fn layered(routes: Router, timeout: std::time::Duration) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let trace = tower_http::trace::TraceLayer::new_for_http()
@@ -176,10 +216,8 @@ fn layered(routes: Router, timeout: std::time::Duration) -> Router {
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(trace)
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                timeout,
-            )),
+            .layer(axum::middleware::from_fn(uri_limit))
+            .layer(axum::middleware::from_fn_with_state(timeout, time_limit)),
     )
 }
 
