@@ -58,6 +58,7 @@ impl From<ServiceError> for Failure {
             ServiceError::Workflow(_) => exit::REFUSED,
             ServiceError::NotFound(_) | ServiceError::UnknownActor(_) => exit::USAGE_OR_NOT_FOUND,
             ServiceError::Conflict { .. } => exit::CONFLICT,
+            ServiceError::Busy { .. } => exit::UNAVAILABLE,
             ServiceError::Store(StoreError::Unavailable(_)) => exit::UNAVAILABLE,
             ServiceError::Store(StoreError::Duplicate(_) | StoreError::Invalid(_)) => {
                 exit::USAGE_OR_NOT_FOUND
@@ -80,9 +81,20 @@ impl From<StoreError> for Failure {
 /// The wall clock.
 pub struct SystemClock;
 
+#[async_trait::async_trait]
 impl Clock for SystemClock {
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
+    }
+
+    /// Sleeps between half and one and a half times `backoff`, so writers that lost the same
+    /// race do not all come back at the same instant.
+    async fn pause(&self, backoff: std::time::Duration) {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let jitter = f64::from(nanos % 1000) / 1000.0 + 0.5;
+        tokio::time::sleep(backoff.mul_f64(jitter)).await;
     }
 }
 

@@ -25,8 +25,15 @@ use crate::workflow::{
     decide, decide_open, non_response_check, required_text, stamp,
 };
 
-/// How many times a command without an expected version is re-decided after a conflict.
-const CONFLICT_RETRIES: usize = 5;
+/// How many times a command without an expected version is decided and committed while
+/// other writers keep getting in first, before the service answers [`ServiceError::Busy`].
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The pause before attempt `attempt + 1`: 1 ms, doubling, at most 64 ms (about a quarter
+/// of a second over all attempts).
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(1u64 << attempt.saturating_sub(1).min(6))
+}
 
 /// What can go wrong when the service runs a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +52,16 @@ pub enum ServiceError {
     Conflict {
         /// The case's version now.
         current_version: u64,
+    },
+    /// A command without an expected version lost the race to other writers on every
+    /// attempt; nothing was written. Never a conflict: the caller stated no version.
+    #[error(
+        "the case is busy: other writes got in first {attempts} times; nothing was written, \
+         try again shortly"
+    )]
+    Busy {
+        /// Attempts made.
+        attempts: u32,
     },
     /// The store failed or is unreachable.
     #[error(transparent)]
@@ -333,7 +350,8 @@ impl CaseService {
     ///
     /// With `expected_version`, a case that changed since is a conflict. Without it, the
     /// command is decided against the current state and re-decided if another writer got
-    /// in first, so nothing is lost either way.
+    /// in first (pausing [`backoff`] through the clock), up to [`MAX_ATTEMPTS`] times, then
+    /// [`ServiceError::Busy`]: a caller who stated no version never gets a conflict.
     pub async fn execute(
         &self,
         actor: &Actor,
@@ -342,7 +360,7 @@ impl CaseService {
         command: Command,
     ) -> Result<Outcome, ServiceError> {
         self.prepare(&command).await?;
-        let mut attempt = 0;
+        let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let case = self.visible_case(actor, number).await?;
@@ -378,8 +396,12 @@ impl CaseService {
                         events,
                     });
                 }
-                Err(StoreError::Conflict { .. })
-                    if expected_version.is_none() && attempt < CONFLICT_RETRIES => {}
+                Err(StoreError::Conflict { .. }) if expected_version.is_none() => {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(ServiceError::Busy { attempts: attempt });
+                    }
+                    self.clock.pause(backoff(attempt)).await;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -1030,6 +1052,80 @@ mod tests {
             .unwrap();
         assert_eq!(actor.principal, "token:t-42");
         assert_eq!(actor.name, "Jordan");
+    }
+
+    #[test]
+    fn without_an_expected_version_contention_is_busy_never_a_conflict() {
+        // issue #11: a write with no If-Match answered 412 after five lost races, though the
+        // caller stated no precondition to fail. It re-decides with backoff, then gives up
+        // as busy (503, retry later): never a conflict.
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(|_| Ok(crate::testing::sample_case()));
+        store
+            .expect_commit()
+            .times(MAX_ATTEMPTS as usize)
+            .returning(|c| {
+                Err(StoreError::Conflict {
+                    expected_version: c.expected_version,
+                    current_version: c.expected_version + 1,
+                })
+            });
+        let svc = service(store);
+        let n = CaseNumber::new(1027).unwrap();
+        let err =
+            futures::executor::block_on(svc.execute(&agent(), n, None, Command::ConfirmTitle))
+                .unwrap_err();
+        assert_eq!(
+            err,
+            ServiceError::Busy {
+                attempts: MAX_ATTEMPTS
+            }
+        );
+    }
+
+    #[test]
+    fn retries_back_off_through_the_clock() {
+        let mut store = MockCaseStore::new();
+        store
+            .expect_load_case()
+            .returning(|_| Ok(crate::testing::sample_case()));
+        let mut lost = 0;
+        store.expect_commit().returning(move |c| {
+            lost += 1;
+            if lost <= 3 {
+                Err(StoreError::Conflict {
+                    expected_version: c.expected_version,
+                    current_version: c.expected_version,
+                })
+            } else {
+                Ok(c.state)
+            }
+        });
+        let mut clock = crate::ports::MockClock::new();
+        clock.expect_now().returning(|| crate::testing::START);
+        let mut seq = mockall::Sequence::new();
+        for pause in [1, 2, 4] {
+            clock
+                .expect_pause()
+                .times(1)
+                .in_sequence(&mut seq)
+                .withf(move |d| *d == std::time::Duration::from_millis(pause))
+                .returning(|_| ());
+        }
+        let svc = CaseService::new(
+            Arc::new(store),
+            Arc::new(clock),
+            Arc::new(SequentialIds::default()),
+            Arc::new(WorkflowConfig::default_config()),
+            Arc::new(Templates::embedded().unwrap()),
+        );
+        let n = CaseNumber::new(1027).unwrap();
+        let done =
+            futures::executor::block_on(svc.execute(&agent(), n, None, Command::ConfirmTitle))
+                .unwrap();
+        assert_eq!(done.events.len(), 1, "the fourth attempt went through");
     }
 
     #[test]

@@ -108,6 +108,14 @@ impl From<ServiceError> for ApiError {
                 format!("the case changed: it is at version {current_version}; reload and retry"),
             )
             .with("current_version", json!(current_version)),
+            ServiceError::Busy { attempts } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "case busy",
+                format!(
+                    "other writes to this case got in first {attempts} times; nothing was \
+                     written, try again shortly"
+                ),
+            ),
             ServiceError::Store(StoreError::Unavailable(_)) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store unavailable",
@@ -168,6 +176,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // busy, unreachable store, timed out: all worth a retry in a moment
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

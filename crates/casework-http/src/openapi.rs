@@ -67,8 +67,13 @@ pub enum Problems {
     /// `PATCH` without `If-Match`.
     #[response(status = 428, content_type = "application/problem+json")]
     PreconditionRequired(Problem),
-    /// The store cannot be reached, or the request timed out.
-    #[response(status = 503, content_type = "application/problem+json")]
+    /// The store cannot be reached, the request timed out, or (a write without `If-Match`)
+    /// other writes to the case kept getting in first; `Retry-After` says when to try again.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = String, description = "Seconds to wait before a retry"))
+    )]
     Unavailable(Problem),
 }
 

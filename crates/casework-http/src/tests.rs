@@ -1137,6 +1137,65 @@ async fn two_patches_with_one_if_match_let_exactly_one_win() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_without_if_match_under_contention_never_answer_412() {
+    // issue #11: a write that sent no precondition answered 412 after five lost races
+    for (name, app) in stores().await {
+        let made = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let start = made.body["version"].as_u64().unwrap();
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for j in 0..4 {
+                        let body = json!({"kind": "note", "body": format!("note {i}.{j}")});
+                        let r = call(
+                            &app,
+                            "POST",
+                            "/api/v1/cases/1/posts",
+                            Some(AGENT),
+                            Some(body),
+                            &[],
+                        )
+                        .await;
+                        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+                            is_problem(&r, StatusCode::SERVICE_UNAVAILABLE);
+                            assert_eq!(r.headers[header::RETRY_AFTER], "1");
+                        }
+                        out.push(r.status.as_u16());
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.extend(t.await.unwrap());
+        }
+        assert!(
+            statuses.iter().all(|s| *s == 201 || *s == 503),
+            "{name}: {statuses:?}"
+        );
+        let written = statuses.iter().filter(|s| **s == 201).count() as u64;
+        assert!(written > 0, "{name}");
+        let case = call(&app, "GET", "/api/v1/cases/1", Some(AGENT), None, &[]).await;
+        assert_eq!(
+            case.body["version"].as_u64().unwrap(),
+            start + written,
+            "{name}: one event per acknowledged write, none for a busy one"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = app(Arc::new(casework_store_memory::MemoryStore::new())).await;
