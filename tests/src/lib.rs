@@ -285,8 +285,9 @@ impl Drop for Cw {
     }
 }
 
-/// The Python that runs the test SMTP server: `CASEWORK_TEST_PYTHON`, else the virtual
-/// environment `cargo xtask ci` makes in `target/test-venv` (with aiosmtpd from PyPI).
+/// The Python that runs the test SMTP server and the OpenAPI tools: `CASEWORK_TEST_PYTHON`,
+/// else the virtual environment `cargo xtask ci` makes in `target/test-venv` (aiosmtpd,
+/// openapi-spec-validator and openapi-python-client from PyPI).
 pub fn test_python() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("CASEWORK_TEST_PYTHON") {
         return p.into();
@@ -296,8 +297,8 @@ pub fn test_python() -> std::path::PathBuf {
         return venv;
     }
     panic!(
-        "the email tests need Python with aiosmtpd: run `cargo xtask ci` (it makes \
-         target/test-venv) or `cargo xtask test-env`, or set CASEWORK_TEST_PYTHON"
+        "the email and OpenAPI tests need Python with their packages: run `cargo xtask ci` \
+         (it makes target/test-venv) or `cargo xtask test-env`, or set CASEWORK_TEST_PYTHON"
     )
 }
 

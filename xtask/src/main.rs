@@ -6,8 +6,9 @@
 //! - `cargo xtask openapi` — rewrites `docs/openapi.json` from the code (`casework openapi`);
 //!   a test fails while the committed file is stale.
 //! - `cargo xtask fuzz-api [--seconds N]` — schemathesis (PyPI) against `casework serve`.
-//! - `cargo xtask test-env` — the Python virtual environment (`target/test-venv`, aiosmtpd
-//!   from PyPI) in which the email tests run a real SMTP server; `ci` makes it when missing.
+//! - `cargo xtask test-env` — the Python virtual environment (`target/test-venv`, pinned
+//!   packages from PyPI) in which the email tests run a real SMTP server and the OpenAPI
+//!   tests run openapi-spec-validator and openapi-python-client; `ci` makes it when missing.
 //! - `cargo xtask bench store [--cases N]...` — the store benchmarks in release mode, one run
 //!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
 //! - `cargo xtask bench cli` — `casework case show` as a whole process, with hyperfine.
@@ -79,36 +80,54 @@ fn openapi() -> Result<()> {
     Ok(())
 }
 
-/// aiosmtpd, pinned: the SMTP server the email tests deliver to.
-const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+/// The test environment's Python packages, pinned: aiosmtpd is the SMTP server the email
+/// tests deliver to; openapi-spec-validator and openapi-python-client check that the served
+/// OpenAPI document validates and generates a complete client (`tests/e2e/openapi.rs`).
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("aiosmtpd", "1.4.6"),
+    ("openapi-spec-validator", "0.9.0"),
+    ("openapi-python-client", "0.29.1"),
+];
 
-/// Makes `target/test-venv` with aiosmtpd unless it is there already.
+/// Makes `target/test-venv` with [`TEST_PACKAGES`] unless it has them already.
 fn test_env() -> Result<()> {
     let venv = tidy::workspace_root().join("target/test-venv");
     let python = venv.join("bin/python");
+    let check = TEST_PACKAGES
+        .iter()
+        .map(|(name, version)| format!("m.version({name:?}) == {version:?}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
     let ready = python.exists()
         && Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
+            .args([
+                "-c",
+                &format!("import importlib.metadata as m, sys; sys.exit(0 if {check} else 1)"),
+            ])
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
     if ready {
         return Ok(());
     }
+    let pins: Vec<String> = TEST_PACKAGES
+        .iter()
+        .map(|(name, version)| format!("{name}=={version}"))
+        .collect();
     let venv_text = venv.display().to_string();
-    run("test-env", "python3", &["-m", "venv", &venv_text])?;
+    if !python.exists() {
+        run("test-env", "python3", &["-m", "venv", &venv_text])?;
+    }
     let python_text = python.display().to_string();
-    run(
-        "test-env",
-        &python_text,
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            AIOSMTPD,
-        ],
-    )
+    let mut args = vec![
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ];
+    args.extend(pins.iter().map(String::as_str));
+    run("test-env", &python_text, &args)
 }
 
 pub(crate) fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {

@@ -14,9 +14,11 @@ use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, Stor
 /// The path prefix of every protocol resource.
 pub const PREFIX: &str = "/store/v1";
 
-/// `POST /store/v1/cases`: open a case, at most once per key when one is given.
+/// `POST /store/v1/cases`: open a case, at most once per key when one is given. Its schema
+/// is `StoreCreateCase`: the API's own body is `CreateCase`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = StoreCreateCase))]
 pub struct CreateCase {
     /// When it was opened.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -7,6 +7,8 @@ use casework_core::ids::EmailAddress;
 use casework_core::model::OutboxStatus;
 use casework_core::workflow::MissingItem;
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, OneOf, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -144,6 +146,152 @@ pub struct Health {
 
 struct BearerAuth;
 
+/// Operation ids are the handlers' names, and the storage protocol has handlers named like
+/// the API's (`add_article`): its operations get a `store_` prefix, so every id is unique.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with(casework_core::protocol::PREFIX) {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Some(id) = &op.operation_id
+                    && !id.starts_with("store_")
+                {
+                    op.operation_id = Some(format!("store_{id}"));
+                }
+            }
+        }
+    }
+}
+
+/// Client generators model `allOf` of objects and `oneOf` of objects, not an `allOf` that holds
+/// a `oneOf`, which is what `#[serde(flatten)]` of the internally tagged [`EventKind`] makes of
+/// `Event`, `EventItem`, `TimelineEntry` and `TimelineItem` (openapi-python-client dropped all
+/// four). Such a schema is rewritten as the `oneOf` of its variants, each one object with every
+/// property it really has, so the document says the same and a generator makes real types.
+/// Every variant of a `oneOf` tagged by `type` gets a title (`EventOpened`, ...), which
+/// generators use to name its class.
+///
+/// [`EventKind`]: casework_core::event::EventKind
+struct FlatVariants;
+
+impl Modify for FlatVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let all = components.schemas.clone();
+        for (name, schema) in components.schemas.iter_mut() {
+            if let RefOr::T(Schema::AllOf(all_of)) = schema
+                && let Some(variants) = flatten(&RefOr::T(Schema::AllOf(all_of.clone())), &all)
+                && variants.len() > 1
+            {
+                let mut one_of = OneOf::new();
+                one_of.description = all_of.description.clone();
+                one_of.items = variants
+                    .into_iter()
+                    .map(|v| RefOr::T(Schema::Object(v)))
+                    .collect();
+                *schema = RefOr::T(Schema::OneOf(one_of));
+            }
+            if let RefOr::T(Schema::OneOf(one_of)) = schema {
+                for item in &mut one_of.items {
+                    if let RefOr::T(Schema::Object(o)) = item
+                        && let Some(tag) = tag_of(o)
+                    {
+                        o.title = Some(format!("{name}{}", pascal(&tag)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The objects a schema may be, with `allOf` merged and `oneOf` spread; `None` when it is
+/// anything else.
+fn flatten(schema: &RefOr<Schema>, all: &Schemas) -> Option<Vec<Object>> {
+    match schema {
+        RefOr::Ref(r) => {
+            let name = r.ref_location.rsplit('/').next()?;
+            flatten(all.get(name)?, all)
+        }
+        RefOr::T(Schema::Object(o)) => Some(vec![o.clone()]),
+        RefOr::T(Schema::OneOf(one_of)) => {
+            let mut out = Vec::new();
+            for item in &one_of.items {
+                out.extend(flatten(item, all)?);
+            }
+            Some(out)
+        }
+        RefOr::T(Schema::AllOf(all_of)) => {
+            let mut out = vec![Object::new()];
+            for item in &all_of.items {
+                let parts = flatten(item, all)?;
+                out = out
+                    .iter()
+                    .flat_map(|left| parts.iter().map(move |right| merge(left, right)))
+                    .collect();
+            }
+            Some(out)
+        }
+        RefOr::T(_) => None,
+    }
+}
+
+type Schemas = std::collections::BTreeMap<String, RefOr<Schema>>;
+
+fn merge(left: &Object, right: &Object) -> Object {
+    let mut o = left.clone();
+    o.schema_type = right.schema_type.clone();
+    o.properties
+        .extend(right.properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for r in &right.required {
+        if !o.required.contains(r) {
+            o.required.push(r.clone());
+        }
+    }
+    if right.description.is_some() {
+        o.description = right.description.clone();
+    }
+    o
+}
+
+/// The one value of an object's `type` property, if it is a tag.
+fn tag_of(o: &Object) -> Option<String> {
+    match o.properties.get("type")? {
+        RefOr::T(Schema::Object(t)) => match t.enum_values.as_deref()? {
+            [serde_json::Value::String(tag)] => Some(tag.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `email_queued` as `EmailQueued`.
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -165,7 +313,7 @@ impl Modify for BearerAuth {
                        shared/brief/API.md. Authenticate with `Authorization: Bearer <token>` \
                        (tokens from `casework token create`)."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &UniqueOperationIds, &FlatVariants),
     components(schemas(Problem, casework_core::ports::ReportGroup)),
     security(("bearer" = [])),
     paths(
@@ -234,4 +382,176 @@ pub fn document() -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// Every schema each operation registers, by the name it registers it under: what the
+    /// derive collects into `components` (where a second schema of the same name silently
+    /// replaces the first). The list must name every operation of [`ApiDoc`].
+    fn registered() -> (Vec<(String, RefOr<Schema>)>, usize) {
+        let mut schemas = Vec::new();
+        macro_rules! each {
+            ($($p:path),* $(,)?) => {{
+                $( <$p as utoipa::__dev::SchemaReferences>::schemas(&mut schemas); )*
+                [$(stringify!($p)),*].len()
+            }};
+        }
+        let listed = each!(
+            crate::__path_healthz,
+            crate::__path_openapi_json,
+            crate::__path_create_case,
+            crate::__path_list_cases,
+            crate::__path_get_case,
+            crate::__path_patch_case,
+            crate::__path_assign,
+            crate::__path_transition,
+            crate::__path_escalate,
+            crate::__path_close,
+            crate::__path_reopen,
+            crate::__path_log_call,
+            crate::__path_add_post,
+            crate::__path_contact_attempt,
+            crate::__path_preview_email,
+            crate::__path_send_email,
+            crate::__path_summary_draft,
+            crate::__path_closing_check,
+            crate::__path_timeline,
+            crate::__path_history,
+            crate::__path_similar,
+            crate::__path_link,
+            crate::__path_swarm,
+            crate::__path_search,
+            crate::__path_add_article,
+            crate::__path_get_article,
+            crate::__path_add_defect,
+            crate::__path_get_defect,
+            crate::__path_reopen_report,
+            crate::__path_outbox,
+            crate::store_api::__path_create_case,
+            crate::store_api::__path_list_cases,
+            crate::store_api::__path_load_case,
+            crate::store_api::__path_commit,
+            crate::store_api::__path_history,
+            crate::store_api::__path_similar,
+            crate::store_api::__path_case_outbox,
+            crate::store_api::__path_search,
+            crate::store_api::__path_reopen_report,
+            crate::store_api::__path_list_people,
+            crate::store_api::__path_get_person,
+            crate::store_api::__path_put_person,
+            crate::store_api::__path_add_article,
+            crate::store_api::__path_get_article,
+            crate::store_api::__path_add_defect,
+            crate::store_api::__path_get_defect,
+            crate::store_api::__path_outbox_list,
+            crate::store_api::__path_outbox_claim,
+            crate::store_api::__path_outbox_finish,
+            crate::store_api::__path_put_token,
+            crate::store_api::__path_find_token,
+            crate::store_api::__path_list_tokens,
+            crate::store_api::__path_revoke_token,
+            crate::store_api::__path_stats
+        );
+        <Problem as ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            <Problem as ToSchema>::name().to_string(),
+            <Problem as utoipa::PartialSchema>::schema(),
+        ));
+        (schemas, listed)
+    }
+
+    #[test]
+    fn every_schema_name_names_one_schema() {
+        // issue #11: two types named CreateCase, so POST /api/v1/cases pointed at the
+        // storage protocol's body
+        let (schemas, listed) = registered();
+        let doc = ApiDoc::openapi();
+        let operations: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|item| {
+                [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                    .iter()
+                    .filter(|op| op.is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(listed, operations, "list every operation of ApiDoc above");
+        let mut by_name: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, schema) in schemas {
+            let text = serde_json::to_string(&schema).unwrap_or_default();
+            by_name.entry(name).or_default().insert(text);
+        }
+        let clashes: Vec<&String> = by_name
+            .iter()
+            .filter(|(_, versions)| versions.len() > 1)
+            .map(|(name, _)| name)
+            .collect();
+        assert!(
+            clashes.is_empty(),
+            "schema names used by two types: {clashes:?}"
+        );
+        assert!(
+            by_name.len() > 50,
+            "the collection sees the schemas: {}",
+            by_name.len()
+        );
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = ApiDoc::openapi();
+        let mut seen = BTreeSet::new();
+        for item in doc.paths.paths.values() {
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let id = op.operation_id.clone().unwrap_or_default();
+                assert!(seen.insert(id.clone()), "operation id {id:?} repeats");
+            }
+        }
+        assert!(seen.contains("add_article") && seen.contains("store_add_article"));
+    }
+
+    #[test]
+    fn no_schema_is_an_all_of_around_a_one_of() {
+        let doc = ApiDoc::openapi();
+        let all = doc.components.map(|c| c.schemas).unwrap_or_default();
+        for name in ["Event", "EventItem", "TimelineEntry", "TimelineItem"] {
+            let Some(RefOr::T(Schema::OneOf(one_of))) = all.get(name) else {
+                panic!("{name} is not a oneOf of its variants");
+            };
+            let mut titles = BTreeSet::new();
+            for item in &one_of.items {
+                let RefOr::T(Schema::Object(o)) = item else {
+                    panic!("{name}: a variant is not an object");
+                };
+                for common in ["case", "seq", "at", "actor", "type"] {
+                    assert!(o.required.iter().any(|r| r == common), "{name}: {common}");
+                }
+                titles.insert(o.title.clone().unwrap_or_default());
+            }
+            assert_eq!(titles.len(), one_of.items.len(), "{name}: {titles:?}");
+            assert!(titles.contains(&format!("{name}EmailQueued")), "{titles:?}");
+        }
+        let Some(RefOr::T(Schema::OneOf(items))) = all.get("TimelineItem") else {
+            return;
+        };
+        let RefOr::T(Schema::Object(first)) = &items.items[0] else {
+            return;
+        };
+        for p in ["id", "delivery", "title", "customer"] {
+            assert!(
+                first.properties.contains_key(p),
+                "TimelineItemOpened lacks {p}"
+            );
+        }
+    }
 }
