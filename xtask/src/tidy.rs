@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package};
+use cargo_metadata::{CargoOpt, DependencyKind, Metadata, MetadataCommand, Package};
 
 /// The core crate.
 const CORE: &str = "casework-core";
@@ -42,9 +42,12 @@ pub fn workspace_root() -> PathBuf {
     here.parent().map(Path::to_path_buf).unwrap_or(here)
 }
 
+/// The workspace's metadata with every feature of every member on, as CI builds it
+/// (`--all-features`): a dependency behind a feature is still a dependency.
 fn metadata(root: &Path) -> Result<Metadata> {
     Ok(MetadataCommand::new()
         .manifest_path(root.join("Cargo.toml"))
+        .features(CargoOpt::AllFeatures)
         .exec()?)
 }
 
@@ -203,6 +206,134 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The paths of the attributes a source text applies, looking inside `cfg_attr`: an
+/// attribute `cfg_attr(not(ci), ignore)` applies `ignore`, as `ignore = "slow"` does.
+fn attribute_paths(text: &str) -> Vec<String> {
+    /// The path an attribute body starts with (`tokio::test` of `tokio::test(flavor…)`) and,
+    /// for `cfg_attr(predicate, a, b)`, the paths of `a` and `b`.
+    fn paths_of(body: &str, out: &mut Vec<String>) {
+        let body = body.trim();
+        let path: String = body
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        if path != "cfg_attr" {
+            out.push(path);
+            return;
+        }
+        let Some(args) = body[path.len()..]
+            .trim_start()
+            .strip_prefix('(')
+            .and_then(|a| a.strip_suffix(')'))
+        else {
+            return;
+        };
+        // split at the commas outside parentheses and strings; the first part is the predicate
+        let (mut depth, mut quoted, mut start, mut parts) = (0i32, false, 0, Vec::new());
+        for (i, c) in args.char_indices() {
+            match c {
+                '"' => quoted = !quoted,
+                '(' | '[' if !quoted => depth += 1,
+                ')' | ']' if !quoted => depth -= 1,
+                ',' if !quoted && depth == 0 => {
+                    parts.push(&args[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        parts.push(&args[start..]);
+        for part in parts.into_iter().skip(1).filter(|p| !p.trim().is_empty()) {
+            paths_of(part, out);
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('#') {
+        rest = &rest[at + 1..];
+        let after = rest.strip_prefix('!').unwrap_or(rest).trim_start();
+        let Some(inner) = after.strip_prefix('[') else {
+            continue;
+        };
+        // the attribute's body: up to the matching `]`
+        let mut depth = 1;
+        let mut end = None;
+        let mut quoted = false;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '"' => quoted = !quoted,
+                '[' if !quoted => depth += 1,
+                ']' if !quoted => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(end) = end {
+            paths_of(&inner[..end], &mut out);
+        }
+    }
+    out
+}
+
+/// Whether a source text disables or inverts a test, in any attribute form: `ignore` (bare,
+/// with a reason, or under `cfg_attr`) or `should_panic`.
+fn disables_a_test(text: &str) -> bool {
+    attribute_paths(text)
+        .iter()
+        .any(|p| p == "ignore" || p == "should_panic")
+}
+
+/// Modules of `std` that do I/O, which core must not name.
+const IO_MODULES_OF_STD: &[&str] = &["fs", "net", "process"];
+
+/// The I/O modules of `std` a source text names: `std::fs::read`, `use std::{net, …}`.
+fn std_io_in(text: &str) -> Vec<&'static str> {
+    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut found = Vec::new();
+    for module in IO_MODULES_OF_STD {
+        let direct = format!("std::{module}");
+        let named_directly = squeezed.match_indices(&direct).any(|(i, _)| {
+            !squeezed[i + direct.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        });
+        // `use std::{fs, io::Read}` and the like
+        let in_a_group = squeezed.match_indices("std::{").any(|(i, _)| {
+            let group = &squeezed[i + 6..];
+            let group = &group[..group.find('}').unwrap_or(group.len())];
+            group
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|w| w == *module)
+        });
+        if named_directly || in_a_group {
+            found.push(*module);
+        }
+    }
+    found
+}
+
+/// Core does no I/O through `std` either: no `std::fs`, `std::net` or `std::process` in its
+/// source (its dependency closure is checked by [`core_is_pure`]).
+pub fn core_names_no_std_io(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&root.join("crates").join(CORE), &mut files);
+    let mut problems = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            problems.push(format!("{rel}: not readable as UTF-8"));
+            continue;
+        };
+        for module in std_io_in(&text) {
+            problems.push(format!("{rel}: names std::{module}; core does no I/O"));
+        }
+    }
+    problems
+}
+
 /// Every source file opens with a `//!` line saying what it is for; no test is disabled.
 pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
@@ -210,8 +341,6 @@ pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String
         rust_files(&root.join(dir), &mut files);
     }
     let mut problems = Vec::new();
-    let ignore = ["#[", "ignore]"].concat();
-    let should_panic = ["#[", "should_panic"].concat();
     for f in files {
         let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
         let Ok(text) = std::fs::read_to_string(&f) else {
@@ -223,7 +352,7 @@ pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String
                 "{rel}: does not open with a //! line saying what it is for"
             ));
         }
-        if text.contains(&ignore) || text.contains(&should_panic) {
+        if disables_a_test(&text) {
             problems.push(format!(
                 "{rel}: disables or inverts a test (ignore / should_panic)"
             ));
@@ -240,6 +369,7 @@ pub fn check_all(root: &Path) -> Result<Vec<String>> {
     all.extend(only_roots_wire_adapters(&meta));
     all.extend(crates_are_named_and_unpublished(&meta, root));
     all.extend(sources_are_documented_and_no_test_is_disabled(root));
+    all.extend(core_names_no_std_io(root));
     Ok(all)
 }
 
@@ -284,6 +414,89 @@ mod tests {
             sources_are_documented_and_no_test_is_disabled(&workspace_root()),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn core_names_no_io_module_of_std() {
+        assert_eq!(
+            core_names_no_std_io(&workspace_root()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn dependencies_are_resolved_with_every_feature_on() {
+        // mockall reaches core only through its `mocks` feature: seen, so a forbidden
+        // library behind a feature would be seen too
+        let closure = core_closure(&meta());
+        assert!(closure.iter().any(|n| n == "mockall"), "{closure:?}");
+        assert!(closure.iter().any(|n| n == "utoipa"), "{closure:?}");
+    }
+
+    #[test]
+    fn a_test_is_disabled_in_any_attribute_form() {
+        // spelled in pieces so this file does not trip the check it tests
+        let attr = |body: &str| ["#", "[", body, "]\nfn t() {}\n"].concat();
+        for disabled in [
+            "ignore",
+            "ignore = \"slow\"",
+            "ignore ",
+            "cfg_attr(not(feature = \"slow\"), ignore)",
+            "cfg_attr(ci, ignore = \"flaky, see #3\")",
+            "cfg_attr(all(unix, test), allow(dead_code), ignore)",
+            "cfg_attr(a, cfg_attr(b, ignore))",
+            "should_panic",
+            "should_panic(expected = \"boom\")",
+            "cfg_attr(test, should_panic)",
+        ] {
+            assert!(disables_a_test(&attr(disabled)), "{disabled}");
+        }
+        let inner = ["#", "![", "cfg_attr(ci, ignore)", "]"].concat();
+        assert!(disables_a_test(&inner));
+        for fine in [
+            "test",
+            "tokio::test(flavor = \"multi_thread\")",
+            "cfg_attr(feature = \"openapi\", schema(value_type = String))",
+            "allow(clippy::ignored_unit_patterns)",
+            "doc = \"an ignore ] in a string\"",
+            "cfg_attr(x, derive(Debug))",
+        ] {
+            assert!(!disables_a_test(&attr(fine)), "{fine}");
+        }
+    }
+
+    #[test]
+    fn core_naming_std_io_is_caught_in_any_form() {
+        for bad in [
+            "fn f() { let _ = std::fs::read(\"x\"); }",
+            "use std::net::TcpStream;",
+            "use std :: process;",
+            "use std::{collections::BTreeMap, fs};",
+            "use std::{\n    io::Read,\n    process::Command,\n};",
+            "fn f() { ::std::net::TcpListener::bind(\"x\"); }",
+        ] {
+            assert!(!std_io_in(bad).is_empty(), "{bad}");
+        }
+        for fine in [
+            "use std::sync::Arc;",
+            "use std::{collections::BTreeMap, fmt};",
+            "fn f() { std::fmt::Write::write_str; }",
+            "use std::fsomething;",
+        ] {
+            assert!(std_io_in(fine).is_empty(), "{fine}");
+        }
+        // and on a tree: a core crate that reads a file
+        let dir = std::env::temp_dir().join(format!("casework-tidy-io-{}", std::process::id()));
+        let src = dir.join("crates").join(CORE).join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("lib.rs"),
+            "//! x\nfn f() { let _ = std::fs::read(\"x\"); }\n",
+        )
+        .unwrap();
+        let problems = core_names_no_std_io(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]
