@@ -166,8 +166,10 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     assert_eq!(rest, ["stopped"]);
 }
 
+/// The server crash test: SIGKILLs `casework serve` under load, so it proves durability
+/// against a process crash, not a power loss (see `durability.rs`).
 #[test]
-fn a_killed_server_loses_no_acknowledged_case() {
+fn a_process_crash_of_the_server_loses_no_acknowledged_case() {
     let cw = Cw::new(EXE, "serve-crash");
     let token = admin_token(&cw);
     let mut seed = std::time::SystemTime::now()
@@ -204,8 +206,18 @@ fn a_killed_server_loses_no_acknowledged_case() {
         seed ^= seed << 17;
         let wait = 200 + seed % 500;
         std::thread::sleep(Duration::from_millis(wait));
+        // a server that died by itself is a failure, not a crash this test made
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "round {round}: the server exited before it was killed"
+        );
         server.kill().unwrap(); // SIGKILL: no flush, no graceful anything
-        server.wait().unwrap();
+        let status = server.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "round {round}: the server ended by our SIGKILL, not otherwise: {status:?}"
+        );
         stop.store(true, Ordering::Relaxed);
         for c in clients {
             c.join().unwrap();
@@ -243,6 +255,17 @@ fn a_killed_server_loses_no_acknowledged_case() {
                 "round {round}: acknowledged case {n} is lost"
             );
         }
+        // the file is sound and every case replays to its stored state
+        let acks = crate::durability::Acks {
+            cases: acknowledged.iter().copied().collect(),
+            posts: Default::default(),
+        };
+        let db = cw.dir.join("data/casework/casework.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let total = runtime.block_on(crate::durability::verify(&db, &acks));
+        assert_eq!(total as usize, on_file.len(), "round {round}");
         eprintln!(
             "round {round}: killed after {wait} ms; {} acknowledged, {} on file",
             acknowledged.len(),

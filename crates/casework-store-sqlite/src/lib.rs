@@ -96,6 +96,15 @@ pub enum Durability {
     Normal,
 }
 
+/// The durability settings of the writer's connection ([`SqliteStore::writer_settings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSettings {
+    /// `PRAGMA synchronous`: `off`, `normal`, `full` or `extra`.
+    pub synchronous: String,
+    /// `PRAGMA journal_mode`, lower case: `wal` for a file.
+    pub journal_mode: String,
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -269,6 +278,33 @@ impl SqliteStore {
             Location::File(p) => Some(p),
             Location::Memory => None,
         }
+    }
+
+    /// How the connection that commits is set up: `synchronous` (`full` unless the URL
+    /// asked for `normal`) and `journal_mode` (`wal` for a file). Read from the writer's
+    /// own connection, so a test can tell what a crash test cannot: whether an acknowledged
+    /// commit would survive a power loss.
+    pub async fn writer_settings(&self) -> Result<WriterSettings, StoreError> {
+        self.write(|c| {
+            let synchronous: i64 = c
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .map_err(map_err)?;
+            let journal_mode: String = c
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .map_err(map_err)?;
+            Ok(WriterSettings {
+                synchronous: match synchronous {
+                    0 => "off",
+                    1 => "normal",
+                    2 => "full",
+                    3 => "extra",
+                    _ => "unknown",
+                }
+                .to_string(),
+                journal_mode: journal_mode.to_ascii_lowercase(),
+            })
+        })
+        .await
     }
 
     /// Imports whole cases from their histories in one transaction: each must replay, and

@@ -166,3 +166,39 @@ fn a_new_store_creates_its_folders_and_reopens() {
     drop(conn);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_writer_is_durable_by_default_and_trades_only_when_the_url_asks() {
+    // the crash tests SIGKILL a process, which a store at synchronous=NORMAL or OFF would
+    // survive too (the page cache outlives the process): what stands for power loss is the
+    // writer's synchronous=FULL, asserted here on the connection that commits
+    let dir = temp_dir("durability");
+    let path = dir.join("cases.db");
+    let store = SqliteStore::open_url(&url(&path)).unwrap();
+    let s = store.writer_settings().await.unwrap();
+    assert_eq!(
+        (s.synchronous.as_str(), s.journal_mode.as_str()),
+        ("full", "wal")
+    );
+    drop(store);
+    let explicit = SqliteStore::open_url(&format!("{}?synchronous=full", url(&path))).unwrap();
+    assert_eq!(
+        explicit.writer_settings().await.unwrap().synchronous,
+        "full"
+    );
+    drop(explicit);
+    let traded = SqliteStore::open_url(&format!("{}?synchronous=normal", url(&path))).unwrap();
+    let s = traded.writer_settings().await.unwrap();
+    assert_eq!(
+        (s.synchronous.as_str(), s.journal_mode.as_str()),
+        ("normal", "wal")
+    );
+    drop(traded);
+    // a CLI process (one connection for reads and writes) is as durable
+    let cli = SqliteStore::open_url(&url(&path))
+        .unwrap()
+        .single_connection();
+    assert_eq!(cli.writer_settings().await.unwrap().synchronous, "full");
+    drop(cli);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
