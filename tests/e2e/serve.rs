@@ -332,3 +332,49 @@ fn slow_and_idle_connections_are_dropped_and_the_server_keeps_serving() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_token_revoked_with_the_cli_stops_working_on_a_running_server() {
+    let cw = Cw::new(EXE, "serve-revoke");
+    cw.first_admin();
+    let made = cw.json(&[
+        "--as", "root", "token", "create", "--name", "root", "--role", "admin",
+    ]);
+    let secret = made["token"].as_str().unwrap().to_string();
+    let listed = cw.json(&["--as", "root", "token", "list"]);
+    let id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "root")
+        .and_then(|t| t["id"].as_str())
+        .unwrap()
+        .to_string();
+    let (mut child, addr, _lines) = start_server(&cw);
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/cases", Some(&secret), None).0,
+        200
+    );
+    // another process, the CLI, revokes it in the store the server reads
+    cw.ok(&["--as", "root", "token", "revoke", &id]);
+    // the server's cache trusts a token for AUTH_TTL (1 s): refused well within 10 s
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut status = 200;
+    while std::time::Instant::now() < deadline {
+        status = http(&addr, "GET", "/api/v1/cases", Some(&secret), None).0;
+        if status == 401 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(status, 401, "the revoked token still works 10 s later");
+    // and it stays refused
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/cases", Some(&secret), None).0,
+        401
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

@@ -89,13 +89,21 @@ impl AppState {
 
     /// State whose token cache keeps entries for `ttl` (zero: no cache).
     pub fn with_auth_ttl(service: CaseService, ttl: std::time::Duration) -> Self {
+        Self::with_auth_cache(service, AuthCache::new(ttl))
+    }
+
+    /// State with this token cache (one with a test clock, say).
+    pub fn with_auth_cache(service: CaseService, auth: AuthCache) -> Self {
         Self {
             service,
-            auth: std::sync::Arc::new(AuthCache::new(ttl)),
+            auth: std::sync::Arc::new(auth),
             health: std::sync::Arc::default(),
         }
     }
 }
+
+/// The monotonic time the token cache reads.
+pub type MonotonicClock = std::sync::Arc<dyn Fn() -> std::time::Instant + Send + Sync>;
 
 /// How long an authenticated token is trusted without asking the store again: a token
 /// revoked by `casework token revoke` (another process) stops working within this time.
@@ -105,6 +113,7 @@ pub const AUTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// two store reads (the token, then its person) on almost every request.
 pub struct AuthCache {
     ttl: std::time::Duration,
+    clock: MonotonicClock,
     entries: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
 }
 
@@ -112,12 +121,23 @@ impl AuthCache {
     /// Most tokens remembered at once; past it the cache starts over.
     pub const MAX_ENTRIES: usize = 10_000;
 
-    /// A cache keeping entries for `ttl`.
+    /// A cache keeping entries for `ttl` by the system's monotonic clock.
     pub fn new(ttl: std::time::Duration) -> Self {
+        Self::with_clock(ttl, std::sync::Arc::new(std::time::Instant::now))
+    }
+
+    /// A cache keeping entries for `ttl` by `clock`.
+    pub fn with_clock(ttl: std::time::Duration, clock: MonotonicClock) -> Self {
         Self {
             ttl,
+            clock,
             entries: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The cache's now.
+    pub fn now(&self) -> std::time::Instant {
+        (self.clock)()
     }
 
     /// The actor for a token hash, if it was authenticated less than the TTL before `now`.
@@ -371,7 +391,7 @@ impl FromRequestParts<AppState> for Auth {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
             })?;
         let hash = casework_core::model::token_hash(secret);
-        let now = std::time::Instant::now();
+        let now = state.auth.now();
         if let Some(actor) = state.auth.get(&hash, now) {
             return Ok(Auth(actor));
         }

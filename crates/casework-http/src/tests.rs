@@ -1740,44 +1740,58 @@ async fn what_the_api_fuzzer_found_stays_fixed() {
 }
 
 #[tokio::test]
-async fn a_revoked_token_stops_working_once_the_auth_cache_lapses() {
+async fn a_revoked_token_works_from_the_cache_until_its_ttl_then_stops() {
+    // issue #11: the old version of this test passed with no cache at all. A test clock makes
+    // both sides exact: the cached answer just inside the TTL, the refusal just past it.
     let svc = casework_core::testing::service(Arc::new(casework_store_memory::MemoryStore::new()));
     let root = Actor::system("test");
     let token = svc
         .create_token(&root, "Ana Lopez", Role::Admin, None, AGENT)
         .await
         .unwrap();
-    let ttl = std::time::Duration::from_millis(300);
-    let app = router(AppState::with_auth_ttl(svc.clone(), ttl));
+    let t0 = std::time::Instant::now();
+    let now = Arc::new(std::sync::Mutex::new(t0));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || *now.lock().unwrap()) as crate::MonotonicClock
+    };
+    let ttl = std::time::Duration::from_secs(1);
+    let margin = std::time::Duration::from_millis(1);
+    let app = router(AppState::with_auth_cache(
+        svc.clone(),
+        crate::AuthCache::with_clock(ttl, clock),
+    ));
     let get = || call(&app, "GET", "/api/v1/cases", Some(AGENT), None, &[]);
-    assert_eq!(get().await.status, StatusCode::OK);
+    assert_eq!(get().await.status, StatusCode::OK, "authenticated at t0");
     svc.revoke_token(&root, &token.id).await.unwrap();
-    // within the TTL the cached answer stands; after it, the store's does
-    let start = std::time::Instant::now();
-    loop {
-        let status = get().await.status;
-        if status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            start.elapsed() < ttl * 3,
-            "still {status} long after the TTL"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    *now.lock().unwrap() = t0 + ttl - margin;
+    assert_eq!(
+        get().await.status,
+        StatusCode::OK,
+        "inside the TTL the cached answer stands (the store already says revoked)"
+    );
+    *now.lock().unwrap() = t0 + ttl + margin;
+    assert_eq!(
+        get().await.status,
+        StatusCode::UNAUTHORIZED,
+        "past the TTL the store's answer does"
+    );
+    // and the refusal is not cached: it holds on every later request
+    *now.lock().unwrap() = t0 + ttl * 2;
+    assert_eq!(get().await.status, StatusCode::UNAUTHORIZED);
+
     // with no cache, a revocation takes effect on the next request
-    let svc2 = svc.clone();
-    let fresh = svc2
+    let fresh = svc
         .create_token(&root, "Lee Park", Role::Admin, None, LEAD)
         .await
         .unwrap();
     let uncached = router(AppState::with_auth_ttl(
-        svc2.clone(),
+        svc.clone(),
         std::time::Duration::ZERO,
     ));
     let r = call(&uncached, "GET", "/api/v1/cases", Some(LEAD), None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    svc2.revoke_token(&root, &fresh.id).await.unwrap();
+    svc.revoke_token(&root, &fresh.id).await.unwrap();
     let r = call(&uncached, "GET", "/api/v1/cases", Some(LEAD), None, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
