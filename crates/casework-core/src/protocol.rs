@@ -7,9 +7,12 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{EventKind, apply_all};
-use crate::model::{Case, NewArticle};
+use crate::config::WorkflowConfig;
+use crate::event::EventKind;
+use crate::ids::StatusName;
+use crate::model::{Case, CloseMode, NewArticle, StatusCategory};
 use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
+use crate::workflow::{closing_check, message_id};
 
 /// The path prefix of every protocol resource.
 pub const PREFIX: &str = "/store/v1";
@@ -181,14 +184,93 @@ impl ErrorBody {
     }
 }
 
+/// How far a writer's clock may be behind the server's: an event dated earlier than this
+/// before the server's now is refused as back-dated.
+pub const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
+
+fn invalid(why: String) -> StoreError {
+    StoreError::Invalid(why)
+}
+
+/// An event's time, refused when it is back-dated (see [`MAX_CLOCK_SKEW`]).
+fn check_time(at: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+    let earliest = now.checked_sub(MAX_CLOCK_SKEW).unwrap_or(now);
+    if at < earliest {
+        return Err(invalid(format!(
+            "an event is dated {at}, more than {} minutes before the server's clock ({now})",
+            MAX_CLOCK_SKEW.as_mins()
+        )));
+    }
+    Ok(())
+}
+
+/// A status an event moves a case into: one the workflow file has, in its category.
+fn check_status(
+    config: &WorkflowConfig,
+    to: &StatusName,
+    category: StatusCategory,
+) -> Result<(), StoreError> {
+    let known = config
+        .statuses()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>();
+    match config.status(to.as_str()) {
+        None => Err(invalid(format!(
+            "status {to:?} is not in the workflow ({})",
+            known.join(", ")
+        ))),
+        Some(def) if def.category != category => Err(invalid(format!(
+            "status {to:?} is {} in the workflow, not {}",
+            def.category.as_str(),
+            category.as_str()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// What `POST /store/v1/cases` accepts beside an `opened` event (checked by the store): a
+/// status of the workflow, in its category, and a time that is not back-dated.
+pub fn verify_open(
+    opened: &EventKind,
+    at: Timestamp,
+    config: &WorkflowConfig,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    check_time(at, now)?;
+    if let EventKind::Opened {
+        status, category, ..
+    } = opened
+    {
+        check_status(config, status, *category)?;
+    }
+    Ok(())
+}
+
 /// The state a commit really leads to, computed from the stored case and the commit's
-/// events; the commit's own `state` is ignored. Refuses (`Invalid`) events the core cannot
-/// apply (another case's, out of sequence, a second `opened`, …), a result that breaks
-/// [`Case::check_invariants`], and outbox messages that no `email_queued` event of the
-/// commit announced.
+/// events; the commit's own `state` is ignored. Refuses (`Invalid`) what the core would not
+/// have decided:
+///
+/// - events the core cannot apply (another case's, out of sequence, a second `opened`, …),
+///   and a result that breaks [`Case::check_invariants`];
+/// - a move into a status the workflow file does not have, or in another category;
+/// - a resolved close while the closing checklist does not hold (as [`closing_check`] says,
+///   on the case as it was just before the close);
+/// - an event dated more than [`MAX_CLOCK_SKEW`] before the server's `now`;
+/// - an outbox message that no `email_queued` event of the commit announced, or whose
+///   headers are not Casework's own: From the organization's support address, the
+///   Message-ID of [`message_id`] on the support domain, the case's customer as recipient.
+///
+/// What it cannot know, a service token is trusted with: who the actor is and what their
+/// role permits, and the words of notes and emails.
 ///
 /// `current` is the stored case; a version mismatch is a `Conflict`.
-pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError> {
+pub fn verify_commit(
+    current: Case,
+    commit: &Commit,
+    config: &WorkflowConfig,
+    now: Timestamp,
+) -> Result<Case, StoreError> {
     if current.version != commit.expected_version {
         return Err(StoreError::Conflict {
             expected_version: commit.expected_version,
@@ -200,11 +282,66 @@ pub fn verify_commit(current: Case, commit: &Commit) -> Result<Case, StoreError>
             "a commit needs at least one event".into(),
         ));
     }
-    // `evolve` refuses events of another case, out of sequence, or a second `opened`
-    let state = apply_all(current, &commit.events)
-        .map_err(|e| StoreError::Invalid(format!("the core refuses these events: {e}")))?;
+    // event by event: each is checked against the case as it stands before it
+    let mut state = current;
+    for e in &commit.events {
+        check_time(e.at, now)?;
+        match &e.kind {
+            EventKind::StatusChanged { to, category, .. }
+            | EventKind::Escalated { to, category, .. }
+            | EventKind::Reopened { to, category, .. } => check_status(config, to, *category)?,
+            EventKind::Closed {
+                mode,
+                to,
+                resolution,
+                ..
+            } => {
+                check_status(config, to, StatusCategory::Closed)?;
+                if *mode == CloseMode::Resolved {
+                    let missing = closing_check(&state, config, resolution.as_ref());
+                    if !missing.is_empty() {
+                        let items: Vec<&str> = missing.iter().map(|m| m.item.as_str()).collect();
+                        return Err(invalid(format!(
+                            "a resolved close while the closing checklist does not hold \
+                             (missing: {})",
+                            items.join(", ")
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+        // `evolve` refuses events of another case, out of sequence, or a second `opened`
+        state = e
+            .evolve(Some(state))
+            .map_err(|e| invalid(format!("the core refuses these events: {e}")))?;
+    }
     state.check_invariants().map_err(StoreError::Invalid)?;
+    let org = &config.organization;
     for m in &commit.outbox {
+        if m.from != org.support_email {
+            return Err(invalid(format!(
+                "outbox message {} is from {}, not the organization's {}",
+                m.id, m.from, org.support_email
+            )));
+        }
+        let domain = org
+            .support_email
+            .ascii_domain()
+            .map_err(|e| invalid(format!("the organization's support address: {e}")))?;
+        let expected = message_id(&m.id, commit.number, &domain);
+        if m.message_id != expected {
+            return Err(invalid(format!(
+                "outbox message {} has Message-ID {:?}; Casework's is {expected:?}",
+                m.id, m.message_id
+            )));
+        }
+        if m.to != state.customer.email {
+            return Err(invalid(format!(
+                "outbox message {} is to {}, not the case's customer",
+                m.id, m.to
+            )));
+        }
         let announced = commit.events.iter().any(|e| match &e.kind {
             EventKind::EmailQueued {
                 message,

@@ -513,6 +513,12 @@ fn require_open(case: &Case, hint: &str) -> Result<(), WorkflowError> {
     Ok(())
 }
 
+/// The Message-ID Casework gives message `id` of a case (without angle brackets), on the
+/// support domain in ASCII: the storage protocol refuses an outbox message with any other.
+pub fn message_id(id: &str, case: CaseNumber, ascii_domain: &str) -> String {
+    format!("{id}.case-{}@{ascii_domain}", case.display())
+}
+
 fn queue_email(
     ctx: &Context<'_>,
     case: &Case,
@@ -530,7 +536,7 @@ fn queue_email(
         .support_email
         .ascii_domain()
         .map_err(|e| invalid("organization.support_email", &e.to_string()))?;
-    let message_id = format!("{id}.case-{}@{domain}", case.number.display());
+    let message_id = message_id(&id, case.number, &domain);
     // the thread: this decision's previous email, else the case's, else this one starts it
     let (thread_id, in_reply_to) = match (decision.outbox.last(), &case.email_thread) {
         (Some(previous), _) => (

@@ -16,7 +16,7 @@ use casework_core::model::{ApiToken, Defect, OutboxStatus, Person, Role};
 use casework_core::ports::{CaseStore, Commit, ReportQuery, SearchQuery, StoreError};
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Revoke, Similar,
-    verify_commit,
+    verify_commit, verify_open,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -130,6 +130,7 @@ fn case_number(raw: &str) -> Result<CaseNumber, ApiError> {
     responses((status = 201, description = "The case", body = casework_core::protocol::CreatedCase), crate::openapi::Problems)
 )]
 async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<CreateCase>) -> Answer {
+    verify_open(&b.opened, b.at, s.service.config(), s.service.now()).map_err(store_error)?;
     let made = match b.once {
         Some(once) => {
             let c = store(&s)
@@ -191,7 +192,8 @@ async fn commit(
     }
     let current = store(&s).load_case(number).await.map_err(store_error)?;
     // the state stored is the one the core computes, never the one the client sent
-    c.state = verify_commit(current, &c).map_err(store_error)?;
+    c.state =
+        verify_commit(current, &c, s.service.config(), s.service.now()).map_err(store_error)?;
     ok(store(&s).commit(c).await.map_err(store_error)?)
 }
 

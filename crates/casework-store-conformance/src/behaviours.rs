@@ -473,6 +473,8 @@ pub async fn a_commit_is_all_or_nothing<S: CaseStore + 'static>(store: Arc<S>) {
     let mut commit = post_commit(&c, c.version, "must not appear");
     let mut fresh = existing[0].clone();
     fresh.id = "fresh-id".into();
+    fresh.message_id =
+        casework_core::workflow::message_id(&fresh.id, c.number, fresh.from.domain());
     let announce = |m: &casework_core::model::OutboxMessage| EventKind::EmailQueued {
         message: m.id.clone(),
         message_id: Some(m.message_id.clone()),

@@ -161,6 +161,214 @@ async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
     );
 }
 
+/// Issue #11: the server re-checks what the core would decide with the server's workflow
+/// file and clock, not only that the events apply.
+#[tokio::test]
+async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
+    use casework_core::model::{Resolution, StatusCategory, TemplateName};
+    let (base, backing) = served().await;
+    let store = RestStore::open(&base, SERVICE).unwrap();
+    let case = store
+        .create_case(START, "ana".into(), opened())
+        .await
+        .unwrap();
+    let at = |kinds: Vec<EventKind>, when: jiff::Timestamp| {
+        let events = stamp(&case, "ana", when, kinds);
+        Commit {
+            number: case.number,
+            expected_version: case.version,
+            state: case.clone(),
+            events,
+            outbox: Vec::new(),
+        }
+    };
+    let commit = |kinds: Vec<EventKind>| at(kinds, START);
+    let status = |to: &str, category: StatusCategory| EventKind::StatusChanged {
+        from: "New".parse().unwrap(),
+        to: to.parse().unwrap(),
+        category,
+        note: None,
+    };
+    // a resolved close with both resolutions, but nothing of the checklist done
+    let skipped_checklist = commit(vec![EventKind::Closed {
+        mode: CloseMode::Resolved,
+        from: "New".parse().unwrap(),
+        to: "Closed".parse().unwrap(),
+        resolution: Some(Resolution {
+            primary: "Fixed".into(),
+            secondary: "Patch".into(),
+        }),
+    }]);
+    let unknown_status = commit(vec![status("Nowhere", StatusCategory::Open)]);
+    let wrong_category = commit(vec![status("In Progress", StatusCategory::Closed)]);
+    let back_dated = at(
+        vec![note("written last year")],
+        START
+            .checked_sub(jiff::SignedDuration::from_hours(24 * 365))
+            .unwrap(),
+    );
+    // an email as the core would queue it, then each header forged
+    let email = |edit: &dyn Fn(&mut casework_core::model::OutboxMessage)| {
+        let mut m = casework_core::model::OutboxMessage {
+            id: "m9".into(),
+            case: case.number,
+            template: TemplateName::FollowUp,
+            to: case.customer.email.clone(),
+            to_name: case.customer.name.clone(),
+            subject: "[Case 00000001] Follow-up".into(),
+            body: "Hello".into(),
+            message_id: format!("m9.case-{}@example.com", case.number.display()),
+            ..casework_core::testing::sample_message()
+        };
+        edit(&mut m);
+        let mut c = commit(vec![EventKind::EmailQueued {
+            message: m.id.clone(),
+            message_id: Some(m.message_id.clone()),
+            template: m.template,
+            to: m.to.clone(),
+            subject: m.subject.clone(),
+            body: m.body.clone(),
+        }]);
+        c.outbox = vec![m];
+        c
+    };
+    let forged_from = email(&|m| m.from = "ceo@elsewhere.example".parse().unwrap());
+    let forged_id = email(&|m| m.message_id = "m9@elsewhere.example".into());
+    let other_recipient = email(&|m| m.to = "someone@else.example".parse().unwrap());
+
+    for (what, c) in [
+        ("checklist skipped", skipped_checklist),
+        ("unknown status", unknown_status),
+        ("wrong category", wrong_category),
+        ("back-dated", back_dated),
+        ("forged From", forged_from),
+        ("forged Message-ID", forged_id),
+        ("not the customer", other_recipient),
+    ] {
+        let e = store.commit(c).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{what}: {e:?}");
+    }
+    assert_eq!(backing.load_case(case.number).await.unwrap(), case);
+    assert_eq!(backing.history(case.number).await.unwrap().len(), 1);
+    assert!(backing.outbox_list(None, 10).await.unwrap().is_empty());
+    // what the core itself queues passes: an email as the core builds it, a known status
+    let fine = email(&|_| {});
+    store.commit(fine).await.unwrap();
+    assert_eq!(backing.outbox_list(None, 10).await.unwrap().len(), 1);
+    let moved = stamp(
+        &backing.load_case(case.number).await.unwrap(),
+        "ana",
+        START,
+        vec![status("In Progress", StatusCategory::Open)],
+    );
+    let now = backing.load_case(case.number).await.unwrap();
+    store
+        .commit(Commit {
+            number: case.number,
+            expected_version: now.version,
+            state: now.clone(),
+            events: moved,
+            outbox: Vec::new(),
+        })
+        .await
+        .unwrap();
+    // and a create in a status the workflow does not have, or back-dated, is refused too
+    let mut nowhere = opened();
+    if let EventKind::Opened { status, .. } = &mut nowhere {
+        *status = "Nowhere".parse().unwrap();
+    }
+    let e = store
+        .create_case(START, "ana".into(), nowhere)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    let old = START
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let e = store
+        .create_case(old, "ana".into(), opened())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    assert_eq!(backing.stats().await.unwrap().cases, 1);
+}
+
+#[tokio::test]
+async fn the_core_deciding_over_the_protocol_passes_every_check() {
+    // a whole workflow decided by a service on the REST store: every commit is re-checked
+    // by the server and none is refused
+    use casework_core::model::{Resolution, TemplateName};
+    use casework_core::workflow::{CaseEdit, Command, NewCase};
+    let (base, _backing) = served().await;
+    let store: Arc<dyn CaseStore> = Arc::new(RestStore::open(&base, SERVICE).unwrap());
+    let svc = casework_core::testing::service(store.clone());
+    let ana = casework_core::model::Person {
+        name: "ana".into(),
+        role: Role::Agent,
+        email: Some("ana@example.com".parse().unwrap()),
+        phone: None,
+        signature: None,
+    };
+    store.put_person(ana.clone()).await.unwrap();
+    let ana = Actor::from_person(&ana);
+    let case = svc
+        .open_case(
+            &ana,
+            NewCase {
+                title: "Printer offline".into(),
+                description: "d".into(),
+                origin: casework_core::model::Origin::Email,
+                priority: casework_core::model::Priority::Medium,
+                customer: casework_core::model::Customer {
+                    name: "Jordan".into(),
+                    email: "jordan@customer.example".parse().unwrap(),
+                    phone: None,
+                    account: None,
+                },
+                product: None,
+                product_version: None,
+            },
+        )
+        .await
+        .unwrap();
+    let n = case.number;
+    let run = |cmd: Command| {
+        let (svc, ana) = (svc.clone(), ana.clone());
+        async move { svc.execute(&ana, n, None, cmd).await.unwrap() }
+    };
+    run(Command::Take).await;
+    run(Command::SendEmail {
+        template: TemplateName::InitialContact,
+        fields: Default::default(),
+    })
+    .await;
+    run(Command::Edit(CaseEdit {
+        product: Some("Server".into()),
+        product_version: Some("11.3".into()),
+        product_area: Some("Publishing".into()),
+        functionality: Some("F".into()),
+        issue: Some("I".into()),
+        ..Default::default()
+    }))
+    .await;
+    run(Command::ConfirmTitle).await;
+    run(Command::AddPost {
+        kind: PostKind::Summary,
+        body: "Fixed by the patch".into(),
+        visibility: Visibility::Internal,
+    })
+    .await;
+    let closed = run(Command::Close {
+        mode: CloseMode::Resolved,
+        resolution: Some(Resolution {
+            primary: "Fixed".into(),
+            secondary: "Patch".into(),
+        }),
+    })
+    .await;
+    assert_eq!(closed.case.close_mode, Some(CloseMode::Resolved));
+}
+
 /// A fake server answering 503 to its first `failures` requests, counting them.
 async fn flaky(failures: u32) -> (String, Arc<AtomicU32>) {
     use axum::http::StatusCode;
