@@ -13,7 +13,7 @@ use casework_core::model::{Case, PostKind};
 use casework_core::ports::{CaseStore, ReportGroup, ReportQuery, Scope};
 use casework_core::text;
 use casework_store_sqlite::SqliteStore;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::synth::{Generator, Rng};
 
@@ -190,22 +190,24 @@ fn similar_terms(conn: &Connection, n: u64) -> Result<Vec<String>> {
         }
     }
     let total: i64 = conn.query_row(
-        "SELECT COALESCE(max(id), 0) FROM search_passages",
+        "SELECT (SELECT COALESCE(MAX(number), 0) FROM cases) + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
         [],
         |r| r.get(0),
     )?;
-    let mut df = conn.prepare_cached("SELECT doc FROM search_full_vocab WHERE term = ?1")?;
+    let mut df = conn.prepare_cached(
+        "SELECT count(DISTINCT p.doc) FROM search_full JOIN search_passages p \
+         ON p.id = search_full.rowid WHERE search_full MATCH ?1",
+    )?;
     let sources = [case.title.as_str(), case.description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str));
     Ok(text::similar_terms(
         sources,
         |t| {
-            df.query_row([t], |r| r.get::<_, i64>(0))
-                .optional()
-                .ok()
-                .flatten()
-                .unwrap_or(0) as u64
+            df.query_row([format!("\"{}\"", t.replace('"', "\"\""))], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0) as u64
         },
         total as u64,
     ))

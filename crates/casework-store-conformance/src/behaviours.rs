@@ -1097,6 +1097,22 @@ pub async fn similar_cases_exclude_the_case_and_respect_scope<S: CaseStore + 'st
         !hits.iter().any(|h| h.reference == login.display()),
         "unrelated cases do not match"
     );
+    // a case that repeats its own terms (emails, notes) does not make them look common
+    for _ in 0..6 {
+        b.post(
+            printer,
+            PostKind::Note,
+            "printer offline after the driver update, office printer still offline",
+            Visibility::Customer,
+        )
+        .await;
+    }
+    let hits = b.store.similar(printer, Scope::Staff, 10).await.unwrap();
+    assert_eq!(
+        hits.first().map(|h| (h.kind, h.reference.as_str())),
+        Some((RefKind::Article, "1")),
+        "{hits:?}"
+    );
     // the case summary feeds the query too
     let vague = b
         .open("Question", "Customer question", "a@customer.example")

@@ -97,6 +97,18 @@ impl Index {
             .filter(|(_, terms)| terms.iter().any(|t| t == term))
             .count() as u64
     }
+
+    /// Documents with a term in some passage.
+    fn document_frequency(&self, term: &str) -> u64 {
+        let mut docs: Vec<usize> = self
+            .passages
+            .iter()
+            .filter(|(_, terms)| terms.iter().any(|t| t == term))
+            .map(|(doc, _)| *doc)
+            .collect();
+        docs.dedup();
+        docs.len() as u64
+    }
 }
 
 impl Record {
@@ -461,12 +473,13 @@ impl CaseStore for MemoryStore {
                 sources.push(body);
             }
         }
-        // document frequencies count passages, the index's documents, as SQLite's do
+        // which terms are common counts documents, as SQLite's does: a case repeating its
+        // own terms in its emails does not make them common
         let all = inner.index(&Scope::Staff);
         let terms = text::similar_terms(
             sources,
-            |t| all.passage_frequency(t),
-            all.passages.len() as u64,
+            |t| all.document_frequency(t),
+            all.docs.len() as u64,
         );
         let index = inner.index(&scope);
         let scored = bm25(&index, &terms, false, |d| d.case != Some(number.get()));

@@ -654,11 +654,12 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, Stor
     )
 }
 
-/// Document frequencies of terms (counted in passages, the index's documents), cached:
-/// `fts5vocab` counts a term's passages by walking its whole doclist, which is slow for
-/// common terms in a large index. Similar-case queries only use the counts to drop terms
-/// held by more than about 1% of passages and to order the rest, so a count up to
-/// [`DF_TTL`] old is as good as a fresh one.
+/// Document frequencies of terms: how many documents (cases, articles, defects) have the
+/// term in some passage. A passage count would not do: a case repeats its own terms in its
+/// emails and summaries, and would make them look common. Cached: counting walks the term's
+/// whole doclist, which is slow for common terms in a large index, and similar-case queries
+/// only use the counts to drop terms held by more than about 1% of documents and to order
+/// the rest, so a count up to [`DF_TTL`] old is as good as a fresh one.
 #[derive(Debug, Default)]
 pub struct DfCache {
     map: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
@@ -680,10 +681,15 @@ impl DfCache {
             }
         }
         let df = conn
-            .prepare_cached("SELECT doc FROM search_full_vocab WHERE term = ?1")
-            .and_then(|mut s| s.query_row([term], |r| r.get::<_, i64>(0)).optional())
-            .map_err(map_err)?
-            .unwrap_or(0) as u64;
+            .prepare_cached(
+                "SELECT count(DISTINCT p.doc) FROM search_full \
+                 JOIN search_passages p ON p.id = search_full.rowid \
+                 WHERE search_full MATCH ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([fts_query(&[term.to_string()], "")], |r| r.get::<_, i64>(0))
+            })
+            .map_err(map_err)? as u64;
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= DF_CACHE_MAX {
             map.clear();
@@ -726,10 +732,13 @@ pub fn similar(
         .map_err(map_err)?
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
-    // passages are the index's documents: ids are dense (a head rewrite keeps its id)
     let total: i64 = conn
-        .prepare_cached("SELECT COALESCE(max(id), 0) FROM search_passages")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .query_row(
+            "SELECT (SELECT COALESCE(MAX(number), 0) FROM cases)
+                  + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
+            [],
+            |r| r.get(0),
+        )
         .map_err(map_err)?;
     let mut failure = None;
     let sources = [title.as_str(), description.as_str()]
