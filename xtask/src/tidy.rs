@@ -318,15 +318,8 @@ fn std_io_in(text: &str) -> Vec<&'static str> {
 /// Core does no I/O through `std` either: no `std::fs`, `std::net` or `std::process` in its
 /// source (its dependency closure is checked by [`core_is_pure`]).
 pub fn core_names_no_std_io(root: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    rust_files(&root.join("crates").join(CORE), &mut files);
     let mut problems = Vec::new();
-    for f in files {
-        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            problems.push(format!("{rel}: not readable as UTF-8"));
-            continue;
-        };
+    for (rel, text) in sources(root, &[root.join("crates").join(CORE)], &mut problems) {
         for module in std_io_in(&text) {
             problems.push(format!("{rel}: names std::{module}; core does no I/O"));
         }
@@ -334,19 +327,32 @@ pub fn core_names_no_std_io(root: &Path) -> Vec<String> {
     problems
 }
 
-/// Every source file opens with a `//!` line saying what it is for; no test is disabled.
-pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String> {
+/// The Rust sources under `dirs`, as (path relative to `root`, text); a file that does not
+/// read as UTF-8 is a problem.
+fn sources(root: &Path, dirs: &[PathBuf], problems: &mut Vec<String>) -> Vec<(String, String)> {
     let mut files = Vec::new();
-    for dir in ["crates", "xtask", "tests"] {
-        rust_files(&root.join(dir), &mut files);
+    for dir in dirs {
+        rust_files(dir, &mut files);
     }
-    let mut problems = Vec::new();
+    let mut out = Vec::new();
     for f in files {
         let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            problems.push(format!("{rel}: not readable as UTF-8"));
-            continue;
-        };
+        match std::fs::read_to_string(&f) {
+            Ok(text) => out.push((rel, text)),
+            Err(_) => problems.push(format!("{rel}: not readable as UTF-8")),
+        }
+    }
+    out
+}
+
+/// Every source file opens with a `//!` line saying what it is for; no test is disabled.
+pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String> {
+    let dirs: Vec<PathBuf> = ["crates", "xtask", "tests"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    let mut problems = Vec::new();
+    for (rel, text) in sources(root, &dirs, &mut problems) {
         if !text.trim_start().starts_with("//!") {
             problems.push(format!(
                 "{rel}: does not open with a //! line saying what it is for"

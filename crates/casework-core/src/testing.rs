@@ -110,6 +110,25 @@ pub fn service(store: Arc<dyn CaseStore>) -> CaseService {
     )
 }
 
+/// A new web case titled `title`, from customer `c@customer.example`, as a front-end would
+/// ask the service to open it (the request behind [`opened`]).
+pub fn new_case(title: &str) -> crate::workflow::NewCase {
+    crate::workflow::NewCase {
+        title: title.into(),
+        description: "d".into(),
+        origin: Origin::Web,
+        priority: Priority::Low,
+        customer: Customer {
+            name: "c".into(),
+            email: EmailAddress::trusted("c@customer.example"),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+    }
+}
+
 /// An `opened` event for a web case titled `title`, from customer `c@customer.example`.
 pub fn opened(title: &str) -> EventKind {
     EventKind::Opened {

@@ -298,7 +298,7 @@ async fn the_core_deciding_over_the_protocol_passes_every_check() {
     // a whole workflow decided by a service on the REST store: every commit is re-checked
     // by the server and none is refused
     use casework_core::model::{Resolution, TemplateName};
-    use casework_core::workflow::{CaseEdit, Command, NewCase};
+    use casework_core::workflow::{CaseEdit, Command};
     let (base, _backing) = served().await;
     let store: Arc<dyn CaseStore> = Arc::new(RestStore::open(&base, SERVICE).unwrap());
     let svc = casework_core::testing::service(store.clone());
@@ -312,23 +312,7 @@ async fn the_core_deciding_over_the_protocol_passes_every_check() {
     store.put_person(ana.clone()).await.unwrap();
     let ana = Actor::from_person(&ana);
     let case = svc
-        .open_case(
-            &ana,
-            NewCase {
-                title: "Printer offline".into(),
-                description: "d".into(),
-                origin: casework_core::model::Origin::Email,
-                priority: casework_core::model::Priority::Medium,
-                customer: casework_core::model::Customer {
-                    name: "Jordan".into(),
-                    email: "jordan@customer.example".parse().unwrap(),
-                    phone: None,
-                    account: None,
-                },
-                product: None,
-                product_version: None,
-            },
-        )
+        .open_case(&ana, casework_core::testing::new_case("Printer offline"))
         .await
         .unwrap();
     let n = case.number;
