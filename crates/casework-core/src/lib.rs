@@ -7,6 +7,8 @@
 //! - [`workflow`] — `decide`: commands, refusals, the closing checklist, the non-response policy.
 //! - [`config`] — the workflow file: statuses, transitions, permissions, closing rules.
 //! - [`documents`] — the emails and the case-summary draft (minijinja templates).
+//! - [`inbound`] — a parsed inbound email: senders, thread ids, text, attachments, auto-reply
+//!   and bounce signals (the mail adapter parses; core decides).
 //! - [`ports`] — what core needs from outside: [`CaseStore`](ports::CaseStore), clock, ids.
 //! - [`service`] — the application service both front-ends drive.
 //!
@@ -19,6 +21,7 @@ pub mod delivery;
 pub mod documents;
 pub mod event;
 pub mod ids;
+pub mod inbound;
 pub mod input;
 pub mod model;
 pub mod ports;

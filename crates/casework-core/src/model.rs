@@ -651,8 +651,13 @@ pub struct ApiToken {
 
 /// The hex SHA-256 of a token secret: what the store keeps and looks tokens up by.
 pub fn token_hash(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+/// The SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(secret.as_bytes())
+    sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

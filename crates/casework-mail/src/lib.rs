@@ -25,6 +25,7 @@ use lettre::Address;
 use lettre::message::header::{ContentType, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 
+pub mod inbound;
 pub mod smtp;
 pub use smtp::SmtpMailer;
 
