@@ -418,79 +418,10 @@ fn two_worker_processes_never_send_one_message_twice() {
     assert!(outbox(&cw).iter().all(|m| m["status"] == "sent"));
 }
 
-/// A private CA and a server certificate for `localhost` it signed, made with the openssl
-/// command. Returns (CA certificate, server certificate, server key) paths.
-fn certificates(dir: &std::path::Path) -> (String, String, String) {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = |name: &str| dir.join(name).display().to_string();
-    let ext = path("leaf.ext");
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let openssl = |args: &[&str]| {
-        let status = std::process::Command::new("openssl")
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("the openssl command (Debian package openssl)");
-        assert!(status.success(), "openssl {args:?}");
-    };
-    let (ca, ca_key) = (path("ca.pem"), path("ca.key"));
-    let (cert, key, csr) = (path("cert.pem"), path("key.pem"), path("leaf.csr"));
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=Casework Test CA",
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        &key,
-        "-out",
-        &csr,
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        &ext,
-        "-out",
-        &cert,
-    ]);
-    (ca, cert, key)
-}
-
 #[test]
 fn starttls_and_implicit_tls_are_verified_against_a_private_ca() {
     let (cw, n) = desk("tls");
-    let (ca, cert, key) = certificates(&cw.dir.join("tls"));
+    let (ca, cert, key) = casework_e2e::certificates(&cw.dir.join("tls"));
     let starttls = SmtpServer::start("starttls", &["--cert", &cert, "--key", &key]);
     let implicit = SmtpServer::start(
         "implicit",

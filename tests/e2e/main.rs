@@ -5,6 +5,7 @@
 mod cli;
 mod durability;
 mod email;
+mod imap;
 mod openapi;
 mod remote;
 mod serve;

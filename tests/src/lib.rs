@@ -1,4 +1,7 @@
-//! Helpers for Casework's end-to-end tests: a service wired to a store, with a fixed clock.
+//! Helpers for Casework's end-to-end tests: a service wired to a store, with a fixed clock;
+//! the real program in a private home; real SMTP and IMAP servers on loopback.
+
+pub mod dovecot;
 
 use std::sync::Arc;
 
@@ -410,4 +413,78 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`, made
+/// with the openssl command in `dir`. Returns (CA certificate, server certificate, server
+/// key) paths.
+pub fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    let path = |name: &str| dir.join(name).display().to_string();
+    let ext = path("leaf.ext");
+    if let Err(e) = std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    ) {
+        panic!("cannot write {ext}: {e}");
+    }
+    let openssl = |args: &[&str]| match std::process::Command::new("openssl")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("openssl {args:?}: {s}"),
+        Err(e) => panic!("the openssl command (Debian package openssl): {e}"),
+    };
+    let (ca, ca_key) = (path("ca.pem"), path("ca.key"));
+    let (cert, key, csr) = (path("cert.pem"), path("key.pem"), path("leaf.csr"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Casework Test CA",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    (ca, cert, key)
 }

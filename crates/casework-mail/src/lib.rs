@@ -25,8 +25,11 @@ use lettre::Address;
 use lettre::message::header::{ContentType, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 
+pub mod imap;
 pub mod inbound;
+mod net;
 pub mod smtp;
+pub use net::Security;
 pub use smtp::SmtpMailer;
 
 /// A mailer URL that cannot be used.

@@ -7,7 +7,6 @@
 //! `timeout=30s` (for a whole message: connect, TLS and the SMTP exchange; `ms`, `s` or `m`), `ca=PATH` (a PEM file of extra trusted
 //! roots, for a relay with a private CA), `helo=NAME`.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,16 +24,7 @@ use crate::{MailerUrlError, address, format_message};
 /// URL sets no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// TLS from the first byte (`smtps://`, port 465).
-    ImplicitTls,
-    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
-    StartTls,
-    /// No TLS at all: loopback only.
-    Plain,
-}
+pub use crate::net::Security;
 
 /// An SMTP mailer URL, parsed and checked.
 #[derive(Clone)]
@@ -70,27 +60,6 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn parse_timeout(text: &str) -> Option<Duration> {
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = digits.parse().ok()?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        _ => return None,
-    };
-    (!d.is_zero()).then_some(d)
-}
-
 impl SmtpSettings {
     /// Parses `smtp://…` or `smtps://…`.
     pub fn parse(text: &str) -> Result<Self, MailerUrlError> {
@@ -109,7 +78,7 @@ impl SmtpSettings {
             match &*key {
                 "tls" => tls = Some(value.into_owned()),
                 "timeout" => {
-                    timeout = parse_timeout(&value).ok_or_else(|| {
+                    timeout = crate::net::parse_timeout(&value).ok_or_else(|| {
                         bad(format!("timeout={value}: expected e.g. 500ms, 30s or 2m"))
                     })?;
                 }
@@ -122,41 +91,25 @@ impl SmtpSettings {
                 }
             }
         }
-        let loopback = is_loopback(&host);
-        let security = match (url.scheme(), tls.as_deref()) {
-            ("smtps", None) => Security::ImplicitTls,
-            ("smtps", Some(t)) => {
-                return Err(bad(format!(
-                    "smtps:// is always TLS; tls={t} only applies to smtp://"
-                )));
-            }
-            ("smtp", Some("starttls")) => Security::StartTls,
-            ("smtp", None) if !loopback => Security::StartTls,
-            ("smtp", None | Some("none")) if loopback => Security::Plain,
-            ("smtp", Some("none")) => {
-                return Err(bad(format!(
-                    "plain SMTP to {host} would send mail and passwords in clear; it is only \
-                     allowed on loopback: use smtp://{host} (STARTTLS) or smtps://{host}"
-                )));
-            }
-            ("smtp", Some(t)) => return Err(bad(format!("tls={t}: expected starttls or none"))),
-            (scheme, _) => return Err(bad(format!("unknown scheme {scheme}"))),
-        };
+        let security = crate::net::security(
+            ("smtp", "smtps"),
+            url.scheme(),
+            tls.as_deref(),
+            &host,
+            "send mail and passwords",
+        )
+        .map_err(bad)?;
         let port = url.port().unwrap_or(match security {
             Security::ImplicitTls => 465,
             Security::StartTls => 587,
             Security::Plain => 25,
         });
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|s| s.into_owned())
-                .map_err(|_| bad("user name and password must be UTF-8 when decoded".into()))
-        };
-        let credentials = match (url.username(), url.password()) {
-            ("", None) => None,
-            (user, Some(pass)) => Some((decode(user)?, decode(pass)?)),
-            (_, None) => return Err(bad("a user name needs a password: user:pass@host".into())),
+        let credentials = match crate::net::userinfo(&url).map_err(bad)? {
+            None => None,
+            Some((user, Some(pass))) => Some((user, pass)),
+            Some((_, None)) => {
+                return Err(bad("a user name needs a password: user:pass@host".into()));
+            }
         };
         if let Some(path) = &ca
             && !path.is_file()
