@@ -2,6 +2,7 @@
 //! baseline in the same run and reports the ratio; `cargo xtask bench` runs it in release
 //! mode and writes the figures into docs/benchmarks.md with the command that produced them.
 
+mod mail;
 mod rest;
 mod store;
 mod synth;
@@ -65,6 +66,15 @@ async fn main() -> Result<()> {
             println!("{}", rest::run(&dir, commits).await?);
             Ok(())
         }
+        Some("mail") => {
+            // The inbound baseline: parse-only throughput over a generated Maildir.
+            let messages = number(&args, "--messages", 10000)?;
+            let dir = dir(&args)?.join("maildir");
+            let _ = std::fs::remove_dir_all(&dir);
+            let files = mail::maildir(&dir, messages)?;
+            println!("{}", mail::parse_only(&files)?);
+            Ok(())
+        }
         Some("raw-create") => {
             // The baseline for HTTP create: the raw rusqlite loop, NORMAL, one transaction per case.
             let commits = number(&args, "--commits", 20000)?;
@@ -79,7 +89,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench bare [--bind ADDR]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench bare [--bind ADDR]"
         ),
     }
 }

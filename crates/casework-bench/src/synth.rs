@@ -179,7 +179,8 @@ impl Generator {
         })
     }
 
-    fn text(&self, rng: &mut Rng, min: u64, max: u64) -> String {
+    /// `min` to `max` words from the Zipf vocabulary.
+    pub fn text(&self, rng: &mut Rng, min: u64, max: u64) -> String {
         let n = min + rng.below(max - min + 1);
         (0..n)
             .map(|_| self.words[self.vocab.sample(rng)].as_str())
