@@ -48,6 +48,7 @@ async fn commit_rate(store: Arc<dyn CaseStore>, commits: u64) -> Result<f64> {
                         kind: PostKind::Note,
                         body: format!("note {k}: checked the spooler and the data store"),
                         visibility: Visibility::Internal,
+                        from_customer: false,
                     }],
                 );
                 let state = apply_all(case.clone(), &events)?;

@@ -250,6 +250,7 @@ impl Generator {
                     kind: PostKind::CallNotes,
                     body: self.text(rng, 10, 30),
                     visibility: Visibility::Internal,
+                    from_customer: false,
                 },
             );
         }
@@ -285,6 +286,7 @@ impl Generator {
                     kind: PostKind::Summary,
                     body: self.text(rng, 12, 25),
                     visibility: Visibility::Internal,
+                    from_customer: false,
                 },
             );
             push(
@@ -326,6 +328,7 @@ impl Generator {
                     kind: PostKind::ReopenReason,
                     body: "reopened".into(),
                     visibility: Visibility::Internal,
+                    from_customer: false,
                 },
             );
             if closes == 0 {

@@ -322,15 +322,16 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     .await?;
 
     d.step("6. Confirm the case can be closed: record every contact attempt")?;
+    // the emails sent above already count as email attempts
     d.cmd(&format!(
-        "contact record {n} --channel email --outcome no-response"
+        "contact record {n} --channel phone --outcome no-response --note 'left a voicemail'"
     ))?;
     d.run(
         &ana,
         Command::RecordContact {
-            channel: ContactChannel::Email,
+            channel: ContactChannel::Phone,
             outcome: ContactOutcome::NoResponse,
-            note: None,
+            note: Some("left a voicemail".into()),
         },
     )
     .await?;

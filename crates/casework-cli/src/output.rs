@@ -347,6 +347,7 @@ fn what(e: &Event) -> String {
             screenshare,
             channel,
             notes,
+            ..
         } => format!(
             "call logged: {direction}, {duration_minutes} min{}{}: {}",
             if *screenshare { ", screenshare" } else { "" },
@@ -360,6 +361,7 @@ fn what(e: &Event) -> String {
             kind,
             body,
             visibility,
+            ..
         } => {
             format!(
                 "{} ({}): {}",

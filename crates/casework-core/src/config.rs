@@ -105,7 +105,13 @@ impl Default for ChecklistConfig {
     }
 }
 
-/// The non-response policy (seed step 6).
+/// The non-response policy (seed step 6): "reach out 3 times over email and twice over
+/// the phone before sending them an email stating you are closing the case".
+///
+/// Counted since the customer was last reached (anything they send, a logged call, an
+/// attempt recorded as reached): emails sent to the customer from Casework (initial contact,
+/// follow-up) and attempts recorded without answer, by channel; on one channel, attempts
+/// closer together than `min_gap_hours` count once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NonResponsePolicy {
@@ -113,7 +119,7 @@ pub struct NonResponsePolicy {
     pub emails: u32,
     /// Unanswered phone calls needed.
     pub phone_calls: u32,
-    /// Attempts closer together than this many hours count once.
+    /// Attempts on one channel closer together than this many hours count once.
     pub min_gap_hours: u32,
 }
 
@@ -122,7 +128,7 @@ impl Default for NonResponsePolicy {
         Self {
             emails: 3,
             phone_calls: 2,
-            min_gap_hours: 0,
+            min_gap_hours: 20,
         }
     }
 }

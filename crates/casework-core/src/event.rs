@@ -113,6 +113,10 @@ pub enum EventKind {
         channel: Option<String>,
         /// What was said.
         notes: String,
+        /// Whether the call reached the customer, so the non-response count starts over:
+        /// every call logged since Casework counted calls (older histories say `false`).
+        #[serde(default)]
+        reached: bool,
     },
     /// A post was added (notes, call notes, summary, reopen reason).
     PostAdded {
@@ -122,6 +126,10 @@ pub enum EventKind {
         body: String,
         /// Who may see it.
         visibility: Visibility,
+        /// Whether the customer wrote it: the customer was reached, so the non-response
+        /// count starts over.
+        #[serde(default)]
+        from_customer: bool,
     },
     /// An attempt to reach the customer (seed step 6).
     ContactAttempted {
@@ -150,6 +158,10 @@ pub enum EventKind {
         subject: String,
         /// Body.
         body: String,
+        /// Whether it counts as an unanswered email attempt toward the non-response policy
+        /// (an email an agent sends to reach the customer, not too soon after the last one).
+        #[serde(default)]
+        counted: bool,
     },
     /// An article, defect or case was linked (seed step 5).
     Linked {
@@ -213,6 +225,36 @@ impl EventKind {
             EventKind::SwarmRequested { .. } => "swarm_requested",
             EventKind::Closed { .. } => "closed",
             EventKind::Reopened { .. } => "reopened",
+        }
+    }
+
+    /// Whether this event means the customer was reached, so the non-response count starts
+    /// over: anything the customer sends (a post of theirs; an inbound email when it lands
+    /// here), a logged call, or an attempt recorded as reached. The one place that says it:
+    /// `evolve` applies it, and a new way for the customer to answer is added here.
+    pub fn reaches_customer(&self) -> bool {
+        match self {
+            EventKind::PostAdded { from_customer, .. } => *from_customer,
+            EventKind::CallLogged { reached, .. } => *reached,
+            EventKind::ContactAttempted { outcome, .. } => *outcome == ContactOutcome::Reached,
+            _ => false,
+        }
+    }
+
+    /// The channel of an unanswered attempt this event counts toward the non-response
+    /// policy: a recorded attempt without answer, or an email sent to reach the customer,
+    /// each when `decide` counted it (attempts on one channel closer together than the
+    /// policy's gap count once).
+    pub fn counted_attempt(&self) -> Option<ContactChannel> {
+        match self {
+            EventKind::ContactAttempted {
+                channel,
+                outcome: ContactOutcome::NoResponse,
+                counted: true,
+                ..
+            } => Some(*channel),
+            EventKind::EmailQueued { counted: true, .. } => Some(ContactChannel::Email),
+            _ => None,
         }
     }
 }
@@ -305,6 +347,23 @@ impl Event {
         }
         case.version = self.seq;
         case.updated_at = self.at;
+        if self.kind.reaches_customer() {
+            case.contacts = ContactTally::default();
+        }
+        if let Some(channel) = self.kind.counted_attempt() {
+            let t = &mut case.contacts;
+            match channel {
+                ContactChannel::Email => {
+                    t.emails += 1;
+                    t.last_email_at = Some(self.at);
+                }
+                ContactChannel::Phone => {
+                    t.phone_calls += 1;
+                    t.last_phone_at = Some(self.at);
+                }
+            }
+            t.last_counted_at = Some(self.at);
+        }
         match &self.kind {
             EventKind::Opened { .. } => {}
             EventKind::OwnerChanged { to, .. } => case.owner = Some(to.clone()),
@@ -316,7 +375,9 @@ impl Event {
             EventKind::FieldChanged { field, to, .. } => set_field(&mut case, *field, to.clone()),
             EventKind::PriorityChanged { to, .. } => case.priority = *to,
             EventKind::TitleConfirmed => case.title_reviewed = true,
-            EventKind::CallLogged { .. } | EventKind::SwarmRequested { .. } => {}
+            EventKind::CallLogged { .. }
+            | EventKind::SwarmRequested { .. }
+            | EventKind::ContactAttempted { .. } => {}
             EventKind::EmailQueued { message_id, .. } => {
                 if let Some(id) = message_id {
                     let root = match case.email_thread.take() {
@@ -330,22 +391,6 @@ impl Event {
                 }
             }
             EventKind::PostAdded { kind, .. } => case.last_post = Some(*kind),
-            EventKind::ContactAttempted {
-                channel,
-                outcome,
-                counted,
-                ..
-            } => match outcome {
-                ContactOutcome::Reached => case.contacts = ContactTally::default(),
-                ContactOutcome::NoResponse if *counted => {
-                    match channel {
-                        ContactChannel::Email => case.contacts.emails += 1,
-                        ContactChannel::Phone => case.contacts.phone_calls += 1,
-                    }
-                    case.contacts.last_counted_at = Some(self.at);
-                }
-                ContactOutcome::NoResponse => {}
-            },
             EventKind::Linked { target } => {
                 if !case.links.contains(target) {
                     case.links.push(target.clone());

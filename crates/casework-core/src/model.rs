@@ -165,6 +165,13 @@ impl TemplateName {
     pub fn is_email(self) -> bool {
         self != TemplateName::CaseSummary
     }
+
+    /// Whether sending it is an attempt to reach the customer, which counts as an email
+    /// attempt toward the non-response policy: the emails an agent writes to the customer
+    /// (initial contact, follow-up), not the notices the workflow sends on its own.
+    pub fn reaches_out(self) -> bool {
+        matches!(self, TemplateName::InitialContact | TemplateName::FollowUp)
+    }
 }
 
 /// The customer a case belongs to.
@@ -217,7 +224,8 @@ pub struct LinkTarget {
 }
 
 /// Unanswered contact attempts counted toward the non-response policy since the
-/// customer was last reached.
+/// customer was last reached (see [`crate::event::EventKind::reaches_customer`] and
+/// [`crate::event::EventKind::counted_attempt`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactTally {
@@ -228,6 +236,14 @@ pub struct ContactTally {
     /// When the last counted attempt was made.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_counted_at: Option<Timestamp>,
+    /// When the last counted email attempt was made (the policy's gap is per channel).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_email_at: Option<Timestamp>,
+    /// When the last counted phone attempt was made.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_phone_at: Option<Timestamp>,
 }
 
 /// A case's email thread, as its emails built it: what the next email refers to, and what

@@ -519,11 +519,26 @@ pub fn message_id(id: &str, case: CaseNumber, ascii_domain: &str) -> String {
     format!("{id}.case-{}@{ascii_domain}", case.display())
 }
 
+/// Whether a new unanswered attempt on `channel` counts toward the non-response policy: the
+/// first since the customer was last reached does, and then one per `min_gap_hours` on
+/// each channel, so five attempts typed in a minute count once.
+fn attempt_counts(case: &Case, channel: ContactChannel, ctx: &Context<'_>) -> bool {
+    let gap = SignedDuration::from_hours(i64::from(ctx.config.non_response.min_gap_hours));
+    let last = match channel {
+        ContactChannel::Email => case.contacts.last_email_at,
+        ContactChannel::Phone => case.contacts.last_phone_at,
+    };
+    last.is_none_or(|last| ctx.now.duration_since(last) >= gap)
+}
+
+/// Queues an email; `counted` says whether it counts as an email attempt toward the
+/// non-response policy.
 fn queue_email(
     ctx: &Context<'_>,
     case: &Case,
     template: TemplateName,
     fields: &EmailFields,
+    counted: bool,
     decision: &mut Decision,
 ) -> Result<(), WorkflowError> {
     let org = &ctx.config.organization;
@@ -553,6 +568,7 @@ fn queue_email(
         to: email.to.clone(),
         subject: email.subject.clone(),
         body: email.body.clone(),
+        counted,
     });
     decision.outbox.push(OutboxMessage {
         message_id,
@@ -696,6 +712,8 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
                 screenshare: *screenshare,
                 channel: optional_line("channel", channel.as_deref(), MAX_SHORT_TEXT)?,
                 notes: required_text("notes", notes, MAX_TEXT)?,
+                // a logged call is a conversation: the customer was reached
+                reached: true,
             });
         }
         Command::AddPost {
@@ -715,6 +733,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
                     kind: *kind,
                     body,
                     visibility: *visibility,
+                    from_customer: false,
                 });
             } else {
                 ctx.require(Permission::PostCustomer, "post on cases")?;
@@ -728,6 +747,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
                     kind: PostKind::Note,
                     body,
                     visibility: Visibility::Customer,
+                    from_customer: actor.role == Role::Customer,
                 });
             }
         }
@@ -737,12 +757,8 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             note,
         } => {
             ctx.require(Permission::WorkCase, "record contact attempts")?;
-            let gap = SignedDuration::from_hours(i64::from(ctx.config.non_response.min_gap_hours));
-            let counted = *outcome == ContactOutcome::NoResponse
-                && case
-                    .contacts
-                    .last_counted_at
-                    .is_none_or(|last| ctx.now.duration_since(last) >= gap);
+            let counted =
+                *outcome == ContactOutcome::NoResponse && attempt_counts(case, *channel, ctx);
             d.events.push(EventKind::ContactAttempted {
                 channel: *channel,
                 outcome: *outcome,
@@ -753,7 +769,9 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         Command::SendEmail { template, fields } => {
             ctx.require(Permission::WorkCase, "send emails")?;
             check_email(*template, fields)?;
-            queue_email(ctx, case, *template, fields, &mut d)?;
+            let counted =
+                template.reaches_out() && attempt_counts(case, ContactChannel::Email, ctx);
+            queue_email(ctx, case, *template, fields, counted, &mut d)?;
         }
         Command::Link(target) => {
             ctx.require(Permission::WorkCase, "link records to cases")?;
@@ -904,6 +922,7 @@ fn decide_close(
                 case,
                 TemplateName::NonResponseClosure,
                 &EmailFields::default(),
+                false,
                 d,
             )?;
             None
@@ -967,6 +986,7 @@ fn decide_reopen(
         kind: PostKind::ReopenReason,
         body: reason,
         visibility: Visibility::Internal,
+        from_customer: false,
     });
     if notify_customer {
         // The notice shows the status the case is in after reopening.
@@ -978,6 +998,7 @@ fn decide_reopen(
             &reopened,
             TemplateName::ReopenNotice,
             &EmailFields::default(),
+            false,
             d,
         )?;
     }

@@ -197,6 +197,7 @@ fn post_commit(case: &Case, expected_version: u64, body: &str) -> Commit {
             kind: PostKind::Note,
             body: body.into(),
             visibility: Visibility::Internal,
+            from_customer: false,
         }],
     );
     let state = casework_core::event::apply_all(case.clone(), &events).unwrap();
@@ -482,6 +483,7 @@ pub async fn a_commit_is_all_or_nothing<S: CaseStore + 'static>(store: Arc<S>) {
         to: m.to.clone(),
         subject: m.subject.clone(),
         body: m.body.clone(),
+        counted: false,
     };
     let mut kinds: Vec<EventKind> = commit.events.iter().map(|e| e.kind.clone()).collect();
     kinds.push(announce(&fresh));
@@ -1182,15 +1184,16 @@ async fn report_data(b: &Bench) -> Vec<CaseNumber> {
     b.close_resolved(ns[0], "Printing", "Configuration").await;
     b.advance_days(1);
     b.reopen(ns[0]).await; // 1 day
-    // case 4 closes for non-response on day 7
+    // case 4 closes for non-response after five attempts, each 21 hours after the last
     b.run(&ana(), ns[4], Command::Take).await;
     for ch in [
         ContactChannel::Email,
-        ContactChannel::Email,
+        ContactChannel::Phone,
         ContactChannel::Email,
         ContactChannel::Phone,
-        ContactChannel::Phone,
+        ContactChannel::Email,
     ] {
+        b.clock.advance(SignedDuration::from_hours(21));
         b.run(
             &ana(),
             ns[4],
@@ -1304,7 +1307,7 @@ pub async fn the_reopen_report_honours_its_period<S: CaseStore + 'static>(store:
     let ns = report_data(&b).await;
     let start = casework_core::testing::START;
     let day = |d: i64| start + SignedDuration::from_hours(24 * d);
-    // closures from day 1 on: case 0's second close (day 6) and case 4's (day 7)
+    // closures from day 1 on: case 0's second close (day 6) and case 4's (day 11)
     let q = ReportQuery {
         group_by: ReportGroup::ProductArea,
         from: Some(day(1)),

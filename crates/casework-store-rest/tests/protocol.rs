@@ -44,6 +44,7 @@ fn note(body: &str) -> EventKind {
         kind: PostKind::Note,
         body: body.into(),
         visibility: Visibility::Internal,
+        from_customer: false,
     }
 }
 
@@ -228,6 +229,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
             to: m.to.clone(),
             subject: m.subject.clone(),
             body: m.body.clone(),
+            counted: false,
         }]);
         c.outbox = vec![m];
         c

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: V5,
         then: Some(crate::sql::rebuild_search),
     },
+    sql(V6),
 ];
 
 /// The schema version this build writes.
@@ -195,6 +196,42 @@ CREATE VIRTUAL TABLE search_public USING fts5(
     tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
+"#;
+
+/// v6: the time of the last counted contact attempt per channel, which the non-response
+/// policy's gap now needs (core's `ContactTally::last_email_at`, `last_phone_at`), written
+/// into the stored state of every case with counted attempts, from its events: the last
+/// counted unanswered attempt on the channel after the last reset (a reached attempt or a
+/// reopen; histories before v6 hold no other reset). A case without counted attempts keeps
+/// no time, as replay gives. So every stored state stays what replaying its history gives.
+const V6: &str = r#"
+UPDATE cases SET state = json_set(state,
+    '$.contacts.last_email_at', (
+        SELECT json_extract(e.body, '$.at') FROM events e
+        WHERE e.case_number = cases.number AND e.kind = 'contact_attempted'
+          AND json_extract(e.body, '$.channel') = 'email'
+          AND json_extract(e.body, '$.outcome') = 'no_response'
+          AND json_extract(e.body, '$.counted') = 1
+          AND e.seq > (SELECT COALESCE(MAX(r.seq), 0) FROM events r
+                       WHERE r.case_number = cases.number
+                         AND (r.kind = 'reopened'
+                              OR (r.kind = 'contact_attempted'
+                                  AND json_extract(r.body, '$.outcome') = 'reached')))
+        ORDER BY e.seq DESC LIMIT 1),
+    '$.contacts.last_phone_at', (
+        SELECT json_extract(e.body, '$.at') FROM events e
+        WHERE e.case_number = cases.number AND e.kind = 'contact_attempted'
+          AND json_extract(e.body, '$.channel') = 'phone'
+          AND json_extract(e.body, '$.outcome') = 'no_response'
+          AND json_extract(e.body, '$.counted') = 1
+          AND e.seq > (SELECT COALESCE(MAX(r.seq), 0) FROM events r
+                       WHERE r.case_number = cases.number
+                         AND (r.kind = 'reopened'
+                              OR (r.kind = 'contact_attempted'
+                                  AND json_extract(r.body, '$.outcome') = 'reached')))
+        ORDER BY e.seq DESC LIMIT 1))
+WHERE json_extract(state, '$.contacts.emails') > 0
+   OR json_extract(state, '$.contacts.phone_calls') > 0;
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

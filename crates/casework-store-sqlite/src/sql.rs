@@ -1287,6 +1287,7 @@ mod tests {
             kind: casework_core::model::PostKind::Note,
             body,
             visibility: Visibility::Customer,
+            from_customer: false,
         }
     }
 

@@ -49,6 +49,7 @@ async fn a_failing_write_does_not_disturb_its_batch() {
                             "valid".into()
                         },
                         visibility: Visibility::Internal,
+                        from_customer: false,
                     }],
                 );
                 let state = apply_all(case.clone(), &events).unwrap();

@@ -257,3 +257,124 @@ async fn import_takes_whole_histories_all_or_nothing() {
     drop(old);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// Opens `path`, runs `f` on a plain connection, and closes it again.
+fn with_conn(path: &std::path::Path, f: impl FnOnce(&rusqlite::Connection)) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    f(&conn);
+}
+
+#[tokio::test]
+async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives() {
+    use casework_core::model::{Actor, ContactChannel, ContactOutcome, Role};
+    use casework_core::workflow::Command;
+    use std::sync::Arc;
+
+    let dir = std::env::temp_dir().join(format!("casework-migrate-v6-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cases.db");
+    let url = format!("sqlite://{}", path.display());
+    // histories as version 5 wrote them: attempts, a reached attempt, a reopen
+    let store = Arc::new(SqliteStore::open_url(&url).unwrap());
+    let clock = Arc::new(casework_core::testing::FixedClock::default());
+    let svc = casework_core::CaseService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(casework_core::testing::SequentialIds::default()),
+        Arc::new(casework_core::WorkflowConfig::default_config()),
+        Arc::new(casework_core::Templates::embedded().unwrap()),
+    );
+    let ana = Actor::system("ana");
+    let lee = Actor {
+        role: Role::Lead,
+        ..Actor::system("lee")
+    };
+    let attempt = |channel, outcome| Command::RecordContact {
+        channel,
+        outcome,
+        note: None,
+    };
+    use ContactChannel::{Email, Phone};
+    use ContactOutcome::{NoResponse, Reached};
+    let mut numbers = Vec::new();
+    for script in [
+        vec![attempt(Email, NoResponse), attempt(Phone, NoResponse)],
+        vec![
+            attempt(Phone, NoResponse),
+            attempt(Email, Reached),
+            attempt(Email, NoResponse),
+        ],
+        vec![
+            attempt(Email, NoResponse),
+            Command::Close {
+                mode: casework_core::model::CloseMode::Temporary,
+                resolution: None,
+            },
+            Command::Reopen {
+                reason: "back".into(),
+                notify_customer: false,
+            },
+            attempt(Phone, NoResponse),
+        ],
+        vec![],
+    ] {
+        let case = svc
+            .open_case(
+                &ana,
+                casework_core::workflow::NewCase {
+                    title: "t".into(),
+                    description: "d".into(),
+                    origin: casework_core::model::Origin::Email,
+                    priority: casework_core::model::Priority::Low,
+                    customer: casework_core::model::Customer {
+                        name: "c".into(),
+                        email: "c@customer.example".parse().unwrap(),
+                        phone: None,
+                        account: None,
+                    },
+                    product: None,
+                    product_version: None,
+                },
+            )
+            .await
+            .unwrap();
+        for cmd in script {
+            clock.advance(jiff::SignedDuration::from_hours(21));
+            let who = if matches!(cmd, Command::Reopen { .. }) {
+                &lee
+            } else {
+                &ana
+            };
+            svc.execute(who, case.number, None, cmd).await.unwrap();
+        }
+        numbers.push(case.number);
+    }
+    drop(svc);
+    drop(store);
+    // ... and their states as version 5 stored them: without the per-channel times
+    with_conn(&path, |c| {
+        c.execute_batch(
+            "UPDATE cases SET state = json_remove(state, '$.contacts.last_email_at',
+                                                  '$.contacts.last_phone_at');
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    });
+    let store = SqliteStore::open_url(&url).unwrap();
+    let mut times = Vec::new();
+    for n in numbers {
+        let case = store.load_case(n).await.unwrap();
+        assert_eq!(replay(&store.history(n).await.unwrap()).unwrap(), case);
+        times.push((
+            case.contacts.last_email_at.is_some(),
+            case.contacts.last_phone_at.is_some(),
+        ));
+    }
+    assert_eq!(
+        times,
+        [(true, true), (true, false), (false, true), (false, false)]
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

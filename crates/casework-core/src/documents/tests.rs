@@ -270,6 +270,7 @@ fn case_summary_draft_from_the_record() {
                 screenshare: true,
                 channel: Some("SPEC".into()),
                 notes: "Reproduced error 999999 while publishing.\nMore detail.".into(),
+                reached: true,
             },
         ),
         ev(
@@ -278,6 +279,7 @@ fn case_summary_draft_from_the_record() {
                 kind: PostKind::CallNotes,
                 body: "Service definition points at an unregistered data store.".into(),
                 visibility: Visibility::Internal,
+                from_customer: false,
             },
         ),
         ev(

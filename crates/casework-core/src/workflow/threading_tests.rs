@@ -153,6 +153,7 @@ fn two_emails_of_one_command_thread_in_order() {
             discussed: Some("x".into()),
             ..EmailFields::default()
         },
+        false,
         &mut d,
     )
     .unwrap();
