@@ -848,6 +848,7 @@ fn the_outbox_is_flushed_to_eml_files_and_failures_are_kept() {
         all.extend_from_slice(args);
         cw.ok(&all)
     };
+    ana(&["case", "take", &n]);
     ana(&["email", "send", &n, "--template", "initial-contact"]);
     ana(&[
         "email",

@@ -67,6 +67,8 @@ fn ana_json(cw: &Cw, args: &[&str]) -> Value {
 }
 
 fn send_initial(cw: &Cw, n: &str) {
+    // only the owner sends "I have taken ownership" (taking an owned case again is a no-op)
+    ana(cw, &["case", "take", n]);
     ana(cw, &["email", "send", n, "--template", "initial-contact"]);
 }
 

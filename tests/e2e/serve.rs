@@ -130,6 +130,12 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     assert!(shown.contains("Served"), "{shown}");
 
     // the server delivers queued email in the background (here: log://, the default)
+    let owner = r#"{"owner":"root"}"#;
+    let assign = "/api/v1/cases/1/assign";
+    assert_eq!(
+        http(&addr, "POST", assign, Some(&token), Some(owner)).0,
+        200
+    );
     let email = r#"{"template":"initial_contact"}"#;
     let (status, _) = http(
         &addr,

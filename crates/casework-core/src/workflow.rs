@@ -172,6 +172,13 @@ fn missing(item: &str, message: impl Into<String>) -> MissingItem {
     }
 }
 
+fn owner_hint(owner: &Option<String>) -> String {
+    match owner {
+        Some(o) => format!("the owner is {o}"),
+        None => "the case has no owner yet (take it first)".into(),
+    }
+}
+
 fn join_missing(items: &[MissingItem]) -> String {
     items
         .iter()
@@ -217,6 +224,15 @@ pub enum WorkflowError {
         status: StatusName,
         /// What to do instead.
         hint: String,
+    },
+    /// Only the case's owner may do this (the initial-contact email says "I have taken
+    /// ownership of your case").
+    #[error("only the case's owner may {action}; {}", owner_hint(.owner))]
+    NotOwner {
+        /// The case's owner, if it has one.
+        owner: Option<String>,
+        /// What was attempted.
+        action: String,
     },
     /// The case is already where the command would take it (escalating an escalated case).
     #[error("case is already {status}")]
@@ -645,6 +661,17 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             if target.name == case.status {
                 return Ok(d);
             }
+            if target.name == ctx.config.escalated_status {
+                // moving into the escalated status is an escalation, with its permission,
+                // its reason and its event, whichever command asks for it
+                ctx.require(Permission::Escalate, "escalate cases")?;
+                let reason = match note.as_deref().filter(|n| !n.trim().is_empty()) {
+                    Some(n) => required_text("note", n, MAX_TEXT)?,
+                    None => return Err(invalid("note", "an escalation needs a reason")),
+                };
+                escalate(reason, case, ctx, &mut d)?;
+                return Ok(d);
+            }
             if !ctx.config.allows(&case.status, &target.name) {
                 return Err(WorkflowError::TransitionNotAllowed {
                     from: case.status.clone(),
@@ -662,27 +689,12 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             ctx.require(Permission::Escalate, "escalate cases")?;
             let reason = required_text("reason", reason, MAX_TEXT)?;
             require_open(case, "reopen it first")?;
-            let to = ctx.config.escalated_status.clone();
-            if case.status == to {
-                return Err(WorkflowError::AlreadyThere { status: to });
-            }
-            if !ctx.config.allows(&case.status, &to) {
-                return Err(WorkflowError::TransitionNotAllowed {
-                    from: case.status.clone(),
-                    to,
+            if case.status == ctx.config.escalated_status {
+                return Err(WorkflowError::AlreadyThere {
+                    status: case.status.clone(),
                 });
             }
-            let category = ctx
-                .config
-                .status(to.as_str())
-                .map(|s| s.category)
-                .unwrap_or(StatusCategory::Open);
-            d.events.push(EventKind::Escalated {
-                from: case.status.clone(),
-                to,
-                category,
-                reason,
-            });
+            escalate(reason, case, ctx, &mut d)?;
         }
         Command::Edit(edit) => {
             ctx.require(Permission::WorkCase, "edit cases")?;
@@ -768,6 +780,15 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         }
         Command::SendEmail { template, fields } => {
             ctx.require(Permission::WorkCase, "send emails")?;
+            if *template == TemplateName::InitialContact {
+                require_open(case, "reopen it first")?;
+                if case.owner.as_deref() != Some(actor.name.as_str()) {
+                    return Err(WorkflowError::NotOwner {
+                        owner: case.owner.clone(),
+                        action: "send the initial-contact email".into(),
+                    });
+                }
+            }
             check_email(*template, fields)?;
             let counted =
                 template.reaches_out() && attempt_counts(case, ContactChannel::Email, ctx);
@@ -812,6 +833,34 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         } => decide_reopen(reason, *notify_customer, case, ctx, &mut d)?,
     }
     Ok(d)
+}
+
+/// The escalation of an open case that is not escalated yet, with its reason.
+fn escalate(
+    reason: String,
+    case: &Case,
+    ctx: &Context<'_>,
+    d: &mut Decision,
+) -> Result<(), WorkflowError> {
+    let to = ctx.config.escalated_status.clone();
+    if !ctx.config.allows(&case.status, &to) {
+        return Err(WorkflowError::TransitionNotAllowed {
+            from: case.status.clone(),
+            to,
+        });
+    }
+    let category = ctx
+        .config
+        .status(to.as_str())
+        .map(|s| s.category)
+        .unwrap_or(StatusCategory::Open);
+    d.events.push(EventKind::Escalated {
+        from: case.status.clone(),
+        to,
+        category,
+        reason,
+    });
+    Ok(())
 }
 
 fn decide_edit(edit: &CaseEdit, case: &Case, d: &mut Decision) -> Result<(), WorkflowError> {

@@ -91,6 +91,7 @@ impl From<ServiceError> for ApiError {
                     )
                 }
                 W::TransitionNotAllowed { .. }
+                | W::NotOwner { .. }
                 | W::CaseClosed { .. }
                 | W::NotClosed { .. }
                 | W::AlreadyThere { .. } => {

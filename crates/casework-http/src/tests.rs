@@ -984,7 +984,7 @@ fn case_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
         (
             "POST",
             "/emails",
-            Some(json!({"template": "initial_contact"})),
+            Some(json!({"template": "follow_up", "discussed": "d"})),
             staff_entry,
         ),
         ("GET", "/summary-draft", None, staff_read),
@@ -2078,6 +2078,9 @@ async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_
         )
         .await;
         let n = c.body["number"].as_u64().unwrap();
+        let take = json!({"owner": "Ana Lopez"});
+        let uri = format!("/api/v1/cases/{n}/assign");
+        call(&app, "POST", &uri, Some(AGENT), Some(take), &[]).await;
         let sent = call(
             &app,
             "POST",
@@ -2122,5 +2125,62 @@ async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_
                 "{name}"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn moving_into_the_escalated_status_is_an_escalation_over_http() {
+    for (name, app) in stores().await {
+        let c = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let n = c.body["number"].as_u64().unwrap();
+        let uri = format!("/api/v1/cases/{n}/transition");
+        let to = |note: Option<&str>| match note {
+            Some(n) => json!({"status": "Escalated", "note": n}),
+            None => json!({"status": "Escalated"}),
+        };
+        let r = call(&app, "POST", &uri, Some(AGENT), Some(to(Some("x"))), &[]).await;
+        is_problem(&r, StatusCode::FORBIDDEN);
+        let r = call(&app, "POST", &uri, Some(LEAD), Some(to(None)), &[]).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "note", "{name}: {}", r.body);
+        let r = call(&app, "POST", &uri, Some(LEAD), Some(to(Some("P1"))), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+        assert_eq!(r.body["status"], "Escalated");
+        let h = call(
+            &app,
+            "GET",
+            &format!("/api/v1/cases/{n}/history"),
+            Some(LEAD),
+            None,
+            &[],
+        )
+        .await;
+        let last = h.body.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["type"], "escalated", "{name}: {last}");
+        assert_eq!(last["reason"], "P1");
+        // the initial-contact email of an unowned case is refused, naming why
+        let r = call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/emails"),
+            Some(AGENT),
+            Some(json!({"template": "initial_contact"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::CONFLICT);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("no owner"),
+            "{name}: {}",
+            r.body
+        );
     }
 }

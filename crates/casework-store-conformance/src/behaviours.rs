@@ -187,6 +187,17 @@ impl Bench {
     }
 }
 
+/// A follow-up email, which any agent may send.
+fn follow_up() -> Command {
+    Command::SendEmail {
+        template: TemplateName::FollowUp,
+        fields: EmailFields {
+            discussed: Some("the spooler".into()),
+            ..Default::default()
+        },
+    }
+}
+
 /// A commit of one post, decided against `case`, with the given expected version.
 fn post_commit(case: &Case, expected_version: u64, body: &str) -> Commit {
     let events = stamp(
@@ -456,16 +467,7 @@ pub async fn many_writers_lose_no_update<S: CaseStore + 'static>(store: Arc<S>) 
 pub async fn a_commit_is_all_or_nothing<S: CaseStore + 'static>(store: Arc<S>) {
     let b = bench(store).await;
     let c = b.open("t", "d", "a@customer.example").await;
-    let c = b
-        .run(
-            &ana(),
-            c.number,
-            Command::SendEmail {
-                template: TemplateName::InitialContact,
-                fields: EmailFields::default(),
-            },
-        )
-        .await;
+    let c = b.run(&ana(), c.number, follow_up()).await;
     let existing = b.store.outbox_list(None, 10).await.unwrap();
     assert_eq!(existing.len(), 1);
     // A commit whose state and events are fine but whose second outbox message reuses a
@@ -1474,6 +1476,9 @@ pub async fn a_cases_outbox_holds_only_its_messages<S: CaseStore + 'static>(stor
     let b = bench(store).await;
     let first = b.open("First", "d", "a@customer.example").await.number;
     let second = b.open("Second", "d", "b@customer.example").await.number;
+    for case in [first, second] {
+        b.run(&ana(), case, Command::Take).await;
+    }
     for (case, template) in [
         (first, TemplateName::InitialContact),
         (second, TemplateName::InitialContact),
@@ -1532,15 +1537,7 @@ pub async fn a_cases_outbox_holds_only_its_messages<S: CaseStore + 'static>(stor
 async fn queue_three(b: &Bench) {
     let c = b.open("t", "d", "a@customer.example").await.number;
     for _ in 0..3 {
-        b.run(
-            &ana(),
-            c,
-            Command::SendEmail {
-                template: TemplateName::InitialContact,
-                fields: EmailFields::default(),
-            },
-        )
-        .await;
+        b.run(&ana(), c, follow_up()).await;
     }
 }
 
@@ -1703,15 +1700,7 @@ pub async fn outbox_outcomes_are_recorded<S: CaseStore + 'static>(store: Arc<S>)
 pub async fn stats_count_what_is_stored<S: CaseStore + 'static>(store: Arc<S>) {
     let b = bench(store).await;
     let c = b.open("t", "d", "a@customer.example").await.number;
-    b.run(
-        &ana(),
-        c,
-        Command::SendEmail {
-            template: TemplateName::InitialContact,
-            fields: EmailFields::default(),
-        },
-    )
-    .await;
+    b.run(&ana(), c, follow_up()).await;
     b.open("u", "d", "a@customer.example").await;
     let s = b.store.stats().await.unwrap();
     assert_eq!(

@@ -698,6 +698,99 @@ fn only_leads_escalate_and_reassign_by_default() {
 }
 
 #[test]
+fn only_the_owner_sends_the_initial_contact_email_on_an_open_case() {
+    let mut h = Harness::new();
+    let initial = || Command::SendEmail {
+        template: TemplateName::InitialContact,
+        fields: EmailFields::default(),
+    };
+    assert_eq!(
+        h.try_run(&agent(), initial()),
+        Err(WorkflowError::NotOwner {
+            owner: None,
+            action: "send the initial-contact email".into(),
+        })
+    );
+    h.run(&agent(), Command::Take);
+    let bob = person("bob", Role::Agent);
+    let err = h.try_run(&bob, initial()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "only the case's owner may send the initial-contact email; the owner is ana"
+    );
+    assert!(
+        matches!(h.try_run(&lead(), initial()), Err(WorkflowError::NotOwner { owner: Some(o), .. }) if o == "ana"),
+        "not even a lead: the email says \"I have taken ownership\""
+    );
+    assert!(h.outbox.is_empty());
+    h.run(&agent(), initial());
+    assert_eq!(h.outbox.len(), 1);
+    // a follow-up is not bound to the owner
+    h.run(
+        &bob,
+        Command::SendEmail {
+            template: TemplateName::FollowUp,
+            fields: EmailFields {
+                discussed: Some("covering for Ana".into()),
+                ..Default::default()
+            },
+        },
+    );
+    h.run(
+        &agent(),
+        Command::Close {
+            mode: CloseMode::Temporary,
+            resolution: None,
+        },
+    );
+    assert!(matches!(
+        h.try_run(&agent(), initial()),
+        Err(WorkflowError::CaseClosed { .. })
+    ));
+}
+
+#[test]
+fn moving_into_the_escalated_status_is_an_escalation() {
+    let mut h = Harness::new();
+    let to_escalated = |note: Option<&str>| Command::Transition {
+        status: "escalated".into(),
+        note: note.map(str::to_string),
+    };
+    assert!(matches!(
+        h.try_run(&agent(), to_escalated(Some("P1 outage"))),
+        Err(WorkflowError::Forbidden {
+            role: Role::Agent,
+            ..
+        })
+    ));
+    let err = h.try_run(&lead(), to_escalated(None)).unwrap_err();
+    assert_eq!(err.to_string(), "note: an escalation needs a reason");
+    assert_eq!(h.case.version, 1);
+    let events = h.run(&lead(), to_escalated(Some("P1 outage")));
+    assert_eq!(
+        events.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["escalated"]
+    );
+    assert!(
+        matches!(&events[0].kind, EventKind::Escalated { reason, .. } if reason == "P1 outage")
+    );
+    assert_eq!(h.case.status.as_str(), "Escalated");
+    assert!(
+        h.run(&lead(), to_escalated(Some("again"))).is_empty(),
+        "already there: nothing changes, as for any transition"
+    );
+    // moving out of it is an ordinary transition
+    let events = h.run(
+        &agent(),
+        Command::Transition {
+            status: "In Progress".into(),
+            note: None,
+        },
+    );
+    assert_eq!(events[0].kind.name(), "status_changed");
+}
+
+#[test]
 fn customers_may_only_add_customer_visible_notes() {
     let mut h = Harness::new();
     let jordan = Actor::customer("Jordan", "jordan@customer.example".parse().unwrap());
