@@ -338,7 +338,15 @@ pub fn seed_workflow(cw: &Cw) {
         .iter()
         .map(|m| m["template"].as_str().unwrap())
         .collect();
-    assert_eq!(templates, ["initial_contact", "follow_up", "reopen_notice"]);
+    assert_eq!(
+        templates,
+        [
+            "initial_contact",
+            "follow_up",
+            "resolution_notice",
+            "reopen_notice"
+        ]
+    );
     let report = cw.json(&[
         "--as",
         "Lee Park",
@@ -735,7 +743,8 @@ fn the_demo_walks_the_whole_workflow() {
     insta::assert_snapshot!("demo", out);
     let json = cw.json(&["demo"]);
     assert_eq!(json["case"]["reopen_count"], 1);
-    assert_eq!(json["emails"].as_array().unwrap().len(), 3);
+    // initial contact, follow-up, resolution notice, reopen notice
+    assert_eq!(json["emails"].as_array().unwrap().len(), 4);
 }
 
 #[test]

@@ -232,6 +232,7 @@ async fn one_case_through_every_seed_step() {
                 primary: "Configuration".into(),
                 secondary: "Data store registered".into(),
             }),
+            notify_customer: true,
         },
     )
     .await;
@@ -302,12 +303,17 @@ async fn one_case_through_every_seed_step() {
                 primary: "Configuration".into(),
                 secondary: "Data store registered".into(),
             }),
+            notify_customer: true,
         },
     )
     .await
     .unwrap()
     .case;
     assert_eq!(closed.status.as_str(), "Closed");
+    // the customer is told, and sees the resolution on their case
+    let customer = Actor::customer("Jordan", closed.customer.email.clone());
+    let seen = svc.case(&customer, n).await.unwrap();
+    assert_eq!(seen.resolution, closed.resolution);
 
     // Reopen: refused for the agent, done by the lead with a reason, customer notified.
     clock.advance(SignedDuration::from_hours(72));
@@ -349,6 +355,7 @@ async fn one_case_through_every_seed_step() {
         [
             TemplateName::InitialContact,
             TemplateName::FollowUp,
+            TemplateName::ResolutionNotice,
             TemplateName::ReopenNotice
         ]
     );

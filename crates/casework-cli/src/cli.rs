@@ -492,6 +492,10 @@ pub struct CloseArgs {
     pub number: String,
     #[command(flatten)]
     pub mode: CloseModeArgs,
+    /// Do not email the customer the resolution (or, for a temporary close, how to come
+    /// back); a non-response close always sends its closing email
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 /// How to close: resolved (both resolutions), non-response, or temporary; exactly one.

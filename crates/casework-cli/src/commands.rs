@@ -794,7 +794,12 @@ async fn case(
                     }),
                 )
             };
-            exec(a.number, Command::Close { mode, resolution }).await
+            let close = Command::Close {
+                mode,
+                resolution,
+                notify_customer: !a.no_notify,
+            };
+            exec(a.number, close).await
         }
         CaseCmd::Reopen {
             number: n,

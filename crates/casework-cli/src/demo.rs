@@ -395,6 +395,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
                 primary: "Configuration".into(),
                 secondary: "Data store registered".into(),
             }),
+            notify_customer: true,
         },
     )
     .await?;

@@ -33,8 +33,10 @@ string_enum!(
         Transition = "transition",
         /// Escalate.
         Escalate = "escalate",
-        /// Close (resolved, non-response, temporary).
+        /// Close as resolved or for non-response.
         Close = "close",
+        /// Close temporarily, at the customer's request (the owner, or whoever may assign).
+        CloseTemporary = "close_temporary",
         /// Reopen a closed case.
         Reopen = "reopen",
         /// Reopen a temporarily closed case.

@@ -47,6 +47,22 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/reopen_notice.body.j2"),
     ),
     (
+        "resolution_notice.subject.j2",
+        include_str!("../templates/resolution_notice.subject.j2"),
+    ),
+    (
+        "resolution_notice.body.j2",
+        include_str!("../templates/resolution_notice.body.j2"),
+    ),
+    (
+        "temporary_close_notice.subject.j2",
+        include_str!("../templates/temporary_close_notice.subject.j2"),
+    ),
+    (
+        "temporary_close_notice.body.j2",
+        include_str!("../templates/temporary_close_notice.body.j2"),
+    ),
+    (
         "case_summary.body.j2",
         include_str!("../templates/case_summary.body.j2"),
     ),
@@ -148,6 +164,7 @@ struct CaseCtx<'a> {
     product_version: Option<&'a str>,
     owner: Option<&'a str>,
     customer: &'a crate::model::Customer,
+    resolution: Option<&'a crate::model::Resolution>,
 }
 
 #[derive(Serialize)]
@@ -201,6 +218,7 @@ fn doc_ctx<'a>(
             product_version: case.product_version.as_deref(),
             owner: case.owner.as_deref(),
             customer: &case.customer,
+            resolution: case.resolution.as_ref(),
         },
         agent: AgentCtx {
             name: &agent.name,

@@ -432,7 +432,8 @@ impl Event {
             | EventKind::OwnerChanged { .. }
             | EventKind::PriorityChanged { .. }
             | EventKind::CallLogged { .. }
-            | EventKind::EmailQueued { .. } => self.kind.clone(),
+            | EventKind::EmailQueued { .. }
+            | EventKind::Closed { .. } => self.kind.clone(),
             EventKind::FieldChanged { field, .. } => match field {
                 Field::Title | Field::Description | Field::Product | Field::ProductVersion => {
                     self.kind.clone()
@@ -450,12 +451,6 @@ impl Event {
             EventKind::PostAdded { visibility, .. } => match visibility {
                 Visibility::Customer => self.kind.clone(),
                 Visibility::Internal => return None,
-            },
-            EventKind::Closed { mode, from, to, .. } => EventKind::Closed {
-                mode: *mode,
-                from: from.clone(),
-                to: to.clone(),
-                resolution: None,
             },
             EventKind::Reopened {
                 from,

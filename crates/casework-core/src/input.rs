@@ -291,6 +291,7 @@ mod tests {
                 primary: "Configuration".into(),
                 secondary: bad.into(),
             }),
+            notify_customer: true,
         };
         match decide(&close, &ready, &ctx) {
             Err(WorkflowError::Invalid { field, .. }) => {

@@ -132,6 +132,10 @@ string_enum!(
         NonResponseClosure = "non_response_closure",
         /// Sent when a case is reopened.
         ReopenNotice = "reopen_notice",
+        /// Sent when a case is closed as resolved: the resolution, and how to come back.
+        ResolutionNotice = "resolution_notice",
+        /// Sent when a case is closed temporarily: how to come back to it.
+        TemporaryCloseNotice = "temporary_close_notice",
         /// Step 7: the case-summary draft (not an email).
         CaseSummary = "case_summary",
     }
@@ -353,13 +357,13 @@ impl Case {
     }
 
     /// The case as a customer may see it: what the timeline keeps internal is cleared here
-    /// too (linked articles, defects and cases, categorization, resolutions, the contact
-    /// tally, the kind of the last post, the title review).
+    /// too (linked articles, defects and cases, categorization, the contact tally, the kind
+    /// of the last post, the title review). The resolution is theirs to see: the resolution
+    /// email tells them.
     pub fn for_customer(&self) -> Case {
         Case {
             links: Vec::new(),
             category: Category::default(),
-            resolution: None,
             contacts: ContactTally::default(),
             last_post: None,
             title_reviewed: false,

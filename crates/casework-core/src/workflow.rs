@@ -143,6 +143,9 @@ pub enum Command {
         mode: CloseMode,
         /// Resolution, required for a resolved close.
         resolution: Option<Resolution>,
+        /// Tell the customer (default true): the resolution of a resolved close, how to come
+        /// back after a temporary one. A non-response close always sends its closing email.
+        notify_customer: bool,
     },
     /// Reopen with a reason.
     Reopen {
@@ -822,10 +825,38 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
                 question: required_text("question", question, MAX_TEXT)?,
             });
         }
-        Command::Close { mode, resolution } => {
-            ctx.require(Permission::Close, "close cases")?;
+        Command::Close {
+            mode,
+            resolution,
+            notify_customer,
+        } => {
+            if *mode == CloseMode::Temporary {
+                ctx.require(Permission::CloseTemporary, "close cases temporarily")?;
+                let own = case.owner.as_deref() == Some(actor.name.as_str());
+                if !own && !ctx.config.permits(actor.role, Permission::AssignCase) {
+                    return Err(WorkflowError::NotOwner {
+                        owner: case.owner.clone(),
+                        action: "close the case temporarily".into(),
+                    });
+                }
+            } else {
+                ctx.require(Permission::Close, "close cases")?;
+            }
             require_open(case, "it is already closed")?;
-            decide_close(*mode, resolution.as_ref(), case, ctx, &mut d)?;
+            if *mode == CloseMode::NonResponse && !notify_customer {
+                return Err(invalid(
+                    "notify_customer",
+                    "a non-response close always sends the closing email the policy requires",
+                ));
+            }
+            decide_close(
+                *mode,
+                resolution.as_ref(),
+                *notify_customer,
+                case,
+                ctx,
+                &mut d,
+            )?;
         }
         Command::Reopen {
             reason,
@@ -917,6 +948,7 @@ fn decide_edit(edit: &CaseEdit, case: &Case, d: &mut Decision) -> Result<(), Wor
 fn decide_close(
     mode: CloseMode,
     resolution: Option<&Resolution>,
+    notify_customer: bool,
     case: &Case,
     ctx: &Context<'_>,
     d: &mut Decision,
@@ -978,12 +1010,29 @@ fn decide_close(
         }
         CloseMode::Temporary => None,
     };
+    // (a non-response close queued its closing email above, whatever was asked)
+    let notice = match mode {
+        CloseMode::Resolved => Some(TemplateName::ResolutionNotice),
+        CloseMode::Temporary => Some(TemplateName::TemporaryCloseNotice),
+        CloseMode::NonResponse => None,
+    };
+    // the notice shows the case as the close leaves it
+    let mut closed = case.clone();
+    closed.status = to.clone();
+    closed.status_category = StatusCategory::Closed;
+    closed.close_mode = Some(mode);
+    if resolution.is_some() {
+        closed.resolution = resolution.clone();
+    }
     d.events.push(EventKind::Closed {
         mode,
         from: case.status.clone(),
         to,
         resolution,
     });
+    if notify_customer && let Some(notice) = notice {
+        queue_email(ctx, &closed, notice, &EmailFields::default(), false, d)?;
+    }
     Ok(())
 }
 

@@ -972,6 +972,11 @@ struct CloseIn {
         max_length = 255
     )]
     secondary_resolution: Option<String>,
+    /// Tell the customer (default true): a resolved close sends the resolution, a temporary
+    /// one how to come back. A non-response close always sends its closing email (`false`
+    /// is refused).
+    #[serde(default = "yes")]
+    notify_customer: bool,
 }
 
 #[utoipa::path(
@@ -1005,6 +1010,7 @@ async fn close(
         Command::Close {
             mode: b.mode,
             resolution,
+            notify_customer: b.notify_customer,
         },
     )
     .await

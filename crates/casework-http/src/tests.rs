@@ -468,7 +468,7 @@ async fn the_workflow_over_http_and_what_a_customer_sees() {
         );
         post(
             "/api/v1/cases/1/close".into(),
-            AGENT,
+            LEAD,
             json!({"mode": "temporary"}),
         )
         .await;
@@ -566,7 +566,14 @@ async fn the_workflow_over_http_and_what_a_customer_sees() {
             &[],
         )
         .await;
-        assert_eq!(outbox.body.as_array().unwrap().len(), 1);
+        let templates: Vec<&str> = outbox
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["template"].as_str().unwrap())
+            .collect();
+        assert_eq!(templates, ["follow_up", "temporary_close_notice"]);
         is_problem(
             &call(&app, "GET", "/api/v1/outbox", Some(JORDAN), None, &[]).await,
             StatusCode::FORBIDDEN,
@@ -949,7 +956,8 @@ fn case_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
             "POST",
             "/close",
             Some(json!({"mode": "temporary"})),
-            staff_write,
+            // an agent temporarily closes only the cases they own (these have no owner)
+            [403, 404, 409, 200, 200, 401, 401],
         ),
         (
             "POST",
@@ -2182,5 +2190,121 @@ async fn moving_into_the_escalated_status_is_an_escalation_over_http() {
             "{name}: {}",
             r.body
         );
+    }
+}
+
+#[tokio::test]
+async fn a_resolved_close_tells_the_customer_who_then_sees_the_resolution() {
+    for (name, app) in stores().await {
+        let req = |method: &'static str, uri: String, token: &'static str, body: Option<Value>| {
+            let app = app.clone();
+            async move { call(&app, method, &uri, Some(token), body, &[]).await }
+        };
+        let mut numbers = Vec::new();
+        for _ in 0..2 {
+            let c = req(
+                "POST",
+                "/api/v1/cases".into(),
+                AGENT,
+                Some(new_case("jordan@customer.example")),
+            )
+            .await;
+            let n = c.body["number"].as_u64().unwrap();
+            let edit = json!({"title": "Publishing fails", "product": "Server", "product_version": "11.3",
+                "category": {"product_area": "Publishing", "functionality": "Services", "issue": "Config"}});
+            let uri = format!("/api/v1/cases/{n}");
+            let r = call(
+                &app,
+                "PATCH",
+                &uri,
+                Some(AGENT),
+                Some(edit),
+                &[("if-match", "\"1\"")],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+            let summary = json!({"kind": "summary", "body": "Issue, environment, resolution."});
+            req("POST", format!("{uri}/posts"), AGENT, Some(summary)).await;
+            numbers.push(n);
+        }
+        let close = |notify: bool| {
+            json!({"mode": "resolved", "primary_resolution": "Configuration",
+                   "secondary_resolution": "Data store registered", "notify_customer": notify})
+        };
+        let r = req(
+            "POST",
+            format!("/api/v1/cases/{}/close", numbers[0]),
+            AGENT,
+            Some(close(true)),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+        let r = req(
+            "POST",
+            format!("/api/v1/cases/{}/close", numbers[1]),
+            AGENT,
+            Some(close(false)),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+        let outbox = req("GET", "/api/v1/outbox".into(), AGENT, None).await;
+        let notices: Vec<u64> = outbox
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["template"] == "resolution_notice")
+            .map(|m| m["case"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            notices,
+            [numbers[0]],
+            "{name}: only the case closed with notify_customer"
+        );
+        // the customer sees the resolution on the case and on the closed entry of the timeline
+        let seen = req("GET", format!("/api/v1/cases/{}", numbers[0]), JORDAN, None).await;
+        assert_eq!(
+            seen.body["resolution"]["primary"], "Configuration",
+            "{name}: {}",
+            seen.body
+        );
+        let timeline = req(
+            "GET",
+            format!("/api/v1/cases/{}/timeline", numbers[0]),
+            JORDAN,
+            None,
+        )
+        .await;
+        let closed = timeline
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "closed")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            closed["resolution"]["secondary"], "Data store registered",
+            "{name}: {closed}"
+        );
+        // a non-response close cannot skip its closing email
+        let c = req(
+            "POST",
+            "/api/v1/cases".into(),
+            AGENT,
+            Some(new_case("jordan@customer.example")),
+        )
+        .await;
+        let n = c.body["number"].as_u64().unwrap();
+        let quiet = json!({"mode": "non_response", "notify_customer": false});
+        let r = req(
+            "POST",
+            format!("/api/v1/cases/{n}/close"),
+            AGENT,
+            Some(quiet),
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "notify_customer");
     }
 }

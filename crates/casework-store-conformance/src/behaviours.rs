@@ -154,6 +154,7 @@ impl Bench {
                     primary: primary.into(),
                     secondary: "Done".into(),
                 }),
+                notify_customer: true,
             },
         )
         .await
@@ -1167,13 +1168,15 @@ async fn report_data(b: &Bench) -> Vec<CaseNumber> {
     b.close_resolved(ns[0], "Printing", "Configuration").await;
     b.close_resolved(ns[1], "Printing", "Training").await;
     b.close_resolved(ns[2], "Exporting", "Configuration").await;
-    // case 3 is closed temporarily: never counted
+    // case 3 is closed temporarily (by its owner): never counted
+    b.run(&ana(), ns[3], Command::Take).await;
     b.run(
         &ana(),
         ns[3],
         Command::Close {
             mode: CloseMode::Temporary,
             resolution: None,
+            notify_customer: true,
         },
     )
     .await;
@@ -1213,6 +1216,7 @@ async fn report_data(b: &Bench) -> Vec<CaseNumber> {
         Command::Close {
             mode: CloseMode::NonResponse,
             resolution: None,
+            notify_customer: true,
         },
     )
     .await;

@@ -350,6 +350,7 @@ async fn the_core_deciding_over_the_protocol_passes_every_check() {
             primary: "Fixed".into(),
             secondary: "Patch".into(),
         }),
+        notify_customer: true,
     })
     .await;
     assert_eq!(closed.case.close_mode, Some(CloseMode::Resolved));

@@ -310,6 +310,7 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
             Command::Close {
                 mode: casework_core::model::CloseMode::Temporary,
                 resolution: None,
+                notify_customer: true,
             },
             Command::Reopen {
                 reason: "back".into(),

@@ -122,6 +122,82 @@ fn reopen_notice_email() {
 }
 
 #[test]
+fn resolution_notice_email() {
+    let mut c = case();
+    c.status = "Closed".parse().unwrap();
+    c.resolution = Some(Resolution {
+        primary: "Configuration".into(),
+        secondary: "Data store registered".into(),
+    });
+    insta::assert_snapshot!(render(
+        TemplateName::ResolutionNotice,
+        &c,
+        &agent(),
+        &EmailFields::default()
+    ));
+}
+
+#[test]
+fn temporary_close_notice_email() {
+    let mut c = case();
+    c.status = "Temporarily Closed".parse().unwrap();
+    insta::assert_snapshot!(render(
+        TemplateName::TemporaryCloseNotice,
+        &c,
+        &agent(),
+        &EmailFields::default()
+    ));
+}
+
+#[test]
+fn the_closing_notices_can_be_overridden() {
+    let t = Templates::with_overrides(vec![
+        (
+            "resolution_notice.body.j2".into(),
+            "Solved #{{ case.display_number }}{% if case.resolution %}: {{ case.resolution.primary }}{% endif %}".into(),
+        ),
+        (
+            "temporary_close_notice.subject.j2".into(),
+            "On hold".into(),
+        ),
+    ])
+    .unwrap();
+    let mut c = case();
+    c.resolution = Some(Resolution {
+        primary: "Configuration".into(),
+        secondary: "x".into(),
+    });
+    let e = t
+        .render_email(
+            TemplateName::ResolutionNotice,
+            &org(),
+            &c,
+            &agent(),
+            &EmailFields::default(),
+        )
+        .unwrap();
+    assert_eq!(e.body, "Solved #00001027: Configuration\n");
+    let e = t
+        .render_email(
+            TemplateName::TemporaryCloseNotice,
+            &org(),
+            &c,
+            &agent(),
+            &EmailFields::default(),
+        )
+        .unwrap();
+    assert_eq!(e.subject, "[Case 00001027] On hold");
+    // the resolution may be absent (a workflow file can switch its checklist item off), so
+    // an override must say what to write then: refused at load, not when a case closes
+    let e = Templates::with_overrides(vec![(
+        "resolution_notice.body.j2".into(),
+        "{{ case.resolution.primary }}".into(),
+    )])
+    .unwrap_err();
+    assert!(e.message.contains("undefined"), "{e}");
+}
+
+#[test]
 fn non_ascii_names_and_long_text_render_intact() {
     let mut c = case();
     c.customer.name = "Zoë Ångström-Nuñez 王小明".into();

@@ -159,6 +159,7 @@ fn resolved() -> Command {
             primary: "Configuration".into(),
             secondary: "Documentation provided".into(),
         }),
+        notify_customer: true,
     }
 }
 
@@ -226,6 +227,7 @@ fn the_closing_checklist_lists_every_missing_item() {
             Command::Close {
                 mode: CloseMode::Resolved,
                 resolution: None,
+                notify_customer: true,
             },
         )
         .unwrap_err();
@@ -263,6 +265,130 @@ fn the_summary_must_be_the_last_post() {
     assert_eq!(h.case.status.as_str(), "Closed");
     assert_eq!(h.case.close_mode, Some(CloseMode::Resolved));
     assert_eq!(h.case.resolution.as_ref().unwrap().primary, "Configuration");
+}
+
+#[test]
+fn a_resolved_close_tells_the_customer_the_resolution_unless_asked_not_to() {
+    let mut h = Harness::new();
+    h.make_ready();
+    let events = h.run(&agent(), resolved());
+    assert_eq!(
+        events.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["closed", "email_queued"]
+    );
+    let m = h.outbox.last().unwrap();
+    assert_eq!(m.template, TemplateName::ResolutionNotice);
+    assert_eq!(m.to.as_str(), "jordan@customer.example");
+    assert!(
+        m.body
+            .contains("Resolution: Configuration / Documentation provided"),
+        "{}",
+        m.body
+    );
+    // the customer sees the resolution, on the case and in the closed event
+    let seen = h.case.for_customer();
+    assert_eq!(seen.resolution, h.case.resolution);
+    assert!(seen.resolution.is_some());
+    let closed = events[0].for_customer().unwrap();
+    assert!(matches!(
+        closed.kind,
+        EventKind::Closed {
+            resolution: Some(_),
+            ..
+        }
+    ));
+
+    h.run(
+        &lead(),
+        Command::Reopen {
+            reason: "came back".into(),
+            notify_customer: false,
+        },
+    );
+    h.make_ready();
+    let quiet = Command::Close {
+        mode: CloseMode::Resolved,
+        resolution: Some(Resolution {
+            primary: "Configuration".into(),
+            secondary: "Documentation provided".into(),
+        }),
+        notify_customer: false,
+    };
+    let before = h.outbox.len();
+    assert_eq!(h.run(&agent(), quiet).len(), 1);
+    assert_eq!(h.outbox.len(), before, "the agent opted out");
+}
+
+#[test]
+fn a_non_response_close_always_sends_its_closing_email() {
+    let mut h = Harness::new();
+    reach_out_without_answer(&mut h);
+    let quiet = Command::Close {
+        mode: CloseMode::NonResponse,
+        resolution: None,
+        notify_customer: false,
+    };
+    let err = h.try_run(&agent(), quiet).unwrap_err();
+    assert!(
+        matches!(&err, WorkflowError::Invalid { field, .. } if field == "notify_customer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_temporary_close_needs_its_permission_and_the_owner_and_says_how_to_come_back() {
+    let temporary = || Command::Close {
+        mode: CloseMode::Temporary,
+        resolution: None,
+        notify_customer: true,
+    };
+    let mut h = Harness::new();
+    assert!(matches!(
+        h.try_run(&agent(), temporary()),
+        Err(WorkflowError::NotOwner { owner: None, .. })
+    ));
+    h.run(&agent(), Command::Take);
+    let bob = person("bob", Role::Agent);
+    let err = h.try_run(&bob, temporary()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "only the case's owner may close the case temporarily; the owner is ana"
+    );
+    let events = h.run(&agent(), temporary());
+    assert_eq!(
+        events.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["closed", "email_queued"]
+    );
+    let m = h.outbox.last().unwrap();
+    assert_eq!(m.template, TemplateName::TemporaryCloseNotice);
+    assert!(m.body.contains("reply to this email"), "{}", m.body);
+    assert!(m.body.contains("support@example.com"), "{}", m.body);
+
+    // a lead may close anyone's case temporarily
+    let mut h = Harness::new();
+    h.run(&agent(), Command::Take);
+    h.run(&lead(), temporary());
+    assert!(h.case.is_closed());
+
+    // a workflow file that does not grant close_temporary to agents
+    let text = crate::config::DEFAULT_WORKFLOW.replacen(
+        r#""close",
+         "close_temporary","#,
+        r#""close","#,
+        1,
+    );
+    let config = WorkflowConfig::parse(&text).unwrap();
+    assert!(config.permits(Role::Agent, Permission::Close));
+    assert!(!config.permits(Role::Agent, Permission::CloseTemporary));
+    let mut h = Harness::with_config(config);
+    h.run(&agent(), Command::Take);
+    assert!(matches!(
+        h.try_run(&agent(), temporary()),
+        Err(WorkflowError::Forbidden {
+            role: Role::Agent,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -367,6 +493,7 @@ fn non_response() -> Command {
     Command::Close {
         mode: CloseMode::NonResponse,
         resolution: None,
+        notify_customer: true,
     }
 }
 
@@ -602,18 +729,24 @@ fn a_reopen_can_skip_the_notice_and_go_to_a_configured_status() {
         },
     );
     assert_eq!(events.len(), 2);
-    assert!(h.outbox.is_empty());
+    assert!(
+        h.outbox
+            .iter()
+            .all(|m| m.template != TemplateName::ReopenNotice)
+    );
     assert_eq!(h.case.status.as_str(), "In Progress");
 }
 
 #[test]
 fn a_temporary_close_can_be_reopened_by_an_agent() {
     let mut h = Harness::new();
+    h.run(&agent(), Command::Take);
     h.run(
         &agent(),
         Command::Close {
             mode: CloseMode::Temporary,
             resolution: None,
+            notify_customer: true,
         },
     );
     assert_eq!(h.case.status.as_str(), "Temporarily Closed");
@@ -741,6 +874,7 @@ fn only_the_owner_sends_the_initial_contact_email_on_an_open_case() {
         Command::Close {
             mode: CloseMode::Temporary,
             resolution: None,
+            notify_customer: true,
         },
     );
     assert!(matches!(
@@ -1014,15 +1148,18 @@ fn arb_command() -> impl Strategy<Value = Command> {
             visibility
         }),
         (chan, outcome).prop_map(|(c, o)| contact(c, o)),
-        (mode, opt(), opt()).prop_map(|(mode, p, s)| Command::Close {
-            mode,
-            resolution: match (p, s) {
-                (None, None) => None,
-                (p, s) => Some(Resolution {
-                    primary: p.unwrap_or_default(),
-                    secondary: s.unwrap_or_default()
-                }),
-            },
+        (mode, opt(), opt(), any::<bool>()).prop_map(|(mode, p, s, notify_customer)| {
+            Command::Close {
+                mode,
+                resolution: match (p, s) {
+                    (None, None) => None,
+                    (p, s) => Some(Resolution {
+                        primary: p.unwrap_or_default(),
+                        secondary: s.unwrap_or_default(),
+                    }),
+                },
+                notify_customer,
+            }
         }),
         (arb_text(), any::<bool>()).prop_map(|(reason, notify_customer)| Command::Reopen {
             reason,
