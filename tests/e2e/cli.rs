@@ -945,3 +945,71 @@ fn the_outbox_is_flushed_to_eml_files_and_failures_are_kept() {
         "error: unknown person \"Jordan\": register them first (casework agent add)"
     );
 }
+
+#[test]
+fn the_reopen_report_drills_down_from_a_terminal() {
+    let cw = staffed("report-drill");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    ana(&["case", "take", &n]);
+    ana(&["case", "close", &n, "--temporary", "--no-notify"]);
+    cw.ok(&[
+        "--as",
+        "Lee Park",
+        "case",
+        "reopen",
+        &n,
+        "--reason",
+        "The customer has time again",
+    ]);
+    let rows = ana(&["report", "reopens", "--by", "owner", "--from", "2000-01-01"]);
+    assert!(rows.contains("OWNER AT CLOSE"), "{rows}");
+    assert!(rows.contains("Ana Lopez"), "{rows}");
+    let cases = ana(&[
+        "report",
+        "reopens",
+        "--by",
+        "owner",
+        "--key",
+        "Ana Lopez",
+        "--from",
+        "2000-01-01",
+    ]);
+    assert!(
+        cases.starts_with("00000001  Map service fails to publish"),
+        "{cases}"
+    );
+    assert!(cases.contains("(temporary)"), "{cases}");
+    assert!(
+        cases.contains("by Lee Park after 0.00 days: The customer has time again"),
+        "{cases}"
+    );
+    let json = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "report",
+        "reopens",
+        "--by",
+        "owner",
+        "--key",
+        "Ana Lopez",
+    ]);
+    assert_eq!(
+        json["items"][0]["reopens"][0]["reason"],
+        "The customer has time again"
+    );
+    let r = cw.run(&[
+        "--as",
+        "Ana Lopez",
+        "report",
+        "reopens",
+        "--from",
+        "January",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--from"), "{}", r.stderr);
+}

@@ -297,12 +297,12 @@ async fn report(store: &SqliteStore, path: &Path) -> Result<(Duration, Duration,
     }
     // the same two aggregate statements, run by the sqlite3 shell
     let sql = format!(
-        "SELECT COALESCE(c.product_area, '(none)') AS k, COUNT(DISTINCT cl.case_number)
-           FROM closures cl JOIN cases c ON c.number = cl.case_number
-          WHERE cl.mode != 'temporary' AND cl.at >= {min} AND cl.at < {max} GROUP BY k;
-         SELECT COALESCE(c.product_area, '(none)') AS k, r.case_number, r.at - r.closed_at
-           FROM reopens r JOIN cases c ON c.number = r.case_number
-          WHERE r.close_mode != 'temporary' AND r.closed_at >= {min} AND r.closed_at < {max};",
+        "SELECT COALESCE(product_area, '(none)') AS k, mode = 'temporary',
+                COUNT(DISTINCT case_number)
+           FROM closures WHERE at >= {min} AND at < {max} GROUP BY k, mode = 'temporary';
+         SELECT COALESCE(product_area, '(none)') AS k, close_mode = 'temporary', case_number,
+                at - closed_at
+           FROM reopens WHERE closed_at >= {min} AND closed_at < {max};",
         min = i64::MIN,
         max = i64::MAX
     );

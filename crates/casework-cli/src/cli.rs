@@ -776,12 +776,13 @@ pub enum ReportBy {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
-    /// Reopen patterns: closed, reopened, rate, median days to reopen
+    /// Reopen patterns: closed, reopened, rate, median days to reopen, temporary closes;
+    /// with --key, the cases behind one row and why they were reopened
     #[command(
-        after_help = "Example:\n  casework report reopens --by owner --from 2026-01-01 --to 2026-04-01"
+        after_help = "Examples:\n  casework report reopens --by owner --from 2026-01-01 --to 2026-04-01\n  casework report reopens --by owner --key 'Ana Lopez' --from 2026-01-01"
     )]
     Reopens {
-        /// Group by
+        /// Group by (each closure's owner, product area or resolution at close)
         #[arg(long, value_enum, default_value = "product-area")]
         by: ReportBy,
         /// Closures on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)
@@ -790,6 +791,15 @@ pub enum ReportCmd {
         /// Closures before this date or time
         #[arg(long)]
         to: Option<String>,
+        /// Show the cases behind the row with this key (as the report prints it)
+        #[arg(long)]
+        key: Option<String>,
+        /// With --key: cases per page
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// With --key: the cursor the previous page printed
+        #[arg(long)]
+        cursor: Option<String>,
     },
 }
 

@@ -10,7 +10,7 @@ use casework_core::model::{
     NewArticle, Origin, OutboxStatus, Person, PostKind, Priority, RefKind, Resolution, Role,
     StatusCategory, TemplateName, Visibility,
 };
-use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
+use casework_core::ports::{CaseFilter, PageRequest, ReportCasesQuery, ReportGroup, ReportQuery};
 use casework_core::service::Outcome;
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use clap::CommandFactory;
@@ -75,18 +75,7 @@ fn changed(json: bool, outcome: &Outcome) -> Result<u8, Failure> {
 }
 
 fn parse_time(s: &str, what: &str) -> Result<jiff::Timestamp, Failure> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    let date = s.parse::<jiff::civil::Date>().map_err(|e| {
-        Failure::usage(format!(
-            "--{what}: expected YYYY-MM-DD or an RFC 3339 time: {e}"
-        ))
-    })?;
-    // midnight UTC of that day
-    format!("{date}T00:00:00Z")
-        .parse::<jiff::Timestamp>()
-        .map_err(|e| Failure::usage(format!("--{what}: {e}")))
+    casework_core::report::parse_bound(s).map_err(|e| Failure::usage(format!("--{what}: {e}")))
 }
 
 /// Runs a parsed command line; returns the exit code.
@@ -400,7 +389,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Top::Report(ReportCmd::Reopens { by, from, to }) => {
+        Top::Report(ReportCmd::Reopens {
+            by,
+            from,
+            to,
+            key,
+            limit,
+            cursor,
+        }) => {
             let who = actor(&app, &cli.actor).await?;
             let (group_by, label) = match by {
                 ReportBy::ProductArea => (ReportGroup::ProductArea, "product area"),
@@ -412,6 +408,25 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 from: from.as_deref().map(|s| parse_time(s, "from")).transpose()?,
                 to: to.as_deref().map(|s| parse_time(s, "to")).transpose()?,
             };
+            if let Some(key) = key {
+                let page = PageRequest::from_params(Some(limit), cursor.as_deref())
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+                let query = ReportCasesQuery {
+                    report: query,
+                    key,
+                    page,
+                };
+                let page = svc.reopen_report_cases(&who, query).await?;
+                if json {
+                    print_json(&page)?;
+                } else {
+                    print!("{}", output::report_cases(&page.items));
+                    if let Some(c) = page.next_cursor {
+                        println!("More: add --cursor {c}");
+                    }
+                }
+                return Ok(0);
+            }
             let rows = svc.reopen_report(&who, query).await?;
             if json {
                 print_json(&rows)?;

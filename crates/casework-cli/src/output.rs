@@ -17,7 +17,7 @@ use casework_core::model::{
     Case, ContactOutcome, DeliveryStatus, Field, OutboxMessage, OutboxStatus, TimelineEntry,
     Visibility,
 };
-use casework_core::ports::{ReportRow, SearchHit};
+use casework_core::ports::{ReportCase, ReportRow, SearchHit};
 use casework_core::service::ClosingCheck;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -582,19 +582,45 @@ pub fn report(rows: &[ReportRow], by: &str) -> String {
                 r.median_days_to_reopen
                     .map(|d| format!("{d:.2}"))
                     .unwrap_or_else(|| "—".into()),
+                format!("{} / {}", r.temporarily_closed, r.reopened_from_temporary),
             ]
         })
         .collect();
     table(
         &[
-            &by.to_uppercase(),
+            &format!("{} AT CLOSE", by.to_uppercase()),
             "CLOSED",
             "REOPENED",
             "RATE",
             "MEDIAN DAYS TO REOPEN",
+            "TEMPORARY / REOPENED",
         ],
         &rows,
     )
+}
+
+/// The cases behind one row of the reopen report, each reopen with its reason.
+pub fn report_cases(cases: &[ReportCase]) -> String {
+    if cases.is_empty() {
+        return "No cases behind that row in the period.\n".into();
+    }
+    let mut out = String::new();
+    for c in cases {
+        out.push_str(&format!("{}  {}\n", c.number.display(), clip(&c.title, 60)));
+        for cl in &c.closures {
+            out.push_str(&format!("    closed {} ({})\n", when(cl.at), cl.mode));
+        }
+        for r in &c.reopens {
+            out.push_str(&format!(
+                "    reopened {} by {} after {:.2} days: {}\n",
+                when(r.at),
+                r.by,
+                r.days_to_reopen,
+                clip(&r.reason, 80)
+            ));
+        }
+    }
+    out
 }
 
 /// Outbox messages.

@@ -249,7 +249,7 @@ pub struct ReportQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRow {
-    /// The group's value, or `(none)`.
+    /// The group's value at close, or `(none)`.
     pub key: String,
     /// Cases closed (resolved or non-response) in the period.
     pub closed: u64,
@@ -259,6 +259,70 @@ pub struct ReportRow {
     pub reopen_rate: f64,
     /// Median days from close to reopen, two decimals; `None` with no reopen.
     pub median_days_to_reopen: Option<f64>,
+    /// Cases closed temporarily in the period (not in the rate or the median).
+    #[serde(default)]
+    pub temporarily_closed: u64,
+    /// Of those, cases reopened after such a temporary closure.
+    #[serde(default)]
+    pub reopened_from_temporary: u64,
+}
+
+/// The cases behind one row of the reopen report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportCasesQuery {
+    /// The report: grouping and period.
+    pub report: ReportQuery,
+    /// The row's key, as the report gives it (`(none)` for cases without the value).
+    pub key: String,
+    /// Which page (cases by ascending number).
+    pub page: PageRequest,
+}
+
+/// A case behind a row of the reopen report: its closures in the period and the group,
+/// and the reopens that left them, with their reasons. Staff only: reasons are internal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportCase {
+    /// The case.
+    pub number: CaseNumber,
+    /// Its title now.
+    pub title: String,
+    /// Its closures in the period and the group, oldest first.
+    pub closures: Vec<ReportClosure>,
+    /// The reopens that left those closures, oldest first.
+    pub reopens: Vec<ReportReopen>,
+}
+
+/// A closure in a drill-down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportClosure {
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    /// How.
+    pub mode: crate::model::CloseMode,
+}
+
+/// A reopen in a drill-down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportReopen {
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    /// Who reopened.
+    pub by: String,
+    /// When the closure it left was made.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub closed_at: Timestamp,
+    /// How that closure was made.
+    pub close_mode: crate::model::CloseMode,
+    /// Days from that closure to the reopen, two decimals.
+    pub days_to_reopen: f64,
+    /// Why (internal).
+    pub reason: String,
 }
 
 /// The result of an idempotent create.
@@ -385,6 +449,13 @@ pub trait CaseStore: Send + Sync {
 
     /// The reopen-pattern report; see [`crate::report`] for what each figure means.
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError>;
+
+    /// The cases behind one row of the reopen report ([`crate::report::cases`] is the
+    /// reference), by ascending number. MUST return `Invalid` for a bad cursor.
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError>;
 
     /// Adds or replaces a person by name.
     async fn put_person(&self, person: Person) -> Result<(), StoreError>;

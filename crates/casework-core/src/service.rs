@@ -17,8 +17,9 @@ use crate::model::{
     OutboxStatus, Person, RefKind, Role, TemplateName, TimelineEntry, token_hash,
 };
 use crate::ports::{
-    CaseFilter, CaseStore, Clock, Commit, IdGenerator, Page, PageRequest, ReportQuery, ReportRow,
-    Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseStore, Clock, Commit, IdGenerator, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
+    StoreStats,
 };
 use crate::workflow::{
     Command, Context, MAX_SHORT_TEXT, MAX_TEXT, MissingItem, NewCase, WorkflowError, closing_check,
@@ -614,6 +615,21 @@ impl CaseService {
     ) -> Result<Vec<ReportRow>, ServiceError> {
         self.require(actor, Permission::Reports, "read reports")?;
         Ok(self.store.reopen_report(query).await?)
+    }
+
+    /// The cases behind one row of the reopen report, with their reopen reasons. Reasons are
+    /// internal, so this needs the `reports` permission, which no customer holds.
+    pub async fn reopen_report_cases(
+        &self,
+        actor: &Actor,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, ServiceError> {
+        self.require(actor, Permission::Reports, "read reports")?;
+        let key = required_text("key", &query.key, MAX_SHORT_TEXT)?;
+        Ok(self
+            .store
+            .reopen_report_cases(ReportCasesQuery { key, ..query })
+            .await?)
     }
 
     /// Adds a knowledge article.

@@ -24,7 +24,7 @@ use casework_core::model::{
     NewArticle, Origin, OutboxStatus, PostKind, Priority, RefKind, Resolution, StatusCategory,
     TemplateName, Visibility,
 };
-use casework_core::ports::{CaseFilter, PageRequest, ReportGroup, ReportQuery};
+use casework_core::ports::{CaseFilter, PageRequest, ReportCasesQuery, ReportGroup, ReportQuery};
 use casework_core::service::{MAX_HITS, MAX_OUTBOX, Outcome};
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use casework_core::{CaseService, ServiceError};
@@ -272,6 +272,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/defects", post(add_defect))
         .route("/api/v1/defects/{key}", get(get_defect))
         .route("/api/v1/reports/reopens", get(reopen_report))
+        .route("/api/v1/reports/reopens/cases", get(reopen_report_cases))
         .route("/api/v1/outbox", get(outbox))
         .merge(store_api::routes())
         .fallback(|| async {
@@ -460,6 +461,21 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error>
     whole
         .and_then(|u| u32::try_from(u).ok())
         .ok_or_else(|| D::Error::custom(format!("expected a whole number, found {n}")))
+}
+
+/// A page request from `limit` and `cursor` parameters, 422 naming the one at fault.
+fn page_request(limit: Option<u32>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    PageRequest::from_params(limit, cursor).map_err(|e| {
+        let e = e.to_string();
+        ApiError::invalid(
+            if e.contains("limit") {
+                "limit"
+            } else {
+                "cursor"
+            },
+            e,
+        )
+    })
 }
 
 /// A blank query parameter is the same as an absent one.
@@ -709,17 +725,7 @@ async fn list_cases(
     Auth(actor): Auth,
     Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = PageRequest::from_params(q.limit, q.cursor.as_deref()).map_err(|e| {
-        let e = e.to_string();
-        ApiError::invalid(
-            if e.contains("limit") {
-                "limit"
-            } else {
-                "cursor"
-            },
-            e,
-        )
-    })?;
+    let page = page_request(q.limit, q.cursor.as_deref())?;
     let filter = CaseFilter {
         status: given(q.status).map(|v| v.parse()).transpose().map_err(
             |e: casework_core::ids::ParseError| ApiError::invalid("status", e.to_string()),
@@ -1699,20 +1705,39 @@ async fn get_defect(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQ {
+    /// What to group the closures by (each closure's value at close).
     group_by: ReportGroup,
-    /// Only closures from this time on (RFC 3339).
-    #[param(value_type = Option<String>, format = DateTime)]
-    from: Option<jiff::Timestamp>,
-    /// Only closures before this time (RFC 3339).
-    #[param(value_type = Option<String>, format = DateTime)]
-    to: Option<jiff::Timestamp>,
+    /// Only closures from this time on: a date (`2026-01-01`, midnight UTC) or an RFC 3339
+    /// time.
+    #[param(max_length = 64)]
+    from: Option<String>,
+    /// Only closures before this time: a date (midnight UTC at its start) or an RFC 3339
+    /// time.
+    #[param(max_length = 64)]
+    to: Option<String>,
+}
+
+impl ReportQ {
+    fn query(&self) -> Result<ReportQuery, ApiError> {
+        let bound = |field: &str, v: &Option<String>| {
+            given(v.clone())
+                .map(|t| casework_core::report::parse_bound(&t))
+                .transpose()
+                .map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+        };
+        Ok(ReportQuery {
+            group_by: self.group_by,
+            from: bound("from", &self.from)?,
+            to: bound("to", &self.to)?,
+        })
+    }
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/reports/reopens",
     tag = "reports",
-    summary = "Reopen rates by product area, owner or resolution",
+    summary = "Reopen rates by product area, owner or resolution at close",
     params(ReportQ),
     responses((status = 200, description = "One row per group", body = Vec<casework_core::ports::ReportRow>), openapi::Problems)
 )]
@@ -1721,18 +1746,59 @@ async fn reopen_report(
     Auth(a): Auth,
     Params(q): Params<ReportQ>,
 ) -> Result<Response, ApiError> {
-    let rows = s
-        .service
-        .reopen_report(
-            &a,
-            ReportQuery {
-                group_by: q.group_by,
-                from: q.from,
-                to: q.to,
-            },
-        )
-        .await?;
+    let rows = s.service.reopen_report(&a, q.query()?).await?;
     Ok(Json(rows).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ReportCasesQ {
+    /// What the report groups by.
+    group_by: ReportGroup,
+    /// The row's key, as the report gives it (`(none)` for cases without the value).
+    #[param(pattern = "\\S", max_length = 255)]
+    key: String,
+    /// Only closures from this time on: a date (`2026-01-01`) or an RFC 3339 time.
+    #[param(max_length = 64)]
+    from: Option<String>,
+    /// Only closures before this time: a date or an RFC 3339 time.
+    #[param(max_length = 64)]
+    to: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^(c[1-9][0-9]{0,17})?$")]
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/reopens/cases",
+    tag = "reports",
+    summary = "The cases behind one row of the reopen report, with their reopen reasons (staff only)",
+    params(ReportCasesQ),
+    responses((status = 200, description = "A page of cases", body = casework_core::ports::Page<casework_core::ports::ReportCase>), openapi::Problems)
+)]
+async fn reopen_report_cases(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Params(q): Params<ReportCasesQ>,
+) -> Result<Response, ApiError> {
+    let report = ReportQ {
+        group_by: q.group_by,
+        from: q.from,
+        to: q.to,
+    }
+    .query()?;
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let query = ReportCasesQuery {
+        report,
+        key: q.key,
+        page,
+    };
+    Ok(Json(s.service.reopen_report_cases(&a, query).await?).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{ApiToken, Defect, OutboxStatus, Person, Role};
-use casework_core::ports::{CaseStore, Commit, ReportQuery, SearchQuery, StoreError};
+use casework_core::ports::{
+    CaseStore, Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError,
+};
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Revoke, Similar,
     verify_commit, verify_open,
@@ -35,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/cases/{n}/outbox", get(case_outbox))
         .route("/store/v1/search", post(search))
         .route("/store/v1/reports/reopens", post(reopen_report))
+        .route("/store/v1/reports/reopens/cases", post(reopen_report_cases))
         .route("/store/v1/people", get(list_people))
         .route("/store/v1/people/{name}", get(get_person).put(put_person))
         .route("/store/v1/articles", post(add_article))
@@ -289,6 +292,25 @@ async fn reopen_report(
     Body(q): Body<ReportQuery>,
 ) -> Answer {
     ok(store(&s).reopen_report(q).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/reports/reopens/cases",
+    tag = "store",
+    summary = "The cases behind one row of the reopen report",
+    request_body = casework_core::ports::ReportCasesQuery,
+    responses((status = 200, description = "A page of cases", body = casework_core::ports::Page<casework_core::ports::ReportCase>), crate::openapi::Problems)
+)]
+async fn reopen_report_cases(
+    State(s): State<AppState>,
+    _: Service,
+    Body(q): Body<ReportCasesQuery>,
+) -> Answer {
+    ok(store(&s)
+        .reopen_report_cases(q)
+        .await
+        .map_err(store_error)?)
 }
 
 #[utoipa::path(

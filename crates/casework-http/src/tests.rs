@@ -1058,6 +1058,12 @@ fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> 
             None,
             staff_only,
         ),
+        (
+            "GET",
+            "/api/v1/reports/reopens/cases?group_by=owner&key=Ana%20Lopez",
+            None,
+            staff_only,
+        ),
         ("GET", "/api/v1/outbox", None, staff_only),
     ]
 }
@@ -1115,6 +1121,16 @@ fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> {
             "POST",
             "/store/v1/reports/reopens",
             Some(json!({"group_by": "owner", "from": null, "to": null})),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/reports/reopens/cases",
+            Some(json!({
+                "report": {"group_by": "owner", "from": null, "to": null},
+                "key": "Ana Lopez",
+                "page": {"limit": 10}
+            })),
             200,
         ),
         ("GET", "/store/v1/people", None, 200),
@@ -1263,7 +1279,7 @@ async fn the_access_matrix_holds_for_every_route_principal_and_case() {
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 10 + 24) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 11 + 25) * 8);
 }
 
 #[test]
@@ -1705,6 +1721,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/defects"),
     ("get", "/api/v1/defects/{key}"),
     ("get", "/api/v1/reports/reopens"),
+    ("get", "/api/v1/reports/reopens/cases"),
     ("get", "/api/v1/outbox"),
 ];
 
@@ -1719,6 +1736,7 @@ const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("get", "/store/v1/cases/{n}/outbox"),
     ("post", "/store/v1/search"),
     ("post", "/store/v1/reports/reopens"),
+    ("post", "/store/v1/reports/reopens/cases"),
     ("get", "/store/v1/people"),
     ("get", "/store/v1/people/{name}"),
     ("put", "/store/v1/people/{name}"),
@@ -2306,5 +2324,94 @@ async fn a_resolved_close_tells_the_customer_who_then_sees_the_resolution() {
         .await;
         is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.body["field"], "notify_customer");
+    }
+}
+
+#[tokio::test]
+async fn the_reopen_report_takes_plain_dates_and_drills_down_for_staff_only() {
+    for (name, app) in stores().await {
+        let get = |uri: &str, token: &'static str| {
+            let (app, uri) = (app.clone(), uri.to_string());
+            async move { call(&app, "GET", &uri, Some(token), None, &[]).await }
+        };
+        // a case closed temporarily by its owner and reopened with a reason
+        let c = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let n = c.body["number"].as_u64().unwrap();
+        for (uri, token, body) in [
+            ("assign", AGENT, json!({"owner": "Ana Lopez"})),
+            ("close", AGENT, json!({"mode": "temporary"})),
+            (
+                "reopen",
+                LEAD,
+                json!({"reason": "MARKER-REASON the customer is back"}),
+            ),
+        ] {
+            let r = call(
+                &app,
+                "POST",
+                &format!("/api/v1/cases/{n}/{uri}"),
+                Some(token),
+                Some(body),
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{name} {uri}: {}", r.body);
+        }
+        // the fixed clock stands at 2026-01-05: plain dates around it
+        let rows = get(
+            "/api/v1/reports/reopens?group_by=owner&from=2026-01-01&to=2026-02-01",
+            LEAD,
+        )
+        .await;
+        assert_eq!(rows.status, StatusCode::OK, "{name}: {}", rows.body);
+        assert_eq!(rows.body[0]["key"], "Ana Lopez", "{name}: {}", rows.body);
+        assert_eq!(rows.body[0]["temporarily_closed"], 1);
+        assert_eq!(rows.body[0]["reopened_from_temporary"], 1);
+        let none = get(
+            "/api/v1/reports/reopens?group_by=owner&from=2026-01-06",
+            LEAD,
+        )
+        .await;
+        assert_eq!(none.body, json!([]), "{name}: nothing closed from the 6th");
+        let timed = get(
+            "/api/v1/reports/reopens?group_by=owner&to=2026-01-05T09:00:00Z",
+            LEAD,
+        )
+        .await;
+        assert_eq!(
+            timed.body,
+            json!([]),
+            "{name}: the close is after 09:00, the end is excluded"
+        );
+        let bad = get("/api/v1/reports/reopens?group_by=owner&from=January", LEAD).await;
+        is_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.body["field"], "from", "{name}: {}", bad.body);
+        // the drill-down: the case and its reopen reason, for staff
+        let uri = "/api/v1/reports/reopens/cases?group_by=owner&key=Ana%20Lopez&from=2026-01-01";
+        let cases = get(uri, LEAD).await;
+        assert_eq!(cases.status, StatusCode::OK, "{name}: {}", cases.body);
+        assert_eq!(cases.body["items"][0]["number"], n);
+        assert_eq!(
+            cases.body["items"][0]["reopens"][0]["reason"],
+            "MARKER-REASON the customer is back"
+        );
+        assert_eq!(cases.body["next_cursor"], Value::Null);
+        // reasons are internal: no customer reads them
+        for token in [JORDAN, EVE] {
+            let r = get(uri, token).await;
+            is_problem(&r, StatusCode::FORBIDDEN);
+            assert!(!r.body.to_string().contains("MARKER-REASON"));
+        }
+        let blank = get("/api/v1/reports/reopens/cases?group_by=owner&key=%20", LEAD).await;
+        is_problem(&blank, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(blank.body["field"], "key", "{name}: {}", blank.body);
     }
 }

@@ -59,6 +59,7 @@ macro_rules! suite {
             similar_cases_exclude_the_case_and_respect_scope,
             the_reopen_report_matches_the_reference_on_a_fixed_data_set,
             the_reopen_report_honours_its_period,
+            the_reopen_report_drills_down_to_cases_and_reasons,
             people_articles_and_defects_round_trip,
             emails_are_queued_with_their_commit,
             a_cases_outbox_holds_only_its_messages,

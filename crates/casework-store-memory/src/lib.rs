@@ -17,8 +17,9 @@ use casework_core::model::{
     RefKind, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
-    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats, key_reused,
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
+    StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -489,7 +490,18 @@ impl CaseStore for MemoryStore {
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
         let inner = self.lock();
         Ok(report::compute(
-            inner.cases.values().map(|r| (&r.case, r.events.as_slice())),
+            inner.cases.values().map(|r| r.events.as_slice()),
+            &query,
+        ))
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        let inner = self.lock();
+        Ok(report::cases(
+            inner.cases.values().map(|r| r.events.as_slice()),
             &query,
         ))
     }

@@ -17,8 +17,9 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
-    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
+    StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -297,6 +298,19 @@ impl CaseStore for RestStore {
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
         self.call(Method::POST, "/reports/reopens", Some(&query), Retry::Safe)
             .await
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        self.call(
+            Method::POST,
+            "/reports/reopens/cases",
+            Some(&query),
+            Retry::Safe,
+        )
+        .await
     }
 
     async fn put_person(&self, person: Person) -> Result<(), StoreError> {

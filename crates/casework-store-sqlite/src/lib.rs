@@ -29,8 +29,9 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
-    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
+    StoreStats,
 };
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OpenFlags};
@@ -408,6 +409,14 @@ impl CaseStore for SqliteStore {
 
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
         self.read(move |c| sql::reopen_report(c, &query)).await
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        self.read(move |c| sql::reopen_report_cases(c, &query))
+            .await
     }
 
     async fn put_person(&self, person: Person) -> Result<(), StoreError> {

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
         then: Some(crate::sql::rebuild_search),
     },
     sql(V6),
+    sql(V7),
 ];
 
 /// The schema version this build writes.
@@ -232,6 +233,80 @@ UPDATE cases SET state = json_set(state,
         ORDER BY e.seq DESC LIMIT 1))
 WHERE json_extract(state, '$.contacts.emails') > 0
    OR json_extract(state, '$.contacts.phone_calls') > 0;
+"#;
+
+/// v7: the reopen report groups each closure by its keys *at close* (owner and product
+/// area right after the `closed` event, the primary resolution it gave), so reassigning a
+/// closed case does not rewrite the report; each reopen keeps the keys of the closure it
+/// left, its reason and who reopened, for the drill-down. The rows of v1 are matched to
+/// their events in order (the n-th closure row of a case is its n-th `closed` event) and the
+/// keys read from the events before them.
+const V7: &str = r#"
+CREATE TABLE closures_v6 (
+    case_number        INTEGER NOT NULL REFERENCES cases(number),
+    seq                INTEGER NOT NULL,
+    at                 INTEGER NOT NULL,
+    mode               TEXT NOT NULL,
+    owner              TEXT,
+    product_area       TEXT,
+    primary_resolution TEXT,
+    PRIMARY KEY (case_number, seq)
+) WITHOUT ROWID;
+INSERT INTO closures_v6
+SELECT c.case_number, e.seq, c.at, c.mode,
+       (SELECT json_extract(o.body, '$.to') FROM events o
+         WHERE o.case_number = c.case_number AND o.kind = 'owner_changed' AND o.seq < e.seq
+         ORDER BY o.seq DESC LIMIT 1),
+       (SELECT json_extract(f.body, '$.to') FROM events f
+         WHERE f.case_number = c.case_number AND f.kind = 'field_changed'
+           AND json_extract(f.body, '$.field') = 'product_area' AND f.seq < e.seq
+         ORDER BY f.seq DESC LIMIT 1),
+       json_extract(e.body, '$.resolution.primary')
+  FROM (SELECT case_number, at, mode,
+               ROW_NUMBER() OVER (PARTITION BY case_number ORDER BY rowid) AS n
+          FROM closures) c
+  JOIN (SELECT case_number, seq, body,
+               ROW_NUMBER() OVER (PARTITION BY case_number ORDER BY seq) AS n
+          FROM events WHERE kind = 'closed') e
+ USING (case_number, n);
+
+CREATE TABLE reopens_v6 (
+    case_number        INTEGER NOT NULL REFERENCES cases(number),
+    seq                INTEGER NOT NULL,
+    at                 INTEGER NOT NULL,
+    actor              TEXT NOT NULL,
+    closed_at          INTEGER NOT NULL,
+    close_mode         TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    owner              TEXT,
+    product_area       TEXT,
+    primary_resolution TEXT,
+    PRIMARY KEY (case_number, seq)
+) WITHOUT ROWID;
+INSERT INTO reopens_v6
+SELECT r.case_number, e.seq, r.at, json_extract(e.body, '$.actor'), r.closed_at, r.close_mode,
+       json_extract(e.body, '$.reason'), cl.owner, cl.product_area, cl.primary_resolution
+  FROM (SELECT case_number, at, closed_at, close_mode,
+               ROW_NUMBER() OVER (PARTITION BY case_number ORDER BY rowid) AS n
+          FROM reopens) r
+  JOIN (SELECT case_number, seq, body,
+               ROW_NUMBER() OVER (PARTITION BY case_number ORDER BY seq) AS n
+          FROM events WHERE kind = 'reopened') e
+ USING (case_number, n)
+  LEFT JOIN closures_v6 cl
+    ON cl.case_number = r.case_number
+   AND cl.seq = (SELECT MAX(x.seq) FROM closures_v6 x
+                  WHERE x.case_number = r.case_number AND x.seq < e.seq);
+
+DROP TABLE closures;
+DROP TABLE reopens;
+ALTER TABLE closures_v6 RENAME TO closures;
+ALTER TABLE reopens_v6 RENAME TO reopens;
+CREATE INDEX closures_by_time ON closures(at);
+CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
+CREATE INDEX closures_by_owner ON closures(owner, at);
+CREATE INDEX closures_by_area ON closures(product_area, at);
+CREATE INDEX closures_by_resolution ON closures(primary_resolution, at);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

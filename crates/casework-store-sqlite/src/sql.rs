@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use casework_core::event::{Event, EventKind, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    ApiToken, Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person,
-    Visibility,
+    ApiToken, Article, Case, CloseMode, Defect, Field, NewArticle, OutboxMessage, OutboxStatus,
+    Person, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportGroup, ReportQuery,
-    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats, key_reused,
+    CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase, ReportCasesQuery,
+    ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit,
+    SearchQuery, StoreError, StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -111,43 +112,106 @@ fn write_case_row(conn: &Connection, case: &Case, insert: bool) -> Result<(), St
     Ok(())
 }
 
-fn insert_events(conn: &Connection, events: &[Event]) -> Result<(), StoreError> {
+/// Appends events, and the report rows they make (closures with their keys at close,
+/// reopens with the keys of the closure they left), given the case's state before them
+/// (`None` for a new case; only read when the events close or reopen).
+fn insert_events(
+    conn: &Connection,
+    before: impl FnOnce() -> Result<Option<Case>, StoreError>,
+    events: &[Event],
+) -> Result<(), StoreError> {
     let mut st = conn
         .prepare_cached("INSERT INTO events (case_number, seq, kind, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(map_err)?;
+    for e in events {
+        st.execute(params![
+            e.case.get() as i64,
+            e.seq as i64,
+            e.kind.name(),
+            to_json(e)?
+        ])
+        .map_err(map_err)?;
+    }
+    let reports = events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::Closed { .. } | EventKind::Reopened { .. }
+        )
+    });
+    let Some(first) = events.first().filter(|_| reports) else {
+        return Ok(());
+    };
+    let n = first.case.get() as i64;
+    let facts = report::facts(before()?, events).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut closure = conn
-        .prepare_cached("INSERT INTO closures (case_number, at, mode) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO closures (case_number, seq, at, mode, owner, product_area,
+                                   primary_resolution)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
         .map_err(map_err)?;
     let mut reopen = conn
         .prepare_cached(
-            "INSERT INTO reopens (case_number, at, closed_at, close_mode) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO reopens (case_number, seq, at, actor, closed_at, close_mode, reason,
+                                  owner, product_area, primary_resolution)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(map_err)?;
-    for e in events {
-        let n = e.case.get() as i64;
-        st.execute(params![n, e.seq as i64, e.kind.name(), to_json(e)?])
-            .map_err(map_err)?;
-        match &e.kind {
-            EventKind::Closed { mode, .. } => {
-                closure
-                    .execute(params![n, micros(e.at), mode.as_str()])
-                    .map_err(map_err)?;
-            }
-            EventKind::Reopened {
-                close_mode,
-                closed_at,
-                ..
+    let mut left = conn
+        .prepare_cached(
+            "SELECT owner, product_area, primary_resolution FROM closures
+              WHERE case_number = ?1 ORDER BY seq DESC LIMIT 1",
+        )
+        .map_err(map_err)?;
+    for f in facts {
+        match f {
+            report::Fact::Closure {
+                seq,
+                at,
+                mode,
+                keys,
             } => {
-                reopen
+                closure
                     .execute(params![
                         n,
-                        micros(e.at),
-                        micros(*closed_at),
-                        close_mode.as_str()
+                        seq as i64,
+                        micros(at),
+                        mode.as_str(),
+                        keys.owner,
+                        keys.product_area,
+                        keys.primary_resolution
                     ])
                     .map_err(map_err)?;
             }
-            _ => {}
+            report::Fact::Reopen {
+                seq,
+                at,
+                actor,
+                closed_at,
+                close_mode,
+                reason,
+            } => {
+                // the keys of the closure it left: the case's last one
+                let keys: Option<(Option<String>, Option<String>, Option<String>)> = left
+                    .query_row([n], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+                    .map_err(map_err)?;
+                let (owner, area, resolution) = keys.unwrap_or_default();
+                reopen
+                    .execute(params![
+                        n,
+                        seq as i64,
+                        micros(at),
+                        actor,
+                        micros(closed_at),
+                        close_mode.as_str(),
+                        reason,
+                        owner,
+                        area,
+                        resolution
+                    ])
+                    .map_err(map_err)?;
+            }
         }
     }
     Ok(())
@@ -321,7 +385,7 @@ pub fn create_case(
     };
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(conn, &case, true)?;
-    insert_events(conn, std::slice::from_ref(&event))?;
+    insert_events(conn, || Ok(None), std::slice::from_ref(&event))?;
     index_case(conn, &case, std::slice::from_ref(&event))?;
     Ok(case)
 }
@@ -377,7 +441,7 @@ pub fn import_case(conn: &Connection, events: &[Event]) -> Result<Case, StoreErr
         return Err(StoreError::Duplicate(format!("case {}", case.number)));
     }
     write_case_row(conn, &case, true)?;
-    insert_events(conn, events)?;
+    insert_events(conn, || Ok(None), events)?;
     index_case(conn, &case, events)?;
     Ok(case)
 }
@@ -425,7 +489,7 @@ pub fn commit(conn: &Connection, c: Commit) -> Result<Case, StoreError> {
             "the new state does not match the events".into(),
         ));
     }
-    insert_events(conn, &c.events)?;
+    insert_events(conn, || load_case(conn, c.number).map(Some), &c.events)?;
     write_case_row(conn, &c.state, false)?;
     reindex_case(conn, &c.state, &c.events)?;
     for m in &c.outbox {
@@ -774,65 +838,182 @@ pub fn similar(
 // ---------------------------------------------------------------------------------------
 // reports
 
-/// The reopen report, aggregated in SQL; the median is taken in Rust with core's helper.
-pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-    let col = match q.group_by {
+fn key_column(group: ReportGroup) -> &'static str {
+    match group {
         ReportGroup::ProductArea => "product_area",
         ReportGroup::Owner => "owner",
         ReportGroup::PrimaryResolution => "primary_resolution",
-    };
+    }
+}
+
+/// The reopen report, aggregated in SQL over the closures and reopens recorded with their
+/// keys at close; the median is taken in Rust with core's helper.
+pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+    let col = key_column(q.group_by);
     let from = q.from.map_or(i64::MIN, micros);
     let to = q.to.map_or(i64::MAX, micros);
     let closed_sql = format!(
-        "SELECT COALESCE(c.{col}, '{none}') AS k, COUNT(DISTINCT cl.case_number)
-         FROM closures cl JOIN cases c ON c.number = cl.case_number
-         WHERE cl.mode != 'temporary' AND cl.at >= ?1 AND cl.at < ?2
-         GROUP BY k",
+        "SELECT COALESCE({col}, '{none}') AS k, mode = 'temporary', COUNT(DISTINCT case_number)
+         FROM closures WHERE at >= ?1 AND at < ?2
+         GROUP BY k, mode = 'temporary'",
         none = report::NO_KEY
     );
     let reopen_sql = format!(
-        "SELECT COALESCE(c.{col}, '{none}') AS k, r.case_number, r.at - r.closed_at
-         FROM reopens r JOIN cases c ON c.number = r.case_number
-         WHERE r.close_mode != 'temporary' AND r.closed_at >= ?1 AND r.closed_at < ?2",
+        "SELECT COALESCE({col}, '{none}') AS k, close_mode = 'temporary', case_number,
+                at - closed_at
+         FROM reopens WHERE closed_at >= ?1 AND closed_at < ?2",
         none = report::NO_KEY
     );
-    let mut closed: BTreeMap<String, u64> = BTreeMap::new();
-    let mut st = conn.prepare_cached(&closed_sql).map_err(map_err)?;
-    let rows = st
-        .query_map(params![from, to], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })
-        .map_err(map_err)?;
-    for row in rows {
-        let (k, n) = row.map_err(map_err)?;
-        closed.insert(k, n as u64);
+    #[derive(Default)]
+    struct Acc {
+        closed: u64,
+        temporary: u64,
+        reopened: BTreeSet<i64>,
+        temporary_reopened: BTreeSet<i64>,
+        days: Vec<f64>,
     }
-    let mut reopened: BTreeMap<String, (BTreeSet<i64>, Vec<f64>)> = BTreeMap::new();
-    let mut st = conn.prepare_cached(&reopen_sql).map_err(map_err)?;
+    let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut st = conn.prepare_cached(&closed_sql).map_err(map_err)?;
     let rows = st
         .query_map(params![from, to], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(1)?,
                 r.get::<_, i64>(2)?,
             ))
         })
         .map_err(map_err)?;
     for row in rows {
-        let (k, case, us) = row.map_err(map_err)?;
-        let entry = reopened.entry(k).or_default();
-        entry.0.insert(case);
-        entry
-            .1
-            .push(SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
+        let (k, temporary, n) = row.map_err(map_err)?;
+        let acc = groups.entry(k).or_default();
+        if temporary {
+            acc.temporary = n as u64;
+        } else {
+            acc.closed = n as u64;
+        }
     }
-    Ok(closed
+    let mut st = conn.prepare_cached(&reopen_sql).map_err(map_err)?;
+    let rows = st
+        .query_map(params![from, to], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(map_err)?;
+    for row in rows {
+        let (k, temporary, case, us) = row.map_err(map_err)?;
+        let acc = groups.entry(k).or_default();
+        if temporary {
+            acc.temporary_reopened.insert(case);
+        } else {
+            acc.reopened.insert(case);
+            acc.days
+                .push(SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
+        }
+    }
+    Ok(groups
         .into_iter()
-        .map(|(key, closed)| {
-            let (cases, days) = reopened.remove(&key).unwrap_or_default();
-            report::row(key, closed, cases.len() as u64, days)
+        .map(|(key, acc)| ReportRow {
+            temporarily_closed: acc.temporary,
+            reopened_from_temporary: acc.temporary_reopened.len() as u64,
+            ..report::row(key, acc.closed, acc.reopened.len() as u64, acc.days)
         })
         .collect())
+}
+
+/// The cases behind one row of the reopen report, by ascending number, one page.
+pub fn reopen_report_cases(
+    conn: &Connection,
+    q: &ReportCasesQuery,
+) -> Result<Page<ReportCase>, StoreError> {
+    let col = key_column(q.report.group_by);
+    let from = q.report.from.map_or(i64::MIN, micros);
+    let to = q.report.to.map_or(i64::MAX, micros);
+    // `(none)` is the row of closures without the value
+    let key: Option<&str> = (q.key != report::NO_KEY).then_some(q.key.as_str());
+    let after = q.page.after.map_or(0, |n| n.get() as i64);
+    let cases_sql = format!(
+        "SELECT DISTINCT cl.case_number, json_extract(c.state, '$.title')
+           FROM closures cl JOIN cases c ON c.number = cl.case_number
+          WHERE cl.{col} IS ?1 AND cl.at >= ?2 AND cl.at < ?3 AND cl.case_number > ?4
+          ORDER BY cl.case_number LIMIT ?5"
+    );
+    let closures_sql = format!(
+        "SELECT seq, at, mode FROM closures
+          WHERE case_number = ?1 AND {col} IS ?2 AND at >= ?3 AND at < ?4 ORDER BY seq"
+    );
+    let mut st = conn.prepare_cached(&cases_sql).map_err(map_err)?;
+    let found: Vec<(i64, String)> = st
+        .query_map(
+            params![key, from, to, after, i64::from(q.page.limit) + 1],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            },
+        )
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let mut closures = conn.prepare_cached(&closures_sql).map_err(map_err)?;
+    let mut reopens = conn
+        .prepare_cached(
+            "SELECT at, actor, closed_at, close_mode, reason FROM reopens
+              WHERE case_number = ?1 AND closed_at = ?2 AND seq > ?3
+              ORDER BY seq LIMIT 1",
+        )
+        .map_err(map_err)?;
+    let mut items = Vec::new();
+    for (n, title) in found {
+        let mut case = ReportCase {
+            number: number_of(n)?,
+            title,
+            closures: Vec::new(),
+            reopens: Vec::new(),
+        };
+        let rows: Vec<(i64, i64, String)> = closures
+            .query_map(params![n, key, from, to], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(map_err)?
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?;
+        for (seq, at, mode) in rows {
+            let mode: CloseMode = mode
+                .parse()
+                .map_err(|e: casework_core::ids::ParseError| StoreError::Internal(e.to_string()))?;
+            case.closures.push(ReportClosure {
+                at: from_micros(at)?,
+                mode,
+            });
+            // the reopen that left this closure: the next one after it, if any
+            let reopen: Option<(i64, String, i64, String, String)> = reopens
+                .query_row(params![n, at, seq], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()
+                .map_err(map_err)?;
+            if let Some((at, by, closed_at, close_mode, reason)) = reopen {
+                let (at, closed_at) = (from_micros(at)?, from_micros(closed_at)?);
+                case.reopens.push(ReportReopen {
+                    at,
+                    by,
+                    closed_at,
+                    close_mode: close_mode.parse().map_err(
+                        |e: casework_core::ids::ParseError| StoreError::Internal(e.to_string()),
+                    )?,
+                    days_to_reopen: report::round2(report::days_between(closed_at, at)),
+                    reason,
+                });
+            }
+        }
+        items.push(case);
+    }
+    Ok(report::page_of(items, q.page.limit))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -258,25 +258,48 @@ async fn import_takes_whole_histories_all_or_nothing() {
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
-/// Opens `path`, runs `f` on a plain connection, and closes it again.
-fn with_conn(path: &std::path::Path, f: impl FnOnce(&rusqlite::Connection)) {
+/// Turns a database this build wrote back into what version 5 stored: states without the
+/// per-channel attempt times (v6), closures and reopens without their keys at close,
+/// reasons and actors (v7), as the rowid tables of version 1.
+fn downgrade_to_v5(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
-    f(&conn);
+    conn.execute_batch(
+        "UPDATE cases SET state = json_remove(state, '$.contacts.last_email_at',
+                                              '$.contacts.last_phone_at');
+         CREATE TABLE closures_v5 (
+             case_number INTEGER NOT NULL REFERENCES cases(number),
+             at          INTEGER NOT NULL,
+             mode        TEXT NOT NULL);
+         INSERT INTO closures_v5 SELECT case_number, at, mode FROM closures
+          ORDER BY case_number, seq;
+         CREATE TABLE reopens_v5 (
+             case_number INTEGER NOT NULL REFERENCES cases(number),
+             at          INTEGER NOT NULL,
+             closed_at   INTEGER NOT NULL,
+             close_mode  TEXT NOT NULL);
+         INSERT INTO reopens_v5 SELECT case_number, at, closed_at, close_mode FROM reopens
+          ORDER BY case_number, seq;
+         DROP TABLE closures;
+         DROP TABLE reopens;
+         ALTER TABLE closures_v5 RENAME TO closures;
+         ALTER TABLE reopens_v5 RENAME TO reopens;
+         CREATE INDEX closures_by_time ON closures(at);
+         CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
 }
 
-#[tokio::test]
-async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives() {
-    use casework_core::model::{Actor, ContactChannel, ContactOutcome, Role};
-    use casework_core::workflow::Command;
+/// A store at `path` with a service over a clock the test moves.
+fn store_at(
+    path: &std::path::Path,
+) -> (
+    std::sync::Arc<SqliteStore>,
+    casework_core::CaseService,
+    std::sync::Arc<casework_core::testing::FixedClock>,
+) {
     use std::sync::Arc;
-
-    let dir = std::env::temp_dir().join(format!("casework-migrate-v6-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cases.db");
-    let url = format!("sqlite://{}", path.display());
-    // histories as version 5 wrote them: attempts, a reached attempt, a reopen
-    let store = Arc::new(SqliteStore::open_url(&url).unwrap());
+    let store = Arc::new(SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap());
     let clock = Arc::new(casework_core::testing::FixedClock::default());
     let svc = casework_core::CaseService::new(
         store.clone(),
@@ -285,6 +308,42 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
         Arc::new(casework_core::WorkflowConfig::default_config()),
         Arc::new(casework_core::Templates::embedded().unwrap()),
     );
+    (store, svc, clock)
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("casework-migrate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn new_case() -> casework_core::workflow::NewCase {
+    casework_core::workflow::NewCase {
+        title: "t".into(),
+        description: "d".into(),
+        origin: casework_core::model::Origin::Email,
+        priority: casework_core::model::Priority::Low,
+        customer: casework_core::model::Customer {
+            name: "c".into(),
+            email: "c@customer.example".parse().unwrap(),
+            phone: None,
+            account: None,
+        },
+        product: None,
+        product_version: None,
+    }
+}
+
+#[tokio::test]
+async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives() {
+    use casework_core::model::{Actor, ContactChannel, ContactOutcome, Role};
+    use casework_core::workflow::Command;
+
+    let dir = fresh_dir("v6");
+    let path = dir.join("cases.db");
+    // histories as version 5 wrote them: attempts, a reached attempt, a reopen
+    let (store, svc, clock) = store_at(&path);
     let ana = Actor::system("ana");
     let lee = Actor {
         role: Role::Lead,
@@ -320,26 +379,7 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
         ],
         vec![],
     ] {
-        let case = svc
-            .open_case(
-                &ana,
-                casework_core::workflow::NewCase {
-                    title: "t".into(),
-                    description: "d".into(),
-                    origin: casework_core::model::Origin::Email,
-                    priority: casework_core::model::Priority::Low,
-                    customer: casework_core::model::Customer {
-                        name: "c".into(),
-                        email: "c@customer.example".parse().unwrap(),
-                        phone: None,
-                        account: None,
-                    },
-                    product: None,
-                    product_version: None,
-                },
-            )
-            .await
-            .unwrap();
+        let case = svc.open_case(&ana, new_case()).await.unwrap();
         for cmd in script {
             clock.advance(jiff::SignedDuration::from_hours(21));
             let who = if matches!(cmd, Command::Reopen { .. }) {
@@ -354,15 +394,8 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
     drop(svc);
     drop(store);
     // ... and their states as version 5 stored them: without the per-channel times
-    with_conn(&path, |c| {
-        c.execute_batch(
-            "UPDATE cases SET state = json_remove(state, '$.contacts.last_email_at',
-                                                  '$.contacts.last_phone_at');
-             PRAGMA user_version = 5;",
-        )
-        .unwrap();
-    });
-    let store = SqliteStore::open_url(&url).unwrap();
+    downgrade_to_v5(&path);
+    let store = SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap();
     let mut times = Vec::new();
     for n in numbers {
         let case = store.load_case(n).await.unwrap();
@@ -376,6 +409,136 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
         times,
         [(true, true), (true, false), (false, true), (false, false)]
     );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_7_groups_old_closures_by_their_keys_at_close() {
+    use casework_core::model::{Actor, CloseMode, Resolution, Role};
+    use casework_core::ports::{PageRequest, ReportCasesQuery};
+    use casework_core::workflow::{CaseEdit, Command};
+
+    let dir = fresh_dir("v7");
+    let path = dir.join("cases.db");
+    let (store, svc, clock) = store_at(&path);
+    let admin = Actor::system("root");
+    let lee = Actor {
+        role: Role::Lead,
+        ..Actor::system("lee")
+    };
+    let close = |mode, primary: Option<&str>| Command::Close {
+        mode,
+        resolution: primary.map(|p| Resolution {
+            primary: p.into(),
+            secondary: "s".into(),
+        }),
+        notify_customer: true,
+    };
+    let ready = |area: &str| {
+        Command::Edit(CaseEdit {
+            title: Some("t".into()),
+            product: Some("P".into()),
+            product_version: Some("1".into()),
+            product_area: Some(area.into()),
+            functionality: Some("F".into()),
+            issue: Some("I".into()),
+            ..Default::default()
+        })
+    };
+    let summary = Command::AddPost {
+        kind: casework_core::model::PostKind::Summary,
+        body: "s".into(),
+        visibility: casework_core::model::Visibility::Internal,
+    };
+    let assign = |o: &str| Command::Assign { owner: o.into() };
+    let reopen = |why: &str| Command::Reopen {
+        reason: why.into(),
+        notify_customer: false,
+    };
+    // one case closed by ana in Printing, reopened, recategorized, closed by bob in
+    // Exporting, then reassigned while closed; one closed temporarily and reopened
+    for name in ["ana", "bob", "cy"] {
+        let person = casework_core::model::Person {
+            name: name.into(),
+            role: Role::Agent,
+            email: None,
+            phone: None,
+            signature: None,
+        };
+        store.put_person(person).await.unwrap();
+    }
+    let a = svc.open_case(&admin, new_case()).await.unwrap().number;
+    let b = svc.open_case(&admin, new_case()).await.unwrap().number;
+    for (n, who, cmd) in [
+        (a, &admin, assign("ana")),
+        (a, &admin, ready("Printing")),
+        (a, &admin, summary.clone()),
+        (a, &admin, close(CloseMode::Resolved, Some("Configuration"))),
+        (a, &lee, reopen("it came back")),
+        (a, &admin, assign("bob")),
+        (a, &admin, ready("Exporting")),
+        (a, &admin, summary.clone()),
+        (a, &admin, close(CloseMode::Resolved, Some("Training"))),
+        (a, &admin, assign("cy")),
+        (b, &admin, close(CloseMode::Temporary, None)),
+        (b, &lee, reopen("customer is back")),
+    ] {
+        clock.advance(jiff::SignedDuration::from_hours(30));
+        svc.execute(who, n, None, cmd).await.unwrap();
+    }
+    let mut before = Vec::new();
+    for g in [
+        ReportGroup::ProductArea,
+        ReportGroup::Owner,
+        ReportGroup::PrimaryResolution,
+    ] {
+        let q = ReportQuery {
+            group_by: g,
+            from: None,
+            to: None,
+        };
+        let rows = store.reopen_report(q).await.unwrap();
+        let mut drill = Vec::new();
+        for r in &rows {
+            let cases = ReportCasesQuery {
+                report: q,
+                key: r.key.clone(),
+                page: PageRequest::default(),
+            };
+            drill.push(store.reopen_report_cases(cases).await.unwrap());
+        }
+        before.push((q, rows, drill));
+    }
+    let owners: Vec<(String, u64, u64)> = before[1]
+        .1
+        .iter()
+        .map(|r| (r.key.clone(), r.closed, r.reopened))
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            ("(none)".to_string(), 0, 0),
+            ("ana".to_string(), 1, 1),
+            ("bob".to_string(), 1, 0)
+        ]
+    );
+    drop(svc);
+    drop(store);
+    downgrade_to_v5(&path);
+    // the upgrade rebuilds the same report rows and drill-downs from the events
+    let store = SqliteStore::open_url(&format!("sqlite://{}", path.display())).unwrap();
+    for (q, rows, drill) in before {
+        assert_eq!(store.reopen_report(q).await.unwrap(), rows, "{q:?}");
+        for (r, cases) in rows.iter().zip(drill) {
+            let query = ReportCasesQuery {
+                report: q,
+                key: r.key.clone(),
+                page: PageRequest::default(),
+            };
+            assert_eq!(store.reopen_report_cases(query).await.unwrap(), cases);
+        }
+    }
     drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }
