@@ -1013,3 +1013,68 @@ fn the_reopen_report_drills_down_from_a_terminal() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--from"), "{}", r.stderr);
 }
+
+#[test]
+fn a_renamed_status_is_reported_by_doctor_and_its_cases_mapped() {
+    let cw = staffed("status-map");
+    let n = open(&cw, "Map service fails to publish");
+    open(&cw, "Printing fails");
+    // the organization renames New to Open in its workflow file
+    let path = cw.config_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(r#"name = "New""#, r#"name = "Open""#)
+        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
+        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#);
+    std::fs::write(&path, text).unwrap();
+    let doctor = cw.ok(&["doctor"]);
+    assert!(
+        doctor.contains("Stranded:   2 cases in \"New\", which the workflow file does not have"),
+        "{doctor}"
+    );
+    let json = cw.json(&["doctor"]);
+    assert_eq!(
+        json["unknown_statuses"],
+        serde_json::json!([{"status": "New", "cases": 2}])
+    );
+    // a filter on a status the workflow does not have is an error listing the valid ones
+    let e = cw.fails(&["--as", "Ana Lopez", "case", "list", "--status", "New"], 1);
+    assert!(
+        e.contains("the workflow's statuses are Open, In Progress, Escalated"),
+        "{e}"
+    );
+    // a stranded case cannot move by the workflow, and the error says how to fix it
+    let e = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "transition",
+            &n,
+            "--status",
+            "In Progress",
+        ],
+        2,
+    );
+    assert!(e.contains("casework status map New=NEW"), "{e}");
+    // only an admin moves them
+    cw.fails(&["--as", "Lee Park", "status", "map", "New=Open"], 2);
+    cw.fails(&["--as", "root", "status", "map", "New"], 1);
+    let out = cw.ok(&["--as", "root", "status", "map", "New=Open"]);
+    assert_eq!(out, "Moved 2 cases from New to Open\n");
+    assert!(!cw.ok(&["doctor"]).contains("Stranded"));
+    let history = cw.ok(&["--as", "Ana Lopez", "case", "history", &n]);
+    assert!(
+        history.contains("status New → Open (renamed in the workflow file)"),
+        "{history}"
+    );
+    cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "transition",
+        &n,
+        "--status",
+        "In Progress",
+    ]);
+}

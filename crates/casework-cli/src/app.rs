@@ -52,7 +52,7 @@ impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         use casework_core::WorkflowError as W;
         let code = match &e {
-            ServiceError::Workflow(W::Invalid { .. } | W::UnknownStatus(_)) => {
+            ServiceError::Workflow(W::Invalid { .. } | W::UnknownStatus { .. }) => {
                 exit::USAGE_OR_NOT_FOUND
             }
             ServiceError::Workflow(_) => exit::REFUSED,

@@ -122,6 +122,9 @@ pub enum Top {
     /// Reports
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Statuses: move cases out of one the workflow file no longer has (admins)
+    #[command(subcommand)]
+    Status(StatusCmd),
     /// Outgoing email
     #[command(subcommand)]
     Outbox(OutboxCmd),
@@ -800,6 +803,19 @@ pub enum ReportCmd {
         /// With --key: the cursor the previous page printed
         #[arg(long)]
         cursor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusCmd {
+    /// Move every case in status OLD, which the workflow file no longer has (renamed or
+    /// removed), to NEW; one event per case, in its history
+    #[command(
+        after_help = "Example (the workflow file renamed New to Open):\n  casework doctor\n  casework --as root status map New=Open"
+    )]
+    Map {
+        /// OLD=NEW
+        mapping: String,
     },
 }
 

@@ -420,9 +420,9 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 if json {
                     print_json(&page)?;
                 } else {
-                    print!("{}", output::report_cases(&page.items));
+                    out!("{}", output::report_cases(&page.items));
                     if let Some(c) = page.next_cursor {
-                        println!("More: add --cursor {c}");
+                        outln!("More: add --cursor {c}");
                     }
                 }
                 return Ok(0);
@@ -434,6 +434,34 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 out!("{}", output::report(&rows, label));
             }
             Ok(0)
+        }
+        Top::Status(StatusCmd::Map { mapping }) => {
+            let who = actor(&app, &cli.actor).await?;
+            let Some((from, to)) = mapping.split_once('=') else {
+                return Err(Failure::usage(format!(
+                    "expected OLD=NEW (e.g. New=Open), got {mapping:?}"
+                )));
+            };
+            let summary = svc.map_status(&who, from, to).await?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                let s = if summary.moved == 1 { "" } else { "s" };
+                outln!(
+                    "Moved {} case{s} from {} to {}",
+                    summary.moved,
+                    summary.from,
+                    summary.to
+                );
+                for c in &summary.skipped {
+                    outln!("Skipped case {}: {}", c.number.display(), c.reason);
+                }
+            }
+            Ok(if summary.skipped.is_empty() {
+                0
+            } else {
+                crate::exit::REFUSED
+            })
         }
         Top::Outbox(OutboxCmd::Flush { mailer }) => {
             let who = actor(&app, &cli.actor).await?;
@@ -588,6 +616,7 @@ async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
         .iter()
         .map(|s| s.name.to_string())
         .collect();
+    let stranded = app.service.config().stranded(&stats.statuses);
     if json {
         print_json(&json!({
             "store": app.store_url,
@@ -598,6 +627,7 @@ async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
             "people": stats.people,
             "workflow": config,
             "statuses": statuses,
+            "unknown_statuses": stranded,
             "template_overrides": app.template_overrides,
         }))?;
     } else {
@@ -615,6 +645,16 @@ async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
         );
         outln!("Workflow:   {config}");
         outln!("Statuses:   {}", statuses.join(", "));
+        for s in &stranded {
+            outln!(
+                "Stranded:   {} case{} in {:?}, which the workflow file does not have: \
+                 move them with casework --as ADMIN status map {}=NEW",
+                s.cases,
+                if s.cases == 1 { "" } else { "s" },
+                s.status.as_str(),
+                s.status
+            );
+        }
         if app.template_overrides.is_empty() {
             outln!("Templates:  built-in");
         } else {

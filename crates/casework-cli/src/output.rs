@@ -323,6 +323,9 @@ fn what(e: &Event) -> String {
             Some(n) => format!("status {from} → {to}: {}", clip(n, 60)),
             None => format!("status {from} → {to}"),
         },
+        EventKind::StatusMapped { from, to, .. } => {
+            format!("status {from} → {to} (renamed in the workflow file)")
+        }
         EventKind::Escalated {
             from, to, reason, ..
         } => format!("escalated {from} → {to}: {}", clip(reason, 60)),
@@ -614,7 +617,7 @@ pub fn report_cases(cases: &[ReportCase]) -> String {
             out.push_str(&format!(
                 "    reopened {} by {} after {:.2} days: {}\n",
                 when(r.at),
-                r.by,
+                cell(&r.by, 64),
                 r.days_to_reopen,
                 clip(&r.reason, 80)
             ));

@@ -535,6 +535,17 @@ impl WorkflowConfig {
             .is_some_and(|d| d.transitions.iter().any(|t| t == to))
     }
 
+    /// The statuses cases are in that this workflow does not have (renamed or removed in
+    /// the file), with how many cases each: what `casework doctor` reports and
+    /// `casework status map` fixes.
+    pub fn stranded(&self, counts: &[crate::ports::StatusCount]) -> Vec<crate::ports::StatusCount> {
+        counts
+            .iter()
+            .filter(|c| c.cases > 0 && self.status(c.status.as_str()).is_none())
+            .cloned()
+            .collect()
+    }
+
     /// Whether a role holds a permission.
     pub fn permits(&self, role: Role, permission: Permission) -> bool {
         self.permissions

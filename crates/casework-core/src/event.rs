@@ -72,6 +72,15 @@ pub enum EventKind {
         /// Why (internal).
         note: Option<String>,
     },
+    /// The case was moved out of a status the workflow file no longer has (`status map`).
+    StatusMapped {
+        /// The status the workflow no longer has.
+        from: StatusName,
+        /// The status it has now.
+        to: StatusName,
+        /// Its category.
+        category: StatusCategory,
+    },
     /// The case was escalated.
     Escalated {
         /// Previous status.
@@ -213,6 +222,7 @@ impl EventKind {
             EventKind::Opened { .. } => "opened",
             EventKind::OwnerChanged { .. } => "owner_changed",
             EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::StatusMapped { .. } => "status_mapped",
             EventKind::Escalated { .. } => "escalated",
             EventKind::FieldChanged { .. } => "field_changed",
             EventKind::PriorityChanged { .. } => "priority_changed",
@@ -368,6 +378,7 @@ impl Event {
             EventKind::Opened { .. } => {}
             EventKind::OwnerChanged { to, .. } => case.owner = Some(to.clone()),
             EventKind::StatusChanged { to, category, .. }
+            | EventKind::StatusMapped { to, category, .. }
             | EventKind::Escalated { to, category, .. } => {
                 case.status = to.clone();
                 case.status_category = *category;
@@ -433,6 +444,7 @@ impl Event {
             | EventKind::PriorityChanged { .. }
             | EventKind::CallLogged { .. }
             | EventKind::EmailQueued { .. }
+            | EventKind::StatusMapped { .. }
             | EventKind::Closed { .. } => self.kind.clone(),
             EventKind::FieldChanged { field, .. } => match field {
                 Field::Title | Field::Description | Field::Product | Field::ProductVersion => {

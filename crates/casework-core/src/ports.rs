@@ -377,6 +377,19 @@ pub struct StoreStats {
     pub people: u64,
     /// Schema version, for stores that have one.
     pub schema_version: Option<u32>,
+    /// How many cases are in each status (as stored), by status name.
+    #[serde(default)]
+    pub statuses: Vec<StatusCount>,
+}
+
+/// How many cases are in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusCount {
+    /// The status, as the cases store it.
+    pub status: StatusName,
+    /// How many cases are in it.
+    pub cases: u64,
 }
 
 /// The case store: where cases, their histories, people, knowledge and the outbox live.

@@ -22,8 +22,9 @@ use crate::ports::{
     StoreStats,
 };
 use crate::workflow::{
-    Command, Context, MAX_SHORT_TEXT, MAX_TEXT, MissingItem, NewCase, WorkflowError, closing_check,
-    decide, decide_open, non_response_check, required_text, stamp,
+    Command, Context, MAX_SHORT_TEXT, MAX_TEXT, MissingItem, NewCase, WorkflowError,
+    check_status_map, closing_check, decide, decide_open, known_status, non_response_check,
+    required_text, stamp,
 };
 
 /// How many times a command without an expected version is decided and committed while
@@ -97,6 +98,30 @@ pub struct ClosingCheck {
     pub non_response_ready: bool,
     /// Unmet non-response policy items.
     pub non_response_missing: Vec<MissingItem>,
+}
+
+/// What `map_status` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusMapSummary {
+    /// The status the workflow no longer has.
+    pub from: crate::ids::StatusName,
+    /// The status the cases moved to.
+    pub to: crate::ids::StatusName,
+    /// How many cases moved (one `status_mapped` event each).
+    pub moved: u64,
+    /// The cases that could not move, each with why.
+    pub skipped: Vec<SkippedCase>,
+}
+
+/// A case a bulk command left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SkippedCase {
+    /// The case.
+    pub number: CaseNumber,
+    /// Why it was left alone.
+    pub reason: String,
 }
 
 /// The result of a command: the case after it and the events it added.
@@ -327,6 +352,14 @@ impl CaseService {
     ) -> Result<Page<Case>, ServiceError> {
         self.require(actor, Permission::ViewCase, "view cases")?;
         filter.q = crate::workflow::optional_text("q", filter.q.as_deref(), MAX_QUERY)?;
+        if let Some(status) = &filter.status {
+            // a status the workflow does not have is a mistake, not an empty list
+            filter.status = Some(
+                known_status(&self.config, "status", status.as_str())?
+                    .name
+                    .clone(),
+            );
+        }
         if actor.role == Role::Customer {
             // a filter on what a customer cannot see would answer "is it there?" about it
             if let Some(name) = filter.staff_only().first() {
@@ -800,6 +833,65 @@ impl CaseService {
             phone: None,
             signature: None,
         }))
+    }
+
+    /// Moves every case out of a status the workflow file no longer has (`from`, renamed or
+    /// removed) into one it has (`to`), one `status_mapped` event per case, as `actor` (who
+    /// needs `manage`). A case that cannot move (a map never opens or closes a case) is
+    /// skipped with its reason and the rest still move; running it again moves what is left.
+    pub async fn map_status(
+        &self,
+        actor: &Actor,
+        from: &str,
+        to: &str,
+    ) -> Result<StatusMapSummary, ServiceError> {
+        self.require(
+            actor,
+            Permission::Manage,
+            "move cases out of a renamed status",
+        )?;
+        let (from_name, target) = check_status_map(&self.config, from, to)?;
+        let mut summary = StatusMapSummary {
+            from: from_name.clone(),
+            to: target.name.clone(),
+            moved: 0,
+            skipped: Vec::new(),
+        };
+        let filter = CaseFilter {
+            status: Some(from_name.clone()),
+            ..CaseFilter::default()
+        };
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_cases(
+                    filter.clone(),
+                    PageRequest {
+                        limit: crate::ports::MAX_PAGE,
+                        after,
+                    },
+                )
+                .await?;
+            for case in &page.items {
+                let cmd = Command::MapStatus {
+                    from: from_name.to_string(),
+                    to: target.name.to_string(),
+                };
+                match self.execute(actor, case.number, None, cmd).await {
+                    Ok(_) => summary.moved += 1,
+                    Err(ServiceError::Workflow(e)) => summary.skipped.push(SkippedCase {
+                        number: case.number,
+                        reason: e.to_string(),
+                    }),
+                    Err(e) => return Err(e),
+                }
+            }
+            match (page.items.last(), page.next_cursor) {
+                (Some(last), Some(_)) => after = Some(last.number),
+                _ => return Ok(summary),
+            }
+        }
     }
 
     /// Store counts, for diagnostics.

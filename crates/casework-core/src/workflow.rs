@@ -154,6 +154,14 @@ pub enum Command {
         /// Notify the customer (default true).
         notify_customer: bool,
     },
+    /// Move a case out of a status the workflow file no longer has (renamed or removed)
+    /// into one it has, without the transition rules: `casework status map FROM=TO`.
+    MapStatus {
+        /// The status the workflow no longer has.
+        from: String,
+        /// The status to move to.
+        to: String,
+    },
 }
 
 /// One unmet condition for closing.
@@ -173,6 +181,52 @@ fn missing(item: &str, message: impl Into<String>) -> MissingItem {
         item: item.to_string(),
         message: message.into(),
     }
+}
+
+fn join_names(names: &[StatusName]) -> String {
+    names
+        .iter()
+        .map(StatusName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A status of the workflow by name, or the error that lists the valid ones (`field` names
+/// the request field that gave it).
+pub fn known_status<'c>(
+    config: &'c WorkflowConfig,
+    field: &str,
+    name: &str,
+) -> Result<&'c crate::config::StatusDef, WorkflowError> {
+    config
+        .status(name)
+        .ok_or_else(|| WorkflowError::UnknownStatus {
+            field: field.to_string(),
+            status: name.trim().chars().take(80).collect(),
+            valid: config.statuses().iter().map(|d| d.name.clone()).collect(),
+        })
+}
+
+/// Checks a status map (`casework status map FROM=TO`): `from` must be a status the workflow
+/// no longer has (a case in a status it has moves with a transition), `to` one it has.
+pub fn check_status_map<'c>(
+    config: &'c WorkflowConfig,
+    from: &str,
+    to: &str,
+) -> Result<(StatusName, &'c crate::config::StatusDef), WorkflowError> {
+    let from: StatusName = from
+        .parse()
+        .map_err(|e: crate::ids::ParseError| invalid("from", &e.to_string()))?;
+    if let Some(known) = config.status(from.as_str()) {
+        return Err(WorkflowError::Invalid {
+            field: "from".into(),
+            message: format!(
+                "{} is a status of the workflow; move its cases with a transition",
+                known.name
+            ),
+        });
+    }
+    Ok((from, known_status(config, "to", to)?))
 }
 
 fn owner_hint(owner: &Option<String>) -> String {
@@ -210,8 +264,23 @@ pub enum WorkflowError {
         message: String,
     },
     /// No such status in the workflow.
-    #[error("unknown status {0:?}")]
-    UnknownStatus(String),
+    #[error("{field}: unknown status {status:?}; the workflow's statuses are {}", join_names(.valid))]
+    UnknownStatus {
+        /// The field that named it.
+        field: String,
+        /// The name given.
+        status: String,
+        /// Every status of the workflow.
+        valid: Vec<StatusName>,
+    },
+    /// The case is in a status the workflow file no longer has (it was renamed or removed).
+    #[error(
+        "case is in status {status:?}, which the workflow file no longer has; move it with `casework status map {status}=NEW` (POST /api/v1/statuses/map)"
+    )]
+    StrandedStatus {
+        /// The case's status.
+        status: StatusName,
+    },
     /// The workflow does not allow this move.
     #[error("the workflow does not allow moving from {from} to {to}")]
     TransitionNotAllowed {
@@ -522,6 +591,17 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, Workfl
     })
 }
 
+/// A case whose status the workflow file no longer has cannot move by the workflow's
+/// transitions: say so, and how to move it.
+fn require_known_status(case: &Case, ctx: &Context<'_>) -> Result<(), WorkflowError> {
+    if ctx.config.status(case.status.as_str()).is_none() {
+        return Err(WorkflowError::StrandedStatus {
+            status: case.status.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn require_open(case: &Case, hint: &str) -> Result<(), WorkflowError> {
     if case.is_closed() {
         return Err(WorkflowError::CaseClosed {
@@ -650,11 +730,9 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
         }
         Command::Transition { status, note } => {
             ctx.require(Permission::Transition, "change a case's status")?;
-            let target = ctx
-                .config
-                .status(status)
-                .ok_or_else(|| WorkflowError::UnknownStatus(status.trim().to_string()))?;
+            let target = known_status(ctx.config, "status", status)?;
             require_open(case, "reopen it to change its status")?;
+            require_known_status(case, ctx)?;
             if target.category == StatusCategory::Closed {
                 return Err(invalid(
                     "status",
@@ -862,6 +940,34 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             reason,
             notify_customer,
         } => decide_reopen(reason, *notify_customer, case, ctx, &mut d)?,
+        Command::MapStatus { from, to } => {
+            ctx.require(Permission::Manage, "move cases out of a renamed status")?;
+            let (from, target) = check_status_map(ctx.config, from, to)?;
+            if !case.status.same(from.as_str()) {
+                return Err(invalid(
+                    "from",
+                    &format!("the case is in status {}, not {from}", case.status),
+                ));
+            }
+            // a renamed status keeps its meaning: a map never opens or closes a case
+            let closed = target.category == StatusCategory::Closed;
+            if closed != case.is_closed() {
+                return Err(invalid(
+                    "to",
+                    &format!(
+                        "{} is {} status and the case is {}; a status map never opens or closes a case",
+                        target.name,
+                        if closed { "a closed" } else { "an open" },
+                        if case.is_closed() { "closed" } else { "open" },
+                    ),
+                ));
+            }
+            d.events.push(EventKind::StatusMapped {
+                from: case.status.clone(),
+                to: target.name.clone(),
+                category: target.category,
+            });
+        }
     }
     Ok(d)
 }
@@ -873,6 +979,7 @@ fn escalate(
     ctx: &Context<'_>,
     d: &mut Decision,
 ) -> Result<(), WorkflowError> {
+    require_known_status(case, ctx)?;
     let to = ctx.config.escalated_status.clone();
     if !ctx.config.allows(&case.status, &to) {
         return Err(WorkflowError::TransitionNotAllowed {
@@ -958,6 +1065,7 @@ fn decide_close(
         CloseMode::Temporary => config.temporary_close_status.clone(),
         CloseMode::Resolved | CloseMode::NonResponse => config.closed_status.clone(),
     };
+    require_known_status(case, ctx)?;
     if !config.allows(&case.status, &to) {
         return Err(WorkflowError::TransitionNotAllowed {
             from: case.status.clone(),

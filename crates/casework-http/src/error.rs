@@ -78,7 +78,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Workflow(w) => match &w {
                 W::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
                 W::Invalid { field, .. } => Self::invalid(field, detail),
-                W::UnknownStatus(_) => Self::invalid("status", detail),
+                W::UnknownStatus { field, valid, .. } => Self::invalid(field, detail).with(
+                    "statuses",
+                    serde_json::to_value(valid).unwrap_or(Value::Null),
+                ),
                 W::ChecklistIncomplete { missing } | W::PolicyNotMet { missing } => {
                     let title = if matches!(w, W::ChecklistIncomplete { .. }) {
                         "closing checklist does not hold"
@@ -92,6 +95,7 @@ impl From<ServiceError> for ApiError {
                 }
                 W::TransitionNotAllowed { .. }
                 | W::NotOwner { .. }
+                | W::StrandedStatus { .. }
                 | W::CaseClosed { .. }
                 | W::NotClosed { .. }
                 | W::AlreadyThere { .. } => {

@@ -274,6 +274,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/reports/reopens", get(reopen_report))
         .route("/api/v1/reports/reopens/cases", get(reopen_report_cases))
         .route("/api/v1/outbox", get(outbox))
+        .route("/api/v1/statuses/map", post(map_status))
         .merge(store_api::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not found", "no such resource")
@@ -1831,6 +1832,36 @@ async fn outbox(
             .await?,
     )
     .into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// statuses
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StatusMapIn {
+    /// A status the workflow file no longer has (renamed or removed).
+    #[schema(pattern = "\\S", max_length = 64)]
+    from: String,
+    /// A status of the workflow file, of the same kind (a map never opens or closes a case).
+    #[schema(pattern = "\\S", max_length = 64)]
+    to: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/statuses/map",
+    tag = "statuses",
+    summary = "Move every case out of a status the workflow file no longer has (admins)",
+    request_body = StatusMapIn,
+    responses((status = 200, description = "How many cases moved, and which could not", body = casework_core::service::StatusMapSummary), openapi::Problems)
+)]
+async fn map_status(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Body(b): Body<StatusMapIn>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.service.map_status(&a, &b.from, &b.to).await?).into_response())
 }
 
 #[cfg(test)]

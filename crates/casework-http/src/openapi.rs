@@ -33,6 +33,9 @@ pub struct Problem {
     /// For an invalid request (422): the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For an unknown status (422): the statuses of the workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statuses: Option<Vec<String>>,
 }
 
 /// The errors any API endpoint may answer with.
@@ -348,6 +351,7 @@ impl Modify for BearerAuth {
         crate::reopen_report,
         crate::reopen_report_cases,
         crate::outbox,
+        crate::map_status,
         crate::store_api::create_case,
         crate::store_api::list_cases,
         crate::store_api::load_case,
@@ -435,6 +439,7 @@ mod tests {
             crate::__path_reopen_report,
             crate::__path_reopen_report_cases,
             crate::__path_outbox,
+            crate::__path_map_status,
             crate::store_api::__path_create_case,
             crate::store_api::__path_list_cases,
             crate::store_api::__path_load_case,

@@ -1065,6 +1065,12 @@ fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> 
             staff_only,
         ),
         ("GET", "/api/v1/outbox", None, staff_only),
+        (
+            "POST",
+            "/api/v1/statuses/map",
+            Some(json!({"from": "Gone", "to": "New"})),
+            [403, 403, 403, 403, 200, 401, 401],
+        ),
     ]
 }
 
@@ -1279,7 +1285,7 @@ async fn the_access_matrix_holds_for_every_route_principal_and_case() {
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 11 + 25) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 12 + 25) * 8);
 }
 
 #[test]
@@ -1723,6 +1729,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/reopens"),
     ("get", "/api/v1/reports/reopens/cases"),
     ("get", "/api/v1/outbox"),
+    ("post", "/api/v1/statuses/map"),
 ];
 
 /// The storage protocol's routes (`docs/store-protocol.md`), service tokens only.
@@ -2413,5 +2420,202 @@ async fn the_reopen_report_takes_plain_dates_and_drills_down_for_staff_only() {
         let blank = get("/api/v1/reports/reopens/cases?group_by=owner&key=%20", LEAD).await;
         is_problem(&blank, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(blank.body["field"], "key", "{name}: {}", blank.body);
+    }
+}
+
+/// The default workflow with `New` renamed to `Open` and `Closed` to `Resolved`.
+fn renamed_workflow() -> casework_core::WorkflowConfig {
+    let text = casework_core::config::DEFAULT_WORKFLOW
+        .replace(r#"name = "New""#, r#"name = "Open""#)
+        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
+        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#)
+        .replace(r#"name = "Closed""#, r#"name = "Resolved""#)
+        .replace(r#""Closed""#, r#""Resolved""#);
+    casework_core::WorkflowConfig::parse(&text).unwrap()
+}
+
+#[tokio::test]
+async fn renaming_a_status_strands_nothing_an_admin_cannot_move() {
+    let stores: Vec<(&str, Arc<dyn CaseStore>)> = vec![
+        (
+            "memory",
+            Arc::new(casework_store_memory::MemoryStore::new()),
+        ),
+        (
+            "sqlite",
+            Arc::new(casework_store_sqlite::SqliteStore::open_url("sqlite::memory:").unwrap()),
+        ),
+    ];
+    for (name, store) in stores {
+        // two cases opened under the default workflow ("New")
+        let before = app(store.clone()).await;
+        for _ in 0..2 {
+            let r = call(
+                &before,
+                "POST",
+                "/api/v1/cases",
+                Some(AGENT),
+                Some(new_case("jordan@customer.example")),
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED);
+        }
+        // the same store, served with a workflow file that renamed New to Open
+        let svc = casework_core::CaseService::new(
+            store.clone(),
+            Arc::new(casework_core::testing::FixedClock::default()),
+            Arc::new(casework_core::testing::SequentialIds::default()),
+            Arc::new(renamed_workflow()),
+            Arc::new(casework_core::Templates::embedded().unwrap()),
+        );
+        let after = router(AppState::new(svc));
+        // an unknown status in a filter is an error naming the field and the statuses
+        for status in ["Nope", "New"] {
+            let r = call(
+                &after,
+                "GET",
+                &format!("/api/v1/cases?status={status}"),
+                Some(AGENT),
+                None,
+                &[],
+            )
+            .await;
+            is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(r.body["field"], "status", "{name}: {}", r.body);
+            assert!(
+                r.body["statuses"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("Open")),
+                "{name}: {}",
+                r.body
+            );
+            assert!(
+                r.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Open, In Progress"),
+                "{name}: {}",
+                r.body
+            );
+        }
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/cases/1/transition",
+            Some(AGENT),
+            Some(json!({"status": "Nope"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "status");
+        // a stranded case cannot move by transitions, and says how to fix it
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/cases/1/transition",
+            Some(AGENT),
+            Some(json!({"status": "In Progress"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::CONFLICT);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("status map"),
+            "{name}: {}",
+            r.body
+        );
+        // only admins map statuses
+        let map = json!({"from": "New", "to": "Open"});
+        for token in [AGENT, LEAD, JORDAN] {
+            let r = call(
+                &after,
+                "POST",
+                "/api/v1/statuses/map",
+                Some(token),
+                Some(map.clone()),
+                &[],
+            )
+            .await;
+            is_problem(&r, StatusCode::FORBIDDEN);
+        }
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/statuses/map",
+            Some(ADMIN),
+            Some(json!({"from": "New", "to": "Nope"})),
+            &[],
+        )
+        .await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.body["field"], "to", "{name}: {}", r.body);
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/statuses/map",
+            Some(ADMIN),
+            Some(map.clone()),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"from": "New", "to": "Open", "moved": 2, "skipped": []})
+        );
+        let open = call(
+            &after,
+            "GET",
+            "/api/v1/cases?status=open",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            open.body["items"].as_array().unwrap().len(),
+            2,
+            "{name}: {}",
+            open.body
+        );
+        let h = call(
+            &after,
+            "GET",
+            "/api/v1/cases/2/history",
+            Some(LEAD),
+            None,
+            &[],
+        )
+        .await;
+        let last = h.body.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["type"], "status_mapped", "{name}: {last}");
+        assert_eq!(
+            (last["from"].clone(), last["to"].clone()),
+            (json!("New"), json!("Open"))
+        );
+        // nothing is left to move; the cases move by the workflow again
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/statuses/map",
+            Some(ADMIN),
+            Some(map),
+            &[],
+        )
+        .await;
+        assert_eq!(r.body["moved"], 0);
+        let r = call(
+            &after,
+            "POST",
+            "/api/v1/cases/1/transition",
+            Some(AGENT),
+            Some(json!({"status": "In Progress"})),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
     }
 }

@@ -1899,6 +1899,31 @@ pub async fn stats_count_what_is_stored<S: CaseStore + 'static>(store: Arc<S>) {
         (s.cases, s.events, s.queued_messages, s.people),
         (2, 3, 1, 3)
     );
+    let status = |s: &casework_core::ports::StoreStats| {
+        let mut v: Vec<(String, u64)> = s
+            .statuses
+            .iter()
+            .map(|c| (c.status.to_string(), c.cases))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(status(&s), [("New".to_string(), 2)]);
+    b.run(
+        &ana(),
+        c,
+        Command::Transition {
+            status: "Pending Customer".into(),
+            note: None,
+        },
+    )
+    .await;
+    let s = b.store.stats().await.unwrap();
+    assert_eq!(
+        status(&s),
+        [("New".to_string(), 1), ("Pending Customer".to_string(), 1)],
+        "cases per status, for casework doctor"
+    );
 }
 
 pub async fn tokens_are_found_by_hash_and_revoked<S: CaseStore + 'static>(store: Arc<S>) {

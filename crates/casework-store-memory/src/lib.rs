@@ -18,8 +18,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
-    StoreStats, key_reused,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StatusCount,
+    StoreError, StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -288,6 +288,22 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
         }
     }
     true
+}
+
+/// How many cases are in each status, statuses compared without case (as SQLite's
+/// `COLLATE NOCASE` column does), in the first spelling met.
+fn status_counts<'a>(cases: impl Iterator<Item = &'a Case>) -> Vec<StatusCount> {
+    let mut out: Vec<StatusCount> = Vec::new();
+    for c in cases {
+        match out.iter_mut().find(|s| s.status.same(c.status.as_str())) {
+            Some(s) => s.cases += 1,
+            None => out.push(StatusCount {
+                status: c.status.clone(),
+                cases: 1,
+            }),
+        }
+    }
+    out
 }
 
 /// Opens a case with the next number; the caller holds the lock.
@@ -701,6 +717,7 @@ impl CaseStore for MemoryStore {
                 .count() as u64,
             people: inner.people.len() as u64,
             schema_version: None,
+            statuses: status_counts(inner.cases.values().map(|r| &r.case)),
         })
     }
 }

@@ -12,7 +12,7 @@ use casework_core::model::{
 use casework_core::ports::{
     CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase, ReportCasesQuery,
     ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit,
-    SearchQuery, StoreError, StoreStats, key_reused,
+    SearchQuery, StatusCount, StoreError, StoreStats, key_reused,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -1433,7 +1433,29 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
         queued_messages: count("SELECT count(*) FROM outbox WHERE status = 'queued'")?,
         people: count("SELECT count(*) FROM people")?,
         schema_version: Some(count("PRAGMA user_version")? as u32),
+        statuses: status_counts(conn)?,
     })
+}
+
+/// How many cases are in each status (the column compares without case).
+fn status_counts(conn: &Connection) -> Result<Vec<StatusCount>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT status, count(*) FROM cases GROUP BY status ORDER BY status")
+        .map_err(map_err)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (status, n) = row.map_err(map_err)?;
+        out.push(StatusCount {
+            status: status
+                .parse()
+                .map_err(|e: casework_core::ids::ParseError| StoreError::Internal(e.to_string()))?,
+            cases: n as u64,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

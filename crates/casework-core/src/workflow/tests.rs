@@ -776,10 +776,15 @@ fn transitions_follow_the_workflow_file() {
         h.try_run(&a, to("New")),
         Err(WorkflowError::TransitionNotAllowed { .. })
     ));
-    assert!(matches!(
-        h.try_run(&a, to("Nowhere")),
-        Err(WorkflowError::UnknownStatus(_))
-    ));
+    let err = h.try_run(&a, to("Nowhere")).unwrap_err();
+    assert!(
+        matches!(&err, WorkflowError::UnknownStatus { field, .. } if field == "status"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "status: unknown status \"Nowhere\"; the workflow's statuses are New, In Progress, Escalated, Pending Customer, Temporarily Closed, Closed"
+    );
     assert!(
         h.try_run(&a, to("Closed"))
             .unwrap_err()
@@ -792,6 +797,139 @@ fn transitions_follow_the_workflow_file() {
         h.run(&a, to("Pending Customer")).is_empty(),
         "no-op transitions add nothing"
     );
+}
+
+/// The default workflow with `New` renamed to `Open`, as the reopen seed says
+/// organizations do.
+fn renamed_workflow() -> WorkflowConfig {
+    let text = crate::config::DEFAULT_WORKFLOW
+        .replace(r#"name = "New""#, r#"name = "Open""#)
+        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
+        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#)
+        .replace(r#"name = "Closed""#, r#"name = "Resolved""#)
+        .replace(r#""Closed""#, r#""Resolved""#);
+    WorkflowConfig::parse(&text).unwrap()
+}
+
+#[test]
+fn a_status_map_moves_cases_out_of_a_status_the_workflow_no_longer_has() {
+    let root = person("root", Role::Admin);
+    let map = |from: &str, to: &str| Command::MapStatus {
+        from: from.into(),
+        to: to.into(),
+    };
+    // a case opened as "New"; then the organization renames New to Open
+    let mut h = Harness::new();
+    h.config = renamed_workflow();
+    let err = h
+        .try_run(
+            &agent(),
+            Command::Transition {
+                status: "In Progress".into(),
+                note: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        WorkflowError::StrandedStatus {
+            status: "New".parse().unwrap()
+        }
+    );
+    assert!(
+        err.to_string().contains("casework status map New=NEW"),
+        "{err}"
+    );
+    assert!(matches!(
+        h.try_run(&lead(), map("New", "Open")),
+        Err(WorkflowError::Forbidden {
+            role: Role::Lead,
+            ..
+        })
+    ));
+    assert!(matches!(
+        h.try_run(&root, map("In Progress", "Open")),
+        Err(WorkflowError::Invalid { field, .. }) if field == "from"
+    ));
+    assert!(matches!(
+        h.try_run(&root, map("New", "Nope")),
+        Err(WorkflowError::UnknownStatus { field, .. }) if field == "to"
+    ));
+    assert!(
+        matches!(
+            h.try_run(&root, map("Gone", "Open")),
+            Err(WorkflowError::Invalid { field, .. }) if field == "from"
+        ),
+        "the case is not in that status"
+    );
+    // a map never closes an open case
+    assert!(matches!(
+        h.try_run(&root, map("new", "Resolved")),
+        Err(WorkflowError::Invalid { field, .. }) if field == "to"
+    ));
+    assert_eq!(h.case.version, 1, "refusals change nothing");
+    let events = h.run(&root, map("new", "open"));
+    assert_eq!(
+        events[0].kind,
+        EventKind::StatusMapped {
+            from: "New".parse().unwrap(),
+            to: "Open".parse().unwrap(),
+            category: StatusCategory::Open,
+        }
+    );
+    assert_eq!(h.case.status.as_str(), "Open");
+    assert!(
+        events[0].for_customer().is_some(),
+        "the customer sees the new name"
+    );
+    // the case moves by the workflow again
+    h.run(
+        &agent(),
+        Command::Transition {
+            status: "In Progress".into(),
+            note: None,
+        },
+    );
+
+    // a closed case keeps being closed: Closed renamed Resolved
+    let mut h = Harness::new();
+    h.make_ready();
+    h.run(&agent(), resolved());
+    h.config = renamed_workflow();
+    assert!(matches!(
+        h.try_run(&root, map("Closed", "Open")),
+        Err(WorkflowError::Invalid { field, .. }) if field == "to"
+    ));
+    h.run(&root, map("Closed", "Resolved"));
+    assert_eq!(h.case.status.as_str(), "Resolved");
+    assert!(h.case.is_closed());
+    assert_eq!(h.case.close_mode, Some(CloseMode::Resolved));
+    assert_eq!(h.case.check_invariants(), Ok(()));
+    // and reopens as the renamed workflow says
+    h.run(
+        &lead(),
+        Command::Reopen {
+            reason: "back".into(),
+            notify_customer: false,
+        },
+    );
+    assert_eq!(h.case.status.as_str(), "Open");
+}
+
+#[test]
+fn stranded_statuses_are_the_ones_the_workflow_does_not_have() {
+    use crate::ports::StatusCount;
+    let count = |s: &str, n| StatusCount {
+        status: s.parse().unwrap(),
+        cases: n,
+    };
+    let stranded = renamed_workflow().stranded(&[
+        count("New", 3),
+        count("open", 2),
+        count("Closed", 1),
+        count("In Progress", 4),
+    ]);
+    assert_eq!(stranded, [count("New", 3), count("Closed", 1)]);
 }
 
 #[test]
