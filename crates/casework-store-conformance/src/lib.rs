@@ -14,6 +14,7 @@
 //! own `#[test]`, so a failure names exactly what the store gets wrong.
 
 pub mod behaviours;
+pub mod model;
 
 use std::future::Future;
 
@@ -68,6 +69,7 @@ macro_rules! suite {
             tokens_are_found_by_hash_and_revoked,
             idempotent_creates_make_one_case,
             stats_count_what_is_stored,
+            random_commands_change_what_an_independent_model_says,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
