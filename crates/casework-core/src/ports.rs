@@ -163,17 +163,25 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-impl Page<Case> {
-    /// Builds a page from up to `limit + 1` cases in number order: fetching one more than
-    /// the page holds tells whether another page follows, without counting.
-    pub fn from_overfetch(mut items: Vec<Case>, limit: u32) -> Self {
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` items in case-number order (`number` gives an
+    /// item's): fetching one more than the page holds tells whether another page follows,
+    /// without counting.
+    pub fn overfetched(mut items: Vec<T>, limit: u32, number: impl Fn(&T) -> CaseNumber) -> Self {
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|c| encode_cursor(c.number))
+            items.last().map(|c| encode_cursor(number(c)))
         } else {
             None
         };
         Self { items, next_cursor }
+    }
+}
+
+impl Page<Case> {
+    /// [`Page::overfetched`] for cases.
+    pub fn from_overfetch(items: Vec<Case>, limit: u32) -> Self {
+        Self::overfetched(items, limit, |c| c.number)
     }
 }
 

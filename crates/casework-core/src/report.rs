@@ -33,7 +33,7 @@ use crate::ids::CaseNumber;
 use crate::model::{Case, CloseMode};
 use crate::ports::{
     Page, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen,
-    ReportRow, encode_cursor,
+    ReportRow,
 };
 
 /// Key used when the grouped field is not set.
@@ -339,18 +339,7 @@ pub fn cases<'a>(
             break;
         }
     }
-    page_of(items, query.page.limit)
-}
-
-/// A page from up to `limit + 1` drill-down cases in number order.
-pub fn page_of(mut items: Vec<ReportCase>, limit: u32) -> Page<ReportCase> {
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|c| encode_cursor(c.number))
-    } else {
-        None
-    };
-    Page { items, next_cursor }
+    Page::overfetched(items, query.page.limit, |c| c.number)
 }
 
 /// One report row from its counts and the days from each closure to its reopen (no

@@ -129,6 +129,22 @@ pub fn new_case(title: &str) -> crate::workflow::NewCase {
     }
 }
 
+/// The default workflow as an organization may rename it (as the reopen seed says, one
+/// organization's "New" is another's "Open"): `New` renamed to `Open`, `Closed` to
+/// `Resolved`, for tests of cases left in a status the file no longer has.
+pub fn renamed_workflow() -> WorkflowConfig {
+    let text = crate::config::DEFAULT_WORKFLOW
+        .replace(r#"name = "New""#, r#"name = "Open""#)
+        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
+        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#)
+        .replace(r#"name = "Closed""#, r#"name = "Resolved""#)
+        .replace(r#""Closed""#, r#""Resolved""#);
+    match WorkflowConfig::parse(&text) {
+        Ok(c) => c,
+        Err(e) => panic!("the renamed default workflow must parse: {e}"),
+    }
+}
+
 /// An `opened` event for a web case titled `title`, from customer `c@customer.example`.
 pub fn opened(title: &str) -> EventKind {
     EventKind::Opened {

@@ -2423,17 +2423,6 @@ async fn the_reopen_report_takes_plain_dates_and_drills_down_for_staff_only() {
     }
 }
 
-/// The default workflow with `New` renamed to `Open` and `Closed` to `Resolved`.
-fn renamed_workflow() -> casework_core::WorkflowConfig {
-    let text = casework_core::config::DEFAULT_WORKFLOW
-        .replace(r#"name = "New""#, r#"name = "Open""#)
-        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
-        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#)
-        .replace(r#"name = "Closed""#, r#"name = "Resolved""#)
-        .replace(r#""Closed""#, r#""Resolved""#);
-    casework_core::WorkflowConfig::parse(&text).unwrap()
-}
-
 #[tokio::test]
 async fn renaming_a_status_strands_nothing_an_admin_cannot_move() {
     let stores: Vec<(&str, Arc<dyn CaseStore>)> = vec![
@@ -2466,7 +2455,7 @@ async fn renaming_a_status_strands_nothing_an_admin_cannot_move() {
             store.clone(),
             Arc::new(casework_core::testing::FixedClock::default()),
             Arc::new(casework_core::testing::SequentialIds::default()),
-            Arc::new(renamed_workflow()),
+            Arc::new(casework_core::testing::renamed_workflow()),
             Arc::new(casework_core::Templates::embedded().unwrap()),
         );
         let after = router(AppState::new(svc));

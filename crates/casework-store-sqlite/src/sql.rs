@@ -1013,7 +1013,7 @@ pub fn reopen_report_cases(
         }
         items.push(case);
     }
-    Ok(report::page_of(items, q.page.limit))
+    Ok(Page::overfetched(items, q.page.limit, |c| c.number))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -318,23 +318,6 @@ fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn new_case() -> casework_core::workflow::NewCase {
-    casework_core::workflow::NewCase {
-        title: "t".into(),
-        description: "d".into(),
-        origin: casework_core::model::Origin::Email,
-        priority: casework_core::model::Priority::Low,
-        customer: casework_core::model::Customer {
-            name: "c".into(),
-            email: "c@customer.example".parse().unwrap(),
-            phone: None,
-            account: None,
-        },
-        product: None,
-        product_version: None,
-    }
-}
-
 #[tokio::test]
 async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives() {
     use casework_core::model::{Actor, ContactChannel, ContactOutcome, Role};
@@ -379,7 +362,10 @@ async fn version_6_gives_old_states_the_per_channel_attempt_times_replay_gives()
         ],
         vec![],
     ] {
-        let case = svc.open_case(&ana, new_case()).await.unwrap();
+        let case = svc
+            .open_case(&ana, casework_core::testing::new_case("t"))
+            .await
+            .unwrap();
         for cmd in script {
             clock.advance(jiff::SignedDuration::from_hours(21));
             let who = if matches!(cmd, Command::Reopen { .. }) {
@@ -468,8 +454,16 @@ async fn version_7_groups_old_closures_by_their_keys_at_close() {
         };
         store.put_person(person).await.unwrap();
     }
-    let a = svc.open_case(&admin, new_case()).await.unwrap().number;
-    let b = svc.open_case(&admin, new_case()).await.unwrap().number;
+    let a = svc
+        .open_case(&admin, casework_core::testing::new_case("t"))
+        .await
+        .unwrap()
+        .number;
+    let b = svc
+        .open_case(&admin, casework_core::testing::new_case("t"))
+        .await
+        .unwrap()
+        .number;
     for (n, who, cmd) in [
         (a, &admin, assign("ana")),
         (a, &admin, ready("Printing")),

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::event::{apply_all, replay};
 use crate::model::{Actor, ContactTally, Customer};
-use crate::testing::{START, SequentialIds};
+use crate::testing::{START, SequentialIds, renamed_workflow};
 
 /// A case driven by decide + evolve alone, keeping its history.
 struct Harness {
@@ -797,18 +797,6 @@ fn transitions_follow_the_workflow_file() {
         h.run(&a, to("Pending Customer")).is_empty(),
         "no-op transitions add nothing"
     );
-}
-
-/// The default workflow with `New` renamed to `Open`, as the reopen seed says
-/// organizations do.
-fn renamed_workflow() -> WorkflowConfig {
-    let text = crate::config::DEFAULT_WORKFLOW
-        .replace(r#"name = "New""#, r#"name = "Open""#)
-        .replace(r#"initial_status = "New""#, r#"initial_status = "Open""#)
-        .replace(r#"reopen_status = "New""#, r#"reopen_status = "Open""#)
-        .replace(r#"name = "Closed""#, r#"name = "Resolved""#)
-        .replace(r#""Closed""#, r#""Resolved""#);
-    WorkflowConfig::parse(&text).unwrap()
 }
 
 #[test]
