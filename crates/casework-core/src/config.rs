@@ -529,6 +529,14 @@ impl WorkflowConfig {
         self.statuses.iter().find(|d| d.name.same(name))
     }
 
+    /// The category of a status the workflow names in its `[workflow]` section (which the
+    /// parser checked exists); open for any other name.
+    pub fn category_of(&self, name: &StatusName) -> StatusCategory {
+        self.status(name.as_str())
+            .map(|d| d.category)
+            .unwrap_or(StatusCategory::Open)
+    }
+
     /// Whether the workflow allows moving from one status to another.
     pub fn allows(&self, from: &StatusName, to: &StatusName) -> bool {
         self.status(from.as_str())

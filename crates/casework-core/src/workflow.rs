@@ -559,11 +559,7 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, Workfl
         });
     }
     let status = ctx.config.initial_status.clone();
-    let category = ctx
-        .config
-        .status(status.as_str())
-        .map(|d| d.category)
-        .unwrap_or(StatusCategory::Open);
+    let category = ctx.config.category_of(&status);
     Ok(EventKind::Opened {
         title: required_line("title", &new.title, MAX_SHORT_TEXT)?,
         description: optional_text("description", Some(&new.description), MAX_TEXT)?
@@ -987,11 +983,7 @@ fn escalate(
             to,
         });
     }
-    let category = ctx
-        .config
-        .status(to.as_str())
-        .map(|s| s.category)
-        .unwrap_or(StatusCategory::Open);
+    let category = ctx.config.category_of(&to);
     d.events.push(EventKind::Escalated {
         from: case.status.clone(),
         to,
@@ -1174,11 +1166,7 @@ fn decide_reopen(
         });
     }
     let to = ctx.config.reopen_status.clone();
-    let category = ctx
-        .config
-        .status(to.as_str())
-        .map(|s| s.category)
-        .unwrap_or(StatusCategory::Open);
+    let category = ctx.config.category_of(&to);
     d.events.push(EventKind::Reopened {
         from: case.status.clone(),
         to: to.clone(),
