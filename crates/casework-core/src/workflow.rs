@@ -1136,6 +1136,15 @@ fn decide_close(
     Ok(())
 }
 
+/// Whether `role` may reopen `case`: with the reopen permission, or with reopen_temporary
+/// when the case was closed temporarily. The reopen command decides with it; a front-end
+/// asks it to offer the reopen dialog only to those it would not refuse.
+pub fn may_reopen(config: &WorkflowConfig, role: Role, case: &Case) -> bool {
+    config.permits(role, Permission::Reopen)
+        || (case.close_mode == Some(CloseMode::Temporary)
+            && config.permits(role, Permission::ReopenTemporary))
+}
+
 fn decide_reopen(
     reason: &str,
     notify_customer: bool,
@@ -1144,12 +1153,7 @@ fn decide_reopen(
     d: &mut Decision,
 ) -> Result<(), WorkflowError> {
     let temporary = case.close_mode == Some(CloseMode::Temporary);
-    let allowed = ctx.config.permits(ctx.actor.role, Permission::Reopen)
-        || (temporary
-            && ctx
-                .config
-                .permits(ctx.actor.role, Permission::ReopenTemporary));
-    if !allowed {
+    if !may_reopen(ctx.config, ctx.actor.role, case) {
         return Err(WorkflowError::Forbidden {
             role: ctx.actor.role,
             action: if temporary {

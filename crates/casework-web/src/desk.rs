@@ -1,0 +1,1043 @@
+//! The desk: the "All Cases" list with its saved views and filters, and the case page with
+//! its header, timeline, composers, troubleshooting links and closing panel. Every form
+//! posts, and is answered with a redirect back to the case (post/redirect/get) or, when
+//! the service refuses, with the page again: what was typed kept, the reason next to the
+//! field the service named.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use casework_core::config::Permission;
+use casework_core::documents::{EmailFields, RenderedEmail};
+use casework_core::ids::{CaseNumber, StatusName};
+use casework_core::model::{
+    CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, LinkTarget, PostKind,
+    Priority, RefKind, Resolution, StatusCategory, TemplateName, Visibility,
+};
+use casework_core::ports::{CaseFilter, PageRequest, SearchHit};
+use casework_core::service::ClosingCheck;
+use casework_core::workflow::{CaseEdit, Command, may_reopen};
+
+use crate::page::{
+    Chrome, Forms, Params, Posted, Staff, done, message, render, service_error_page,
+};
+use crate::timeline::{self, Entry};
+use crate::{Visitor, WebState};
+
+// ---------------------------------------------------------------------------------------
+// The case list
+
+/// A saved view of the case list: its name, label, and the filter it stands for.
+struct View {
+    key: &'static str,
+    label: &'static str,
+}
+
+const VIEWS: &[View] = &[
+    View {
+        key: "all",
+        label: "All cases",
+    },
+    View {
+        key: "mine",
+        label: "My open cases",
+    },
+    View {
+        key: "pending",
+        label: "Pending customer",
+    },
+    View {
+        key: "reopened",
+        label: "Reopened",
+    },
+    View {
+        key: "closed",
+        label: "Closed",
+    },
+];
+
+/// One row of the list.
+pub struct Row {
+    number: String,
+    href: String,
+    title: String,
+    customer: String,
+    status: String,
+    category: &'static str,
+    owner: String,
+    priority: String,
+    age: String,
+    opened: String,
+    reopened: u32,
+}
+
+fn category_class(c: StatusCategory) -> &'static str {
+    match c {
+        StatusCategory::Open => "open",
+        StatusCategory::Pending => "pending",
+        StatusCategory::Closed => "closed",
+    }
+}
+
+fn row(case: &Case, now: jiff::Timestamp) -> Row {
+    Row {
+        number: case.number.display(),
+        href: format!("/cases/{}", case.number.get()),
+        title: case.title.clone(),
+        customer: case.customer.name.clone(),
+        status: case.status.to_string(),
+        category: category_class(case.status_category),
+        owner: case.owner.clone().unwrap_or_else(|| "—".into()),
+        priority: case.priority.to_string(),
+        age: timeline::age(case.created_at, now),
+        opened: timeline::when(case.created_at),
+        reopened: case.reopen_count,
+    }
+}
+
+/// The "All Cases" page.
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct ListPage {
+    chrome: Chrome,
+    view: String,
+    views: Vec<(String, &'static str, bool)>,
+    rows: Vec<Row>,
+    statuses: Vec<String>,
+    people: Vec<String>,
+    forms: Forms,
+    next: Option<String>,
+    first: Option<String>,
+    filtered: bool,
+}
+
+/// A query string from pairs, empty values left out.
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+const LIST_FIELDS: &[&str] = &[
+    "status",
+    "status_category",
+    "owner",
+    "reopened",
+    "product_area",
+    "q",
+    "number",
+];
+
+/// `GET /cases`: a saved view, narrowed by filters and keywords, a page at a time.
+pub async fn list(state: State<WebState>, staff: Staff, Params(p): Params) -> Response {
+    list_with(state, staff, p, None).await
+}
+
+async fn list_with(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    p: Posted,
+    bad_number: Option<&str>,
+) -> Response {
+    let svc = &state.service;
+    let view = match p.get("view") {
+        k if VIEWS.iter().any(|v| v.key == k) => k.to_string(),
+        _ => "all".to_string(),
+    };
+    let mut forms = Forms::sent("filter", &p);
+    let mut filter = CaseFilter::default();
+    match view.as_str() {
+        "mine" => {
+            filter.owner = Some(v.actor.name.clone());
+            filter.status_category = Some(StatusCategory::Open);
+        }
+        "pending" => filter.status_category = Some(StatusCategory::Pending),
+        "reopened" => filter.reopened = Some(true),
+        "closed" => filter.status_category = Some(StatusCategory::Closed),
+        _ => {}
+    }
+    let mut status = StatusCode::OK;
+    if let Some(text) = bad_number {
+        forms.field("number", text);
+        status = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    if let Some(s) = p.opt("status") {
+        match s.parse::<StatusName>() {
+            Ok(name) => filter.status = Some(name),
+            Err(e) => status = forms.field("status", e.to_string()),
+        }
+    }
+    if let Some(c) = p.opt("status_category") {
+        match c.parse::<StatusCategory>() {
+            Ok(c) => filter.status_category = Some(c),
+            Err(_) => status = forms.field("status_category", "Choose open, pending or closed."),
+        }
+    }
+    if let Some(o) = p.opt("owner") {
+        filter.owner = Some(o);
+    }
+    match p.get("reopened") {
+        "yes" => filter.reopened = Some(true),
+        "no" => filter.reopened = Some(false),
+        _ => {}
+    }
+    filter.product_area = p.opt("product_area");
+    filter.q = p.opt("q");
+    let filtered = filter != CaseFilter::default();
+    let mut rows = Vec::new();
+    let mut next = None;
+    let cursor = p.opt("cursor");
+    if forms.errors.is_empty() {
+        let page = PageRequest::from_params(Some(50), cursor.as_deref());
+        let listed = match page {
+            Ok(page) => svc.list(&v.actor, filter, page).await,
+            Err(e) => Err(e.into()),
+        };
+        match listed {
+            Ok(page) => {
+                let now = svc.now();
+                rows = page.items.iter().map(|c| row(c, now)).collect();
+                next = page.next_cursor.map(|c| {
+                    let mut pairs: Vec<(&str, &str)> = LIST_FIELDS
+                        .iter()
+                        .map(|f| (*f, p.get(f)))
+                        .filter(|(f, _)| *f != "number")
+                        .collect();
+                    pairs.push(("view", &view));
+                    pairs.push(("cursor", &c));
+                    format!("/cases?{}", query(&pairs))
+                });
+            }
+            Err(e) => status = forms.refuse(&e, LIST_FIELDS),
+        }
+    }
+    let first = cursor.map(|_| {
+        let mut pairs: Vec<(&str, &str)> = LIST_FIELDS
+            .iter()
+            .map(|f| (*f, p.get(f)))
+            .filter(|(f, _)| *f != "number")
+            .collect();
+        pairs.push(("view", &view));
+        format!("/cases?{}", query(&pairs))
+    });
+    let people = match svc.people(&v.actor).await {
+        Ok(people) => people
+            .into_iter()
+            .filter(|p| p.role.is_staff())
+            .map(|p| p.name)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let view_label = VIEWS
+        .iter()
+        .find(|x| x.key == view)
+        .map_or("All cases", |x| x.label);
+    let page = ListPage {
+        chrome: Chrome::new(&state, Some(&v), view_label).at("cases"),
+        view: view.clone(),
+        views: VIEWS
+            .iter()
+            .map(|x| (format!("/cases?view={}", x.key), x.label, x.key == view))
+            .collect(),
+        rows,
+        statuses: svc
+            .config()
+            .statuses()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect(),
+        people,
+        forms,
+        next,
+        first,
+        filtered,
+    };
+    render(status, &page)
+}
+
+/// `GET /cases/go?number=N`: straight to a case by its number (leading zeros or not).
+pub async fn jump(state: State<WebState>, staff: Staff, Params(p): Params) -> Response {
+    match p.get("number").trim().trim_start_matches('#').parse::<CaseNumber>() {
+        Ok(n) => Redirect::to(&format!("/cases/{}", n.get())).into_response(),
+        Err(_) => {
+            // the list, with the number refused next to its field
+            let typed = p.get("number").to_string();
+            let form = Posted::from_pairs(vec![("number".into(), typed)]);
+            list_with(state, staff, form, Some("Give a case number, like 1027.")).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The case page
+
+/// A similar case, article or defect, with what linking it sends.
+struct Hit {
+    kind: &'static str,
+    kind_value: &'static str,
+    reference: String,
+    title: String,
+    href: Option<String>,
+    linked: bool,
+}
+
+fn ref_kind(kind: RefKind) -> (&'static str, &'static str) {
+    match kind {
+        RefKind::Case => ("Case", "case"),
+        RefKind::Article => ("Article", "article"),
+        RefKind::Defect => ("Defect", "defect"),
+    }
+}
+
+fn hit(h: &SearchHit, case: &Case) -> Hit {
+    let (kind, kind_value) = ref_kind(h.kind);
+    let linked = case
+        .links
+        .iter()
+        .any(|l| l.kind == h.kind && l.reference == h.reference);
+    Hit {
+        kind,
+        kind_value,
+        reference: h.reference.clone(),
+        title: h.title.clone(),
+        href: match h.kind {
+            RefKind::Case => h
+                .reference
+                .parse::<CaseNumber>()
+                .ok()
+                .map(|n| format!("/cases/{}", n.get())),
+            _ => None,
+        },
+        linked,
+    }
+}
+
+/// One item of the closing checklist, with where to fix it.
+struct Check {
+    message: String,
+    fix: String,
+    fix_label: &'static str,
+}
+
+fn fix_for(n: u64, item: &str) -> (String, &'static str) {
+    let edit = |field: &str| format!("/cases/{n}?open=edit#f-edit-{field}");
+    match item {
+        "summary" => (
+            format!("/cases/{n}?draft=summary#compose-post"),
+            "Draft the summary",
+        ),
+        "title" => (edit("title"), "Review the title"),
+        "product" | "product_version" => (edit(item), "Fill in the technical details"),
+        "product_area" | "functionality" | "issue" => (edit(item), "Categorize the case"),
+        "email_attempts" => (
+            format!("/cases/{n}?open=email#compose-email"),
+            "Send an email",
+        ),
+        "phone_attempts" => (
+            format!("/cases/{n}?open=contact#compose-contact"),
+            "Record a call attempt",
+        ),
+        _ => (format!("/cases/{n}?open=close#close"), "Open the close dialog"),
+    }
+}
+
+fn checks(n: u64, items: &[casework_core::workflow::MissingItem]) -> Vec<Check> {
+    items
+        .iter()
+        .map(|m| {
+            let (fix, fix_label) = fix_for(n, &m.item);
+            Check {
+                message: m.message.clone(),
+                fix,
+                fix_label,
+            }
+        })
+        .collect()
+}
+
+/// The case page.
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    chrome: Chrome,
+    case: Case,
+    n: u64,
+    display: String,
+    category: &'static str,
+    created: String,
+    updated: String,
+    entries: Vec<Entry>,
+    people: Vec<String>,
+    transitions: Vec<String>,
+    hits: Vec<Hit>,
+    links: Vec<(String, String, Option<String>)>,
+    check: Option<ClosingCheck>,
+    ready: Vec<Check>,
+    non_response: Vec<Check>,
+    may_reopen: bool,
+    may_close: bool,
+    may_close_temporary: bool,
+    closed: bool,
+    mine: bool,
+    forms: Forms,
+    preview: Option<RenderedEmail>,
+    preview_error: Option<String>,
+}
+
+impl CasePage {
+    fn priorities(&self) -> &'static [Priority] {
+        Priority::ALL
+    }
+}
+
+/// Parses a case number from a path; anything else is a page that does not exist.
+fn number(v: &Visitor, raw: &str) -> Result<CaseNumber, Response> {
+    raw.parse::<CaseNumber>().map_err(|_| {
+        message(
+            Some(v),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no case with that number.",
+            Some(("/cases", "All cases")),
+        )
+    })
+}
+
+/// Renders the case page for `v`, with a form's state and an email preview.
+async fn case_view(
+    state: &WebState,
+    v: &Visitor,
+    n: CaseNumber,
+    forms: Forms,
+    notice: &str,
+    preview: Option<RenderedEmail>,
+    preview_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let svc = &state.service;
+    let actor = &v.actor;
+    let case = match svc.case(actor, n).await {
+        Ok(c) => c,
+        Err(e) => return service_error_page(Some(v), &e),
+    };
+    let timeline = match svc.timeline(actor, n).await {
+        Ok(t) => t,
+        Err(e) => return service_error_page(Some(v), &e),
+    };
+    // each of these is optional on the page: a role without it sees the rest
+    let check = svc.closing_check(actor, n).await.ok();
+    let similar = svc.similar(actor, n, 8).await.unwrap_or_default();
+    let people = svc
+        .people(actor)
+        .await
+        .map(|p| {
+            p.into_iter()
+                .filter(|p| p.role.is_staff())
+                .map(|p| p.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let config = svc.config();
+    let transitions = config
+        .statuses()
+        .iter()
+        .filter(|s| s.category != StatusCategory::Closed && config.allows(&case.status, &s.name))
+        .map(|s| s.name.to_string())
+        .collect();
+    let links = case
+        .links
+        .iter()
+        .map(|l| {
+            let href = match l.kind {
+                RefKind::Case => l
+                    .reference
+                    .parse::<CaseNumber>()
+                    .ok()
+                    .map(|c| format!("/cases/{}", c.get())),
+                _ => None,
+            };
+            (ref_kind(l.kind).0.to_string(), l.reference.clone(), href)
+        })
+        .collect();
+    let mut entries: Vec<Entry> = timeline.iter().map(timeline::entry).collect();
+    entries.reverse();
+    let ready = check
+        .as_ref()
+        .map(|c| checks(n.get(), &c.missing))
+        .unwrap_or_default();
+    let non_response = check
+        .as_ref()
+        .map(|c| checks(n.get(), &c.non_response_missing))
+        .unwrap_or_default();
+    let title = format!("{} · {}", n.display(), case.title);
+    let page = CasePage {
+        chrome: Chrome::new(state, Some(v), title).at("cases").notice(notice),
+        n: n.get(),
+        display: n.display(),
+        category: category_class(case.status_category),
+        created: timeline::when(case.created_at),
+        updated: timeline::when(case.updated_at),
+        entries,
+        people,
+        transitions,
+        hits: similar.iter().map(|h| hit(h, &case)).collect(),
+        links,
+        ready,
+        non_response,
+        may_reopen: may_reopen(config, actor.role, &case),
+        may_close: config.permits(actor.role, Permission::Close),
+        may_close_temporary: config.permits(actor.role, Permission::CloseTemporary),
+        closed: case.is_closed(),
+        mine: case.owner.as_deref() == Some(actor.name.as_str()),
+        check,
+        case,
+        forms,
+        preview,
+        preview_error,
+    };
+    render(status, &page)
+}
+
+/// `GET /cases/{n}`: the case page; `?draft=summary` prefills the post composer with the
+/// summary draft, `?open=FORM` opens a form (the closing checklist links there).
+pub async fn case_page(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    Params(p): Params,
+) -> Response {
+    let n = match number(&v, &raw) {
+        Ok(n) => n,
+        Err(res) => return res,
+    };
+    let mut forms = match p.get("open") {
+        "" => Forms::default(),
+        form => Forms::opened(form),
+    };
+    if p.get("draft") == "summary" {
+        match state.service.summary_draft(&v.actor, n).await {
+            Ok(draft) => {
+                forms = Forms::prefill(
+                    "post",
+                    &[
+                        ("kind", "summary".into()),
+                        ("visibility", "internal".into()),
+                        ("body", draft.text),
+                    ],
+                );
+            }
+            Err(e) => {
+                forms = Forms::opened("post");
+                forms.refuse(&e, &[]);
+            }
+        }
+    }
+    case_view(
+        &state,
+        &v,
+        n,
+        forms,
+        p.get("done"),
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Runs a command from form `name` (whose fields are `fields`) and answers: back to the
+/// case with `done` on success, the page again with the refusal otherwise.
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    state: &WebState,
+    v: &Visitor,
+    raw: &str,
+    form: &Posted,
+    name: &str,
+    fields: &[&str],
+    versioned: bool,
+    command: Result<Command, (String, String)>,
+    done_key: &str,
+    anchor: &str,
+) -> Response {
+    let n = match number(v, raw) {
+        Ok(n) => n,
+        Err(res) => return res,
+    };
+    let mut forms = Forms::sent(name, form);
+    let command = match command {
+        Ok(c) => c,
+        Err((field, text)) => {
+            let status = forms.field(&field, text);
+            return case_view(state, v, n, forms, "", None, None, status).await;
+        }
+    };
+    let version = if versioned { form.version() } else { None };
+    match state.service.execute(&v.actor, n, version, command).await {
+        Ok(outcome) => {
+            let key = if outcome.events.is_empty() {
+                "unchanged"
+            } else {
+                done_key
+            };
+            done(&format!("/cases/{}", n.get()), key, anchor)
+        }
+        Err(casework_core::ServiceError::NotFound(what)) if what.starts_with("case ") => {
+            service_error_page(Some(v), &casework_core::ServiceError::NotFound(what))
+        }
+        Err(e) => {
+            let status = forms.refuse(&e, fields);
+            case_view(state, v, n, forms, "", None, None, status).await
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(form: &Posted, field: &str, what: &str) -> Result<T, (String, String)> {
+    form.get(field)
+        .parse()
+        .map_err(|_| (field.to_string(), format!("Choose {what}.")))
+}
+
+/// `POST /cases/{n}/edit`: title, description, priority, technical details, categorization.
+pub async fn edit(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    const FIELDS: &[&str] = &[
+        "title",
+        "description",
+        "priority",
+        "product",
+        "product_version",
+        "product_area",
+        "functionality",
+        "issue",
+    ];
+    let command = (|| {
+        // the title is sent only when it changed: re-entering the same title is the
+        // workflow's way to confirm it, which has its own button
+        let title = form.get("title");
+        let title = (title != form.get("title_was")).then(|| title.to_string());
+        let description = form.get("description");
+        let description =
+            (description != form.get("description_was")).then(|| description.to_string());
+        Ok(Command::Edit(CaseEdit {
+            title,
+            description,
+            priority: Some(parse(&form, "priority", "a priority")?),
+            product: Some(form.get("product").to_string()),
+            product_version: Some(form.get("product_version").to_string()),
+            product_area: Some(form.get("product_area").to_string()),
+            functionality: Some(form.get("functionality").to_string()),
+            issue: Some(form.get("issue").to_string()),
+        }))
+    })();
+    act(
+        &state, &v, &raw, &form, "edit", FIELDS, true, command, "edited", "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/confirm-title`: the title is still right (seed step 8).
+pub async fn confirm_title(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::ConfirmTitle);
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "edit",
+        &[],
+        true,
+        cmd,
+        "title-confirmed",
+        "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/take`.
+pub async fn take(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Take);
+    act(&state, &v, &raw, &form, "take", &[], true, cmd, "taken", "").await
+}
+
+/// `POST /cases/{n}/assign`.
+pub async fn assign(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Assign {
+        owner: form.get("owner").to_string(),
+    });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "assign",
+        &["owner"],
+        true,
+        cmd,
+        "assigned",
+        "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/transition`.
+pub async fn transition(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Transition {
+        status: form.get("status").to_string(),
+        note: form.opt("note"),
+    });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "transition",
+        &["status", "note"],
+        true,
+        cmd,
+        "moved",
+        "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/escalate`.
+pub async fn escalate(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Escalate {
+        reason: form.get("reason").to_string(),
+    });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "escalate",
+        &["reason"],
+        true,
+        cmd,
+        "escalated",
+        "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/calls`: a call log (seed step 2; customer-visible).
+pub async fn log_call(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = (|| {
+        let minutes = form.get("duration_minutes").trim();
+        let duration_minutes = minutes.parse::<u32>().map_err(|_| {
+            (
+                "duration_minutes".to_string(),
+                "Give the call's length in whole minutes.".to_string(),
+            )
+        })?;
+        Ok(Command::LogCall {
+            direction: parse::<CallDirection>(&form, "direction", "inbound or outbound")?,
+            duration_minutes,
+            screenshare: form.checked("screenshare"),
+            channel: form.opt("channel"),
+            notes: form.get("notes").to_string(),
+        })
+    })();
+    let fields = &["direction", "duration_minutes", "channel", "notes"];
+    act(
+        &state, &v, &raw, &form, "call", fields, false, cmd, "call", "#timeline",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/posts`: a note, call notes or the case summary (seed steps 4 and 7).
+pub async fn add_post(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = (|| {
+        Ok(Command::AddPost {
+            kind: parse::<PostKind>(&form, "kind", "what kind of post this is")?,
+            body: form.get("body").to_string(),
+            visibility: parse::<Visibility>(&form, "visibility", "who may see it")?,
+        })
+    })();
+    let fields = &["kind", "body", "visibility"];
+    act(
+        &state, &v, &raw, &form, "post", fields, false, cmd, "post", "#timeline",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/contacts`: a contact attempt (seed step 6).
+pub async fn record_contact(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = (|| {
+        Ok(Command::RecordContact {
+            channel: parse::<ContactChannel>(&form, "channel", "email or phone")?,
+            outcome: parse::<ContactOutcome>(&form, "outcome", "whether the customer answered")?,
+            note: form.opt("note"),
+        })
+    })();
+    let fields = &["channel", "outcome", "note"];
+    act(
+        &state, &v, &raw, &form, "contact", fields, false, cmd, "contact", "#timeline",
+    )
+    .await
+}
+
+const EMAIL_FIELDS: &[&str] = &[
+    "template",
+    "challenge",
+    "discussed",
+    "next_steps",
+    "documentation",
+    "note",
+];
+
+fn email_fields(form: &Posted) -> Result<(TemplateName, EmailFields), (String, String)> {
+    let template = parse::<TemplateName>(form, "template", "a template")?;
+    Ok((
+        template,
+        EmailFields {
+            challenge: form.opt("challenge"),
+            discussed: form.opt("discussed"),
+            next_steps: form.opt("next_steps"),
+            documentation: form
+                .get("documentation")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            note: form.opt("note"),
+        },
+    ))
+}
+
+/// The email preview, as a fragment htmx swaps in.
+#[derive(Template)]
+#[template(path = "email_preview.html")]
+struct PreviewFragment {
+    preview: Option<RenderedEmail>,
+    preview_error: Option<String>,
+}
+
+/// `POST /cases/{n}/emails/preview`: what the email would say, nothing queued. htmx gets
+/// the preview alone, a browser without JavaScript the case page with it.
+pub async fn preview_email(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let n = match number(&v, &raw) {
+        Ok(n) => n,
+        Err(res) => return res,
+    };
+    let mut forms = Forms::sent("email", &form);
+    let (preview, error, status) = match email_fields(&form) {
+        Ok((template, fields)) => {
+            match state
+                .service
+                .preview_email(&v.actor, n, template, &fields)
+                .await
+            {
+                Ok(p) => (Some(p), None, StatusCode::OK),
+                Err(e) => {
+                    let status = forms.refuse(&e, EMAIL_FIELDS);
+                    let (_, _, text) = crate::page::refusal(&e);
+                    (None, Some(text), status)
+                }
+            }
+        }
+        Err((field, text)) => (None, Some(text.clone()), forms.field(&field, text)),
+    };
+    if form.htmx {
+        // htmx swaps only successful answers by default: the fragment carries the refusal
+        return render(
+            StatusCode::OK,
+            &PreviewFragment {
+                preview,
+                preview_error: error,
+            },
+        );
+    }
+    case_view(&state, &v, n, forms, "", preview, error, status).await
+}
+
+/// `POST /cases/{n}/emails`: queue an email from a template (seed steps 1 and 3).
+pub async fn send_email(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = email_fields(&form).map(|(template, fields)| Command::SendEmail { template, fields });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "email",
+        EMAIL_FIELDS,
+        false,
+        cmd,
+        "email",
+        "#timeline",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/links`: link a similar case, an article or a defect (seed step 5).
+pub async fn link(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = (|| {
+        Ok(Command::Link(LinkTarget {
+            kind: parse::<RefKind>(&form, "kind", "a case, an article or a defect")?,
+            reference: form.get("ref").to_string(),
+        }))
+    })();
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "link",
+        &["kind", "ref"],
+        false,
+        cmd,
+        "linked",
+        "#troubleshoot",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/swarm`: ask a collaboration group for help (seed step 5).
+pub async fn swarm(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Swarm {
+        group: form.get("group").to_string(),
+        question: form.get("question").to_string(),
+    });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "swarm",
+        &["group", "question"],
+        false,
+        cmd,
+        "swarm",
+        "#timeline",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/close`: resolved (with both resolutions), for non-response, or
+/// temporarily (seed steps 6 and 11).
+pub async fn close(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = (|| {
+        let mode = parse::<CloseMode>(&form, "mode", "how the case is closed")?;
+        let resolution = (mode == CloseMode::Resolved).then(|| Resolution {
+            primary: form.get("primary_resolution").to_string(),
+            secondary: form.get("secondary_resolution").to_string(),
+        });
+        Ok(Command::Close {
+            mode,
+            resolution,
+            notify_customer: form.checked("notify_customer"),
+        })
+    })();
+    let fields = &[
+        "mode",
+        "primary_resolution",
+        "secondary_resolution",
+        "notify_customer",
+    ];
+    act(
+        &state, &v, &raw, &form, "close", fields, true, cmd, "closed", "",
+    )
+    .await
+}
+
+/// `POST /cases/{n}/reopen`: with a reason, telling the customer unless unticked.
+pub async fn reopen(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Ok(Command::Reopen {
+        reason: form.get("reason").to_string(),
+        notify_customer: form.checked("notify_customer"),
+    });
+    act(
+        &state,
+        &v,
+        &raw,
+        &form,
+        "reopen",
+        &["reason", "notify_customer"],
+        true,
+        cmd,
+        "reopened",
+        "",
+    )
+    .await
+}

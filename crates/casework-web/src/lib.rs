@@ -1,0 +1,151 @@
+//! Casework's desk (agents, leads, admins) and portal (customers) as a library:
+//! `router(state)` gives an axum `Router` of server-rendered HTML pages over the core
+//! service, which the composition root mounts at `/` beside the JSON API.
+//!
+//! - Every page works without JavaScript: links, GET filter forms, and POST forms answered
+//!   with a redirect (post/redirect/get). htmx (vendored, [`assets`]) only enhances: the live
+//!   email preview, suggestions while a customer types a title.
+//! - Templates are askama's, compiled into the binary and checked at build time, and they
+//!   escape HTML by default: text a customer typed is data, never markup.
+//! - Every POST carries a CSRF token bound to the session ([`csrf`]); who is asking comes
+//!   from an [`Identify`] ([`identify`]), the seam sign-in plugs into.
+//! - No workflow rule lives here: handlers parse, call [`CaseService`], and render what it
+//!   answers; a refusal is shown next to the field the service names.
+//!
+//! Where to start reading: [`router`], then `desk.rs` (the case list and the case page),
+//! `portal.rs`, `reports.rs`; `page.rs` holds what every page shares.
+
+pub mod assets;
+pub mod csrf;
+mod desk;
+pub mod identify;
+mod page;
+mod portal;
+mod reports;
+mod timeline;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use casework_core::CaseService;
+
+pub use csrf::CsrfKey;
+pub use identify::{Identify, NoSignIn, Visitor};
+
+/// What the pages share.
+#[derive(Clone)]
+pub struct WebState {
+    /// The core service, over whatever store the composition root chose.
+    pub service: CaseService,
+    /// Who is asking.
+    pub identify: Arc<dyn Identify>,
+    /// The CSRF tokens' key.
+    pub csrf: Arc<CsrfKey>,
+}
+
+impl WebState {
+    /// State over a service, identifying visitors with `identify`.
+    pub fn new(service: CaseService, identify: Arc<dyn Identify>, csrf: CsrfKey) -> Self {
+        Self {
+            service,
+            identify,
+            csrf: Arc::new(csrf),
+        }
+    }
+}
+
+/// Largest form body accepted (a post may be long; attachments come with their own route).
+pub const MAX_FORM: usize = 1024 * 1024;
+
+/// The content security policy of every response: nothing but this origin's own files, no
+/// inline script or style, no framing, forms posting only here.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+    object-src 'none'";
+
+/// The pages and their assets.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(page::home))
+        .route("/sign-in", get(page::sign_in))
+        .route("/assets/{file}", get(assets::serve))
+        // the desk
+        .route("/cases", get(desk::list))
+        .route("/cases/go", get(desk::jump))
+        .route("/cases/{number}", get(desk::case_page))
+        .route("/cases/{number}/edit", post(desk::edit))
+        .route("/cases/{number}/confirm-title", post(desk::confirm_title))
+        .route("/cases/{number}/take", post(desk::take))
+        .route("/cases/{number}/assign", post(desk::assign))
+        .route("/cases/{number}/transition", post(desk::transition))
+        .route("/cases/{number}/escalate", post(desk::escalate))
+        .route("/cases/{number}/calls", post(desk::log_call))
+        .route("/cases/{number}/posts", post(desk::add_post))
+        .route("/cases/{number}/contacts", post(desk::record_contact))
+        .route("/cases/{number}/emails/preview", post(desk::preview_email))
+        .route("/cases/{number}/emails", post(desk::send_email))
+        .route("/cases/{number}/links", post(desk::link))
+        .route("/cases/{number}/swarm", post(desk::swarm))
+        .route("/cases/{number}/close", post(desk::close))
+        .route("/cases/{number}/reopen", post(desk::reopen))
+        .route("/reports/reopens", get(reports::reopens))
+        .route("/reports/reopens/cases", get(reports::reopen_cases))
+        // the portal
+        .route("/portal", get(portal::my_cases))
+        .route("/portal/new", get(portal::new_case))
+        .route("/portal/suggest", get(portal::suggest))
+        .route("/portal/cases", post(portal::open_case))
+        .route("/portal/cases/{number}", get(portal::case_page))
+        .route("/portal/cases/{number}/reply", post(portal::reply))
+        .route("/portal/cases/{number}/reopen", post(portal::reopen))
+        .fallback(page::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            identify_visitor,
+        ))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Finds the visitor once per request and hands it to the handlers as an extension.
+async fn identify_visitor(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match state.identify.identify(&parts).await {
+        Ok(visitor) => {
+            parts.extensions.insert(page::Identified(visitor));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => page::service_error_page(None, &e),
+    }
+}
+
+/// Adds the security headers to every response; pages (not assets) are never cached, since
+/// they show one person's cases.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "same-origin");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        h,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}

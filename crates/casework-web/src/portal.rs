@@ -1,0 +1,350 @@
+//! The portal: a customer's own cases, opening a new one (with suggestions while they type
+//! the title, when the workflow lets customers search), a case's customer-visible timeline,
+//! replying, and asking to reopen a closed case. The service decides what a customer may
+//! see: another customer's case does not exist for them, internal entries are never given.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use casework_core::ids::CaseNumber;
+use casework_core::model::{Case, Customer as CaseCustomer, Origin, PostKind, Priority, Visibility};
+use casework_core::ports::{CaseFilter, PageRequest};
+use casework_core::workflow::{Command, NewCase, may_reopen};
+
+use crate::page::{Chrome, Customer, Forms, Params, Posted, done, message, render, service_error_page};
+use crate::timeline::{self, Entry};
+use crate::{Visitor, WebState};
+
+/// One of the customer's cases, in their list.
+struct Row {
+    number: String,
+    href: String,
+    title: String,
+    status: String,
+    updated: String,
+}
+
+/// "My cases".
+#[derive(Template)]
+#[template(path = "portal_cases.html")]
+struct MyCases {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /portal`: the customer's cases, newest number last, a page at a time.
+pub async fn my_cases(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Params(p): Params,
+) -> Response {
+    let page = PageRequest::from_params(Some(50), p.opt("cursor").as_deref());
+    let listed = match page {
+        Ok(page) => {
+            state
+                .service
+                .list(&v.actor, CaseFilter::default(), page)
+                .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    let (rows, next, error, status) = match listed {
+        Ok(page) => (
+            page.items
+                .iter()
+                .map(|c| Row {
+                    number: c.number.display(),
+                    href: format!("/portal/cases/{}", c.number.get()),
+                    title: c.title.clone(),
+                    status: c.status.to_string(),
+                    updated: timeline::when(c.updated_at),
+                })
+                .collect(),
+            page.next_cursor.map(|c| {
+                let q: String = form_urlencoded::byte_serialize(c.as_bytes()).collect();
+                format!("/portal?cursor={q}")
+            }),
+            None,
+            StatusCode::OK,
+        ),
+        Err(e) => {
+            let (status, _, text) = crate::page::refusal(&e);
+            (Vec::new(), None, Some(text), status)
+        }
+    };
+    let chrome = Chrome::new(&state, Some(&v), "My cases")
+        .at("portal")
+        .notice(p.get("done"));
+    render(
+        status,
+        &MyCases {
+            chrome,
+            rows,
+            next,
+            error,
+        },
+    )
+}
+
+/// "Open a case".
+#[derive(Template)]
+#[template(path = "portal_new.html")]
+struct NewCasePage {
+    chrome: Chrome,
+    forms: Forms,
+}
+
+const NEW_FIELDS: &[&str] = &["title", "description", "product", "product_version"];
+
+/// `GET /portal/new`.
+pub async fn new_case(State(state): State<WebState>, Customer(v): Customer) -> Response {
+    let chrome = Chrome::new(&state, Some(&v), "Open a case").at("new");
+    render(
+        StatusCode::OK,
+        &NewCasePage {
+            chrome,
+            forms: Forms::default(),
+        },
+    )
+}
+
+/// `POST /portal/cases`: opens a case for the signed-in customer.
+pub async fn open_case(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    form: Posted,
+) -> Response {
+    let Some(email) = v.actor.email.clone() else {
+        return message(
+            Some(&v),
+            StatusCode::FORBIDDEN,
+            "No address on this account",
+            "Cases are kept under your email address, and this account has none.",
+            None,
+        );
+    };
+    let new = NewCase {
+        title: form.get("title").to_string(),
+        description: form.get("description").to_string(),
+        origin: Origin::Web,
+        priority: Priority::Medium,
+        customer: CaseCustomer {
+            name: v.actor.name.clone(),
+            email,
+            phone: None,
+            account: None,
+        },
+        product: form.opt("product"),
+        product_version: form.opt("product_version"),
+    };
+    match state.service.open_case(&v.actor, new).await {
+        Ok(case) => done(
+            &format!("/portal/cases/{}", case.number.get()),
+            "opened",
+            "",
+        ),
+        Err(e) => {
+            let mut forms = Forms::sent("new", &form);
+            let status = forms.refuse(&e, NEW_FIELDS);
+            let chrome = Chrome::new(&state, Some(&v), "Open a case").at("new");
+            render(status, &NewCasePage { chrome, forms })
+        }
+    }
+}
+
+/// Suggestions while a customer types a title.
+#[derive(Template)]
+#[template(path = "suggestions.html")]
+struct Suggestions {
+    hits: Vec<(String, String, Option<String>)>,
+}
+
+/// `GET /portal/suggest?title=…`: articles and the customer's own earlier cases that match
+/// what they are typing, for htmx to show under the title. The service decides: with the
+/// default workflow customers may not search, and the list stays empty.
+pub async fn suggest(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Params(p): Params,
+) -> Response {
+    let title = p.get("title");
+    let hits = if title.trim().chars().count() < 4 {
+        Vec::new()
+    } else {
+        match state.service.search(&v.actor, title, None, 5).await {
+            Ok(hits) => hits
+                .into_iter()
+                .map(|h| {
+                    let href = h
+                        .reference
+                        .parse::<CaseNumber>()
+                        .ok()
+                        .filter(|_| h.kind == casework_core::model::RefKind::Case)
+                        .map(|n| format!("/portal/cases/{}", n.get()));
+                    (h.kind.to_string(), h.title, href)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    render(StatusCode::OK, &Suggestions { hits })
+}
+
+/// A customer's case.
+#[derive(Template)]
+#[template(path = "portal_case.html")]
+struct CasePage {
+    chrome: Chrome,
+    case: Case,
+    n: u64,
+    display: String,
+    created: String,
+    entries: Vec<Entry>,
+    closed: bool,
+    may_reopen: bool,
+    forms: Forms,
+}
+
+fn number(v: &Visitor, raw: &str) -> Result<CaseNumber, Response> {
+    raw.parse::<CaseNumber>().map_err(|_| {
+        message(
+            Some(v),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no case with that number.",
+            Some(("/portal", "My cases")),
+        )
+    })
+}
+
+async fn case_view(
+    state: &WebState,
+    v: &Visitor,
+    n: CaseNumber,
+    forms: Forms,
+    notice: &str,
+    status: StatusCode,
+) -> Response {
+    let svc = &state.service;
+    let case = match svc.case(&v.actor, n).await {
+        Ok(c) => c,
+        Err(e) => return service_error_page(Some(v), &e),
+    };
+    let entries = match svc.timeline(&v.actor, n).await {
+        Ok(t) => t.iter().map(timeline::entry).collect(),
+        Err(e) => return service_error_page(Some(v), &e),
+    };
+    let title = format!("Case {} · {}", n.display(), case.title);
+    let page = CasePage {
+        chrome: Chrome::new(state, Some(v), title)
+            .at("portal")
+            .notice(notice),
+        n: n.get(),
+        display: n.display(),
+        created: timeline::when(case.created_at),
+        entries,
+        closed: case.is_closed(),
+        may_reopen: may_reopen(svc.config(), v.actor.role, &case),
+        case,
+        forms,
+    };
+    render(status, &page)
+}
+
+/// `GET /portal/cases/{n}`: the case as the customer may see it.
+pub async fn case_page(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Path(raw): Path<String>,
+    Params(p): Params,
+) -> Response {
+    match number(&v, &raw) {
+        Ok(n) => case_view(&state, &v, n, Forms::default(), p.get("done"), StatusCode::OK).await,
+        Err(res) => res,
+    }
+}
+
+/// Posts the customer's text on their case as a customer-visible note.
+async fn post(
+    state: &WebState,
+    v: &Visitor,
+    raw: &str,
+    form: &Posted,
+    name: &str,
+    command: Command,
+    done_key: &str,
+) -> Response {
+    let n = match number(v, raw) {
+        Ok(n) => n,
+        Err(res) => return res,
+    };
+    match state.service.execute(&v.actor, n, None, command).await {
+        Ok(_) => done(
+            &format!("/portal/cases/{}", n.get()),
+            done_key,
+            "#timeline",
+        ),
+        Err(e @ casework_core::ServiceError::NotFound(_)) => service_error_page(Some(v), &e),
+        Err(e) => {
+            let mut forms = Forms::sent(name, form);
+            // a reopen request's text is its reason; a reply's, its body
+            let status = forms.refuse(&e, &["body", "reason"]);
+            if let Some(text) = forms.errors.remove("reason") {
+                forms.errors.insert("body".into(), text);
+            }
+            case_view(state, v, n, forms, "", status).await
+        }
+    }
+}
+
+/// `POST /portal/cases/{n}/reply`: the customer writes on their case.
+pub async fn reply(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let cmd = Command::AddPost {
+        kind: PostKind::Note,
+        body: form.get("body").to_string(),
+        visibility: Visibility::Customer,
+    };
+    post(&state, &v, &raw, &form, "reply", cmd, "replied").await
+}
+
+/// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. Where the
+/// workflow lets customers reopen this case (`may_reopen`), it is reopened; otherwise their
+/// request is added to the case for the support team, who decide.
+pub async fn reopen(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Path(raw): Path<String>,
+    form: Posted,
+) -> Response {
+    let n = match number(&v, &raw) {
+        Ok(n) => n,
+        Err(res) => return res,
+    };
+    let case = match state.service.case(&v.actor, n).await {
+        Ok(c) => c,
+        Err(e) => return service_error_page(Some(&v), &e),
+    };
+    let body = form.get("body").to_string();
+    if may_reopen(state.service.config(), v.actor.role, &case) {
+        let cmd = Command::Reopen {
+            reason: body,
+            notify_customer: true,
+        };
+        post(&state, &v, &raw, &form, "reopen", cmd, "reopened").await
+    } else {
+        let cmd = Command::AddPost {
+            kind: PostKind::Note,
+            body,
+            visibility: Visibility::Customer,
+        };
+        post(&state, &v, &raw, &form, "reopen", cmd, "asked").await
+    }
+}

@@ -1,0 +1,300 @@
+//! How a case's history reads on a page: each timeline entry as a headline, who and when,
+//! its text, and — for staff — whether the customer sees it. What a customer may see is
+//! decided by core (`Event::for_customer`, applied by the service); this only labels it.
+
+use casework_core::event::{Event, EventKind};
+use casework_core::model::{
+    CallDirection, CloseMode, ContactOutcome, OutboxStatus, PostKind, TimelineEntry,
+};
+use jiff::Timestamp;
+
+/// Who sees an entry, as staff are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The customer sees all of it.
+    Customer,
+    /// The customer sees it without its internal note or reason.
+    Partly,
+    /// Staff only.
+    Internal,
+}
+
+/// One entry, ready to show.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Anchor id (`e12`).
+    pub id: String,
+    /// Headline ("Call logged (outbound, 25 min, screenshare)").
+    pub headline: String,
+    /// Who.
+    pub actor: String,
+    /// When, for people.
+    pub at: String,
+    /// When, machine-readable.
+    pub at_iso: String,
+    /// The text, shown as typed (white space kept).
+    pub body: Option<String>,
+    /// Label/value lines.
+    pub details: Vec<(String, String)>,
+    /// Who sees it.
+    pub seen: Seen,
+    /// Whether the customer wrote it.
+    pub from_customer: bool,
+    /// Whether the body is an email (shown folded).
+    pub email: bool,
+}
+
+impl Entry {
+    /// The badge's class.
+    pub fn badge_class(&self) -> &'static str {
+        match self.seen {
+            Seen::Customer => "badge visible",
+            Seen::Partly => "badge partly",
+            Seen::Internal => "badge internal",
+        }
+    }
+
+    /// The badge's text: the words carry the meaning, the colour only repeats it.
+    pub fn badge(&self) -> &'static str {
+        match self.seen {
+            Seen::Customer => "Customer-visible",
+            Seen::Partly => "Customer sees this without the note",
+            Seen::Internal => "Internal",
+        }
+    }
+
+    /// The entry's class (internal entries are drawn apart: dashed border, tinted).
+    pub fn class(&self) -> &'static str {
+        match (self.seen, self.from_customer) {
+            (_, true) => "entry from-customer",
+            (Seen::Internal, _) => "entry internal",
+            _ => "entry visible",
+        }
+    }
+}
+
+/// A time as people read it on the desk: `2026-01-05 09:00 UTC`.
+pub fn when(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A time for a `datetime` attribute.
+pub fn iso(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// How long ago, short: `45 min`, `5 h`, `3 d`.
+pub fn age(since: Timestamp, now: Timestamp) -> String {
+    let secs = now.duration_since(since).as_secs().max(0);
+    match secs {
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+fn post_kind(kind: PostKind) -> &'static str {
+    match kind {
+        PostKind::Note => "Note",
+        PostKind::CallNotes => "Call notes",
+        PostKind::Summary => "Case summary",
+        PostKind::ReopenReason => "Reopen reason",
+    }
+}
+
+/// How a close mode reads.
+pub fn close_mode(mode: CloseMode) -> &'static str {
+    match mode {
+        CloseMode::Resolved => "resolved",
+        CloseMode::NonResponse => "for non-response",
+        CloseMode::Temporary => "temporarily",
+    }
+}
+
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "(none)".into())
+}
+
+/// The entry for one timeline item; `staff` says whether visibility is labelled.
+pub fn entry(item: &TimelineEntry) -> Entry {
+    let e = &item.event;
+    let seen = seen(e);
+    let mut out = Entry {
+        id: format!("e{}", e.seq),
+        headline: String::new(),
+        actor: e.actor.clone(),
+        at: when(e.at),
+        at_iso: iso(e.at),
+        body: None,
+        details: Vec::new(),
+        seen,
+        from_customer: false,
+        email: false,
+    };
+    let d = |k: &str, v: String| (k.to_string(), v);
+    match &e.kind {
+        EventKind::Opened {
+            title,
+            description,
+            origin,
+            ..
+        } => {
+            out.headline = format!("Case opened ({origin}): {title}");
+            out.body = (!description.is_empty()).then(|| description.clone());
+        }
+        EventKind::OwnerChanged { from, to } => {
+            out.headline = match from {
+                Some(f) => format!("Owner changed from {f} to {to}"),
+                None => format!("{to} took ownership"),
+            };
+        }
+        EventKind::StatusChanged { from, to, note, .. } => {
+            out.headline = format!("Status changed from {from} to {to}");
+            out.body = note.clone();
+        }
+        EventKind::StatusMapped { from, to, .. } => {
+            out.headline = format!("Status {from} renamed to {to}");
+        }
+        EventKind::Escalated { from, to, reason, .. } => {
+            out.headline = format!("Escalated ({from} to {to})");
+            out.body = Some(reason.clone());
+        }
+        EventKind::FieldChanged { field, from, to } => {
+            out.headline = format!("{} changed", field_label(field.as_str()));
+            out.details = vec![d("From", opt(from)), d("To", opt(to))];
+        }
+        EventKind::PriorityChanged { from, to } => {
+            out.headline = format!("Priority changed from {from} to {to}");
+        }
+        EventKind::TitleConfirmed => out.headline = "Title confirmed as still right".into(),
+        EventKind::CallLogged {
+            direction,
+            duration_minutes,
+            screenshare,
+            channel,
+            notes,
+            ..
+        } => {
+            let dir = match direction {
+                CallDirection::Inbound => "inbound",
+                CallDirection::Outbound => "outbound",
+            };
+            let share = if *screenshare { ", screenshare" } else { "" };
+            out.headline = format!("Call logged ({dir}, {duration_minutes} min{share})");
+            if let Some(c) = channel {
+                out.details.push(d("Line", c.clone()));
+            }
+            out.body = Some(notes.clone());
+        }
+        EventKind::PostAdded {
+            kind,
+            body,
+            from_customer,
+            ..
+        } => {
+            out.from_customer = *from_customer;
+            out.headline = if *from_customer {
+                "Customer wrote".into()
+            } else {
+                post_kind(*kind).to_string()
+            };
+            out.body = Some(body.clone());
+        }
+        EventKind::ContactAttempted {
+            channel,
+            outcome,
+            note,
+            counted,
+        } => {
+            let result = match outcome {
+                ContactOutcome::NoResponse => "no response",
+                ContactOutcome::Reached => "reached",
+            };
+            out.headline = format!("Contact attempt by {channel}: {result}");
+            if *outcome == ContactOutcome::NoResponse {
+                let c = if *counted {
+                    "yes"
+                } else {
+                    "no (too soon after the last)"
+                };
+                out.details.push(d("Counts toward non-response", c.into()));
+            }
+            out.body = note.clone();
+        }
+        EventKind::EmailQueued {
+            to, subject, body, ..
+        } => {
+            out.headline = format!("Email to {to}: {subject}");
+            out.body = Some(body.clone());
+            out.email = true;
+            if let Some(status) = &item.delivery {
+                let s = match status.status {
+                    OutboxStatus::Queued => "queued".to_string(),
+                    OutboxStatus::Sent => match status.sent_at {
+                        Some(t) => format!("sent {}", when(t)),
+                        None => "sent".into(),
+                    },
+                    OutboxStatus::Failed => "failed".into(),
+                };
+                out.details.push(d("Delivery", s));
+                if let Some(err) = &status.last_error {
+                    out.details.push(d("Last error", err.clone()));
+                }
+            }
+        }
+        EventKind::Linked { target } => {
+            out.headline = format!("Linked {} {}", target.kind, target.reference);
+        }
+        EventKind::SwarmRequested { group, question } => {
+            out.headline = format!("Help requested from {group}");
+            out.body = Some(question.clone());
+        }
+        EventKind::Closed {
+            mode, resolution, ..
+        } => {
+            out.headline = format!("Case closed {}", close_mode(*mode));
+            if let Some(r) = resolution {
+                out.details = vec![
+                    d("Primary resolution", r.primary.clone()),
+                    d("Secondary resolution", r.secondary.clone()),
+                ];
+            }
+        }
+        EventKind::Reopened {
+            reason,
+            notify_customer,
+            ..
+        } => {
+            out.headline = "Case reopened".into();
+            out.body = (!reason.is_empty()).then(|| reason.clone());
+            if seen != Seen::Customer || !reason.is_empty() {
+                let n = if *notify_customer { "yes" } else { "no" };
+                out.details.push(d("Customer notified", n.into()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the customer sees an event, by core's own filter.
+fn seen(e: &Event) -> Seen {
+    match e.for_customer() {
+        None => Seen::Internal,
+        Some(c) if c == *e => Seen::Customer,
+        Some(_) => Seen::Partly,
+    }
+}
+
+/// A field's label.
+pub fn field_label(field: &str) -> &'static str {
+    match field {
+        "title" => "Title",
+        "description" => "Description",
+        "product" => "Product",
+        "product_version" => "Product version",
+        "product_area" => "Product area",
+        "functionality" => "Functionality",
+        "issue" => "Issue",
+        _ => "Field",
+    }
+}
