@@ -86,7 +86,13 @@ mod tests {
         let mut bad = token.clone().into_bytes();
         bad[10] = if bad[10] == b'0' { b'1' } else { b'0' };
         assert!(!key.verify("session-a", &String::from_utf8(bad).unwrap_or_default()));
-        for junk in ["", "zz", &token[..63], &format!("{token}0"), &"é".repeat(32)] {
+        for junk in [
+            "",
+            "zz",
+            &token[..63],
+            &format!("{token}0"),
+            &"é".repeat(32),
+        ] {
             assert!(!key.verify("session-a", junk), "{junk:?}");
         }
     }

@@ -12,18 +12,22 @@ use casework_core::config::Permission;
 use casework_core::documents::{EmailFields, RenderedEmail};
 use casework_core::ids::{CaseNumber, StatusName};
 use casework_core::model::{
-    CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, LinkTarget, PostKind,
-    Priority, RefKind, Resolution, StatusCategory, TemplateName, Visibility,
+    CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, LinkTarget, PostKind, Priority,
+    RefKind, Resolution, StatusCategory, TemplateName, Visibility,
 };
 use casework_core::ports::{CaseFilter, PageRequest, SearchHit};
 use casework_core::service::ClosingCheck;
 use casework_core::workflow::{CaseEdit, Command, may_reopen};
 
 use crate::page::{
-    Chrome, Forms, Params, Posted, Staff, done, message, render, service_error_page,
+    Chrome, Forms, Params, Posted, Staff, case_number, done, no_such_case, render,
+    service_error_page,
 };
 use crate::timeline::{self, Entry};
 use crate::{Visitor, WebState};
+
+/// Where a visitor asking for a case that is not there is sent.
+const BACK: (&str, &str) = ("/cases", "All cases");
 
 // ---------------------------------------------------------------------------------------
 // The case list
@@ -262,7 +266,12 @@ async fn list_with(
 
 /// `GET /cases/go?number=N`: straight to a case by its number (leading zeros or not).
 pub async fn jump(state: State<WebState>, staff: Staff, Params(p): Params) -> Response {
-    match p.get("number").trim().trim_start_matches('#').parse::<CaseNumber>() {
+    match p
+        .get("number")
+        .trim()
+        .trim_start_matches('#')
+        .parse::<CaseNumber>()
+    {
         Ok(n) => Redirect::to(&format!("/cases/{}", n.get())).into_response(),
         Err(_) => {
             // the list, with the number refused next to its field
@@ -342,7 +351,10 @@ fn fix_for(n: u64, item: &str) -> (String, &'static str) {
             format!("/cases/{n}?open=contact#compose-contact"),
             "Record a call attempt",
         ),
-        _ => (format!("/cases/{n}?open=close#close"), "Open the close dialog"),
+        _ => (
+            format!("/cases/{n}?open=close#close"),
+            "Open the close dialog",
+        ),
     }
 }
 
@@ -395,17 +407,11 @@ impl CasePage {
     }
 }
 
-/// Parses a case number from a path; anything else is a page that does not exist.
-fn number(v: &Visitor, raw: &str) -> Result<CaseNumber, Response> {
-    raw.parse::<CaseNumber>().map_err(|_| {
-        message(
-            Some(v),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no case with that number.",
-            Some(("/cases", "All cases")),
-        )
-    })
+/// An email preview shown in the composer: the email, or why it cannot be rendered.
+#[derive(Default)]
+struct Preview {
+    email: Option<RenderedEmail>,
+    error: Option<String>,
 }
 
 /// Renders the case page for `v`, with a form's state and an email preview.
@@ -415,8 +421,7 @@ async fn case_view(
     n: CaseNumber,
     forms: Forms,
     notice: &str,
-    preview: Option<RenderedEmail>,
-    preview_error: Option<String>,
+    preview: Preview,
     status: StatusCode,
 ) -> Response {
     let svc = &state.service;
@@ -476,7 +481,9 @@ async fn case_view(
         .unwrap_or_default();
     let title = format!("{} · {}", n.display(), case.title);
     let page = CasePage {
-        chrome: Chrome::new(state, Some(v), title).at("cases").notice(notice),
+        chrome: Chrome::new(state, Some(v), title)
+            .at("cases")
+            .notice(notice),
         n: n.get(),
         display: n.display(),
         category: category_class(case.status_category),
@@ -497,8 +504,8 @@ async fn case_view(
         check,
         case,
         forms,
-        preview,
-        preview_error,
+        preview: preview.email,
+        preview_error: preview.error,
     };
     render(status, &page)
 }
@@ -511,9 +518,8 @@ pub async fn case_page(
     Path(raw): Path<String>,
     Params(p): Params,
 ) -> Response {
-    let n = match number(&v, &raw) {
-        Ok(n) => n,
-        Err(res) => return res,
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
     };
     let mut forms = match p.get("open") {
         "" => Forms::default(),
@@ -543,8 +549,7 @@ pub async fn case_page(
         n,
         forms,
         p.get("done"),
-        None,
-        None,
+        Preview::default(),
         StatusCode::OK,
     )
     .await
@@ -565,16 +570,15 @@ async fn act(
     done_key: &str,
     anchor: &str,
 ) -> Response {
-    let n = match number(v, raw) {
-        Ok(n) => n,
-        Err(res) => return res,
+    let Some(n) = case_number(raw) else {
+        return no_such_case(v, BACK);
     };
     let mut forms = Forms::sent(name, form);
     let command = match command {
         Ok(c) => c,
         Err((field, text)) => {
             let status = forms.field(&field, text);
-            return case_view(state, v, n, forms, "", None, None, status).await;
+            return case_view(state, v, n, forms, "", Preview::default(), status).await;
         }
     };
     let version = if versioned { form.version() } else { None };
@@ -592,12 +596,16 @@ async fn act(
         }
         Err(e) => {
             let status = forms.refuse(&e, fields);
-            case_view(state, v, n, forms, "", None, None, status).await
+            case_view(state, v, n, forms, "", Preview::default(), status).await
         }
     }
 }
 
-fn parse<T: std::str::FromStr>(form: &Posted, field: &str, what: &str) -> Result<T, (String, String)> {
+fn parse<T: std::str::FromStr>(
+    form: &Posted,
+    field: &str,
+    what: &str,
+) -> Result<T, (String, String)> {
     form.get(field)
         .parse()
         .map_err(|_| (field.to_string(), format!("Choose {what}.")))
@@ -780,7 +788,16 @@ pub async fn log_call(
     })();
     let fields = &["direction", "duration_minutes", "channel", "notes"];
     act(
-        &state, &v, &raw, &form, "call", fields, false, cmd, "call", "#timeline",
+        &state,
+        &v,
+        &raw,
+        &form,
+        "call",
+        fields,
+        false,
+        cmd,
+        "call",
+        "#timeline",
     )
     .await
 }
@@ -801,7 +818,16 @@ pub async fn add_post(
     })();
     let fields = &["kind", "body", "visibility"];
     act(
-        &state, &v, &raw, &form, "post", fields, false, cmd, "post", "#timeline",
+        &state,
+        &v,
+        &raw,
+        &form,
+        "post",
+        fields,
+        false,
+        cmd,
+        "post",
+        "#timeline",
     )
     .await
 }
@@ -822,7 +848,16 @@ pub async fn record_contact(
     })();
     let fields = &["channel", "outcome", "note"];
     act(
-        &state, &v, &raw, &form, "contact", fields, false, cmd, "contact", "#timeline",
+        &state,
+        &v,
+        &raw,
+        &form,
+        "contact",
+        fields,
+        false,
+        cmd,
+        "contact",
+        "#timeline",
     )
     .await
 }
@@ -872,9 +907,8 @@ pub async fn preview_email(
     Path(raw): Path<String>,
     form: Posted,
 ) -> Response {
-    let n = match number(&v, &raw) {
-        Ok(n) => n,
-        Err(res) => return res,
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
     };
     let mut forms = Forms::sent("email", &form);
     let (preview, error, status) = match email_fields(&form) {
@@ -904,7 +938,11 @@ pub async fn preview_email(
             },
         );
     }
-    case_view(&state, &v, n, forms, "", preview, error, status).await
+    let preview = Preview {
+        email: preview,
+        error,
+    };
+    case_view(&state, &v, n, forms, "", preview, status).await
 }
 
 /// `POST /cases/{n}/emails`: queue an email from a template (seed steps 1 and 3).

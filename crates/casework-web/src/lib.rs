@@ -3,8 +3,8 @@
 //! service, which the composition root mounts at `/` beside the JSON API.
 //!
 //! - Every page works without JavaScript: links, GET filter forms, and POST forms answered
-//!   with a redirect (post/redirect/get). htmx (vendored, [`assets`]) only enhances: the live
-//!   email preview, suggestions while a customer types a title.
+//!   with a redirect (post/redirect/get). htmx (vendored, [`assets`]) only enhances: the
+//!   email preview follows what the agent types.
 //! - Templates are askama's, compiled into the binary and checked at build time, and they
 //!   escape HTML by default: text a customer typed is data, never markup.
 //! - Every POST carries a CSRF token bound to the session ([`csrf`]); who is asking comes
@@ -101,7 +101,6 @@ pub fn router(state: WebState) -> Router {
         // the portal
         .route("/portal", get(portal::my_cases))
         .route("/portal/new", get(portal::new_case))
-        .route("/portal/suggest", get(portal::suggest))
         .route("/portal/cases", post(portal::open_case))
         .route("/portal/cases/{number}", get(portal::case_page))
         .route("/portal/cases/{number}/reply", post(portal::reply))

@@ -255,7 +255,7 @@ impl Chrome {
             csrf,
             css: &assets::CSS.url,
             htmx: &assets::HTMX.url,
-        licence: &assets::HTMX_LICENSE.url,
+            licence: &assets::HTMX_LICENSE.url,
             notice: None,
         }
     }
@@ -284,7 +284,11 @@ impl Chrome {
 
     /// `aria-current` for a navigation item.
     pub fn current_if(&self, item: &str) -> &'static str {
-        if self.current == item { "page" } else { "false" }
+        if self.current == item {
+            "page"
+        } else {
+            "false"
+        }
     }
 }
 
@@ -306,8 +310,10 @@ fn notice_text(done: &str) -> Option<&'static str> {
         "reopened" => "Case reopened.",
         "opened" => "Your case is open. We will be in touch.",
         "replied" => "Your reply was added to the case.",
-        "asked" => "Your request was sent to the support team, who will decide whether to \
-                    reopen the case.",
+        "asked" => {
+            "Your request was sent to the support team, who will decide whether to \
+                    reopen the case."
+        }
         "unchanged" => "Nothing to change.",
         _ => return None,
     })
@@ -461,9 +467,8 @@ pub fn refusal(err: &ServiceError) -> (StatusCode, Option<String>, String) {
     match err {
         ServiceError::Workflow(w) => {
             let field = match w {
-                WorkflowError::Invalid { field, .. } | WorkflowError::UnknownStatus { field, .. } => {
-                    Some(field.clone())
-                }
+                WorkflowError::Invalid { field, .. }
+                | WorkflowError::UnknownStatus { field, .. } => Some(field.clone()),
                 _ => None,
             };
             let status = match w {
@@ -537,13 +542,33 @@ fn capitalized(text: &str) -> String {
     }
 }
 
+/// A case number from a path; `None` for anything that is not one.
+pub fn case_number(raw: &str) -> Option<casework_core::ids::CaseNumber> {
+    raw.parse().ok()
+}
+
+/// The page for a case number that is not one (or not one this visitor may see).
+pub fn no_such_case(v: &Visitor, back: (&str, &str)) -> Response {
+    message(
+        Some(v),
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no case with that number.",
+        Some(back),
+    )
+}
+
 /// Renders a page with a status; a template that fails to render is a 500, logged.
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be shown").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
         }
     }
 }

@@ -1,6 +1,5 @@
-//! The portal: a customer's own cases, opening a new one (with suggestions while they type
-//! the title, when the workflow lets customers search), a case's customer-visible timeline,
-//! replying, and asking to reopen a closed case. The service decides what a customer may
+//! The portal: a customer's own cases, opening a new one, a case's customer-visible
+//! timeline, replying, and asking to reopen a closed case. The service decides what a customer may
 //! see: another customer's case does not exist for them, internal entries are never given.
 
 use askama::Template;
@@ -8,13 +7,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use casework_core::ids::CaseNumber;
-use casework_core::model::{Case, Customer as CaseCustomer, Origin, PostKind, Priority, Visibility};
+use casework_core::model::{
+    Case, Customer as CaseCustomer, Origin, PostKind, Priority, Visibility,
+};
 use casework_core::ports::{CaseFilter, PageRequest};
-use casework_core::workflow::{Command, NewCase, may_reopen};
+use casework_core::workflow::{Command, NewCase};
 
-use crate::page::{Chrome, Customer, Forms, Params, Posted, done, message, render, service_error_page};
+use crate::page::{
+    Chrome, Customer, Forms, Params, Posted, case_number, done, message, no_such_case, render,
+    service_error_page,
+};
 use crate::timeline::{self, Entry};
 use crate::{Visitor, WebState};
+
+/// Where a visitor asking for a case that is not there is sent.
+const BACK: (&str, &str) = ("/portal", "My cases");
 
 /// One of the customer's cases, in their list.
 struct Row {
@@ -155,44 +162,6 @@ pub async fn open_case(
     }
 }
 
-/// Suggestions while a customer types a title.
-#[derive(Template)]
-#[template(path = "suggestions.html")]
-struct Suggestions {
-    hits: Vec<(String, String, Option<String>)>,
-}
-
-/// `GET /portal/suggest?title=…`: articles and the customer's own earlier cases that match
-/// what they are typing, for htmx to show under the title. The service decides: with the
-/// default workflow customers may not search, and the list stays empty.
-pub async fn suggest(
-    State(state): State<WebState>,
-    Customer(v): Customer,
-    Params(p): Params,
-) -> Response {
-    let title = p.get("title");
-    let hits = if title.trim().chars().count() < 4 {
-        Vec::new()
-    } else {
-        match state.service.search(&v.actor, title, None, 5).await {
-            Ok(hits) => hits
-                .into_iter()
-                .map(|h| {
-                    let href = h
-                        .reference
-                        .parse::<CaseNumber>()
-                        .ok()
-                        .filter(|_| h.kind == casework_core::model::RefKind::Case)
-                        .map(|n| format!("/portal/cases/{}", n.get()));
-                    (h.kind.to_string(), h.title, href)
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    };
-    render(StatusCode::OK, &Suggestions { hits })
-}
-
 /// A customer's case.
 #[derive(Template)]
 #[template(path = "portal_case.html")]
@@ -204,20 +173,7 @@ struct CasePage {
     created: String,
     entries: Vec<Entry>,
     closed: bool,
-    may_reopen: bool,
     forms: Forms,
-}
-
-fn number(v: &Visitor, raw: &str) -> Result<CaseNumber, Response> {
-    raw.parse::<CaseNumber>().map_err(|_| {
-        message(
-            Some(v),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no case with that number.",
-            Some(("/portal", "My cases")),
-        )
-    })
 }
 
 async fn case_view(
@@ -247,7 +203,6 @@ async fn case_view(
         created: timeline::when(case.created_at),
         entries,
         closed: case.is_closed(),
-        may_reopen: may_reopen(svc.config(), v.actor.role, &case),
         case,
         forms,
     };
@@ -261,9 +216,19 @@ pub async fn case_page(
     Path(raw): Path<String>,
     Params(p): Params,
 ) -> Response {
-    match number(&v, &raw) {
-        Ok(n) => case_view(&state, &v, n, Forms::default(), p.get("done"), StatusCode::OK).await,
-        Err(res) => res,
+    match case_number(&raw) {
+        Some(n) => {
+            case_view(
+                &state,
+                &v,
+                n,
+                Forms::default(),
+                p.get("done"),
+                StatusCode::OK,
+            )
+            .await
+        }
+        None => no_such_case(&v, BACK),
     }
 }
 
@@ -277,24 +242,15 @@ async fn post(
     command: Command,
     done_key: &str,
 ) -> Response {
-    let n = match number(v, raw) {
-        Ok(n) => n,
-        Err(res) => return res,
+    let Some(n) = case_number(raw) else {
+        return no_such_case(v, BACK);
     };
     match state.service.execute(&v.actor, n, None, command).await {
-        Ok(_) => done(
-            &format!("/portal/cases/{}", n.get()),
-            done_key,
-            "#timeline",
-        ),
+        Ok(_) => done(&format!("/portal/cases/{}", n.get()), done_key, "#timeline"),
         Err(e @ casework_core::ServiceError::NotFound(_)) => service_error_page(Some(v), &e),
         Err(e) => {
             let mut forms = Forms::sent(name, form);
-            // a reopen request's text is its reason; a reply's, its body
-            let status = forms.refuse(&e, &["body", "reason"]);
-            if let Some(text) = forms.errors.remove("reason") {
-                forms.errors.insert("body".into(), text);
-            }
+            let status = forms.refuse(&e, &["body"]);
             case_view(state, v, n, forms, "", status).await
         }
     }
@@ -315,36 +271,19 @@ pub async fn reply(
     post(&state, &v, &raw, &form, "reply", cmd, "replied").await
 }
 
-/// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. Where the
-/// workflow lets customers reopen this case (`may_reopen`), it is reopened; otherwise their
-/// request is added to the case for the support team, who decide.
+/// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. Core gives
+/// customers no reopen permission (whatever the workflow file says), so the request is
+/// added to the case, in the customer's words, for the support team to decide on.
 pub async fn reopen(
     State(state): State<WebState>,
     Customer(v): Customer,
     Path(raw): Path<String>,
     form: Posted,
 ) -> Response {
-    let n = match number(&v, &raw) {
-        Ok(n) => n,
-        Err(res) => return res,
+    let cmd = Command::AddPost {
+        kind: PostKind::Note,
+        body: form.get("body").to_string(),
+        visibility: Visibility::Customer,
     };
-    let case = match state.service.case(&v.actor, n).await {
-        Ok(c) => c,
-        Err(e) => return service_error_page(Some(&v), &e),
-    };
-    let body = form.get("body").to_string();
-    if may_reopen(state.service.config(), v.actor.role, &case) {
-        let cmd = Command::Reopen {
-            reason: body,
-            notify_customer: true,
-        };
-        post(&state, &v, &raw, &form, "reopen", cmd, "reopened").await
-    } else {
-        let cmd = Command::AddPost {
-            kind: PostKind::Note,
-            body,
-            visibility: Visibility::Customer,
-        };
-        post(&state, &v, &raw, &form, "reopen", cmd, "asked").await
-    }
+    post(&state, &v, &raw, &form, "reopen", cmd, "asked").await
 }

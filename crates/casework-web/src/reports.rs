@@ -69,7 +69,10 @@ const PLOT_WIDTH: u32 = 360;
 const ROW_HEIGHT: u32 = 28;
 
 fn bars(rows: &[ReportRow]) -> Vec<Bar> {
-    let max = rows.iter().map(|r| r.closed).max().unwrap_or(0).max(1);
+    // every closure counts in the bar, temporary ones too; the table tells them apart
+    let closures = |r: &ReportRow| r.closed + r.temporarily_closed;
+    let reopens = |r: &ReportRow| r.reopened + r.reopened_from_temporary;
+    let max = rows.iter().map(closures).max().unwrap_or(0).max(1);
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
@@ -78,10 +81,10 @@ fn bars(rows: &[ReportRow]) -> Vec<Bar> {
             Bar {
                 label: shorten(&r.key, 24),
                 y: y + 4,
-                closed_width: scale(r.closed),
-                reopened_width: scale(r.reopened),
+                closed_width: scale(closures(r)),
+                reopened_width: scale(reopens(r)),
                 text_y: y + 19,
-                value: format!("{} of {} reopened", r.reopened, r.closed),
+                value: format!("{} of {} closures reopened", reopens(r), closures(r)),
             }
         })
         .collect()

@@ -155,7 +155,9 @@ pub fn entry(item: &TimelineEntry) -> Entry {
         EventKind::StatusMapped { from, to, .. } => {
             out.headline = format!("Status {from} renamed to {to}");
         }
-        EventKind::Escalated { from, to, reason, .. } => {
+        EventKind::Escalated {
+            from, to, reason, ..
+        } => {
             out.headline = format!("Escalated ({from} to {to})");
             out.body = Some(reason.clone());
         }
