@@ -42,8 +42,8 @@ fn the_served_document_validates_and_generates_a_complete_client() {
         .arg(&path)
         .output()
         .unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let said = String::from_utf8_lossy(&out.stdout).to_string()
+        + String::from_utf8_lossy(&out.stderr).as_ref();
     assert!(out.status.success(), "openapi-spec-validator: {said}");
 
     // issue #11: the generator dropped Event, EventItem, TimelineEntry and TimelineItem
@@ -59,8 +59,8 @@ fn the_served_document_validates_and_generates_a_complete_client() {
         .arg(&generated)
         .output()
         .unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let said = String::from_utf8_lossy(&out.stdout).to_string()
+        + String::from_utf8_lossy(&out.stderr).as_ref();
     assert!(out.status.success(), "openapi-python-client: {said}");
     assert!(
         !said.to_lowercase().contains("warning"),

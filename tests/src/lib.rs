@@ -1,6 +1,8 @@
 //! Helpers for Casework's end-to-end tests: a service wired to a store, with a fixed clock;
-//! the real program in a private home; real SMTP and IMAP servers on loopback.
+//! the real program in a private home; real SMTP and IMAP servers on loopback; a real
+//! headless Chromium over WebDriver.
 
+pub mod browser;
 pub mod dovecot;
 
 use std::sync::Arc;

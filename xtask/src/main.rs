@@ -13,6 +13,8 @@
 //!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
 //! - `cargo xtask bench cli` — `casework case show` as a whole process, with hyperfine.
 //! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
+//! - `cargo xtask screenshots` — runs the browser test (headless Chromium) and writes its
+//!   screenshots, shrunk with pngquant, to `docs/screenshots/` for the README.
 
 mod bench;
 mod fuzz;
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
         Some("openapi") => openapi(),
         Some("fuzz-api") => fuzz::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("screenshots") => screenshots(),
         Some("tidy") => {
             let problems = tidy::check_all(&tidy::workspace_root())?;
             if problems.is_empty() {
@@ -50,6 +53,9 @@ fn main() -> Result<()> {
             eprintln!("  tidy  architecture and style invariants only");
             eprintln!("  test-env  the Python environment the email tests' SMTP server runs in");
             eprintln!("  openapi   rewrite docs/openapi.json from the code");
+            eprintln!(
+                "  screenshots  the browser test's screenshots, shrunk into docs/screenshots"
+            );
             eprintln!("  fuzz-api [--seconds N]  schemathesis against a served instance");
             eprintln!(
                 "  bench store [--cases N]...  store benchmarks, written to docs/benchmarks.md"
@@ -77,6 +83,76 @@ fn openapi() -> Result<()> {
     std::fs::write(&path, &out.stdout)
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {} ({} bytes)", path.display(), out.stdout.len());
+    Ok(())
+}
+
+/// Runs the browser test, which saves its screenshots under `target/screenshots/`, then
+/// writes each one, shrunk with pngquant (Debian's package, installed when missing) to a
+/// palette of at most 256 colours, to `docs/screenshots/`.
+fn screenshots() -> Result<()> {
+    let root = tidy::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let shots = root.join("target/screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    run(
+        "screenshots",
+        &cargo,
+        &[
+            "test",
+            "-p",
+            "casework-e2e",
+            "--test",
+            "e2e",
+            "--",
+            "browser::",
+        ],
+    )?;
+    if Command::new("pngquant").arg("--version").output().is_err() {
+        run(
+            "screenshots",
+            "apt-get",
+            &["install", "-y", "-qq", "pngquant"],
+        )?;
+    }
+    let docs = root.join("docs/screenshots");
+    std::fs::create_dir_all(&docs).with_context(|| format!("cannot create {}", docs.display()))?;
+    let mut names: Vec<_> = std::fs::read_dir(&shots)
+        .with_context(|| format!("the browser test wrote no {}", shots.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    names.sort();
+    for shot in names {
+        let Some(name) = shot.file_name() else {
+            continue;
+        };
+        let out = docs.join(name);
+        let status = Command::new("pngquant")
+            .args([
+                "--quality=70-95",
+                "--speed=1",
+                "--strip",
+                "--force",
+                "--output",
+            ])
+            .arg(&out)
+            .arg(&shot)
+            .status()
+            .context("cannot run pngquant")?;
+        if !status.success() {
+            // pngquant refuses when it cannot meet the quality: keep the original
+            std::fs::copy(&shot, &out)
+                .with_context(|| format!("cannot copy {}", shot.display()))?;
+        }
+        let before = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+        let after = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "{}: {} KiB -> {} KiB",
+            out.display(),
+            before / 1024,
+            after / 1024
+        );
+    }
     Ok(())
 }
 

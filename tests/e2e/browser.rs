@@ -1,0 +1,337 @@
+//! The desk and the portal in a real headless Chromium, driven over WebDriver: pages render
+//! under the content security policy, a form submits and comes back (post/redirect/get),
+//! htmx previews an email as it is typed, the keyboard reaches the skip link first, and
+//! screenshots of the main screens are taken (`target/screenshots/`; `cargo xtask
+//! screenshots` shrinks them into `docs/screenshots/`). Sign-in does not exist yet: the visitor is named by a test-only
+//! cookie (`casework_e2e::browser::CookieIdentify`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use casework_core::Command;
+use casework_core::model::{
+    Actor, CloseMode, Customer, NewArticle, Origin, PostKind, Priority, Role, Visibility,
+};
+use casework_core::workflow::{CaseEdit, NewCase};
+use casework_e2e::browser::{Chromedriver, save_screenshot, serve_web, visit_as};
+use thirtyfour::prelude::*;
+
+/// Polls `check` (a page-source test) for up to ten seconds.
+async fn wait_for(driver: &WebDriver, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let source = driver.source().await.unwrap();
+        if check(&source) {
+            return source;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            panic!("waited 10 s for {what}; the page is:\n{source}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn shot(driver: &WebDriver, name: &str) {
+    let png = driver.screenshot_as_png().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    let path = save_screenshot(name, &png);
+    assert!(path.exists());
+}
+
+fn customer(name: &str, email: &str) -> Customer {
+    Customer {
+        name: name.into(),
+        email: email.parse().unwrap(),
+        phone: Some("+1 555 0142".into()),
+        account: Some("Northwind Utilities".into()),
+    }
+}
+
+/// A store with a few cases at different points of the workflow, for the screens.
+async fn desk() -> (casework_core::CaseService, HashMap<String, Actor>) {
+    let (svc, _clock) = casework_e2e::service(Arc::new(casework_store_memory::MemoryStore::new()));
+    let root = svc
+        .register(None, casework_e2e::staff("Root Admin", Role::Admin))
+        .await
+        .unwrap();
+    let root = Actor::from_person(&root);
+    let ana = Actor::from_person(
+        &svc.add_person(&root, casework_e2e::staff("Ana Lopez", Role::Agent))
+            .await
+            .unwrap(),
+    );
+    let lee = Actor::from_person(
+        &svc.add_person(&root, casework_e2e::staff("Lee Park", Role::Lead))
+            .await
+            .unwrap(),
+    );
+    let jordan = Actor::customer("Jordan Blake", "jordan@northwind.example".parse().unwrap());
+    svc.add_article(
+        &ana,
+        NewArticle {
+            title: "Registering a data store with ArcGIS Server".into(),
+            body: "Publishing fails with error 999999 when the data store is not registered."
+                .into(),
+            url: Some("https://support.example.com/kb/000012".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let open = |title: &str, who: Customer, priority: Priority| NewCase {
+        title: title.into(),
+        description: "Publishing a map service fails with error 999999 since the upgrade \
+                      to 11.3."
+            .into(),
+        origin: Origin::Phone,
+        priority,
+        customer: who,
+        product: Some("ArcGIS Server".into()),
+        product_version: Some("11.3".into()),
+    };
+    let n1 = svc
+        .open_case(
+            &ana,
+            open(
+                "Publishing fails with error 999999",
+                customer("Jordan Blake", "jordan@northwind.example"),
+                Priority::High,
+            ),
+        )
+        .await
+        .unwrap()
+        .number;
+    let run = |who: &Actor, n, cmd| {
+        let svc = svc.clone();
+        let who = who.clone();
+        async move { svc.execute(&who, n, None, cmd).await.unwrap() }
+    };
+    run(&ana, n1, Command::Take).await;
+    run(
+        &ana,
+        n1,
+        Command::AddPost {
+            kind: PostKind::Note,
+            body: "Suspect the data store registration; checking the logs.".into(),
+            visibility: Visibility::Internal,
+        },
+    )
+    .await;
+    for (title, who, email, priority) in [
+        (
+            "Geocoding service times out",
+            "Priya Shah",
+            "priya@contoso.example",
+            Priority::Medium,
+        ),
+        (
+            "Licence expired after renewal",
+            "Sam Okafor",
+            "sam@fabrikam.example",
+            Priority::Urgent,
+        ),
+        (
+            "Print service returns blank PDF",
+            "Jordan Blake",
+            "jordan@northwind.example",
+            Priority::Low,
+        ),
+    ] {
+        let n = svc
+            .open_case(&ana, open(title, customer(who, email), priority))
+            .await
+            .unwrap()
+            .number;
+        if priority == Priority::Low {
+            run(
+                &ana,
+                n,
+                Command::Edit(CaseEdit {
+                    product_area: Some("Printing".into()),
+                    ..CaseEdit::default()
+                }),
+            )
+            .await;
+            run(
+                &lee,
+                n,
+                Command::Close {
+                    mode: CloseMode::Temporary,
+                    resolution: None,
+                    notify_customer: false,
+                },
+            )
+            .await;
+            run(
+                &lee,
+                n,
+                Command::Reopen {
+                    reason: "The customer is back from leave".into(),
+                    notify_customer: false,
+                },
+            )
+            .await;
+        }
+    }
+    let visitors = HashMap::from([
+        ("ana".to_string(), ana),
+        ("lee".to_string(), lee),
+        ("jordan".to_string(), jordan),
+    ]);
+    (svc, visitors)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
+    let (svc, visitors) = desk().await;
+    let base = serve_web(svc.clone(), visitors).await;
+    let chrome = Chromedriver::start("desk");
+    let driver = chrome.browser(1280, 900).await;
+    visit_as(&driver, &base, "ana").await;
+
+    // the case list
+    driver.goto(format!("{base}/cases")).await.unwrap();
+    assert_eq!(driver.title().await.unwrap(), "All cases · Casework");
+    let source = driver.source().await.unwrap();
+    assert!(source.contains("Geocoding service times out"));
+    // the keyboard's first stop is the skip link, and it is visible when focused
+    driver
+        .action_chain()
+        .send_keys(Key::Tab)
+        .perform()
+        .await
+        .unwrap();
+    let focused = driver.active_element().await.unwrap();
+    assert_eq!(focused.text().await.unwrap(), "Skip to main content");
+    assert!(focused.is_displayed().await.unwrap());
+    driver
+        .action_chain()
+        .send_keys(Key::Escape)
+        .perform()
+        .await
+        .unwrap();
+    driver.goto(format!("{base}/cases")).await.unwrap();
+    shot(&driver, "desk-cases").await;
+
+    // the case page: open the call composer, fill it in, send it
+    driver.goto(format!("{base}/cases/1")).await.unwrap();
+    let composer = driver
+        .find(By::Css("#compose-call > summary"))
+        .await
+        .unwrap();
+    composer.click().await.unwrap();
+    driver
+        .find(By::Id("f-call-duration_minutes"))
+        .await
+        .unwrap()
+        .send_keys("25")
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("input[name=screenshare]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("f-call-channel"))
+        .await
+        .unwrap()
+        .send_keys("SPEC line")
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("f-call-notes"))
+        .await
+        .unwrap()
+        .send_keys("Screenshare: the data store is not registered on the new server.")
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("#compose-call button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let page = wait_for(&driver, "the call to be logged", |s| {
+        s.contains("Call logged.")
+    })
+    .await;
+    assert!(page.contains("Call logged (outbound, 25 min, screenshare)"));
+    let url = driver.current_url().await.unwrap();
+    assert!(url.as_str().contains("done=call"), "{url}");
+    let case = svc
+        .case(&Actor::system("check"), "1".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(case.version, 4, "the call was not written once");
+
+    // htmx previews the follow-up email while it is typed, under the CSP
+    driver
+        .find(By::Css("#compose-email > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("f-email-discussed"))
+        .await
+        .unwrap()
+        .send_keys("We found that the data store was not registered after the upgrade.")
+        .await
+        .unwrap();
+    wait_for(&driver, "the live preview", |s| {
+        s.contains("[Case 00000001]") && s.contains("was not registered after the upgrade")
+    })
+    .await;
+    driver
+        .execute(
+            "document.getElementById('f-email-documentation').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&driver, "desk-email-preview").await;
+    driver.goto(format!("{base}/cases/1")).await.unwrap();
+    shot(&driver, "desk-case").await;
+
+    // the reopen report
+    visit_as(&driver, &base, "lee").await;
+    driver
+        .goto(format!("{base}/reports/reopens"))
+        .await
+        .unwrap();
+    let report = driver.source().await.unwrap();
+    assert!(report.contains("<svg"), "no chart");
+    shot(&driver, "reports").await;
+
+    // the same case on a phone
+    driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    visit_as(&driver, &base, "ana").await;
+    driver.goto(format!("{base}/cases/1")).await.unwrap();
+    let width: i64 = driver
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap()
+        .convert()
+        .unwrap();
+    assert!(
+        width <= 390,
+        "the case page scrolls sideways on a phone ({width}px)"
+    );
+    shot(&driver, "desk-case-phone").await;
+
+    // the customer's side: their case, customer-visible entries only
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    driver.delete_all_cookies().await.unwrap();
+    visit_as(&driver, &base, "jordan").await;
+    driver.goto(format!("{base}/portal/cases/1")).await.unwrap();
+    let portal = driver.source().await.unwrap();
+    assert!(portal.contains("Screenshare: the data store is not registered"));
+    assert!(!portal.contains("Suspect the data store registration"));
+    shot(&driver, "portal-case").await;
+    driver.quit().await.unwrap();
+}

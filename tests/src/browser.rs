@@ -1,0 +1,261 @@
+//! A real browser for tests: Debian's Chromium (`chromium`, `chromium-driver`, installed by
+//! `.ci/run`) driven over WebDriver from Rust (thirtyfour). [`Chromedriver::start`] runs
+//! chromedriver on a free 127.0.0.1 port under `timeout` (it ends even if the test process
+//! dies) and stops it by its pid when dropped; each browser it opens is headless, with a
+//! fresh profile under `target/chromium/`, and nothing is ever downloaded.
+//!
+//! The desk and portal are served in-process ([`serve_web`]) with [`CookieIdentify`], a
+//! test-only stand-in for sign-in that reads the visitor's name from a cookie: it lives
+//! here, in the test crate, and never in the shipped binary.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::http::request::Parts;
+use casework_core::ServiceError;
+use casework_core::model::Actor;
+use casework_web::{CsrfKey, Identify, Visitor, WebState};
+use thirtyfour::prelude::*;
+
+/// Longest a chromedriver may live, whatever happens to the test.
+const LIFETIME: &str = "600";
+
+/// The cookie [`CookieIdentify`] reads.
+pub const VISITOR_COOKIE: &str = "casework_test_visitor";
+
+/// chromedriver on 127.0.0.1, stopped on drop.
+pub struct Chromedriver {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    /// Its folder under `target/chromium/`: its log and the browsers' profiles.
+    pub dir: PathBuf,
+    browsers: std::sync::atomic::AtomicU32,
+}
+
+fn find(env: &str, candidates: &[&str], package: &str) -> String {
+    if let Ok(p) = std::env::var(env)
+        && !p.is_empty()
+    {
+        return p;
+    }
+    match candidates.iter().find(|p| Path::new(p).exists()) {
+        Some(p) => (*p).to_string(),
+        None => panic!(
+            "the browser tests need {package}: apt-get install chromium chromium-driver \
+             (.ci/run installs them), or set {env}"
+        ),
+    }
+}
+
+fn free_port() -> u16 {
+    match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(a) => a.port(),
+        Err(e) => panic!("no free port: {e}"),
+    }
+}
+
+impl Chromedriver {
+    /// Starts chromedriver for a test named `name`.
+    pub fn start(name: &str) -> Self {
+        let driver = find(
+            "CASEWORK_CHROMEDRIVER",
+            &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+            "chromium-driver",
+        );
+        let dir = crate::workspace_root()
+            .join("target/chromium")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            panic!("cannot create {}: {e}", dir.display());
+        }
+        let port = free_port();
+        let log = dir.join("chromedriver.log");
+        let child = match Command::new("timeout")
+            .arg(LIFETIME)
+            .arg(&driver)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start {driver}: {e}"),
+        };
+        let server = Self {
+            child,
+            port,
+            dir,
+            browsers: std::sync::atomic::AtomicU32::new(0),
+        };
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "chromedriver did not start listening:\n{}",
+            std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default()
+        );
+    }
+
+    /// A new headless Chromium with a fresh profile and a `width`×`height` window.
+    pub async fn browser(&self, width: u32, height: u32) -> WebDriver {
+        let chromium = find(
+            "CASEWORK_CHROMIUM",
+            &["/usr/bin/chromium", "/usr/lib/chromium/chromium"],
+            "chromium",
+        );
+        let n = self
+            .browsers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile = self.dir.join(format!("profile-{n}"));
+        let mut caps = DesiredCapabilities::chrome();
+        let set = |r: WebDriverResult<()>| {
+            if let Err(e) = r {
+                panic!("chromium capabilities: {e}");
+            }
+        };
+        set(caps.set_binary(&chromium));
+        for arg in [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            &format!("--window-size={width},{height}"),
+            &format!("--user-data-dir={}", profile.display()),
+        ] {
+            set(caps.add_arg(arg));
+        }
+        let url = format!("http://127.0.0.1:{}", self.port);
+        match WebDriver::builder(url, caps)
+            .request_timeout(Duration::from_secs(60))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => panic!(
+                "chromium did not start: {e}\n{}",
+                std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // SIGTERM to `timeout`, which passes it on to chromedriver, which ends its browsers
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                let _ = std::fs::remove_dir_all(&self.dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Names the visitor from the [`VISITOR_COOKIE`] cookie: tests only.
+pub struct CookieIdentify(pub HashMap<String, Actor>);
+
+#[async_trait]
+impl Identify for CookieIdentify {
+    async fn identify(&self, request: &Parts) -> Result<Option<Visitor>, ServiceError> {
+        let cookies = request
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='));
+        for (name, value) in cookies {
+            if name == VISITOR_COOKIE
+                && let Some(actor) = self.0.get(value)
+            {
+                return Ok(Some(Visitor {
+                    actor: actor.clone(),
+                    session: format!("browser-session-{value}"),
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Serves the desk and the portal over `service` on a free 127.0.0.1 port, in this
+/// process, until the runtime ends; returns the base URL.
+pub async fn serve_web(
+    service: casework_core::CaseService,
+    visitors: HashMap<String, Actor>,
+) -> String {
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => panic!("cannot listen on loopback: {e}"),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => panic!("no local address: {e}"),
+    };
+    let state = WebState::new(
+        service,
+        Arc::new(CookieIdentify(visitors)),
+        CsrfKey::new([9; 32]),
+    );
+    let app = casework_web::router(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Signs `driver` in as `who` (sets the cookie on the site at `base`).
+pub async fn visit_as(driver: &WebDriver, base: &str, who: &str) {
+    let step = |r: WebDriverResult<()>| {
+        if let Err(e) = r {
+            panic!("signing the browser in as {who}: {e}");
+        }
+    };
+    step(driver.goto(format!("{base}/sign-in")).await);
+    step(driver.add_cookie(Cookie::new(VISITOR_COOKIE, who)).await);
+}
+
+/// Saves a screenshot named `name` under `target/screenshots/`; `cargo xtask screenshots`
+/// shrinks them into `docs/screenshots/`.
+pub fn save_screenshot(name: &str, png: &[u8]) -> PathBuf {
+    let dir = crate::workspace_root().join("target/screenshots");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    let path = dir.join(format!("{name}.png"));
+    if let Err(e) = std::fs::write(&path, png) {
+        panic!("cannot write {}: {e}", path.display());
+    }
+    path
+}
