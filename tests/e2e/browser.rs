@@ -15,10 +15,11 @@ use casework_core::model::{
 };
 use casework_core::workflow::{CaseEdit, NewCase};
 use casework_e2e::browser::{Chromedriver, save_screenshot, serve_web, visit_as};
-use thirtyfour::prelude::*;
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
 
 /// Polls `check` (a page-source test) for up to ten seconds.
-async fn wait_for(driver: &WebDriver, what: &str, check: impl Fn(&str) -> bool) -> String {
+async fn wait_for(driver: &Client, what: &str, check: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         let source = driver.source().await.unwrap();
@@ -32,8 +33,8 @@ async fn wait_for(driver: &WebDriver, what: &str, check: impl Fn(&str) -> bool) 
     }
 }
 
-async fn shot(driver: &WebDriver, name: &str) {
-    let png = driver.screenshot_as_png().await.unwrap();
+async fn shot(driver: &Client, name: &str) {
+    let png = driver.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     let path = save_screenshot(name, &png);
     assert!(path.exists());
@@ -190,66 +191,58 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
     visit_as(&driver, &base, "ana").await;
 
     // the case list
-    driver.goto(format!("{base}/cases")).await.unwrap();
+    driver.goto(&format!("{base}/cases")).await.unwrap();
     assert_eq!(driver.title().await.unwrap(), "All cases · Casework");
     let source = driver.source().await.unwrap();
     assert!(source.contains("Geocoding service times out"));
     // the keyboard's first stop is the skip link, and it is visible when focused
-    driver
-        .action_chain()
-        .send_keys(Key::Tab)
-        .perform()
+    let body = driver.active_element().await.unwrap();
+    body.send_keys(&char::from(Key::Tab).to_string())
         .await
         .unwrap();
     let focused = driver.active_element().await.unwrap();
     assert_eq!(focused.text().await.unwrap(), "Skip to main content");
     assert!(focused.is_displayed().await.unwrap());
-    driver
-        .action_chain()
-        .send_keys(Key::Escape)
-        .perform()
-        .await
-        .unwrap();
-    driver.goto(format!("{base}/cases")).await.unwrap();
+    driver.goto(&format!("{base}/cases")).await.unwrap();
     shot(&driver, "desk-cases").await;
 
     // the case page: open the call composer, fill it in, send it
-    driver.goto(format!("{base}/cases/1")).await.unwrap();
+    driver.goto(&format!("{base}/cases/1")).await.unwrap();
     let composer = driver
-        .find(By::Css("#compose-call > summary"))
+        .find(Locator::Css("#compose-call > summary"))
         .await
         .unwrap();
     composer.click().await.unwrap();
     driver
-        .find(By::Id("f-call-duration_minutes"))
+        .find(Locator::Id("f-call-duration_minutes"))
         .await
         .unwrap()
         .send_keys("25")
         .await
         .unwrap();
     driver
-        .find(By::Css("input[name=screenshare]"))
+        .find(Locator::Css("input[name=screenshare]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
     driver
-        .find(By::Id("f-call-channel"))
+        .find(Locator::Id("f-call-channel"))
         .await
         .unwrap()
         .send_keys("SPEC line")
         .await
         .unwrap();
     driver
-        .find(By::Id("f-call-notes"))
+        .find(Locator::Id("f-call-notes"))
         .await
         .unwrap()
         .send_keys("Screenshare: the data store is not registered on the new server.")
         .await
         .unwrap();
     driver
-        .find(By::Css("#compose-call button[type=submit]"))
+        .find(Locator::Css("#compose-call button[type=submit]"))
         .await
         .unwrap()
         .click()
@@ -270,14 +263,14 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
 
     // htmx previews the follow-up email while it is typed, under the CSP
     driver
-        .find(By::Css("#compose-email > summary"))
+        .find(Locator::Css("#compose-email > summary"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
     driver
-        .find(By::Id("f-email-discussed"))
+        .find(Locator::Id("f-email-discussed"))
         .await
         .unwrap()
         .send_keys("We found that the data store was not registered after the upgrade.")
@@ -295,13 +288,13 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
         .await
         .unwrap();
     shot(&driver, "desk-email-preview").await;
-    driver.goto(format!("{base}/cases/1")).await.unwrap();
+    driver.goto(&format!("{base}/cases/1")).await.unwrap();
     shot(&driver, "desk-case").await;
 
     // the reopen report
     visit_as(&driver, &base, "lee").await;
     driver
-        .goto(format!("{base}/reports/reopens"))
+        .goto(&format!("{base}/reports/reopens"))
         .await
         .unwrap();
     let report = driver.source().await.unwrap();
@@ -311,12 +304,12 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
     // the same case on a phone
     driver.set_window_rect(0, 0, 390, 844).await.unwrap();
     visit_as(&driver, &base, "ana").await;
-    driver.goto(format!("{base}/cases/1")).await.unwrap();
-    let width: i64 = driver
+    driver.goto(&format!("{base}/cases/1")).await.unwrap();
+    let width = driver
         .execute("return document.documentElement.scrollWidth;", vec![])
         .await
         .unwrap()
-        .convert()
+        .as_i64()
         .unwrap();
     assert!(
         width <= 390,
@@ -326,12 +319,14 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
 
     // the customer's side: their case, customer-visible entries only
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
-    driver.delete_all_cookies().await.unwrap();
     visit_as(&driver, &base, "jordan").await;
-    driver.goto(format!("{base}/portal/cases/1")).await.unwrap();
+    driver
+        .goto(&format!("{base}/portal/cases/1"))
+        .await
+        .unwrap();
     let portal = driver.source().await.unwrap();
     assert!(portal.contains("Screenshare: the data store is not registered"));
     assert!(!portal.contains("Suspect the data store registration"));
     shot(&driver, "portal-case").await;
-    driver.quit().await.unwrap();
+    driver.close().await.unwrap();
 }

@@ -1,5 +1,5 @@
 //! A real browser for tests: Debian's Chromium (`chromium`, `chromium-driver`, installed by
-//! `.ci/run`) driven over WebDriver from Rust (thirtyfour). [`Chromedriver::start`] runs
+//! `.ci/run`) driven over WebDriver from Rust (fantoccini). [`Chromedriver::start`] runs
 //! chromedriver on a free 127.0.0.1 port under `timeout` (it ends even if the test process
 //! dies) and stops it by its pid when dropped; each browser it opens is headless, with a
 //! fresh profile under `target/chromium/`, and nothing is ever downloaded.
@@ -19,7 +19,8 @@ use axum::http::request::Parts;
 use casework_core::ServiceError;
 use casework_core::model::Actor;
 use casework_web::{CsrfKey, Identify, Visitor, WebState};
-use thirtyfour::prelude::*;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 
 /// Longest a chromedriver may live, whatever happens to the test.
 const LIFETIME: &str = "600";
@@ -116,7 +117,7 @@ impl Chromedriver {
     }
 
     /// A new headless Chromium with a fresh profile and a `width`×`height` window.
-    pub async fn browser(&self, width: u32, height: u32) -> WebDriver {
+    pub async fn browser(&self, width: u32, height: u32) -> Client {
         let chromium = find(
             "CASEWORK_CHROMIUM",
             &["/usr/bin/chromium", "/usr/lib/chromium/chromium"],
@@ -126,35 +127,33 @@ impl Chromedriver {
             .browsers
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile = self.dir.join(format!("profile-{n}"));
-        let mut caps = DesiredCapabilities::chrome();
-        let set = |r: WebDriverResult<()>| {
-            if let Err(e) = r {
-                panic!("chromium capabilities: {e}");
-            }
-        };
-        set(caps.set_binary(&chromium));
-        for arg in [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            &format!("--window-size={width},{height}"),
-            &format!("--user-data-dir={}", profile.display()),
-        ] {
-            set(caps.add_arg(arg));
-        }
+        let args = [
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            "--force-device-scale-factor=1".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "chrome".into());
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": chromium, "args": args }),
+        );
         let url = format!("http://127.0.0.1:{}", self.port);
-        match WebDriver::builder(url, caps)
-            .request_timeout(Duration::from_secs(60))
-            .await
-        {
-            Ok(d) => d,
+        let connect = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await;
+        match connect {
+            Ok(c) => c,
             Err(e) => panic!(
                 "chromium did not start: {e}\n{}",
                 std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default()
@@ -236,14 +235,20 @@ pub async fn serve_web(
 }
 
 /// Signs `driver` in as `who` (sets the cookie on the site at `base`).
-pub async fn visit_as(driver: &WebDriver, base: &str, who: &str) {
-    let step = |r: WebDriverResult<()>| {
+pub async fn visit_as(driver: &Client, base: &str, who: &str) {
+    let step = |r: Result<(), fantoccini::error::CmdError>| {
         if let Err(e) = r {
             panic!("signing the browser in as {who}: {e}");
         }
     };
-    step(driver.goto(format!("{base}/sign-in")).await);
-    step(driver.add_cookie(Cookie::new(VISITOR_COOKIE, who)).await);
+    step(driver.goto(&format!("{base}/sign-in")).await);
+    step(driver.delete_all_cookies().await);
+    let text = format!("{VISITOR_COOKIE}={who}; Domain=127.0.0.1; Path=/; SameSite=Lax; HttpOnly");
+    let cookie = match fantoccini::cookies::Cookie::parse(text) {
+        Ok(c) => c,
+        Err(e) => panic!("the test cookie: {e}"),
+    };
+    step(driver.add_cookie(cookie).await);
 }
 
 /// Saves a screenshot named `name` under `target/screenshots/`; `cargo xtask screenshots`
