@@ -384,3 +384,86 @@ fn a_token_revoked_with_the_cli_stops_working_on_a_running_server() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+/// The whole response to a GET, head and body, as text.
+fn raw_get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn serve_mounts_the_pages_beside_the_api_and_they_ask_to_sign_in() {
+    let cw = Cw::new(EXE, "serve-web");
+    let token = admin_token(&cw);
+    cw.ok(&[
+        "--as",
+        "root",
+        "case",
+        "open",
+        "--title",
+        "Secret title",
+        "--description",
+        "d",
+        "--customer-name",
+        "Jordan",
+        "--customer-email",
+        "jordan@example.org",
+    ]);
+    let (mut child, addr, _lines) = start_server(&cw);
+    // no session: every page sends to sign-in, and nothing of a case shows
+    for path in [
+        "/",
+        "/cases",
+        "/cases/1",
+        "/portal/cases/1",
+        "/reports/reopens",
+    ] {
+        let r = raw_get(&addr, path);
+        assert!(r.starts_with("HTTP/1.1 303"), "{path}: {r}");
+        assert!(
+            r.to_lowercase().contains("location: /sign-in?next="),
+            "{path}: {r}"
+        );
+        assert!(!r.contains("Secret title"), "{path}");
+    }
+    let sign_in = raw_get(&addr, "/sign-in").to_lowercase();
+    assert!(sign_in.starts_with("http/1.1 200"), "{sign_in}");
+    assert!(sign_in.contains("content-security-policy: default-src 'self'"));
+    assert!(sign_in.contains("x-content-type-options: nosniff"));
+    // the API keeps its paths and its problem+json
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/cases/1", Some(&token), None).0,
+        200
+    );
+    let missing = raw_get(&addr, "/api/v1/nothing");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("application/problem+json"), "{missing}");
+    assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    // --no-web: the API alone
+    let (mut child, addr, _lines) = start_server_with(&cw, &["--no-web"]);
+    for path in ["/", "/sign-in", "/cases"] {
+        let r = raw_get(&addr, path);
+        assert!(r.starts_with("HTTP/1.1 404"), "{path}: {r}");
+        assert!(r.contains("application/problem+json"), "{path}: {r}");
+    }
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/cases/1", Some(&token), None).0,
+        200
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -150,6 +150,10 @@ pub enum Top {
         /// Most connections open at once; more wait to be accepted until one closes
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
         max_connections: u64,
+        /// Serve only the JSON API: no desk or portal pages at / (until sign-in exists,
+        /// those pages only ask to sign in)
+        #[arg(long)]
+        no_web: bool,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]

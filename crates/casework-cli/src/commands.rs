@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             deliver_every,
             header_timeout,
             max_connections,
+            no_web,
         } => {
             let limits = casework_http::ServeLimits {
                 header_read_timeout: std::time::Duration::from_secs(header_timeout),
@@ -129,6 +130,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 &mailer,
                 std::time::Duration::from_secs(deliver_every),
                 limits,
+                !no_web,
             )
             .await
         }
@@ -511,7 +513,9 @@ async fn serve(
     mailer: &str,
     deliver_every: std::time::Duration,
     limits: casework_http::ServeLimits,
+    web: bool,
 ) -> Result<u8, Failure> {
+    let pages = if web { Some(web_pages(app)?) } else { None };
     let mailer =
         casework_mail::mailer_from_url(mailer).map_err(|e| Failure::usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(bind)
@@ -540,11 +544,60 @@ async fn serve(
         deliver_every,
         state.health.clone(),
     ));
-    let router = casework_http::router(state);
+    let mut router = casework_http::router(state);
+    if let Some(pages) = pages {
+        router = beside_the_api(router, pages);
+    }
     casework_http::serve(listener, router, limits, shutdown()).await;
     worker.abort();
     let _ = output::human("stopped\n");
     Ok(0)
+}
+
+/// The desk and the portal over the service. Sign-in does not exist yet, so they identify
+/// nobody ([`casework_web::NoSignIn`]): every page asks to sign in, and no case is shown.
+fn web_pages(app: &App) -> Result<axum::Router, Failure> {
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
+        .map_err(|e| {
+            Failure::unavailable(format!(
+                "cannot read /dev/urandom for the pages' CSRF secret: {e} (or serve --no-web)"
+            ))
+        })?;
+    let state = casework_web::WebState::new(
+        app.service.clone(),
+        std::sync::Arc::new(casework_web::NoSignIn),
+        casework_web::CsrfKey::new(secret),
+    );
+    Ok(casework_web::router(state))
+}
+
+/// Whether a path is the JSON API's (or the storage protocol's, health, the document).
+fn api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/store/")
+        || path == "/healthz"
+        || path == "/openapi.json"
+}
+
+/// One router: the API's paths to the API (its 404s stay problem+json), every other path
+/// to the pages.
+fn beside_the_api(api: axum::Router, pages: axum::Router) -> axum::Router {
+    use tower::ServiceExt;
+    axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let target = if api_path(req.uri().path()) {
+            api.clone()
+        } else {
+            pages.clone()
+        };
+        async move {
+            match target.oneshot(req).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        }
+    })
 }
 
 async fn shutdown() {
