@@ -33,6 +33,23 @@ async fn wait_for(driver: &Client, what: &str, check: impl Fn(&str) -> bool) -> 
     }
 }
 
+/// Types `text` into the control with id `id`.
+async fn type_into(driver: &Client, id: &str, text: &str) {
+    let control = driver.find(Locator::Id(id)).await.unwrap();
+    control.send_keys(text).await.unwrap();
+}
+
+/// Clicks the element `css` selects.
+async fn click(driver: &Client, css: &str) {
+    driver
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn shot(driver: &Client, name: &str) {
     let png = driver.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
@@ -208,46 +225,17 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
 
     // the case page: open the call composer, fill it in, send it
     driver.goto(&format!("{base}/cases/1")).await.unwrap();
-    let composer = driver
-        .find(Locator::Css("#compose-call > summary"))
-        .await
-        .unwrap();
-    composer.click().await.unwrap();
-    driver
-        .find(Locator::Id("f-call-duration_minutes"))
-        .await
-        .unwrap()
-        .send_keys("25")
-        .await
-        .unwrap();
-    driver
-        .find(Locator::Css("input[name=screenshare]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    driver
-        .find(Locator::Id("f-call-channel"))
-        .await
-        .unwrap()
-        .send_keys("SPEC line")
-        .await
-        .unwrap();
-    driver
-        .find(Locator::Id("f-call-notes"))
-        .await
-        .unwrap()
-        .send_keys("Screenshare: the data store is not registered on the new server.")
-        .await
-        .unwrap();
-    driver
-        .find(Locator::Css("#compose-call button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&driver, "#compose-call > summary").await;
+    type_into(&driver, "f-call-duration_minutes", "25").await;
+    click(&driver, "input[name=screenshare]").await;
+    type_into(&driver, "f-call-channel", "SPEC line").await;
+    type_into(
+        &driver,
+        "f-call-notes",
+        "Screenshare: the data store is not registered on the new server.",
+    )
+    .await;
+    click(&driver, "#compose-call button[type=submit]").await;
     let page = wait_for(&driver, "the call to be logged", |s| {
         s.contains("Call logged.")
     })
@@ -262,20 +250,13 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
     assert_eq!(case.version, 4, "the call was not written once");
 
     // htmx previews the follow-up email while it is typed, under the CSP
-    driver
-        .find(Locator::Css("#compose-email > summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    driver
-        .find(Locator::Id("f-email-discussed"))
-        .await
-        .unwrap()
-        .send_keys("We found that the data store was not registered after the upgrade.")
-        .await
-        .unwrap();
+    click(&driver, "#compose-email > summary").await;
+    type_into(
+        &driver,
+        "f-email-discussed",
+        "We found that the data store was not registered after the upgrade.",
+    )
+    .await;
     wait_for(&driver, "the live preview", |s| {
         s.contains("[Case 00000001]") && s.contains("was not registered after the upgrade")
     })

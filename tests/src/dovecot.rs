@@ -242,18 +242,6 @@ service stats {{
 impl Drop for Dovecot {
     fn drop(&mut self) {
         // SIGTERM to `timeout`, which passes it on: Dovecot's master stops its children
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                let _ = std::fs::remove_dir_all(&self.dir);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        crate::stop_by_pid(&mut self.child, &self.dir);
     }
 }

@@ -307,6 +307,26 @@ pub fn test_python() -> std::path::PathBuf {
     )
 }
 
+/// Stops a server started under `timeout` by its pid: SIGTERM to `timeout`, which passes it
+/// on; up to five seconds to end, then SIGKILL. Removes its folder `dir` either way.
+pub fn stop_by_pid(child: &mut std::process::Child, dir: &std::path::Path) {
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = std::fs::remove_dir_all(dir);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The workspace's root folder.
 pub fn workspace_root() -> std::path::PathBuf {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

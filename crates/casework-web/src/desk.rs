@@ -8,6 +8,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, post};
+use casework_core::ServiceError;
 use casework_core::config::Permission;
 use casework_core::documents::{EmailFields, RenderedEmail};
 use casework_core::ids::{CaseNumber, StatusName};
@@ -555,47 +557,56 @@ pub async fn case_page(
     .await
 }
 
-/// Runs a command from form `name` (whose fields are `fields`) and answers: back to the
-/// case with `done` on success, the page again with the refusal otherwise.
-#[allow(clippy::too_many_arguments)]
-async fn act(
-    state: &WebState,
-    v: &Visitor,
-    raw: &str,
-    form: &Posted,
-    name: &str,
-    fields: &[&str],
+/// A form on the case page that runs one command: its name (the disclosure it opens and
+/// the `Forms` state it keeps), its fields as the service names them, whether it states
+/// the version it was made from (those that change what others decide on do; appending a
+/// post or a call does not), the notice and anchor after success, and how it reads.
+pub struct Action {
+    form: &'static str,
+    fields: &'static [&'static str],
     versioned: bool,
-    command: Result<Command, (String, String)>,
-    done_key: &str,
-    anchor: &str,
-) -> Response {
+    done: &'static str,
+    anchor: &'static str,
+    command: fn(&Posted) -> Result<Command, (String, String)>,
+}
+
+/// The `POST /cases/{n}/…` handler of an action.
+pub fn route(action: &'static Action) -> MethodRouter<WebState> {
+    post(
+        move |State(state): State<WebState>,
+              Staff(v): Staff,
+              Path(raw): Path<String>,
+              form: Posted| async move { act(&state, &v, &raw, &form, action).await },
+    )
+}
+
+/// Runs an action's command and answers: back to the case with its notice on success
+/// (post/redirect/get), the page again with the refusal otherwise.
+async fn act(state: &WebState, v: &Visitor, raw: &str, form: &Posted, a: &Action) -> Response {
     let Some(n) = case_number(raw) else {
         return no_such_case(v, BACK);
     };
-    let mut forms = Forms::sent(name, form);
-    let command = match command {
+    let mut forms = Forms::sent(a.form, form);
+    let command = match (a.command)(form) {
         Ok(c) => c,
         Err((field, text)) => {
             let status = forms.field(&field, text);
             return case_view(state, v, n, forms, "", Preview::default(), status).await;
         }
     };
-    let version = if versioned { form.version() } else { None };
+    let version = if a.versioned { form.version() } else { None };
     match state.service.execute(&v.actor, n, version, command).await {
         Ok(outcome) => {
             let key = if outcome.events.is_empty() {
                 "unchanged"
             } else {
-                done_key
+                a.done
             };
-            done(&format!("/cases/{}", n.get()), key, anchor)
+            done(&format!("/cases/{}", n.get()), key, a.anchor)
         }
-        Err(casework_core::ServiceError::NotFound(what)) if what.starts_with("case ") => {
-            service_error_page(Some(v), &casework_core::ServiceError::NotFound(what))
-        }
+        Err(e @ ServiceError::NotFound(_)) => service_error_page(Some(v), &e),
         Err(e) => {
-            let status = forms.refuse(&e, fields);
+            let status = forms.refuse(&e, a.fields);
             case_view(state, v, n, forms, "", Preview::default(), status).await
         }
     }
@@ -611,14 +622,10 @@ fn parse<T: std::str::FromStr>(
         .map_err(|_| (field.to_string(), format!("Choose {what}.")))
 }
 
-/// `POST /cases/{n}/edit`: title, description, priority, technical details, categorization.
-pub async fn edit(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    const FIELDS: &[&str] = &[
+/// Edit: title, description, priority, technical details, categorization.
+pub static EDIT: Action = Action {
+    form: "edit",
+    fields: &[
         "title",
         "description",
         "priority",
@@ -627,150 +634,101 @@ pub async fn edit(
         "product_area",
         "functionality",
         "issue",
-    ];
-    let command = (|| {
+    ],
+    versioned: true,
+    done: "edited",
+    anchor: "",
+    command: |form| {
         // the title is sent only when it changed: re-entering the same title is the
         // workflow's way to confirm it, which has its own button
-        let title = form.get("title");
-        let title = (title != form.get("title_was")).then(|| title.to_string());
-        let description = form.get("description");
-        let description =
-            (description != form.get("description_was")).then(|| description.to_string());
+        let changed = |field: &str| {
+            let now = form.get(field);
+            (now != form.get(&format!("{field}_was"))).then(|| now.to_string())
+        };
         Ok(Command::Edit(CaseEdit {
-            title,
-            description,
-            priority: Some(parse(&form, "priority", "a priority")?),
+            title: changed("title"),
+            description: changed("description"),
+            priority: Some(parse(form, "priority", "a priority")?),
             product: Some(form.get("product").to_string()),
             product_version: Some(form.get("product_version").to_string()),
             product_area: Some(form.get("product_area").to_string()),
             functionality: Some(form.get("functionality").to_string()),
             issue: Some(form.get("issue").to_string()),
         }))
-    })();
-    act(
-        &state, &v, &raw, &form, "edit", FIELDS, true, command, "edited", "",
-    )
-    .await
-}
+    },
+};
 
-/// `POST /cases/{n}/confirm-title`: the title is still right (seed step 8).
-pub async fn confirm_title(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::ConfirmTitle);
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "edit",
-        &[],
-        true,
-        cmd,
-        "title-confirmed",
-        "",
-    )
-    .await
-}
+/// The title is still right (seed step 8).
+pub static CONFIRM_TITLE: Action = Action {
+    form: "edit",
+    fields: &[],
+    versioned: true,
+    done: "title-confirmed",
+    anchor: "",
+    command: |_| Ok(Command::ConfirmTitle),
+};
 
-/// `POST /cases/{n}/take`.
-pub async fn take(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Take);
-    act(&state, &v, &raw, &form, "take", &[], true, cmd, "taken", "").await
-}
+/// Take ownership.
+pub static TAKE: Action = Action {
+    form: "take",
+    fields: &[],
+    versioned: true,
+    done: "taken",
+    anchor: "",
+    command: |_| Ok(Command::Take),
+};
 
-/// `POST /cases/{n}/assign`.
-pub async fn assign(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Assign {
-        owner: form.get("owner").to_string(),
-    });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "assign",
-        &["owner"],
-        true,
-        cmd,
-        "assigned",
-        "",
-    )
-    .await
-}
+/// Give the case to someone.
+pub static ASSIGN: Action = Action {
+    form: "assign",
+    fields: &["owner"],
+    versioned: true,
+    done: "assigned",
+    anchor: "",
+    command: |form| {
+        Ok(Command::Assign {
+            owner: form.get("owner").to_string(),
+        })
+    },
+};
 
-/// `POST /cases/{n}/transition`.
-pub async fn transition(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Transition {
-        status: form.get("status").to_string(),
-        note: form.opt("note"),
-    });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "transition",
-        &["status", "note"],
-        true,
-        cmd,
-        "moved",
-        "",
-    )
-    .await
-}
+/// Move to another open or pending status.
+pub static TRANSITION: Action = Action {
+    form: "transition",
+    fields: &["status", "note"],
+    versioned: true,
+    done: "moved",
+    anchor: "",
+    command: |form| {
+        Ok(Command::Transition {
+            status: form.get("status").to_string(),
+            note: form.opt("note"),
+        })
+    },
+};
 
-/// `POST /cases/{n}/escalate`.
-pub async fn escalate(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Escalate {
-        reason: form.get("reason").to_string(),
-    });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "escalate",
-        &["reason"],
-        true,
-        cmd,
-        "escalated",
-        "",
-    )
-    .await
-}
+/// Escalate, with a reason.
+pub static ESCALATE: Action = Action {
+    form: "escalate",
+    fields: &["reason"],
+    versioned: true,
+    done: "escalated",
+    anchor: "",
+    command: |form| {
+        Ok(Command::Escalate {
+            reason: form.get("reason").to_string(),
+        })
+    },
+};
 
-/// `POST /cases/{n}/calls`: a call log (seed step 2; customer-visible).
-pub async fn log_call(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = (|| {
+/// A call log (seed step 2; customer-visible).
+pub static LOG_CALL: Action = Action {
+    form: "call",
+    fields: &["direction", "duration_minutes", "channel", "notes"],
+    versioned: false,
+    done: "call",
+    anchor: "#timeline",
+    command: |form| {
         let minutes = form.get("duration_minutes").trim();
         let duration_minutes = minutes.parse::<u32>().map_err(|_| {
             (
@@ -779,88 +737,46 @@ pub async fn log_call(
             )
         })?;
         Ok(Command::LogCall {
-            direction: parse::<CallDirection>(&form, "direction", "inbound or outbound")?,
+            direction: parse::<CallDirection>(form, "direction", "inbound or outbound")?,
             duration_minutes,
             screenshare: form.checked("screenshare"),
             channel: form.opt("channel"),
             notes: form.get("notes").to_string(),
         })
-    })();
-    let fields = &["direction", "duration_minutes", "channel", "notes"];
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "call",
-        fields,
-        false,
-        cmd,
-        "call",
-        "#timeline",
-    )
-    .await
-}
+    },
+};
 
-/// `POST /cases/{n}/posts`: a note, call notes or the case summary (seed steps 4 and 7).
-pub async fn add_post(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = (|| {
+/// A note, call notes or the case summary (seed steps 4 and 7).
+pub static ADD_POST: Action = Action {
+    form: "post",
+    fields: &["kind", "body", "visibility"],
+    versioned: false,
+    done: "post",
+    anchor: "#timeline",
+    command: |form| {
         Ok(Command::AddPost {
-            kind: parse::<PostKind>(&form, "kind", "what kind of post this is")?,
+            kind: parse::<PostKind>(form, "kind", "what kind of post this is")?,
             body: form.get("body").to_string(),
-            visibility: parse::<Visibility>(&form, "visibility", "who may see it")?,
+            visibility: parse::<Visibility>(form, "visibility", "who may see it")?,
         })
-    })();
-    let fields = &["kind", "body", "visibility"];
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "post",
-        fields,
-        false,
-        cmd,
-        "post",
-        "#timeline",
-    )
-    .await
-}
+    },
+};
 
-/// `POST /cases/{n}/contacts`: a contact attempt (seed step 6).
-pub async fn record_contact(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = (|| {
+/// A contact attempt (seed step 6).
+pub static RECORD_CONTACT: Action = Action {
+    form: "contact",
+    fields: &["channel", "outcome", "note"],
+    versioned: false,
+    done: "contact",
+    anchor: "#timeline",
+    command: |form| {
         Ok(Command::RecordContact {
-            channel: parse::<ContactChannel>(&form, "channel", "email or phone")?,
-            outcome: parse::<ContactOutcome>(&form, "outcome", "whether the customer answered")?,
+            channel: parse::<ContactChannel>(form, "channel", "email or phone")?,
+            outcome: parse::<ContactOutcome>(form, "outcome", "whether the customer answered")?,
             note: form.opt("note"),
         })
-    })();
-    let fields = &["channel", "outcome", "note"];
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "contact",
-        fields,
-        false,
-        cmd,
-        "contact",
-        "#timeline",
-    )
-    .await
-}
+    },
+};
 
 const EMAIL_FIELDS: &[&str] = &[
     "template",
@@ -891,7 +807,90 @@ fn email_fields(form: &Posted) -> Result<(TemplateName, EmailFields), (String, S
     ))
 }
 
-/// The email preview, as a fragment htmx swaps in.
+/// Queue an email from a template (seed steps 1 and 3).
+pub static SEND_EMAIL: Action = Action {
+    form: "email",
+    fields: EMAIL_FIELDS,
+    versioned: false,
+    done: "email",
+    anchor: "#timeline",
+    command: |form| {
+        email_fields(form).map(|(template, fields)| Command::SendEmail { template, fields })
+    },
+};
+
+/// Link a similar case, an article or a defect (seed step 5).
+pub static LINK: Action = Action {
+    form: "link",
+    fields: &["kind", "ref"],
+    versioned: false,
+    done: "linked",
+    anchor: "#troubleshoot",
+    command: |form| {
+        Ok(Command::Link(LinkTarget {
+            kind: parse::<RefKind>(form, "kind", "a case, an article or a defect")?,
+            reference: form.get("ref").to_string(),
+        }))
+    },
+};
+
+/// Ask a collaboration group for help (seed step 5).
+pub static SWARM: Action = Action {
+    form: "swarm",
+    fields: &["group", "question"],
+    versioned: false,
+    done: "swarm",
+    anchor: "#timeline",
+    command: |form| {
+        Ok(Command::Swarm {
+            group: form.get("group").to_string(),
+            question: form.get("question").to_string(),
+        })
+    },
+};
+
+/// Close: resolved (with both resolutions), for non-response, or temporarily (seed steps
+/// 6 and 11).
+pub static CLOSE: Action = Action {
+    form: "close",
+    fields: &[
+        "mode",
+        "primary_resolution",
+        "secondary_resolution",
+        "notify_customer",
+    ],
+    versioned: true,
+    done: "closed",
+    anchor: "",
+    command: |form| {
+        let mode = parse::<CloseMode>(form, "mode", "how the case is closed")?;
+        let resolution = (mode == CloseMode::Resolved).then(|| Resolution {
+            primary: form.get("primary_resolution").to_string(),
+            secondary: form.get("secondary_resolution").to_string(),
+        });
+        Ok(Command::Close {
+            mode,
+            resolution,
+            notify_customer: form.checked("notify_customer"),
+        })
+    },
+};
+
+/// Reopen, with a reason, telling the customer unless unticked.
+pub static REOPEN: Action = Action {
+    form: "reopen",
+    fields: &["reason", "notify_customer"],
+    versioned: true,
+    done: "reopened",
+    anchor: "",
+    command: |form| {
+        Ok(Command::Reopen {
+            reason: form.get("reason").to_string(),
+            notify_customer: form.checked("notify_customer"),
+        })
+    },
+};
+
 #[derive(Template)]
 #[template(path = "email_preview.html")]
 struct PreviewFragment {
@@ -943,139 +942,4 @@ pub async fn preview_email(
         error,
     };
     case_view(&state, &v, n, forms, "", preview, status).await
-}
-
-/// `POST /cases/{n}/emails`: queue an email from a template (seed steps 1 and 3).
-pub async fn send_email(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = email_fields(&form).map(|(template, fields)| Command::SendEmail { template, fields });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "email",
-        EMAIL_FIELDS,
-        false,
-        cmd,
-        "email",
-        "#timeline",
-    )
-    .await
-}
-
-/// `POST /cases/{n}/links`: link a similar case, an article or a defect (seed step 5).
-pub async fn link(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = (|| {
-        Ok(Command::Link(LinkTarget {
-            kind: parse::<RefKind>(&form, "kind", "a case, an article or a defect")?,
-            reference: form.get("ref").to_string(),
-        }))
-    })();
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "link",
-        &["kind", "ref"],
-        false,
-        cmd,
-        "linked",
-        "#troubleshoot",
-    )
-    .await
-}
-
-/// `POST /cases/{n}/swarm`: ask a collaboration group for help (seed step 5).
-pub async fn swarm(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Swarm {
-        group: form.get("group").to_string(),
-        question: form.get("question").to_string(),
-    });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "swarm",
-        &["group", "question"],
-        false,
-        cmd,
-        "swarm",
-        "#timeline",
-    )
-    .await
-}
-
-/// `POST /cases/{n}/close`: resolved (with both resolutions), for non-response, or
-/// temporarily (seed steps 6 and 11).
-pub async fn close(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = (|| {
-        let mode = parse::<CloseMode>(&form, "mode", "how the case is closed")?;
-        let resolution = (mode == CloseMode::Resolved).then(|| Resolution {
-            primary: form.get("primary_resolution").to_string(),
-            secondary: form.get("secondary_resolution").to_string(),
-        });
-        Ok(Command::Close {
-            mode,
-            resolution,
-            notify_customer: form.checked("notify_customer"),
-        })
-    })();
-    let fields = &[
-        "mode",
-        "primary_resolution",
-        "secondary_resolution",
-        "notify_customer",
-    ];
-    act(
-        &state, &v, &raw, &form, "close", fields, true, cmd, "closed", "",
-    )
-    .await
-}
-
-/// `POST /cases/{n}/reopen`: with a reason, telling the customer unless unticked.
-pub async fn reopen(
-    State(state): State<WebState>,
-    Staff(v): Staff,
-    Path(raw): Path<String>,
-    form: Posted,
-) -> Response {
-    let cmd = Ok(Command::Reopen {
-        reason: form.get("reason").to_string(),
-        notify_customer: form.checked("notify_customer"),
-    });
-    act(
-        &state,
-        &v,
-        &raw,
-        &form,
-        "reopen",
-        &["reason", "notify_customer"],
-        true,
-        cmd,
-        "reopened",
-        "",
-    )
-    .await
 }

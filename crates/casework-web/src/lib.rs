@@ -81,21 +81,27 @@ pub fn router(state: WebState) -> Router {
         .route("/cases", get(desk::list))
         .route("/cases/go", get(desk::jump))
         .route("/cases/{number}", get(desk::case_page))
-        .route("/cases/{number}/edit", post(desk::edit))
-        .route("/cases/{number}/confirm-title", post(desk::confirm_title))
-        .route("/cases/{number}/take", post(desk::take))
-        .route("/cases/{number}/assign", post(desk::assign))
-        .route("/cases/{number}/transition", post(desk::transition))
-        .route("/cases/{number}/escalate", post(desk::escalate))
-        .route("/cases/{number}/calls", post(desk::log_call))
-        .route("/cases/{number}/posts", post(desk::add_post))
-        .route("/cases/{number}/contacts", post(desk::record_contact))
+        .route("/cases/{number}/edit", desk::route(&desk::EDIT))
+        .route(
+            "/cases/{number}/confirm-title",
+            desk::route(&desk::CONFIRM_TITLE),
+        )
+        .route("/cases/{number}/take", desk::route(&desk::TAKE))
+        .route("/cases/{number}/assign", desk::route(&desk::ASSIGN))
+        .route("/cases/{number}/transition", desk::route(&desk::TRANSITION))
+        .route("/cases/{number}/escalate", desk::route(&desk::ESCALATE))
+        .route("/cases/{number}/calls", desk::route(&desk::LOG_CALL))
+        .route("/cases/{number}/posts", desk::route(&desk::ADD_POST))
+        .route(
+            "/cases/{number}/contacts",
+            desk::route(&desk::RECORD_CONTACT),
+        )
         .route("/cases/{number}/emails/preview", post(desk::preview_email))
-        .route("/cases/{number}/emails", post(desk::send_email))
-        .route("/cases/{number}/links", post(desk::link))
-        .route("/cases/{number}/swarm", post(desk::swarm))
-        .route("/cases/{number}/close", post(desk::close))
-        .route("/cases/{number}/reopen", post(desk::reopen))
+        .route("/cases/{number}/emails", desk::route(&desk::SEND_EMAIL))
+        .route("/cases/{number}/links", desk::route(&desk::LINK))
+        .route("/cases/{number}/swarm", desk::route(&desk::SWARM))
+        .route("/cases/{number}/close", desk::route(&desk::CLOSE))
+        .route("/cases/{number}/reopen", desk::route(&desk::REOPEN))
         .route("/reports/reopens", get(reports::reopens))
         .route("/reports/reopens/cases", get(reports::reopen_cases))
         // the portal

@@ -233,9 +233,18 @@ pub enum Area {
 }
 
 impl Chrome {
-    /// The frame for `visitor`'s page titled `title`.
+    /// The frame for `visitor`'s page titled `title`, its forms carrying the session's token.
     pub fn new(state: &WebState, visitor: Option<&Visitor>, title: impl Into<String>) -> Self {
-        let (user, area, csrf) = match visitor {
+        let mut chrome = Self::bare(visitor, title);
+        if let Some(v) = visitor {
+            chrome.csrf = state.csrf.token(&v.session);
+        }
+        chrome
+    }
+
+    /// The frame of a page without forms (messages, sign-in).
+    pub fn bare(visitor: Option<&Visitor>, title: impl Into<String>) -> Self {
+        let (user, area) = match visitor {
             Some(v) => (
                 Some((v.actor.name.clone(), role_label(v.actor.role))),
                 if v.actor.role == Role::Customer {
@@ -243,16 +252,15 @@ impl Chrome {
                 } else {
                     Area::Desk
                 },
-                state.csrf.token(&v.session),
             ),
-            None => (None, Area::Outside, String::new()),
+            None => (None, Area::Outside),
         };
         Self {
             title: title.into(),
             user,
             area,
             current: "",
-            csrf,
+            csrf: String::new(),
             css: &assets::CSS.url,
             htmx: &assets::HTMX.url,
             licence: &assets::HTMX_LICENSE.url,
@@ -596,28 +604,7 @@ pub fn message(
     text: &str,
     link: Option<(&str, &str)>,
 ) -> Response {
-    let (user, area) = match visitor {
-        Some(v) => (
-            Some((v.actor.name.clone(), role_label(v.actor.role))),
-            if v.actor.role == Role::Customer {
-                Area::Portal
-            } else {
-                Area::Desk
-            },
-        ),
-        None => (None, Area::Outside),
-    };
-    let chrome = Chrome {
-        title: title.to_string(),
-        user,
-        area,
-        current: "",
-        csrf: String::new(),
-        css: &assets::CSS.url,
-        htmx: &assets::HTMX.url,
-        licence: &assets::HTMX_LICENSE.url,
-        notice: None,
-    };
+    let chrome = Chrome::bare(visitor, title);
     render(
         status,
         &MessagePage {
@@ -675,17 +662,9 @@ pub struct SignInPage {
 /// there yet: the page says so, and nothing else is reachable without it.
 pub async fn sign_in(req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let chrome = Chrome {
-        title: "Sign in".into(),
-        user: identified(&parts).map(|v| (v.actor.name.clone(), role_label(v.actor.role))),
-        area: Area::Outside,
-        current: "",
-        csrf: String::new(),
-        css: &assets::CSS.url,
-        htmx: &assets::HTMX.url,
-        licence: &assets::HTMX_LICENSE.url,
-        notice: None,
-    };
+    // whoever is signed in already still sees the page as from outside: no navigation
+    let mut chrome = Chrome::bare(identified(&parts).as_ref(), "Sign in");
+    chrome.area = Area::Outside;
     render(StatusCode::OK, &SignInPage { chrome })
 }
 

@@ -258,32 +258,39 @@ async fn post(
 
 /// `POST /portal/cases/{n}/reply`: the customer writes on their case.
 pub async fn reply(
-    State(state): State<WebState>,
-    Customer(v): Customer,
-    Path(raw): Path<String>,
+    state: State<WebState>,
+    customer: Customer,
+    raw: Path<String>,
     form: Posted,
 ) -> Response {
-    let cmd = Command::AddPost {
-        kind: PostKind::Note,
-        body: form.get("body").to_string(),
-        visibility: Visibility::Customer,
-    };
-    post(&state, &v, &raw, &form, "reply", cmd, "replied").await
+    customer_note(state, customer, raw, form, "reply", "replied").await
 }
 
 /// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. Core gives
 /// customers no reopen permission (whatever the workflow file says), so the request is
 /// added to the case, in the customer's words, for the support team to decide on.
 pub async fn reopen(
+    state: State<WebState>,
+    customer: Customer,
+    raw: Path<String>,
+    form: Posted,
+) -> Response {
+    customer_note(state, customer, raw, form, "reopen", "asked").await
+}
+
+/// The customer's text from form `name` as a customer-visible note on their case.
+async fn customer_note(
     State(state): State<WebState>,
     Customer(v): Customer,
     Path(raw): Path<String>,
     form: Posted,
+    name: &str,
+    done_key: &str,
 ) -> Response {
     let cmd = Command::AddPost {
         kind: PostKind::Note,
         body: form.get("body").to_string(),
         visibility: Visibility::Customer,
     };
-    post(&state, &v, &raw, &form, "reopen", cmd, "asked").await
+    post(&state, &v, &raw, &form, name, cmd, done_key).await
 }

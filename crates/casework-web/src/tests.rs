@@ -219,6 +219,25 @@ impl Desk {
         }
     }
 
+    /// Closes case `n` temporarily and reopens it with `reason`, as the lead.
+    pub async fn close_and_reopen(&self, n: u64, reason: &str) {
+        let lee = self.actor("lee");
+        let number = n.to_string().parse().unwrap();
+        for cmd in [
+            casework_core::Command::Close {
+                mode: casework_core::model::CloseMode::Temporary,
+                resolution: None,
+                notify_customer: false,
+            },
+            casework_core::Command::Reopen {
+                reason: reason.into(),
+                notify_customer: false,
+            },
+        ] {
+            self.svc.execute(&lee, number, None, cmd).await.unwrap();
+        }
+    }
+
     pub async fn version(&self, n: u64) -> String {
         let case = self
             .svc
@@ -487,7 +506,6 @@ async fn what_a_customer_types_is_shown_as_text_on_every_page() {
     let desk = Desk::new().await;
     let evil = "<script>alert(1)</script>";
     let n = desk.open(evil, "<b>Jordan</b> \"quoted\"", JORDAN).await;
-    let np = n.to_string();
     // the customer writes markup too, and an article carries it
     let r = desk
         .post(
@@ -508,33 +526,7 @@ async fn what_a_customer_types_is_shown_as_text_on_every_page() {
         )
         .await
         .unwrap();
-    let lee = desk.actor("lee");
-    let number = np.parse().unwrap();
-    desk.svc
-        .execute(
-            &lee,
-            number,
-            None,
-            casework_core::Command::Close {
-                mode: casework_core::model::CloseMode::Temporary,
-                resolution: None,
-                notify_customer: false,
-            },
-        )
-        .await
-        .unwrap();
-    desk.svc
-        .execute(
-            &lee,
-            number,
-            None,
-            casework_core::Command::Reopen {
-                reason: evil.into(),
-                notify_customer: false,
-            },
-        )
-        .await
-        .unwrap();
+    desk.close_and_reopen(n, evil).await;
     let pages = [
         ("/cases", "ana"),
         ("/cases?q=alert", "ana"),
@@ -1236,33 +1228,7 @@ async fn take_assign_transition_and_escalate_from_the_page() {
 async fn the_reopen_report_draws_a_chart_and_drills_down_to_the_cases() {
     let desk = Desk::new().await;
     let n = desk.open("Keeps coming back", "Jordan", JORDAN).await;
-    let lee = desk.actor("lee");
-    let num = n.to_string().parse().unwrap();
-    desk.svc
-        .execute(
-            &lee,
-            num,
-            None,
-            casework_core::Command::Close {
-                mode: casework_core::model::CloseMode::Temporary,
-                resolution: None,
-                notify_customer: false,
-            },
-        )
-        .await
-        .unwrap();
-    desk.svc
-        .execute(
-            &lee,
-            num,
-            None,
-            casework_core::Command::Reopen {
-                reason: "Back again".into(),
-                notify_customer: false,
-            },
-        )
-        .await
-        .unwrap();
+    desk.close_and_reopen(n, "Back again").await;
     let r = desk
         .get("/reports/reopens?group_by=owner", Some("lee"))
         .await;
