@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use casework_core::event::{EventKind, replay};
 use casework_core::ids::CaseNumber;
-use casework_core::ports::CaseStore;
+use casework_core::ports::{CaseLog, Diagnostics};
 use casework_store_sqlite::SqliteStore;
 
 const WRITER: &str = env!("CARGO_BIN_EXE_casework-test-writer");

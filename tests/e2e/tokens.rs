@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use casework_core::model::{Actor, Role};
-use casework_core::ports::CaseStore;
+use casework_core::ports::Directory;
 use casework_core::{ServiceError, WorkflowError};
 use casework_e2e::{service, staff};
 use casework_store_memory::MemoryStore;

@@ -147,8 +147,9 @@ impl Cw {
     /// as an earlier version may have stored it (a customer name with a line break, an
     /// address today's rules refuse). Returns its number.
     pub fn open_stored_case(&self, title: &str, customer_name: &str, customer_email: &str) -> u64 {
-        use casework_core::event::EventKind;
+        use casework_core::event::Opened;
         use casework_core::model::{Customer, Origin, Priority, StatusCategory};
+        use casework_core::ports::CaseLog;
         let store = match casework_store_sqlite::SqliteStore::open_url(&self.store_url()) {
             Ok(s) => s,
             Err(e) => panic!("cannot open {}: {e}", self.store_url()),
@@ -159,7 +160,7 @@ impl Cw {
         let (Ok(email), Ok(status)) = (email, status) else {
             panic!("{customer_email:?} is not an address any version stored");
         };
-        let opened = EventKind::Opened {
+        let opened = Opened {
             title: title.into(),
             description: String::new(),
             origin: Origin::Email,
@@ -179,8 +180,7 @@ impl Cw {
             Ok(r) => r,
             Err(e) => panic!("no runtime: {e}"),
         };
-        let created = runtime.block_on(casework_core::ports::CaseStore::create_case(
-            &store,
+        let created = runtime.block_on(store.create_case(
             jiff::Timestamp::now(),
             "an earlier version".into(),
             opened,

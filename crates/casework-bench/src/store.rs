@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use casework_core::event::{Event, EventKind, replay};
+use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, PostKind};
-use casework_core::ports::{CaseStore, ReportGroup, ReportQuery, Scope};
+use casework_core::ports::{
+    CaseLog, CaseQueries, Diagnostics, ReportGroup, ReportQuery, Reports, Scope,
+};
 use casework_core::text;
 use casework_store_sqlite::SqliteStore;
 use rusqlite::{Connection, params};
@@ -121,11 +123,17 @@ fn raw_loop(path: &Path, rows: &[Row], synchronous: &str) -> Result<f64> {
 /// The store: 32 concurrent writers creating cases at the default durability (FULL).
 async fn store_commits(path: &Path, rows: &[Row]) -> Result<f64> {
     let store = Arc::new(SqliteStore::open_url(&url(path))?);
-    let opened: Arc<Vec<(jiff::Timestamp, String, EventKind)>> = Arc::new(
-        rows.iter()
-            .map(|r| (r.event.at, r.event.actor.clone(), r.event.kind.clone()))
-            .collect(),
-    );
+    let opened: Vec<(jiff::Timestamp, String, Opened)> = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.event.at,
+                r.event.actor.clone(),
+                r.event.kind.clone().try_into()?,
+            ))
+        })
+        .collect::<Result<_, casework_core::event::NotOpened>>()?;
+    let opened = Arc::new(opened);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();

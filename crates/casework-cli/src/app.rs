@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError};
+use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
 use casework_store_memory::MemoryStore;
 use casework_store_rest::RestStore;
@@ -39,6 +40,14 @@ impl Failure {
         }
     }
 
+    /// A fault inside Casework (exit 5).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::INTERNAL,
+            message: message.into(),
+        }
+    }
+
     /// Whoever read the output went away (`… | head`): stop, say nothing, exit 0.
     pub fn quiet() -> Self {
         Self {
@@ -63,7 +72,13 @@ impl From<ServiceError> for Failure {
             ServiceError::Store(StoreError::Duplicate(_) | StoreError::Invalid(_)) => {
                 exit::USAGE_OR_NOT_FOUND
             }
-            ServiceError::Store(_) => exit::UNAVAILABLE,
+            ServiceError::Store(StoreError::Conflict { .. } | StoreError::ClaimLost(_)) => {
+                exit::CONFLICT
+            }
+            ServiceError::Store(StoreError::NotFound(_)) => exit::USAGE_OR_NOT_FOUND,
+            ServiceError::Store(StoreError::Internal(_)) | ServiceError::Internal(_) => {
+                exit::INTERNAL
+            }
         };
         Self {
             code,
@@ -265,6 +280,19 @@ pub fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failu
     )))
 }
 
+/// The service `casework demo` runs on: a throw-away memory store, the default workflow and
+/// templates, the given test clock and sequential ids, so its output is the same every run.
+pub fn throwaway(clock: Arc<FixedClock>) -> Result<CaseService, Failure> {
+    let templates = Templates::embedded().map_err(|e| Failure::internal(e.to_string()))?;
+    Ok(CaseService::new(
+        Arc::new(MemoryStore::new()),
+        clock,
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(templates),
+    ))
+}
+
 impl App {
     /// Wires everything from the global options.
     pub fn build(
@@ -307,6 +335,32 @@ mod tests {
         assert_ne!(a1, a2);
         assert_ne!(a1, b1);
         assert_eq!(a1.len(), 20);
+    }
+
+    #[test]
+    fn a_fault_inside_is_its_own_exit_code_and_an_unreachable_store_keeps_4() {
+        let code = |e: ServiceError| Failure::from(e).code;
+        assert_eq!(code(ServiceError::Internal("bug".into())), exit::INTERNAL);
+        assert_eq!(
+            code(ServiceError::Store(StoreError::Internal("corrupt".into()))),
+            exit::INTERNAL
+        );
+        assert_eq!(
+            Failure::from(StoreError::Internal("undecodable".into())).code,
+            exit::INTERNAL,
+            "a decode fault is not store unavailable"
+        );
+        assert_eq!(
+            code(ServiceError::Store(StoreError::Unavailable(
+                "refused".into()
+            ))),
+            exit::UNAVAILABLE
+        );
+        assert_eq!(code(ServiceError::Busy { attempts: 10 }), exit::UNAVAILABLE);
+        assert_eq!(
+            code(ServiceError::Store(StoreError::ClaimLost("m1".into()))),
+            exit::CONFLICT
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ Exit codes:
   2  refused by the workflow (closing checklist, permission, transition,
      policy)
   3  conflict: someone else changed the case first
-  4  the store is unavailable
+  4  the store is unavailable (or the case stayed busy): try again later
+  5  Casework failed inside (a bug, or stored data that does not read back);
+     the message says what, and retrying will not help
 
 Environment:
   CASEWORK_STORE   store URL (sqlite://PATH, memory://, http://HOST:PORT);

@@ -39,6 +39,16 @@ async fn actor(app: &App, cli_actor: &Option<String>) -> Result<Actor, Failure> 
     Ok(app.service.resolve_actor(name).await?)
 }
 
+/// The person `--as` names, or else whoever holds the store's credentials
+/// ([`Actor::operator`]): what `agent list`, `doctor` and `init` act as before anyone is
+/// named.
+async fn actor_or_operator(app: &App, cli_actor: &Option<String>) -> Result<Actor, Failure> {
+    match cli_actor {
+        Some(_) => actor(app, cli_actor).await,
+        None => Ok(Actor::operator("cli")),
+    }
+}
+
 fn read_body(body: Option<String>, file: Option<std::path::PathBuf>) -> Result<String, Failure> {
     match (body, file) {
         (Some(b), _) if b == "-" => {
@@ -111,7 +121,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     let svc = &app.service;
     match cli.command {
         Top::Demo | Top::Openapi | Top::Completions { .. } => Ok(0),
-        Top::Init => init(&app, cli.config.as_deref(), json).await,
+        Top::Init => init(&app, &cli.actor, cli.config.as_deref(), json).await,
         Top::Serve {
             bind,
             mailer,
@@ -134,7 +144,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .await
         }
-        Top::Doctor => doctor(&app, json).await,
+        Top::Doctor => doctor(&app, &cli.actor, json).await,
         Top::Agent(AgentCmd::Add {
             name,
             role,
@@ -169,7 +179,8 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Top::Agent(AgentCmd::List) => {
-            let people = svc.store().list_people().await?;
+            let who = actor_or_operator(&app, &cli.actor).await?;
+            let people = svc.people(&who).await?;
             if json {
                 print_json(&people)?;
             } else if people.is_empty() {
@@ -470,9 +481,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let mailer = casework_mail::mailer_from_url(&mailer)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let worker = format!("cli-{}", std::process::id());
-            let report = svc
-                .deliver(&who, &worker, mailer.as_ref(), svc.config().delivery)
-                .await?;
+            let report = svc.deliver(&who, &worker, mailer.as_ref()).await?;
             if json {
                 print_json(&report)?;
             } else {
@@ -618,8 +627,14 @@ async fn shutdown() {
     }
 }
 
-async fn init(app: &App, explicit: Option<&std::path::Path>, json: bool) -> Result<u8, Failure> {
-    let stats = app.service.stats().await?;
+async fn init(
+    app: &App,
+    cli_actor: &Option<String>,
+    explicit: Option<&std::path::Path>,
+    json: bool,
+) -> Result<u8, Failure> {
+    let who = actor_or_operator(app, cli_actor).await?;
+    let stats = app.service.diagnose(&who).await?.stats;
     let path = explicit
         .map(std::path::Path::to_path_buf)
         .or_else(default_config_path);
@@ -656,20 +671,15 @@ async fn init(app: &App, explicit: Option<&std::path::Path>, json: bool) -> Resu
     Ok(0)
 }
 
-async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
-    let stats = app.service.stats().await?;
+async fn doctor(app: &App, cli_actor: &Option<String>, json: bool) -> Result<u8, Failure> {
+    let who = actor_or_operator(app, cli_actor).await?;
+    let diagnosis = app.service.diagnose(&who).await?;
+    let (stats, stranded) = (&diagnosis.stats, &diagnosis.stranded);
     let config = match &app.config_source {
         ConfigSource::File(p) => p.display().to_string(),
         ConfigSource::Embedded => "built-in default".to_string(),
     };
-    let statuses: Vec<String> = app
-        .service
-        .config()
-        .statuses()
-        .iter()
-        .map(|s| s.name.to_string())
-        .collect();
-    let stranded = app.service.config().stranded(&stats.statuses);
+    let statuses: Vec<String> = diagnosis.statuses.iter().map(ToString::to_string).collect();
     if json {
         print_json(&json!({
             "store": app.store_url,
@@ -698,7 +708,7 @@ async fn doctor(app: &App, json: bool) -> Result<u8, Failure> {
         );
         outln!("Workflow:   {config}");
         outln!("Statuses:   {}", statuses.join(", "));
-        for s in &stranded {
+        for s in stranded {
             outln!(
                 "Stranded:   {} case{} in {:?}, which the workflow file does not have: \
                  move them with casework --as ADMIN status map {}=NEW",

@@ -5,18 +5,18 @@
 
 use std::sync::Arc;
 
+use casework_core::CaseService;
 use casework_core::documents::EmailFields;
 use casework_core::ids::CaseNumber;
+use casework_core::limits::{DEFAULT_OUTBOX, MAX_OUTBOX};
 use casework_core::model::{
     Actor, CallDirection, CloseMode, ContactChannel, ContactOutcome, Customer, LinkTarget,
     NewArticle, Origin, OutboxMessage, OutboxStatus, Person, PostKind, Priority, RefKind,
     Resolution, Role, TemplateName, Visibility,
 };
 use casework_core::ports::{ReportGroup, ReportQuery};
-use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::testing::FixedClock;
 use casework_core::workflow::{CaseEdit, Command, NewCase};
-use casework_core::{CaseService, Templates, WorkflowConfig};
-use casework_store_memory::MemoryStore;
 use jiff::SignedDuration;
 use serde_json::json;
 
@@ -26,6 +26,8 @@ use crate::output::{self, print_json};
 struct Demo {
     svc: CaseService,
     clock: Arc<FixedClock>,
+    /// Who reads the outbox for the narration (Lee, a lead).
+    reader: Actor,
     n: CaseNumber,
     quiet: bool,
     emails_seen: usize,
@@ -72,7 +74,7 @@ impl Demo {
     }
 
     async fn print_new_emails(&mut self) -> Result<(), Failure> {
-        let all: Vec<OutboxMessage> = self.svc.store().outbox_list(None, 1000).await?;
+        let all: Vec<OutboxMessage> = self.svc.outbox(&self.reader, None, MAX_OUTBOX).await?;
         for m in &all[self.emails_seen..] {
             self.say(&format!(
                 "\n  Email queued in the outbox:\n    To: {} <{}>\n    Subject: {}\n\n{}",
@@ -110,16 +112,8 @@ fn person(name: &str, role: Role, email: &str, signature: &str) -> Result<Person
 
 /// Runs the demo; with `json`, prints one JSON document of the final state instead.
 pub async fn run(json: bool) -> Result<u8, Failure> {
-    let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(FixedClock::default());
-    let templates = Templates::embedded().map_err(|e| Failure::usage(e.to_string()))?;
-    let svc = CaseService::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(SequentialIds::default()),
-        Arc::new(WorkflowConfig::default_config()),
-        Arc::new(templates),
-    );
+    let svc = crate::app::throwaway(clock.clone())?;
     let setup = Actor::system("setup");
     svc.add_person(
         &setup,
@@ -198,6 +192,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     let mut d = Demo {
         svc: svc.clone(),
         clock: clock.clone(),
+        reader: lee.clone(),
         n: older.number,
         quiet,
         emails_seen: 0,
@@ -457,8 +452,7 @@ pub async fn run(json: bool) -> Result<u8, Failure> {
     let final_case = svc.case(&lee, case.number).await?;
     let timeline = svc.timeline(&lee, case.number).await?;
     let outbox = svc
-        .store()
-        .outbox_list(Some(OutboxStatus::Queued), 100)
+        .outbox(&lee, Some(OutboxStatus::Queued), DEFAULT_OUTBOX)
         .await?;
     if json {
         print_json(&json!({

@@ -23,8 +23,11 @@ pub mod exit {
     pub const REFUSED: u8 = 2;
     /// Someone else changed the case first.
     pub const CONFLICT: u8 = 3;
-    /// The store cannot be reached or used.
+    /// The store cannot be reached or used, or the case stayed busy.
     pub const UNAVAILABLE: u8 = 4;
+    /// Casework failed inside: a bug, or stored data that does not read back (the message
+    /// says what; retrying will not help).
+    pub const INTERNAL: u8 = 5;
 }
 
 /// `error: invalid value "Alice\nSmith" for --customer-name <NAME>: contains a line

@@ -26,7 +26,6 @@ pub async fn deliver_forever(
 ) {
     let system = Actor::system("delivery");
     let worker = format!("serve-{}", std::process::id());
-    let policy = service.config().delivery;
     supervise(&health, every, move || {
         let (service, mailer, system, worker) = (
             service.clone(),
@@ -36,7 +35,7 @@ pub async fn deliver_forever(
         );
         async move {
             service
-                .deliver(&system, &worker, mailer.as_ref(), policy)
+                .deliver(&system, &worker, mailer.as_ref())
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

@@ -58,6 +58,18 @@ string_enum!(
     }
 );
 
+impl Permission {
+    /// What `"*"` grants: every permission but `store`. The storage protocol is machine
+    /// access, the equivalent of database credentials, so a role gets it only where the file
+    /// names it.
+    pub fn wildcard() -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| *p != Permission::Store)
+    }
+}
+
 /// A workflow file that cannot be used, with the line it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("workflow file, line {line}: {message}")]
@@ -281,7 +293,7 @@ impl WorkflowConfig {
             transitions: vec![],
         };
         let mut permissions = BTreeMap::new();
-        permissions.insert(Role::Admin, Permission::ALL.iter().copied().collect());
+        permissions.insert(Role::Admin, Permission::wildcard().collect());
         Self {
             organization: Organization {
                 name: "Support".into(),
@@ -444,7 +456,7 @@ impl WorkflowConfig {
             let mut set = BTreeSet::new();
             for item in list {
                 if item.get_ref() == "*" {
-                    set.extend(Permission::ALL.iter().copied());
+                    set.extend(Permission::wildcard());
                     continue;
                 }
                 let perm: Permission = item.get_ref().parse().map_err(|_| {
@@ -663,6 +675,30 @@ mod tests {
         );
         let e = WorkflowConfig::parse(&text).unwrap_err();
         assert!(e.message.contains("listed twice"), "{e}");
+    }
+
+    #[test]
+    fn a_wildcard_grants_everything_but_the_storage_protocol() {
+        let c = WorkflowConfig::parse(DEFAULT_WORKFLOW).unwrap();
+        assert!(c.permits(Role::Admin, Permission::Manage));
+        assert!(
+            !c.permits(Role::Admin, Permission::Store),
+            "admin = [\"*\"]"
+        );
+        assert!(c.permits(Role::Service, Permission::Store));
+        let named = with(r#"admin = ["*"]"#, r#"admin = ["*", "store"]"#);
+        assert!(
+            WorkflowConfig::parse(&named)
+                .unwrap()
+                .permits(Role::Admin, Permission::Store)
+        );
+        let none = with(r#"service = ["store"]"#, r#"service = []"#);
+        assert!(
+            !WorkflowConfig::parse(&none)
+                .unwrap()
+                .permits(Role::Service, Permission::Store)
+        );
+        assert!(!WorkflowConfig::minimal().permits(Role::Admin, Permission::Store));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use crate::config::Permission;
 use crate::model::{Actor, OutboxMessage};
 use crate::ports::{DeliveryOutcome, MailError, Mailer, StoreError};
 use crate::service::{CaseService, ServiceError};
-use crate::workflow::WorkflowError;
 
 /// How hard delivery tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,28 +83,26 @@ pub struct DeliveryReport {
 }
 
 impl CaseService {
-    /// Delivers every message due now, as `worker`, until none is left to claim. Needs the
-    /// `outbox` permission. Several workers may run at once: claims keep them apart.
+    /// Delivers every message due now, as `worker`, until none is left to claim, by the
+    /// workflow file's `[delivery]` policy. Needs the `outbox` permission. Several workers
+    /// may run at once: claims keep them apart, each until now plus the policy's lease.
     pub async fn deliver(
         &self,
         actor: &Actor,
         worker: &str,
         mailer: &dyn Mailer,
-        policy: DeliveryPolicy,
     ) -> Result<DeliveryReport, ServiceError> {
-        if !self.config().permits(actor.role, Permission::Outbox) {
-            return Err(WorkflowError::Forbidden {
-                role: actor.role,
-                action: "deliver the outbox".into(),
-            }
-            .into());
-        }
+        self.require(actor, Permission::Outbox, "deliver the outbox")?;
+        let policy = self.config().delivery;
         let mut report = DeliveryReport::default();
         loop {
             let now = self.now();
+            let until = now.checked_add(policy.lease).map_err(|e| {
+                ServiceError::Internal(format!("the delivery lease from {now}: {e}"))
+            })?;
             let claimed = self
-                .store()
-                .outbox_claim(worker.to_string(), now, policy.lease, policy.batch)
+                .store
+                .outbox_claim(worker.to_string(), now, until, policy.batch)
                 .await?;
             if claimed.is_empty() {
                 return Ok(report);
@@ -119,12 +116,12 @@ impl CaseService {
                     DeliveryOutcome::Failed { .. } => report.failed += 1,
                 }
                 match self
-                    .store()
+                    .store
                     .outbox_finish(message.id.clone(), worker.to_string(), self.now(), outcome)
                     .await
                 {
                     // the lease lapsed and another worker took the message over: its record wins
-                    Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                    Ok(_) | Err(StoreError::ClaimLost(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
             }

@@ -269,6 +269,97 @@ impl EventKind {
     }
 }
 
+/// The event that opens a case, as a type of its own: what a store's `create_case` takes, so
+/// no other event can open a case and no store has to check it. On the wire it is the
+/// `opened` event (`{"type": "opened", …}`); any other event is refused when it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "EventKind", try_from = "EventKind")]
+pub struct Opened {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Origin.
+    pub origin: Origin,
+    /// Priority.
+    pub priority: Priority,
+    /// Customer.
+    pub customer: Customer,
+    /// Product, if known at opening.
+    pub product: Option<String>,
+    /// Product version, if known at opening.
+    pub product_version: Option<String>,
+    /// Initial status.
+    pub status: StatusName,
+    /// Its category.
+    pub category: StatusCategory,
+}
+
+impl Opened {
+    /// The case's first event: this, as event 1 of case `number`.
+    pub fn event(self, number: CaseNumber, at: Timestamp, actor: String) -> Event {
+        Event {
+            case: number,
+            seq: 1,
+            at,
+            actor,
+            kind: self.into(),
+        }
+    }
+}
+
+impl From<Opened> for EventKind {
+    fn from(o: Opened) -> Self {
+        EventKind::Opened {
+            title: o.title,
+            description: o.description,
+            origin: o.origin,
+            priority: o.priority,
+            customer: o.customer,
+            product: o.product,
+            product_version: o.product_version,
+            status: o.status,
+            category: o.category,
+        }
+    }
+}
+
+/// An event that is not `opened` where only `opened` may be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a case starts with an opened event, not {0}")]
+pub struct NotOpened(pub &'static str);
+
+impl TryFrom<EventKind> for Opened {
+    type Error = NotOpened;
+
+    fn try_from(kind: EventKind) -> Result<Self, NotOpened> {
+        match kind {
+            EventKind::Opened {
+                title,
+                description,
+                origin,
+                priority,
+                customer,
+                product,
+                product_version,
+                status,
+                category,
+            } => Ok(Opened {
+                title,
+                description,
+                origin,
+                priority,
+                customer,
+                product,
+                product_version,
+                status,
+                category,
+            }),
+            other => Err(NotOpened(other.name())),
+        }
+    }
+}
+
 /// Replaying events that do not form a valid history.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
@@ -542,4 +633,31 @@ pub fn apply_all(mut case: Case, events: &[Event]) -> Result<Case, ReplayError> 
         case = e.evolve(Some(case))?;
     }
     Ok(case)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opening_event_is_the_opened_event_on_the_wire_and_nothing_else_is() {
+        let opened = crate::testing::opened("Printer offline");
+        let kind: EventKind = opened.clone().into();
+        // the same JSON as the event it is, so fingerprints and the protocol are unchanged
+        assert_eq!(
+            serde_json::to_value(&opened).unwrap(),
+            serde_json::to_value(&kind).unwrap()
+        );
+        let back: Opened = serde_json::from_value(serde_json::to_value(&kind).unwrap()).unwrap();
+        assert_eq!(back, opened);
+        let other = serde_json::to_value(EventKind::TitleConfirmed).unwrap();
+        let err = serde_json::from_value::<Opened>(other).unwrap_err();
+        assert!(err.to_string().contains("not title_confirmed"), "{err}");
+        assert_eq!(
+            Opened::try_from(EventKind::TitleConfirmed),
+            Err(NotOpened("title_confirmed"))
+        );
+        let event = opened.event(CaseNumber::MIN, crate::testing::START, "ana".into());
+        assert_eq!((event.seq, event.kind), (1, kind));
+    }
 }

@@ -1,9 +1,12 @@
 //! Validated newtypes parsed once at the edge: case numbers, email addresses, status names.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits::{MAX_EMAIL, MAX_EMAIL_LOCAL, MAX_STATUS_NAME};
 
 /// A value given by a user that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,15 +17,15 @@ pub struct ParseError {
     /// The offending input, as given.
     pub value: String,
     /// Why it was refused.
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
 }
 
 impl ParseError {
-    fn new(what: &'static str, value: &str, reason: &'static str) -> Self {
+    fn new(what: &'static str, value: &str, reason: impl Into<Cow<'static, str>>) -> Self {
         Self {
             what,
             value: value.chars().take(80).collect(),
-            reason,
+            reason: reason.into(),
         }
     }
 }
@@ -135,12 +138,6 @@ pub struct EmailAddress(String);
 /// labels joined by dots. Internationalized addresses are accepted too (see the type).
 pub const EMAIL_PATTERN: &str = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 
-/// Longest address, in characters.
-pub const EMAIL_MAX: usize = 254;
-
-/// Longest part before the `@`, in bytes (RFC 5321, and lettre's limit).
-const LOCAL_MAX: usize = 64;
-
 /// Characters allowed in a dot-atom besides letters and digits (RFC 5322 `atext`).
 const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
 
@@ -150,7 +147,7 @@ impl utoipa::PartialSchema for EmailAddress {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(EMAIL_PATTERN))
-            .max_length(Some(EMAIL_MAX))
+            .max_length(Some(MAX_EMAIL))
             .description(Some(
                 "An email address (stored lower-cased). The pattern gives the ASCII form; \
                  internationalized domains and names are accepted too.",
@@ -249,45 +246,49 @@ impl FromStr for EmailAddress {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let bad = |reason| Err(ParseError::new("email address", s, reason));
-        if t.chars().count() > EMAIL_MAX {
-            return bad("longer than 254 characters");
+        let bad = |reason: Cow<'static, str>| Err(ParseError::new("email address", s, reason));
+        if t.chars().count() > MAX_EMAIL {
+            return bad(format!("longer than {MAX_EMAIL} characters").into());
         }
         if t.chars().any(crate::input::is_bidi_control) {
-            return bad("contains a bidirectional override");
+            return bad("contains a bidirectional override".into());
         }
         if t.chars()
             .any(|c| c.is_control() || crate::input::is_line_break(c))
         {
-            return bad("contains a control character");
+            return bad("contains a control character".into());
         }
         if t.chars().any(char::is_whitespace) {
-            return bad("contains white space");
+            return bad("contains white space".into());
         }
         let lower = t.to_lowercase();
         let Some((local, domain)) = lower.rsplit_once('@') else {
-            return bad("missing @");
+            return bad("missing @".into());
         };
         if local.is_empty() || domain.is_empty() || local.contains('@') {
-            return bad("expected exactly one @ between a name and a domain");
+            return bad("expected exactly one @ between a name and a domain".into());
         }
-        if local.len() > LOCAL_MAX {
-            return bad("the part before the @ is longer than 64 bytes");
+        if local.len() > MAX_EMAIL_LOCAL {
+            return bad(
+                format!("the part before the @ is longer than {MAX_EMAIL_LOCAL} bytes").into(),
+            );
         }
         if local.split('.').any(str::is_empty) {
             return bad(
-                "the part before the @ may not start or end with a dot, or hold two in a row",
+                "the part before the @ may not start or end with a dot, or hold two in a row"
+                    .into(),
             );
         }
         let atext =
             |c: char| c.is_ascii_alphanumeric() || ATEXT_SPECIALS.contains(c) || !c.is_ascii();
         if !local.chars().all(|c| c == '.' || atext(c)) {
             return bad(
-                "the part before the @ may hold only letters, digits, dots and !#$%&'*+-/=?^_`{|}~",
+                "the part before the @ may hold only letters, digits, dots and !#$%&'*+-/=?^_`{|}~"
+                    .into(),
             );
         }
         if let Err(reason) = ascii_domain(domain) {
-            return bad(reason);
+            return bad(reason.into());
         }
         Ok(Self(lower))
     }
@@ -342,8 +343,12 @@ impl FromStr for StatusName {
         if t.is_empty() {
             return Err(ParseError::new("status", s, "is empty"));
         }
-        if t.chars().count() > 64 {
-            return Err(ParseError::new("status", s, "longer than 64 characters"));
+        if t.chars().count() > MAX_STATUS_NAME {
+            return Err(ParseError::new(
+                "status",
+                s,
+                format!("longer than {MAX_STATUS_NAME} characters"),
+            ));
         }
         if s.chars().any(char::is_control) {
             return Err(ParseError::new("status", s, "contains a control character"));

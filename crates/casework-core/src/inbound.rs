@@ -10,21 +10,7 @@
 
 use crate::ids::EmailAddress;
 use crate::input::{is_bidi_control, is_line_break};
-
-/// Longest display name kept, in characters (longer ones are cut).
-pub const MAX_NAME: usize = 200;
-
-/// Longest subject kept, in characters (longer ones are cut).
-pub const MAX_SUBJECT: usize = 998;
-
-/// Longest address text kept as written, in characters.
-pub const MAX_RAW_ADDRESS: usize = 320;
-
-/// Longest message id kept, in characters; a longer one is treated as absent.
-pub const MAX_MESSAGE_ID: usize = 998;
-
-/// Longest attachment file name kept, in characters.
-pub const MAX_FILE_NAME: usize = 255;
+use crate::limits::{MAX_INBOUND_ADDRESS, MAX_INBOUND_NAME};
 
 /// One inbound email, parsed. Every field is data from outside: nothing in it has been
 /// checked against a case, a person or a signature yet.
@@ -130,7 +116,7 @@ impl InboundMessage {
 pub struct Mailbox {
     /// The display name, decoded and on one line ([`one_line`]); `None` when absent.
     pub name: Option<String>,
-    /// The address as written (trimmed, cut at [`MAX_RAW_ADDRESS`] characters, on one
+    /// The address as written (trimmed, cut at [`MAX_INBOUND_ADDRESS`] characters, on one
     /// line): kept even when it does not parse, to show and to quarantine.
     pub raw: String,
     /// The address parsed with core's rules ([`EmailAddress`]); `None` when they refuse it.
@@ -143,9 +129,9 @@ impl Mailbox {
     /// `None`). Never fails.
     pub fn new(name: Option<&str>, address: &str) -> Self {
         let name = name
-            .map(|n| one_line(n, MAX_NAME))
+            .map(|n| one_line(n, MAX_INBOUND_NAME))
             .filter(|n| !n.is_empty());
-        let raw = one_line(address, MAX_RAW_ADDRESS);
+        let raw = one_line(address, MAX_INBOUND_ADDRESS);
         let parsed = address.trim().parse::<EmailAddress>().ok();
         Self {
             name,

@@ -8,10 +8,6 @@
 
 use crate::workflow::{WorkflowError, optional_text, required_text};
 
-/// Longest full-text query, in characters, for search and for the case list's `q`: a query's
-/// cost grows with its terms, so it is capped like any other input.
-pub const MAX_QUERY: usize = 1000;
-
 /// What [`required_line`] accepts, as a regular expression for the API document (ECMA-262
 /// and Python `re` alike): no control character (C0, DEL, C1), line or paragraph separator
 /// or bidirectional override/isolate anywhere, and at least one character that is not

@@ -9,7 +9,9 @@
 //! - [`documents`] — the emails and the case-summary draft (minijinja templates).
 //! - [`inbound`] — a parsed inbound email: senders, thread ids, text, attachments, auto-reply
 //!   and bounce signals (the mail adapter parses; core decides).
-//! - [`ports`] — what core needs from outside: [`CaseStore`](ports::CaseStore), clock, ids.
+//! - [`ports`] — what core needs from outside: the store by capability (the case log,
+//!   queries, reports, the directory, knowledge, the outbox, diagnostics), clock, ids, mail.
+//! - [`limits`] — every limit on input, for checks, the API document and the CLI.
 //! - [`service`] — the application service both front-ends drive.
 //!
 //! **Architecture invariant:** this crate does no I/O. It depends on no database, HTTP,
@@ -23,6 +25,7 @@ pub mod event;
 pub mod ids;
 pub mod inbound;
 pub mod input;
+pub mod limits;
 pub mod model;
 pub mod ports;
 pub mod protocol;

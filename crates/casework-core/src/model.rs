@@ -53,7 +53,7 @@ macro_rules! string_enum {
                 Err(crate::ids::ParseError {
                     what: stringify!($name),
                     value: t.chars().take(80).collect(),
-                    reason: concat!("expected one of: ", $($text, " "),+),
+                    reason: std::borrow::Cow::Borrowed(concat!("expected one of: ", $($text, " "),+)),
                 })
             }
         }
@@ -452,6 +452,20 @@ impl Actor {
             name: name.to_string(),
             principal: format!("system:{name}"),
             role: Role::Admin,
+            email: None,
+            phone: None,
+            signature: None,
+        }
+    }
+
+    /// Whoever holds a store's own credentials (its file, or a service token for a remote
+    /// store) and names no person: the local CLI before `--as`. The role is `service`, so
+    /// what the workflow file grants that role (by default `store`) is what they may do.
+    pub fn operator(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            principal: format!("operator:{name}"),
+            role: Role::Service,
             email: None,
             phone: None,
             signature: None,

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::config::WorkflowConfig;
-use crate::event::EventKind;
+use crate::event::{EventKind, Opened};
 use crate::ids::StatusName;
 use crate::model::{Case, CloseMode, NewArticle, StatusCategory};
 use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
@@ -28,8 +28,9 @@ pub struct CreateCase {
     pub at: Timestamp,
     /// Who opened it.
     pub actor: String,
-    /// The `opened` event.
-    pub opened: EventKind,
+    /// The `opened` event (any other event is refused).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::event::EventKind))]
+    pub opened: Opened,
     /// For an idempotent create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub once: Option<Once>,
@@ -96,9 +97,9 @@ pub struct Claim {
     /// The worker's time.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub now: Timestamp,
-    /// How long the claim holds.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "PT5M"))]
-    pub lease: SignedDuration,
+    /// Until when the claim holds (the worker's `now` plus its lease).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub until: Timestamp,
     /// At most this many messages.
     #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
     pub limit: u32,
@@ -130,7 +131,8 @@ pub struct Revoke {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
-    /// `not_found`, `conflict`, `duplicate`, `invalid`, `unavailable` or `internal`.
+    /// `not_found`, `conflict`, `duplicate`, `claim_lost`, `invalid`, `unavailable` or
+    /// `internal`.
     pub kind: String,
     /// What happened.
     pub detail: String,
@@ -156,6 +158,7 @@ impl ErrorBody {
                 Some((*expected_version, *current_version)),
             ),
             StoreError::Duplicate(what) => ("duplicate", what.clone(), None),
+            StoreError::ClaimLost(id) => ("claim_lost", id.clone(), None),
             StoreError::Invalid(why) => ("invalid", why.clone(), None),
             StoreError::Unavailable(why) => ("unavailable", why.clone(), None),
             StoreError::Internal(why) => ("internal", why.clone(), None),
@@ -177,6 +180,7 @@ impl ErrorBody {
                 current_version: self.current_version.unwrap_or(0),
             },
             "duplicate" => StoreError::Duplicate(self.detail),
+            "claim_lost" => StoreError::ClaimLost(self.detail),
             "invalid" => StoreError::Invalid(self.detail),
             "unavailable" => StoreError::Unavailable(self.detail),
             _ => StoreError::Internal(self.detail),
@@ -229,22 +233,16 @@ fn check_status(
     }
 }
 
-/// What `POST /store/v1/cases` accepts beside an `opened` event (checked by the store): a
-/// status of the workflow, in its category, and a time that is not back-dated.
+/// What `POST /store/v1/cases` accepts of an `opened` event: a status of the workflow, in
+/// its category, and a time that is not back-dated.
 pub fn verify_open(
-    opened: &EventKind,
+    opened: &Opened,
     at: Timestamp,
     config: &WorkflowConfig,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     check_time(at, now)?;
-    if let EventKind::Opened {
-        status, category, ..
-    } = opened
-    {
-        check_status(config, status, *category)?;
-    }
-    Ok(())
+    check_status(config, &opened.status, opened.category)
 }
 
 /// The state a commit really leads to, computed from the stored case and the commit's

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::event::EventKind;
+use crate::event::Opened;
 use crate::ids::{CaseNumber, EmailAddress, StatusName};
 use crate::model::{
     Case, Category, ContactTally, Customer, Origin, OutboxMessage, OutboxStatus, Priority,
@@ -146,8 +146,8 @@ pub fn renamed_workflow() -> WorkflowConfig {
 }
 
 /// An `opened` event for a web case titled `title`, from customer `c@customer.example`.
-pub fn opened(title: &str) -> EventKind {
-    EventKind::Opened {
+pub fn opened(title: &str) -> Opened {
+    Opened {
         title: title.into(),
         description: "d".into(),
         origin: Origin::Web,

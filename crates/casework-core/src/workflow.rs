@@ -7,22 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Permission, WorkflowConfig};
 use crate::documents::{EmailFields, TemplateError, Templates};
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, Opened};
 use crate::ids::{CaseNumber, StatusName};
 use crate::input::{optional_line, required_line};
+use crate::limits::{MAX_CALL_MINUTES, MAX_PHONE, MAX_SHORT_TEXT, MAX_TEXT, MAX_URL};
 use crate::model::{
     Actor, CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, Customer, Field,
     LinkTarget, Origin, OutboxMessage, OutboxStatus, PostKind, Priority, RefKind, Resolution, Role,
     StatusCategory, TemplateName, Visibility,
 };
 use crate::ports::IdGenerator;
-
-/// Longest free text accepted in one field (posts, notes, descriptions).
-pub const MAX_TEXT: usize = 100_000;
-/// Longest short text accepted (titles, names, products, resolutions).
-pub const MAX_SHORT_TEXT: usize = 255;
-/// Longest call a log accepts, in minutes.
-pub const MAX_CALL_MINUTES: u32 = 24 * 60;
 
 /// A new case, as asked for (seed step 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -529,7 +523,7 @@ pub fn check_email(template: TemplateName, fields: &EmailFields) -> Result<(), W
         }
     }
     for url in &fields.documentation {
-        check_len("documentation", url, 2048)?;
+        check_len("documentation", url, MAX_URL)?;
     }
     Ok(())
 }
@@ -550,7 +544,7 @@ pub fn optional_text(
 }
 
 /// Decides the `opened` event for a new case.
-pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, WorkflowError> {
+pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<Opened, WorkflowError> {
     ctx.require(Permission::OpenCase, "open cases")?;
     if ctx.actor.role == Role::Customer && ctx.actor.email.as_ref() != Some(&new.customer.email) {
         return Err(WorkflowError::Forbidden {
@@ -560,7 +554,7 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, Workfl
     }
     let status = ctx.config.initial_status.clone();
     let category = ctx.config.category_of(&status);
-    Ok(EventKind::Opened {
+    Ok(Opened {
         title: required_line("title", &new.title, MAX_SHORT_TEXT)?,
         description: optional_text("description", Some(&new.description), MAX_TEXT)?
             .unwrap_or_default(),
@@ -569,7 +563,7 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<EventKind, Workfl
         customer: Customer {
             name: required_line("customer.name", &new.customer.name, MAX_SHORT_TEXT)?,
             email: new.customer.email.clone(),
-            phone: optional_line("customer.phone", new.customer.phone.as_deref(), 64)?,
+            phone: optional_line("customer.phone", new.customer.phone.as_deref(), MAX_PHONE)?,
             account: optional_line(
                 "customer.account",
                 new.customer.account.as_deref(),

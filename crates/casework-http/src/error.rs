@@ -131,7 +131,10 @@ impl From<ServiceError> for ApiError {
                 "duplicate",
                 format!("{what} already exists"),
             ),
-            ServiceError::Store(_) => Self::internal(&detail),
+            ServiceError::Store(StoreError::ClaimLost(_)) => {
+                Self::new(StatusCode::CONFLICT, "claim lost", detail)
+            }
+            ServiceError::Store(_) | ServiceError::Internal(_) => Self::internal(&detail),
         }
     }
 }

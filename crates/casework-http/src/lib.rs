@@ -19,13 +19,14 @@ use axum::{Json, Router};
 use casework_core::documents::EmailFields;
 use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
+use casework_core::limits::{DEFAULT_HITS, DEFAULT_OUTBOX, MAX_HITS, MAX_OUTBOX};
 use casework_core::model::{
     Actor, CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, Customer, LinkTarget,
     NewArticle, Origin, OutboxStatus, PostKind, Priority, RefKind, Resolution, StatusCategory,
     TemplateName, Visibility,
 };
 use casework_core::ports::{CaseFilter, PageRequest, ReportCasesQuery, ReportGroup, ReportQuery};
-use casework_core::service::{MAX_HITS, MAX_OUTBOX, Outcome};
+use casework_core::service::Outcome;
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use casework_core::{CaseService, ServiceError};
 use serde::Deserialize;
@@ -466,17 +467,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error>
 
 /// A page request from `limit` and `cursor` parameters, 422 naming the one at fault.
 fn page_request(limit: Option<u32>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
-    PageRequest::from_params(limit, cursor).map_err(|e| {
-        let e = e.to_string();
-        ApiError::invalid(
-            if e.contains("limit") {
-                "limit"
-            } else {
-                "cursor"
-            },
-            e,
-        )
-    })
+    PageRequest::from_params(limit, cursor).map_err(|e| ApiError::invalid(e.field(), e.to_string()))
 }
 
 /// A blank query parameter is the same as an absent one.
@@ -1346,8 +1337,8 @@ async fn send_email(
     });
     match queued {
         Some(v) => Ok((StatusCode::CREATED, Json(v)).into_response()),
-        None => Err(ApiError::from(ServiceError::Store(
-            casework_core::StoreError::Internal("no email was queued".into()),
+        None => Err(ApiError::from(ServiceError::Internal(
+            "an email was sent but none was queued".into(),
         ))),
     }
 }
@@ -1451,7 +1442,7 @@ async fn similar(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .similar(&a, number(&n)?, limit(q.limit, 10, MAX_HITS)?)
+            .similar(&a, number(&n)?, limit(q.limit, DEFAULT_HITS, MAX_HITS)?)
             .await?,
     )
     .into_response())
@@ -1563,7 +1554,7 @@ async fn search(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .search(&a, &q.q, q.kind, limit(q.limit, 10, MAX_HITS)?)
+            .search(&a, &q.q, q.kind, limit(q.limit, DEFAULT_HITS, MAX_HITS)?)
             .await?,
     )
     .into_response())
@@ -1828,7 +1819,7 @@ async fn outbox(
 ) -> Result<Response, ApiError> {
     Ok(Json(
         s.service
-            .outbox(&a, q.status, limit(q.limit, 100, MAX_OUTBOX)?)
+            .outbox(&a, q.status, limit(q.limit, DEFAULT_OUTBOX, MAX_OUTBOX)?)
             .await?,
     )
     .into_response())

@@ -1,25 +1,23 @@
 //! The storage protocol (`/store/v1`, see `docs/store-protocol.md`): the case-store port
-//! over HTTP, for `casework-store-rest` and any other client holding a `service` token. It
-//! is the equivalent of database credentials, so every other role is refused (403).
+//! over HTTP, for `casework-store-rest` and any other client holding a `service` token. Core
+//! decides who may use it (the workflow file's `store` permission, [`CaseService::storage`])
+//! and checks every write ([`StoreAccess`]): a principal without `store` is answered 403,
+//! and this module only moves calls and errors over the wire.
 //!
-//! The server never trusts a client's claimed state: a commit's events are applied by the
-//! core to the stored case ([`casework_core::protocol::verify_commit`]), and that state is
-//! what gets stored.
+//! [`CaseService::storage`]: casework_core::CaseService::storage
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use casework_core::ids::CaseNumber;
-use casework_core::model::{ApiToken, Defect, OutboxStatus, Person, Role};
-use casework_core::ports::{
-    CaseStore, Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError,
-};
+use casework_core::model::{ApiToken, Defect, OutboxStatus, Person};
+use casework_core::ports::{Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError};
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Revoke, Similar,
-    verify_commit, verify_open,
+    AddArticle, Claim, CreateCase, ErrorBody, Finish, ListCases, Revoke, Similar,
 };
+use casework_core::service::StoreAccess;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -53,10 +51,11 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/stats", get(stats))
 }
 
-/// The caller, who must hold a `service` token.
-struct Service;
+/// The caller's handle on the store: core gives it to a principal the workflow file grants
+/// `store`, and refuses everyone else (403).
+struct Storage(StoreAccess);
 
-impl axum::extract::FromRequestParts<AppState> for Service {
+impl axum::extract::FromRequestParts<AppState> for Storage {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -64,15 +63,7 @@ impl axum::extract::FromRequestParts<AppState> for Service {
         state: &AppState,
     ) -> Result<Self, ApiError> {
         let Auth(actor) = Auth::from_request_parts(parts, state).await?;
-        if actor.role == Role::Service {
-            Ok(Service)
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the storage protocol needs a token with the role service",
-            ))
-        }
+        Ok(Storage(state.service.storage(&actor)?))
     }
 }
 
@@ -81,7 +72,7 @@ fn store_error(e: StoreError) -> ApiError {
     let status = match &e {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
         StoreError::Conflict { .. } => StatusCode::PRECONDITION_FAILED,
-        StoreError::Duplicate(_) => StatusCode::CONFLICT,
+        StoreError::Duplicate(_) | StoreError::ClaimLost(_) => StatusCode::CONFLICT,
         StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         StoreError::Internal(detail) => {
@@ -115,10 +106,6 @@ fn created<T: Serialize>(value: T) -> Answer {
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }
 
-fn store(s: &AppState) -> &std::sync::Arc<dyn CaseStore> {
-    s.service.store()
-}
-
 fn case_number(raw: &str) -> Result<CaseNumber, ApiError> {
     raw.parse()
         .map_err(|_| store_error(StoreError::NotFound(format!("case {raw}"))))
@@ -132,28 +119,8 @@ fn case_number(raw: &str) -> Result<CaseNumber, ApiError> {
     request_body = casework_core::protocol::CreateCase,
     responses((status = 201, description = "The case", body = casework_core::protocol::CreatedCase), crate::openapi::Problems)
 )]
-async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<CreateCase>) -> Answer {
-    verify_open(&b.opened, b.at, s.service.config(), s.service.now()).map_err(store_error)?;
-    let made = match b.once {
-        Some(once) => {
-            let c = store(&s)
-                .create_case_once(once.key, once.fingerprint, b.at, b.actor, b.opened)
-                .await
-                .map_err(store_error)?;
-            CreatedCase {
-                case: c.case,
-                replayed: c.replayed,
-            }
-        }
-        None => CreatedCase {
-            case: store(&s)
-                .create_case(b.at, b.actor, b.opened)
-                .await
-                .map_err(store_error)?,
-            replayed: false,
-        },
-    };
-    created(made)
+async fn create_case(Storage(s): Storage, Body(b): Body<CreateCase>) -> Answer {
+    created(s.create_case(b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -164,11 +131,8 @@ async fn create_case(State(s): State<AppState>, _: Service, Body(b): Body<Create
     params(("n" = String, Path, description = "Case number")),
     responses((status = 200, description = "The case", body = casework_core::model::Case), crate::openapi::Problems)
 )]
-async fn load_case(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
-    ok(store(&s)
-        .load_case(case_number(&n)?)
-        .await
-        .map_err(store_error)?)
+async fn load_case(Storage(s): Storage, Path(n): Path<String>) -> Answer {
+    ok(s.load_case(case_number(&n)?).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -180,24 +144,8 @@ async fn load_case(State(s): State<AppState>, _: Service, Path(n): Path<String>)
     request_body = casework_core::ports::Commit,
     responses((status = 200, description = "The case as stored", body = casework_core::model::Case), crate::openapi::Problems)
 )]
-async fn commit(
-    State(s): State<AppState>,
-    _: Service,
-    Path(n): Path<String>,
-    Body(mut c): Body<Commit>,
-) -> Answer {
-    let number = case_number(&n)?;
-    if c.number != number {
-        return Err(store_error(StoreError::Invalid(format!(
-            "the commit is for case {}, posted to case {number}",
-            c.number
-        ))));
-    }
-    let current = store(&s).load_case(number).await.map_err(store_error)?;
-    // the state stored is the one the core computes, never the one the client sent
-    c.state =
-        verify_commit(current, &c, s.service.config(), s.service.now()).map_err(store_error)?;
-    ok(store(&s).commit(c).await.map_err(store_error)?)
+async fn commit(Storage(s): Storage, Path(n): Path<String>, Body(c): Body<Commit>) -> Answer {
+    ok(s.commit(case_number(&n)?, c).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -208,11 +156,8 @@ async fn commit(
     request_body = casework_core::protocol::ListCases,
     responses((status = 200, description = "The page", body = casework_core::ports::Page<casework_core::model::Case>), crate::openapi::Problems)
 )]
-async fn list_cases(State(s): State<AppState>, _: Service, Body(b): Body<ListCases>) -> Answer {
-    ok(store(&s)
-        .list_cases(b.filter, b.page)
-        .await
-        .map_err(store_error)?)
+async fn list_cases(Storage(s): Storage, Body(b): Body<ListCases>) -> Answer {
+    ok(s.list_cases(b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -223,11 +168,8 @@ async fn list_cases(State(s): State<AppState>, _: Service, Body(b): Body<ListCas
     params(("n" = String, Path, description = "Case number")),
     responses((status = 200, description = "The events", body = Vec<casework_core::event::Event>), crate::openapi::Problems)
 )]
-async fn history(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
-    ok(store(&s)
-        .history(case_number(&n)?)
-        .await
-        .map_err(store_error)?)
+async fn history(Storage(s): Storage, Path(n): Path<String>) -> Answer {
+    ok(s.history(case_number(&n)?).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -239,16 +181,8 @@ async fn history(State(s): State<AppState>, _: Service, Path(n): Path<String>) -
     request_body = casework_core::protocol::Similar,
     responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), crate::openapi::Problems)
 )]
-async fn similar(
-    State(s): State<AppState>,
-    _: Service,
-    Path(n): Path<String>,
-    Body(b): Body<Similar>,
-) -> Answer {
-    ok(store(&s)
-        .similar(case_number(&n)?, b.scope, b.limit)
-        .await
-        .map_err(store_error)?)
+async fn similar(Storage(s): Storage, Path(n): Path<String>, Body(b): Body<Similar>) -> Answer {
+    ok(s.similar(case_number(&n)?, b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -259,9 +193,8 @@ async fn similar(
     params(("n" = String, Path, description = "Case number")),
     responses((status = 200, description = "Messages, oldest first", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
 )]
-async fn case_outbox(State(s): State<AppState>, _: Service, Path(n): Path<String>) -> Answer {
-    ok(store(&s)
-        .outbox_for_case(case_number(&n)?)
+async fn case_outbox(Storage(s): Storage, Path(n): Path<String>) -> Answer {
+    ok(s.outbox_for_case(case_number(&n)?)
         .await
         .map_err(store_error)?)
 }
@@ -274,8 +207,8 @@ async fn case_outbox(State(s): State<AppState>, _: Service, Path(n): Path<String
     request_body = casework_core::ports::SearchQuery,
     responses((status = 200, description = "Ranked hits", body = Vec<casework_core::ports::SearchHit>), crate::openapi::Problems)
 )]
-async fn search(State(s): State<AppState>, _: Service, Body(q): Body<SearchQuery>) -> Answer {
-    ok(store(&s).search(q).await.map_err(store_error)?)
+async fn search(Storage(s): Storage, Body(q): Body<SearchQuery>) -> Answer {
+    ok(s.search(q).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -286,12 +219,8 @@ async fn search(State(s): State<AppState>, _: Service, Body(q): Body<SearchQuery
     request_body = casework_core::ports::ReportQuery,
     responses((status = 200, description = "Rows", body = Vec<casework_core::ports::ReportRow>), crate::openapi::Problems)
 )]
-async fn reopen_report(
-    State(s): State<AppState>,
-    _: Service,
-    Body(q): Body<ReportQuery>,
-) -> Answer {
-    ok(store(&s).reopen_report(q).await.map_err(store_error)?)
+async fn reopen_report(Storage(s): Storage, Body(q): Body<ReportQuery>) -> Answer {
+    ok(s.reopen_report(q).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -302,15 +231,8 @@ async fn reopen_report(
     request_body = casework_core::ports::ReportCasesQuery,
     responses((status = 200, description = "A page of cases", body = casework_core::ports::Page<casework_core::ports::ReportCase>), crate::openapi::Problems)
 )]
-async fn reopen_report_cases(
-    State(s): State<AppState>,
-    _: Service,
-    Body(q): Body<ReportCasesQuery>,
-) -> Answer {
-    ok(store(&s)
-        .reopen_report_cases(q)
-        .await
-        .map_err(store_error)?)
+async fn reopen_report_cases(Storage(s): Storage, Body(q): Body<ReportCasesQuery>) -> Answer {
+    ok(s.reopen_report_cases(q).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -320,8 +242,8 @@ async fn reopen_report_cases(
     summary = "Everyone, by name",
     responses((status = 200, description = "People", body = Vec<casework_core::model::Person>), crate::openapi::Problems)
 )]
-async fn list_people(State(s): State<AppState>, _: Service) -> Answer {
-    ok(store(&s).list_people().await.map_err(store_error)?)
+async fn list_people(Storage(s): Storage) -> Answer {
+    ok(s.list_people().await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -332,8 +254,8 @@ async fn list_people(State(s): State<AppState>, _: Service) -> Answer {
     params(("name" = String, Path, description = "The person's name")),
     responses((status = 200, description = "The person", body = casework_core::model::Person), crate::openapi::Problems)
 )]
-async fn get_person(State(s): State<AppState>, _: Service, Path(name): Path<String>) -> Answer {
-    ok(store(&s).get_person(name).await.map_err(store_error)?)
+async fn get_person(Storage(s): Storage, Path(name): Path<String>) -> Answer {
+    ok(s.get_person(name).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -346,18 +268,11 @@ async fn get_person(State(s): State<AppState>, _: Service, Path(name): Path<Stri
     responses((status = 204, description = "Stored"), crate::openapi::Problems)
 )]
 async fn put_person(
-    State(s): State<AppState>,
-    _: Service,
+    Storage(s): Storage,
     Path(name): Path<String>,
     Body(p): Body<Person>,
 ) -> Answer {
-    if p.name != name {
-        return Err(store_error(StoreError::Invalid(format!(
-            "the person is {:?}, put at {name:?}",
-            p.name
-        ))));
-    }
-    store(&s).put_person(p).await.map_err(store_error)?;
+    s.put_person(&name, p).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -369,13 +284,8 @@ async fn put_person(
     request_body = casework_core::protocol::AddArticle,
     responses((status = 201, description = "The article", body = casework_core::model::Article), crate::openapi::Problems)
 )]
-async fn add_article(State(s): State<AppState>, _: Service, Body(b): Body<AddArticle>) -> Answer {
-    created(
-        store(&s)
-            .add_article(b.article, b.at)
-            .await
-            .map_err(store_error)?,
-    )
+async fn add_article(Storage(s): Storage, Body(b): Body<AddArticle>) -> Answer {
+    created(s.add_article(b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -386,11 +296,11 @@ async fn add_article(State(s): State<AppState>, _: Service, Body(b): Body<AddArt
     params(("id" = String, Path, description = "Article id")),
     responses((status = 200, description = "The article", body = casework_core::model::Article), crate::openapi::Problems)
 )]
-async fn get_article(State(s): State<AppState>, _: Service, Path(id): Path<String>) -> Answer {
+async fn get_article(Storage(s): Storage, Path(id): Path<String>) -> Answer {
     let id: u64 = id
         .parse()
         .map_err(|_| store_error(StoreError::NotFound(format!("article {id}"))))?;
-    ok(store(&s).get_article(id).await.map_err(store_error)?)
+    ok(s.get_article(id).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -401,8 +311,8 @@ async fn get_article(State(s): State<AppState>, _: Service, Path(id): Path<Strin
     request_body = casework_core::model::Defect,
     responses((status = 201, description = "The defect", body = casework_core::model::Defect), crate::openapi::Problems)
 )]
-async fn add_defect(State(s): State<AppState>, _: Service, Body(d): Body<Defect>) -> Answer {
-    created(store(&s).add_defect(d).await.map_err(store_error)?)
+async fn add_defect(Storage(s): Storage, Body(d): Body<Defect>) -> Answer {
+    created(s.add_defect(d).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -413,8 +323,8 @@ async fn add_defect(State(s): State<AppState>, _: Service, Body(d): Body<Defect>
     params(("key" = String, Path, description = "Defect key")),
     responses((status = 200, description = "The defect", body = casework_core::model::Defect), crate::openapi::Problems)
 )]
-async fn get_defect(State(s): State<AppState>, _: Service, Path(key): Path<String>) -> Answer {
-    ok(store(&s).get_defect(key).await.map_err(store_error)?)
+async fn get_defect(Storage(s): Storage, Path(key): Path<String>) -> Answer {
+    ok(s.get_defect(key).await.map_err(store_error)?)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -436,13 +346,8 @@ struct OutboxQuery {
     params(OutboxQuery),
     responses((status = 200, description = "Messages", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
 )]
-async fn outbox_list(
-    State(s): State<AppState>,
-    _: Service,
-    Params(q): Params<OutboxQuery>,
-) -> Answer {
-    ok(store(&s)
-        .outbox_list(q.status, q.limit)
+async fn outbox_list(Storage(s): Storage, Params(q): Params<OutboxQuery>) -> Answer {
+    ok(s.outbox_list(q.status, q.limit)
         .await
         .map_err(store_error)?)
 }
@@ -451,15 +356,12 @@ async fn outbox_list(
     post,
     path = "/store/v1/outbox/claims",
     tag = "store",
-    summary = "Claim due messages for a worker, with a lease",
+    summary = "Claim due messages for a worker until a deadline",
     request_body = casework_core::protocol::Claim,
     responses((status = 200, description = "The claimed messages", body = Vec<casework_core::model::OutboxMessage>), crate::openapi::Problems)
 )]
-async fn outbox_claim(State(s): State<AppState>, _: Service, Body(c): Body<Claim>) -> Answer {
-    ok(store(&s)
-        .outbox_claim(c.worker, c.now, c.lease, c.limit)
-        .await
-        .map_err(store_error)?)
+async fn outbox_claim(Storage(s): Storage, Body(c): Body<Claim>) -> Answer {
+    ok(s.outbox_claim(c).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -472,15 +374,11 @@ async fn outbox_claim(State(s): State<AppState>, _: Service, Body(c): Body<Claim
     responses((status = 200, description = "The message", body = casework_core::model::OutboxMessage), crate::openapi::Problems)
 )]
 async fn outbox_finish(
-    State(s): State<AppState>,
-    _: Service,
+    Storage(s): Storage,
     Path(id): Path<String>,
     Body(f): Body<Finish>,
 ) -> Answer {
-    ok(store(&s)
-        .outbox_finish(id, f.worker, f.now, f.outcome)
-        .await
-        .map_err(store_error)?)
+    ok(s.outbox_finish(id, f).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -491,8 +389,8 @@ async fn outbox_finish(
     request_body = casework_core::model::ApiToken,
     responses((status = 204, description = "Stored"), crate::openapi::Problems)
 )]
-async fn put_token(State(s): State<AppState>, _: Service, Body(t): Body<ApiToken>) -> Answer {
-    store(&s).put_token(t).await.map_err(store_error)?;
+async fn put_token(Storage(s): Storage, Body(t): Body<ApiToken>) -> Answer {
+    s.put_token(t).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -504,8 +402,8 @@ async fn put_token(State(s): State<AppState>, _: Service, Body(t): Body<ApiToken
     params(("hash" = String, Path, description = "Hex SHA-256 of the secret")),
     responses((status = 200, description = "The token", body = casework_core::model::ApiToken), crate::openapi::Problems)
 )]
-async fn find_token(State(s): State<AppState>, _: Service, Path(hash): Path<String>) -> Answer {
-    ok(store(&s).find_token(hash).await.map_err(store_error)?)
+async fn find_token(Storage(s): Storage, Path(hash): Path<String>) -> Answer {
+    ok(s.find_token(hash).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -515,8 +413,8 @@ async fn find_token(State(s): State<AppState>, _: Service, Path(hash): Path<Stri
     summary = "Every token, oldest first",
     responses((status = 200, description = "Tokens", body = Vec<casework_core::model::ApiToken>), crate::openapi::Problems)
 )]
-async fn list_tokens(State(s): State<AppState>, _: Service) -> Answer {
-    ok(store(&s).list_tokens().await.map_err(store_error)?)
+async fn list_tokens(Storage(s): Storage) -> Answer {
+    ok(s.list_tokens().await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -529,15 +427,11 @@ async fn list_tokens(State(s): State<AppState>, _: Service) -> Answer {
     responses((status = 200, description = "The token", body = casework_core::model::ApiToken), crate::openapi::Problems)
 )]
 async fn revoke_token(
-    State(s): State<AppState>,
-    _: Service,
+    Storage(s): Storage,
     Path(id): Path<String>,
     Body(r): Body<Revoke>,
 ) -> Answer {
-    ok(store(&s)
-        .revoke_token(id, r.at)
-        .await
-        .map_err(store_error)?)
+    ok(s.revoke_token(id, r).await.map_err(store_error)?)
 }
 
 #[utoipa::path(
@@ -547,6 +441,6 @@ async fn revoke_token(
     summary = "Counts, for diagnostics",
     responses((status = 200, description = "Counts", body = casework_core::ports::StoreStats), crate::openapi::Problems)
 )]
-async fn stats(State(s): State<AppState>, _: Service) -> Answer {
-    ok(store(&s).stats().await.map_err(store_error)?)
+async fn stats(Storage(s): Storage) -> Answer {
+    ok(s.stats().await.map_err(store_error)?)
 }

@@ -1163,7 +1163,7 @@ fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> {
             "POST",
             "/store/v1/outbox/claims",
             Some(
-                json!({"worker": "w", "now": "2026-01-05T09:00:00Z", "lease": "PT5M", "limit": 5}),
+                json!({"worker": "w", "now": "2026-01-05T09:00:00Z", "until": "2026-01-05T09:05:00Z", "limit": 5}),
             ),
             200,
         ),
@@ -1286,6 +1286,46 @@ async fn the_access_matrix_holds_for_every_route_principal_and_case() {
         }
     }
     assert_eq!(cells, 2 * (2 * 19 + 12 + 25) * 8);
+}
+
+#[tokio::test]
+async fn the_workflow_file_decides_who_speaks_the_storage_protocol() {
+    // issue #12: /store/v1 checked `role == service` in HTTP, and the workflow file's
+    // `service = ["store"]` was never read; now core decides with the `store` permission
+    let default = casework_core::config::DEFAULT_WORKFLOW;
+    let without = default.replace(r#"service = ["store"]"#, "service = []");
+    assert_ne!(without, default);
+    for (text, granted) in [(default.to_string(), true), (without, false)] {
+        let svc = casework_core::CaseService::new(
+            Arc::new(casework_store_memory::MemoryStore::new()),
+            Arc::new(casework_core::testing::FixedClock::default()),
+            Arc::new(casework_core::testing::SequentialIds::default()),
+            Arc::new(casework_core::WorkflowConfig::parse(&text).unwrap()),
+            Arc::new(casework_core::Templates::embedded().unwrap()),
+        );
+        let setup = Actor::system("setup");
+        svc.create_token(&setup, "sync", Role::Service, None, SERVICE)
+            .await
+            .unwrap();
+        let app = router(AppState::new(svc));
+        let stats = call(&app, "GET", "/store/v1/stats", Some(SERVICE), None, &[]).await;
+        if granted {
+            assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+            continue;
+        }
+        for (method, uri, body, _) in store_routes() {
+            let r = call(&app, method, &uri, Some(SERVICE), body, &[]).await;
+            is_problem(&r, StatusCode::FORBIDDEN);
+            assert!(
+                r.body["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("storage protocol"),
+                "{method} {uri}: {}",
+                r.body
+            );
+        }
+    }
 }
 
 #[test]
@@ -1806,10 +1846,10 @@ fn the_document_lists_exactly_the_contracts_routes() {
             .map(|p| p["schema"]["maximum"].as_u64().unwrap())
             .unwrap()
     };
-    let hits = u64::from(casework_core::service::MAX_HITS);
+    let hits = u64::from(casework_core::limits::MAX_HITS);
     assert_eq!(maximum("/api/v1/search"), hits);
     assert_eq!(maximum("/api/v1/cases/{n}/similar"), hits);
-    let outbox = u64::from(casework_core::service::MAX_OUTBOX);
+    let outbox = u64::from(casework_core::limits::MAX_OUTBOX);
     assert_eq!(maximum("/api/v1/outbox"), outbox);
 }
 

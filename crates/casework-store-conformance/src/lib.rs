@@ -1,4 +1,7 @@
-//! The behaviour suite every Casework store must pass.
+//! The behaviour suite every Casework store must pass, grouped as core's store port is: one
+//! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
+//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`), and last `service.rs`,
+//! the service driven over the whole store.
 //!
 //! A store's test module runs all of it with one line:
 //!
@@ -9,9 +12,18 @@
 //! }
 //! ```
 //!
+//! A store being written runs one group at a time, from the case log on, and watches it
+//! pass before writing the next capability:
+//!
+//! ```text
+//! casework_store_conformance::case_log_suite!(std::sync::Arc::new(crate::NewStore::new()));
+//! ```
+//!
 //! The expression is evaluated once per behaviour inside an async block (so it may
-//! `.await`) and must give a fresh, empty `Arc<impl CaseStore>`. Each behaviour becomes its
-//! own `#[test]`, so a failure names exactly what the store gets wrong.
+//! `.await`) and must give a fresh, empty `Arc` of the store. Each group becomes a module
+//! named after it (`case_log`, …) holding one `#[test]` per behaviour, so a failure names
+//! the group and exactly what the store gets wrong (`cargo test case_log::`). The module
+//! sees what the calling module sees (`use super::*`).
 
 pub mod behaviours;
 pub mod model;
@@ -33,15 +45,31 @@ pub fn run<F: Future<Output = ()>>(f: F) {
     }
 }
 
-/// Expands to one `#[test]` per conformance behaviour, each on a fresh store from `$make`.
+/// Every group, each in its module: what a store must pass to be done. A new capability's
+/// group is one more line here.
 #[macro_export]
 macro_rules! suite {
     ($make:expr) => {
-        $crate::suite!(@each $make;
+        $crate::case_log_suite!($make);
+        $crate::directory_suite!($make);
+        $crate::knowledge_suite!($make);
+        $crate::case_queries_suite!($make);
+        $crate::reports_suite!($make);
+        $crate::outbox_suite!($make);
+        $crate::diagnostics_suite!($make);
+        $crate::service_suite!($make);
+    };
+}
+
+/// One `#[test]` per behaviour of the case log: numbers, creates, loads, commits, histories, in a module `case_log`, each on a fresh store from
+/// `$make`, which needs `CaseLog`.
+#[macro_export]
+macro_rules! case_log_suite {
+    ($make:expr) => {
+        $crate::__group!(case_log; $make;
             numbers_are_unique_and_increasing,
             concurrent_creates_get_unique_numbers,
-            create_refuses_anything_but_an_opened_event,
-            unknown_records_are_not_found,
+            unknown_cases_are_not_found,
             a_created_case_round_trips,
             commits_append_events_and_replay_to_the_state,
             a_stale_version_is_a_conflict_and_changes_nothing,
@@ -49,38 +77,165 @@ macro_rules! suite {
             many_writers_lose_no_update,
             a_commit_is_all_or_nothing,
             misnumbered_events_are_refused,
+            idempotent_creates_make_one_case,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of the directory: people and tokens, in a module `directory`, each on a fresh store from
+/// `$make`, which needs `Directory`.
+#[macro_export]
+macro_rules! directory_suite {
+    ($make:expr) => {
+        $crate::__group!(directory; $make;
+            people_round_trip,
+            tokens_are_found_by_hash_and_revoked,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of knowledge: articles and defects, in a module `knowledge`, each on a fresh store from
+/// `$make`, which needs `Knowledge`.
+#[macro_export]
+macro_rules! knowledge_suite {
+    ($make:expr) => {
+        $crate::__group!(knowledge; $make;
+            articles_and_defects_round_trip,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of case queries: filters, pages, search, similar cases, in a module `case_queries`, each on a fresh store from
+/// `$make`, which needs `CaseLog + Knowledge + CaseQueries`.
+#[macro_export]
+macro_rules! case_queries_suite {
+    ($make:expr) => {
+        $crate::__group!(case_queries; $make;
             filters_select_the_right_cases,
             pagination_walks_every_case_once,
             pagination_is_stable_under_concurrent_inserts,
+            concurrent_creates_are_listed_in_number_order,
             search_ranks_a_fixed_corpus,
             search_honours_kind_and_limit,
             internal_text_is_never_matched_for_a_customer,
             a_customer_list_query_matches_only_visible_text,
             search_reads_a_whole_case_and_follows_its_edits,
             similar_cases_exclude_the_case_and_respect_scope,
+            similar_cases_of_an_unknown_case_are_not_found,
+            a_failed_commit_indexes_nothing,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of the reopen report and its drill-down, in a module `reports`, each on a fresh store from
+/// `$make`, which needs `CaseLog + Reports`.
+#[macro_export]
+macro_rules! reports_suite {
+    ($make:expr) => {
+        $crate::__group!(reports; $make;
             the_reopen_report_matches_the_reference_on_a_fixed_data_set,
             the_reopen_report_honours_its_period,
             the_reopen_report_drills_down_to_cases_and_reasons,
-            people_articles_and_defects_round_trip,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of the outbox: queueing, claims, outcomes, in a module `outbox`, each on a fresh store from
+/// `$make`, which needs `CaseLog + Outbox`.
+#[macro_export]
+macro_rules! outbox_suite {
+    ($make:expr) => {
+        $crate::__group!(outbox; $make;
             emails_are_queued_with_their_commit,
             a_cases_outbox_holds_only_its_messages,
-            outbox_claims_are_exclusive_and_leases_lapse,
+            outbox_claims_are_exclusive_until_their_deadline,
             outbox_outcomes_are_recorded,
-            tokens_are_found_by_hash_and_revoked,
-            idempotent_creates_make_one_case,
+            a_failed_commit_queues_nothing,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of diagnostics: counts, in a module `diagnostics`, each on a fresh store from
+/// `$make`, which needs `CaseLog + Directory + Diagnostics`.
+#[macro_export]
+macro_rules! diagnostics_suite {
+    ($make:expr) => {
+        $crate::__group!(diagnostics; $make;
             stats_count_what_is_stored,
+            idempotent_creates_leave_no_stray_case,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
+/// `$make`, which needs `CaseStore (every capability)`.
+#[macro_export]
+macro_rules! service_suite {
+    ($make:expr) => {
+        $crate::__group!(service; $make;
             random_commands_change_what_an_independent_model_says,
         );
     };
-    (@each $make:expr; $($name:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::run(async {
-                    let store = $make;
-                    $crate::behaviours::$name(store).await;
-                });
-            }
-        )+
+}
+
+/// The module of one group: `use super::*` so `$make` may name what the caller's module
+/// sees, then one `#[test]` per behaviour.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __group {
+    ($group:ident; $make:expr; $($name:ident),+ $(,)?) => {
+        mod $group {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    $crate::run(async {
+                        let store = $make;
+                        $crate::behaviours::$group::$name(store).await;
+                    });
+                }
+            )+
+        }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every behaviour of every group file is run by that group's macro, so none is
+    /// written and then forgotten.
+    #[test]
+    fn every_behaviour_is_in_its_groups_macro() {
+        let lib = include_str!("lib.rs");
+        for (group, source) in [
+            ("case_log", include_str!("behaviours/case_log.rs")),
+            ("directory", include_str!("behaviours/directory.rs")),
+            ("knowledge", include_str!("behaviours/knowledge.rs")),
+            ("case_queries", include_str!("behaviours/case_queries.rs")),
+            ("reports", include_str!("behaviours/reports.rs")),
+            ("outbox", include_str!("behaviours/outbox.rs")),
+            ("diagnostics", include_str!("behaviours/diagnostics.rs")),
+            ("service", include_str!("behaviours/service.rs")),
+        ] {
+            let start = lib
+                .find(&format!("macro_rules! {group}_suite"))
+                .unwrap_or_else(|| panic!("no {group}_suite! macro"));
+            let body = &lib[start..];
+            let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+            let listed: Vec<&str> = body
+                .lines()
+                .map(|l| l.trim().trim_end_matches(','))
+                .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .collect();
+            let written: Vec<&str> = source
+                .lines()
+                .filter_map(|l| l.strip_prefix("pub async fn "))
+                .filter_map(|l| l.split(['<', '(']).next())
+                .collect();
+            assert_eq!(
+                listed, written,
+                "{group}: the macro runs every behaviour, in order"
+            );
+        }
+    }
 }

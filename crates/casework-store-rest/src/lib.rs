@@ -1,31 +1,32 @@
 //! Casework's case store over HTTP: a client of the storage protocol (`/store/v1`, see
 //! `docs/store-protocol.md`) that `casework serve` implements over any of its stores.
 //!
-//! [`RestStore`] implements the core's [`CaseStore`] port one method to one request, with a
-//! `service` token. Errors map back to the port's: 404 → `NotFound`, 412 → `Conflict` (with
-//! both versions), 409 → `Duplicate`, 422 → `Invalid`; a server that cannot be reached, times
-//! out or answers 5xx → `Unavailable`. Reads, and creates that carry an idempotency key, are
+//! [`RestStore`] implements every store capability of core's ports (a whole
+//! [`casework_core::ports::CaseStore`]) one method to one request, with a `service` token.
+//! Errors map back to the port's by the protocol's `kind`: `not_found`, `conflict` (with both
+//! versions), `duplicate`, `claim_lost`, `invalid`, `internal`; a server that cannot be
+//! reached, times out or answers 5xx without a kind → `Unavailable`. Reads, and creates that carry an idempotency key, are
 //! retried a few times with backoff; other writes never are, since a lost answer may hide a
 //! write that happened. Connections are reused (reqwest's pool, rustls for `https://`).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use casework_core::event::{Event, EventKind};
+use casework_core::event::{Event, Opened};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
-    StoreStats,
+    CaseFilter, CaseLog, CaseQueries, Commit, Created, DeliveryOutcome, Diagnostics, Directory,
+    Knowledge, Outbox, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
+    Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
     Similar,
 };
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -207,12 +208,12 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 #[async_trait]
-impl CaseStore for RestStore {
+impl CaseLog for RestStore {
     async fn create_case(
         &self,
         at: Timestamp,
         actor: String,
-        opened: EventKind,
+        opened: Opened,
     ) -> Result<Case, StoreError> {
         let body = CreateCase {
             at,
@@ -232,7 +233,7 @@ impl CaseStore for RestStore {
         fingerprint: String,
         at: Timestamp,
         actor: String,
-        opened: EventKind,
+        opened: Opened,
     ) -> Result<Created, StoreError> {
         let body = CreateCase {
             at,
@@ -260,59 +261,13 @@ impl CaseStore for RestStore {
             .await
     }
 
-    async fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> Result<Page<Case>, StoreError> {
-        let body = ListCases { filter, page };
-        self.call(Method::POST, "/cases/query", Some(&body), Retry::Safe)
-            .await
-    }
-
     async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
         self.get(&format!("/cases/{}/history", number.get())).await
     }
+}
 
-    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        self.call(Method::POST, "/search", Some(&query), Retry::Safe)
-            .await
-    }
-
-    async fn similar(
-        &self,
-        number: CaseNumber,
-        scope: Scope,
-        limit: u32,
-    ) -> Result<Vec<SearchHit>, StoreError> {
-        let path = format!("/cases/{}/similar", number.get());
-        self.call(
-            Method::POST,
-            &path,
-            Some(&Similar { scope, limit }),
-            Retry::Safe,
-        )
-        .await
-    }
-
-    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-        self.call(Method::POST, "/reports/reopens", Some(&query), Retry::Safe)
-            .await
-    }
-
-    async fn reopen_report_cases(
-        &self,
-        query: ReportCasesQuery,
-    ) -> Result<Page<ReportCase>, StoreError> {
-        self.call(
-            Method::POST,
-            "/reports/reopens/cases",
-            Some(&query),
-            Retry::Safe,
-        )
-        .await
-    }
-
+#[async_trait]
+impl Directory for RestStore {
     async fn put_person(&self, person: Person) -> Result<(), StoreError> {
         let path = format!("/people/{}", segment(&person.name));
         // a put is idempotent: repeating it writes the same person
@@ -327,80 +282,6 @@ impl CaseStore for RestStore {
 
     async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
         self.get("/people").await
-    }
-
-    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
-        self.call(
-            Method::POST,
-            "/articles",
-            Some(&AddArticle { article, at }),
-            Retry::Never,
-        )
-        .await
-    }
-
-    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
-        self.get(&format!("/articles/{id}")).await
-    }
-
-    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
-        self.call(Method::POST, "/defects", Some(&defect), Retry::Never)
-            .await
-    }
-
-    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
-        self.get(&format!("/defects/{}", segment(&key))).await
-    }
-
-    async fn outbox_list(
-        &self,
-        status: Option<OutboxStatus>,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let path = match status {
-            Some(s) => format!("/outbox?status={}&limit={limit}", s.as_str()),
-            None => format!("/outbox?limit={limit}"),
-        };
-        self.get(&path).await
-    }
-
-    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.get(&format!("/cases/{}/outbox", case.get())).await
-    }
-
-    async fn outbox_claim(
-        &self,
-        worker: String,
-        now: Timestamp,
-        lease: SignedDuration,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let body = Claim {
-            worker,
-            now,
-            lease,
-            limit,
-        };
-        // a lost answer leaves claims that lapse with their lease: never repeated
-        self.call(Method::POST, "/outbox/claims", Some(&body), Retry::Never)
-            .await
-    }
-
-    async fn outbox_finish(
-        &self,
-        id: String,
-        worker: String,
-        now: Timestamp,
-        outcome: DeliveryOutcome,
-    ) -> Result<OutboxMessage, StoreError> {
-        let path = format!("/outbox/{}/finish", segment(&id));
-        let body = Finish {
-            worker,
-            now,
-            outcome,
-        };
-        self.call(Method::POST, &path, Some(&body), Retry::Never)
-            .await
     }
 
     async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
@@ -424,7 +305,145 @@ impl CaseStore for RestStore {
         self.call(Method::POST, &path, Some(&Revoke { at }), Retry::Safe)
             .await
     }
+}
 
+#[async_trait]
+impl Knowledge for RestStore {
+    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
+        self.call(
+            Method::POST,
+            "/articles",
+            Some(&AddArticle { article, at }),
+            Retry::Never,
+        )
+        .await
+    }
+
+    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
+        self.get(&format!("/articles/{id}")).await
+    }
+
+    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
+        self.call(Method::POST, "/defects", Some(&defect), Retry::Never)
+            .await
+    }
+
+    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
+        self.get(&format!("/defects/{}", segment(&key))).await
+    }
+}
+
+#[async_trait]
+impl CaseQueries for RestStore {
+    async fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, StoreError> {
+        let body = ListCases { filter, page };
+        self.call(Method::POST, "/cases/query", Some(&body), Retry::Safe)
+            .await
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.call(Method::POST, "/search", Some(&query), Retry::Safe)
+            .await
+    }
+
+    async fn similar(
+        &self,
+        number: CaseNumber,
+        scope: Scope,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let path = format!("/cases/{}/similar", number.get());
+        self.call(
+            Method::POST,
+            &path,
+            Some(&Similar { scope, limit }),
+            Retry::Safe,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Reports for RestStore {
+    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+        self.call(Method::POST, "/reports/reopens", Some(&query), Retry::Safe)
+            .await
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        self.call(
+            Method::POST,
+            "/reports/reopens/cases",
+            Some(&query),
+            Retry::Safe,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Outbox for RestStore {
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let path = match status {
+            Some(s) => format!("/outbox?status={}&limit={limit}", s.as_str()),
+            None => format!("/outbox?limit={limit}"),
+        };
+        self.get(&path).await
+    }
+
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.get(&format!("/cases/{}/outbox", case.get())).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let body = Claim {
+            worker,
+            now,
+            until,
+            limit,
+        };
+        // a lost answer leaves claims that lapse at their deadline: never repeated
+        self.call(Method::POST, "/outbox/claims", Some(&body), Retry::Never)
+            .await
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+    ) -> Result<OutboxMessage, StoreError> {
+        let path = format!("/outbox/{}/finish", segment(&id));
+        let body = Finish {
+            worker,
+            now,
+            outcome,
+        };
+        self.call(Method::POST, &path, Some(&body), Retry::Never)
+            .await
+    }
+}
+
+#[async_trait]
+impl Diagnostics for RestStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.get("/stats").await
     }

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use casework_core::event::EventKind;
+use casework_core::event::{EventKind, Opened};
 use casework_core::model::{Actor, CloseMode, PostKind, Role, Visibility};
-use casework_core::ports::{CaseStore, Commit, StoreError};
+use casework_core::ports::{CaseLog, CaseStore, Commit, Diagnostics, StoreError};
 use casework_core::testing::START;
 use casework_core::workflow::stamp;
 use casework_store_rest::RestStore;
@@ -35,7 +35,7 @@ async fn served() -> (String, Arc<dyn CaseStore>) {
     (format!("http://{addr}"), backing)
 }
 
-fn opened() -> EventKind {
+fn opened() -> Opened {
     casework_core::testing::opened("Printer offline")
 }
 
@@ -126,7 +126,7 @@ async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
         resolution: None,
     }]);
     // a second opened event
-    let reopened_twice = commit(vec![opened()]);
+    let reopened_twice = commit(vec![opened().into()]);
     // misnumbered events
     let mut misnumbered = commit(vec![note("x")]);
     misnumbered.events[0].seq = 7;
@@ -276,9 +276,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
         .unwrap();
     // and a create in a status the workflow does not have, or back-dated, is refused too
     let mut nowhere = opened();
-    if let EventKind::Opened { status, .. } = &mut nowhere {
-        *status = "Nowhere".parse().unwrap();
-    }
+    nowhere.status = "Nowhere".parse().unwrap();
     let e = store
         .create_case(START, "ana".into(), nowhere)
         .await

@@ -14,6 +14,7 @@
 //!
 //! Open it with [`SqliteStore::open_url`]: `sqlite://PATH` or `sqlite::memory:`.
 
+mod ports;
 mod schema;
 mod sql;
 mod writer;
@@ -22,18 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use casework_core::event::{Event, EventKind};
-use casework_core::ids::CaseNumber;
-use casework_core::model::{
-    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
-};
-use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError,
-    StoreStats,
-};
-use jiff::{SignedDuration, Timestamp};
+use casework_core::event::Event;
+use casework_core::ports::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
@@ -345,163 +336,6 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?,
             Err(_) => readers.with(f),
         }
-    }
-}
-
-#[async_trait]
-impl CaseStore for SqliteStore {
-    async fn create_case(
-        &self,
-        at: Timestamp,
-        actor: String,
-        opened: EventKind,
-    ) -> Result<Case, StoreError> {
-        self.write(move |c| sql::create_case(c, at, actor, opened))
-            .await
-    }
-
-    async fn create_case_once(
-        &self,
-        key: String,
-        fingerprint: String,
-        at: Timestamp,
-        actor: String,
-        opened: EventKind,
-    ) -> Result<Created, StoreError> {
-        self.write(move |c| sql::create_case_once(c, &key, &fingerprint, at, actor, opened))
-            .await
-    }
-
-    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
-        self.read(move |c| sql::load_case(c, number)).await
-    }
-
-    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
-        self.write(move |c| sql::commit(c, commit)).await
-    }
-
-    async fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> Result<Page<Case>, StoreError> {
-        self.read(move |c| sql::list_cases(c, &filter, &page)).await
-    }
-
-    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
-        self.read(move |c| sql::history(c, number)).await
-    }
-
-    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        self.read(move |c| sql::search(c, &query)).await
-    }
-
-    async fn similar(
-        &self,
-        number: CaseNumber,
-        scope: Scope,
-        limit: u32,
-    ) -> Result<Vec<SearchHit>, StoreError> {
-        let dfs = self.dfs.clone();
-        self.read(move |c| sql::similar(c, &dfs, number, &scope, limit))
-            .await
-    }
-
-    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-        self.read(move |c| sql::reopen_report(c, &query)).await
-    }
-
-    async fn reopen_report_cases(
-        &self,
-        query: ReportCasesQuery,
-    ) -> Result<Page<ReportCase>, StoreError> {
-        self.read(move |c| sql::reopen_report_cases(c, &query))
-            .await
-    }
-
-    async fn put_person(&self, person: Person) -> Result<(), StoreError> {
-        self.write(move |c| sql::put_person(c, &person)).await
-    }
-
-    async fn get_person(&self, name: String) -> Result<Person, StoreError> {
-        self.read(move |c| sql::get_person(c, &name)).await
-    }
-
-    async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
-        self.read(sql::list_people).await
-    }
-
-    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
-        self.write(move |c| sql::add_article(c, &article, at)).await
-    }
-
-    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
-        self.read(move |c| sql::get_article(c, id)).await
-    }
-
-    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
-        self.write(move |c| sql::add_defect(c, &defect)).await
-    }
-
-    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
-        self.read(move |c| sql::get_defect(c, &key)).await
-    }
-
-    async fn outbox_list(
-        &self,
-        status: Option<OutboxStatus>,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.read(move |c| sql::outbox_list(c, status, limit)).await
-    }
-
-    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.read(move |c| sql::outbox_for_case(c, case)).await
-    }
-
-    async fn outbox_claim(
-        &self,
-        worker: String,
-        now: Timestamp,
-        lease: SignedDuration,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let until = now
-            .checked_add(lease)
-            .map_err(|e| StoreError::Invalid(format!("lease: {e}")))?;
-        self.write(move |c| sql::outbox_claim(c, &worker, now, until, limit))
-            .await
-    }
-
-    async fn outbox_finish(
-        &self,
-        id: String,
-        worker: String,
-        now: Timestamp,
-        outcome: DeliveryOutcome,
-    ) -> Result<OutboxMessage, StoreError> {
-        self.write(move |c| sql::outbox_finish(c, &id, &worker, now, &outcome))
-            .await
-    }
-
-    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
-        self.write(move |c| sql::put_token(c, &token)).await
-    }
-
-    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
-        self.read(move |c| sql::find_token(c, &hash)).await
-    }
-
-    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        self.read(sql::list_tokens).await
-    }
-
-    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
-        self.write(move |c| sql::revoke_token(c, &id, at)).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.read(sql::stats).await
     }
 }
 

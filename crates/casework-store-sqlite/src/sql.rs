@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use casework_core::event::{Event, EventKind, replay};
+use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
     ApiToken, Article, Case, CloseMode, Defect, Field, NewArticle, OutboxMessage, OutboxStatus,
@@ -365,24 +365,13 @@ pub fn create_case(
     conn: &Connection,
     at: Timestamp,
     actor: String,
-    opened: EventKind,
+    opened: Opened,
 ) -> Result<Case, StoreError> {
-    if !matches!(opened, EventKind::Opened { .. }) {
-        return Err(StoreError::Invalid(
-            "a case starts with an opened event".into(),
-        ));
-    }
     let next: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(number), 0) + 1 FROM cases")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(map_err)?;
-    let event = Event {
-        case: number_of(next)?,
-        seq: 1,
-        at,
-        actor,
-        kind: opened,
-    };
+    let event = opened.event(number_of(next)?, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(conn, &case, true)?;
     insert_events(conn, || Ok(None), std::slice::from_ref(&event))?;
@@ -398,7 +387,7 @@ pub fn create_case_once(
     fingerprint: &str,
     at: Timestamp,
     actor: String,
-    opened: EventKind,
+    opened: Opened,
 ) -> Result<Created, StoreError> {
     let known: Option<(String, i64)> = conn
         .prepare_cached("SELECT fingerprint, case_number FROM idempotency WHERE key = ?1")
@@ -1332,10 +1321,7 @@ pub fn outbox_finish(
         .map_err(map_err)?
         .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?;
     if row.claimed_by.as_deref() != Some(worker) || row.status != OutboxStatus::Queued.as_str() {
-        return Err(StoreError::Conflict {
-            expected_version: 0,
-            current_version: 0,
-        });
+        return Err(StoreError::ClaimLost(id.to_string()));
     }
     let (status, error, next, sent) = match outcome {
         DeliveryOutcome::Sent => (

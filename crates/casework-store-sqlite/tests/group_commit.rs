@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use casework_core::event::{EventKind, apply_all};
 use casework_core::model::{PostKind, Visibility};
-use casework_core::ports::{CaseStore, Commit, StoreError};
+use casework_core::ports::{CaseLog, Commit, StoreError};
 use casework_core::workflow::stamp;
 use casework_store_sqlite::SqliteStore;
 
-fn opened(i: usize) -> EventKind {
+fn opened(i: usize) -> casework_core::event::Opened {
     casework_core::testing::opened(&format!("case {i}"))
 }
 

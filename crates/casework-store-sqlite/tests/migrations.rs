@@ -8,7 +8,8 @@ use casework_core::event::replay;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxStatus, RefKind};
 use casework_core::ports::{
-    CaseFilter, CaseStore, PageRequest, ReportGroup, ReportQuery, Scope, SearchQuery,
+    CaseFilter, CaseLog, CaseQueries, Diagnostics, Directory, Knowledge, Outbox, PageRequest,
+    ReportGroup, ReportQuery, Reports, Scope, SearchQuery,
 };
 use casework_store_sqlite::{SCHEMA_VERSION, SqliteStore};
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use casework_core::ports::CaseStore;
+use casework_core::ports::{CaseLog, Diagnostics};
 use casework_store_sqlite::{APPLICATION_ID, OpenError, SCHEMA_VERSION, SqliteStore};
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -199,7 +199,7 @@ async fn list_with(
     let mut next = None;
     let cursor = p.opt("cursor");
     if forms.errors.is_empty() {
-        let page = PageRequest::from_params(Some(50), cursor.as_deref());
+        let page = PageRequest::from_params(None, cursor.as_deref());
         let listed = match page {
             Ok(page) => svc.list(&v.actor, filter, page).await,
             Err(e) => Err(e.into()),

@@ -531,8 +531,8 @@ pub fn refusal(err: &ServiceError) -> (StatusCode, Option<String>, String) {
              shortly."
                 .into(),
         ),
-        ServiceError::Store(e) => {
-            tracing::error!(error = %e, "store failure behind a page");
+        ServiceError::Store(_) | ServiceError::Internal(_) => {
+            tracing::error!(error = %err, "failure behind a page");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,

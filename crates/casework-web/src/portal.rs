@@ -48,7 +48,7 @@ pub async fn my_cases(
     Customer(v): Customer,
     Params(p): Params,
 ) -> Response {
-    let page = PageRequest::from_params(Some(50), p.opt("cursor").as_deref());
+    let page = PageRequest::from_params(None, p.opt("cursor").as_deref());
     let listed = match page {
         Ok(page) => {
             state

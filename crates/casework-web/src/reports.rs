@@ -248,7 +248,7 @@ async fn drill(state: &WebState, v: &Visitor, p: &Posted) -> Response {
         StatusCode::OK
     };
     if let Some(report) = query {
-        let page = PageRequest::from_params(Some(50), p.opt("cursor").as_deref());
+        let page = PageRequest::from_params(None, p.opt("cursor").as_deref());
         let result = match page {
             Ok(page) => {
                 state

@@ -79,7 +79,7 @@ impl Harness {
             seq: 1,
             at: START,
             actor: "ana".into(),
-            kind: opened,
+            kind: opened.into(),
         };
         let case = first.evolve(None).unwrap();
         Self {

@@ -45,7 +45,7 @@ fn opened() -> Vec<Event> {
         seq: 1,
         at: START,
         actor: "ana".into(),
-        kind: crate::testing::opened("Map service fails"),
+        kind: crate::testing::opened("Map service fails").into(),
     }]
 }
 

@@ -127,7 +127,7 @@ async fn a_customer_cannot_probe_internal_fields_through_list_filters() {
 
 #[tokio::test]
 async fn the_case_list_query_is_capped_like_search() {
-    let max = casework_core::input::MAX_QUERY;
+    let max = casework_core::limits::MAX_QUERY;
     for (name, app) in stores().await {
         let long = vec!["w"; max / 2 + 1].join("+");
         let r = call(

@@ -13,10 +13,8 @@
 pub mod html;
 mod signals;
 
-use casework_core::inbound::{
-    self, Attachment, BodySource, InboundMessage, MAX_FILE_NAME, MAX_MESSAGE_ID, MAX_SUBJECT,
-    Mailbox,
-};
+use casework_core::inbound::{self, Attachment, BodySource, InboundMessage, Mailbox};
+use casework_core::limits::{MAX_FILE_NAME, MAX_INBOUND_SUBJECT, MAX_MESSAGE_ID};
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 
 /// Default largest message taken, in bytes: room for the 25 MiB of attachments the
@@ -115,7 +113,7 @@ pub fn parse_message(raw: &[u8], limits: &InboundLimits) -> Result<InboundMessag
         delivered_to: delivered_to(&parsed),
         subject: parsed
             .subject()
-            .map(|s| inbound::one_line(s, MAX_SUBJECT))
+            .map(|s| inbound::one_line(s, MAX_INBOUND_SUBJECT))
             .unwrap_or_default(),
         date: parsed.date().and_then(timestamp),
         body,

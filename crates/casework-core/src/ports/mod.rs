@@ -1,0 +1,179 @@
+//! Ports: what core needs from the outside world. The case store is split by capability,
+//! one trait per file, each stating the errors an implementation MUST return:
+//!
+//! - [`CaseLog`] (`case_log.rs`) — open, load, commit and read the history of cases;
+//! - [`Directory`] (`directory.rs`) — people and API tokens;
+//! - [`Knowledge`] (`knowledge.rs`) — articles and defects;
+//! - [`CaseQueries`] (`case_queries.rs`) — lists, search and similar cases;
+//! - [`Reports`] (`reports.rs`) — the reopen report and its drill-down;
+//! - [`Outbox`] (`outbox.rs`) — queued email, claims and delivery outcomes;
+//! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`.
+//!
+//! [`CaseStore`] is a whole store: every capability, implemented for any type that has them
+//! all, so wiring stays one `Arc<dyn CaseStore>`. Adding a capability is a trait in a file of
+//! its own here, one bound in [`CaseStore`], a group in the conformance suite
+//! (`casework-store-conformance`), and an implementation in every store.
+//!
+//! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), and [`Mailer`]
+//! (`mailer.rs`).
+
+pub mod case_log;
+pub mod case_queries;
+pub mod clock;
+pub mod diagnostics;
+pub mod directory;
+pub mod knowledge;
+pub mod mailer;
+pub mod outbox;
+pub mod page;
+pub mod reports;
+
+pub use case_log::{CaseLog, Commit, Created, key_reused};
+pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
+pub use clock::{Clock, IdGenerator};
+pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
+pub use directory::Directory;
+pub use knowledge::Knowledge;
+pub use mailer::{MailError, Mailer};
+pub use outbox::{DeliveryOutcome, Outbox};
+pub use page::{Page, PageError, PageRequest, decode_cursor, encode_cursor};
+pub use reports::{
+    ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
+    Reports,
+};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::{MockClock, MockIdGenerator};
+#[cfg(any(test, feature = "mocks"))]
+pub use mailer::MockMailer;
+
+/// What can go wrong in a store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The case, person, article, defect or message does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The case changed since the caller read it; nothing was written.
+    #[error("conflict: the case is at version {current_version}, not {expected_version}")]
+    Conflict {
+        /// The version the caller expected.
+        expected_version: u64,
+        /// The version it has.
+        current_version: u64,
+    },
+    /// A unique key is taken (defect key, outbox message id, token id or hash); nothing was
+    /// written.
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// The worker finishing an outbox message no longer holds its claim (the deadline
+    /// passed and another worker took it over, or it is finished); nothing was written.
+    #[error(
+        "the claim on outbox message {0} was lost: its deadline passed and another worker may hold it"
+    )]
+    ClaimLost(String),
+    /// The request is malformed for the store (events out of sequence, a state that does not
+    /// follow them, an idempotency key used for another request).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The store cannot be reached or is not usable right now; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A fault inside the store (corruption, a bug); logged with context by the caller.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// A whole case store: every capability. Nothing here assumes one process: numbers,
+/// versions and outbox claims come from the store, so a networked store may serve many
+/// servers.
+///
+/// It has no methods of its own and is implemented for every type that has all the
+/// capabilities, so a store implements the capability traits and is a `CaseStore` by that
+/// alone. A new capability is one more bound here (and in the blanket impl below).
+pub trait CaseStore:
+    CaseLog + CaseQueries + Reports + Directory + Knowledge + Outbox + Diagnostics
+{
+}
+
+impl<T> CaseStore for T where
+    T: CaseLog + CaseQueries + Reports + Directory + Knowledge + Outbox + Diagnostics + ?Sized
+{
+}
+
+#[cfg(any(test, feature = "mocks"))]
+mod mock {
+    //! A whole store whose every method is a mockall expectation, for tests of the service's
+    //! paths that a real store cannot be made to take (an unreachable store, a lost race).
+
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::event::{Event, Opened};
+    use crate::ids::CaseNumber;
+    use crate::model::{
+        ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
+    };
+
+    mockall::mock! {
+        /// A mock of every capability of [`CaseStore`].
+        pub CaseStore {}
+
+        #[async_trait]
+        impl CaseLog for CaseStore {
+            async fn create_case(&self, at: Timestamp, actor: String, opened: Opened) -> Result<Case, StoreError>;
+            async fn create_case_once(&self, key: String, fingerprint: String, at: Timestamp, actor: String, opened: Opened) -> Result<Created, StoreError>;
+            async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError>;
+            async fn commit(&self, commit: Commit) -> Result<Case, StoreError>;
+            async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError>;
+        }
+
+        #[async_trait]
+        impl CaseQueries for CaseStore {
+            async fn list_cases(&self, filter: CaseFilter, page: PageRequest) -> Result<Page<Case>, StoreError>;
+            async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
+            async fn similar(&self, number: CaseNumber, scope: Scope, limit: u32) -> Result<Vec<SearchHit>, StoreError>;
+        }
+
+        #[async_trait]
+        impl Reports for CaseStore {
+            async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError>;
+            async fn reopen_report_cases(&self, query: ReportCasesQuery) -> Result<Page<ReportCase>, StoreError>;
+        }
+
+        #[async_trait]
+        impl Directory for CaseStore {
+            async fn put_person(&self, person: Person) -> Result<(), StoreError>;
+            async fn get_person(&self, name: String) -> Result<Person, StoreError>;
+            async fn list_people(&self) -> Result<Vec<Person>, StoreError>;
+            async fn put_token(&self, token: ApiToken) -> Result<(), StoreError>;
+            async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError>;
+            async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+            async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError>;
+        }
+
+        #[async_trait]
+        impl Knowledge for CaseStore {
+            async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError>;
+            async fn get_article(&self, id: u64) -> Result<Article, StoreError>;
+            async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError>;
+            async fn get_defect(&self, key: String) -> Result<Defect, StoreError>;
+        }
+
+        #[async_trait]
+        impl Outbox for CaseStore {
+            async fn outbox_list(&self, status: Option<OutboxStatus>, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
+            async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError>;
+            async fn outbox_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
+            async fn outbox_finish(&self, id: String, worker: String, now: Timestamp, outcome: DeliveryOutcome) -> Result<OutboxMessage, StoreError>;
+        }
+
+        #[async_trait]
+        impl Diagnostics for CaseStore {
+            async fn stats(&self) -> Result<StoreStats, StoreError>;
+        }
+    }
+}
+
+#[cfg(any(test, feature = "mocks"))]
+pub use mock::MockCaseStore;

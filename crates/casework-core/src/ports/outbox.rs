@@ -1,0 +1,73 @@
+//! The outbox: emails queued by commits, claimed by delivery workers until a deadline, and
+//! finished with what became of each attempt.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::ids::CaseNumber;
+use crate::model::{OutboxMessage, OutboxStatus};
+
+/// What became of a delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum DeliveryOutcome {
+    /// Accepted by the mail server.
+    Sent,
+    /// Failed; try again at this time.
+    Retry {
+        /// Why it failed.
+        error: String,
+        /// When to try again.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        at: Timestamp,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Outgoing email. Messages arrive with the commits that queue them ([`super::CaseLog`]);
+/// this capability reads them and runs their delivery. Nothing assumes one process: two
+/// workers never hold the same message, whichever server they run in.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Outbox messages, oldest first, optionally of one status, at most `limit`.
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Every outbox message of one case, oldest first (for the delivery status shown on its
+    /// timeline). An unknown case has none.
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Claims up to `limit` queued messages due at `now` whose claim is free or lapsed
+    /// (its deadline is at or before `now`), for `worker`, until `until`. Two workers never
+    /// hold the same message.
+    async fn outbox_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records a delivery attempt by the worker holding the claim, and releases it.
+    ///
+    /// MUST return `NotFound` for an unknown id and `ClaimLost` when `worker` no longer
+    /// holds the claim (its deadline passed and another worker took the message, or the
+    /// message is finished), writing nothing.
+    async fn outbox_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+    ) -> Result<OutboxMessage, StoreError>;
+}

@@ -1,0 +1,349 @@
+//! The application service: the one door into the core. It resolves the actor, checks what
+//! they may see and do against the workflow file, decides, and commits. Every front-end (CLI,
+//! HTTP, and later ones) drives the workflow, reads records and reaches the store only
+//! through it; there is no public way around it to the store.
+//!
+//! The methods are grouped by what they serve: `cases.rs` (opening, reading, working and
+//! listing cases), `directory.rs` (people and tokens), `knowledge.rs` (search, articles,
+//! defects), `reports.rs`, `outbox.rs` (reading the outbox; delivery is in
+//! [`crate::delivery`]), `diagnostics.rs` (`casework doctor`) and `storage.rs` (the storage
+//! protocol's handle, for principals with the `store` permission).
+
+mod cases;
+mod diagnostics;
+mod directory;
+mod knowledge;
+mod outbox;
+mod reports;
+mod storage;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::config::{Permission, WorkflowConfig};
+use crate::documents::Templates;
+use crate::event::{Event, apply_all};
+use crate::ids::CaseNumber;
+use crate::model::{Actor, Case, LinkTarget, RefKind, Role};
+use crate::ports::{CaseStore, Clock, Commit, IdGenerator, StoreError};
+use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
+
+pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
+pub use diagnostics::Diagnosis;
+pub use storage::StoreAccess;
+
+/// How many times a command without an expected version is decided and committed while
+/// other writers keep getting in first, before the service answers [`ServiceError::Busy`].
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The pause before attempt `attempt + 1`: 1 ms, doubling, at most 64 ms (about a quarter
+/// of a second over all attempts).
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(1u64 << attempt.saturating_sub(1).min(6))
+}
+
+/// What can go wrong when the service runs a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The workflow refused.
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    /// No such case (or not one the actor may see), article, defect or person.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The acting person is not registered.
+    #[error("unknown person {0:?}: register them first (casework agent add)")]
+    UnknownActor(String),
+    /// The case changed since the caller read it; nothing was written.
+    #[error("conflict: the case is now at version {current_version}; reload and try again")]
+    Conflict {
+        /// The case's version now.
+        current_version: u64,
+    },
+    /// A command without an expected version lost the race to other writers on every
+    /// attempt; nothing was written. Never a conflict: the caller stated no version.
+    #[error(
+        "the case is busy: other writes got in first {attempts} times; nothing was written, \
+         try again shortly"
+    )]
+    Busy {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The store cannot be reached, or refused a write for a reason of its own (a taken
+    /// key).
+    #[error(transparent)]
+    Store(StoreError),
+    /// A fault inside Casework: a bug, or stored data that does not read back. Never the
+    /// caller's doing; front-ends log the detail and say something went wrong.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Conflict {
+                current_version, ..
+            } => ServiceError::Conflict { current_version },
+            StoreError::Invalid(m) => ServiceError::Workflow(WorkflowError::Invalid {
+                field: "request".into(),
+                message: m,
+            }),
+            StoreError::Internal(m) => ServiceError::Internal(m),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl From<crate::ports::PageError> for ServiceError {
+    fn from(e: crate::ports::PageError) -> Self {
+        ServiceError::Workflow(e.into())
+    }
+}
+
+/// The result of a command: the case after it and the events it added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The case after the command.
+    pub case: Case,
+    /// Events added (empty when the command changed nothing).
+    pub events: Vec<Event>,
+}
+
+/// The application service.
+#[derive(Clone)]
+pub struct CaseService {
+    pub(crate) store: Arc<dyn CaseStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    config: Arc<WorkflowConfig>,
+    templates: Arc<Templates>,
+}
+
+pub(crate) fn forbidden(role: Role, action: &str) -> ServiceError {
+    ServiceError::Workflow(WorkflowError::Forbidden {
+        role,
+        action: action.to_string(),
+    })
+}
+
+fn case_not_found(number: CaseNumber) -> ServiceError {
+    ServiceError::NotFound(format!("case {number}"))
+}
+
+/// What `command` writes to `case`: the decided events numbered after the case's version,
+/// the state they lead to and the emails they queue, ready for [`CaseLog::commit`]; `None`
+/// when the command changes nothing. The service commits it (deciding again after a lost
+/// race); the conformance suite writes with it too, so both decide the same way.
+pub fn decide_commit(
+    command: &Command,
+    case: &Case,
+    ctx: &Context<'_>,
+) -> Result<Option<Commit>, ServiceError> {
+    let decision = decide(command, case, ctx)?;
+    if decision.events.is_empty() {
+        return Ok(None);
+    }
+    let events = stamp(case, &ctx.actor.name, ctx.now, decision.events);
+    let state = apply_all(case.clone(), &events)
+        .map_err(|e| ServiceError::Internal(format!("decided events do not apply: {e}")))?;
+    Ok(Some(Commit {
+        number: case.number,
+        expected_version: case.version,
+        events,
+        state,
+        outbox: decision.outbox,
+    }))
+}
+
+impl CaseService {
+    /// Wires the service to its ports.
+    pub fn new(
+        store: Arc<dyn CaseStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        config: Arc<WorkflowConfig>,
+        templates: Arc<Templates>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            ids,
+            config,
+            templates,
+        }
+    }
+
+    /// The workflow configuration.
+    pub fn config(&self) -> &WorkflowConfig {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn require(
+        &self,
+        actor: &Actor,
+        permission: Permission,
+        action: &str,
+    ) -> Result<(), ServiceError> {
+        if self.config.permits(actor.role, permission) {
+            Ok(())
+        } else {
+            Err(forbidden(actor.role, action))
+        }
+    }
+
+    /// The actor for a registered person's name.
+    pub async fn resolve_actor(&self, name: &str) -> Result<Actor, ServiceError> {
+        match self.store.get_person(name.trim().to_string()).await {
+            Ok(p) => Ok(Actor::from_person(&p)),
+            Err(StoreError::NotFound(_)) => {
+                Err(ServiceError::UnknownActor(name.trim().to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn ctx<'a>(&'a self, actor: &'a Actor, now: Timestamp) -> Context<'a> {
+        Context {
+            actor,
+            config: &self.config,
+            templates: &self.templates,
+            now,
+            ids: self.ids.as_ref(),
+        }
+    }
+
+    /// Loads a case the actor may see, as they may see it: another customer's case does not
+    /// exist for them, and a customer's own case comes without its internal facts.
+    pub async fn case(&self, actor: &Actor, number: CaseNumber) -> Result<Case, ServiceError> {
+        let case = self.visible_case(actor, number).await?;
+        Ok(Self::as_seen_by(actor, case))
+    }
+
+    /// The whole case, if the actor may see it at all; for deciding, never for showing.
+    async fn visible_case(&self, actor: &Actor, number: CaseNumber) -> Result<Case, ServiceError> {
+        self.require(actor, Permission::ViewCase, "view cases")?;
+        let case = self.store.load_case(number).await?;
+        if !actor.can_see(&case) {
+            return Err(case_not_found(number));
+        }
+        Ok(case)
+    }
+
+    fn as_seen_by(actor: &Actor, case: Case) -> Case {
+        if actor.role == Role::Customer {
+            case.for_customer()
+        } else {
+            case
+        }
+    }
+
+    /// Runs a command against a case.
+    ///
+    /// With `expected_version`, a case that changed since is a conflict. Without it, the
+    /// command is decided against the current state and re-decided if another writer got
+    /// in first (pausing [`backoff`] through the clock), up to [`MAX_ATTEMPTS`] times, then
+    /// [`ServiceError::Busy`]: a caller who stated no version never gets a conflict.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<Outcome, ServiceError> {
+        self.prepare(&command).await?;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let case = self.visible_case(actor, number).await?;
+            if let Some(v) = expected_version
+                && v != case.version
+            {
+                return Err(ServiceError::Conflict {
+                    current_version: case.version,
+                });
+            }
+            let now = self.clock.now();
+            let Some(commit) = decide_commit(&command, &case, &self.ctx(actor, now))? else {
+                return Ok(Outcome {
+                    case: Self::as_seen_by(actor, case),
+                    events: Vec::new(),
+                });
+            };
+            let events = commit.events.clone();
+            match self.store.commit(commit).await {
+                Ok(case) => {
+                    return Ok(Outcome {
+                        case: Self::as_seen_by(actor, case),
+                        events,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) if expected_version.is_none() => {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(ServiceError::Busy { attempts: attempt });
+                    }
+                    self.clock.pause(backoff(attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Checks what a command refers to exists: an assignee who is staff, a linked record.
+    async fn prepare(&self, command: &Command) -> Result<(), ServiceError> {
+        let invalid = |field: &str, message: String| {
+            ServiceError::Workflow(WorkflowError::Invalid {
+                field: field.into(),
+                message,
+            })
+        };
+        match command {
+            Command::Assign { owner } => {
+                match self.store.get_person(owner.trim().to_string()).await {
+                    Ok(p) if p.role.is_staff() => Ok(()),
+                    Ok(_) => Err(invalid(
+                        "owner",
+                        format!("{owner} is not an agent, lead or admin"),
+                    )),
+                    Err(StoreError::NotFound(_)) => {
+                        Err(invalid("owner", format!("unknown agent {owner:?}")))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Command::Link(LinkTarget { kind, reference }) => {
+                let r = reference.trim().to_string();
+                let found = match kind {
+                    RefKind::Article => match r.parse::<u64>() {
+                        Ok(id) => self.store.get_article(id).await.map(|_| ()),
+                        Err(_) => Err(StoreError::NotFound(format!("article {r}"))),
+                    },
+                    RefKind::Defect => self.store.get_defect(r.clone()).await.map(|_| ()),
+                    RefKind::Case => match r.parse::<CaseNumber>() {
+                        Ok(n) => self.store.load_case(n).await.map(|_| ()),
+                        Err(_) => Err(StoreError::NotFound(format!("case {r}"))),
+                    },
+                };
+                match found {
+                    Ok(()) => Ok(()),
+                    Err(StoreError::NotFound(_)) => {
+                        Err(invalid("ref", format!("no {kind} {r:?} to link")))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! The case log in memory: numbers from a counter, a case's events and state in one record,
+//! each commit checked whole before anything is written; idempotency keys beside them.
+
+use async_trait::async_trait;
+use casework_core::event::{Event, Opened, replay};
+use casework_core::ids::CaseNumber;
+use casework_core::model::Case;
+use casework_core::ports::{CaseLog, Commit, Created, StoreError, key_reused};
+use jiff::Timestamp;
+
+use crate::{Inner, MemoryStore, Record};
+
+/// Opens a case with the next number; the caller holds the lock.
+fn create_locked(
+    inner: &mut Inner,
+    at: Timestamp,
+    actor: String,
+    opened: Opened,
+) -> Result<Case, StoreError> {
+    let next = inner.last_number + 1;
+    let number = CaseNumber::new(next)
+        .ok_or_else(|| StoreError::Internal("case numbers exhausted".into()))?;
+    let event = opened.event(number, at, actor);
+    let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    inner.last_number = next;
+    inner.cases.insert(
+        next,
+        Record {
+            case: case.clone(),
+            events: vec![event],
+        },
+    );
+    Ok(case)
+}
+
+#[async_trait]
+impl CaseLog for MemoryStore {
+    async fn create_case(
+        &self,
+        at: Timestamp,
+        actor: String,
+        opened: Opened,
+    ) -> Result<Case, StoreError> {
+        create_locked(&mut self.lock(), at, actor, opened)
+    }
+
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: Opened,
+    ) -> Result<Created, StoreError> {
+        // Check and create under one lock, so concurrent calls make one case.
+        let mut inner = self.lock();
+        if let Some((fp, n)) = inner.keys.get(&key) {
+            if *fp != fingerprint {
+                return Err(key_reused(&key));
+            }
+            let first = inner.cases.get(n).and_then(|r| r.events.first());
+            let case = replay(first).map_err(|e| StoreError::Internal(e.to_string()))?;
+            return Ok(Created {
+                case,
+                replayed: true,
+            });
+        }
+        let case = create_locked(&mut inner, at, actor, opened)?;
+        inner.keys.insert(key, (fingerprint, case.number.get()));
+        Ok(Created {
+            case,
+            replayed: false,
+        })
+    }
+
+    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
+        self.lock()
+            .cases
+            .get(&number.get())
+            .map(|r| r.case.clone())
+            .ok_or_else(|| StoreError::NotFound(format!("case {number}")))
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
+        let mut inner = self.lock();
+        let record = inner
+            .cases
+            .get(&commit.number.get())
+            .ok_or_else(|| StoreError::NotFound(format!("case {}", commit.number)))?;
+        let current = record.case.version;
+        if current != commit.expected_version {
+            return Err(StoreError::Conflict {
+                expected_version: commit.expected_version,
+                current_version: current,
+            });
+        }
+        for (i, e) in commit.events.iter().enumerate() {
+            if e.case != commit.number || e.seq != current + 1 + i as u64 {
+                return Err(StoreError::Invalid(format!(
+                    "event {} is not numbered to follow version {current}",
+                    e.seq
+                )));
+            }
+        }
+        let new_version = current + commit.events.len() as u64;
+        if commit.state.number != commit.number || commit.state.version != new_version {
+            return Err(StoreError::Invalid(
+                "the new state does not match the events".into(),
+            ));
+        }
+        for (i, m) in commit.outbox.iter().enumerate() {
+            let taken = inner.outbox.iter().any(|o| o.id == m.id)
+                || commit.outbox[..i].iter().any(|o| o.id == m.id);
+            if taken {
+                return Err(StoreError::Duplicate(format!("outbox message {}", m.id)));
+            }
+        }
+        // Every check passed: now write, all of it.
+        let Some(record) = inner.cases.get_mut(&commit.number.get()) else {
+            return Err(StoreError::NotFound(format!("case {}", commit.number)));
+        };
+        record.events.extend(commit.events);
+        record.case = commit.state.clone();
+        inner.outbox.extend(commit.outbox);
+        Ok(commit.state)
+    }
+
+    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
+        self.lock()
+            .cases
+            .get(&number.get())
+            .map(|r| r.events.clone())
+            .ok_or_else(|| StoreError::NotFound(format!("case {number}")))
+    }
+}

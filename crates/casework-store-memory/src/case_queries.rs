@@ -1,0 +1,304 @@
+//! Case queries in memory: filters over every case, and BM25 over passages built on the
+//! fly for each query, with the SQLite store's parameters and per-document aggregation.
+
+use async_trait::async_trait;
+use casework_core::event::EventKind;
+use casework_core::ids::CaseNumber;
+use casework_core::model::{Case, PostKind, RefKind, Visibility};
+use casework_core::ports::{
+    CaseFilter, CaseQueries, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
+};
+use casework_core::text;
+
+use crate::{Inner, MemoryStore, Record};
+
+/// A searchable document: what one hit would point to.
+struct Doc {
+    kind: RefKind,
+    reference: String,
+    title: String,
+    case: Option<u64>,
+}
+
+/// What a scope may search: documents, and their passages (a document's head, and the text
+/// of each event of a case), as the SQLite store indexes them.
+#[derive(Default)]
+struct Index {
+    docs: Vec<Doc>,
+    /// (index into `docs`, the passage's terms)
+    passages: Vec<(usize, Vec<String>)>,
+}
+
+impl Index {
+    fn doc(&mut self, doc: Doc, passages: impl IntoIterator<Item = String>) {
+        let i = self.docs.len();
+        self.docs.push(doc);
+        for text in passages {
+            self.passages.push((i, text::terms(&text).collect()));
+        }
+    }
+
+    /// Passages holding a term.
+    fn passage_frequency(&self, term: &str) -> u64 {
+        self.passages
+            .iter()
+            .filter(|(_, terms)| terms.iter().any(|t| t == term))
+            .count() as u64
+    }
+
+    /// Documents with a term in some passage.
+    fn document_frequency(&self, term: &str) -> u64 {
+        let mut docs: Vec<usize> = self
+            .passages
+            .iter()
+            .filter(|(_, terms)| terms.iter().any(|t| t == term))
+            .map(|(doc, _)| *doc)
+            .collect();
+        docs.dedup();
+        docs.len() as u64
+    }
+}
+
+impl Record {
+    /// The case's passages a reader may see: the head (title and description), then the
+    /// text of each event (for a customer, only what they may see).
+    fn passages(&self, customer_only: bool) -> impl Iterator<Item = String> + '_ {
+        let head = format!("{}\n{}", self.case.title, self.case.description);
+        let events = self.events.iter().filter_map(move |e| match e.text() {
+            Some((vis, t)) if !customer_only || vis == Visibility::Customer => Some(t.to_string()),
+            _ => None,
+        });
+        std::iter::once(head).chain(events)
+    }
+}
+
+impl Inner {
+    /// The documents and passages a scope may search: for a customer, their own cases'
+    /// heads and customer-visible passages, and the articles.
+    fn index(&self, scope: &Scope) -> Index {
+        let mut index = Index::default();
+        for r in self.cases.values() {
+            let customer_only = match scope {
+                Scope::Staff => false,
+                Scope::Customer(email) if *email == r.case.customer.email => true,
+                Scope::Customer(_) => continue,
+            };
+            index.doc(
+                Doc {
+                    kind: RefKind::Case,
+                    reference: r.case.number.display(),
+                    title: r.case.title.clone(),
+                    case: Some(r.case.number.get()),
+                },
+                r.passages(customer_only),
+            );
+        }
+        for a in self.articles.values() {
+            index.doc(
+                Doc {
+                    kind: RefKind::Article,
+                    reference: a.id.to_string(),
+                    title: a.title.clone(),
+                    case: None,
+                },
+                [format!("{}\n{}", a.title, a.body)],
+            );
+        }
+        if *scope == Scope::Staff {
+            for d in self.defects.values() {
+                index.doc(
+                    Doc {
+                        kind: RefKind::Defect,
+                        reference: d.key.clone(),
+                        title: d.title.clone(),
+                        case: None,
+                    },
+                    [format!("{}\n{}\n{}", d.key, d.title, d.body)],
+                );
+            }
+        }
+        index
+    }
+}
+
+/// Ranks documents as the SQLite store does: each passage is scored per term with BM25 as
+/// SQLite's FTS5 computes it (k1 = 1.2, b = 0.75, IDF over the passages), and a document
+/// scores, for each term, its best passage's, summed over the terms. With `require_all`, a
+/// document must hold every term in some passage. `keep` picks the documents that count.
+fn bm25(
+    index: &Index,
+    terms: &[String],
+    require_all: bool,
+    keep: impl Fn(&Doc) -> bool,
+) -> Vec<(usize, f64)> {
+    let n = index.passages.len() as f64;
+    if index.passages.is_empty() || terms.is_empty() {
+        return Vec::new();
+    }
+    let avg_len = index.passages.iter().map(|(_, t)| t.len()).sum::<usize>() as f64 / n;
+    let idf: Vec<f64> = terms
+        .iter()
+        .map(|t| {
+            let df = index.passage_frequency(t) as f64;
+            let idf = ((n - df + 0.5) / (df + 0.5)).ln();
+            if idf <= 0.0 { 1e-6 } else { idf }
+        })
+        .collect();
+    let (k1, b) = (1.2, 0.75);
+    // best[doc][term]
+    let mut best: Vec<Vec<Option<f64>>> = vec![vec![None; terms.len()]; index.docs.len()];
+    for (doc, words) in &index.passages {
+        let len = words.len() as f64;
+        for (j, (t, idf)) in terms.iter().zip(&idf).enumerate() {
+            let tf = words.iter().filter(|x| *x == t).count() as f64;
+            if tf > 0.0 {
+                let s = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg_len.max(1.0)));
+                let slot = &mut best[*doc][j];
+                *slot = Some(slot.map_or(s, |old: f64| old.max(s)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, per_term) in best.iter().enumerate() {
+        let matched = per_term.iter().flatten().count();
+        let hit = if require_all {
+            matched == terms.len()
+        } else {
+            matched > 0
+        };
+        if hit && keep(&index.docs[i]) {
+            out.push((i, per_term.iter().flatten().sum()));
+        }
+    }
+    out
+}
+
+fn ranked(docs: &[Doc], scored: Vec<(usize, f64)>, limit: u32) -> Vec<SearchHit> {
+    let mut hits: Vec<SearchHit> = scored
+        .into_iter()
+        .map(|(i, score)| SearchHit {
+            kind: docs[i].kind,
+            reference: docs[i].reference.clone(),
+            title: docs[i].title.clone(),
+            score,
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.reference.cmp(&b.reference))
+    });
+    hits.truncate(limit as usize);
+    hits
+}
+
+fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
+    let c = &r.case;
+    if f.status
+        .as_ref()
+        .is_some_and(|s| !s.same(c.status.as_str()))
+    {
+        return false;
+    }
+    if f.status_category
+        .is_some_and(|cat| cat != c.status_category)
+    {
+        return false;
+    }
+    if f.owner
+        .as_ref()
+        .is_some_and(|o| c.owner.as_ref() != Some(o))
+    {
+        return false;
+    }
+    if f.reopened.is_some_and(|want| want != (c.reopen_count > 0)) {
+        return false;
+    }
+    if f.product_area
+        .as_ref()
+        .is_some_and(|a| c.category.product_area.as_ref() != Some(a))
+    {
+        return false;
+    }
+    if f.customer.as_ref().is_some_and(|e| *e != c.customer.email) {
+        return false;
+    }
+    if let Some(q) = &f.q {
+        let terms = text::query_terms(q);
+        let have: Vec<String> = r
+            .passages(f.customer.is_some())
+            .flat_map(|p| text::terms(&p).collect::<Vec<_>>())
+            .collect();
+        if !terms.iter().all(|t| have.contains(t)) {
+            return false;
+        }
+    }
+    true
+}
+
+#[async_trait]
+impl CaseQueries for MemoryStore {
+    async fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, StoreError> {
+        let inner = self.lock();
+        let start = page.after.map_or(0, |n| n.get());
+        let items: Vec<Case> = inner
+            .cases
+            .range(start + 1..)
+            .map(|(_, r)| r)
+            .filter(|r| matches_filter(r, &filter))
+            .take(page.limit as usize + 1)
+            .map(|r| r.case.clone())
+            .collect();
+        Ok(Page::from_overfetch(items, page.limit))
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let inner = self.lock();
+        let index = inner.index(&query.scope);
+        let terms = text::query_terms(&query.text);
+        let scored = bm25(&index, &terms, true, |d| {
+            query.kind.is_none_or(|k| k == d.kind)
+        });
+        Ok(ranked(&index.docs, scored, query.limit))
+    }
+
+    async fn similar(
+        &self,
+        number: CaseNumber,
+        scope: Scope,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let inner = self.lock();
+        let record = inner
+            .cases
+            .get(&number.get())
+            .ok_or_else(|| StoreError::NotFound(format!("case {number}")))?;
+        let mut sources = vec![record.case.title.as_str(), record.case.description.as_str()];
+        for e in &record.events {
+            if let EventKind::PostAdded {
+                kind: PostKind::Summary,
+                body,
+                ..
+            } = &e.kind
+            {
+                sources.push(body);
+            }
+        }
+        // which terms are common counts documents, as SQLite's does: a case repeating its
+        // own terms in its emails does not make them common
+        let all = inner.index(&Scope::Staff);
+        let terms = text::similar_terms(
+            sources,
+            |t| all.document_frequency(t),
+            all.docs.len() as u64,
+        );
+        let index = inner.index(&scope);
+        let scored = bm25(&index, &terms, false, |d| d.case != Some(number.get()));
+        Ok(ranked(&index.docs, scored, limit))
+    }
+}
