@@ -1,0 +1,45 @@
+//! The outbox: outgoing email and its delivery, for roles with `outbox`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use casework_core::limits::{DEFAULT_OUTBOX, MAX_OUTBOX};
+use casework_core::model::OutboxStatus;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Auth;
+use crate::extract::{Params, limit};
+use crate::{ApiError, AppState, openapi};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutboxQ {
+    /// Only messages with this status.
+    status: Option<OutboxStatus>,
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/outbox",
+    tag = "outbox",
+    summary = "Outgoing email and its delivery (staff only)",
+    params(OutboxQ),
+    responses((status = 200, description = "Messages, oldest first", body = Vec<casework_core::model::OutboxMessage>), openapi::Problems)
+)]
+pub(crate) async fn outbox(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Params(q): Params<OutboxQ>,
+) -> Result<Response, ApiError> {
+    Ok(Json(
+        s.service
+            .outbox(&a, q.status, limit(q.limit, DEFAULT_OUTBOX, MAX_OUTBOX)?)
+            .await?,
+    )
+    .into_response())
+}

@@ -1,0 +1,667 @@
+//! The access matrix (QUALITY.md recipe 4): every route, every principal, both customers'
+//! cases, on both stores; and the storage protocol's door, which the workflow file decides.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use casework_core::model::{Actor, Role};
+use serde_json::{Value, json};
+
+use super::contract::STORE_PROTOCOL;
+use super::*;
+
+pub(crate) const MARKER: &str = "MARKER-7f3a-internal";
+
+/// Principals, in the order of the expectation columns; the service principal last, with
+/// its own expectations ([`service_expects`]).
+pub(crate) const PRINCIPALS: [(&str, Option<&str>); 8] = [
+    ("customer A", Some(JORDAN)),
+    ("customer B", Some(EVE)),
+    ("agent", Some(AGENT)),
+    ("lead", Some(LEAD)),
+    ("admin", Some(ADMIN)),
+    ("no token", None),
+    (
+        "bad token",
+        Some("cw_not_a_token_0000000000000000000000000"),
+    ),
+    ("service", Some(SERVICE)),
+];
+
+/// A service token on the API: it speaks only the storage protocol.
+pub(crate) fn service_expects(uri: &str) -> u16 {
+    if uri == "/healthz" { 200 } else { 403 }
+}
+
+pub(crate) const SERVICE: &str = "cw_service_000000000000000000000000000000";
+
+/// Calls and asserts the status: a set-up step that fails would leave the matrix checking
+/// less than it claims.
+pub(crate) async fn step(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Value,
+    status: u16,
+) {
+    let r = call(app, method, uri, Some(token), Some(body), &[]).await;
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "set-up {method} {uri}: {}",
+        r.body
+    );
+}
+
+/// A fresh store with A's case (1) and B's case (2), each carrying the marker in every field
+/// a customer must not see (an internal note and internal call notes, the categorization,
+/// a contact attempt's note, a swarm question, a transition note, an escalation reason, a
+/// reopen reason, a linked defect's key) and a customer-visible note; an article, a defect,
+/// and a service token. Each case ends in its initial status, owned by nobody.
+pub(crate) async fn matrix_app(sqlite: bool) -> axum::Router {
+    let store: Arc<dyn CaseStore> = if sqlite {
+        Arc::new(casework_store_sqlite::SqliteStore::open_url("sqlite::memory:").unwrap())
+    } else {
+        Arc::new(casework_store_memory::MemoryStore::new())
+    };
+    store
+        .put_token(casework_core::model::ApiToken {
+            id: "svc-matrix".into(),
+            name: "sync".into(),
+            role: Role::Service,
+            customer_email: None,
+            hash: casework_core::model::token_hash(SERVICE),
+            created_at: casework_core::testing::START,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    let app = app(store).await;
+    step(
+        &app,
+        "POST",
+        "/api/v1/articles",
+        AGENT,
+        json!({"title": "KB", "body": "text"}),
+        201,
+    )
+    .await;
+    let defect = json!({"key": "BUG-1", "title": "t", "state": "open"});
+    step(&app, "POST", "/api/v1/defects", AGENT, defect, 201).await;
+    let key = format!("{MARKER}-BUG");
+    let defect = json!({"key": key, "title": "t", "state": "open"});
+    step(&app, "POST", "/api/v1/defects", AGENT, defect, 201).await;
+    for (n, email) in [(1, "jordan@customer.example"), (2, "eve@customer.example")] {
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case(email)),
+            &[],
+        )
+        .await;
+        assert_eq!(r.body["number"], n);
+        let case = format!("/api/v1/cases/{n}");
+        let at = |suffix: &str| format!("{case}{suffix}");
+        let internal = json!({"kind": "note", "body": MARKER});
+        step(&app, "POST", &at("/posts"), AGENT, internal, 201).await;
+        let call_notes = json!({"kind": "call_notes", "body": MARKER, "visibility": "internal"});
+        step(&app, "POST", &at("/posts"), AGENT, call_notes, 201).await;
+        let visible = json!({"kind": "note", "body": "visible note", "visibility": "customer"});
+        step(&app, "POST", &at("/posts"), AGENT, visible, 201).await;
+        let version = call(&app, "GET", &case, Some(AGENT), None, &[]).await.body["version"]
+            .as_u64()
+            .unwrap()
+            .to_string();
+        let etag = format!("\"{version}\"");
+        let categorized = json!({"category": {
+            "product_area": format!("{MARKER}-area"),
+            "functionality": format!("{MARKER}-functionality"),
+            "issue": format!("{MARKER}-issue"),
+        }});
+        let r = call(
+            &app,
+            "PATCH",
+            &case,
+            Some(AGENT),
+            Some(categorized),
+            &[("if-match", &etag)],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "set-up categorization: {}",
+            r.body
+        );
+        let attempt = json!({"channel": "email", "outcome": "no_response", "note": MARKER});
+        step(&app, "POST", &at("/contact-attempts"), AGENT, attempt, 201).await;
+        let swarm = json!({"group": "g", "question": MARKER});
+        step(&app, "POST", &at("/swarm"), AGENT, swarm, 201).await;
+        let moved = json!({"status": "In Progress", "note": MARKER});
+        step(&app, "POST", &at("/transition"), AGENT, moved, 200).await;
+        step(
+            &app,
+            "POST",
+            &at("/escalate"),
+            LEAD,
+            json!({"reason": MARKER}),
+            200,
+        )
+        .await;
+        step(
+            &app,
+            "POST",
+            &at("/close"),
+            LEAD,
+            json!({"mode": "temporary"}),
+            200,
+        )
+        .await;
+        let reopen = json!({"reason": MARKER, "notify_customer": false});
+        step(&app, "POST", &at("/reopen"), LEAD, reopen, 200).await;
+        step(
+            &app,
+            "POST",
+            &at("/links"),
+            AGENT,
+            json!({"kind": "defect", "ref": key}),
+            201,
+        )
+        .await;
+        let now = call(&app, "GET", &case, Some(AGENT), None, &[]).await;
+        assert_eq!(now.body["status"], "New", "{}", now.body);
+    }
+    app
+}
+
+/// The version case `n` is at (the same for both matrix cases).
+pub(crate) async fn version_of(app: &axum::Router, n: u64) -> u64 {
+    let r = call(
+        app,
+        "GET",
+        &format!("/api/v1/cases/{n}"),
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    r.body["version"].as_u64().unwrap()
+}
+
+/// Routes on a case, with the expected status for [owner, other customer, agent, lead,
+/// admin, no token, bad token].
+pub(crate) fn case_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
+    let staff_read = [403, 404, 200, 200, 200, 401, 401];
+    let staff_write = [403, 404, 200, 200, 200, 401, 401];
+    let staff_entry = [403, 404, 201, 201, 201, 401, 401];
+    vec![
+        ("GET", "", None, [200, 404, 200, 200, 200, 401, 401]),
+        ("PATCH", "", Some(json!({"title": "Renamed"})), staff_write),
+        (
+            "POST",
+            "/assign",
+            Some(json!({"owner": "Ana Lopez"})),
+            staff_write,
+        ),
+        (
+            "POST",
+            "/transition",
+            Some(json!({"status": "In Progress"})),
+            staff_write,
+        ),
+        (
+            "POST",
+            "/escalate",
+            Some(json!({"reason": "outage"})),
+            [403, 404, 403, 200, 200, 401, 401],
+        ),
+        (
+            "POST",
+            "/close",
+            Some(json!({"mode": "temporary"})),
+            // an agent temporarily closes only the cases they own (these have no owner)
+            [403, 404, 409, 200, 200, 401, 401],
+        ),
+        (
+            "POST",
+            "/reopen",
+            Some(json!({"reason": "back"})),
+            [403, 404, 403, 409, 409, 401, 401],
+        ),
+        (
+            "POST",
+            "/calls",
+            Some(json!({"direction": "inbound", "duration_minutes": 5, "notes": "n"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/posts",
+            Some(json!({"kind": "note", "body": "hi", "visibility": "customer"})),
+            [201, 404, 201, 201, 201, 401, 401],
+        ),
+        (
+            "POST",
+            "/contact-attempts",
+            Some(json!({"channel": "email", "outcome": "no_response"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/emails/preview",
+            Some(json!({"template": "initial_contact"})),
+            staff_read,
+        ),
+        (
+            "POST",
+            "/emails",
+            Some(json!({"template": "follow_up", "discussed": "d"})),
+            staff_entry,
+        ),
+        ("GET", "/summary-draft", None, staff_read),
+        ("GET", "/closing-check", None, staff_read),
+        (
+            "GET",
+            "/timeline",
+            None,
+            [200, 404, 200, 200, 200, 401, 401],
+        ),
+        ("GET", "/history", None, staff_read),
+        ("GET", "/similar", None, staff_read),
+        (
+            "POST",
+            "/links",
+            Some(json!({"kind": "article", "ref": "1"})),
+            staff_entry,
+        ),
+        (
+            "POST",
+            "/swarm",
+            Some(json!({"group": "g", "question": "q"})),
+            staff_entry,
+        ),
+    ]
+}
+
+/// Routes not on one case, with the expected status for each principal.
+pub(crate) fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 7])> {
+    let staff_only = [403, 403, 200, 200, 200, 401, 401];
+    vec![
+        ("GET", "/healthz", None, [200; 7]),
+        (
+            "GET",
+            "/api/v1/cases",
+            None,
+            [200, 200, 200, 200, 200, 401, 401],
+        ),
+        (
+            "POST",
+            "/api/v1/cases",
+            Some(new_case("jordan@customer.example")),
+            [201, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/search?q=marker", None, staff_only),
+        (
+            "POST",
+            "/api/v1/articles",
+            Some(json!({"title": "t", "body": "b"})),
+            [403, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/articles/1", None, staff_only),
+        (
+            "POST",
+            "/api/v1/defects",
+            Some(json!({"key": "BUG-2", "title": "t", "state": "open"})),
+            [403, 403, 201, 201, 201, 401, 401],
+        ),
+        ("GET", "/api/v1/defects/BUG-1", None, staff_only),
+        (
+            "GET",
+            "/api/v1/reports/reopens?group_by=owner",
+            None,
+            staff_only,
+        ),
+        (
+            "GET",
+            "/api/v1/reports/reopens/cases?group_by=owner&key=Ana%20Lopez",
+            None,
+            staff_only,
+        ),
+        ("GET", "/api/v1/outbox", None, staff_only),
+        (
+            "POST",
+            "/api/v1/statuses/map",
+            Some(json!({"from": "Gone", "to": "New"})),
+            [403, 403, 403, 403, 200, 401, 401],
+        ),
+    ]
+}
+
+/// The storage protocol's routes (every one, the document's list is checked against it),
+/// with what a service token gets; everyone else is refused (403, or 401 without a valid
+/// token). Bodies are valid where a 2xx is cheap to reach, and otherwise pass the gate and
+/// fail on the body (422), which still shows the gate let the service in.
+pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> {
+    let opened = json!({
+        "type": "opened", "title": "t", "description": "d", "origin": "web",
+        "priority": "low", "customer": {"name": "c", "email": "c@customer.example"},
+        "product": null, "product_version": null, "status": "New", "category": "open"
+    });
+    let token = json!({
+        "id": "t-new", "name": "x", "role": "agent", "customer_email": null,
+        "hash": "0".repeat(64), "created_at": "2026-01-05T09:00:00Z", "revoked_at": null
+    });
+    let person = json!({"name": "Ana Lopez", "role": "agent", "email": "staff@example.com"});
+    let routes: Vec<(&str, &str, Option<Value>, u16)> = vec![
+        (
+            "POST",
+            "/store/v1/cases",
+            Some(json!({"at": "2026-01-05T09:00:00Z", "actor": "x", "opened": opened})),
+            201,
+        ),
+        (
+            "POST",
+            "/store/v1/cases/query",
+            Some(json!({"filter": {}, "page": {"limit": 10}})),
+            200,
+        ),
+        ("GET", "/store/v1/cases/1", None, 200),
+        (
+            "POST",
+            "/store/v1/cases/1/commits",
+            Some(json!({"number": 1})),
+            422,
+        ),
+        ("GET", "/store/v1/cases/1/history", None, 200),
+        (
+            "POST",
+            "/store/v1/cases/1/similar",
+            Some(json!({"scope": "staff", "limit": 5})),
+            200,
+        ),
+        ("GET", "/store/v1/cases/1/outbox", None, 200),
+        (
+            "POST",
+            "/store/v1/search",
+            Some(json!({"text": "marker", "kind": null, "scope": "staff", "limit": 5})),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/reports/reopens",
+            Some(json!({"group_by": "owner", "from": null, "to": null})),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/reports/reopens/cases",
+            Some(json!({
+                "report": {"group_by": "owner", "from": null, "to": null},
+                "key": "Ana Lopez",
+                "page": {"limit": 10}
+            })),
+            200,
+        ),
+        ("GET", "/store/v1/people", None, 200),
+        ("GET", "/store/v1/people/Ana%20Lopez", None, 200),
+        ("PUT", "/store/v1/people/Ana%20Lopez", Some(person), 204),
+        (
+            "POST",
+            "/store/v1/articles",
+            Some(json!({"article": {"title": "t", "body": "b"}, "at": "2026-01-05T09:00:00Z"})),
+            201,
+        ),
+        ("GET", "/store/v1/articles/1", None, 200),
+        (
+            "POST",
+            "/store/v1/defects",
+            Some(
+                json!({"key": "BUG-9", "title": "t", "body": "b", "state": "open", "created_at": "2026-01-05T09:00:00Z"}),
+            ),
+            201,
+        ),
+        ("GET", "/store/v1/defects/BUG-1", None, 200),
+        ("GET", "/store/v1/outbox?limit=10", None, 200),
+        (
+            "POST",
+            "/store/v1/outbox/claims",
+            Some(
+                json!({"worker": "w", "now": "2026-01-05T09:00:00Z", "until": "2026-01-05T09:05:00Z", "limit": 5}),
+            ),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/outbox/nope/finish",
+            Some(json!({"worker": "w"})),
+            422,
+        ),
+        ("GET", "/store/v1/tokens", None, 200),
+        ("POST", "/store/v1/tokens", Some(token), 204),
+        ("GET", "/store/v1/tokens/by-hash/HASH", None, 200),
+        (
+            "POST",
+            "/store/v1/tokens/nope/revoke",
+            Some(json!({"at": "2026-01-05T09:00:00Z"})),
+            404,
+        ),
+        ("GET", "/store/v1/stats", None, 200),
+    ];
+    let hash = casework_core::model::token_hash(AGENT);
+    routes
+        .into_iter()
+        .map(|(m, uri, body, status)| (m, uri.replace("HASH", &hash), body, status))
+        .collect()
+}
+
+#[tokio::test]
+pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case() {
+    let mut cells = 0;
+    for sqlite in [false, true] {
+        let store = if sqlite { "sqlite" } else { "memory" };
+        let version = version_of(&matrix_app(sqlite).await, 1).await;
+        let etag = format!("\"{version}\"");
+        // object routes, on A's case (1) and on B's case (2): the customer columns swap
+        for (number, owner_first) in [(1, true), (2, false)] {
+            for (method, suffix, body, expected) in case_routes() {
+                for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
+                    let app = matrix_app(sqlite).await;
+                    let uri = format!("/api/v1/cases/{number}{suffix}");
+                    let want = match (i, owner_first) {
+                        (7, _) => service_expects(&uri),
+                        (0, false) => expected[1],
+                        (1, false) => expected[0],
+                        (i, _) => expected[i],
+                    };
+                    let extra: &[(&str, &str)] = if method == "PATCH" {
+                        &[("if-match", etag.as_str())]
+                    } else {
+                        &[]
+                    };
+                    let r = call(&app, method, &uri, *token, body.clone(), extra).await;
+                    assert_eq!(
+                        r.status.as_u16(),
+                        want,
+                        "{store}: {who} {method} {uri}: {}",
+                        r.body
+                    );
+                    if i < 2 {
+                        assert!(
+                            !r.body.to_string().contains(MARKER),
+                            "{store}: {who} {method} {uri} leaked an internal field: {}",
+                            r.body
+                        );
+                    }
+                    cells += 1;
+                }
+            }
+        }
+        for (method, uri, body, expected) in other_routes() {
+            for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
+                let app = matrix_app(sqlite).await;
+                let want = if i == 7 {
+                    service_expects(uri)
+                } else {
+                    expected[i]
+                };
+                let r = call(&app, method, uri, *token, body.clone(), &[]).await;
+                assert_eq!(
+                    r.status.as_u16(),
+                    want,
+                    "{store}: {who} {method} {uri}: {}",
+                    r.body
+                );
+                if i < 2 {
+                    assert!(
+                        !r.body.to_string().contains(MARKER),
+                        "{store}: {who} {method} {uri} leaked: {}",
+                        r.body
+                    );
+                }
+                cells += 1;
+            }
+        }
+        // the storage protocol reaches every record and mints tokens: service only
+        for (method, uri, body, service) in store_routes() {
+            for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
+                let app = matrix_app(sqlite).await;
+                let want = match i {
+                    7 => service,
+                    5 | 6 => 401,
+                    _ => 403,
+                };
+                let r = call(&app, method, &uri, *token, body.clone(), &[]).await;
+                assert_eq!(
+                    r.status.as_u16(),
+                    want,
+                    "{store}: {who} {method} {uri}: {}",
+                    r.body
+                );
+                if i != 7 {
+                    assert!(
+                        !r.body.to_string().contains(MARKER),
+                        "{store}: {who} {method} {uri} leaked: {}",
+                        r.body
+                    );
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 2 * (2 * 19 + 12 + 25) * 8);
+}
+
+#[tokio::test]
+pub(crate) async fn the_workflow_file_decides_who_speaks_the_storage_protocol() {
+    // issue #12: /store/v1 checked `role == service` in HTTP, and the workflow file's
+    // `service = ["store"]` was never read; now core decides with the `store` permission
+    let default = casework_core::config::DEFAULT_WORKFLOW;
+    let without = default.replace(r#"service = ["store"]"#, "service = []");
+    assert_ne!(without, default);
+    for (text, granted) in [(default.to_string(), true), (without, false)] {
+        let svc = casework_core::CaseService::new(
+            Arc::new(casework_store_memory::MemoryStore::new()),
+            Arc::new(casework_core::testing::FixedClock::default()),
+            Arc::new(casework_core::testing::SequentialIds::default()),
+            Arc::new(casework_core::WorkflowConfig::parse(&text).unwrap()),
+            Arc::new(casework_core::Templates::embedded().unwrap()),
+        );
+        let setup = Actor::system("setup");
+        svc.create_token(&setup, "sync", Role::Service, None, SERVICE)
+            .await
+            .unwrap();
+        let app = router(AppState::new(svc));
+        let stats = call(&app, "GET", "/store/v1/stats", Some(SERVICE), None, &[]).await;
+        if granted {
+            assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+            continue;
+        }
+        for (method, uri, body, _) in store_routes() {
+            let r = call(&app, method, &uri, Some(SERVICE), body, &[]).await;
+            is_problem(&r, StatusCode::FORBIDDEN);
+            assert!(
+                r.body["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("storage protocol"),
+                "{method} {uri}: {}",
+                r.body
+            );
+        }
+    }
+}
+
+#[test]
+pub(crate) fn the_matrix_covers_every_storage_protocol_route() {
+    let mut covered: Vec<(String, String)> = store_routes()
+        .iter()
+        .map(|(m, uri, _, _)| {
+            let path = uri.split('?').next().unwrap_or_default();
+            let shape = path
+                .replace("/cases/1", "/cases/{n}")
+                .replace("/people/Ana%20Lopez", "/people/{name}")
+                .replace("/articles/1", "/articles/{id}")
+                .replace("/defects/BUG-1", "/defects/{key}")
+                .replace("/outbox/nope/", "/outbox/{id}/")
+                .replace("/tokens/nope/", "/tokens/{id}/");
+            let shape = match shape.find("/by-hash/") {
+                Some(i) => format!("{}/by-hash/{{hash}}", &shape[..i]),
+                None => shape,
+            };
+            (m.to_lowercase(), shape)
+        })
+        .collect();
+    covered.sort();
+    let mut all: Vec<(String, String)> = STORE_PROTOCOL
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    all.sort();
+    assert_eq!(covered, all);
+}
+
+#[tokio::test]
+pub(crate) async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
+    let app = matrix_app(false).await;
+    let staff = call(
+        &app,
+        "GET",
+        "/api/v1/cases/1/timeline",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    // every planted field shows for staff: two internal posts, the contact note, the swarm
+    // question, the transition note, the escalation and reopen reasons
+    let planted = staff.body.to_string().matches(MARKER).count();
+    assert!(planted >= 7, "only {planted} markers on the staff timeline");
+    let case = call(&app, "GET", "/api/v1/cases/1", Some(AGENT), None, &[]).await;
+    let category = case.body["category"].to_string();
+    assert_eq!(category.matches(MARKER).count(), 3, "{category}");
+    let search = call(
+        &app,
+        "GET",
+        "/api/v1/search?q=marker",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        search.body.as_array().unwrap().len(),
+        3,
+        "two cases and the defect"
+    );
+    let case = call(&app, "GET", "/api/v1/cases/1", Some(AGENT), None, &[]).await;
+    assert!(
+        case.body["links"].to_string().contains(MARKER),
+        "staff see the links"
+    );
+    let own = call(&app, "GET", "/api/v1/cases/1", Some(JORDAN), None, &[]).await;
+    assert_eq!(own.body["links"], json!([]), "the customer does not");
+}
