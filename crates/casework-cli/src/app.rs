@@ -108,7 +108,7 @@ impl Clock for SystemClock {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let jitter = f64::from(nanos % 1000) / 1000.0 + 0.5;
+        let jitter = 0.5 + f64::from(nanos) / 1e9;
         tokio::time::sleep(backoff.mul_f64(jitter)).await;
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use casework_core::limits::{DEFAULT_HITS, DEFAULT_OUTBOX, DEFAULT_PAGE, MAX_PAGE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
@@ -387,7 +388,7 @@ pub enum CaseCmd {
         /// Case number
         number: String,
         /// At most this many
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = DEFAULT_HITS)]
         limit: u32,
     },
     /// Link an article, a defect or another case that helped
@@ -454,8 +455,7 @@ pub struct ListArgs {
     /// Full text: every word must appear
     #[arg(long)]
     pub q: Option<String>,
-    /// At most this many (1-500)
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = DEFAULT_PAGE, help = format!("At most this many (1-{MAX_PAGE})"))]
     pub limit: u32,
     /// Continue after a previous page (the cursor it printed)
     #[arg(long)]
@@ -772,7 +772,7 @@ pub struct SearchArgs {
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
     /// At most this many
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_HITS)]
     pub limit: u32,
 }
 
@@ -804,7 +804,7 @@ pub enum ReportCmd {
         #[arg(long)]
         key: Option<String>,
         /// With --key: cases per page
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = DEFAULT_PAGE)]
         limit: u32,
         /// With --key: the cursor the previous page printed
         #[arg(long)]
@@ -851,7 +851,7 @@ pub enum OutboxCmd {
         #[arg(long, value_enum)]
         status: Option<OutboxStatusArg>,
         /// At most this many
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = DEFAULT_OUTBOX)]
         limit: u32,
     },
 }

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use casework_core::event::{Event, EventKind};
+use casework_core::limits::MAX_PERSON_NAME;
 use casework_core::model::{
     Case, ContactOutcome, DeliveryStatus, Field, OutboxMessage, OutboxStatus, TimelineEntry,
     Visibility,
@@ -617,7 +618,7 @@ pub fn report_cases(cases: &[ReportCase]) -> String {
             out.push_str(&format!(
                 "    reopened {} by {} after {:.2} days: {}\n",
                 when(r.at),
-                cell(&r.by, 64),
+                cell(&r.by, MAX_PERSON_NAME),
                 r.days_to_reopen,
                 clip(&r.reason, 80)
             ));

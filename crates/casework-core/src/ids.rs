@@ -59,7 +59,7 @@ impl CaseNumber {
     pub const MIN: CaseNumber = CaseNumber(1);
 
     /// The largest case number: what a signed 64-bit integer holds, as stores keep it.
-    pub const MAX: CaseNumber = CaseNumber(i64::MAX as u64);
+    pub const MAX: CaseNumber = CaseNumber(crate::limits::MAX_CASE_NUMBER);
 
     /// Wraps a raw number; `None` for zero, which is never a case, and above [`Self::MAX`].
     pub fn new(n: u64) -> Option<Self> {
@@ -134,9 +134,14 @@ impl<'de> Deserialize<'de> for CaseNumber {
 pub struct EmailAddress(String);
 
 /// What [`EmailAddress`] accepts of ASCII addresses, as a regular expression (for the API
-/// document): a dot-atom of at most 64 characters, an `@`, and a domain of letter-digit
-/// labels joined by dots. Internationalized addresses are accepted too (see the type).
-pub const EMAIL_PATTERN: &str = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+/// document): a dot-atom of at most [`MAX_EMAIL_LOCAL`] characters, an `@`, and a domain of
+/// letter-digit labels joined by dots. Internationalized addresses are accepted too (see the
+/// type).
+pub fn email_pattern() -> String {
+    let atom = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+    let label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    format!(r"^(?=[^@]{{1,{MAX_EMAIL_LOCAL}}}@){atom}(\.{atom})*@{label}(\.{label})+$")
+}
 
 /// Characters allowed in a dot-atom besides letters and digits (RFC 5322 `atext`).
 const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
@@ -146,7 +151,7 @@ impl utoipa::PartialSchema for EmailAddress {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(EMAIL_PATTERN))
+            .pattern(Some(email_pattern()))
             .max_length(Some(MAX_EMAIL))
             .description(Some(
                 "An email address (stored lower-cased). The pattern gives the ASCII form; \
@@ -334,6 +339,14 @@ impl fmt::Display for StatusName {
         f.write_str(&self.0)
     }
 }
+
+/// What a status name accepts ([`StatusName`]'s parse), as a regular expression for the API
+/// document: no control character, and something that is not white space.
+pub const STATUS_PATTERN: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// [`STATUS_PATTERN`] where a status may be left out (a blank filter is no filter).
+pub const OPTIONAL_STATUS_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
 
 impl FromStr for StatusName {
     type Err = ParseError;

@@ -19,6 +19,14 @@ pub const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\
 pub const OPTIONAL_LINE_PATTERN: &str =
     r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$";
 
+/// What a key accepts (a defect's key in the tracker): [`required_line`] with no white
+/// space inside, as a regular expression for the API document.
+pub const KEY_PATTERN: &str = r"^[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*$";
+
+/// What a required free-text field accepts ([`crate::workflow::required_text`]): something
+/// that is not white space.
+pub const TEXT_PATTERN: &str = r"\S";
+
 /// Whether `c` is a bidirectional embedding, override or isolate (U+202A–U+202E,
 /// U+2066–U+2069): characters that make text display in another order than it is stored.
 pub fn is_bidi_control(c: char) -> bool {

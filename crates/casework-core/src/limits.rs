@@ -87,6 +87,9 @@ pub const MAX_MESSAGE_ID: usize = 998;
 /// An attachment's file name as kept.
 pub const MAX_FILE_NAME: usize = 255;
 
+/// The largest case number: what a signed 64-bit integer holds, as stores keep it.
+pub const MAX_CASE_NUMBER: u64 = i64::MAX as u64;
+
 /// A count on the storage protocol (`limit` of a page, a search, a claim): a 32-bit number.
 /// A service token is trusted with its size, as it is with every record.
 pub const PROTOCOL_COUNT: u64 = u32::MAX as u64;
@@ -119,6 +122,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_INBOUND_ADDRESS", MAX_INBOUND_ADDRESS as u64),
     ("MAX_MESSAGE_ID", MAX_MESSAGE_ID as u64),
     ("MAX_FILE_NAME", MAX_FILE_NAME as u64),
+    ("MAX_CASE_NUMBER", MAX_CASE_NUMBER),
     ("PROTOCOL_COUNT", PROTOCOL_COUNT),
 ];
 

@@ -73,7 +73,7 @@ pub struct Similar {
     /// Whose eyes.
     pub scope: Scope,
     /// At most this many hits.
-    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub limit: u32,
 }
 
@@ -101,7 +101,7 @@ pub struct Claim {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub until: Timestamp,
     /// At most this many messages.
-    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub limit: u32,
 }
 

@@ -17,12 +17,48 @@ use crate::auth::Auth;
 use crate::extract::{Body, CasePath, IfMatch, whole_number};
 use crate::respond::{act, act_on_case, entry_response};
 use crate::{ApiError, AppState, openapi};
+use casework_core::ids::STATUS_PATTERN;
+use casework_core::limits::{MAX_CALL_MINUTES, MAX_SHORT_TEXT, MAX_STATUS_NAME, MAX_TEXT};
+
+use crate::rules::Accepts::{Line, Matching, NotBlank, OptionalLine, OptionalText, Range, Text};
+use crate::rules::Field::Property;
+use crate::rules::Rule;
+
+/// What the fields of these requests accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Property("AssignIn", "owner"), NotBlank),
+    Rule(
+        Property("TransitionIn", "status"),
+        Matching(STATUS_PATTERN, MAX_STATUS_NAME),
+    ),
+    Rule(Property("TransitionIn", "note"), OptionalText(MAX_TEXT)),
+    Rule(Property("ReasonIn", "reason"), Text(MAX_TEXT)),
+    Rule(
+        Property("CloseIn", "primary_resolution"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Property("CloseIn", "secondary_resolution"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(Property("ReopenIn", "reason"), Text(MAX_TEXT)),
+    Rule(
+        Property("CallIn", "duration_minutes"),
+        Range(1, MAX_CALL_MINUTES as u64),
+    ),
+    Rule(Property("CallIn", "channel"), OptionalLine(MAX_SHORT_TEXT)),
+    Rule(Property("CallIn", "notes"), Text(MAX_TEXT)),
+    Rule(Property("PostIn", "body"), Text(MAX_TEXT)),
+    Rule(Property("ContactIn", "note"), OptionalText(MAX_TEXT)),
+    Rule(Property("LinkIn", "ref"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("SwarmIn", "group"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("SwarmIn", "question"), Text(MAX_TEXT)),
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignIn {
     /// The agent's name.
-    #[schema(pattern = "\\S")]
     owner: String,
 }
 
@@ -49,13 +85,8 @@ pub(crate) async fn assign(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransitionIn {
     /// The status to move to (a name from the workflow file; not a closed one: use close).
-    #[schema(
-        max_length = 64,
-        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
-    )]
     status: String,
     /// Why, for the history.
-    #[schema(max_length = 100000)]
     note: Option<String>,
 }
 
@@ -92,7 +123,6 @@ pub(crate) async fn transition(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReasonIn {
     /// Why.
-    #[schema(pattern = "\\S", max_length = 100000)]
     reason: String,
 }
 
@@ -122,16 +152,8 @@ pub(crate) struct CloseIn {
     /// must hold) or `temporary`.
     mode: CloseMode,
     /// Required for `resolved`.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     primary_resolution: Option<String>,
     /// Required for `resolved`.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     secondary_resolution: Option<String>,
     /// Tell the customer (default true): a resolved close sends the resolution, a temporary
     /// one how to come back. A non-response close always sends its closing email (`false`
@@ -181,7 +203,6 @@ pub(crate) async fn close(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReopenIn {
     /// Why the case came back: kept as data for the reopen report.
-    #[schema(pattern = "\\S", max_length = 100000)]
     reason: String,
     /// Queue the reopen notice to the customer (default true).
     #[serde(default = "yes")]
@@ -226,21 +247,15 @@ pub(crate) async fn reopen(
 pub(crate) struct CallIn {
     /// Who called whom.
     direction: CallDirection,
-    /// 1 to 1440 (a whole number; `25.0` is taken as 25).
-    #[schema(minimum = 1, maximum = 1440)]
+    /// 1 to {MAX_CALL_MINUTES} (a whole number; `25.0` is taken as 25).
     #[serde(deserialize_with = "whole_number")]
     duration_minutes: u32,
     /// Whether the screen was shared.
     #[serde(default)]
     screenshare: bool,
     /// Phone, Teams, …
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     channel: Option<String>,
     /// What was found and done (customer-visible).
-    #[schema(pattern = "\\S", max_length = 100000)]
     notes: String,
 }
 
@@ -276,7 +291,6 @@ pub(crate) struct PostIn {
     /// What kind of post.
     kind: PostKindIn,
     /// The text.
-    #[schema(pattern = "\\S", max_length = 100000)]
     body: String,
     /// Default `internal`; customers may only post `customer` notes.
     #[serde(default = "internal")]
@@ -341,7 +355,6 @@ pub(crate) struct ContactIn {
     /// Whether they answered.
     outcome: ContactOutcome,
     /// Internal note.
-    #[schema(max_length = 100000)]
     note: Option<String>,
 }
 
@@ -376,10 +389,6 @@ pub(crate) struct LinkIn {
     kind: RefKind,
     /// The article id, defect key or case number.
     #[serde(rename = "ref")]
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     reference: String,
 }
 
@@ -410,13 +419,8 @@ pub(crate) async fn link(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SwarmIn {
     /// The collaboration group.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     group: String,
     /// What to ask.
-    #[schema(pattern = "\\S", max_length = 100000)]
     question: String,
 }
 

@@ -17,30 +17,79 @@ use crate::extract::{
 };
 use crate::respond::case_response;
 use crate::{ApiError, AppState, openapi};
+use casework_core::ids::OPTIONAL_STATUS_PATTERN;
+use casework_core::limits::{
+    MAX_PAGE, MAX_PHONE, MAX_QUERY, MAX_SHORT_TEXT, MAX_STATUS_NAME, MAX_TEXT,
+};
+use casework_core::ports::page::CURSOR_PATTERN;
+
+use crate::rules::Accepts::{Line, Matching, OptionalLine, OptionalText, Pattern, Range};
+use crate::rules::Field::{Property, Query};
+use crate::rules::Rule;
+
+/// What the fields of these requests accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Property("CustomerIn", "name"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("CustomerIn", "phone"), OptionalLine(MAX_PHONE)),
+    Rule(
+        Property("CustomerIn", "account"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(Property("CreateCase", "title"), Line(MAX_SHORT_TEXT)),
+    Rule(
+        Property("CreateCase", "description"),
+        OptionalText(MAX_TEXT),
+    ),
+    Rule(
+        Property("CreateCase", "product"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Property("CreateCase", "product_version"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/cases", "status"),
+        Matching(OPTIONAL_STATUS_PATTERN, MAX_STATUS_NAME),
+    ),
+    Rule(Query("/api/v1/cases", "q"), OptionalText(MAX_QUERY)),
+    Rule(Query("/api/v1/cases", "limit"), Range(1, MAX_PAGE as u64)),
+    Rule(Query("/api/v1/cases", "cursor"), Pattern(CURSOR_PATTERN)),
+    Rule(
+        Property("CategoryIn", "product_area"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Property("CategoryIn", "functionality"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Property("CategoryIn", "issue"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(Property("PatchCase", "title"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("PatchCase", "description"), OptionalText(MAX_TEXT)),
+    Rule(
+        Property("PatchCase", "product"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Property("PatchCase", "product_version"),
+        OptionalLine(MAX_SHORT_TEXT),
+    ),
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CustomerIn {
     /// The customer's name: one line, no control characters or bidirectional overrides.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     name: String,
     /// Where emails go: one `@` between a name and a domain with a dot.
     #[schema(value_type = casework_core::ids::EmailAddress)]
     email: String,
     /// Phone number.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 64
-    )]
     phone: Option<String>,
     /// Account or company.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     account: Option<String>,
 }
 
@@ -48,14 +97,9 @@ pub(crate) struct CustomerIn {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateCase {
     /// Short title: one line.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     title: String,
     /// What the customer reported.
     #[serde(default)]
-    #[schema(max_length = 100000)]
     description: String,
     /// How the customer reached support.
     origin: Origin,
@@ -65,16 +109,8 @@ pub(crate) struct CreateCase {
     /// Who the case is for. A customer token opens cases for its own address only.
     customer: CustomerIn,
     /// Product.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     product: Option<String>,
     /// Product version.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     product_version: Option<String>,
 }
 
@@ -147,7 +183,6 @@ pub(crate) async fn create_case(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Only this status (a name from the workflow file).
-    #[param(max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     status: Option<String>,
     /// Only this status category.
     status_category: Option<StatusCategory>,
@@ -157,16 +192,13 @@ pub(crate) struct ListQuery {
     reopened: Option<bool>,
     /// Only this product area (staff only).
     product_area: Option<String>,
-    /// Full-text query over what the caller may see: every term must match. At most 1000
+    /// Full-text query over what the caller may see: every term must match. At most {MAX_QUERY}
     /// characters, as for search. Customers may not filter by `owner` or `product_area`
     /// (403).
-    #[param(max_length = 1000)]
     q: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
+    /// Page size, 1 to {MAX_PAGE} (default {DEFAULT_PAGE}).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^(c[1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
 }
 
@@ -225,22 +257,10 @@ pub(crate) async fn get_case(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CategoryIn {
     /// Product area.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     product_area: Option<String>,
     /// Functionality.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     functionality: Option<String>,
     /// Issue.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     issue: Option<String>,
 }
 
@@ -248,27 +268,14 @@ pub(crate) struct CategoryIn {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchCase {
     /// New title; the same title again confirms it (closing checklist item 8).
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     title: Option<String>,
     /// New description; blank clears it.
-    #[schema(max_length = 100000)]
     description: Option<String>,
     /// New priority.
     priority: Option<Priority>,
     /// Product; blank clears it.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     product: Option<String>,
     /// Product version; blank clears it.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     product_version: Option<String>,
     /// Categorization (closing checklist item 10); blank clears a part.
     category: Option<CategoryIn>,

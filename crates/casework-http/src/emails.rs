@@ -16,6 +16,19 @@ use crate::auth::Auth;
 use crate::extract::{Body, CasePath, IfMatch, number};
 use crate::respond::act;
 use crate::{ApiError, AppState, openapi};
+use casework_core::limits::MAX_TEXT;
+
+use crate::rules::Accepts::OptionalText;
+use crate::rules::Field::Property;
+use crate::rules::Rule;
+
+/// What the fields of these requests accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Property("EmailIn", "challenge"), OptionalText(MAX_TEXT)),
+    Rule(Property("EmailIn", "discussed"), OptionalText(MAX_TEXT)),
+    Rule(Property("EmailIn", "next_steps"), OptionalText(MAX_TEXT)),
+    Rule(Property("EmailIn", "note"), OptionalText(MAX_TEXT)),
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -23,19 +36,15 @@ pub(crate) struct EmailIn {
     /// Which email.
     template: EmailTemplate,
     /// The customer's challenge (initial contact; default: the case description).
-    #[schema(max_length = 100000)]
     challenge: Option<String>,
     /// What was discussed (required for a follow-up).
-    #[schema(max_length = 100000)]
     discussed: Option<String>,
     /// Next steps.
-    #[schema(max_length = 100000)]
     next_steps: Option<String>,
     /// Documentation links.
     #[serde(default)]
     documentation: Vec<String>,
     /// A note to add.
-    #[schema(max_length = 100000)]
     note: Option<String>,
 }
 

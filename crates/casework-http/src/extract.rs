@@ -13,6 +13,17 @@ use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
 use crate::ApiError;
+use casework_core::limits::MAX_IDEMPOTENCY_KEY;
+
+use crate::rules::Accepts::VisibleAscii;
+use crate::rules::Field::Header;
+use crate::rules::Rule;
+
+/// What the shared headers accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[Rule(
+    Header("Idempotency-Key"),
+    VisibleAscii(MAX_IDEMPOTENCY_KEY),
+)];
 
 /// A JSON body whose rejections are problem+json (malformed 400, wrong type 415, unknown
 /// or mistyped fields 422, too large 413).
@@ -142,6 +153,6 @@ pub(crate) struct IdempotencyKey {
     /// Any unique string: a retry with the same key and body answers as the first call did
     /// (`Idempotent-Replayed: true`); the same key with another body is 422.
     #[serde(rename = "Idempotency-Key")]
-    #[param(value_type = String, required = false, pattern = "^[!-~]{1,255}$")]
+    #[param(value_type = String, required = false)]
     idempotency_key: Option<String>,
 }

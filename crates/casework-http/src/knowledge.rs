@@ -12,24 +12,35 @@ use utoipa::ToSchema;
 use crate::auth::Auth;
 use crate::extract::Body;
 use crate::{ApiError, AppState, openapi};
+use casework_core::input::KEY_PATTERN;
+use casework_core::limits::{MAX_DEFECT_KEY, MAX_DEFECT_STATE, MAX_SHORT_TEXT, MAX_TEXT, MAX_URL};
+
+use crate::rules::Accepts::{Line, Matching, OptionalLine, OptionalText, Text};
+use crate::rules::Field::Property;
+use crate::rules::Rule;
+
+/// What the fields of these requests accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Property("ArticleIn", "title"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("ArticleIn", "body"), Text(MAX_TEXT)),
+    Rule(Property("ArticleIn", "url"), OptionalLine(MAX_URL)),
+    Rule(
+        Property("DefectIn", "key"),
+        Matching(KEY_PATTERN, MAX_DEFECT_KEY),
+    ),
+    Rule(Property("DefectIn", "title"), Line(MAX_SHORT_TEXT)),
+    Rule(Property("DefectIn", "body"), OptionalText(MAX_TEXT)),
+    Rule(Property("DefectIn", "state"), Line(MAX_DEFECT_STATE)),
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ArticleIn {
     /// Title.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     title: String,
     /// Text.
-    #[schema(pattern = "\\S", max_length = 100000)]
     body: String,
     /// Where it is published.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 2048
-    )]
     url: Option<String>,
 }
 
@@ -87,26 +98,13 @@ pub(crate) async fn get_article(
 #[serde(deny_unknown_fields)]
 pub(crate) struct DefectIn {
     /// Tracker key, e.g. `BUG-000123456`: no white space inside.
-    #[schema(
-        pattern = r"^[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]*$",
-        max_length = 64
-    )]
     key: String,
     /// Title.
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 255
-    )]
     title: String,
     /// Description.
     #[serde(default)]
-    #[schema(max_length = 100000)]
     body: String,
     /// State in the tracker (`open`, `fixed`, …).
-    #[schema(
-        pattern = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$",
-        max_length = 32
-    )]
     state: String,
 }
 

@@ -8,7 +8,7 @@
 //! Where things are: this file routes and nothing else. `state.rs` (what handlers share),
 //! `auth.rs` (bearer tokens and their cache), `extract.rs` (bodies, parameters, `If-Match`),
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
-//! `error.rs`; then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
+//! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
 //! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `statuses.rs`,
 //! `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
@@ -26,6 +26,7 @@ pub mod openapi;
 mod outbox;
 mod reports;
 mod respond;
+mod rules;
 mod search;
 pub mod server;
 mod state;

@@ -14,6 +14,8 @@ use utoipa::openapi::schema::{Object, OneOf, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::rules::Rules;
+
 /// An error, as RFC 9457 problem+json.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -332,7 +334,7 @@ impl Modify for BearerAuth {
                        shared/brief/API.md. Authenticate with `Authorization: Bearer <token>` \
                        (tokens from `casework token create`)."
     ),
-    modifiers(&BearerAuth, &UniqueOperationIds, &FlatVariants),
+    modifiers(&Rules, &BearerAuth, &UniqueOperationIds, &FlatVariants),
     components(schemas(Problem, casework_core::ports::ReportGroup)),
     security(("bearer" = [])),
     paths(
@@ -397,13 +399,14 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The document as pretty JSON, with a final newline (as committed).
+/// The document as pretty JSON, with a final newline (as committed), each `{LIMIT_NAME}` of
+/// a description replaced by the limit's value ([`crate::rules::fill_limits`]).
 pub fn document() -> String {
     let mut text = ApiDoc::openapi()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
-    text
+    crate::rules::fill_limits(&text)
 }
 
 #[cfg(test)]

@@ -10,7 +10,16 @@ use utoipa::IntoParams;
 
 use crate::auth::Auth;
 use crate::extract::{Params, limit};
+use crate::rules::Accepts::Range;
+use crate::rules::Field::Query;
+use crate::rules::Rule;
 use crate::{ApiError, AppState, openapi};
+
+/// What the parameters of this request accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[Rule(
+    Query("/api/v1/outbox", "limit"),
+    Range(1, MAX_OUTBOX as u64),
+)];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -18,8 +27,7 @@ use crate::{ApiError, AppState, openapi};
 pub(crate) struct OutboxQ {
     /// Only messages with this status.
     status: Option<OutboxStatus>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
+    /// At most this many (1 to {MAX_OUTBOX}, default {DEFAULT_OUTBOX}).
     limit: Option<u32>,
 }
 

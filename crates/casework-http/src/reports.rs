@@ -10,6 +10,45 @@ use utoipa::IntoParams;
 use crate::auth::Auth;
 use crate::extract::{Params, given, page_request};
 use crate::{ApiError, AppState, openapi};
+use casework_core::limits::{MAX_PAGE, MAX_SHORT_TEXT, MAX_TIME_TEXT};
+use casework_core::ports::page::CURSOR_PATTERN;
+
+use crate::rules::Accepts::{OptionalText, Pattern, Range, Text};
+use crate::rules::Field::Query;
+use crate::rules::Rule;
+
+/// What the parameters of these requests accept (applied to the document by
+/// [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(
+        Query("/api/v1/reports/reopens", "from"),
+        OptionalText(MAX_TIME_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens", "to"),
+        OptionalText(MAX_TIME_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens/cases", "key"),
+        Text(MAX_SHORT_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens/cases", "from"),
+        OptionalText(MAX_TIME_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens/cases", "to"),
+        OptionalText(MAX_TIME_TEXT),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens/cases", "limit"),
+        Range(1, MAX_PAGE as u64),
+    ),
+    Rule(
+        Query("/api/v1/reports/reopens/cases", "cursor"),
+        Pattern(CURSOR_PATTERN),
+    ),
+];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -19,11 +58,9 @@ pub(crate) struct ReportQ {
     group_by: ReportGroup,
     /// Only closures from this time on: a date (`2026-01-01`, midnight UTC) or an RFC 3339
     /// time.
-    #[param(max_length = 64)]
     from: Option<String>,
     /// Only closures before this time: a date (midnight UTC at its start) or an RFC 3339
     /// time.
-    #[param(max_length = 64)]
     to: Option<String>,
 }
 
@@ -67,19 +104,14 @@ pub(crate) struct ReportCasesQ {
     /// What the report groups by.
     group_by: ReportGroup,
     /// The row's key, as the report gives it (`(none)` for cases without the value).
-    #[param(pattern = "\\S", max_length = 255)]
     key: String,
     /// Only closures from this time on: a date (`2026-01-01`) or an RFC 3339 time.
-    #[param(max_length = 64)]
     from: Option<String>,
     /// Only closures before this time: a date or an RFC 3339 time.
-    #[param(max_length = 64)]
     to: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
+    /// Page size, 1 to {MAX_PAGE} (default {DEFAULT_PAGE}).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^(c[1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
 }
 

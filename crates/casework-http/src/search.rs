@@ -12,18 +12,32 @@ use utoipa::IntoParams;
 use crate::auth::Auth;
 use crate::extract::{CasePath, Params, limit, number};
 use crate::{ApiError, AppState, openapi};
+use casework_core::limits::MAX_QUERY;
+
+use crate::rules::Accepts::{Range, Text};
+use crate::rules::Field::Query;
+use crate::rules::Rule;
+
+/// What the parameters of these requests accept (applied to the document by
+/// [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Query("/api/v1/search", "q"), Text(MAX_QUERY)),
+    Rule(Query("/api/v1/search", "limit"), Range(1, MAX_HITS as u64)),
+    Rule(
+        Query("/api/v1/cases/{n}/similar", "limit"),
+        Range(1, MAX_HITS as u64),
+    ),
+];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchQ {
     /// The query.
-    #[param(pattern = "\\S", max_length = 1000)]
     q: String,
     /// Only hits of this kind.
     kind: Option<RefKind>,
-    /// At most this many (1 to 100, default 10).
-    #[param(minimum = 1, maximum = 100)]
+    /// At most this many (1 to {MAX_HITS}, default {DEFAULT_HITS}).
     limit: Option<u32>,
 }
 
@@ -52,8 +66,7 @@ pub(crate) async fn search(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitQuery {
-    /// At most this many (1 to 100, default 10).
-    #[param(minimum = 1, maximum = 100)]
+    /// At most this many (1 to {MAX_HITS}, default {DEFAULT_HITS}).
     limit: Option<u32>,
 }
 

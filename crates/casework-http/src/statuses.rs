@@ -9,15 +9,24 @@ use utoipa::ToSchema;
 use crate::auth::Auth;
 use crate::extract::Body;
 use crate::{ApiError, AppState, openapi};
+use casework_core::limits::MAX_STATUS_NAME;
+
+use crate::rules::Accepts::Text;
+use crate::rules::Field::Property;
+use crate::rules::Rule;
+
+/// What the fields of this request accept (applied to the document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Property("StatusMapIn", "from"), Text(MAX_STATUS_NAME)),
+    Rule(Property("StatusMapIn", "to"), Text(MAX_STATUS_NAME)),
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusMapIn {
     /// A status the workflow file no longer has (renamed or removed).
-    #[schema(pattern = "\\S", max_length = 64)]
     from: String,
     /// A status of the workflow file, of the same kind (a map never opens or closes a case).
-    #[schema(pattern = "\\S", max_length = 64)]
     to: String,
 }
 

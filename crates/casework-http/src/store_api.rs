@@ -21,7 +21,20 @@ use casework_core::service::StoreAccess;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::rules::Accepts::Count;
+use crate::rules::Field::{Property, Query};
+use crate::rules::Rule;
 use crate::{ApiError, AppState, Auth, Body, Params};
+
+/// The storage protocol's counts, in its bodies and in core's request types (applied to the
+/// document by [`crate::rules`]).
+pub(crate) const RULES: &[Rule] = &[
+    Rule(Query("/store/v1/outbox", "limit"), Count),
+    Rule(Property("PageRequest", "limit"), Count),
+    Rule(Property("SearchQuery", "limit"), Count),
+    Rule(Property("Similar", "limit"), Count),
+    Rule(Property("Claim", "limit"), Count),
+];
 
 /// The protocol's routes (merged into the API router).
 pub fn routes() -> Router<AppState> {
@@ -334,7 +347,7 @@ struct OutboxQuery {
     /// Only messages with this status.
     status: Option<OutboxStatus>,
     /// At most this many.
-    #[param(value_type = u64, maximum = 4294967295_u64)]
+    #[param(value_type = u64)]
     limit: u32,
 }
 

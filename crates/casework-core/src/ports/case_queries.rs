@@ -68,7 +68,7 @@ pub struct SearchQuery {
     /// Whose eyes.
     pub scope: Scope,
     /// At most this many hits.
-    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub limit: u32,
 }
 

@@ -13,7 +13,7 @@ use crate::model::Case;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageRequest {
     /// At most this many items (1 to [`MAX_PAGE`]).
-    #[cfg_attr(feature = "openapi", schema(value_type = u64, maximum = 4294967295_u64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub limit: u32,
     /// Start after this case.
     pub after: Option<CaseNumber>,
@@ -49,6 +49,10 @@ impl PageRequest {
 pub fn encode_cursor(after: CaseNumber) -> String {
     format!("c{}", after.get())
 }
+
+/// What [`encode_cursor`] makes, or nothing (the first page), as a regular expression for
+/// the API document.
+pub const CURSOR_PATTERN: &str = "^(c[1-9][0-9]{0,17})?$";
 
 /// Decodes a cursor made by [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> Result<CaseNumber, PageError> {

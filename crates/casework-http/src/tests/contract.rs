@@ -329,3 +329,93 @@ pub(crate) async fn what_the_api_fuzzer_found_stays_fixed() {
         is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+/// Every `maxLength`, `maximum` and `maxItems` of the served document, by where it is.
+fn constraints(v: &Value, at: String, out: &mut Vec<(String, String, u64)>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let here = format!("{at}/{k}");
+                match (k.as_str(), x.as_u64()) {
+                    ("maxLength" | "maximum" | "maxItems", Some(n)) => {
+                        out.push((at.clone(), k.clone(), n));
+                    }
+                    _ => constraints(x, here, out),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                // a parameter is found by its name, not its position
+                let key = x["name"].as_str().map_or(i.to_string(), str::to_string);
+                constraints(x, format!("{at}/{key}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_limit_the_document_states_is_one_of_cores_limits() {
+    // issue #12: the attributes held literals (64, 255, 100000 …) that could drift from
+    // what core checks; now each comes from casework_core::limits through crate::rules
+    let text = crate::openapi::document();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut found = Vec::new();
+    constraints(&doc, String::new(), &mut found);
+    assert!(
+        found.len() > 60,
+        "the walk sees the constraints: {}",
+        found.len()
+    );
+    let values: Vec<u64> = casework_core::limits::ALL.iter().map(|(_, v)| *v).collect();
+    // where each rule writes, in the walk's terms
+    let targets: Vec<String> = crate::rules::all()
+        .map(|crate::rules::Rule(field, _)| match field {
+            crate::rules::Field::Property(schema, p) => {
+                format!("/components/schemas/{schema}/properties/{p}")
+            }
+            crate::rules::Field::Query(path, name) => {
+                format!("/paths/{path}/get/parameters/{name}/schema")
+            }
+            crate::rules::Field::Header(name) => format!("/parameters/{name}/schema"),
+        })
+        .collect();
+    // core's own schemas, written in code from the same limits
+    let core_owned = [
+        "/components/schemas/EmailAddress",
+        "/components/schemas/CaseNumber",
+    ];
+    for (at, keyword, n) in &found {
+        assert!(
+            values.contains(n),
+            "{at}: {keyword} {n} is not a limit of casework_core::limits"
+        );
+        let from_a_rule = targets.iter().any(|t| at.ends_with(t.as_str()))
+            || core_owned.iter().any(|c| at.starts_with(c));
+        assert!(
+            from_a_rule,
+            "{at}: {keyword} {n} comes from no rule: state it in the module's RULES"
+        );
+    }
+    // and every rule found its field
+    let mut fresh = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
+    assert_eq!(crate::rules::Rules::unapplied(&mut fresh), Vec::new());
+    // descriptions quote limits by name; none is left unfilled
+    let unfilled: Vec<&str> = text
+        .match_indices('{')
+        .map(|(i, _)| &text[i..text[i..].find('}').map_or(i, |j| i + j + 1)])
+        .filter(|s| {
+            s.len() > 2
+                && s[1..s.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_')
+        })
+        .collect();
+    assert!(unfilled.is_empty(), "{unfilled:?}");
+    let max_query = casework_core::limits::MAX_QUERY;
+    assert!(
+        text.contains(&format!("At most {max_query}")),
+        "a quoted limit is filled"
+    );
+}
