@@ -1,0 +1,127 @@
+//! `casework serve`: the HTTP API and the web pages on a socket, with the email delivery
+//! worker beside them.
+
+use crate::app::{App, Failure};
+use crate::output;
+
+/// Serves the HTTP API (and, with `web`, the desk and portal pages beside it) until SIGTERM
+/// or Ctrl-C; requests in flight finish first. A
+/// background worker delivers queued email through `mailer` every `deliver_every` seconds
+/// meanwhile ([`crate::worker`]), and `/healthz` says whether it runs. Connections idle or
+/// slow for `header_timeout` seconds are closed, and at most `max_connections` are open.
+pub(crate) async fn serve(
+    app: &App,
+    bind: &str,
+    mailer: &str,
+    deliver_every: u64,
+    header_timeout: u64,
+    max_connections: u64,
+    web: bool,
+) -> Result<u8, Failure> {
+    let pages = if web { Some(web_pages(app)?) } else { None };
+    let deliver_every = std::time::Duration::from_secs(deliver_every);
+    let limits = casework_http::ServeLimits {
+        header_read_timeout: std::time::Duration::from_secs(header_timeout),
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+    };
+    let mailer =
+        casework_mail::mailer_from_url(mailer).map_err(|e| Failure::usage(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| Failure::usage(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::unavailable(format!("cannot read the bound address: {e}")))?;
+    // Logs go to stderr (RUST_LOG filters them; default: requests and errors).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    // a server keeps serving whoever reads (or stopped reading) its standard output
+    let _ = output::human(&format!(
+        "listening on http://{addr} (store {})\n",
+        app.store_url
+    ));
+    let state = casework_http::AppState::new(app.service.clone());
+    let worker = tokio::spawn(crate::worker::deliver_forever(
+        app.service.clone(),
+        mailer,
+        deliver_every,
+        state.health.clone(),
+    ));
+    let mut router = casework_http::router(state);
+    if let Some(pages) = pages {
+        router = beside_the_api(router, pages);
+    }
+    casework_http::serve(listener, router, limits, shutdown()).await;
+    worker.abort();
+    let _ = output::human("stopped\n");
+    Ok(0)
+}
+
+/// The desk and the portal over the service. Sign-in does not exist yet, so they identify
+/// nobody ([`casework_web::NoSignIn`]): every page asks to sign in, and no case is shown.
+fn web_pages(app: &App) -> Result<axum::Router, Failure> {
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
+        .map_err(|e| {
+            Failure::unavailable(format!(
+                "cannot read /dev/urandom for the pages' CSRF secret: {e} (or serve --no-web)"
+            ))
+        })?;
+    let state = casework_web::WebState::new(
+        app.service.clone(),
+        std::sync::Arc::new(casework_web::NoSignIn),
+        casework_web::CsrfKey::new(secret),
+    );
+    Ok(casework_web::router(state))
+}
+
+/// Whether a path is the JSON API's (or the storage protocol's, health, the document).
+fn api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/store/")
+        || path == "/healthz"
+        || path == "/openapi.json"
+}
+
+/// One router: the API's paths to the API (its 404s stay problem+json), every other path
+/// to the pages.
+fn beside_the_api(api: axum::Router, pages: axum::Router) -> axum::Router {
+    use tower::ServiceExt;
+    axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let target = if api_path(req.uri().path()) {
+            api.clone()
+        } else {
+            pages.clone()
+        };
+        async move {
+            match target.oneshot(req).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        }
+    })
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
