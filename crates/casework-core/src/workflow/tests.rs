@@ -5,7 +5,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::event::{apply_all, replay};
-use crate::model::{Actor, ContactTally, Customer};
+use crate::ids::CaseNumber;
+use crate::model::{Actor, ContactTally, Customer, RefKind, StatusCategory};
 use crate::testing::{START, SequentialIds, renamed_workflow};
 
 /// A case driven by decide + evolve alone, keeping its history.

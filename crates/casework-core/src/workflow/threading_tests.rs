@@ -1,8 +1,10 @@
 //! How a case's emails thread: the first email's real Message-ID is the root every later
 //! email refers to, recorded in the history so a replay (or a later reply) finds it.
 
+use super::email::queue_email;
 use super::*;
 use crate::event::{Event, replay};
+use crate::model::StatusCategory;
 use crate::testing::{START, SequentialIds, sample_case};
 
 struct Desk {
