@@ -56,9 +56,9 @@ impl CaseService {
         Ok(self.store.list_people().await?)
     }
 
-    /// Makes an API token from a secret the caller generated (at least
-    /// [`MIN_TOKEN_SECRET`] random characters); stores only its hash. Needs the `manage` permission. A customer token
-    /// names the customer whose cases it sees; other tokens name none.
+    /// Makes an API token from a secret the caller generated (at least [`MIN_TOKEN_SECRET`] random
+    /// characters); stores only its hash. Needs the `manage` permission. A customer token names the
+    /// customer whose cases it sees; other tokens name none.
     pub async fn create_token(
         &self,
         actor: &Actor,

@@ -1,0 +1,278 @@
+//! The workflow configuration: statuses, transitions, permissions, closing rules — data, not code.
+//!
+//! Core parses and validates the text (`parse.rs`, one function per section of the file); the
+//! front-end reads the file and hands the text over.
+
+mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::delivery::DeliveryPolicy;
+use crate::ids::{EmailAddress, StatusName};
+use crate::model::{Role, StatusCategory, string_enum};
+
+/// The workflow file that ships with Casework.
+pub const DEFAULT_WORKFLOW: &str = include_str!("../../defaults/workflow.toml");
+
+string_enum!(
+    /// What a role may do. Granted per role in the workflow file.
+    Permission {
+        /// Open a case (a customer only for themselves).
+        OpenCase = "open_case",
+        /// Read cases (a customer only their own, and only customer-visible parts).
+        ViewCase = "view_case",
+        /// Edit, log calls, post, record contacts, send emails, link, swarm.
+        WorkCase = "work_case",
+        /// Post customer-visible messages (what a customer may write).
+        PostCustomer = "post_customer",
+        /// Take ownership of an unowned case.
+        TakeCase = "take_case",
+        /// Assign or reassign any case to anyone.
+        AssignCase = "assign_case",
+        /// Move a case between open and pending statuses.
+        Transition = "transition",
+        /// Escalate.
+        Escalate = "escalate",
+        /// Close as resolved or for non-response.
+        Close = "close",
+        /// Close temporarily, at the customer's request (the owner, or whoever may assign).
+        CloseTemporary = "close_temporary",
+        /// Reopen a closed case.
+        Reopen = "reopen",
+        /// Reopen a temporarily closed case.
+        ReopenTemporary = "reopen_temporary",
+        /// Read the full event history.
+        ViewHistory = "view_history",
+        /// Search cases, articles and defects.
+        Search = "search",
+        /// Read reports.
+        Reports = "reports",
+        /// Add articles and defects.
+        Knowledge = "knowledge",
+        /// Read and flush the email outbox.
+        Outbox = "outbox",
+        /// Manage people, tokens and configuration.
+        Manage = "manage",
+        /// Use the storage protocol (machine access; the equivalent of database credentials).
+        Store = "store",
+    }
+);
+
+impl Permission {
+    /// What `"*"` grants: every permission but `store`. The storage protocol is machine
+    /// access, the equivalent of database credentials, so a role gets it only where the file
+    /// names it.
+    pub fn wildcard() -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| *p != Permission::Store)
+    }
+}
+
+/// A workflow file that cannot be used, with the line it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("workflow file, line {line}: {message}")]
+pub struct ConfigError {
+    /// 1-based line of the problem (1 when the whole file is at fault).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One status of the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusDef {
+    /// Its name.
+    pub name: StatusName,
+    /// Its category.
+    pub category: StatusCategory,
+    /// Statuses it may move to.
+    pub transitions: Vec<StatusName>,
+}
+
+/// Which closing-checklist items are enforced (seed steps 7–11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecklistConfig {
+    /// The last post is a case summary.
+    pub summary_last_post: bool,
+    /// The title was changed or confirmed since opening.
+    pub title_reviewed: bool,
+    /// Product and product version set.
+    pub technical_details: bool,
+    /// Product area, functionality and issue set.
+    pub categorized: bool,
+    /// Primary and secondary resolution given.
+    pub resolution: bool,
+}
+
+impl Default for ChecklistConfig {
+    fn default() -> Self {
+        Self {
+            summary_last_post: true,
+            title_reviewed: true,
+            technical_details: true,
+            categorized: true,
+            resolution: true,
+        }
+    }
+}
+
+/// The non-response policy (seed step 6): "reach out 3 times over email and twice over
+/// the phone before sending them an email stating you are closing the case".
+///
+/// Counted since the customer was last reached (anything they send, a logged call, an
+/// attempt recorded as reached): emails sent to the customer from Casework (initial contact,
+/// follow-up) and attempts recorded without answer, by channel; on one channel, attempts
+/// closer together than `min_gap_hours` count once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NonResponsePolicy {
+    /// Unanswered emails needed.
+    pub emails: u32,
+    /// Unanswered phone calls needed.
+    pub phone_calls: u32,
+    /// Attempts on one channel closer together than this many hours count once.
+    pub min_gap_hours: u32,
+}
+
+impl Default for NonResponsePolicy {
+    fn default() -> Self {
+        Self {
+            emails: 3,
+            phone_calls: 2,
+            min_gap_hours: 20,
+        }
+    }
+}
+
+/// The organization, as it appears in every email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// "Thank you for contacting {name} Support".
+    pub name: String,
+    /// The From address of every email.
+    pub support_email: EmailAddress,
+}
+
+/// A validated workflow configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowConfig {
+    /// The organization.
+    pub organization: Organization,
+    statuses: Vec<StatusDef>,
+    /// Status of a new case.
+    pub initial_status: StatusName,
+    /// Status a reopened case goes to.
+    pub reopen_status: StatusName,
+    /// Status the escalate command moves to.
+    pub escalated_status: StatusName,
+    /// Status of a resolved or non-response close.
+    pub closed_status: StatusName,
+    /// Status of a temporary close.
+    pub temporary_close_status: StatusName,
+    permissions: BTreeMap<Role, BTreeSet<Permission>>,
+    /// Enforced closing-checklist items.
+    pub checklist: ChecklistConfig,
+    /// The non-response policy.
+    pub non_response: NonResponsePolicy,
+    /// How hard the outbox worker tries to deliver each email.
+    pub delivery: DeliveryPolicy,
+}
+
+impl WorkflowConfig {
+    /// The configuration that ships with Casework.
+    pub fn default_config() -> Self {
+        match Self::parse(DEFAULT_WORKFLOW) {
+            Ok(c) => c,
+            // The embedded default is validated by a unit test; this arm is unreachable in a
+            // released build, and falls back to a minimal but usable configuration.
+            Err(_) => Self::minimal(),
+        }
+    }
+
+    fn minimal() -> Self {
+        let name = StatusName::trusted;
+        let open = StatusDef {
+            name: name("New"),
+            category: StatusCategory::Open,
+            transitions: vec![name("Closed")],
+        };
+        let closed = StatusDef {
+            name: name("Closed"),
+            category: StatusCategory::Closed,
+            transitions: vec![],
+        };
+        let mut permissions = BTreeMap::new();
+        permissions.insert(Role::Admin, Permission::wildcard().collect());
+        Self {
+            organization: Organization {
+                name: "Support".into(),
+                support_email: EmailAddress::trusted("support@example.com"),
+            },
+            statuses: vec![open, closed],
+            initial_status: name("New"),
+            reopen_status: name("New"),
+            escalated_status: name("New"),
+            closed_status: name("Closed"),
+            temporary_close_status: name("Closed"),
+            permissions,
+            checklist: ChecklistConfig::default(),
+            non_response: NonResponsePolicy::default(),
+            delivery: DeliveryPolicy::default(),
+        }
+    }
+
+    /// Parses and validates a workflow file's text, section by section (`parse.rs`).
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        parse::parse(text)
+    }
+
+    /// Every status, in file order.
+    pub fn statuses(&self) -> &[StatusDef] {
+        &self.statuses
+    }
+
+    /// Looks a status up by name, ignoring case.
+    pub fn status(&self, name: &str) -> Option<&StatusDef> {
+        self.statuses.iter().find(|d| d.name.same(name))
+    }
+
+    /// The category of a status the workflow names in its `[workflow]` section (which the
+    /// parser checked exists); open for any other name.
+    pub fn category_of(&self, name: &StatusName) -> StatusCategory {
+        self.status(name.as_str())
+            .map(|d| d.category)
+            .unwrap_or(StatusCategory::Open)
+    }
+
+    /// Whether the workflow allows moving from one status to another.
+    pub fn allows(&self, from: &StatusName, to: &StatusName) -> bool {
+        self.status(from.as_str())
+            .is_some_and(|d| d.transitions.iter().any(|t| t == to))
+    }
+
+    /// The statuses cases are in that this workflow does not have (renamed or removed in
+    /// the file), with how many cases each: what `casework doctor` reports and
+    /// `casework status map` fixes.
+    pub fn stranded(&self, counts: &[crate::ports::StatusCount]) -> Vec<crate::ports::StatusCount> {
+        counts
+            .iter()
+            .filter(|c| c.cases > 0 && self.status(c.status.as_str()).is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether a role holds a permission.
+    pub fn permits(&self, role: Role, permission: Permission) -> bool {
+        self.permissions
+            .get(&role)
+            .is_some_and(|s| s.contains(&permission))
+    }
+}
+
+#[cfg(test)]
+mod tests;
