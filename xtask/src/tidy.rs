@@ -367,6 +367,409 @@ pub fn sources_are_documented_and_no_test_is_disabled(root: &Path) -> Vec<String
     problems
 }
 
+// ---------------------------------------------------------------------------------------
+// the one door: front-ends reach the store only through the service
+
+/// Crate folders that are not front-ends: core, its adapters, the conformance suite, and
+/// the test and benchmark crates. Every other `crates/casework-*` folder is a front-end
+/// (`casework-http`, `casework-cli`, `casework-web`, and whatever is added later).
+const NOT_FRONT_ENDS: &[&str] = &["casework-core", "casework-bench"];
+
+/// The files of a front-end that wire the store to the service: the composition root.
+const COMPOSITION_ROOT_FILES: &[&str] = &["crates/casework-cli/src/app.rs"];
+
+/// Whether the crate in folder `name` is a front-end.
+fn is_front_end(name: &str) -> bool {
+    name.starts_with("casework-")
+        && !NOT_FRONT_ENDS.contains(&name)
+        && !is_adapter(name)
+        && !NOT_ADAPTERS.contains(&name)
+        && !name.starts_with("casework-test-")
+}
+
+/// A source text with its comments, string literals and char literals blanked out (kept
+/// as spaces, so positions and lines stay), for rules about code alone.
+fn code_only(text: &str) -> String {
+    let b: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < b.len() && b[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(b[i]));
+                    i += 1;
+                }
+            }
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !prev_is_ident(&b, i) {
+            // a raw string: r"…", r#"…"#
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while b.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if b.get(j) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let close: String = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            let rest: String = b[j + 1..].iter().collect();
+            let end = rest
+                .find(&close)
+                .map_or(b.len(), |k| j + 1 + rest[..k].chars().count() + close.len());
+            for &x in &b[i..end.min(b.len())] {
+                out.push(blank(x));
+            }
+            i = end;
+        } else if c == '"' {
+            out.push(' ');
+            i += 1;
+            while i < b.len() && b[i] != '"' {
+                if b[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < b.len() {
+                    out.push(blank(b[i]));
+                    i += 1;
+                }
+            }
+            out.push(' ');
+            i += 1;
+        } else if c == '\'' && is_char_literal(&b, i) {
+            let mut j = i + 1;
+            if b.get(j) == Some(&'\\') {
+                j += 1;
+            }
+            while j < b.len() && b[j] != '\'' {
+                j += 1;
+            }
+            for _ in i..=j.min(b.len() - 1) {
+                out.push(' ');
+            }
+            i = j + 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn prev_is_ident(b: &[char], i: usize) -> bool {
+    i > 0 && (b[i - 1].is_alphanumeric() || b[i - 1] == '_')
+}
+
+/// Whether the `'` at `i` opens a char literal (`'a'`, `'\n'`, `'\u{1F600}'`), not a lifetime.
+fn is_char_literal(b: &[char], i: usize) -> bool {
+    matches!(
+        (b.get(i + 1), b.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
+}
+
+/// A source text without its test module: what follows a `#[cfg(test)]` that opens an
+/// inline `mod … {` (by convention the last item of a file).
+fn without_tests(text: &str) -> &str {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("#[cfg(test)]") {
+        let at = from + at;
+        let after = text[at + "#[cfg(test)]".len()..].trim_start();
+        if after.starts_with("mod ") && after.split('\n').next().is_some_and(|l| l.contains('{')) {
+            return &text[..at];
+        }
+        from = at + 1;
+    }
+    text
+}
+
+/// Whether a path is test code: a `tests` folder or a `tests.rs` file.
+fn is_test_path(rel: &str) -> bool {
+    rel.split('/')
+        .any(|part| part == "tests" || part == "tests.rs")
+}
+
+/// The names a front-end may not use outside its composition root: the whole store
+/// (`CaseStore`) and every capability it is made of, read from core's `ports/mod.rs`
+/// (`pub trait CaseStore: CaseLog + CaseQueries + …`), so a capability added there is
+/// covered without touching this rule.
+fn store_names(root: &Path) -> Vec<String> {
+    let ports = root.join("crates").join(CORE).join("src/ports/mod.rs");
+    let text = std::fs::read_to_string(ports).unwrap_or_default();
+    let code = code_only(&text);
+    let Some(at) = code.find("pub trait CaseStore:") else {
+        return vec!["CaseStore".into()];
+    };
+    let bounds = &code[at + "pub trait CaseStore:".len()..];
+    let bounds = &bounds[..bounds.find('{').unwrap_or(bounds.len())];
+    let mut names = vec!["CaseStore".to_string()];
+    names.extend(
+        bounds
+            .split('+')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty()),
+    );
+    names
+}
+
+/// Whether `code` names `word` as a whole identifier.
+fn names_word(code: &str, word: &str) -> bool {
+    code.match_indices(word).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let after = code[i + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}
+
+/// Front-ends reach the store only through the service: outside the composition root and
+/// tests, a front-end's code names neither the store's capability traits (which any call of
+/// a store method needs in scope, or a `dyn CaseStore` to call through) nor a store adapter.
+pub fn front_ends_use_the_service_only(root: &Path) -> Vec<String> {
+    let names = store_names(root);
+    let mut problems = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root.join("crates")) else {
+        return problems;
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_front_end)
+        })
+        .collect();
+    dirs.sort();
+    for (rel, text) in sources(root, &dirs, &mut problems) {
+        if is_test_path(&rel) || COMPOSITION_ROOT_FILES.contains(&rel.as_str()) {
+            continue;
+        }
+        let code = code_only(without_tests(&text));
+        for name in &names {
+            if names_word(&code, name) {
+                problems.push(format!(
+                    "{rel}: names the store's {name}; a front-end goes through CaseService (only {COMPOSITION_ROOT_FILES:?} wire the store)"
+                ));
+            }
+        }
+        if code.contains("casework_store_") {
+            problems.push(format!(
+                "{rel}: names a store adapter; only {COMPOSITION_ROOT_FILES:?} choose the store"
+            ));
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------
+// limits: one home
+
+/// The limits core once held as bare numbers, which now live in `casework_core::limits`.
+const LIMIT_VALUES: &[u64] = &[64, 255, 1000, 2048, 100_000];
+
+/// Crates whose code must take these limits from core's `limits` module by name.
+const LIMITED_CRATES: &[&str] = &["casework-core", "casework-http", "casework-cli"];
+
+/// Integer literals in `code` equal to one of `values`.
+fn limit_literals(code: &str, values: &[u64]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let after_dot = i > 0 && chars[i - 1] == '.';
+        let starts = chars[i].is_ascii_digit() && !prev_is_ident(&chars, i) && !after_dot;
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '_') {
+            j += 1;
+        }
+        // a float (`1000.0`) or a field access (`x.0`) is not a bare limit
+        let float =
+            chars.get(j) == Some(&'.') && chars.get(j + 1).is_some_and(char::is_ascii_digit);
+        let digits: String = chars[i..j].iter().filter(|c| **c != '_').collect();
+        if !float
+            && let Ok(n) = digits.parse::<u64>()
+            && values.contains(&n)
+        {
+            out.push(n);
+        }
+        i = j;
+    }
+    out
+}
+
+/// Limits have one home: outside `casework-core/src/limits.rs` and tests, the code of core,
+/// the HTTP API and the CLI holds no bare 64, 255, 1000, 2048 or 100000 (comments and
+/// strings do not count).
+pub fn limits_live_in_core(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let dirs: Vec<PathBuf> = LIMITED_CRATES
+        .iter()
+        .map(|c| root.join("crates").join(c))
+        .collect();
+    for (rel, text) in sources(root, &dirs, &mut problems) {
+        if is_test_path(&rel) || rel.ends_with("casework-core/src/limits.rs") {
+            continue;
+        }
+        for n in limit_literals(&code_only(without_tests(&text)), LIMIT_VALUES) {
+            problems.push(format!(
+                "{rel}: the bare number {n}; name the limit in casework_core::limits"
+            ));
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------
+// rust-version: the oldest toolchain the evidence allows
+
+/// A language feature the workspace's code may use, the first Rust that has it, and how to
+/// see it in a source text (comments and strings blanked).
+struct Feature {
+    name: &'static str,
+    since: (u64, u64),
+    used: fn(&str) -> bool,
+}
+
+/// `if let … && …` or `while let … && …`: let-chains (Rust 1.88).
+fn uses_let_chains(code: &str) -> bool {
+    ["if let ", "while let "].iter().any(|head| {
+        code.match_indices(head).any(|(i, _)| {
+            // the condition runs to the `{` that opens the block, outside parentheses
+            let mut depth = 0i32;
+            let rest = &code[i + head.len()..];
+            for (k, c) in rest.char_indices() {
+                match c {
+                    '(' | '[' => depth += 1,
+                    ')' | ']' => depth -= 1,
+                    '&' if depth == 0 && rest[k..].starts_with("&&") => return true,
+                    '{' if depth == 0 => return false,
+                    _ => {}
+                }
+            }
+            false
+        })
+    })
+}
+
+/// The language features the workspace is checked for.
+const FEATURES: &[Feature] = &[
+    Feature {
+        name: "let-chains",
+        since: (1, 88),
+        used: uses_let_chains,
+    },
+    Feature {
+        name: "async closures",
+        since: (1, 85),
+        used: |code| code.contains("async |") || code.contains("async move |"),
+    },
+    Feature {
+        name: "#[expect] lint levels",
+        since: (1, 81),
+        used: |code| code.contains("#[expect("),
+    },
+];
+
+/// The `rust-version` the evidence asks for, with its reasons, highest first: every package
+/// the workspace builds with every feature on (its declared `rust-version`), the members'
+/// edition, and the language features their code uses.
+fn rust_version_evidence(
+    meta: &Metadata,
+    root: &Path,
+) -> Vec<(cargo_metadata::semver::Version, String)> {
+    use cargo_metadata::semver::Version;
+    let mut out = Vec::new();
+    let resolved: BTreeSet<_> = meta
+        .resolve
+        .as_ref()
+        .map(|r| r.nodes.iter().map(|n| n.id.clone()).collect())
+        .unwrap_or_default();
+    for p in &meta.packages {
+        if let Some(v) = &p.rust_version
+            && resolved.contains(&p.id)
+        {
+            out.push((
+                v.clone(),
+                format!("{} {} declares rust-version {v}", p.name, p.version),
+            ));
+        }
+    }
+    for p in members(meta) {
+        if p.edition == cargo_metadata::Edition::E2024 {
+            out.push((
+                Version::new(1, 85, 0),
+                format!("{} is edition 2024", p.name),
+            ));
+        }
+    }
+    let dirs: Vec<PathBuf> = ["crates", "xtask", "tests"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    let mut problems = Vec::new();
+    let sources = sources(root, &dirs, &mut problems);
+    for f in FEATURES {
+        if let Some((rel, _)) = sources.iter().find(|(_, text)| (f.used)(&code_only(text))) {
+            let (major, minor) = f.since;
+            out.push((
+                Version::new(major, minor, 0),
+                format!("{rel} uses {}", f.name),
+            ));
+        }
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out
+}
+
+/// The workspace's `rust-version` is no older than the evidence says it must be.
+pub fn rust_version_is_honest(meta: &Metadata, root: &Path) -> Vec<String> {
+    let evidence = rust_version_evidence(meta, root);
+    let Some((needed, why)) = evidence.first() else {
+        return vec!["no evidence of a rust-version at all".into()];
+    };
+    let mut problems = Vec::new();
+    for p in members(meta) {
+        match &p.rust_version {
+            None => problems.push(format!("{} declares no rust-version", p.name)),
+            Some(v) if v < needed => problems.push(format!(
+                "{} declares rust-version {v}, but {why}: the workspace needs {needed}",
+                p.name
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// All checks, for `cargo xtask tidy`.
 pub fn check_all(root: &Path) -> Result<Vec<String>> {
     let meta = metadata(root)?;
@@ -376,6 +779,9 @@ pub fn check_all(root: &Path) -> Result<Vec<String>> {
     all.extend(crates_are_named_and_unpublished(&meta, root));
     all.extend(sources_are_documented_and_no_test_is_disabled(root));
     all.extend(core_names_no_std_io(root));
+    all.extend(front_ends_use_the_service_only(root));
+    all.extend(limits_live_in_core(root));
+    all.extend(rust_version_is_honest(&meta, root));
     Ok(all)
 }
 
@@ -437,6 +843,158 @@ mod tests {
         let closure = core_closure(&meta());
         assert!(closure.iter().any(|n| n == "mockall"), "{closure:?}");
         assert!(closure.iter().any(|n| n == "utoipa"), "{closure:?}");
+    }
+
+    #[test]
+    fn front_ends_reach_the_store_only_through_the_service() {
+        assert_eq!(
+            front_ends_use_the_service_only(&workspace_root()),
+            Vec::<String>::new()
+        );
+        // the rule reads the capabilities from core, so it sees them all
+        let names = store_names(&workspace_root());
+        for n in [
+            "CaseStore",
+            "CaseLog",
+            "CaseQueries",
+            "Directory",
+            "OutboxQueue",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_front_end_calling_a_store_is_caught() {
+        assert!(is_front_end("casework-http") && is_front_end("casework-cli"));
+        assert!(is_front_end("casework-web") && is_front_end("casework-anything-new"));
+        assert!(!is_front_end("casework-core") && !is_front_end("casework-store-sqlite"));
+        assert!(
+            !is_front_end("casework-store-conformance") && !is_front_end("casework-test-postgres")
+        );
+        let dir = std::env::temp_dir().join(format!("casework-tidy-door-{}", std::process::id()));
+        let ports = dir.join("crates").join(CORE).join("src/ports");
+        let web = dir.join("crates/casework-web/src");
+        let cli = dir.join("crates/casework-cli/src");
+        for d in [&ports, &web, &cli, &web.join("tests")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(
+            ports.join("mod.rs"),
+            "//! x\npub trait CaseStore: CaseLog + OutboxQueue {}\n",
+        )
+        .unwrap();
+        // a new front-end calling the case log itself
+        std::fs::write(
+            web.join("lib.rs"),
+            "//! pages\nuse casework_core::ports::CaseLog;\nasync fn f(s: &dyn CaseLog) { s.load_case(n).await; }\n",
+        )
+        .unwrap();
+        // one that reaches the store through `dyn CaseStore`, and one that names an adapter
+        std::fs::write(
+            web.join("desk.rs"),
+            "//! desk\nfn f(s: std::sync::Arc<dyn casework_core::ports::CaseStore>) {}\nfn g() { casework_store_memory::MemoryStore::new(); }\n",
+        )
+        .unwrap();
+        // what is allowed: prose, strings, tests, and the composition root
+        std::fs::write(
+            web.join("fine.rs"),
+            "//! the CaseLog and the CaseStore, in a comment\nconst S: &str = \"CaseStore\";\nfn f(_: CaseLogger) {}\n#[cfg(test)]\nmod tests {\n    use casework_core::ports::CaseStore;\n}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            web.join("tests/matrix.rs"),
+            "//! t\nuse casework_core::ports::OutboxQueue;\n",
+        )
+        .unwrap();
+        std::fs::write(cli.join("app.rs"), "//! root\nuse casework_core::ports::CaseStore;\nuse casework_store_sqlite::SqliteStore;\n").unwrap();
+        let problems = front_ends_use_the_service_only(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut found: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap_or(""))
+            .collect();
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            [
+                "crates/casework-web/src/desk.rs",
+                "crates/casework-web/src/desk.rs",
+                "crates/casework-web/src/lib.rs"
+            ],
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn code_only_blanks_comments_strings_and_chars() {
+        let text = "let a = \"CaseStore\"; // CaseStore\nlet b = r#\"x \"64\" y\"#; /* 255 */ let c = '\\''; let d: &'static str = x;\nlet e = 1000;";
+        let code = code_only(text);
+        assert!(
+            !code.contains("CaseStore") && !code.contains("255") && !code.contains("64"),
+            "{code}"
+        );
+        assert!(code.contains("'static") && code.contains("1000"), "{code}");
+        assert_eq!(code.lines().count(), text.lines().count());
+    }
+
+    #[test]
+    fn limits_have_one_home() {
+        assert_eq!(limits_live_in_core(&workspace_root()), Vec::<String>::new());
+        assert_eq!(
+            limit_literals(
+                "let a = 255; let b = 100_000; let c = u64; let d = 1000.0; x.64",
+                LIMIT_VALUES
+            ),
+            [255, 100_000]
+        );
+        assert_eq!(limit_literals("let t = 2048u64;", LIMIT_VALUES), [2048]);
+        assert!(limit_literals("i64::MAX; 640; 2550", LIMIT_VALUES).is_empty());
+    }
+
+    #[test]
+    fn the_rust_version_is_no_older_than_the_evidence() {
+        let m = meta();
+        assert_eq!(
+            rust_version_is_honest(&m, &workspace_root()),
+            Vec::<String>::new()
+        );
+        let evidence = rust_version_evidence(&m, &workspace_root());
+        // the evidence sees what it must: the dependencies' declarations and the edition
+        assert!(
+            evidence.iter().any(|(_, why)| why.contains("edition 2024")),
+            "{evidence:?}"
+        );
+        assert!(
+            evidence
+                .iter()
+                .any(|(_, why)| why.contains("uses let-chains")),
+            "{evidence:?}"
+        );
+        assert!(
+            evidence
+                .iter()
+                .any(|(_, why)| why.starts_with("cargo-platform")),
+            "{evidence:?}"
+        );
+    }
+
+    #[test]
+    fn let_chains_are_seen_and_plain_ifs_are_not() {
+        for chained in [
+            "if let Some(x) = y && x > 1 { }",
+            "if let Some(x) = y\n    && let Ok(z) = x.parse() {\n}",
+            "while let Some(x) = it.next() && x.ok() { }",
+        ] {
+            assert!(uses_let_chains(chained), "{chained}");
+        }
+        for plain in [
+            "if let Some(x) = y { a && b }",
+            "if let Some(x) = f(a && b) { }",
+            "if a && b { }",
+        ] {
+            assert!(!uses_let_chains(plain), "{plain}");
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub const MAX_URL: usize = 2048;
 /// terms, so it is capped like any other input.
 pub const MAX_QUERY: usize = 1000;
 
+/// A search term, in characters: a longer run of letters is cut there, when indexed and
+/// when searched alike.
+pub const MAX_TERM: usize = 64;
+
 /// One bound of a report's period as typed: a date (`2026-01-01`) or an RFC 3339 time.
 pub const MAX_TIME_TEXT: usize = 64;
 
@@ -105,6 +109,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_DEFECT_STATE", MAX_DEFECT_STATE as u64),
     ("MAX_URL", MAX_URL as u64),
     ("MAX_QUERY", MAX_QUERY as u64),
+    ("MAX_TERM", MAX_TERM as u64),
     ("MAX_TIME_TEXT", MAX_TIME_TEXT as u64),
     ("MAX_IDEMPOTENCY_KEY", MAX_IDEMPOTENCY_KEY as u64),
     ("MIN_TOKEN_SECRET", MIN_TOKEN_SECRET as u64),

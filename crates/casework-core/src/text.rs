@@ -1,6 +1,8 @@
 //! Text rules shared by every store: how text splits into search terms, and which terms of a
 //! case make a good "similar cases" query.
 
+use crate::limits::MAX_TERM;
+
 /// Words too common in support text to say anything about a case.
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
@@ -10,9 +12,6 @@ const STOPWORDS: &[&str] = &[
     "these", "they", "this", "to", "up", "us", "was", "we", "were", "what", "when", "where",
     "which", "while", "who", "will", "with", "would", "you", "your",
 ];
-
-/// Longest term kept; longer runs of letters are cut.
-const MAX_TERM_CHARS: usize = 64;
 
 /// Whether a (lower-case) word is a stop word.
 pub fn is_stopword(term: &str) -> bool {
@@ -27,7 +26,7 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| !w.is_empty())
         .map(|w| {
             w.chars()
-                .take(MAX_TERM_CHARS)
+                .take(MAX_TERM)
                 .flat_map(char::to_lowercase)
                 .collect()
         })

@@ -141,7 +141,7 @@ macro_rules! reports_suite {
 }
 
 /// One `#[test]` per behaviour of the outbox: queueing, claims, outcomes, in a module `outbox`, each on a fresh store from
-/// `$make`, which needs `CaseLog + Outbox`.
+/// `$make`, which needs `CaseLog + OutboxQueue`.
 #[macro_export]
 macro_rules! outbox_suite {
     ($make:expr) => {

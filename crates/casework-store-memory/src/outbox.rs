@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxMessage, OutboxStatus};
-use casework_core::ports::{DeliveryOutcome, Outbox, StoreError};
+use casework_core::ports::{DeliveryOutcome, OutboxQueue, StoreError};
 use jiff::Timestamp;
 
 use crate::MemoryStore;
 
 #[async_trait]
-impl Outbox for MemoryStore {
+impl OutboxQueue for MemoryStore {
     async fn outbox_list(
         &self,
         status: Option<OutboxStatus>,

@@ -19,8 +19,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, Commit, Created, DeliveryOutcome, Diagnostics, Directory,
-    Knowledge, Outbox, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
-    Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery,
+    ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -389,7 +389,7 @@ impl Reports for RestStore {
 }
 
 #[async_trait]
-impl Outbox for RestStore {
+impl OutboxQueue for RestStore {
     async fn outbox_list(
         &self,
         status: Option<OutboxStatus>,

@@ -9,8 +9,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, Commit, Created, DeliveryOutcome, Diagnostics, Directory,
-    Knowledge, Outbox, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
-    Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery,
+    ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use jiff::Timestamp;
 
@@ -151,7 +151,7 @@ impl Reports for SqliteStore {
 
 /// The outbox; claims and finishes go through the writer, so two workers never hold one message.
 #[async_trait]
-impl Outbox for SqliteStore {
+impl OutboxQueue for SqliteStore {
     async fn outbox_list(
         &self,
         status: Option<OutboxStatus>,

@@ -8,7 +8,7 @@ use casework_core::event::replay;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxStatus, RefKind};
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, Diagnostics, Directory, Knowledge, Outbox, PageRequest,
+    CaseFilter, CaseLog, CaseQueries, Diagnostics, Directory, Knowledge, OutboxQueue, PageRequest,
     ReportGroup, ReportQuery, Reports, Scope, SearchQuery,
 };
 use casework_store_sqlite::{SCHEMA_VERSION, SqliteStore};

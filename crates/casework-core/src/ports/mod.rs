@@ -6,7 +6,7 @@
 //! - [`Knowledge`] (`knowledge.rs`) — articles and defects;
 //! - [`CaseQueries`] (`case_queries.rs`) — lists, search and similar cases;
 //! - [`Reports`] (`reports.rs`) — the reopen report and its drill-down;
-//! - [`Outbox`] (`outbox.rs`) — queued email, claims and delivery outcomes;
+//! - [`OutboxQueue`] (`outbox.rs`) — queued email, claims and delivery outcomes;
 //! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`.
 //!
 //! [`CaseStore`] is a whole store: every capability, implemented for any type that has them
@@ -35,7 +35,7 @@ pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
 pub use directory::Directory;
 pub use knowledge::Knowledge;
 pub use mailer::{MailError, Mailer};
-pub use outbox::{DeliveryOutcome, Outbox};
+pub use outbox::{DeliveryOutcome, OutboxQueue};
 pub use page::{Page, PageError, PageRequest, decode_cursor, encode_cursor};
 pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
@@ -91,12 +91,12 @@ pub enum StoreError {
 /// capabilities, so a store implements the capability traits and is a `CaseStore` by that
 /// alone. A new capability is one more bound here (and in the blanket impl below).
 pub trait CaseStore:
-    CaseLog + CaseQueries + Reports + Directory + Knowledge + Outbox + Diagnostics
+    CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics
 {
 }
 
 impl<T> CaseStore for T where
-    T: CaseLog + CaseQueries + Reports + Directory + Knowledge + Outbox + Diagnostics + ?Sized
+    T: CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics + ?Sized
 {
 }
 
@@ -161,7 +161,7 @@ mod mock {
         }
 
         #[async_trait]
-        impl Outbox for CaseStore {
+        impl OutboxQueue for CaseStore {
             async fn outbox_list(&self, status: Option<OutboxStatus>, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
             async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError>;
             async fn outbox_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;

@@ -35,7 +35,7 @@ pub enum DeliveryOutcome {
 /// this capability reads them and runs their delivery. Nothing assumes one process: two
 /// workers never hold the same message, whichever server they run in.
 #[async_trait]
-pub trait Outbox: Send + Sync {
+pub trait OutboxQueue: Send + Sync {
     /// Outbox messages, oldest first, optionally of one status, at most `limit`.
     async fn outbox_list(
         &self,

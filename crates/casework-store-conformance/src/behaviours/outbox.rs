@@ -9,13 +9,13 @@ use casework_core::documents::EmailFields;
 use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxStatus, TemplateName};
-use casework_core::ports::{CaseLog, DeliveryOutcome, Outbox, StoreError};
+use casework_core::ports::{CaseLog, DeliveryOutcome, OutboxQueue, StoreError};
 use casework_core::workflow::Command;
 use jiff::SignedDuration;
 
 use super::{Desk, a_failing_commit, ana, desk, follow_up};
 
-pub async fn emails_are_queued_with_their_commit<S: CaseLog + Outbox + ?Sized + 'static>(
+pub async fn emails_are_queued_with_their_commit<S: CaseLog + OutboxQueue + ?Sized + 'static>(
     store: Arc<S>,
 ) {
     let b = desk(store);
@@ -62,7 +62,7 @@ pub async fn emails_are_queued_with_their_commit<S: CaseLog + Outbox + ?Sized + 
     );
 }
 
-pub async fn a_cases_outbox_holds_only_its_messages<S: CaseLog + Outbox + ?Sized + 'static>(
+pub async fn a_cases_outbox_holds_only_its_messages<S: CaseLog + OutboxQueue + ?Sized + 'static>(
     store: Arc<S>,
 ) {
     let b = desk(store);
@@ -134,7 +134,7 @@ async fn queue_three<S: CaseLog + ?Sized>(b: &Desk<S>) {
 }
 
 pub async fn outbox_claims_are_exclusive_until_their_deadline<
-    S: CaseLog + Outbox + ?Sized + 'static,
+    S: CaseLog + OutboxQueue + ?Sized + 'static,
 >(
     store: Arc<S>,
 ) {
@@ -195,7 +195,9 @@ pub async fn outbox_claims_are_exclusive_until_their_deadline<
     ));
 }
 
-pub async fn outbox_outcomes_are_recorded<S: CaseLog + Outbox + ?Sized + 'static>(store: Arc<S>) {
+pub async fn outbox_outcomes_are_recorded<S: CaseLog + OutboxQueue + ?Sized + 'static>(
+    store: Arc<S>,
+) {
     let b = desk(store);
     queue_three(&b).await;
     let now = b.now();
@@ -296,7 +298,9 @@ pub async fn outbox_outcomes_are_recorded<S: CaseLog + Outbox + ?Sized + 'static
     );
 }
 
-pub async fn a_failed_commit_queues_nothing<S: CaseLog + Outbox + ?Sized + 'static>(store: Arc<S>) {
+pub async fn a_failed_commit_queues_nothing<S: CaseLog + OutboxQueue + ?Sized + 'static>(
+    store: Arc<S>,
+) {
     let b = desk(store);
     let (_, existing, commit) = a_failing_commit(&b).await;
     assert!(b.store.commit(commit).await.is_err());
