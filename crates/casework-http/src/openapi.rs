@@ -153,6 +153,21 @@ pub struct Health {
 
 struct BearerAuth;
 
+/// The operations of a path, whichever methods it has.
+pub(crate) fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Operation ids are the handlers' names, and the storage protocol has handlers named like
 /// the API's (`add_article`): its operations get a `store_` prefix, so every id is unique.
 struct UniqueOperationIds;
@@ -163,16 +178,7 @@ impl Modify for UniqueOperationIds {
             if !path.starts_with(casework_core::protocol::PREFIX) {
                 continue;
             }
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 if let Some(id) = &op.operation_id
                     && !id.starts_with("store_")
                 {

@@ -12,6 +12,8 @@ use casework_core::input::{LINE_PATTERN, OPTIONAL_LINE_PATTERN, TEXT_PATTERN};
 use casework_core::limits::PROTOCOL_COUNT;
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
+
+use crate::openapi::operations;
 use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::{OpenApi, RefOr};
 
@@ -131,18 +133,6 @@ fn object(schema: &mut RefOr<Schema>) -> Option<&mut Object> {
         RefOr::T(Schema::Object(o)) => Some(o),
         _ => None,
     }
-}
-
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-    ]
-    .into_iter()
-    .flatten()
 }
 
 /// Applies one rule; whether it found its field.
