@@ -550,8 +550,12 @@ mod tests {
         };
         let pid = cluster.pid();
         assert!(pid.is_some(), "a running server has a pid");
-        let a = cluster.fresh_database("t").unwrap_or_else(|e| panic!("{e}"));
-        let b = cluster.fresh_database("t").unwrap_or_else(|e| panic!("{e}"));
+        let a = cluster
+            .fresh_database("t")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = cluster
+            .fresh_database("t")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(a, b, "every database is new");
         assert!(a.starts_with(&format!("postgres://{ROLE}@127.0.0.1:")));
         let owner = cluster
@@ -591,7 +595,10 @@ mod tests {
     fn an_immediate_stop_is_recovered_at_the_next_start() {
         let cluster = Cluster::start(Options::new("selftest")).unwrap_or_else(|e| panic!("{e}"));
         cluster
-            .psql("postgres", "CREATE TABLE t (x int); INSERT INTO t VALUES (7)")
+            .psql(
+                "postgres",
+                "CREATE TABLE t (x int); INSERT INTO t VALUES (7)",
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         cluster
             .pg_ctl_stop_immediate()

@@ -1,0 +1,334 @@
+//! The case log: creating cases (once per idempotency key), loading them, committing events
+//! with a version-checked `UPDATE`, and everything derived from events (report rows, search
+//! rows) written in the same transaction.
+
+use casework_core::event::{Event, EventKind, replay};
+use casework_core::ids::CaseNumber;
+use casework_core::model::{Case, Field, Visibility};
+use casework_core::ports::{Commit, Created, StoreError, key_reused};
+use deadpool_postgres::{GenericClient, Transaction};
+use jiff::Timestamp;
+
+use crate::db::{Ts, big, db_err, dec, enc, exec, get, json, jsonb, num, one, opt, rows};
+use crate::text::{Weight, tsvector};
+
+/// Writes a case's row: a new one (`expected` is `None`; with the moment after which lists
+/// may show it), or the new state of an existing one still at version `expected`. The number
+/// of rows written.
+async fn write_case_row(
+    tx: &Transaction<'_>,
+    case: &Case,
+    expected: Option<u64>,
+) -> Result<u64, StoreError> {
+    let sql = if expected.is_none() {
+        "INSERT INTO cases (number, version, status, status_category, owner, customer_email,
+                            product_area, primary_resolution, reopen_count, state, settled_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 pg_snapshot_xmax(pg_current_snapshot()))"
+    } else {
+        "UPDATE cases SET version = $2, status = $3, status_category = $4, owner = $5,
+                          customer_email = $6, product_area = $7, primary_resolution = $8,
+                          reopen_count = $9, state = $10
+         WHERE number = $1 AND version = $11"
+    };
+    let reopens = i32::try_from(case.reopen_count).unwrap_or(i32::MAX);
+    let primary = case.resolution.as_ref().map(|r| enc(&r.primary));
+    let state = jsonb(case)?;
+    let owner = case.owner.as_deref().map(enc);
+    let area = case.category.product_area.as_deref().map(enc);
+    let expected = expected.map(big);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+        &num(case.number),
+        &big(case.version),
+        &enc(case.status.as_str()),
+        &case.status_category.as_str(),
+        &owner,
+        &enc(case.customer.email.as_str()),
+        &area,
+        &primary,
+        &reopens,
+        &state,
+        &expected,
+    ];
+    let params = if expected.is_some() {
+        &params[..]
+    } else {
+        &params[..10]
+    };
+    exec(tx, sql, params).await
+}
+
+/// Appends events and what derives from them: report rows, search rows.
+async fn append_events(
+    tx: &Transaction<'_>,
+    case: &Case,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let number = num(case.number);
+    let seqs: Vec<i64> = events.iter().map(|e| big(e.seq)).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+    let bodies = events.iter().map(jsonb).collect::<Result<Vec<_>, _>>()?;
+    exec(
+        tx,
+        "INSERT INTO events (case_number, seq, kind, body)
+         SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS u(s, k, b)",
+        &[&number, &seqs, &kinds, &bodies],
+    )
+    .await?;
+    for e in events {
+        match &e.kind {
+            EventKind::Closed { mode, .. } => {
+                exec(
+                    tx,
+                    "INSERT INTO closures (case_number, at, mode) VALUES ($1, $2, $3)",
+                    &[&number, &Ts(e.at), &mode.as_str()],
+                )
+                .await?;
+            }
+            EventKind::Reopened {
+                close_mode,
+                closed_at,
+                ..
+            } => {
+                exec(
+                    tx,
+                    "INSERT INTO reopens (case_number, at, closed_at, close_mode)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&number, &Ts(e.at), &Ts(*closed_at), &close_mode.as_str()],
+                )
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    let (mut public, mut internal) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for e in events {
+        if let Some((vis, text)) = e.text() {
+            let side = if vis == Visibility::Customer {
+                &mut public
+            } else {
+                &mut internal
+            };
+            side.0.push(big(e.seq));
+            side.1.push(tsvector(&[(text, Weight::Body)]));
+        }
+    }
+    if !public.0.is_empty() {
+        exec(
+            tx,
+            "INSERT INTO search_public (kind, doc, seq, customer, tsv)
+             SELECT 'case', $1, s, $2, t::tsvector FROM unnest($3::bigint[], $4::text[]) AS u(s, t)",
+            &[&number, &enc(case.customer.email.as_str()), &public.0, &public.1],
+        )
+        .await?;
+    }
+    if !internal.0.is_empty() {
+        exec(
+            tx,
+            "INSERT INTO search_internal (kind, doc, seq, tsv)
+             SELECT 'case', $1, s, t::tsvector FROM unnest($2::bigint[], $3::text[]) AS u(s, t)",
+            &[&number, &internal.0, &internal.1],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Indexes a case's title and description (search row 0), new or replaced.
+async fn index_title(tx: &Transaction<'_>, case: &Case) -> Result<(), StoreError> {
+    let tsv = tsvector(&[
+        (&case.title, Weight::Title),
+        (&case.description, Weight::Body),
+    ]);
+    exec(
+        tx,
+        "INSERT INTO search_public (kind, doc, seq, customer, tsv)
+         VALUES ('case', $1, 0, $2, $3::text::tsvector)
+         ON CONFLICT (kind, doc, seq) DO UPDATE SET tsv = excluded.tsv",
+        &[&num(case.number), &enc(case.customer.email.as_str()), &tsv],
+    )
+    .await?;
+    Ok(())
+}
+
+fn check_opened(opened: &EventKind) -> Result<(), StoreError> {
+    if matches!(opened, EventKind::Opened { .. }) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "a case starts with an opened event".into(),
+        ))
+    }
+}
+
+/// Opens a case inside `tx`: the transaction takes its id *before* its number, so that a
+/// list can tell when no lower number can still appear (see `queries::list_cases`).
+async fn open_in(
+    tx: &Transaction<'_>,
+    at: Timestamp,
+    actor: String,
+    opened: EventKind,
+) -> Result<Case, StoreError> {
+    one(tx, "SELECT pg_current_xact_id()::text", &[]).await?;
+    let next: i64 = get(&one(tx, "SELECT nextval('case_numbers')", &[]).await?, 0)?;
+    let event = Event {
+        case: crate::db::number_of(next)?,
+        seq: 1,
+        at,
+        actor,
+        kind: opened,
+    };
+    let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    write_case_row(tx, &case, None).await?;
+    append_events(tx, &case, std::slice::from_ref(&event)).await?;
+    index_title(tx, &case).await?;
+    Ok(case)
+}
+
+/// Opens a case with the next number.
+pub async fn create_case(
+    client: &mut deadpool_postgres::Client,
+    at: Timestamp,
+    actor: String,
+    opened: EventKind,
+) -> Result<Case, StoreError> {
+    check_opened(&opened)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    let case = open_in(&tx, at, actor, opened).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(case)
+}
+
+/// Opens a case at most once per idempotency key: the key's row is claimed first, so a
+/// concurrent call with the same key (on any server) waits for this transaction and then
+/// finds the key taken.
+pub async fn create_case_once(
+    client: &mut deadpool_postgres::Client,
+    key: &str,
+    fingerprint: &str,
+    at: Timestamp,
+    actor: String,
+    opened: EventKind,
+) -> Result<Created, StoreError> {
+    check_opened(&opened)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    let claimed = opt(
+        &tx,
+        "INSERT INTO idempotency (key, fingerprint) VALUES ($1, $2)
+         ON CONFLICT (key) DO NOTHING RETURNING key",
+        &[&enc(key), &enc(fingerprint)],
+    )
+    .await?;
+    if claimed.is_none() {
+        let row = one(
+            &tx,
+            "SELECT i.fingerprint, e.body FROM idempotency i
+             JOIN events e ON e.case_number = i.case_number AND e.seq = 1
+             WHERE i.key = $1",
+            &[&enc(key)],
+        )
+        .await?;
+        let known = dec(get(&row, 0)?);
+        if known != fingerprint {
+            return Err(key_reused(key));
+        }
+        let first: Event = json(&row, 1)?;
+        let case = replay([&first]).map_err(|e| StoreError::Internal(e.to_string()))?;
+        return Ok(Created {
+            case,
+            replayed: true,
+        });
+    }
+    let case = open_in(&tx, at, actor, opened).await?;
+    exec(
+        &tx,
+        "UPDATE idempotency SET case_number = $2 WHERE key = $1",
+        &[&enc(key), &num(case.number)],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(Created {
+        case,
+        replayed: false,
+    })
+}
+
+async fn current_version(c: &impl GenericClient, n: CaseNumber) -> Result<Option<u64>, StoreError> {
+    let row = opt(c, "SELECT version FROM cases WHERE number = $1", &[&num(n)]).await?;
+    row.map(|r| get::<i64>(&r, 0).map(|v| v as u64)).transpose()
+}
+
+/// Loads a case's stored state.
+pub async fn load_case(c: &impl GenericClient, n: CaseNumber) -> Result<Case, StoreError> {
+    let row = opt(c, "SELECT state FROM cases WHERE number = $1", &[&num(n)])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("case {n}")))?;
+    json(&row, 0)
+}
+
+/// Why a commit cannot apply: unknown case, stale version, or events out of sequence.
+async fn refusal(c: &impl GenericClient, commit: &Commit) -> StoreError {
+    match current_version(c, commit.number).await {
+        Err(e) => e,
+        Ok(None) => StoreError::NotFound(format!("case {}", commit.number)),
+        Ok(Some(current)) if current != commit.expected_version => StoreError::Conflict {
+            expected_version: commit.expected_version,
+            current_version: current,
+        },
+        Ok(Some(current)) => StoreError::Invalid(format!(
+            "the events are not numbered to follow version {current}, or the new state does not match them"
+        )),
+    }
+}
+
+/// Commits events, state and outbox messages in one transaction. The version-checked
+/// `UPDATE` comes first: it locks the case's row, so a concurrent commit on the same case
+/// (from any server) waits, then finds the version changed and writes nothing.
+pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result<Case, StoreError> {
+    let numbered = c
+        .events
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.case == c.number && e.seq == c.expected_version + 1 + i as u64)
+        && c.state.number == c.number
+        && c.state.version == c.expected_version + c.events.len() as u64;
+    if !numbered {
+        return Err(refusal(&*client, &c).await);
+    }
+    let tx = client.transaction().await.map_err(db_err)?;
+    if write_case_row(&tx, &c.state, Some(c.expected_version)).await? == 0 {
+        return Err(refusal(&tx, &c).await);
+    }
+    append_events(&tx, &c.state, &c.events).await?;
+    let rewritten = c.events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::FieldChanged {
+                field: Field::Title | Field::Description,
+                ..
+            }
+        )
+    });
+    if rewritten {
+        index_title(&tx, &c.state).await?;
+    }
+    for m in &c.outbox {
+        crate::outbox::insert(&tx, m).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(c.state)
+}
+
+/// A case's events, oldest first.
+pub async fn history(c: &impl GenericClient, n: CaseNumber) -> Result<Vec<Event>, StoreError> {
+    let found = rows(
+        c,
+        "SELECT body FROM events WHERE case_number = $1 ORDER BY seq",
+        &[&num(n)],
+    )
+    .await?;
+    if found.is_empty() && current_version(c, n).await?.is_none() {
+        return Err(StoreError::NotFound(format!("case {n}")));
+    }
+    found.iter().map(|r| json(r, 0)).collect()
+}

@@ -1,0 +1,437 @@
+//! Casework's networked store: PostgreSQL, for many `casework serve` processes on one
+//! database.
+//!
+//! - **Opened from a URL**: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?…]`, with
+//!   what the URL leaves out taken from the usual `PG*` environment variables
+//!   ([`connect_config`]); a connection pool (deadpool) of `pool_size` connections.
+//! - **Safe opening**: a database holding another application's tables, or a newer
+//!   Casework schema, is refused untouched; migrations run in one transaction under an
+//!   advisory lock, so servers starting together migrate once ([`schema`]).
+//! - **Many servers, one behaviour**: numbers from a sequence; a commit is a
+//!   version-checked `UPDATE` that locks the case's row (a stale version is a conflict, never
+//!   a lost update); an idempotency key is claimed by a row first; outbox claims use
+//!   `FOR UPDATE SKIP LOCKED`; tokens are read from the database on every check.
+//! - **Search**: one `tsvector` row per piece of text with GIN indexes, customer-visible text
+//!   in its own table ([`queries`]); terms are made by core's rules, not a PostgreSQL
+//!   dictionary.
+//!
+//! The trait implementation at the bottom is one line per method over the modules: the
+//! case log ([`cases`]), queries and search ([`queries`]), reports ([`reports`]), the
+//! directory of people and tokens ([`directory`]), knowledge ([`knowledge`]), the outbox
+//! ([`outbox`]).
+
+pub mod cases;
+mod db;
+pub mod directory;
+pub mod knowledge;
+pub mod outbox;
+pub mod queries;
+pub mod reports;
+pub mod schema;
+mod text;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use casework_core::event::{Event, EventKind};
+use casework_core::ids::CaseNumber;
+use casework_core::model::{
+    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
+};
+use casework_core::ports::{
+    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
+    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use jiff::{SignedDuration, Timestamp};
+use tokio_postgres::NoTls;
+
+pub use schema::LATEST as SCHEMA_VERSION;
+
+/// Connections in the pool when the URL does not say (`?pool_size=N`).
+pub const DEFAULT_POOL_SIZE: usize = 16;
+/// How long opening a connection may take when neither the URL nor `PGCONNECT_TIMEOUT` says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for a free connection before the store answers "unavailable".
+pub const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// Why a store could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a PostgreSQL URL this store understands.
+    #[error("invalid PostgreSQL store URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL, without its password.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The server cannot be reached or refused the connection.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Unavailable(String),
+    /// The database is not a Casework database; it was not changed.
+    #[error("refusing to use this database: {0}; it was not changed")]
+    NotCasework(String),
+    /// The database was written by a newer Casework; it was not changed.
+    #[error(
+        "the database has schema version {found}, newer than this Casework understands \
+         ({supported}); upgrade Casework, the database was not changed"
+    )]
+    TooNew {
+        /// The database's schema version.
+        found: u32,
+        /// The newest this build knows.
+        supported: u32,
+    },
+    /// A migration failed; the transaction was rolled back.
+    #[error("migration to schema version {to} failed: {message}; nothing was changed")]
+    Migration {
+        /// The version it was migrating to.
+        to: u32,
+        /// The error.
+        message: String,
+    },
+    /// PostgreSQL refused something else.
+    #[error("postgresql: {0}")]
+    Postgres(String),
+}
+
+/// A URL with its password (if any) replaced, for messages and `casework doctor`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The connection settings and pool size a URL and the environment give.
+///
+/// The URL is `postgres://` or `postgresql://` in libpq's form; `pool_size=N` is Casework's
+/// own parameter. As with libpq, what the URL leaves out comes from `PGHOST`, `PGPORT`,
+/// `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT` and `PGSSLMODE`,
+/// then from defaults (the Unix socket in `/var/run/postgresql` if present, else
+/// localhost; port 5432; the login name as user; the user's name as database). `env` looks
+/// a variable up (the process environment, or a map in tests).
+pub fn connect_config(
+    url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(tokio_postgres::Config, usize), OpenError> {
+    let bad = |reason: &str| OpenError::BadUrl {
+        url: redact(url),
+        reason: reason.to_string(),
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(bad("expected postgres://USER@HOST:PORT/DATABASE"));
+    }
+    let mut pool_size = DEFAULT_POOL_SIZE;
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("pool_size", n)) => {
+                pool_size = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad("pool_size must be a number from 1 to 1000"))?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let libpq = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    // an empty authority (`postgres:///db` or `postgres://`) is valid libpq: all from the environment
+    let mut config: tokio_postgres::Config = libpq.parse().map_err(|e| bad(&format!("{e}")))?;
+    if config.get_hosts().is_empty() {
+        match env("PGHOST").filter(|h| !h.is_empty()) {
+            Some(hosts) => {
+                for h in hosts.split(',') {
+                    config.host(h);
+                }
+            }
+            None if std::path::Path::new("/var/run/postgresql").exists() => {
+                config.host_path("/var/run/postgresql");
+            }
+            None => {
+                config.host("localhost");
+            }
+        }
+    }
+    if config.get_ports().is_empty()
+        && let Some(p) = env("PGPORT").filter(|p| !p.is_empty())
+    {
+        let port = p
+            .parse::<u16>()
+            .map_err(|_| bad(&format!("PGPORT {p:?} is not a port")))?;
+        config.port(port);
+    }
+    if config.get_user().is_none() {
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .or_else(|| env("LOGNAME"))
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| bad("no user: put it in the URL or set PGUSER"))?;
+        config.user(&user);
+    }
+    if config.get_password().is_none()
+        && let Some(p) = env("PGPASSWORD")
+    {
+        config.password(p);
+    }
+    if config.get_dbname().is_none() {
+        let db = env("PGDATABASE")
+            .filter(|d| !d.is_empty())
+            .or_else(|| config.get_user().map(str::to_string))
+            .unwrap_or_default();
+        config.dbname(&db);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(env("PGAPPNAME").unwrap_or_else(|| "casework".into()));
+    }
+    if config.get_connect_timeout().is_none() {
+        let timeout = match env("PGCONNECT_TIMEOUT").filter(|t| !t.is_empty()) {
+            Some(t) => Duration::from_secs(
+                t.parse::<u64>()
+                    .map_err(|_| bad(&format!("PGCONNECT_TIMEOUT {t:?} is not seconds")))?,
+            ),
+            None => DEFAULT_CONNECT_TIMEOUT,
+        };
+        config.connect_timeout(timeout);
+    }
+    let sslmode = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("sslmode="))
+        .map(str::to_string)
+        .or_else(|| env("PGSSLMODE"));
+    if let Some(mode) = sslmode
+        && !matches!(mode.as_str(), "disable" | "allow" | "prefer")
+    {
+        return Err(bad(&format!(
+            "sslmode={mode} needs TLS, which this build does not speak: reach the server over a \
+             private network or a TLS tunnel, with sslmode=disable"
+        )));
+    }
+    Ok((config, pool_size))
+}
+
+/// The PostgreSQL case store.
+pub struct PgStore {
+    pool: Pool,
+    dfs: queries::DfCache,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Opens (creating and migrating the schema as needed) the store a URL names, with the
+    /// process environment's `PG*` variables for what the URL leaves out.
+    pub async fn open_url(url: &str) -> Result<Self, OpenError> {
+        let (config, pool_size) = connect_config(url, |k| std::env::var(k).ok())?;
+        Self::open(config, pool_size).await
+    }
+
+    /// Opens a store from connection settings.
+    pub async fn open(config: tokio_postgres::Config, pool_size: usize) -> Result<Self, OpenError> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(DEFAULT_CONNECT_TIMEOUT + Duration::from_secs(1)))
+            .build()
+            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| OpenError::Unavailable(db::pool_err(e).to_string()))?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        Ok(Self {
+            pool,
+            dfs: queries::DfCache::default(),
+        })
+    }
+
+    /// A pooled connection.
+    async fn conn(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(db::pool_err)
+    }
+
+    /// The pool's size and how many connections are in use, for diagnostics.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.max_size, s.size.saturating_sub(s.available))
+    }
+}
+
+#[async_trait]
+impl CaseStore for PgStore {
+    async fn create_case(
+        &self,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Case, StoreError> {
+        cases::create_case(&mut self.conn().await?, at, actor, opened).await
+    }
+
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: EventKind,
+    ) -> Result<Created, StoreError> {
+        let mut c = self.conn().await?;
+        cases::create_case_once(&mut c, &key, &fingerprint, at, actor, opened).await
+    }
+
+    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
+        cases::load_case(&self.conn().await?, number).await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
+        cases::commit(&mut self.conn().await?, commit).await
+    }
+
+    async fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, StoreError> {
+        queries::list_cases(&self.conn().await?, &filter, &page).await
+    }
+
+    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
+        cases::history(&self.conn().await?, number).await
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        queries::search(&self.conn().await?, &query).await
+    }
+
+    async fn similar(
+        &self,
+        number: CaseNumber,
+        scope: Scope,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        queries::similar(&self.conn().await?, &self.dfs, number, &scope, limit).await
+    }
+
+    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+        reports::reopen_report(&self.conn().await?, &query).await
+    }
+
+    async fn put_person(&self, person: Person) -> Result<(), StoreError> {
+        directory::put_person(&self.conn().await?, &person).await
+    }
+
+    async fn get_person(&self, name: String) -> Result<Person, StoreError> {
+        directory::get_person(&self.conn().await?, &name).await
+    }
+
+    async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
+        directory::list_people(&self.conn().await?).await
+    }
+
+    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
+        knowledge::add_article(&mut self.conn().await?, &article, at).await
+    }
+
+    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
+        knowledge::get_article(&self.conn().await?, id).await
+    }
+
+    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
+        knowledge::add_defect(&mut self.conn().await?, &defect).await
+    }
+
+    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
+        knowledge::get_defect(&self.conn().await?, &key).await
+    }
+
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        outbox::list(&self.conn().await?, status, limit).await
+    }
+
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
+        outbox::for_case(&self.conn().await?, case).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let until = now
+            .checked_add(lease)
+            .map_err(|e| StoreError::Invalid(format!("lease: {e}")))?;
+        outbox::claim(&self.conn().await?, &worker, now, until, limit).await
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+    ) -> Result<OutboxMessage, StoreError> {
+        outbox::finish(&self.conn().await?, &id, &worker, now, &outcome).await
+    }
+
+    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        directory::put_token(&self.conn().await?, &token).await
+    }
+
+    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
+        directory::find_token(&self.conn().await?, &hash).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        directory::list_tokens(&self.conn().await?).await
+    }
+
+    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
+        directory::revoke_token(&self.conn().await?, &id, at).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        reports::stats(&self.conn().await?).await
+    }
+}

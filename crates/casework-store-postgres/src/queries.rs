@@ -1,0 +1,397 @@
+//! Queries and search: case lists (filters, full text, stable pages), ranked search and
+//! similar cases, over the search rows of `search_public` (what a customer may see) and
+//! `search_internal` (the rest).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use casework_core::ids::CaseNumber;
+use casework_core::model::{Case, RefKind};
+use casework_core::ports::{
+    CaseFilter, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
+};
+use casework_core::text;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::db::{dec, enc, get, json, num, one, opt, rows};
+use crate::text::tsquery;
+
+/// How long a list waits for creates in flight to settle before it answers with what it has.
+pub const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// Owned statement parameters, built up with the SQL that names them.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Sql {
+    /// Adds a parameter; its placeholder (`$n`).
+    fn param(&mut self, v: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(v));
+        format!("${}", self.params.len())
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// The search rows `scope` may read that match tsquery `$q`, as `(kind, doc, tsv)`.
+fn scope_rows(sql: &mut Sql, scope: &Scope, q: &str) -> String {
+    match scope {
+        Scope::Staff => format!(
+            "SELECT kind, doc, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
+             UNION ALL SELECT kind, doc, tsv FROM search_internal WHERE tsv @@ {q}::text::tsquery"
+        ),
+        Scope::Customer(email) => {
+            let c = sql.param(enc(email.as_str()).into_owned());
+            format!(
+                "SELECT kind, doc, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
+                 AND (kind = 'article' OR customer = {c})"
+            )
+        }
+    }
+}
+
+/// The list query: cases after the cursor (and up to `upto`), filtered, in number order,
+/// each with whether it is settled (see [`list_cases`]) and its settling point.
+fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
+    let mut sql = Sql::default();
+    let after = sql.param(page.after.map_or(0, num));
+    let mut text = format!(
+        "SELECT state, settled_after <= pg_snapshot_xmin(pg_current_snapshot()),
+                settled_after::text
+         FROM cases WHERE number > {after}"
+    );
+    if let Some(u) = upto {
+        let p = sql.param(u);
+        text.push_str(&format!(" AND number <= {p}"));
+    }
+    if let Some(s) = &f.status {
+        let p = sql.param(enc(s.as_str()).into_owned());
+        text.push_str(&format!(" AND lower(status) = lower({p})"));
+    }
+    if let Some(c) = f.status_category {
+        let p = sql.param(c.as_str().to_string());
+        text.push_str(&format!(" AND status_category = {p}"));
+    }
+    if let Some(o) = &f.owner {
+        let p = sql.param(enc(o).into_owned());
+        text.push_str(&format!(" AND owner = {p}"));
+    }
+    if let Some(a) = &f.product_area {
+        let p = sql.param(enc(a).into_owned());
+        text.push_str(&format!(" AND product_area = {p}"));
+    }
+    if let Some(e) = &f.customer {
+        let p = sql.param(enc(e.as_str()).into_owned());
+        text.push_str(&format!(" AND customer_email = {p}"));
+    }
+    if let Some(q) = &f.q {
+        let terms = text::query_terms(q);
+        if !terms.is_empty() {
+            let any = sql.param(tsquery(&terms, false));
+            let every = sql.param(tsquery(&terms, true));
+            let scope = match &f.customer {
+                Some(e) => Scope::Customer(e.clone()),
+                None => Scope::Staff,
+            };
+            let source = scope_rows(&mut sql, &scope, &any);
+            text.push_str(&format!(
+                " AND number IN (SELECT doc FROM ({source}) r WHERE kind = 'case'
+                   GROUP BY doc HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery)"
+            ));
+        }
+    }
+    match f.reopened {
+        Some(true) => text.push_str(" AND reopen_count > 0"),
+        Some(false) => text.push_str(" AND reopen_count = 0"),
+        None => {}
+    }
+    let limit = sql.param(i64::from(page.limit) + 1);
+    text.push_str(&format!(" ORDER BY number LIMIT {limit}"));
+    sql.text = text;
+    sql
+}
+
+/// Lists cases by ascending number, in pages that never skip a case.
+///
+/// Numbers come from a sequence, so two creates in flight may commit out of number order:
+/// a page read between the two commits would show the higher number, and a cursor past it
+/// would skip the lower one for good. Each case records the next transaction id at the
+/// moment its number was taken (`settled_after`); once every transaction older than that
+/// has ended, no lower number can still appear. A page holding an unsettled case waits
+/// (up to [`SETTLE_WAIT`], usually a few milliseconds) for that, then reads again up to the
+/// same last number.
+pub async fn list_cases(
+    c: &impl GenericClient,
+    f: &CaseFilter,
+    page: &PageRequest,
+) -> Result<Page<Case>, StoreError> {
+    let sql = list_sql(f, page, None);
+    let found = rows(c, &sql.text, &sql.refs()).await?;
+    let unsettled: Option<u64> = found
+        .iter()
+        .filter(|r| !r.get::<_, bool>(1))
+        .filter_map(|r| r.get::<_, String>(2).parse().ok())
+        .max();
+    let (Some(target), Some(last)) = (unsettled, found.last()) else {
+        return page_of(&found, page.limit);
+    };
+    let last = num(json::<Case>(last, 0)?.number);
+    let started = Instant::now();
+    while started.elapsed() < SETTLE_WAIT {
+        let row = one(
+            c,
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
+            &[&target.to_string()],
+        )
+        .await?;
+        if get::<bool>(&row, 0)? {
+            let sql = list_sql(f, page, Some(last));
+            let found = rows(c, &sql.text, &sql.refs()).await?;
+            return page_of(&found, page.limit);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // A transaction has run for longer than the wait: answer with the settled part, or,
+    // if nothing is settled, with what there is.
+    let settled = found.iter().take_while(|r| r.get::<_, bool>(1)).count();
+    if settled > 0 {
+        let items = found[..settled]
+            .iter()
+            .map(|r| json(r, 0))
+            .collect::<Result<Vec<Case>, _>>()?;
+        let next_cursor = items
+            .last()
+            .map(|c| casework_core::ports::encode_cursor(c.number));
+        return Ok(Page { items, next_cursor });
+    }
+    page_of(&found, page.limit)
+}
+
+fn page_of(found: &[Row], limit: u32) -> Result<Page<Case>, StoreError> {
+    let items = found
+        .iter()
+        .map(|r| json(r, 0))
+        .collect::<Result<Vec<Case>, _>>()?;
+    Ok(Page::from_overfetch(items, limit))
+}
+
+/// Ranks the documents of `scope` matching any term of `terms` (every term when `all`),
+/// best first: the sum over a document's rows of `ts_rank`, titles weighing most.
+async fn ranked(
+    c: &impl GenericClient,
+    scope: &Scope,
+    terms: &[String],
+    all: bool,
+    kind: Option<RefKind>,
+    exclude: Option<CaseNumber>,
+    limit: u32,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let mut sql = Sql::default();
+    let any = sql.param(tsquery(terms, false));
+    let source = scope_rows(&mut sql, scope, &any);
+    let mut filter = String::from("TRUE");
+    if let Some(k) = kind {
+        let p = sql.param(k.as_str().to_string());
+        filter.push_str(&format!(" AND kind = {p}"));
+    }
+    if let Some(n) = exclude {
+        let p = sql.param(num(n));
+        filter.push_str(&format!(" AND NOT (kind = 'case' AND doc = {p})"));
+    }
+    let having = if all {
+        let every = sql.param(tsquery(terms, true));
+        format!("HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery")
+    } else {
+        String::new()
+    };
+    let limit = sql.param(i64::from(limit));
+    let text = format!(
+        "SELECT h.kind, h.doc, h.score, c.state->>'title', a.body->>'title', d.key, d.body->>'title'
+         FROM (SELECT kind, doc, sum(ts_rank(tsv, {any}::text::tsquery))::float8 AS score
+               FROM ({source}) r WHERE {filter}
+               GROUP BY kind, doc {having}
+               ORDER BY score DESC, kind, doc LIMIT {limit}) h
+         LEFT JOIN cases c ON h.kind = 'case' AND c.number = h.doc
+         LEFT JOIN articles a ON h.kind = 'article' AND a.id = h.doc
+         LEFT JOIN defects d ON h.kind = 'defect' AND d.id = h.doc
+         ORDER BY h.score DESC, h.kind, h.doc"
+    );
+    let found = rows(c, &text, &sql.refs()).await?;
+    found
+        .iter()
+        .map(|r| {
+            let kind: String = get(r, 0)?;
+            let doc: i64 = get(r, 1)?;
+            let score: f64 = get(r, 2)?;
+            let (kind, reference, title) = match kind.as_str() {
+                "case" => (
+                    RefKind::Case,
+                    crate::db::number_of(doc)?.display(),
+                    get::<Option<String>>(r, 3)?,
+                ),
+                "article" => (RefKind::Article, doc.to_string(), get(r, 4)?),
+                "defect" => (
+                    RefKind::Defect,
+                    get::<Option<String>>(r, 5)?.unwrap_or_default(),
+                    get(r, 6)?,
+                ),
+                other => return Err(StoreError::Internal(format!("bad search kind {other}"))),
+            };
+            Ok(SearchHit {
+                kind,
+                reference,
+                title: title.unwrap_or_default(),
+                score,
+            })
+        })
+        .collect()
+}
+
+/// Ranked search; every term must match somewhere in a document's text.
+pub async fn search(c: &impl GenericClient, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+    let terms = text::query_terms(&q.text);
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    ranked(c, &q.scope, &terms, true, q.kind, None, q.limit).await
+}
+
+/// Document frequencies of terms, cached: counting a common term's documents reads its
+/// whole posting list. Similar-case queries only use the counts to drop terms held by more
+/// than about 1% of documents and to order the rest, so a count up to [`DF_TTL`] old is as
+/// good as a fresh one.
+#[derive(Debug, Default)]
+pub struct DfCache {
+    map: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+/// How long a cached document frequency is used.
+pub const DF_TTL: Duration = Duration::from_secs(600);
+const DF_CACHE_MAX: usize = 200_000;
+
+impl DfCache {
+    fn cached(&self, term: &str, now: Instant) -> Option<u64> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(term)
+            .filter(|(_, at)| now.duration_since(*at) < DF_TTL)
+            .map(|(df, _)| *df)
+    }
+
+    fn remember(&self, term: &str, df: u64, now: Instant) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= DF_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(term.to_string(), (df, now));
+    }
+}
+
+/// How many documents (not rows) hold each term, in everything staff may search: one
+/// statement for all the terms.
+async fn doc_freqs(c: &impl GenericClient, terms: &[String]) -> Result<Vec<u64>, StoreError> {
+    let queries: Vec<String> = terms
+        .iter()
+        .map(|t| tsquery(std::slice::from_ref(t), false))
+        .collect();
+    let found = rows(
+        c,
+        "SELECT (SELECT count(*) FROM (
+                    SELECT kind, doc FROM search_public WHERE tsv @@ u.q::tsquery
+                    UNION SELECT kind, doc FROM search_internal WHERE tsv @@ u.q::tsquery) d)
+         FROM unnest($1::text[]) WITH ORDINALITY AS u(q, i) ORDER BY u.i",
+        &[&queries],
+    )
+    .await?;
+    found
+        .iter()
+        .map(|r| get::<i64>(r, 0).map(|n| n as u64))
+        .collect()
+}
+
+/// Documents like a case: any of its rare terms (core's choice), excluding the case itself.
+pub async fn similar(
+    c: &impl GenericClient,
+    dfs: &DfCache,
+    n: CaseNumber,
+    scope: &Scope,
+    limit: u32,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let row = opt(
+        c,
+        "SELECT state->>'title', state->>'description' FROM cases WHERE number = $1",
+        &[&num(n)],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("case {n}")))?;
+    let text = |i: usize| get::<Option<String>>(&row, i).map(|t| t.map(dec));
+    let (title, description) = (text(0)?, text(1)?);
+    let summaries: Vec<String> = rows(
+        c,
+        "SELECT body->>'body' FROM events
+         WHERE case_number = $1 AND kind = 'post_added' AND body->>'kind' = 'summary'
+         ORDER BY seq",
+        &[&num(n)],
+    )
+    .await?
+    .iter()
+    .map(|r| get::<Option<String>>(r, 0).map(|t| dec(t.unwrap_or_default())))
+    .collect::<Result<_, _>>()?;
+    let total: i64 = get(
+        &one(
+            c,
+            "SELECT COALESCE((SELECT max(number) FROM cases), 0)
+                  + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
+            &[],
+        )
+        .await?,
+        0,
+    )?;
+    let sources: Vec<&str> = [title.as_deref(), description.as_deref()]
+        .into_iter()
+        .flatten()
+        .chain(summaries.iter().map(String::as_str))
+        .collect();
+    // Look up the frequencies first (async, cached), then let core choose with them.
+    let now = Instant::now();
+    let mut freq: HashMap<String, u64> = HashMap::new();
+    let mut missing = Vec::new();
+    for text in &sources {
+        for t in text::query_terms(text) {
+            if t.chars().count() < 2 || freq.contains_key(&t) || missing.contains(&t) {
+                continue;
+            }
+            match dfs.cached(&t, now) {
+                Some(df) => {
+                    freq.insert(t, df);
+                }
+                None => missing.push(t),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        for (t, df) in missing.iter().zip(doc_freqs(c, &missing).await?) {
+            dfs.remember(t, df, now);
+            freq.insert(t.clone(), df);
+        }
+    }
+    let terms = text::similar_terms(
+        sources.iter().copied(),
+        |t| freq.get(t).copied().unwrap_or(u64::MAX),
+        total as u64,
+    );
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    ranked(c, scope, &terms, false, None, Some(n), limit).await
+}

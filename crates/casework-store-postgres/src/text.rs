@@ -1,0 +1,114 @@
+//! Text for PostgreSQL's full-text search, made with core's own term rules
+//! (`casework_core::text`) rather than a PostgreSQL parser or dictionary, so a term means
+//! the same here as in every other store: `tsvector` and `tsquery` literals of lower-case
+//! terms, no stemming, stop words kept in documents and dropped from queries.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// How much a piece of text counts when ranking: titles above bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// A title (`A`).
+    Title,
+    /// Anything else (`D`, the default).
+    Body,
+}
+
+/// PostgreSQL keeps positions up to this.
+const MAX_POSITION: u32 = 16_383;
+/// PostgreSQL keeps at most this many positions per term.
+const MAX_POSITIONS_PER_TERM: usize = 255;
+/// The lexemes of one tsvector may not exceed 1 MiB; new terms beyond this are left out
+/// (the text itself is kept in full in the event log).
+const MAX_LEXEME_BYTES: usize = 900_000;
+
+/// A `tsvector` literal of some texts, positions counted across them.
+pub fn tsvector(parts: &[(&str, Weight)]) -> String {
+    let mut terms: BTreeMap<String, Vec<(u32, Weight)>> = BTreeMap::new();
+    let mut position = 0u32;
+    let mut bytes = 0usize;
+    for (text, weight) in parts {
+        for term in casework_core::text::terms(text) {
+            position = (position + 1).min(MAX_POSITION);
+            if let Some(positions) = terms.get_mut(&term) {
+                if positions.len() < MAX_POSITIONS_PER_TERM
+                    && positions.last().is_none_or(|(p, _)| *p < position)
+                {
+                    positions.push((position, *weight));
+                }
+            } else if bytes + term.len() <= MAX_LEXEME_BYTES {
+                bytes += term.len();
+                terms.insert(term, vec![(position, *weight)]);
+            }
+        }
+    }
+    let mut out = String::new();
+    for (term, positions) in terms {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&quote(&term));
+        out.push(':');
+        for (i, (p, w)) in positions.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{p}");
+            if *w == Weight::Title {
+                out.push('A');
+            }
+        }
+    }
+    out
+}
+
+/// A `tsquery` literal: the terms joined by `&` (every one) or `|` (any).
+pub fn tsquery(terms: &[String], all: bool) -> String {
+    let joiner = if all { " & " } else { " | " };
+    terms
+        .iter()
+        .map(|t| quote(t))
+        .collect::<Vec<_>>()
+        .join(joiner)
+}
+
+/// A lexeme in single quotes, with quotes and backslashes escaped.
+fn quote(term: &str) -> String {
+    format!("'{}'", term.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_carry_core_terms_positions_and_title_weights() {
+        let v = tsvector(&[
+            ("Printer offline", Weight::Title),
+            ("the printer, since Update-3", Weight::Body),
+        ]);
+        assert_eq!(
+            v,
+            "'3':7 'offline':2A 'printer':1A,4 'since':5 'the':3 'update':6"
+        );
+        assert_eq!(tsvector(&[]), "");
+    }
+
+    #[test]
+    fn queries_quote_every_term() {
+        let t = vec!["printer".to_string(), "o'k\\".to_string()];
+        assert_eq!(tsquery(&t, true), r"'printer' & 'o''k\\'");
+        assert_eq!(tsquery(&t, false), r"'printer' | 'o''k\\'");
+    }
+
+    #[test]
+    fn positions_and_repeats_are_bounded() {
+        let long = "word ".repeat(20_000);
+        let v = tsvector(&[(&long, Weight::Body)]);
+        assert_eq!(v.matches(',').count(), MAX_POSITIONS_PER_TERM - 1);
+        let many: String = (0..20_000).map(|i| format!("w{i} ")).collect();
+        let v = tsvector(&[(&many, Weight::Body)]);
+        assert!(!v.contains(&format!(":{}", MAX_POSITION + 1)));
+    }
+}
