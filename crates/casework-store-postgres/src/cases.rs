@@ -10,6 +10,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
 use crate::db::{Ts, big, db_err, dec, enc, exec, get, json, jsonb, num, one, opt, rows};
+use crate::schema;
 use crate::text::{Weight, tsvector};
 
 /// Writes a case's row: a new one (`expected` is `None`; with the moment after which lists
@@ -24,7 +25,7 @@ async fn write_case_row(
         "INSERT INTO cases (number, version, status, status_category, owner, customer_email,
                             product_area, primary_resolution, reopen_count, state, settled_after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                 pg_snapshot_xmax(pg_current_snapshot()))"
+                 pg_current_xact_id())"
     } else {
         "UPDATE cases SET version = $2, status = $3, status_category = $4, owner = $5,
                           customer_email = $6, product_area = $7, primary_resolution = $8,
@@ -161,18 +162,46 @@ fn check_opened(opened: &EventKind) -> Result<(), StoreError> {
     }
 }
 
-/// Opens a case inside `tx`: the transaction takes its id *before* its number, so that a
-/// list can tell when no lower number can still appear (see `queries::list_cases`).
+/// The advisory lock under which a transaction takes its id and a case number.
+const NUMBER_LOCK: i64 = schema::LOCK_KEY + 1;
+
+/// Takes the next case number inside `tx`. Creates take their transaction ids and their
+/// numbers in the same order: both are taken under a lock held only while these statements
+/// run on the server (an advisory lock inside a savepoint rolled back at once, which
+/// releases the lock and keeps the id and the number; one round trip, and any failure
+/// rolls the lock back with the transaction). So once a case's transaction id is older
+/// than every transaction still running, no lower number can appear any more: lists use
+/// that to never skip a case (see `queries::list_cases`).
+async fn take_number(tx: &Transaction<'_>) -> Result<CaseNumber, StoreError> {
+    let replies = tx
+        .simple_query(&format!(
+            "SAVEPOINT casework_number;
+             SELECT pg_advisory_xact_lock({NUMBER_LOCK});
+             SELECT nextval('case_numbers'), pg_current_xact_id();
+             ROLLBACK TO SAVEPOINT casework_number"
+        ))
+        .await
+        .map_err(db_err)?;
+    let number = replies
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => r.get(0),
+            _ => None,
+        })
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(|| StoreError::Internal("nextval gave no number".into()))?;
+    crate::db::number_of(number)
+}
+
+/// Opens a case inside `tx` with the next number.
 async fn open_in(
     tx: &Transaction<'_>,
     at: Timestamp,
     actor: String,
     opened: EventKind,
 ) -> Result<Case, StoreError> {
-    one(tx, "SELECT pg_current_xact_id()::text", &[]).await?;
-    let next: i64 = get(&one(tx, "SELECT nextval('case_numbers')", &[]).await?, 0)?;
     let event = Event {
-        case: crate::db::number_of(next)?,
+        case: take_number(tx).await?,
         seq: 1,
         at,
         actor,

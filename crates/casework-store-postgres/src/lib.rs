@@ -151,8 +151,10 @@ pub fn connect_config(
             _ => kept.push(pair),
         }
     }
+    let base = with_default_port(base, env("PGPORT").filter(|p| !p.is_empty()).as_deref())
+        .map_err(|p| bad(&format!("PGPORT {p:?} is not a port")))?;
     let libpq = if kept.is_empty() {
-        base.to_string()
+        base
     } else {
         format!("{base}?{}", kept.join("&"))
     };
@@ -228,6 +230,46 @@ pub fn connect_config(
         )));
     }
     Ok((config, pool_size))
+}
+
+/// Gives every host of a URL's authority that has no port the port `PGPORT` names (the URL
+/// parser would fill in 5432 where libpq takes `PGPORT`). `Err` with the value when it is
+/// not a port.
+fn with_default_port(base: &str, port: Option<&str>) -> Result<String, String> {
+    let Some(port) = port else {
+        return Ok(base.to_string());
+    };
+    port.parse::<u16>().map_err(|_| port.to_string())?;
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return Ok(base.to_string());
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if hosts.is_empty() {
+        return Ok(base.to_string());
+    }
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .map(|h| {
+            let has_port = match h.rfind(']') {
+                Some(i) => h[i..].contains(':'),
+                None => h.contains(':'),
+            };
+            if has_port || h.is_empty() {
+                h.to_string()
+            } else {
+                format!("{h}:{port}")
+            }
+        })
+        .collect();
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    Ok(format!("{scheme}://{userinfo}{}{tail}", hosts.join(",")))
 }
 
 /// The PostgreSQL case store.
@@ -433,5 +475,105 @@ impl CaseStore for PgStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         reports::stats(&self.conn().await?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_url_wins_and_the_environment_fills_in() {
+        let (c, pool) = connect_config(
+            "postgres://ana:pw@db.example:6432/cases?pool_size=32",
+            env(&[("PGUSER", "bob"), ("PGDATABASE", "other")]),
+        )
+        .unwrap();
+        assert_eq!(pool, 32);
+        assert_eq!(c.get_user(), Some("ana"));
+        assert_eq!(c.get_dbname(), Some("cases"));
+        assert_eq!(c.get_ports(), [6432]);
+        assert_eq!(c.get_password(), Some(&b"pw"[..]));
+        assert_eq!(c.get_application_name(), Some("casework"));
+        assert_eq!(c.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+
+        let (c, pool) = connect_config(
+            "postgres://",
+            env(&[
+                ("PGHOST", "10.0.0.5"),
+                ("PGPORT", "5433"),
+                ("PGUSER", "casework"),
+                ("PGPASSWORD", "secret"),
+                ("PGDATABASE", "helpdesk"),
+                ("PGCONNECT_TIMEOUT", "3"),
+                ("PGAPPNAME", "cw-eu"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(pool, DEFAULT_POOL_SIZE);
+        assert_eq!(
+            c.get_hosts(),
+            [tokio_postgres::config::Host::Tcp("10.0.0.5".into())]
+        );
+        assert_eq!(c.get_ports(), [5433]);
+        assert_eq!(c.get_user(), Some("casework"));
+        assert_eq!(c.get_password(), Some(&b"secret"[..]));
+        assert_eq!(c.get_dbname(), Some("helpdesk"));
+        assert_eq!(c.get_application_name(), Some("cw-eu"));
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+
+        let (c, _) = connect_config("postgresql://127.0.0.1/x", env(&[("USER", "me")])).unwrap();
+        assert_eq!(c.get_user(), Some("me"), "the login name, as libpq");
+        let (c, _) =
+            connect_config("postgres://u@a,b:7000,[::1]/x", env(&[("PGPORT", "6432")])).unwrap();
+        assert_eq!(
+            c.get_ports(),
+            [6432, 7000, 6432],
+            "PGPORT where the URL has none"
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_tls_demands_are_refused_with_the_reason() {
+        for (url, env_pairs, says) in [
+            ("sqlite://x.db", vec![], "expected postgres://"),
+            ("postgres://u@h/db?pool_size=0", vec![], "pool_size"),
+            (
+                "postgres://u@h/db?sslmode=require",
+                vec![],
+                "sslmode=require",
+            ),
+            (
+                "postgres://u@h/db",
+                vec![("PGSSLMODE", "verify-full")],
+                "TLS",
+            ),
+            ("postgres://u@h/db", vec![("PGPORT", "x")], "PGPORT"),
+            ("postgres://", vec![], "no user"),
+        ] {
+            let err = connect_config(url, env(&env_pairs)).unwrap_err();
+            assert!(err.to_string().contains(says), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://ana:s3cret@db:5432/cases?pool_size=4"),
+            "postgres://ana:***@db:5432/cases?pool_size=4"
+        );
+        assert_eq!(redact("postgres://ana@db/cases"), "postgres://ana@db/cases");
+        let err = connect_config("postgres://ana:s3cret@db/c?pool_size=x", env(&[])).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }

@@ -67,7 +67,7 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
     let mut sql = Sql::default();
     let after = sql.param(page.after.map_or(0, num));
     let mut text = format!(
-        "SELECT state, settled_after <= pg_snapshot_xmin(pg_current_snapshot()),
+        "SELECT state, settled_after < pg_snapshot_xmin(pg_current_snapshot()),
                 settled_after::text
          FROM cases WHERE number > {after}"
     );
@@ -126,11 +126,11 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
 ///
 /// Numbers come from a sequence, so two creates in flight may commit out of number order:
 /// a page read between the two commits would show the higher number, and a cursor past it
-/// would skip the lower one for good. Each case records the next transaction id at the
-/// moment its number was taken (`settled_after`); once every transaction older than that
-/// has ended, no lower number can still appear. A page holding an unsettled case waits
-/// (up to [`SETTLE_WAIT`], usually a few milliseconds) for that, then reads again up to the
-/// same last number.
+/// would skip the lower one for good. Each case records the transaction that took its
+/// number (`settled_after`; ids and numbers are taken in the same order); once every
+/// transaction older than that has ended, no lower number can still appear. A page holding
+/// an unsettled case waits (up to [`SETTLE_WAIT`], usually a few milliseconds) for that,
+/// then reads again up to the same last number.
 pub async fn list_cases(
     c: &impl GenericClient,
     f: &CaseFilter,
@@ -151,7 +151,7 @@ pub async fn list_cases(
     while started.elapsed() < SETTLE_WAIT {
         let row = one(
             c,
-            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8",
             &[&target.to_string()],
         )
         .await?;
@@ -243,7 +243,7 @@ async fn ranked(
                 "article" => (RefKind::Article, doc.to_string(), get(r, 4)?),
                 "defect" => (
                     RefKind::Defect,
-                    get::<Option<String>>(r, 5)?.unwrap_or_default(),
+                    dec(get::<Option<String>>(r, 5)?.unwrap_or_default()),
                     get(r, 6)?,
                 ),
                 other => return Err(StoreError::Internal(format!("bad search kind {other}"))),
@@ -251,7 +251,7 @@ async fn ranked(
             Ok(SearchHit {
                 kind,
                 reference,
-                title: title.unwrap_or_default(),
+                title: dec(title.unwrap_or_default()),
                 score,
             })
         })

@@ -37,8 +37,8 @@ CREATE TABLE cases (
     product_area       text,
     primary_resolution text,
     reopen_count       integer NOT NULL,
-    -- A list may show this case once every transaction that could still commit a lower
-    -- number has ended: the next transaction id when its number was taken.
+    -- The transaction that took the number (ids and numbers are taken in the same order):
+    -- once every transaction older than it has ended, no lower number can still appear.
     settled_after      xid8 NOT NULL,
     state              jsonb NOT NULL
 );

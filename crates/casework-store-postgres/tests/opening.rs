@@ -1,0 +1,146 @@
+//! Opening a store safely, on a real server: a database holding another application's
+//! tables, or a newer Casework schema, is refused and left untouched; servers starting
+//! together migrate once; the event log is append-only at the SQL level.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use casework_core::ports::CaseStore;
+use casework_store_postgres::{OpenError, PgStore, SCHEMA_VERSION};
+use casework_test_postgres::Cluster;
+
+fn db_name(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_string()
+}
+
+/// Every relation of the database's public schema with its row count (tables only), as a
+/// fingerprint of "untouched".
+fn fingerprint(db: &str) -> String {
+    Cluster::shared()
+        .psql(
+            db,
+            "SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public'",
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn another_applications_database_is_refused_and_untouched() {
+    let url = Cluster::shared().fresh_database("foreign").unwrap();
+    let db = db_name(&url);
+    Cluster::shared()
+        .psql(
+            &db,
+            "CREATE TABLE public.invoices (id int PRIMARY KEY, total numeric);
+             INSERT INTO public.invoices VALUES (1, 9.5); ALTER TABLE public.invoices OWNER TO casework",
+        )
+        .unwrap();
+    let before = fingerprint(&db);
+    let err = PgStore::open_url(&url).await.expect_err("must be refused");
+    assert!(matches!(err, OpenError::NotCasework(_)), "{err}");
+    assert!(err.to_string().contains("another application"), "{err}");
+    assert!(err.to_string().ends_with("it was not changed"), "{err}");
+    assert_eq!(fingerprint(&db), before, "nothing was created");
+    assert_eq!(
+        Cluster::shared()
+            .psql(&db, "SELECT total FROM invoices WHERE id = 1")
+            .unwrap(),
+        "9.5"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_untouched() {
+    let url = Cluster::shared().fresh_database("newer").unwrap();
+    let db = db_name(&url);
+    drop(PgStore::open_url(&url).await.unwrap());
+    let newer = SCHEMA_VERSION + 1;
+    Cluster::shared()
+        .psql(
+            &db,
+            &format!("UPDATE casework_schema SET version = {newer}"),
+        )
+        .unwrap();
+    let before = fingerprint(&db);
+    let err = PgStore::open_url(&url).await.expect_err("must be refused");
+    assert_eq!(
+        err,
+        OpenError::TooNew {
+            found: newer,
+            supported: SCHEMA_VERSION
+        }
+    );
+    assert!(err.to_string().contains("upgrade Casework"), "{err}");
+    assert_eq!(fingerprint(&db), before);
+    assert_eq!(
+        Cluster::shared()
+            .psql(&db, "SELECT version FROM casework_schema")
+            .unwrap(),
+        newer.to_string()
+    );
+}
+
+#[tokio::test]
+async fn servers_opening_an_empty_database_together_migrate_it_once() {
+    let url = Cluster::shared().fresh_database("together").unwrap();
+    let mut opening = Vec::new();
+    for _ in 0..6 {
+        let url = url.clone();
+        opening.push(tokio::spawn(async move { PgStore::open_url(&url).await }));
+    }
+    let mut stores = Vec::new();
+    for o in opening {
+        stores.push(o.await.unwrap().unwrap());
+    }
+    for s in &stores {
+        assert_eq!(
+            s.stats().await.unwrap().schema_version,
+            Some(SCHEMA_VERSION)
+        );
+    }
+    assert_eq!(
+        Cluster::shared()
+            .psql(&db_name(&url), "SELECT count(*) FROM casework_schema")
+            .unwrap(),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn the_event_log_is_append_only_in_sql() {
+    let url = Cluster::shared().fresh_database("appendonly").unwrap();
+    let store = PgStore::open_url(&url).await.unwrap();
+    store
+        .create_case(
+            casework_core::testing::START,
+            "ana".into(),
+            casework_core::testing::opened("Printer offline"),
+        )
+        .await
+        .unwrap();
+    let db = db_name(&url);
+    for sql in [
+        "UPDATE events SET kind = 'x'",
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+    ] {
+        let err = Cluster::shared().psql(&db, sql).expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(
+        Cluster::shared()
+            .psql(&db, "SELECT count(*) FROM events")
+            .unwrap(),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_not_a_hang() {
+    let port = casework_test_postgres::free_port().unwrap();
+    let url = format!("postgres://casework@127.0.0.1:{port}/none?connect_timeout=2");
+    let started = std::time::Instant::now();
+    let err = PgStore::open_url(&url).await.expect_err("nothing listens");
+    assert!(matches!(err, OpenError::Unavailable(_)), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
