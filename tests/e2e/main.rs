@@ -8,6 +8,7 @@ mod durability;
 mod email;
 mod imap;
 mod openapi;
+mod postgres;
 mod remote;
 mod serve;
 mod terminal;

@@ -5,7 +5,6 @@
 use casework_e2e::Cw;
 
 use crate::cli::{EXE, seed_workflow, staff};
-use crate::serve::start_server;
 
 #[test]
 fn the_seed_workflow_through_a_remote_server() {
@@ -14,8 +13,8 @@ fn the_seed_workflow_through_a_remote_server() {
     server_side.ok(&["init"]);
     server_side.first_admin();
     let token = server_side.token("desk-cli", "service");
-    let (mut server, addr, _out) = start_server(&server_side);
-    let url = format!("http://{addr}");
+    let mut server = server_side.serve(&[]);
+    let url = format!("http://{}", server.addr);
 
     // the desk: another process, its own home, no local store at all
     let desk = Cw::new(EXE, "remote-desk")
@@ -47,8 +46,8 @@ fn the_seed_workflow_through_a_remote_server() {
     assert!(e.contains("CASEWORK_TOKEN"), "{e}");
 
     // a stopped server: unavailable, exit 4
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
     let e = desk.fails(&["--as", "Ana Lopez", "case", "show", "1"], 4);
     assert!(e.contains("cannot reach"), "{e}");
 }

@@ -2,9 +2,9 @@
 //! picks a free one), answers authenticated requests over the chosen store, and stops
 //! cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use casework_e2e::Cw;
 const EXE: &str = env!("CARGO_BIN_EXE_casework-e2e-cli");
 
 /// One HTTP/1.1 request on a fresh connection; returns the status code and the body.
-fn http(
+pub fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -25,18 +25,37 @@ fn http(
 }
 
 /// The same, reporting a broken connection (a killed server) as an error.
-fn try_http(
+pub fn try_http(
     addr: &str,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    request(addr, method, path, token, &[], body).map(|(status, _, body)| (status, body))
+}
+
+/// A response: status, headers (lower-case names) and body.
+pub type Response = (u16, Vec<(String, String)>, String);
+
+/// One HTTP/1.1 request with extra headers; the status, the response's headers (lower-case
+/// names) and its body.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(b) = body {
         req.push_str(&format!(
@@ -51,58 +70,18 @@ fn try_http(
     stream.write_all(req.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// Starts `casework serve` on port 0 in a private home; returns it, its address, and the
-/// rest of its standard output.
-pub fn start_server(
-    cw: &Cw,
-) -> (
-    Child,
-    String,
-    std::io::Lines<BufReader<std::process::ChildStdout>>,
-) {
-    start_server_with(cw, &[])
-}
-
-/// [`start_server`] with more `serve` options.
-pub fn start_server_with(
-    cw: &Cw,
-    options: &[&str],
-) -> (
-    Child,
-    String,
-    std::io::Lines<BufReader<std::process::ChildStdout>>,
-) {
-    let mut child = Command::new(EXE)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(options)
-        .env_clear()
-        .env("HOME", &cw.dir)
-        .env("XDG_DATA_HOME", cw.dir.join("data"))
-        .env("XDG_CONFIG_HOME", cw.dir.join("config"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first
-        .strip_prefix("listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    (child, addr, lines)
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((status, headers, body.to_string()))
 }
 
 fn admin_token(cw: &Cw) -> String {
@@ -114,7 +93,8 @@ fn admin_token(cw: &Cw) -> String {
 fn serve_answers_over_the_store_and_stops_on_sigterm() {
     let cw = Cw::new(EXE, "serve");
     let token = admin_token(&cw);
-    let (mut child, addr, lines) = start_server(&cw);
+    let served = cw.serve(&[]);
+    let addr = served.addr.clone();
 
     assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
     assert_eq!(http(&addr, "GET", "/api/v1/cases", None, None).0, 401);
@@ -161,14 +141,15 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(sent, "the delivery worker sent the queued email");
+    let mut served = served;
     let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let status = child.wait().unwrap();
+    let status = served.child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = (&mut served.lines).map_while(Result::ok).collect();
     assert_eq!(rest, ["stopped"]);
 }
 
@@ -186,7 +167,8 @@ fn a_process_crash_of_the_server_loses_no_acknowledged_case() {
     eprintln!("http crash test seed {seed}");
     let mut acknowledged: Vec<u64> = Vec::new();
     for round in 0..3 {
-        let (mut server, addr, _lines) = start_server(&cw);
+        let mut server = cw.serve(&[]);
+        let addr = server.addr.clone();
         let acks = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..8)
@@ -214,11 +196,11 @@ fn a_process_crash_of_the_server_loses_no_acknowledged_case() {
         std::thread::sleep(Duration::from_millis(wait));
         // a server that died by itself is a failure, not a crash this test made
         assert!(
-            server.try_wait().unwrap().is_none(),
+            server.child.try_wait().unwrap().is_none(),
             "round {round}: the server exited before it was killed"
         );
-        server.kill().unwrap(); // SIGKILL: no flush, no graceful anything
-        let status = server.wait().unwrap();
+        server.child.kill().unwrap(); // SIGKILL: no flush, no graceful anything
+        let status = server.child.wait().unwrap();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(9),
@@ -284,7 +266,8 @@ fn a_process_crash_of_the_server_loses_no_acknowledged_case() {
 fn slow_and_idle_connections_are_dropped_and_the_server_keeps_serving() {
     // issue #11: sockets that sent part of a request's headers stayed open for good
     let cw = Cw::new(EXE, "serve-slow");
-    let (mut child, addr, _lines) = start_server_with(&cw, &["--header-timeout", "1"]);
+    let mut served = cw.serve(&["--header-timeout", "1"]);
+    let (child, addr) = (&mut served.child, served.addr.clone());
     let mut half = Vec::new();
     for i in 0..200 {
         let mut s = TcpStream::connect(&addr).unwrap();
@@ -356,7 +339,8 @@ fn a_token_revoked_with_the_cli_stops_working_on_a_running_server() {
         .and_then(|t| t["id"].as_str())
         .unwrap()
         .to_string();
-    let (mut child, addr, _lines) = start_server(&cw);
+    let mut served = cw.serve(&[]);
+    let (child, addr) = (&mut served.child, served.addr.clone());
     assert_eq!(
         http(&addr, "GET", "/api/v1/cases", Some(&secret), None).0,
         200

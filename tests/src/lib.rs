@@ -204,6 +204,48 @@ impl Cw {
         }
     }
 
+    /// Starts `casework serve` on port 0 with `extra` arguments (after `serve`); returns it
+    /// once it has printed the address it bound.
+    pub fn serve(&self, extra: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = self.command();
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
+        };
+        let Some(stdout) = child.stdout.take() else {
+            panic!("serve has no stdout");
+        };
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = match lines.next() {
+            Some(Ok(l)) => l,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("serve printed no address: {other:?}");
+            }
+        };
+        let Some(addr) = first
+            .strip_prefix("listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("unexpected first line {first:?}");
+        };
+        Served {
+            addr: addr.to_string(),
+            first_line: first.clone(),
+            child,
+            lines,
+        }
+    }
+
     /// The workflow file `casework init` wrote.
     pub fn config_path(&self) -> std::path::PathBuf {
         self.dir.join("config/casework/workflow.toml")
@@ -281,6 +323,25 @@ impl Cw {
             Ok(v) => v,
             Err(e) => panic!("casework {args:?} printed invalid JSON ({e}): {out}"),
         }
+    }
+}
+
+/// A `casework serve` process (from [`Cw::serve`]), SIGKILLed on drop if still running.
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// What it printed first (`listening on http://ADDR (store URL)`).
+    pub first_line: String,
+    /// The rest of its standard output.
+    pub lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

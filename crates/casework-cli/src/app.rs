@@ -9,6 +9,7 @@ use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError};
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
 use casework_store_memory::MemoryStore;
+use casework_store_postgres::PgStore;
 use casework_store_rest::RestStore;
 use casework_store_sqlite::SqliteStore;
 
@@ -249,10 +250,31 @@ pub fn load_templates(dir: Option<&Path>) -> Result<(Templates, Vec<String>), Fa
     Ok((t, names))
 }
 
+/// Connections a one-shot command opens at most to PostgreSQL.
+const ONE_SHOT_POOL: usize = 2;
+
 /// Opens the store a URL names; `one_shot` for a single CLI command, not for a server.
-pub fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failure> {
+pub async fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failure> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // What the URL leaves out comes from the PG* environment variables, as with libpq.
+        let (config, pool) =
+            casework_store_postgres::connect_config(url, |k| std::env::var(k).ok())
+                .map_err(|e| Failure::usage(e.to_string()))?;
+        let pool = if one_shot {
+            pool.min(ONE_SHOT_POOL)
+        } else {
+            pool
+        };
+        return PgStore::open(config, pool)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map_err(|e| match e {
+                casework_store_postgres::OpenError::BadUrl { .. } => Failure::usage(e.to_string()),
+                _ => Failure::unavailable(e.to_string()),
+            });
     }
     if url.starts_with("sqlite:") {
         // A CLI command is one short process: one connection serves it best. A server keeps
@@ -276,7 +298,7 @@ pub fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failu
             .map_err(|e| Failure::usage(e.to_string()));
     }
     Err(Failure::usage(format!(
-        "unknown store URL {url:?}: expected sqlite://PATH, memory:// or http://HOST:PORT"
+        "unknown store URL {url:?}: expected sqlite://PATH, postgres://USER@HOST/DATABASE, memory:// or http://HOST:PORT"
     )))
 }
 
@@ -295,7 +317,7 @@ pub fn throwaway(clock: Arc<FixedClock>) -> Result<CaseService, Failure> {
 
 impl App {
     /// Wires everything from the global options.
-    pub fn build(
+    pub async fn build(
         store: Option<&str>,
         config: Option<&Path>,
         templates: Option<&Path>,
@@ -307,7 +329,9 @@ impl App {
         };
         let (config, config_source) = load_config(config)?;
         let (templates, template_overrides) = load_templates(templates)?;
-        let store = open_store(&store_url, one_shot)?;
+        let store = open_store(&store_url, one_shot).await?;
+        // shown by `serve` and `doctor`: never a password
+        let store_url = casework_store_postgres::redact(&store_url);
         let service = CaseService::new(
             store,
             Arc::new(SystemClock),
@@ -363,20 +387,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn store_urls_are_checked() {
-        assert!(open_store("memory://", true).is_ok());
+    #[tokio::test]
+    async fn store_urls_are_checked() {
+        assert!(open_store("memory://", true).await.is_ok());
+        for bad in [
+            "mysql://x",
+            "sqlite://",
+            "http://localhost:1",
+            "postgres://u@h/db?pool_size=none",
+        ] {
+            assert_eq!(
+                open_store(bad, true).await.err().unwrap().code,
+                exit::USAGE_OR_NOT_FOUND,
+                "{bad}"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let nobody = format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=2");
         assert_eq!(
-            open_store("postgres://x", true).err().unwrap().code,
-            exit::USAGE_OR_NOT_FOUND
-        );
-        assert_eq!(
-            open_store("sqlite://", true).err().unwrap().code,
-            exit::USAGE_OR_NOT_FOUND
-        );
-        assert_eq!(
-            open_store("http://localhost:1", true).err().unwrap().code,
-            exit::USAGE_OR_NOT_FOUND
+            open_store(&nobody, true).await.err().unwrap().code,
+            exit::UNAVAILABLE,
+            "a server that is not there is unavailable, not a usage error"
         );
     }
 }

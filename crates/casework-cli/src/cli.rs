@@ -17,8 +17,10 @@ Exit codes:
      the message says what, and retrying will not help
 
 Environment:
-  CASEWORK_STORE   store URL (sqlite://PATH, memory://, http://HOST:PORT);
-                   default: $XDG_DATA_HOME/casework/casework.db
+  CASEWORK_STORE   store URL (sqlite://PATH, postgres://USER@HOST/DB, memory://,
+                   http://HOST:PORT); default: $XDG_DATA_HOME/casework/casework.db
+  PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE
+                   for a postgres:// store: what its URL leaves out, as with psql
   CASEWORK_TOKEN   for an http:// store: a service token of that server
   CASEWORK_USER    who is acting (a registered agent, lead or admin)
   CASEWORK_CONFIG  the workflow file
@@ -52,8 +54,9 @@ fn address(s: &str) -> Result<String, String> {
 #[derive(Debug, Parser)]
 #[command(name = "casework", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// The store: sqlite://PATH, memory:// (throw-away), or http://HOST:PORT (a remote
-    /// `casework serve`, with a service token in CASEWORK_TOKEN)
+    /// The store: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (many servers on one
+    /// database; PG* variables fill in the rest), memory:// (throw-away), or http://HOST:PORT
+    /// (a remote `casework serve`, with a service token in CASEWORK_TOKEN)
     #[arg(long, global = true, env = "CASEWORK_STORE", value_name = "URL")]
     pub store: Option<String>,
 
@@ -133,7 +136,7 @@ pub enum Top {
     Outbox(OutboxCmd),
     /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
     #[command(
-        after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`."
+        after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n  casework --store postgres://casework@db.internal/casework \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`. On PostgreSQL,\nthe password comes from PGPASSWORD; run as many servers on one database as needed."
     )]
     Serve {
         /// Address and port to listen on

@@ -65,7 +65,8 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         cli.config.as_deref(),
         cli.templates.as_deref(),
         one_shot,
-    )?;
+    )
+    .await?;
     let cx = Ctx {
         app: &app,
         actor: &cli.actor,
