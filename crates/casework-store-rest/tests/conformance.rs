@@ -1,5 +1,6 @@
 //! The REST store passes the store conformance suite against Casework's own server,
-//! in-process on port 0, backed by the memory store and by SQLite.
+//! in-process on port 0, backed by the memory store, by SQLite and by PostgreSQL (a real
+//! server the test starts).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,4 +41,19 @@ mod over_sqlite {
         ))
         .await
     );
+}
+
+mod over_postgres {
+    use super::*;
+    async fn backing() -> Arc<dyn CaseStore> {
+        let url = casework_test_postgres::Cluster::shared()
+            .fresh_database("rest")
+            .unwrap();
+        Arc::new(
+            casework_store_postgres::PgStore::open_url(&url)
+                .await
+                .unwrap(),
+        )
+    }
+    casework_store_conformance::suite!(served(backing().await).await);
 }
