@@ -496,3 +496,180 @@ fn nothing_acknowledged_is_lost_when_a_server_is_killed_or_postgres_stops_at_onc
         listed.len()
     );
 }
+
+/// What a reader sees of the store `cw` uses, engine-independent: every case as shown
+/// (timeline with delivery states) and its history, people, tokens, the outbox, the report,
+/// and the sets of search and similar-case hits (ranking scores differ between engines;
+/// which documents match does not).
+fn dump(cw: &Cw) -> serde_json::Value {
+    let as_ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.json(&all)
+    };
+    let hits = |v: serde_json::Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| format!("{} {} {}", h["kind"], h["ref"], h["title"]))
+            .collect()
+    };
+    let mut cases = Vec::new();
+    for n in on_file(cw) {
+        let n = n.to_string();
+        cases.push(serde_json::json!({
+            "shown": as_ana(&["case", "show", &n]),
+            "history": as_ana(&["case", "history", &n]),
+            "similar": hits(as_ana(&["case", "similar", &n, "--limit", "50"])),
+        }));
+    }
+    let searches: Vec<_> = ["999999", "map service", "publishing", "data store"]
+        .iter()
+        .map(|q| hits(as_ana(&["search", q, "--limit", "50"])))
+        .collect();
+    serde_json::json!({
+        "cases": cases,
+        "searches": searches,
+        "people": as_ana(&["agent", "list"]),
+        "tokens": cw.json(&["--as", "root", "token", "list"]),
+        "outbox": as_ana(&["outbox", "list"]),
+        "report": as_ana(&["report", "reopens", "--by", "owner"]),
+    })
+}
+
+#[test]
+fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
+    // a SQLite store with every kind of record
+    let src = Cw::new(EXE, "copy-src");
+    src.ok(&["init"]);
+    src.first_admin();
+    crate::cli::staff(&src);
+    crate::cli::seed_workflow(&src);
+    let extra = crate::cli::open(&src, "Second case: data store lost after upgrade");
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "post",
+        "add",
+        &extra,
+        "--kind",
+        "note",
+        "--body",
+        "zebracorn internal suspicion",
+    ]);
+    src.ok(&[
+        "--as",
+        "root",
+        "defect",
+        "add",
+        "--key",
+        "BUG-000123",
+        "--title",
+        "Data store registration lost on upgrade",
+        "--body",
+        "Upgrading drops the registration.",
+    ]);
+    let mail = src.dir.join("mail");
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "outbox",
+        "flush",
+        "--mailer",
+        &format!("dir://{}", mail.display()),
+    ]);
+    src.ok(&["--as", "Ana Lopez", "case", "take", &extra]);
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "email",
+        "send",
+        &extra,
+        "--template",
+        "initial-contact",
+    ]);
+    let revoked = src.json(&[
+        "--as", "root", "token", "create", "--name", "old", "--role", "agent",
+    ]);
+    src.ok(&[
+        "--as",
+        "root",
+        "token",
+        "revoke",
+        revoked["id"].as_str().unwrap(),
+    ]);
+    src.token("kept", "lead");
+    let source_url = format!(
+        "sqlite://{}",
+        src.dir.join("data/casework/casework.db").display()
+    );
+    let source = dump(&src);
+    assert!(
+        source["outbox"].as_array().unwrap().len() >= 3,
+        "{}",
+        source["outbox"]
+    );
+
+    // to PostgreSQL
+    let pg_url = Cluster::shared().fresh_database("copy").unwrap();
+    let run = src.run(&["store", "copy", "--from", &source_url, "--to", &pg_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stderr, run.stdout);
+    assert!(run.stdout.contains("Verified"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("copied 2/2 cases"),
+        "plain progress lines off a terminal: {}",
+        run.stderr
+    );
+    let on_pg = Cw::new(EXE, "copy-pg").with_env("CASEWORK_STORE", &pg_url);
+    assert_eq!(dump(&on_pg), source, "PostgreSQL holds what SQLite held");
+
+    // and back, into a new SQLite file
+    let back_path = src.dir.join("back/cases.db");
+    let back_url = format!("sqlite://{}", back_path.display());
+    let run = src.run(&["store", "copy", "--from", &pg_url, "--to", &back_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stderr, run.stdout);
+    let back = Cw::new(EXE, "copy-back").with_env("CASEWORK_STORE", &back_url);
+    assert_eq!(dump(&back), source);
+    // same engine, same ranking: search answers equal score for score
+    for q in ["999999", "data store"] {
+        assert_eq!(
+            back.json(&["--as", "Ana Lopez", "search", q]),
+            src.json(&["--as", "Ana Lopez", "search", q]),
+        );
+    }
+
+    // a rerun changes nothing; after the source moves on, it catches up
+    let again = src.json(&["store", "copy", "--from", &source_url, "--to", &pg_url]);
+    assert_eq!(again["cases"]["unchanged"], 2, "{again}");
+    assert_eq!(again["cases"]["written"], 0);
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "post",
+        "add",
+        &extra,
+        "--kind",
+        "note",
+        "--body",
+        "after the move",
+    ]);
+    let caught = src.json(&["store", "copy", "--from", &source_url, "--to", &pg_url]);
+    assert_eq!(caught["cases"]["updated"], 1, "{caught}");
+    assert_eq!(dump(&on_pg), dump(&src));
+
+    // refused: the same store twice, a remote server
+    let e = src.fails(&["store", "copy", "--from", &pg_url, "--to", &pg_url], 1);
+    assert!(e.contains("same store"), "{e}");
+    let e = src.fails(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "http://127.0.0.1:1",
+            "--to",
+            &pg_url,
+        ],
+        1,
+    );
+    assert!(e.contains("remote server"), "{e}");
+}

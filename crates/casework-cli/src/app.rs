@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError};
+use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError, TransferStore};
 use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::model::Actor;
+use casework_core::transfer::{CopyReport, Stage};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
 use casework_store_memory::MemoryStore;
 use casework_store_postgres::PgStore;
@@ -255,6 +257,21 @@ const ONE_SHOT_POOL: usize = 2;
 
 /// Opens the store a URL names; `one_shot` for a single CLI command, not for a server.
 pub async fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>, Failure> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        // the token comes from the environment only, never from the command line (which
+        // other users of the machine can read)
+        let token = std::env::var("CASEWORK_TOKEN").unwrap_or_default();
+        return RestStore::open(url, &token)
+            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map_err(|e| Failure::usage(e.to_string()));
+    }
+    let store: Arc<dyn CaseStore> = open_database(url, one_shot).await?;
+    Ok(store)
+}
+
+/// Opens a store that holds its own data (SQLite, PostgreSQL, memory): one that can be
+/// copied from and to.
+pub async fn open_database(url: &str, one_shot: bool) -> Result<Arc<dyn TransferStore>, Failure> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
     }
@@ -270,7 +287,7 @@ pub async fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>,
         };
         return PgStore::open(config, pool)
             .await
-            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
+            .map(|s| Arc::new(s) as Arc<dyn TransferStore>)
             .map_err(|e| match e {
                 casework_store_postgres::OpenError::BadUrl { .. } => Failure::usage(e.to_string()),
                 _ => Failure::unavailable(e.to_string()),
@@ -282,7 +299,7 @@ pub async fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>,
         return SqliteStore::open_url(url)
             .map(|s| {
                 let s = if one_shot { s.single_connection() } else { s };
-                Arc::new(s) as Arc<dyn CaseStore>
+                Arc::new(s) as Arc<dyn TransferStore>
             })
             .map_err(|e| match e {
                 casework_store_sqlite::OpenError::BadUrl(_) => Failure::usage(e.to_string()),
@@ -290,12 +307,10 @@ pub async fn open_store(url: &str, one_shot: bool) -> Result<Arc<dyn CaseStore>,
             });
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        // the token comes from the environment only, never from the command line (which
-        // other users of the machine can read)
-        let token = std::env::var("CASEWORK_TOKEN").unwrap_or_default();
-        return RestStore::open(url, &token)
-            .map(|s| Arc::new(s) as Arc<dyn CaseStore>)
-            .map_err(|e| Failure::usage(e.to_string()));
+        return Err(Failure::usage(format!(
+            "{url} is a remote server: copy its own database (sqlite://… or postgres://…), \
+             which the store copy reads and writes directly"
+        )));
     }
     Err(Failure::usage(format!(
         "unknown store URL {url:?}: expected sqlite://PATH, postgres://USER@HOST/DATABASE, memory:// or http://HOST:PORT"
@@ -330,8 +345,21 @@ impl App {
         let (config, config_source) = load_config(config)?;
         let (templates, template_overrides) = load_templates(templates)?;
         let store = open_store(&store_url, one_shot).await?;
-        // shown by `serve` and `doctor`: never a password
-        let store_url = casework_store_postgres::redact(&store_url);
+        Ok(Self::wire(
+            store,
+            &store_url,
+            (config, config_source),
+            (templates, template_overrides),
+        ))
+    }
+
+    /// The service over an opened store, with a real clock and real ids.
+    fn wire(
+        store: Arc<dyn CaseStore>,
+        store_url: &str,
+        (config, config_source): (WorkflowConfig, ConfigSource),
+        (templates, template_overrides): (Templates, Vec<String>),
+    ) -> Self {
         let service = CaseService::new(
             store,
             Arc::new(SystemClock),
@@ -339,12 +367,62 @@ impl App {
             Arc::new(config),
             Arc::new(templates),
         );
-        Ok(Self {
+        Self {
             service,
-            store_url,
+            // shown by `serve` and `doctor`: never a password
+            store_url: casework_store_postgres::redact(store_url),
             config_source,
             template_overrides,
+        }
+    }
+}
+
+/// `casework store copy`'s wiring: both databases opened, and the service over the source
+/// with the workflow file in force, which decides who may copy
+/// ([`CaseService::copy_store`]). Only the composition root names stores, so the command
+/// reaches them through [`Copying::run`].
+pub struct Copying {
+    /// The service over the source (to resolve `--as`).
+    pub app: App,
+    from: Arc<dyn TransferStore>,
+    to: Arc<dyn TransferStore>,
+}
+
+impl Copying {
+    /// Opens the source and the target (created if new), each a database of its own (not a
+    /// remote server), and wires the service over the source.
+    pub async fn open(
+        from: &str,
+        to: &str,
+        config: Option<&Path>,
+        templates: Option<&Path>,
+    ) -> Result<Self, Failure> {
+        if from == to {
+            return Err(Failure::usage("--from and --to name the same store"));
+        }
+        let config = load_config(config)?;
+        let templates = load_templates(templates)?;
+        let source = open_database(from, false).await?;
+        let target = open_database(to, false).await?;
+        let whole: Arc<dyn CaseStore> = source.clone();
+        Ok(Self {
+            app: App::wire(whole, from, config, templates),
+            from: source,
+            to: target,
         })
+    }
+
+    /// Copies the source into the target as `actor`.
+    pub async fn run(
+        &self,
+        actor: &Actor,
+        batch: u32,
+        progress: &mut (dyn FnMut(Stage) + Send),
+    ) -> Result<CopyReport, ServiceError> {
+        self.app
+            .service
+            .copy_store(actor, &*self.from, &*self.to, batch, progress)
+            .await
     }
 }
 

@@ -164,6 +164,9 @@ pub enum Top {
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
     Demo,
+    /// Move a whole store to another (e.g. SQLite to PostgreSQL)
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Print the HTTP API's OpenAPI 3.1 document (the one `serve` has at /openapi.json)
     #[command(after_help = "Example:\n  casework openapi > openapi.json")]
     Openapi,
@@ -211,6 +214,26 @@ pub enum AgentCmd {
     /// List everyone registered
     #[command(after_help = "Example:\n  casework agent list")]
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy everything (cases with their whole history, people, tokens, articles, defects,
+    /// the outbox) into another store, in batches, checking every case on the target
+    #[command(
+        after_help = "Examples:\n  casework store copy --from sqlite:///var/lib/casework/cases.db \\\n      --to postgres://casework@db.internal/casework\n  casework store copy --from postgres://casework@old-db/casework --to postgres://casework@new-db/casework\n\nEach case's history must replay to its stored state on the target, equal to the source's.\nSafe to run again: what is there already stays, cases that moved on in the source are\ncaught up, so an interrupted copy resumes. Stop the servers on the source first (or run\nthe copy again after stopping them). Idempotency keys are not copied.\nA record the target holds differently is reported on stderr and the rest goes on (exit 3)."
+    )]
+    Copy {
+        /// The store to read (sqlite://PATH or postgres://…)
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The store to write (sqlite://PATH or postgres://…; created if new)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Cases per batch (one transaction on the target)
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@
 //!   queries, reports, the directory, knowledge, the outbox, diagnostics), clock, ids, mail.
 //! - [`limits`] — every limit on input, for checks, the API document and the CLI.
 //! - [`service`] — the application service both front-ends drive.
+//! - [`transfer`] — copying a whole store to another (`casework store copy`).
 //!
 //! **Architecture invariant:** this crate does no I/O. It depends on no database, HTTP,
 //! CLI or mail library and on no async runtime; time and ids come through ports, and
@@ -33,6 +34,7 @@ pub mod report;
 pub mod service;
 pub mod testing;
 pub mod text;
+pub mod transfer;
 pub mod workflow;
 
 pub use config::WorkflowConfig;

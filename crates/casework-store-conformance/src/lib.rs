@@ -24,6 +24,12 @@
 //! named after it (`case_log`, …) holding one `#[test]` per behaviour, so a failure names
 //! the group and exactly what the store gets wrong (`cargo test case_log::`). The module
 //! sees what the calling module sees (`use super::*`).
+//!
+//! A store that can be copied from and to (`StoreTransfer`, for `casework store copy`) also
+//! runs `casework_store_conformance::transfer_suite!(make_store)`, the `transfer` group:
+//! each of its behaviours gets two fresh stores from the expression, a source and a target.
+//! It is not part of [`suite!`]: a store that only reaches another server's data (the REST
+//! store) is copied from that server's own database instead.
 
 pub mod behaviours;
 pub mod model;
@@ -200,6 +206,44 @@ macro_rules! __group {
     };
 }
 
+/// One `#[test]` per behaviour of moving whole stores (listing knowledge, importing cases
+/// and articles with their own numbers, the copy itself), in a module `transfer`, each on
+/// two fresh stores from `$make` (a source and a target), which needs `TransferStore`
+/// (every capability and `StoreTransfer`).
+#[macro_export]
+macro_rules! transfer_suite {
+    ($make:expr) => {
+        mod transfer {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__transfer!($make;
+                imported_cases_keep_their_numbers_histories_and_answers,
+                importing_again_changes_nothing_and_catches_up,
+                articles_and_defects_list_in_order_and_import_with_their_ids,
+                a_copy_moves_everything_and_a_rerun_catches_up,
+            );
+        }
+    };
+}
+
+/// The tests of the `transfer` group: each gets a source and a target.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __transfer {
+    ($make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::run(async {
+                    let from = $make;
+                    let to = $make;
+                    $crate::behaviours::transfer::$name(from, to).await;
+                });
+            }
+        )+
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// Every behaviour of every group file is run by that group's macro, so none is
@@ -216,6 +260,7 @@ mod tests {
             ("outbox", include_str!("behaviours/outbox.rs")),
             ("diagnostics", include_str!("behaviours/diagnostics.rs")),
             ("service", include_str!("behaviours/service.rs")),
+            ("transfer", include_str!("behaviours/transfer.rs")),
         ] {
             let start = lib
                 .find(&format!("macro_rules! {group}_suite"))

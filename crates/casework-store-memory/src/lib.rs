@@ -7,7 +7,8 @@
 //! over passages, a document's head and each event's text, built on the fly and ranked as
 //! the SQLite store ranks them: linear in the number of cases, fine for tests, demos and
 //! small embedded uses, and obviously correct), `reports.rs`, `outbox.rs` and
-//! `diagnostics.rs`. Together they make a whole [`casework_core::ports::CaseStore`].
+//! `diagnostics.rs`. Together they make a whole [`casework_core::ports::CaseStore`];
+//! `transfer.rs` adds [`casework_core::ports::StoreTransfer`] (`casework store copy`).
 
 mod case_log;
 mod case_queries;
@@ -16,6 +17,7 @@ mod directory;
 mod knowledge;
 mod outbox;
 mod reports;
+mod transfer;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -67,4 +69,5 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     casework_store_conformance::suite!(std::sync::Arc::new(crate::MemoryStore::new()));
+    casework_store_conformance::transfer_suite!(std::sync::Arc::new(crate::MemoryStore::new()));
 }

@@ -5,7 +5,9 @@
 use casework_core::event::{Event, EventKind, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, Field, Visibility};
-use casework_core::ports::{Commit, Created, StoreError, key_reused};
+use casework_core::ports::{
+    CaseRecord, Commit, Created, Imported, StoreError, check_history, key_reused, plan_import,
+};
 use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
@@ -310,6 +312,77 @@ async fn refusal(c: &impl GenericClient, commit: &Commit) -> StoreError {
     }
 }
 
+/// Whether events change what search row 0 holds.
+fn rewrites_title(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::FieldChanged {
+                field: Field::Title | Field::Description,
+                ..
+            }
+        )
+    })
+}
+
+/// Imports whole cases under their own numbers in one transaction, as
+/// `StoreTransfer::import_cases` says; then moves the number sequence past them.
+pub async fn import_cases(
+    client: &mut deadpool_postgres::Client,
+    records: &[CaseRecord],
+) -> Result<Vec<Imported>, StoreError> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut highest = 0i64;
+    for record in records {
+        let state = check_history(&record.history)?;
+        let n = state.number;
+        highest = highest.max(num(n));
+        let stored = match current_version(&tx, n).await? {
+            Some(_) => Some(history(&tx, n).await?),
+            None => None,
+        };
+        let (outcome, have) = plan_import(stored.as_deref(), &record.history)?;
+        let new = &record.history[have..];
+        match outcome {
+            Imported::Written => {
+                write_case_row(&tx, &state, None).await?;
+                append_events(&tx, &state, new).await?;
+                index_title(&tx, &state).await?;
+            }
+            Imported::Extended => {
+                if write_case_row(&tx, &state, Some(have as u64)).await? == 0 {
+                    return Err(StoreError::Conflict {
+                        expected_version: have as u64,
+                        current_version: current_version(&tx, n).await?.unwrap_or(0),
+                    });
+                }
+                append_events(&tx, &state, new).await?;
+                if rewrites_title(new) {
+                    index_title(&tx, &state).await?;
+                }
+            }
+            Imported::Unchanged => {}
+        }
+        for m in &record.outbox {
+            if m.case != n {
+                return Err(StoreError::Duplicate(format!("outbox message {}", m.id)));
+            }
+            crate::outbox::upsert(&tx, m).await?;
+        }
+        outcomes.push(outcome);
+    }
+    exec(
+        &tx,
+        "SELECT setval('case_numbers', $1)
+         WHERE $1 > COALESCE(pg_sequence_last_value('case_numbers'), 0)",
+        &[&highest],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(outcomes)
+}
+
 /// Commits events, state and outbox messages in one transaction. The version-checked
 /// `UPDATE` comes first: it locks the case's row, so a concurrent commit on the same case
 /// (from any server) waits, then finds the version changed and writes nothing.
@@ -329,16 +402,7 @@ pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result
         return Err(refusal(&tx, &c).await);
     }
     append_events(&tx, &c.state, &c.events).await?;
-    let rewritten = c.events.iter().any(|e| {
-        matches!(
-            e.kind,
-            EventKind::FieldChanged {
-                field: Field::Title | Field::Description,
-                ..
-            }
-        )
-    });
-    if rewritten {
+    if rewrites_title(&c.events) {
         index_title(&tx, &c.state).await?;
     }
     for m in &c.outbox {

@@ -2,7 +2,7 @@
 //! the same transaction that stores it.
 
 use casework_core::model::{Article, Defect, NewArticle};
-use casework_core::ports::StoreError;
+use casework_core::ports::{Imported, StoreError};
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 
@@ -57,6 +57,62 @@ pub async fn insert_article(c: &impl GenericClient, a: &Article) -> Result<(), S
     )
     .await?;
     Ok(())
+}
+
+/// Articles by ascending id after `after`.
+pub async fn list_articles(
+    c: &impl GenericClient,
+    after: Option<u64>,
+    limit: u32,
+) -> Result<Vec<Article>, StoreError> {
+    let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+    let found = crate::db::rows(
+        c,
+        "SELECT body FROM articles WHERE id > $1 ORDER BY id LIMIT $2",
+        &[&after, &i64::from(limit)],
+    )
+    .await?;
+    found.iter().map(|r| json(r, 0)).collect()
+}
+
+/// Writes an article under its own id, and moves the id sequence past it.
+pub async fn import_article(
+    client: &mut deadpool_postgres::Client,
+    a: &Article,
+) -> Result<Imported, StoreError> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    match get_article(&tx, a.id).await {
+        Ok(there) if there == *a => return Ok(Imported::Unchanged),
+        Ok(_) => return Err(StoreError::Duplicate(format!("article {}", a.id))),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    insert_article(&tx, a).await?;
+    exec(
+        &tx,
+        "SELECT setval(s, $1) FROM (SELECT pg_get_serial_sequence('articles', 'id')::regclass AS s) q
+         WHERE $1 > COALESCE(pg_sequence_last_value(s), 0)",
+        &[&i64::try_from(a.id).unwrap_or(i64::MAX)],
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(Imported::Written)
+}
+
+/// Defects by key (byte order) after `after`.
+pub async fn list_defects(
+    c: &impl GenericClient,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Defect>, StoreError> {
+    let found = crate::db::rows(
+        c,
+        "SELECT body FROM defects WHERE $1::text IS NULL OR key > $1 COLLATE \"C\"
+         ORDER BY key COLLATE \"C\" LIMIT $2",
+        &[&after.map(enc), &i64::from(limit)],
+    )
+    .await?;
+    found.iter().map(|r| json(r, 0)).collect()
 }
 
 /// An article by id.

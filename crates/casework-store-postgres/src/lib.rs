@@ -39,8 +39,9 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseStore, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportQuery,
-    ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseRecord, CaseStore, Commit, Created, DeliveryOutcome, Imported, Page,
+    PageRequest, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    StoreTransfer,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use jiff::{SignedDuration, Timestamp};
@@ -475,6 +476,33 @@ impl CaseStore for PgStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         reports::stats(&self.conn().await?).await
+    }
+}
+
+#[async_trait]
+impl StoreTransfer for PgStore {
+    async fn list_articles(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Article>, StoreError> {
+        knowledge::list_articles(&self.conn().await?, after, limit).await
+    }
+
+    async fn list_defects(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<Defect>, StoreError> {
+        knowledge::list_defects(&self.conn().await?, after.as_deref(), limit).await
+    }
+
+    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<Imported>, StoreError> {
+        cases::import_cases(&mut self.conn().await?, &cases).await
+    }
+
+    async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
+        knowledge::import_article(&mut self.conn().await?, &article).await
     }
 }
 

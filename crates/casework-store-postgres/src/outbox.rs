@@ -48,6 +48,41 @@ pub async fn insert(c: &impl GenericClient, m: &OutboxMessage) -> Result<(), Sto
     Ok(())
 }
 
+/// Writes an imported message: added, or, when its id is there for the same case, given
+/// this delivery state. `Duplicate` when another case holds the id.
+pub async fn upsert(c: &impl GenericClient, m: &OutboxMessage) -> Result<(), StoreError> {
+    let attempts = i32::try_from(m.attempts).unwrap_or(i32::MAX);
+    let written = opt(
+        c,
+        "INSERT INTO outbox (id, case_number, status, attempts, last_error, next_attempt_at,
+                             claimed_by, claimed_until, sent_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+             last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,
+             claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until,
+             sent_at = excluded.sent_at
+         WHERE outbox.case_number = excluded.case_number
+         RETURNING 1",
+        &[
+            &enc(&m.id),
+            &num(m.case),
+            &m.status.as_str(),
+            &attempts,
+            &m.last_error.as_deref().map(enc),
+            &Ts(m.next_attempt_at),
+            &m.claimed_by.as_deref().map(enc),
+            &m.claimed_until.map(Ts),
+            &m.sent_at.map(Ts),
+            &jsonb(m)?,
+        ],
+    )
+    .await?;
+    match written {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Duplicate(format!("outbox message {}", m.id))),
+    }
+}
+
 /// A message from a row of [`COLUMNS`]: the immutable body with the current delivery state.
 fn message(r: &Row) -> Result<OutboxMessage, StoreError> {
     let mut m: OutboxMessage = json(r, 7)?;

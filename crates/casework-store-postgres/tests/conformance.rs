@@ -17,3 +17,4 @@ async fn fresh() -> Arc<PgStore> {
 }
 
 casework_store_conformance::suite!(fresh().await);
+casework_store_conformance::transfer_suite!(fresh().await);

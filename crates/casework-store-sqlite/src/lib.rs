@@ -374,6 +374,9 @@ mod tests {
         casework_store_conformance::suite!(std::sync::Arc::new(
             crate::SqliteStore::open_url("sqlite::memory:").unwrap()
         ));
+        casework_store_conformance::transfer_suite!(std::sync::Arc::new(
+            crate::SqliteStore::open_url("sqlite::memory:").unwrap()
+        ));
     }
 
     mod on_file {
@@ -390,5 +393,6 @@ mod tests {
             std::sync::Arc::new(crate::SqliteStore::open_url(&url).unwrap())
         }
         casework_store_conformance::suite!(fresh());
+        casework_store_conformance::transfer_suite!(fresh());
     }
 }

@@ -12,6 +12,7 @@ use casework_core::ports::{
     Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery,
     ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
+use casework_core::ports::{CaseRecord, Imported, StoreTransfer};
 use jiff::Timestamp;
 
 use crate::{SqliteStore, sql};
@@ -192,5 +193,36 @@ impl OutboxQueue for SqliteStore {
 impl Diagnostics for SqliteStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.read(sql::stats).await
+    }
+}
+
+/// Moving whole stores: knowledge listed in order; imports checked and written in one
+/// transaction through the writer, with their search passages, report facts and outbox rows.
+#[async_trait]
+impl StoreTransfer for SqliteStore {
+    async fn list_articles(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Article>, StoreError> {
+        self.read(move |c| sql::list_articles(c, after, limit))
+            .await
+    }
+
+    async fn list_defects(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<Defect>, StoreError> {
+        self.read(move |c| sql::list_defects(c, after.as_deref(), limit))
+            .await
+    }
+
+    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<Imported>, StoreError> {
+        self.write(move |c| sql::import_cases(c, &cases)).await
+    }
+
+    async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
+        self.write(move |c| sql::import_article(c, &article)).await
     }
 }

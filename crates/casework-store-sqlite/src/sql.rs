@@ -10,9 +10,10 @@ use casework_core::model::{
     Person, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase, ReportCasesQuery,
-    ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit,
-    SearchQuery, StatusCount, StoreError, StoreStats, key_reused,
+    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, Imported, Page, PageRequest,
+    ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
+    Scope, SearchHit, SearchQuery, StatusCount, StoreError, StoreStats, check_history, key_reused,
+    plan_import,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -433,6 +434,71 @@ pub fn import_case(conn: &Connection, events: &[Event]) -> Result<Case, StoreErr
     insert_events(conn, || Ok(None), events)?;
     index_case(conn, &case, events)?;
     Ok(case)
+}
+
+/// Imports whole cases as [`casework_core::ports::StoreTransfer::import_cases`] says
+/// (inside the writer's savepoint: all or nothing).
+pub fn import_cases(
+    conn: &Connection,
+    records: &[CaseRecord],
+) -> Result<Vec<Imported>, StoreError> {
+    let mut outcomes = Vec::with_capacity(records.len());
+    for record in records {
+        let state = check_history(&record.history)?;
+        let n = state.number;
+        let stored = match current_version(conn, n)? {
+            Some(_) => Some(history(conn, n)?),
+            None => None,
+        };
+        let (outcome, have) = plan_import(stored.as_deref(), &record.history)?;
+        let new = &record.history[have..];
+        match outcome {
+            Imported::Written => {
+                write_case_row(conn, &state, true)?;
+                insert_events(conn, || Ok(None), new)?;
+                index_case(conn, &state, new)?;
+            }
+            Imported::Extended => {
+                insert_events(conn, || load_case(conn, n).map(Some), new)?;
+                write_case_row(conn, &state, false)?;
+                reindex_case(conn, &state, new)?;
+            }
+            Imported::Unchanged => {}
+        }
+        for m in &record.outbox {
+            let owner: Option<i64> = conn
+                .prepare_cached("SELECT case_number FROM outbox WHERE id = ?1")
+                .and_then(|mut st| st.query_row([&m.id], |r| r.get(0)).optional())
+                .map_err(map_err)?;
+            match owner {
+                None if m.case == n => insert_outbox(conn, m)?,
+                Some(c) if c == n.get() as i64 && m.case == n => {
+                    conn.prepare_cached(
+                        "UPDATE outbox SET status = ?2, attempts = ?3, last_error = ?4,
+                                           next_attempt_at = ?5, claimed_by = ?6,
+                                           claimed_until = ?7, sent_at = ?8
+                         WHERE id = ?1",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            m.id,
+                            m.status.as_str(),
+                            m.attempts,
+                            m.last_error,
+                            micros(m.next_attempt_at),
+                            m.claimed_by,
+                            m.claimed_until.map(micros),
+                            m.sent_at.map(micros),
+                        ])
+                    })
+                    .map_err(map_err)?;
+                }
+                _ => return Err(StoreError::Duplicate(format!("outbox message {}", m.id))),
+            }
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 fn current_version(conn: &Connection, n: CaseNumber) -> Result<Option<u64>, StoreError> {
@@ -1047,7 +1113,7 @@ pub fn add_article(
     .and_then(|mut s| s.execute(params![a.title, a.body, a.url, at.to_string()]))
     .map_err(map_err)?;
     let id = conn.last_insert_rowid();
-    add_passage(conn, id * 3 + DOC_ARTICLE, 0, &a.title, &a.body, true)?;
+    index_article(conn, id, &a.title, &a.body)?;
     Ok(Article {
         id: id as u64,
         title: a.title.clone(),
@@ -1055,6 +1121,11 @@ pub fn add_article(
         url: a.url.clone(),
         created_at: at,
     })
+}
+
+/// Indexes an article for everyone.
+fn index_article(conn: &Connection, id: i64, title: &str, body: &str) -> Result<(), StoreError> {
+    add_passage(conn, id * 3 + DOC_ARTICLE, 0, title, body, true)
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, StoreError> {
@@ -1087,6 +1158,71 @@ pub fn get_article(conn: &Connection, id: u64) -> Result<Article, StoreError> {
         url,
         created_at: parse_time(&created)?,
     })
+}
+
+/// Articles by ascending id after `after`.
+pub fn list_articles(
+    conn: &Connection,
+    after: Option<u64>,
+    limit: u32,
+) -> Result<Vec<Article>, StoreError> {
+    let ids: Vec<i64> = conn
+        .prepare_cached("SELECT id FROM articles WHERE id > ?1 ORDER BY id LIMIT ?2")
+        .and_then(|mut st| {
+            st.query_map(
+                params![after.map_or(0, |a| a as i64), i64::from(limit)],
+                |r| r.get(0),
+            )?
+            .collect()
+        })
+        .map_err(map_err)?;
+    ids.into_iter()
+        .map(|id| get_article(conn, id as u64))
+        .collect()
+}
+
+/// Writes an article under its own id, with its search rows.
+pub fn import_article(conn: &Connection, a: &Article) -> Result<Imported, StoreError> {
+    match get_article(conn, a.id) {
+        Ok(there) if there == *a => return Ok(Imported::Unchanged),
+        Ok(_) => return Err(StoreError::Duplicate(format!("article {}", a.id))),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let id = a.id as i64;
+    conn.prepare_cached(
+        "INSERT INTO articles (id, title, body, url, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            id,
+            a.title,
+            a.body,
+            a.url,
+            a.created_at.to_string()
+        ])
+    })
+    .map_err(map_err)?;
+    index_article(conn, id, &a.title, &a.body)?;
+    Ok(Imported::Written)
+}
+
+/// Defects by key (byte order) after `after`.
+pub fn list_defects(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Defect>, StoreError> {
+    let keys: Vec<String> = conn
+        .prepare_cached(
+            "SELECT key FROM defects WHERE ?1 IS NULL OR key > ?1 ORDER BY key LIMIT ?2",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![after, i64::from(limit)], |r| r.get(0))?
+                .collect()
+        })
+        .map_err(map_err)?;
+    keys.iter().map(|k| get_defect(conn, k)).collect()
 }
 
 /// Adds a defect (staff-only search).

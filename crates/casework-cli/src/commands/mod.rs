@@ -3,7 +3,7 @@
 //! the commands are grouped as the CLI is: `cases.rs`, `work.rs` (calls, posts, contacts,
 //! emails, swarms), `people.rs` (agents and tokens), `knowledge.rs` (articles, defects,
 //! search), `reports.rs`, `statuses.rs`, `outbox.rs`, `setup.rs` (init, doctor, openapi,
-//! completions) and `serve.rs`.
+//! completions), `serve.rs` and `store.rs` (`store copy`).
 
 mod cases;
 mod knowledge;
@@ -13,6 +13,7 @@ mod reports;
 mod serve;
 mod setup;
 mod statuses;
+mod store;
 mod work;
 
 use std::io::Read;
@@ -57,6 +58,10 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Top::Demo => return crate::demo::run(cli.json).await,
         Top::Openapi => return setup::openapi(),
         Top::Completions { shell } => return setup::completions(*shell),
+        // two stores, opened by the composition root
+        Top::Store(StoreCmd::Copy { from, to, batch }) => {
+            return store::copy(&cli, from, to, *batch).await;
+        }
         _ => {}
     }
     let one_shot = !matches!(cli.command, Top::Serve { .. });
@@ -73,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         json: cli.json,
     };
     match cli.command {
-        Top::Demo | Top::Openapi | Top::Completions { .. } => Ok(0),
+        Top::Demo | Top::Openapi | Top::Completions { .. } | Top::Store(_) => Ok(0),
         Top::Init => setup::init(&cx, cli.config.as_deref()).await,
         Top::Doctor => setup::doctor(&cx).await,
         Top::Serve {

@@ -55,7 +55,8 @@ string_enum!(
         Outbox = "outbox",
         /// Manage people, tokens and configuration.
         Manage = "manage",
-        /// Use the storage protocol (machine access; the equivalent of database credentials).
+        /// Use the storage protocol and copy whole stores (machine access; the equivalent of
+        /// database credentials).
         Store = "store",
     }
 );

@@ -9,6 +9,10 @@
 //! - [`OutboxQueue`] (`outbox.rs`) — queued email, claims and delivery outcomes;
 //! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`.
 //!
+//! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
+//! copy`). Only stores that hold their own data have it, so it is not part of
+//! [`CaseStore`]; [`TransferStore`] is a whole store that has it too.
+//!
 //! [`CaseStore`] is a whole store: every capability, implemented for any type that has them
 //! all, so wiring stays one `Arc<dyn CaseStore>`. Adding a capability is a trait in a file of
 //! its own here, one bound in [`CaseStore`], a group in the conformance suite
@@ -27,6 +31,7 @@ pub mod mailer;
 pub mod outbox;
 pub mod page;
 pub mod reports;
+pub mod transfer;
 
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
@@ -40,6 +45,9 @@ pub use page::{Page, PageError, PageRequest, decode_cursor, encode_cursor};
 pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,
+};
+pub use transfer::{
+    CaseRecord, Imported, StoreTransfer, TransferStore, check_history, plan_import,
 };
 
 #[cfg(any(test, feature = "mocks"))]

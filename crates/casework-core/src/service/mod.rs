@@ -6,8 +6,9 @@
 //! The methods are grouped by what they serve: `cases.rs` (opening, reading, working and
 //! listing cases), `directory.rs` (people and tokens), `knowledge.rs` (search, articles,
 //! defects), `reports.rs`, `outbox.rs` (reading the outbox; delivery is in
-//! [`crate::delivery`]), `diagnostics.rs` (`casework doctor`) and `storage.rs` (the storage
-//! protocol's handle, for principals with the `store` permission).
+//! [`crate::delivery`]), `diagnostics.rs` (`casework doctor`), `storage.rs` (the storage
+//! protocol's handle, for principals with the `store` permission) and `transfer.rs`
+//! (`casework store copy`, with the same permission).
 
 mod cases;
 mod diagnostics;
@@ -16,6 +17,7 @@ mod knowledge;
 mod outbox;
 mod reports;
 mod storage;
+mod transfer;
 
 use std::sync::Arc;
 

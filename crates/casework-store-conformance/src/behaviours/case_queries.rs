@@ -277,7 +277,7 @@ pub async fn concurrent_creates_are_listed_in_number_order<
     );
 }
 
-async fn corpus<S: CaseLog + Knowledge + ?Sized>(b: &Desk<S>) -> [CaseNumber; 4] {
+pub(crate) async fn corpus<S: CaseLog + Knowledge + ?Sized>(b: &Desk<S>) -> [CaseNumber; 4] {
     let printer = b
         .open(
             "Printer offline after update",

@@ -3,6 +3,7 @@
 //! needs only the capabilities its group names, plus the case log to make cases, so a new
 //! store passes group by group: the case log first, then the directory and knowledge, then
 //! queries, reports, the outbox and diagnostics, and last the service on the whole store.
+//! `transfer` (moving whole stores) takes two stores, a source and a target.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod case_log;
@@ -13,6 +14,7 @@ pub mod knowledge;
 pub mod outbox;
 pub mod reports;
 pub mod service;
+pub mod transfer;
 
 use std::sync::Arc;
 

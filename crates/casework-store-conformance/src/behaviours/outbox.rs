@@ -126,7 +126,7 @@ pub async fn a_cases_outbox_holds_only_its_messages<S: CaseLog + OutboxQueue + ?
     assert_eq!(of_second[0].status, OutboxStatus::Sent);
 }
 
-async fn queue_three<S: CaseLog + ?Sized>(b: &Desk<S>) {
+pub(crate) async fn queue_three<S: CaseLog + ?Sized>(b: &Desk<S>) {
     let c = b.open("t", "d", "a@customer.example").await.number;
     for _ in 0..3 {
         b.run(&ana(), c, follow_up()).await;

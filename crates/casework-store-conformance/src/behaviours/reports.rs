@@ -17,7 +17,7 @@ use jiff::SignedDuration;
 use super::{Desk, ana, desk, lee};
 
 /// Six cases with closes and reopens at known times; returns their numbers.
-async fn report_data<S: CaseLog + ?Sized>(b: &Desk<S>) -> Vec<CaseNumber> {
+pub(crate) async fn report_data<S: CaseLog + ?Sized>(b: &Desk<S>) -> Vec<CaseNumber> {
     let mut ns = Vec::new();
     for i in 0..6 {
         ns.push(

@@ -1,0 +1,303 @@
+//! Copying a whole store into another (`casework store copy`): people, tokens, articles and
+//! defects, then cases with their full histories and outbox messages in batches, each case
+//! verified on the target (its history replays to its stored state, and both equal the
+//! source's).
+//!
+//! Running it again is safe: what is there already is left as it is, and a case that moved
+//! on in the source since is caught up (its new events appended), so an interrupted copy
+//! resumes where it stopped. One record the target refuses (a case stored there with
+//! another history, a token whose id is taken) is reported and the rest goes on; a store
+//! that fails (unreachable, broken) stops the copy.
+
+use serde::Serialize;
+
+use crate::event::replay;
+use crate::ids::CaseNumber;
+use crate::model::OutboxMessage;
+use crate::limits::MAX_PAGE;
+use crate::ports::{
+    CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
+};
+
+/// How many records of one kind were written, caught up or found unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Written whole.
+    pub written: u64,
+    /// There already, brought up to date (cases: events appended; tokens: revoked).
+    pub updated: u64,
+    /// There already, the same.
+    pub unchanged: u64,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: Imported) {
+        match outcome {
+            Imported::Written => self.written += 1,
+            Imported::Extended => self.updated += 1,
+            Imported::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    /// Everything counted.
+    pub fn total(&self) -> u64 {
+        self.written + self.updated + self.unchanged
+    }
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CopyReport {
+    /// People (always written: a put replaces).
+    pub people: u64,
+    /// API tokens.
+    pub tokens: Counts,
+    /// Knowledge articles.
+    pub articles: Counts,
+    /// Defects.
+    pub defects: Counts,
+    /// Cases.
+    pub cases: Counts,
+    /// Outbox messages carried with their cases.
+    pub messages: u64,
+    /// Cases checked on the target after writing.
+    pub verified: u64,
+    /// Records the target refused or that do not verify, each with its reason.
+    pub failures: Vec<String>,
+}
+
+/// What the copy is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// People and tokens.
+    Directory,
+    /// Articles and defects.
+    Knowledge,
+    /// Cases: how many are done, of how many the source held when the copy began.
+    Cases {
+        /// Cases handled so far.
+        done: u64,
+        /// Cases in the source.
+        total: u64,
+    },
+}
+
+/// Whether an error is about one record (report it, go on) rather than a store.
+fn record_level(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Duplicate(_)
+            | StoreError::Invalid(_)
+            | StoreError::Conflict { .. }
+            | StoreError::NotFound(_)
+    )
+}
+
+/// Copies everything in `from` into `to`, cases `batch` at a time; `progress` hears where
+/// it stands.
+pub async fn copy(
+    from: &dyn TransferStore,
+    to: &dyn TransferStore,
+    batch: u32,
+    progress: &mut (dyn FnMut(Stage) + Send),
+) -> Result<CopyReport, StoreError> {
+    let batch = batch.clamp(1, MAX_PAGE);
+    let mut report = CopyReport::default();
+    progress(Stage::Directory);
+    copy_directory(from, to, &mut report).await?;
+    progress(Stage::Knowledge);
+    copy_knowledge(from, to, batch, &mut report).await?;
+    let total = from.stats().await?.cases;
+    let mut done = 0;
+    progress(Stage::Cases { done, total });
+    let mut after: Option<CaseNumber> = None;
+    loop {
+        let page = from
+            .list_cases(
+                CaseFilter::default(),
+                PageRequest {
+                    limit: batch,
+                    after,
+                },
+            )
+            .await?;
+        let Some(last) = page.items.last() else {
+            break;
+        };
+        after = Some(last.number);
+        let mut records = Vec::with_capacity(page.items.len());
+        for case in &page.items {
+            records.push(CaseRecord {
+                history: from.history(case.number).await?,
+                outbox: from.outbox_for_case(case.number).await?,
+            });
+        }
+        copy_cases(to, records, &mut report).await?;
+        done += page.items.len() as u64;
+        progress(Stage::Cases { done, total });
+        if page.next_cursor.is_none() {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+async fn copy_directory(
+    from: &dyn TransferStore,
+    to: &dyn TransferStore,
+    report: &mut CopyReport,
+) -> Result<(), StoreError> {
+    for person in from.list_people().await? {
+        to.put_person(person).await?;
+        report.people += 1;
+    }
+    for token in from.list_tokens().await? {
+        match to.put_token(token.clone()).await {
+            Ok(()) => report.tokens.written += 1,
+            Err(StoreError::Duplicate(_)) => match to.find_token(token.hash.clone()).await {
+                Ok(there) if there == token => report.tokens.unchanged += 1,
+                Ok(there)
+                    if there.revoked_at.is_none()
+                        && token.revoked_at.is_some()
+                        && there.id == token.id =>
+                {
+                    let at = token.revoked_at.unwrap_or(token.created_at);
+                    to.revoke_token(token.id.clone(), at).await?;
+                    report.tokens.updated += 1;
+                }
+                Ok(_) | Err(StoreError::NotFound(_)) => report.failures.push(format!(
+                    "token {}: the target holds a different token with this id or secret",
+                    token.id
+                )),
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn copy_knowledge(
+    from: &dyn TransferStore,
+    to: &dyn TransferStore,
+    batch: u32,
+    report: &mut CopyReport,
+) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let articles = from.list_articles(after, batch).await?;
+        let Some(last) = articles.last() else { break };
+        after = Some(last.id);
+        for a in articles {
+            let id = a.id;
+            match to.import_article(a).await {
+                Ok(outcome) => report.articles.add(outcome),
+                Err(e) if record_level(&e) => report.failures.push(format!("article {id}: {e}")),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let defects = from.list_defects(after.clone(), batch).await?;
+        let Some(last) = defects.last() else { break };
+        after = Some(last.key.clone());
+        for d in defects {
+            match to.add_defect(d.clone()).await {
+                Ok(_) => report.defects.written += 1,
+                Err(StoreError::Duplicate(_)) => {
+                    if to.get_defect(d.key.clone()).await? == d {
+                        report.defects.unchanged += 1;
+                    } else {
+                        report.failures.push(format!(
+                            "defect {}: the target holds a different defect with this key",
+                            d.key
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Imports a batch in one step; if the target refuses it, case by case, so one bad case
+/// does not stop the rest. Then verifies each written case on the target.
+async fn copy_cases(
+    to: &dyn TransferStore,
+    records: Vec<CaseRecord>,
+    report: &mut CopyReport,
+) -> Result<(), StoreError> {
+    let mut imported: Vec<(CaseRecord, Imported)> = Vec::with_capacity(records.len());
+    match to.import_cases(records.clone()).await {
+        Ok(outcomes) => imported.extend(records.into_iter().zip(outcomes)),
+        Err(e) if record_level(&e) => {
+            for record in records {
+                let number = record.history.first().map(|e| e.case);
+                match to.import_cases(vec![record.clone()]).await {
+                    Ok(outcomes) => {
+                        if let Some(outcome) = outcomes.first() {
+                            imported.push((record, *outcome));
+                        }
+                    }
+                    Err(e) if record_level(&e) => report.failures.push(match number {
+                        Some(n) => format!("case {n}: {e}"),
+                        None => format!("a case without events: {e}"),
+                    }),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    for (record, outcome) in imported {
+        report.cases.add(outcome);
+        report.messages += record.outbox.len() as u64;
+        match verify(to, &record).await? {
+            None => report.verified += 1,
+            Some(problem) => report.failures.push(problem),
+        }
+    }
+    Ok(())
+}
+
+/// The delivery state of a message, as compared after a copy (stores keep times to the
+/// microsecond or finer, so times are compared by presence).
+fn delivery(m: &OutboxMessage) -> (String, crate::model::OutboxStatus, u32, bool) {
+    (m.id.clone(), m.status, m.attempts, m.sent_at.is_some())
+}
+
+/// Checks one copied case on the target: its history equals the source's and replays to
+/// the state the target stores; its outbox holds the same messages in the same state.
+/// `None` when it holds, else what is wrong.
+async fn verify(to: &dyn TransferStore, record: &CaseRecord) -> Result<Option<String>, StoreError> {
+    let expected = match check_history(&record.history) {
+        Ok(case) => case,
+        Err(e) => return Ok(Some(format!("a source case does not replay: {e}"))),
+    };
+    let n = expected.number;
+    let history = to.history(n).await?;
+    if history != record.history {
+        return Ok(Some(format!(
+            "case {n}: its history on the target differs from the source's"
+        )));
+    }
+    let stored = to.load_case(n).await?;
+    match replay(&history) {
+        Ok(replayed) if replayed == stored && stored == expected => {}
+        _ => {
+            return Ok(Some(format!(
+                "case {n}: its history does not replay to its stored state on the target"
+            )));
+        }
+    }
+    let there: Vec<_> = to.outbox_for_case(n).await?.iter().map(delivery).collect();
+    let here: Vec<_> = record.outbox.iter().map(delivery).collect();
+    if there != here {
+        return Ok(Some(format!(
+            "case {n}: its outbox on the target differs from the source's"
+        )));
+    }
+    Ok(None)
+}
