@@ -221,7 +221,7 @@ pub enum StoreCmd {
     /// Copy everything (cases with their whole history, people, tokens, articles, defects,
     /// the outbox) into another store, in batches, checking every case on the target
     #[command(
-        after_help = "Examples:\n  casework store copy --from sqlite:///var/lib/casework/cases.db \\\n      --to postgres://casework@db.internal/casework\n  casework store copy --from postgres://casework@old-db/casework --to postgres://casework@new-db/casework\n\nEach case's history must replay to its stored state on the target, equal to the source's.\nSafe to run again: what is there already stays, cases that moved on in the source are\ncaught up, so an interrupted copy resumes. Stop the servers on the source first (or run\nthe copy again after stopping them). Idempotency keys are not copied.\nA record the target holds differently is reported on stderr and the rest goes on (exit 3)."
+        after_help = "Examples:\n  casework store copy --from sqlite:///var/lib/casework/cases.db \\\n      --to postgres://casework@db.internal/casework\n  casework store copy --from postgres://casework@old-db/casework \\\n      --to postgres://casework@new-db/casework\n\nEach case's history must replay to its stored state on the target, equal to the source's.\nSafe to run again: what is there already stays, cases that moved on in the source are\ncaught up, so an interrupted copy resumes. Stop the servers on the source first (or run\nthe copy again after stopping them). Idempotency keys are not copied.\nA record the target holds differently is reported on stderr and the rest goes on (exit 3)."
     )]
     Copy {
         /// The store to read (sqlite://PATH or postgres://…)

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use casework_core::event::{EventKind, replay};
-use casework_core::model::{PostKind, Role, Visibility};
-use casework_core::ports::{CaseFilter, CaseStore, PageRequest, Scope, SearchQuery};
+use casework_core::event::{EventKind, apply_all, replay};
+use casework_core::model::{Field, PostKind, Role, Visibility};
+use casework_core::ports::{CaseFilter, CaseStore, Commit, PageRequest, Scope, SearchQuery};
 use casework_core::testing::{START, opened, service};
-use casework_core::workflow::{CaseEdit, Command};
+use casework_core::workflow::{Command, stamp};
 use casework_store_postgres::PgStore;
 use casework_test_postgres::Cluster;
 
@@ -61,17 +61,30 @@ async fn text_holding_nul_round_trips_exactly() {
     )
     .await
     .unwrap();
-    svc.execute(
-        &actor,
-        n,
-        None,
-        Command::Edit(CaseEdit {
-            product_area: Some("Print\0ing".into()),
-            ..Default::default()
-        }),
-    )
-    .await
-    .unwrap();
+    // the service refuses control characters in one-line fields; the store must still keep
+    // whatever a commit carries (another front-end, an import)
+    let current = store.load_case(n).await.unwrap();
+    let events = stamp(
+        &current,
+        "ana\0bel",
+        START,
+        vec![EventKind::FieldChanged {
+            field: Field::ProductArea,
+            from: None,
+            to: Some("Print\0ing".into()),
+        }],
+    );
+    let state = apply_all(current.clone(), &events).unwrap();
+    store
+        .commit(Commit {
+            number: n,
+            expected_version: current.version,
+            events,
+            state,
+            outbox: Vec::new(),
+        })
+        .await
+        .unwrap();
     let case = store.load_case(n).await.unwrap();
     assert_eq!(case.title, "Printer\0offline \u{E000}0");
     assert_eq!(case.category.product_area.as_deref(), Some("Print\0ing"));
