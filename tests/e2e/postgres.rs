@@ -21,7 +21,8 @@ use crate::serve::{http, request, try_http};
 
 const CASE: &str = r#"{"title":"Printer offline","origin":"web","customer":{"name":"C","email":"c@customer.example"}}"#;
 
-/// A private home whose store is a fresh database on `cluster`, with an admin; its URL.
+/// A private home whose store is a fresh database on `cluster`, with root and the seed's
+/// staff (Ana Lopez, Lee Park); its URL.
 fn desk(cluster: &Cluster, name: &str) -> (Cw, String) {
     let url = cluster
         .fresh_database(name)
@@ -29,31 +30,8 @@ fn desk(cluster: &Cluster, name: &str) -> (Cw, String) {
     let cw = Cw::new(EXE, &format!("pg-{name}")).with_env("CASEWORK_STORE", &url);
     cw.ok(&["init"]);
     cw.first_admin();
+    crate::cli::staff(&cw);
     (cw, url)
-}
-
-/// Every case number on file, walking the list page by page through the CLI.
-fn on_file(cw: &Cw) -> Vec<u64> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut args = vec!["--as", "root", "case", "list", "--limit", "500"];
-        if let Some(c) = &cursor {
-            args.extend(["--cursor", c.as_str()]);
-        }
-        let page = cw.json(&args);
-        out.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["number"].as_u64().unwrap()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
 }
 
 /// Opens the database directly and checks that every case's events replay to its state.
@@ -89,38 +67,11 @@ fn every_case_replays(url: &str) -> u64 {
 #[test]
 fn the_cli_and_doctor_work_on_postgres() {
     let (cw, url) = desk(Cluster::shared(), "cli");
-    cw.ok(&[
-        "--as",
-        "root",
-        "agent",
-        "add",
-        "ana",
-        "--role",
-        "agent",
-        "--email",
-        "ana@example.com",
-    ]);
-    let n = cw
-        .ok(&[
-            "--as",
-            "ana",
-            "case",
-            "open",
-            "--title",
-            "Zoë's map export fails",
-            "--description",
-            "Error 999999",
-            "--customer-name",
-            "Jordan",
-            "--customer-email",
-            "jordan@customer.example",
-        ])
-        .trim()
-        .to_string();
-    cw.ok(&["--as", "ana", "case", "take", &n]);
-    let shown = cw.json(&["--as", "ana", "case", "show", &n]);
-    assert_eq!(shown["case"]["owner"], "ana", "{shown}");
-    let found = cw.json(&["--as", "ana", "search", "export"]);
+    let n = crate::cli::open(&cw, "Zoë's map export fails");
+    cw.ok(&["--as", "Ana Lopez", "case", "take", &n]);
+    let shown = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(shown["case"]["owner"], "Ana Lopez", "{shown}");
+    let found = cw.json(&["--as", "Ana Lopez", "search", "export"]);
     assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
     let doctor = cw.json(&["doctor"]);
     assert_eq!(doctor["store"], url.as_str());
@@ -172,7 +123,7 @@ fn two_servers_on_one_database_behave_as_one() {
     let acks = acks.lock().unwrap().clone();
     let unique: BTreeSet<u64> = acks.iter().copied().collect();
     assert_eq!(unique.len(), 200, "every create got its own number");
-    let listed = on_file(&cw);
+    let listed = cw.case_numbers();
     assert_eq!(
         listed,
         unique.iter().copied().collect::<Vec<_>>(),
@@ -202,7 +153,7 @@ fn two_servers_on_one_database_behave_as_one() {
         .collect();
     let numbers: BTreeSet<u64> = replies.into_iter().map(|t| t.join().unwrap()).collect();
     assert_eq!(numbers.len(), 1, "one case for one key: {numbers:?}");
-    assert_eq!(on_file(&cw).len(), before + 1);
+    assert_eq!(cw.case_numbers().len(), before + 1);
 
     // If-Match writers on one case through different servers: exactly one wins each round
     let n = acks[0];
@@ -286,39 +237,12 @@ fn two_servers_on_one_database_behave_as_one() {
 fn two_servers_delivering_send_every_message_once() {
     let smtp = SmtpServer::start("pg-two", &[]);
     let (cw, _) = desk(Cluster::shared(), "mail");
-    cw.ok(&[
-        "--as",
-        "root",
-        "agent",
-        "add",
-        "ana",
-        "--role",
-        "agent",
-        "--email",
-        "ana@example.com",
-    ]);
-    let n = cw
-        .ok(&[
-            "--as",
-            "ana",
-            "case",
-            "open",
-            "--title",
-            "Mail",
-            "--description",
-            "d",
-            "--customer-name",
-            "Jordan",
-            "--customer-email",
-            "jordan@customer.example",
-        ])
-        .trim()
-        .to_string();
-    cw.ok(&["--as", "ana", "case", "take", &n]);
+    let n = crate::cli::open(&cw, "Mail");
+    cw.ok(&["--as", "Ana Lopez", "case", "take", &n]);
     for _ in 0..30 {
         cw.ok(&[
             "--as",
-            "ana",
+            "Ana Lopez",
             "email",
             "send",
             &n,
@@ -335,7 +259,7 @@ fn two_servers_delivering_send_every_message_once() {
     // both workers have had time to look again: nothing more arrives
     let start = Instant::now();
     let sent = |cw: &Cw| {
-        cw.json(&["--as", "ana", "outbox", "list"])
+        cw.json(&["--as", "Ana Lopez", "outbox", "list"])
             .as_array()
             .unwrap()
             .iter()
@@ -479,7 +403,7 @@ fn nothing_acknowledged_is_lost_when_a_server_is_killed_or_postgres_stops_at_onc
     }
     drop((a, b));
 
-    let listed: BTreeSet<u64> = on_file(&cw).into_iter().collect();
+    let listed: BTreeSet<u64> = cw.case_numbers().into_iter().collect();
     let unique: BTreeSet<u64> = acknowledged.iter().copied().collect();
     assert_eq!(
         unique.len(),
@@ -515,7 +439,7 @@ fn dump(cw: &Cw) -> serde_json::Value {
             .collect()
     };
     let mut cases = Vec::new();
-    for n in on_file(cw) {
+    for n in cw.case_numbers() {
         let n = n.to_string();
         cases.push(serde_json::json!({
             "shown": as_ana(&["case", "show", &n]),
@@ -540,10 +464,7 @@ fn dump(cw: &Cw) -> serde_json::Value {
 #[test]
 fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
     // a SQLite store with every kind of record
-    let src = Cw::new(EXE, "copy-src");
-    src.ok(&["init"]);
-    src.first_admin();
-    crate::cli::staff(&src);
+    let src = crate::cli::staffed("copy-src");
     crate::cli::seed_workflow(&src);
     let extra = crate::cli::open(&src, "Second case: data store lost after upgrade");
     src.ok(&[

@@ -217,26 +217,7 @@ fn a_process_crash_of_the_server_loses_no_acknowledged_case() {
         );
         acknowledged.extend(got);
         // every case that got a 201, this round and before, is on file
-        let mut on_file: Vec<u64> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut args = vec!["--as", "root", "case", "list", "--limit", "500"];
-            if let Some(c) = &cursor {
-                args.extend(["--cursor", c.as_str()]);
-            }
-            let page = cw.json(&args);
-            on_file.extend(
-                page["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c["number"].as_u64().unwrap()),
-            );
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => break,
-            }
-        }
+        let on_file = cw.case_numbers();
         for n in &acknowledged {
             assert!(
                 on_file.contains(n),

@@ -267,6 +267,25 @@ impl Cw {
         r.stdout
     }
 
+    /// Every case number on file, walking `case list` page by page as root.
+    pub fn case_numbers(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut args = vec!["--as", "root", "case", "list", "--limit", "500"];
+            if let Some(c) = &cursor {
+                args.extend(["--cursor", c.as_str()]);
+            }
+            let page = self.json(&args);
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            out.extend(items.iter().filter_map(|c| c["number"].as_u64()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+
     /// Registers `root`, an admin (the first person may be added by anyone).
     pub fn first_admin(&self) {
         self.ok(&[

@@ -2,79 +2,99 @@
 //! worker at a time across every server (`FOR UPDATE SKIP LOCKED`), and finished by the
 //! claim's holder.
 
+use std::borrow::Cow;
+
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxMessage, OutboxStatus};
 use casework_core::ports::{DeliveryOutcome, StoreError};
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use tokio_postgres::Row;
+use tokio_postgres::types::{Json, ToSql};
 
-use crate::db::{Ts, db_err, dec, enc, get, json, jsonb, num, opt, rows};
+use crate::db::{Ts, dec, enc, exec, get, json, jsonb, num, opt, rows};
 
 const COLUMNS: &str =
     "status, attempts, last_error, next_attempt_at, claimed_by, claimed_until, sent_at, body, seq";
 
+/// Adds a message with its delivery state (the column order of [`Values::params`]).
+const INSERT: &str = "INSERT INTO outbox (id, case_number, status, attempts, last_error,
+                                        next_attempt_at, claimed_by, claimed_until, sent_at, body)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// A message's column values, as stored.
+struct Values<'a> {
+    id: Cow<'a, str>,
+    case: i64,
+    status: &'static str,
+    attempts: i32,
+    last_error: Option<Cow<'a, str>>,
+    next_attempt_at: Ts,
+    claimed_by: Option<Cow<'a, str>>,
+    claimed_until: Option<Ts>,
+    sent_at: Option<Ts>,
+    body: Json<serde_json::Value>,
+}
+
+impl<'a> Values<'a> {
+    fn of(m: &'a OutboxMessage) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: enc(&m.id),
+            case: num(m.case),
+            status: m.status.as_str(),
+            attempts: i32::try_from(m.attempts).unwrap_or(i32::MAX),
+            last_error: m.last_error.as_deref().map(enc),
+            next_attempt_at: Ts(m.next_attempt_at),
+            claimed_by: m.claimed_by.as_deref().map(enc),
+            claimed_until: m.claimed_until.map(Ts),
+            sent_at: m.sent_at.map(Ts),
+            body: jsonb(m)?,
+        })
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.id,
+            &self.case,
+            &self.status,
+            &self.attempts,
+            &self.last_error,
+            &self.next_attempt_at,
+            &self.claimed_by,
+            &self.claimed_until,
+            &self.sent_at,
+            &self.body,
+        ]
+    }
+}
+
 /// Queues a message (inside a commit's transaction). MUST give `Duplicate` for a taken id.
 pub async fn insert(c: &impl GenericClient, m: &OutboxMessage) -> Result<(), StoreError> {
-    let st = c
-        .prepare_cached(
-            "INSERT INTO outbox (id, case_number, status, attempts, last_error, next_attempt_at,
-                                 claimed_by, claimed_until, sent_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .await
-        .map_err(db_err)?;
-    let attempts = i32::try_from(m.attempts).unwrap_or(i32::MAX);
-    c.execute(
-        &st,
-        &[
-            &enc(&m.id),
-            &num(m.case),
-            &m.status.as_str(),
-            &attempts,
-            &m.last_error.as_deref().map(enc),
-            &Ts(m.next_attempt_at),
-            &m.claimed_by.as_deref().map(enc),
-            &m.claimed_until.map(Ts),
-            &m.sent_at.map(Ts),
-            &jsonb(m)?,
-        ],
-    )
-    .await
-    .map_err(|e| match db_err(e) {
-        StoreError::Duplicate(_) => StoreError::Duplicate(format!("outbox message {}", m.id)),
-        other => other,
-    })?;
-    Ok(())
+    let values = Values::of(m)?;
+    match exec(c, INSERT, &values.params()).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::Duplicate(_)) => {
+            Err(StoreError::Duplicate(format!("outbox message {}", m.id)))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes an imported message: added, or, when its id is there for the same case, given
 /// this delivery state. `Duplicate` when another case holds the id.
 pub async fn upsert(c: &impl GenericClient, m: &OutboxMessage) -> Result<(), StoreError> {
-    let attempts = i32::try_from(m.attempts).unwrap_or(i32::MAX);
+    let values = Values::of(m)?;
     let written = opt(
         c,
-        "INSERT INTO outbox (id, case_number, status, attempts, last_error, next_attempt_at,
-                             claimed_by, claimed_until, sent_at, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
-             last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,
-             claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until,
-             sent_at = excluded.sent_at
-         WHERE outbox.case_number = excluded.case_number
-         RETURNING 1",
-        &[
-            &enc(&m.id),
-            &num(m.case),
-            &m.status.as_str(),
-            &attempts,
-            &m.last_error.as_deref().map(enc),
-            &Ts(m.next_attempt_at),
-            &m.claimed_by.as_deref().map(enc),
-            &m.claimed_until.map(Ts),
-            &m.sent_at.map(Ts),
-            &jsonb(m)?,
-        ],
+        &format!(
+            "{INSERT} ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                 attempts = excluded.attempts, last_error = excluded.last_error,
+                 next_attempt_at = excluded.next_attempt_at, claimed_by = excluded.claimed_by,
+                 claimed_until = excluded.claimed_until, sent_at = excluded.sent_at
+             WHERE outbox.case_number = excluded.case_number
+             RETURNING 1"
+        ),
+        &values.params(),
     )
     .await?;
     match written {
