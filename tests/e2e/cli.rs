@@ -550,9 +550,12 @@ fn refusals_have_their_exit_code_and_one_clear_line() {
     );
     assert_eq!(std::fs::read_to_string(&not_db).unwrap(), "just text");
     assert!(
-        cw.fails(&["--store", "postgres://db", "doctor"], 1)
+        cw.fails(&["--store", "mysql://db", "doctor"], 1)
             .contains("unknown store URL")
     );
+    // a PostgreSQL URL that names no user, with no PGUSER or USER to fall back on
+    let e = cw.fails(&["--store", "postgres://db", "doctor"], 1);
+    assert!(e.contains("no user") && e.contains("PGUSER"), "{e}");
     // a broken workflow file names its line
     let cfg = cw.dir.join("workflow.toml");
     std::fs::write(

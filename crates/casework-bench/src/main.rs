@@ -3,6 +3,7 @@
 //! mode and writes the figures into docs/benchmarks.md with the command that produced them.
 
 mod mail;
+mod postgres;
 mod rest;
 mod store;
 mod synth;
@@ -82,6 +83,20 @@ async fn main() -> Result<()> {
             println!("{:.0}", store::raw_create_rate(&dir, commits)?);
             Ok(())
         }
+        Some("pg-dataset") => {
+            // Loads synthetic cases into a PostgreSQL store (cargo xtask bench postgres).
+            let url = arg(&args, "--url").context("--url postgres://…")?;
+            let cases = number(&args, "--cases", 100000)?;
+            println!("{}", postgres::dataset(&url, cases).await?);
+            Ok(())
+        }
+        Some("pg-similar") => {
+            // Similar cases on PostgreSQL against the raw query with the same terms.
+            let url = arg(&args, "--url").context("--url postgres://…")?;
+            let cases = number(&args, "--cases", 100000)?;
+            println!("{}", postgres::similar(&url, cases).await?);
+            Ok(())
+        }
         Some("dataset") => {
             let cases = number(&args, "--cases", 100000)?;
             let dir = dir(&args)?;
@@ -89,7 +104,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench bare [--bind ADDR]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }

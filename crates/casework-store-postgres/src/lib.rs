@@ -328,6 +328,11 @@ impl PgStore {
         self.pool.get().await.map_err(db::pool_err)
     }
 
+    /// The terms a similar-cases query for case `n` uses (for diagnostics and benchmarks).
+    pub async fn similar_terms(&self, n: CaseNumber) -> Result<Vec<String>, StoreError> {
+        queries::similar_terms(&self.conn().await?, &self.dfs, n).await
+    }
+
     /// The pool's size and how many connections are in use, for diagnostics.
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.pool.status();

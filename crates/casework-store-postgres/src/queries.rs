@@ -319,47 +319,37 @@ async fn doc_freqs(c: &impl GenericClient, terms: &[String]) -> Result<Vec<u64>,
         .collect()
 }
 
-/// Documents like a case: any of its rare terms (core's choice), excluding the case itself.
-pub async fn similar(
+/// The terms a similar-cases query for case `n` uses: core's choice
+/// ([`text::similar_terms`]) from its title, description and summaries, with document
+/// frequencies from the index (cached).
+pub async fn similar_terms(
     c: &impl GenericClient,
     dfs: &DfCache,
     n: CaseNumber,
-    scope: &Scope,
-    limit: u32,
-) -> Result<Vec<SearchHit>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    // one round trip for the texts and the size of the collection
     let row = opt(
         c,
-        "SELECT state->>'title', state->>'description' FROM cases WHERE number = $1",
+        "SELECT c.state->>'title', c.state->>'description',
+                ARRAY(SELECT e.body->>'body' FROM events e
+                      WHERE e.case_number = c.number AND e.kind = 'post_added'
+                        AND e.body->>'kind' = 'summary' ORDER BY e.seq),
+                COALESCE((SELECT max(number) FROM cases), 0)
+                  + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)
+         FROM cases c WHERE c.number = $1",
         &[&num(n)],
     )
     .await?
     .ok_or_else(|| StoreError::NotFound(format!("case {n}")))?;
-    let text = |i: usize| get::<Option<String>>(&row, i).map(|t| t.map(dec));
+    let text = |i: usize| get::<Option<String>>(&row, i).map(|t| t.map(dec).unwrap_or_default());
     let (title, description) = (text(0)?, text(1)?);
-    let summaries: Vec<String> = rows(
-        c,
-        "SELECT body->>'body' FROM events
-         WHERE case_number = $1 AND kind = 'post_added' AND body->>'kind' = 'summary'
-         ORDER BY seq",
-        &[&num(n)],
-    )
-    .await?
-    .iter()
-    .map(|r| get::<Option<String>>(r, 0).map(|t| dec(t.unwrap_or_default())))
-    .collect::<Result<_, _>>()?;
-    let total: i64 = get(
-        &one(
-            c,
-            "SELECT COALESCE((SELECT max(number) FROM cases), 0)
-                  + (SELECT count(*) FROM articles) + (SELECT count(*) FROM defects)",
-            &[],
-        )
-        .await?,
-        0,
-    )?;
-    let sources: Vec<&str> = [title.as_deref(), description.as_deref()]
+    let summaries: Vec<String> = get::<Vec<Option<String>>>(&row, 2)?
         .into_iter()
-        .flatten()
+        .map(|t| dec(t.unwrap_or_default()))
+        .collect();
+    let total: i64 = get(&row, 3)?;
+    let sources: Vec<&str> = [title.as_str(), description.as_str()]
+        .into_iter()
         .chain(summaries.iter().map(String::as_str))
         .collect();
     // Look up the frequencies first (async, cached), then let core choose with them.
@@ -385,11 +375,22 @@ pub async fn similar(
             freq.insert(t.clone(), df);
         }
     }
-    let terms = text::similar_terms(
+    Ok(text::similar_terms(
         sources.iter().copied(),
         |t| freq.get(t).copied().unwrap_or(u64::MAX),
         total as u64,
-    );
+    ))
+}
+
+/// Documents like a case: any of its rare terms (core's choice), excluding the case itself.
+pub async fn similar(
+    c: &impl GenericClient,
+    dfs: &DfCache,
+    n: CaseNumber,
+    scope: &Scope,
+    limit: u32,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let terms = similar_terms(c, dfs, n).await?;
     if terms.is_empty() {
         return Ok(Vec::new());
     }
