@@ -64,8 +64,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("cli") => cli(),
         Some("http") => http(),
         Some("rest") => rest(),
+        Some("postgres") => postgres(args),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]..."
         ),
     }
 }
@@ -212,9 +213,14 @@ pub(crate) struct Casework {
 impl Casework {
     /// `exe` over `sqlite://db`.
     pub(crate) fn new(exe: &str, db: &std::path::Path) -> Self {
+        Self::at(exe, &format!("sqlite://{}", db.display()))
+    }
+
+    /// `exe` over the store at `url`.
+    pub(crate) fn at(exe: &str, url: &str) -> Self {
         Self {
             exe: exe.to_string(),
-            store: format!("sqlite://{}", db.display()),
+            store: url.to_string(),
         }
     }
 
@@ -358,8 +364,14 @@ fn parse_wrk(out: &str) -> Result<Wrk> {
 }
 
 fn wrk(url: &str, script: Option<&std::path::Path>) -> Result<Wrk> {
+    wrk_with(url, script, 32)
+}
+
+/// wrk with `connections` connections, pinned to core 1.
+fn wrk_with(url: &str, script: Option<&std::path::Path>, connections: u32) -> Result<Wrk> {
     let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "1", "wrk", "-t1", "-c32", "-d10s", "--latency"]);
+    cmd.args(["-c", "1", "wrk", "-t1", "--latency", "-d10s"])
+        .arg(format!("-c{connections}"));
     if let Some(s) = script {
         cmd.arg("-s").arg(s);
     }
@@ -367,6 +379,61 @@ fn wrk(url: &str, script: Option<&std::path::Path>) -> Result<Wrk> {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     eprint!("{text}");
     parse_wrk(&text)
+}
+
+/// The wrk scripts of the HTTP scenarios, with a token.
+struct Scripts {
+    dir: std::path::PathBuf,
+    auth: String,
+    create: std::path::PathBuf,
+    get: std::path::PathBuf,
+}
+
+impl Scripts {
+    fn write(dir: &std::path::Path, token: &str) -> Result<Self> {
+        let auth = format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        );
+        let create = dir.join("create.lua");
+        std::fs::write(
+            &create,
+            format!(
+                "{auth}wrk.method = \"POST\"\nwrk.body = '{{\"title\":\"Bench case\",\"origin\":\"web\",\"customer\":{{\"name\":\"C\",\"email\":\"c@customer.example\"}}}}'\n"
+            ),
+        )?;
+        let get = dir.join("get.lua");
+        std::fs::write(&get, &auth)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            auth,
+            create,
+            get,
+        })
+    }
+
+    /// Status changes round-robin over the first `cases` cases: every request is a real
+    /// transition.
+    fn transition(&self, cases: u64) -> Result<std::path::PathBuf> {
+        let auth = &self.auth;
+        let path = self.dir.join("transition.lua");
+        std::fs::write(
+            &path,
+            format!(
+                "{auth}counter = 0\nrequest = function()\n  counter = counter + 1\n  local n = (counter % {cases}) + 1\n  local round = math.floor(counter / {cases})\n  local status = (round % 2 == 0) and \"In Progress\" or \"Pending Customer\"\n  return wrk.format(\"POST\", \"/api/v1/cases/\" .. n .. \"/transition\", nil, '{{\"status\":\"' .. status .. '\"}}')\nend\n"
+            ),
+        )?;
+        Ok(path)
+    }
+}
+
+/// Create, then status changes over the cases created, then GET, against one server.
+fn create_status_get(server: &Server, scripts: &Scripts) -> Result<(Wrk, Wrk, Wrk)> {
+    let base = format!("http://{}", server.addr);
+    let create = wrk(&format!("{base}/api/v1/cases"), Some(&scripts.create))?;
+    let cases = 2000.min(create.rate as u64 * 5).max(1);
+    let status = wrk(&base, Some(&scripts.transition(cases)?))?;
+    let get = wrk(&format!("{base}/api/v1/cases/1"), Some(&scripts.get))?;
+    Ok((create, status, get))
 }
 
 /// HTTP scenarios: create case, status change, GET case; server on core 0, wrk on core 1.
@@ -393,37 +460,13 @@ fn http() -> Result<()> {
         .parse()
         .context("raw-create rate")?;
 
-    let auth = format!(
-        "wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
-    );
-    let create_lua = dir.join("create.lua");
-    std::fs::write(
-        &create_lua,
-        format!(
-            "{auth}wrk.method = \"POST\"\nwrk.body = '{{\"title\":\"Bench case\",\"origin\":\"web\",\"customer\":{{\"name\":\"C\",\"email\":\"c@customer.example\"}}}}'\n"
-        ),
-    )?;
-    let get_lua = dir.join("get.lua");
-    std::fs::write(&get_lua, &auth)?;
-
+    let scripts = Scripts::write(&dir, &token)?;
     let server = Server::start(
         "0",
         &casework,
         &["--store", &store, "serve", "--bind", "127.0.0.1:0"],
     )?;
-    let base = format!("http://{}", server.addr);
-    let create = wrk(&format!("{base}/api/v1/cases"), Some(&create_lua))?;
-    // status changes round-robin over the first cases: every request is a real transition
-    let cases = 2000.min(create.rate as u64 * 5).max(1);
-    let transition_lua = dir.join("transition.lua");
-    std::fs::write(
-        &transition_lua,
-        format!(
-            "{auth}counter = 0\nrequest = function()\n  counter = counter + 1\n  local n = (counter % {cases}) + 1\n  local round = math.floor(counter / {cases})\n  local status = (round % 2 == 0) and \"In Progress\" or \"Pending Customer\"\n  return wrk.format(\"POST\", \"/api/v1/cases/\" .. n .. \"/transition\", nil, '{{\"status\":\"' .. status .. '\"}}')\nend\n"
-        ),
-    )?;
-    let status = wrk(&base, Some(&transition_lua))?;
-    let get = wrk(&format!("{base}/api/v1/cases/1"), Some(&get_lua))?;
+    let (create, status, get) = create_status_get(&server, &scripts)?;
     drop(server);
     let bare_server = Server::start("0", &bench, &["bare", "--bind", "127.0.0.1:0"])?;
     let bare = wrk(&format!("http://{}/case", bare_server.addr), None)?;
@@ -458,6 +501,261 @@ fn http() -> Result<()> {
     );
     print!("{body}");
     write_section("http", &body)
+}
+
+/// Runs the release `casework-bench` with `args`; its standard output.
+fn bench_bin(args: &[&str]) -> Result<String> {
+    let out = Command::new(workspace_root().join("target/release/casework-bench"))
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("run casework-bench {args:?}"))?;
+    if !out.status.success() {
+        bail!("casework-bench {args:?} failed");
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Two wrk runs at once, one per server, `connections / 2` each; rates summed, the worse
+/// p99 and the errors of both.
+fn wrk_pair(urls: [&str; 2], script: &std::path::Path, connections: u32) -> Result<Wrk> {
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| wrk_with(urls[0], Some(script), connections / 2));
+        let b = s.spawn(|| wrk_with(urls[1], Some(script), connections / 2));
+        (a.join(), b.join())
+    });
+    let (a, b) = (
+        a.map_err(|_| anyhow::anyhow!("wrk thread"))??,
+        b.map_err(|_| anyhow::anyhow!("wrk thread"))??,
+    );
+    Ok(Wrk {
+        rate: a.rate + b.rate,
+        p99_ms: a.p99_ms.max(b.p99_ms),
+        errors: a.errors + b.errors,
+    })
+}
+
+/// A SQL string literal.
+fn sql_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `pgbench` inserting what one create writes (case row, event, title search row), one
+/// transaction per case, 32 clients on core 1: cases per second.
+fn pgbench_creates(
+    cluster: &casework_test_postgres::Cluster,
+    casework: &str,
+    dir: &std::path::Path,
+) -> Result<f64> {
+    let url = cluster.fresh_database("raw").map_err(anyhow::Error::msg)?;
+    let db = url.rsplit('/').next().context("database name")?.to_string();
+    // the schema, and one real case whose rows the script copies
+    let cw = Casework::at(casework, &url);
+    cw.first_admin()?;
+    cw.run(&[
+        "--as",
+        "root",
+        "case",
+        "open",
+        "--title",
+        "Bench case",
+        "--description",
+        "",
+        "--customer-name",
+        "C",
+        "--customer-email",
+        "c@customer.example",
+        "--origin",
+        "web",
+    ])?;
+    let get = |sql: &str| cluster.psql(&db, sql).map_err(anyhow::Error::msg);
+    let state = get("SELECT state::text FROM cases WHERE number = 1")?;
+    let event = get("SELECT body::text FROM events WHERE case_number = 1")?;
+    let tsv = get("SELECT tsv::text FROM search_public WHERE kind = 'case' AND doc = 1")?;
+    let script = dir.join("create.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "BEGIN;\n\
+             INSERT INTO cases (number, version, status, status_category, owner, customer_email, product_area, primary_resolution, reopen_count, settled_after, state) \
+             VALUES (nextval('case_numbers'), 1, 'New', 'open', NULL, 'c@customer.example', NULL, NULL, 0, pg_current_xact_id(), {}::jsonb);\n\
+             INSERT INTO events (case_number, seq, kind, body) VALUES (currval('case_numbers'), 1, 'opened', {}::jsonb);\n\
+             INSERT INTO search_public (kind, doc, seq, customer, tsv) VALUES ('case', currval('case_numbers'), 0, 'c@customer.example', {}::tsvector);\n\
+             END;\n",
+            sql_quote(&state),
+            sql_quote(&event),
+            sql_quote(&tsv)
+        ),
+    )?;
+    let out = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(cluster.bin_dir().join("pgbench"))
+        .args(["-n", "-c", "32", "-j", "1", "-T", "10", "-f"])
+        .arg(&script)
+        .args(["-h", "127.0.0.1", "-p", &cluster.port().to_string()])
+        .args(["-U", "casework", &db])
+        .output()
+        .context("run pgbench")?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    eprint!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("pgbench printed no tps")
+}
+
+/// `cargo xtask bench postgres [--cases N]...`: over HTTP, create with one and two
+/// `casework serve` processes on PostgreSQL, one on SQLite and `pgbench` inserting the same
+/// rows; status change and GET on PostgreSQL; then similar cases (and the reopen report)
+/// at each size (default 100000) against the raw query with the same terms. The server it
+/// starts is durable (`fsync` on) and gone afterwards.
+fn postgres(args: &[String]) -> Result<()> {
+    let mut sizes = Vec::new();
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--cases" => sizes.push(it.next().context("--cases needs a number")?.clone()),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    if sizes.is_empty() {
+        sizes.push("100000".into());
+    }
+    tool("wrk", "wrk")?;
+    let root = workspace_root();
+    build_release(&["casework-bench", "casework-cli"])?;
+    let dir = root.join("target/bench/pg");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut opts = casework_test_postgres::Options::new("bench");
+    opts.dir = Some(dir.clone());
+    opts.durable = true;
+    opts.lifetime = std::time::Duration::from_secs(8 * 3600);
+    opts.settings = vec![
+        ("shared_buffers".into(), "'1GB'".into()),
+        ("work_mem".into(), "'16MB'".into()),
+        ("maintenance_work_mem".into(), "'256MB'".into()),
+        ("max_wal_size".into(), "'4GB'".into()),
+    ];
+    let cluster = casework_test_postgres::Cluster::start(opts).map_err(anyhow::Error::msg)?;
+    let casework = root.join("target/release/casework").display().to_string();
+    let fresh = |name: &str| cluster.fresh_database(name).map_err(anyhow::Error::msg);
+
+    // one server on PostgreSQL: create, status change, GET
+    let url = fresh("http1")?;
+    let cw = Casework::at(&casework, &url);
+    cw.first_admin()?;
+    let scripts = Scripts::write(&dir, &cw.token("root", "admin")?)?;
+    let server = Server::start(
+        "0",
+        &casework,
+        &["--store", &url, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let (create1, status, get) = create_status_get(&server, &scripts)?;
+    drop(server);
+
+    // two servers on one database, the same 32 connections split between them
+    let url = fresh("http2")?;
+    let cw = Casework::at(&casework, &url);
+    cw.first_admin()?;
+    let scripts2 = Scripts::write(&folder(dir.join("two"))?, &cw.token("root", "admin")?)?;
+    let a = Server::start(
+        "0",
+        &casework,
+        &["--store", &url, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let b = Server::start(
+        "0",
+        &casework,
+        &["--store", &url, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let (ua, ub) = (
+        format!("http://{}/api/v1/cases", a.addr),
+        format!("http://{}/api/v1/cases", b.addr),
+    );
+    let create2 = wrk_pair([&ua, &ub], &scripts2.create, 32)?;
+    drop((a, b));
+
+    // the same on SQLite, in this run
+    let sqlite_dir = folder(dir.join("sqlite"))?;
+    let cw = Casework::new(&casework, &sqlite_dir.join("cases.db"));
+    cw.first_admin()?;
+    let scripts3 = Scripts::write(&sqlite_dir, &cw.token("root", "admin")?)?;
+    let server = Server::start(
+        "0",
+        &casework,
+        &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let sqlite = wrk(
+        &format!("http://{}/api/v1/cases", server.addr),
+        Some(&scripts3.create),
+    )?;
+    drop(server);
+
+    // the raw baseline: pgbench inserting the same rows
+    let raw = pgbench_creates(&cluster, &casework, &dir)?;
+
+    let mut body = format!(
+        "## PostgreSQL (`casework-store-postgres`)\n\nCommand: `cargo xtask bench postgres{}` — {} on {} \
+         (release build; PostgreSQL 15 from Debian, durable: `fsync` and `synchronous_commit` on, \
+         `shared_buffers` 1 GB; every `casework serve` pinned to core 0, wrk and pgbench to core 1, \
+         PostgreSQL's own processes on either core).\n\n\
+         ### Over HTTP (32 connections, 10 s each)\n\n\
+         | Scenario | Rate | p99 | Non-2xx | Ratio |\n|---|---|---|---|---|\n\
+         | `pgbench`, 32 clients: the rows of one create (case, event, search row), one transaction each | {raw:.0}/s | — | — | baseline |\n\
+         | `POST /api/v1/cases`, one `casework serve` on PostgreSQL | {:.0}/s | {:.2} ms | {} | **{:.2}×** pgbench |\n\
+         | `POST /api/v1/cases`, two `casework serve` on one database (16 connections each) | {:.0}/s | {:.2} ms | {} | **{:.2}×** pgbench, **{:.2}×** one server |\n\
+         | `POST /api/v1/cases`, one `casework serve` on SQLite (`synchronous=FULL`) | {:.0}/s | {:.2} ms | {} | PostgreSQL = **{:.2}×** SQLite |\n\
+         | `POST /api/v1/cases/{{n}}/transition` on PostgreSQL | {:.0}/s | {:.2} ms | {} | **{:.2}×** create |\n\
+         | `GET /api/v1/cases/1` on PostgreSQL | {:.0}/s | {:.2} ms | {} | **{:.2}×** create |\n\n",
+        args[1..]
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect::<String>(),
+        today(),
+        machine(),
+        create1.rate,
+        create1.p99_ms,
+        create1.errors,
+        create1.rate / raw,
+        create2.rate,
+        create2.p99_ms,
+        create2.errors,
+        create2.rate / raw,
+        create2.rate / create1.rate,
+        sqlite.rate,
+        sqlite.p99_ms,
+        sqlite.errors,
+        create1.rate / sqlite.rate,
+        status.rate,
+        status.p99_ms,
+        status.errors,
+        status.rate / create1.rate,
+        get.rate,
+        get.p99_ms,
+        get.errors,
+        get.rate / create1.rate,
+    );
+    for n in &sizes {
+        eprintln!("==> bench postgres: {n} cases");
+        let url = fresh(&format!("similar_{n}"))?;
+        let loaded = bench_bin(&["pg-dataset", "--url", &url, "--cases", n])?;
+        let text = bench_bin(&["pg-similar", "--url", &url, "--cases", n])?;
+        body.push_str(&format!(
+            "### Similar cases and the reopen report, {n} cases\n\nData set {}.\n\n{text}\n",
+            loaded.trim()
+        ));
+    }
+    print!("{body}");
+    drop(cluster);
+    write_section("postgres", &body)
+}
+
+/// A folder, created if absent.
+fn folder(path: std::path::PathBuf) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(&path)?;
+    Ok(path)
 }
 
 fn store(args: &[String]) -> Result<()> {
