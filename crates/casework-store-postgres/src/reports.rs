@@ -21,11 +21,12 @@ pub async fn reopen_report(
     };
     let sql = format!(
         "WITH closed AS (
-             SELECT COALESCE(c.{col}, $3) AS k, count(DISTINCT cl.case_number) AS n
-             FROM closures cl JOIN cases c ON c.number = cl.case_number
-             WHERE cl.mode <> 'temporary'
-               AND ($1::timestamptz IS NULL OR cl.at >= $1)
-               AND ($2::timestamptz IS NULL OR cl.at < $2)
+             SELECT COALESCE(c.{col}, $3) AS k, count(*) AS n
+             FROM (SELECT DISTINCT case_number FROM closures
+                   WHERE mode <> 'temporary'
+                     AND ($1::timestamptz IS NULL OR at >= $1)
+                     AND ($2::timestamptz IS NULL OR at < $2)) cl
+             JOIN cases c ON c.number = cl.case_number
              GROUP BY 1),
          reopened AS (
              SELECT COALESCE(c.{col}, $3) AS k, count(DISTINCT r.case_number) AS n,
