@@ -8,6 +8,7 @@ use casework_core::model::{Case, Field, Visibility};
 use casework_core::ports::{
     CaseRecord, Commit, Created, Imported, StoreError, check_history, key_reused, plan_import,
 };
+use casework_core::report;
 use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
@@ -61,10 +62,13 @@ async fn write_case_row(
     exec(tx, sql, params).await
 }
 
-/// Appends events and what derives from them: report rows, search rows.
+/// Appends events and what derives from them: report rows, search rows. `before` is the
+/// case's state before the events (`None` for a new case); report rows need the state
+/// right after each closure.
 async fn append_events(
     tx: &Transaction<'_>,
     case: &Case,
+    before: Option<Case>,
     events: &[Event],
 ) -> Result<(), StoreError> {
     let number = num(case.number);
@@ -78,30 +82,72 @@ async fn append_events(
         &[&number, &seqs, &kinds, &bodies],
     )
     .await?;
-    for e in events {
-        match &e.kind {
-            EventKind::Closed { mode, .. } => {
-                exec(
-                    tx,
-                    "INSERT INTO closures (case_number, at, mode) VALUES ($1, $2, $3)",
-                    &[&number, &Ts(e.at), &mode.as_str()],
-                )
-                .await?;
+    let reports = events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::Closed { .. } | EventKind::Reopened { .. }
+        )
+    });
+    if reports {
+        let facts =
+            report::facts(before, events).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        for f in facts {
+            match f {
+                report::Fact::Closure {
+                    seq,
+                    at,
+                    mode,
+                    keys,
+                } => {
+                    exec(
+                        tx,
+                        "INSERT INTO closures (case_number, seq, at, mode, owner, product_area,
+                                               primary_resolution)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        &[
+                            &number,
+                            &big(seq),
+                            &Ts(at),
+                            &mode.as_str(),
+                            &keys.owner.as_deref().map(enc),
+                            &keys.product_area.as_deref().map(enc),
+                            &keys.primary_resolution.as_deref().map(enc),
+                        ],
+                    )
+                    .await?;
+                }
+                report::Fact::Reopen {
+                    seq,
+                    at,
+                    actor,
+                    closed_at,
+                    close_mode,
+                    reason,
+                } => {
+                    // with the keys of the closure it left: the case's last one
+                    exec(
+                        tx,
+                        "INSERT INTO reopens (case_number, seq, at, actor, closed_at, close_mode,
+                                              reason, owner, product_area, primary_resolution)
+                         SELECT $1, $2, $3, $4, $5, $6, $7, l.owner, l.product_area,
+                                l.primary_resolution
+                         FROM (SELECT 1) one
+                         LEFT JOIN LATERAL (SELECT owner, product_area, primary_resolution
+                                            FROM closures WHERE case_number = $1
+                                            ORDER BY seq DESC LIMIT 1) l ON true",
+                        &[
+                            &number,
+                            &big(seq),
+                            &Ts(at),
+                            &enc(&actor),
+                            &Ts(closed_at),
+                            &close_mode.as_str(),
+                            &enc(&reason),
+                        ],
+                    )
+                    .await?;
+                }
             }
-            EventKind::Reopened {
-                close_mode,
-                closed_at,
-                ..
-            } => {
-                exec(
-                    tx,
-                    "INSERT INTO reopens (case_number, at, closed_at, close_mode)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&number, &Ts(e.at), &Ts(*closed_at), &close_mode.as_str()],
-                )
-                .await?;
-            }
-            _ => {}
         }
     }
     let (mut public, mut internal) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
@@ -211,7 +257,7 @@ async fn open_in(
     };
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(tx, &case, None).await?;
-    append_events(tx, &case, std::slice::from_ref(&event)).await?;
+    append_events(tx, &case, None, std::slice::from_ref(&event)).await?;
     index_title(tx, &case).await?;
     Ok(case)
 }
@@ -347,17 +393,19 @@ pub async fn import_cases(
         match outcome {
             Imported::Written => {
                 write_case_row(&tx, &state, None).await?;
-                append_events(&tx, &state, new).await?;
+                append_events(&tx, &state, None, new).await?;
                 index_title(&tx, &state).await?;
             }
             Imported::Extended => {
+                let before = replay(&record.history[..have])
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
                 if write_case_row(&tx, &state, Some(have as u64)).await? == 0 {
                     return Err(StoreError::Conflict {
                         expected_version: have as u64,
                         current_version: current_version(&tx, n).await?.unwrap_or(0),
                     });
                 }
-                append_events(&tx, &state, new).await?;
+                append_events(&tx, &state, Some(before), new).await?;
                 if rewrites_title(new) {
                     index_title(&tx, &state).await?;
                 }
@@ -398,10 +446,30 @@ pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result
         return Err(refusal(&*client, &c).await);
     }
     let tx = client.transaction().await.map_err(db_err)?;
+    // Report rows need the state before a close or a reopen: read it under the row's lock
+    // (if it is not at the expected version, the UPDATE below finds that and writes nothing).
+    let reports = c.events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::Closed { .. } | EventKind::Reopened { .. }
+        )
+    });
+    let before = if reports {
+        opt(
+            &tx,
+            "SELECT state FROM cases WHERE number = $1 FOR UPDATE",
+            &[&num(c.number)],
+        )
+        .await?
+        .map(|r| json::<Case>(&r, 0))
+        .transpose()?
+    } else {
+        None
+    };
     if write_case_row(&tx, &c.state, Some(c.expected_version)).await? == 0 {
         return Err(refusal(&tx, &c).await);
     }
-    append_events(&tx, &c.state, &c.events).await?;
+    append_events(&tx, &c.state, before, &c.events).await?;
     if rewrites_title(&c.events) {
         index_title(&tx, &c.state).await?;
     }

@@ -40,8 +40,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseRecord, CaseStore, Commit, Created, DeliveryOutcome, Imported, Page,
-    PageRequest, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
-    StoreTransfer,
+    PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit,
+    SearchQuery, StoreError, StoreStats, StoreTransfer,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use jiff::{SignedDuration, Timestamp};
@@ -419,6 +419,13 @@ impl CaseStore for PgStore {
 
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
         reports::reopen_report(&self.conn().await?, &query).await
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        reports::reopen_report_cases(&self.conn().await?, &query).await
     }
 
     async fn put_person(&self, person: Person) -> Result<(), StoreError> {

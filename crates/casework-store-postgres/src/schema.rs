@@ -67,18 +67,35 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION casework_append_only();
 
--- Derived from events in the same transaction, for the reopen report.
+-- Derived from events in the same transaction, for the reopen report: each closure with
+-- its group keys at close (core's report::facts), each reopen with who, why, and the keys
+-- of the closure it left.
 CREATE TABLE closures (
-    case_number bigint NOT NULL REFERENCES cases (number),
-    at          timestamptz NOT NULL,
-    mode        text NOT NULL
+    case_number        bigint NOT NULL REFERENCES cases (number),
+    seq                bigint NOT NULL,
+    at                 timestamptz NOT NULL,
+    mode               text NOT NULL,
+    owner              text,
+    product_area       text,
+    primary_resolution text,
+    PRIMARY KEY (case_number, seq)
 );
 CREATE INDEX closures_by_time ON closures (at);
+CREATE INDEX closures_by_owner ON closures (owner, at);
+CREATE INDEX closures_by_area ON closures (product_area, at);
+CREATE INDEX closures_by_resolution ON closures (primary_resolution, at);
 CREATE TABLE reopens (
-    case_number bigint NOT NULL REFERENCES cases (number),
-    at          timestamptz NOT NULL,
-    closed_at   timestamptz NOT NULL,
-    close_mode  text NOT NULL
+    case_number        bigint NOT NULL REFERENCES cases (number),
+    seq                bigint NOT NULL,
+    at                 timestamptz NOT NULL,
+    actor              text NOT NULL,
+    closed_at          timestamptz NOT NULL,
+    close_mode         text NOT NULL,
+    reason             text NOT NULL,
+    owner              text,
+    product_area       text,
+    primary_resolution text,
+    PRIMARY KEY (case_number, seq)
 );
 CREATE INDEX reopens_by_closed_at ON reopens (closed_at);
 
