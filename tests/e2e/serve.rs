@@ -381,7 +381,8 @@ fn serve_mounts_the_pages_beside_the_api_and_they_ask_to_sign_in() {
         "--customer-email",
         "jordan@example.org",
     ]);
-    let (mut child, addr, _lines) = start_server(&cw);
+    let mut served = cw.serve(&[]);
+    let (child, addr) = (&mut served.child, served.addr.clone());
     // no session: every page sends to sign-in, and nothing of a case shows
     for path in [
         "/",
@@ -417,7 +418,9 @@ fn serve_mounts_the_pages_beside_the_api_and_they_ask_to_sign_in() {
     let _ = child.wait();
 
     // --no-web: the API alone
-    let (mut child, addr, _lines) = start_server_with(&cw, &["--no-web"]);
+    drop(served);
+    let mut served = cw.serve(&["--no-web"]);
+    let (child, addr) = (&mut served.child, served.addr.clone());
     for path in ["/", "/sign-in", "/cases"] {
         let r = raw_get(&addr, path);
         assert!(r.starts_with("HTTP/1.1 404"), "{path}: {r}");
