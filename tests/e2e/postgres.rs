@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use casework_core::event::replay;
-use casework_core::ports::{CaseFilter, CaseStore, PageRequest};
+use casework_core::ports::{CaseFilter, CaseLog, CaseQueries, PageRequest};
 use casework_e2e::{Cw, SmtpServer};
 use casework_store_postgres::PgStore;
 use casework_test_postgres::{Cluster, Options};

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use casework_core::ids::CaseNumber;
-use casework_core::ports::{CaseRecord, CaseStore, ReportGroup, ReportQuery, Scope, StoreTransfer};
+use casework_core::ports::{
+    CaseQueries, CaseRecord, Diagnostics, ReportGroup, ReportQuery, Reports, Scope, StoreTransfer,
+};
 use casework_store_postgres::PgStore;
 
 use crate::synth::{Generator, Rng};

@@ -2,7 +2,7 @@
 //! with a version-checked `UPDATE`, and everything derived from events (report rows, search
 //! rows) written in the same transaction.
 
-use casework_core::event::{Event, EventKind, replay};
+use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, Field, Visibility};
 use casework_core::ports::{
@@ -200,16 +200,6 @@ async fn index_title(tx: &Transaction<'_>, case: &Case) -> Result<(), StoreError
     Ok(())
 }
 
-fn check_opened(opened: &EventKind) -> Result<(), StoreError> {
-    if matches!(opened, EventKind::Opened { .. }) {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(
-            "a case starts with an opened event".into(),
-        ))
-    }
-}
-
 /// The advisory lock under which a transaction takes its id and a case number.
 const NUMBER_LOCK: i64 = schema::LOCK_KEY + 1;
 
@@ -246,15 +236,9 @@ async fn open_in(
     tx: &Transaction<'_>,
     at: Timestamp,
     actor: String,
-    opened: EventKind,
+    opened: Opened,
 ) -> Result<Case, StoreError> {
-    let event = Event {
-        case: take_number(tx).await?,
-        seq: 1,
-        at,
-        actor,
-        kind: opened,
-    };
+    let event = opened.event(take_number(tx).await?, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(tx, &case, None).await?;
     append_events(tx, &case, None, std::slice::from_ref(&event)).await?;
@@ -267,9 +251,8 @@ pub async fn create_case(
     client: &mut deadpool_postgres::Client,
     at: Timestamp,
     actor: String,
-    opened: EventKind,
+    opened: Opened,
 ) -> Result<Case, StoreError> {
-    check_opened(&opened)?;
     let tx = client.transaction().await.map_err(db_err)?;
     let case = open_in(&tx, at, actor, opened).await?;
     tx.commit().await.map_err(db_err)?;
@@ -285,9 +268,8 @@ pub async fn create_case_once(
     fingerprint: &str,
     at: Timestamp,
     actor: String,
-    opened: EventKind,
+    opened: Opened,
 ) -> Result<Created, StoreError> {
-    check_opened(&opened)?;
     let tx = client.transaction().await.map_err(db_err)?;
     let claimed = opt(
         &tx,

@@ -15,16 +15,18 @@
 //!   in its own table ([`queries`]); terms are made by core's rules, not a PostgreSQL
 //!   dictionary.
 //!
-//! The trait implementation at the bottom is one line per method over the modules: the
-//! case log ([`cases`]), queries and search ([`queries`]), reports ([`reports`]), the
-//! directory of people and tokens ([`directory`]), knowledge ([`knowledge`]), the outbox
-//! ([`outbox`]).
+//! Core's store capabilities are implemented in `ports.rs`, one impl block per capability
+//! trait and one line per method over the modules: the case log ([`cases`]), queries and
+//! search ([`queries`]), reports ([`reports`]), the directory of people and tokens
+//! ([`directory`]), knowledge ([`knowledge`]), the outbox ([`outbox`]), and moving whole
+//! stores (`StoreTransfer`, over [`cases`] and [`knowledge`]).
 
 pub mod cases;
 mod db;
 pub mod directory;
 pub mod knowledge;
 pub mod outbox;
+mod ports;
 pub mod queries;
 pub mod reports;
 pub mod schema;
@@ -32,19 +34,9 @@ mod text;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use casework_core::event::{Event, EventKind};
 use casework_core::ids::CaseNumber;
-use casework_core::model::{
-    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
-};
-use casework_core::ports::{
-    CaseFilter, CaseRecord, CaseStore, Commit, Created, DeliveryOutcome, Imported, Page,
-    PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit,
-    SearchQuery, StoreError, StoreStats, StoreTransfer,
-};
+use casework_core::ports::StoreError;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use jiff::{SignedDuration, Timestamp};
 use tokio_postgres::NoTls;
 
 pub use schema::LATEST as SCHEMA_VERSION;
@@ -350,192 +342,6 @@ impl PgStore {
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.pool.status();
         (s.max_size, s.size.saturating_sub(s.available))
-    }
-}
-
-#[async_trait]
-impl CaseStore for PgStore {
-    async fn create_case(
-        &self,
-        at: Timestamp,
-        actor: String,
-        opened: EventKind,
-    ) -> Result<Case, StoreError> {
-        cases::create_case(&mut self.conn().await?, at, actor, opened).await
-    }
-
-    async fn create_case_once(
-        &self,
-        key: String,
-        fingerprint: String,
-        at: Timestamp,
-        actor: String,
-        opened: EventKind,
-    ) -> Result<Created, StoreError> {
-        let mut c = self.conn().await?;
-        cases::create_case_once(&mut c, &key, &fingerprint, at, actor, opened).await
-    }
-
-    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
-        cases::load_case(&self.conn().await?, number).await
-    }
-
-    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
-        cases::commit(&mut self.conn().await?, commit).await
-    }
-
-    async fn list_cases(
-        &self,
-        filter: CaseFilter,
-        page: PageRequest,
-    ) -> Result<Page<Case>, StoreError> {
-        queries::list_cases(&self.conn().await?, &filter, &page).await
-    }
-
-    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
-        cases::history(&self.conn().await?, number).await
-    }
-
-    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        let mut c = self.conn().await?;
-        let tx = Self::interactive(&mut c).await?;
-        let hits = queries::search(&tx, &query).await?;
-        tx.commit().await.map_err(db::db_err)?;
-        Ok(hits)
-    }
-
-    async fn similar(
-        &self,
-        number: CaseNumber,
-        scope: Scope,
-        limit: u32,
-    ) -> Result<Vec<SearchHit>, StoreError> {
-        let mut c = self.conn().await?;
-        let tx = Self::interactive(&mut c).await?;
-        let hits = queries::similar(&tx, &self.dfs, number, &scope, limit).await?;
-        tx.commit().await.map_err(db::db_err)?;
-        Ok(hits)
-    }
-
-    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-        reports::reopen_report(&self.conn().await?, &query).await
-    }
-
-    async fn reopen_report_cases(
-        &self,
-        query: ReportCasesQuery,
-    ) -> Result<Page<ReportCase>, StoreError> {
-        reports::reopen_report_cases(&self.conn().await?, &query).await
-    }
-
-    async fn put_person(&self, person: Person) -> Result<(), StoreError> {
-        directory::put_person(&self.conn().await?, &person).await
-    }
-
-    async fn get_person(&self, name: String) -> Result<Person, StoreError> {
-        directory::get_person(&self.conn().await?, &name).await
-    }
-
-    async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
-        directory::list_people(&self.conn().await?).await
-    }
-
-    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
-        knowledge::add_article(&mut self.conn().await?, &article, at).await
-    }
-
-    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
-        knowledge::get_article(&self.conn().await?, id).await
-    }
-
-    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
-        knowledge::add_defect(&mut self.conn().await?, &defect).await
-    }
-
-    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
-        knowledge::get_defect(&self.conn().await?, &key).await
-    }
-
-    async fn outbox_list(
-        &self,
-        status: Option<OutboxStatus>,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        outbox::list(&self.conn().await?, status, limit).await
-    }
-
-    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
-        outbox::for_case(&self.conn().await?, case).await
-    }
-
-    async fn outbox_claim(
-        &self,
-        worker: String,
-        now: Timestamp,
-        lease: SignedDuration,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let until = now
-            .checked_add(lease)
-            .map_err(|e| StoreError::Invalid(format!("lease: {e}")))?;
-        outbox::claim(&self.conn().await?, &worker, now, until, limit).await
-    }
-
-    async fn outbox_finish(
-        &self,
-        id: String,
-        worker: String,
-        now: Timestamp,
-        outcome: DeliveryOutcome,
-    ) -> Result<OutboxMessage, StoreError> {
-        outbox::finish(&self.conn().await?, &id, &worker, now, &outcome).await
-    }
-
-    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
-        directory::put_token(&self.conn().await?, &token).await
-    }
-
-    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
-        directory::find_token(&self.conn().await?, &hash).await
-    }
-
-    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        directory::list_tokens(&self.conn().await?).await
-    }
-
-    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
-        directory::revoke_token(&self.conn().await?, &id, at).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats, StoreError> {
-        reports::stats(&self.conn().await?).await
-    }
-}
-
-#[async_trait]
-impl StoreTransfer for PgStore {
-    async fn list_articles(
-        &self,
-        after: Option<u64>,
-        limit: u32,
-    ) -> Result<Vec<Article>, StoreError> {
-        knowledge::list_articles(&self.conn().await?, after, limit).await
-    }
-
-    async fn list_defects(
-        &self,
-        after: Option<String>,
-        limit: u32,
-    ) -> Result<Vec<Defect>, StoreError> {
-        knowledge::list_defects(&self.conn().await?, after.as_deref(), limit).await
-    }
-
-    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<Imported>, StoreError> {
-        cases::import_cases(&mut self.conn().await?, &cases).await
-    }
-
-    async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
-        knowledge::import_article(&mut self.conn().await?, &article).await
     }
 }
 

@@ -226,10 +226,7 @@ pub async fn finish(
             let exists = opt(c, "SELECT 1 FROM outbox WHERE id = $1", &[&enc(id)]).await?;
             Err(match exists {
                 None => StoreError::NotFound(format!("outbox message {id}")),
-                Some(_) => StoreError::Conflict {
-                    expected_version: 0,
-                    current_version: 0,
-                },
+                Some(_) => StoreError::ClaimLost(id.to_string()),
             })
         }
     }

@@ -3,7 +3,7 @@
 //! together migrate once; the event log is append-only at the SQL level.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use casework_core::ports::CaseStore;
+use casework_core::ports::{CaseLog, Diagnostics};
 use casework_store_postgres::{OpenError, PgStore, SCHEMA_VERSION};
 use casework_test_postgres::Cluster;
 

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use casework_core::event::{EventKind, apply_all, replay};
 use casework_core::model::{Field, PostKind, Role, Visibility};
-use casework_core::ports::{CaseFilter, CaseStore, Commit, PageRequest, Scope, SearchQuery};
+use casework_core::ports::{
+    CaseFilter, CaseLog, CaseQueries, Commit, Directory, PageRequest, Scope, SearchQuery,
+};
 use casework_core::testing::{START, opened, service};
 use casework_core::workflow::{Command, stamp};
 use casework_store_postgres::PgStore;
@@ -35,9 +37,7 @@ async fn text_holding_nul_round_trips_exactly() {
     let svc = service(store.clone());
     let actor = casework_core::model::Actor::from_person(&person);
     let mut kind = opened("Printer\0offline \u{E000}0");
-    if let EventKind::Opened { description, .. } = &mut kind {
-        *description = "spooler\0crash".into();
-    }
+    kind.description = "spooler\0crash".into();
     let created = store
         .create_case_once(
             "key\0one".into(),

@@ -1,0 +1,228 @@
+//! Core's store capabilities on PostgreSQL: one impl block per capability trait, each method
+//! one line over the module that holds its SQL (`cases.rs`, `queries.rs`, `reports.rs`,
+//! `directory.rs`, `knowledge.rs`, `outbox.rs`), on a pooled connection.
+
+use async_trait::async_trait;
+use casework_core::event::{Event, Opened};
+use casework_core::ids::CaseNumber;
+use casework_core::model::{
+    ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
+};
+use casework_core::ports::{
+    CaseFilter, CaseLog, CaseQueries, CaseRecord, Commit, Created, DeliveryOutcome, Diagnostics,
+    Directory, Imported, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
+    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    StoreTransfer,
+};
+use jiff::Timestamp;
+
+use crate::{PgStore, cases, db, directory, knowledge, outbox, queries, reports};
+
+/// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
+#[async_trait]
+impl CaseLog for PgStore {
+    async fn create_case(
+        &self,
+        at: Timestamp,
+        actor: String,
+        opened: Opened,
+    ) -> Result<Case, StoreError> {
+        cases::create_case(&mut self.conn().await?, at, actor, opened).await
+    }
+
+    async fn create_case_once(
+        &self,
+        key: String,
+        fingerprint: String,
+        at: Timestamp,
+        actor: String,
+        opened: Opened,
+    ) -> Result<Created, StoreError> {
+        let mut c = self.conn().await?;
+        cases::create_case_once(&mut c, &key, &fingerprint, at, actor, opened).await
+    }
+
+    async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
+        cases::load_case(&self.conn().await?, number).await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {
+        cases::commit(&mut self.conn().await?, commit).await
+    }
+
+    async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> {
+        cases::history(&self.conn().await?, number).await
+    }
+}
+
+/// Lists that never skip a case, search and similar cases (interactive reads: no parallel workers).
+#[async_trait]
+impl CaseQueries for PgStore {
+    async fn list_cases(
+        &self,
+        filter: CaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Case>, StoreError> {
+        queries::list_cases(&self.conn().await?, &filter, &page).await
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let mut c = self.conn().await?;
+        let tx = Self::interactive(&mut c).await?;
+        let hits = queries::search(&tx, &query).await?;
+        tx.commit().await.map_err(db::db_err)?;
+        Ok(hits)
+    }
+
+    async fn similar(
+        &self,
+        number: CaseNumber,
+        scope: Scope,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let mut c = self.conn().await?;
+        let tx = Self::interactive(&mut c).await?;
+        let hits = queries::similar(&tx, &self.dfs, number, &scope, limit).await?;
+        tx.commit().await.map_err(db::db_err)?;
+        Ok(hits)
+    }
+}
+
+/// The reopen report and its drill-down.
+#[async_trait]
+impl Reports for PgStore {
+    async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+        reports::reopen_report(&self.conn().await?, &query).await
+    }
+
+    async fn reopen_report_cases(
+        &self,
+        query: ReportCasesQuery,
+    ) -> Result<Page<ReportCase>, StoreError> {
+        reports::reopen_report_cases(&self.conn().await?, &query).await
+    }
+}
+
+/// People and API tokens, read from the database on every check.
+#[async_trait]
+impl Directory for PgStore {
+    async fn put_person(&self, person: Person) -> Result<(), StoreError> {
+        directory::put_person(&self.conn().await?, &person).await
+    }
+
+    async fn get_person(&self, name: String) -> Result<Person, StoreError> {
+        directory::get_person(&self.conn().await?, &name).await
+    }
+
+    async fn list_people(&self) -> Result<Vec<Person>, StoreError> {
+        directory::list_people(&self.conn().await?).await
+    }
+
+    async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        directory::put_token(&self.conn().await?, &token).await
+    }
+
+    async fn find_token(&self, hash: String) -> Result<ApiToken, StoreError> {
+        directory::find_token(&self.conn().await?, &hash).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        directory::list_tokens(&self.conn().await?).await
+    }
+
+    async fn revoke_token(&self, id: String, at: Timestamp) -> Result<ApiToken, StoreError> {
+        directory::revoke_token(&self.conn().await?, &id, at).await
+    }
+}
+
+/// Articles and defects, indexed for search in the write that adds them.
+#[async_trait]
+impl Knowledge for PgStore {
+    async fn add_article(&self, article: NewArticle, at: Timestamp) -> Result<Article, StoreError> {
+        knowledge::add_article(&mut self.conn().await?, &article, at).await
+    }
+
+    async fn get_article(&self, id: u64) -> Result<Article, StoreError> {
+        knowledge::get_article(&self.conn().await?, id).await
+    }
+
+    async fn add_defect(&self, defect: Defect) -> Result<Defect, StoreError> {
+        knowledge::add_defect(&mut self.conn().await?, &defect).await
+    }
+
+    async fn get_defect(&self, key: String) -> Result<Defect, StoreError> {
+        knowledge::get_defect(&self.conn().await?, &key).await
+    }
+}
+
+/// Queued email: claims until a deadline with `FOR UPDATE SKIP LOCKED`, finished only by the claim's holder.
+#[async_trait]
+impl OutboxQueue for PgStore {
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        outbox::list(&self.conn().await?, status, limit).await
+    }
+
+    async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError> {
+        outbox::for_case(&self.conn().await?, case).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        outbox::claim(&self.conn().await?, &worker, now, until, limit).await
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+    ) -> Result<OutboxMessage, StoreError> {
+        outbox::finish(&self.conn().await?, &id, &worker, now, &outcome).await
+    }
+}
+
+/// Counts for `casework doctor`.
+#[async_trait]
+impl Diagnostics for PgStore {
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        reports::stats(&self.conn().await?).await
+    }
+}
+
+/// Moving whole stores: knowledge listed in order, imports in one transaction each.
+#[async_trait]
+impl StoreTransfer for PgStore {
+    async fn list_articles(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Article>, StoreError> {
+        knowledge::list_articles(&self.conn().await?, after, limit).await
+    }
+
+    async fn list_defects(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<Defect>, StoreError> {
+        knowledge::list_defects(&self.conn().await?, after.as_deref(), limit).await
+    }
+
+    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<Imported>, StoreError> {
+        cases::import_cases(&mut self.conn().await?, &cases).await
+    }
+
+    async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
+        knowledge::import_article(&mut self.conn().await?, &article).await
+    }
+}
