@@ -578,6 +578,33 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
     assert_eq!(caught["cases"]["updated"], 1, "{caught}");
     assert_eq!(dump(&on_pg), dump(&src));
 
+    // the workflow file's `store` permission decides who may copy: an agent and an admin
+    // are refused (exit 2) and the target gets no record
+    let refused_url = Cluster::shared().fresh_database("copy-refused").unwrap();
+    for who in ["Ana Lopez", "root"] {
+        let e = src.fails(
+            &[
+                "--as",
+                who,
+                "store",
+                "copy",
+                "--from",
+                &source_url,
+                "--to",
+                &refused_url,
+            ],
+            2,
+        );
+        assert!(e.contains("copy a whole store"), "{who}: {e}");
+    }
+    let refused = Cw::new(EXE, "copy-refused").with_env("CASEWORK_STORE", &refused_url);
+    let doctor = refused.json(&["doctor"]);
+    assert_eq!(
+        (&doctor["cases"], &doctor["people"]),
+        (&0.into(), &0.into()),
+        "{doctor}"
+    );
+
     // refused: the same store twice, a remote server
     let e = src.fails(&["store", "copy", "--from", &pg_url, "--to", &pg_url], 1);
     assert!(e.contains("same store"), "{e}");

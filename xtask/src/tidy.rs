@@ -515,25 +515,54 @@ fn is_test_path(rel: &str) -> bool {
 
 /// The names a front-end may not use outside its composition root: the whole store
 /// (`CaseStore`) and every capability it is made of, read from core's `ports/mod.rs`
-/// (`pub trait CaseStore: CaseLog + CaseQueries + …`), so a capability added there is
-/// covered without touching this rule.
+/// (`pub trait CaseStore: CaseLog + CaseQueries + …`), and every larger store declared in
+/// `ports/` with the capabilities it adds (`pub trait TransferStore: CaseStore +
+/// StoreTransfer`), so a capability added there is covered without touching this rule.
 fn store_names(root: &Path) -> Vec<String> {
-    let ports = root.join("crates").join(CORE).join("src/ports/mod.rs");
-    let text = std::fs::read_to_string(ports).unwrap_or_default();
-    let code = code_only(&text);
-    let Some(at) = code.find("pub trait CaseStore:") else {
-        return vec!["CaseStore".into()];
-    };
-    let bounds = &code[at + "pub trait CaseStore:".len()..];
-    let bounds = &bounds[..bounds.find('{').unwrap_or(bounds.len())];
+    let ports = root.join("crates").join(CORE).join("src/ports");
+    let text = std::fs::read_to_string(ports.join("mod.rs")).unwrap_or_default();
     let mut names = vec!["CaseStore".to_string()];
-    names.extend(
+    names.extend(trait_bounds(&code_only(&text), "CaseStore").unwrap_or_default());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&ports)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in files {
+        let code = code_only(&std::fs::read_to_string(&file).unwrap_or_default());
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("pub trait ") {
+            rest = &rest[at + "pub trait ".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let Some(bounds) = trait_bounds(rest, &name) else {
+                continue;
+            };
+            if name != "CaseStore" && bounds.iter().any(|b| b == "CaseStore") {
+                names.push(name);
+                names.extend(bounds.into_iter().filter(|b| b != "CaseStore"));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The bounds of `pub trait NAME: A + B {` in `code` (`code` may start at `NAME`).
+fn trait_bounds(code: &str, name: &str) -> Option<Vec<String>> {
+    let head = format!("{name}:");
+    let at = code.find(&head)?;
+    let bounds = &code[at + head.len()..];
+    let bounds = &bounds[..bounds.find('{').unwrap_or(bounds.len())];
+    Some(
         bounds
             .split('+')
             .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty()),
-    );
-    names
+            .filter(|b| !b.is_empty() && !b.starts_with('?'))
+            .collect(),
+    )
 }
 
 /// Whether `code` names `word` as a whole identifier.
@@ -859,6 +888,8 @@ mod tests {
             "CaseQueries",
             "Directory",
             "OutboxQueue",
+            "TransferStore",
+            "StoreTransfer",
         ] {
             assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
         }
@@ -882,6 +913,17 @@ mod tests {
         std::fs::write(
             ports.join("mod.rs"),
             "//! x\npub trait CaseStore: CaseLog + OutboxQueue {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            ports.join("transfer.rs"),
+            "//! x\npub trait StoreTransfer: Send {}\npub trait TransferStore: CaseStore + StoreTransfer {}\n",
+        )
+        .unwrap();
+        // a front-end copying stores itself, around the service
+        std::fs::write(
+            cli.join("copy.rs"),
+            "//! copy\nasync fn f(a: &dyn casework_core::ports::TransferStore) { a.list_articles(None, 1).await; }\n",
         )
         .unwrap();
         // a new front-end calling the case log itself
@@ -918,6 +960,7 @@ mod tests {
         assert_eq!(
             found,
             [
+                "crates/casework-cli/src/copy.rs",
                 "crates/casework-web/src/desk.rs",
                 "crates/casework-web/src/desk.rs",
                 "crates/casework-web/src/lib.rs"

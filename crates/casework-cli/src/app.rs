@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use casework_core::model::Actor;
 use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError, TransferStore};
 use casework_core::testing::{FixedClock, SequentialIds};
-use casework_core::model::Actor;
 use casework_core::transfer::{CopyReport, Stage};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
 use casework_store_memory::MemoryStore;

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::event::replay;
 use crate::ids::CaseNumber;
-use crate::model::OutboxMessage;
 use crate::limits::MAX_PAGE;
+use crate::model::OutboxMessage;
 use crate::ports::{
     CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
 };
@@ -70,9 +70,9 @@ pub struct CopyReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// People and tokens.
-    Directory,
+    People,
     /// Articles and defects.
-    Knowledge,
+    Articles,
     /// Cases: how many are done, of how many the source held when the copy began.
     Cases {
         /// Cases handled so far.
@@ -103,9 +103,9 @@ pub async fn copy(
 ) -> Result<CopyReport, StoreError> {
     let batch = batch.clamp(1, MAX_PAGE);
     let mut report = CopyReport::default();
-    progress(Stage::Directory);
+    progress(Stage::People);
     copy_directory(from, to, &mut report).await?;
-    progress(Stage::Knowledge);
+    progress(Stage::Articles);
     copy_knowledge(from, to, batch, &mut report).await?;
     let total = from.stats().await?.cases;
     let mut done = 0;

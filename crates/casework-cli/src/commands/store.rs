@@ -36,15 +36,15 @@ impl Display {
 
     fn show(&mut self, stage: Stage) {
         match (self, stage) {
-            (Self::Bar(bar), Stage::Directory) => bar.set_message("people"),
-            (Self::Bar(bar), Stage::Knowledge) => bar.set_message("knowledge"),
+            (Self::Bar(bar), Stage::People) => bar.set_message("people"),
+            (Self::Bar(bar), Stage::Articles) => bar.set_message("knowledge"),
             (Self::Bar(bar), Stage::Cases { done, total }) => {
                 bar.set_message("cases");
                 bar.set_length(total);
                 bar.set_position(done);
             }
-            (Self::Lines { .. }, Stage::Directory) => eprintln!("copying people and tokens"),
-            (Self::Lines { .. }, Stage::Knowledge) => eprintln!("copying articles and defects"),
+            (Self::Lines { .. }, Stage::People) => eprintln!("copying people and tokens"),
+            (Self::Lines { .. }, Stage::Articles) => eprintln!("copying articles and defects"),
             (Self::Lines { last }, Stage::Cases { done, total }) => {
                 // at most one line a second, and the first and the last
                 let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
@@ -75,9 +75,7 @@ pub(crate) async fn copy(cli: &Cli, from: &str, to: &str, batch: u32) -> Result<
     };
     let actor = cx.who_or_operator().await?;
     let mut display = Display::new();
-    let report = copying
-        .run(&actor, batch, &mut |s| display.show(s))
-        .await;
+    let report = copying.run(&actor, batch, &mut |s| display.show(s)).await;
     display.finish();
     let report = report.map_err(Failure::from)?;
     for f in &report.failures {

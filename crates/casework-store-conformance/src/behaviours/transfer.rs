@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use casework_core::ids::CaseNumber;
-use casework_core::model::{Actor, ApiToken, Defect, NewArticle, PostKind, Role, Visibility, token_hash};
+use casework_core::model::{
+    Actor, ApiToken, Defect, NewArticle, PostKind, Role, Visibility, token_hash,
+};
 use casework_core::ports::{
     CaseFilter, CaseRecord, DeliveryOutcome, Imported, PageRequest, ReportGroup, ReportQuery,
     Scope, SearchQuery, StoreError, TransferStore,
@@ -391,11 +393,18 @@ where
             .await
             .unwrap_err();
         assert!(
-            matches!(refused, ServiceError::Workflow(WorkflowError::Forbidden { .. })),
+            matches!(
+                refused,
+                ServiceError::Workflow(WorkflowError::Forbidden { .. })
+            ),
             "{role:?}: {refused:?}"
         );
     }
-    assert_eq!(target.stats().await.unwrap().cases, 0, "a refused copy writes nothing");
+    assert_eq!(
+        target.stats().await.unwrap().cases,
+        0,
+        "a refused copy writes nothing"
+    );
     assert!(target.list_people().await.unwrap().is_empty());
     let mut stages = Vec::new();
     let report = svc
@@ -422,7 +431,8 @@ where
         source.list_people().await.unwrap()
     );
     // run again: nothing changes
-    let again = svc.copy_store(&operator, &*source, &*target, 3, &mut |_| {})
+    let again = svc
+        .copy_store(&operator, &*source, &*target, 3, &mut |_| {})
         .await
         .unwrap();
     assert!(again.failures.is_empty(), "{:?}", again.failures);
@@ -437,12 +447,10 @@ where
         Visibility::Internal,
     )
     .await;
-    source
-        .revoke_token("t1".into(), src.now())
-        .await
-        .unwrap();
+    source.revoke_token("t1".into(), src.now()).await.unwrap();
     let late = src.open("Late", "d", "b@customer.example").await.number;
-    let third = svc.copy_store(&operator, &*source, &*target, 3, &mut |_| {})
+    let third = svc
+        .copy_store(&operator, &*source, &*target, 3, &mut |_| {})
         .await
         .unwrap();
     assert!(third.failures.is_empty(), "{:?}", third.failures);
@@ -459,7 +467,8 @@ where
     other.import_cases(vec![forged]).await.unwrap();
     src.post(ns[3], PostKind::Note, "still copied", Visibility::Internal)
         .await;
-    let fourth = svc.copy_store(&operator, &*source, &*target, 50, &mut |_| {})
+    let fourth = svc
+        .copy_store(&operator, &*source, &*target, 50, &mut |_| {})
         .await
         .unwrap();
     assert_eq!(fourth.failures.len(), 1, "{:?}", fourth.failures);
