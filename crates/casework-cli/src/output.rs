@@ -407,6 +407,19 @@ fn what(e: &Event) -> String {
                 template.as_str().replace('_', " ")
             )
         }
+        EventKind::EmailReceived {
+            from,
+            subject,
+            rule,
+            note,
+            ..
+        } => format!(
+            "email from {from} ({}): {subject}{}",
+            rule.as_str().replace('_', " "),
+            note.as_deref()
+                .map(|n| format!(" — {}", clip(n, 60)))
+                .unwrap_or_default()
+        ),
         EventKind::Linked { target } => format!("linked {} {}", target.kind, target.reference),
         EventKind::SwarmRequested { group, question } => {
             format!("asked {group}: {}", clip(question, 60))

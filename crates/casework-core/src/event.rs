@@ -7,7 +7,7 @@ use crate::ids::{CaseNumber, EmailAddress, StatusName};
 use crate::model::{
     CallDirection, Case, Category, CloseMode, ContactChannel, ContactOutcome, ContactTally,
     Customer, EmailThread, Field, LinkTarget, Origin, PostKind, Priority, Resolution,
-    StatusCategory, TemplateName, Visibility,
+    StatusCategory, TemplateName, ThreadRule, Visibility,
 };
 
 /// One recorded change to a case: who, when, and what changed from what to what.
@@ -172,6 +172,37 @@ pub enum EventKind {
         #[serde(default)]
         counted: bool,
     },
+    /// An email arrived and was put on the case (customer-visible when the case's customer
+    /// wrote it, else internal for an agent to review).
+    EmailReceived {
+        /// Its Message-ID (without angle brackets), when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        /// The idempotency key it was taken under (from its Message-ID, or the digest of
+        /// its bytes, and its sender): a redelivered copy finds it and changes nothing.
+        key: String,
+        /// The sender's address.
+        from: EmailAddress,
+        /// The sender's display name, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_name: Option<String>,
+        /// The subject, on one line.
+        subject: String,
+        /// The readable text.
+        body: String,
+        /// Who may see it: the customer's own mail is customer-visible; mail from anyone
+        /// else, automatic mail and bounces are internal.
+        visibility: Visibility,
+        /// Whether the case's customer wrote it themselves (not a machine): the customer
+        /// was reached, so the non-response count starts over.
+        from_customer: bool,
+        /// Which threading rule matched.
+        rule: ThreadRule,
+        /// Why it is internal or has no effect (a stranger, an auto-reply, a bounce's
+        /// diagnostic), for the agent; `None` for the customer's own reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// An article, defect or case was linked (seed step 5).
     Linked {
         /// What was linked.
@@ -231,6 +262,7 @@ impl EventKind {
             EventKind::PostAdded { .. } => "post_added",
             EventKind::ContactAttempted { .. } => "contact_attempted",
             EventKind::EmailQueued { .. } => "email_queued",
+            EventKind::EmailReceived { .. } => "email_received",
             EventKind::Linked { .. } => "linked",
             EventKind::SwarmRequested { .. } => "swarm_requested",
             EventKind::Closed { .. } => "closed",
@@ -239,12 +271,13 @@ impl EventKind {
     }
 
     /// Whether this event means the customer was reached, so the non-response count starts
-    /// over: anything the customer sends (a post of theirs; an inbound email when it lands
-    /// here), a logged call, or an attempt recorded as reached. The one place that says it:
-    /// `evolve` applies it, and a new way for the customer to answer is added here.
+    /// over: anything the customer sends (a post of theirs; an email they wrote, not an
+    /// auto-reply), a logged call, or an attempt recorded as reached. The one place that
+    /// says it: `evolve` applies it, and a new way for the customer to answer is added here.
     pub fn reaches_customer(&self) -> bool {
         match self {
-            EventKind::PostAdded { from_customer, .. } => *from_customer,
+            EventKind::PostAdded { from_customer, .. }
+            | EventKind::EmailReceived { from_customer, .. } => *from_customer,
             EventKind::CallLogged { reached, .. } => *reached,
             EventKind::ContactAttempted { outcome, .. } => *outcome == ContactOutcome::Reached,
             _ => false,
@@ -479,6 +512,7 @@ impl Event {
             EventKind::TitleConfirmed => case.title_reviewed = true,
             EventKind::CallLogged { .. }
             | EventKind::SwarmRequested { .. }
+            | EventKind::EmailReceived { .. }
             | EventKind::ContactAttempted { .. } => {}
             EventKind::EmailQueued { message_id, .. } => {
                 if let Some(id) = message_id {
@@ -551,7 +585,8 @@ impl Event {
                 category: *category,
                 note: None,
             },
-            EventKind::PostAdded { visibility, .. } => match visibility {
+            EventKind::PostAdded { visibility, .. }
+            | EventKind::EmailReceived { visibility, .. } => match visibility {
                 Visibility::Customer => self.kind.clone(),
                 Visibility::Internal => return None,
             },
@@ -593,6 +628,9 @@ impl Event {
                 body, visibility, ..
             } => Some((*visibility, body)),
             EventKind::EmailQueued { body, .. } => Some((Customer, body)),
+            EventKind::EmailReceived {
+                body, visibility, ..
+            } => Some((*visibility, body)),
             EventKind::SwarmRequested { question, .. } => Some((Internal, question)),
             EventKind::Escalated { reason, .. } => Some((Internal, reason)),
             EventKind::StatusChanged { note: Some(n), .. } => Some((Internal, n)),

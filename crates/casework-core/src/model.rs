@@ -118,6 +118,24 @@ string_enum!(
     }
 );
 string_enum!(
+    /// Which threading rule put an inbound email on its case, in the order they are tried
+    /// (recorded on the timeline).
+    ThreadRule {
+        /// A signed reply token in a recipient address (`support+c1027.SIGNATURE@…`).
+        ReplyToken = "reply_token",
+        /// `In-Reply-To`/`References` name a Message-ID Casework sent or received for the case.
+        References = "references",
+        /// A case tag in the subject (`[Case #00001027]`), from the case's customer.
+        SubjectTag = "subject_tag",
+        /// Nothing matched: the message opened a new case.
+        NewCase = "new_case",
+        /// A closed case's policy opened a new case linked to it.
+        LinkedCase = "linked_case",
+        /// A delivery-failure report about a message Casework sent for the case.
+        Bounce = "bounce",
+    }
+);
+string_enum!(
     /// What a link or search hit points to.
     RefKind { Case = "case", Article = "article", Defect = "defect" }
 );

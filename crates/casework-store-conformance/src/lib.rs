@@ -1,7 +1,7 @@
 //! The behaviour suite every Casework store must pass, grouped as core's store port is: one
 //! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
 //! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`), and last `service.rs`,
-//! the service driven over the whole store.
+//! the service driven over the whole store, and `inbound.rs`, inbound email through it.
 //!
 //! A store's test module runs all of it with one line:
 //!
@@ -64,6 +64,7 @@ macro_rules! suite {
         $crate::outbox_suite!($make);
         $crate::diagnostics_suite!($make);
         $crate::service_suite!($make);
+        $crate::inbound_suite!($make);
     };
 }
 
@@ -180,6 +181,24 @@ macro_rules! service_suite {
     ($make:expr) => {
         $crate::__group!(service; $make;
             random_commands_change_what_an_independent_model_says,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of inbound email through the service on the whole store:
+/// threading, what a reply does, taking a message once, in a module `inbound`, each on a
+/// fresh store from `$make`, which needs `CaseStore (every capability)`.
+#[macro_export]
+macro_rules! inbound_suite {
+    ($make:expr) => {
+        $crate::__group!(inbound; $make;
+            a_new_sender_opens_a_case_once,
+            a_reply_threads_onto_its_case_and_reaches_the_customer,
+            a_subject_tag_threads_only_for_the_cases_customer,
+            strangers_and_machines_stay_internal_and_change_nothing,
+            a_reply_to_a_closed_case_reopens_it_or_opens_a_linked_one,
+            a_bounce_is_recorded_on_the_case_it_is_about,
+            concurrent_deliveries_take_a_message_once,
         );
     };
 }

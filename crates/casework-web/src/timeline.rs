@@ -244,6 +244,25 @@ pub fn entry(item: &TimelineEntry) -> Entry {
                 }
             }
         }
+        EventKind::EmailReceived {
+            from,
+            subject,
+            body,
+            from_customer,
+            rule,
+            note,
+            ..
+        } => {
+            out.from_customer = *from_customer;
+            out.email = true;
+            out.headline = format!("Email from {from}: {subject}");
+            out.body = Some(body.clone());
+            out.details
+                .push(d("Threaded by", rule.as_str().replace('_', " ")));
+            if let Some(n) = note {
+                out.details.push(d("Note", n.clone()));
+            }
+        }
         EventKind::Linked { target } => {
             out.headline = format!("Linked {} {}", target.kind, target.reference);
         }

@@ -58,6 +58,9 @@ string_enum!(
         /// Use the storage protocol and copy whole stores (machine access; the equivalent of
         /// database credentials).
         Store = "store",
+        /// Hand Casework raw inbound email (`casework mail ingest`, `POST
+        /// /api/v1/inbound/email`): what a mail pipe or a provider's webhook holds.
+        IngestMail = "ingest_mail",
     }
 );
 
@@ -150,6 +153,31 @@ impl Default for NonResponsePolicy {
     }
 }
 
+/// What a customer's email does to a closed case (`[inbound] closed_reply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedReply {
+    /// Reopen it (reason "customer replied", counted in the reopen report).
+    Reopen,
+    /// Open a new case linked to it.
+    NewCase,
+    /// Reopen it when it was closed at most this many days ago, else open a new case
+    /// linked to it.
+    ReopenWithin {
+        /// Days since the close within which a reply reopens.
+        days: u32,
+    },
+}
+
+/// What inbound email does to the workflow (`[inbound]`). A temporarily closed case always
+/// reopens when its customer writes: that is what a temporary close is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundPolicy {
+    /// The status a case in a pending status moves to when its customer replies.
+    pub reply_status: StatusName,
+    /// What a customer's reply does to a case closed as resolved or for non-response.
+    pub closed_reply: ClosedReply,
+}
+
 /// The organization, as it appears in every email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -182,6 +210,8 @@ pub struct WorkflowConfig {
     pub non_response: NonResponsePolicy,
     /// How hard the outbox worker tries to deliver each email.
     pub delivery: DeliveryPolicy,
+    /// What inbound email does to cases.
+    pub inbound: InboundPolicy,
 }
 
 impl WorkflowConfig {
@@ -224,6 +254,10 @@ impl WorkflowConfig {
             checklist: ChecklistConfig::default(),
             non_response: NonResponsePolicy::default(),
             delivery: DeliveryPolicy::default(),
+            inbound: InboundPolicy {
+                reply_status: name("New"),
+                closed_reply: ClosedReply::Reopen,
+            },
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading the workflow file, one function per section: `[organization]`, the `[[status]]`
 //! list and its transitions, `[workflow]` (which status each part of the workflow uses),
-//! `[permissions]`, `[delivery]`. Each refuses a bad value with its line; the checklist and
+//! `[permissions]`, `[delivery]`, `[inbound]`. Each refuses a bad value with its line; the checklist and
 //! non-response sections are plain values serde reads whole.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ChecklistConfig, ConfigError, NonResponsePolicy, Organization, Permission, StatusDef,
-    WorkflowConfig,
+    ChecklistConfig, ClosedReply, ConfigError, InboundPolicy, NonResponsePolicy, Organization,
+    Permission, StatusDef, WorkflowConfig,
 };
 use crate::delivery::DeliveryPolicy;
 use crate::ids::{EmailAddress, StatusName};
@@ -52,6 +52,20 @@ struct RawConfig {
     non_response: NonResponsePolicy,
     #[serde(default)]
     delivery: Option<Spanned<RawDelivery>>,
+    #[serde(default)]
+    inbound: Option<RawInbound>,
+}
+
+/// The `[inbound]` section, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbound {
+    #[serde(default)]
+    reply_status: Option<Spanned<String>>,
+    #[serde(default)]
+    closed_reply: Option<Spanned<String>>,
+    #[serde(default)]
+    reopen_within_days: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +143,7 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
     let named = named_statuses(&raw.workflow, &statuses, &at)?;
     let permissions = permissions(&raw.permissions, &at)?;
     let delivery = delivery(raw.delivery.as_ref(), &at)?;
+    let inbound = inbound(raw.inbound.as_ref(), &statuses, &named, &at)?;
     Ok(WorkflowConfig {
         organization,
         statuses,
@@ -141,6 +156,78 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
         checklist: raw.closing_checklist,
         non_response: raw.non_response,
         delivery,
+        inbound,
+    })
+}
+
+/// `[inbound]`: the status a pending case's reply moves it to (open or pending; the reopen
+/// status when absent) and what a reply to a closed case does (`reopen`, `new_case`, or
+/// `reopen_within` with `reopen_within_days` of at least 1; `reopen` when absent).
+fn inbound(
+    raw: Option<&RawInbound>,
+    statuses: &[StatusDef],
+    named: &Named,
+    at: &Lines<'_>,
+) -> Result<InboundPolicy, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(InboundPolicy {
+            reply_status: named.reopen.clone(),
+            closed_reply: ClosedReply::Reopen,
+        });
+    };
+    let reply_status = match &raw.reply_status {
+        Some(s) => {
+            let status = resolve(statuses, s, at)?;
+            let closed = statuses
+                .iter()
+                .any(|d| d.name == status && d.category == StatusCategory::Closed);
+            if closed {
+                return Err(at.err(
+                    s.span(),
+                    format!(
+                        "status {status:?} is in the closed category; it must be open or pending"
+                    ),
+                ));
+            }
+            status
+        }
+        None => named.reopen.clone(),
+    };
+    let days = raw.reopen_within_days.as_ref();
+    let closed_reply = match raw
+        .closed_reply
+        .as_ref()
+        .map(|s| (s.get_ref().trim(), s.span()))
+    {
+        None | Some(("reopen", _)) => ClosedReply::Reopen,
+        Some(("new_case", _)) => ClosedReply::NewCase,
+        Some(("reopen_within", span)) => match days {
+            Some(d) if *d.get_ref() >= 1 => ClosedReply::ReopenWithin { days: *d.get_ref() },
+            Some(d) => {
+                return Err(at.err(
+                    d.span(),
+                    "inbound: reopen_within_days must be at least 1".into(),
+                ));
+            }
+            None => {
+                return Err(at.err(
+                    span,
+                    "inbound: closed_reply = \"reopen_within\" needs reopen_within_days".into(),
+                ));
+            }
+        },
+        Some((other, span)) => {
+            return Err(at.err(
+                span,
+                format!(
+                    "inbound: closed_reply {other:?} is not one of reopen, new_case, reopen_within"
+                ),
+            ));
+        }
+    };
+    Ok(InboundPolicy {
+        reply_status,
+        closed_reply,
     })
 }
 

@@ -117,7 +117,7 @@ fn a_wildcard_grants_everything_but_the_storage_protocol() {
             .unwrap()
             .permits(Role::Admin, Permission::Store)
     );
-    let none = with(r#"service = ["store"]"#, r#"service = []"#);
+    let none = with(r#"service = ["store", "ingest_mail"]"#, r#"service = []"#);
     assert!(
         !WorkflowConfig::parse(&none)
             .unwrap()
@@ -174,4 +174,50 @@ fn checklist_items_can_be_switched_off() {
     let c = WorkflowConfig::parse(&text).unwrap();
     assert!(!c.checklist.categorized);
     assert!(c.checklist.summary_last_post);
+}
+
+#[test]
+fn the_inbound_section_names_an_open_status_and_a_closed_reply_policy() {
+    use super::ClosedReply;
+    let default = WorkflowConfig::default_config();
+    assert_eq!(default.inbound.reply_status.as_str(), "In Progress");
+    assert_eq!(
+        default.inbound.closed_reply,
+        ClosedReply::ReopenWithin { days: 30 }
+    );
+    let with = |section: &str| {
+        let text = super::DEFAULT_WORKFLOW.replace(
+            "[inbound]\nreply_status = \"In Progress\"\nclosed_reply = \"reopen_within\"\nreopen_within_days = 30\n",
+            section,
+        );
+        WorkflowConfig::parse(&text)
+    };
+    // absent: the reopen status, and reopen
+    let none = with("").unwrap();
+    assert_eq!(none.inbound.reply_status, none.reopen_status);
+    assert_eq!(none.inbound.closed_reply, ClosedReply::Reopen);
+    assert_eq!(
+        with("[inbound]\nclosed_reply = \"new_case\"\n")
+            .unwrap()
+            .inbound
+            .closed_reply,
+        ClosedReply::NewCase
+    );
+    for (bad, says) in [
+        ("[inbound]\nreply_status = \"Closed\"\n", "closed category"),
+        ("[inbound]\nreply_status = \"Nope\"\n", "unknown status"),
+        (
+            "[inbound]\nclosed_reply = \"reopen_within\"\n",
+            "needs reopen_within_days",
+        ),
+        (
+            "[inbound]\nclosed_reply = \"reopen_within\"\nreopen_within_days = 0\n",
+            "at least 1",
+        ),
+        ("[inbound]\nclosed_reply = \"ignore\"\n", "not one of"),
+        ("[inbound]\nsecret = 1\n", "unknown field"),
+    ] {
+        let err = with(bad).unwrap_err();
+        assert!(err.message.contains(says), "{bad}: {err}");
+    }
 }

@@ -18,8 +18,8 @@
 //! its own here, one bound in [`CaseStore`], a group in the conformance suite
 //! (`casework-store-conformance`), and an implementation in every store.
 //!
-//! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), and [`Mailer`]
-//! (`mailer.rs`).
+//! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), [`Mailer`] (`mailer.rs`)
+//! and [`MailParser`] (`mail_parser.rs`).
 
 pub mod case_log;
 pub mod case_queries;
@@ -27,6 +27,7 @@ pub mod clock;
 pub mod diagnostics;
 pub mod directory;
 pub mod knowledge;
+pub mod mail_parser;
 pub mod mailer;
 pub mod outbox;
 pub mod page;
@@ -39,6 +40,7 @@ pub use clock::{Clock, IdGenerator};
 pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
 pub use directory::Directory;
 pub use knowledge::Knowledge;
+pub use mail_parser::MailParser;
 pub use mailer::{MailError, Mailer};
 pub use outbox::{DeliveryOutcome, OutboxQueue};
 pub use page::{Page, PageError, PageRequest, decode_cursor, encode_cursor};

@@ -6,13 +6,14 @@
 //! The methods are grouped by what they serve: `cases.rs` (opening, reading, working and
 //! listing cases), `directory.rs` (people and tokens), `knowledge.rs` (search, articles,
 //! defects), `reports.rs`, `outbox.rs` (reading the outbox; delivery is in
-//! [`crate::delivery`]), `diagnostics.rs` (`casework doctor`), `storage.rs` (the storage
-//! protocol's handle, for principals with the `store` permission) and `transfer.rs`
-//! (`casework store copy`, with the same permission).
+//! [`crate::delivery`]), `inbound.rs` (taking inbound email), `diagnostics.rs` (`casework
+//! doctor`), `storage.rs` (the storage protocol's handle, for principals with the `store`
+//! permission) and `transfer.rs` (`casework store copy`, with the same permission).
 
 mod cases;
 mod diagnostics;
 mod directory;
+mod inbound;
 mod knowledge;
 mod outbox;
 mod reports;
@@ -33,6 +34,7 @@ use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
+pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
 pub use storage::StoreAccess;
 
 /// How many times a command without an expected version is decided and committed while
@@ -123,6 +125,7 @@ pub struct CaseService {
     ids: Arc<dyn IdGenerator>,
     config: Arc<WorkflowConfig>,
     templates: Arc<Templates>,
+    parser: Option<Arc<dyn crate::ports::MailParser>>,
 }
 
 pub(crate) fn forbidden(role: Role, action: &str) -> ServiceError {
@@ -176,6 +179,7 @@ impl CaseService {
             ids,
             config,
             templates,
+            parser: None,
         }
     }
 

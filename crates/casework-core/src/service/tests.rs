@@ -367,7 +367,8 @@ fn the_storage_protocol_is_for_whom_the_workflow_file_grants_store() {
         assert_eq!(refused, forbidden(role, "use the storage protocol"));
     }
     // the file decides: without `store`, not even the service role
-    let text = crate::config::DEFAULT_WORKFLOW.replace(r#"service = ["store"]"#, "service = []");
+    let text = crate::config::DEFAULT_WORKFLOW
+        .replace(r#"service = ["store", "ingest_mail"]"#, "service = []");
     let svc = service_with(MockCaseStore::new(), WorkflowConfig::parse(&text).unwrap());
     assert!(svc.storage(&token(Role::Service)).is_err());
 }
@@ -396,7 +397,8 @@ fn people_and_diagnostics_are_for_staff_admins_and_the_stores_operator() {
         forbidden(Role::Agent, "read the store's diagnostics")
     );
     // without `store` in the file, the operator must name an admin
-    let text = crate::config::DEFAULT_WORKFLOW.replace(r#"service = ["store"]"#, "service = []");
+    let text = crate::config::DEFAULT_WORKFLOW
+        .replace(r#"service = ["store", "ingest_mail"]"#, "service = []");
     let mut store = MockCaseStore::new();
     store.expect_list_people().never();
     store.expect_stats().never();

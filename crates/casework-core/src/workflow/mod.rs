@@ -26,6 +26,7 @@ use crate::ports::IdGenerator;
 mod checks;
 mod commands;
 mod email;
+pub mod inbound;
 mod validate;
 
 pub use checks::{closing_check, may_reopen, non_response_check};

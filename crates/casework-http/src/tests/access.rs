@@ -560,7 +560,7 @@ pub(crate) async fn the_workflow_file_decides_who_speaks_the_storage_protocol() 
     // issue #12: /store/v1 checked `role == service` in HTTP, and the workflow file's
     // `service = ["store"]` was never read; now core decides with the `store` permission
     let default = casework_core::config::DEFAULT_WORKFLOW;
-    let without = default.replace(r#"service = ["store"]"#, "service = []");
+    let without = default.replace(r#"service = ["store", "ingest_mail"]"#, "service = []");
     assert_ne!(without, default);
     for (text, granted) in [(default.to_string(), true), (without, false)] {
         let svc = casework_core::CaseService::new(

@@ -1,0 +1,329 @@
+//! Inbound email: the one ingestion pipeline every input feeds (`casework mail ingest`, the
+//! IMAP poller, `POST /api/v1/inbound/email`). It threads a message onto its case in a
+//! stated order — `In-Reply-To`/`References` naming a Message-ID Casework sent for the
+//! case, then a case tag in the subject when the sender is the case's customer — else opens
+//! a new case; then commits what `workflow::inbound::decide_reply` decides. A message is
+//! taken once: its key ([`inbound_key`]) is looked for on the case before anything is
+//! written, and a new case is created at most once per key, so a redelivered message
+//! changes nothing, even when two copies race.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaseService, MAX_ATTEMPTS, ServiceError, backoff};
+use crate::config::Permission;
+use crate::event::{Event, EventKind, apply_all};
+use crate::ids::{CaseNumber, EmailAddress};
+use crate::inbound::InboundMessage;
+use crate::model::{Actor, Case, LinkTarget, RefKind, ThreadRule, Visibility};
+use crate::ports::{Commit, MailParser, StoreError};
+use crate::workflow::inbound::{
+    Arrival, ReplyPlan, case_of_message_id, decide_reply, inbound_key, new_case, subject_tag,
+};
+use crate::workflow::{WorkflowError, decide_open, stamp};
+
+/// Most referenced Message-IDs a message is threaded by (`In-Reply-To` first, then
+/// `References` newest first): a long thread's recent ids are the ones that matter.
+pub const MAX_THREAD_LOOKUPS: usize = 20;
+
+/// What became of one inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ingested {
+    /// The case the message is on.
+    pub case: CaseNumber,
+    /// The case number as customers see it (`00001027`).
+    pub display_number: String,
+    /// The threading rule that matched (`new_case` when it opened the case).
+    pub rule: ThreadRule,
+    /// Whether the message opened the case.
+    pub created: bool,
+    /// Whether the message had been taken before, so nothing changed.
+    pub duplicate: bool,
+}
+
+fn refused(field: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::Workflow(WorkflowError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+/// Whether `event` records the Message-ID `id` (an email Casework sent, or one it took).
+fn records_message_id(event: &Event, id: &str) -> bool {
+    match &event.kind {
+        EventKind::EmailQueued {
+            message_id: Some(m),
+            ..
+        }
+        | EventKind::EmailReceived {
+            message_id: Some(m),
+            ..
+        } => m == id,
+        _ => false,
+    }
+}
+
+/// Whether `history` already holds the message taken under `key`.
+fn taken(history: &[Event], key: &str) -> bool {
+    history
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::EmailReceived { key: k, .. } if k == key))
+}
+
+impl CaseService {
+    /// The same service, parsing raw mail with `parser` ([`CaseService::ingest_raw`]).
+    pub fn with_mail_parser(mut self, parser: Arc<dyn MailParser>) -> Self {
+        self.parser = Some(parser);
+        self
+    }
+
+    /// Takes one raw RFC 5322 message: parses it with the wired parser, then
+    /// [`CaseService::ingest`]. Bytes that can never be taken are refused as `Invalid` on
+    /// field `message` (exit 65 for a mail pipe, 422 over HTTP).
+    pub async fn ingest_raw(&self, actor: &Actor, raw: &[u8]) -> Result<Ingested, ServiceError> {
+        self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        let parser = self
+            .parser
+            .as_ref()
+            .ok_or_else(|| ServiceError::Internal("no mail parser is wired".into()))?;
+        let message = parser.parse(raw).map_err(|m| refused("message", m))?;
+        self.ingest(actor, &message).await
+    }
+
+    /// Takes one parsed message: threads it, decides what it does, commits, once.
+    ///
+    /// Refused as `Invalid` (never taken, the same every time): no sender address Casework
+    /// can read; automatic mail (an auto-reply, a bounce) that answers no case; a new case
+    /// the workflow will not open from it.
+    pub async fn ingest(
+        &self,
+        actor: &Actor,
+        message: &InboundMessage,
+    ) -> Result<Ingested, ServiceError> {
+        self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        let from = message
+            .from
+            .as_ref()
+            .and_then(|m| m.address.clone())
+            .ok_or_else(|| {
+                refused(
+                    "from",
+                    "the message has no sender address Casework can read",
+                )
+            })?;
+        let key = inbound_key(message, &from);
+        let domain = self
+            .config
+            .organization
+            .support_email
+            .ascii_domain()
+            .map_err(|e| refused("organization.support_email", e.to_string()))?;
+        if let Some(bounce) = &message.bounce {
+            let original = bounce.original_message_id.as_deref().unwrap_or_default();
+            return match self.sent_by_us(original, &domain).await? {
+                Some(number) => {
+                    let arrival = Arrival {
+                        message,
+                        from: &from,
+                        key: &key,
+                        rule: ThreadRule::Bounce,
+                    };
+                    self.append(number, &arrival).await
+                }
+                None => Err(refused(
+                    "message",
+                    "a delivery-failure report about no message Casework sent",
+                )),
+            };
+        }
+        let (found, rule) = self.thread(message, &from, &domain).await?;
+        let arrival = Arrival {
+            message,
+            from: &from,
+            key: &key,
+            rule,
+        };
+        match found {
+            Some(number) => self.append(number, &arrival).await,
+            None if message.is_automatic() => Err(refused(
+                "message",
+                "an automatic message (auto-reply or bounce) that answers no case",
+            )),
+            None => self.open_from_email(&arrival, None).await,
+        }
+    }
+
+    /// The case whose history holds Casework's Message-ID `id`, if any.
+    async fn sent_by_us(&self, id: &str, domain: &str) -> Result<Option<CaseNumber>, ServiceError> {
+        let Some(number) = case_of_message_id(id, domain) else {
+            return Ok(None);
+        };
+        match self.store.history(number).await {
+            Ok(history) if history.iter().any(|e| records_message_id(e, id)) => Ok(Some(number)),
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Threading, in order: the Message-IDs the message answers, then the subject's case
+    /// tag when the sender is that case's customer; `None` when nothing matched.
+    async fn thread(
+        &self,
+        message: &InboundMessage,
+        from: &EmailAddress,
+        domain: &str,
+    ) -> Result<(Option<CaseNumber>, ThreadRule), ServiceError> {
+        for id in message
+            .referenced_ids()
+            .into_iter()
+            .take(MAX_THREAD_LOOKUPS)
+        {
+            if let Some(number) = self.sent_by_us(id, domain).await? {
+                return Ok((Some(number), ThreadRule::References));
+            }
+        }
+        if let Some(number) = subject_tag(&message.subject) {
+            match self.store.load_case(number).await {
+                // a stranger quoting a case number does not get into the case
+                Ok(case) if &case.customer.email == from => {
+                    return Ok((Some(number), ThreadRule::SubjectTag));
+                }
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((None, ThreadRule::NewCase))
+    }
+
+    /// Puts the arrival on case `number` as `decide_reply` says, once (a case whose history
+    /// already holds its key is left alone), re-deciding when another writer got in first.
+    async fn append(
+        &self,
+        number: CaseNumber,
+        arrival: &Arrival<'_>,
+    ) -> Result<Ingested, ServiceError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let case = self.store.load_case(number).await?;
+            let history = self.store.history(number).await?;
+            let done = |duplicate: bool, rule: ThreadRule| Ingested {
+                case: number,
+                display_number: number.display(),
+                rule,
+                created: false,
+                duplicate,
+            };
+            if taken(&history, arrival.key) {
+                return Ok(done(true, arrival.rule));
+            }
+            let now = self.clock.now();
+            let kinds = match decide_reply(arrival, &case, &self.config, now) {
+                ReplyPlan::Append(kinds) => kinds,
+                ReplyPlan::NewLinkedCase => {
+                    let linked = Arrival {
+                        rule: ThreadRule::LinkedCase,
+                        ..*arrival
+                    };
+                    return Box::pin(self.open_from_email(&linked, Some(number))).await;
+                }
+            };
+            match self.commit_events(&case, arrival.from, kinds).await {
+                Ok(()) => return Ok(done(false, arrival.rule)),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    self.clock.pause(backoff(attempt)).await;
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ServiceError::Busy { attempts: attempt });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn commit_events(
+        &self,
+        case: &Case,
+        from: &EmailAddress,
+        kinds: Vec<EventKind>,
+    ) -> Result<(), StoreError> {
+        let events = stamp(case, from.as_str(), self.clock.now(), kinds);
+        let state = apply_all(case.clone(), &events)
+            .map_err(|e| StoreError::Internal(format!("decided events do not apply: {e}")))?;
+        self.store
+            .commit(Commit {
+                number: case.number,
+                expected_version: case.version,
+                events,
+                state,
+                outbox: Vec::new(),
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Opens a case from an email, at most once per its key (the sender acts as a customer
+    /// opening their own case, so the workflow's `open_case` rule for customers applies),
+    /// then puts the email on it, linked to `closed` when a closed case's policy sent it here.
+    async fn open_from_email(
+        &self,
+        arrival: &Arrival<'_>,
+        closed: Option<CaseNumber>,
+    ) -> Result<Ingested, ServiceError> {
+        let sender = Actor::customer(arrival.from.as_str(), arrival.from.clone());
+        let now = self.clock.now();
+        let opened = decide_open(
+            &new_case(arrival.message, arrival.from),
+            &self.ctx(&sender, now),
+        )?;
+        let created = self
+            .store
+            .create_case_once(
+                arrival.key.to_string(),
+                arrival.key.to_string(),
+                now,
+                sender.name.clone(),
+                opened,
+            )
+            .await?;
+        let number = created.case.number;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let case = self.store.load_case(number).await?;
+            let history = self.store.history(number).await?;
+            let done = |duplicate: bool| Ingested {
+                case: number,
+                display_number: number.display(),
+                rule: arrival.rule,
+                created: true,
+                duplicate,
+            };
+            if taken(&history, arrival.key) {
+                return Ok(done(true));
+            }
+            let mut kinds = Vec::new();
+            if let Some(old) = closed {
+                kinds.push(EventKind::Linked {
+                    target: LinkTarget {
+                        kind: RefKind::Case,
+                        reference: old.get().to_string(),
+                    },
+                });
+            }
+            kinds.push(arrival.received(Visibility::Customer, true, None));
+            match self.commit_events(&case, arrival.from, kinds).await {
+                Ok(()) => return Ok(done(false)),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    self.clock.pause(backoff(attempt)).await;
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ServiceError::Busy { attempts: attempt });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The pure rules of inbound email: the keys that thread a message and its idempotency key.
+
+use super::*;
+use crate::inbound::{BodySource, Mailbox, digest};
+
+fn message(id: Option<&str>, subject: &str) -> InboundMessage {
+    InboundMessage {
+        message_id: id.map(Into::into),
+        in_reply_to: vec![],
+        references: vec![],
+        from: Some(Mailbox::new(None, "zoe@kunde.example")),
+        reply_to: vec![],
+        to: vec![],
+        cc: vec![],
+        delivered_to: vec![],
+        subject: subject.into(),
+        date: None,
+        body: "b".into(),
+        body_source: BodySource::Plain,
+        attachments: vec![],
+        auto_signals: vec![],
+        bounce: None,
+        thread_index: None,
+        digest: digest(subject.as_bytes()),
+        size: 1,
+    }
+}
+
+#[test]
+fn casework_message_ids_name_their_case_on_the_support_domain_only() {
+    let n = |s: &str| case_of_message_id(s, "example.com").map(CaseNumber::get);
+    assert_eq!(n("ab12.case-00001027@example.com"), Some(1027));
+    assert_eq!(n("ab12.case-00001027@EXAMPLE.com"), Some(1027));
+    assert_eq!(n("ab12.case-00001027@example.org"), None);
+    assert_eq!(n("ab12.case-@example.com"), None);
+    assert_eq!(n("ab12.case-0@example.com"), None);
+    assert_eq!(n("ab12.case-+12@example.com"), None);
+    assert_eq!(n("no-at-sign"), None);
+    assert_eq!(n("x.case-99999999999999999999@example.com"), None);
+}
+
+#[test]
+fn a_subject_tag_is_found_with_or_without_hash() {
+    let t = |s: &str| subject_tag(s).map(CaseNumber::get);
+    assert_eq!(t("Re: [Case #00001027] Printer"), Some(1027));
+    assert_eq!(t("AW: [case 00001027] Drucker"), Some(1027));
+    assert_eq!(t("[Ticket 5] [Case 7]"), Some(7));
+    assert_eq!(t("[Case #] x"), None);
+    assert_eq!(t("[Case 12 x]"), None);
+    assert_eq!(t("[Cas"), None);
+    assert_eq!(t("[Casé 1]"), None);
+    assert_eq!(t("[Casé 1] [Case 2]"), Some(2));
+    assert_eq!(t("Case 1027"), None);
+}
+
+#[test]
+fn the_key_is_the_message_id_with_its_sender_else_the_digest() {
+    let zoe: EmailAddress = "zoe@kunde.example".parse().unwrap();
+    let eve: EmailAddress = "eve@evil.example".parse().unwrap();
+    let a = message(Some("m1@x"), "s");
+    let mut b = message(Some("m1@x"), "other bytes");
+    assert_eq!(inbound_key(&a, &zoe), inbound_key(&b, &zoe));
+    assert_ne!(inbound_key(&a, &zoe), inbound_key(&a, &eve));
+    b.message_id = None;
+    let c = message(None, "s");
+    assert_ne!(inbound_key(&b, &zoe), inbound_key(&c, &zoe));
+    assert!(inbound_key(&a, &zoe).len() <= crate::limits::MAX_IDEMPOTENCY_KEY);
+}
+
+#[test]
+fn a_new_case_takes_subject_sender_and_body_within_limits() {
+    let zoe: EmailAddress = "zoe@kunde.example".parse().unwrap();
+    let mut m = message(None, "");
+    m.body = "é".repeat(MAX_TEXT + 5);
+    let new = new_case(&m, &zoe);
+    assert_eq!(new.title, NO_SUBJECT);
+    assert_eq!(new.customer.name, "zoe@kunde.example");
+    assert_eq!(new.description.chars().count(), MAX_TEXT);
+    assert_eq!(new.origin, Origin::Email);
+}

@@ -1,0 +1,383 @@
+//! Inbound email through the service on the whole store: a new sender opens a case once, a
+//! reply threads by Casework's Message-IDs or by the subject's tag (only for the case's
+//! customer), what the reply does to the workflow, and that a redelivered or raced message
+//! is taken once. This group needs every capability the service reads.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use casework_core::documents::EmailFields;
+use casework_core::event::{Event, EventKind};
+use casework_core::ids::CaseNumber;
+use casework_core::inbound::{
+    AutoSignal, AutoSignalKind, BodySource, Bounce, InboundMessage, Mailbox, digest,
+};
+use casework_core::model::PostKind;
+use casework_core::model::{
+    Actor, CloseMode, Origin, Resolution, Role, StatusCategory, TemplateName, ThreadRule,
+    Visibility,
+};
+use casework_core::ports::CaseStore;
+use casework_core::service::{CaseService, Ingested};
+use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::workflow::{CaseEdit, Command};
+use casework_core::{Templates, WorkflowConfig};
+use jiff::SignedDuration;
+
+use super::{ana, new_case, staff};
+
+const CUSTOMER: &str = "zoe@kunde.example";
+
+struct Bench {
+    store: Arc<dyn CaseStore>,
+    svc: CaseService,
+    clock: Arc<FixedClock>,
+    mail: Actor,
+}
+
+async fn bench<S: CaseStore + 'static>(store: Arc<S>) -> Bench {
+    let store: Arc<dyn CaseStore> = store;
+    let clock = Arc::new(FixedClock::default());
+    let svc = CaseService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    store.put_person(staff("ana", Role::Agent)).await.unwrap();
+    Bench {
+        store,
+        svc,
+        clock,
+        mail: Actor::operator("mail"),
+    }
+}
+
+/// A message a person wrote, with a Message-ID of its own.
+fn mail(id: &str, from: &str, subject: &str, body: &str) -> InboundMessage {
+    InboundMessage {
+        message_id: Some(format!("{id}@mail.kunde.example")),
+        in_reply_to: vec![],
+        references: vec![],
+        from: Some(Mailbox::new(Some("Zoe Kunde"), from)),
+        reply_to: vec![],
+        to: vec![Mailbox::new(None, "support@example.com")],
+        cc: vec![],
+        delivered_to: vec![],
+        subject: subject.into(),
+        date: None,
+        body: body.into(),
+        body_source: BodySource::Plain,
+        attachments: vec![],
+        auto_signals: vec![],
+        bounce: None,
+        thread_index: None,
+        digest: digest(id.as_bytes()),
+        size: body.len(),
+    }
+}
+
+fn reply_to(id: &str, from: &str, to_message: &str) -> InboundMessage {
+    let mut m = mail(id, from, "Re: your case", "thanks, here is more");
+    m.in_reply_to = vec![to_message.into()];
+    m.references = vec![to_message.into()];
+    m
+}
+
+impl Bench {
+    async fn ingest(&self, m: &InboundMessage) -> Ingested {
+        self.svc.ingest(&self.mail, m).await.unwrap()
+    }
+
+    /// A case for the customer, taken by ana, with the initial-contact email queued; its
+    /// number and that email's Message-ID.
+    async fn case_with_email(&self) -> (CaseNumber, String) {
+        let case = self
+            .svc
+            .open_case(&ana(), new_case("Printer offline", "d", CUSTOMER))
+            .await
+            .unwrap();
+        self.run(case.number, Command::Take).await;
+        self.run(
+            case.number,
+            Command::SendEmail {
+                template: TemplateName::InitialContact,
+                fields: EmailFields::default(),
+            },
+        )
+        .await;
+        let sent = self.store.outbox_for_case(case.number).await.unwrap();
+        (case.number, sent[0].message_id.clone())
+    }
+
+    /// Closes a case as resolved, meeting the closing checklist first.
+    async fn close(&self, n: CaseNumber) {
+        let some = |s: &str| Some(s.to_string());
+        self.run(
+            n,
+            Command::Edit(CaseEdit {
+                product: some("Printer"),
+                product_version: some("2"),
+                product_area: some("Hardware"),
+                functionality: some("Printing"),
+                issue: some("Offline"),
+                ..CaseEdit::default()
+            }),
+        )
+        .await;
+        self.run(n, Command::ConfirmTitle).await;
+        self.run(
+            n,
+            Command::AddPost {
+                kind: PostKind::Summary,
+                body: "fixed the driver".into(),
+                visibility: Visibility::Internal,
+            },
+        )
+        .await;
+        self.run(
+            n,
+            Command::Close {
+                mode: CloseMode::Resolved,
+                resolution: Some(Resolution {
+                    primary: "fixed".into(),
+                    secondary: "driver".into(),
+                }),
+                notify_customer: false,
+            },
+        )
+        .await;
+    }
+
+    async fn run(&self, n: CaseNumber, cmd: Command) {
+        self.svc.execute(&ana(), n, None, cmd).await.unwrap();
+    }
+
+    async fn received(&self, n: CaseNumber) -> Vec<Event> {
+        self.store
+            .history(n)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventKind::EmailReceived { .. }))
+            .collect()
+    }
+}
+
+pub async fn a_new_sender_opens_a_case_once<S: CaseStore + 'static>(store: Arc<S>) {
+    let b = bench(store).await;
+    let m = mail("first", CUSTOMER, "Printer offline", "it shows error 42");
+    let first = b.ingest(&m).await;
+    assert!(first.created && !first.duplicate);
+    assert_eq!(first.rule, ThreadRule::NewCase);
+    let case = b.store.load_case(first.case).await.unwrap();
+    assert_eq!(case.origin, Origin::Email);
+    assert_eq!(case.title, "Printer offline");
+    assert_eq!(case.description, "it shows error 42");
+    assert_eq!(case.customer.email.as_str(), CUSTOMER);
+    assert_eq!(case.customer.name, "Zoe Kunde");
+    // the same message again changes nothing
+    let again = b.ingest(&m).await;
+    assert_eq!((again.case, again.duplicate), (first.case, true));
+    assert_eq!(b.received(first.case).await.len(), 1);
+    assert_eq!(b.store.stats().await.unwrap().cases, 1);
+    // the same Message-ID from someone else is another message
+    let other = b
+        .ingest(&mail("first", "eve@elsewhere.example", "Hello", "x"))
+        .await;
+    assert!(other.created && other.case != first.case);
+}
+
+pub async fn a_reply_threads_onto_its_case_and_reaches_the_customer<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    let (n, sent) = b.case_with_email().await;
+    b.run(
+        n,
+        Command::Transition {
+            status: "Pending Customer".into(),
+            note: None,
+        },
+    )
+    .await;
+    assert_eq!(b.store.load_case(n).await.unwrap().contacts.emails, 1);
+    let got = b.ingest(&reply_to("r1", CUSTOMER, &sent)).await;
+    assert_eq!(
+        (got.case, got.rule, got.created),
+        (n, ThreadRule::References, false)
+    );
+    let case = b.store.load_case(n).await.unwrap();
+    assert_eq!(case.contacts.emails, 0, "a reply starts the count over");
+    assert_eq!(
+        case.status.as_str(),
+        "In Progress",
+        "a pending case moves on"
+    );
+    let received = b.received(n).await;
+    match &received[0].kind {
+        EventKind::EmailReceived {
+            visibility,
+            from_customer,
+            rule,
+            body,
+            ..
+        } => {
+            assert_eq!(*visibility, Visibility::Customer);
+            assert!(*from_customer);
+            assert_eq!(*rule, ThreadRule::References);
+            assert_eq!(body, "thanks, here is more");
+        }
+        other => panic!("{other:?}"),
+    }
+    // an id that only looks like Casework's does not thread
+    let forged = sent.replacen(|c: char| c.is_ascii_alphanumeric(), "x", 1);
+    let elsewhere = b.ingest(&reply_to("r2", CUSTOMER, &forged)).await;
+    assert!(elsewhere.created && elsewhere.case != n);
+}
+
+pub async fn a_subject_tag_threads_only_for_the_cases_customer<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    let (n, _) = b.case_with_email().await;
+    let subject = format!("Re: [Case #{}] Printer offline", n.display());
+    let stranger = b
+        .ingest(&mail("s1", "mallory@evil.example", &subject, "let me in"))
+        .await;
+    assert!(stranger.created && stranger.case != n, "{stranger:?}");
+    assert!(b.received(n).await.is_empty());
+    let own = b.ingest(&mail("s2", CUSTOMER, &subject, "more")).await;
+    assert_eq!((own.case, own.rule), (n, ThreadRule::SubjectTag));
+}
+
+pub async fn strangers_and_machines_stay_internal_and_change_nothing<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    let (n, sent) = b.case_with_email().await;
+    b.run(
+        n,
+        Command::Transition {
+            status: "Pending Customer".into(),
+            note: None,
+        },
+    )
+    .await;
+    let before = b.store.load_case(n).await.unwrap();
+    let mut away = reply_to("oof", CUSTOMER, &sent);
+    away.auto_signals.push(AutoSignal {
+        kind: AutoSignalKind::AutoSubmitted,
+        evidence: "auto-replied".into(),
+    });
+    b.ingest(&away).await;
+    b.ingest(&reply_to("cc", "colleague@kunde.example", &sent))
+        .await;
+    let after = b.store.load_case(n).await.unwrap();
+    assert_eq!(after.status, before.status);
+    assert_eq!(after.contacts, before.contacts);
+    let received = b.received(n).await;
+    assert_eq!(received.len(), 2);
+    for e in &received {
+        assert!(e.for_customer().is_none(), "{e:?} is internal");
+        assert!(!e.kind.reaches_customer());
+    }
+    // an auto-reply that answers no case opens none
+    let mut lost = mail("oof2", CUSTOMER, "Out of Office", "away");
+    lost.auto_signals = away.auto_signals.clone();
+    assert!(b.svc.ingest(&b.mail, &lost).await.is_err());
+    assert_eq!(b.store.stats().await.unwrap().cases, 1);
+}
+
+pub async fn a_reply_to_a_closed_case_reopens_it_or_opens_a_linked_one<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    // within the default 30 days: reopened, reason recorded as data
+    let (n, sent) = b.case_with_email().await;
+    b.close(n).await;
+    b.clock.advance(SignedDuration::from_hours(24));
+    let got = b.ingest(&reply_to("c1", CUSTOMER, &sent)).await;
+    assert_eq!(got.case, n);
+    let case = b.store.load_case(n).await.unwrap();
+    assert_eq!(case.status_category, StatusCategory::Open);
+    assert_eq!(case.reopen_count, 1);
+    let history = b.store.history(n).await.unwrap();
+    assert!(history.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Reopened { reason, .. } if reason == "customer replied"
+    )));
+    // closed long ago: a new case, linked to the old one, which stays closed
+    b.close(n).await;
+    b.clock.advance(SignedDuration::from_hours(24 * 31));
+    let got = b.ingest(&reply_to("c2", CUSTOMER, &sent)).await;
+    assert!(got.created && got.case != n);
+    assert_eq!(got.rule, ThreadRule::LinkedCase);
+    assert!(b.store.load_case(n).await.unwrap().is_closed());
+    let linked = b.store.load_case(got.case).await.unwrap();
+    assert_eq!(linked.links[0].reference, n.get().to_string());
+    // delivered again: nothing new anywhere
+    let again = b.ingest(&reply_to("c2", CUSTOMER, &sent)).await;
+    assert_eq!((again.case, again.duplicate), (got.case, true));
+    assert_eq!(b.store.stats().await.unwrap().cases, 2);
+}
+
+pub async fn a_bounce_is_recorded_on_the_case_it_is_about<S: CaseStore + 'static>(store: Arc<S>) {
+    let b = bench(store).await;
+    let (n, sent) = b.case_with_email().await;
+    let mut bounce = mail("b1", "MAILER-DAEMON@mx.kunde.example", "Undelivered", "");
+    bounce.bounce = Some(Bounce {
+        original_message_id: Some(sent),
+        recipient: Some(CUSTOMER.into()),
+        action: Some("failed".into()),
+        status: Some("5.1.1".into()),
+        diagnostic: Some("550 5.1.1 user unknown".into()),
+        standard_report: true,
+    });
+    let got = b.ingest(&bounce).await;
+    assert_eq!((got.case, got.rule), (n, ThreadRule::Bounce));
+    match &b.received(n).await[0].kind {
+        EventKind::EmailReceived {
+            visibility, note, ..
+        } => {
+            assert_eq!(*visibility, Visibility::Internal);
+            assert!(
+                note.as_deref().unwrap().contains("user unknown"),
+                "{note:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // a bounce about a message Casework never sent is refused, not a case
+    let mut stray = bounce.clone();
+    stray.message_id = Some("b2@mx.kunde.example".into());
+    if let Some(b) = stray.bounce.as_mut() {
+        b.original_message_id = Some("nothing@example.com".into());
+    }
+    assert!(b.svc.ingest(&b.mail, &stray).await.is_err());
+}
+
+pub async fn concurrent_deliveries_take_a_message_once<S: CaseStore + 'static>(store: Arc<S>) {
+    let b = Arc::new(bench(store).await);
+    let (n, sent) = b.case_with_email().await;
+    let reply = reply_to("race", CUSTOMER, &sent);
+    let fresh = mail("race-new", "new@kunde.example", "New problem", "x");
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        for m in [reply.clone(), fresh.clone()] {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move { b.ingest(&m).await }));
+        }
+    }
+    let mut duplicates = 0;
+    for t in tasks {
+        duplicates += usize::from(t.await.unwrap().duplicate);
+    }
+    assert_eq!(
+        duplicates, 6,
+        "each message taken once, three copies each recognised"
+    );
+    assert_eq!(b.received(n).await.len(), 1);
+    assert_eq!(b.store.stats().await.unwrap().cases, 2);
+}
