@@ -7,6 +7,7 @@ mod cli;
 mod durability;
 mod email;
 mod imap;
+mod inbound;
 mod openapi;
 mod postgres;
 mod remote;

@@ -327,7 +327,8 @@ pub fn throwaway(clock: Arc<FixedClock>) -> Result<CaseService, Failure> {
         Arc::new(SequentialIds::default()),
         Arc::new(WorkflowConfig::default_config()),
         Arc::new(templates),
-    ))
+    )
+    .with_mail_parser(Arc::new(casework_mail::inbound::Parser::default())))
 }
 
 impl App {
@@ -366,7 +367,8 @@ impl App {
             Arc::new(RandomIds::new()),
             Arc::new(config),
             Arc::new(templates),
-        );
+        )
+        .with_mail_parser(Arc::new(casework_mail::inbound::Parser::default()));
         Self {
             service,
             // shown by `serve` and `doctor`: never a password

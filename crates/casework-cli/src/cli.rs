@@ -134,6 +134,9 @@ pub enum Top {
     /// Outgoing email
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Incoming email: take messages onto cases
+    #[command(subcommand)]
+    Mail(MailCmd),
     /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
     #[command(
         after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n  casework --store postgres://casework@db.internal/casework \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`. On PostgreSQL,\nthe password comes from PGPASSWORD; run as many servers on one database as needed."
@@ -856,6 +859,19 @@ pub enum OutboxStatusArg {
     Queued,
     Sent,
     Failed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCmd {
+    /// Take one RFC 5322 message from standard input (an MTA pipe) onto its case
+    #[command(
+        after_help = "Examples:\n  casework mail ingest < message.eml\n  casework mail ingest --file message.eml --json\n\nPostfix (master.cf):\n  casework unix - n n - - pipe flags=Rq user=casework\n    argv=/usr/local/bin/casework --store sqlite:///var/lib/casework/cases.db mail ingest\n\nExit codes an MTA understands: 0 taken (or taken before: nothing changes),\n65 never takeable (unreadable, no sender, an auto-reply answering no case),\n75 try later (the store is unavailable or busy)."
+    )]
+    Ingest {
+        /// Read the message from this file instead of standard input
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -88,6 +88,10 @@ pub const MAX_INBOUND_ADDRESS: usize = 320;
 /// A Message-ID (RFC 5322's line limit).
 pub const MAX_MESSAGE_ID: usize = 998;
 
+/// The largest raw inbound email taken, in bytes: room for 25 MiB of attachments once
+/// base64 has grown them by a third.
+pub const MAX_INBOUND_MESSAGE: usize = 40 * 1024 * 1024;
+
 /// An attachment's file name as kept.
 pub const MAX_FILE_NAME: usize = 255;
 
@@ -126,6 +130,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_INBOUND_SUBJECT", MAX_INBOUND_SUBJECT as u64),
     ("MAX_INBOUND_ADDRESS", MAX_INBOUND_ADDRESS as u64),
     ("MAX_MESSAGE_ID", MAX_MESSAGE_ID as u64),
+    ("MAX_INBOUND_MESSAGE", MAX_INBOUND_MESSAGE as u64),
     ("MAX_FILE_NAME", MAX_FILE_NAME as u64),
     ("MAX_CASE_NUMBER", MAX_CASE_NUMBER),
     ("PROTOCOL_COUNT", PROTOCOL_COUNT),

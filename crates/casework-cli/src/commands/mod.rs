@@ -2,11 +2,12 @@
 //! outcome. No workflow rule lives here; refusals come from core. [`run`] only dispatches;
 //! the commands are grouped as the CLI is: `cases.rs`, `work.rs` (calls, posts, contacts,
 //! emails, swarms), `people.rs` (agents and tokens), `knowledge.rs` (articles, defects,
-//! search), `reports.rs`, `statuses.rs`, `outbox.rs`, `setup.rs` (init, doctor, openapi,
-//! completions), `serve.rs` and `store.rs` (`store copy`).
+//! search), `reports.rs`, `statuses.rs`, `outbox.rs`, `mail.rs`, `setup.rs` (init,
+//! doctor, openapi, completions), `serve.rs` and `store.rs` (`store copy`).
 
 mod cases;
 mod knowledge;
+mod mail;
 mod outbox;
 mod people;
 mod reports;
@@ -65,13 +66,22 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         _ => {}
     }
     let one_shot = !matches!(cli.command, Top::Serve { .. });
+    // an MTA keeps a message it cannot hand over now (75) instead of bouncing it
+    let mail = matches!(cli.command, Top::Mail(_));
     let app = App::build(
         cli.store.as_deref(),
         cli.config.as_deref(),
         cli.templates.as_deref(),
         one_shot,
     )
-    .await?;
+    .await
+    .map_err(|f| match mail {
+        true => Failure {
+            code: crate::exit::MAIL_TRY_LATER,
+            ..f
+        },
+        false => f,
+    })?;
     let cx = Ctx {
         app: &app,
         actor: &cli.actor,
@@ -106,6 +116,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Top::Report(cmd) => reports::reopens(&cx, cmd).await,
         Top::Status(cmd) => statuses::map(&cx, cmd).await,
         Top::Outbox(cmd) => outbox::outbox(&cx, cmd).await,
+        Top::Mail(cmd) => mail::mail(&cx, cmd).await,
     }
 }
 

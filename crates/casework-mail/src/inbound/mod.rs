@@ -17,9 +17,9 @@ use casework_core::inbound::{self, Attachment, BodySource, InboundMessage, Mailb
 use casework_core::limits::{MAX_FILE_NAME, MAX_INBOUND_SUBJECT, MAX_MESSAGE_ID};
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 
-/// Default largest message taken, in bytes: room for the 25 MiB of attachments the
-/// pipeline accepts by default once base64 has grown them by a third.
-pub const DEFAULT_MAX_BYTES: usize = 40 * 1024 * 1024;
+/// Default largest message taken, in bytes: core's limit (room for the 25 MiB of
+/// attachments the pipeline accepts by default once base64 has grown them by a third).
+pub const DEFAULT_MAX_BYTES: usize = casework_core::limits::MAX_INBOUND_MESSAGE;
 
 /// Default most MIME parts in one message.
 pub const DEFAULT_MAX_PARTS: usize = 1000;
@@ -78,6 +78,16 @@ pub enum InboundError {
         /// The limit.
         limit: usize,
     },
+}
+
+/// Core's mail parser port over [`parse_message`], within its limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parser(pub InboundLimits);
+
+impl casework_core::ports::MailParser for Parser {
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
+        parse_message(raw, &self.0).map_err(|e| e.to_string())
+    }
 }
 
 /// Parses one raw message within `limits`.

@@ -1,0 +1,169 @@
+//! Inbound email through the real `casework` program: `casework mail ingest` takes the
+//! committed fixture corpus, each message with its expected outcome and exit code (the
+//! ones an MTA understands), each exactly once; a customer's reply to the email Casework
+//! sent lands on the case and starts the non-response count over; a stranger quoting the
+//! case number does not get in.
+
+use casework_e2e::Cw;
+use serde_json::Value;
+
+use crate::cli::{open, staffed};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    casework_e2e::workspace_root()
+        .join("crates/casework-mail/tests/fixtures/inbound")
+        .join(name)
+}
+
+fn ingest_file(cw: &Cw, path: &std::path::Path) -> (i32, Option<Value>, String) {
+    let run = cw.run(&[
+        "--json",
+        "mail",
+        "ingest",
+        "--file",
+        &path.display().to_string(),
+    ]);
+    let json = serde_json::from_str(&run.stdout).ok();
+    (run.code, json, run.stderr)
+}
+
+#[test]
+fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() {
+    let cw = staffed("mail-ingest");
+    // what each message of the corpus must become on an empty store: no case of theirs
+    // exists, so people's mail opens cases, and machines' mail is refused (65)
+    let refused = [
+        ("bounce-exim.eml", "no message Casework sent"),
+        ("bounce-plain-text.eml", "no message Casework sent"),
+        ("bounce-postfix.eml", "no message Casework sent"),
+        ("out-of-office.eml", "automatic message"),
+    ];
+    let mut names: Vec<String> = std::fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "{names:?}");
+    let mut opened = Vec::new();
+    for name in &names {
+        let path = fixture(name);
+        let (code, json, stderr) = ingest_file(&cw, &path);
+        match refused.iter().find(|(n, _)| n == name) {
+            Some((_, why)) => {
+                assert_eq!(code, 65, "{name}: {stderr}");
+                assert!(stderr.contains(why), "{name}: {stderr}");
+            }
+            None => {
+                assert_eq!(code, 0, "{name}: {stderr}");
+                let json = json.unwrap();
+                assert_eq!(json["created"], true, "{name}: {json}");
+                assert_eq!(json["rule"], "new_case", "{name}: {json}");
+                opened.push(json["case"].as_u64().unwrap());
+            }
+        }
+        // delivered again: the same answer, nothing new
+        let (again, json, _) = ingest_file(&cw, &path);
+        assert_eq!(again, code, "{name}");
+        if let Some(json) = json {
+            assert_eq!(json["duplicate"], true, "{name}: {json}");
+        }
+    }
+    let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        opened.len(),
+        "{listed}"
+    );
+    // opened from an email: origin email, the email on its timeline
+    let case = cw.json(&["--as", "Ana Lopez", "case", "show", "1"]);
+    assert_eq!(case["case"]["origin"], "email", "{case}");
+    assert_eq!(case["timeline"][1]["type"], "email_received", "{case}");
+    // nothing at all, and bytes that are no email: never takeable
+    assert_eq!(cw.run_with(&["mail", "ingest"], Some("")).code, 65);
+    let junk = cw.run_with(&["mail", "ingest"], Some("\u{1}\u{2} not an email"));
+    assert_eq!(junk.code, 65, "{junk:?}");
+    // a store that cannot be used now: the MTA keeps the message and tries later
+    let blocked = cw.dir.join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let store = format!("sqlite://{}/x.db", blocked.display());
+    let later = cw.run(&[
+        "--store",
+        &store,
+        "mail",
+        "ingest",
+        "--file",
+        &fixture("plain.eml").display().to_string(),
+    ]);
+    assert_eq!(later.code, 75, "{later:?}");
+}
+
+/// A reply as a mail client writes it: answering `message_id`, from `from`.
+fn reply(from: &str, message_id: &str, subject: &str, own_id: &str) -> String {
+    format!(
+        "From: Jordan Smith <{from}>\r\nTo: support@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <{own_id}>\r\nIn-Reply-To: <{message_id}>\r\nReferences: <{message_id}>\r\n\
+         Date: Tue, 24 Nov 2026 08:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         It still fails after the update.\r\n"
+    )
+}
+
+#[test]
+fn a_customer_reply_lands_on_its_case_and_a_stranger_quoting_the_number_does_not() {
+    let cw = staffed("mail-reply");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    ana(&["case", "take", &n]);
+    ana(&["email", "send", &n, "--template", "initial-contact"]);
+    let outbox = cw.json(&["--as", "Ana Lopez", "outbox", "list"]);
+    let sent = outbox[0]["message_id"].as_str().unwrap().to_string();
+    let subject = format!("Re: {}", outbox[0]["subject"].as_str().unwrap());
+    let before = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(before["case"]["contacts"]["emails"], 1, "{before}");
+
+    let taken = cw.run_with(
+        &["mail", "ingest"],
+        Some(&reply(
+            "jordan@customer.example",
+            &sent,
+            &subject,
+            "r1@customer.example",
+        )),
+    );
+    assert_eq!(taken.code, 0, "{taken:?}");
+    assert!(
+        taken
+            .stdout
+            .contains(&format!("Added to case {n} (references)")),
+        "{taken:?}"
+    );
+    let after = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(after["case"]["contacts"]["emails"], 0, "{after}");
+    let shown = ana(&["case", "show", &n]);
+    assert!(
+        shown.contains("email from jordan@customer.example (references)"),
+        "{shown}"
+    );
+
+    // a stranger with the case tag in the subject gets a case of their own
+    let stranger = cw.run_with(
+        &["--json", "mail", "ingest"],
+        Some(&reply(
+            "mallory@evil.example",
+            "unknown@evil.example",
+            &subject,
+            "m1@evil.example",
+        )),
+    );
+    assert_eq!(stranger.code, 0, "{stranger:?}");
+    let json: Value = serde_json::from_str(&stranger.stdout).unwrap();
+    assert_eq!(json["created"], true);
+    assert_ne!(json["display_number"], n.as_str());
+    let history = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(history["case"]["contacts"]["emails"], 0, "{history}");
+    assert!(!ana(&["case", "show", &n]).contains("mallory"));
+}
