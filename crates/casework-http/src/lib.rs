@@ -10,7 +10,7 @@
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
 //! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
 //! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `statuses.rs`,
-//! `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
+//! `inbound.rs` (raw email in), `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
 
 mod auth;
@@ -20,6 +20,7 @@ mod emails;
 mod error;
 mod extract;
 mod health;
+mod inbound;
 mod knowledge;
 mod layers;
 pub mod openapi;
@@ -99,6 +100,12 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/outbox", get(outbox::outbox))
         .route("/api/v1/statuses/map", post(statuses::map_status))
+        .route(
+            "/api/v1/inbound/email",
+            post(inbound::inbound_email).layer(DefaultBodyLimit::max(
+                casework_core::limits::MAX_INBOUND_MESSAGE,
+            )),
+        )
         .merge(store_api::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not found", "no such resource")

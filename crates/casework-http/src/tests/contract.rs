@@ -41,6 +41,7 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/reopens/cases"),
     ("get", "/api/v1/outbox"),
     ("post", "/api/v1/statuses/map"),
+    ("post", "/api/v1/inbound/email"),
 ];
 
 /// The storage protocol's routes (`docs/store-protocol.md`), service tokens only.

@@ -3,7 +3,7 @@
 //! the tests are by subject: `workflow.rs` (cases through the API), `access.rs` (the access
 //! matrix and the storage protocol's door), `server.rs` (sockets, timeouts, limits),
 //! `contract.rs` (the OpenAPI document and the fuzzer's findings), `auth.rs` (tokens and
-//! their cache), `input.rs` (what input is refused).
+//! their cache), `input.rs` (what input is refused), `inbound.rs` (raw email in).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use super::{AppState, router};
 mod access;
 mod auth;
 mod contract;
+mod inbound;
 mod input;
 mod server;
 mod workflow;
@@ -31,7 +32,8 @@ pub(crate) const JORDAN: &str = "cw_jordan_000000000000000000000000000000000";
 pub(crate) const EVE: &str = "cw_eve_0000000000000000000000000000000000000";
 
 pub(crate) async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
-    let svc = casework_core::testing::service(store);
+    let svc =
+        casework_core::testing::service(store).with_mail_parser(Arc::new(inbound::HeaderParser));
     let root = Actor {
         name: "root".into(),
         principal: "person:root".into(),

@@ -1,0 +1,133 @@
+//! `POST /api/v1/inbound/email`: who may hand Casework raw mail, what it answers, and that
+//! its body limit is the inbound message's, not the JSON API's. The MIME parser is
+//! `casework-mail`'s and is tested there and end to end; here a parser of plain headers
+//! stands in, so these tests are about the route.
+
+use std::sync::Arc;
+
+use axum::body::Body as HttpBody;
+use axum::http::{Request, StatusCode, header};
+use casework_core::inbound::{BodySource, InboundMessage, Mailbox, digest};
+use casework_core::limits::MAX_INBOUND_MESSAGE;
+use casework_core::ports::MailParser;
+use tower::ServiceExt;
+
+use super::{ADMIN, AGENT, JORDAN, stores};
+
+/// Reads `Name: value` lines up to the first blank line; the rest is the body. Refuses
+/// bytes without a `From` line, as a real parser refuses what is no email.
+pub(crate) struct HeaderParser;
+
+impl MailParser for HeaderParser {
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+        let field = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        let from = field("From:").ok_or("not an email: no header found")?;
+        Ok(InboundMessage {
+            message_id: field("Message-ID:"),
+            in_reply_to: vec![],
+            references: vec![],
+            from: Some(Mailbox::new(None, &from)),
+            reply_to: vec![],
+            to: vec![],
+            cc: vec![],
+            delivered_to: vec![],
+            subject: field("Subject:").unwrap_or_default(),
+            date: None,
+            body: body.trim().to_string(),
+            body_source: BodySource::Plain,
+            attachments: vec![],
+            auto_signals: vec![],
+            bounce: None,
+            thread_index: None,
+            digest: digest(raw),
+            size: raw.len(),
+        })
+    }
+}
+
+async fn post(
+    app: &axum::Router,
+    token: Option<&str>,
+    raw: Vec<u8>,
+) -> (StatusCode, header::HeaderMap, serde_json::Value) {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/inbound/email")
+        .header(header::CONTENT_TYPE, "message/rfc822");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(HttpBody::from(raw)).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = axum::body::to_bytes(res.into_body(), 1024 * 1024)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or_default(),
+    )
+}
+
+fn message(id: &str, body_len: usize) -> Vec<u8> {
+    format!(
+        "From: zoe@kunde.example\nSubject: Printer offline\nMessage-ID: {id}@kunde.example\n\n{}",
+        "x".repeat(body_len)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_raw_message_opens_a_case_once_for_a_token_with_ingest_mail() {
+    for (name, app) in stores().await {
+        let (status, headers, body) = post(&app, Some(ADMIN), message("m1", 10)).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        assert_eq!(headers[header::LOCATION], "/api/v1/cases/1", "{name}");
+        assert_eq!(body["rule"], "new_case", "{name}");
+        assert_eq!(body["display_number"], "00000001", "{name}");
+        let (status, _, body) = post(&app, Some(ADMIN), message("m1", 10)).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(
+            (body["case"].as_u64(), &body["duplicate"]),
+            (Some(1), &serde_json::json!(true))
+        );
+        // no sender: never takeable
+        let (status, _, body) = post(&app, Some(ADMIN), b"Subject: hi\n\nbody".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("no header"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_roles_with_ingest_mail_may_post_raw_mail() {
+    for (name, app) in stores().await {
+        let (status, _, _) = post(&app, None, message("m1", 1)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        for token in [AGENT, JORDAN] {
+            let (status, _, body) = post(&app, Some(token), message("m1", 1)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_may_be_larger_than_a_json_body_up_to_the_inbound_limit() {
+    let app = Arc::new(stores().await.remove(0).1);
+    // over the JSON API's 1 MiB, well within the inbound limit
+    let (status, _, body) = post(&app, Some(ADMIN), message("big", 3 * 1024 * 1024)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, _) = post(&app, Some(ADMIN), message("huge", MAX_INBOUND_MESSAGE + 1)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
