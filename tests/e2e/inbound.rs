@@ -167,3 +167,57 @@ fn a_customer_reply_lands_on_its_case_and_a_stranger_quoting_the_number_does_not
     assert_eq!(history["case"]["contacts"]["emails"], 0, "{history}");
     assert!(!ana(&["case", "show", &n]).contains("mallory"));
 }
+
+#[tokio::test]
+async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() {
+    use casework_e2e::dovecot::Dovecot;
+    use casework_mail::imap::{ImapMailbox, ImapSettings};
+    let server = Dovecot::start("cli-fetch");
+    let url = server.url("INBOX", "?batch=2");
+    let mut mailbox = ImapMailbox::connect(&ImapSettings::parse(&url).unwrap())
+        .await
+        .unwrap();
+    for name in [
+        "plain.eml",
+        "out-of-office.eml",
+        "html-only.eml",
+        "bounce-exim.eml",
+        "shift-jis.eml",
+    ] {
+        mailbox
+            .append(&std::fs::read(fixture(name)).unwrap())
+            .await
+            .unwrap();
+    }
+    mailbox.logout().await.unwrap();
+    let cw = staffed("mail-fetch");
+    let first = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(first["opened"], 3, "{first}");
+    assert_eq!(first["left"].as_array().unwrap().len(), 2, "{first}");
+    // a second run (a restart) finds the same mail and repeats nothing
+    let second = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(
+        (second["opened"].as_u64(), second["duplicates"].as_u64()),
+        (Some(0), Some(3)),
+        "{second}"
+    );
+    let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
+    // with processed=FOLDER, taken mail leaves the inbox; the refused stays for a person
+    let moving = server.url("INBOX", "?processed=Archive");
+    let third = cw.json(&["mail", "fetch", "--imap", &moving]);
+    assert_eq!(third["duplicates"], 3, "{third}");
+    let fourth = cw.json(&["mail", "fetch", "--imap", &moving]);
+    assert_eq!(
+        (
+            fourth["duplicates"].as_u64(),
+            fourth["left"].as_array().unwrap().len()
+        ),
+        (Some(0), 2),
+        "{fourth}"
+    );
+    // a wrong password is a clear usage error
+    let wrong = url.replace("imap://desk:", "imap://desk:wrong");
+    let failed = cw.run(&["mail", "fetch", "--imap", &wrong]);
+    assert_ne!(failed.code, 0, "{failed:?}");
+}

@@ -872,6 +872,16 @@ pub enum MailCmd {
         #[arg(long)]
         file: Option<std::path::PathBuf>,
     },
+    /// Take every message of an IMAP mailbox once, then stop
+    #[command(
+        after_help = "Examples:\n  CASEWORK_IMAP_PASSWORD=secret casework mail fetch \\\n      --imap 'imaps://support@mail.example.com/INBOX?processed=Casework'\n  casework mail fetch --imap 'imap://desk:pw@127.0.0.1:1143/INBOX?tls=none'\n\nURL options: processed=FOLDER (move taken mail there; else it is marked \\Seen),\ntls=starttls|none (none only on loopback), timeout=30s, ca=FILE.pem, batch=50.\nA message taken is confirmed only after it is committed; one that can never be\ntaken is left in the mailbox and listed. Taking a message twice changes nothing."
+    )]
+    Fetch {
+        /// imaps://USER[:PASS]@HOST[:993]/MAILBOX or imap://… (STARTTLS); the password
+        /// may come from CASEWORK_IMAP_PASSWORD
+        #[arg(long)]
+        imap: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

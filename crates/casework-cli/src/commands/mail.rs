@@ -1,3 +1,5 @@
+//! `casework mail fetch`: an IMAP mailbox, once (`crate::mailbox`).
+//!
 //! `casework mail ingest`: one raw message from standard input (an MTA pipe, as Request
 //! Tracker's `rt-mailgate` made standard) or a file, through the service's ingestion
 //! pipeline. Exit codes speak sysexits, which MTAs understand: 0 taken, 65 never takeable,
@@ -20,7 +22,30 @@ use super::Ctx;
 pub(crate) async fn mail(cx: &Ctx<'_>, cmd: MailCmd) -> Result<u8, Failure> {
     match cmd {
         MailCmd::Ingest { file } => ingest(cx, file).await,
+        MailCmd::Fetch { imap } => fetch(cx, &imap).await,
     }
+}
+
+async fn fetch(cx: &Ctx<'_>, url: &str) -> Result<u8, Failure> {
+    let settings =
+        casework_mail::imap::ImapSettings::parse(url).map_err(|e| Failure::usage(e.to_string()))?;
+    let who = cx.who_or_operator().await?;
+    let report = crate::mailbox::fetch_once(&cx.app.service, &who, &settings).await?;
+    if cx.json {
+        print_json(&report)?;
+    } else {
+        outln!(
+            "Opened {} cases, added {} emails to cases, {} taken before; {} left in the mailbox",
+            report.opened,
+            report.added,
+            report.duplicates,
+            report.left.len()
+        );
+        for left in &report.left {
+            outln!("  left UID {}: {}", left.uid, left.reason);
+        }
+    }
+    Ok(0)
 }
 
 /// Reads at most one byte over the limit, so an oversized message is refused by the
