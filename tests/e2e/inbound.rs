@@ -221,3 +221,43 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() 
     let failed = cw.run(&["mail", "fetch", "--imap", &wrong]);
     assert_ne!(failed.code, 0, "{failed:?}");
 }
+
+#[tokio::test]
+async fn serve_with_imap_polls_the_mailbox_into_cases() {
+    use casework_e2e::dovecot::Dovecot;
+    use casework_mail::imap::{ImapMailbox, ImapSettings};
+    let server = Dovecot::start("serve-imap");
+    let url = server.url("INBOX", "?processed=Archive");
+    let cw = staffed("serve-imap");
+    let mut child = cw.spawn(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--no-web",
+        "--imap",
+        &url,
+        "--imap-every",
+        "1",
+    ]);
+    let mut mailbox = ImapMailbox::connect(&ImapSettings::parse(&url).unwrap())
+        .await
+        .unwrap();
+    mailbox
+        .append(&std::fs::read(fixture("plain.eml")).unwrap())
+        .await
+        .unwrap();
+    mailbox.logout().await.unwrap();
+    let start = std::time::Instant::now();
+    let mut cases = 0;
+    while start.elapsed() < std::time::Duration::from_secs(30) {
+        let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
+        cases = listed["items"].as_array().unwrap().len();
+        if cases > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let dir = cw.dir.clone();
+    casework_e2e::stop_by_pid(&mut child, &dir);
+    assert_eq!(cases, 1, "the poller took the message within 30 s");
+}

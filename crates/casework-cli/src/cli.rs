@@ -163,6 +163,12 @@ pub enum Top {
         /// those pages only ask to sign in)
         #[arg(long)]
         no_web: bool,
+        /// Poll this IMAP mailbox for inbound email (as `casework mail fetch --imap`)
+        #[arg(long, env = "CASEWORK_IMAP")]
+        imap: Option<String>,
+        /// Seconds between polls of the --imap mailbox
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        imap_every: u64,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
@@ -865,7 +871,7 @@ pub enum OutboxStatusArg {
 pub enum MailCmd {
     /// Take one RFC 5322 message from standard input (an MTA pipe) onto its case
     #[command(
-        after_help = "Examples:\n  casework mail ingest < message.eml\n  casework mail ingest --file message.eml --json\n\nPostfix (master.cf):\n  casework unix - n n - - pipe flags=Rq user=casework\n    argv=/usr/local/bin/casework --store sqlite:///var/lib/casework/cases.db mail ingest\n\nExit codes an MTA understands: 0 taken (or taken before: nothing changes),\n65 never takeable (unreadable, no sender, an auto-reply answering no case),\n75 try later (the store is unavailable or busy)."
+        after_help = "Examples:\n  casework mail ingest --file message.eml\n  casework --json mail ingest --file message.eml\n\nWithout --file the message is read from standard input, as an MTA pipes it\n(a Postfix example is in docs/operations.md).\nExit codes an MTA understands: 0 taken (or taken before: nothing changes),\n65 never takeable (unreadable, no sender, an auto-reply answering no case),\n75 try later (the store is unavailable or busy)."
     )]
     Ingest {
         /// Read the message from this file instead of standard input

@@ -1,5 +1,6 @@
-//! The email delivery worker `casework serve` runs beside the API. Each round runs in a
-//! task of its own under a supervisor: a round that fails or panics is logged, `/healthz`
+//! The workers `casework serve` runs beside the API: email delivery, and with `--imap` the
+//! IMAP poller ([`crate::mailbox`]). Each round runs in a task of its own under a
+//! supervisor: a round that fails or panics is logged, `/healthz`
 //! says so (503) until a round completes again, and the next round runs anyway, so one bad
 //! message or one bug can never stop delivery for good while the server looks healthy.
 
@@ -14,8 +15,39 @@ use casework_http::Health;
 
 use crate::output::err_line;
 
-/// The worker's name on `/healthz`.
+/// The delivery worker's name on `/healthz`.
 pub const DELIVERY: &str = "delivery";
+
+/// The IMAP poller's name on `/healthz`.
+pub const IMAP: &str = "imap";
+
+/// Takes the mailbox's mail every `every`, for as long as the server runs, as the system
+/// actor `imap`. Messages the pipeline refuses for good stay in the mailbox and are logged.
+pub async fn fetch_forever(
+    service: CaseService,
+    settings: casework_mail::imap::ImapSettings,
+    every: Duration,
+    health: Arc<Health>,
+) {
+    let system = Actor::system("imap");
+    let settings = Arc::new(settings);
+    supervise(&health, IMAP, every, move || {
+        let (service, system, settings) = (service.clone(), system.clone(), settings.clone());
+        async move {
+            let report = crate::mailbox::fetch_once(&service, &system, &settings)
+                .await
+                .map_err(|f| f.message)?;
+            for left in &report.left {
+                err_line(&format!(
+                    "imap: left UID {} in the mailbox: {}",
+                    left.uid, left.reason
+                ));
+            }
+            Ok(())
+        }
+    })
+    .await;
+}
 
 /// Delivers due email every `every`, for as long as the server runs.
 pub async fn deliver_forever(
@@ -26,7 +58,7 @@ pub async fn deliver_forever(
 ) {
     let system = Actor::system("delivery");
     let worker = format!("serve-{}", std::process::id());
-    supervise(&health, every, move || {
+    supervise(&health, DELIVERY, every, move || {
         let (service, mailer, system, worker) = (
             service.clone(),
             mailer.clone(),
@@ -45,32 +77,34 @@ pub async fn deliver_forever(
 }
 
 /// Runs `round` every `every` until the task running this is cancelled, each round in a
-/// task of its own. A round that completes marks the worker running on `health`; one that
-/// fails or panics is logged to standard error and marks it down (with a reason fit for the
-/// public `/healthz`: the details stay in the log).
-pub async fn supervise<F, R>(health: &Health, every: Duration, mut round: F)
+/// task of its own. A round that completes marks the worker `name` running on `health`; one
+/// that fails or panics is logged to standard error and marks it down (with a reason fit
+/// for the public `/healthz`: the details stay in the log).
+pub async fn supervise<F, R>(health: &Health, name: &'static str, every: Duration, mut round: F)
 where
     F: FnMut() -> R,
     R: Future<Output = Result<(), String>> + Send + 'static,
 {
     loop {
         match tokio::spawn(round()).await {
-            Ok(Ok(())) => health.running(DELIVERY),
+            Ok(Ok(())) => health.running(name),
             Ok(Err(e)) => {
-                err_line(&format!("email delivery: {e}"));
+                err_line(&format!("{name}: {e}"));
                 health.down(
-                    DELIVERY,
-                    "the last email delivery run failed; see the server log",
+                    name,
+                    format!("the last {name} run failed; see the server log"),
                 );
             }
             Err(e) if e.is_panic() => {
                 let why = casework_mail::panic_text(e.into_panic().as_ref());
                 err_line(&format!(
-                    "email delivery: the worker stopped unexpectedly ({why}); it restarts in {every:?}"
+                    "{name}: the worker stopped unexpectedly ({why}); it restarts in {every:?}"
                 ));
                 health.down(
-                    DELIVERY,
-                    "the email delivery worker stopped unexpectedly and is restarting; see the server log",
+                    name,
+                    format!(
+                        "the {name} worker stopped unexpectedly and is restarting; see the server log"
+                    ),
                 );
             }
             Err(_) => return, // cancelled: the server is stopping
@@ -94,7 +128,7 @@ mod tests {
         let (h, r, s) = (health.clone(), rounds.clone(), seen.clone());
         let worker = tokio::spawn(async move {
             let h2 = h.clone();
-            supervise(&h, Duration::from_millis(5), move || {
+            supervise(&h, DELIVERY, Duration::from_millis(5), move || {
                 let n = r.fetch_add(1, Ordering::SeqCst);
                 s.lock().unwrap().push(h2.problems().contains_key(DELIVERY));
                 async move {

@@ -98,9 +98,16 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             header_timeout,
             max_connections,
             no_web,
+            imap,
+            imap_every,
         } => {
-            let (every, timeout, max) = (deliver_every, header_timeout, max_connections);
-            serve::serve(&app, &bind, &mailer, every, timeout, max, !no_web).await
+            let workers = serve::Workers {
+                deliver_every,
+                imap,
+                imap_every,
+            };
+            let (timeout, max) = (header_timeout, max_connections);
+            serve::serve(&app, &bind, &mailer, workers, timeout, max, !no_web).await
         }
         Top::Agent(cmd) => people::agent(&cx, cmd).await,
         Top::Token(cmd) => people::token(&cx, cmd).await,

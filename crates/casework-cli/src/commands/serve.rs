@@ -1,25 +1,43 @@
 //! `casework serve`: the HTTP API and the web pages on a socket, with the email delivery
-//! worker beside them.
+//! worker and, with `--imap`, the IMAP poller beside them.
 
 use crate::app::{App, Failure};
 use crate::output;
 
+/// The background workers' settings.
+pub(crate) struct Workers {
+    /// Seconds between delivery runs.
+    pub(crate) deliver_every: u64,
+    /// The IMAP mailbox to poll, if any.
+    pub(crate) imap: Option<String>,
+    /// Seconds between polls.
+    pub(crate) imap_every: u64,
+}
+
 /// Serves the HTTP API (and, with `web`, the desk and portal pages beside it) until SIGTERM
 /// or Ctrl-C; requests in flight finish first. A
 /// background worker delivers queued email through `mailer` every `deliver_every` seconds
-/// meanwhile ([`crate::worker`]), and `/healthz` says whether it runs. Connections idle or
+/// meanwhile ([`crate::worker`]), with `workers.imap` another polls that mailbox every
+/// `workers.imap_every` seconds, and `/healthz` says whether they run. Connections idle or
 /// slow for `header_timeout` seconds are closed, and at most `max_connections` are open.
 pub(crate) async fn serve(
     app: &App,
     bind: &str,
     mailer: &str,
-    deliver_every: u64,
+    workers: Workers,
     header_timeout: u64,
     max_connections: u64,
     web: bool,
 ) -> Result<u8, Failure> {
     let pages = if web { Some(web_pages(app)?) } else { None };
-    let deliver_every = std::time::Duration::from_secs(deliver_every);
+    let deliver_every = std::time::Duration::from_secs(workers.deliver_every);
+    let imap = match &workers.imap {
+        Some(url) => Some(
+            casework_mail::imap::ImapSettings::parse(url)
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        ),
+        None => None,
+    };
     let limits = casework_http::ServeLimits {
         header_read_timeout: std::time::Duration::from_secs(header_timeout),
         max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
@@ -52,12 +70,23 @@ pub(crate) async fn serve(
         deliver_every,
         state.health.clone(),
     ));
+    let poller = imap.map(|settings| {
+        tokio::spawn(crate::worker::fetch_forever(
+            app.service.clone(),
+            settings,
+            std::time::Duration::from_secs(workers.imap_every),
+            state.health.clone(),
+        ))
+    });
     let mut router = casework_http::router(state);
     if let Some(pages) = pages {
         router = beside_the_api(router, pages);
     }
     casework_http::serve(listener, router, limits, shutdown()).await;
     worker.abort();
+    if let Some(p) = poller {
+        p.abort();
+    }
     let _ = output::human("stopped\n");
     Ok(0)
 }
