@@ -261,3 +261,79 @@ async fn serve_with_imap_polls_the_mailbox_into_cases() {
     casework_e2e::stop_by_pid(&mut child, &dir);
     assert_eq!(cases, 1, "the poller took the message within 30 s");
 }
+
+/// What ingesting `raw` into a fresh memory store gives: a case the message is on, or the
+/// pipeline's refusal; anything else (a fault, a panic) fails the property.
+fn ingest_anything(raw: &[u8]) -> Result<(), String> {
+    use casework_core::model::Actor;
+    use casework_core::service::ServiceError;
+    use casework_core::{EventKind, WorkflowError};
+    let store = std::sync::Arc::new(casework_store_memory::MemoryStore::new());
+    let (svc, _) = casework_e2e::service(store.clone());
+    let svc = svc.with_mail_parser(std::sync::Arc::new(
+        casework_mail::inbound::Parser::default(),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match svc.ingest_raw(&Actor::operator("mta"), raw).await {
+            Ok(got) => {
+                use casework_core::ports::CaseLog;
+                let history = store.history(got.case).await.unwrap();
+                let on_case = history
+                    .iter()
+                    .filter(|e| matches!(e.kind, EventKind::EmailReceived { .. }))
+                    .count();
+                if on_case != 1 {
+                    return Err(format!("{got:?}: {on_case} emails on the case"));
+                }
+                // and taken once
+                let again = svc.ingest_raw(&Actor::operator("mta"), raw).await;
+                match again {
+                    Ok(a) if a.duplicate && a.case == got.case => Ok(()),
+                    other => Err(format!("again: {other:?}")),
+                }
+            }
+            Err(ServiceError::Workflow(WorkflowError::Invalid { message, .. }))
+                if !message.is_empty() =>
+            {
+                Ok(())
+            }
+            Err(other) => Err(format!("not a clear refusal: {other:?}")),
+        }
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any bytes given to the pipeline end as a case (once) or a clear refusal.
+    #[test]
+    fn any_bytes_end_as_a_case_or_a_clear_refusal(
+        raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)
+    ) {
+        proptest::prop_assert_eq!(ingest_anything(&raw), Ok(()));
+    }
+
+    /// Real-shaped messages with bytes changed: the same.
+    #[test]
+    fn changed_fixtures_end_as_a_case_or_a_clear_refusal(
+        which in 0usize..21,
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        byte in proptest::prelude::any::<u8>(),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let mut names: Vec<_> = std::fs::read_dir(fixture("")).unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        let mut raw = std::fs::read(&names[which % names.len()]).unwrap();
+        let i = at.index(raw.len());
+        raw[i] = byte;
+        raw.truncate(cut.index(raw.len()) + 1);
+        proptest::prop_assert_eq!(ingest_anything(&raw), Ok(()));
+    }
+}
