@@ -337,3 +337,99 @@ proptest::proptest! {
         proptest::prop_assert_eq!(ingest_anything(&raw), Ok(()));
     }
 }
+
+/// Whatever reply `raw` is, appended to the mailbox at `url` over IMAP.
+async fn deliver(url: &str, raw: &str) {
+    use casework_mail::imap::{ImapMailbox, ImapSettings};
+    let mut mailbox = ImapMailbox::connect(&ImapSettings::parse(url).unwrap())
+        .await
+        .unwrap();
+    mailbox.append(raw.as_bytes()).await.unwrap();
+    mailbox.logout().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
+    use casework_e2e::SmtpServer;
+    use casework_e2e::dovecot::Dovecot;
+    let smtp = SmtpServer::start("inbound-reply", &[]);
+    let imap = Dovecot::start("inbound-reply");
+    let url = imap.url("INBOX", "?processed=Archive");
+    let cw = staffed("mail-roundtrip");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "Ana Lopez"];
+        all.extend_from_slice(args);
+        cw.ok(&all)
+    };
+    ana(&["case", "take", &n]);
+    ana(&["email", "send", &n, "--template", "initial-contact"]);
+    ana(&["outbox", "flush", "--mailer", &smtp.url("")]);
+    let sent = &smtp.wait_for(1, std::time::Duration::from_secs(10))[0];
+    let id = sent["headers"]["Message-ID"].as_str().unwrap();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    let subject = format!("Re: {}", sent["headers"]["Subject"].as_str().unwrap());
+
+    // the customer answers; a stranger quotes the case number
+    deliver(
+        &url,
+        &reply(
+            "jordan@customer.example",
+            &id,
+            &subject,
+            "a1@customer.example",
+        ),
+    )
+    .await;
+    deliver(
+        &url,
+        &reply(
+            "mallory@evil.example",
+            "x@evil.example",
+            &subject,
+            "s1@evil.example",
+        ),
+    )
+    .await;
+    let got = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(
+        (got["added"].as_u64(), got["opened"].as_u64()),
+        (Some(1), Some(1)),
+        "{got}"
+    );
+    let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(
+        case["case"]["contacts"]["emails"], 0,
+        "the reply reached: {case}"
+    );
+    let timeline = case["timeline"].as_array().unwrap();
+    let received: Vec<&Value> = timeline
+        .iter()
+        .filter(|e| e["type"] == "email_received")
+        .collect();
+    assert_eq!(received.len(), 1, "the stranger is not on the case: {case}");
+    assert_eq!(received[0]["from"], "jordan@customer.example");
+    assert_eq!(received[0]["visibility"], "customer");
+
+    // closed for now at the customer's request; their next email reopens it
+    ana(&["case", "close", &n, "--temporary"]);
+    deliver(
+        &url,
+        &reply(
+            "jordan@customer.example",
+            &id,
+            &subject,
+            "a2@customer.example",
+        ),
+    )
+    .await;
+    let got = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(got["added"], 1, "{got}");
+    let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    assert_eq!(case["case"]["status_category"], "open", "{case}");
+    assert_eq!(case["case"]["reopen_count"], 1, "{case}");
+}
