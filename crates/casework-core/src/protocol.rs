@@ -118,6 +118,14 @@ pub struct Finish {
     pub outcome: DeliveryOutcome,
 }
 
+/// `POST /store/v1/outbox/{id}/bounced`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bounced {
+    /// What the bounce said.
+    pub error: String,
+}
+
 /// `POST /store/v1/tokens/{id}/revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,13 +13,19 @@ use casework_core::service::Ingested;
 use crate::auth::Auth;
 use crate::{ApiError, AppState, openapi};
 
+/// The body of `POST /api/v1/inbound/email` as the API document states it: the raw
+/// message's bytes (`type: string, format: binary`, which client generators send as a file).
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RawEmail(pub Vec<u8>);
+
 #[utoipa::path(
     post,
     path = "/api/v1/inbound/email",
     tag = "inbound",
     summary = "Take a raw inbound email onto its case (service or admin token)",
     description = "The body is one RFC 5322 message, as received (up to {MAX_INBOUND_MESSAGE} bytes). It is threaded onto the case it answers (Casework's Message-IDs in In-Reply-To/References, then a case tag in the subject from the case's customer) or opens a new case. A message is taken once: the same message again changes nothing and answers `duplicate: true`. Bytes that can never be taken (no sender, not an email, an auto-reply answering no case) are 422.",
-    request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
+    request_body(content = inline(RawEmail), content_type = "application/octet-stream", description = "The raw message, as received (sent as message/rfc822 or application/octet-stream: either is taken)"),
     responses(
         (status = 201, description = "The message opened a case", body = Ingested, headers(("Location" = String, description = "The case's URL"))),
         (status = 200, description = "The message was added to its case, or had been taken before", body = Ingested),

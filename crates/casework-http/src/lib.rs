@@ -44,6 +44,7 @@ pub use auth::{AUTH_TTL, Auth, AuthCache, MonotonicClock};
 pub use error::ApiError;
 pub use extract::{Body, Params};
 pub use health::Health;
+pub use inbound::RawEmail;
 pub use layers::DEFAULT_TIMEOUT;
 pub use server::{ServeLimits, serve};
 pub use state::AppState;

@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/outbox", get(outbox_list))
         .route("/store/v1/outbox/claims", post(outbox_claim))
         .route("/store/v1/outbox/{id}/finish", post(outbox_finish))
+        .route("/store/v1/outbox/{id}/bounced", post(outbox_bounced))
         .route("/store/v1/tokens", get(list_tokens).post(put_token))
         .route("/store/v1/tokens/by-hash/{hash}", get(find_token))
         .route("/store/v1/tokens/{id}/revoke", post(revoke_token))
@@ -392,6 +393,23 @@ async fn outbox_finish(
     Body(f): Body<Finish>,
 ) -> Answer {
     ok(s.outbox_finish(id, f).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/outbox/{id}/bounced",
+    tag = "store",
+    summary = "Mark a message failed because a bounce came back for it",
+    params(("id" = String, Path, description = "Message id")),
+    request_body = casework_core::protocol::Bounced,
+    responses((status = 200, description = "The message", body = casework_core::model::OutboxMessage), crate::openapi::Problems)
+)]
+async fn outbox_bounced(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Body(b): Body<casework_core::protocol::Bounced>,
+) -> Answer {
+    ok(s.outbox_bounced(id, b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(

@@ -158,6 +158,7 @@ macro_rules! outbox_suite {
             outbox_claims_are_exclusive_until_their_deadline,
             outbox_outcomes_are_recorded,
             a_failed_commit_queues_nothing,
+            a_bounce_marks_a_sent_message_failed,
         );
     };
 }

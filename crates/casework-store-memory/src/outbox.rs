@@ -93,4 +93,18 @@ impl OutboxQueue for MemoryStore {
         }
         Ok(m.clone())
     }
+
+    async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
+        let mut inner = self.lock();
+        let m = inner
+            .outbox
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?;
+        m.status = OutboxStatus::Failed;
+        m.last_error = Some(error);
+        m.claimed_by = None;
+        m.claimed_until = None;
+        Ok(m.clone())
+    }
 }

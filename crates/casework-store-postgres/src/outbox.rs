@@ -231,3 +231,27 @@ pub async fn finish(
         }
     }
 }
+
+/// Marks a message failed because a bounce came back for it, whatever its status, and
+/// releases any claim on it.
+pub async fn bounced(
+    c: &impl GenericClient,
+    id: &str,
+    error: &str,
+) -> Result<OutboxMessage, StoreError> {
+    let done = opt(
+        c,
+        &format!(
+            "UPDATE outbox SET status = 'failed', last_error = $2,
+                               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $1
+             RETURNING {COLUMNS}"
+        ),
+        &[&enc(id), &enc(error)],
+    )
+    .await?;
+    match done {
+        Some(r) => message(&r),
+        None => Err(StoreError::NotFound(format!("outbox message {id}"))),
+    }
+}

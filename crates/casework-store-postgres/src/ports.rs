@@ -189,6 +189,10 @@ impl OutboxQueue for PgStore {
     ) -> Result<OutboxMessage, StoreError> {
         outbox::finish(&self.conn().await?, &id, &worker, now, &outcome).await
     }
+
+    async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
+        outbox::bounced(&self.conn().await?, &id, &error).await
+    }
 }
 
 /// Counts for `casework doctor`.

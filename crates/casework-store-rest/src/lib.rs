@@ -440,6 +440,14 @@ impl OutboxQueue for RestStore {
         self.call(Method::POST, &path, Some(&body), Retry::Never)
             .await
     }
+
+    async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
+        let path = format!("/outbox/{}/bounced", segment(&id));
+        let body = casework_core::protocol::Bounced { error };
+        // marking twice changes nothing more: safe to repeat
+        self.call(Method::POST, &path, Some(&body), Retry::Safe)
+            .await
+    }
 }
 
 #[async_trait]

@@ -186,6 +186,11 @@ impl OutboxQueue for SqliteStore {
         self.write(move |c| sql::outbox_finish(c, &id, &worker, now, &outcome))
             .await
     }
+
+    async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
+        self.write(move |c| sql::outbox_bounced(c, &id, &error))
+            .await
+    }
 }
 
 /// Counts.

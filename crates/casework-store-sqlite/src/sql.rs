@@ -1492,6 +1492,31 @@ pub fn outbox_finish(
     row.message()
 }
 
+/// Marks a message failed because it bounced, whatever its status.
+pub fn outbox_bounced(
+    conn: &Connection,
+    id: &str,
+    error: &str,
+) -> Result<OutboxMessage, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = ?2, last_error = ?3, claimed_by = NULL, claimed_until = NULL
+             WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id, OutboxStatus::Failed.as_str(), error]))
+        .map_err(map_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("outbox message {id}")));
+    }
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([id], outbox_row))
+        .map_err(map_err)?;
+    row.message()
+}
+
 // ---------------------------------------------------------------------------------------
 // tokens
 

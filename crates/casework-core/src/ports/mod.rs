@@ -176,6 +176,7 @@ mod mock {
             async fn outbox_for_case(&self, case: CaseNumber) -> Result<Vec<OutboxMessage>, StoreError>;
             async fn outbox_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
             async fn outbox_finish(&self, id: String, worker: String, now: Timestamp, outcome: DeliveryOutcome) -> Result<OutboxMessage, StoreError>;
+            async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError>;
         }
 
         #[async_trait]

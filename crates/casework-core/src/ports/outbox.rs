@@ -70,4 +70,11 @@ pub trait OutboxQueue: Send + Sync {
         now: Timestamp,
         outcome: DeliveryOutcome,
     ) -> Result<OutboxMessage, StoreError>;
+
+    /// Marks message `id` failed with `error` because a bounce came back for it: whatever
+    /// its status (the server had accepted it, so it is usually sent), releasing any claim,
+    /// so it is never sent again. Marking it twice changes nothing more.
+    ///
+    /// MUST return `NotFound` for an unknown id.
+    async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError>;
 }

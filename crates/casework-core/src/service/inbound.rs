@@ -19,7 +19,8 @@ use crate::inbound::InboundMessage;
 use crate::model::{Actor, Case, LinkTarget, RefKind, ThreadRule, Visibility};
 use crate::ports::{Commit, MailParser, StoreError};
 use crate::workflow::inbound::{
-    Arrival, ReplyPlan, case_of_message_id, decide_reply, inbound_key, new_case, subject_tag,
+    Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key, new_case,
+    subject_tag,
 };
 use crate::workflow::{WorkflowError, decide_open, stamp};
 
@@ -123,7 +124,15 @@ impl CaseService {
         if let Some(bounce) = &message.bounce {
             let original = bounce.original_message_id.as_deref().unwrap_or_default();
             return match self.sent_by_us(original, &domain).await? {
-                Some(number) => {
+                Some((number, outbox)) => {
+                    // the outbox first: marking is idempotent, so a retry after a failed
+                    // commit marks again and then records, and a duplicate finds both done
+                    if let Some(id) = outbox.filter(|_| bounce.is_permanent()) {
+                        match self.store.outbox_bounced(id, bounce_summary(bounce)).await {
+                            Ok(_) | Err(StoreError::NotFound(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
                     let arrival = Arrival {
                         message,
                         from: &from,
@@ -155,16 +164,29 @@ impl CaseService {
         }
     }
 
-    /// The case whose history holds Casework's Message-ID `id`, if any.
-    async fn sent_by_us(&self, id: &str, domain: &str) -> Result<Option<CaseNumber>, ServiceError> {
+    /// The case whose history holds Casework's Message-ID `id`, if any, with the outbox
+    /// message it names when Casework sent it.
+    async fn sent_by_us(
+        &self,
+        id: &str,
+        domain: &str,
+    ) -> Result<Option<(CaseNumber, Option<String>)>, ServiceError> {
         let Some(number) = case_of_message_id(id, domain) else {
             return Ok(None);
         };
-        match self.store.history(number).await {
-            Ok(history) if history.iter().any(|e| records_message_id(e, id)) => Ok(Some(number)),
-            Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let history = match self.store.history(number).await {
+            Ok(history) => history,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(event) = history.iter().find(|e| records_message_id(e, id)) else {
+            return Ok(None);
+        };
+        let outbox = match &event.kind {
+            EventKind::EmailQueued { message, .. } => Some(message.clone()),
+            _ => None,
+        };
+        Ok(Some((number, outbox)))
     }
 
     /// Threading, in order: the Message-IDs the message answers, then the subject's case
@@ -180,7 +202,7 @@ impl CaseService {
             .into_iter()
             .take(MAX_THREAD_LOOKUPS)
         {
-            if let Some(number) = self.sent_by_us(id, domain).await? {
+            if let Some((number, _)) = self.sent_by_us(id, domain).await? {
                 return Ok((Some(number), ThreadRule::References));
             }
         }

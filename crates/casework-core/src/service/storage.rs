@@ -205,6 +205,15 @@ impl StoreAccess {
             .await
     }
 
+    /// `POST /store/v1/outbox/{id}/bounced`.
+    pub async fn outbox_bounced(
+        &self,
+        id: String,
+        b: crate::protocol::Bounced,
+    ) -> Result<OutboxMessage, StoreError> {
+        self.store.outbox_bounced(id, b.error).await
+    }
+
     /// `POST /store/v1/tokens`.
     pub async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
         self.store.put_token(token).await

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use crate::config::{ClosedReply, WorkflowConfig};
 use crate::event::EventKind;
 use crate::ids::{CaseNumber, EmailAddress};
-use crate::inbound::{InboundMessage, one_line};
+use crate::inbound::{Bounce, InboundMessage, one_line};
 use crate::limits::{MAX_SHORT_TEXT, MAX_TEXT};
 use crate::model::{
     Case, CloseMode, Customer, Origin, PostKind, Priority, StatusCategory, ThreadRule, Visibility,
@@ -115,6 +115,26 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// What a bounce says, on one line: `delivery failed for RECIPIENT (STATUS): DIAGNOSTIC`
+/// (delayed for a notice that is not final), what the case and the outbox message keep.
+pub fn bounce_summary(b: &Bounce) -> String {
+    let mut parts = vec![if b.is_permanent() {
+        "delivery failed".to_string()
+    } else {
+        "delivery delayed".to_string()
+    }];
+    if let Some(r) = &b.recipient {
+        parts.push(format!("for {r}"));
+    }
+    if let Some(s) = &b.status {
+        parts.push(format!("({s})"));
+    }
+    if let Some(d) = &b.diagnostic {
+        parts.push(format!(": {d}"));
+    }
+    one_line(&parts.join(" ").replace(" :", ":"), MAX_SHORT_TEXT)
+}
+
 /// An email on its way onto a case: the message, its sender's address, its key and the rule
 /// that threaded it.
 #[derive(Debug, Clone, Copy)]
@@ -154,17 +174,7 @@ impl Arrival<'_> {
     /// Why an automatic message is only recorded: its signals, or its bounce.
     fn automatic_note(&self) -> String {
         if let Some(b) = &self.message.bounce {
-            let mut parts = vec!["delivery failed".to_string()];
-            if let Some(r) = &b.recipient {
-                parts.push(format!("for {r}"));
-            }
-            if let Some(s) = &b.status {
-                parts.push(format!("({s})"));
-            }
-            if let Some(d) = &b.diagnostic {
-                parts.push(format!(": {d}"));
-            }
-            return one_line(&parts.join(" ").replace(" :", ":"), MAX_SHORT_TEXT);
+            return bounce_summary(b);
         }
         let signs: Vec<String> = self
             .message

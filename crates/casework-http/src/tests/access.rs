@@ -440,6 +440,12 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
             Some(json!({"worker": "w"})),
             422,
         ),
+        (
+            "POST",
+            "/store/v1/outbox/nope/bounced",
+            Some(json!({"error": "550 5.1.1 user unknown"})),
+            404,
+        ),
         ("GET", "/store/v1/tokens", None, 200),
         ("POST", "/store/v1/tokens", Some(token), 204),
         ("GET", "/store/v1/tokens/by-hash/HASH", None, 200),
@@ -552,7 +558,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 12 + 25) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 12 + 26) * 8);
 }
 
 #[tokio::test]

@@ -66,6 +66,7 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("get", "/store/v1/outbox"),
     ("post", "/store/v1/outbox/claims"),
     ("post", "/store/v1/outbox/{id}/finish"),
+    ("post", "/store/v1/outbox/{id}/bounced"),
     ("get", "/store/v1/tokens"),
     ("post", "/store/v1/tokens"),
     ("get", "/store/v1/tokens/by-hash/{hash}"),

@@ -349,6 +349,16 @@ pub async fn a_bounce_is_recorded_on_the_case_it_is_about<S: CaseStore + 'static
         }
         other => panic!("{other:?}"),
     }
+    // the outbox message it is about is failed, with what the bounce said
+    let sent = b.store.outbox_for_case(n).await.unwrap();
+    assert_eq!(sent[0].status, casework_core::model::OutboxStatus::Failed);
+    assert!(
+        sent[0].last_error.as_deref().unwrap().contains("5.1.1"),
+        "{sent:?}"
+    );
+    // delivered again: nothing new
+    assert!(b.ingest(&bounce).await.duplicate);
+    assert_eq!(b.received(n).await.len(), 1);
     // a bounce about a message Casework never sent is refused, not a case
     let mut stray = bounce.clone();
     stray.message_id = Some("b2@mx.kunde.example".into());

@@ -311,3 +311,64 @@ pub async fn a_failed_commit_queues_nothing<S: CaseLog + OutboxQueue + ?Sized + 
         "no outbox message from the failed commit"
     );
 }
+
+pub async fn a_bounce_marks_a_sent_message_failed<S: CaseLog + OutboxQueue + ?Sized + 'static>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    queue_three(&b).await;
+    let now = b.now();
+    let claimed = b
+        .store
+        .outbox_claim("w".into(), now, now + SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
+    let (sent, queued) = (&claimed[0].id, &claimed[1].id);
+    b.store
+        .outbox_finish(sent.clone(), "w".into(), now, DeliveryOutcome::Sent)
+        .await
+        .unwrap();
+    let bounced = b
+        .store
+        .outbox_bounced(sent.clone(), "delivery failed (5.1.1)".into())
+        .await
+        .unwrap();
+    assert_eq!(bounced.status, OutboxStatus::Failed);
+    assert_eq!(
+        bounced.last_error.as_deref(),
+        Some("delivery failed (5.1.1)")
+    );
+    assert_eq!(
+        (bounced.attempts, bounced.sent_at),
+        (1, Some(now)),
+        "the send stays recorded"
+    );
+    // a claimed message is released and never sent again
+    let held = b
+        .store
+        .outbox_bounced(queued.clone(), "bounced".into())
+        .await
+        .unwrap();
+    assert_eq!((held.status, held.claimed_by), (OutboxStatus::Failed, None));
+    let later = now + SignedDuration::from_hours(1);
+    let again = b
+        .store
+        .outbox_claim("v".into(), later, later + SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|m| &m.id != sent && &m.id != queued),
+        "{again:?}"
+    );
+    // twice: the same; unknown: not found
+    let twice = b
+        .store
+        .outbox_bounced(sent.clone(), "delivery failed (5.1.1)".into())
+        .await
+        .unwrap();
+    assert_eq!(twice, bounced);
+    assert!(matches!(
+        b.store.outbox_bounced("nope".into(), "x".into()).await,
+        Err(casework_core::ports::StoreError::NotFound(_))
+    ));
+}
