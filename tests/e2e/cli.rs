@@ -34,6 +34,13 @@ fn redact_times(text: &str) -> String {
     out
 }
 
+/// Runs `args` as Ana Lopez and returns what she was shown.
+pub fn as_ana(cw: &Cw, args: &[&str]) -> String {
+    let mut all = vec!["--as", "Ana Lopez"];
+    all.extend_from_slice(args);
+    cw.ok(&all)
+}
+
 /// A store with an admin, an agent and a lead.
 pub fn staffed(name: &str) -> Cw {
     let cw = Cw::new(EXE, name);

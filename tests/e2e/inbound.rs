@@ -7,7 +7,7 @@
 use casework_e2e::Cw;
 use serde_json::Value;
 
-use crate::cli::{open, staffed};
+use crate::cli::{as_ana, open, staffed};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     casework_e2e::workspace_root()
@@ -112,11 +112,7 @@ fn reply(from: &str, message_id: &str, subject: &str, own_id: &str) -> String {
 fn a_customer_reply_lands_on_its_case_and_a_stranger_quoting_the_number_does_not() {
     let cw = staffed("mail-reply");
     let n = open(&cw, "Map service fails to publish");
-    let ana = |args: &[&str]| {
-        let mut all = vec!["--as", "Ana Lopez"];
-        all.extend_from_slice(args);
-        cw.ok(&all)
-    };
+    let ana = |args: &[&str]| as_ana(&cw, args);
     ana(&["case", "take", &n]);
     ana(&["email", "send", &n, "--template", "initial-contact"]);
     let outbox = cw.json(&["--as", "Ana Lopez", "outbox", "list"]);
@@ -357,11 +353,7 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
     let url = imap.url("INBOX", "?processed=Archive");
     let cw = staffed("mail-roundtrip");
     let n = open(&cw, "Map service fails to publish");
-    let ana = |args: &[&str]| {
-        let mut all = vec!["--as", "Ana Lopez"];
-        all.extend_from_slice(args);
-        cw.ok(&all)
-    };
+    let ana = |args: &[&str]| as_ana(&cw, args);
     ana(&["case", "take", &n]);
     ana(&["email", "send", &n, "--template", "initial-contact"]);
     ana(&["outbox", "flush", "--mailer", &smtp.url("")]);

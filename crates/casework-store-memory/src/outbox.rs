@@ -66,11 +66,7 @@ impl OutboxQueue for MemoryStore {
         outcome: DeliveryOutcome,
     ) -> Result<OutboxMessage, StoreError> {
         let mut inner = self.lock();
-        let m = inner
-            .outbox
-            .iter_mut()
-            .find(|m| m.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?;
+        let m = message_mut(&mut inner.outbox, &id)?;
         if m.claimed_by.as_deref() != Some(worker.as_str()) || m.status != OutboxStatus::Queued {
             return Err(StoreError::ClaimLost(id));
         }
@@ -96,15 +92,22 @@ impl OutboxQueue for MemoryStore {
 
     async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
         let mut inner = self.lock();
-        let m = inner
-            .outbox
-            .iter_mut()
-            .find(|m| m.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?;
+        let m = message_mut(&mut inner.outbox, &id)?;
         m.status = OutboxStatus::Failed;
         m.last_error = Some(error);
         m.claimed_by = None;
         m.claimed_until = None;
         Ok(m.clone())
     }
+}
+
+/// Outbox message `id`, to change; `NotFound` when there is none.
+fn message_mut<'a>(
+    outbox: &'a mut [OutboxMessage],
+    id: &str,
+) -> Result<&'a mut OutboxMessage, StoreError> {
+    outbox
+        .iter_mut()
+        .find(|m| m.id == id)
+        .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))
 }

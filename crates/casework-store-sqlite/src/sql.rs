@@ -1483,13 +1483,17 @@ pub fn outbox_finish(
     )
     .and_then(|mut s| s.execute(params![id, status.as_str(), error, next, sent]))
     .map_err(map_err)?;
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
-        ))
-        .and_then(|mut s| s.query_row([id], outbox_row))
-        .map_err(map_err)?;
-    row.message()
+    outbox_message(conn, id)
+}
+
+/// Outbox message `id` as stored (which the caller knows exists).
+fn outbox_message(conn: &Connection, id: &str) -> Result<OutboxMessage, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], outbox_row))
+    .map_err(map_err)?
+    .message()
 }
 
 /// Marks a message failed because it bounced, whatever its status.
@@ -1508,13 +1512,7 @@ pub fn outbox_bounced(
     if changed == 0 {
         return Err(StoreError::NotFound(format!("outbox message {id}")));
     }
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
-        ))
-        .and_then(|mut s| s.query_row([id], outbox_row))
-        .map_err(map_err)?;
-    row.message()
+    outbox_message(conn, id)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -219,41 +219,58 @@ impl CaseService {
         Ok((None, ThreadRule::NewCase))
     }
 
-    /// Puts the arrival on case `number` as `decide_reply` says, once (a case whose history
-    /// already holds its key is left alone), re-deciding when another writer got in first.
+    /// Puts the arrival on case `number` as `decide_reply` says, once; a closed case whose
+    /// policy hands the reply to a new linked case opens it.
     async fn append(
         &self,
         number: CaseNumber,
         arrival: &Arrival<'_>,
     ) -> Result<Ingested, ServiceError> {
+        let plan = |case: &Case, now| decide_reply(arrival, case, &self.config, now);
+        match self.put_once(number, arrival, false, plan).await? {
+            Some(done) => Ok(done),
+            None => {
+                let linked = Arrival {
+                    rule: ThreadRule::LinkedCase,
+                    ..*arrival
+                };
+                Box::pin(self.open_from_email(&linked, Some(number))).await
+            }
+        }
+    }
+
+    /// Commits what `plan` decides for the arrival on case `number`, once: a case whose
+    /// history already holds the arrival's key is left alone (a duplicate), and the plan is
+    /// decided again when another writer got in first. `None` when the plan hands the
+    /// message to a new linked case.
+    async fn put_once(
+        &self,
+        number: CaseNumber,
+        arrival: &Arrival<'_>,
+        created: bool,
+        plan: impl Fn(&Case, jiff::Timestamp) -> ReplyPlan,
+    ) -> Result<Option<Ingested>, ServiceError> {
+        let done = |duplicate: bool| Ingested {
+            case: number,
+            display_number: number.display(),
+            rule: arrival.rule,
+            created,
+            duplicate,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let case = self.store.load_case(number).await?;
             let history = self.store.history(number).await?;
-            let done = |duplicate: bool, rule: ThreadRule| Ingested {
-                case: number,
-                display_number: number.display(),
-                rule,
-                created: false,
-                duplicate,
-            };
             if taken(&history, arrival.key) {
-                return Ok(done(true, arrival.rule));
+                return Ok(Some(done(true)));
             }
-            let now = self.clock.now();
-            let kinds = match decide_reply(arrival, &case, &self.config, now) {
+            let kinds = match plan(&case, self.clock.now()) {
                 ReplyPlan::Append(kinds) => kinds,
-                ReplyPlan::NewLinkedCase => {
-                    let linked = Arrival {
-                        rule: ThreadRule::LinkedCase,
-                        ..*arrival
-                    };
-                    return Box::pin(self.open_from_email(&linked, Some(number))).await;
-                }
+                ReplyPlan::NewLinkedCase => return Ok(None),
             };
             match self.commit_events(&case, arrival.from, kinds).await {
-                Ok(()) => return Ok(done(false, arrival.rule)),
+                Ok(()) => return Ok(Some(done(false))),
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                     self.clock.pause(backoff(attempt)).await;
                 }
@@ -311,21 +328,7 @@ impl CaseService {
             )
             .await?;
         let number = created.case.number;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let case = self.store.load_case(number).await?;
-            let history = self.store.history(number).await?;
-            let done = |duplicate: bool| Ingested {
-                case: number,
-                display_number: number.display(),
-                rule: arrival.rule,
-                created: true,
-                duplicate,
-            };
-            if taken(&history, arrival.key) {
-                return Ok(done(true));
-            }
+        let plan = |_: &Case, _| {
             let mut kinds = Vec::new();
             if let Some(old) = closed {
                 kinds.push(EventKind::Linked {
@@ -336,16 +339,10 @@ impl CaseService {
                 });
             }
             kinds.push(arrival.received(Visibility::Customer, true, None));
-            match self.commit_events(&case, arrival.from, kinds).await {
-                Ok(()) => return Ok(done(false)),
-                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
-                    self.clock.pause(backoff(attempt)).await;
-                }
-                Err(StoreError::Conflict { .. }) => {
-                    return Err(ServiceError::Busy { attempts: attempt });
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+            ReplyPlan::Append(kinds)
+        };
+        self.put_once(number, arrival, true, plan)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a new case handed its email on".into()))
     }
 }

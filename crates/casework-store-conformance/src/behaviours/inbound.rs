@@ -150,6 +150,13 @@ impl Bench {
         .await;
     }
 
+    /// Moves a case to the pending status "Pending Customer".
+    async fn pending(&self, n: CaseNumber) {
+        let status = "Pending Customer".into();
+        self.run(n, Command::Transition { status, note: None })
+            .await;
+    }
+
     async fn run(&self, n: CaseNumber, cmd: Command) {
         self.svc.execute(&ana(), n, None, cmd).await.unwrap();
     }
@@ -194,14 +201,7 @@ pub async fn a_reply_threads_onto_its_case_and_reaches_the_customer<S: CaseStore
 ) {
     let b = bench(store).await;
     let (n, sent) = b.case_with_email().await;
-    b.run(
-        n,
-        Command::Transition {
-            status: "Pending Customer".into(),
-            note: None,
-        },
-    )
-    .await;
+    b.pending(n).await;
     assert_eq!(b.store.load_case(n).await.unwrap().contacts.emails, 1);
     let got = b.ingest(&reply_to("r1", CUSTOMER, &sent)).await;
     assert_eq!(
@@ -257,14 +257,7 @@ pub async fn strangers_and_machines_stay_internal_and_change_nothing<S: CaseStor
 ) {
     let b = bench(store).await;
     let (n, sent) = b.case_with_email().await;
-    b.run(
-        n,
-        Command::Transition {
-            status: "Pending Customer".into(),
-            note: None,
-        },
-    )
-    .await;
+    b.pending(n).await;
     let before = b.store.load_case(n).await.unwrap();
     let mut away = reply_to("oof", CUSTOMER, &sent);
     away.auto_signals.push(AutoSignal {
