@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use casework_core::model::Actor;
-use casework_core::ports::{CaseStore, Clock, IdGenerator, StoreError, TransferStore};
+use casework_core::ports::{CaseStore, RandomIds, StoreError, SystemClock, TransferStore};
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::transfer::{CopyReport, Stage};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
@@ -93,64 +92,6 @@ impl From<ServiceError> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         ServiceError::from(e).into()
-    }
-}
-
-/// The wall clock.
-pub struct SystemClock;
-
-#[async_trait::async_trait]
-impl Clock for SystemClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
-    }
-
-    /// Sleeps between half and one and a half times `backoff`, so writers that lost the same
-    /// race do not all come back at the same instant.
-    async fn pause(&self, backoff: std::time::Duration) {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.5 + f64::from(nanos) / 1e9;
-        tokio::time::sleep(backoff.mul_f64(jitter)).await;
-    }
-}
-
-/// Ids unique across processes: 64 random bits from the OS, plus a counter.
-pub struct RandomIds {
-    prefix: String,
-    counter: AtomicU64,
-}
-
-impl RandomIds {
-    /// A generator with a fresh random prefix.
-    pub fn new() -> Self {
-        let mut bytes = [0u8; 8];
-        let random = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-            .is_ok();
-        if !random {
-            // No /dev/urandom: time and process id still differ between processes.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-            bytes = (nanos ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
-        }
-        Self {
-            prefix: bytes.iter().map(|b| format!("{b:02x}")).collect(),
-            counter: AtomicU64::new(0),
-        }
-    }
-}
-
-impl IdGenerator for RandomIds {
-    fn new_id(&self) -> String {
-        format!(
-            "{}{:04x}",
-            self.prefix,
-            self.counter.fetch_add(1, Ordering::Relaxed)
-        )
     }
 }
 
@@ -431,15 +372,6 @@ impl Copying {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_differ_between_generators_and_calls() {
-        let (a, b) = (RandomIds::new(), RandomIds::new());
-        let (a1, a2, b1) = (a.new_id(), a.new_id(), b.new_id());
-        assert_ne!(a1, a2);
-        assert_ne!(a1, b1);
-        assert_eq!(a1.len(), 20);
-    }
 
     #[test]
     fn a_fault_inside_is_its_own_exit_code_and_an_unreachable_store_keeps_4() {

@@ -212,6 +212,18 @@ pub struct Customer {
     pub account: Option<String>,
 }
 
+impl Customer {
+    /// A customer with a name and an address, no phone and no account.
+    pub fn new(name: impl Into<String>, email: EmailAddress) -> Self {
+        Self {
+            name: name.into(),
+            email,
+            phone: None,
+            account: None,
+        }
+    }
+}
+
 /// Seed step 10: product area, functionality and issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -428,6 +440,19 @@ pub struct Person {
     pub phone: Option<String>,
     /// Signature appended to emails.
     pub signature: Option<String>,
+}
+
+impl Person {
+    /// A person with a name and a role and nothing else (no email, phone or signature).
+    pub fn new(name: impl Into<String>, role: Role) -> Self {
+        Self {
+            name: name.into(),
+            role,
+            email: None,
+            phone: None,
+            signature: None,
+        }
+    }
 }
 
 /// Whoever issues a command: a person, or a customer identified by email.

@@ -73,13 +73,43 @@ impl AuthCache {
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated caller: the [`Identified`] actor a host application put on the
+/// request, else the one `Authorization: Bearer <token>` names.
 pub struct Auth(pub Actor);
+
+/// An actor the application that mounts Casework's router has already authenticated in
+/// its own way (its sessions, its single sign-on), put in the request's extensions by the
+/// host's middleware before the request reaches Casework. Casework then trusts it and asks
+/// for no token. Only code in the same process can set extensions, never a client.
+///
+/// ```
+/// use axum::{Router, extract::Request, middleware::{self, Next}, response::Response};
+/// use casework_core::model::Actor;
+/// use casework_http::Identified;
+///
+/// async fn map_host_user(mut request: Request, next: Next) -> Response {
+///     // however the host knows who is calling; here, a header its own proxy sets
+///     if request.headers().get("x-host-user").is_some_and(|v| v == "alice") {
+///         let alice = Actor::operator("Alice"); // or `Actor::from_person` of a registered person
+///         request.extensions_mut().insert(Identified(alice));
+///     }
+///     next.run(request).await
+/// }
+///
+/// fn mount(casework: Router) -> Router {
+///     Router::new().nest("/support", casework).layer(middleware::from_fn(map_host_user))
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Identified(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(Identified(actor)) = parts.extensions.get::<Identified>() {
+            return Ok(Auth(actor.clone()));
+        }
         let header = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -40,7 +40,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-pub use auth::{AUTH_TTL, Auth, AuthCache, MonotonicClock};
+pub use auth::{AUTH_TTL, Auth, AuthCache, Identified, MonotonicClock};
 pub use error::ApiError;
 pub use extract::{Body, Params};
 pub use health::Health;

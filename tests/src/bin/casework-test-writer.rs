@@ -9,19 +9,11 @@ use std::io::Write;
 use std::sync::Arc;
 
 use casework_core::model::{Customer, Origin, PostKind, Priority, Role, Visibility};
-use casework_core::ports::Clock;
+use casework_core::ports::SystemClock;
 use casework_core::testing::SequentialIds;
 use casework_core::workflow::{Command, NewCase};
 use casework_core::{CaseService, Templates, WorkflowConfig};
 use casework_store_sqlite::SqliteStore;
-
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
-    }
-}
 
 fn say(line: String) {
     let mut out = std::io::stdout().lock();

@@ -261,7 +261,21 @@ impl WorkflowConfig {
         }
     }
 
-    /// Parses and validates a workflow file's text, section by section (`parse.rs`).
+    /// Parses and validates a workflow file's text, section by section (`parse.rs`). A bad
+    /// file is refused with the line and the reason.
+    ///
+    /// ```
+    /// use casework_core::WorkflowConfig;
+    ///
+    /// let default = include_str!("../../defaults/workflow.toml");
+    /// let config = WorkflowConfig::parse(default)?;
+    /// assert_eq!(config.initial_status.as_str(), "New");
+    ///
+    /// let broken = default.replacen("initial_status = \"New\"", "initial_status = \"Neww\"", 1);
+    /// let refused = WorkflowConfig::parse(&broken).unwrap_err();
+    /// assert!(refused.to_string().contains("Neww"), "{refused}");
+    /// # Ok::<(), casework_core::config::ConfigError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         parse::parse(text)
     }

@@ -24,6 +24,7 @@
 pub mod case_log;
 pub mod case_queries;
 pub mod clock;
+pub mod delegate;
 pub mod diagnostics;
 pub mod directory;
 pub mod knowledge;
@@ -36,7 +37,7 @@ pub mod transfer;
 
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
-pub use clock::{Clock, IdGenerator};
+pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
 pub use directory::Directory;
 pub use knowledge::Knowledge;

@@ -117,7 +117,48 @@ pub struct Outcome {
     pub events: Vec<Event>,
 }
 
-/// The application service.
+/// The application service: every operation a front-end offers, as a method that takes the
+/// acting [`Actor`] and checks what they may see and do against the workflow file.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use casework_core::model::{Actor, Customer, Person, PostKind, Role, Visibility};
+/// use casework_core::ports::{RandomIds, SystemClock};
+/// use casework_core::workflow::{Command, NewCase};
+/// use casework_core::{CaseService, ServiceError, WorkflowError};
+/// use casework_store_memory::MemoryStore;
+///
+/// # futures::executor::block_on(async {
+/// let store = Arc::new(MemoryStore::new());
+/// let service = CaseService::with_defaults(store, Arc::new(SystemClock), Arc::new(RandomIds::new()))?;
+/// let ana = Actor::from_person(&service.register(None, Person::new("Ana Lopez", Role::Agent)).await?);
+///
+/// // open a case for a customer, and take it
+/// let dana = Customer::new("Dana Smith", "dana@example.com".parse()?);
+/// let case = service.open_case(&ana, NewCase::new("Export stops", "At 10%.", dana.clone())).await?;
+/// let taken = service.execute(&ana, case.number, None, Command::Take).await?;
+/// assert_eq!(taken.case.owner.as_deref(), Some("Ana Lopez"));
+///
+/// // a note for staff only, then a stale write: the caller read version 1
+/// let note = Command::AddPost { kind: PostKind::Note, body: "Seen with SSO".into(), visibility: Visibility::Internal };
+/// service.execute(&ana, case.number, None, note).await?;
+/// let stale = service.execute(&ana, case.number, Some(1), Command::Take).await;
+/// assert!(matches!(stale, Err(ServiceError::Conflict { current_version: 3 })));
+///
+/// // the customer sees their case without the note, and may not close it
+/// let customer = Actor::customer(&dana.name, dana.email.clone());
+/// let timeline = service.timeline(&customer, case.number).await?;
+/// assert!(timeline.iter().all(|entry| !format!("{entry:?}").contains("Seen with SSO")));
+/// let close = Command::Close { mode: casework_core::model::CloseMode::Temporary, resolution: None, notify_customer: false };
+/// let refused = service.execute(&customer, case.number, None, close).await;
+/// assert!(matches!(refused, Err(ServiceError::Workflow(WorkflowError::Forbidden { .. }))));
+///
+/// // what is left before it may be closed as resolved
+/// let check = service.closing_check(&ana, case.number).await?;
+/// assert!(!check.ready && check.missing.iter().any(|m| m.item == "summary"));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct CaseService {
     pub(crate) store: Arc<dyn CaseStore>,
@@ -181,6 +222,34 @@ impl CaseService {
             templates,
             parser: None,
         }
+    }
+
+    /// Wires the service with the default workflow file and the embedded templates: what an
+    /// embedder starts with before writing a workflow file of their own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use casework_core::CaseService;
+    /// use casework_core::ports::{RandomIds, SystemClock};
+    ///
+    /// # fn wire(store: Arc<dyn casework_core::CaseStore>) -> Result<CaseService, casework_core::documents::TemplateError> {
+    /// let service = CaseService::with_defaults(store, Arc::new(SystemClock), Arc::new(RandomIds::new()))?;
+    /// assert_eq!(service.config().initial_status.as_str(), "New");
+    /// # Ok(service) }
+    /// ```
+    pub fn with_defaults(
+        store: Arc<dyn CaseStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Result<Self, crate::documents::TemplateError> {
+        let templates = Templates::embedded()?;
+        Ok(Self::new(
+            store,
+            clock,
+            ids,
+            Arc::new(WorkflowConfig::default_config()),
+            Arc::new(templates),
+        ))
     }
 
     /// The workflow configuration.

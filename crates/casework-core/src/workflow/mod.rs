@@ -52,6 +52,26 @@ pub struct NewCase {
     pub product_version: Option<String>,
 }
 
+impl NewCase {
+    /// A case with a title, a description and a customer; from the web, at medium
+    /// priority, with no product yet. Set the other fields on the value as needed.
+    pub fn new(
+        title: impl Into<String>,
+        description: impl Into<String>,
+        customer: Customer,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            description: description.into(),
+            origin: Origin::Web,
+            priority: Priority::Medium,
+            customer,
+            product: None,
+            product_version: None,
+        }
+    }
+}
+
 /// Changes to a case's fields (seed steps 8–10); `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseEdit {
@@ -392,7 +412,36 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<Opened, WorkflowE
 }
 
 /// Decides what a command does to a case: a table from each command to the function in
-/// `commands.rs` that decides it.
+/// `commands.rs` that decides it. Pure: the same case, command and context always give the
+/// same decision, and nothing is written; [`crate::service::decide_commit`] turns it into a
+/// commit.
+///
+/// ```
+/// use casework_core::event::EventKind;
+/// use casework_core::model::{Actor, Role};
+/// use casework_core::testing::{SequentialIds, sample_case};
+/// use casework_core::workflow::{Command, Context, WorkflowError, decide};
+/// use casework_core::{Templates, WorkflowConfig};
+///
+/// let (config, templates, ids) = (WorkflowConfig::default_config(), Templates::embedded()?, SequentialIds::default());
+/// let lee = Actor::operator("Lee Park");
+/// let lee = Actor { role: Role::Agent, ..lee };
+/// let ctx = Context { actor: &lee, config: &config, templates: &templates, now: jiff::Timestamp::UNIX_EPOCH, ids: &ids };
+///
+/// // an unowned case: taking it makes one event, the change of owner
+/// let unowned = casework_core::Case { owner: None, ..sample_case() };
+/// let taken = decide(&Command::Take, &unowned, &ctx)?;
+/// assert!(matches!(&taken.events[..], [EventKind::OwnerChanged { .. }]));
+///
+/// // the sample case is Sample Agent's: an agent may not take it (a lead may reassign it)
+/// let refused = decide(&Command::Take, &sample_case(), &ctx);
+/// assert!(matches!(refused, Err(WorkflowError::Forbidden { .. })));
+///
+/// // moving to a status the workflow does not know is refused, naming it
+/// let refused = decide(&Command::Transition { status: "Nowhere".into(), note: None }, &sample_case(), &ctx);
+/// assert!(matches!(refused, Err(WorkflowError::UnknownStatus { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision, WorkflowError> {
     use commands as c;
     let mut d = Decision::default();

@@ -87,3 +87,39 @@ fn the_auth_cache_forgets_after_its_ttl_and_stays_bounded() {
     off.put("h".into(), actor, t0);
     assert_eq!(off.get("h", t0), None);
 }
+
+#[tokio::test]
+async fn an_actor_the_host_identified_needs_no_token_and_sees_only_what_it_may() {
+    use tower::ServiceExt;
+    let svc = casework_core::testing::service(Arc::new(casework_store_memory::MemoryStore::new()));
+    let app = router(AppState::new(svc));
+    let ask = |actor: Option<Actor>| {
+        let mut request = axum::http::Request::builder()
+            .uri("/api/v1/cases")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        if let Some(a) = actor {
+            request.extensions_mut().insert(crate::Identified(a));
+        }
+        app.clone().oneshot(request)
+    };
+    assert_eq!(ask(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let agent = Actor {
+        name: "Host Agent".into(),
+        principal: "host:1".into(),
+        role: Role::Agent,
+        email: None,
+        phone: None,
+        signature: None,
+    };
+    assert_eq!(ask(Some(agent)).await.unwrap().status(), StatusCode::OK);
+    // the role is Casework's to judge: a customer may not list the outbox
+    let customer = Actor::customer("Dana", "dana@example.com".parse().unwrap());
+    let mut request = axum::http::Request::builder()
+        .uri("/api/v1/outbox")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    request.extensions_mut().insert(crate::Identified(customer));
+    let r = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
