@@ -1088,3 +1088,117 @@ fn a_renamed_status_is_reported_by_doctor_and_its_cases_mapped() {
         "In Progress",
     ]);
 }
+
+#[test]
+fn events_tail_prints_the_feed_once_and_follow_prints_new_events_as_they_land() {
+    use std::io::BufRead;
+    let cw = staffed("events-tail");
+    let a = open(&cw, "First");
+    let b = open(&cw, "Second");
+    cw.ok(&["--as", "Ana Lopez", "case", "take", &a]);
+    let (a, b) = (
+        a.parse::<u64>().unwrap().to_string(),
+        b.parse::<u64>().unwrap().to_string(),
+    );
+    let lines = |text: &str| -> Vec<Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let all = lines(&cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "--json",
+        "events",
+        "tail",
+        "--limit",
+        "1",
+    ]));
+    let keys: Vec<(String, u64)> = all
+        .iter()
+        .map(|e| {
+            (
+                e["event"]["case"].as_u64().unwrap().to_string(),
+                e["event"]["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [(a.clone(), 1), (b.clone(), 1), (a.clone(), 2)],
+        "commit order, a page at a time"
+    );
+    let last = all[2]["position"].as_u64().unwrap().to_string();
+    assert_eq!(
+        cw.ok(&["--as", "Ana Lopez", "events", "tail", "--after", &last]),
+        ""
+    );
+    let human = cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "events",
+        "tail",
+        "--after",
+        &all[1]["position"].to_string(),
+    ]);
+    assert!(human.starts_with(&format!("{last}\t")), "{human}");
+    assert!(
+        human.contains("owner") && human.contains("Ana Lopez"),
+        "{human}"
+    );
+
+    // --follow: prints what lands later, then keeps waiting
+    let mut follower = cw.spawn_reading(&[
+        "--as",
+        "Ana Lopez",
+        "--json",
+        "events",
+        "tail",
+        "--after",
+        &last,
+        "--follow",
+    ]);
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "post",
+        "add",
+        &b,
+        "--kind",
+        "note",
+        "--body",
+        "later",
+    ]);
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the follower prints the new event");
+    let entry: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(entry["event"]["body"], "later");
+    assert!(entry["position"].as_u64().unwrap() > last.parse::<u64>().unwrap());
+    assert!(matches!(follower.try_wait(), Ok(None)), "still following");
+    casework_e2e::stop_by_pid(
+        &mut follower,
+        &std::env::temp_dir().join("casework-no-such-dir"),
+    );
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(50))
+            .is_err(),
+        "each event once"
+    );
+
+    // a page size out of range is refused before anything is read
+    let bad = cw.fails(&["--as", "Ana Lopez", "events", "tail", "--limit", "0"], 1);
+    assert!(bad.contains("limit"), "{bad}");
+}

@@ -246,6 +246,20 @@ impl Cw {
         }
     }
 
+    /// Starts the program in the background with its standard output piped to the caller
+    /// (standard error discarded), for tests that read a stream it prints.
+    pub fn spawn_reading(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = self.command();
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run {}: {e}", self.exe.display()),
+        }
+    }
+
     /// The workflow file `casework init` wrote.
     pub fn config_path(&self) -> std::path::PathBuf {
         self.dir.join("config/casework/workflow.toml")

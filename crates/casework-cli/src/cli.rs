@@ -137,6 +137,9 @@ pub enum Top {
     /// Incoming email: take messages onto cases
     #[command(subcommand)]
     Mail(MailCmd),
+    /// The change feed: every committed event, in commit order
+    #[command(subcommand)]
+    Events(EventsCmd),
     /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
     #[command(
         after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n  casework --store postgres://casework@db.internal/casework \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`. On PostgreSQL,\nthe password comes from PGPASSWORD; run as many servers on one database as needed."
@@ -911,6 +914,26 @@ pub enum OutboxCmd {
         /// At most this many
         #[arg(long, default_value_t = DEFAULT_OUTBOX)]
         limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Print committed events after a position, oldest first; with --follow, keep printing
+    /// new ones as they are committed
+    #[command(
+        after_help = "Examples:\n  casework --as ana events tail\n  casework --as ana events tail --after 1200 --follow --json\n\nEach line starts with the event's position; a consumer keeps the last one it\nhandled and passes it as --after next time, so it never misses or repeats an\nevent. --json prints one JSON object per line ({\"position\", \"event\"}).\nStaff who may read histories see every event; a customer, their own cases'\ncustomer-visible events."
+    )]
+    Tail {
+        /// Start after this position (0: from the first event)
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Read this many events at a time (1 to the largest page)
+        #[arg(long, default_value_t = DEFAULT_PAGE, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
+        limit: u32,
+        /// Keep waiting for new events (until interrupted)
+        #[arg(long)]
+        follow: bool,
     },
 }
 

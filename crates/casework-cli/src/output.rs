@@ -448,6 +448,20 @@ fn what(e: &Event) -> String {
     }
 }
 
+/// One event of the change feed: its position, case, seq, time, actor and what it did.
+pub fn feed_line(entry: &casework_core::ports::FeedEntry) -> String {
+    let e = &entry.event;
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\n",
+        entry.position,
+        e.case,
+        e.seq,
+        e.at.strftime("%Y-%m-%d %H:%M:%S"),
+        visible(&e.actor),
+        describe(e)
+    )
+}
+
 /// A history, one line per event.
 pub fn history(events: &[Event]) -> String {
     events_table(events.iter().map(|e| (e, None)))

@@ -58,6 +58,10 @@ pub const MAX_PAGE: u32 = 500;
 /// The page size when none is asked for.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// The longest a change-feed read waits for a new event, in seconds: below the HTTP
+/// server's request timeout, so a long poll answers before the server gives up on it.
+pub const MAX_FEED_WAIT: u32 = 25;
+
 /// The most hits a search or a similar-cases query returns.
 pub const MAX_HITS: u32 = 100;
 
@@ -120,6 +124,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_CALL_MINUTES", MAX_CALL_MINUTES as u64),
     ("MAX_PAGE", MAX_PAGE as u64),
     ("DEFAULT_PAGE", DEFAULT_PAGE as u64),
+    ("MAX_FEED_WAIT", MAX_FEED_WAIT as u64),
     ("MAX_HITS", MAX_HITS as u64),
     ("DEFAULT_HITS", DEFAULT_HITS as u64),
     ("MAX_OUTBOX", MAX_OUTBOX as u64),

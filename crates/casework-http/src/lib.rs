@@ -9,7 +9,7 @@
 //! `auth.rs` (bearer tokens and their cache), `extract.rs` (bodies, parameters, `If-Match`),
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
 //! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
-//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `statuses.rs`,
+//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `statuses.rs`,
 //! `inbound.rs` (raw email in), `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
 
@@ -18,6 +18,7 @@ mod case_actions;
 mod cases;
 mod emails;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod inbound;
@@ -100,6 +101,7 @@ fn routes(state: AppState) -> Router {
             get(reports::reopen_report_cases),
         )
         .route("/api/v1/outbox", get(outbox::outbox))
+        .route("/api/v1/events", get(events::events))
         .route("/api/v1/statuses/map", post(statuses::map_status))
         .route(
             "/api/v1/inbound/email",

@@ -68,6 +68,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
         crate::search::RULES,
         crate::reports::RULES,
         crate::outbox::RULES,
+        crate::events::RULES,
         crate::statuses::RULES,
         crate::extract::RULES,
         crate::store_api::RULES,

@@ -30,6 +30,7 @@ use crate::{ApiError, AppState, Auth, Body, Params};
 /// document by [`crate::rules`]).
 pub(crate) const RULES: &[Rule] = &[
     Rule(Query("/store/v1/outbox", "limit"), Count),
+    Rule(Query("/store/v1/feed", "limit"), Count),
     Rule(Property("PageRequest", "limit"), Count),
     Rule(Property("SearchQuery", "limit"), Count),
     Rule(Property("Similar", "limit"), Count),
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/tokens/by-hash/{hash}", get(find_token))
         .route("/store/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/store/v1/stats", get(stats))
+        .route("/store/v1/feed", get(feed))
 }
 
 /// The caller's handle on the store: core gives it to a principal the workflow file grants
@@ -474,4 +476,33 @@ async fn revoke_token(
 )]
 async fn stats(Storage(s): Storage) -> Answer {
     ok(s.stats().await.map_err(store_error)?)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    /// Events after this position (0: from the start).
+    #[param(value_type = u64)]
+    after: u64,
+    /// At most this many.
+    #[param(value_type = u64)]
+    limit: u32,
+    /// Only the events of this customer's cases.
+    #[param(value_type = Option<String>)]
+    customer: Option<casework_core::ids::EmailAddress>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/feed",
+    tag = "store",
+    summary = "Committed events after a position, in commit order",
+    params(FeedQuery),
+    responses((status = 200, description = "Events with their positions", body = Vec<casework_core::ports::FeedEntry>), crate::openapi::Problems)
+)]
+async fn feed(Storage(s): Storage, Params(q): Params<FeedQuery>) -> Answer {
+    ok(s.feed(q.after, q.limit, q.customer)
+        .await
+        .map_err(store_error)?)
 }

@@ -1,7 +1,8 @@
 //! The behaviour suite every Casework store must pass, grouped as core's store port is: one
 //! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
-//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`), and last `service.rs`,
-//! the service driven over the whole store, and `inbound.rs`, inbound email through it.
+//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`), and last
+//! `service.rs`, the service driven over the whole store, and `inbound.rs`, inbound email
+//! through it.
 //!
 //! A store's test module runs all of it with one line:
 //!
@@ -63,6 +64,7 @@ macro_rules! suite {
         $crate::reports_suite!($make);
         $crate::outbox_suite!($make);
         $crate::diagnostics_suite!($make);
+        $crate::feed_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -175,6 +177,22 @@ macro_rules! diagnostics_suite {
     };
 }
 
+/// One `#[test]` per behaviour of the change feed: positions in commit order, pages,
+/// customers, refused commits, concurrent writers, in a module `feed`, each on a fresh store
+/// from `$make`, which needs `CaseLog + ChangeFeed`.
+#[macro_export]
+macro_rules! feed_suite {
+    ($make:expr) => {
+        $crate::__group!(feed; $make;
+            every_committed_event_has_one_position_in_commit_order,
+            reading_page_by_page_sees_every_event_once,
+            a_customers_read_holds_only_their_cases,
+            a_refused_commit_takes_no_position,
+            a_consumer_following_concurrent_writers_sees_every_event_once_in_order,
+        );
+    };
+}
+
 /// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
 /// `$make`, which needs `CaseStore (every capability)`.
 #[macro_export]
@@ -279,6 +297,7 @@ mod tests {
             ("reports", include_str!("behaviours/reports.rs")),
             ("outbox", include_str!("behaviours/outbox.rs")),
             ("diagnostics", include_str!("behaviours/diagnostics.rs")),
+            ("feed", include_str!("behaviours/feed.rs")),
             ("service", include_str!("behaviours/service.rs")),
             ("transfer", include_str!("behaviours/transfer.rs")),
         ] {

@@ -23,6 +23,7 @@ fn create_locked(
     let event = opened.event(number, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     inner.last_number = next;
+    inner.feed.push((next, event.seq));
     inner.cases.insert(
         next,
         Record {
@@ -116,9 +117,12 @@ impl CaseLog for MemoryStore {
             }
         }
         // Every check passed: now write, all of it.
-        let Some(record) = inner.cases.get_mut(&commit.number.get()) else {
+        let inner = &mut *inner;
+        let n = commit.number.get();
+        let Some(record) = inner.cases.get_mut(&n) else {
             return Err(StoreError::NotFound(format!("case {}", commit.number)));
         };
+        inner.feed.extend(commit.events.iter().map(|e| (n, e.seq)));
         record.events.extend(commit.events);
         record.case = commit.state.clone();
         inner.outbox.extend(commit.outbox);

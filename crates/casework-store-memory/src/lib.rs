@@ -14,6 +14,7 @@ mod case_log;
 mod case_queries;
 mod diagnostics;
 mod directory;
+mod feed;
 mod knowledge;
 mod outbox;
 mod reports;
@@ -45,6 +46,8 @@ struct Inner {
     tokens: Vec<ApiToken>,
     /// Idempotency keys: fingerprint and the case they created.
     keys: BTreeMap<String, (String, u64)>,
+    /// The change feed: every event's case and seq in commit order; position = index + 1.
+    feed: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -255,6 +255,7 @@ pub async fn create_case(
 ) -> Result<Case, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
     let case = open_in(&tx, at, actor, opened).await?;
+    crate::feed::append(&tx, &[(num(case.number), vec![1])]).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(case)
 }
@@ -305,6 +306,7 @@ pub async fn create_case_once(
         &[&enc(key), &num(case.number)],
     )
     .await?;
+    crate::feed::append(&tx, &[(num(case.number), vec![1])]).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(Created {
         case,
@@ -361,6 +363,7 @@ pub async fn import_cases(
 ) -> Result<Vec<Imported>, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
     let mut outcomes = Vec::with_capacity(records.len());
+    let mut appended = Vec::new();
     let mut highest = 0i64;
     for record in records {
         let state = check_history(&record.history)?;
@@ -372,6 +375,9 @@ pub async fn import_cases(
         };
         let (outcome, have) = plan_import(stored.as_deref(), &record.history)?;
         let new = &record.history[have..];
+        if outcome != Imported::Unchanged {
+            appended.push((num(n), new.iter().map(|e| big(e.seq)).collect()));
+        }
         match outcome {
             Imported::Written => {
                 write_case_row(&tx, &state, None).await?;
@@ -409,6 +415,7 @@ pub async fn import_cases(
         &[&highest],
     )
     .await?;
+    crate::feed::append(&tx, &appended).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(outcomes)
 }
@@ -458,6 +465,8 @@ pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result
     for m in &c.outbox {
         crate::outbox::insert(&tx, m).await?;
     }
+    let seqs = c.events.iter().map(|e| big(e.seq)).collect();
+    crate::feed::append(&tx, &[(num(c.number), seqs)]).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(c.state)
 }

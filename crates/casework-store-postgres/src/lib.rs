@@ -24,6 +24,7 @@
 pub mod cases;
 mod db;
 pub mod directory;
+mod feed;
 pub mod knowledge;
 pub mod outbox;
 mod ports;

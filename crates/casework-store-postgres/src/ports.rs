@@ -4,19 +4,19 @@
 
 use async_trait::async_trait;
 use casework_core::event::{Event, Opened};
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, CaseRecord, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, Imported, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
-    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
-    StoreTransfer,
+    CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
+    Diagnostics, Directory, FeedEntry, Imported, Knowledge, OutboxQueue, Page, PageRequest,
+    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
+    StoreError, StoreStats, StoreTransfer,
 };
 use jiff::Timestamp;
 
-use crate::{PgStore, cases, db, directory, knowledge, outbox, queries, reports};
+use crate::{PgStore, cases, db, directory, feed, knowledge, outbox, queries, reports};
 
 /// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
 #[async_trait]
@@ -196,6 +196,19 @@ impl OutboxQueue for PgStore {
 }
 
 /// Counts for `casework doctor`.
+/// The change feed: positions from a sequence, reads that wait for commits in flight.
+#[async_trait]
+impl ChangeFeed for PgStore {
+    async fn feed(
+        &self,
+        after: u64,
+        limit: u32,
+        customer: Option<EmailAddress>,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        feed::feed(&self.conn().await?, after, limit, customer.as_ref()).await
+    }
+}
+
 #[async_trait]
 impl Diagnostics for PgStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {

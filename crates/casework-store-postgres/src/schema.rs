@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -174,6 +174,26 @@ CREATE INDEX search_internal_terms ON search_internal USING gin (tsv)
 CREATE AGGREGATE casework_tsvector_agg(tsvector) (
     SFUNC = tsvector_concat, STYPE = tsvector, INITCOND = ''
 );
+"#;
+
+/// v2: the change feed. Every event gets a position from a sequence, taken at the end of
+/// its transaction under an advisory lock held until the commit (`feed::append`), so
+/// positions are visible in position order. Events stored before v2 get positions in case
+/// order, then seq. Append-only like the event log.
+const V2: &str = r#"
+CREATE SEQUENCE feed_positions AS bigint;
+CREATE TABLE feed (
+    position    bigint PRIMARY KEY,
+    case_number bigint NOT NULL,
+    seq         bigint NOT NULL
+);
+INSERT INTO feed (position, case_number, seq)
+SELECT nextval('feed_positions'), case_number, seq
+FROM (SELECT case_number, seq FROM events ORDER BY case_number, seq) AS old;
+CREATE TRIGGER feed_append_only BEFORE UPDATE OR DELETE ON feed
+    FOR EACH ROW EXECUTE FUNCTION casework_append_only();
+CREATE TRIGGER feed_no_truncate BEFORE TRUNCATE ON feed
+    FOR EACH STATEMENT EXECUTE FUNCTION casework_append_only();
 "#;
 
 /// What a database holds.

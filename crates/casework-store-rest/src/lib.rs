@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use casework_core::event::{Event, Opened};
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, Commit, Created, DeliveryOutcome, Diagnostics, Directory,
-    Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery,
-    ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
+    Directory, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
+    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -454,6 +454,25 @@ impl OutboxQueue for RestStore {
 impl Diagnostics for RestStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.get("/stats").await
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for RestStore {
+    async fn feed(
+        &self,
+        after: u64,
+        limit: u32,
+        customer: Option<EmailAddress>,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let path = match customer {
+            Some(c) => format!(
+                "/feed?after={after}&limit={limit}&customer={}",
+                segment(c.as_str())
+            ),
+            None => format!("/feed?after={after}&limit={limit}"),
+        };
+        self.get(&path).await
     }
 }
 

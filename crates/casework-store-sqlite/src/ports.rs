@@ -3,14 +3,14 @@
 
 use async_trait::async_trait;
 use casework_core::event::{Event, Opened};
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, Commit, Created, DeliveryOutcome, Diagnostics, Directory,
-    Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery,
-    ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
+    Directory, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
+    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use casework_core::ports::{CaseRecord, Imported, StoreTransfer};
 use jiff::Timestamp;
@@ -189,6 +189,20 @@ impl OutboxQueue for SqliteStore {
 
     async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
         self.write(move |c| sql::outbox_bounced(c, &id, &error))
+            .await
+    }
+}
+
+/// The change feed: positions assigned with the events, in the writer's transaction.
+#[async_trait]
+impl ChangeFeed for SqliteStore {
+    async fn feed(
+        &self,
+        after: u64,
+        limit: u32,
+        customer: Option<EmailAddress>,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        self.read(move |c| sql::feed(c, after, limit, customer.as_ref()))
             .await
     }
 }

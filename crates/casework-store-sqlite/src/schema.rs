@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     sql(V6),
     sql(V7),
+    sql(V8),
 ];
 
 /// The schema version this build writes.
@@ -307,6 +308,25 @@ CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
 CREATE INDEX closures_by_owner ON closures(owner, at);
 CREATE INDEX closures_by_area ON closures(product_area, at);
 CREATE INDEX closures_by_resolution ON closures(primary_resolution, at);
+"#;
+
+/// v8: the change feed. Every event gets a position, an `INTEGER PRIMARY KEY` (the row id:
+/// kept by `VACUUM`, never reused because rows are never deleted), assigned in the write
+/// transaction that appends the event, so positions follow commit order: one writer at a
+/// time holds the database's write lock from the first insert to the commit. Events written
+/// before v8 get positions in case order, then seq (their commit order across cases was not
+/// recorded); append-only like the event log.
+const V8: &str = r#"
+CREATE TABLE feed (
+    position    INTEGER PRIMARY KEY,
+    case_number INTEGER NOT NULL,
+    seq         INTEGER NOT NULL
+);
+INSERT INTO feed (case_number, seq) SELECT case_number, seq FROM events ORDER BY case_number, seq;
+CREATE TRIGGER feed_no_update BEFORE UPDATE ON feed
+BEGIN SELECT RAISE(ABORT, 'the change feed is append-only'); END;
+CREATE TRIGGER feed_no_delete BEFORE DELETE ON feed
+BEGIN SELECT RAISE(ABORT, 'the change feed is append-only'); END;
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

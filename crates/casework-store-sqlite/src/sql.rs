@@ -4,16 +4,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use casework_core::event::{Event, EventKind, Opened, replay};
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, CloseMode, Defect, Field, NewArticle, OutboxMessage, OutboxStatus,
     Person, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, Imported, Page, PageRequest,
-    ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
-    Scope, SearchHit, SearchQuery, StatusCount, StoreError, StoreStats, check_history, key_reused,
-    plan_import,
+    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, FeedEntry, Imported, Page,
+    PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
+    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, StatusCount, StoreError, StoreStats,
+    check_history, key_reused, plan_import,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -124,6 +124,9 @@ fn insert_events(
     let mut st = conn
         .prepare_cached("INSERT INTO events (case_number, seq, kind, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(map_err)?;
+    let mut feed = conn
+        .prepare_cached("INSERT INTO feed (case_number, seq) VALUES (?1, ?2)")
+        .map_err(map_err)?;
     for e in events {
         st.execute(params![
             e.case.get() as i64,
@@ -132,6 +135,8 @@ fn insert_events(
             to_json(e)?
         ])
         .map_err(map_err)?;
+        feed.execute(params![e.case.get() as i64, e.seq as i64])
+            .map_err(map_err)?;
     }
     let reports = events.iter().any(|e| {
         matches!(
@@ -564,6 +569,54 @@ pub fn history(conn: &Connection, n: CaseNumber) -> Result<Vec<Event>, StoreErro
         return Err(StoreError::NotFound(format!("case {n}")));
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// the change feed
+
+/// Up to `limit` events after position `after`, in position order; with `customer`, only
+/// of that customer's cases.
+pub fn feed(
+    conn: &Connection,
+    after: u64,
+    limit: u32,
+    customer: Option<&EmailAddress>,
+) -> Result<Vec<FeedEntry>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let read = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<FeedEntry>, StoreError> {
+        let mut st = conn.prepare_cached(sql).map_err(map_err)?;
+        let rows = st
+            .query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(map_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (position, body) = row.map_err(map_err)?;
+            out.push(FeedEntry {
+                position: u64::try_from(position)
+                    .map_err(|_| StoreError::Internal(format!("feed position {position}")))?,
+                event: serde_json::from_str(&body).map_err(json_err)?,
+            });
+        }
+        Ok(out)
+    };
+    match customer {
+        None => read(
+            "SELECT f.position, e.body FROM feed f
+               JOIN events e ON e.case_number = f.case_number AND e.seq = f.seq
+              WHERE f.position > ?1 ORDER BY f.position LIMIT ?2",
+            &[&after, &limit],
+        ),
+        Some(email) => read(
+            "SELECT f.position, e.body FROM feed f
+               JOIN cases c ON c.number = f.case_number
+               JOIN events e ON e.case_number = f.case_number AND e.seq = f.seq
+              WHERE f.position > ?1 AND c.customer_email = ?3
+              ORDER BY f.position LIMIT ?2",
+            &[&after, &limit, &email.as_str()],
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -286,6 +286,7 @@ fn downgrade_to_v5(path: &std::path::Path) {
          ALTER TABLE reopens_v5 RENAME TO reopens;
          CREATE INDEX closures_by_time ON closures(at);
          CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
+         DROP TABLE feed;
          PRAGMA user_version = 5;",
     )
     .unwrap();
@@ -535,5 +536,76 @@ async fn version_7_groups_old_closures_by_their_keys_at_close() {
         }
     }
     drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
+    use casework_core::model::{Actor, PostKind, Role, Visibility};
+    use casework_core::ports::{ChangeFeed, FeedEntry};
+    use casework_core::workflow::Command;
+
+    let dir = fresh_dir("v8");
+    let path = dir.join("cases.db");
+    let (store, svc, _clock) = store_at(&path);
+    let ana = Actor::operator("ana");
+    let ana = Actor {
+        role: Role::Agent,
+        ..ana
+    };
+    let post = |body: &str| Command::AddPost {
+        kind: PostKind::Note,
+        body: body.into(),
+        visibility: Visibility::Internal,
+    };
+    let a = svc
+        .open_case(&ana, casework_core::testing::new_case("a"))
+        .await
+        .unwrap()
+        .number;
+    let b = svc
+        .open_case(&ana, casework_core::testing::new_case("b"))
+        .await
+        .unwrap()
+        .number;
+    svc.execute(&ana, b, None, post("b2")).await.unwrap();
+    svc.execute(&ana, a, None, post("a2")).await.unwrap();
+    drop(svc);
+    drop(store);
+    // as version 7 left it: events, no feed
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE feed; PRAGMA user_version = 7;")
+        .unwrap();
+    drop(conn);
+    let keys = |entries: &[FeedEntry]| -> Vec<(u64, u64, u64)> {
+        entries
+            .iter()
+            .map(|e| (e.position, e.event.case.get(), e.event.seq))
+            .collect()
+    };
+    let (store, svc, _clock) = store_at(&path);
+    let upgraded = store.feed(0, 100, None).await.unwrap();
+    // old events: case order, then seq (their order across cases was not recorded)
+    assert_eq!(
+        keys(&upgraded),
+        [
+            (1, a.get(), 1),
+            (2, a.get(), 2),
+            (3, b.get(), 1),
+            (4, b.get(), 2)
+        ]
+    );
+    svc.execute(&ana, b, None, post("b3")).await.unwrap();
+    drop(svc);
+    drop(store);
+    // a restart changes no position, and the new event follows the old ones
+    let (store, _svc, _clock) = store_at(&path);
+    let again = store.feed(0, 100, None).await.unwrap();
+    assert_eq!(again[..4], upgraded[..]);
+    assert_eq!(keys(&again[4..]), [(5, b.get(), 3)]);
+    // and the feed is append-only, as the event log is
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let err = conn.execute("DELETE FROM feed", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

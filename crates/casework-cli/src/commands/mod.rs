@@ -6,6 +6,7 @@
 //! doctor, openapi, completions), `serve.rs` and `store.rs` (`store copy`).
 
 mod cases;
+mod events;
 mod knowledge;
 mod mail;
 mod outbox;
@@ -124,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Top::Status(cmd) => statuses::map(&cx, cmd).await,
         Top::Outbox(cmd) => outbox::outbox(&cx, cmd).await,
         Top::Mail(cmd) => mail::mail(&cx, cmd).await,
+        Top::Events(cmd) => events::events(&cx, cmd).await,
     }
 }
 

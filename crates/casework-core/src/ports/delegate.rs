@@ -9,13 +9,13 @@ pub use jiff::Timestamp;
 
 #[doc(hidden)]
 pub use super::{
-    CaseFilter, Commit, Created, DeliveryOutcome, Page, PageRequest, ReportCase, ReportCasesQuery,
-    ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreStats,
+    CaseFilter, Commit, Created, DeliveryOutcome, FeedEntry, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreStats,
 };
 #[doc(hidden)]
 pub use crate::event::{Event, Opened};
 #[doc(hidden)]
-pub use crate::ids::CaseNumber;
+pub use crate::ids::{CaseNumber, EmailAddress};
 #[doc(hidden)]
 pub use crate::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
@@ -42,7 +42,7 @@ pub use crate::model::{
 /// }
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
-///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics);
+///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -180,6 +180,14 @@ macro_rules! delegate_store {
             }
             async fn outbox_bounced(&self, id: String, error: String) -> ::std::result::Result<$crate::ports::delegate::OutboxMessage, $crate::ports::StoreError> {
                 $crate::ports::OutboxQueue::outbox_bounced(&self.$field, id, error).await
+            }
+        }
+    };
+    (@one ChangeFeed, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::ChangeFeed for $ty {
+            async fn feed(&self, after: u64, limit: u32, customer: Option<$crate::ports::delegate::EmailAddress>) -> ::std::result::Result<Vec<$crate::ports::delegate::FeedEntry>, $crate::ports::StoreError> {
+                $crate::ports::ChangeFeed::feed(&self.$field, after, limit, customer).await
             }
         }
     };

@@ -7,7 +7,8 @@
 //! - [`CaseQueries`] (`case_queries.rs`) — lists, search and similar cases;
 //! - [`Reports`] (`reports.rs`) — the reopen report and its drill-down;
 //! - [`OutboxQueue`] (`outbox.rs`) — queued email, claims and delivery outcomes;
-//! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`.
+//! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`;
+//! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod delegate;
 pub mod diagnostics;
 pub mod directory;
+pub mod feed;
 pub mod knowledge;
 pub mod mail_parser;
 pub mod mailer;
@@ -40,6 +42,7 @@ pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
 pub use directory::Directory;
+pub use feed::{ChangeFeed, FeedEntry};
 pub use knowledge::Knowledge;
 pub use mail_parser::MailParser;
 pub use mailer::{MailError, Mailer};
@@ -102,12 +105,20 @@ pub enum StoreError {
 /// capabilities, so a store implements the capability traits and is a `CaseStore` by that
 /// alone. A new capability is one more bound here (and in the blanket impl below).
 pub trait CaseStore:
-    CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics
+    CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics + ChangeFeed
 {
 }
 
 impl<T> CaseStore for T where
-    T: CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics + ?Sized
+    T: CaseLog
+        + CaseQueries
+        + Reports
+        + Directory
+        + Knowledge
+        + OutboxQueue
+        + Diagnostics
+        + ChangeFeed
+        + ?Sized
 {
 }
 
@@ -183,6 +194,11 @@ mod mock {
         #[async_trait]
         impl Diagnostics for CaseStore {
             async fn stats(&self) -> Result<StoreStats, StoreError>;
+        }
+
+        #[async_trait]
+        impl ChangeFeed for CaseStore {
+            async fn feed(&self, after: u64, limit: u32, customer: Option<crate::ids::EmailAddress>) -> Result<Vec<FeedEntry>, StoreError>;
         }
     }
 }

@@ -6,13 +6,15 @@
 //! The methods are grouped by what they serve: `cases.rs` (opening, reading, working and
 //! listing cases), `directory.rs` (people and tokens), `knowledge.rs` (search, articles,
 //! defects), `reports.rs`, `outbox.rs` (reading the outbox; delivery is in
-//! [`crate::delivery`]), `inbound.rs` (taking inbound email), `diagnostics.rs` (`casework
-//! doctor`), `storage.rs` (the storage protocol's handle, for principals with the `store`
-//! permission) and `transfer.rs` (`casework store copy`, with the same permission).
+//! [`crate::delivery`]), `inbound.rs` (taking inbound email), `feed.rs` (the change feed),
+//! `diagnostics.rs` (`casework doctor`), `storage.rs` (the storage protocol's handle, for
+//! principals with the `store` permission) and `transfer.rs` (`casework store copy`, with
+//! the same permission).
 
 mod cases;
 mod diagnostics;
 mod directory;
+mod feed;
 mod inbound;
 mod knowledge;
 mod outbox;
@@ -34,6 +36,7 @@ use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
+pub use feed::FeedPage;
 pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
 pub use storage::StoreAccess;
 

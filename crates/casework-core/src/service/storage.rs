@@ -234,6 +234,16 @@ impl StoreAccess {
         self.store.revoke_token(id, r.at).await
     }
 
+    /// `GET /store/v1/feed`.
+    pub async fn feed(
+        &self,
+        after: u64,
+        limit: u32,
+        customer: Option<crate::ids::EmailAddress>,
+    ) -> Result<Vec<crate::ports::FeedEntry>, StoreError> {
+        self.store.feed(after, limit, customer).await
+    }
+
     /// `GET /store/v1/stats`.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.store.stats().await

@@ -333,6 +333,12 @@ pub(crate) fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, 
         ),
         ("GET", "/api/v1/outbox", None, staff_only),
         (
+            "GET",
+            "/api/v1/events?limit=500",
+            None,
+            [200, 200, 200, 200, 200, 401, 401],
+        ),
+        (
             "POST",
             "/api/v1/statuses/map",
             Some(json!({"from": "Gone", "to": "New"})),
@@ -456,6 +462,7 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
             404,
         ),
         ("GET", "/store/v1/stats", None, 200),
+        ("GET", "/store/v1/feed?after=0&limit=10", None, 200),
     ];
     let hash = casework_core::model::token_hash(AGENT);
     routes
@@ -558,7 +565,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 12 + 26) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 13 + 27) * 8);
 }
 
 #[tokio::test]
@@ -670,4 +677,118 @@ pub(crate) async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
     );
     let own = call(&app, "GET", "/api/v1/cases/1", Some(JORDAN), None, &[]).await;
     assert_eq!(own.body["links"], json!([]), "the customer does not");
+}
+
+#[tokio::test]
+async fn a_customers_feed_holds_their_cases_as_they_may_see_them_and_staff_get_everything() {
+    for sqlite in [false, true] {
+        let app = matrix_app(sqlite).await;
+        let feed = |token: &'static str, after: u64, limit: u32| {
+            let app = app.clone();
+            async move {
+                let uri = format!("/api/v1/events?after={after}&limit={limit}");
+                let r = call(&app, "GET", &uri, Some(token), None, &[]).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                r.body
+            }
+        };
+        let staff = feed(AGENT, 0, 500).await;
+        let all = staff["items"].as_array().unwrap();
+        let cases = |items: &[Value]| -> std::collections::BTreeSet<u64> {
+            items
+                .iter()
+                .map(|i| i["event"]["case"].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(cases(all), [1, 2].into(), "staff follow every case");
+        assert!(staff.to_string().contains(MARKER), "staff get whole events");
+        let history = call(
+            &app,
+            "GET",
+            "/api/v1/cases/1/history",
+            Some(AGENT),
+            None,
+            &[],
+        )
+        .await;
+        let of_one: Vec<&Value> = all
+            .iter()
+            .filter(|i| i["event"]["case"] == 1)
+            .map(|i| &i["event"])
+            .collect();
+        assert_eq!(
+            of_one,
+            history.body.as_array().unwrap().iter().collect::<Vec<_>>()
+        );
+        assert_eq!(staff["next_after"], all.last().unwrap()["position"]);
+
+        let mine = feed(JORDAN, 0, 500).await;
+        let items = mine["items"].as_array().unwrap();
+        assert!(!items.is_empty());
+        assert_eq!(cases(items), [1].into(), "only the customer's own case");
+        assert!(
+            !mine.to_string().contains(MARKER),
+            "nothing internal: {mine}"
+        );
+        assert!(mine.to_string().contains("visible note"));
+        // followed a page at a time, the customer sees the same, each once
+        let (mut after, mut seen) = (0, Vec::new());
+        loop {
+            let page = feed(JORDAN, after, 2).await;
+            let next = page["next_after"].as_u64().unwrap();
+            if next == after {
+                break;
+            }
+            seen.extend(page["items"].as_array().unwrap().iter().cloned());
+            after = next;
+        }
+        assert_eq!(&seen, items);
+        // past the end: empty, and the position stays
+        let end = feed(JORDAN, after, 10).await;
+        assert_eq!(end["items"], json!([]));
+        assert_eq!(end["next_after"], after);
+    }
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_when_an_event_is_committed_and_its_wait_is_bounded() {
+    let app = matrix_app(false).await;
+    let end = call(
+        &app,
+        "GET",
+        "/api/v1/events?limit=500",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    let after = end.body["next_after"].as_u64().unwrap();
+    let waiting = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let uri = format!("/api/v1/events?after={after}&wait=20");
+            call(&app, "GET", &uri, Some(AGENT), None, &[]).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "nothing new: it waits");
+    let post = json!({"kind": "note", "body": "news"});
+    step(&app, "POST", "/api/v1/cases/2/posts", AGENT, post, 201).await;
+    let r = waiting.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", r.body);
+    assert_eq!(items[0]["event"]["body"], "news");
+    // a wait past the bound is refused, naming the field
+    let r = call(
+        &app,
+        "GET",
+        "/api/v1/events?wait=26",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.to_string().contains("wait"), "{}", r.body);
 }

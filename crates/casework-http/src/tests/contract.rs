@@ -40,6 +40,7 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/reopens"),
     ("get", "/api/v1/reports/reopens/cases"),
     ("get", "/api/v1/outbox"),
+    ("get", "/api/v1/events"),
     ("post", "/api/v1/statuses/map"),
     ("post", "/api/v1/inbound/email"),
 ];
@@ -72,6 +73,7 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("get", "/store/v1/tokens/by-hash/{hash}"),
     ("post", "/store/v1/tokens/{id}/revoke"),
     ("get", "/store/v1/stats"),
+    ("get", "/store/v1/feed"),
 ];
 
 pub(crate) fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -10,6 +10,7 @@ pub mod case_log;
 pub mod case_queries;
 pub mod diagnostics;
 pub mod directory;
+pub mod feed;
 pub mod inbound;
 pub mod knowledge;
 pub mod outbox;
