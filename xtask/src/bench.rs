@@ -57,7 +57,7 @@ fn write_section(name: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench store [--cases N]... [--commits N]` or `cargo xtask bench cli`
+/// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest` or `feed`
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
@@ -65,8 +65,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("http") => http(),
         Some("rest") => rest(),
         Some("postgres") => postgres(args),
+        Some("feed") => feed(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]..."
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed"
         ),
     }
 }
@@ -89,6 +90,25 @@ fn rest() -> Result<()> {
     );
     print!("{body}");
     write_section("rest", &body)
+}
+
+/// The change feed's catch-up over 1M events against reading the events table directly.
+fn feed() -> Result<()> {
+    build_release(&["casework-bench"])?;
+    let table = bench_tool(
+        &["feed", "--events", "1000000"],
+        &workspace_root().join("target/bench"),
+    )?;
+    let body = format!(
+        "## Change feed\n\n\
+         Command: `cargo xtask bench feed` — {} on {} (release build; SQLite store of synthetic \
+         cases imported until it holds 1,000,000 events; each read runs twice, the second is \
+         measured, so both read a warm page cache).\n\n{table}",
+        today(),
+        machine()
+    );
+    print!("{body}");
+    write_section("feed", &body)
 }
 
 /// Builds `packages` in release mode.

@@ -2,6 +2,7 @@
 //! baseline in the same run and reports the ratio; `cargo xtask bench` runs it in release
 //! mode and writes the figures into docs/benchmarks.md with the command that produced them.
 
+mod feed;
 mod mail;
 mod postgres;
 mod rest;
@@ -67,6 +68,13 @@ async fn main() -> Result<()> {
             println!("{}", rest::run(&dir, commits).await?);
             Ok(())
         }
+        Some("feed") => {
+            // The change feed's catch-up against reading the events table directly.
+            let events = number(&args, "--events", 1_000_000)?;
+            let dir = dir(&args)?;
+            println!("{}", feed::run(&dir, events).await?);
+            Ok(())
+        }
         Some("mail") => {
             // The inbound baseline: parse-only throughput over a generated Maildir.
             let messages = number(&args, "--messages", 10000)?;
@@ -104,7 +112,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }
