@@ -150,7 +150,8 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     let status = served.child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
     let rest: Vec<String> = (&mut served.lines).map_while(Result::ok).collect();
-    assert_eq!(rest, ["stopped"]);
+    let desk = format!("the desk: http://{addr}/sign-in");
+    assert_eq!(rest, [desk.as_str(), "stopped"]);
 }
 
 /// The server crash test: SIGKILLs `casework serve` under load, so it proves durability
@@ -361,6 +362,113 @@ fn raw_get(addr: &str, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// One raw HTTP/1.1 exchange with extra header lines (`Cookie: …`) and a form body.
+fn raw(addr: &str, method: &str, path: &str, headers: &str, form: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// `name=value` of a cookie a response sets.
+fn set_cookie(response: &str, name: &str) -> Option<String> {
+    response
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+}
+
+/// Signs in through the form as a browser would; answers the response to the POST.
+fn sign_in(addr: &str, name: &str, password: &str) -> String {
+    let form = raw(addr, "GET", "/sign-in", "", "");
+    let pre = set_cookie(&form, "casework_pre").unwrap();
+    let at = form.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = &form[at..at + 64];
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", token)
+        .append_pair("name", name)
+        .append_pair("password", password)
+        .append_pair("next", "/cases")
+        .finish();
+    raw(
+        addr,
+        "POST",
+        "/sign-in",
+        &format!("Cookie: {pre}\r\n"),
+        &body,
+    )
+}
+
+#[test]
+fn the_first_run_prints_an_admin_password_and_agent_password_replaces_it() {
+    let cw = Cw::new(EXE, "serve-first-run");
+    let (mut child, addr, mut lines) = start_server(&cw);
+    let line = lines.next().unwrap().unwrap();
+    let prefix = format!("first run: sign in at http://{addr}/sign-in as admin with password ");
+    let password = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert_eq!(password.len(), 43, "{line}");
+    let signed_in = sign_in(&addr, "admin", &password);
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+    let session = set_cookie(&signed_in, "casework_session").unwrap();
+    let cases = raw(
+        &addr,
+        "GET",
+        "/cases",
+        &format!("Cookie: {session}\r\n"),
+        "",
+    );
+    assert!(cases.starts_with("HTTP/1.1 200"), "{cases}");
+    assert!(
+        cases.contains("Signed in as <strong>admin</strong>"),
+        "{cases}"
+    );
+
+    // the password is read from standard input, never from the command line
+    let new = "a new password for the admin";
+    let set = cw.run_with(
+        &["--as", "admin", "agent", "password", "admin"],
+        Some(&format!("{new}\n")),
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let short = cw.run_with(
+        &["--as", "admin", "agent", "password", "admin"],
+        Some("short\n"),
+    );
+    assert_eq!(short.code, 1);
+    assert!(
+        short.stderr.contains("at least 12 characters"),
+        "{}",
+        short.stderr
+    );
+    assert!(sign_in(&addr, "admin", &password).starts_with("HTTP/1.1 401"));
+    assert!(sign_in(&addr, "admin", new).starts_with("HTTP/1.1 303"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    // a second start registers nobody and prints no password
+    let (mut child, addr, mut lines) = start_server(&cw);
+    let line = lines.next().unwrap().unwrap();
+    assert_eq!(line, format!("the desk: http://{addr}/sign-in"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
 
 #[test]

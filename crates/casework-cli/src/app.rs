@@ -309,7 +309,8 @@ impl App {
             Arc::new(config),
             Arc::new(templates),
         )
-        .with_mail_parser(Arc::new(casework_mail::inbound::Parser::default()));
+        .with_mail_parser(Arc::new(casework_mail::inbound::Parser::default()))
+        .with_credentials(Arc::new(casework_web::SystemCredentials));
         Self {
             service,
             // shown by `serve` and `doctor`: never a password

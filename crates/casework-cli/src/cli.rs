@@ -162,8 +162,7 @@ pub enum Top {
         /// Most connections open at once; more wait to be accepted until one closes
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
         max_connections: u64,
-        /// Serve only the JSON API: no desk or portal pages at / (until sign-in exists,
-        /// those pages only ask to sign in)
+        /// Serve only the JSON API: no desk or portal pages at /
         #[arg(long)]
         no_web: bool,
         /// Poll this IMAP mailbox for inbound email (as `casework mail fetch --imap`)
@@ -172,6 +171,10 @@ pub enum Top {
         /// Seconds between polls of the --imap mailbox
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
         imap_every: u64,
+        /// Mark the desk's cookies Secure: set this when clients reach the server over TLS
+        /// (a proxy's `X-Forwarded-Proto: https` does the same per request)
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]
@@ -226,6 +229,17 @@ pub enum AgentCmd {
     /// List everyone registered
     #[command(after_help = "Example:\n  casework agent list")]
     List,
+    /// Set a person's password for the desk, read from the terminal (asked twice, not
+    /// echoed) or from standard input's first line; never from the command line. Yourself
+    /// with --as, anyone as an admin or as the store's operator (no --as)
+    #[command(
+        after_help = "Examples:\n  casework agent password 'Ana Lopez'\n  printf '%s\\n' \"$PASSWORD\" | casework agent password 'Ana Lopez'"
+    )]
+    Password {
+        /// The person's name
+        #[arg(value_parser = line)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,6 +106,31 @@ pub const MAX_CASE_NUMBER: u64 = i64::MAX as u64;
 /// A service token is trusted with its size, as it is with every record.
 pub const PROTOCOL_COUNT: u64 = u32::MAX as u64;
 
+/// A staff password's shortest length, in characters.
+pub const MIN_PASSWORD: usize = 12;
+
+/// A staff password's longest length, in characters (hashing cost grows with it).
+pub const MAX_PASSWORD: usize = 1024;
+
+/// A session ends after this many seconds without a request (8 hours: a working day).
+pub const SESSION_IDLE_SECS: u64 = 8 * 3600;
+
+/// A session ends this many seconds after sign-in, however busy (7 days).
+pub const SESSION_MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// A customer's sign-in link works for this many seconds (15 minutes), once.
+pub const SIGN_IN_LINK_SECS: u64 = 15 * 60;
+
+/// Failed sign-ins count for this many seconds (15 minutes).
+pub const SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
+
+/// Failed sign-ins to one account within the window before it is refused until they age.
+pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
+
+/// Failed sign-ins (and link requests) from one address within the window before it is
+/// refused until they age.
+pub const MAX_FAILURES_PER_ADDRESS: u64 = 20;
+
 /// Every limit above, by name: what the OpenAPI document may state and the CLI may quote.
 pub const ALL: &[(&str, u64)] = &[
     ("MAX_TEXT", MAX_TEXT as u64),
@@ -139,6 +164,14 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_FILE_NAME", MAX_FILE_NAME as u64),
     ("MAX_CASE_NUMBER", MAX_CASE_NUMBER),
     ("PROTOCOL_COUNT", PROTOCOL_COUNT),
+    ("MIN_PASSWORD", MIN_PASSWORD as u64),
+    ("MAX_PASSWORD", MAX_PASSWORD as u64),
+    ("SESSION_IDLE_SECS", SESSION_IDLE_SECS),
+    ("SESSION_MAX_SECS", SESSION_MAX_SECS),
+    ("SIGN_IN_LINK_SECS", SIGN_IN_LINK_SECS),
+    ("SIGN_IN_WINDOW_SECS", SIGN_IN_WINDOW_SECS),
+    ("MAX_FAILURES_PER_ACCOUNT", MAX_FAILURES_PER_ACCOUNT),
+    ("MAX_FAILURES_PER_ADDRESS", MAX_FAILURES_PER_ADDRESS),
 ];
 
 // a default never exceeds its maximum: checked as the crate builds

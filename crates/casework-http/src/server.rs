@@ -69,7 +69,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let stream = match stream {
-            Ok((stream, _)) => stream,
+            Ok(accepted) => accepted,
             Err(e) => {
                 // a connection reset before it was accepted is not the listener's fault; out
                 // of file descriptors and the like are, and retrying at once would spin
@@ -85,14 +85,22 @@ pub async fn serve(
                 continue;
             }
         };
+        let (stream, peer) = stream;
+        // handlers that need the client's address (the desk's sign-in throttle) read it as
+        // axum's `ConnectInfo`
+        let service = tower::util::MapRequest::new(
+            router.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(MAX_HEAD)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(router.clone()),
-            );
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let watched = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = watched.await {

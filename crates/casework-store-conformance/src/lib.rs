@@ -1,6 +1,6 @@
 //! The behaviour suite every Casework store must pass, grouped as core's store port is: one
 //! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
-//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`), and last
+//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`, `sessions.rs`), and last
 //! `service.rs`, the service driven over the whole store, and `inbound.rs`, inbound email
 //! through it.
 //!
@@ -65,6 +65,7 @@ macro_rules! suite {
         $crate::outbox_suite!($make);
         $crate::diagnostics_suite!($make);
         $crate::feed_suite!($make);
+        $crate::sessions_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -193,6 +194,20 @@ macro_rules! feed_suite {
     };
 }
 
+/// One `#[test]` per behaviour of sign-in state: passwords, sessions, links, failures, in a
+/// module `sessions`, each on a fresh store from `$make`, which needs `Sessions`.
+#[macro_export]
+macro_rules! sessions_suite {
+    ($make:expr) => {
+        $crate::__group!(sessions; $make;
+            passwords_are_set_and_replaced,
+            sessions_are_found_touched_and_ended,
+            sign_in_links_work_once_and_expire,
+            failures_are_counted_per_key_within_the_window,
+        );
+    };
+}
+
 /// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
 /// `$make`, which needs `CaseStore (every capability)`.
 #[macro_export]
@@ -295,6 +310,7 @@ mod tests {
             ("knowledge", include_str!("behaviours/knowledge.rs")),
             ("case_queries", include_str!("behaviours/case_queries.rs")),
             ("reports", include_str!("behaviours/reports.rs")),
+            ("sessions", include_str!("behaviours/sessions.rs")),
             ("outbox", include_str!("behaviours/outbox.rs")),
             ("diagnostics", include_str!("behaviours/diagnostics.rs")),
             ("feed", include_str!("behaviours/feed.rs")),

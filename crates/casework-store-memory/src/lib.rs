@@ -6,9 +6,10 @@
 //! `case_log.rs`, `directory.rs`, `knowledge.rs`, `case_queries.rs` (search is a plain BM25
 //! over passages, a document's head and each event's text, built on the fly and ranked as
 //! the SQLite store ranks them: linear in the number of cases, fine for tests, demos and
-//! small embedded uses, and obviously correct), `reports.rs`, `outbox.rs` and
-//! `diagnostics.rs`. Together they make a whole [`casework_core::ports::CaseStore`];
-//! `transfer.rs` adds [`casework_core::ports::StoreTransfer`] (`casework store copy`).
+//! small embedded uses, and obviously correct), `reports.rs`, `outbox.rs`,
+//! `diagnostics.rs` and `sessions.rs`. Together they make a whole
+//! [`casework_core::ports::CaseStore`]; `transfer.rs` adds
+//! [`casework_core::ports::StoreTransfer`] (`casework store copy`).
 
 mod case_log;
 mod case_queries;
@@ -18,6 +19,7 @@ mod feed;
 mod knowledge;
 mod outbox;
 mod reports;
+mod sessions;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use casework_core::event::Event;
 use casework_core::model::{ApiToken, Article, Case, Defect, OutboxMessage, Person};
+use casework_core::ports::{Session, SignInLink};
+use jiff::Timestamp;
 
 /// A case store held in memory; everything is lost when it is dropped.
 #[derive(Debug, Default)]
@@ -48,6 +52,14 @@ struct Inner {
     keys: BTreeMap<String, (String, u64)>,
     /// The change feed: every event's case and seq in commit order; position = index + 1.
     feed: Vec<(u64, u64)>,
+    /// Staff password hashes by person.
+    passwords: BTreeMap<String, String>,
+    /// Sessions by id.
+    sessions: BTreeMap<String, Session>,
+    /// Unused sign-in links by hash.
+    links: BTreeMap<String, SignInLink>,
+    /// Failed sign-ins: key and time.
+    failures: Vec<(String, Timestamp)>,
 }
 
 #[derive(Debug, Clone)]

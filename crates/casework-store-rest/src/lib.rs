@@ -19,8 +19,9 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
-    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
+    Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -473,6 +474,65 @@ impl ChangeFeed for RestStore {
             None => format!("/feed?after={after}&limit={limit}"),
         };
         self.get(&path).await
+    }
+}
+
+/// Sign-in state is not on the storage protocol yet: a server over a REST store serves the
+/// API, and its desk refuses sign-in as unavailable (503) rather than keeping sessions
+/// where other servers cannot see them. Serve the desk from the server that owns the store.
+fn no_sessions<T>() -> Result<T, StoreError> {
+    Err(StoreError::Unavailable(
+        "sign-in state is not on the storage protocol yet: serve the desk and the portal \
+         from the server that owns the store"
+            .into(),
+    ))
+}
+
+#[async_trait]
+impl Sessions for RestStore {
+    async fn set_password(&self, _: String, _: String) -> Result<(), StoreError> {
+        no_sessions()
+    }
+
+    async fn password(&self, _: String) -> Result<String, StoreError> {
+        no_sessions()
+    }
+
+    async fn put_session(&self, _: Session) -> Result<(), StoreError> {
+        no_sessions()
+    }
+
+    async fn get_session(&self, _: String) -> Result<Session, StoreError> {
+        no_sessions()
+    }
+
+    async fn touch_session(&self, _: String, _: Timestamp) -> Result<(), StoreError> {
+        no_sessions()
+    }
+
+    async fn end_sessions(&self, _: EndSessions) -> Result<u64, StoreError> {
+        no_sessions()
+    }
+
+    async fn put_sign_in_link(&self, _: SignInLink) -> Result<(), StoreError> {
+        no_sessions()
+    }
+
+    async fn use_sign_in_link(&self, _: String, _: Timestamp) -> Result<SignInLink, StoreError> {
+        no_sessions()
+    }
+
+    async fn sign_in_failed(
+        &self,
+        _: Vec<String>,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<(), StoreError> {
+        no_sessions()
+    }
+
+    async fn sign_in_failures(&self, _: String, _: Timestamp) -> Result<u32, StoreError> {
+        no_sessions()
     }
 }
 

@@ -9,8 +9,9 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery,
-    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, StoreError, StoreStats,
+    Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
+    Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::ports::{CaseRecord, Imported, StoreTransfer};
 use jiff::Timestamp;
@@ -243,5 +244,63 @@ impl StoreTransfer for SqliteStore {
 
     async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
         self.write(move |c| sql::import_article(c, &article)).await
+    }
+}
+
+/// Passwords, sessions, sign-in links and failed sign-ins; a link is used with one
+/// `DELETE … RETURNING`, so two uses cannot both get it.
+#[async_trait]
+impl Sessions for SqliteStore {
+    async fn set_password(&self, person: String, hash: String) -> Result<(), StoreError> {
+        self.write(move |c| sql::set_password(c, &person, &hash))
+            .await
+    }
+
+    async fn password(&self, person: String) -> Result<String, StoreError> {
+        self.read(move |c| sql::password(c, &person)).await
+    }
+
+    async fn put_session(&self, session: Session) -> Result<(), StoreError> {
+        self.write(move |c| sql::put_session(c, &session)).await
+    }
+
+    async fn get_session(&self, id: String) -> Result<Session, StoreError> {
+        self.read(move |c| sql::get_session(c, &id)).await
+    }
+
+    async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| sql::touch_session(c, &id, at)).await
+    }
+
+    async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError> {
+        self.write(move |c| sql::end_sessions(c, &which)).await
+    }
+
+    async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError> {
+        self.write(move |c| sql::put_sign_in_link(c, &link)).await
+    }
+
+    async fn use_sign_in_link(
+        &self,
+        hash: String,
+        now: Timestamp,
+    ) -> Result<SignInLink, StoreError> {
+        self.write(move |c| sql::use_sign_in_link(c, &hash, now))
+            .await
+    }
+
+    async fn sign_in_failed(
+        &self,
+        keys: Vec<String>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| sql::sign_in_failed(c, &keys, at, forget_before))
+            .await
+    }
+
+    async fn sign_in_failures(&self, key: String, since: Timestamp) -> Result<u32, StoreError> {
+        self.read(move |c| sql::sign_in_failures(c, &key, since))
+            .await
     }
 }

@@ -10,10 +10,10 @@ use casework_core::model::{
     Person, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, FeedEntry, Imported, Page,
-    PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
-    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, StatusCount, StoreError, StoreStats,
-    check_history, key_reused, plan_import,
+    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry, Imported,
+    Page, PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
+    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
+    StoreError, StoreStats, check_history, key_reused, plan_import,
 };
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
@@ -1616,6 +1616,172 @@ pub fn revoke_token(conn: &Connection, id: &str, at: Timestamp) -> Result<ApiTok
         .and_then(|mut s| s.execute(params![id, body]))
         .map_err(map_err)?;
     Ok(t)
+}
+
+// ---------------------------------------------------------------------------------------
+// sign-in: passwords, sessions, links, failures
+
+/// Sets a person's password hash.
+pub fn set_password(conn: &Connection, person: &str, hash: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO passwords (person, hash) VALUES (?1, ?2)
+         ON CONFLICT (person) DO UPDATE SET hash = excluded.hash",
+    )
+    .and_then(|mut s| s.execute(params![person, hash]))
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// A person's password hash.
+pub fn password(conn: &Connection, person: &str) -> Result<String, StoreError> {
+    conn.prepare_cached("SELECT hash FROM passwords WHERE person = ?1")
+        .and_then(|mut s| s.query_row([person], |r| r.get(0)).optional())
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("password of {person:?}")))
+}
+
+/// Stores a new session.
+pub fn put_session(conn: &Connection, s: &Session) -> Result<(), StoreError> {
+    let user = to_json(&s.user)?;
+    conn.prepare_cached(
+        "INSERT INTO sessions (id, user_key, user, created_at, last_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.id,
+            s.user.key(),
+            user,
+            micros(s.created_at),
+            micros(s.last_seen_at)
+        ])
+    })
+    .map_err(|e| match map_err(e) {
+        StoreError::Duplicate(_) => StoreError::Duplicate("session".into()),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// The session with this id.
+pub fn get_session(conn: &Connection, id: &str) -> Result<Session, StoreError> {
+    let row: Option<(String, i64, i64)> = conn
+        .prepare_cached("SELECT user, created_at, last_seen_at FROM sessions WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(map_err)?;
+    let (user, created, seen) = row.ok_or_else(|| StoreError::NotFound("session".into()))?;
+    Ok(Session {
+        id: id.to_string(),
+        user: serde_json::from_str(&user).map_err(json_err)?,
+        created_at: from_micros(created)?,
+        last_seen_at: from_micros(seen)?,
+    })
+}
+
+/// Moves a session's last use forward to `at`.
+pub fn touch_session(conn: &Connection, id: &str, at: Timestamp) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, micros(at)]))
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound("session".into()));
+    }
+    Ok(())
+}
+
+/// Ends sessions; how many ended.
+pub fn end_sessions(conn: &Connection, which: &EndSessions) -> Result<u64, StoreError> {
+    let (sql, key) = match which {
+        EndSessions::One { id } => ("DELETE FROM sessions WHERE id = ?1", id),
+        EndSessions::Of { user } => ("DELETE FROM sessions WHERE user_key = ?1", user),
+    };
+    let n = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute([key]))
+        .map_err(map_err)?;
+    Ok(n as u64)
+}
+
+/// Stores a new sign-in link.
+pub fn put_sign_in_link(conn: &Connection, l: &SignInLink) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sign_in_links (hash, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            l.hash,
+            l.email.to_string(),
+            micros(l.created_at),
+            micros(l.expires_at)
+        ])
+    })
+    .map_err(|e| match map_err(e) {
+        StoreError::Duplicate(_) => StoreError::Duplicate("sign-in link".into()),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Uses a sign-in link: deletes it and answers it when it had not expired at `now`.
+pub fn use_sign_in_link(
+    conn: &Connection,
+    hash: &str,
+    now: Timestamp,
+) -> Result<SignInLink, StoreError> {
+    let row: Option<(String, i64, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM sign_in_links WHERE hash = ?1 RETURNING email, created_at, expires_at",
+        )
+        .and_then(|mut s| {
+            s.query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(map_err)?;
+    let not_found = || StoreError::NotFound("sign-in link".into());
+    let (email, created, expires) = row.ok_or_else(not_found)?;
+    let link = SignInLink {
+        hash: hash.to_string(),
+        email: email
+            .parse()
+            .map_err(|e| StoreError::Internal(format!("stored address does not parse: {e}")))?,
+        created_at: from_micros(created)?,
+        expires_at: from_micros(expires)?,
+    };
+    if link.expires_at <= now {
+        return Err(not_found());
+    }
+    Ok(link)
+}
+
+/// Records a failed sign-in under each key and forgets the keys' older failures.
+pub fn sign_in_failed(
+    conn: &Connection,
+    keys: &[String],
+    at: Timestamp,
+    forget_before: Timestamp,
+) -> Result<(), StoreError> {
+    for key in keys {
+        conn.prepare_cached("DELETE FROM sign_in_failures WHERE key = ?1 AND at < ?2")
+            .and_then(|mut s| s.execute(params![key, micros(forget_before)]))
+            .map_err(map_err)?;
+        conn.prepare_cached("INSERT INTO sign_in_failures (key, at) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![key, micros(at)]))
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Failed sign-ins under `key` since `since`.
+pub fn sign_in_failures(conn: &Connection, key: &str, since: Timestamp) -> Result<u32, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM sign_in_failures WHERE key = ?1 AND at >= ?2")
+        .and_then(|mut s| s.query_row(params![key, micros(since)], |r| r.get(0)))
+        .map_err(map_err)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Counts, for diagnostics.

@@ -1,9 +1,8 @@
 //! Who is asking: the seam sign-in plugs into. The router asks an [`Identify`] for every
 //! request; pages and forms see only the [`Visitor`] it returns, never a cookie.
 //!
-//! This first part ships one implementation, [`NoSignIn`], which identifies nobody: every
-//! page then asks to sign in, so nothing is served to an unauthenticated browser. Sessions
-//! kept in the store (staff passwords, customers' sign-in links) will be the second.
+//! `casework serve` mounts [`crate::SessionCookies`] (sessions kept in the store, see
+//! `sign_in.rs`); [`NoSignIn`] identifies nobody, for a router that must serve no one.
 
 use async_trait::async_trait;
 use axum::http::request::Parts;

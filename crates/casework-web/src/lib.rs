@@ -16,12 +16,14 @@
 //! `portal.rs`, `reports.rs`; `page.rs` holds what every page shares.
 
 pub mod assets;
+pub mod credentials;
 pub mod csrf;
 mod desk;
 pub mod identify;
 mod page;
 mod portal;
 mod reports;
+pub mod sign_in;
 mod timeline;
 
 #[cfg(test)]
@@ -37,8 +39,10 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use casework_core::CaseService;
 
+pub use credentials::SystemCredentials;
 pub use csrf::CsrfKey;
 pub use identify::{Identify, NoSignIn, Visitor};
+pub use sign_in::SessionCookies;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -49,6 +53,9 @@ pub struct WebState {
     pub identify: Arc<dyn Identify>,
     /// The CSRF tokens' key.
     pub csrf: Arc<CsrfKey>,
+    /// Whether the server is reached over TLS (cookies are then `Secure`); a request with
+    /// `X-Forwarded-Proto: https` gets `Secure` cookies either way.
+    pub secure_cookies: bool,
 }
 
 impl WebState {
@@ -58,6 +65,15 @@ impl WebState {
             service,
             identify,
             csrf: Arc::new(csrf),
+            secure_cookies: false,
+        }
+    }
+
+    /// The same state, marking every cookie `Secure` (the server is behind TLS).
+    pub fn with_secure_cookies(self, secure: bool) -> Self {
+        Self {
+            secure_cookies: secure,
+            ..self
         }
     }
 }
@@ -75,7 +91,9 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(page::home))
-        .route("/sign-in", get(page::sign_in))
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/sign-out/everywhere", post(sign_in::sign_out_everywhere))
         .route("/assets/{file}", get(assets::serve))
         // the desk
         .route("/cases", get(desk::list))

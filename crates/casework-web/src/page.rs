@@ -19,7 +19,8 @@ use crate::{MAX_FORM, Visitor, WebState, assets, csrf};
 #[derive(Debug, Clone)]
 pub struct Identified(pub Option<Visitor>);
 
-fn identified(parts: &Parts) -> Option<Visitor> {
+/// The visitor the router identified for this request.
+pub(crate) fn identified(parts: &Parts) -> Option<Visitor> {
     parts
         .extensions
         .get::<Identified>()
@@ -303,6 +304,8 @@ impl Chrome {
 fn notice_text(done: &str) -> Option<&'static str> {
     Some(match done {
         "edited" => "Case updated.",
+        "signed-out" => "Signed out.",
+        "signed-out-everywhere" => "Signed out on every device.",
         "title-confirmed" => "Title confirmed as still right.",
         "taken" => "You now own this case.",
         "assigned" => "Owner changed.",
@@ -649,23 +652,6 @@ pub async fn home(req: Request) -> Response {
         ),
         None => to_sign_in(&parts),
     }
-}
-
-/// The sign-in page.
-#[derive(Template)]
-#[template(path = "sign_in.html")]
-pub struct SignInPage {
-    chrome: Chrome,
-}
-
-/// `GET /sign-in`. Sign-in itself (staff passwords, customers' emailed links) is not
-/// there yet: the page says so, and nothing else is reachable without it.
-pub async fn sign_in(req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    // whoever is signed in already still sees the page as from outside: no navigation
-    let mut chrome = Chrome::bare(identified(&parts).as_ref(), "Sign in");
-    chrome.area = Area::Outside;
-    render(StatusCode::OK, &SignInPage { chrome })
 }
 
 /// Any other path.

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod matrix;
+mod sign_in;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -387,7 +388,7 @@ async fn nobody_signed_in_is_sent_to_sign_in_and_changes_nothing() {
     assert_eq!(desk.version(n).await, before);
     let sign_in = desk.get("/sign-in", None).await;
     assert_eq!(sign_in.status, StatusCode::OK);
-    assert!(sign_in.body.contains("Sign-in is not available"));
+    assert!(sign_in.body.contains("name=\"password\""));
 }
 
 #[tokio::test]

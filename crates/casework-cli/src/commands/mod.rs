@@ -101,6 +101,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             no_web,
             imap,
             imap_every,
+            secure_cookies,
         } => {
             let workers = serve::Workers {
                 deliver_every,
@@ -108,7 +109,8 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 imap_every,
             };
             let (timeout, max) = (header_timeout, max_connections);
-            serve::serve(&app, &bind, &mailer, workers, timeout, max, !no_web).await
+            let web = (!no_web).then_some(serve::Pages { secure_cookies });
+            serve::serve(&app, &bind, &mailer, workers, timeout, max, web).await
         }
         Top::Agent(cmd) => people::agent(&cx, cmd).await,
         Top::Token(cmd) => people::token(&cx, cmd).await,

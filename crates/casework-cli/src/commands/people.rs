@@ -11,7 +11,31 @@ use crate::output::{self, out, outln, print_json};
 
 use super::{Ctx, address};
 
-/// `casework agent add` and `agent list`.
+/// A new password: from the terminal, asked twice without echo; otherwise standard
+/// input's first line (without its line ending).
+fn read_password() -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let read = |prompt: &str| {
+            rpassword::prompt_password(prompt)
+                .map_err(|e| Failure::usage(format!("cannot read the password: {e}")))
+        };
+        let first = read("New password: ")?;
+        if read("Again: ")? != first {
+            return Err(Failure::usage(
+                "the two passwords differ; nothing was changed",
+            ));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::usage(format!("cannot read the password from stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// `casework agent add`, `agent list` and `agent password`.
 pub(crate) async fn agent(cx: &Ctx<'_>, cmd: AgentCmd) -> Result<u8, Failure> {
     let (svc, json) = (&cx.app.service, cx.json);
     match cmd {
@@ -45,6 +69,17 @@ pub(crate) async fn agent(cx: &Ctx<'_>, cmd: AgentCmd) -> Result<u8, Failure> {
                 print_json(&p)?;
             } else {
                 outln!("Registered {} ({})", p.name, p.role);
+            }
+            Ok(0)
+        }
+        AgentCmd::Password { name } => {
+            let who = cx.who_or_operator().await?;
+            let password = read_password()?;
+            svc.set_password(&who, &name, &password).await?;
+            if json {
+                print_json(&json!({ "name": name, "password_set": true }))?;
+            } else {
+                outln!("Password set for {name}: sign in at /sign-in");
             }
             Ok(0)
         }

@@ -14,6 +14,13 @@ pub(crate) struct Workers {
     pub(crate) imap_every: u64,
 }
 
+/// How the desk and portal pages are served.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pages {
+    /// Whether every cookie is `Secure` (the server is reached over TLS).
+    pub(crate) secure_cookies: bool,
+}
+
 /// Serves the HTTP API (and, with `web`, the desk and portal pages beside it) until SIGTERM
 /// or Ctrl-C; requests in flight finish first. A
 /// background worker delivers queued email through `mailer` every `deliver_every` seconds
@@ -27,9 +34,12 @@ pub(crate) async fn serve(
     workers: Workers,
     header_timeout: u64,
     max_connections: u64,
-    web: bool,
+    web: Option<Pages>,
 ) -> Result<u8, Failure> {
-    let pages = if web { Some(web_pages(app)?) } else { None };
+    let pages = match web {
+        Some(p) => Some(web_pages(app, p.secure_cookies)?),
+        None => None,
+    };
     let deliver_every = std::time::Duration::from_secs(workers.deliver_every);
     let imap = match &workers.imap {
         Some(url) => Some(
@@ -63,6 +73,9 @@ pub(crate) async fn serve(
         "listening on http://{addr} (store {})\n",
         app.store_url
     ));
+    if pages.is_some() {
+        first_admin(app, addr).await?;
+    }
     let state = casework_http::AppState::new(app.service.clone());
     let worker = tokio::spawn(crate::worker::deliver_forever(
         app.service.clone(),
@@ -91,9 +104,26 @@ pub(crate) async fn serve(
     Ok(0)
 }
 
-/// The desk and the portal over the service. Sign-in does not exist yet, so they identify
-/// nobody ([`casework_web::NoSignIn`]): every page asks to sign in, and no case is shown.
-fn web_pages(app: &App) -> Result<axum::Router, Failure> {
+/// On a store nobody is registered in yet, registers the first admin (`admin`) with a
+/// generated password and prints where and how to sign in, once; the password is stored
+/// only as its hash. On any other store, says where the desk is.
+async fn first_admin(app: &App, addr: std::net::SocketAddr) -> Result<(), Failure> {
+    let email = "admin@casework.invalid"
+        .parse()
+        .map_err(|e| Failure::internal(format!("the first admin's address: {e}")))?;
+    let line = match app.service.first_admin("admin", email).await? {
+        Some(password) => format!(
+            "first run: sign in at http://{addr}/sign-in as admin with password {password}\n\
+             (shown once; change it with: casework --as admin agent password admin)\n"
+        ),
+        None => format!("the desk: http://{addr}/sign-in\n"),
+    };
+    let _ = output::human(&line);
+    Ok(())
+}
+
+/// The desk and the portal over the service, identifying visitors by their session cookie.
+fn web_pages(app: &App, secure_cookies: bool) -> Result<axum::Router, Failure> {
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
@@ -104,9 +134,10 @@ fn web_pages(app: &App) -> Result<axum::Router, Failure> {
         })?;
     let state = casework_web::WebState::new(
         app.service.clone(),
-        std::sync::Arc::new(casework_web::NoSignIn),
+        std::sync::Arc::new(casework_web::SessionCookies::new(app.service.clone())),
         casework_web::CsrfKey::new(secret),
-    );
+    )
+    .with_secure_cookies(secure_cookies);
     Ok(casework_web::router(state))
 }
 

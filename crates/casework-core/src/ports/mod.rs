@@ -9,6 +9,7 @@
 //! - [`OutboxQueue`] (`outbox.rs`) — queued email, claims and delivery outcomes;
 //! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`;
 //! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position.
+//! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -19,12 +20,14 @@
 //! its own here, one bound in [`CaseStore`], a group in the conformance suite
 //! (`casework-store-conformance`), and an implementation in every store.
 //!
-//! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), [`Mailer`] (`mailer.rs`)
-//! and [`MailParser`] (`mail_parser.rs`).
+//! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), [`Mailer`] (`mailer.rs`),
+//! [`MailParser`] (`mail_parser.rs`) and [`Credentials`] (`credentials.rs`: password hashing
+//! and secrets).
 
 pub mod case_log;
 pub mod case_queries;
 pub mod clock;
+pub mod credentials;
 pub mod delegate;
 pub mod diagnostics;
 pub mod directory;
@@ -35,11 +38,13 @@ pub mod mailer;
 pub mod outbox;
 pub mod page;
 pub mod reports;
+pub mod sessions;
 pub mod transfer;
 
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use credentials::{CredentialError, Credentials, NoCredentials};
 pub use diagnostics::{Diagnostics, StatusCount, StoreStats};
 pub use directory::Directory;
 pub use feed::{ChangeFeed, FeedEntry};
@@ -52,6 +57,7 @@ pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,
 };
+pub use sessions::{EndSessions, Session, SessionUser, Sessions, SignInLink};
 pub use transfer::{
     CaseRecord, Imported, StoreTransfer, TransferStore, check_history, plan_import,
 };
@@ -105,7 +111,15 @@ pub enum StoreError {
 /// capabilities, so a store implements the capability traits and is a `CaseStore` by that
 /// alone. A new capability is one more bound here (and in the blanket impl below).
 pub trait CaseStore:
-    CaseLog + CaseQueries + Reports + Directory + Knowledge + OutboxQueue + Diagnostics + ChangeFeed
+    CaseLog
+    + CaseQueries
+    + Reports
+    + Directory
+    + Knowledge
+    + OutboxQueue
+    + Diagnostics
+    + ChangeFeed
+    + Sessions
 {
 }
 
@@ -118,6 +132,7 @@ impl<T> CaseStore for T where
         + OutboxQueue
         + Diagnostics
         + ChangeFeed
+        + Sessions
         + ?Sized
 {
 }
@@ -199,6 +214,20 @@ mod mock {
         #[async_trait]
         impl ChangeFeed for CaseStore {
             async fn feed(&self, after: u64, limit: u32, customer: Option<crate::ids::EmailAddress>) -> Result<Vec<FeedEntry>, StoreError>;
+        }
+
+        #[async_trait]
+        impl Sessions for CaseStore {
+            async fn set_password(&self, person: String, hash: String) -> Result<(), StoreError>;
+            async fn password(&self, person: String) -> Result<String, StoreError>;
+            async fn put_session(&self, session: Session) -> Result<(), StoreError>;
+            async fn get_session(&self, id: String) -> Result<Session, StoreError>;
+            async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError>;
+            async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError>;
+            async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError>;
+            async fn use_sign_in_link(&self, hash: String, now: Timestamp) -> Result<SignInLink, StoreError>;
+            async fn sign_in_failed(&self, keys: Vec<String>, at: Timestamp, forget_before: Timestamp) -> Result<(), StoreError>;
+            async fn sign_in_failures(&self, key: String, since: Timestamp) -> Result<u32, StoreError>;
         }
     }
 }

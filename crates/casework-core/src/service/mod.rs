@@ -19,6 +19,7 @@ mod inbound;
 mod knowledge;
 mod outbox;
 mod reports;
+mod sign_in;
 mod storage;
 mod transfer;
 
@@ -31,13 +32,14 @@ use crate::documents::Templates;
 use crate::event::{Event, apply_all};
 use crate::ids::CaseNumber;
 use crate::model::{Actor, Case, LinkTarget, RefKind, Role};
-use crate::ports::{CaseStore, Clock, Commit, IdGenerator, StoreError};
+use crate::ports::{CaseStore, Clock, Commit, Credentials, IdGenerator, NoCredentials, StoreError};
 use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
 pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
+pub use sign_in::{SignInError, SignedIn};
 pub use storage::StoreAccess;
 
 /// How many times a command without an expected version is decided and committed while
@@ -170,6 +172,7 @@ pub struct CaseService {
     config: Arc<WorkflowConfig>,
     templates: Arc<Templates>,
     parser: Option<Arc<dyn crate::ports::MailParser>>,
+    credentials: Arc<dyn Credentials>,
 }
 
 pub(crate) fn forbidden(role: Role, action: &str) -> ServiceError {
@@ -224,6 +227,16 @@ impl CaseService {
             config,
             templates,
             parser: None,
+            credentials: Arc::new(NoCredentials),
+        }
+    }
+
+    /// The same service, hashing passwords and making session secrets with `credentials`
+    /// (without them, every sign-in is refused as unavailable).
+    pub fn with_credentials(self, credentials: Arc<dyn Credentials>) -> Self {
+        Self {
+            credentials,
+            ..self
         }
     }
 

@@ -16,6 +16,7 @@ pub mod knowledge;
 pub mod outbox;
 pub mod reports;
 pub mod service;
+pub mod sessions;
 pub mod transfer;
 
 use std::sync::Arc;

@@ -1,0 +1,194 @@
+//! Sign-in state: password hashes replaced by person; sessions found by id, touched only
+//! forward, ended one at a time or all of a user's; sign-in links used once and never after
+//! they expire, even by two callers at once; failures counted per key within a window.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use casework_core::ports::{EndSessions, Session, SessionUser, Sessions, SignInLink, StoreError};
+use jiff::SignedDuration;
+
+use super::{desk, email};
+
+pub async fn passwords_are_set_and_replaced<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
+    assert!(matches!(
+        store.password("ana".into()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .set_password("ana".into(), "$argon2id$one".into())
+        .await
+        .unwrap();
+    store
+        .set_password("bob".into(), "$argon2id$bob".into())
+        .await
+        .unwrap();
+    store
+        .set_password("ana".into(), "$argon2id$two".into())
+        .await
+        .unwrap();
+    assert_eq!(store.password("ana".into()).await.unwrap(), "$argon2id$two");
+    assert_eq!(store.password("bob".into()).await.unwrap(), "$argon2id$bob");
+}
+
+pub async fn sessions_are_found_touched_and_ended<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
+    let b = desk(store);
+    let t0 = b.now();
+    let session = |id: &str, user: SessionUser| Session {
+        id: id.into(),
+        user,
+        created_at: t0,
+        last_seen_at: t0,
+    };
+    let ana = SessionUser::Staff { name: "ana".into() };
+    let jordan = SessionUser::Customer {
+        email: email("jordan@customer.example"),
+    };
+    for (id, user) in [("s1", &ana), ("s2", &ana), ("s3", &jordan)] {
+        b.store
+            .put_session(session(id, user.clone()))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        b.store.put_session(session("s1", jordan.clone())).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        b.store.get_session("s3".into()).await.unwrap(),
+        session("s3", jordan.clone())
+    );
+    let later = t0 + SignedDuration::from_mins(5);
+    b.store.touch_session("s1".into(), later).await.unwrap();
+    // a late, slower request never moves the last use back
+    b.store.touch_session("s1".into(), t0).await.unwrap();
+    assert_eq!(
+        b.store.get_session("s1".into()).await.unwrap().last_seen_at,
+        later
+    );
+    assert!(matches!(
+        b.store.touch_session("nope".into(), later).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // sign out: one session
+    let one = EndSessions::One { id: "s2".into() };
+    assert_eq!(b.store.end_sessions(one.clone()).await.unwrap(), 1);
+    assert_eq!(b.store.end_sessions(one).await.unwrap(), 0);
+    assert!(matches!(
+        b.store.get_session("s2".into()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // sign out everywhere: every session of ana, nobody else's
+    b.store
+        .put_session(session("s4", ana.clone()))
+        .await
+        .unwrap();
+    let all = EndSessions::Of { user: ana.key() };
+    assert_eq!(b.store.end_sessions(all).await.unwrap(), 2);
+    for id in ["s1", "s4"] {
+        assert!(matches!(
+            b.store.get_session(id.into()).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            b.store.touch_session(id.into(), later).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+    assert!(
+        b.store.get_session("s3".into()).await.is_ok(),
+        "jordan's stays"
+    );
+}
+
+pub async fn sign_in_links_work_once_and_expire<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
+    let b = desk(store);
+    let now = b.now();
+    let link = |hash: &str, mins: i64| SignInLink {
+        hash: hash.into(),
+        email: email("jordan@customer.example"),
+        created_at: now,
+        expires_at: now + SignedDuration::from_mins(mins),
+    };
+    b.store.put_sign_in_link(link("h1", 15)).await.unwrap();
+    b.store.put_sign_in_link(link("h2", 15)).await.unwrap();
+    assert!(matches!(
+        b.store.put_sign_in_link(link("h1", 15)).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        b.store.use_sign_in_link("h1".into(), now).await.unwrap(),
+        link("h1", 15)
+    );
+    assert!(
+        matches!(
+            b.store.use_sign_in_link("h1".into(), now).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "used once"
+    );
+    // at its expiry it no longer works, and it is gone
+    let at_expiry = now + SignedDuration::from_mins(15);
+    assert!(matches!(
+        b.store.use_sign_in_link("h2".into(), at_expiry).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        b.store.use_sign_in_link("unknown".into(), now).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // eight callers race for one link: exactly one gets it
+    b.store.put_sign_in_link(link("h3", 15)).await.unwrap();
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let s = b.store.clone();
+        racers.push(tokio::spawn(async move {
+            s.use_sign_in_link("h3".into(), now).await.is_ok()
+        }));
+    }
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap());
+    }
+    assert_eq!(won, 1);
+}
+
+pub async fn failures_are_counted_per_key_within_the_window<S: Sessions + ?Sized + 'static>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    let t0 = b.now();
+    let min = |m: i64| t0 + SignedDuration::from_mins(m);
+    let keys = vec!["account:ana".to_string(), "address:10.0.0.1".to_string()];
+    for m in 0..3 {
+        b.store
+            .sign_in_failed(keys.clone(), min(m), min(m - 15))
+            .await
+            .unwrap();
+    }
+    b.store
+        .sign_in_failed(vec!["account:bob".into()], min(3), min(-12))
+        .await
+        .unwrap();
+    let count = |key: &str, since| b.store.sign_in_failures(key.to_string(), since);
+    assert_eq!(count("account:ana", min(-15)).await.unwrap(), 3);
+    assert_eq!(count("address:10.0.0.1", min(-15)).await.unwrap(), 3);
+    assert_eq!(
+        count("account:ana", min(1)).await.unwrap(),
+        2,
+        "since is inclusive"
+    );
+    assert_eq!(count("account:bob", min(-15)).await.unwrap(), 1);
+    assert_eq!(count("account:nobody", min(-15)).await.unwrap(), 0);
+    // a failure 20 minutes on forgets what came before its window, and counts itself
+    b.store
+        .sign_in_failed(vec!["account:ana".into()], min(20), min(5))
+        .await
+        .unwrap();
+    assert_eq!(count("account:ana", min(-15)).await.unwrap(), 1);
+    assert_eq!(
+        count("address:10.0.0.1", min(-15)).await.unwrap(),
+        3,
+        "other keys stay"
+    );
+}
