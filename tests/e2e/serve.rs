@@ -437,6 +437,13 @@ fn the_first_run_prints_an_admin_password_and_agent_password_replaces_it() {
         cases.contains("Signed in as <strong>admin</strong>"),
         "{cases}"
     );
+    // the pages carry the API's layers: a request id, made or taken from the client
+    assert!(cases.contains("\r\nx-request-id: "), "{cases}");
+    let traced = raw(&addr, "GET", "/cases", "X-Request-Id: trace-me-16\r\n", "");
+    assert!(
+        traced.contains("\r\nx-request-id: trace-me-16\r\n"),
+        "{traced}"
+    );
 
     // the password is read from standard input, never from the command line
     let new = "a new password for the admin";

@@ -64,6 +64,13 @@ pub fn router_with_timeout(state: AppState, timeout: std::time::Duration) -> Rou
     layers::layered(routes(state), timeout)
 }
 
+/// Wraps other routes (the desk's pages) in the API's own layers: the request id, the
+/// tracing span, the cap on the request target and the timeout (`DEFAULT_TIMEOUT`), so
+/// every path of `casework serve` is served alike.
+pub fn with_request_layers(routes: Router) -> Router {
+    layers::layered(routes, DEFAULT_TIMEOUT)
+}
+
 /// Every route, by resource; each handler lives in its resource's module.
 fn routes(state: AppState) -> Router {
     let cases = Router::new()

@@ -130,6 +130,8 @@ pub fn router(state: WebState) -> Router {
         .route("/portal/cases/{number}/reply", post(portal::reply))
         .route("/portal/cases/{number}/reopen", post(portal::reopen))
         .fallback(page::not_found)
+        // no page takes a larger body (the extractors cap their own reads at it too)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             identify_visitor,

@@ -138,7 +138,10 @@ fn web_pages(app: &App, secure_cookies: bool) -> Result<axum::Router, Failure> {
         casework_web::CsrfKey::new(secret),
     )
     .with_secure_cookies(secure_cookies);
-    Ok(casework_web::router(state))
+    // the API's request id, tracing, target cap and timeout wrap the pages too
+    Ok(casework_http::with_request_layers(casework_web::router(
+        state,
+    )))
 }
 
 /// Whether a path is the JSON API's (or the storage protocol's, health, the document).
