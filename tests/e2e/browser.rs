@@ -2,8 +2,9 @@
 //! under the content security policy, a form submits and comes back (post/redirect/get),
 //! htmx previews an email as it is typed, the keyboard reaches the skip link first, and
 //! screenshots of the main screens are taken (`target/screenshots/`; `cargo xtask
-//! screenshots` shrinks them into `docs/screenshots/`). Sign-in does not exist yet: the visitor is named by a test-only
-//! cookie (`casework_e2e::browser::CookieIdentify`).
+//! screenshots` shrinks them into `docs/screenshots/`). A member of staff signs in and out
+//! through the real form; the walks through the workflow name their visitor by a test-only
+//! cookie (`casework_e2e::browser::CookieIdentify`), as customers cannot sign in by link yet.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use casework_core::model::{
     Actor, CloseMode, Customer, NewArticle, Origin, PostKind, Priority, Role, Visibility,
 };
 use casework_core::workflow::{CaseEdit, NewCase};
-use casework_e2e::browser::{Chromedriver, save_screenshot, serve_web, visit_as};
+use casework_e2e::browser::{Chromedriver, save_screenshot, serve_signed_in, serve_web, visit_as};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
@@ -197,6 +198,73 @@ async fn desk() -> (casework_core::CaseService, HashMap<String, Actor>) {
         ("jordan".to_string(), jordan),
     ]);
     (svc, visitors)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_and_out_through_the_form_in_chromium() {
+    const PASSWORD: &str = "a password for the browser test";
+    let (svc, _) = desk().await;
+    let svc = svc.with_credentials(Arc::new(casework_web::SystemCredentials));
+    svc.set_password(&Actor::system("test"), "Ana Lopez", PASSWORD)
+        .await
+        .unwrap();
+    let base = serve_signed_in(svc).await;
+    let chrome = Chromedriver::start("sign-in");
+    let driver = chrome.browser(1280, 900).await;
+
+    // a case's address asks to sign in first, and comes back to the case after
+    driver.goto(&format!("{base}/cases/1")).await.unwrap();
+    wait_for(&driver, "the sign-in form", |s| {
+        s.contains("signin-password")
+    })
+    .await;
+    let url = driver.current_url().await.unwrap();
+    assert!(url.as_str().contains("/sign-in?next=%2Fcases%2F1"), "{url}");
+    type_into(&driver, "signin-name", "Ana Lopez").await;
+    type_into(&driver, "signin-password", "not the password").await;
+    click(&driver, "form[action='/sign-in'] button[type=submit]").await;
+    wait_for(&driver, "the refusal", |s| {
+        s.contains("Wrong name or password.")
+    })
+    .await;
+    shot(&driver, "sign-in").await;
+    // the name stays typed; the password does not
+    type_into(&driver, "signin-password", PASSWORD).await;
+    click(&driver, "form[action='/sign-in'] button[type=submit]").await;
+    wait_for(&driver, "the case page", |s| {
+        s.contains("Signed in as") && s.contains("Publishing fails")
+    })
+    .await;
+    assert!(
+        driver
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .ends_with("/cases/1")
+    );
+    let cookies = driver.get_all_cookies().await.unwrap();
+    let session = cookies
+        .iter()
+        .find(|c| c.name() == "casework_session")
+        .expect("a session cookie");
+    assert_eq!(session.http_only(), Some(true));
+    // fantoccini does not re-export the cookie crate's SameSite: compare its name
+    assert_eq!(format!("{:?}", session.same_site()), "Some(Lax)");
+    assert!(
+        cookies.iter().all(|c| c.name() != "casework_pre"),
+        "the pre-session is gone"
+    );
+
+    // sign out: back to the sign-in page, and the desk asks again
+    click(&driver, "form.sign-out button[type=submit]").await;
+    wait_for(&driver, "signed out", |s| s.contains("Signed out.")).await;
+    driver.goto(&format!("{base}/cases")).await.unwrap();
+    wait_for(&driver, "the sign-in form again", |s| {
+        s.contains("signin-password")
+    })
+    .await;
+    driver.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

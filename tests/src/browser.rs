@@ -222,6 +222,31 @@ pub async fn serve_web(
     format!("http://{addr}")
 }
 
+/// Serves the desk and the portal over `service` as `casework serve` does, with sign-in:
+/// sessions in the store ([`casework_web::SessionCookies`]), the client's address handed
+/// to the throttle. Returns the base URL.
+pub async fn serve_signed_in(service: casework_core::CaseService) -> String {
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => panic!("cannot listen on loopback: {e}"),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => panic!("no local address: {e}"),
+    };
+    let state = WebState::new(
+        service.clone(),
+        Arc::new(casework_web::SessionCookies::new(service)),
+        CsrfKey::new([9; 32]),
+    );
+    let app =
+        casework_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
 /// Signs `driver` in as `who` (sets the cookie on the site at `base`).
 pub async fn visit_as(driver: &Client, base: &str, who: &str) {
     let step = |r: Result<(), fantoccini::error::CmdError>| {

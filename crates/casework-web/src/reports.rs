@@ -90,6 +90,19 @@ fn bars(rows: &[ReportRow]) -> Vec<Bar> {
         .collect()
 }
 
+/// The widest a character of the chart's 12px text draws, in user units, rounded up (a
+/// sans-serif digit or letter is about 7 px at 12 px; 8 leaves room for wider fonts).
+const CHAR_WIDTH: u32 = 8;
+
+/// The chart's whole width: the labels, the plot, and room for the longest value drawn
+/// after its bar, so no value is cut off at the edge (a fixed margin cut "reopened").
+fn chart_width(bars: &[Bar]) -> u32 {
+    let ends = bars
+        .iter()
+        .map(|b| b.closed_width + 6 + CHAR_WIDTH * b.value.chars().count() as u32);
+    LABEL_WIDTH + ends.max().unwrap_or(0).max(PLOT_WIDTH) + 8
+}
+
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
@@ -122,8 +135,8 @@ struct ReportPage {
     lines: Vec<Line>,
     bars: Vec<Bar>,
     chart_height: u32,
+    chart_width: u32,
     label_width: u32,
-    plot_width: u32,
     forms: Forms,
 }
 
@@ -181,14 +194,15 @@ pub async fn reopens(
         .iter()
         .find(|(g, _)| *g == key)
         .map_or("Product area", |(_, l)| l);
+    let chart = bars(&rows);
     let page = ReportPage {
         chrome: Chrome::new(&state, Some(&v), "Reopened cases").at("reports"),
         groups: GROUPS.iter().map(|(g, l)| (*g, *l, *g == key)).collect(),
         group_label,
-        bars: bars(&rows),
+        chart_width: chart_width(&chart),
+        bars: chart,
         chart_height: (rows.len() as u32).max(1) * ROW_HEIGHT + 8,
         label_width: LABEL_WIDTH,
-        plot_width: PLOT_WIDTH,
         lines,
         forms,
     };
@@ -322,4 +336,39 @@ async fn drill(state: &WebState, v: &Visitor, p: &Posted) -> Response {
         error,
     };
     render(status, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_is_wide_enough_for_every_value_after_its_bar() {
+        let row = |key: &str, closed: u64, reopened: u64| ReportRow {
+            key: key.into(),
+            closed,
+            reopened,
+            reopen_rate: 1.0,
+            median_days_to_reopen: None,
+            temporarily_closed: 0,
+            reopened_from_temporary: 0,
+        };
+        let rows = [row("Printing", 12345, 12345), row("Publishing", 3, 1)];
+        let drawn = bars(&rows);
+        let width = chart_width(&drawn);
+        for b in &drawn {
+            // the value starts 6 after its bar and needs its characters' room
+            let end = LABEL_WIDTH + b.closed_width + 6 + 7 * b.value.chars().count() as u32;
+            assert!(
+                end <= width,
+                "{} ends at {end}, the chart is {width} wide",
+                b.value
+            );
+        }
+        assert!(
+            drawn[0].closed_width == PLOT_WIDTH,
+            "the largest row fills the plot"
+        );
+        assert!(chart_width(&[]) >= LABEL_WIDTH + PLOT_WIDTH);
+    }
 }
