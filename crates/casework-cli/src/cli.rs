@@ -175,6 +175,10 @@ pub enum Top {
         /// (a proxy's `X-Forwarded-Proto: https` does the same per request)
         #[arg(long)]
         secure_cookies: bool,
+        /// The server's address as customers reach it, which their emailed sign-in links
+        /// point to (default: http:// and the bound address)
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Walk one case through the whole workflow on a throw-away store, printing each email
     #[command(after_help = "Example:\n  casework demo")]

@@ -15,6 +15,14 @@ use crate::model::{
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("signature.j2", include_str!("../templates/signature.j2")),
     (
+        "sign_in_link.subject.j2",
+        include_str!("../templates/sign_in_link.subject.j2"),
+    ),
+    (
+        "sign_in_link.body.j2",
+        include_str!("../templates/sign_in_link.body.j2"),
+    ),
+    (
         "initial_contact.subject.j2",
         include_str!("../templates/initial_contact.subject.j2"),
     ),

@@ -156,6 +156,9 @@ string_enum!(
         TemporaryCloseNotice = "temporary_close_notice",
         /// Step 7: the case-summary draft (not an email).
         CaseSummary = "case_summary",
+        /// A customer's one-time sign-in link to the portal, sent when they ask for one;
+        /// never from a case's composer (the link is `fields.note`).
+        SignInLink = "sign_in_link",
     }
 );
 string_enum!(
@@ -186,6 +189,12 @@ impl TemplateName {
     /// Whether the document is an email (everything but the summary draft).
     pub fn is_email(self) -> bool {
         self != TemplateName::CaseSummary
+    }
+
+    /// Whether staff may send it from a case (everything but the summary draft and the
+    /// sign-in link, which only the customer's own request sends).
+    pub fn is_case_email(self) -> bool {
+        self.is_email() && self != TemplateName::SignInLink
     }
 
     /// Whether sending it is an attempt to reach the customer, which counts as an email

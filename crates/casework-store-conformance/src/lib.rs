@@ -195,7 +195,8 @@ macro_rules! feed_suite {
 }
 
 /// One `#[test]` per behaviour of sign-in state: passwords, sessions, links, failures, in a
-/// module `sessions`, each on a fresh store from `$make`, which needs `Sessions`.
+/// module `sessions`, each on a fresh store from `$make`, which needs
+/// `CaseLog + Sessions + OutboxQueue`.
 #[macro_export]
 macro_rules! sessions_suite {
     ($make:expr) => {

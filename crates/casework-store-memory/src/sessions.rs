@@ -2,6 +2,7 @@
 //! hash, failed sign-ins as (key, time) pairs.
 
 use async_trait::async_trait;
+use casework_core::model::OutboxMessage;
 use casework_core::ports::{EndSessions, Session, Sessions, SignInLink, StoreError};
 use jiff::Timestamp;
 
@@ -61,12 +62,23 @@ impl Sessions for MemoryStore {
         Ok((before - inner.sessions.len()) as u64)
     }
 
-    async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError> {
+    async fn put_sign_in_link(
+        &self,
+        link: SignInLink,
+        message: OutboxMessage,
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if inner.links.contains_key(&link.hash) {
             return Err(StoreError::Duplicate("sign-in link".into()));
         }
+        if inner.outbox.iter().any(|m| m.id == message.id) {
+            return Err(StoreError::Duplicate(format!(
+                "outbox message {}",
+                message.id
+            )));
+        }
         inner.links.insert(link.hash.clone(), link);
+        inner.outbox.push(message);
         Ok(())
     }
 

@@ -514,7 +514,7 @@ impl Sessions for RestStore {
         no_sessions()
     }
 
-    async fn put_sign_in_link(&self, _: SignInLink) -> Result<(), StoreError> {
+    async fn put_sign_in_link(&self, _: SignInLink, _: OutboxMessage) -> Result<(), StoreError> {
         no_sessions()
     }
 

@@ -276,8 +276,13 @@ impl Sessions for SqliteStore {
         self.write(move |c| sql::end_sessions(c, &which)).await
     }
 
-    async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError> {
-        self.write(move |c| sql::put_sign_in_link(c, &link)).await
+    async fn put_sign_in_link(
+        &self,
+        link: SignInLink,
+        message: OutboxMessage,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| sql::put_sign_in_link(c, &link, &message))
+            .await
     }
 
     async fn use_sign_in_link(

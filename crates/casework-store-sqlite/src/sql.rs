@@ -1706,8 +1706,13 @@ pub fn end_sessions(conn: &Connection, which: &EndSessions) -> Result<u64, Store
     Ok(n as u64)
 }
 
-/// Stores a new sign-in link.
-pub fn put_sign_in_link(conn: &Connection, l: &SignInLink) -> Result<(), StoreError> {
+/// Stores a new sign-in link and queues its email (the writer's savepoint makes the two one
+/// step).
+pub fn put_sign_in_link(
+    conn: &Connection,
+    l: &SignInLink,
+    message: &OutboxMessage,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO sign_in_links (hash, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
     )
@@ -1723,7 +1728,7 @@ pub fn put_sign_in_link(conn: &Connection, l: &SignInLink) -> Result<(), StoreEr
         StoreError::Duplicate(_) => StoreError::Duplicate("sign-in link".into()),
         other => other,
     })?;
-    Ok(())
+    insert_outbox(conn, message)
 }
 
 /// Uses a sign-in link: deletes it and answers it when it had not expired at `now`.

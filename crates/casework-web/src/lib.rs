@@ -56,6 +56,10 @@ pub struct WebState {
     /// Whether the server is reached over TLS (cookies are then `Secure`); a request with
     /// `X-Forwarded-Proto: https` gets `Secure` cookies either way.
     pub secure_cookies: bool,
+    /// The site's address as customers reach it, which emailed sign-in links point to
+    /// (never taken from a request's `Host`, which a caller chooses); without it, links are
+    /// refused as unavailable.
+    pub public_url: Option<String>,
 }
 
 impl WebState {
@@ -66,6 +70,15 @@ impl WebState {
             identify,
             csrf: Arc::new(csrf),
             secure_cookies: false,
+            public_url: None,
+        }
+    }
+
+    /// The same state, with the address sign-in links point to.
+    pub fn with_public_url(self, url: impl Into<String>) -> Self {
+        Self {
+            public_url: Some(url.into()),
+            ..self
         }
     }
 
@@ -92,6 +105,9 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(page::home))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-in/link", post(sign_in::ask_for_link))
+        .route("/sign-in/link/use", post(sign_in::use_link))
+        .route("/sign-in/link/{secret}", get(sign_in::link_page))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/sign-out/everywhere", post(sign_in::sign_out_everywhere))
         .route("/assets/{file}", get(assets::serve))

@@ -102,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             imap,
             imap_every,
             secure_cookies,
+            public_url,
         } => {
             let workers = serve::Workers {
                 deliver_every,
@@ -109,7 +110,10 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 imap_every,
             };
             let (timeout, max) = (header_timeout, max_connections);
-            let web = (!no_web).then_some(serve::Pages { secure_cookies });
+            let web = (!no_web).then_some(serve::Pages {
+                secure_cookies,
+                public_url,
+            });
             serve::serve(&app, &bind, &mailer, workers, timeout, max, web).await
         }
         Top::Agent(cmd) => people::agent(&cx, cmd).await,

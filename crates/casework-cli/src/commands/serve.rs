@@ -15,10 +15,12 @@ pub(crate) struct Workers {
 }
 
 /// How the desk and portal pages are served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pages {
     /// Whether every cookie is `Secure` (the server is reached over TLS).
     pub(crate) secure_cookies: bool,
+    /// The address customers' sign-in links point to; `http://ADDR` when not given.
+    pub(crate) public_url: Option<String>,
 }
 
 /// Serves the HTTP API (and, with `web`, the desk and portal pages beside it) until SIGTERM
@@ -36,10 +38,6 @@ pub(crate) async fn serve(
     max_connections: u64,
     web: Option<Pages>,
 ) -> Result<u8, Failure> {
-    let pages = match web {
-        Some(p) => Some(web_pages(app, p.secure_cookies)?),
-        None => None,
-    };
     let deliver_every = std::time::Duration::from_secs(workers.deliver_every);
     let imap = match &workers.imap {
         Some(url) => Some(
@@ -60,6 +58,10 @@ pub(crate) async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::unavailable(format!("cannot read the bound address: {e}")))?;
+    let pages = match web {
+        Some(p) => Some(web_pages(app, &p, addr)?),
+        None => None,
+    };
     // Logs go to stderr (RUST_LOG filters them; default: requests and errors).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -123,7 +125,15 @@ async fn first_admin(app: &App, addr: std::net::SocketAddr) -> Result<(), Failur
 }
 
 /// The desk and the portal over the service, identifying visitors by their session cookie.
-fn web_pages(app: &App, secure_cookies: bool) -> Result<axum::Router, Failure> {
+fn web_pages(
+    app: &App,
+    pages: &Pages,
+    addr: std::net::SocketAddr,
+) -> Result<axum::Router, Failure> {
+    let public_url = pages
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
@@ -137,7 +147,8 @@ fn web_pages(app: &App, secure_cookies: bool) -> Result<axum::Router, Failure> {
         std::sync::Arc::new(casework_web::SessionCookies::new(app.service.clone())),
         casework_web::CsrfKey::new(secret),
     )
-    .with_secure_cookies(secure_cookies);
+    .with_secure_cookies(pages.secure_cookies)
+    .with_public_url(public_url);
     // the API's request id, tracing, target cap and timeout wrap the pages too
     Ok(casework_http::with_request_layers(casework_web::router(
         state,

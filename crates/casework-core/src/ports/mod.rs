@@ -224,7 +224,7 @@ mod mock {
             async fn get_session(&self, id: String) -> Result<Session, StoreError>;
             async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError>;
             async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError>;
-            async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError>;
+            async fn put_sign_in_link(&self, link: SignInLink, message: OutboxMessage) -> Result<(), StoreError>;
             async fn use_sign_in_link(&self, hash: String, now: Timestamp) -> Result<SignInLink, StoreError>;
             async fn sign_in_failed(&self, keys: Vec<String>, at: Timestamp, forget_before: Timestamp) -> Result<(), StoreError>;
             async fn sign_in_failures(&self, key: String, since: Timestamp) -> Result<u32, StoreError>;

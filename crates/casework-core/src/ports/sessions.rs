@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::ids::EmailAddress;
+use crate::model::OutboxMessage;
 
 /// Who a session signs in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +102,13 @@ pub trait Sessions: Send + Sync {
     /// Ends sessions; answers how many ended (0 when none matched).
     async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError>;
 
-    /// Stores a new sign-in link. MUST return `Duplicate` when the hash is taken.
-    async fn put_sign_in_link(&self, link: SignInLink) -> Result<(), StoreError>;
+    /// Stores a new sign-in link and queues the email that carries it, in one step (both or
+    /// neither). MUST return `Duplicate` when the hash or the message id is taken.
+    async fn put_sign_in_link(
+        &self,
+        link: SignInLink,
+        message: OutboxMessage,
+    ) -> Result<(), StoreError>;
 
     /// Uses a sign-in link: answers it and removes it, in one step, so two uses of one link
     /// cannot both succeed. MUST return `NotFound` for an unknown, used or expired link

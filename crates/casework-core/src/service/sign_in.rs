@@ -12,13 +12,17 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{CaseService, ServiceError, forbidden};
 use crate::config::Permission;
+use crate::documents::EmailFields;
 use crate::ids::EmailAddress;
 use crate::limits::{
     MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, MAX_PASSWORD, MIN_PASSWORD,
-    SESSION_IDLE_SECS, SESSION_MAX_SECS, SIGN_IN_WINDOW_SECS,
+    SESSION_IDLE_SECS, SESSION_MAX_SECS, SIGN_IN_LINK_SECS, SIGN_IN_WINDOW_SECS,
 };
-use crate::model::{Actor, Person, Role, sha256_hex};
-use crate::ports::{CredentialError, EndSessions, Session, SessionUser, StoreError};
+use crate::model::{Actor, OutboxMessage, OutboxStatus, Person, Role, TemplateName, sha256_hex};
+use crate::ports::{
+    CaseFilter, CredentialError, EndSessions, PageRequest, Session, SessionUser, SignInLink,
+    StoreError,
+};
 use crate::workflow::WorkflowError;
 
 /// A session is written back as used at most this often (seconds), so reading pages does
@@ -244,6 +248,124 @@ impl CaseService {
                 self.note_failure(vec![account, from]).await?;
                 Err(SignInError::Refused)
             }
+        }
+    }
+
+    /// Emails a customer a one-time sign-in link to the portal (`{base_url}/sign-in/link/…`,
+    /// working once within [`SIGN_IN_LINK_SECS`]), through the outbox, when the address
+    /// has cases; answers the same either way, so the answer tells nobody whose address it
+    /// is. Requests count like failures, per address asked for (at most
+    /// [`MAX_FAILURES_PER_ACCOUNT`] in the window) and per client address.
+    pub async fn request_sign_in_link(
+        &self,
+        email: &str,
+        address: &str,
+        base_url: &str,
+    ) -> Result<(), SignInError> {
+        let email: EmailAddress = email
+            .trim()
+            .parse()
+            .map_err(|e| invalid("email", format!("{e}")))?;
+        let (to, from) = (format!("link-to:{email}"), address_key(address));
+        self.refuse_throttled(&[
+            (to.clone(), MAX_FAILURES_PER_ACCOUNT),
+            (from.clone(), MAX_FAILURES_PER_ADDRESS),
+        ])
+        .await?;
+        self.note_failure(vec![to, from]).await?;
+        let filter = CaseFilter {
+            customer: Some(email.clone()),
+            ..CaseFilter::default()
+        };
+        let page = PageRequest {
+            limit: 1,
+            after: None,
+        };
+        // the email goes out under one of their cases: its number, their name
+        let Some(case) = self.store.list_cases(filter, page).await?.items.pop() else {
+            return Ok(());
+        };
+        let secret = self.credentials.secret()?;
+        let now = self.clock.now();
+        let link = SignInLink {
+            hash: sha256_hex(secret.as_bytes()),
+            email,
+            created_at: now,
+            expires_at: now + secs(SIGN_IN_LINK_SECS),
+        };
+        let fields = EmailFields {
+            note: Some(format!(
+                "{}/sign-in/link/{secret}",
+                base_url.trim_end_matches('/')
+            )),
+            ..EmailFields::default()
+        };
+        let org = &self.config.organization;
+        let rendered = self
+            .templates
+            .render_email(
+                TemplateName::SignInLink,
+                org,
+                &case,
+                &Actor::system("sign-in"),
+                &fields,
+            )
+            .map_err(|e| ServiceError::Workflow(e.into()))?;
+        let domain = org
+            .support_email
+            .ascii_domain()
+            .map_err(|e| invalid("organization.support_email", e.to_string()))?;
+        let id = self.ids.new_id();
+        let message_id = crate::workflow::message_id(&id, case.number, &domain);
+        let message = OutboxMessage {
+            thread_id: message_id.clone(),
+            message_id,
+            in_reply_to: None,
+            id,
+            case: case.number,
+            template: TemplateName::SignInLink,
+            from_name: format!("{} Support", org.name),
+            from: org.support_email.clone(),
+            to_name: rendered.to_name,
+            to: rendered.to,
+            subject: rendered.subject,
+            body: rendered.body,
+            status: OutboxStatus::Queued,
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            next_attempt_at: now,
+            claimed_by: None,
+            claimed_until: None,
+            sent_at: None,
+        };
+        self.store.put_sign_in_link(link, message).await?;
+        Ok(())
+    }
+
+    /// Signs a customer in with the secret of their sign-in link, from client `address`:
+    /// once, before it expires. Unknown, used and expired links count as failures of the
+    /// address.
+    pub async fn sign_in_with_link(
+        &self,
+        secret: &str,
+        address: &str,
+    ) -> Result<SignedIn, SignInError> {
+        let from = address_key(address);
+        self.refuse_throttled(&[(from.clone(), MAX_FAILURES_PER_ADDRESS)])
+            .await?;
+        let hash = sha256_hex(secret.as_bytes());
+        match self.store.use_sign_in_link(hash, self.clock.now()).await {
+            Ok(link) => {
+                let actor = Actor::customer(link.email.to_string(), link.email.clone());
+                let user = SessionUser::Customer { email: link.email };
+                self.open_session(user, actor).await
+            }
+            Err(StoreError::NotFound(_)) => {
+                self.note_failure(vec![from]).await?;
+                Err(SignInError::Refused)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

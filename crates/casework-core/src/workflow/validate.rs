@@ -45,13 +45,19 @@ pub fn optional_text(
     }
 }
 
-/// Whether an email may be rendered from these fields: an email template (not the summary
-/// draft), `discussed` for a follow-up, and every field within its length.
+/// Whether an email may be rendered from these fields: an email template staff send from a
+/// case (not the summary draft, not the sign-in link), `discussed` for a follow-up, and every field within its length.
 pub fn check_email(template: TemplateName, fields: &EmailFields) -> Result<(), WorkflowError> {
     if !template.is_email() {
         return Err(invalid(
             "template",
             "the case summary is not an email; see the summary draft",
+        ));
+    }
+    if !template.is_case_email() {
+        return Err(invalid(
+            "template",
+            "the sign-in link is sent only when a customer asks for one",
         ));
     }
     if template == TemplateName::FollowUp

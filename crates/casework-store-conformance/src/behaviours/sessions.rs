@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
-use casework_core::ports::{EndSessions, Session, SessionUser, Sessions, SignInLink, StoreError};
+use casework_core::model::{OutboxMessage, TemplateName};
+use casework_core::ports::{
+    CaseLog, EndSessions, OutboxQueue, Session, SessionUser, Sessions, SignInLink, StoreError,
+};
+use casework_core::testing::sample_message;
 use jiff::SignedDuration;
 
 use super::{desk, email};
@@ -101,8 +105,24 @@ pub async fn sessions_are_found_touched_and_ended<S: Sessions + ?Sized + 'static
     );
 }
 
-pub async fn sign_in_links_work_once_and_expire<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
+pub async fn sign_in_links_work_once_and_expire<
+    S: CaseLog + Sessions + OutboxQueue + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
     let b = desk(store);
+    // the email goes out under one of the customer's cases
+    let case = b
+        .open("Printer on fire", "It smokes.", "jordan@customer.example")
+        .await;
+    let message = |id: &str| OutboxMessage {
+        id: id.into(),
+        case: case.number,
+        message_id: format!("{id}.sign-in@example.com"),
+        thread_id: format!("{id}.sign-in@example.com"),
+        template: TemplateName::SignInLink,
+        ..sample_message()
+    };
     let now = b.now();
     let link = |hash: &str, mins: i64| SignInLink {
         hash: hash.into(),
@@ -110,11 +130,40 @@ pub async fn sign_in_links_work_once_and_expire<S: Sessions + ?Sized + 'static>(
         created_at: now,
         expires_at: now + SignedDuration::from_mins(mins),
     };
-    b.store.put_sign_in_link(link("h1", 15)).await.unwrap();
-    b.store.put_sign_in_link(link("h2", 15)).await.unwrap();
+    b.store
+        .put_sign_in_link(link("h1", 15), message("m1"))
+        .await
+        .unwrap();
+    b.store
+        .put_sign_in_link(link("h2", 15), message("m2"))
+        .await
+        .unwrap();
+    // the link and its email are one step: a taken hash queues nothing, a taken message
+    // id stores no link
     assert!(matches!(
-        b.store.put_sign_in_link(link("h1", 15)).await,
+        b.store
+            .put_sign_in_link(link("h1", 15), message("m9"))
+            .await,
         Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        b.store
+            .put_sign_in_link(link("h9", 15), message("m1"))
+            .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let queued: Vec<String> = b
+        .store
+        .outbox_list(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(queued, ["m1", "m2"]);
+    assert!(matches!(
+        b.store.use_sign_in_link("h9".into(), now).await,
+        Err(StoreError::NotFound(_))
     ));
     assert_eq!(
         b.store.use_sign_in_link("h1".into(), now).await.unwrap(),
@@ -138,7 +187,10 @@ pub async fn sign_in_links_work_once_and_expire<S: Sessions + ?Sized + 'static>(
         Err(StoreError::NotFound(_))
     ));
     // eight callers race for one link: exactly one gets it
-    b.store.put_sign_in_link(link("h3", 15)).await.unwrap();
+    b.store
+        .put_sign_in_link(link("h3", 15), message("m3"))
+        .await
+        .unwrap();
     let mut racers = Vec::new();
     for _ in 0..8 {
         let s = b.store.clone();

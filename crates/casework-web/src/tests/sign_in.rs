@@ -1,7 +1,7 @@
 //! Signing in for real, in-process: the session cookie's attributes, the sign-in form's
 //! own CSRF token, refusals, sign-out and sign-out everywhere, idle and absolute expiry on
-//! a clock the test moves, throttling per account and per address, and where a sign-in
-//! may send the browser next.
+//! a clock the test moves, throttling per account and per address, where a sign-in may
+//! send the browser next, and customers' one-time links sent through the outbox.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use casework_core::model::{Actor, Role};
+use casework_core::model::{Actor, Role, TemplateName};
 use casework_core::ports::CaseStore;
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::{CaseService, Templates, WorkflowConfig};
@@ -24,6 +24,7 @@ const PASSWORD: &str = "correct horse battery staple";
 struct Site {
     app: axum::Router,
     clock: Arc<FixedClock>,
+    svc: CaseService,
 }
 
 async fn make_site(secure: bool) -> Site {
@@ -50,13 +51,15 @@ async fn make_site(secure: bool) -> Site {
     }
     let state = WebState::new(
         svc.clone(),
-        Arc::new(SessionCookies::new(svc)),
+        Arc::new(SessionCookies::new(svc.clone())),
         CsrfKey::new([9; 32]),
     )
-    .with_secure_cookies(secure);
+    .with_secure_cookies(secure)
+    .with_public_url("https://desk.example/");
     Site {
         app: router(state),
         clock,
+        svc,
     }
 }
 
@@ -376,4 +379,159 @@ async fn after_sign_in_the_browser_goes_only_to_a_path_on_this_site() {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{next}");
         assert_eq!(r.location(), to, "{next}");
     }
+}
+
+impl Site {
+    /// Opens a case for `email` as ana.
+    async fn case_for(&self, title: &str, email: &str) {
+        let ana = Actor::from_person(&staff("ana", Role::Agent));
+        let mut new = casework_core::testing::new_case(title);
+        new.customer.email = email.parse().unwrap();
+        new.customer.name = "Jordan Blake".into();
+        self.svc.open_case(&ana, new).await.unwrap();
+    }
+
+    /// The sign-in emails queued so far.
+    async fn links_sent(&self) -> Vec<casework_core::model::OutboxMessage> {
+        let root = Actor::system("test");
+        let all = self.svc.outbox(&root, None, 100).await.unwrap();
+        all.into_iter()
+            .filter(|m| m.template == TemplateName::SignInLink)
+            .collect()
+    }
+
+    async fn ask_for_link(&self, email: &str, from: &str) -> Reply {
+        let (pre, token) = self.form().await;
+        let fields = [("csrf", token.as_str()), ("email", email)];
+        self.send("POST", "/sign-in/link", &pre, Some(&fields), from)
+            .await
+    }
+
+    /// Uses a link's secret as the button on its page does; answers the reply.
+    async fn use_link(&self, secret: &str, from: &str) -> Reply {
+        let page = self
+            .send("GET", &format!("/sign-in/link/{secret}"), "", None, from)
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(
+            cookie_pair(&page, "casework_session"),
+            None,
+            "opening uses nothing"
+        );
+        let pre = cookie_pair(&page, "casework_pre").unwrap();
+        let token = token_of(&page);
+        let fields = [("csrf", token.as_str()), ("secret", secret)];
+        self.send("POST", "/sign-in/link/use", &pre, Some(&fields), from)
+            .await
+    }
+}
+
+/// The secret of the link in a sign-in email.
+fn secret_in(message: &casework_core::model::OutboxMessage) -> String {
+    let at = message
+        .body
+        .find("https://desk.example/sign-in/link/")
+        .unwrap()
+        + 34;
+    message.body[at..at + 43].to_string()
+}
+
+#[tokio::test]
+async fn a_customer_signs_in_once_with_a_link_emailed_through_the_outbox() {
+    let site = make_site(false).await;
+    site.case_for("Printer on fire", "jordan@customer.example")
+        .await;
+    site.case_for("Someone else's case", "eve@customer.example")
+        .await;
+
+    let r = site
+        .ask_for_link("jordan@customer.example", "10.0.0.1")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("a sign-in link is on its way"));
+    // an address without cases gets the same answer, and no email
+    let stranger = site
+        .ask_for_link("nobody@customer.example", "10.0.0.1")
+        .await;
+    assert_eq!(stranger.status, StatusCode::OK);
+    assert!(stranger.body.contains("a sign-in link is on its way"));
+    let sent = site.links_sent().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to.as_str(), "jordan@customer.example");
+    assert!(sent[0].body.contains("It works once, within 15 minutes"));
+    let secret = secret_in(&sent[0]);
+
+    let r = site.use_link(&secret, "10.0.0.1").await;
+    r.redirects_to("/portal");
+    let session = cookie_pair(&r, "casework_session").unwrap();
+    let portal = site
+        .send("GET", "/portal", &session, None, "10.0.0.1")
+        .await;
+    assert_eq!(portal.status, StatusCode::OK);
+    assert!(portal.body.contains("Printer on fire"));
+    assert!(
+        !portal.body.contains("Someone else"),
+        "only their own cases"
+    );
+    // the desk is not theirs
+    let desk = site.send("GET", "/cases", &session, None, "10.0.0.1").await;
+    assert_eq!(desk.status, StatusCode::FORBIDDEN);
+
+    // once only
+    let again = site.use_link(&secret, "10.0.0.1").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(again.body.contains("This link no longer works"));
+    assert_eq!(cookie_pair(&again, "casework_session"), None);
+
+    // and only within 15 minutes
+    site.ask_for_link("jordan@customer.example", "10.0.0.1")
+        .await;
+    let late = secret_in(&site.links_sent().await[1]);
+    site.clock.advance(SignedDuration::from_mins(15));
+    assert_eq!(
+        site.use_link(&late, "10.0.0.1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn link_requests_are_throttled_and_a_link_is_never_sent_from_a_case() {
+    let site = make_site(false).await;
+    site.case_for("Printer on fire", "jordan@customer.example")
+        .await;
+    for i in 0..5 {
+        let r = site
+            .ask_for_link("jordan@customer.example", &format!("10.0.3.{i}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = site
+        .ask_for_link("jordan@customer.example", "10.0.4.1")
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(site.links_sent().await.len(), 5);
+    // an address that is not one is said so, next to the field
+    let bad = site.ask_for_link("not an address", "10.0.0.1").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"link-error\""), "{}", bad.body);
+    // staff cannot preview or send the sign-in email from a case
+    let ana = Actor::from_person(&staff("ana", Role::Agent));
+    let refused = site
+        .svc
+        .preview_email(
+            &ana,
+            "1".parse().unwrap(),
+            TemplateName::SignInLink,
+            &Default::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(casework_core::ServiceError::Workflow(
+                casework_core::WorkflowError::Invalid { ref field, .. }
+            )) if field == "template"
+        ),
+        "{refused:?}"
+    );
 }
