@@ -3,8 +3,9 @@
 //! htmx previews an email as it is typed, the keyboard reaches the skip link first, and
 //! screenshots of the main screens are taken (`target/screenshots/`; `cargo xtask
 //! screenshots` shrinks them into `docs/screenshots/`). A member of staff signs in and out
-//! through the real form; the walks through the workflow name their visitor by a test-only
-//! cookie (`casework_e2e::browser::CookieIdentify`), as customers cannot sign in by link yet.
+//! through the real form; a customer signs in with a link read from a real SMTP server
+//! and replies; the walk through the workflow names its visitors by a test-only cookie
+//! (`casework_e2e::browser::CookieIdentify`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -377,5 +378,83 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
     assert!(portal.contains("Screenshare: the data store is not registered"));
     assert!(!portal.contains("Suspect the data store registration"));
     shot(&driver, "portal-case").await;
+    driver.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_signs_in_by_a_link_read_from_the_smtp_server_and_replies() {
+    let (svc, _) = desk().await;
+    let svc = svc.with_credentials(Arc::new(casework_web::SystemCredentials));
+    let base = serve_signed_in(svc.clone()).await;
+    let smtp = casework_e2e::SmtpServer::start("browser-link", &[]);
+    let chrome = Chromedriver::start("link");
+    let driver = chrome.browser(1280, 900).await;
+
+    // the customer asks for a link on the sign-in page
+    driver.goto(&format!("{base}/portal")).await.unwrap();
+    wait_for(&driver, "the sign-in page", |s| s.contains("link-email")).await;
+    type_into(&driver, "link-email", "jordan@northwind.example").await;
+    click(&driver, "form[action='/sign-in/link'] button[type=submit]").await;
+    wait_for(&driver, "the answer", |s| s.contains("Check your email")).await;
+
+    // the outbox delivers it to a real SMTP server; the link is read from what it took
+    let mailer = casework_mail::mailer_from_url(&smtp.url("")).unwrap();
+    let report = svc
+        .deliver(&Actor::system("test"), "browser-test", mailer.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let got = smtp.wait_for(1, Duration::from_secs(10));
+    assert_eq!(
+        got[0]["headers"]["To"],
+        "Jordan Blake <jordan@northwind.example>"
+    );
+    let body = got[0]["body"].as_str().unwrap().to_string();
+    let start = body.find(&format!("{base}/sign-in/link/")).unwrap();
+    let link: String = body[start..].split_whitespace().next().unwrap().to_string();
+
+    driver.goto(&link).await.unwrap();
+    click(
+        &driver,
+        "form[action='/sign-in/link/use'] button[type=submit]",
+    )
+    .await;
+    let portal = wait_for(&driver, "the portal", |s| s.contains("Publishing fails")).await;
+    assert!(portal.contains("Signed in as"));
+    assert!(
+        !portal.contains("Geocoding service times out"),
+        "another customer's case"
+    );
+    // their case: the customer-visible timeline only; they reply
+    driver
+        .goto(&format!("{base}/portal/cases/1"))
+        .await
+        .unwrap();
+    let page = wait_for(&driver, "the case", |s| s.contains("f-reply-body")).await;
+    assert!(
+        !page.contains("Suspect the data store registration"),
+        "an internal note"
+    );
+    type_into(
+        &driver,
+        "f-reply-body",
+        "It fails again since this morning.",
+    )
+    .await;
+    click(
+        &driver,
+        "form[action='/portal/cases/1/reply'] button[type=submit]",
+    )
+    .await;
+    wait_for(&driver, "the reply on the timeline", |s| {
+        s.contains("It fails again since this morning.")
+    })
+    .await;
+    let history = svc
+        .history(&Actor::system("check"), "1".parse().unwrap())
+        .await
+        .unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.actor, "jordan@northwind.example", "{last:?}");
     driver.close().await.unwrap();
 }

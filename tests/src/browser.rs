@@ -238,7 +238,8 @@ pub async fn serve_signed_in(service: casework_core::CaseService) -> String {
         service.clone(),
         Arc::new(casework_web::SessionCookies::new(service)),
         CsrfKey::new([9; 32]),
-    );
+    )
+    .with_public_url(format!("http://{addr}"));
     let app =
         casework_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {

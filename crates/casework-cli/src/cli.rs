@@ -237,7 +237,7 @@ pub enum AgentCmd {
     /// echoed) or from standard input's first line; never from the command line. Yourself
     /// with --as, anyone as an admin or as the store's operator (no --as)
     #[command(
-        after_help = "Examples:\n  casework agent password 'Ana Lopez'\n  printf '%s\\n' \"$PASSWORD\" | casework agent password 'Ana Lopez'"
+        after_help = "Examples:\n  casework agent password 'Ana Lopez'\n  echo \"$PASSWORD\" | casework agent password 'Ana Lopez'"
     )]
     Password {
         /// The person's name
