@@ -414,8 +414,9 @@ fn sign_in(addr: &str, name: &str, password: &str) -> String {
 #[test]
 fn the_first_run_prints_an_admin_password_and_agent_password_replaces_it() {
     let cw = Cw::new(EXE, "serve-first-run");
-    let (mut child, addr, mut lines) = start_server(&cw);
-    let line = lines.next().unwrap().unwrap();
+    let mut served = cw.serve(&[]);
+    let addr = served.addr.clone();
+    let line = served.lines.next().unwrap().unwrap();
     let prefix = format!("first run: sign in at http://{addr}/sign-in as admin with password ");
     let password = line
         .strip_prefix(&prefix)
@@ -464,18 +465,11 @@ fn the_first_run_prints_an_admin_password_and_agent_password_replaces_it() {
     );
     assert!(sign_in(&addr, "admin", &password).starts_with("HTTP/1.1 401"));
     assert!(sign_in(&addr, "admin", new).starts_with("HTTP/1.1 303"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    drop(served);
     // a second start registers nobody and prints no password
-    let (mut child, addr, mut lines) = start_server(&cw);
-    let line = lines.next().unwrap().unwrap();
-    assert_eq!(line, format!("the desk: http://{addr}/sign-in"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    let mut served = cw.serve(&[]);
+    let line = served.lines.next().unwrap().unwrap();
+    assert_eq!(line, format!("the desk: http://{}/sign-in", served.addr));
 }
 
 #[test]

@@ -31,6 +31,7 @@ mod ports;
 pub mod queries;
 pub mod reports;
 pub mod schema;
+pub mod sessions;
 mod text;
 
 use std::time::Duration;

@@ -14,9 +14,10 @@ use casework_core::ports::{
     ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
     StoreError, StoreStats, StoreTransfer,
 };
+use casework_core::ports::{EndSessions, Session, Sessions, SignInLink};
 use jiff::Timestamp;
 
-use crate::{PgStore, cases, db, directory, feed, knowledge, outbox, queries, reports};
+use crate::{PgStore, cases, db, directory, feed, knowledge, outbox, queries, reports, sessions};
 
 /// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
 #[async_trait]
@@ -241,5 +242,62 @@ impl StoreTransfer for PgStore {
 
     async fn import_article(&self, article: Article) -> Result<Imported, StoreError> {
         knowledge::import_article(&mut self.conn().await?, &article).await
+    }
+}
+
+/// Passwords, sessions, sign-in links and failed sign-ins, shared by every server.
+#[async_trait]
+impl Sessions for PgStore {
+    async fn set_password(&self, person: String, hash: String) -> Result<(), StoreError> {
+        sessions::set_password(&self.conn().await?, &person, &hash).await
+    }
+
+    async fn password(&self, person: String) -> Result<String, StoreError> {
+        sessions::password(&self.conn().await?, &person).await
+    }
+
+    async fn put_session(&self, session: Session) -> Result<(), StoreError> {
+        sessions::put_session(&self.conn().await?, &session).await
+    }
+
+    async fn get_session(&self, id: String) -> Result<Session, StoreError> {
+        sessions::get_session(&self.conn().await?, &id).await
+    }
+
+    async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError> {
+        sessions::touch_session(&self.conn().await?, &id, at).await
+    }
+
+    async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError> {
+        sessions::end_sessions(&self.conn().await?, &which).await
+    }
+
+    async fn put_sign_in_link(
+        &self,
+        link: SignInLink,
+        message: OutboxMessage,
+    ) -> Result<(), StoreError> {
+        sessions::put_sign_in_link(&mut self.conn().await?, &link, &message).await
+    }
+
+    async fn use_sign_in_link(
+        &self,
+        hash: String,
+        now: Timestamp,
+    ) -> Result<SignInLink, StoreError> {
+        sessions::use_sign_in_link(&self.conn().await?, &hash, now).await
+    }
+
+    async fn sign_in_failed(
+        &self,
+        keys: Vec<String>,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<(), StoreError> {
+        sessions::sign_in_failed(&mut self.conn().await?, &keys, at, forget_before).await
+    }
+
+    async fn sign_in_failures(&self, key: String, since: Timestamp) -> Result<u32, StoreError> {
+        sessions::sign_in_failures(&self.conn().await?, &key, since).await
     }
 }

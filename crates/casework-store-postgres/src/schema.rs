@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -194,6 +194,32 @@ CREATE TRIGGER feed_append_only BEFORE UPDATE OR DELETE ON feed
     FOR EACH ROW EXECUTE FUNCTION casework_append_only();
 CREATE TRIGGER feed_no_truncate BEFORE TRUNCATE ON feed
     FOR EACH STATEMENT EXECUTE FUNCTION casework_append_only();
+"#;
+
+/// v3: sign-in for the desk and the portal: staff password hashes, sessions and one-time
+/// links kept by the SHA-256 of their secret, and failed sign-ins by throttle key.
+const V3: &str = r#"
+CREATE TABLE passwords (
+    person text PRIMARY KEY,
+    hash   text NOT NULL
+);
+CREATE TABLE sessions (
+    id           text PRIMARY KEY,
+    user_key     text NOT NULL,
+    body         jsonb NOT NULL,
+    last_seen_at timestamptz NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_key);
+CREATE TABLE sign_in_links (
+    hash       text PRIMARY KEY,
+    body       jsonb NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE sign_in_failures (
+    key text NOT NULL,
+    at  timestamptz NOT NULL
+);
+CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
 "#;
 
 /// What a database holds.
