@@ -91,5 +91,5 @@ mod over_postgres {
                 .unwrap(),
         )
     }
-    casework_store_conformance::suite!(served(backing().await).await);
+    remote_suite!(served(backing().await).await);
 }
