@@ -261,11 +261,15 @@ async fn import_takes_whole_histories_all_or_nothing() {
 
 /// Turns a database this build wrote back into what version 5 stored: states without the
 /// per-channel attempt times (v6), closures and reopens without their keys at close,
-/// reasons and actors (v7), as the rowid tables of version 1.
+/// reasons and actors (v7), as the rowid tables of version 1, and no sign-in tables (v8).
 fn downgrade_to_v5(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "UPDATE cases SET state = json_remove(state, '$.contacts.last_email_at',
+        "DROP TABLE passwords;
+         DROP TABLE sessions;
+         DROP TABLE sign_in_links;
+         DROP TABLE sign_in_failures;
+         UPDATE cases SET state = json_remove(state, '$.contacts.last_email_at',
                                               '$.contacts.last_phone_at');
          CREATE TABLE closures_v5 (
              case_number INTEGER NOT NULL REFERENCES cases(number),
