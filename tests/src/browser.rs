@@ -202,14 +202,7 @@ pub async fn serve_web(
     service: casework_core::CaseService,
     visitors: HashMap<String, Actor>,
 ) -> String {
-    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-        Ok(l) => l,
-        Err(e) => panic!("cannot listen on loopback: {e}"),
-    };
-    let addr = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => panic!("no local address: {e}"),
-    };
+    let (listener, addr) = loopback().await;
     let state = WebState::new(
         service,
         Arc::new(CookieIdentify(visitors)),
@@ -222,10 +215,8 @@ pub async fn serve_web(
     format!("http://{addr}")
 }
 
-/// Serves the desk and the portal over `service` as `casework serve` does, with sign-in:
-/// sessions in the store ([`casework_web::SessionCookies`]), the client's address handed
-/// to the throttle. Returns the base URL.
-pub async fn serve_signed_in(service: casework_core::CaseService) -> String {
+/// A listener on a free 127.0.0.1 port, and its address.
+async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr) {
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => panic!("cannot listen on loopback: {e}"),
@@ -234,6 +225,14 @@ pub async fn serve_signed_in(service: casework_core::CaseService) -> String {
         Ok(a) => a,
         Err(e) => panic!("no local address: {e}"),
     };
+    (listener, addr)
+}
+
+/// Serves the desk and the portal over `service` as `casework serve` does, with sign-in:
+/// sessions in the store ([`casework_web::SessionCookies`]), the client's address handed
+/// to the throttle. Returns the base URL.
+pub async fn serve_signed_in(service: casework_core::CaseService) -> String {
+    let (listener, addr) = loopback().await;
     let state = WebState::new(
         service.clone(),
         Arc::new(casework_web::SessionCookies::new(service)),

@@ -207,17 +207,7 @@ impl Desk {
             None => req.body(Body::empty()),
         }
         .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 8 * 1024 * 1024)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        reply(&self.app, req).await
     }
 
     /// Closes case `n` temporarily and reopens it with `reason`, as the lead.
@@ -246,6 +236,21 @@ impl Desk {
             .await
             .unwrap();
         case.version.to_string()
+    }
+}
+
+/// Runs one request through `app` in-process and reads the whole answer.
+pub async fn reply(app: &axum::Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 8 * 1024 * 1024)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

@@ -14,9 +14,8 @@ use casework_core::ports::CaseStore;
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::{CaseService, Templates, WorkflowConfig};
 use jiff::SignedDuration;
-use tower::ServiceExt;
 
-use super::{Reply, staff};
+use super::{Reply, reply, staff};
 use crate::{CsrfKey, SessionCookies, SystemCredentials, WebState, router};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -106,16 +105,7 @@ impl Site {
         let mut req = req.body(body).unwrap();
         let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
         req.extensions_mut().insert(ConnectInfo(peer));
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let (status, headers) = (res.status(), res.headers().clone());
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        reply(&self.app, req).await
     }
 
     /// The sign-in form: its pre-session cookie and its token.
