@@ -201,35 +201,6 @@ CREATE VIRTUAL TABLE search_public USING fts5(
 CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
 "#;
 
-/// v9: sign-in for the desk and the portal: staff password hashes (PHC strings), sessions
-/// and one-time sign-in links kept by the SHA-256 of their secret, and failed sign-ins by
-/// throttle key (an account, an address). Times are microseconds since the epoch.
-const V9: &str = r#"
-CREATE TABLE passwords (
-    person TEXT PRIMARY KEY,
-    hash   TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE sessions (
-    id           TEXT PRIMARY KEY,
-    user_key     TEXT NOT NULL,
-    user         TEXT NOT NULL,
-    created_at   INTEGER NOT NULL,
-    last_seen_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX sessions_by_user ON sessions (user_key);
-CREATE TABLE sign_in_links (
-    hash       TEXT PRIMARY KEY,
-    email      TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE sign_in_failures (
-    key TEXT NOT NULL,
-    at  INTEGER NOT NULL
-);
-CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
-"#;
-
 /// v6: the time of the last counted contact attempt per channel, which the non-response
 /// policy's gap now needs (core's `ContactTally::last_email_at`, `last_phone_at`), written
 /// into the stored state of every case with counted attempts, from its events: the last
@@ -357,6 +328,35 @@ CREATE TRIGGER feed_no_update BEFORE UPDATE ON feed
 BEGIN SELECT RAISE(ABORT, 'the change feed is append-only'); END;
 CREATE TRIGGER feed_no_delete BEFORE DELETE ON feed
 BEGIN SELECT RAISE(ABORT, 'the change feed is append-only'); END;
+"#;
+
+/// v9: sign-in for the desk and the portal: staff password hashes (PHC strings), sessions
+/// and one-time sign-in links kept by the SHA-256 of their secret, and failed sign-ins by
+/// throttle key (an account, an address). Times are microseconds since the epoch.
+const V9: &str = r#"
+CREATE TABLE passwords (
+    person TEXT PRIMARY KEY,
+    hash   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    user_key     TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions (user_key);
+CREATE TABLE sign_in_links (
+    hash       TEXT PRIMARY KEY,
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sign_in_failures (
+    key TEXT NOT NULL,
+    at  INTEGER NOT NULL
+);
+CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -261,7 +261,7 @@ async fn import_takes_whole_histories_all_or_nothing() {
 
 /// Turns a database this build wrote back into what version 5 stored: states without the
 /// per-channel attempt times (v6), closures and reopens without their keys at close,
-/// reasons and actors (v7), as the rowid tables of version 1, and no sign-in tables (v8).
+/// reasons and actors (v7), as the rowid tables of version 1, no change feed (v8) and no sign-in tables (v9).
 fn downgrade_to_v5(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
