@@ -413,8 +413,13 @@ fn sign_in(addr: &str, name: &str, password: &str) -> String {
 
 #[test]
 fn the_first_run_prints_an_admin_password_and_agent_password_replaces_it() {
+    // a machine that never ran Casework: no `init`, no store, no workflow file
     let cw = Cw::new(EXE, "serve-first-run");
+    let db = cw.dir.join("data/casework/casework.db");
+    assert!(!db.exists());
     let mut served = cw.serve(&[]);
+    // the desk runs on the embedded SQLite default
+    assert!(db.is_file(), "{}", db.display());
     let addr = served.addr.clone();
     let line = served.lines.next().unwrap().unwrap();
     let prefix = format!("first run: sign in at http://{addr}/sign-in as admin with password ");

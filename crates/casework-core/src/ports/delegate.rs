@@ -9,8 +9,9 @@ pub use jiff::Timestamp;
 
 #[doc(hidden)]
 pub use super::{
-    CaseFilter, Commit, Created, DeliveryOutcome, FeedEntry, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, StoreStats,
+    CaseFilter, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry, Page, PageRequest,
+    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Scope, SearchHit, SearchQuery, Session,
+    SignInLink, StoreStats,
 };
 #[doc(hidden)]
 pub use crate::event::{Event, Opened};
@@ -42,7 +43,7 @@ pub use crate::model::{
 /// }
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
-///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed);
+///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -188,6 +189,41 @@ macro_rules! delegate_store {
         impl<$($gen)*> $crate::ports::ChangeFeed for $ty {
             async fn feed(&self, after: u64, limit: u32, customer: Option<$crate::ports::delegate::EmailAddress>) -> ::std::result::Result<Vec<$crate::ports::delegate::FeedEntry>, $crate::ports::StoreError> {
                 $crate::ports::ChangeFeed::feed(&self.$field, after, limit, customer).await
+            }
+        }
+    };
+    (@one Sessions, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::Sessions for $ty {
+            async fn set_password(&self, person: String, hash: String) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Sessions::set_password(&self.$field, person, hash).await
+            }
+            async fn password(&self, person: String) -> ::std::result::Result<String, $crate::ports::StoreError> {
+                $crate::ports::Sessions::password(&self.$field, person).await
+            }
+            async fn put_session(&self, session: $crate::ports::delegate::Session) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Sessions::put_session(&self.$field, session).await
+            }
+            async fn get_session(&self, id: String) -> ::std::result::Result<$crate::ports::delegate::Session, $crate::ports::StoreError> {
+                $crate::ports::Sessions::get_session(&self.$field, id).await
+            }
+            async fn touch_session(&self, id: String, at: $crate::ports::delegate::Timestamp) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Sessions::touch_session(&self.$field, id, at).await
+            }
+            async fn end_sessions(&self, which: $crate::ports::delegate::EndSessions) -> ::std::result::Result<u64, $crate::ports::StoreError> {
+                $crate::ports::Sessions::end_sessions(&self.$field, which).await
+            }
+            async fn put_sign_in_link(&self, link: $crate::ports::delegate::SignInLink, message: $crate::ports::delegate::OutboxMessage) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Sessions::put_sign_in_link(&self.$field, link, message).await
+            }
+            async fn use_sign_in_link(&self, hash: String, now: $crate::ports::delegate::Timestamp) -> ::std::result::Result<$crate::ports::delegate::SignInLink, $crate::ports::StoreError> {
+                $crate::ports::Sessions::use_sign_in_link(&self.$field, hash, now).await
+            }
+            async fn sign_in_failed(&self, keys: Vec<String>, at: $crate::ports::delegate::Timestamp, forget_before: $crate::ports::delegate::Timestamp) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Sessions::sign_in_failed(&self.$field, keys, at, forget_before).await
+            }
+            async fn sign_in_failures(&self, key: String, since: $crate::ports::delegate::Timestamp) -> ::std::result::Result<u32, $crate::ports::StoreError> {
+                $crate::ports::Sessions::sign_in_failures(&self.$field, key, since).await
             }
         }
     };
