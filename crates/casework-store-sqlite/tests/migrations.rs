@@ -576,10 +576,13 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
     svc.execute(&ana, a, None, post("a2")).await.unwrap();
     drop(svc);
     drop(store);
-    // as version 7 left it: events, no feed
+    // as version 7 left it: events, no feed (nor v9's sign-in tables)
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE feed; PRAGMA user_version = 7;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE feed; DROP TABLE passwords; DROP TABLE sessions;
+         DROP TABLE sign_in_links; DROP TABLE sign_in_failures; PRAGMA user_version = 7;",
+    )
+    .unwrap();
     drop(conn);
     let keys = |entries: &[FeedEntry]| -> Vec<(u64, u64, u64)> {
         entries
