@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod durability;
 mod email;
+mod exchange;
 mod imap;
 mod inbound;
 mod openapi;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use casework_core::exchange::{Exporter, Importer};
 use casework_core::model::Actor;
 use casework_core::ports::{CaseStore, RandomIds, StoreError, SystemClock, TransferStore};
 use casework_core::testing::{FixedClock, SequentialIds};
@@ -367,6 +368,55 @@ impl Copying {
             .service
             .copy_store(actor, &*self.from, &*self.to, batch, progress)
             .await
+    }
+}
+
+/// `casework import` and `casework export`'s wiring: the store opened as a database of its
+/// own (bulk load needs it), and the service over it, which decides who may
+/// ([`CaseService::importer`], [`CaseService::exporter`]).
+pub struct Exchanging {
+    /// The service over the store (to resolve `--as`).
+    pub app: App,
+    store: Arc<dyn TransferStore>,
+}
+
+impl Exchanging {
+    /// Opens the store the global options name (not a remote server).
+    pub async fn open(
+        store: Option<&str>,
+        config: Option<&Path>,
+        templates: Option<&Path>,
+    ) -> Result<Self, Failure> {
+        let url = match store {
+            Some(s) => s.to_string(),
+            None => default_store_url()?,
+        };
+        let config = load_config(config)?;
+        let templates = load_templates(templates)?;
+        let store = open_database(&url, true).await?;
+        let whole: Arc<dyn CaseStore> = store.clone();
+        Ok(Self {
+            app: App::wire(whole, &url, config, templates),
+            store,
+        })
+    }
+
+    /// An export of the store as `actor`.
+    pub fn exporter(&self, actor: &Actor, batch: u32) -> Result<Exporter<'_>, ServiceError> {
+        self.app.service.exporter(actor, &*self.store, batch)
+    }
+
+    /// An import into the store as `actor`.
+    pub fn importer(
+        &self,
+        actor: &Actor,
+        source: &str,
+        dry_run: bool,
+        batch: u32,
+    ) -> Result<Importer<'_>, ServiceError> {
+        self.app
+            .service
+            .importer(actor, &*self.store, source, dry_run, batch)
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use casework_core::limits::{DEFAULT_HITS, DEFAULT_OUTBOX, DEFAULT_PAGE, MAX_PAGE};
+use casework_core::limits::{
+    DEFAULT_HITS, DEFAULT_IMPORT_BATCH, DEFAULT_OUTBOX, DEFAULT_PAGE, MAX_IMPORT_BATCH, MAX_PAGE,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
@@ -186,6 +188,18 @@ pub enum Top {
     /// Move a whole store to another (e.g. SQLite to PostgreSQL)
     #[command(subcommand)]
     Store(StoreCmd),
+    /// Bring history in from another system or a Casework export, without sending anything
+    #[command(
+        after_help = "Examples:\n  casework import export.ndjson\n  casework import --dry-run export.ndjson\n  casework export > export.ndjson\n\nCases keep their numbers, dates and whole histories; nothing is decided again and no\nemail or notification is sent. Safe to run again: a case already there with the same\nhistory is left as it is, one whose history has moved on is caught up, so a killed\nimport resumes. Each record that cannot be imported is listed on stderr with where it\nwas and why, and the rest goes on (exit 3). --dry-run checks everything and prints the\nreport (records, unmapped fields, refusals) without writing."
+    )]
+    Import(ImportArgs),
+    /// Write the whole store as NDJSON: a header, people, articles, defects, then one case
+    /// a line with its full history and outbox (not tokens: they are this installation's
+    /// credentials)
+    #[command(
+        after_help = "Examples:\n  casework export > export.ndjson\n  casework export --out export.ndjson\n  casework --store sqlite://new.db import export.ndjson"
+    )]
+    Export(ExportArgs),
     /// Print the HTTP API's OpenAPI 3.1 document (the one `serve` has at /openapi.json)
     #[command(after_help = "Example:\n  casework openapi > openapi.json")]
     Openapi,
@@ -244,6 +258,39 @@ pub enum AgentCmd {
         #[arg(value_parser = line)]
         name: String,
     },
+}
+
+/// Where imported records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// Casework's own export (`casework export`)
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The files to read (`-` for standard input)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// What the files are
+    #[arg(long = "from", value_enum, default_value = "ndjson")]
+    pub source: ImportSource,
+    /// Check everything and print the report, writing nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Cases per transaction
+    #[arg(long, default_value_t = DEFAULT_IMPORT_BATCH, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMPORT_BATCH)))]
+    pub batch: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Records read from the store a step
+    #[arg(long, default_value_t = MAX_PAGE, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
+    pub batch: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod demo;
 mod durations;
 mod mailbox;
 mod output;
+mod progress;
 mod worker;
 
 use std::process::ExitCode;

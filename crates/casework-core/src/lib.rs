@@ -14,6 +14,7 @@
 //! - [`limits`] — every limit on input, for checks, the API document and the CLI.
 //! - [`service`] — the application service both front-ends drive.
 //! - [`transfer`] — copying a whole store to another (`casework store copy`).
+//! - [`exchange`] — `casework export` and `casework import` (NDJSON and other sources).
 //!
 //! **Architecture invariant:** this crate does no I/O. It depends on no database, HTTP,
 //! CLI or mail library and on no async runtime; time and ids come through ports, and
@@ -23,6 +24,7 @@ pub mod config;
 pub mod delivery;
 pub mod documents;
 pub mod event;
+pub mod exchange;
 pub mod ids;
 pub mod inbound;
 pub mod input;

@@ -58,6 +58,12 @@ pub const MAX_PAGE: u32 = 500;
 /// The page size when none is asked for.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// The most cases `casework import` writes in one transaction.
+pub const MAX_IMPORT_BATCH: u32 = 10_000;
+
+/// Cases an import writes a transaction when no batch is asked for.
+pub const DEFAULT_IMPORT_BATCH: u32 = 1000;
+
 /// The longest a change-feed read waits for a new event, in seconds: below the HTTP
 /// server's request timeout, so a long poll answers before the server gives up on it.
 pub const MAX_FEED_WAIT: u32 = 25;
@@ -149,6 +155,8 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_CALL_MINUTES", MAX_CALL_MINUTES as u64),
     ("MAX_PAGE", MAX_PAGE as u64),
     ("DEFAULT_PAGE", DEFAULT_PAGE as u64),
+    ("MAX_IMPORT_BATCH", MAX_IMPORT_BATCH as u64),
+    ("DEFAULT_IMPORT_BATCH", DEFAULT_IMPORT_BATCH as u64),
     ("MAX_FEED_WAIT", MAX_FEED_WAIT as u64),
     ("MAX_HITS", MAX_HITS as u64),
     ("DEFAULT_HITS", DEFAULT_HITS as u64),
@@ -176,6 +184,7 @@ pub const ALL: &[(&str, u64)] = &[
 
 // a default never exceeds its maximum: checked as the crate builds
 const _: () = assert!(DEFAULT_PAGE <= MAX_PAGE);
+const _: () = assert!(DEFAULT_IMPORT_BATCH <= MAX_IMPORT_BATCH);
 const _: () = assert!(DEFAULT_HITS <= MAX_HITS);
 const _: () = assert!(DEFAULT_OUTBOX <= MAX_OUTBOX);
 

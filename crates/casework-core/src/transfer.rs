@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::event::replay;
 use crate::ids::CaseNumber;
 use crate::limits::MAX_PAGE;
-use crate::model::OutboxMessage;
+use crate::model::{Article, Defect, OutboxMessage};
 use crate::ports::{
     CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
 };
@@ -31,7 +31,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, outcome: Imported) {
+    pub(crate) fn add(&mut self, outcome: Imported) {
         match outcome {
             Imported::Written => self.written += 1,
             Imported::Extended => self.updated += 1,
@@ -83,7 +83,7 @@ pub enum Stage {
 }
 
 /// Whether an error is about one record (report it, go on) rather than a store.
-fn record_level(e: &StoreError) -> bool {
+pub(crate) fn record_level(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Duplicate(_)
@@ -189,12 +189,7 @@ async fn copy_knowledge(
         let Some(last) = articles.last() else { break };
         after = Some(last.id);
         for a in articles {
-            let id = a.id;
-            match to.import_article(a).await {
-                Ok(outcome) => report.articles.add(outcome),
-                Err(e) if record_level(&e) => report.failures.push(format!("article {id}: {e}")),
-                Err(e) => return Err(e),
-            }
+            put_article(to, a, &mut report.articles, &mut report.failures).await?;
         }
     }
     let mut after: Option<String> = None;
@@ -203,32 +198,86 @@ async fn copy_knowledge(
         let Some(last) = defects.last() else { break };
         after = Some(last.key.clone());
         for d in defects {
-            match to.add_defect(d.clone()).await {
-                Ok(_) => report.defects.written += 1,
-                Err(StoreError::Duplicate(_)) => {
-                    if to.get_defect(d.key.clone()).await? == d {
-                        report.defects.unchanged += 1;
-                    } else {
-                        report.failures.push(format!(
-                            "defect {}: the target holds a different defect with this key",
-                            d.key
-                        ));
-                    }
-                }
-                Err(e) => return Err(e),
-            }
+            put_defect(to, d, &mut report.defects, &mut report.failures).await?;
         }
     }
     Ok(())
 }
 
-/// Imports a batch in one step; if the target refuses it, case by case, so one bad case
-/// does not stop the rest. Then verifies each written case on the target.
+/// Writes one article under its own id, counting the outcome; one the target holds
+/// differently is a failure of that record, not of the store.
+pub(crate) async fn put_article(
+    to: &dyn TransferStore,
+    a: Article,
+    counts: &mut Counts,
+    failures: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let id = a.id;
+    match to.import_article(a).await {
+        Ok(outcome) => counts.add(outcome),
+        Err(e) if record_level(&e) => failures.push(format!("article {id}: {e}")),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Writes one defect, counting the outcome: the same defect there already is unchanged, a
+/// different one under its key is a failure of that record.
+pub(crate) async fn put_defect(
+    to: &dyn TransferStore,
+    d: Defect,
+    counts: &mut Counts,
+    failures: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    match to.add_defect(d.clone()).await {
+        Ok(_) => counts.written += 1,
+        Err(StoreError::Duplicate(_)) => {
+            if to.get_defect(d.key.clone()).await? == d {
+                counts.unchanged += 1;
+            } else {
+                failures.push(format!(
+                    "defect {}: the target holds a different defect with this key",
+                    d.key
+                ));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// What writing one batch of cases did.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    pub(crate) cases: Counts,
+    pub(crate) messages: u64,
+    pub(crate) verified: u64,
+    pub(crate) failures: Vec<String>,
+}
+
 async fn copy_cases(
     to: &dyn TransferStore,
     records: Vec<CaseRecord>,
     report: &mut CopyReport,
 ) -> Result<(), StoreError> {
+    let w = write_cases(to, records, true).await?;
+    report.cases.written += w.cases.written;
+    report.cases.updated += w.cases.updated;
+    report.cases.unchanged += w.cases.unchanged;
+    report.messages += w.messages;
+    report.verified += w.verified;
+    report.failures.extend(w.failures);
+    Ok(())
+}
+
+/// Imports a batch in one step; if the target refuses it, case by case, so one bad case
+/// does not stop the rest. Then, with `check`, verifies each written case on the target.
+pub(crate) async fn write_cases(
+    to: &dyn TransferStore,
+    records: Vec<CaseRecord>,
+    check: bool,
+) -> Result<Written, StoreError> {
+    let mut out = Written::default();
     let mut imported: Vec<(CaseRecord, Imported)> = Vec::with_capacity(records.len());
     match to.import_cases(records.clone()).await {
         Ok(outcomes) => imported.extend(records.into_iter().zip(outcomes)),
@@ -241,7 +290,7 @@ async fn copy_cases(
                             imported.push((record, *outcome));
                         }
                     }
-                    Err(e) if record_level(&e) => report.failures.push(match number {
+                    Err(e) if record_level(&e) => out.failures.push(match number {
                         Some(n) => format!("case {n}: {e}"),
                         None => format!("a case without events: {e}"),
                     }),
@@ -252,14 +301,16 @@ async fn copy_cases(
         Err(e) => return Err(e),
     }
     for (record, outcome) in imported {
-        report.cases.add(outcome);
-        report.messages += record.outbox.len() as u64;
-        match verify(to, &record).await? {
-            None => report.verified += 1,
-            Some(problem) => report.failures.push(problem),
+        out.cases.add(outcome);
+        out.messages += record.outbox.len() as u64;
+        if check {
+            match verify(to, &record).await? {
+                None => out.verified += 1,
+                Some(problem) => out.failures.push(problem),
+            }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The delivery state of a message, as compared after a copy (stores keep times to the

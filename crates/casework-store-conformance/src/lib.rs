@@ -275,6 +275,8 @@ macro_rules! transfer_suite {
                 importing_again_changes_nothing_and_catches_up,
                 articles_and_defects_list_in_order_and_import_with_their_ids,
                 a_copy_moves_everything_and_a_rerun_catches_up,
+                an_export_imports_into_an_empty_store_and_exports_the_same,
+                an_import_refuses_bad_records_by_name_and_takes_the_rest,
             );
         }
     };

@@ -3,10 +3,12 @@
 //! the commands are grouped as the CLI is: `cases.rs`, `work.rs` (calls, posts, contacts,
 //! emails, swarms), `people.rs` (agents and tokens), `knowledge.rs` (articles, defects,
 //! search), `reports.rs`, `statuses.rs`, `outbox.rs`, `mail.rs`, `setup.rs` (init,
-//! doctor, openapi, completions), `serve.rs` and `store.rs` (`store copy`).
+//! doctor, openapi, completions), `serve.rs`, `store.rs` (`store copy`) and `exchange.rs`
+//! (`import`, `export`).
 
 mod cases;
 mod events;
+mod exchange;
 mod knowledge;
 mod mail;
 mod outbox;
@@ -64,6 +66,9 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Top::Store(StoreCmd::Copy { from, to, batch }) => {
             return store::copy(&cli, from, to, *batch).await;
         }
+        // the store as a database of its own (bulk load)
+        Top::Import(args) => return exchange::import(&cli, args).await,
+        Top::Export(args) => return exchange::export(&cli, args).await,
         _ => {}
     }
     let one_shot = !matches!(cli.command, Top::Serve { .. });
@@ -89,7 +94,12 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         json: cli.json,
     };
     match cli.command {
-        Top::Demo | Top::Openapi | Top::Completions { .. } | Top::Store(_) => Ok(0),
+        Top::Demo
+        | Top::Openapi
+        | Top::Completions { .. }
+        | Top::Store(_)
+        | Top::Import(_)
+        | Top::Export(_) => Ok(0),
         Top::Init => setup::init(&cx, cli.config.as_deref()).await,
         Top::Doctor => setup::doctor(&cx).await,
         Top::Serve {

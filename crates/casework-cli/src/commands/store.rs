@@ -3,62 +3,21 @@
 //! permission), showing progress as a bar on a terminal and as plain lines otherwise (a log,
 //! a pipe), then a summary; records the target refused go to stderr.
 
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
-
 use casework_core::transfer::{CopyReport, Stage};
 
 use super::Ctx;
 use crate::app::{Copying, Failure};
 use crate::cli::Cli;
 use crate::output::print_json;
+use crate::progress::Progress;
 
-/// How progress is shown.
-enum Display {
-    Bar(indicatif::ProgressBar),
-    Lines { last: Option<Instant> },
-}
-
-impl Display {
-    fn new() -> Self {
-        if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{msg:>10} [{bar:40}] {pos}/{len} cases, {elapsed_precise} (eta {eta})",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            Self::Bar(bar)
-        } else {
-            Self::Lines { last: None }
-        }
-    }
-
-    fn show(&mut self, stage: Stage) {
-        match (self, stage) {
-            (Self::Bar(bar), Stage::People) => bar.set_message("people"),
-            (Self::Bar(bar), Stage::Articles) => bar.set_message("knowledge"),
-            (Self::Bar(bar), Stage::Cases { done, total }) => {
-                bar.set_message("cases");
-                bar.set_length(total);
-                bar.set_position(done);
-            }
-            (Self::Lines { .. }, Stage::People) => eprintln!("copying people and tokens"),
-            (Self::Lines { .. }, Stage::Articles) => eprintln!("copying articles and defects"),
-            (Self::Lines { last }, Stage::Cases { done, total }) => {
-                // at most one line a second, and the first and the last
-                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-                if due || done == total {
-                    eprintln!("copied {done}/{total} cases");
-                    *last = Some(Instant::now());
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Self::Bar(bar) = self {
-            bar.finish_and_clear();
+fn show(p: &mut Progress, stage: Stage) {
+    match stage {
+        Stage::People => p.stage("people", "copying people and tokens"),
+        Stage::Articles => p.stage("knowledge", "copying articles and defects"),
+        Stage::Cases { done, total } => {
+            p.message("cases".into());
+            p.at(done, total, || format!("copied {done}/{total} cases"));
         }
     }
 }
@@ -74,9 +33,12 @@ pub(crate) async fn copy(cli: &Cli, from: &str, to: &str, batch: u32) -> Result<
         json: cli.json,
     };
     let actor = cx.who_or_operator().await?;
-    let mut display = Display::new();
-    let report = copying.run(&actor, batch, &mut |s| display.show(s)).await;
-    display.finish();
+    let mut progress =
+        Progress::new("{msg:>10} [{bar:40}] {pos}/{len} cases, {elapsed_precise} (eta {eta})");
+    let report = copying
+        .run(&actor, batch, &mut |s| show(&mut progress, s))
+        .await;
+    progress.finish();
     let report = report.map_err(Failure::from)?;
     for f in &report.failures {
         eprintln!("not copied: {f}");

@@ -29,7 +29,8 @@ pub enum Imported {
 pub struct CaseRecord {
     /// Every event, from `opened`.
     pub history: Vec<Event>,
-    /// Its messages, oldest first.
+    /// Its messages, oldest first (none when absent from a record read in).
+    #[serde(default)]
     pub outbox: Vec<OutboxMessage>,
 }
 

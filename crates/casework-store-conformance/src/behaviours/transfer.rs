@@ -1,12 +1,14 @@
 //! Moving whole stores (`casework store copy`): knowledge listed in order, cases imported
 //! with their own numbers and histories (all or nothing, safe to repeat, caught up when the
-//! source moved on), and core's copy from one store into another. Each behaviour gets two
+//! source moved on), core's copy from one store into another, and `casework export` and
+//! `casework import` (NDJSON) through the service. Each behaviour gets two
 //! fresh stores of the same kind, a source and a target; the group needs `TransferStore`
 //! (every capability and `StoreTransfer`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
 
+use casework_core::exchange::Line;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
     Actor, ApiToken, Defect, NewArticle, PostKind, Role, Visibility, token_hash,
@@ -481,4 +483,192 @@ where
         fourth.cases.updated, 1,
         "the other changed case was caught up"
     );
+}
+
+/// Every line an export of `store` writes, as JSON text, through the service as `casework
+/// export` goes.
+async fn export_lines(svc: &CaseService, store: &dyn TransferStore, batch: u32) -> Vec<String> {
+    let mut exporter = svc.exporter(&Actor::operator("cli"), store, batch).unwrap();
+    let mut out = Vec::new();
+    while let Some(lines) = exporter.next().await.unwrap() {
+        out.extend(lines.iter().map(|l| l.to_json().unwrap()));
+    }
+    out
+}
+
+/// Imports NDJSON text through the service as `casework import` goes.
+async fn import_lines(
+    svc: &CaseService,
+    store: &dyn TransferStore,
+    lines: &[String],
+    dry_run: bool,
+) -> casework_core::exchange::ImportReport {
+    let mut importer = svc
+        .importer(&Actor::operator("cli"), store, "ndjson", dry_run, 4)
+        .unwrap();
+    for (i, text) in lines.iter().enumerate() {
+        importer.read(1);
+        match Line::parse(text) {
+            Ok(line) => importer.add(format!("line {}", i + 1), line).await.unwrap(),
+            Err(e) => importer.refuse(format!("line {}", i + 1), e),
+        }
+    }
+    importer.finish().await.unwrap()
+}
+
+pub async fn an_export_imports_into_an_empty_store_and_exports_the_same<S>(from: Arc<S>, to: Arc<S>)
+where
+    S: TransferStore + 'static,
+{
+    let (_, ns) = populated(from.clone()).await;
+    let source: Arc<dyn TransferStore> = from.clone();
+    let target: Arc<dyn TransferStore> = to.clone();
+    let svc = service_over(from.clone());
+    // only who holds the `store` permission may export or import: an export holds every
+    // internal note, an import writes histories past the workflow
+    for role in [Role::Admin, Role::Lead, Role::Agent, Role::Customer] {
+        let who = Actor { role, ..ana() };
+        assert!(matches!(
+            svc.exporter(&who, &*source, 10).err(),
+            Some(ServiceError::Workflow(WorkflowError::Forbidden { .. }))
+        ));
+        assert!(matches!(
+            svc.importer(&who, &*target, "ndjson", false, 10).err(),
+            Some(ServiceError::Workflow(WorkflowError::Forbidden { .. }))
+        ));
+    }
+    let exported = export_lines(&svc, &*source, 3).await;
+    assert_eq!(
+        exported
+            .iter()
+            .filter(|l| l.starts_with(r#"{"kind":"case""#))
+            .count(),
+        ns.len(),
+        "one line a case"
+    );
+    assert!(exported[0].starts_with(r#"{"kind":"header","format":"casework""#));
+    assert!(
+        !exported.iter().any(|l| l.contains(&token_hash("t1"))),
+        "tokens are not exported"
+    );
+    // a dry run checks everything and writes nothing
+    let dry = import_lines(&svc, &*target, &exported, true).await;
+    assert!(dry.refused.is_empty(), "{:?}", dry.refused);
+    assert_eq!(dry.checked, exported.len() as u64 - 1, "all but the header");
+    assert_eq!(
+        target.stats().await.unwrap().cases,
+        0,
+        "a dry run writes nothing"
+    );
+    assert!(target.list_people().await.unwrap().is_empty());
+    // into an empty store: nothing lost, the export of the target is the same file
+    let report = import_lines(&svc, &*target, &exported, false).await;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.cases.written, ns.len() as u64);
+    assert_eq!(
+        (
+            report.people,
+            report.articles.written,
+            report.defects.written
+        ),
+        (3, 1, 1)
+    );
+    assert!(report.messages >= 4);
+    assert_eq!(export_lines(&svc, &*target, 7).await, exported);
+    assert_eq!(answers(&target).await, answers(&source).await);
+    // silent: the import queued no email beyond the source's own messages
+    assert_eq!(
+        target.outbox_list(None, 500).await.unwrap().len(),
+        source.outbox_list(None, 500).await.unwrap().len()
+    );
+    // again: nothing changes
+    let again = import_lines(&svc, &*target, &exported, false).await;
+    assert!(again.refused.is_empty(), "{:?}", again.refused);
+    assert_eq!(again.cases.unchanged, ns.len() as u64);
+    assert_eq!((again.cases.written, again.cases.updated), (0, 0));
+    assert_eq!(export_lines(&svc, &*target, 500).await, exported);
+}
+
+pub async fn an_import_refuses_bad_records_by_name_and_takes_the_rest<S>(from: Arc<S>, to: Arc<S>)
+where
+    S: TransferStore + 'static,
+{
+    let b = staffed(from.clone()).await;
+    let one = b.open("One", "d", "a@customer.example").await.number;
+    let two = b.open("Two", "d", "a@customer.example").await.number;
+    let svc = service_over(from.clone());
+    let mut lines = export_lines(&svc, &*from, 10).await;
+    // a killed import: only the first case arrived
+    let first_case = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"kind":"case""#))
+        .unwrap();
+    let partial = import_lines(&svc, &*to, &lines[..first_case + 1], false).await;
+    assert_eq!(partial.cases.written, 1);
+    assert!(to.load_case(one).await.is_ok());
+    assert!(matches!(
+        to.load_case(two).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // a line that is not JSON, a history that skips an event, an unknown kind
+    let mut broken: serde_json::Value = serde_json::from_str(&lines[first_case]).unwrap();
+    broken["history"][0]["seq"] = serde_json::json!(2);
+    broken["history"][0]["case"] = serde_json::json!(40);
+    lines.push(broken.to_string());
+    lines.push("{not json".into());
+    lines.push(r#"{"kind":"spaceship"}"#.into());
+    let report = import_lines(&svc, &*to, &lines, false).await;
+    assert_eq!(report.refused.len(), 3, "{:?}", report.refused);
+    let n = lines.len();
+    assert!(
+        report.refused[0].starts_with(&format!("line {}: ", n - 2)),
+        "{:?}",
+        report.refused
+    );
+    assert!(
+        report.refused[0].contains("out of sequence"),
+        "{:?}",
+        report.refused
+    );
+    assert!(report.refused[1].starts_with(&format!("line {}: ", n - 1)));
+    assert!(
+        report.refused[2].contains("spaceship"),
+        "{:?}",
+        report.refused
+    );
+    // the rest went in: the resumed import wrote the second case, left the first
+    assert_eq!((report.cases.written, report.cases.unchanged), (1, 1));
+    assert_eq!(to.load_case(two).await.unwrap().title, "Two");
+    assert!(matches!(
+        to.load_case(CaseNumber::new(40).unwrap()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // a case the target holds with another history is refused by number; the rest goes on
+    let other = staffed(to.clone()).await;
+    other
+        .post(
+            two,
+            PostKind::Note,
+            "only on the target",
+            Visibility::Internal,
+        )
+        .await;
+    b.post(
+        two,
+        PostKind::Note,
+        "only on the source",
+        Visibility::Internal,
+    )
+    .await;
+    let three = b.open("Three", "d", "a@customer.example").await.number;
+    let lines = export_lines(&svc, &*from, 10).await;
+    let report = import_lines(&svc, &*to, &lines, false).await;
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert!(
+        report.refused[0].starts_with(&format!("case {two}: ")),
+        "{:?}",
+        report.refused
+    );
+    assert_eq!((report.cases.written, report.cases.unchanged), (1, 1));
+    assert_eq!(to.load_case(three).await.unwrap().title, "Three");
 }

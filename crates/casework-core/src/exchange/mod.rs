@@ -1,0 +1,364 @@
+//! `casework export` and `casework import`: Casework's own NDJSON (one record a line: a
+//! header, then people, articles, defects, and every case with its full history and its
+//! outbox messages), and the importer every source goes through.
+//!
+//! Core reads and writes no file: the CLI reads lines and hands them here, and writes what
+//! [`Exporter::next`] gives. Cases are written by the store's bulk load
+//! ([`StoreTransfer::import_cases`]) under their own numbers and with their own dates, a
+//! batch a transaction, so an import
+//!
+//! - is idempotent: a case stored with the same history is unchanged, one stored with the
+//!   start of it is caught up (its new events appended), one stored with another history
+//!   is refused with its reason and the rest goes on;
+//! - resumes after a kill: the batches written are there, the rest is written by the next
+//!   run;
+//! - is silent: histories are written as they are, so nothing is decided, no email is
+//!   queued and no notification sent (an export's own outbox messages keep their state);
+//! - with `dry_run`, checks every record (each history must replay) and writes nothing.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::CaseNumber;
+use crate::limits::MAX_PAGE;
+use crate::model::{Article, Defect, Person};
+use crate::ports::{CaseFilter, CaseRecord, PageRequest, StoreError, TransferStore, check_history};
+use crate::transfer::{Counts, put_article, put_defect, write_cases};
+
+/// The `format` of a Casework export's header line.
+pub const FORMAT: &str = "casework";
+
+/// The version of the NDJSON layout this Casework writes and reads.
+pub const VERSION: u32 = 1;
+
+/// One line of a Casework NDJSON export, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Line {
+    /// The first line: what the file is.
+    Header(Header),
+    /// A person (staff or service account).
+    Person(Person),
+    /// A knowledge article, with its id.
+    Article(Article),
+    /// A defect.
+    Defect(Defect),
+    /// A case: its whole history from `opened`, and its outbox messages.
+    Case(CaseRecord),
+}
+
+/// What an export file is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The layout's version ([`VERSION`]).
+    pub version: u32,
+    /// How many cases the store held when the export began (for an import's progress).
+    pub cases: u64,
+}
+
+impl Line {
+    /// One line of NDJSON as written by [`Line::to_json`]; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Line, String> {
+        let line: Line = serde_json::from_str(text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => e.to_string(),
+            _ => format!("not a JSON record: {e}"),
+        })?;
+        if let Line::Header(h) = &line {
+            if h.format != FORMAT {
+                return Err(format!("not a Casework export (format {:?})", h.format));
+            }
+            if h.version > VERSION {
+                return Err(format!(
+                    "export version {} is newer than this Casework reads ({VERSION}): upgrade \
+                     Casework first",
+                    h.version
+                ));
+            }
+        }
+        Ok(line)
+    }
+
+    /// The line as one line of JSON (no newline).
+    pub fn to_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|e| StoreError::Internal(e.to_string()))
+    }
+}
+
+/// Where an export stands.
+#[derive(Debug, Clone)]
+enum Cursor {
+    Header,
+    People,
+    Articles(Option<u64>),
+    Defects(Option<String>),
+    Cases(Option<CaseNumber>),
+    Done,
+}
+
+/// Reads a whole store as export lines, a batch at a time: the header, people, articles by
+/// id, defects by key, then cases by number, each with its history and outbox. Tokens are
+/// not exported: they are credentials of this installation (`casework store copy` moves
+/// them).
+pub struct Exporter<'a> {
+    store: &'a dyn TransferStore,
+    batch: u32,
+    cursor: Cursor,
+    /// Cases written so far.
+    pub cases: u64,
+    /// Cases the store held when the export began.
+    pub total: u64,
+}
+
+impl<'a> Exporter<'a> {
+    /// An export of `store`, `batch` records a step.
+    pub(crate) fn new(store: &'a dyn TransferStore, batch: u32) -> Self {
+        Self {
+            store,
+            batch: batch.clamp(1, MAX_PAGE),
+            cursor: Cursor::Header,
+            cases: 0,
+            total: 0,
+        }
+    }
+
+    /// The next lines, or `None` when everything is out.
+    pub async fn next(&mut self) -> Result<Option<Vec<Line>>, StoreError> {
+        loop {
+            let (lines, next) = match self.cursor.clone() {
+                Cursor::Done => return Ok(None),
+                Cursor::Header => {
+                    self.total = self.store.stats().await?.cases;
+                    let header = Line::Header(Header {
+                        format: FORMAT.into(),
+                        version: VERSION,
+                        cases: self.total,
+                    });
+                    (vec![header], Cursor::People)
+                }
+                Cursor::People => {
+                    let people = self.store.list_people().await?;
+                    (
+                        people.into_iter().map(Line::Person).collect(),
+                        Cursor::Articles(None),
+                    )
+                }
+                Cursor::Articles(after) => {
+                    let articles = self.store.list_articles(after, self.batch).await?;
+                    match articles.last() {
+                        None => (Vec::new(), Cursor::Defects(None)),
+                        Some(last) => {
+                            let next = Cursor::Articles(Some(last.id));
+                            (articles.into_iter().map(Line::Article).collect(), next)
+                        }
+                    }
+                }
+                Cursor::Defects(after) => {
+                    let defects = self.store.list_defects(after, self.batch).await?;
+                    match defects.last() {
+                        None => (Vec::new(), Cursor::Cases(None)),
+                        Some(last) => {
+                            let next = Cursor::Defects(Some(last.key.clone()));
+                            (defects.into_iter().map(Line::Defect).collect(), next)
+                        }
+                    }
+                }
+                Cursor::Cases(after) => {
+                    let page = self
+                        .store
+                        .list_cases(
+                            CaseFilter::default(),
+                            PageRequest {
+                                limit: self.batch,
+                                after,
+                            },
+                        )
+                        .await?;
+                    let next = match (page.items.last(), &page.next_cursor) {
+                        (Some(last), Some(_)) => Cursor::Cases(Some(last.number)),
+                        _ => Cursor::Done,
+                    };
+                    let mut lines = Vec::with_capacity(page.items.len());
+                    for case in &page.items {
+                        lines.push(Line::Case(CaseRecord {
+                            history: self.store.history(case.number).await?,
+                            outbox: self.store.outbox_for_case(case.number).await?,
+                        }));
+                    }
+                    self.cases += lines.len() as u64;
+                    (lines, next)
+                }
+            };
+            self.cursor = next;
+            if !lines.is_empty() {
+                return Ok(Some(lines));
+            }
+        }
+    }
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Where the records came from: `ndjson`, `zendesk`, `salesforce`.
+    pub source: String,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Records read from the source (lines, tickets, rows).
+    pub rows: u64,
+    /// Records that passed every check (and, unless a dry run, were handed to the store).
+    pub checked: u64,
+    /// People written (a person is put whole, replacing one of the same name).
+    pub people: u64,
+    /// Articles.
+    pub articles: Counts,
+    /// Defects.
+    pub defects: Counts,
+    /// Cases: written, caught up, or there already the same.
+    pub cases: Counts,
+    /// Outbox messages carried with their cases.
+    pub messages: u64,
+    /// Columns or fields of the source that were not carried, by name.
+    pub unmapped: Vec<String>,
+    /// Records not imported, each with where it was and why.
+    pub refused: Vec<String>,
+}
+
+/// Takes records from any source into a store, cases in batches (one transaction each).
+/// Made by [`crate::CaseService::importer`], which checks who may.
+pub struct Importer<'a> {
+    store: &'a dyn TransferStore,
+    batch: usize,
+    pending: Vec<CaseRecord>,
+    unmapped: BTreeSet<String>,
+    report: ImportReport,
+}
+
+impl<'a> Importer<'a> {
+    /// An importer into `store` from `source`, `batch` cases a transaction.
+    pub(crate) fn new(
+        store: &'a dyn TransferStore,
+        source: &str,
+        dry_run: bool,
+        batch: u32,
+    ) -> Self {
+        Self {
+            store,
+            batch: batch.max(1) as usize,
+            pending: Vec::new(),
+            unmapped: BTreeSet::new(),
+            report: ImportReport {
+                source: source.to_string(),
+                dry_run,
+                ..ImportReport::default()
+            },
+        }
+    }
+
+    /// The report so far (for progress).
+    pub fn report(&self) -> &ImportReport {
+        &self.report
+    }
+
+    /// Counts `n` records read from the source.
+    pub fn read(&mut self, n: u64) {
+        self.report.rows += n;
+    }
+
+    /// Records that the record at `at` was not imported, and why; the rest goes on.
+    pub fn refuse(&mut self, at: impl std::fmt::Display, reason: impl std::fmt::Display) {
+        self.report.refused.push(format!("{at}: {reason}"));
+    }
+
+    /// Notes a column or field of the source that is not carried.
+    pub fn unmapped(&mut self, name: &str) {
+        if !self.unmapped.contains(name) {
+            self.unmapped.insert(name.to_string());
+        }
+    }
+
+    /// Takes one record (a header line is checked by [`Line::parse`] and otherwise
+    /// skipped). A record that does not check is refused with `at` and its reason; a store
+    /// that fails stops the import.
+    pub async fn add(&mut self, at: impl std::fmt::Display, line: Line) -> Result<(), StoreError> {
+        let dry = self.report.dry_run;
+        match line {
+            Line::Header(_) => return Ok(()),
+            Line::Person(p) => {
+                if let Some(problem) = crate::input::line_problem(&p.name) {
+                    self.refuse(at, format!("person {:?}: name: {problem}", p.name));
+                    return Ok(());
+                }
+                if !dry {
+                    self.store.put_person(p).await?;
+                    self.report.people += 1;
+                }
+            }
+            Line::Article(a) => {
+                if !dry {
+                    let r = &mut self.report;
+                    put_article(self.store, a, &mut r.articles, &mut r.refused).await?;
+                }
+            }
+            Line::Defect(d) => {
+                if !dry {
+                    let r = &mut self.report;
+                    put_defect(self.store, d, &mut r.defects, &mut r.refused).await?;
+                }
+            }
+            Line::Case(record) => {
+                if let Err(e) = check_history(&record.history) {
+                    match e {
+                        StoreError::Invalid(why) => self.refuse(at, why),
+                        other => self.refuse(at, other),
+                    }
+                    return Ok(());
+                }
+                if let Some(m) = record
+                    .outbox
+                    .iter()
+                    .find(|m| Some(&m.case) != record.history.first().map(|e| &e.case))
+                {
+                    self.refuse(
+                        at,
+                        format!("outbox message {} belongs to case {}", m.id, m.case),
+                    );
+                    return Ok(());
+                }
+                if !dry {
+                    self.pending.push(record);
+                    if self.pending.len() >= self.batch {
+                        self.flush().await?;
+                    }
+                }
+            }
+        }
+        self.report.checked += 1;
+        Ok(())
+    }
+
+    /// Writes the cases held back for the current batch.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let records = std::mem::take(&mut self.pending);
+        let w = write_cases(self.store, records, false).await?;
+        let r = &mut self.report;
+        r.cases.written += w.cases.written;
+        r.cases.updated += w.cases.updated;
+        r.cases.unchanged += w.cases.unchanged;
+        r.messages += w.messages;
+        r.refused.extend(w.failures);
+        Ok(())
+    }
+
+    /// Writes what is held back and gives the report.
+    pub async fn finish(mut self) -> Result<ImportReport, StoreError> {
+        self.flush().await?;
+        self.report.unmapped = std::mem::take(&mut self.unmapped).into_iter().collect();
+        Ok(self.report)
+    }
+}

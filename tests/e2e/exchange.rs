@@ -1,0 +1,166 @@
+//! `casework export` and `casework import` through the real program on SQLite files: the
+//! round trip (export, import into an empty store, export again: the same bytes), a rerun
+//! that changes nothing, a killed import resumed, the dry run's report, refusals listed by
+//! line with the rest imported, and the `store` permission.
+
+use casework_e2e::Cw;
+
+use crate::cli::{EXE, open, staffed};
+
+#[test]
+fn an_export_imports_into_an_empty_store_and_exports_the_same_bytes() {
+    let src = staffed("export-src");
+    let one = open(&src, "Map service fails");
+    open(&src, "Printer offline");
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "post",
+        "add",
+        &one,
+        "--kind",
+        "note",
+        "--body",
+        "internal: <b>not markup</b>",
+    ]);
+    src.ok(&[
+        "--as",
+        "Ana Lopez",
+        "article",
+        "add",
+        "--title",
+        "Registering a data store",
+        "--body",
+        "Steps",
+    ]);
+    let file = src.dir.join("export.ndjson");
+    let out = src.ok(&["export", "--out", file.to_str().unwrap()]);
+    assert!(out.is_empty(), "the export goes to the file: {out}");
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        exported,
+        src.ok(&["export"]),
+        "--out and stdout write the same"
+    );
+    assert_eq!(
+        exported
+            .lines()
+            .filter(|l| l.contains(r#""kind":"case""#))
+            .count(),
+        2
+    );
+
+    let dst = Cw::new(EXE, "export-dst");
+    // a killed import: the first batches are in, the rest not yet
+    let lines: Vec<&str> = exported.lines().collect();
+    let part = dst.dir.join("part.ndjson");
+    std::fs::write(&part, lines[..lines.len() - 1].join("\n")).unwrap();
+    let run = dst.run(&["import", part.to_str().unwrap(), "--batch", "1"]);
+    assert_eq!(run.code, 0, "{}{}", run.stderr, run.stdout);
+    assert!(
+        run.stdout.contains("Cases      1 written"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("imported "),
+        "plain progress lines off a terminal: {}",
+        run.stderr
+    );
+    // resumed with the whole file: the rest goes in, what is there stays
+    let again = dst.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(again["cases"]["written"], 1, "{again}");
+    assert_eq!(again["cases"]["unchanged"], 1, "{again}");
+    assert_eq!(dst.ok(&["export"]), exported, "nothing lost on the way");
+    // run again: nothing changes
+    let third = dst.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(third["cases"]["unchanged"], 2, "{third}");
+    assert_eq!(
+        (
+            third["cases"]["written"].as_u64(),
+            third["cases"]["updated"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(dst.ok(&["export"]), exported);
+    // the imported store works as the source did: search, the internal note, the outbox
+    assert_eq!(
+        dst.json(&["--as", "Ana Lopez", "case", "history", &one]),
+        src.json(&["--as", "Ana Lopez", "case", "history", &one])
+    );
+    assert_eq!(
+        dst.json(&["--as", "Ana Lopez", "search", "999999"]),
+        src.json(&["--as", "Ana Lopez", "search", "999999"])
+    );
+}
+
+#[test]
+fn a_dry_run_reports_and_writes_nothing_and_bad_lines_are_listed() {
+    let src = staffed("import-bad-src");
+    open(&src, "Map service fails");
+    let mut text = src.ok(&["export"]);
+    text.push_str("{\"kind\":\"case\",\"history\":[]}\n");
+    text.push_str("not json at all\n");
+    let file = src.dir.join("bad.ndjson");
+    std::fs::write(&file, &text).unwrap();
+    let name = file.display().to_string();
+    let n = text.lines().count();
+
+    let dst = Cw::new(EXE, "import-bad-dst");
+    let dry = dst.run(&["import", "--dry-run", &name]);
+    assert_eq!(dry.code, 3, "{}{}", dry.stderr, dry.stdout);
+    assert!(
+        dry.stdout.contains("Dry run: nothing was written"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains(&format!("{n} read from ndjson")),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stderr.contains(&format!(
+            "not imported: {name}:{}: a case needs its opened event",
+            n - 1
+        )),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr
+            .contains(&format!("not imported: {name}:{}: ", n)),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr.contains("error: 2 record(s) were not imported"),
+        "{}",
+        dry.stderr
+    );
+
+    // for real: the good records go in, the bad ones are listed (exit 3)
+    let run = dst.run(&["--json", "import", &name]);
+    assert_eq!(run.code, 3, "{}{}", run.stderr, run.stdout);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["cases"]["written"], 1,
+        "the dry run wrote nothing: {report}"
+    );
+    assert_eq!(report["refused"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(dst.case_numbers(), vec![1]);
+}
+
+#[test]
+fn only_the_store_permission_exports_or_imports() {
+    let src = staffed("import-perm");
+    open(&src, "Map service fails");
+    let file = src.dir.join("e.ndjson");
+    src.ok(&["export", "--out", file.to_str().unwrap()]);
+    for who in ["Ana Lopez", "root"] {
+        let e = src.fails(&["--as", who, "export"], 2);
+        assert!(e.contains("export the store"), "{who}: {e}");
+        let e = src.fails(&["--as", who, "import", file.to_str().unwrap()], 2);
+        assert!(e.contains("import into the store"), "{who}: {e}");
+    }
+}
