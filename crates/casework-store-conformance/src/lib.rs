@@ -33,6 +33,7 @@
 //! store) is copied from that server's own database instead.
 
 pub mod behaviours;
+pub mod judged;
 pub mod model;
 
 use std::future::Future;
@@ -127,6 +128,7 @@ macro_rules! case_queries_suite {
             concurrent_creates_are_listed_in_number_order,
             search_ranks_a_fixed_corpus,
             search_honours_kind_and_limit,
+            search_finds_the_judged_set,
             internal_text_is_never_matched_for_a_customer,
             a_customer_list_query_matches_only_visible_text,
             search_reads_a_whole_case_and_follows_its_edits,

@@ -408,6 +408,67 @@ pub async fn search_honours_kind_and_limit<
     assert_eq!(b.store.search(q(None, 1)).await.unwrap().len(), 1);
 }
 
+pub async fn search_finds_the_judged_set<
+    S: CaseLog + Knowledge + CaseQueries + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    use crate::judged::{CASES, JUDGMENTS, NOISE, PAGE, noise};
+    let b = desk(store);
+    let mut numbers = Vec::new();
+    for (title, description) in CASES {
+        numbers.push(
+            b.open(title, description, "a@customer.example")
+                .await
+                .number,
+        );
+    }
+    for i in 0..NOISE {
+        let (title, description) = noise(i);
+        b.open(&title, &description, "b@customer.example").await;
+    }
+    let mut failures = Vec::new();
+    for j in JUDGMENTS {
+        let hits = b
+            .store
+            .search(SearchQuery {
+                text: j.query.into(),
+                kind: Some(RefKind::Case),
+                scope: Scope::Staff,
+                limit: PAGE,
+            })
+            .await
+            .unwrap();
+        let page: Vec<&str> = hits.iter().map(|h| h.reference.as_str()).collect();
+        let listed = b
+            .all(CaseFilter {
+                q: Some(j.query.into()),
+                ..Default::default()
+            })
+            .await;
+        for &i in j.first_page {
+            if !page.contains(&numbers[i].display().as_str()) {
+                failures.push(format!(
+                    "{:?}: case {i} ({:?}) is not on the first page {page:?}",
+                    j.query, CASES[i].0
+                ));
+            }
+            if !listed.contains(&numbers[i].get()) {
+                failures.push(format!("{:?}: case {i} is not in the list", j.query));
+            }
+        }
+        for &i in j.never {
+            if page.contains(&numbers[i].display().as_str()) || listed.contains(&numbers[i].get()) {
+                failures.push(format!(
+                    "{:?}: case {i} ({:?}) matched and must not",
+                    j.query, CASES[i].0
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "judged set:\n{}", failures.join("\n"));
+}
+
 pub async fn internal_text_is_never_matched_for_a_customer<
     S: CaseLog + Knowledge + CaseQueries + ?Sized + 'static,
 >(
