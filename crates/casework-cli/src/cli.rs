@@ -555,7 +555,7 @@ pub struct ListArgs {
     /// Only this product area
     #[arg(long)]
     pub product_area: Option<String>,
-    /// Full text: every word must appear
+    /// Full text: every word must appear; "a phrase", -word to exclude, the last word as a prefix
     #[arg(long)]
     pub q: Option<String>,
     #[arg(long, default_value_t = DEFAULT_PAGE, help = format!("At most this many (1-{MAX_PAGE})"))]

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod model;
 pub mod ports;
 pub mod protocol;
+pub mod query;
 pub mod report;
 pub mod service;
 pub mod testing;

@@ -192,7 +192,9 @@ pub(crate) struct ListQuery {
     reopened: Option<bool>,
     /// Only this product area (staff only).
     product_area: Option<String>,
-    /// Full-text query over what the caller may see: every term must match. At most {MAX_QUERY}
+    /// Full-text query over what the caller may see: every word must match; `"a phrase"`,
+    /// `-excluded` words and phrases, and the last word as a prefix (docs/operations.md,
+    /// "Search queries"). At most {MAX_QUERY}
     /// characters, as for search. Customers may not filter by `owner` or `product_area`
     /// (403).
     q: Option<String>,

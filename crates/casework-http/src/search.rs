@@ -33,7 +33,8 @@ pub(crate) const RULES: &[Rule] = &[
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchQ {
-    /// The query.
+    /// The query: words that must all match, `"a phrase"`, `-excluded` words and phrases,
+    /// the last word as a prefix (docs/operations.md, "Search queries").
     q: String,
     /// Only hits of this kind.
     kind: Option<RefKind>,

@@ -149,4 +149,30 @@ pub const JUDGMENTS: &[Judgment] = &[
         first_page: &[5],
         never: &[6],
     },
+    // the query syntax: phrases, exclusions, the last word as a prefix
+    Judgment {
+        query: "\"map service\" -timeout",
+        first_page: &[1],
+        never: &[0, 2],
+    },
+    Judgment {
+        query: "\"web map\"",
+        first_page: &[10],
+        never: &[0, 1],
+    },
+    Judgment {
+        query: "geoc",
+        first_page: &[2],
+        never: &[],
+    },
+    Judgment {
+        query: "offline -plotter",
+        first_page: &[6],
+        never: &[5],
+    },
+    Judgment {
+        query: "\"login loop\" port",
+        first_page: &[4],
+        never: &[],
+    },
 ];

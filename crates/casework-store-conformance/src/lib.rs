@@ -129,6 +129,7 @@ macro_rules! case_queries_suite {
             search_ranks_a_fixed_corpus,
             search_honours_kind_and_limit,
             search_finds_the_judged_set,
+            hostile_query_syntax_is_text,
             internal_text_is_never_matched_for_a_customer,
             a_customer_list_query_matches_only_visible_text,
             search_reads_a_whole_case_and_follows_its_edits,

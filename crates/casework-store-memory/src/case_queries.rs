@@ -8,6 +8,7 @@ use casework_core::model::{Case, PostKind, RefKind, Visibility};
 use casework_core::ports::{
     CaseFilter, CaseQueries, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
 };
+use casework_core::query::{self, Clause};
 use casework_core::text;
 
 use crate::{Inner, MemoryStore, Record};
@@ -38,11 +39,11 @@ impl Index {
         }
     }
 
-    /// Passages holding a term.
-    fn passage_frequency(&self, term: &str) -> u64 {
+    /// Passages holding a clause.
+    fn passage_frequency(&self, clause: &Clause) -> u64 {
         self.passages
             .iter()
-            .filter(|(_, terms)| terms.iter().any(|t| t == term))
+            .filter(|(_, words)| occurrences(words, clause) > 0)
             .count() as u64
     }
 
@@ -121,15 +122,28 @@ impl Inner {
     }
 }
 
+/// How many times a clause occurs in a passage's words: a word as itself, a prefix as the
+/// beginning of a word, a phrase as its words next to each other.
+fn occurrences(words: &[String], clause: &Clause) -> usize {
+    match clause {
+        Clause::Word(w) => words.iter().filter(|x| *x == w).count(),
+        Clause::Prefix(p) => words.iter().filter(|x| x.starts_with(p.as_str())).count(),
+        Clause::Phrase(ws) => words
+            .windows(ws.len())
+            .filter(|x| *x == ws.as_slice())
+            .count(),
+    }
+}
+
 /// Ranks documents as the SQLite store does: each passage is scored per term with BM25 as
 /// SQLite's FTS5 computes it (k1 = 1.2, b = 0.75, IDF over the passages), and a document
 /// scores, for each term, its best passage's, summed over the terms. With `require_all`, a
 /// document must hold every term in some passage. `keep` picks the documents that count.
 fn bm25(
     index: &Index,
-    terms: &[String],
+    terms: &[Clause],
     require_all: bool,
-    keep: impl Fn(&Doc) -> bool,
+    keep: impl Fn(usize, &Doc) -> bool,
 ) -> Vec<(usize, f64)> {
     let n = index.passages.len() as f64;
     if index.passages.is_empty() || terms.is_empty() {
@@ -150,7 +164,7 @@ fn bm25(
     for (doc, words) in &index.passages {
         let len = words.len() as f64;
         for (j, (t, idf)) in terms.iter().zip(&idf).enumerate() {
-            let tf = words.iter().filter(|x| *x == t).count() as f64;
+            let tf = occurrences(words, t) as f64;
             if tf > 0.0 {
                 let s = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg_len.max(1.0)));
                 let slot = &mut best[*doc][j];
@@ -166,7 +180,7 @@ fn bm25(
         } else {
             matched > 0
         };
-        if hit && keep(&index.docs[i]) {
+        if hit && keep(i, &index.docs[i]) {
             out.push((i, per_term.iter().flatten().sum()));
         }
     }
@@ -225,12 +239,13 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
         return false;
     }
     if let Some(q) = &f.q {
-        let terms = text::query_terms(q);
-        let have: Vec<String> = r
+        let q = query::parse(q);
+        let passages: Vec<Vec<String>> = r
             .passages(f.customer.is_some())
-            .flat_map(|p| text::terms(&p).collect::<Vec<_>>())
+            .map(|p| text::terms(&p).collect())
             .collect();
-        if !terms.iter().all(|t| have.contains(t)) {
+        let holds = |c: &Clause| passages.iter().any(|p| occurrences(p, c) > 0);
+        if !q.required.iter().all(holds) || q.excluded.iter().any(holds) {
             return false;
         }
     }
@@ -260,9 +275,16 @@ impl CaseQueries for MemoryStore {
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let inner = self.lock();
         let index = inner.index(&query.scope);
-        let terms = text::query_terms(&query.text);
-        let scored = bm25(&index, &terms, true, |d| {
-            query.kind.is_none_or(|k| k == d.kind)
+        let q = query::parse(&query.text);
+        let excluded: Vec<bool> = (0..index.docs.len())
+            .map(|i| {
+                index.passages.iter().any(|(d, words)| {
+                    *d == i && q.excluded.iter().any(|c| occurrences(words, c) > 0)
+                })
+            })
+            .collect();
+        let scored = bm25(&index, &q.required, true, |i, d| {
+            !excluded[i] && query.kind.is_none_or(|k| k == d.kind)
         });
         Ok(ranked(&index.docs, scored, query.limit))
     }
@@ -298,7 +320,8 @@ impl CaseQueries for MemoryStore {
             all.docs.len() as u64,
         );
         let index = inner.index(&scope);
-        let scored = bm25(&index, &terms, false, |d| d.case != Some(number.get()));
+        let terms = query::Query::words(&terms).required;
+        let scored = bm25(&index, &terms, false, |_, d| d.case != Some(number.get()));
         Ok(ranked(&index.docs, scored, limit))
     }
 }

@@ -17,7 +17,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::db::{dec, enc, get, json, num, one, opt, rows};
-use crate::text::tsquery;
+use crate::text::{tsquery, tsquery_words};
+use casework_core::query;
 
 /// How long a list waits for creates in flight to settle before it answers with what it has.
 pub const SETTLE_WAIT: Duration = Duration::from_secs(2);
@@ -96,18 +97,25 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
         text.push_str(&format!(" AND customer_email = {p}"));
     }
     if let Some(q) = &f.q {
-        let terms = text::query_terms(q);
-        if !terms.is_empty() {
-            let any = sql.param(tsquery(&terms, false));
-            let every = sql.param(tsquery(&terms, true));
-            let scope = match &f.customer {
-                Some(e) => Scope::Customer(e.clone()),
-                None => Scope::Staff,
-            };
+        let q = query::parse(q);
+        let scope = match &f.customer {
+            Some(e) => Scope::Customer(e.clone()),
+            None => Scope::Staff,
+        };
+        if !q.required.is_empty() {
+            let any = sql.param(tsquery(&q.required, false));
+            let every = sql.param(tsquery(&q.required, true));
             let source = scope_rows(&mut sql, &scope, &any);
             text.push_str(&format!(
                 " AND number IN (SELECT doc FROM ({source}) r WHERE kind = 'case'
                    GROUP BY doc HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery)"
+            ));
+        }
+        if !q.excluded.is_empty() {
+            let not = sql.param(tsquery(&q.excluded, false));
+            let source = scope_rows(&mut sql, &scope, &not);
+            text.push_str(&format!(
+                " AND number NOT IN (SELECT doc FROM ({source}) x WHERE kind = 'case')"
             ));
         }
     }
@@ -186,17 +194,33 @@ fn page_of(found: &[Row], limit: u32) -> Result<Page<Case>, StoreError> {
     Ok(Page::from_overfetch(items, limit))
 }
 
-/// Ranks the documents of `scope` matching any term of `terms` (every term when `all`),
-/// best first: the sum over a document's rows of `ts_rank`, titles weighing most.
-async fn ranked(
-    c: &impl GenericClient,
-    scope: &Scope,
-    terms: &[String],
+/// What a ranked query looks for.
+struct Ranked<'a> {
+    scope: &'a Scope,
+    /// The clauses a document matches.
+    terms: &'a [query::Clause],
+    /// Documents holding any of these (in text of the scope) do not count.
+    excluded: &'a [query::Clause],
+    /// Whether a document must match every clause of `terms` (else any).
     all: bool,
     kind: Option<RefKind>,
+    /// This case does not count.
     exclude: Option<CaseNumber>,
     limit: u32,
-) -> Result<Vec<SearchHit>, StoreError> {
+}
+
+/// Ranks the documents of the scope matching any clause (every clause when `all`), best
+/// first: the sum over a document's rows of `ts_rank`, titles weighing most.
+async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>, StoreError> {
+    let Ranked {
+        scope,
+        terms,
+        excluded,
+        all,
+        kind,
+        exclude,
+        limit,
+    } = q;
     let mut sql = Sql::default();
     let any = sql.param(tsquery(terms, false));
     let source = scope_rows(&mut sql, scope, &any);
@@ -208,6 +232,13 @@ async fn ranked(
     if let Some(n) = exclude {
         let p = sql.param(num(n));
         filter.push_str(&format!(" AND NOT (kind = 'case' AND doc = {p})"));
+    }
+    if !excluded.is_empty() {
+        let not = sql.param(tsquery(excluded, false));
+        let source = scope_rows(&mut sql, scope, &not);
+        filter.push_str(&format!(
+            " AND (kind, doc) NOT IN (SELECT kind, doc FROM ({source}) x)"
+        ));
     }
     let having = if all {
         let every = sql.param(tsquery(terms, true));
@@ -260,11 +291,23 @@ async fn ranked(
 
 /// Ranked search; every term must match somewhere in a document's text.
 pub async fn search(c: &impl GenericClient, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-    let terms = text::query_terms(&q.text);
-    if terms.is_empty() {
+    let parsed = query::parse(&q.text);
+    if parsed.is_empty() {
         return Ok(Vec::new());
     }
-    ranked(c, &q.scope, &terms, true, q.kind, None, q.limit).await
+    ranked(
+        c,
+        Ranked {
+            scope: &q.scope,
+            terms: &parsed.required,
+            excluded: &parsed.excluded,
+            all: true,
+            kind: q.kind,
+            exclude: None,
+            limit: q.limit,
+        },
+    )
+    .await
 }
 
 /// Document frequencies of terms, cached: counting a common term's documents reads its
@@ -302,7 +345,7 @@ impl DfCache {
 async fn doc_freqs(c: &impl GenericClient, terms: &[String]) -> Result<Vec<u64>, StoreError> {
     let queries: Vec<String> = terms
         .iter()
-        .map(|t| tsquery(std::slice::from_ref(t), false))
+        .map(|t| tsquery_words(std::slice::from_ref(t), false))
         .collect();
     let found = rows(
         c,
@@ -394,5 +437,18 @@ pub async fn similar(
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    ranked(c, scope, &terms, false, None, Some(n), limit).await
+    let terms = query::Query::words(&terms).required;
+    ranked(
+        c,
+        Ranked {
+            scope,
+            terms: &terms,
+            excluded: &[],
+            all: false,
+            kind: None,
+            exclude: Some(n),
+            limit,
+        },
+    )
+    .await
 }

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use casework_core::query::Clause;
+
 /// How much a piece of text counts when ranking: titles above bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weight {
@@ -63,14 +65,30 @@ pub fn tsvector(parts: &[(&str, Weight)]) -> String {
     out
 }
 
-/// A `tsquery` literal: the terms joined by `&` (every one) or `|` (any).
-pub fn tsquery(terms: &[String], all: bool) -> String {
+/// A `tsquery` literal: the clauses joined by `&` (every one) or `|` (any). Every word is
+/// a quoted lexeme; a prefix adds `:*`, a phrase joins its words with `<->`.
+pub fn tsquery(clauses: &[Clause], all: bool) -> String {
     let joiner = if all { " & " } else { " | " };
-    terms
+    clauses
         .iter()
-        .map(|t| quote(t))
+        .map(|c| match c {
+            Clause::Word(w) => quote(w),
+            Clause::Prefix(w) => format!("{}:*", quote(w)),
+            Clause::Phrase(ws) => format!(
+                "({})",
+                ws.iter()
+                    .map(|w| quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" <-> ")
+            ),
+        })
         .collect::<Vec<_>>()
         .join(joiner)
+}
+
+/// A `tsquery` literal of whole words.
+pub fn tsquery_words(words: &[String], all: bool) -> String {
+    tsquery(&casework_core::query::Query::words(words).required, all)
 }
 
 /// A lexeme in single quotes, with quotes and backslashes escaped.
@@ -98,8 +116,13 @@ mod tests {
     #[test]
     fn queries_quote_every_term() {
         let t = vec!["printer".to_string(), "o'k\\".to_string()];
-        assert_eq!(tsquery(&t, true), r"'printer' & 'o''k\\'");
-        assert_eq!(tsquery(&t, false), r"'printer' | 'o''k\\'");
+        assert_eq!(tsquery_words(&t, true), r"'printer' & 'o''k\\'");
+        assert_eq!(tsquery_words(&t, false), r"'printer' | 'o''k\\'");
+        let clauses = [
+            Clause::Phrase(vec!["map".into(), "service".into()]),
+            Clause::Prefix("publ".into()),
+        ];
+        assert_eq!(tsquery(&clauses, true), "('map' <-> 'service') & 'publ':*");
     }
 
     #[test]

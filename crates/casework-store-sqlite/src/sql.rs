@@ -15,6 +15,7 @@ use casework_core::ports::{
     ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
     StoreError, StoreStats, check_history, key_reused, plan_import,
 };
+use casework_core::query::{self, Clause};
 use casework_core::{report, text};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::types::Value;
@@ -622,12 +623,28 @@ pub fn feed(
 // ---------------------------------------------------------------------------------------
 // lists and search
 
-fn fts_query(terms: &[String], joiner: &str) -> String {
-    terms
+/// A string quoted for an FTS5 expression: whatever it holds is text to match, never syntax.
+fn fts_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The FTS5 expression of one clause: every word inside a quoted string (a phrase is one
+/// string of its words), a prefix followed by FTS5's `*`.
+fn fts_clause(c: &Clause) -> String {
+    match c {
+        Clause::Word(w) => fts_string(w),
+        Clause::Prefix(w) => format!("{} *", fts_string(w)),
+        Clause::Phrase(ws) => fts_string(&ws.join(" ")),
+    }
+}
+
+/// The FTS5 expression matching any of the clauses.
+fn fts_any(clauses: &[Clause]) -> String {
+    clauses
         .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .map(fts_clause)
         .collect::<Vec<_>>()
-        .join(joiner)
+        .join(" OR ")
 }
 
 /// Lists cases by ascending number.
@@ -665,15 +682,19 @@ pub fn list_cases(
         } else {
             "search_full"
         };
-        for term in text::query_terms(q) {
-            clause(
-                &format!(
-                    " AND number IN (SELECT p.doc / 3 FROM {table} \
-                     JOIN search_passages p ON p.id = {table}.rowid \
-                     WHERE {table} MATCH ? AND p.doc % 3 = {DOC_CASE})"
-                ),
-                Value::Text(fts_query(std::slice::from_ref(&term), "")),
-            );
+        let q = query::parse(q);
+        let in_case = |not: &str| {
+            format!(
+                " AND number {not}IN (SELECT p.doc / 3 FROM {table} \
+                 JOIN search_passages p ON p.id = {table}.rowid \
+                 WHERE {table} MATCH ? AND p.doc % 3 = {DOC_CASE})"
+            )
+        };
+        for c in &q.required {
+            clause(&in_case(""), Value::Text(fts_clause(c)));
+        }
+        if !q.excluded.is_empty() {
+            clause(&in_case("NOT "), Value::Text(fts_any(&q.excluded)));
         }
     }
     match f.reopened {
@@ -694,11 +715,13 @@ pub fn list_cases(
     Ok(Page::from_overfetch(items, page.limit))
 }
 
-/// What a ranked query looks for: its terms, whether a document needs all of them, and
+/// What a ranked query looks for: its clauses, whether a document needs all of them, and
 /// which documents count.
 struct Ranked<'a> {
     scope: &'a Scope,
-    terms: &'a [String],
+    terms: &'a [Clause],
+    /// Documents with any of these in a passage of the scope do not count.
+    excluded: &'a [Clause],
     require_all: bool,
     kind: Option<casework_core::model::RefKind>,
     exclude_doc: Option<i64>,
@@ -741,6 +764,12 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
         }
         Scope::Staff => None,
     };
+    if !q.excluded.is_empty() {
+        cond.push_str(&format!(
+            " AND p.doc NOT IN (SELECT x.doc FROM {table} \
+             JOIN search_passages x ON x.id = {table}.rowid WHERE {table} MATCH ?)"
+        ));
+    }
     // `LIMIT -1` keeps SQLite from flattening the scoring subquery into the aggregate,
     // where FTS5's bm25 cannot run
     let per_term = format!(
@@ -760,9 +789,12 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
     );
     let mut args: Vec<Value> = Vec::new();
     for t in q.terms {
-        args.push(Value::Text(fts_query(std::slice::from_ref(t), "")));
+        args.push(Value::Text(fts_clause(t)));
         if let Some(c) = customer {
             args.push(Value::Text(c.to_string()));
+        }
+        if !q.excluded.is_empty() {
+            args.push(Value::Text(fts_any(q.excluded)));
         }
     }
     args.push(Value::Integer(i64::from(q.limit)));
@@ -810,14 +842,16 @@ fn hit(conn: &Connection, doc: i64, score: f64) -> Result<SearchHit, StoreError>
     })
 }
 
-/// Ranked search; every term must match (in any passage of a document).
+/// Ranked search; every clause of the query must match (in any passage of a document),
+/// no excluded one may.
 pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-    let terms = text::query_terms(&q.text);
+    let parsed = query::parse(&q.text);
     run_search(
         conn,
         &Ranked {
             scope: &q.scope,
-            terms: &terms,
+            terms: &parsed.required,
+            excluded: &parsed.excluded,
             require_all: true,
             kind: q.kind,
             exclude_doc: None,
@@ -858,9 +892,7 @@ impl DfCache {
                  JOIN search_passages p ON p.id = search_full.rowid \
                  WHERE search_full MATCH ?1",
             )
-            .and_then(|mut s| {
-                s.query_row([fts_query(&[term.to_string()], "")], |r| r.get::<_, i64>(0))
-            })
+            .and_then(|mut s| s.query_row([fts_string(term)], |r| r.get::<_, i64>(0)))
             .map_err(map_err)? as u64;
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= DF_CACHE_MAX {
@@ -930,11 +962,13 @@ pub fn similar(
     if let Some(e) = failure {
         return Err(e);
     }
+    let terms = query::Query::words(&terms).required;
     run_search(
         conn,
         &Ranked {
             scope,
             terms: &terms,
+            excluded: &[],
             require_all: false,
             kind: None,
             exclude_doc: Some(case_doc(n)),
@@ -1977,8 +2011,71 @@ mod tests {
 
     #[test]
     fn fts_queries_quote_every_term() {
-        let t = vec!["printer".to_string(), "off\"line".to_string()];
-        assert_eq!(fts_query(&t, " "), "\"printer\" \"off\"\"line\"");
-        assert_eq!(fts_query(&t, " OR "), "\"printer\" OR \"off\"\"line\"");
+        let c = |w: &str| Clause::Word(w.into());
+        assert_eq!(fts_clause(&c("off\"line")), "\"off\"\"line\"");
+        assert_eq!(fts_clause(&Clause::Prefix("publ".into())), "\"publ\" *");
+        assert_eq!(
+            fts_clause(&Clause::Phrase(vec!["map".into(), "service".into()])),
+            "\"map service\""
+        );
+        assert_eq!(fts_any(&[c("a"), c("b")]), "\"a\" OR \"b\"");
+    }
+
+    /// What is left of an FTS5 expression once its quoted strings are taken out: only the
+    /// operators this store writes itself.
+    fn outside_quotes(expr: &str) -> String {
+        let mut out = String::new();
+        let mut quoted = false;
+        let mut chars = expr.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match (quoted, ch) {
+                (false, '"') => quoted = true,
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                }
+                (true, '"') => quoted = false,
+                (false, ch) => out.push(ch),
+                (true, _) => {}
+            }
+        }
+        assert!(!quoted, "unterminated string in {expr:?}");
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+
+        /// Whatever a user types, the engine sees only quoted strings and the store's own
+        /// operators, and a search or a list never fails on it.
+        #[test]
+        fn hostile_queries_never_fail_or_inject(text in "[\\PC\"*^:()+{}\\-]{0,40}") {
+            let parsed = query::parse(&text);
+            for c in parsed.required.iter().chain(&parsed.excluded) {
+                let rest = outside_quotes(&fts_clause(c));
+                proptest::prop_assert!(rest.is_empty() || rest == " *", "{rest:?}");
+            }
+            let rest = outside_quotes(&fts_any(&parsed.excluded));
+            proptest::prop_assert!(rest.split(" OR ").all(|p| p.is_empty() || p == " *"));
+            let conn = hostile_db();
+            for scope in [Scope::Staff, Scope::Customer("a@customer.example".parse::<EmailAddress>().unwrap())] {
+                let found = search(&conn, &SearchQuery { text: text.clone(), kind: None, scope, limit: 5 });
+                proptest::prop_assert!(found.is_ok(), "{text:?}: {found:?}");
+            }
+            let listed = list_cases(
+                &conn,
+                &CaseFilter { q: Some(text.clone()), ..Default::default() },
+                &PageRequest { after: None, limit: 5 },
+            );
+            proptest::prop_assert!(listed.is_ok(), "{text:?}: {listed:?}");
+        }
+    }
+
+    fn hostile_db() -> Connection {
+        let conn = db();
+        open(
+            &conn,
+            "Printer \"offline\" -after* update (NEAR) AND title:x",
+        );
+        conn
     }
 }

@@ -24,8 +24,9 @@ pub struct CaseFilter {
     pub product_area: Option<String>,
     /// Only this customer's cases, matching only customer-visible text.
     pub customer: Option<EmailAddress>,
-    /// Full text: every term must occur in the case's title, description or timeline text
-    /// (customer-visible text only when `customer` is set).
+    /// Full text in [`crate::query`]'s syntax: every word, phrase and prefix must occur in the
+    /// case's title, description or timeline text, no excluded one may (customer-visible text
+    /// only when `customer` is set).
     pub q: Option<String>,
 }
 
@@ -61,7 +62,8 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchQuery {
-    /// Words to find; every non-stop-word term must match.
+    /// What to find, in [`crate::query`]'s syntax: every non-stop word, phrase and prefix
+    /// must match, no excluded one may.
     pub text: String,
     /// Only hits of this kind.
     pub kind: Option<RefKind>,

@@ -469,6 +469,92 @@ pub async fn search_finds_the_judged_set<
     assert!(failures.is_empty(), "judged set:\n{}", failures.join("\n"));
 }
 
+pub async fn hostile_query_syntax_is_text<
+    S: CaseLog + Knowledge + CaseQueries + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    corpus(&b).await;
+    let search = |text: &str, scope: Scope| {
+        let q = SearchQuery {
+            text: text.into(),
+            kind: None,
+            scope,
+            limit: 10,
+        };
+        let store = b.store.clone();
+        async move { store.search(q).await }
+    };
+    let a = || Scope::Customer(email("a@customer.example"));
+    for text in [
+        "\"",
+        "\"\"",
+        "-",
+        "--",
+        "*",
+        "\"printer",
+        "printer\"",
+        "'",
+        "''",
+        "\\",
+        "(printer",
+        "printer)",
+        "^printer",
+        "printer:*",
+        "!printer",
+        "printer & offline | spooler",
+        "<->",
+        "printer <-> offline",
+        "{printer offline}",
+        "-\"",
+        "- \"the\"",
+        "\u{0}printer",
+        "ü\"ö",
+        "\"printer\" * \"offline\"",
+        "+printer",
+        "printer*offline",
+        "title:printer",
+        "printer OR nonexistent",
+        "NEAR(printer offline)",
+        "printer AND NOT offline",
+        "-printer -offline",
+        "\"-printer\"",
+        "prin\"ter off\\line",
+    ] {
+        for scope in [Scope::Staff, a()] {
+            if let Err(e) = search(text, scope.clone()).await {
+                panic!("search {text:?} as {scope:?} failed: {e}");
+            }
+        }
+        let listed = b
+            .store
+            .list_cases(
+                CaseFilter {
+                    q: Some(text.into()),
+                    ..Default::default()
+                },
+                PageRequest::default(),
+            )
+            .await;
+        assert!(listed.is_ok(), "list {text:?}: {listed:?}");
+    }
+    // what would be an operator to an engine is a word to look for, and none of these words
+    // is in the corpus
+    for text in [
+        "printer OR nonexistent",
+        "NEAR(printer offline)",
+        "title:nonexistent",
+        "printer nonexistent:*",
+        "printer | nonexistent",
+    ] {
+        assert!(
+            search(text, Scope::Staff).await.unwrap().is_empty(),
+            "{text:?} matched"
+        );
+    }
+}
+
 pub async fn internal_text_is_never_matched_for_a_customer<
     S: CaseLog + Knowledge + CaseQueries + ?Sized + 'static,
 >(
