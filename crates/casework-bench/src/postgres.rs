@@ -133,7 +133,7 @@ pub async fn similar(url: &str, cases: u64) -> Result<String> {
         for (n, terms) in picks.iter().zip(&terms) {
             let q = terms
                 .iter()
-                .map(|t| format!("'{t}'"))
+                .map(|t| format!("'{}'", casework_core::text::normalize(t)))
                 .collect::<Vec<_>>()
                 .join(" | ");
             let t = Instant::now();

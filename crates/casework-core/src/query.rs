@@ -7,7 +7,7 @@
 //! whatever a user types, a store can quote every word to its engine and no operator of
 //! the engine's own syntax can get through.
 
-use crate::text::{is_stopword, terms};
+use crate::text::{is_stopword, normalize, terms};
 
 /// The shortest last word that is matched as a prefix: shorter ones would expand to a large
 /// part of the vocabulary (and are matched as whole words instead).
@@ -32,6 +32,15 @@ pub enum Clause {
 }
 
 impl Clause {
+    /// The clause with each word as an index keeps it ([`crate::text::normalize`]).
+    pub fn normalized(&self) -> Clause {
+        match self {
+            Clause::Word(w) => Clause::Word(normalize(w)),
+            Clause::Prefix(w) => Clause::Prefix(normalize(w)),
+            Clause::Phrase(ws) => Clause::Phrase(ws.iter().map(|w| normalize(w)).collect()),
+        }
+    }
+
     /// The clause's words, in order.
     pub fn words(&self) -> &[String] {
         match self {
@@ -55,6 +64,15 @@ impl Query {
     /// exclusions alone find nothing).
     pub fn is_empty(&self) -> bool {
         self.required.is_empty()
+    }
+
+    /// The query with every word as an index keeps it ([`crate::text::normalize`]), for
+    /// stores that index normalized words themselves.
+    pub fn normalized(&self) -> Query {
+        Query {
+            required: self.required.iter().map(Clause::normalized).collect(),
+            excluded: self.excluded.iter().map(Clause::normalized).collect(),
+        }
     }
 
     /// A query of whole words that must all match (as similar-case queries are built).

@@ -32,6 +32,24 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
+/// A word as an index keeps it, in the stores that build their index with core's rules
+/// (memory, PostgreSQL): diacritics folded (`müller` finds `Muller`) and stemmed for English
+/// with the Snowball English stemmer (`publish`, `published` and `publishing` meet as
+/// `publish`). SQLite's FTS5 does the same with its `porter unicode61 remove_diacritics 2`
+/// tokenizer (the original Porter stemmer, which agrees with this one on common support
+/// words: the judged relevance set checks both).
+pub fn normalize(word: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = word
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect();
+    STEMMER.stem(&folded).into_owned()
+}
+
+static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> =
+    std::sync::LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+
 /// The distinct, non-stop-word terms of a query, in first-seen order.
 pub fn query_terms(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -119,6 +137,22 @@ mod tests {
         );
         assert_eq!(query_terms("the printer is the printer"), ["printer"]);
         assert_eq!(terms(&"x".repeat(100)).next().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn normalizing_stems_english_and_folds_diacritics() {
+        for w in ["publish", "published", "publishing", "publishes"] {
+            assert_eq!(normalize(w), "publish", "{w}");
+        }
+        assert_eq!(normalize("müller"), normalize("muller"));
+        assert_eq!(normalize("café"), "cafe");
+        assert_eq!(normalize("zürich"), "zurich");
+        assert_eq!(normalize("42"), "42");
+        assert_ne!(
+            normalize("printer"),
+            normalize("print"),
+            "a printer is not printing"
+        );
     }
 
     #[test]

@@ -175,4 +175,30 @@ pub const JUDGMENTS: &[Judgment] = &[
         first_page: &[4],
         never: &[],
     },
+    // stemming and folded diacritics: every form of a word meets
+    Judgment {
+        query: "publish ",
+        first_page: &[0, 1, 10],
+        never: &[2],
+    },
+    Judgment {
+        query: "muller ",
+        first_page: &[3],
+        never: &[],
+    },
+    Judgment {
+        query: "renew license",
+        first_page: &[8],
+        never: &[],
+    },
+    Judgment {
+        query: "field crew sync ",
+        first_page: &[6],
+        never: &[],
+    },
+    Judgment {
+        query: "layer shifted",
+        first_page: &[3],
+        never: &[10],
+    },
 ];

@@ -13,6 +13,12 @@ use casework_core::text;
 
 use crate::{Inner, MemoryStore, Record};
 
+/// A passage's words as the index keeps them: core's terms, normalized (stemmed, diacritics
+/// folded) as [`text::normalize`] does.
+fn words(passage: &str) -> Vec<String> {
+    text::terms(passage).map(|w| text::normalize(&w)).collect()
+}
+
 /// A searchable document: what one hit would point to.
 struct Doc {
     kind: RefKind,
@@ -35,7 +41,7 @@ impl Index {
         let i = self.docs.len();
         self.docs.push(doc);
         for text in passages {
-            self.passages.push((i, text::terms(&text).collect()));
+            self.passages.push((i, words(&text)));
         }
     }
 
@@ -239,10 +245,10 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
         return false;
     }
     if let Some(q) = &f.q {
-        let q = query::parse(q);
+        let q = query::parse(q).normalized();
         let passages: Vec<Vec<String>> = r
             .passages(f.customer.is_some())
-            .map(|p| text::terms(&p).collect())
+            .map(|p| words(&p))
             .collect();
         let holds = |c: &Clause| passages.iter().any(|p| occurrences(p, c) > 0);
         if !q.required.iter().all(holds) || q.excluded.iter().any(holds) {
@@ -275,7 +281,7 @@ impl CaseQueries for MemoryStore {
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let inner = self.lock();
         let index = inner.index(&query.scope);
-        let q = query::parse(&query.text);
+        let q = query::parse(&query.text).normalized();
         let excluded: Vec<bool> = (0..index.docs.len())
             .map(|i| {
                 index.passages.iter().any(|(d, words)| {
@@ -316,11 +322,11 @@ impl CaseQueries for MemoryStore {
         let all = inner.index(&Scope::Staff);
         let terms = text::similar_terms(
             sources,
-            |t| all.document_frequency(t),
+            |t| all.document_frequency(&text::normalize(t)),
             all.docs.len() as u64,
         );
         let index = inner.index(&scope);
-        let terms = query::Query::words(&terms).required;
+        let terms = query::Query::words(&terms).normalized().required;
         let scored = bm25(&index, &terms, false, |_, d| d.case != Some(number.get()));
         Ok(ranked(&index.docs, scored, limit))
     }

@@ -193,7 +193,7 @@ async fn index_title(tx: &Transaction<'_>, case: &Case) -> Result<(), StoreError
         tx,
         "INSERT INTO search_public (kind, doc, seq, customer, tsv)
          VALUES ('case', $1, 0, $2, $3::text::tsvector)
-         ON CONFLICT (kind, doc, seq) DO UPDATE SET tsv = excluded.tsv",
+         ON CONFLICT (kind, doc, seq) DO UPDATE SET tsv = excluded.tsv, normalized = true",
         &[&num(case.number), &enc(case.customer.email.as_str()), &tsv],
     )
     .await?;

@@ -29,11 +29,14 @@ pub mod knowledge;
 pub mod outbox;
 mod ports;
 pub mod queries;
+mod reindex;
 pub mod reports;
 pub mod schema;
 pub mod sessions;
 mod text;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use casework_core::ids::CaseNumber;
@@ -271,6 +274,8 @@ fn with_default_port(base: &str, port: Option<&str>) -> Result<String, String> {
 pub struct PgStore {
     pool: Pool,
     dfs: queries::DfCache,
+    /// Set while search rows written before stemming (schema v3) are being reindexed.
+    reindexing: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -310,10 +315,18 @@ impl PgStore {
             .await
             .map_err(|e| OpenError::Unavailable(db::pool_err(e).to_string()))?;
         schema::migrate(&mut client).await?;
+        let pending = reindex::pending(&client)
+            .await
+            .map_err(|e| OpenError::Postgres(e.to_string()))?;
         drop(client);
+        let reindexing = Arc::new(AtomicBool::new(pending));
+        if pending {
+            tokio::spawn(reindex::run(pool.clone(), reindexing.clone()));
+        }
         Ok(Self {
             pool,
             dfs: queries::DfCache::default(),
+            reindexing,
         })
     }
 
@@ -335,9 +348,25 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// Which lexemes queries look for: while old rows are being reindexed, each word as
+    /// typed too.
+    fn lexemes(&self) -> text::Lexemes {
+        if self.reindexing.load(Ordering::Relaxed) {
+            text::Lexemes::NormalizedOrSurface
+        } else {
+            text::Lexemes::Normalized
+        }
+    }
+
+    /// Whether search rows written before stemming are still being reindexed in the
+    /// background (see `reindex`).
+    pub fn reindexing(&self) -> bool {
+        self.reindexing.load(Ordering::Relaxed)
+    }
+
     /// The terms a similar-cases query for case `n` uses (for diagnostics and benchmarks).
     pub async fn similar_terms(&self, n: CaseNumber) -> Result<Vec<String>, StoreError> {
-        queries::similar_terms(&self.conn().await?, &self.dfs, n).await
+        queries::similar_terms(&self.conn().await?, &self.dfs, n, self.lexemes()).await
     }
 
     /// The pool's size and how many connections are in use, for diagnostics.

@@ -64,13 +64,13 @@ impl CaseQueries for PgStore {
         filter: CaseFilter,
         page: PageRequest,
     ) -> Result<Page<Case>, StoreError> {
-        queries::list_cases(&self.conn().await?, &filter, &page).await
+        queries::list_cases(&self.conn().await?, &filter, &page, self.lexemes()).await
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
-        let hits = queries::search(&tx, &query).await?;
+        let hits = queries::search(&tx, &query, self.lexemes()).await?;
         tx.commit().await.map_err(db::db_err)?;
         Ok(hits)
     }
@@ -83,7 +83,7 @@ impl CaseQueries for PgStore {
     ) -> Result<Vec<SearchHit>, StoreError> {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
-        let hits = queries::similar(&tx, &self.dfs, number, &scope, limit).await?;
+        let hits = queries::similar(&tx, &self.dfs, number, &scope, limit, self.lexemes()).await?;
         tx.commit().await.map_err(db::db_err)?;
         Ok(hits)
     }

@@ -17,7 +17,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::db::{dec, enc, get, json, num, one, opt, rows};
-use crate::text::{tsquery, tsquery_words};
+use crate::text::{Lexemes, tsquery, tsquery_words};
 use casework_core::query;
 
 /// How long a list waits for creates in flight to settle before it answers with what it has.
@@ -64,7 +64,7 @@ fn scope_rows(sql: &mut Sql, scope: &Scope, q: &str) -> String {
 
 /// The list query: cases after the cursor (and up to `upto`), filtered, in number order,
 /// each with whether it is settled (see [`list_cases`]) and its settling point.
-fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
+fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexemes) -> Sql {
     let mut sql = Sql::default();
     let after = sql.param(page.after.map_or(0, num));
     let mut text = format!(
@@ -103,8 +103,8 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
             None => Scope::Staff,
         };
         if !q.required.is_empty() {
-            let any = sql.param(tsquery(&q.required, false));
-            let every = sql.param(tsquery(&q.required, true));
+            let any = sql.param(tsquery(&q.required, false, lexemes));
+            let every = sql.param(tsquery(&q.required, true, lexemes));
             let source = scope_rows(&mut sql, &scope, &any);
             text.push_str(&format!(
                 " AND number IN (SELECT doc FROM ({source}) r WHERE kind = 'case'
@@ -112,7 +112,7 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>) -> Sql {
             ));
         }
         if !q.excluded.is_empty() {
-            let not = sql.param(tsquery(&q.excluded, false));
+            let not = sql.param(tsquery(&q.excluded, false, lexemes));
             let source = scope_rows(&mut sql, &scope, &not);
             text.push_str(&format!(
                 " AND number NOT IN (SELECT doc FROM ({source}) x WHERE kind = 'case')"
@@ -143,8 +143,9 @@ pub async fn list_cases(
     c: &impl GenericClient,
     f: &CaseFilter,
     page: &PageRequest,
+    lexemes: Lexemes,
 ) -> Result<Page<Case>, StoreError> {
-    let sql = list_sql(f, page, None);
+    let sql = list_sql(f, page, None, lexemes);
     let found = rows(c, &sql.text, &sql.refs()).await?;
     let unsettled: Option<u64> = found
         .iter()
@@ -164,7 +165,7 @@ pub async fn list_cases(
         )
         .await?;
         if get::<bool>(&row, 0)? {
-            let sql = list_sql(f, page, Some(last));
+            let sql = list_sql(f, page, Some(last), lexemes);
             let found = rows(c, &sql.text, &sql.refs()).await?;
             return page_of(&found, page.limit);
         }
@@ -207,6 +208,7 @@ struct Ranked<'a> {
     /// This case does not count.
     exclude: Option<CaseNumber>,
     limit: u32,
+    lexemes: Lexemes,
 }
 
 /// Ranks the documents of the scope matching any clause (every clause when `all`), best
@@ -220,9 +222,10 @@ async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>,
         kind,
         exclude,
         limit,
+        lexemes,
     } = q;
     let mut sql = Sql::default();
-    let any = sql.param(tsquery(terms, false));
+    let any = sql.param(tsquery(terms, false, lexemes));
     let source = scope_rows(&mut sql, scope, &any);
     let mut filter = String::from("TRUE");
     if let Some(k) = kind {
@@ -234,14 +237,14 @@ async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>,
         filter.push_str(&format!(" AND NOT (kind = 'case' AND doc = {p})"));
     }
     if !excluded.is_empty() {
-        let not = sql.param(tsquery(excluded, false));
+        let not = sql.param(tsquery(excluded, false, lexemes));
         let source = scope_rows(&mut sql, scope, &not);
         filter.push_str(&format!(
             " AND (kind, doc) NOT IN (SELECT kind, doc FROM ({source}) x)"
         ));
     }
     let having = if all {
-        let every = sql.param(tsquery(terms, true));
+        let every = sql.param(tsquery(terms, true, lexemes));
         format!("HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery")
     } else {
         String::new()
@@ -290,7 +293,11 @@ async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>,
 }
 
 /// Ranked search; every term must match somewhere in a document's text.
-pub async fn search(c: &impl GenericClient, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+pub async fn search(
+    c: &impl GenericClient,
+    q: &SearchQuery,
+    lexemes: Lexemes,
+) -> Result<Vec<SearchHit>, StoreError> {
     let parsed = query::parse(&q.text);
     if parsed.is_empty() {
         return Ok(Vec::new());
@@ -305,6 +312,7 @@ pub async fn search(c: &impl GenericClient, q: &SearchQuery) -> Result<Vec<Searc
             kind: q.kind,
             exclude: None,
             limit: q.limit,
+            lexemes,
         },
     )
     .await
@@ -342,10 +350,14 @@ impl DfCache {
 
 /// How many documents (not rows) hold each term, in everything staff may search: one
 /// statement for all the terms.
-async fn doc_freqs(c: &impl GenericClient, terms: &[String]) -> Result<Vec<u64>, StoreError> {
+async fn doc_freqs(
+    c: &impl GenericClient,
+    terms: &[String],
+    lexemes: Lexemes,
+) -> Result<Vec<u64>, StoreError> {
     let queries: Vec<String> = terms
         .iter()
-        .map(|t| tsquery_words(std::slice::from_ref(t), false))
+        .map(|t| tsquery_words(std::slice::from_ref(t), false, lexemes))
         .collect();
     let found = rows(
         c,
@@ -369,6 +381,7 @@ pub async fn similar_terms(
     c: &impl GenericClient,
     dfs: &DfCache,
     n: CaseNumber,
+    lexemes: Lexemes,
 ) -> Result<Vec<String>, StoreError> {
     // one round trip for the texts and the size of the collection
     let row = opt(
@@ -413,7 +426,7 @@ pub async fn similar_terms(
         }
     }
     if !missing.is_empty() {
-        for (t, df) in missing.iter().zip(doc_freqs(c, &missing).await?) {
+        for (t, df) in missing.iter().zip(doc_freqs(c, &missing, lexemes).await?) {
             dfs.remember(t, df, now);
             freq.insert(t.clone(), df);
         }
@@ -432,8 +445,9 @@ pub async fn similar(
     n: CaseNumber,
     scope: &Scope,
     limit: u32,
+    lexemes: Lexemes,
 ) -> Result<Vec<SearchHit>, StoreError> {
-    let terms = similar_terms(c, dfs, n).await?;
+    let terms = similar_terms(c, dfs, n, lexemes).await?;
     if terms.is_empty() {
         return Ok(Vec::new());
     }
@@ -448,6 +462,7 @@ pub async fn similar(
             kind: None,
             exclude: Some(n),
             limit,
+            lexemes,
         },
     )
     .await

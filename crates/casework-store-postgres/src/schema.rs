@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -220,6 +220,23 @@ CREATE TABLE sign_in_failures (
     at  timestamptz NOT NULL
 );
 CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
+"#;
+
+/// v4: search terms are stemmed and folded (`casework_core::text::normalize`). Rows written
+/// before keep their lexemes (`normalized` false; adding the column with a constant default
+/// rewrites nothing) until the store's background reindex rewrites them; new rows are
+/// normalized. Nothing here scans the search tables, so the migration is instant.
+const V4: &str = r#"
+ALTER TABLE search_public ADD COLUMN normalized boolean NOT NULL DEFAULT false;
+ALTER TABLE search_public ALTER COLUMN normalized SET DEFAULT true;
+ALTER TABLE search_internal ADD COLUMN normalized boolean NOT NULL DEFAULT false;
+ALTER TABLE search_internal ALTER COLUMN normalized SET DEFAULT true;
+CREATE TABLE search_reindex (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    done      boolean NOT NULL
+);
+INSERT INTO search_reindex (done)
+    SELECT NOT EXISTS (SELECT 1 FROM search_public) AND NOT EXISTS (SELECT 1 FROM search_internal);
 "#;
 
 /// What a database holds.

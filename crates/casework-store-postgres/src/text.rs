@@ -1,12 +1,24 @@
 //! Text for PostgreSQL's full-text search, made with core's own term rules
 //! (`casework_core::text`) rather than a PostgreSQL parser or dictionary, so a term means
 //! the same here as in every other store: `tsvector` and `tsquery` literals of lower-case
-//! terms, no stemming, stop words kept in documents and dropped from queries.
+//! terms, stemmed and with diacritics folded (`text::normalize`), stop words kept in
+//! documents and dropped from queries.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use casework_core::query::Clause;
+use casework_core::text::normalize;
+
+/// Which lexemes a query looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lexemes {
+    /// Words as the index keeps them (normalized).
+    Normalized,
+    /// Each word normalized or as typed: while rows written before stemming (schema v3)
+    /// are being reindexed, so they match too.
+    NormalizedOrSurface,
+}
 
 /// How much a piece of text counts when ranking: titles above bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +43,7 @@ pub fn tsvector(parts: &[(&str, Weight)]) -> String {
     let mut position = 0u32;
     let mut bytes = 0usize;
     for (text, weight) in parts {
-        for term in casework_core::text::terms(text) {
+        for term in casework_core::text::terms(text).map(|t| normalize(&t)) {
             position = (position + 1).min(MAX_POSITION);
             if let Some(positions) = terms.get_mut(&term) {
                 if positions.len() < MAX_POSITIONS_PER_TERM
@@ -65,19 +77,28 @@ pub fn tsvector(parts: &[(&str, Weight)]) -> String {
     out
 }
 
-/// A `tsquery` literal: the clauses joined by `&` (every one) or `|` (any). Every word is
-/// a quoted lexeme; a prefix adds `:*`, a phrase joins its words with `<->`.
-pub fn tsquery(clauses: &[Clause], all: bool) -> String {
+/// A `tsquery` literal: the clauses (as typed) joined by `&` (every one) or `|` (any).
+/// Every word is a quoted, normalized lexeme (or a choice of it and the word as typed); a
+/// prefix adds `:*`, a phrase joins its words with `<->`.
+pub fn tsquery(clauses: &[Clause], all: bool, lexemes: Lexemes) -> String {
+    let word = |w: &str, suffix: &str| {
+        let n = normalize(w);
+        if lexemes == Lexemes::NormalizedOrSurface && n != w {
+            format!("({}{suffix} | {}{suffix})", quote(&n), quote(w))
+        } else {
+            format!("{}{suffix}", quote(&n))
+        }
+    };
     let joiner = if all { " & " } else { " | " };
     clauses
         .iter()
         .map(|c| match c {
-            Clause::Word(w) => quote(w),
-            Clause::Prefix(w) => format!("{}:*", quote(w)),
+            Clause::Word(w) => word(w, ""),
+            Clause::Prefix(w) => word(w, ":*"),
             Clause::Phrase(ws) => format!(
                 "({})",
                 ws.iter()
-                    .map(|w| quote(w))
+                    .map(|w| word(w, ""))
                     .collect::<Vec<_>>()
                     .join(" <-> ")
             ),
@@ -87,8 +108,12 @@ pub fn tsquery(clauses: &[Clause], all: bool) -> String {
 }
 
 /// A `tsquery` literal of whole words.
-pub fn tsquery_words(words: &[String], all: bool) -> String {
-    tsquery(&casework_core::query::Query::words(words).required, all)
+pub fn tsquery_words(words: &[String], all: bool, lexemes: Lexemes) -> String {
+    tsquery(
+        &casework_core::query::Query::words(words).required,
+        all,
+        lexemes,
+    )
 }
 
 /// A lexeme in single quotes, with quotes and backslashes escaped.
@@ -108,21 +133,31 @@ mod tests {
         ]);
         assert_eq!(
             v,
-            "'3':7 'offline':2A 'printer':1A,4 'since':5 'the':3 'update':6"
+            "'3':7 'offlin':2A 'printer':1A,4 'sinc':5 'the':3 'updat':6"
         );
         assert_eq!(tsvector(&[]), "");
     }
 
     #[test]
     fn queries_quote_every_term() {
-        let t = vec!["printer".to_string(), "o'k\\".to_string()];
-        assert_eq!(tsquery_words(&t, true), r"'printer' & 'o''k\\'");
-        assert_eq!(tsquery_words(&t, false), r"'printer' | 'o''k\\'");
+        assert_eq!(quote("o'k\\"), r"'o''k\\'");
+        let t = vec!["printer".to_string(), "jammed".to_string()];
+        let n = Lexemes::Normalized;
+        assert_eq!(tsquery_words(&t, true, n), "'printer' & 'jam'");
+        assert_eq!(tsquery_words(&t, false, n), "'printer' | 'jam'");
         let clauses = [
-            Clause::Phrase(vec!["map".into(), "service".into()]),
+            Clause::Phrase(vec!["map".into(), "services".into()]),
             Clause::Prefix("publ".into()),
         ];
-        assert_eq!(tsquery(&clauses, true), "('map' <-> 'service') & 'publ':*");
+        assert_eq!(
+            tsquery(&clauses, true, n),
+            "('map' <-> 'servic') & 'publ':*"
+        );
+        // while old rows are reindexed, a word that stems differently is looked for both ways
+        assert_eq!(
+            tsquery(&clauses, true, Lexemes::NormalizedOrSurface),
+            "('map' <-> ('servic' | 'services')) & 'publ':*"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ mod sql;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use casework_core::event::Event;
@@ -28,9 +30,10 @@ use casework_core::ports::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
+pub use sql::ReindexProgress;
 
 use crate::sql::map_err;
-use crate::writer::{Writer, read_tx};
+use crate::writer::{Writer, WriterHandle, read_tx};
 
 /// How long any connection waits on a lock held by another process before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,6 +176,70 @@ pub struct SqliteStore {
     readers: Option<Arc<Readers>>,
     location: Location,
     dfs: Arc<sql::DfCache>,
+    reindex: Option<Reindexer>,
+}
+
+/// The background search reindex (schema v10), while it runs.
+struct Reindexer {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // the reindex thread holds a handle to the writer: stop it (after its batch) before
+        // the writer is dropped and waits for every handle to go
+        if let Some(r) = self.reindex.take() {
+            r.stop.store(true, Ordering::Relaxed);
+            let _ = r.thread.join();
+        }
+    }
+}
+
+/// Starts the background reindex if one is under way: batches of
+/// [`sql::REINDEX_BATCH`] passages through the writer, queued with the commits (so none
+/// waits more than a batch), progress on standard error every tenth.
+fn start_reindex(writer: &Writer, pending: bool) -> Option<Reindexer> {
+    if !pending {
+        return None;
+    }
+    let handle = writer.handle()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("casework-sqlite-reindex".into())
+        .spawn(move || reindex_loop(&handle, &flag))
+        .ok()?;
+    Some(Reindexer { stop, thread })
+}
+
+fn reindex_loop(handle: &WriterHandle, stop: &AtomicBool) {
+    let mut shown: Option<u64> = None;
+    while !stop.load(Ordering::Relaxed) {
+        match handle.write_blocking(|c| sql::reindex_step(c, sql::REINDEX_BATCH)) {
+            Ok(Some(p)) => {
+                let percent = p.done * 100 / p.upto.max(1);
+                if shown.is_none_or(|s| percent >= s + 10) {
+                    shown = Some(percent - percent % 10);
+                    eprintln!(
+                        "casework: search reindex {percent}% ({} of {} passages; the store serves meanwhile)",
+                        p.done, p.upto
+                    );
+                }
+                if p.done >= p.upto {
+                    eprintln!("casework: search reindex done");
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("casework: search reindex stopped: {e} (it resumes at the next start)");
+                return;
+            }
+        }
+        // let commits queued meanwhile go first
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn configure(conn: &Connection, durability: Durability, wal: bool) -> Result<(), OpenError> {
@@ -220,6 +287,7 @@ impl SqliteStore {
                     readers: None,
                     location,
                     dfs: Arc::default(),
+                    reindex: None,
                 })
             }
             Location::File(path) => {
@@ -242,7 +310,11 @@ impl SqliteStore {
                     schema::migrate(&mut conn)?;
                 }
                 configure(&conn, durability, true)?;
+                let pending = sql::reindex_state(&conn)
+                    .map_err(|e| OpenError::Sqlite(e.to_string()))?
+                    .is_some();
                 let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
+                let reindex = start_reindex(&writer, pending);
                 Ok(Self {
                     writer,
                     readers: Some(Arc::new(Readers {
@@ -251,6 +323,7 @@ impl SqliteStore {
                     })),
                     location,
                     dfs: Arc::default(),
+                    reindex,
                 })
             }
         }
@@ -297,6 +370,12 @@ impl SqliteStore {
             })
         })
         .await
+    }
+
+    /// Where the background search reindex (schema v10) stands; `None` once done (or when
+    /// the store never needed one).
+    pub async fn search_reindex(&self) -> Result<Option<ReindexProgress>, StoreError> {
+        self.read(sql::reindex_state).await
     }
 
     /// Imports whole cases from their histories in one transaction: each must replay, and

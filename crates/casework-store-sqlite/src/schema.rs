@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[Migration] = &[
     sql(V7),
     sql(V8),
     sql(V9),
+    Migration {
+        sql: V10,
+        then: Some(crate::sql::reindex_if_small),
+    },
 ];
 
 /// The schema version this build writes.
@@ -357,6 +361,30 @@ CREATE TABLE sign_in_failures (
     at  INTEGER NOT NULL
 );
 CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
+"#;
+
+/// v10: search terms are stemmed and folded (FTS5's `porter unicode61 remove_diacritics 2`),
+/// with a prefix index of three characters for type-ahead. New tables are made beside the
+/// old ones, which keep serving until the new ones hold every passage: a small store is
+/// copied over here (`reindex_if_small`), a larger one in batches in the background once
+/// open (`sql::reindex_step`); passages written meanwhile go to both. `search_reindex` says
+/// how far the copy is; it is emptied when the new tables take the old ones' names.
+pub(crate) const V10: &str = r#"
+CREATE VIRTUAL TABLE search_full_next USING fts5(
+    title, body,
+    tokenize = 'porter unicode61 remove_diacritics 2',
+    prefix = '3'
+);
+CREATE VIRTUAL TABLE search_public_next USING fts5(
+    title, body,
+    tokenize = 'porter unicode61 remove_diacritics 2',
+    prefix = '3'
+);
+CREATE TABLE search_reindex (
+    done INTEGER NOT NULL,
+    upto INTEGER NOT NULL
+);
+INSERT INTO search_reindex SELECT 0, COALESCE(max(id), 0) FROM search_passages;
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -266,12 +266,19 @@ fn write_passage(
     } else {
         &["search_full"]
     };
+    let mirror = mirrored(conn, id)?;
     for table in tables {
-        conn.prepare_cached(&format!(
-            "INSERT INTO {table} (rowid, title, body) VALUES (?1, ?2, ?3)"
-        ))
-        .and_then(|mut s| s.execute(params![id, title, body]))
-        .map_err(map_err)?;
+        for suffix in if mirror {
+            &["", "_next"][..]
+        } else {
+            &[""][..]
+        } {
+            conn.prepare_cached(&format!(
+                "INSERT INTO {table}{suffix} (rowid, title, body) VALUES (?1, ?2, ?3)"
+            ))
+            .and_then(|mut s| s.execute(params![id, title, body]))
+            .map_err(map_err)?;
+        }
     }
     Ok(())
 }
@@ -313,14 +320,122 @@ fn reindex_case(conn: &Connection, case: &Case, new: &[Event]) -> Result<(), Sto
             .prepare_cached("SELECT id FROM search_passages WHERE doc = ?1 AND seq = 0")
             .and_then(|mut s| s.query_row([doc], |r| r.get(0)))
             .map_err(map_err)?;
+        let mirror = mirrored(conn, id)?;
         for table in ["search_full", "search_public"] {
-            conn.prepare_cached(&format!("DELETE FROM {table} WHERE rowid = ?1"))
-                .and_then(|mut s| s.execute([id]))
-                .map_err(map_err)?;
+            for suffix in if mirror {
+                &["", "_next"][..]
+            } else {
+                &[""][..]
+            } {
+                conn.prepare_cached(&format!("DELETE FROM {table}{suffix} WHERE rowid = ?1"))
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(map_err)?;
+            }
         }
         write_passage(conn, id, &case.title, &case.description, true)?;
     }
     index_events(conn, doc, new)
+}
+
+// ---------------------------------------------------------------------------------------
+// reindexing the search tables (schema v9: the porter tokenizer), while serving
+
+/// Stores with at most this many passages are reindexed inside the migration itself (a
+/// fraction of a second); larger ones in the background after open, in batches.
+pub const INLINE_REINDEX: u64 = 20_000;
+
+/// Passages copied per batch of a background reindex: one writer transaction each, so
+/// commits wait at most one batch.
+pub const REINDEX_BATCH: u64 = 2_000;
+
+/// Where a reindex stands: passages up to `done` are in the new tables, of `upto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReindexProgress {
+    /// Passages copied (by id: every id up to this one).
+    pub done: u64,
+    /// The last passage id to copy (passages written since the reindex began are written to
+    /// both tables as they come).
+    pub upto: u64,
+}
+
+/// The reindex under way, if any (none before schema v10 made its table).
+pub fn reindex_state(conn: &Connection) -> Result<Option<ReindexProgress>, StoreError> {
+    let exists: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_reindex')",
+        )
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(map_err)?;
+    if !exists {
+        return Ok(None);
+    }
+    conn.prepare_cached("SELECT done, upto FROM search_reindex")
+        .and_then(|mut s| {
+            s.query_row([], |r| {
+                Ok(ReindexProgress {
+                    done: r.get::<_, i64>(0)? as u64,
+                    upto: r.get::<_, i64>(1)? as u64,
+                })
+            })
+            .optional()
+        })
+        .map_err(map_err)
+}
+
+/// Whether a write of passage `id` goes to the new tables too: while a reindex runs, the
+/// passages already copied and those added since it began.
+fn mirrored(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    Ok(reindex_state(conn)?.is_some_and(|p| id as u64 <= p.done || id as u64 > p.upto))
+}
+
+/// Copies the next batch of passages into the new tables; at the end, puts the new tables
+/// in place of the old in one step (readers move over at their next statement). Returns
+/// where the reindex stands, `None` when none is under way.
+pub fn reindex_step(conn: &Connection, batch: u64) -> Result<Option<ReindexProgress>, StoreError> {
+    let Some(p) = reindex_state(conn)? else {
+        return Ok(None);
+    };
+    let end = p.done.saturating_add(batch).min(p.upto);
+    for table in ["search_full", "search_public"] {
+        conn.prepare_cached(&format!(
+            "INSERT INTO {table}_next (rowid, title, body) \
+             SELECT rowid, title, body FROM {table} WHERE rowid > ?1 AND rowid <= ?2"
+        ))
+        .and_then(|mut s| s.execute([p.done as i64, end as i64]))
+        .map_err(map_err)?;
+    }
+    if end >= p.upto {
+        conn.execute_batch(
+            "DROP TABLE search_full_vocab;
+             DROP TABLE search_full;
+             DROP TABLE search_public;
+             ALTER TABLE search_full_next RENAME TO search_full;
+             ALTER TABLE search_public_next RENAME TO search_public;
+             CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');
+             DELETE FROM search_reindex;",
+        )
+        .map_err(map_err)?;
+    } else {
+        conn.prepare_cached("UPDATE search_reindex SET done = ?1")
+            .and_then(|mut s| s.execute([end as i64]))
+            .map_err(map_err)?;
+    }
+    Ok(Some(ReindexProgress {
+        done: end,
+        upto: p.upto,
+    }))
+}
+
+/// The v9 migration's step: a small store is reindexed at once; a larger one is left to
+/// the background reindex that opening the store starts.
+pub fn reindex_if_small(conn: &Connection) -> Result<(), StoreError> {
+    while let Some(p) = reindex_state(conn)? {
+        if p.upto > INLINE_REINDEX {
+            break;
+        }
+        reindex_step(conn, INLINE_REINDEX)?;
+    }
+    Ok(())
 }
 
 /// Builds the whole search index from the records (the v5 migration): every case's head and
@@ -2068,6 +2183,99 @@ mod tests {
             );
             proptest::prop_assert!(listed.is_ok(), "{text:?}: {listed:?}");
         }
+    }
+
+    /// The title of case `n` set to `title` in a commit of its own.
+    fn retitle(conn: &Connection, n: CaseNumber, title: &str) {
+        let case = load_case(conn, n).unwrap();
+        rows_written(
+            conn,
+            n,
+            vec![EventKind::FieldChanged {
+                field: Field::Title,
+                from: Some(case.title.clone()),
+                to: Some(title.into()),
+            }],
+        );
+    }
+
+    fn found(conn: &Connection, text: &str) -> Vec<String> {
+        let mut refs: Vec<String> = search(
+            conn,
+            &SearchQuery {
+                text: text.into(),
+                kind: None,
+                scope: Scope::Staff,
+                limit: 10,
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|h| h.reference)
+        .collect();
+        refs.sort();
+        refs
+    }
+
+    #[test]
+    fn a_reindex_copies_every_passage_while_writes_go_on() {
+        let conn = db();
+        assert_eq!(
+            reindex_state(&conn).unwrap(),
+            None,
+            "a new store needs none"
+        );
+        // the search tables as schema v9 left them
+        conn.execute_batch(
+            "DROP TABLE search_reindex;
+             DROP TABLE search_full_vocab; DROP TABLE search_full; DROP TABLE search_public;
+             CREATE VIRTUAL TABLE search_full USING fts5(title, body,
+                 tokenize = 'unicode61 remove_diacritics 0');
+             CREATE VIRTUAL TABLE search_public USING fts5(title, body,
+                 tokenize = 'unicode61 remove_diacritics 0');
+             CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');",
+        )
+        .unwrap();
+        let a = open(&conn, "Printer offline");
+        let b = open(&conn, "Scanner jammed");
+        // a reindex begins over the two passages there are, as schema v10 begins one
+        conn.execute_batch(crate::schema::V10).unwrap();
+        assert_eq!(
+            reindex_state(&conn).unwrap(),
+            Some(ReindexProgress { done: 0, upto: 2 })
+        );
+        let c = open(&conn, "Publishing fails"); // new: written to both
+        assert_eq!(
+            reindex_step(&conn, 1).unwrap(),
+            Some(ReindexProgress { done: 1, upto: 2 })
+        );
+        retitle(&conn, a, "Printers publishing offline"); // copied already: both
+        retitle(&conn, b, "Scanners jammed again"); // not yet copied: the copy takes it
+        // the old tables serve until the end: no stemming yet
+        // (a space after a word: a whole word, not a prefix)
+        assert_eq!(found(&conn, "scanners "), [b.display()]);
+        assert!(found(&conn, "scanner ").is_empty());
+        assert_eq!(
+            reindex_step(&conn, 10).unwrap(),
+            Some(ReindexProgress { done: 2, upto: 2 })
+        );
+        assert_eq!(reindex_state(&conn).unwrap(), None);
+        // every passage once, each with its latest text, stemmed
+        let count = |t: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count("search_full"), count("search_passages"));
+        assert_eq!(found(&conn, "publish "), [a.display(), c.display()]);
+        assert_eq!(found(&conn, "scanner "), [b.display()]);
+        assert_eq!(found(&conn, "printer offline"), [a.display()]);
+        assert!(found(&conn, "jammed again").contains(&b.display()));
+        // writes after the swap go to the one set of tables
+        let d = open(&conn, "Published twice");
+        assert_eq!(
+            found(&conn, "publish "),
+            [a.display(), c.display(), d.display()]
+        );
     }
 
     fn hostile_db() -> Connection {

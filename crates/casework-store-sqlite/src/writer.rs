@@ -105,6 +105,41 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// A handle that queues jobs from a plain thread (outside any async runtime), as long as
+    /// the writer runs.
+    pub fn handle(&self) -> Option<WriterHandle> {
+        self.tx.clone().map(|tx| WriterHandle { tx })
+    }
+}
+
+/// Queues jobs for the writer from a plain thread (a background task of the store). The
+/// writer thread runs until every handle is gone as well as the [`Writer`].
+pub struct WriterHandle {
+    tx: Sender<Box<dyn Job>>,
+}
+
+impl WriterHandle {
+    /// Runs `work` in the next batch and waits, blocking this thread, until it is durable.
+    pub fn write_blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Box::new(Typed {
+                work: Some(work),
+                result: None,
+                reply,
+            }))
+            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?
+    }
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the channel ends the loop once the queued jobs are done.

@@ -261,11 +261,13 @@ async fn import_takes_whole_histories_all_or_nothing() {
 
 /// Turns a database this build wrote back into what version 5 stored: states without the
 /// per-channel attempt times (v6), closures and reopens without their keys at close,
-/// reasons and actors (v7), as the rowid tables of version 1, no change feed (v8) and no sign-in tables (v9).
+/// reasons and actors (v7), as the rowid tables of version 1, no change feed (v8), no sign-in
+/// tables (v9) and no search reindex state (v10).
 fn downgrade_to_v5(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "DROP TABLE passwords;
+        "DROP TABLE search_reindex;
+         DROP TABLE passwords;
          DROP TABLE sessions;
          DROP TABLE sign_in_links;
          DROP TABLE sign_in_failures;
@@ -576,11 +578,12 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
     svc.execute(&ana, a, None, post("a2")).await.unwrap();
     drop(svc);
     drop(store);
-    // as version 7 left it: events, no feed (nor v9's sign-in tables)
+    // as version 7 left it: events, no feed (nor v9's sign-in tables, v10's reindex state)
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE feed; DROP TABLE passwords; DROP TABLE sessions;
-         DROP TABLE sign_in_links; DROP TABLE sign_in_failures; PRAGMA user_version = 7;",
+         DROP TABLE sign_in_links; DROP TABLE sign_in_failures; DROP TABLE search_reindex;
+         PRAGMA user_version = 7;",
     )
     .unwrap();
     drop(conn);
