@@ -164,3 +164,91 @@ fn only_the_store_permission_exports_or_imports() {
         assert!(e.contains("import into the store"), "{who}: {e}");
     }
 }
+
+#[test]
+fn zendesk_and_salesforce_exports_import_through_the_program() {
+    let cw = staffed("import-sources");
+    // Zendesk: a page of the incremental ticket export, comments merged in, users side-loaded
+    let page = cw.dir.join("tickets-1.json");
+    std::fs::write(
+        &page,
+        r#"{"tickets": [{"id": 4242, "via": {"channel": "web"}, "created_at": "2024-07-20T22:55:29Z",
+            "updated_at": "2024-07-21T10:00:00Z", "subject": "Portal login loops",
+            "description": "It keeps asking", "priority": "urgent", "status": "open",
+            "requester_id": 1, "assignee_id": 2, "tags": ["vip"],
+            "comments": [{"author_id": 1, "body": "It keeps asking", "public": true, "created_at": "2024-07-20T22:55:29Z"},
+                         {"author_id": 2, "body": "Cleared the session store", "public": false, "created_at": "2024-07-21T09:00:00Z"}]}],
+          "users": [{"id": 1, "name": "Jordan Smith", "email": "jordan@customer.example"},
+                    {"id": 2, "name": "Ana Lopez", "email": "ana@example.com"}],
+          "end_of_stream": true}"#,
+    )
+    .unwrap();
+    let page = page.to_str().unwrap();
+    let dry = cw.run(&["import", "--from", "zendesk", "--dry-run", page]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stderr, dry.stdout);
+    assert!(
+        dry.stdout.contains("Unmapped   ticket.tags"),
+        "{}",
+        dry.stdout
+    );
+    let report = cw.json(&["import", "--from", "zendesk", page]);
+    assert_eq!(report["cases"]["written"], 1, "{report}");
+    let case = &cw.json(&["--as", "Ana Lopez", "case", "show", "4242"])["case"];
+    assert_eq!(case["title"], "Portal login loops", "{case}");
+    assert_eq!(case["priority"], "urgent");
+    assert_eq!(case["owner"], "Ana Lopez");
+    assert_eq!(case["created_at"], "2024-07-20T22:55:29Z");
+    let again = cw.json(&["import", "--from", "zendesk", page]);
+    assert_eq!(again["cases"]["unchanged"], 1, "{again}");
+
+    // Salesforce: a Data Export's CSVs (quoted fields with commas and line breaks) and a
+    // mapping file for the org's own columns
+    let dir = cw.dir.join("sf");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Case.csv"),
+        "\u{feff}\"Id\",\"CaseNumber\",\"Subject\",\"Description\",\"Status\",\"Priority\",\"Origin\",\"SuppliedName\",\"SuppliedEmail\",\"IsClosed\",\"CreatedDate\",\"Product__c\"\n\
+         \"500A\",\"00007001\",\"Sync fails, again\",\"Line one\nline two\",\"New\",\"High\",\"Email\",\"Kim Lee\",\"kim@customer.example\",\"0\",\"2024-03-01T09:00:00.000Z\",\"Field Maps\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("CaseComment.csv"),
+        "Id,ParentId,IsPublished,CommentBody,CreatedById,CreatedDate\n00a1,500A,1,\"Try again, please\",005X,2024-03-01T10:00:00.000Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mapping.toml"),
+        "[fields]\nProduct__c = \"product\"\n",
+    )
+    .unwrap();
+    let files = [
+        dir.join("Case.csv").display().to_string(),
+        dir.join("CaseComment.csv").display().to_string(),
+    ];
+    let mapping = dir.join("mapping.toml").display().to_string();
+    let report = cw.json(&[
+        "import",
+        "--from",
+        "salesforce",
+        "--mapping",
+        &mapping,
+        &files[0],
+        &files[1],
+    ]);
+    assert_eq!(report["cases"]["written"], 1, "{report}");
+    let case = &cw.json(&["--as", "Ana Lopez", "case", "show", "7001"])["case"];
+    assert_eq!(case["title"], "Sync fails, again", "{case}");
+    assert_eq!(case["description"], "Line one\nline two");
+    assert_eq!(case["product"], "Field Maps");
+    let history = cw.json(&["--as", "Ana Lopez", "case", "history", "7001"]);
+    assert!(
+        history.to_string().contains("Try again, please"),
+        "{history}"
+    );
+    // a file that is not part of a Data Export is named
+    let e = cw.fails(&["import", "--from", "salesforce", &mapping], 1);
+    assert!(
+        e.contains("Case.csv, CaseComment.csv and EmailMessage.csv"),
+        "{e}"
+    );
+}

@@ -190,7 +190,7 @@ pub enum Top {
     Store(StoreCmd),
     /// Bring history in from another system or a Casework export, without sending anything
     #[command(
-        after_help = "Examples:\n  casework import export.ndjson\n  casework import --dry-run export.ndjson\n  casework export > export.ndjson\n\nCases keep their numbers, dates and whole histories; nothing is decided again and no\nemail or notification is sent. Safe to run again: a case already there with the same\nhistory is left as it is, one whose history has moved on is caught up, so a killed\nimport resumes. Each record that cannot be imported is listed on stderr with where it\nwas and why, and the rest goes on (exit 3). --dry-run checks everything and prints the\nreport (records, unmapped fields, refusals) without writing."
+        after_help = "Examples:\n  casework import export.ndjson\n  casework import --dry-run export.ndjson\n  casework import --from zendesk tickets-*.json\n  casework import --from salesforce --mapping sf.toml \\\n      Case.csv CaseComment.csv EmailMessage.csv\n\nCases keep their numbers, dates and whole histories; nothing is decided again and no\nemail or notification is sent. Safe to run again: a case already there with the same\nhistory is left as it is, one whose history has moved on is caught up, so a killed\nimport resumes. Each record that cannot be imported is listed on stderr with where it\nwas and why, and the rest goes on (exit 3). --dry-run checks everything and prints the\nreport (records, unmapped fields, refusals) without writing."
     )]
     Import(ImportArgs),
     /// Write the whole store as NDJSON: a header, people, articles, defects, then one case
@@ -265,6 +265,11 @@ pub enum AgentCmd {
 pub enum ImportSource {
     /// Casework's own export (`casework export`)
     Ndjson,
+    /// Zendesk's incremental ticket export: JSON pages of tickets (each with its
+    /// `comments`) and their `users`
+    Zendesk,
+    /// A Salesforce Data Export: Case.csv, CaseComment.csv, EmailMessage.csv
+    Salesforce,
 }
 
 #[derive(Debug, Args)]
@@ -278,6 +283,11 @@ pub struct ImportArgs {
     /// Check everything and print the report, writing nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// For --from salesforce: a TOML file mapping the org's `__c` columns to case fields
+    /// ([fields]), its statuses to the workflow's ([statuses]) and user ids to people
+    /// ([owners])
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
     /// Cases per transaction
     #[arg(long, default_value_t = DEFAULT_IMPORT_BATCH, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMPORT_BATCH)))]
     pub batch: u32,

@@ -6,7 +6,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use casework_core::exchange::{ImportReport, Importer, Line};
+use casework_core::exchange::{ImportReport, Importer, Line, salesforce, zendesk};
+use casework_core::model::Actor;
 use casework_core::transfer::Counts;
 
 use super::Ctx;
@@ -35,9 +36,8 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, u64), Failure> {
     Ok((Box::new(file), size))
 }
 
-/// Imports the files as `--as` (or the operator); exit 0 when every record was taken, 3
-/// when some were refused (each listed on stderr).
-pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> Result<u8, Failure> {
+/// The store as a database of its own, and who `--as` names (else the operator).
+async fn open_as(cli: &Cli) -> Result<(Exchanging, Actor), Failure> {
     let ex = Exchanging::open(
         cli.store.as_deref(),
         cli.config.as_deref(),
@@ -50,8 +50,17 @@ pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> Result<u8, Failure> 
         json: cli.json,
     };
     let actor = cx.who_or_operator().await?;
+    Ok((ex, actor))
+}
+
+/// Imports the files as `--as` (or the operator); exit 0 when every record was taken, 3
+/// when some were refused (each listed on stderr).
+pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> Result<u8, Failure> {
+    let (ex, actor) = open_as(cli).await?;
     let source = match args.source {
         ImportSource::Ndjson => "ndjson",
+        ImportSource::Zendesk => "zendesk",
+        ImportSource::Salesforce => "salesforce",
     };
     let mut importer = ex.importer(&actor, source, args.dry_run, args.batch)?;
     let total: u64 = args
@@ -64,8 +73,20 @@ pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> Result<u8, Failure> 
     );
     let verb = if args.dry_run { "checked" } else { "imported" };
     let mut read = 0u64;
+    if args.source == ImportSource::Salesforce {
+        progress.message("reading the Salesforce export".into());
+        salesforce(&args.files, args.mapping.as_deref(), &mut importer).await?;
+    } else if args.mapping.is_some() {
+        return Err(Failure::usage("--mapping is for --from salesforce"));
+    }
     for path in &args.files {
         match args.source {
+            ImportSource::Salesforce => {}
+            ImportSource::Zendesk => {
+                read += zendesk(path, &mut importer).await?;
+                let n = importer.report().checked;
+                progress.at(read, total, || format!("{verb} {n} tickets"));
+            }
             ImportSource::Ndjson => {
                 ndjson(path, &mut importer, &mut |importer, bytes| {
                     read += bytes;
@@ -149,6 +170,96 @@ async fn ndjson(
     Ok(())
 }
 
+/// Reads Zendesk export pages, a JSON document a file.
+async fn zendesk(path: &Path, importer: &mut Importer<'_>) -> Result<u64, Failure> {
+    let name = path.display().to_string();
+    let (mut file, _) = open(path)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
+    zendesk::import_page(importer, &name, &text).await?;
+    Ok(text.len() as u64)
+}
+
+/// Which Salesforce file a path is, by its name.
+fn salesforce_kind(path: &Path) -> Option<&'static str> {
+    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+    match stem.as_str() {
+        "case" => Some("Case"),
+        "casecomment" => Some("CaseComment"),
+        "emailmessage" => Some("EmailMessage"),
+        _ => None,
+    }
+}
+
+/// Reads one CSV file of a Data Export.
+fn table(path: &Path) -> Result<salesforce::Table, Failure> {
+    let name = path.display().to_string();
+    let (file, _) = open(path)?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let bad = |e: csv::Error| Failure::usage(format!("{name}: {e}"));
+    let headers = reader
+        .headers()
+        .map_err(bad)?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(bad)?;
+        let line = record.position().map_or(0, |p| p.line());
+        rows.push((line, record.iter().map(str::to_string).collect()));
+    }
+    Ok(salesforce::Table {
+        name,
+        headers,
+        rows,
+    })
+}
+
+/// Reads a Data Export's Case.csv, CaseComment.csv and EmailMessage.csv (by their names)
+/// with the mapping file.
+async fn salesforce(
+    files: &[std::path::PathBuf],
+    mapping: Option<&Path>,
+    importer: &mut Importer<'_>,
+) -> Result<(), Failure> {
+    let mapping = match mapping {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", p.display())))?;
+            salesforce::Mapping::parse(&text)
+                .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?
+        }
+        None => salesforce::Mapping::default(),
+    };
+    let (mut cases, mut comments, mut emails) = (None, None, None);
+    for path in files {
+        let slot = match salesforce_kind(path) {
+            Some("Case") => &mut cases,
+            Some("CaseComment") => &mut comments,
+            Some("EmailMessage") => &mut emails,
+            _ => {
+                return Err(Failure::usage(format!(
+                    "{}: a Salesforce import reads Case.csv, CaseComment.csv and EmailMessage.csv",
+                    path.display()
+                )));
+            }
+        };
+        *slot = Some(table(path)?);
+    }
+    let cases = cases.ok_or_else(|| Failure::usage("a Salesforce import needs Case.csv"))?;
+    salesforce::import(
+        importer,
+        &cases,
+        &comments.unwrap_or_default(),
+        &emails.unwrap_or_default(),
+        &mapping,
+    )
+    .await?;
+    Ok(())
+}
+
 fn summary(r: &ImportReport) -> String {
     let c = |name: &str, n: &Counts| {
         format!(
@@ -186,18 +297,7 @@ fn summary(r: &ImportReport) -> String {
 
 /// Writes the whole store as NDJSON to `--out` or standard output.
 pub(crate) async fn export(cli: &Cli, args: &ExportArgs) -> Result<u8, Failure> {
-    let ex = Exchanging::open(
-        cli.store.as_deref(),
-        cli.config.as_deref(),
-        cli.templates.as_deref(),
-    )
-    .await?;
-    let cx = Ctx {
-        app: &ex.app,
-        actor: &cli.actor,
-        json: cli.json,
-    };
-    let actor = cx.who_or_operator().await?;
+    let (ex, actor) = open_as(cli).await?;
     let mut exporter = ex.exporter(&actor, args.batch)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(

@@ -1,6 +1,8 @@
 //! `casework export` and `casework import`: Casework's own NDJSON (one record a line: a
 //! header, then people, articles, defects, and every case with its full history and its
-//! outbox messages), and the importer every source goes through.
+//! outbox messages), and the importer every source goes through: Casework's NDJSON here,
+//! Zendesk's incremental ticket export in [`zendesk`], a Salesforce Data Export in
+//! [`salesforce`].
 //!
 //! Core reads and writes no file: the CLI reads lines and hands them here, and writes what
 //! [`Exporter::next`] gives. Cases are written by the store's bulk load
@@ -16,10 +18,15 @@
 //!   queued and no notification sent (an export's own outbox messages keep their state);
 //! - with `dry_run`, checks every record (each history must replay) and writes nothing.
 
+pub mod salesforce;
+pub mod zendesk;
+
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::WorkflowConfig;
 use crate::ids::CaseNumber;
 use crate::limits::MAX_PAGE;
 use crate::model::{Article, Defect, Person};
@@ -199,6 +206,30 @@ impl<'a> Exporter<'a> {
     }
 }
 
+/// Appends an event of `case` at the next position: how another system's records become
+/// a history.
+pub(crate) fn append(
+    events: &mut Vec<crate::event::Event>,
+    case: CaseNumber,
+    at: jiff::Timestamp,
+    actor: String,
+    kind: crate::event::EventKind,
+) {
+    let seq = events.len() as u64 + 1;
+    events.push(crate::event::Event {
+        case,
+        seq,
+        at,
+        actor,
+        kind,
+    });
+}
+
+/// One line of text: line breaks and runs of blanks become one space.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// What an import did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
@@ -234,17 +265,21 @@ pub struct Importer<'a> {
     pending: Vec<CaseRecord>,
     unmapped: BTreeSet<String>,
     report: ImportReport,
+    workflow: Arc<WorkflowConfig>,
 }
 
 impl<'a> Importer<'a> {
-    /// An importer into `store` from `source`, `batch` cases a transaction.
+    /// An importer into `store` from `source`, `batch` cases a transaction; another
+    /// system's statuses map onto `workflow`'s.
     pub(crate) fn new(
         store: &'a dyn TransferStore,
         source: &str,
         dry_run: bool,
         batch: u32,
+        workflow: Arc<WorkflowConfig>,
     ) -> Self {
         Self {
+            workflow,
             store,
             batch: batch.max(1) as usize,
             pending: Vec::new(),
@@ -255,6 +290,11 @@ impl<'a> Importer<'a> {
                 ..ImportReport::default()
             },
         }
+    }
+
+    /// The workflow file in force: what another system's statuses become.
+    pub fn workflow(&self) -> &WorkflowConfig {
+        &self.workflow
     }
 
     /// The report so far (for progress).
@@ -337,6 +377,28 @@ impl<'a> Importer<'a> {
         }
         self.report.checked += 1;
         Ok(())
+    }
+
+    /// Takes a history converted from another system's record at `at`, or refuses the
+    /// record with why it could not be converted.
+    pub async fn add_history(
+        &mut self,
+        at: impl std::fmt::Display,
+        converted: Result<Vec<crate::event::Event>, String>,
+    ) -> Result<(), StoreError> {
+        match converted {
+            Ok(history) => {
+                let record = CaseRecord {
+                    history,
+                    outbox: Vec::new(),
+                };
+                self.add(at, Line::Case(record)).await
+            }
+            Err(why) => {
+                self.refuse(at, why);
+                Ok(())
+            }
+        }
     }
 
     /// Writes the cases held back for the current batch.

@@ -59,6 +59,12 @@ impl CaseService {
         batch: u32,
     ) -> Result<Importer<'a>, ServiceError> {
         self.require(actor, Permission::Store, "import into the store")?;
-        Ok(Importer::new(store, source, dry_run, batch))
+        Ok(Importer::new(
+            store,
+            source,
+            dry_run,
+            batch,
+            self.config.clone(),
+        ))
     }
 }
