@@ -66,8 +66,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("rest") => rest(),
         Some("postgres") => postgres(args),
         Some("feed") => feed(),
+        Some("import") => import(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import"
         ),
     }
 }
@@ -109,6 +110,35 @@ fn feed() -> Result<()> {
     );
     print!("{body}");
     write_section("feed", &body)
+}
+
+/// `casework import` (NDJSON with opening events; Zendesk and Salesforce) against a raw
+/// rusqlite loop writing the same rows in one transaction.
+fn import() -> Result<()> {
+    build_release(&["casework-bench", "casework-cli"])?;
+    let casework = workspace_root().join("target/release/casework");
+    let table = bench_tool(
+        &[
+            "import",
+            "--cases",
+            "200000",
+            "--others",
+            "50000",
+            "--casework",
+            &casework.display().to_string(),
+        ],
+        &workspace_root().join("target/bench"),
+    )?;
+    let body = format!(
+        "## Import\n\n\
+         Command: `cargo xtask bench import` — {} on {} (release build; the real `casework \
+         import` as a process into a fresh SQLite file in its default durable mode; synthetic \
+         cases; the raw loop runs in the benchmark's process).\n\n{table}",
+        today(),
+        machine()
+    );
+    print!("{body}");
+    write_section("import", &body)
 }
 
 /// Builds `packages` in release mode.

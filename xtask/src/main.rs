@@ -13,6 +13,8 @@
 //!   per case count (default 100000 and 1000000); figures go into docs/benchmarks.md.
 //! - `cargo xtask bench cli` — `casework case show` as a whole process, with hyperfine.
 //! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
+//! - `cargo xtask bench import` — `casework import` (NDJSON, Zendesk, Salesforce) against a
+//!   raw rusqlite loop writing the same rows.
 //! - `cargo xtask screenshots` — runs the browser test (headless Chromium) and writes its
 //!   screenshots, shrunk with pngquant, to `docs/screenshots/` for the README.
 

@@ -3,6 +3,7 @@
 //! mode and writes the figures into docs/benchmarks.md with the command that produced them.
 
 mod feed;
+mod import;
 mod mail;
 mod postgres;
 mod rest;
@@ -75,6 +76,18 @@ async fn main() -> Result<()> {
             println!("{}", feed::run(&dir, events).await?);
             Ok(())
         }
+        Some("import") => {
+            // `casework import` (NDJSON, Zendesk, Salesforce) against a raw rusqlite loop.
+            let cases = number(&args, "--cases", 200_000)?;
+            let others = number(&args, "--others", 50_000)?;
+            let casework = arg(&args, "--casework").context("--casework PATH")?;
+            let dir = dir(&args)?;
+            println!(
+                "{}",
+                import::run(&dir, std::path::Path::new(&casework), cases, others).await?
+            );
+            Ok(())
+        }
         Some("mail") => {
             // The inbound baseline: parse-only throughput over a generated Maildir.
             let messages = number(&args, "--messages", 10000)?;
@@ -112,7 +125,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }
