@@ -43,7 +43,14 @@ fn every_case_replays(url: &str) -> u64 {
         let mut checked = 0;
         loop {
             let page = store
-                .list_cases(CaseFilter::default(), PageRequest { limit: 500, after })
+                .list_cases(
+                    CaseFilter::default(),
+                    PageRequest {
+                        limit: 500,
+                        after,
+                        ..PageRequest::default()
+                    },
+                )
                 .await
                 .unwrap();
             for case in &page.items {

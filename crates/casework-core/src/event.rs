@@ -276,10 +276,21 @@ impl EventKind {
     /// says it: `evolve` applies it, and a new way for the customer to answer is added here.
     pub fn reaches_customer(&self) -> bool {
         match self {
-            EventKind::PostAdded { from_customer, .. }
-            | EventKind::EmailReceived { from_customer, .. } => *from_customer,
+            EventKind::PostAdded { .. } | EventKind::EmailReceived { .. } => {
+                self.written_by_customer()
+            }
             EventKind::CallLogged { reached, .. } => *reached,
             EventKind::ContactAttempted { outcome, .. } => *outcome == ContactOutcome::Reached,
+            _ => false,
+        }
+    }
+
+    /// Whether the customer wrote this themselves: a post of theirs, or an email they wrote
+    /// (not an auto-reply). The case's `last_customer_reply_at` follows these.
+    pub fn written_by_customer(&self) -> bool {
+        match self {
+            EventKind::PostAdded { from_customer, .. }
+            | EventKind::EmailReceived { from_customer, .. } => *from_customer,
             _ => false,
         }
     }
@@ -465,6 +476,7 @@ impl Event {
                     updated_at: self.at,
                     closed_at: None,
                     email_thread: None,
+                    last_customer_reply_at: None,
                 });
             }
             (None, _) => return Err(invalid("the first event must be opened")),
@@ -483,6 +495,9 @@ impl Event {
         case.updated_at = self.at;
         if self.kind.reaches_customer() {
             case.contacts = ContactTally::default();
+        }
+        if self.kind.written_by_customer() {
+            case.last_customer_reply_at = Some(self.at);
         }
         if let Some(channel) = self.kind.counted_attempt() {
             let t = &mut case.contacts;
@@ -697,5 +712,67 @@ mod tests {
         );
         let event = opened.event(CaseNumber::MIN, crate::testing::START, "ana".into());
         assert_eq!((event.seq, event.kind), (1, kind));
+    }
+
+    #[test]
+    fn the_last_customer_reply_is_the_last_thing_the_customer_wrote() {
+        let start = crate::testing::START;
+        let opened =
+            crate::testing::opened("Printer offline").event(CaseNumber::MIN, start, "ana".into());
+        let mut case = opened.evolve(None).unwrap();
+        assert_eq!(case.last_customer_reply_at, None);
+        let post = |from_customer: bool| EventKind::PostAdded {
+            kind: crate::model::PostKind::Note,
+            body: "b".into(),
+            visibility: Visibility::Customer,
+            from_customer,
+        };
+        let email = |from_customer: bool| EventKind::EmailReceived {
+            message_id: None,
+            key: "k".into(),
+            from: crate::ids::EmailAddress::trusted("a@customer.example"),
+            from_name: None,
+            subject: "s".into(),
+            body: "b".into(),
+            visibility: Visibility::Customer,
+            from_customer,
+            rule: ThreadRule::References,
+            note: None,
+        };
+        let mut expected = None;
+        for (i, (kind, theirs)) in [
+            (post(true), true),
+            (post(false), false),
+            (email(true), true),
+            (email(false), false),
+            (EventKind::TitleConfirmed, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = start + jiff::SignedDuration::from_mins(i as i64 + 1);
+            if theirs {
+                expected = Some(at);
+            }
+            let event = Event {
+                case: CaseNumber::MIN,
+                seq: case.version + 1,
+                at,
+                actor: "someone".into(),
+                kind,
+            };
+            case = event.evolve(Some(case)).unwrap();
+            assert_eq!(
+                case.last_customer_reply_at,
+                expected,
+                "after event {}",
+                i + 2
+            );
+        }
+        // an agent's note and an auto-reply after the customer's email leave it be
+        assert_eq!(
+            case.last_customer_reply_at,
+            Some(start + jiff::SignedDuration::from_mins(3))
+        );
     }
 }

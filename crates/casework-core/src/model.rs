@@ -360,6 +360,11 @@ pub struct Case {
     /// records (emails queued before Casework recorded them start a new thread).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_thread: Option<EmailThread>,
+    /// When the customer last wrote on the case (a post of theirs, an email they wrote
+    /// themselves): the desk's "last customer reply".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_customer_reply_at: Option<Timestamp>,
 }
 
 /// A case as the API and the CLI show it: its fields plus the zero-padded number.

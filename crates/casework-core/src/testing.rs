@@ -91,6 +91,7 @@ pub fn sample_case() -> Case {
         updated_at: START,
         closed_at: None,
         email_thread: None,
+        last_customer_reply_at: None,
     }
 }
 

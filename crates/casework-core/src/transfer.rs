@@ -118,6 +118,7 @@ pub async fn copy(
                 PageRequest {
                     limit: batch,
                     after,
+                    ..PageRequest::default()
                 },
             )
             .await?;

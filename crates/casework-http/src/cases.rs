@@ -228,6 +228,7 @@ pub(crate) async fn list_cases(
         product_area: given(q.product_area),
         customer: None,
         q: given(q.q),
+        ..CaseFilter::default()
     };
     let page = s.service.list(&actor, filter, page).await?;
     let items: Vec<_> = page.items.iter().map(Case::view).collect();

@@ -123,6 +123,7 @@ macro_rules! case_queries_suite {
     ($make:expr) => {
         $crate::__group!(case_queries; $make;
             filters_select_the_right_cases,
+            lists_filter_by_priority_and_owner_and_walk_every_order,
             pagination_walks_every_case_once,
             pagination_is_stable_under_concurrent_inserts,
             concurrent_creates_are_listed_in_number_order,

@@ -6,7 +6,8 @@ use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, PostKind, RefKind, Visibility};
 use casework_core::ports::{
-    CaseFilter, CaseQueries, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
+    CaseFilter, CaseOrder, CaseQueries, Page, PageRequest, Scope, SearchHit, SearchQuery,
+    StoreError,
 };
 use casework_core::query::{self, Clause};
 use casework_core::text;
@@ -235,6 +236,12 @@ fn matches_filter(r: &Record, f: &CaseFilter) -> bool {
     if f.reopened.is_some_and(|want| want != (c.reopen_count > 0)) {
         return false;
     }
+    if f.unassigned.is_some_and(|want| want != c.owner.is_none()) {
+        return false;
+    }
+    if f.priority.is_some_and(|p| p != c.priority) {
+        return false;
+    }
     if f.product_area
         .as_ref()
         .is_some_and(|a| c.category.product_area.as_ref() != Some(a))
@@ -266,16 +273,33 @@ impl CaseQueries for MemoryStore {
         page: PageRequest,
     ) -> Result<Page<Case>, StoreError> {
         let inner = self.lock();
-        let start = page.after.map_or(0, |n| n.get());
-        let items: Vec<Case> = inner
+        if page.order == CaseOrder::Number {
+            // in number order the map's own order is the list's: read from the cursor on
+            let start = page.after.map_or(0, |n| n.get());
+            let items = inner
+                .cases
+                .range(start + 1..)
+                .map(|(_, r)| r)
+                .filter(|r| matches_filter(r, &filter))
+                .take(page.limit as usize + 1)
+                .map(|r| r.case.clone())
+                .collect();
+            return Ok(Page::in_order(items, &page));
+        }
+        let mut found: Vec<&Case> = inner
             .cases
-            .range(start + 1..)
-            .map(|(_, r)| r)
+            .values()
             .filter(|r| matches_filter(r, &filter))
-            .take(page.limit as usize + 1)
-            .map(|r| r.case.clone())
+            .map(|r| &r.case)
+            .filter(|c| page.admits(c))
             .collect();
-        Ok(Page::from_overfetch(items, page.limit))
+        found.sort_by(|a, b| page.order.compare(a, b));
+        let items = found
+            .into_iter()
+            .take(page.limit as usize + 1)
+            .cloned()
+            .collect();
+        Ok(Page::in_order(items, &page))
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {

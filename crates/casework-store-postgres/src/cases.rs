@@ -7,6 +7,7 @@ use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, Field, Visibility};
 use casework_core::ports::{
     CaseRecord, Commit, Created, Imported, StoreError, check_history, key_reused, plan_import,
+    priority_rank, updated_key,
 };
 use casework_core::report;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -26,14 +27,15 @@ async fn write_case_row(
 ) -> Result<u64, StoreError> {
     let sql = if expected.is_none() {
         "INSERT INTO cases (number, version, status, status_category, owner, customer_email,
-                            product_area, primary_resolution, reopen_count, state, settled_after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                            product_area, primary_resolution, reopen_count, state,
+                            updated_us, priority_rank, settled_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
                  pg_current_xact_id())"
     } else {
         "UPDATE cases SET version = $2, status = $3, status_category = $4, owner = $5,
                           customer_email = $6, product_area = $7, primary_resolution = $8,
-                          reopen_count = $9, state = $10
-         WHERE number = $1 AND version = $11"
+                          reopen_count = $9, state = $10, updated_us = $11, priority_rank = $12
+         WHERE number = $1 AND version = $13"
     };
     let reopens = i32::try_from(case.reopen_count).unwrap_or(i32::MAX);
     let primary = case.resolution.as_ref().map(|r| enc(&r.primary));
@@ -41,7 +43,9 @@ async fn write_case_row(
     let owner = case.owner.as_deref().map(enc);
     let area = case.category.product_area.as_deref().map(enc);
     let expected = expected.map(big);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+    let updated = updated_key(case.updated_at);
+    let rank = priority_rank(case.priority);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
         &num(case.number),
         &big(case.version),
         &enc(case.status.as_str()),
@@ -52,12 +56,14 @@ async fn write_case_row(
         &primary,
         &reopens,
         &state,
+        &updated,
+        &rank,
         &expected,
     ];
     let params = if expected.is_some() {
         &params[..]
     } else {
-        &params[..10]
+        &params[..12]
     };
     exec(tx, sql, params).await
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, RefKind};
 use casework_core::ports::{
-    CaseFilter, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
+    CaseFilter, CaseOrder, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
+    priority_rank,
 };
 use casework_core::text;
 use deadpool_postgres::GenericClient;
@@ -62,16 +63,41 @@ fn scope_rows(sql: &mut Sql, scope: &Scope, q: &str) -> String {
     }
 }
 
-/// The list query: cases after the cursor (and up to `upto`), filtered, in number order,
+/// The list query: cases after the cursor (and up to `upto`, in number order), filtered, in
+/// the page's order,
 /// each with whether it is settled (see [`list_cases`]) and its settling point.
 fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexemes) -> Sql {
     let mut sql = Sql::default();
-    let after = sql.param(page.after.map_or(0, num));
-    let mut text = format!(
-        "SELECT state, settled_after < pg_snapshot_xmin(pg_current_snapshot()),
+    let mut text = "SELECT state, settled_after < pg_snapshot_xmin(pg_current_snapshot()),
                 settled_after::text
-         FROM cases WHERE number > {after}"
-    );
+         FROM cases WHERE true"
+        .to_string();
+    // the cursor: past (key, number) in the order's direction
+    let (column, direction) = match page.order {
+        CaseOrder::Number => (None, "ASC"),
+        CaseOrder::Updated => (Some("updated_us"), "DESC"),
+        CaseOrder::Priority => (Some("priority_rank"), "ASC"),
+    };
+    let past = if page.order.descending() { "<" } else { ">" };
+    if let Some(after) = page.after {
+        let n = sql.param(num(after));
+        match (column, page.after_key) {
+            (Some(col), Some(key)) => {
+                let k = sql.param(key);
+                text.push_str(&format!(" AND ({col}, number) {past} ({k}, {n})"));
+            }
+            _ => text.push_str(&format!(" AND number {past} {n}")),
+        }
+    }
+    if let Some(p) = f.priority {
+        let p = sql.param(priority_rank(p));
+        text.push_str(&format!(" AND priority_rank = {p}"));
+    }
+    match f.unassigned {
+        Some(true) => text.push_str(" AND owner IS NULL"),
+        Some(false) => text.push_str(" AND owner IS NOT NULL"),
+        None => {}
+    }
     if let Some(u) = upto {
         let p = sql.param(u);
         text.push_str(&format!(" AND number <= {p}"));
@@ -125,7 +151,12 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexe
         None => {}
     }
     let limit = sql.param(i64::from(page.limit) + 1);
-    text.push_str(&format!(" ORDER BY number LIMIT {limit}"));
+    match column {
+        Some(col) => text.push_str(&format!(
+            " ORDER BY {col} {direction}, number {direction} LIMIT {limit}"
+        )),
+        None => text.push_str(&format!(" ORDER BY number LIMIT {limit}")),
+    }
     sql.text = text;
     sql
 }
@@ -147,13 +178,18 @@ pub async fn list_cases(
 ) -> Result<Page<Case>, StoreError> {
     let sql = list_sql(f, page, None, lexemes);
     let found = rows(c, &sql.text, &sql.refs()).await?;
+    if page.order != CaseOrder::Number {
+        // the settling below keeps number-order cursors from skipping a case committed
+        // late; in another order a case moves with every change anyway
+        return page_of(&found, page);
+    }
     let unsettled: Option<u64> = found
         .iter()
         .filter(|r| !r.get::<_, bool>(1))
         .filter_map(|r| r.get::<_, String>(2).parse().ok())
         .max();
     let (Some(target), Some(last)) = (unsettled, found.last()) else {
-        return page_of(&found, page.limit);
+        return page_of(&found, page);
     };
     let last = num(json::<Case>(last, 0)?.number);
     let started = Instant::now();
@@ -167,7 +203,7 @@ pub async fn list_cases(
         if get::<bool>(&row, 0)? {
             let sql = list_sql(f, page, Some(last), lexemes);
             let found = rows(c, &sql.text, &sql.refs()).await?;
-            return page_of(&found, page.limit);
+            return page_of(&found, page);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -184,15 +220,15 @@ pub async fn list_cases(
             .map(|c| casework_core::ports::encode_cursor(c.number));
         return Ok(Page { items, next_cursor });
     }
-    page_of(&found, page.limit)
+    page_of(&found, page)
 }
 
-fn page_of(found: &[Row], limit: u32) -> Result<Page<Case>, StoreError> {
+fn page_of(found: &[Row], page: &PageRequest) -> Result<Page<Case>, StoreError> {
     let items = found
         .iter()
         .map(|r| json(r, 0))
         .collect::<Result<Vec<Case>, _>>()?;
-    Ok(Page::from_overfetch(items, limit))
+    Ok(Page::in_order(items, page))
 }
 
 /// What a ranked query looks for.

@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -237,6 +237,33 @@ CREATE TABLE search_reindex (
 );
 INSERT INTO search_reindex (done)
     SELECT NOT EXISTS (SELECT 1 FROM search_public) AND NOT EXISTS (SELECT 1 FROM search_internal);
+"#;
+
+/// v5: the case list's orders and filters. Each case row gets the keys of the orders other
+/// than by number, as core computes them (`updated_key`: microseconds since the epoch,
+/// finer digits dropped; `priority_rank`: 0 urgent to 3 low), written with every commit;
+/// and each stored state gets `last_customer_reply_at`, as replaying its history now gives:
+/// the time of the last post or email the customer wrote themselves (none without one).
+const V5: &str = r#"
+ALTER TABLE cases ADD COLUMN updated_us bigint, ADD COLUMN priority_rank bigint;
+UPDATE cases SET
+    updated_us = extract(epoch FROM regexp_replace(state->>'updated_at', '\.[0-9]+', '')::timestamptz)::bigint
+                 * 1000000
+               + COALESCE(rpad(substring(state->>'updated_at' FROM '\.([0-9]+)'), 6, '0')::bigint, 0),
+    priority_rank = CASE state->>'priority'
+        WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END;
+ALTER TABLE cases ALTER COLUMN updated_us SET NOT NULL, ALTER COLUMN priority_rank SET NOT NULL;
+CREATE INDEX cases_by_updated ON cases (updated_us, number);
+CREATE INDEX cases_by_priority ON cases (priority_rank, number);
+UPDATE cases SET state = jsonb_set(state, '{last_customer_reply_at}', (
+        SELECT e.body->'at' FROM events e
+        WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
+          AND (e.body->>'from_customer')::boolean
+        ORDER BY e.seq DESC LIMIT 1))
+WHERE EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
+          AND (e.body->>'from_customer')::boolean);
 "#;
 
 /// What a database holds.

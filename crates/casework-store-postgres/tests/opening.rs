@@ -144,3 +144,116 @@ async fn an_unreachable_server_is_unavailable_not_a_hang() {
     assert!(matches!(err, OpenError::Unavailable(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
+    use std::sync::Arc;
+
+    use casework_core::event::replay;
+    use casework_core::model::{Actor, PostKind, Priority, Role, Visibility};
+    use casework_core::ports::{CaseFilter, CaseOrder, CaseQueries, PageRequest, updated_key};
+    use casework_core::testing::{FixedClock, SequentialIds};
+    use casework_core::workflow::{CaseEdit, Command};
+    use casework_core::{CaseService, Templates, WorkflowConfig};
+
+    let url = Cluster::shared().fresh_database("v5").unwrap();
+    let db = db_name(&url);
+    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
+    // times with nanoseconds, which the stored keys drop
+    let clock = Arc::new(FixedClock::at(
+        "2026-11-24T09:00:00.123456789Z".parse().unwrap(),
+    ));
+    let svc = CaseService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(SequentialIds::default()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded().unwrap()),
+    );
+    let ana = Actor {
+        role: Role::Agent,
+        ..Actor::operator("ana")
+    };
+    let mut numbers = Vec::new();
+    for title in ["a", "b", "c"] {
+        clock.advance(jiff::SignedDuration::from_nanos(60_000_000_999));
+        let case = casework_core::testing::new_case(title);
+        numbers.push(svc.open_case(&ana, case).await.unwrap().number);
+    }
+    let (a, b, c) = (numbers[0], numbers[1], numbers[2]);
+    clock.advance(jiff::SignedDuration::from_secs(60));
+    let urgent = CaseEdit {
+        priority: Some(Priority::Urgent),
+        ..Default::default()
+    };
+    svc.execute(&ana, b, None, Command::Edit(urgent))
+        .await
+        .unwrap();
+    clock.advance(jiff::SignedDuration::from_secs(60));
+    let customer = Actor::customer("C", "c@customer.example".parse().unwrap());
+    let reply = Command::AddPost {
+        kind: PostKind::Note,
+        body: "still broken".into(),
+        visibility: Visibility::Customer,
+    };
+    let reply_at = svc
+        .execute(&customer, a, None, reply)
+        .await
+        .unwrap()
+        .case
+        .last_customer_reply_at
+        .expect("a reply time");
+    drop(svc);
+    drop(store);
+    // as version 4 left it
+    Cluster::shared()
+        .psql(
+            &db,
+            "DROP INDEX cases_by_updated; DROP INDEX cases_by_priority;
+             ALTER TABLE cases DROP COLUMN updated_us, DROP COLUMN priority_rank;
+             UPDATE cases SET state = state - 'last_customer_reply_at';
+             UPDATE casework_schema SET version = 4",
+        )
+        .unwrap();
+
+    let store = PgStore::open_url(&url).await.unwrap();
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    for n in [a, b, c] {
+        let case = store.load_case(n).await.unwrap();
+        assert_eq!(replay(&store.history(n).await.unwrap()).unwrap(), case);
+        // the key SQL filled is the one core computes
+        let stored = Cluster::shared()
+            .psql(
+                &db,
+                &format!("SELECT updated_us FROM cases WHERE number = {}", n.get()),
+            )
+            .unwrap();
+        assert_eq!(stored, updated_key(case.updated_at).to_string(), "case {n}");
+    }
+    assert_eq!(
+        store.load_case(a).await.unwrap().last_customer_reply_at,
+        Some(reply_at)
+    );
+    assert_eq!(
+        store.load_case(c).await.unwrap().last_customer_reply_at,
+        None
+    );
+    let walk = async |order: CaseOrder| {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
+            let page = store.list_cases(CaseFilter::default(), req).await.unwrap();
+            seen.extend(page.items.iter().map(|c| c.number));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return seen,
+            }
+        }
+    };
+    assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
+    assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);
+}

@@ -176,6 +176,7 @@ async fn list_walks_during_concurrent_creates_never_skip_a_case() {
             PageRequest {
                 limit: 500,
                 after: None,
+                ..PageRequest::default()
             },
         )
         .await

@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: V10,
         then: Some(crate::sql::reindex_if_small),
     },
+    Migration {
+        sql: V11,
+        then: Some(crate::sql::fill_sort_keys),
+    },
 ];
 
 /// The schema version this build writes.
@@ -385,6 +389,27 @@ CREATE TABLE search_reindex (
     upto INTEGER NOT NULL
 );
 INSERT INTO search_reindex SELECT 0, COALESCE(max(id), 0) FROM search_passages;
+"#;
+
+/// v11: the case list's orders and filters. Each case row gets the keys of the orders other
+/// than by number (core's `updated_key` and `priority_rank`; filled by
+/// `sql::fill_sort_keys`, then written with every commit) with their indexes; and each stored
+/// state gets `last_customer_reply_at`, as replaying its history now gives: the time of the
+/// last post or email the customer wrote themselves (a case without one keeps none).
+const V11: &str = r#"
+ALTER TABLE cases ADD COLUMN updated_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN priority_rank INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX cases_by_updated ON cases(updated_us, number);
+CREATE INDEX cases_by_priority ON cases(priority_rank, number);
+UPDATE cases SET state = json_set(state, '$.last_customer_reply_at', (
+        SELECT json_extract(e.body, '$.at') FROM events e
+        WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
+          AND json_extract(e.body, '$.from_customer') = 1
+        ORDER BY e.seq DESC LIMIT 1))
+WHERE EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
+          AND json_extract(e.body, '$.from_customer') = 1);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

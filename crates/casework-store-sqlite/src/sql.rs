@@ -10,10 +10,11 @@ use casework_core::model::{
     Person, Visibility,
 };
 use casework_core::ports::{
-    CaseFilter, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry, Imported,
-    Page, PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
-    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
-    StoreError, StoreStats, check_history, key_reused, plan_import,
+    CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
+    Imported, Page, PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup,
+    ReportQuery, ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink,
+    StatusCount, StoreError, StoreStats, check_history, key_reused, plan_import, priority_rank,
+    updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
@@ -86,12 +87,13 @@ fn number_of(n: i64) -> Result<CaseNumber, StoreError> {
 fn write_case_row(conn: &Connection, case: &Case, insert: bool) -> Result<(), StoreError> {
     let sql = if insert {
         "INSERT INTO cases (number, version, status, status_category, owner, customer_email,
-                            product_area, primary_resolution, reopen_count, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                            product_area, primary_resolution, reopen_count, state,
+                            updated_us, priority_rank)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     } else {
         "UPDATE cases SET version = ?2, status = ?3, status_category = ?4, owner = ?5,
                           customer_email = ?6, product_area = ?7, primary_resolution = ?8,
-                          reopen_count = ?9, state = ?10
+                          reopen_count = ?9, state = ?10, updated_us = ?11, priority_rank = ?12
          WHERE number = ?1"
     };
     let state = to_json(case)?;
@@ -108,6 +110,8 @@ fn write_case_row(conn: &Connection, case: &Case, insert: bool) -> Result<(), St
                 case.resolution.as_ref().map(|r| r.primary.as_str()),
                 case.reopen_count,
                 state,
+                updated_key(case.updated_at),
+                priority_rank(case.priority),
             ])
         })
         .map_err(map_err)?;
@@ -438,6 +442,28 @@ pub fn reindex_if_small(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Fills every case's sort keys from its state (the v11 migration): the columns lists in
+/// another order than by number sort on, with core's keys, as every commit writes them.
+pub fn fill_sort_keys(conn: &Connection) -> Result<(), StoreError> {
+    let numbers: Vec<i64> = conn
+        .prepare("SELECT number FROM cases ORDER BY number")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(map_err)?;
+    for n in numbers {
+        let case = load_case(conn, number_of(n)?)?;
+        conn.execute(
+            "UPDATE cases SET updated_us = ?2, priority_rank = ?3 WHERE number = ?1",
+            params![
+                n,
+                updated_key(case.updated_at),
+                priority_rank(case.priority)
+            ],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
 /// Builds the whole search index from the records (the v5 migration): every case's head and
 /// events, every article, every defect.
 pub fn rebuild_search(conn: &Connection) -> Result<(), StoreError> {
@@ -762,18 +788,41 @@ fn fts_any(clauses: &[Clause]) -> String {
         .join(" OR ")
 }
 
-/// Lists cases by ascending number.
+/// Lists cases in the page's order (ascending number unless asked otherwise).
 pub fn list_cases(
     conn: &Connection,
     f: &CaseFilter,
     page: &PageRequest,
 ) -> Result<Page<Case>, StoreError> {
-    let mut sql = String::from("SELECT state FROM cases WHERE number > ?");
-    let mut args: Vec<Value> = vec![Value::Integer(page.after.map_or(0, |n| n.get() as i64))];
+    let mut sql = String::from("SELECT state FROM cases WHERE true");
+    let mut args: Vec<Value> = Vec::new();
     let mut clause = |sql_part: &str, v: Value| {
         sql.push_str(sql_part);
         args.push(v);
     };
+    // the cursor: past (key, number) in the order's direction
+    let (column, direction) = match page.order {
+        CaseOrder::Number => (None, "ASC"),
+        CaseOrder::Updated => (Some("updated_us"), "DESC"),
+        CaseOrder::Priority => (Some("priority_rank"), "ASC"),
+    };
+    let past = if page.order.descending() { "<" } else { ">" };
+    if let Some(after) = page.after {
+        let n = Value::Integer(after.get() as i64);
+        match (column, page.after_key) {
+            (Some(col), Some(key)) => {
+                clause(
+                    &format!(" AND ({col}, number) {past} (?, "),
+                    Value::Integer(key),
+                );
+                clause("?)", n);
+            }
+            _ => clause(&format!(" AND number {past} ?"), n),
+        }
+    }
+    if let Some(p) = f.priority {
+        clause(" AND priority_rank = ?", Value::Integer(priority_rank(p)));
+    }
     if let Some(s) = &f.status {
         clause(" AND status = ?", Value::Text(s.as_str().into()));
     }
@@ -817,7 +866,17 @@ pub fn list_cases(
         Some(false) => sql.push_str(" AND reopen_count = 0"),
         None => {}
     }
-    sql.push_str(" ORDER BY number LIMIT ?");
+    match f.unassigned {
+        Some(true) => sql.push_str(" AND owner IS NULL"),
+        Some(false) => sql.push_str(" AND owner IS NOT NULL"),
+        None => {}
+    }
+    match column {
+        Some(col) => sql.push_str(&format!(
+            " ORDER BY {col} {direction}, number {direction} LIMIT ?"
+        )),
+        None => sql.push_str(" ORDER BY number LIMIT ?"),
+    }
     args.push(Value::Integer(i64::from(page.limit) + 1));
     let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
     let rows = st
@@ -827,7 +886,7 @@ pub fn list_cases(
     for row in rows {
         items.push(serde_json::from_str::<Case>(&row.map_err(map_err)?).map_err(json_err)?);
     }
-    Ok(Page::from_overfetch(items, page.limit))
+    Ok(Page::in_order(items, page))
 }
 
 /// What a ranked query looks for: its clauses, whether a document needs all of them, and
@@ -2179,7 +2238,7 @@ mod tests {
             let listed = list_cases(
                 &conn,
                 &CaseFilter { q: Some(text.clone()), ..Default::default() },
-                &PageRequest { after: None, limit: 5 },
+                &PageRequest { after: None, limit: 5, ..PageRequest::default() },
             );
             proptest::prop_assert!(listed.is_ok(), "{text:?}: {listed:?}");
         }

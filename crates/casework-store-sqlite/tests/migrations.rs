@@ -262,8 +262,10 @@ async fn import_takes_whole_histories_all_or_nothing() {
 /// Turns a database this build wrote back into what version 5 stored: states without the
 /// per-channel attempt times (v6), closures and reopens without their keys at close,
 /// reasons and actors (v7), as the rowid tables of version 1, no change feed (v8), no sign-in
-/// tables (v9) and no search reindex state (v10).
+/// tables (v9), no search reindex state (v10) and none of v11's sort keys or last customer
+/// replies.
 fn downgrade_to_v5(path: &std::path::Path) {
+    downgrade_to_v10(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
         "DROP TABLE search_reindex;
@@ -294,6 +296,21 @@ fn downgrade_to_v5(path: &std::path::Path) {
          CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
          DROP TABLE feed;
          PRAGMA user_version = 5;",
+    )
+    .unwrap();
+}
+
+/// Turns a database this build wrote back into what version 10 stored: no sort keys, no
+/// last customer reply in the states.
+fn downgrade_to_v10(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX cases_by_updated;
+         DROP INDEX cases_by_priority;
+         ALTER TABLE cases DROP COLUMN updated_us;
+         ALTER TABLE cases DROP COLUMN priority_rank;
+         UPDATE cases SET state = json_remove(state, '$.last_customer_reply_at');
+         PRAGMA user_version = 10;",
     )
     .unwrap();
 }
@@ -578,7 +595,9 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
     svc.execute(&ana, a, None, post("a2")).await.unwrap();
     drop(svc);
     drop(store);
-    // as version 7 left it: events, no feed (nor v9's sign-in tables, v10's reindex state)
+    // as version 7 left it: events, no feed (nor v9's sign-in tables, v10's reindex state,
+    // v11's keys)
+    downgrade_to_v10(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE feed; DROP TABLE passwords; DROP TABLE sessions;
@@ -617,5 +636,87 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     let err = conn.execute("DELETE FROM feed", []).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
+    use casework_core::model::{Actor, Priority, Role};
+    use casework_core::ports::{CaseOrder, PageRequest};
+    use casework_core::workflow::{CaseEdit, Command};
+
+    let dir = fresh_dir("v11");
+    let path = dir.join("cases.db");
+    let (store, svc, clock) = store_at(&path);
+    let ana = Actor {
+        role: Role::Agent,
+        ..Actor::operator("ana")
+    };
+    let mut numbers = Vec::new();
+    for title in ["a", "b", "c"] {
+        clock.advance(jiff::SignedDuration::from_mins(1));
+        let n = svc
+            .open_case(&ana, casework_core::testing::new_case(title))
+            .await
+            .unwrap()
+            .number;
+        numbers.push(n);
+    }
+    let (a, b, c) = (numbers[0], numbers[1], numbers[2]);
+    clock.advance(jiff::SignedDuration::from_millis(1500));
+    let urgent = CaseEdit {
+        priority: Some(Priority::Urgent),
+        ..Default::default()
+    };
+    svc.execute(&ana, b, None, Command::Edit(urgent))
+        .await
+        .unwrap();
+    clock.advance(jiff::SignedDuration::from_mins(1));
+    let customer = Actor::customer("C", "c@customer.example".parse().unwrap());
+    let reply = Command::AddPost {
+        kind: casework_core::model::PostKind::Note,
+        body: "still broken".into(),
+        visibility: casework_core::model::Visibility::Customer,
+    };
+    let replied = svc.execute(&customer, a, None, reply).await.unwrap();
+    let reply_at = replied.case.last_customer_reply_at.expect("a reply time");
+    drop(svc);
+    drop(store);
+    downgrade_to_v10(&path);
+
+    let (store, _svc, _clock) = store_at(&path);
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    // the stored states are what their histories replay to, the reply time included
+    for n in [a, b, c] {
+        let case = store.load_case(n).await.unwrap();
+        assert_eq!(replay(&store.history(n).await.unwrap()).unwrap(), case);
+    }
+    assert_eq!(
+        store.load_case(a).await.unwrap().last_customer_reply_at,
+        Some(reply_at)
+    );
+    assert_eq!(
+        store.load_case(c).await.unwrap().last_customer_reply_at,
+        None
+    );
+    // and the lists in the other orders read the filled keys, a page at a time
+    let walk = async |order: CaseOrder| {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
+            let page = store.list_cases(CaseFilter::default(), req).await.unwrap();
+            seen.extend(page.items.iter().map(|c| c.number));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return seen,
+            }
+        }
+    };
+    assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
+    assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -17,7 +17,7 @@ use casework_core::model::{
     CallDirection, Case, CloseMode, ContactChannel, ContactOutcome, LinkTarget, PostKind, Priority,
     RefKind, Resolution, StatusCategory, TemplateName, Visibility,
 };
-use casework_core::ports::{CaseFilter, PageRequest, SearchHit};
+use casework_core::ports::{CaseFilter, CaseOrder, PageRequest, SearchHit};
 use casework_core::service::ClosingCheck;
 use casework_core::workflow::{CaseEdit, Command, may_reopen};
 
@@ -50,6 +50,10 @@ const VIEWS: &[View] = &[
         label: "My open cases",
     },
     View {
+        key: "unassigned",
+        label: "Unassigned",
+    },
+    View {
         key: "pending",
         label: "Pending customer",
     },
@@ -76,6 +80,9 @@ pub struct Row {
     age: String,
     opened: String,
     reopened: u32,
+    /// How long ago the customer last wrote, and when exactly; none if they never did.
+    last_reply: Option<(String, String)>,
+    updated: String,
 }
 
 fn category_class(c: StatusCategory) -> &'static str {
@@ -99,6 +106,10 @@ fn row(case: &Case, now: jiff::Timestamp) -> Row {
         age: timeline::age(case.created_at, now),
         opened: timeline::when(case.created_at),
         reopened: case.reopen_count,
+        last_reply: case
+            .last_customer_reply_at
+            .map(|at| (timeline::age(at, now), timeline::when(at))),
+        updated: timeline::when(case.updated_at),
     }
 }
 
@@ -112,6 +123,9 @@ struct ListPage {
     rows: Vec<Row>,
     statuses: Vec<String>,
     people: Vec<String>,
+    priorities: Vec<&'static str>,
+    orders: Vec<(&'static str, &'static str)>,
+    order_label: &'static str,
     forms: Forms,
     next: Option<String>,
     first: Option<String>,
@@ -133,10 +147,19 @@ const LIST_FIELDS: &[&str] = &[
     "status",
     "status_category",
     "owner",
+    "priority",
     "reopened",
     "product_area",
     "q",
+    "sort",
     "number",
+];
+
+/// The orders the list offers, by their `sort` value, with what the table's caption says.
+const ORDERS: &[(CaseOrder, &str)] = &[
+    (CaseOrder::Number, "Case number (oldest first)"),
+    (CaseOrder::Updated, "Recently updated"),
+    (CaseOrder::Priority, "Priority (most urgent first)"),
 ];
 
 /// `GET /cases`: a saved view, narrowed by filters and keywords, a page at a time.
@@ -160,6 +183,10 @@ async fn list_with(
     match view.as_str() {
         "mine" => {
             filter.owner = Some(v.actor.name.clone());
+            filter.status_category = Some(StatusCategory::Open);
+        }
+        "unassigned" => {
+            filter.unassigned = Some(true);
             filter.status_category = Some(StatusCategory::Open);
         }
         "pending" => filter.status_category = Some(StatusCategory::Pending),
@@ -187,11 +214,24 @@ async fn list_with(
     if let Some(o) = p.opt("owner") {
         filter.owner = Some(o);
     }
+    if let Some(pr) = p.opt("priority") {
+        match pr.parse::<Priority>() {
+            Ok(pr) => filter.priority = Some(pr),
+            Err(_) => status = forms.field("priority", "Choose low, medium, high or urgent."),
+        }
+    }
     match p.get("reopened") {
         "yes" => filter.reopened = Some(true),
         "no" => filter.reopened = Some(false),
         _ => {}
     }
+    let order = match p.opt("sort") {
+        None => CaseOrder::Number,
+        Some(name) => CaseOrder::parse(&name).unwrap_or_else(|| {
+            status = forms.field("sort", "Choose an order from the list.");
+            CaseOrder::Number
+        }),
+    };
     filter.product_area = p.opt("product_area");
     filter.q = p.opt("q");
     let filtered = filter != CaseFilter::default();
@@ -199,7 +239,7 @@ async fn list_with(
     let mut next = None;
     let cursor = p.opt("cursor");
     if forms.errors.is_empty() {
-        let page = PageRequest::from_params(None, cursor.as_deref());
+        let page = PageRequest::from_params_in(order, None, cursor.as_deref());
         let listed = match page {
             Ok(page) => svc.list(&v.actor, filter, page).await,
             Err(e) => Err(e.into()),
@@ -258,6 +298,15 @@ async fn list_with(
             .map(|s| s.name.to_string())
             .collect(),
         people,
+        priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        orders: ORDERS
+            .iter()
+            .map(|(o, label)| (o.as_str(), *label))
+            .collect(),
+        order_label: ORDERS
+            .iter()
+            .find(|(o, _)| *o == order)
+            .map_or("Case number", |(_, label)| label),
         forms,
         next,
         first,

@@ -13,8 +13,9 @@
 //!   answers; a refusal is shown next to the field the service names.
 //!
 //! Where to start reading: [`router`], then `desk.rs` (the case list and the case page),
-//! `portal.rs`, `reports.rs`; `page.rs` holds what every page shares.
+//! `portal.rs`, `reports.rs`, `admin.rs`; `page.rs` holds what every page shares.
 
+mod admin;
 pub mod assets;
 pub mod credentials;
 pub mod csrf;
@@ -136,6 +137,11 @@ pub fn router(state: WebState) -> Router {
         .route("/cases/{number}/swarm", desk::route(&desk::SWARM))
         .route("/cases/{number}/close", desk::route(&desk::CLOSE))
         .route("/cases/{number}/reopen", desk::route(&desk::REOPEN))
+        .route("/admin/people", get(admin::people).post(admin::save_person))
+        .route("/admin/people/password", post(admin::set_password))
+        .route("/admin/tokens", get(admin::tokens).post(admin::issue_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/admin/outbox", get(admin::outbox))
         .route("/reports/reopens", get(reports::reopens))
         .route("/reports/reopens/cases", get(reports::reopen_cases))
         // the portal

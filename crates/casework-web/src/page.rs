@@ -220,6 +220,8 @@ pub struct Chrome {
     pub licence: &'static str,
     /// What the last action did ("Call logged"), shown once after a redirect.
     pub notice: Option<String>,
+    /// Whether the visitor's role may manage people and tokens (the admin pages' link).
+    pub admin: bool,
 }
 
 /// Which navigation a page shows.
@@ -239,6 +241,11 @@ impl Chrome {
         let mut chrome = Self::bare(visitor, title);
         if let Some(v) = visitor {
             chrome.csrf = state.csrf.token(&v.session);
+            chrome.admin = v.actor.role.is_staff()
+                && state
+                    .service
+                    .config()
+                    .permits(v.actor.role, casework_core::config::Permission::Manage);
         }
         chrome
     }
@@ -266,6 +273,7 @@ impl Chrome {
             htmx: &assets::HTMX.url,
             licence: &assets::HTMX_LICENSE.url,
             notice: None,
+            admin: false,
         }
     }
 
@@ -326,6 +334,10 @@ fn notice_text(done: &str) -> Option<&'static str> {
                     reopen the case."
         }
         "unchanged" => "Nothing to change.",
+        "reopened-on-request" => "Your case is open again. We will be in touch.",
+        "person-saved" => "Person saved.",
+        "password-set" => "Password set. It is not shown again.",
+        "token-revoked" => "Token revoked: it no longer opens anything.",
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 //! request header and exists only in this module.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod matrix;
 mod sign_in;
 
@@ -52,6 +53,8 @@ fn session(who: &str) -> String {
 pub struct Desk {
     pub app: axum::Router,
     pub svc: CaseService,
+    /// The service's clock, which tests move.
+    pub clock: Arc<casework_core::testing::FixedClock>,
 }
 
 fn staff(name: &str, role: Role) -> Person {
@@ -78,13 +81,15 @@ impl Desk {
 
     pub async fn with_config(config: WorkflowConfig) -> Self {
         let store: Arc<dyn CaseStore> = Arc::new(casework_store_memory::MemoryStore::new());
+        let clock = Arc::new(casework_core::testing::FixedClock::default());
         let svc = CaseService::new(
             store,
-            Arc::new(casework_core::testing::FixedClock::default()),
+            clock.clone(),
             Arc::new(casework_core::testing::SequentialIds::default()),
             Arc::new(config),
             Arc::new(Templates::embedded().unwrap()),
-        );
+        )
+        .with_credentials(Arc::new(crate::SystemCredentials));
         let root = svc
             .register(None, staff("root", Role::Admin))
             .await
@@ -115,6 +120,7 @@ impl Desk {
         Self {
             app: router(state),
             svc,
+            clock,
         }
     }
 
@@ -620,7 +626,14 @@ async fn the_case_list_has_saved_views_filters_keywords_and_a_jump_to_a_number()
     }
     // the columns an agent scans
     for col in [
-        "Number", "Title", "Customer", "Status", "Owner", "Priority", "Age",
+        "Number",
+        "Title",
+        "Customer",
+        "Status",
+        "Owner",
+        "Priority",
+        "Age",
+        "Last customer reply",
     ] {
         assert!(
             all.body.contains(&format!("<th scope=\"col\">{col}</th>")),
@@ -654,6 +667,79 @@ async fn the_case_list_has_saved_views_filters_keywords_and_a_jump_to_a_number()
     let r = desk.get("/cases/go?number=abc", Some("ana")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Give a case number"));
+
+    // Unassigned: open cases nobody owns (a is taken, b is pending)
+    let unassigned = desk.get("/cases?view=unassigned", Some("ana")).await;
+    assert!(unassigned.body.contains("aria-current=\"page\">Unassigned"));
+    assert!(unassigned.body.contains("Licence expired"));
+    assert!(!unassigned.body.contains("Publishing") && !unassigned.body.contains("Geocoding"));
+    // priority: c becomes urgent, a minute later
+    desk.clock.advance(jiff::SignedDuration::from_mins(1));
+    let urgent = casework_core::workflow::CaseEdit {
+        priority: Some(casework_core::model::Priority::Urgent),
+        ..Default::default()
+    };
+    desk.svc
+        .execute(&ana, num(c), None, casework_core::Command::Edit(urgent))
+        .await
+        .unwrap();
+    let by_priority = desk.get("/cases?priority=urgent", Some("ana")).await;
+    assert!(by_priority.body.contains("Licence") && !by_priority.body.contains("Geocoding"));
+    let bad = desk.get("/cases?priority=whenever", Some("ana")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.field_error("filter", "priority").is_some());
+    // the last customer reply: when the customer last wrote, or never
+    desk.clock.advance(jiff::SignedDuration::from_mins(1));
+    let jordan = desk.actor("jordan");
+    let reply = casework_core::Command::AddPost {
+        kind: casework_core::model::PostKind::Note,
+        body: "Still failing.".into(),
+        visibility: casework_core::model::Visibility::Customer,
+    };
+    desk.svc
+        .execute(&jordan, num(a), None, reply)
+        .await
+        .unwrap();
+    let all = desk.get("/cases", Some("ana")).await;
+    let row = |title: &str| {
+        let at = all.body.find(title).unwrap();
+        let end = at + all.body[at..].find("</tr>").unwrap();
+        all.body[at..end].to_string()
+    };
+    assert!(
+        row("Publishing fails").contains(" ago</time>"),
+        "{}",
+        row("Publishing fails")
+    );
+    assert!(
+        row("Geocoding is slow").contains(">never<"),
+        "{}",
+        row("Geocoding is slow")
+    );
+    // sorted: by priority (most urgent first, then oldest), by the last change (most
+    // recent first, then the higher number), and back to numbers for a sort it does not know
+    let order = |body: &str| {
+        let mut at: Vec<(usize, &str)> = ["Publishing fails", "Geocoding", "Licence"]
+            .into_iter()
+            .map(|t| (body.find(t).unwrap(), t))
+            .collect();
+        at.sort();
+        at.into_iter().map(|(_, t)| t).collect::<Vec<_>>()
+    };
+    let sorted = desk.get("/cases?sort=priority", Some("ana")).await;
+    assert_eq!(
+        order(&sorted.body),
+        ["Licence", "Publishing fails", "Geocoding"]
+    );
+    assert!(sorted.body.contains("by priority (most urgent first)"));
+    let sorted = desk.get("/cases?sort=updated", Some("ana")).await;
+    assert_eq!(
+        order(&sorted.body),
+        ["Publishing fails", "Licence", "Geocoding"]
+    );
+    let bad = desk.get("/cases?sort=shoe-size", Some("ana")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.field_error("filter", "sort").is_some());
 }
 
 #[tokio::test]
@@ -675,6 +761,22 @@ async fn the_case_list_pages_with_a_cursor() {
     assert!(second.body.contains("First page"));
     assert!(!second.body.contains("rel=\"next\""));
     let bad = desk.get("/cases?cursor=zzz", Some("ana")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // in another order the cursor is that order's, and the link keeps the order
+    let first = desk.get("/cases?sort=priority", Some("ana")).await;
+    let rel = first.body.find("\" rel=\"next\"").expect("no next link");
+    let href_start = first.body[..rel].rfind("href=\"").unwrap() + 6;
+    let next_link = &first.body[href_start..rel].replace("&#38;", "&");
+    assert!(
+        next_link.contains("sort=priority") && next_link.contains("cursor=p1."),
+        "{next_link}"
+    );
+    let second = desk.get(next_link, Some("ana")).await;
+    assert!(second.body.contains("Case number 50") && second.body.contains("Case number 52"));
+    assert!(!second.body.contains("Case number 49"));
+    // a cursor of one order is refused in another
+    let swapped = next_link.replace("sort=priority", "sort=updated");
+    let bad = desk.get(&swapped, Some("ana")).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 

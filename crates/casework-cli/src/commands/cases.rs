@@ -76,6 +76,7 @@ pub(crate) async fn case(cx: &Ctx<'_>, cmd: CaseCmd) -> Result<u8, Failure> {
                     product_area: a.product_area,
                     customer: None,
                     q: a.q,
+                    ..CaseFilter::default()
                 };
             let page = PageRequest::from_params(Some(a.limit), a.cursor.as_deref())
                 .map_err(|e| Failure::usage(e.to_string()))?;

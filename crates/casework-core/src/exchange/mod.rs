@@ -180,6 +180,7 @@ impl<'a> Exporter<'a> {
                             PageRequest {
                                 limit: self.batch,
                                 after,
+                                ..PageRequest::default()
                             },
                         )
                         .await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, PageRequest, StoreError};
 use crate::ids::{CaseNumber, EmailAddress, StatusName};
-use crate::model::{Case, RefKind, StatusCategory};
+use crate::model::{Case, Priority, RefKind, StatusCategory};
 
 /// Which cases a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,12 @@ pub struct CaseFilter {
     pub status_category: Option<StatusCategory>,
     /// Owned by this person.
     pub owner: Option<String>,
+    /// Owned by nobody (`true`) or by someone (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unassigned: Option<bool>,
+    /// Of this priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
     /// Reopened at least once (`true`) or never (`false`).
     pub reopened: Option<bool>,
     /// In this product area.
@@ -33,12 +39,15 @@ pub struct CaseFilter {
 impl CaseFilter {
     /// The filters set here that only staff may use, by their API name: those on what a
     /// customer's view of a case leaves out (`product_area`), and the staff work-queue
-    /// filter `owner`. A customer's list refuses them rather than ignoring them, so a
-    /// match on a hidden value can never show as a different answer.
+    /// filters `owner` and `unassigned`. A customer's list refuses them rather than ignoring
+    /// them, so a match on a hidden value can never show as a different answer.
     pub fn staff_only(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.owner.is_some() {
             out.push("owner");
+        }
+        if self.unassigned.is_some() {
+            out.push("unassigned");
         }
         if self.product_area.is_some() {
             out.push("product_area");
@@ -94,8 +103,10 @@ pub struct SearchHit {
 /// same write as the commit that adds it.
 #[async_trait]
 pub trait CaseQueries: Send + Sync {
-    /// Lists cases by ascending number, from after `page.after`, at most `page.limit`, with
-    /// `next_cursor` set when more follow ([`Page::from_overfetch`]).
+    /// Lists cases in `page.order` (by ascending number unless asked otherwise, each order
+    /// ending with the number), from after the cursor (`page.after`, with `page.after_key`
+    /// in an order with a key: [`PageRequest::admits`]), at most `page.limit`, with
+    /// `next_cursor` set when more follow ([`Page::in_order`]).
     async fn list_cases(
         &self,
         filter: CaseFilter,

@@ -52,7 +52,10 @@ pub use knowledge::Knowledge;
 pub use mail_parser::MailParser;
 pub use mailer::{MailError, Mailer};
 pub use outbox::{DeliveryOutcome, OutboxQueue};
-pub use page::{Page, PageError, PageRequest, decode_cursor, encode_cursor};
+pub use page::{
+    CaseOrder, Page, PageError, PageRequest, decode_cursor, encode_cursor, priority_rank,
+    updated_key,
+};
 pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,

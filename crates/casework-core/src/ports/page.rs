@@ -1,14 +1,102 @@
-//! Pages: how a list is walked (by ascending case number, with an opaque cursor), shared by
-//! every capability that lists cases.
+//! Pages: how a list is walked (by ascending case number unless another [`CaseOrder`] is
+//! asked for, with an opaque cursor), shared by every capability that lists cases.
 
+use std::cmp::Ordering;
+
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::CaseNumber;
 use crate::limits::{DEFAULT_PAGE, MAX_PAGE};
-use crate::model::Case;
+use crate::model::{Case, Priority};
 
-/// Where a page starts: cases are listed by ascending number, so a page is stable while
-/// new cases are created (they appear at the end).
+/// The order a case list is in. Every order ends with the case number, so it is total and a
+/// cursor (a case's key and number) says exactly where the next page starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CaseOrder {
+    /// By ascending number: oldest first (numbers are taken in the order cases are opened),
+    /// and stable while new cases are created (they appear at the end).
+    #[default]
+    Number,
+    /// Most recently changed first, then by descending number. A case changed while a list
+    /// is walked moves to its front: a later page does not show it again.
+    Updated,
+    /// Most urgent first, then by ascending number (oldest first).
+    Priority,
+}
+
+impl CaseOrder {
+    /// Every order, in the order a front-end offers them.
+    pub const ALL: [CaseOrder; 3] = [CaseOrder::Number, CaseOrder::Updated, CaseOrder::Priority];
+
+    /// The name front-ends use: `number`, `updated`, `priority`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseOrder::Number => "number",
+            CaseOrder::Updated => "updated",
+            CaseOrder::Priority => "priority",
+        }
+    }
+
+    /// The order named by [`CaseOrder::as_str`].
+    pub fn parse(name: &str) -> Option<CaseOrder> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
+    /// Whether the key sorts descending (the most recent first).
+    pub fn descending(self) -> bool {
+        self == CaseOrder::Updated
+    }
+
+    /// A case's sort key in this order, before its number; `None` when the number alone
+    /// orders. Stores that sort in their database keep it in a column, written with every
+    /// commit ([`updated_key`], [`priority_rank`]).
+    pub fn key(self, case: &Case) -> Option<i64> {
+        match self {
+            CaseOrder::Number => None,
+            CaseOrder::Updated => Some(updated_key(case.updated_at)),
+            CaseOrder::Priority => Some(priority_rank(case.priority)),
+        }
+    }
+
+    /// How two cases compare in this order.
+    pub fn compare(self, a: &Case, b: &Case) -> Ordering {
+        let ord = (self.key(a), a.number).cmp(&(self.key(b), b.number));
+        if self.descending() {
+            ord.reverse()
+        } else {
+            ord
+        }
+    }
+
+    fn tag(self) -> char {
+        match self {
+            CaseOrder::Number => 'c',
+            CaseOrder::Updated => 'u',
+            CaseOrder::Priority => 'p',
+        }
+    }
+}
+
+/// [`CaseOrder::Updated`]'s key: microseconds since the epoch (what a database column holds
+/// exactly; finer digits are dropped).
+pub fn updated_key(at: Timestamp) -> i64 {
+    at.as_microsecond()
+}
+
+/// [`CaseOrder::Priority`]'s key: 0 for urgent, 1 high, 2 medium, 3 low.
+pub fn priority_rank(p: Priority) -> i64 {
+    match p {
+        Priority::Urgent => 0,
+        Priority::High => 1,
+        Priority::Medium => 2,
+        Priority::Low => 3,
+    }
+}
+
+/// Where a page starts, and in which order the list is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageRequest {
@@ -17,6 +105,19 @@ pub struct PageRequest {
     pub limit: u32,
     /// Start after this case.
     pub after: Option<CaseNumber>,
+    /// The list's order.
+    #[serde(default, skip_serializing_if = "CaseOrder::is_number")]
+    pub order: CaseOrder,
+    /// With `after` in an order with a key: that case's key when the cursor was made (the
+    /// page starts after the pair, wherever the case has moved since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_key: Option<i64>,
+}
+
+impl CaseOrder {
+    fn is_number(&self) -> bool {
+        *self == CaseOrder::Number
+    }
 }
 
 impl Default for PageRequest {
@@ -24,6 +125,8 @@ impl Default for PageRequest {
         Self {
             limit: DEFAULT_PAGE,
             after: None,
+            order: CaseOrder::Number,
+            after_key: None,
         }
     }
 }
@@ -41,7 +144,56 @@ impl PageRequest {
             None | Some("") => None,
             Some(c) => Some(decode_cursor(c)?),
         };
-        Ok(Self { limit, after })
+        Ok(Self {
+            limit,
+            after,
+            ..Self::default()
+        })
+    }
+
+    /// [`PageRequest::from_params`] for a list in `order`: the cursor must be one a page in
+    /// that order made.
+    pub fn from_params_in(
+        order: CaseOrder,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Self, PageError> {
+        let page = Self::from_params(limit, None)?;
+        let (after_key, after) = match cursor {
+            None | Some("") => (None, None),
+            Some(c) => {
+                let (key, n) = decode_ordered(order, c)?;
+                (key, Some(n))
+            }
+        };
+        Ok(Self {
+            after,
+            after_key,
+            order,
+            ..page
+        })
+    }
+
+    /// Whether `case` comes after the cursor in this page's order (every case does on a
+    /// first page): for stores that sort in memory.
+    pub fn admits(&self, case: &Case) -> bool {
+        let Some(after) = self.after else {
+            return true;
+        };
+        let ord = (self.order.key(case), case.number).cmp(&(self.after_key, after));
+        if self.order.descending() {
+            ord == Ordering::Less
+        } else {
+            ord == Ordering::Greater
+        }
+    }
+
+    /// The cursor of a page that ends with `last`.
+    pub fn cursor_after(&self, last: &Case) -> String {
+        match self.order.key(last) {
+            None => encode_cursor(last.number),
+            Some(k) => format!("{}{k}.{}", self.order.tag(), last.number.get()),
+        }
     }
 }
 
@@ -53,6 +205,25 @@ pub fn encode_cursor(after: CaseNumber) -> String {
 /// What [`encode_cursor`] makes, or nothing (the first page), as a regular expression for
 /// the API document.
 pub const CURSOR_PATTERN: &str = "^(c[1-9][0-9]{0,17})?$";
+
+/// Decodes a cursor of a page in `order`: its key (none in number order) and case number.
+fn decode_ordered(order: CaseOrder, cursor: &str) -> Result<(Option<i64>, CaseNumber), PageError> {
+    let bad = || PageError::Cursor(cursor.chars().take(80).collect());
+    if order == CaseOrder::Number {
+        return Ok((None, decode_cursor(cursor)?));
+    }
+    let (key, n) = cursor
+        .strip_prefix(order.tag())
+        .and_then(|rest| rest.split_once('.'))
+        .ok_or_else(bad)?;
+    let key = key.parse::<i64>().map_err(|_| bad())?;
+    let n = n
+        .parse::<u64>()
+        .ok()
+        .and_then(CaseNumber::new)
+        .ok_or_else(bad)?;
+    Ok((Some(key), n))
+}
 
 /// Decodes a cursor made by [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> Result<CaseNumber, PageError> {
@@ -126,6 +297,17 @@ impl Page<Case> {
     pub fn from_overfetch(items: Vec<Case>, limit: u32) -> Self {
         Self::overfetched(items, limit, |c| c.number)
     }
+
+    /// A page from up to `page.limit + 1` cases in `page.order`, its cursor in that order.
+    pub fn in_order(mut items: Vec<Case>, page: &PageRequest) -> Self {
+        let next_cursor = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items.last().map(|c| page.cursor_after(c))
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +337,70 @@ mod tests {
         let p = PageRequest::from_params(None, Some("c7")).unwrap();
         assert_eq!(p.limit, DEFAULT_PAGE);
         assert_eq!(p.after, CaseNumber::new(7));
+    }
+
+    fn numbered(n: u64) -> Case {
+        let mut c = crate::testing::sample_case();
+        c.number = CaseNumber::new(n).unwrap();
+        c
+    }
+
+    #[test]
+    fn ordered_cursors_round_trip_and_belong_to_their_order() {
+        let mut case = numbered(12);
+        case.priority = Priority::High;
+        case.updated_at = "2026-11-24T09:00:00.123456789Z".parse().unwrap();
+        for order in CaseOrder::ALL {
+            let first = PageRequest::from_params_in(order, Some(2), None).unwrap();
+            assert!(first.admits(&case));
+            let cursor = first.cursor_after(&case);
+            let next = PageRequest::from_params_in(order, Some(2), Some(&cursor)).unwrap();
+            assert_eq!(next.after, CaseNumber::new(12), "{cursor}");
+            assert_eq!(next.after_key, order.key(&case), "{cursor}");
+            assert_eq!(next.order, order);
+            // the case the cursor names is behind it
+            assert!(!next.admits(&case), "{cursor}");
+            for other in CaseOrder::ALL.into_iter().filter(|o| *o != order) {
+                let bad = PageRequest::from_params_in(other, None, Some(&cursor)).unwrap_err();
+                assert_eq!(bad.field(), "cursor", "{cursor} in {other:?}");
+            }
+        }
+        assert_eq!(CaseOrder::Updated.key(&case), Some(1_795_510_800_123_456));
+        assert_eq!(CaseOrder::Priority.key(&case), Some(1));
+        for junk in ["u", "u1", "u1.", "ux.3", "u1.0", "p1.2.3"] {
+            let order = if junk.starts_with('u') {
+                CaseOrder::Updated
+            } else {
+                CaseOrder::Priority
+            };
+            assert!(
+                PageRequest::from_params_in(order, None, Some(junk)).is_err(),
+                "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn orders_put_the_most_recent_and_the_most_urgent_first() {
+        let at = |n: u64, t: &str, p: Priority| {
+            let mut c = numbered(n);
+            c.updated_at = t.parse().unwrap();
+            c.priority = p;
+            c
+        };
+        let cases = [
+            at(1, "2026-01-01T00:00:00Z", Priority::Low),
+            at(2, "2026-03-01T00:00:00Z", Priority::Urgent),
+            at(3, "2026-02-01T00:00:00Z", Priority::Low),
+            at(4, "2026-03-01T00:00:00Z", Priority::Medium),
+        ];
+        let sorted = |order: CaseOrder| {
+            let mut v: Vec<&Case> = cases.iter().collect();
+            v.sort_by(|a, b| order.compare(a, b));
+            v.iter().map(|c| c.number.get()).collect::<Vec<_>>()
+        };
+        assert_eq!(sorted(CaseOrder::Number), [1, 2, 3, 4]);
+        assert_eq!(sorted(CaseOrder::Updated), [4, 2, 3, 1]);
+        assert_eq!(sorted(CaseOrder::Priority), [2, 4, 1, 3]);
     }
 }

@@ -291,6 +291,7 @@ impl CaseService {
                     PageRequest {
                         limit: MAX_PAGE,
                         after,
+                        ..PageRequest::default()
                     },
                 )
                 .await?;

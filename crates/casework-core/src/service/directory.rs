@@ -111,6 +111,24 @@ impl CaseService {
         Ok(token)
     }
 
+    /// Issues an API token whose secret the service makes from its credentials' random
+    /// source (`cw_` and 43 URL-safe characters): answers the token and the secret, which
+    /// is kept nowhere (only its hash is), for the caller to show once. Needs `manage`.
+    pub async fn issue_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+        customer_email: Option<EmailAddress>,
+    ) -> Result<(ApiToken, String), ServiceError> {
+        self.require(actor, Permission::Manage, "manage tokens")?;
+        let secret = format!("cw_{}", self.credentials.secret()?);
+        let token = self
+            .create_token(actor, name, role, customer_email, &secret)
+            .await?;
+        Ok((token, secret))
+    }
+
     /// Every token (hashes included, never secrets). Needs `manage`.
     pub async fn tokens(&self, actor: &Actor) -> Result<Vec<ApiToken>, ServiceError> {
         self.require(actor, Permission::Manage, "manage tokens")?;

@@ -280,6 +280,7 @@ impl CaseService {
         let page = PageRequest {
             limit: 1,
             after: None,
+            ..PageRequest::default()
         };
         // the email goes out under one of their cases: its number, their name
         let Some(case) = self.store.list_cases(filter, page).await?.items.pop() else {

@@ -6,11 +6,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use casework_core::ids::CaseNumber;
-use casework_core::model::{Defect, NewArticle, PostKind, RefKind, StatusCategory, Visibility};
+use casework_core::model::{
+    Defect, NewArticle, PostKind, Priority, RefKind, StatusCategory, Visibility,
+};
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, Knowledge, PageRequest, Scope, SearchQuery, StoreError,
+    CaseFilter, CaseLog, CaseOrder, CaseQueries, Knowledge, PageRequest, Scope, SearchQuery,
+    StoreError,
 };
 use casework_core::workflow::{CaseEdit, Command};
+use jiff::SignedDuration;
 
 use super::{Desk, a_failing_commit, ana, desk, email};
 
@@ -153,6 +157,134 @@ pub async fn filters_select_the_right_cases<S: CaseLog + CaseQueries + ?Sized + 
     );
 }
 
+/// Priority and owner filters, and pages in every order: each case once, in the order core
+/// defines ([`CaseOrder::compare`]), through ties, edits that move cases and pages of two.
+pub async fn lists_filter_by_priority_and_owner_and_walk_every_order<
+    S: CaseLog + CaseQueries + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    // a second and a sliver: times a store keeping microseconds must still order
+    let step = || b.clock.advance(SignedDuration::from_nanos(1_000_000_500));
+    let mut made = Vec::new();
+    for i in 0..7 {
+        // cases 3 and 4 are opened in the same instant and never changed: a tie on every key
+        if i != 4 {
+            step();
+        }
+        made.push(
+            b.open(&format!("c{i}"), "d", "a@customer.example")
+                .await
+                .number,
+        );
+    }
+    let edit = |p: Priority| {
+        Command::Edit(CaseEdit {
+            priority: Some(p),
+            ..Default::default()
+        })
+    };
+    step();
+    b.run(&ana(), made[0], edit(Priority::Urgent)).await;
+    step();
+    b.run(&ana(), made[1], Command::Take).await;
+    step();
+    b.run(&ana(), made[5], edit(Priority::Low)).await;
+    step();
+    b.run(&ana(), made[2], edit(Priority::Urgent)).await;
+    step();
+    b.run(&ana(), made[6], edit(Priority::High)).await;
+    b.run(&ana(), made[6], Command::Take).await;
+    let n = |x: CaseNumber| x.get();
+
+    assert_eq!(
+        b.all(CaseFilter {
+            priority: Some(Priority::Urgent),
+            ..Default::default()
+        })
+        .await,
+        [n(made[0]), n(made[2])]
+    );
+    assert_eq!(
+        b.all(CaseFilter {
+            unassigned: Some(false),
+            ..Default::default()
+        })
+        .await,
+        [n(made[1]), n(made[6])]
+    );
+    assert_eq!(
+        b.all(CaseFilter {
+            unassigned: Some(true),
+            priority: Some(Priority::Medium),
+            ..Default::default()
+        })
+        .await,
+        [n(made[3]), n(made[4])],
+        "filters combine"
+    );
+
+    let mut cases = Vec::new();
+    for number in &made {
+        cases.push(b.store.load_case(*number).await.unwrap());
+    }
+    for order in CaseOrder::ALL {
+        let mut expected = cases.clone();
+        expected.sort_by(|x, y| order.compare(x, y));
+        let expected: Vec<u64> = expected.iter().map(|c| n(c.number)).collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
+            let page = b
+                .store
+                .list_cases(CaseFilter::default(), req)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|c| n(c.number)));
+            pages += 1;
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{order:?}");
+        assert_eq!(pages, 4, "{order:?}");
+        // the filters hold in every order
+        let req = PageRequest::from_params_in(order, Some(50), None).unwrap();
+        let urgent = CaseFilter {
+            priority: Some(Priority::Urgent),
+            ..Default::default()
+        };
+        let page = b.store.list_cases(urgent, req).await.unwrap();
+        let got: Vec<u64> = page.items.iter().map(|c| n(c.number)).collect();
+        let want: Vec<u64> = expected
+            .iter()
+            .copied()
+            .filter(|x| *x == n(made[0]) || *x == n(made[2]))
+            .collect();
+        assert_eq!(got, want, "{order:?}");
+    }
+    // the orders are what they say: most recent first, most urgent first
+    let ids = |order: CaseOrder| {
+        let mut v = cases.clone();
+        v.sort_by(|x, y| order.compare(x, y));
+        v.iter().map(|c| n(c.number)).collect::<Vec<_>>()
+    };
+    let m: Vec<u64> = made.iter().map(|x| n(*x)).collect();
+    assert_eq!(
+        ids(CaseOrder::Updated),
+        [m[6], m[2], m[5], m[1], m[0], m[4], m[3]]
+    );
+    assert_eq!(
+        ids(CaseOrder::Priority),
+        [m[0], m[2], m[6], m[1], m[3], m[4], m[5]]
+    );
+}
+
 pub async fn pagination_walks_every_case_once<S: CaseLog + CaseQueries + ?Sized + 'static>(
     store: Arc<S>,
 ) {
@@ -190,6 +322,7 @@ pub async fn pagination_walks_every_case_once<S: CaseLog + CaseQueries + ?Sized 
     let req = PageRequest {
         limit: 10,
         after: None,
+        ..PageRequest::default()
     };
     let page = b
         .store
@@ -222,6 +355,7 @@ pub async fn pagination_is_stable_under_concurrent_inserts<
             PageRequest {
                 limit: 4,
                 after: None,
+                ..PageRequest::default()
             },
         )
         .await

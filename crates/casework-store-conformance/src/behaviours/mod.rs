@@ -202,6 +202,7 @@ impl<S: CaseQueries + ?Sized> Desk<S> {
         let page = PageRequest {
             limit: 500,
             after: None,
+            ..PageRequest::default()
         };
         let page = self.store.list_cases(filter, page).await.unwrap();
         page.items.iter().map(|c| c.number.get()).collect()

@@ -271,7 +271,11 @@ pub async fn the_reopen_report_drills_down_to_cases_and_reasons<
             to: None,
         },
         key: key.into(),
-        page: PageRequest { limit, after },
+        page: PageRequest {
+            limit,
+            after,
+            ..PageRequest::default()
+        },
     };
     let page = b
         .store

@@ -134,6 +134,7 @@ async fn answers(store: &Arc<dyn TransferStore>) -> String {
             PageRequest {
                 limit: 500,
                 after: None,
+                ..PageRequest::default()
             },
         )
         .await

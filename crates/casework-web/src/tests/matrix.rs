@@ -169,6 +169,9 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
         ("/cases/1?draft=summary", 403),
         ("/cases/go?number=2", 403),
         ("/reports/reopens", 403),
+        ("/admin/people", 403),
+        ("/admin/tokens", 403),
+        ("/admin/outbox", 403),
         ("/reports/reopens/cases?group_by=owner&key=%28none%29", 403),
         ("/sign-in", 200),
         ("/no/such/page", 404),
@@ -225,6 +228,17 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
             403,
         ),
         ("/cases/1/take", &[("version", "1")], 403),
+        (
+            "/admin/people",
+            &[("name", "Mallory"), ("role", "admin")],
+            403,
+        ),
+        (
+            "/admin/people/password",
+            &[("name", "root"), ("password", "a long enough password")],
+            403,
+        ),
+        ("/admin/tokens", &[("name", "x"), ("role", "admin")], 403),
         ("/cases/1/close", &[("mode", "temporary")], 403),
     ];
     for (path, fields, status) in posts {

@@ -1,0 +1,188 @@
+//! The admin pages: people, passwords, API tokens and the outbox, for those whose role may
+//! manage; everyone else is refused by the service, and customers never reach them.
+
+use axum::http::StatusCode;
+use casework_core::Command;
+use casework_core::documents::EmailFields;
+use casework_core::model::TemplateName;
+
+use super::{Desk, JORDAN};
+
+#[tokio::test]
+async fn an_admin_adds_a_person_and_sets_their_password_and_an_agent_may_only_look() {
+    let desk = Desk::new().await;
+    let root = desk.get("/admin/people", Some("root")).await;
+    assert_eq!(root.status, StatusCode::OK);
+    assert!(
+        root.body.contains(">Admin</a>"),
+        "the desk links the admin pages"
+    );
+    for name in ["root", "Ana Lopez", "Lee Park"] {
+        assert!(root.body.contains(&format!("<td>{name}</td>")), "{name}");
+    }
+    // a bad email is refused next to its field, and nothing is added
+    let bad = desk
+        .post(
+            "/admin/people",
+            "root",
+            &[
+                ("name", "Sam Reed"),
+                ("role", "agent"),
+                ("email", "not an email"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.field_error("person", "email").is_some(), "{}", bad.body);
+    assert!(
+        bad.body.contains("value=\"Sam Reed\""),
+        "what was typed is kept"
+    );
+    let added = desk
+        .post(
+            "/admin/people",
+            "root",
+            &[
+                ("name", "Sam Reed"),
+                ("role", "lead"),
+                ("email", "sam@support.example"),
+            ],
+        )
+        .await;
+    added.redirects_to("/admin/people?done=person-saved");
+    let listed = desk
+        .get("/admin/people?done=person-saved", Some("root"))
+        .await;
+    assert!(listed.body.contains("Person saved."));
+    assert!(
+        listed
+            .body
+            .contains("<td>Sam Reed</td><td>Lead</td><td>sam@support.example</td>")
+    );
+    // a password: too short is refused and never echoed; a good one signs Sam in
+    let short = desk
+        .post(
+            "/admin/people/password",
+            "root",
+            &[("name", "Sam Reed"), ("password", "hunter2")],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let e = short.field_error("password", "password").unwrap();
+    assert!(e.contains("at least 12"), "{e}");
+    assert!(!short.body.contains("hunter2"));
+    let set = desk
+        .post(
+            "/admin/people/password",
+            "root",
+            &[("name", "Sam Reed"), ("password", "correct horse battery")],
+        )
+        .await;
+    set.redirects_to("/admin/people?done=password-set");
+    let signed_in = desk
+        .svc
+        .sign_in("Sam Reed", "correct horse battery", "192.0.2.7")
+        .await;
+    assert!(signed_in.is_ok());
+
+    // an agent sees the people but no forms, and a change of theirs is refused
+    let ana = desk.get("/admin/people", Some("ana")).await;
+    assert_eq!(ana.status, StatusCode::OK);
+    assert!(!ana.body.contains(">Admin</a>"));
+    assert!(!ana.body.contains("action=\"/admin/people\""));
+    let refused = desk
+        .post(
+            "/admin/people",
+            "ana",
+            &[("name", "Ana Lopez"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let people = desk.svc.people(&desk.actor("root")).await.unwrap();
+    let ana = people.iter().find(|p| p.name == "Ana Lopez").unwrap();
+    assert_eq!(
+        ana.role,
+        casework_core::model::Role::Agent,
+        "still an agent"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_issues_a_token_shown_once_and_revokes_it() {
+    let desk = Desk::new().await;
+    let issued = desk
+        .post(
+            "/admin/tokens",
+            "root",
+            &[("name", "billing-sync"), ("role", "service")],
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::OK);
+    let open = "<code class=\"secret\">";
+    let at = issued.body.find(open).unwrap() + open.len();
+    let secret = &issued.body[at..at + issued.body[at..].find('<').unwrap()];
+    assert!(secret.starts_with("cw_") && secret.len() > 40, "{secret}");
+    let actor = desk.svc.authenticate(secret).await.unwrap().unwrap();
+    assert_eq!(actor.name, "billing-sync");
+    // the list never shows it again
+    let list = desk.get("/admin/tokens", Some("root")).await;
+    assert!(list.body.contains("<td>billing-sync</td>"));
+    assert!(!list.body.contains(secret));
+    // a customer token needs the customer's email, said next to the field
+    let bad = desk
+        .post(
+            "/admin/tokens",
+            "root",
+            &[("name", "portal"), ("role", "customer")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.field_error("token", "customer_email").is_some(),
+        "{}",
+        bad.body
+    );
+    // revoked, it opens nothing
+    let id = desk.svc.tokens(&desk.actor("root")).await.unwrap()[0]
+        .id
+        .clone();
+    let revoked = desk
+        .post(&format!("/admin/tokens/{id}/revoke"), "root", &[])
+        .await;
+    revoked.redirects_to("/admin/tokens?done=token-revoked");
+    assert!(desk.svc.authenticate(secret).await.unwrap().is_none());
+    let list = desk.get("/admin/tokens", Some("root")).await;
+    assert!(list.body.contains("Revoked "));
+    // an agent may not see tokens at all
+    let ana = desk.get("/admin/tokens", Some("ana")).await;
+    assert_eq!(ana.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_outbox_lists_queued_mail_by_status_for_staff_who_may_read_it() {
+    let desk = Desk::new().await;
+    let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
+    let email = Command::SendEmail {
+        template: TemplateName::FollowUp,
+        fields: EmailFields {
+            discussed: Some("the sync".into()),
+            ..Default::default()
+        },
+    };
+    desk.svc
+        .execute(
+            &desk.actor("ana"),
+            n.to_string().parse().unwrap(),
+            None,
+            email,
+        )
+        .await
+        .unwrap();
+    let all = desk.get("/admin/outbox", Some("root")).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body.contains(JORDAN));
+    assert!(all.body.contains("<td>queued</td>"));
+    assert!(all.body.contains("href=\"/cases/1\">00000001</a>"));
+    let sent = desk.get("/admin/outbox?status=sent", Some("root")).await;
+    assert!(!sent.body.contains(JORDAN) && sent.body.contains("Nothing here."));
+}
