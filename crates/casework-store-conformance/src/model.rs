@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use casework_core::WorkflowConfig;
+use casework_core::config::ClosedReply;
 use casework_core::documents::EmailFields;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
@@ -417,6 +418,29 @@ pub fn expect(
         Command::MapStatus { to, .. } => {
             (f.status, f.category) = status_named(to);
             events.push("status_mapped");
+        }
+        Command::AskToReopen { .. } => {
+            // reopened when a reply from the customer would reopen the case: always after a
+            // temporary close, else as `[inbound] closed_reply` says
+            let reopens = f.close_mode == Some(CloseMode::Temporary)
+                || match config.inbound.closed_reply {
+                    ClosedReply::Reopen => true,
+                    ClosedReply::NewCase => false,
+                    ClosedReply::ReopenWithin { days } => f.closed_at.is_some_and(|at| {
+                        now.duration_since(at) <= SignedDuration::from_hours(24 * i64::from(days))
+                    }),
+                };
+            if reopens {
+                (f.status, f.category) = status_named(config.reopen_status.as_str());
+                f.close_mode = None;
+                f.closed_at = None;
+                f.reopen_count += 1;
+                f.title_reviewed = false;
+                events.extend(["reopened", "post_added"]);
+            }
+            reset_contacts(&mut f);
+            f.last_post = Some(PostKind::Note);
+            events.push("post_added");
         }
     }
     if !events.is_empty() {

@@ -266,16 +266,38 @@ pub async fn reply(
     customer_note(state, customer, raw, form, "reply", "replied").await
 }
 
-/// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. Core gives
-/// customers no reopen permission (whatever the workflow file says), so the request is
-/// added to the case, in the customer's words, for the support team to decide on.
+/// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. The workflow
+/// decides (`Command::AskToReopen`): the case reopens when its policy for a customer writing
+/// on a closed case says so, else the request stays on the case, in the customer's words,
+/// for the support team to decide on. The notice says which happened.
 pub async fn reopen(
-    state: State<WebState>,
-    customer: Customer,
-    raw: Path<String>,
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Path(raw): Path<String>,
     form: Posted,
 ) -> Response {
-    customer_note(state, customer, raw, form, "reopen", "asked").await
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
+    };
+    let cmd = Command::AskToReopen {
+        body: form.get("body").to_string(),
+    };
+    match state.service.execute(&v.actor, n, None, cmd).await {
+        Ok(done_) => {
+            let key = if done_.case.is_closed() {
+                "asked"
+            } else {
+                "reopened-on-request"
+            };
+            done(&format!("/portal/cases/{}", n.get()), key, "#timeline")
+        }
+        Err(e @ casework_core::ServiceError::NotFound(_)) => service_error_page(Some(&v), &e),
+        Err(e) => {
+            let mut forms = Forms::sent("reopen", &form);
+            let status = forms.refuse(&e, &["body"]);
+            case_view(&state, &v, n, forms, "", status).await
+        }
+    }
 }
 
 /// The customer's text from form `name` as a customer-visible note on their case.

@@ -218,6 +218,50 @@ pub(super) fn add_post(
     Ok(())
 }
 
+/// A customer asks to reopen their closed case: their note, customer-visible, and the
+/// reopen itself when the workflow's policy for a customer writing on a closed case says so
+/// ([`super::inbound::customer_reopens`]).
+pub(super) fn ask_to_reopen(
+    body: &str,
+    case: &Case,
+    ctx: &Context<'_>,
+    d: &mut Decision,
+) -> Result<(), WorkflowError> {
+    ctx.require(Permission::PostCustomer, "ask to reopen cases")?;
+    let body = required_text("body", body, MAX_TEXT)?;
+    if !case.is_closed() {
+        return Err(WorkflowError::NotClosed {
+            status: case.status.clone(),
+        });
+    }
+    if super::inbound::customer_reopens(case, ctx.config, ctx.now) {
+        let to = ctx.config.reopen_status.clone();
+        let reason = super::inbound::CUSTOMER_ASKED;
+        d.events.push(EventKind::Reopened {
+            from: case.status.clone(),
+            category: ctx.config.category_of(&to),
+            to,
+            reason: reason.into(),
+            notify_customer: false,
+            close_mode: case.close_mode.unwrap_or(CloseMode::Resolved),
+            closed_at: case.closed_at.unwrap_or(case.updated_at),
+        });
+        d.events.push(EventKind::PostAdded {
+            kind: PostKind::ReopenReason,
+            body: reason.into(),
+            visibility: Visibility::Internal,
+            from_customer: false,
+        });
+    }
+    d.events.push(EventKind::PostAdded {
+        kind: PostKind::Note,
+        body,
+        visibility: Visibility::Customer,
+        from_customer: ctx.actor.role == Role::Customer,
+    });
+    Ok(())
+}
+
 /// Record an attempt to reach the customer, counted by the non-response policy.
 pub(super) fn record_contact(
     channel: ContactChannel,

@@ -24,6 +24,9 @@ use super::NewCase;
 /// reopens a case.
 pub const CUSTOMER_REPLIED: &str = "customer replied";
 
+/// The reopen reason of a case its customer asked to reopen (the portal's button).
+pub const CUSTOMER_ASKED: &str = "customer asked to reopen";
+
 /// The title of a case opened from an email without a subject.
 pub const NO_SUBJECT: &str = "(no subject)";
 
@@ -256,18 +259,8 @@ pub fn decide_reply(
             ReplyPlan::Append(events)
         }
         StatusCategory::Closed => {
-            let temporary = case.close_mode == Some(CloseMode::Temporary);
             let closed_at = case.closed_at.unwrap_or(case.updated_at);
-            let reopen = temporary
-                || match config.inbound.closed_reply {
-                    ClosedReply::Reopen => true,
-                    ClosedReply::NewCase => false,
-                    ClosedReply::ReopenWithin { days } => {
-                        let within = jiff::SignedDuration::from_hours(i64::from(days) * 24);
-                        now.duration_since(closed_at) <= within
-                    }
-                };
-            if !reopen {
+            if !customer_reopens(case, config, now) {
                 return ReplyPlan::NewLinkedCase;
             }
             let to = config.reopen_status.clone();
@@ -291,6 +284,23 @@ pub fn decide_reply(
             ])
         }
     }
+}
+
+/// Whether the customer writing on their closed case reopens it, per `[inbound]
+/// closed_reply`: always after a temporary close; else when the policy reopens, or reopens
+/// within a number of days of the close. An emailed reply and the portal's "ask to reopen"
+/// both follow it.
+pub fn customer_reopens(case: &Case, config: &WorkflowConfig, now: Timestamp) -> bool {
+    let closed_at = case.closed_at.unwrap_or(case.updated_at);
+    case.close_mode == Some(CloseMode::Temporary)
+        || match config.inbound.closed_reply {
+            ClosedReply::Reopen => true,
+            ClosedReply::NewCase => false,
+            ClosedReply::ReopenWithin { days } => {
+                let within = jiff::SignedDuration::from_hours(i64::from(days) * 24);
+                now.duration_since(closed_at) <= within
+            }
+        }
 }
 
 #[cfg(test)]

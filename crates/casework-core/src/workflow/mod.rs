@@ -141,6 +141,13 @@ pub enum Command {
         /// Visibility.
         visibility: Visibility,
     },
+    /// The customer asks to reopen their closed case, in their words: a customer-visible
+    /// note, and a reopen when `[inbound] closed_reply` would reopen the case for an emailed
+    /// reply (always after a temporary close); otherwise the support team decides.
+    AskToReopen {
+        /// Why, in the customer's words.
+        body: String,
+    },
     /// Record a contact attempt (seed step 6).
     RecordContact {
         /// Channel.
@@ -475,6 +482,7 @@ pub fn decide(cmd: &Command, case: &Case, ctx: &Context<'_>) -> Result<Decision,
             body,
             visibility,
         } => c::add_post(*kind, body, *visibility, ctx, out),
+        Command::AskToReopen { body } => c::ask_to_reopen(body, case, ctx, out),
         Command::RecordContact {
             channel,
             outcome,

@@ -1458,3 +1458,84 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_customer_asking_to_reopen_reopens_as_the_closed_reply_policy_says() {
+    let customer = Actor::customer("Jordan", h_email());
+    let ask = |body: &str| Command::AskToReopen { body: body.into() };
+    let names = |events: &[Event]| events.iter().map(|e| e.kind.name()).collect::<Vec<_>>();
+
+    // open: nothing to reopen
+    let mut h = Harness::new();
+    assert!(matches!(
+        h.try_run(&customer, ask("again")),
+        Err(WorkflowError::NotClosed { .. })
+    ));
+    // closed as resolved, asked within the default 30 days: reopened, the words kept
+    h.make_ready();
+    h.run(&agent(), resolved());
+    let err = h.try_run(&customer, ask("  ")).unwrap_err();
+    assert_eq!(err.to_string(), "body: is required and may not be blank");
+    h.days_later(29);
+    let events = h.run(&customer, ask("The error is back"));
+    assert_eq!(names(&events), ["reopened", "post_added", "post_added"]);
+    assert!(!h.case.is_closed());
+    assert_eq!(h.case.reopen_count, 1);
+    assert!(
+        matches!(&events[0].kind, EventKind::Reopened { reason, .. } if reason == "customer asked to reopen")
+    );
+    assert!(matches!(
+        &events[2].kind,
+        EventKind::PostAdded { body, visibility: Visibility::Customer, from_customer: true, .. }
+            if body == "The error is back"
+    ));
+    assert_eq!(h.case.last_customer_reply_at, Some(events[2].at));
+
+    // closed longer ago than the policy allows: only the words, for the team to decide
+    let mut h = Harness::new();
+    h.make_ready();
+    h.run(&agent(), resolved());
+    h.days_later(31);
+    let events = h.run(&customer, ask("Still broken"));
+    assert_eq!(names(&events), ["post_added"]);
+    assert!(h.case.is_closed());
+
+    // a policy of new cases never reopens from the portal either, but a temporary close
+    // (the customer's own request) always does
+    let text = crate::config::DEFAULT_WORKFLOW.replace(
+        "closed_reply = \"reopen_within\"",
+        "closed_reply = \"new_case\"",
+    );
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    h.make_ready();
+    h.run(&agent(), resolved());
+    assert_eq!(names(&h.run(&customer, ask("hm"))), ["post_added"]);
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    h.run(
+        &lead(),
+        Command::Close {
+            mode: CloseMode::Temporary,
+            resolution: None,
+            notify_customer: false,
+        },
+    );
+    let events = h.run(&customer, ask("Ready to continue"));
+    assert_eq!(names(&events), ["reopened", "post_added", "post_added"]);
+
+    // a customer without post_customer may not ask
+    let text = crate::config::DEFAULT_WORKFLOW.replace(
+        "customer = [\"open_case\", \"view_case\", \"post_customer\"]",
+        "customer = [\"open_case\", \"view_case\"]",
+    );
+    let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
+    h.make_ready();
+    h.run(&agent(), resolved());
+    assert!(matches!(
+        h.try_run(&customer, ask("again")),
+        Err(WorkflowError::Forbidden { .. })
+    ));
+}
+
+fn h_email() -> crate::ids::EmailAddress {
+    crate::ids::EmailAddress::trusted("jordan@customer.example")
+}
