@@ -133,6 +133,12 @@ pub const SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 /// Failed sign-ins to one account within the window before it is refused until they age.
 pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
 
+/// The most suggestions the portal shows while a customer types a new case's title.
+pub const MAX_SUGGESTIONS: u32 = 5;
+
+/// The most terms of a typed title that suggestions look for (each is one search).
+pub const MAX_SUGGESTION_TERMS: u64 = 8;
+
 /// Failed sign-ins (and link requests) from one address within the window before it is
 /// refused until they age.
 pub const MAX_FAILURES_PER_ADDRESS: u64 = 20;
@@ -180,6 +186,8 @@ pub const ALL: &[(&str, u64)] = &[
     ("SIGN_IN_WINDOW_SECS", SIGN_IN_WINDOW_SECS),
     ("MAX_FAILURES_PER_ACCOUNT", MAX_FAILURES_PER_ACCOUNT),
     ("MAX_FAILURES_PER_ADDRESS", MAX_FAILURES_PER_ADDRESS),
+    ("MAX_SUGGESTIONS", MAX_SUGGESTIONS as u64),
+    ("MAX_SUGGESTION_TERMS", MAX_SUGGESTION_TERMS),
 ];
 
 // a default never exceeds its maximum: checked as the crate builds

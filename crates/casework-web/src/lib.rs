@@ -147,6 +147,7 @@ pub fn router(state: WebState) -> Router {
         // the portal
         .route("/portal", get(portal::my_cases))
         .route("/portal/new", get(portal::new_case))
+        .route("/portal/suggestions", get(portal::suggestions))
         .route("/portal/cases", post(portal::open_case))
         .route("/portal/cases/{number}", get(portal::case_page))
         .route("/portal/cases/{number}/reply", post(portal::reply))

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    Case, Customer as CaseCustomer, Origin, PostKind, Priority, Visibility,
+    Case, Customer as CaseCustomer, Origin, PostKind, Priority, RefKind, Visibility,
 };
 use casework_core::ports::{CaseFilter, PageRequest};
 use casework_core::workflow::{Command, NewCase};
@@ -96,26 +96,88 @@ pub async fn my_cases(
     )
 }
 
+/// A suggestion while a customer types a new case's title: an article, or a case of
+/// theirs solved before (with a link to it).
+pub struct Suggestion {
+    title: String,
+    href: Option<String>,
+    what: String,
+}
+
 /// "Open a case".
 #[derive(Template)]
 #[template(path = "portal_new.html")]
 struct NewCasePage {
     chrome: Chrome,
     forms: Forms,
+    suggestions: Vec<Suggestion>,
+}
+
+/// The suggestions alone, for htmx to swap in under the title as it is typed.
+#[derive(Template)]
+#[template(path = "suggestions.html")]
+struct SuggestionsFragment {
+    suggestions: Vec<Suggestion>,
 }
 
 const NEW_FIELDS: &[&str] = &["title", "description", "product", "product_version"];
 
-/// `GET /portal/new`.
-pub async fn new_case(State(state): State<WebState>, Customer(v): Customer) -> Response {
+/// What the service suggests for `title` (nothing when it refuses: suggestions only help).
+async fn suggest(state: &WebState, v: &Visitor, title: &str) -> Vec<Suggestion> {
+    let hits = match state.service.suggestions(&v.actor, title).await {
+        Ok(hits) => hits,
+        Err(e) => {
+            tracing::debug!(error = %e, "no suggestions");
+            Vec::new()
+        }
+    };
+    hits.into_iter()
+        .map(|h| match h.kind {
+            RefKind::Case => {
+                let number = h.reference.parse::<CaseNumber>().ok();
+                Suggestion {
+                    href: number.map(|n| format!("/portal/cases/{}", n.get())),
+                    what: format!("Your case {}, solved", h.reference),
+                    title: h.title,
+                }
+            }
+            _ => Suggestion {
+                title: h.title,
+                href: None,
+                what: "Article".into(),
+            },
+        })
+        .collect()
+}
+
+/// `GET /portal/new`, with the suggestions for `?title=` when one is given.
+pub async fn new_case(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Params(p): Params,
+) -> Response {
     let chrome = Chrome::new(&state, Some(&v), "Open a case").at("new");
+    let title = p.get("title").to_string();
+    let suggestions = suggest(&state, &v, &title).await;
+    let forms = Forms::prefill("new", &[("title", title)]);
     render(
         StatusCode::OK,
         &NewCasePage {
             chrome,
-            forms: Forms::default(),
+            forms,
+            suggestions,
         },
     )
+}
+
+/// `GET /portal/suggestions?title=`: the suggestions fragment.
+pub async fn suggestions(
+    State(state): State<WebState>,
+    Customer(v): Customer,
+    Params(p): Params,
+) -> Response {
+    let suggestions = suggest(&state, &v, p.get("title")).await;
+    render(StatusCode::OK, &SuggestionsFragment { suggestions })
 }
 
 /// `POST /portal/cases`: opens a case for the signed-in customer.
@@ -157,7 +219,15 @@ pub async fn open_case(
             let mut forms = Forms::sent("new", &form);
             let status = forms.refuse(&e, NEW_FIELDS);
             let chrome = Chrome::new(&state, Some(&v), "Open a case").at("new");
-            render(status, &NewCasePage { chrome, forms })
+            let suggestions = suggest(&state, &v, form.get("title")).await;
+            render(
+                status,
+                &NewCasePage {
+                    chrome,
+                    forms,
+                    suggestions,
+                },
+            )
         }
     }
 }

@@ -1476,3 +1476,114 @@ async fn a_customer_opens_a_case_replies_and_asks_to_reopen() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
 }
+
+// ---------------------------------------------------------------------------------------
+// Suggestions while a customer types a new case's title
+
+/// Everything the closing checklist needs, then a resolved close, as Lee.
+async fn solve(desk: &Desk, n: u64) {
+    use casework_core::model::{CloseMode, PostKind, Resolution, Visibility};
+    let lee = desk.actor("lee");
+    let number = n.to_string().parse().unwrap();
+    let edit = casework_core::workflow::CaseEdit {
+        product: Some("Maps".into()),
+        product_version: Some("2.1".into()),
+        product_area: Some("Export".into()),
+        functionality: Some("PDF".into()),
+        issue: Some("Timeout".into()),
+        ..Default::default()
+    };
+    for cmd in [
+        casework_core::Command::Edit(edit),
+        casework_core::Command::ConfirmTitle,
+        casework_core::Command::AddPost {
+            kind: PostKind::Summary,
+            body: "Raised the timeout.".into(),
+            visibility: Visibility::Internal,
+        },
+        casework_core::Command::Close {
+            mode: CloseMode::Resolved,
+            resolution: Some(Resolution {
+                primary: "Configuration".into(),
+                secondary: "Timeout raised".into(),
+            }),
+            notify_customer: false,
+        },
+    ] {
+        desk.svc.execute(&lee, number, None, cmd).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_customer_typing_a_title_is_shown_articles_and_their_own_solved_cases_only() {
+    let desk = Desk::new().await;
+    let own_solved = desk.open("Map export times out", "Jordan", JORDAN).await;
+    let own_open = desk.open("Map export is blurry", "Jordan", JORDAN).await;
+    let others = desk
+        .open("Eve's map export times out too", "Eve", EVE)
+        .await;
+    solve(&desk, own_solved).await;
+    solve(&desk, others).await;
+    desk.svc
+        .add_article(
+            &desk.actor("ana"),
+            casework_core::model::NewArticle {
+                title: "Exporting large maps".into(),
+                body: "Raise the export timeout for large maps.".into(),
+                url: None,
+            },
+        )
+        .await
+        .unwrap();
+    let r = desk
+        .htmx_get("/portal/suggestions?title=map+export+timeout", "jordan")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Exporting large maps"), "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "<a href=\"/portal/cases/{own_solved}\">Map export times out</a>"
+        )),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("blurry"), "an open case is no answer yet");
+    assert!(!r.body.contains("Eve"), "never another customer's case");
+    assert!(!r.body.contains("<html"), "a fragment");
+    let _ = own_open;
+    // the page itself shows them for ?title= (and a blank title shows none)
+    let page = desk
+        .get("/portal/new?title=export+timeout", Some("jordan"))
+        .await;
+    assert!(page.body.contains("These may already answer it"));
+    assert!(page.body.contains("value=\"export timeout\""));
+    let blank = desk.get("/portal/new", Some("jordan")).await;
+    assert!(!blank.body.contains("These may already answer it"));
+    // Eve sees her own solved case, not Jordan's
+    let eve = desk
+        .htmx_get("/portal/suggestions?title=map+export+timeout", "eve")
+        .await;
+    assert!(
+        eve.body.contains("Eve&#39;s map export") || eve.body.contains("Eve's map export"),
+        "{}",
+        eve.body
+    );
+    assert!(!eve.body.contains("Map export times out<"), "{}", eve.body);
+    // staff are at the desk, not here
+    let ana = desk.get("/portal/suggestions?title=map", Some("ana")).await;
+    assert_eq!(ana.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn without_the_suggest_permission_nothing_is_suggested() {
+    let text = casework_core::config::DEFAULT_WORKFLOW
+        .replace("\"post_customer\", \"suggest\"]", "\"post_customer\"]");
+    let desk = Desk::with_config(WorkflowConfig::parse(&text).unwrap()).await;
+    let n = desk.open("Map export times out", "Jordan", JORDAN).await;
+    solve(&desk, n).await;
+    let r = desk
+        .htmx_get("/portal/suggestions?title=map+export", "jordan")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("Map export"), "{}", r.body);
+}

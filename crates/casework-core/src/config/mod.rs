@@ -61,6 +61,9 @@ string_enum!(
         /// Hand Casework raw inbound email (`casework mail ingest`, `POST
         /// /api/v1/inbound/email`): what a mail pipe or a provider's webhook holds.
         IngestMail = "ingest_mail",
+        /// Be shown what may already answer a new case's title: articles, and one's own
+        /// cases solved before (the portal's suggestions while a customer types).
+        Suggest = "suggest",
     }
 );
 

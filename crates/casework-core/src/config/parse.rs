@@ -416,7 +416,10 @@ fn permissions(
         set.retain(|p| {
             matches!(
                 p,
-                Permission::OpenCase | Permission::ViewCase | Permission::PostCustomer
+                Permission::OpenCase
+                    | Permission::ViewCase
+                    | Permission::PostCustomer
+                    | Permission::Suggest
             )
         });
     }

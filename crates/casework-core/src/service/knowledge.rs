@@ -6,7 +6,8 @@ use crate::config::Permission;
 use crate::ids::CaseNumber;
 use crate::input::{optional_line, required_line};
 use crate::limits::{
-    MAX_DEFECT_KEY, MAX_DEFECT_STATE, MAX_HITS, MAX_QUERY, MAX_SHORT_TEXT, MAX_TEXT, MAX_URL,
+    MAX_DEFECT_KEY, MAX_DEFECT_STATE, MAX_HITS, MAX_QUERY, MAX_SHORT_TEXT, MAX_SUGGESTION_TERMS,
+    MAX_SUGGESTIONS, MAX_TEXT, MAX_URL,
 };
 use crate::model::{Actor, Article, Defect, NewArticle, RefKind, Role};
 use crate::ports::{Scope, SearchHit, SearchQuery};
@@ -39,6 +40,70 @@ impl CaseService {
                 limit: limit.clamp(1, MAX_HITS),
             })
             .await?)
+    }
+
+    /// What may already answer a new case's title, for a customer typing it (the portal's
+    /// suggestions): articles, and the customer's own cases closed as resolved, best first.
+    /// Each term of the title is searched in the customer's scope (their cases'
+    /// customer-visible text, and articles: never another customer's case, never internal
+    /// text) and a hit's scores are summed, so a hit matching more of the title ranks
+    /// higher; at most [`MAX_SUGGESTIONS`]. Needs `suggest`; a blank title suggests nothing.
+    pub async fn suggestions(
+        &self,
+        actor: &Actor,
+        title: &str,
+    ) -> Result<Vec<SearchHit>, ServiceError> {
+        self.require(actor, Permission::Suggest, "be shown suggestions")?;
+        let Some(title) = optional_text("title", Some(title), MAX_QUERY)? else {
+            return Ok(Vec::new());
+        };
+        let scope = match (&actor.role, &actor.email) {
+            (Role::Customer, Some(e)) => Scope::Customer(e.clone()),
+            // a customer without an address has no cases, and sees no one else's
+            (Role::Customer, None) => return Ok(Vec::new()),
+            _ => Scope::Staff,
+        };
+        let mut found: Vec<SearchHit> = Vec::new();
+        let terms = crate::text::query_terms(&title);
+        for term in terms.into_iter().take(MAX_SUGGESTION_TERMS as usize) {
+            let hits = self
+                .store
+                .search(SearchQuery {
+                    text: term,
+                    kind: None,
+                    scope: scope.clone(),
+                    limit: MAX_HITS,
+                })
+                .await?;
+            for hit in hits.into_iter().filter(|h| h.kind != RefKind::Defect) {
+                match found
+                    .iter_mut()
+                    .find(|f| f.kind == hit.kind && f.reference == hit.reference)
+                {
+                    Some(f) => f.score += hit.score,
+                    None => found.push(hit),
+                }
+            }
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut out = Vec::new();
+        for hit in found {
+            if out.len() == MAX_SUGGESTIONS as usize {
+                break;
+            }
+            if hit.kind == RefKind::Case {
+                // only a case solved before: closed as resolved, and still closed
+                let Ok(number) = hit.reference.parse::<CaseNumber>() else {
+                    continue;
+                };
+                let case = self.store.load_case(number).await?;
+                if case.close_mode != Some(crate::model::CloseMode::Resolved) {
+                    continue;
+                }
+            }
+            out.push(hit);
+        }
+        Ok(out)
     }
 
     /// Cases, articles and defects similar to a case (seed step 5).

@@ -1524,9 +1524,10 @@ fn a_customer_asking_to_reopen_reopens_as_the_closed_reply_policy_says() {
 
     // a customer without post_customer may not ask
     let text = crate::config::DEFAULT_WORKFLOW.replace(
-        "customer = [\"open_case\", \"view_case\", \"post_customer\"]",
-        "customer = [\"open_case\", \"view_case\"]",
+        "customer = [\"open_case\", \"view_case\", \"post_customer\", \"suggest\"]",
+        "customer = [\"open_case\", \"view_case\", \"suggest\"]",
     );
+    assert_ne!(text, crate::config::DEFAULT_WORKFLOW);
     let mut h = Harness::with_config(WorkflowConfig::parse(&text).unwrap());
     h.make_ready();
     h.run(&agent(), resolved());
