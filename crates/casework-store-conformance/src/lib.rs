@@ -53,6 +53,33 @@ pub fn run<F: Future<Output = ()>>(f: F) {
     }
 }
 
+/// Every page of the case list in `order`, `size` cases a page, following each page's
+/// cursor to the end: the numbers of each page in turn. The conformance groups and the
+/// stores' upgrade tests walk lists with it, so they all read cursors the same way.
+pub async fn list_pages<S: casework_core::ports::CaseQueries + ?Sized>(
+    store: &S,
+    filter: casework_core::ports::CaseFilter,
+    order: casework_core::ports::CaseOrder,
+    size: u32,
+) -> Vec<Vec<casework_core::ids::CaseNumber>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let req =
+            casework_core::ports::PageRequest::from_params_in(order, Some(size), cursor.as_deref())
+                .unwrap_or_else(|e| panic!("a page request in {order:?}: {e}"));
+        let page = store
+            .list_cases(filter.clone(), req)
+            .await
+            .unwrap_or_else(|e| panic!("a page of the case list in {order:?}: {e}"));
+        pages.push(page.items.iter().map(|c| c.number).collect());
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return pages,
+        }
+    }
+}
+
 /// Every group, each in its module: what a store must pass to be done. A new capability's
 /// group is one more line here.
 #[macro_export]

@@ -151,7 +151,7 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
 
     use casework_core::event::replay;
     use casework_core::model::{Actor, PostKind, Priority, Role, Visibility};
-    use casework_core::ports::{CaseFilter, CaseOrder, CaseQueries, PageRequest, updated_key};
+    use casework_core::ports::{CaseFilter, CaseOrder, updated_key};
     use casework_core::testing::{FixedClock, SequentialIds};
     use casework_core::workflow::{CaseEdit, Command};
     use casework_core::{CaseService, Templates, WorkflowConfig};
@@ -242,17 +242,9 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
         None
     );
     let walk = async |order: CaseOrder| {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
-            let page = store.list_cases(CaseFilter::default(), req).await.unwrap();
-            seen.extend(page.items.iter().map(|c| c.number));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return seen,
-            }
-        }
+        casework_store_conformance::list_pages(&store, CaseFilter::default(), order, 2)
+            .await
+            .concat()
     };
     assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
     assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);

@@ -642,7 +642,7 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
 #[tokio::test]
 async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     use casework_core::model::{Actor, Priority, Role};
-    use casework_core::ports::{CaseOrder, PageRequest};
+    use casework_core::ports::CaseOrder;
     use casework_core::workflow::{CaseEdit, Command};
 
     let dir = fresh_dir("v11");
@@ -704,17 +704,9 @@ async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     );
     // and the lists in the other orders read the filled keys, a page at a time
     let walk = async |order: CaseOrder| {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
-            let page = store.list_cases(CaseFilter::default(), req).await.unwrap();
-            seen.extend(page.items.iter().map(|c| c.number));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return seen,
-            }
-        }
+        casework_store_conformance::list_pages(&*store, CaseFilter::default(), order, 2)
+            .await
+            .concat()
     };
     assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
     assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);

@@ -233,26 +233,11 @@ pub async fn lists_filter_by_priority_and_owner_and_walk_every_order<
         let mut expected = cases.clone();
         expected.sort_by(|x, y| order.compare(x, y));
         let expected: Vec<u64> = expected.iter().map(|c| n(c.number)).collect();
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let req = PageRequest::from_params_in(order, Some(2), cursor.as_deref()).unwrap();
-            let page = b
-                .store
-                .list_cases(CaseFilter::default(), req)
-                .await
-                .unwrap();
-            assert!(page.items.len() <= 2);
-            seen.extend(page.items.iter().map(|c| n(c.number)));
-            pages += 1;
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        let pages = crate::list_pages(&*b.store, CaseFilter::default(), order, 2).await;
+        assert!(pages.iter().all(|p| p.len() <= 2), "{order:?}");
+        let seen: Vec<u64> = pages.concat().into_iter().map(n).collect();
         assert_eq!(seen, expected, "{order:?}");
-        assert_eq!(pages, 4, "{order:?}");
+        assert_eq!(pages.len(), 4, "{order:?}");
         // the filters hold in every order
         let req = PageRequest::from_params_in(order, Some(50), None).unwrap();
         let urgent = CaseFilter {
