@@ -1,6 +1,7 @@
 //! Inbound email through the real `casework` program: `casework mail ingest` takes the
 //! committed fixture corpus, each message with its expected outcome and exit code (the
-//! ones an MTA understands), each exactly once; a customer's reply to the email Casework
+//! ones an MTA understands), each exactly once, what can never be taken kept in the
+//! quarantine and released or dropped from there; a customer's reply to the email Casework
 //! sent lands on the case and starts the non-response count over; a stranger quoting the
 //! case number does not get in.
 
@@ -31,7 +32,8 @@ fn ingest_file(cw: &Cw, path: &std::path::Path) -> (i32, Option<Value>, String) 
 fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() {
     let cw = staffed("mail-ingest");
     // what each message of the corpus must become on an empty store: no case of theirs
-    // exists, so people's mail opens cases, and machines' mail is refused (65)
+    // exists, so people's mail opens cases, and machines' mail is kept in the quarantine
+    // (exit 0: the message is safe with Casework, the MTA must not bounce it)
     let refused = [
         ("bounce-exim.eml", "no message Casework sent"),
         ("bounce-plain-text.eml", "no message Casework sent"),
@@ -51,8 +53,13 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
         let (code, json, stderr) = ingest_file(&cw, &path);
         match refused.iter().find(|(n, _)| n == name) {
             Some((_, why)) => {
-                assert_eq!(code, 65, "{name}: {stderr}");
-                assert!(stderr.contains(why), "{name}: {stderr}");
+                assert_eq!(code, 0, "{name}: {stderr}");
+                let json = json.unwrap();
+                assert_eq!(json["outcome"], "quarantined", "{name}: {json}");
+                assert!(
+                    json["reason"].as_str().unwrap().contains(why),
+                    "{name}: {json}"
+                );
             }
             None => {
                 assert_eq!(code, 0, "{name}: {stderr}");
@@ -65,7 +72,8 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
         // delivered again: the same answer, nothing new
         let (again, json, _) = ingest_file(&cw, &path);
         assert_eq!(again, code, "{name}");
-        if let Some(json) = json {
+        let json = json.unwrap();
+        if json["outcome"] == "taken" {
             assert_eq!(json["duplicate"], true, "{name}: {json}");
         }
     }
@@ -79,10 +87,15 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
     let case = cw.json(&["--as", "Ana Lopez", "case", "show", "1"]);
     assert_eq!(case["case"]["origin"], "email", "{case}");
     assert_eq!(case["timeline"][1]["type"], "email_received", "{case}");
-    // nothing at all, and bytes that are no email: never takeable
-    assert_eq!(cw.run_with(&["mail", "ingest"], Some("")).code, 65);
+    // each refused message is kept once, however often it came
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    assert_eq!(kept.as_array().unwrap().len(), refused.len(), "{kept}");
+    // nothing at all, and bytes that are no email: never takeable, kept too
+    let empty = cw.run_with(&["mail", "ingest"], Some(""));
+    assert_eq!(empty.code, 0, "{empty:?}");
+    assert!(empty.stdout.contains("kept in the quarantine"), "{empty:?}");
     let junk = cw.run_with(&["mail", "ingest"], Some("\u{1}\u{2} not an email"));
-    assert_eq!(junk.code, 65, "{junk:?}");
+    assert_eq!(junk.code, 0, "{junk:?}");
     // a store that cannot be used now: the MTA keeps the message and tries later
     let blocked = cw.dir.join("a-file");
     std::fs::write(&blocked, "").unwrap();
@@ -96,6 +109,73 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
         &fixture("plain.eml").display().to_string(),
     ]);
     assert_eq!(later.code, 75, "{later:?}");
+}
+
+#[test]
+fn mail_quarantine_lists_shows_releases_and_drops_what_was_kept() {
+    let cw = staffed("mail-quarantine");
+    let n = open(&cw, "Map service fails to publish");
+    let ana = |args: &[&str]| as_ana(&cw, args);
+    ana(&["case", "take", &n]);
+    // an out-of-office answering no case: kept, with the bytes as they came
+    let ooo = std::fs::read(fixture("out-of-office.eml")).unwrap();
+    let (code, json, stderr) = ingest_file(&cw, &fixture("out-of-office.eml"));
+    assert_eq!(code, 0, "{stderr}");
+    let id = json.unwrap()["id"].as_str().unwrap().to_string();
+    let junk = cw.run_with(
+        &["--json", "mail", "ingest"],
+        Some("\u{1b}[31m not an email"),
+    );
+    let junk: Value = serde_json::from_str(&junk.stdout).unwrap();
+    let junk_id = junk["id"].as_str().unwrap().to_string();
+
+    // an agent may not read it; a lead may
+    let denied = cw.run(&["--as", "Ana Lopez", "mail", "quarantine", "list"]);
+    assert_ne!(denied.code, 0, "{denied:?}");
+    let lee = |args: &[&str]| {
+        let mut all = vec!["--as", "Lee Park", "mail", "quarantine"];
+        all.extend_from_slice(args);
+        cw.run(&all)
+    };
+    let listed = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed[0]["source"], "ingest", "{listed}");
+    assert_eq!(listed[0]["size"], ooo.len(), "{listed}");
+    assert!(
+        listed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("automatic message")
+    );
+    let table = lee(&["list"]);
+    assert!(
+        table.stdout.contains(&id) && table.stdout.contains("automatic"),
+        "{table:?}"
+    );
+    // --raw gives the bytes exactly; the text view escapes what a terminal would obey
+    let raw = cw.run(&[
+        "--as",
+        "Lee Park",
+        "mail",
+        "quarantine",
+        "show",
+        &id,
+        "--raw",
+    ]);
+    assert_eq!(raw.stdout.as_bytes(), ooo.as_slice());
+    let shown = lee(&["show", &junk_id]);
+    assert!(shown.stdout.contains("\\u{1b}[31m"), "{shown:?}");
+    assert!(!shown.stdout.contains('\u{1b}'), "{shown:?}");
+
+    // released while nothing changed, it is refused again and stays
+    let again = cw.json(&["--as", "Lee Park", "mail", "quarantine", "release", &id]);
+    assert_eq!(again["outcome"], "still_refused", "{again}");
+    // dropped: gone, and dropping again is not found
+    let dropped = lee(&["drop", &junk_id]);
+    assert_eq!(dropped.code, 0, "{dropped:?}");
+    assert_ne!(lee(&["drop", &junk_id]).code, 0);
+    let left = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
 }
 
 /// A reply as a mail client writes it: answering `message_id`, from `from`.
@@ -165,7 +245,7 @@ fn a_customer_reply_lands_on_its_case_and_a_stranger_quoting_the_number_does_not
 }
 
 #[tokio::test]
-async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() {
+async fn mail_fetch_takes_an_imap_mailbox_once_and_keeps_what_it_cannot_take() {
     use casework_e2e::dovecot::Dovecot;
     use casework_mail::imap::{ImapMailbox, ImapSettings};
     let server = Dovecot::start("cli-fetch");
@@ -189,7 +269,12 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() 
     let cw = staffed("mail-fetch");
     let first = cw.json(&["mail", "fetch", "--imap", &url]);
     assert_eq!(first["opened"], 3, "{first}");
-    assert_eq!(first["left"].as_array().unwrap().len(), 2, "{first}");
+    // what can never be taken is kept in the quarantine and confirmed, not left behind
+    assert_eq!(first["quarantined"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(first["left"].as_array().unwrap().len(), 0, "{first}");
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    assert_eq!(kept.as_array().unwrap().len(), 2, "{kept}");
+    assert_eq!(kept[0]["source"], "imap", "{kept}");
     // a second run (a restart) finds the same mail and repeats nothing
     let second = cw.json(&["mail", "fetch", "--imap", &url]);
     assert_eq!(
@@ -199,7 +284,7 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() 
     );
     let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
     assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
-    // with processed=FOLDER, taken mail leaves the inbox; the refused stays for a person
+    // with processed=FOLDER, taken and kept mail leaves the inbox
     let moving = server.url("INBOX", "?processed=Archive");
     let third = cw.json(&["mail", "fetch", "--imap", &moving]);
     assert_eq!(third["duplicates"], 3, "{third}");
@@ -209,7 +294,7 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_leaves_what_it_cannot_take() 
             fourth["duplicates"].as_u64(),
             fourth["left"].as_array().unwrap().len()
         ),
-        (Some(0), 2),
+        (Some(0), 0),
         "{fourth}"
     );
     // a wrong password is a clear usage error

@@ -949,7 +949,7 @@ pub enum OutboxStatusArg {
 pub enum MailCmd {
     /// Take one RFC 5322 message from standard input (an MTA pipe) onto its case
     #[command(
-        after_help = "Examples:\n  casework mail ingest --file message.eml\n  casework --json mail ingest --file message.eml\n\nWithout --file the message is read from standard input, as an MTA pipes it\n(a Postfix example is in docs/operations.md).\nExit codes an MTA understands: 0 taken (or taken before: nothing changes),\n65 never takeable (unreadable, no sender, an auto-reply answering no case),\n75 try later (the store is unavailable or busy)."
+        after_help = "Examples:\n  casework mail ingest --file message.eml\n  casework --json mail ingest --file message.eml\n\nWithout --file the message is read from standard input, as an MTA pipes it\n(a Postfix example is in docs/operations.md).\nExit codes an MTA understands: 0 taken (or taken before: nothing changes), or\nnever takeable (unreadable, no sender, an auto-reply answering no case) and kept\nin the quarantine (see `mail quarantine`); 75 try later (the store is\nunavailable or busy)."
     )]
     Ingest {
         /// Read the message from this file instead of standard input
@@ -958,13 +958,54 @@ pub enum MailCmd {
     },
     /// Take every message of an IMAP mailbox once, then stop
     #[command(
-        after_help = "Examples:\n  CASEWORK_IMAP_PASSWORD=secret casework mail fetch \\\n      --imap 'imaps://support@mail.example.com/INBOX?processed=Casework'\n  casework mail fetch --imap 'imap://desk:pw@127.0.0.1:1143/INBOX?tls=none'\n\nURL options: processed=FOLDER (move taken mail there; else it is marked \\Seen),\ntls=starttls|none (none only on loopback), timeout=30s, ca=FILE.pem, batch=50.\nA message taken is confirmed only after it is committed; one that can never be\ntaken is left in the mailbox and listed. Taking a message twice changes nothing."
+        after_help = "Examples:\n  CASEWORK_IMAP_PASSWORD=secret casework mail fetch \\\n      --imap 'imaps://support@mail.example.com/INBOX?processed=Casework'\n  casework mail fetch --imap 'imap://desk:pw@127.0.0.1:1143/INBOX?tls=none'\n\nURL options: processed=FOLDER (move taken mail there; else it is marked \\Seen),\ntls=starttls|none (none only on loopback), timeout=30s, ca=FILE.pem, batch=50.\nA message taken is confirmed only after it is committed; one that can never be\ntaken is kept in the quarantine (`mail quarantine`), then confirmed; one over\nthe size limit is left in the mailbox and listed. Taking a message twice changes nothing."
     )]
     Fetch {
         /// imaps://USER[:PASS]@HOST[:993]/MAILBOX or imap://… (STARTTLS); the password
         /// may come from CASEWORK_IMAP_PASSWORD
         #[arg(long)]
         imap: String,
+    },
+    /// Inbound email the pipeline refused and kept: list, show, release, drop
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCmd {
+    /// Kept messages, oldest first
+    #[command(after_help = "Example:\n  casework --as lee mail quarantine list")]
+    List {
+        /// At most this many
+        #[arg(long, default_value_t = DEFAULT_OUTBOX)]
+        limit: u32,
+    },
+    /// One kept message: when, from which input, why, and its text
+    #[command(
+        after_help = "Examples:\n  casework --as lee mail quarantine show q-0123456789abcdef0123\n  casework --as lee mail quarantine show q-0123456789abcdef0123 --raw > kept.eml"
+    )]
+    Show {
+        /// Its id (from `mail quarantine list`)
+        id: String,
+        /// Write the message's bytes exactly as they arrived, and nothing else
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Run the pipeline again on a kept message: taken, it leaves the quarantine
+    #[command(
+        after_help = "Example:\n  casework --as lee mail quarantine release q-0123456789abcdef0123"
+    )]
+    Release {
+        /// Its id
+        id: String,
+    },
+    /// Remove a kept message for good
+    #[command(
+        after_help = "Example:\n  casework --as lee mail quarantine drop q-0123456789abcdef0123"
+    )]
+    Drop {
+        /// Its id
+        id: String,
     },
 }
 

@@ -30,9 +30,6 @@ pub mod exit {
     /// Casework failed inside: a bug, or stored data that does not read back (the message
     /// says what; retrying will not help).
     pub const INTERNAL: u8 = 5;
-    /// `mail ingest`: the message can never be taken (sysexits' `EX_DATAERR`); the MTA
-    /// returns it to its sender.
-    pub const MAIL_REFUSED: u8 = 65;
     /// `mail ingest`: try again later (sysexits' `EX_TEMPFAIL`); the MTA keeps the message
     /// queued.
     pub const MAIL_TRY_LATER: u8 = 75;

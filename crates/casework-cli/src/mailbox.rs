@@ -1,17 +1,18 @@
 //! Fetching an IMAP mailbox into the ingestion pipeline: what `casework mail fetch` runs
 //! once and `casework serve --imap` runs on an interval. Each fetched message goes through
-//! the service (`CaseService::ingest_raw`), and only the ones it took (or had taken before)
+//! the service (`CaseService::ingest_or_keep`), and only the ones it took (or had taken before)
 //! are confirmed to the server (marked `\Seen`, or moved to the URL's `processed=FOLDER`),
 //! so a crash between fetch and commit only means the same messages come back, which the
 //! pipeline's idempotency keys make harmless. A message the pipeline refuses for good
-//! (unreadable, an auto-reply answering no case, over the size limit) is left in the
-//! mailbox, unconfirmed, and reported: nothing that arrives is lost. A failure that may
-//! pass (the store, the server) stops the run after confirming what was taken.
+//! (unreadable, an auto-reply answering no case) is kept in the quarantine, then confirmed
+//! (kept once: its quarantine id is its digest); one over the size limit, which is never
+//! fetched whole, is left in the mailbox, unconfirmed, and reported: nothing that arrives
+//! is lost. A failure that may pass (the store, the server) stops the run after confirming
+//! what was taken or kept.
 
 use casework_core::CaseService;
-use casework_core::WorkflowError;
 use casework_core::model::Actor;
-use casework_core::service::ServiceError;
+use casework_core::service::Intake;
 use casework_mail::imap::{Fetched, ImapError, ImapMailbox, ImapSettings};
 use serde::Serialize;
 
@@ -26,8 +27,21 @@ pub struct FetchReport {
     pub added: u32,
     /// Messages taken before (nothing changed), confirmed again.
     pub duplicates: u32,
-    /// Messages refused for good and left in the mailbox: UID and why.
+    /// Messages refused for good and kept in the quarantine (then confirmed).
+    pub quarantined: Vec<KeptMessage>,
+    /// Messages over the size limit, left in the mailbox: UID and why.
     pub left: Vec<LeftMessage>,
+}
+
+/// A message kept in the quarantine.
+#[derive(Debug, Serialize)]
+pub struct KeptMessage {
+    /// Its UID.
+    pub uid: u32,
+    /// Its id in the quarantine.
+    pub id: String,
+    /// Why it was not taken.
+    pub reason: String,
 }
 
 /// A message left in the mailbox.
@@ -73,8 +87,8 @@ pub async fn fetch_once(
                     continue;
                 }
             };
-            match service.ingest_raw(actor, &raw).await {
-                Ok(got) => {
+            match service.ingest_or_keep(actor, "imap", &raw).await {
+                Ok(Intake::Taken(got)) => {
                     match (got.duplicate, got.created) {
                         (true, _) => report.duplicates += 1,
                         (false, true) => report.opened += 1,
@@ -82,11 +96,13 @@ pub async fn fetch_once(
                     }
                     confirm.push(m.uid);
                 }
-                Err(ServiceError::Workflow(WorkflowError::Invalid { message, .. })) => {
-                    report.left.push(LeftMessage {
+                Ok(Intake::Quarantined(kept)) => {
+                    report.quarantined.push(KeptMessage {
                         uid: m.uid,
-                        reason: message,
+                        id: kept.id,
+                        reason: kept.reason,
                     });
+                    confirm.push(m.uid);
                 }
                 Err(e) => {
                     stop = Some(e);

@@ -405,6 +405,10 @@ impl Modify for BearerAuth {
         crate::store_api::list_tokens,
         crate::store_api::revoke_token,
         crate::store_api::stats,
+        crate::store_api::quarantine_put,
+        crate::store_api::quarantine_list,
+        crate::store_api::quarantine_get,
+        crate::store_api::quarantine_remove,
     )
 )]
 pub struct ApiDoc;
@@ -497,7 +501,11 @@ mod tests {
             crate::store_api::__path_find_token,
             crate::store_api::__path_list_tokens,
             crate::store_api::__path_revoke_token,
-            crate::store_api::__path_stats
+            crate::store_api::__path_stats,
+            crate::store_api::__path_quarantine_put,
+            crate::store_api::__path_quarantine_list,
+            crate::store_api::__path_quarantine_get,
+            crate::store_api::__path_quarantine_remove
         );
         <Problem as ToSchema>::schemas(&mut schemas);
         schemas.push((

@@ -31,6 +31,7 @@ use crate::{ApiError, AppState, Auth, Body, Params};
 pub(crate) const RULES: &[Rule] = &[
     Rule(Query("/store/v1/outbox", "limit"), Count),
     Rule(Query("/store/v1/feed", "limit"), Count),
+    Rule(Query("/store/v1/quarantine", "limit"), Count),
     Rule(Property("PageRequest", "limit"), Count),
     Rule(Property("SearchQuery", "limit"), Count),
     Rule(Property("Similar", "limit"), Count),
@@ -65,6 +66,14 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/store/v1/stats", get(stats))
         .route("/store/v1/feed", get(feed))
+        .route(
+            "/store/v1/quarantine",
+            get(quarantine_list).post(quarantine_put),
+        )
+        .route(
+            "/store/v1/quarantine/{id}",
+            get(quarantine_get).delete(quarantine_remove),
+        )
 }
 
 /// The caller's handle on the store: core gives it to a principal the workflow file grants
@@ -505,4 +514,66 @@ async fn feed(Storage(s): Storage, Params(q): Params<FeedQuery>) -> Answer {
     ok(s.feed(q.after, q.limit, q.customer)
         .await
         .map_err(store_error)?)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct QuarantineQuery {
+    /// At most this many.
+    #[param(value_type = u64)]
+    limit: u32,
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/quarantine",
+    tag = "store",
+    summary = "Keep a refused inbound message",
+    request_body = casework_core::ports::QuarantinedMessage,
+    responses((status = 204, description = "Kept"), crate::openapi::Problems)
+)]
+async fn quarantine_put(
+    Storage(s): Storage,
+    Body(m): Body<casework_core::ports::QuarantinedMessage>,
+) -> Answer {
+    s.quarantine_put(m).await.map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/quarantine",
+    tag = "store",
+    summary = "Refused inbound messages, oldest first",
+    params(QuarantineQuery),
+    responses((status = 200, description = "Messages", body = Vec<casework_core::ports::QuarantinedMessage>), crate::openapi::Problems)
+)]
+async fn quarantine_list(Storage(s): Storage, Params(q): Params<QuarantineQuery>) -> Answer {
+    ok(s.quarantine_list(q.limit).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/quarantine/{id}",
+    tag = "store",
+    summary = "One refused inbound message",
+    params(("id" = String, Path, description = "Quarantine id")),
+    responses((status = 200, description = "The message", body = casework_core::ports::QuarantinedMessage), crate::openapi::Problems)
+)]
+async fn quarantine_get(Storage(s): Storage, Path(id): Path<String>) -> Answer {
+    ok(s.quarantine_get(id).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/store/v1/quarantine/{id}",
+    tag = "store",
+    summary = "Remove a refused inbound message",
+    params(("id" = String, Path, description = "Quarantine id")),
+    responses((status = 204, description = "Removed"), crate::openapi::Problems)
+)]
+async fn quarantine_remove(Storage(s): Storage, Path(id): Path<String>) -> Answer {
+    s.quarantine_remove(id).await.map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

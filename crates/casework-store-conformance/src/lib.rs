@@ -1,6 +1,6 @@
 //! The behaviour suite every Casework store must pass, grouped as core's store port is: one
 //! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
-//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`, `sessions.rs`), and last
+//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`, `sessions.rs`, `quarantine.rs`), and last
 //! `service.rs`, the service driven over the whole store, and `inbound.rs`, inbound email
 //! through it.
 //!
@@ -94,6 +94,7 @@ macro_rules! suite {
         $crate::diagnostics_suite!($make);
         $crate::feed_suite!($make);
         $crate::sessions_suite!($make);
+        $crate::quarantine_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -240,6 +241,21 @@ macro_rules! sessions_suite {
     };
 }
 
+/// One `#[test]` per behaviour of the quarantine: refused inbound messages kept byte for
+/// byte, listed oldest first, kept once per id and removed once, in a module `quarantine`,
+/// each on a fresh store from `$make`, which needs `Quarantine`.
+#[macro_export]
+macro_rules! quarantine_suite {
+    ($make:expr) => {
+        $crate::__group!(quarantine; $make;
+            kept_messages_round_trip_byte_for_byte,
+            the_list_is_oldest_first_and_limited,
+            an_id_is_kept_once,
+            removing_takes_one_message_once,
+        );
+    };
+}
+
 /// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
 /// `$make`, which needs `CaseStore (every capability)`.
 #[macro_export]
@@ -265,6 +281,7 @@ macro_rules! inbound_suite {
             a_reply_to_a_closed_case_reopens_it_or_opens_a_linked_one,
             a_bounce_is_recorded_on_the_case_it_is_about,
             concurrent_deliveries_take_a_message_once,
+            refused_mail_is_kept_then_released_or_dropped,
         );
     };
 }

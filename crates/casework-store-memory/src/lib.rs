@@ -18,6 +18,7 @@ mod directory;
 mod feed;
 mod knowledge;
 mod outbox;
+mod quarantine;
 mod reports;
 mod sessions;
 mod transfer;
@@ -60,6 +61,8 @@ struct Inner {
     links: BTreeMap<String, SignInLink>,
     /// Failed sign-ins: key and time.
     failures: Vec<(String, Timestamp)>,
+    /// Refused inbound messages in the order they were kept.
+    quarantine: Vec<casework_core::ports::QuarantinedMessage>,
 }
 
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@ mod feed;
 pub mod knowledge;
 pub mod outbox;
 mod ports;
+pub mod quarantine;
 pub mod queries;
 mod reindex;
 pub mod reports;

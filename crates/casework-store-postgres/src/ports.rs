@@ -14,10 +14,14 @@ use casework_core::ports::{
     ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
     StoreError, StoreStats, StoreTransfer,
 };
-use casework_core::ports::{EndSessions, Session, Sessions, SignInLink};
+use casework_core::ports::{
+    EndSessions, Quarantine, QuarantinedMessage, Session, Sessions, SignInLink,
+};
 use jiff::Timestamp;
 
-use crate::{PgStore, cases, db, directory, feed, knowledge, outbox, queries, reports, sessions};
+use crate::{
+    PgStore, cases, db, directory, feed, knowledge, outbox, quarantine, queries, reports, sessions,
+};
 
 /// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
 #[async_trait]
@@ -214,6 +218,26 @@ impl ChangeFeed for PgStore {
 impl Diagnostics for PgStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         reports::stats(&self.conn().await?).await
+    }
+}
+
+/// Refused inbound messages.
+#[async_trait]
+impl Quarantine for PgStore {
+    async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError> {
+        quarantine::put(&self.conn().await?, &message).await
+    }
+
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+        quarantine::list(&self.conn().await?, limit).await
+    }
+
+    async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {
+        quarantine::get_one(&self.conn().await?, &id).await
+    }
+
+    async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
+        quarantine::remove(&self.conn().await?, &id).await
     }
 }
 

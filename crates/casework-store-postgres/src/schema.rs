@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -264,6 +264,18 @@ WHERE EXISTS (
         SELECT 1 FROM events e
         WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
           AND (e.body->>'from_customer')::boolean);
+"#;
+
+/// v6: refused inbound messages, kept whole (#13).
+const V6: &str = r#"
+CREATE TABLE quarantine (
+    id          text PRIMARY KEY,
+    received_at timestamptz NOT NULL,
+    source      text NOT NULL,
+    reason      text NOT NULL,
+    raw         bytea NOT NULL
+);
+CREATE INDEX quarantine_by_time ON quarantine (received_at, id);
 "#;
 
 /// What a database holds.

@@ -19,9 +19,9 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
-    Sessions, SignInLink, StoreError, StoreStats,
+    Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
+    QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope,
+    SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -533,6 +533,30 @@ impl Sessions for RestStore {
 
     async fn sign_in_failures(&self, _: String, _: Timestamp) -> Result<u32, StoreError> {
         no_sessions()
+    }
+}
+
+#[async_trait]
+impl Quarantine for RestStore {
+    async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError> {
+        self.send(Method::POST, "/quarantine", Some(&message), Retry::Never)
+            .await
+            .map(|_| ())
+    }
+
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+        self.get(&format!("/quarantine?limit={limit}")).await
+    }
+
+    async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {
+        self.get(&format!("/quarantine/{}", segment(&id))).await
+    }
+
+    async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
+        let path = format!("/quarantine/{}", segment(&id));
+        self.send::<()>(Method::DELETE, &path, None, Retry::Never)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -13,7 +13,7 @@ use casework_core::ports::{
     ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
     Sessions, SignInLink, StoreError, StoreStats,
 };
-use casework_core::ports::{CaseRecord, Imported, StoreTransfer};
+use casework_core::ports::{CaseRecord, Imported, Quarantine, QuarantinedMessage, StoreTransfer};
 use jiff::Timestamp;
 
 use crate::{SqliteStore, sql};
@@ -213,6 +213,26 @@ impl ChangeFeed for SqliteStore {
 impl Diagnostics for SqliteStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.read(sql::stats).await
+    }
+}
+
+/// Refused inbound messages.
+#[async_trait]
+impl Quarantine for SqliteStore {
+    async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError> {
+        self.write(move |c| sql::quarantine_put(c, &message)).await
+    }
+
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+        self.read(move |c| sql::quarantine_list(c, limit)).await
+    }
+
+    async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {
+        self.read(move |c| sql::quarantine_get(c, &id)).await
+    }
+
+    async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
+        self.write(move |c| sql::quarantine_remove(c, &id)).await
     }
 }
 

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: V11,
         then: Some(crate::sql::fill_sort_keys),
     },
+    sql(V12),
 ];
 
 /// The schema version this build writes.
@@ -410,6 +411,18 @@ WHERE EXISTS (
         SELECT 1 FROM events e
         WHERE e.case_number = cases.number AND e.kind IN ('post_added', 'email_received')
           AND json_extract(e.body, '$.from_customer') = 1);
+"#;
+
+/// v12: refused inbound messages, kept whole (#13).
+const V12: &str = r#"
+CREATE TABLE quarantine (
+    id           TEXT PRIMARY KEY,
+    received_at  INTEGER NOT NULL,
+    source       TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    raw          BLOB NOT NULL
+) STRICT;
+CREATE INDEX quarantine_by_time ON quarantine (received_at, id);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -11,10 +11,10 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, Page, PageRequest, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup,
-    ReportQuery, ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink,
-    StatusCount, StoreError, StoreStats, check_history, key_reused, plan_import, priority_rank,
-    updated_key,
+    Imported, Page, PageRequest, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportClosure,
+    ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session,
+    SignInLink, StatusCount, StoreError, StoreStats, check_history, key_reused, plan_import,
+    priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
@@ -2033,6 +2033,82 @@ fn status_counts(conn: &Connection) -> Result<Vec<StatusCount>, StoreError> {
         });
     }
     Ok(out)
+}
+
+/// Keeps a refused inbound message; `Duplicate` if its id is taken.
+pub fn quarantine_put(conn: &Connection, m: &QuarantinedMessage) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO quarantine (id, received_at, source, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![m.id, micros(m.received_at), m.source, m.reason, m.raw],
+    )
+    .map_err(|e| match map_err(e) {
+        StoreError::Duplicate(_) => StoreError::Duplicate(format!("quarantined message {}", m.id)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+const QUARANTINE_COLUMNS: &str = "SELECT id, received_at, source, reason, raw FROM quarantine";
+
+fn quarantine_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, i64, String, String, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn quarantined(
+    (id, at, source, reason, raw): (String, i64, String, String, Vec<u8>),
+) -> Result<QuarantinedMessage, StoreError> {
+    Ok(QuarantinedMessage {
+        id,
+        received_at: from_micros(at)?,
+        source,
+        reason,
+        raw,
+    })
+}
+
+/// Up to `limit` kept messages, oldest first.
+pub fn quarantine_list(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<QuarantinedMessage>, StoreError> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "{QUARANTINE_COLUMNS} ORDER BY received_at, id LIMIT ?1"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map([i64::from(limit)], quarantine_row)
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    rows.into_iter().map(quarantined).collect()
+}
+
+/// One kept message.
+pub fn quarantine_get(conn: &Connection, id: &str) -> Result<QuarantinedMessage, StoreError> {
+    let row = conn
+        .query_row(
+            &format!("{QUARANTINE_COLUMNS} WHERE id = ?1"),
+            [id],
+            quarantine_row,
+        )
+        .optional()
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    quarantined(row)
+}
+
+/// Removes a kept message.
+pub fn quarantine_remove(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    let n = conn
+        .execute("DELETE FROM quarantine WHERE id = ?1", [id])
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("quarantined message {id}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

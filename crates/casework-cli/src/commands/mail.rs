@@ -2,19 +2,24 @@
 //!
 //! `casework mail ingest`: one raw message from standard input (an MTA pipe, as Request
 //! Tracker's `rt-mailgate` made standard) or a file, through the service's ingestion
-//! pipeline. Exit codes speak sysexits, which MTAs understand: 0 taken, 65 never takeable,
-//! 75 try later.
+//! pipeline. Exit codes speak sysexits, which MTAs understand: 0 taken, or never takeable
+//! and kept in the quarantine (the message is safe with Casework: bouncing it would only
+//! send backscatter to a sender who may not exist), 75 try later.
+//!
+//! `casework mail quarantine list|show|release|drop`: what the pipeline refused and kept.
 
 use std::io::Read;
 
-use casework_core::WorkflowError;
 use casework_core::limits::MAX_INBOUND_MESSAGE;
-use casework_core::service::{Ingested, ServiceError};
+use casework_core::ports::QuarantinedMessage;
+use casework_core::service::{Ingested, Intake, Released, ServiceError};
+use jiff::Timestamp;
+use serde::Serialize;
 
 use crate::app::Failure;
 use crate::cli::*;
 use crate::exit;
-use crate::output::{outln, print_json};
+use crate::output::{out, outln, print_json};
 
 use super::Ctx;
 
@@ -23,6 +28,7 @@ pub(crate) async fn mail(cx: &Ctx<'_>, cmd: MailCmd) -> Result<u8, Failure> {
     match cmd {
         MailCmd::Ingest { file } => ingest(cx, file).await,
         MailCmd::Fetch { imap } => fetch(cx, &imap).await,
+        MailCmd::Quarantine(cmd) => quarantine(cx, cmd).await,
     }
 }
 
@@ -35,12 +41,16 @@ async fn fetch(cx: &Ctx<'_>, url: &str) -> Result<u8, Failure> {
         print_json(&report)?;
     } else {
         outln!(
-            "Opened {} cases, added {} emails to cases, {} taken before; {} left in the mailbox",
+            "Opened {} cases, added {} emails to cases, {} taken before; {} kept in the quarantine, {} left in the mailbox",
             report.opened,
             report.added,
             report.duplicates,
+            report.quarantined.len(),
             report.left.len()
         );
+        for kept in &report.quarantined {
+            outln!("  kept UID {} as {}: {}", kept.uid, kept.id, kept.reason);
+        }
         for left in &report.left {
             outln!("  left UID {}: {}", left.uid, left.reason);
         }
@@ -70,16 +80,13 @@ fn read_message(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Failure> {
     Ok(raw)
 }
 
-/// The exit code for a failure to take a message: 65 when these bytes can never be taken
-/// (the service refused them), 75 for everything that may pass later (the store, a busy
-/// case, a fault, a missing permission in the workflow file), so the MTA keeps the message.
+/// The exit code for a failure to take a message: 75 for everything that may pass later
+/// (the store, a busy case, a fault, a missing permission in the workflow file), so the MTA
+/// keeps the message. A message refused for good is not a failure: it is kept in the
+/// quarantine and answered 0.
 fn ingest_failure(e: ServiceError) -> Failure {
-    let code = match &e {
-        ServiceError::Workflow(WorkflowError::Invalid { .. }) => exit::MAIL_REFUSED,
-        _ => exit::MAIL_TRY_LATER,
-    };
     Failure {
-        code,
+        code: exit::MAIL_TRY_LATER,
         message: e.to_string(),
     }
 }
@@ -90,15 +97,38 @@ async fn ingest(cx: &Ctx<'_>, file: Option<std::path::PathBuf>) -> Result<u8, Fa
         code: exit::MAIL_TRY_LATER,
         message: f.message,
     })?;
-    let got: Ingested = cx
+    let got = match cx
         .app
         .service
-        .ingest_raw(&who, &raw)
+        .ingest_or_keep(&who, "ingest", &raw)
         .await
-        .map_err(ingest_failure)?;
+        .map_err(ingest_failure)?
+    {
+        Intake::Taken(got) => got,
+        Intake::Quarantined(kept) => {
+            if cx.json {
+                print_json(&Intake::Quarantined(kept))?;
+            } else {
+                outln!(
+                    "Not taken, kept in the quarantine as {}: {}",
+                    kept.id,
+                    kept.reason
+                );
+            }
+            return Ok(0);
+        }
+    };
     if cx.json {
-        print_json(&got)?;
-    } else if got.duplicate {
+        print_json(&Intake::Taken(got))?;
+    } else {
+        taken_line(&got)?;
+    }
+    Ok(0)
+}
+
+/// One line on what became of a taken message.
+fn taken_line(got: &Ingested) -> Result<(), Failure> {
+    if got.duplicate {
         outln!("Already taken: case {}", got.display_number);
     } else if got.created {
         outln!(
@@ -112,6 +142,115 @@ async fn ingest(cx: &Ctx<'_>, file: Option<std::path::PathBuf>) -> Result<u8, Fa
             got.display_number,
             got.rule.as_str().replace('_', " ")
         );
+    }
+    Ok(())
+}
+
+/// A kept message as the CLI shows it: its text (lossy UTF-8) instead of its bytes.
+#[derive(Serialize)]
+struct KeptView {
+    id: String,
+    received_at: Timestamp,
+    source: String,
+    reason: String,
+    size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+impl KeptView {
+    fn of(m: &QuarantinedMessage, with_text: bool) -> Self {
+        Self {
+            id: m.id.clone(),
+            received_at: m.received_at,
+            source: m.source.clone(),
+            reason: m.reason.clone(),
+            size: m.raw.len(),
+            text: with_text.then(|| String::from_utf8_lossy(&m.raw).into_owned()),
+        }
+    }
+}
+
+async fn quarantine(cx: &Ctx<'_>, cmd: QuarantineCmd) -> Result<u8, Failure> {
+    let svc = &cx.app.service;
+    let who = cx.who().await?;
+    match cmd {
+        QuarantineCmd::List { limit } => {
+            let kept = svc.quarantine_list(&who, limit).await?;
+            let views: Vec<KeptView> = kept.iter().map(|m| KeptView::of(m, false)).collect();
+            if cx.json {
+                print_json(&views)?;
+            } else if views.is_empty() {
+                outln!("The quarantine is empty.");
+            } else {
+                let rows: Vec<Vec<String>> = views
+                    .iter()
+                    .map(|v| {
+                        vec![
+                            v.id.clone(),
+                            crate::output::when(v.received_at),
+                            v.source.clone(),
+                            v.size.to_string(),
+                            crate::output::visible(&v.reason).into_owned(),
+                        ]
+                    })
+                    .collect();
+                out!(
+                    "{}",
+                    crate::output::table(&["ID", "RECEIVED", "FROM", "BYTES", "REASON"], &rows)
+                );
+            }
+        }
+        QuarantineCmd::Show { id, raw } => {
+            let kept = svc.quarantine_show(&who, &id).await?;
+            if raw {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(&kept.raw)
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| Failure::unavailable(format!("cannot write the message: {e}")))?;
+            } else if cx.json {
+                print_json(&KeptView::of(&kept, true))?;
+            } else {
+                let v = KeptView::of(&kept, true);
+                outln!(
+                    "{} received {} from {} ({} bytes)\nRefused: {}\n",
+                    v.id,
+                    crate::output::when(v.received_at),
+                    v.source,
+                    v.size,
+                    crate::output::visible(&v.reason)
+                );
+                out!("{}", v.text.unwrap_or_default());
+            }
+        }
+        QuarantineCmd::Release { id } => {
+            let released = svc.quarantine_release(&who, &id).await?;
+            if cx.json {
+                print_json(&released)?;
+            } else {
+                match &released {
+                    Released::Taken(got) => taken_line(got)?,
+                    Released::StillRefused(kept) => {
+                        outln!(
+                            "Still refused, kept in the quarantine as {}: {}",
+                            kept.id,
+                            kept.reason
+                        )
+                    }
+                }
+            }
+            // still refused is an answer, not a failure: the message is where it was
+        }
+        QuarantineCmd::Drop { id } => {
+            svc.quarantine_drop(&who, &id).await?;
+            if cx.json {
+                print_json(&serde_json::json!({ "dropped": id }))?;
+            } else {
+                outln!("Dropped {id} from the quarantine");
+            }
+        }
     }
     Ok(0)
 }

@@ -64,6 +64,9 @@ string_enum!(
         /// Be shown what may already answer a new case's title: articles, and one's own
         /// cases solved before (the portal's suggestions while a customer types).
         Suggest = "suggest",
+        /// Read, release and drop inbound email the pipeline refused and kept
+        /// (`casework mail quarantine`).
+        Quarantine = "quarantine",
     }
 );
 

@@ -43,7 +43,8 @@ pub use crate::model::{
 /// }
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
-///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions);
+///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
+///     Quarantine);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -232,6 +233,23 @@ macro_rules! delegate_store {
         impl<$($gen)*> $crate::ports::Diagnostics for $ty {
             async fn stats(&self) -> ::std::result::Result<$crate::ports::delegate::StoreStats, $crate::ports::StoreError> {
                 $crate::ports::Diagnostics::stats(&self.$field).await
+            }
+        }
+    };
+    (@one Quarantine, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::Quarantine for $ty {
+            async fn quarantine_put(&self, message: $crate::ports::QuarantinedMessage) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Quarantine::quarantine_put(&self.$field, message).await
+            }
+            async fn quarantine_list(&self, limit: u32) -> ::std::result::Result<Vec<$crate::ports::QuarantinedMessage>, $crate::ports::StoreError> {
+                $crate::ports::Quarantine::quarantine_list(&self.$field, limit).await
+            }
+            async fn quarantine_get(&self, id: String) -> ::std::result::Result<$crate::ports::QuarantinedMessage, $crate::ports::StoreError> {
+                $crate::ports::Quarantine::quarantine_get(&self.$field, id).await
+            }
+            async fn quarantine_remove(&self, id: String) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Quarantine::quarantine_remove(&self.$field, id).await
             }
         }
     };

@@ -10,6 +10,7 @@
 //! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`;
 //! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position.
 //! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins.
+//! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -37,6 +38,7 @@ pub mod mail_parser;
 pub mod mailer;
 pub mod outbox;
 pub mod page;
+pub mod quarantine;
 pub mod reports;
 pub mod sessions;
 pub mod transfer;
@@ -56,6 +58,7 @@ pub use page::{
     CaseOrder, Page, PageError, PageRequest, decode_cursor, encode_cursor, priority_rank,
     updated_key,
 };
+pub use quarantine::{Quarantine, QuarantinedMessage};
 pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,
@@ -123,6 +126,7 @@ pub trait CaseStore:
     + Diagnostics
     + ChangeFeed
     + Sessions
+    + Quarantine
 {
 }
 
@@ -136,6 +140,7 @@ impl<T> CaseStore for T where
         + Diagnostics
         + ChangeFeed
         + Sessions
+        + Quarantine
         + ?Sized
 {
 }
@@ -231,6 +236,14 @@ mod mock {
             async fn use_sign_in_link(&self, hash: String, now: Timestamp) -> Result<SignInLink, StoreError>;
             async fn sign_in_failed(&self, keys: Vec<String>, at: Timestamp, forget_before: Timestamp) -> Result<(), StoreError>;
             async fn sign_in_failures(&self, key: String, since: Timestamp) -> Result<u32, StoreError>;
+        }
+
+        #[async_trait]
+        impl Quarantine for CaseStore {
+            async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError>;
+            async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError>;
+            async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError>;
+            async fn quarantine_remove(&self, id: String) -> Result<(), StoreError>;
         }
     }
 }

@@ -85,12 +85,17 @@ impl CaseService {
     /// field `message` (exit 65 for a mail pipe, 422 over HTTP).
     pub async fn ingest_raw(&self, actor: &Actor, raw: &[u8]) -> Result<Ingested, ServiceError> {
         self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        self.take_raw(raw).await
+    }
+
+    /// [`CaseService::ingest_raw`] once its permission is checked.
+    pub(crate) async fn take_raw(&self, raw: &[u8]) -> Result<Ingested, ServiceError> {
         let parser = self
             .parser
             .as_ref()
             .ok_or_else(|| ServiceError::Internal("no mail parser is wired".into()))?;
         let message = parser.parse(raw).map_err(|m| refused("message", m))?;
-        self.ingest(actor, &message).await
+        self.take(&message).await
     }
 
     /// Takes one parsed message: threads it, decides what it does, commits, once.
@@ -104,6 +109,11 @@ impl CaseService {
         message: &InboundMessage,
     ) -> Result<Ingested, ServiceError> {
         self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        self.take(message).await
+    }
+
+    /// [`CaseService::ingest`] once its permission is checked.
+    async fn take(&self, message: &InboundMessage) -> Result<Ingested, ServiceError> {
         let from = message
             .from
             .as_ref()

@@ -18,6 +18,7 @@ mod feed;
 mod inbound;
 mod knowledge;
 mod outbox;
+mod quarantine;
 mod reports;
 mod sign_in;
 mod storage;
@@ -39,6 +40,7 @@ pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
 pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
+pub use quarantine::{Intake, Kept, Released, refused_for_good};
 pub use sign_in::{SignInError, SignedIn};
 pub use storage::StoreAccess;
 

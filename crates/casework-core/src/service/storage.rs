@@ -17,8 +17,8 @@ use crate::event::Event;
 use crate::ids::CaseNumber;
 use crate::model::{Actor, ApiToken, Article, Case, Defect, OutboxMessage, OutboxStatus, Person};
 use crate::ports::{
-    CaseStore, Clock, Commit, Page, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
-    SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseStore, Clock, Commit, Page, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery,
+    ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use crate::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, Finish, ListCases, Revoke, Similar, verify_commit,
@@ -247,5 +247,25 @@ impl StoreAccess {
     /// `GET /store/v1/stats`.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.store.stats().await
+    }
+
+    /// `POST /store/v1/quarantine`.
+    pub async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError> {
+        self.store.quarantine_put(message).await
+    }
+
+    /// `GET /store/v1/quarantine`.
+    pub async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+        self.store.quarantine_list(limit).await
+    }
+
+    /// `GET /store/v1/quarantine/{id}`.
+    pub async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {
+        self.store.quarantine_get(id).await
+    }
+
+    /// `DELETE /store/v1/quarantine/{id}`.
+    pub async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
+        self.store.quarantine_remove(id).await
     }
 }

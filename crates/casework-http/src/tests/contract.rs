@@ -74,6 +74,10 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/tokens/{id}/revoke"),
     ("get", "/store/v1/stats"),
     ("get", "/store/v1/feed"),
+    ("get", "/store/v1/quarantine"),
+    ("post", "/store/v1/quarantine"),
+    ("get", "/store/v1/quarantine/{id}"),
+    ("delete", "/store/v1/quarantine/{id}"),
 ];
 
 pub(crate) fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -100,12 +100,19 @@ async fn a_raw_message_opens_a_case_once_for_a_token_with_ingest_mail() {
             (body["case"].as_u64(), &body["duplicate"]),
             (Some(1), &serde_json::json!(true))
         );
-        // no sender: never takeable
+        // no sender: never takeable, so kept in the quarantine (202), once
         let (status, _, body) = post(&app, Some(ADMIN), b"Subject: hi\n\nbody".to_vec()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}: {body}");
         assert!(
-            body["detail"].as_str().unwrap().contains("no header"),
+            body["reason"].as_str().unwrap().contains("no header"),
             "{body}"
+        );
+        let id = body["id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("q-"), "{body}");
+        let (status, _, again) = post(&app, Some(ADMIN), b"Subject: hi\n\nbody".to_vec()).await;
+        assert_eq!(
+            (status, again["id"].as_str()),
+            (StatusCode::ACCEPTED, Some(id.as_str()))
         );
     }
 }

@@ -384,3 +384,96 @@ pub async fn concurrent_deliveries_take_a_message_once<S: CaseStore + 'static>(s
     assert_eq!(b.received(n).await.len(), 1);
     assert_eq!(b.store.stats().await.unwrap().cases, 2);
 }
+
+/// A parser that cannot read anything until it is fixed (a newer release), and never reads
+/// bytes that start with `junk`.
+#[derive(Default)]
+struct Mending(std::sync::atomic::AtomicBool);
+
+impl casework_core::ports::MailParser for Mending {
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
+        if raw.starts_with(b"junk") || !self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("not an email Casework can read".into());
+        }
+        let id = String::from_utf8_lossy(raw).into_owned();
+        Ok(mail(&id, CUSTOMER, "Printer offline", "it shows error 42"))
+    }
+}
+
+pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'static>(store: Arc<S>) {
+    use casework_core::service::{Intake, Released};
+    use casework_core::{ServiceError, WorkflowError};
+
+    let b = bench(store).await;
+    let parser = Arc::new(Mending::default());
+    let svc = b.svc.clone().with_mail_parser(parser.clone());
+    let Intake::Quarantined(kept) = svc.ingest_or_keep(&b.mail, "ingest", b"m1").await.unwrap()
+    else {
+        panic!("an unreadable message is kept")
+    };
+    assert!(kept.reason.contains("not an email"), "{}", kept.reason);
+    // the same bytes again are kept once
+    let again = svc.ingest_or_keep(&b.mail, "imap", b"m1").await.unwrap();
+    assert_eq!(again, Intake::Quarantined(kept.clone()));
+    let junk = svc.ingest_or_keep(&b.mail, "http", b"junk").await.unwrap();
+    let Intake::Quarantined(junk) = junk else {
+        panic!("junk is kept")
+    };
+    assert_ne!(junk.id, kept.id);
+
+    // the workflow file decides who reads it: an agent not, an admin and a lead yes
+    let agent = super::actor("ana", Role::Agent);
+    let admin = super::actor("root", Role::Admin);
+    let lead = super::actor("lee", Role::Lead);
+    assert!(matches!(
+        svc.quarantine_list(&agent, 10).await,
+        Err(ServiceError::Workflow(WorkflowError::Forbidden { .. }))
+    ));
+    let listed = svc.quarantine_list(&lead, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        [kept.id.as_str(), junk.id.as_str()]
+    );
+    let shown = svc.quarantine_show(&admin, &kept.id).await.unwrap();
+    assert_eq!(
+        (shown.raw.as_slice(), shown.source.as_str()),
+        (&b"m1"[..], "ingest")
+    );
+    assert_eq!(shown.received_at, b.svc.now());
+    assert_eq!(b.store.stats().await.unwrap().cases, 0);
+
+    // released while still unreadable, it stays
+    let r = svc.quarantine_release(&admin, &kept.id).await.unwrap();
+    assert!(
+        matches!(&r, Released::StillRefused(k) if k.id == kept.id),
+        "{r:?}"
+    );
+    assert_eq!(svc.quarantine_list(&admin, 10).await.unwrap().len(), 2);
+
+    // once the parser reads it, a release takes it onto a case and out of the quarantine
+    parser.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let Released::Taken(taken) = svc.quarantine_release(&admin, &kept.id).await.unwrap() else {
+        panic!("a readable message is taken")
+    };
+    assert!(taken.created);
+    assert_eq!(
+        b.store.load_case(taken.case).await.unwrap().title,
+        "Printer offline"
+    );
+    assert!(matches!(
+        svc.quarantine_show(&admin, &kept.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+
+    // junk is dropped for good, once
+    assert!(matches!(
+        svc.quarantine_drop(&agent, &junk.id).await,
+        Err(ServiceError::Workflow(WorkflowError::Forbidden { .. }))
+    ));
+    svc.quarantine_drop(&lead, &junk.id).await.unwrap();
+    assert!(matches!(
+        svc.quarantine_drop(&lead, &junk.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(svc.quarantine_list(&admin, 10).await.unwrap().is_empty());
+}

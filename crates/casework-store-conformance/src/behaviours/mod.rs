@@ -14,6 +14,7 @@ pub mod feed;
 pub mod inbound;
 pub mod knowledge;
 pub mod outbox;
+pub mod quarantine;
 pub mod reports;
 pub mod service;
 pub mod sessions;

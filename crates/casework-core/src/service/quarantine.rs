@@ -1,0 +1,145 @@
+//! Quarantine: nothing that arrives is silently lost. A message the ingestion pipeline
+//! refuses for good (unreadable, no sender, an auto-reply answering no case) is kept whole
+//! in the store's quarantine with when it came, from which input and why
+//! ([`CaseService::ingest_or_keep`]); people with the workflow file's `quarantine`
+//! permission list, read, release (the pipeline again, on the kept bytes) and drop it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaseService, Ingested, ServiceError};
+use crate::WorkflowError;
+use crate::config::Permission;
+use crate::model::{Actor, sha256_hex};
+use crate::ports::{QuarantinedMessage, StoreError};
+
+/// How many hex digits of the message's SHA-256 name it in the quarantine.
+const ID_DIGITS: usize = 20;
+
+/// Whether the pipeline refused a message for good (the same bytes would be refused every
+/// time), as opposed to a failure that may pass on a later attempt.
+pub fn refused_for_good(e: &ServiceError) -> bool {
+    matches!(e, ServiceError::Workflow(WorkflowError::Invalid { .. }))
+}
+
+/// What became of a message handed to [`CaseService::ingest_or_keep`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Intake {
+    /// The pipeline took it onto a case.
+    Taken(Ingested),
+    /// The pipeline refused it for good; it is kept in the quarantine.
+    Quarantined(Kept),
+}
+
+/// A message kept in the quarantine, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Kept {
+    /// Its id in the quarantine.
+    pub id: String,
+    /// Why the pipeline refused it.
+    pub reason: String,
+}
+
+/// What a release did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Released {
+    /// The pipeline took it; it left the quarantine.
+    Taken(Ingested),
+    /// The pipeline refused it again; it stays in the quarantine.
+    StillRefused(Kept),
+}
+
+impl CaseService {
+    /// Takes one raw message from `source` (`ingest`, `http`, `imap`) through the pipeline,
+    /// as [`CaseService::ingest_raw`] does, except that a message refused for good is kept
+    /// in the quarantine instead of being refused. The same bytes are kept once (their id is
+    /// their SHA-256), so a redelivered refused message is not kept twice. Errors only for
+    /// what may pass later (the store, a busy case) and a missing `ingest_mail` permission.
+    pub async fn ingest_or_keep(
+        &self,
+        actor: &Actor,
+        source: &str,
+        raw: &[u8],
+    ) -> Result<Intake, ServiceError> {
+        self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        match self.take_raw(raw).await {
+            Ok(taken) => Ok(Intake::Taken(taken)),
+            Err(e) if refused_for_good(&e) => {
+                let kept = Kept {
+                    id: format!("q-{}", &sha256_hex(raw)[..ID_DIGITS]),
+                    reason: e.to_string(),
+                };
+                let message = QuarantinedMessage {
+                    id: kept.id.clone(),
+                    received_at: self.now(),
+                    source: source.to_string(),
+                    reason: kept.reason.clone(),
+                    raw: raw.to_vec(),
+                };
+                match self.store.quarantine_put(message).await {
+                    // the same bytes, kept before
+                    Ok(()) | Err(StoreError::Duplicate(_)) => Ok(Intake::Quarantined(kept)),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Up to `limit` kept messages, oldest first; needs `quarantine`.
+    pub async fn quarantine_list(
+        &self,
+        actor: &Actor,
+        limit: u32,
+    ) -> Result<Vec<QuarantinedMessage>, ServiceError> {
+        self.require(actor, Permission::Quarantine, "read the quarantine")?;
+        Ok(self.store.quarantine_list(limit).await?)
+    }
+
+    /// One kept message with its bytes; needs `quarantine`.
+    pub async fn quarantine_show(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<QuarantinedMessage, ServiceError> {
+        self.require(actor, Permission::Quarantine, "read the quarantine")?;
+        Ok(self.store.quarantine_get(id.to_string()).await?)
+    }
+
+    /// Runs the pipeline again on a kept message's bytes (after the workflow file or a case
+    /// changed): taken, it leaves the quarantine; refused again, it stays. The message is
+    /// taken once, so a release that fails after the commit is safe to repeat. Needs
+    /// `quarantine`.
+    pub async fn quarantine_release(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Released, ServiceError> {
+        self.require(actor, Permission::Quarantine, "release quarantined email")?;
+        let kept = self.store.quarantine_get(id.to_string()).await?;
+        match self.take_raw(&kept.raw).await {
+            Ok(taken) => {
+                match self.store.quarantine_remove(kept.id).await {
+                    // a release racing this one removed it first
+                    Ok(()) | Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Ok(Released::Taken(taken))
+            }
+            Err(e) if refused_for_good(&e) => Ok(Released::StillRefused(Kept {
+                id: kept.id,
+                reason: e.to_string(),
+            })),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a kept message for good; needs `quarantine`.
+    pub async fn quarantine_drop(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+        self.require(actor, Permission::Quarantine, "drop quarantined email")?;
+        Ok(self.store.quarantine_remove(id.to_string()).await?)
+    }
+}
