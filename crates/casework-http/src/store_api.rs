@@ -6,7 +6,7 @@
 //!
 //! [`CaseService::storage`]: casework_core::CaseService::storage
 
-use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -68,7 +68,12 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/feed", get(feed))
         .route(
             "/store/v1/quarantine",
-            get(quarantine_list).post(quarantine_put),
+            get(quarantine_list)
+                .post(quarantine_put)
+                .layer(DefaultBodyLimit::max(
+                    // a refused message may be as big as any inbound one, its bytes in base64
+                    casework_core::limits::MAX_INBOUND_MESSAGE / 3 * 4 + 4 + crate::MAX_BODY,
+                )),
         )
         .route(
             "/store/v1/quarantine/{id}",
@@ -547,7 +552,7 @@ async fn quarantine_put(
     tag = "store",
     summary = "Refused inbound messages, oldest first",
     params(QuarantineQuery),
-    responses((status = 200, description = "Messages", body = Vec<casework_core::ports::QuarantinedMessage>), crate::openapi::Problems)
+    responses((status = 200, description = "Messages", body = Vec<casework_core::ports::QuarantineEntry>), crate::openapi::Problems)
 )]
 async fn quarantine_list(Storage(s): Storage, Params(q): Params<QuarantineQuery>) -> Answer {
     ok(s.quarantine_list(q.limit).await.map_err(store_error)?)

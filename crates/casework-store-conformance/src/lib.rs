@@ -242,13 +242,15 @@ macro_rules! sessions_suite {
 }
 
 /// One `#[test]` per behaviour of the quarantine: refused inbound messages kept byte for
-/// byte, listed oldest first, kept once per id and removed once, in a module `quarantine`,
+/// byte (as big as inbound mail may be), listed oldest first without their bytes, kept once
+/// per id and removed once, in a module `quarantine`,
 /// each on a fresh store from `$make`, which needs `Quarantine`.
 #[macro_export]
 macro_rules! quarantine_suite {
     ($make:expr) => {
         $crate::__group!(quarantine; $make;
             kept_messages_round_trip_byte_for_byte,
+            a_message_as_big_as_inbound_mail_may_be_is_kept_whole,
             the_list_is_oldest_first_and_limited,
             an_id_is_kept_once,
             removing_takes_one_message_once,

@@ -1,7 +1,7 @@
 //! Quarantine in memory: refused inbound messages in a list, in the order they were kept.
 
 use async_trait::async_trait;
-use casework_core::ports::{Quarantine, QuarantinedMessage, StoreError};
+use casework_core::ports::{Quarantine, QuarantineEntry, QuarantinedMessage, StoreError};
 
 use crate::MemoryStore;
 
@@ -19,8 +19,13 @@ impl Quarantine for MemoryStore {
         Ok(())
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
-        let mut all = self.lock().quarantine.clone();
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
+        let mut all: Vec<QuarantineEntry> = self
+            .lock()
+            .quarantine
+            .iter()
+            .map(QuarantinedMessage::entry)
+            .collect();
         all.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
         all.truncate(limit as usize);
         Ok(all)

@@ -15,7 +15,7 @@ use casework_core::ports::{
     StoreError, StoreStats, StoreTransfer,
 };
 use casework_core::ports::{
-    EndSessions, Quarantine, QuarantinedMessage, Session, Sessions, SignInLink,
+    EndSessions, Quarantine, QuarantineEntry, QuarantinedMessage, Session, Sessions, SignInLink,
 };
 use jiff::Timestamp;
 
@@ -228,7 +228,7 @@ impl Quarantine for PgStore {
         quarantine::put(&self.conn().await?, &message).await
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
         quarantine::list(&self.conn().await?, limit).await
     }
 

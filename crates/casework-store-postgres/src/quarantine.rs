@@ -1,6 +1,6 @@
 //! Quarantine: refused inbound messages, their bytes in `bytea`, listed oldest first.
 
-use casework_core::ports::{QuarantinedMessage, StoreError};
+use casework_core::ports::{QuarantineEntry, QuarantinedMessage, StoreError};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -39,19 +39,25 @@ pub async fn put(c: &impl GenericClient, m: &QuarantinedMessage) -> Result<(), S
     Ok(())
 }
 
-/// Up to `limit` kept messages, oldest first.
-pub async fn list(
-    c: &impl GenericClient,
-    limit: u32,
-) -> Result<Vec<QuarantinedMessage>, StoreError> {
+/// Up to `limit` kept messages without their bytes, oldest first.
+pub async fn list(c: &impl GenericClient, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
     rows(
         c,
-        &format!("SELECT {COLUMNS} FROM quarantine ORDER BY received_at, id LIMIT $1"),
+        "SELECT id, received_at, source, reason, octet_length(raw)::bigint FROM quarantine \
+         ORDER BY received_at, id LIMIT $1",
         &[&i64::from(limit)],
     )
     .await?
     .iter()
-    .map(message)
+    .map(|r| {
+        Ok(QuarantineEntry {
+            id: dec(get(r, 0)?),
+            received_at: get::<Ts>(r, 1)?.0,
+            source: dec(get(r, 2)?),
+            reason: dec(get(r, 3)?),
+            size: u64::try_from(get::<i64>(r, 4)?).unwrap_or(0),
+        })
+    })
     .collect()
 }
 

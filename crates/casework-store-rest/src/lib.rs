@@ -20,8 +20,8 @@ use casework_core::model::{
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
-    QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope,
-    SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
+    QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
+    Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
@@ -544,7 +544,7 @@ impl Quarantine for RestStore {
             .map(|_| ())
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.get(&format!("/quarantine?limit={limit}")).await
     }
 

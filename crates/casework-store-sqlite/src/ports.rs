@@ -13,7 +13,9 @@ use casework_core::ports::{
     ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
     Sessions, SignInLink, StoreError, StoreStats,
 };
-use casework_core::ports::{CaseRecord, Imported, Quarantine, QuarantinedMessage, StoreTransfer};
+use casework_core::ports::{
+    CaseRecord, Imported, Quarantine, QuarantineEntry, QuarantinedMessage, StoreTransfer,
+};
 use jiff::Timestamp;
 
 use crate::{SqliteStore, sql};
@@ -223,7 +225,7 @@ impl Quarantine for SqliteStore {
         self.write(move |c| sql::quarantine_put(c, &message)).await
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.read(move |c| sql::quarantine_list(c, limit)).await
     }
 

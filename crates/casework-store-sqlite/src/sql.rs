@@ -11,10 +11,10 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, Page, PageRequest, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportClosure,
-    ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session,
-    SignInLink, StatusCount, StoreError, StoreStats, check_history, key_reused, plan_import,
-    priority_rank, updated_key,
+    Imported, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery,
+    ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit,
+    SearchQuery, Session, SignInLink, StatusCount, StoreError, StoreStats, check_history,
+    key_reused, plan_import, priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
@@ -2068,22 +2068,38 @@ fn quarantined(
     })
 }
 
-/// Up to `limit` kept messages, oldest first.
-pub fn quarantine_list(
-    conn: &Connection,
-    limit: u32,
-) -> Result<Vec<QuarantinedMessage>, StoreError> {
+/// Up to `limit` kept messages without their bytes, oldest first.
+pub fn quarantine_list(conn: &Connection, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
     let mut stmt = conn
-        .prepare(&format!(
-            "{QUARANTINE_COLUMNS} ORDER BY received_at, id LIMIT ?1"
-        ))
+        .prepare(
+            "SELECT id, received_at, source, reason, length(raw) FROM quarantine \
+             ORDER BY received_at, id LIMIT ?1",
+        )
         .map_err(map_err)?;
     let rows = stmt
-        .query_map([i64::from(limit)], quarantine_row)
+        .query_map([i64::from(limit)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
         .map_err(map_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(map_err)?;
-    rows.into_iter().map(quarantined).collect()
+    rows.into_iter()
+        .map(|(id, at, source, reason, size)| {
+            Ok(QuarantineEntry {
+                id,
+                received_at: from_micros(at)?,
+                source,
+                reason,
+                size: u64::try_from(size).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 /// One kept message.

@@ -11,7 +11,7 @@
 use std::io::Read;
 
 use casework_core::limits::MAX_INBOUND_MESSAGE;
-use casework_core::ports::QuarantinedMessage;
+use casework_core::ports::{QuarantineEntry, QuarantinedMessage};
 use casework_core::service::{Ingested, Intake, Released, ServiceError};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -153,21 +153,28 @@ struct KeptView {
     received_at: Timestamp,
     source: String,
     reason: String,
-    size: usize,
+    size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
 }
 
 impl KeptView {
-    fn of(m: &QuarantinedMessage, with_text: bool) -> Self {
+    fn of(e: QuarantineEntry, text: Option<String>) -> Self {
         Self {
-            id: m.id.clone(),
-            received_at: m.received_at,
-            source: m.source.clone(),
-            reason: m.reason.clone(),
-            size: m.raw.len(),
-            text: with_text.then(|| String::from_utf8_lossy(&m.raw).into_owned()),
+            id: e.id,
+            received_at: e.received_at,
+            source: e.source,
+            reason: e.reason,
+            size: e.size,
+            text,
         }
+    }
+
+    fn with_text(m: &QuarantinedMessage) -> Self {
+        Self::of(
+            m.entry(),
+            Some(String::from_utf8_lossy(&m.raw).into_owned()),
+        )
     }
 }
 
@@ -177,7 +184,7 @@ async fn quarantine(cx: &Ctx<'_>, cmd: QuarantineCmd) -> Result<u8, Failure> {
     match cmd {
         QuarantineCmd::List { limit } => {
             let kept = svc.quarantine_list(&who, limit).await?;
-            let views: Vec<KeptView> = kept.iter().map(|m| KeptView::of(m, false)).collect();
+            let views: Vec<KeptView> = kept.into_iter().map(|e| KeptView::of(e, None)).collect();
             if cx.json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -211,9 +218,9 @@ async fn quarantine(cx: &Ctx<'_>, cmd: QuarantineCmd) -> Result<u8, Failure> {
                     .and_then(|()| stdout.flush())
                     .map_err(|e| Failure::unavailable(format!("cannot write the message: {e}")))?;
             } else if cx.json {
-                print_json(&KeptView::of(&kept, true))?;
+                print_json(&KeptView::with_text(&kept))?;
             } else {
-                let v = KeptView::of(&kept, true);
+                let v = KeptView::with_text(&kept);
                 outln!(
                     "{} received {} from {} ({} bytes)\nRefused: {}\n",
                     v.id,

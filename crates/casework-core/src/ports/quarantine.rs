@@ -20,8 +20,56 @@ pub struct QuarantinedMessage {
     pub source: String,
     /// Why the pipeline refused it.
     pub reason: String,
-    /// The message's bytes, exactly as they arrived.
+    /// The message's bytes, exactly as they arrived (standard base64 in JSON).
+    #[serde(with = "base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub raw: Vec<u8>,
+}
+
+impl QuarantinedMessage {
+    /// What a list shows of it: everything but the bytes, and their count.
+    pub fn entry(&self) -> QuarantineEntry {
+        QuarantineEntry {
+            id: self.id.clone(),
+            received_at: self.received_at,
+            source: self.source.clone(),
+            reason: self.reason.clone(),
+            size: self.raw.len() as u64,
+        }
+    }
+}
+
+/// A kept message as a list shows it: without its bytes, which may be tens of MiB each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuarantineEntry {
+    /// Its id in the quarantine.
+    pub id: String,
+    /// When it arrived.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: Timestamp,
+    /// The input it came from (`ingest`, `http`, `imap`).
+    pub source: String,
+    /// Why the pipeline refused it.
+    pub reason: String,
+    /// The size of its bytes.
+    pub size: u64,
+}
+
+/// Bytes as one standard base64 string in JSON.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Refused inbound messages.
@@ -30,8 +78,8 @@ pub trait Quarantine: Send + Sync {
     /// Keeps `message`. `Duplicate` if its id is taken (nothing written).
     async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError>;
 
-    /// Up to `limit` kept messages, oldest first (ties by id).
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError>;
+    /// Up to `limit` kept messages without their bytes, oldest first (ties by id).
+    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError>;
 
     /// One kept message; `NotFound` if there is none with `id`.
     async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError>;

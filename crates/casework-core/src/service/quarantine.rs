@@ -10,7 +10,7 @@ use super::{CaseService, Ingested, ServiceError};
 use crate::WorkflowError;
 use crate::config::Permission;
 use crate::model::{Actor, sha256_hex};
-use crate::ports::{QuarantinedMessage, StoreError};
+use crate::ports::{QuarantineEntry, QuarantinedMessage, StoreError};
 
 /// How many hex digits of the message's SHA-256 name it in the quarantine.
 const ID_DIGITS: usize = 20;
@@ -94,7 +94,7 @@ impl CaseService {
         &self,
         actor: &Actor,
         limit: u32,
-    ) -> Result<Vec<QuarantinedMessage>, ServiceError> {
+    ) -> Result<Vec<QuarantineEntry>, ServiceError> {
         self.require(actor, Permission::Quarantine, "read the quarantine")?;
         Ok(self.store.quarantine_list(limit).await?)
     }

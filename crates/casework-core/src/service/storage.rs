@@ -17,8 +17,8 @@ use crate::event::Event;
 use crate::ids::CaseNumber;
 use crate::model::{Actor, ApiToken, Article, Case, Defect, OutboxMessage, OutboxStatus, Person};
 use crate::ports::{
-    CaseStore, Clock, Commit, Page, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery,
-    ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseStore, Clock, Commit, Page, QuarantineEntry, QuarantinedMessage, ReportCase,
+    ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use crate::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, Finish, ListCases, Revoke, Similar, verify_commit,
@@ -255,7 +255,7 @@ impl StoreAccess {
     }
 
     /// `GET /store/v1/quarantine`.
-    pub async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantinedMessage>, StoreError> {
+    pub async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.store.quarantine_list(limit).await
     }
 

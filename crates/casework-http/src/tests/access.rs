@@ -463,6 +463,18 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
         ),
         ("GET", "/store/v1/stats", None, 200),
         ("GET", "/store/v1/feed?after=0&limit=10", None, 200),
+        (
+            "POST",
+            "/store/v1/quarantine",
+            Some(json!({
+                "id": "q-new", "received_at": "2026-01-05T09:00:00Z", "source": "http",
+                "reason": "r", "raw": "RnJvbTogeA=="
+            })),
+            204,
+        ),
+        ("GET", "/store/v1/quarantine?limit=10", None, 200),
+        ("GET", "/store/v1/quarantine/nope", None, 404),
+        ("DELETE", "/store/v1/quarantine/nope", None, 404),
     ];
     let hash = casework_core::model::token_hash(AGENT);
     routes
@@ -565,7 +577,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 13 + 27) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 13 + 31) * 8);
 }
 
 #[tokio::test]
@@ -620,7 +632,8 @@ pub(crate) fn the_matrix_covers_every_storage_protocol_route() {
                 .replace("/articles/1", "/articles/{id}")
                 .replace("/defects/BUG-1", "/defects/{key}")
                 .replace("/outbox/nope/", "/outbox/{id}/")
-                .replace("/tokens/nope/", "/tokens/{id}/");
+                .replace("/tokens/nope/", "/tokens/{id}/")
+                .replace("/quarantine/nope", "/quarantine/{id}");
             let shape = match shape.find("/by-hash/") {
                 Some(i) => format!("{}/by-hash/{{hash}}", &shape[..i]),
                 None => shape,
