@@ -203,6 +203,15 @@ impl TemplateName {
     pub fn reaches_out(self) -> bool {
         matches!(self, TemplateName::InitialContact | TemplateName::FollowUp)
     }
+
+    /// The `Auto-Submitted` value (RFC 3834) its email carries: `auto-generated` for the
+    /// notices the workflow sends on its own (closures, reopens), `None` for the emails an
+    /// agent writes to the customer (initial contact, follow-up), whose answers, automatic
+    /// or not, are worth having. Mail that carries it also asks for no automatic answers
+    /// (`X-Auto-Response-Suppress: All`), so an out-of-office cannot start a loop.
+    pub fn auto_submitted(self) -> Option<&'static str> {
+        (self.is_email() && !self.reaches_out()).then_some("auto-generated")
+    }
 }
 
 /// The customer a case belongs to.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::WorkflowConfig;
 use crate::event::{EventKind, Opened};
-use crate::ids::StatusName;
+use crate::ids::{EmailAddress, StatusName};
 use crate::model::{Case, CloseMode, NewArticle, StatusCategory};
 use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
 use crate::workflow::{closing_check, message_id};
@@ -64,6 +64,18 @@ pub struct ListCases {
     pub filter: CaseFilter,
     /// Which page.
     pub page: PageRequest,
+}
+
+/// `POST /store/v1/cases/latest`: a customer's latest cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LatestCases {
+    /// Whose cases.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub customer: EmailAddress,
+    /// At most this many.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
+    pub limit: u32,
 }
 
 /// `POST /store/v1/cases/{n}/similar`.

@@ -15,7 +15,7 @@ use casework_core::ids::CaseNumber;
 use casework_core::model::{ApiToken, Defect, OutboxStatus, Person};
 use casework_core::ports::{Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError};
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, ErrorBody, Finish, ListCases, Revoke, Similar,
+    AddArticle, Claim, CreateCase, ErrorBody, Finish, LatestCases, ListCases, Revoke, Similar,
 };
 use casework_core::service::StoreAccess;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/store/v1/cases", post(create_case))
         .route("/store/v1/cases/query", post(list_cases))
+        .route("/store/v1/cases/latest", post(latest_cases))
         .route("/store/v1/cases/{n}", get(load_case))
         .route("/store/v1/cases/{n}/commits", post(commit))
         .route("/store/v1/cases/{n}/history", get(history))
@@ -188,6 +189,18 @@ async fn commit(Storage(s): Storage, Path(n): Path<String>, Body(c): Body<Commit
 )]
 async fn list_cases(Storage(s): Storage, Body(b): Body<ListCases>) -> Answer {
     ok(s.list_cases(b).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases/latest",
+    tag = "store",
+    summary = "A customer's latest cases, newest first",
+    request_body = casework_core::protocol::LatestCases,
+    responses((status = 200, description = "The cases", body = Vec<casework_core::model::Case>), crate::openapi::Problems)
+)]
+async fn latest_cases(Storage(s): Storage, Body(b): Body<LatestCases>) -> Answer {
+    ok(s.latest_cases_of(b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(

@@ -22,7 +22,7 @@ use casework_core::ids::EmailAddress;
 use casework_core::model::OutboxMessage;
 use casework_core::ports::{MailError, Mailer};
 use lettre::Address;
-use lettre::message::header::{ContentType, MIME_VERSION_1_0};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 
 pub mod imap;
@@ -121,7 +121,10 @@ fn message_id(what: &str, id: &str) -> Result<String, MailError> {
 /// Every header value is checked before lettre sees it (lettre panics on a line break in
 /// a display name), addresses get ASCII domains, and the message carries `MIME-Version:
 /// 1.0`. A case's first email starts its thread; later ones have `In-Reply-To` (the
-/// previous email) and `References` (the first, then the previous).
+/// previous email) and `References` (the first, then the previous). The notices the
+/// workflow sends on its own carry `Auto-Submitted` and `X-Auto-Response-Suppress: All`
+/// (RFC 3834; core's `TemplateName::auto_submitted` says which), so autoresponders stay
+/// quiet and a loop cannot start.
 pub fn format_message(m: &OutboxMessage) -> Result<Vec<u8>, MailError> {
     let date = SystemTime::UNIX_EPOCH
         + Duration::from_secs(u64::try_from(m.created_at.as_second()).unwrap_or(0));
@@ -142,6 +145,17 @@ pub fn format_message(m: &OutboxMessage) -> Result<Vec<u8>, MailError> {
             _ => (root.clone(), root),
         };
         builder = builder.in_reply_to(reply_to).references(references);
+    }
+    if let Some(kind) = m.template.auto_submitted() {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                kind.to_string(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+                "All".to_string(),
+            ));
     }
     let message = builder
         .header(ContentType::TEXT_PLAIN)
@@ -295,6 +309,38 @@ mod tests {
     fn headers(m: &OutboxMessage) -> String {
         let text = String::from_utf8(format_message(m).unwrap()).unwrap();
         text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn notices_the_workflow_sends_on_its_own_ask_for_no_automatic_answer() {
+        use casework_core::model::TemplateName;
+        for template in [
+            TemplateName::ResolutionNotice,
+            TemplateName::TemporaryCloseNotice,
+            TemplateName::ReopenNotice,
+            TemplateName::NonResponseClosure,
+        ] {
+            let notice = OutboxMessage {
+                template,
+                ..message()
+            };
+            let h = headers(&notice);
+            assert!(h.contains("\r\nAuto-Submitted: auto-generated\r\n"), "{h}");
+            assert!(h.contains("\r\nX-Auto-Response-Suppress: All\r\n"), "{h}");
+            // and Casework's own inbound side knows it for what it is, should it come back
+            let raw = format_message(&notice).unwrap();
+            let parsed = inbound::parse_message(&raw, &inbound::InboundLimits::default());
+            assert!(parsed.unwrap().is_automatic(), "{template:?}");
+        }
+        // what an agent writes to the customer is a person's mail: answers are welcome
+        for template in [TemplateName::InitialContact, TemplateName::FollowUp] {
+            let h = headers(&OutboxMessage {
+                template,
+                ..message()
+            });
+            assert!(!h.contains("Auto-Submitted"), "{h}");
+            assert!(!h.contains("X-Auto-Response-Suppress"), "{h}");
+        }
     }
 
     #[test]

@@ -150,6 +150,7 @@ macro_rules! knowledge_suite {
 macro_rules! case_queries_suite {
     ($make:expr) => {
         $crate::__group!(case_queries; $make;
+            a_customers_latest_cases_come_newest_first,
             filters_select_the_right_cases,
             lists_filter_by_priority_and_owner_and_walk_every_order,
             pagination_walks_every_case_once,
@@ -283,6 +284,7 @@ macro_rules! inbound_suite {
             a_reply_to_a_closed_case_reopens_it_or_opens_a_linked_one,
             a_bounce_is_recorded_on_the_case_it_is_about,
             concurrent_deliveries_take_a_message_once,
+            a_storm_from_one_sender_is_kept_in_the_quarantine,
             refused_mail_is_kept_then_released_or_dropped,
         );
     };
@@ -369,6 +371,8 @@ mod tests {
             ("feed", include_str!("behaviours/feed.rs")),
             ("service", include_str!("behaviours/service.rs")),
             ("transfer", include_str!("behaviours/transfer.rs")),
+            ("quarantine", include_str!("behaviours/quarantine.rs")),
+            ("inbound", include_str!("behaviours/inbound.rs")),
         ] {
             let start = lib
                 .find(&format!("macro_rules! {group}_suite"))

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use casework_core::event::EventKind;
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{Case, PostKind, RefKind, Visibility};
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseQueries, Page, PageRequest, Scope, SearchHit, SearchQuery,
@@ -300,6 +300,23 @@ impl CaseQueries for MemoryStore {
             .cloned()
             .collect();
         Ok(Page::in_order(items, &page))
+    }
+
+    async fn latest_cases_of(
+        &self,
+        customer: EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError> {
+        // the reference store walks every case; the others read an index
+        Ok(self
+            .lock()
+            .cases
+            .values()
+            .rev()
+            .filter(|r| r.case.customer.email == customer)
+            .take(limit as usize)
+            .map(|r| r.case.clone())
+            .collect())
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {

@@ -71,6 +71,14 @@ impl CaseQueries for PgStore {
         queries::list_cases(&self.conn().await?, &filter, &page, self.lexemes()).await
     }
 
+    async fn latest_cases_of(
+        &self,
+        customer: EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError> {
+        queries::latest_cases_of(&self.conn().await?, &customer, limit).await
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;

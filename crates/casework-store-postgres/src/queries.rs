@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use casework_core::ids::CaseNumber;
+use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{Case, RefKind};
 use casework_core::ports::{
     CaseFilter, CaseOrder, Page, PageRequest, Scope, SearchHit, SearchQuery, StoreError,
@@ -159,6 +159,23 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexe
     }
     sql.text = text;
     sql
+}
+
+/// The customer's latest cases, newest first: `cases_by_customer` read backwards.
+pub async fn latest_cases_of(
+    c: &impl GenericClient,
+    customer: &EmailAddress,
+    limit: u32,
+) -> Result<Vec<Case>, StoreError> {
+    rows(
+        c,
+        "SELECT state FROM cases WHERE customer_email = $1 ORDER BY number DESC LIMIT $2",
+        &[&enc(customer.as_str()).into_owned(), &i64::from(limit)],
+    )
+    .await?
+    .iter()
+    .map(|r| json(r, 0))
+    .collect()
 }
 
 /// Lists cases by ascending number, in pages that never skip a case.

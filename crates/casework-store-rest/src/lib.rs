@@ -24,8 +24,8 @@ use casework_core::ports::{
     Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, ListCases, Once, PREFIX, Revoke,
-    Similar,
+    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases, ListCases, Once,
+    PREFIX, Revoke, Similar,
 };
 use jiff::Timestamp;
 use reqwest::Method;
@@ -343,6 +343,16 @@ impl CaseQueries for RestStore {
     ) -> Result<Page<Case>, StoreError> {
         let body = ListCases { filter, page };
         self.call(Method::POST, "/cases/query", Some(&body), Retry::Safe)
+            .await
+    }
+
+    async fn latest_cases_of(
+        &self,
+        customer: EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError> {
+        let body = LatestCases { customer, limit };
+        self.call(Method::POST, "/cases/latest", Some(&body), Retry::Safe)
             .await
     }
 

@@ -121,6 +121,15 @@ impl CaseQueries for SqliteStore {
         self.read(move |c| sql::list_cases(c, &filter, &page)).await
     }
 
+    async fn latest_cases_of(
+        &self,
+        customer: EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError> {
+        self.read(move |c| sql::latest_cases_of(c, &customer, limit))
+            .await
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         self.read(move |c| sql::search(c, &query)).await
     }

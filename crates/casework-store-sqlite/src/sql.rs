@@ -788,6 +788,31 @@ fn fts_any(clauses: &[Clause]) -> String {
         .join(" OR ")
 }
 
+/// The customer's latest cases, newest first: `cases_by_customer` read backwards.
+pub fn latest_cases_of(
+    conn: &Connection,
+    customer: &EmailAddress,
+    limit: u32,
+) -> Result<Vec<Case>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT state FROM cases WHERE customer_email = ?1 ORDER BY number DESC LIMIT ?2",
+        )
+        .map_err(map_err)?;
+    let states = stmt
+        .query_map(
+            rusqlite::params![customer.as_str(), i64::from(limit)],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    states
+        .iter()
+        .map(|s| serde_json::from_str(s).map_err(json_err))
+        .collect()
+}
+
 /// Lists cases in the page's order (ascending number unless asked otherwise).
 pub fn list_cases(
     conn: &Connection,

@@ -182,6 +182,15 @@ pub struct InboundPolicy {
     pub reply_status: StatusName,
     /// What a customer's reply does to a case closed as resolved or for non-response.
     pub closed_reply: ClosedReply,
+    /// Most cases one sender may open by email within a minute: more is a storm (a loop
+    /// with another robot, a flood), and the message that would open one more is kept in
+    /// the quarantine instead, for a person to release or drop.
+    pub sender_cases_per_minute: u32,
+}
+
+impl InboundPolicy {
+    /// [`Self::sender_cases_per_minute`] when the workflow file does not say.
+    pub const DEFAULT_SENDER_CASES_PER_MINUTE: u32 = 5;
 }
 
 /// The organization, as it appears in every email.
@@ -263,6 +272,7 @@ impl WorkflowConfig {
             inbound: InboundPolicy {
                 reply_status: name("New"),
                 closed_reply: ClosedReply::Reopen,
+                sender_cases_per_minute: InboundPolicy::DEFAULT_SENDER_CASES_PER_MINUTE,
             },
         }
     }

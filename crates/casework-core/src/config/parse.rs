@@ -66,6 +66,8 @@ struct RawInbound {
     closed_reply: Option<Spanned<String>>,
     #[serde(default)]
     reopen_within_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    sender_cases_per_minute: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -162,7 +164,8 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
 
 /// `[inbound]`: the status a pending case's reply moves it to (open or pending; the reopen
 /// status when absent) and what a reply to a closed case does (`reopen`, `new_case`, or
-/// `reopen_within` with `reopen_within_days` of at least 1; `reopen` when absent).
+/// `reopen_within` with `reopen_within_days` of at least 1; `reopen` when absent), and how
+/// many cases one sender may open by email in a minute (at least 1; 5 when absent).
 fn inbound(
     raw: Option<&RawInbound>,
     statuses: &[StatusDef],
@@ -173,7 +176,18 @@ fn inbound(
         return Ok(InboundPolicy {
             reply_status: named.reopen.clone(),
             closed_reply: ClosedReply::Reopen,
+            sender_cases_per_minute: InboundPolicy::DEFAULT_SENDER_CASES_PER_MINUTE,
         });
+    };
+    let sender_cases_per_minute = match &raw.sender_cases_per_minute {
+        None => InboundPolicy::DEFAULT_SENDER_CASES_PER_MINUTE,
+        Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+        Some(n) => {
+            return Err(at.err(
+                n.span(),
+                "inbound: sender_cases_per_minute must be at least 1".into(),
+            ));
+        }
     };
     let reply_status = match &raw.reply_status {
         Some(s) => {
@@ -228,6 +242,7 @@ fn inbound(
     Ok(InboundPolicy {
         reply_status,
         closed_reply,
+        sender_cases_per_minute,
     })
 }
 

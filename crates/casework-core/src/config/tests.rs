@@ -187,7 +187,7 @@ fn the_inbound_section_names_an_open_status_and_a_closed_reply_policy() {
     );
     let with = |section: &str| {
         let text = super::DEFAULT_WORKFLOW.replace(
-            "[inbound]\nreply_status = \"In Progress\"\nclosed_reply = \"reopen_within\"\nreopen_within_days = 30\n",
+            "[inbound]\nreply_status = \"In Progress\"\nclosed_reply = \"reopen_within\"\nreopen_within_days = 30\nsender_cases_per_minute = 5\n",
             section,
         );
         WorkflowConfig::parse(&text)
@@ -196,6 +196,15 @@ fn the_inbound_section_names_an_open_status_and_a_closed_reply_policy() {
     let none = with("").unwrap();
     assert_eq!(none.inbound.reply_status, none.reopen_status);
     assert_eq!(none.inbound.closed_reply, ClosedReply::Reopen);
+    assert_eq!(none.inbound.sender_cases_per_minute, 5);
+    assert_eq!(default.inbound.sender_cases_per_minute, 5);
+    assert_eq!(
+        with("[inbound]\nsender_cases_per_minute = 20\n")
+            .unwrap()
+            .inbound
+            .sender_cases_per_minute,
+        20
+    );
     assert_eq!(
         with("[inbound]\nclosed_reply = \"new_case\"\n")
             .unwrap()
@@ -215,6 +224,10 @@ fn the_inbound_section_names_an_open_status_and_a_closed_reply_policy() {
             "at least 1",
         ),
         ("[inbound]\nclosed_reply = \"ignore\"\n", "not one of"),
+        (
+            "[inbound]\nsender_cases_per_minute = 0\n",
+            "sender_cases_per_minute must be at least 1",
+        ),
         ("[inbound]\nsecret = 1\n", "unknown field"),
     ] {
         let err = with(bad).unwrap_err();

@@ -113,6 +113,15 @@ pub trait CaseQueries: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Case>, StoreError>;
 
+    /// The customer's latest cases, newest (highest number) first, at most `limit`,
+    /// whatever their origin or status: what the inbound pipeline's per-sender rate limit
+    /// reads, so it MUST cost the same however many cases the customer has had.
+    async fn latest_cases_of(
+        &self,
+        customer: EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError>;
+
     /// Ranked full-text search (BM25) over cases, articles and defects, respecting the scope:
     /// text the scope may not see is never matched.
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError>;

@@ -103,6 +103,9 @@ macro_rules! delegate_store {
             async fn list_cases(&self, filter: $crate::ports::delegate::CaseFilter, page: $crate::ports::delegate::PageRequest) -> ::std::result::Result<$crate::ports::delegate::Page<$crate::ports::delegate::Case>, $crate::ports::StoreError> {
                 $crate::ports::CaseQueries::list_cases(&self.$field, filter, page).await
             }
+            async fn latest_cases_of(&self, customer: $crate::ports::delegate::EmailAddress, limit: u32) -> ::std::result::Result<Vec<$crate::ports::delegate::Case>, $crate::ports::StoreError> {
+                $crate::ports::CaseQueries::latest_cases_of(&self.$field, customer, limit).await
+            }
             async fn search(&self, query: $crate::ports::delegate::SearchQuery) -> ::std::result::Result<Vec<$crate::ports::delegate::SearchHit>, $crate::ports::StoreError> {
                 $crate::ports::CaseQueries::search(&self.$field, query).await
             }

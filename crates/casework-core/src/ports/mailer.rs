@@ -21,6 +21,9 @@ pub enum MailError {
 /// recognisable) and, unless it starts its thread (`thread_id` is its own Message-ID), with
 /// `In-Reply-To: <in_reply_to>` (or `<thread_id>` when that is unknown) and `References`
 /// listing `<thread_id>` then `<in_reply_to>`, so a case's emails thread in mail clients.
+/// When its template is automatic ([`crate::model::TemplateName::auto_submitted`]) it MUST
+/// carry `Auto-Submitted: <that value>` and `X-Auto-Response-Suppress: All` (RFC 3834), so
+/// no autoresponder answers it.
 /// A message that cannot be formatted (a header value a mail could not carry) MUST be a
 /// `Permanent` error naming the reason, never a panic.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -176,6 +176,7 @@ mod mock {
         #[async_trait]
         impl CaseQueries for CaseStore {
             async fn list_cases(&self, filter: CaseFilter, page: PageRequest) -> Result<Page<Case>, StoreError>;
+            async fn latest_cases_of(&self, customer: crate::ids::EmailAddress, limit: u32) -> Result<Vec<Case>, StoreError>;
             async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
             async fn similar(&self, number: CaseNumber, scope: Scope, limit: u32) -> Result<Vec<SearchHit>, StoreError>;
         }

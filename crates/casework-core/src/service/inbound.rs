@@ -20,7 +20,7 @@ use crate::model::{Actor, Case, LinkTarget, RefKind, ThreadRule, Visibility};
 use crate::ports::{Commit, MailParser, StoreError};
 use crate::workflow::inbound::{
     Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key, new_case,
-    subject_tag,
+    sender_over_rate, subject_tag,
 };
 use crate::workflow::{WorkflowError, decide_open, stamp};
 
@@ -102,7 +102,9 @@ impl CaseService {
     ///
     /// Refused as `Invalid` (never taken, the same every time): no sender address Casework
     /// can read; automatic mail (an auto-reply, a bounce) that answers no case; a new case
-    /// the workflow will not open from it.
+    /// the workflow will not open from it; a new case from a sender who has opened
+    /// `[inbound] sender_cases_per_minute` by email within the last minute (a storm: the
+    /// quarantine keeps it, [`CaseService::ingest_or_keep`]).
     pub async fn ingest(
         &self,
         actor: &Actor,
@@ -313,6 +315,38 @@ impl CaseService {
             .map(|_| ())
     }
 
+    /// Refuses (for the quarantine) a message that would open one more case than the
+    /// workflow file lets one sender open by email in a minute, unless it opened one of
+    /// those cases itself (a redelivery is a duplicate, not a storm).
+    async fn within_rate(
+        &self,
+        arrival: &Arrival<'_>,
+        now: jiff::Timestamp,
+    ) -> Result<(), ServiceError> {
+        let per_minute = self.config.inbound.sender_cases_per_minute;
+        let latest = self
+            .store
+            .latest_cases_of(arrival.from.clone(), per_minute)
+            .await?;
+        if !sender_over_rate(&latest, per_minute, now) {
+            return Ok(());
+        }
+        for case in &latest {
+            if taken(&self.store.history(case.number).await?, arrival.key) {
+                return Ok(());
+            }
+        }
+        Err(refused(
+            "from",
+            format!(
+                "{} opened {per_minute} cases by email within a minute, the most the workflow \
+                 file's [inbound] sender_cases_per_minute allows: kept for a person to release \
+                 or drop",
+                arrival.from
+            ),
+        ))
+    }
+
     /// Opens a case from an email, at most once per its key (the sender acts as a customer
     /// opening their own case, so the workflow's `open_case` rule for customers applies),
     /// then puts the email on it, linked to `closed` when a closed case's policy sent it here.
@@ -323,6 +357,7 @@ impl CaseService {
     ) -> Result<Ingested, ServiceError> {
         let sender = Actor::customer(arrival.from.as_str(), arrival.from.clone());
         let now = self.clock.now();
+        self.within_rate(arrival, now).await?;
         let opened = decide_open(
             &new_case(arrival.message, arrival.from),
             &self.ctx(&sender, now),

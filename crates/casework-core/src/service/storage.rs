@@ -21,8 +21,8 @@ use crate::ports::{
     ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use crate::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, Finish, ListCases, Revoke, Similar, verify_commit,
-    verify_open,
+    AddArticle, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases, Revoke, Similar,
+    verify_commit, verify_open,
 };
 
 /// The whole store, for a principal with the `store` permission: what the storage protocol
@@ -104,6 +104,11 @@ impl StoreAccess {
     /// `POST /store/v1/cases/query`.
     pub async fn list_cases(&self, b: ListCases) -> Result<Page<Case>, StoreError> {
         self.store.list_cases(b.filter, b.page).await
+    }
+
+    /// `POST /store/v1/cases/latest`.
+    pub async fn latest_cases_of(&self, b: LatestCases) -> Result<Vec<Case>, StoreError> {
+        self.store.latest_cases_of(b.customer, b.limit).await
     }
 
     /// `POST /store/v1/search`.

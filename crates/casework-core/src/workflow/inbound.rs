@@ -110,6 +110,25 @@ pub fn new_case(message: &InboundMessage, from: &EmailAddress) -> NewCase {
     }
 }
 
+/// Whether a sender has opened as many cases by email within the minute before `now` as
+/// the workflow file allows (`[inbound] sender_cases_per_minute`), so the next message that
+/// would open one is a storm (a loop with another robot, a flood) and goes to the
+/// quarantine. `latest` are the sender's latest cases, newest first (at least `per_minute`
+/// of them when they have that many); only cases their own email opened count, not those
+/// staff opened for them.
+pub fn sender_over_rate(latest: &[Case], per_minute: u32, now: Timestamp) -> bool {
+    let since = now - jiff::SignedDuration::from_secs(60);
+    let recent = latest
+        .iter()
+        .filter(|c| {
+            c.origin == Origin::Email
+                && c.opened_by == c.customer.email.as_str()
+                && c.created_at > since
+        })
+        .count();
+    recent >= per_minute as usize
+}
+
 /// `text` cut to at most `max` characters.
 fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

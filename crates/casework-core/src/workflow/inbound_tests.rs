@@ -78,3 +78,31 @@ fn a_new_case_takes_subject_sender_and_body_within_limits() {
     assert_eq!(new.description.chars().count(), MAX_TEXT);
     assert_eq!(new.origin, Origin::Email);
 }
+
+#[test]
+fn a_sender_is_over_the_rate_with_as_many_email_cases_in_the_last_minute() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let case = |origin: Origin, seconds_ago: i64| {
+        let mut c = crate::testing::sample_case();
+        c.origin = origin;
+        c.opened_by = c.customer.email.as_str().to_string();
+        c.created_at = now - jiff::SignedDuration::from_secs(seconds_ago);
+        c
+    };
+    let two_recent = [case(Origin::Email, 1), case(Origin::Email, 59)];
+    assert!(sender_over_rate(&two_recent, 2, now));
+    assert!(!sender_over_rate(&two_recent, 3, now));
+    assert!(!sender_over_rate(&[], 1, now));
+    // a minute old, or opened by staff: not part of a storm
+    let mixed = [case(Origin::Email, 1), case(Origin::Email, 60)];
+    assert!(!sender_over_rate(&mixed, 2, now));
+    let staff = [case(Origin::Email, 1), case(Origin::Phone, 2)];
+    assert!(!sender_over_rate(&staff, 2, now));
+    let mut typed_in = case(Origin::Email, 2);
+    typed_in.opened_by = "Ana Lopez".into();
+    assert!(!sender_over_rate(
+        &[case(Origin::Email, 1), typed_in],
+        2,
+        now
+    ));
+}

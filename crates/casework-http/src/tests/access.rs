@@ -375,6 +375,12 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
             Some(json!({"filter": {}, "page": {"limit": 10}})),
             200,
         ),
+        (
+            "POST",
+            "/store/v1/cases/latest",
+            Some(json!({"customer": "c@customer.example", "limit": 5})),
+            200,
+        ),
         ("GET", "/store/v1/cases/1", None, 200),
         (
             "POST",
@@ -577,7 +583,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 13 + 31) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 13 + 32) * 8);
 }
 
 #[tokio::test]

@@ -49,6 +49,7 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
 pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/cases"),
     ("post", "/store/v1/cases/query"),
+    ("post", "/store/v1/cases/latest"),
     ("get", "/store/v1/cases/{n}"),
     ("post", "/store/v1/cases/{n}/commits"),
     ("get", "/store/v1/cases/{n}/history"),

@@ -18,6 +18,37 @@ use jiff::SignedDuration;
 
 use super::{Desk, a_failing_commit, ana, desk, email};
 
+pub async fn a_customers_latest_cases_come_newest_first<
+    S: CaseLog + CaseQueries + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store.clone());
+    let zoe = || email("zoe@kunde.example");
+    assert!(store.latest_cases_of(zoe(), 5).await.unwrap().is_empty());
+    let mut hers = Vec::new();
+    for i in 0..4 {
+        hers.push(
+            b.open(&format!("z{i}"), "d", "zoe@kunde.example")
+                .await
+                .number,
+        );
+        b.open(&format!("o{i}"), "d", "other@kunde.example").await;
+    }
+    let got = |v: Vec<casework_core::model::Case>| v.iter().map(|c| c.number).collect::<Vec<_>>();
+    hers.reverse();
+    assert_eq!(got(store.latest_cases_of(zoe(), 10).await.unwrap()), hers);
+    assert_eq!(
+        got(store.latest_cases_of(zoe(), 2).await.unwrap()),
+        hers[..2]
+    );
+    let nobody = store
+        .latest_cases_of(email("nobody@kunde.example"), 3)
+        .await
+        .unwrap();
+    assert!(nobody.is_empty());
+}
+
 pub async fn filters_select_the_right_cases<S: CaseLog + CaseQueries + ?Sized + 'static>(
     store: Arc<S>,
 ) {

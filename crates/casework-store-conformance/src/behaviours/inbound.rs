@@ -281,6 +281,29 @@ pub async fn strangers_and_machines_stay_internal_and_change_nothing<S: CaseStor
     lost.auto_signals = away.auto_signals.clone();
     assert!(b.svc.ingest(&b.mail, &lost).await.is_err());
     assert_eq!(b.store.stats().await.unwrap().cases, 1);
+    // nor does one reopen a closed case or draw an email, however it says so
+    b.close(n).await;
+    let queued = b.store.outbox_for_case(n).await.unwrap().len();
+    for (i, kind) in [
+        AutoSignalKind::AutoSubmitted,
+        AutoSignalKind::Precedence,
+        AutoSignalKind::AutoReplyHeader,
+        AutoSignalKind::OutOfOfficeSubject,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut machine = reply_to(&format!("oof-closed-{i}"), CUSTOMER, &sent);
+        machine.auto_signals.push(AutoSignal {
+            kind,
+            evidence: "x".into(),
+        });
+        assert_eq!(b.ingest(&machine).await.case, n);
+    }
+    let closed = b.store.load_case(n).await.unwrap();
+    assert!(closed.is_closed(), "{:?}", closed.status);
+    assert_eq!(closed.reopen_count, 0);
+    assert_eq!(b.store.outbox_for_case(n).await.unwrap().len(), queued);
 }
 
 pub async fn a_reply_to_a_closed_case_reopens_it_or_opens_a_linked_one<S: CaseStore + 'static>(
@@ -398,6 +421,67 @@ impl casework_core::ports::MailParser for Mending {
         let id = String::from_utf8_lossy(raw).into_owned();
         Ok(mail(&id, CUSTOMER, "Printer offline", "it shows error 42"))
     }
+}
+
+pub async fn a_storm_from_one_sender_is_kept_in_the_quarantine<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    use casework_core::service::{Intake, Released};
+
+    let b = bench(store).await;
+    let parser = Arc::new(Mending::default());
+    parser.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let svc = b.svc.clone().with_mail_parser(parser);
+    let per_minute = WorkflowConfig::default_config()
+        .inbound
+        .sender_cases_per_minute;
+    // a case staff opened for the customer is no storm
+    b.svc
+        .open_case(&ana(), new_case("By phone", "d", CUSTOMER))
+        .await
+        .unwrap();
+    for i in 0..per_minute {
+        let got = svc
+            .ingest_or_keep(&b.mail, "ingest", format!("s{i}").as_bytes())
+            .await
+            .unwrap();
+        assert!(
+            matches!(got, Intake::Taken(ref t) if t.created),
+            "{i}: {got:?}"
+        );
+        b.clock.advance(SignedDuration::from_secs(5));
+    }
+    // one more within the minute: kept for a person, no case
+    let Intake::Quarantined(kept) = svc.ingest_or_keep(&b.mail, "imap", b"storm").await.unwrap()
+    else {
+        panic!("the message over the rate is kept")
+    };
+    assert!(
+        kept.reason.contains("sender_cases_per_minute"),
+        "{}",
+        kept.reason
+    );
+    let cases = u64::from(per_minute) + 1;
+    assert_eq!(b.store.stats().await.unwrap().cases, cases);
+    // a redelivery of a message that opened a case is a duplicate, not a storm
+    let last = format!("s{}", per_minute - 1);
+    let again = svc
+        .ingest_or_keep(&b.mail, "ingest", last.as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Intake::Taken(ref t) if t.duplicate),
+        "{again:?}"
+    );
+    // a minute after the first, a release takes it
+    b.clock.advance(SignedDuration::from_secs(60));
+    let admin = super::actor("root", Role::Admin);
+    let released = svc.quarantine_release(&admin, &kept.id).await.unwrap();
+    assert!(
+        matches!(released, Released::Taken(ref t) if t.created),
+        "{released:?}"
+    );
+    assert_eq!(b.store.stats().await.unwrap().cases, cases + 1);
 }
 
 pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'static>(store: Arc<S>) {
