@@ -28,7 +28,7 @@ pub(crate) async fn mail(cx: &Ctx<'_>, cmd: MailCmd) -> Result<u8, Failure> {
     match cmd {
         MailCmd::Ingest { file } => ingest(cx, file).await,
         MailCmd::Fetch { imap } => fetch(cx, &imap).await,
-        MailCmd::Quarantine(cmd) => quarantine(cx, cmd).await,
+        MailCmd::Kept(cmd) => quarantine(cx, cmd).await,
     }
 }
 
