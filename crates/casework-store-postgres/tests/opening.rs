@@ -205,11 +205,12 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
         .expect("a reply time");
     drop(svc);
     drop(store);
-    // as version 4 left it
+    // as version 4 left it (nor version 6's quarantine)
     Cluster::shared()
         .psql(
             &db,
-            "DROP INDEX cases_by_updated; DROP INDEX cases_by_priority;
+            "DROP TABLE quarantine;
+             DROP INDEX cases_by_updated; DROP INDEX cases_by_priority;
              ALTER TABLE cases DROP COLUMN updated_us, DROP COLUMN priority_rank;
              UPDATE cases SET state = state - 'last_customer_reply_at';
              UPDATE casework_schema SET version = 4",
