@@ -436,7 +436,10 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
     let smtp = SmtpServer::start("inbound-reply", &[]);
     let imap = Dovecot::start("inbound-reply");
     let url = imap.url("INBOX", "?processed=Archive");
-    let cw = staffed("mail-roundtrip");
+    let cw = staffed("mail-roundtrip").with_env(
+        "CASEWORK_REPLY_SECRET",
+        "e2e-reply-secret-0123456789abcdef-0001",
+    );
     let n = open(&cw, "Map service fails to publish");
     let ana = |args: &[&str]| as_ana(&cw, args);
     ana(&["case", "take", &n]);
@@ -450,8 +453,20 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
         .trim_end_matches('>')
         .to_string();
     let subject = format!("Re: {}", sent["headers"]["Subject"].as_str().unwrap());
+    // the signed reply token, in the Message-ID and in a plus-addressed Reply-To
+    let token = id.split_once('.').unwrap().1.split_once('@').unwrap().0;
+    assert!(
+        token.starts_with(&format!("c{}.", n.trim_start_matches('0'))),
+        "{id}"
+    );
+    let reply_to = sent["headers"]["Reply-To"].as_str().unwrap_or_default();
+    assert!(
+        reply_to.contains(&format!("<support+{token}@example.com>")),
+        "{sent}"
+    );
 
-    // the customer answers; a stranger quotes the case number
+    // the customer answers; a stranger quotes the case number; the customer writes again
+    // from a client that keeps no thread header, to the Reply-To address
     deliver(
         &url,
         &reply(
@@ -472,10 +487,19 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
         ),
     )
     .await;
+    deliver(
+        &url,
+        &format!(
+            "From: Jordan Smith <jordan@customer.example>\r\nTo: support+{token}@example.com\r\n\
+             Subject: One more thing\r\nMessage-ID: <a0@customer.example>\r\n\
+             Date: Tue, 24 Nov 2026 08:05:00 +0000\r\n\r\nAnd the log says 503.\r\n"
+        ),
+    )
+    .await;
     let got = cw.json(&["mail", "fetch", "--imap", &url]);
     assert_eq!(
         (got["added"].as_u64(), got["opened"].as_u64()),
-        (Some(1), Some(1)),
+        (Some(2), Some(1)),
         "{got}"
     );
     let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
@@ -488,9 +512,12 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
         .iter()
         .filter(|e| e["type"] == "email_received")
         .collect();
-    assert_eq!(received.len(), 1, "the stranger is not on the case: {case}");
-    assert_eq!(received[0]["from"], "jordan@customer.example");
-    assert_eq!(received[0]["visibility"], "customer");
+    assert_eq!(received.len(), 2, "the stranger is not on the case: {case}");
+    for r in received {
+        assert_eq!(r["from"], "jordan@customer.example");
+        assert_eq!(r["visibility"], "customer");
+        assert_eq!(r["rule"], "reply_token", "{r}");
+    }
 
     // closed for now at the customer's request; their next email reopens it
     ana(&["case", "close", &n, "--temporary"]);
@@ -509,4 +536,11 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
     let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
     assert_eq!(case["case"]["status_category"], "open", "{case}");
     assert_eq!(case["case"]["reopen_count"], 1, "{case}");
+
+    // a secret too short to sign with stops a command with the reason, not unsigned mail
+    let short =
+        cw.with_env("CASEWORK_REPLY_SECRET", "short")
+            .run(&["--as", "Ana Lopez", "case", "list"]);
+    assert_eq!(short.code, 1, "a usage error: {short:?}");
+    assert!(short.stderr.contains("CASEWORK_REPLY_SECRET"), "{short:?}");
 }

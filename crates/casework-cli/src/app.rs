@@ -7,6 +7,7 @@ use std::sync::Arc;
 use casework_core::exchange::{Exporter, Importer};
 use casework_core::model::Actor;
 use casework_core::ports::{CaseStore, RandomIds, StoreError, SystemClock, TransferStore};
+use casework_core::reply_token::ReplyKeys;
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::transfer::{CopyReport, Stage};
 use casework_core::{CaseService, ServiceError, Templates, WorkflowConfig};
@@ -259,6 +260,23 @@ pub async fn open_database(url: &str, one_shot: bool) -> Result<Arc<dyn Transfer
     )))
 }
 
+/// The reply-token secrets from `CASEWORK_REPLY_SECRET` (newest first, separated by white
+/// space or commas); `None` when it is unset or empty, so outgoing mail carries no token.
+fn reply_keys() -> Result<Option<ReplyKeys>, Failure> {
+    let Some(value) = std::env::var_os("CASEWORK_REPLY_SECRET") else {
+        return Ok(None);
+    };
+    let value = value
+        .into_string()
+        .map_err(|_| Failure::usage("CASEWORK_REPLY_SECRET is not valid UTF-8"))?;
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    ReplyKeys::parse(&value)
+        .map(Some)
+        .map_err(|e| Failure::usage(format!("CASEWORK_REPLY_SECRET: {e}")))
+}
+
 /// The service `casework demo` runs on: a throw-away memory store, the default workflow and
 /// templates, the given test clock and sequential ids, so its output is the same every run.
 pub fn throwaway(clock: Arc<FixedClock>) -> Result<CaseService, Failure> {
@@ -287,13 +305,18 @@ impl App {
         };
         let (config, config_source) = load_config(config)?;
         let (templates, template_overrides) = load_templates(templates)?;
+        let keys = reply_keys()?;
         let store = open_store(&store_url, one_shot).await?;
-        Ok(Self::wire(
+        let mut app = Self::wire(
             store,
             &store_url,
             (config, config_source),
             (templates, template_overrides),
-        ))
+        );
+        if let Some(keys) = keys {
+            app.service = app.service.with_reply_keys(keys);
+        }
+        Ok(app)
     }
 
     /// The service over an opened store, with a real clock and real ids.

@@ -26,6 +26,9 @@ Environment:
   CASEWORK_TOKEN   for an http:// store: a service token of that server
   CASEWORK_USER    who is acting (a registered agent, lead or admin)
   CASEWORK_CONFIG  the workflow file
+  CASEWORK_REPLY_SECRET
+                   secrets signing the reply token in outgoing mail, newest
+                   first (see docs/operations.md); unset: no token
 
 Quick start:
   casework init

@@ -155,6 +155,7 @@ mod tests {
             templates: &templates,
             now: crate::testing::START,
             ids: &ids,
+            reply_keys: None,
         };
         const BAD: &str = "Alice\nSmith";
         let bad = BAD;

@@ -11,6 +11,8 @@
 //!   and bounce signals (the mail adapter parses; core decides).
 //! - [`ports`] — what core needs from outside: the store by capability (the case log,
 //!   queries, reports, the directory, knowledge, the outbox, diagnostics), clock, ids, mail.
+//! - [`reply_token`] — the signed token in outgoing Message-IDs and the plus-addressed
+//!   `Reply-To`, and checking it on the way in.
 //! - [`limits`] — every limit on input, for checks, the API document and the CLI.
 //! - [`service`] — the application service both front-ends drive.
 //! - [`transfer`] — copying a whole store to another (`casework store copy`).
@@ -33,6 +35,7 @@ pub mod model;
 pub mod ports;
 pub mod protocol;
 pub mod query;
+pub mod reply_token;
 pub mod report;
 pub mod service;
 pub mod testing;

@@ -12,7 +12,7 @@ use crate::event::{EventKind, Opened};
 use crate::ids::{EmailAddress, StatusName};
 use crate::model::{Case, CloseMode, NewArticle, StatusCategory};
 use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
-use crate::workflow::{closing_check, message_id};
+use crate::workflow::{closing_check, is_casework_message_id, message_id};
 
 /// The path prefix of every protocol resource.
 pub const PREFIX: &str = "/store/v1";
@@ -277,7 +277,8 @@ pub fn verify_open(
 /// - an event dated more than [`MAX_CLOCK_SKEW`] before the server's `now`;
 /// - an outbox message that no `email_queued` event of the commit announced, or whose
 ///   headers are not Casework's own: From the organization's support address, the
-///   Message-ID of [`message_id`] on the support domain, the case's customer as recipient.
+///   Message-ID on the support domain ([`is_casework_message_id`]), the case's customer as
+///   recipient.
 ///
 /// What it cannot know, a service token is trusted with: who the actor is and what their
 /// role permits, and the words of notes and emails.
@@ -347,11 +348,15 @@ pub fn verify_commit(
             .support_email
             .ascii_domain()
             .map_err(|e| invalid(format!("the organization's support address: {e}")))?;
-        let expected = message_id(&m.id, commit.number, &domain);
-        if m.message_id != expected {
+        if !is_casework_message_id(&m.message_id, &m.id, commit.number, &domain) {
+            let expected = message_id(&m.id, commit.number, &domain);
             return Err(invalid(format!(
-                "outbox message {} has Message-ID {:?}; Casework's is {expected:?}",
-                m.id, m.message_id
+                "outbox message {} has Message-ID {:?}; Casework's is {expected:?} (or \
+                 {}.c{}.<reply token signature>@{domain})",
+                m.id,
+                m.message_id,
+                m.id,
+                commit.number.get()
             )));
         }
         if m.to != state.customer.email {

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use casework_core::ids::EmailAddress;
 use casework_core::model::OutboxMessage;
 use casework_core::ports::{MailError, Mailer};
+use casework_core::reply_token::reply_address;
 use lettre::Address;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
@@ -120,7 +121,8 @@ fn message_id(what: &str, id: &str) -> Result<String, MailError> {
 ///
 /// Every header value is checked before lettre sees it (lettre panics on a line break in
 /// a display name), addresses get ASCII domains, and the message carries `MIME-Version:
-/// 1.0`. A case's first email starts its thread; later ones have `In-Reply-To` (the
+/// 1.0`. A Message-ID carrying a reply token gets a `Reply-To` of the support address
+/// plus-addressed with it (core's `reply_token::reply_address`). A case's first email starts its thread; later ones have `In-Reply-To` (the
 /// previous email) and `References` (the first, then the previous). The notices the
 /// workflow sends on its own carry `Auto-Submitted` and `X-Auto-Response-Suppress: All`
 /// (RFC 3834; core's `TemplateName::auto_submitted` says which), so autoresponders stay
@@ -135,6 +137,11 @@ pub fn format_message(m: &OutboxMessage) -> Result<Vec<u8>, MailError> {
         .date(date)
         .message_id(Some(message_id("Message-ID", &m.message_id)?))
         .header(MIME_VERSION_1_0);
+    // a Message-ID with a reply token: replies go to the support address plus-addressed
+    // with it, so one that loses every thread header still finds its case
+    if let Some(reply_to) = reply_address(&m.from, &m.message_id) {
+        builder = builder.reply_to(mailbox("reply-to", &m.from_name, &reply_to)?);
+    }
     if m.thread_id != m.message_id {
         let root = message_id("thread root", &m.thread_id)?;
         let (reply_to, references) = match &m.in_reply_to {
@@ -309,6 +316,38 @@ mod tests {
     fn headers(m: &OutboxMessage) -> String {
         let text = String::from_utf8(format_message(m).unwrap()).unwrap();
         text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_message_id_with_a_reply_token_gets_a_plus_addressed_reply_to() {
+        // without a token, no Reply-To: replies go to From
+        assert!(!headers(&message()).contains("\r\nReply-To:"));
+        let token = casework_core::reply_token::ReplyKeys::parse(&"s".repeat(32))
+            .unwrap()
+            .token(casework_core::ids::CaseNumber::new(1027).unwrap());
+        let signed = OutboxMessage {
+            message_id: format!("m1.{token}@example.com"),
+            ..message()
+        };
+        let h = headers(&signed);
+        assert!(
+            h.contains(&format!(
+                "\r\nReply-To: \"Example Corp Support\" <support+{token}@example.com>\r\n"
+            )),
+            "{h}"
+        );
+        // what a client answers to is found again on the way in
+        let raw = format_message(&signed).unwrap();
+        let parsed = inbound::parse_message(&raw, &inbound::InboundLimits::default()).unwrap();
+        let support = &signed.from;
+        assert_eq!(
+            parsed
+                .reply_to
+                .iter()
+                .filter_map(|m| m.address.as_ref())
+                .find_map(|a| casework_core::reply_token::token_of_address(a, support)),
+            Some(token.as_str())
+        );
     }
 
     #[test]

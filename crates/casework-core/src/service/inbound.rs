@@ -1,8 +1,8 @@
 //! Inbound email: the one ingestion pipeline every input feeds (`casework mail ingest`, the
 //! IMAP poller, `POST /api/v1/inbound/email`). It threads a message onto its case in a
-//! stated order — `In-Reply-To`/`References` naming a Message-ID Casework sent for the
-//! case, then a case tag in the subject when the sender is the case's customer — else opens
-//! a new case; then commits what `workflow::inbound::decide_reply` decides. A message is
+//! stated order — a signed reply token that verifies, then `In-Reply-To`/`References`
+//! naming a Message-ID the case's history holds, then a case tag in the subject when the
+//! sender is a participant of the case — else opens a new case; then commits what `workflow::inbound::decide_reply` decides. A message is
 //! taken once: its key ([`inbound_key`]) is looked for on the case before anything is
 //! written, and a new case is created at most once per key, so a redelivered message
 //! changes nothing, even when two copies race.
@@ -18,9 +18,10 @@ use crate::ids::{CaseNumber, EmailAddress};
 use crate::inbound::InboundMessage;
 use crate::model::{Actor, Case, LinkTarget, RefKind, ThreadRule, Visibility};
 use crate::ports::{Commit, MailParser, StoreError};
+use crate::reply_token::{token_of_address, token_of_message_id};
 use crate::workflow::inbound::{
-    Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key, new_case,
-    sender_over_rate, subject_tag,
+    Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key,
+    is_participant, new_case, sender_over_rate, subject_tag,
 };
 use crate::workflow::{WorkflowError, decide_open, stamp};
 
@@ -201,14 +202,18 @@ impl CaseService {
         Ok(Some((number, outbox)))
     }
 
-    /// Threading, in order: the Message-IDs the message answers, then the subject's case
-    /// tag when the sender is that case's customer; `None` when nothing matched.
+    /// Threading, in order: a reply token that verifies (in a plus-addressed recipient, then
+    /// in a referenced Message-ID), the Message-IDs the message answers, then the subject's
+    /// case tag when the sender is a participant of that case; `None` when nothing matched.
     async fn thread(
         &self,
         message: &InboundMessage,
         from: &EmailAddress,
         domain: &str,
     ) -> Result<(Option<CaseNumber>, ThreadRule), ServiceError> {
+        if let Some(number) = self.reply_token_case(message, domain).await? {
+            return Ok((Some(number), ThreadRule::ReplyToken));
+        }
         for id in message
             .referenced_ids()
             .into_iter()
@@ -219,16 +224,58 @@ impl CaseService {
             }
         }
         if let Some(number) = subject_tag(&message.subject) {
+            // a stranger quoting a case number does not get into the case
             match self.store.load_case(number).await {
-                // a stranger quoting a case number does not get into the case
                 Ok(case) if &case.customer.email == from => {
                     return Ok((Some(number), ThreadRule::SubjectTag));
                 }
-                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Ok(case) => {
+                    if is_participant(&case, &self.store.history(number).await?, from) {
+                        return Ok((Some(number), ThreadRule::SubjectTag));
+                    }
+                }
+                Err(StoreError::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Ok((None, ThreadRule::NewCase))
+    }
+
+    /// The existing case a verified reply token names: first in the recipients (the
+    /// plus-addressed `Reply-To` a client answered to), then in the referenced Message-IDs.
+    /// A forged or stale token, or one naming no case, is passed over.
+    async fn reply_token_case(
+        &self,
+        message: &InboundMessage,
+        domain: &str,
+    ) -> Result<Option<CaseNumber>, ServiceError> {
+        let Some(keys) = self.reply_keys.as_deref() else {
+            return Ok(None);
+        };
+        let support = &self.config.organization.support_email;
+        let tokens = message
+            .recipients()
+            .filter_map(|r| token_of_address(r, support))
+            .chain(
+                message
+                    .referenced_ids()
+                    .into_iter()
+                    .take(MAX_THREAD_LOOKUPS)
+                    .filter_map(|id| token_of_message_id(id, domain)),
+            );
+        let mut tried = Vec::new();
+        for number in tokens.filter_map(|t| keys.verify(t)) {
+            if tried.contains(&number) {
+                continue;
+            }
+            tried.push(number);
+            match self.store.load_case(number).await {
+                Ok(_) => return Ok(Some(number)),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
     }
 
     /// Puts the arrival on case `number` as `decide_reply` says, once; a closed case whose

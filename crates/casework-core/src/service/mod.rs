@@ -34,6 +34,7 @@ use crate::event::{Event, apply_all};
 use crate::ids::CaseNumber;
 use crate::model::{Actor, Case, LinkTarget, RefKind, Role};
 use crate::ports::{CaseStore, Clock, Commit, Credentials, IdGenerator, NoCredentials, StoreError};
+use crate::reply_token::ReplyKeys;
 use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
@@ -175,6 +176,7 @@ pub struct CaseService {
     templates: Arc<Templates>,
     parser: Option<Arc<dyn crate::ports::MailParser>>,
     credentials: Arc<dyn Credentials>,
+    reply_keys: Option<Arc<ReplyKeys>>,
 }
 
 pub(crate) fn forbidden(role: Role, action: &str) -> ServiceError {
@@ -230,6 +232,17 @@ impl CaseService {
             templates,
             parser: None,
             credentials: Arc::new(NoCredentials),
+            reply_keys: None,
+        }
+    }
+
+    /// The same service, signing a reply token into every outgoing Message-ID with `keys`
+    /// and threading inbound mail by the tokens they verify ([`crate::reply_token`]).
+    /// Without keys, outgoing mail carries no token and the rule never matches.
+    pub fn with_reply_keys(self, keys: ReplyKeys) -> Self {
+        Self {
+            reply_keys: Some(Arc::new(keys)),
+            ..self
         }
     }
 
@@ -311,6 +324,7 @@ impl CaseService {
             templates: &self.templates,
             now,
             ids: self.ids.as_ref(),
+            reply_keys: self.reply_keys.as_deref(),
         }
     }
 

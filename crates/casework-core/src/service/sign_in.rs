@@ -317,7 +317,12 @@ impl CaseService {
             .ascii_domain()
             .map_err(|e| invalid("organization.support_email", e.to_string()))?;
         let id = self.ids.new_id();
-        let message_id = crate::workflow::message_id(&id, case.number, &domain);
+        let message_id = crate::workflow::signed_message_id(
+            &id,
+            case.number,
+            &domain,
+            self.reply_keys.as_deref(),
+        );
         let message = OutboxMessage {
             thread_id: message_id.clone(),
             message_id,

@@ -6,13 +6,51 @@ use crate::documents::EmailFields;
 use crate::event::EventKind;
 use crate::ids::CaseNumber;
 use crate::model::{Case, OutboxMessage, OutboxStatus, TemplateName};
+use crate::reply_token::{ReplyKeys, parse_token};
 
 use super::{Context, Decision, WorkflowError, invalid};
 
-/// The Message-ID Casework gives message `id` of a case (without angle brackets), on the
-/// support domain in ASCII: the storage protocol refuses an outbox message with any other.
+/// The Message-ID Casework gives message `id` of a case (without angle brackets) when no
+/// reply secret is configured, on the support domain in ASCII.
 pub fn message_id(id: &str, case: CaseNumber, ascii_domain: &str) -> String {
     format!("{id}.case-{}@{ascii_domain}", case.display())
+}
+
+/// The Message-ID Casework gives message `id` of a case: with reply keys, one carrying the
+/// case's signed reply token (`<id>.c1027.<signature>@<domain>`, see
+/// [`crate::reply_token`]); without, [`message_id`].
+pub fn signed_message_id(
+    id: &str,
+    case: CaseNumber,
+    ascii_domain: &str,
+    keys: Option<&ReplyKeys>,
+) -> String {
+    match keys {
+        Some(keys) => format!("{id}.{}@{ascii_domain}", keys.token(case)),
+        None => message_id(id, case, ascii_domain),
+    }
+}
+
+/// Whether `message_id` is one Casework gives message `id` of `case` on the support domain
+/// (ASCII): [`message_id`], or `<id>.<token>@<domain>` with a token of the right shape for
+/// the case. The storage protocol refuses an outbox message with any other; it does not
+/// know the secret, so the signature is checked on the way in, not here.
+pub fn is_casework_message_id(
+    message_id_: &str,
+    id: &str,
+    case: CaseNumber,
+    ascii_domain: &str,
+) -> bool {
+    if message_id_ == message_id(id, case, ascii_domain) {
+        return true;
+    }
+    message_id_
+        .strip_prefix(id)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.rsplit_once('@'))
+        .is_some_and(|(token, domain)| {
+            domain == ascii_domain && parse_token(token).is_some_and(|(n, _)| n == case)
+        })
 }
 
 /// Queues an email; `counted` says whether it counts as an email attempt toward the
@@ -35,7 +73,7 @@ pub(super) fn queue_email(
         .support_email
         .ascii_domain()
         .map_err(|e| invalid("organization.support_email", &e.to_string()))?;
-    let message_id = message_id(&id, case.number, &domain);
+    let message_id = signed_message_id(&id, case.number, &domain, ctx.reply_keys);
     // the thread: this decision's previous email, else the case's, else this one starts it
     let (thread_id, in_reply_to) = match (decision.outbox.last(), &case.email_thread) {
         (Some(previous), _) => (

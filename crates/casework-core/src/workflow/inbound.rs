@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 
 use crate::config::{ClosedReply, WorkflowConfig};
-use crate::event::EventKind;
+use crate::event::{Event, EventKind};
 use crate::ids::{CaseNumber, EmailAddress};
 use crate::inbound::{Bounce, InboundMessage, one_line};
 use crate::limits::{MAX_SHORT_TEXT, MAX_TEXT};
@@ -17,6 +17,7 @@ use crate::model::{
     Case, CloseMode, Customer, Origin, PostKind, Priority, StatusCategory, ThreadRule, Visibility,
     sha256_hex,
 };
+use crate::reply_token::{parse_token, token_of_message_id};
 
 use super::NewCase;
 
@@ -38,10 +39,14 @@ pub fn inbound_key(message: &InboundMessage, from: &EmailAddress) -> String {
     format!("email:{}", sha256_hex(text.as_bytes()))
 }
 
-/// The case one of Casework's own Message-IDs names (`{id}.case-{number}@{domain}`, made by
-/// [`super::message_id`]) when it is on the support domain (ASCII form). Only a claim: the
+/// The case one of Casework's own Message-IDs names when it is on the support domain (ASCII
+/// form): `{id}.case-{number}@{domain}` ([`super::message_id`]) or, with a reply token,
+/// `{id}.c{number}.{signature}@{domain}` ([`super::signed_message_id`]). Only a claim: the
 /// service checks the case's history really holds the id.
 pub fn case_of_message_id(id: &str, ascii_domain: &str) -> Option<CaseNumber> {
+    if let Some(token) = token_of_message_id(id, ascii_domain) {
+        return parse_token(token).map(|(n, _)| n);
+    }
     let (local, domain) = id.rsplit_once('@')?;
     if !domain.eq_ignore_ascii_case(ascii_domain) {
         return None;
@@ -51,6 +56,20 @@ pub fn case_of_message_id(id: &str, ascii_domain: &str) -> Option<CaseNumber> {
         return None;
     }
     number.parse().ok()
+}
+
+/// Whether `from` is a participant of a case: its customer, or someone the case already
+/// received mail from (a bounce's mail system aside) or sent mail to, as its `history`
+/// records. Only a participant's subject tag threads a message onto the case.
+pub fn is_participant(case: &Case, history: &[Event], from: &EmailAddress) -> bool {
+    &case.customer.email == from
+        || history.iter().any(|e| match &e.kind {
+            EventKind::EmailReceived {
+                from: sender, rule, ..
+            } => sender == from && *rule != ThreadRule::Bounce,
+            EventKind::EmailQueued { to, .. } => to == from,
+            _ => false,
+        })
 }
 
 /// The case number a subject tags, `[Case 00001027]` or `[Case #00001027]` (any case of

@@ -37,6 +37,88 @@ fn casework_message_ids_name_their_case_on_the_support_domain_only() {
     assert_eq!(n("ab12.case-+12@example.com"), None);
     assert_eq!(n("no-at-sign"), None);
     assert_eq!(n("x.case-99999999999999999999@example.com"), None);
+    // with a reply token: the number it claims (the signature is checked elsewhere)
+    assert_eq!(n("ab12.c1027.0123456789abcdef0123@example.com"), Some(1027));
+    assert_eq!(n("ab12.c1027.0123456789abcdef0123@example.org"), None);
+    assert_eq!(n("ab12.c1027.0123@example.com"), None);
+}
+
+#[test]
+fn the_storage_protocol_knows_casework_message_ids_with_or_without_a_token() {
+    use crate::reply_token::ReplyKeys;
+    use crate::workflow::{is_casework_message_id, signed_message_id};
+    let n = CaseNumber::new(1027).unwrap();
+    let keys = ReplyKeys::parse(&"k".repeat(32)).unwrap();
+    let plain = signed_message_id("ab12", n, "example.com", None);
+    assert_eq!(plain, "ab12.case-00001027@example.com");
+    let signed = signed_message_id("ab12", n, "example.com", Some(&keys));
+    assert_eq!(signed, format!("ab12.{}@example.com", keys.token(n)));
+    for ok in [&plain, &signed] {
+        assert!(is_casework_message_id(ok, "ab12", n, "example.com"), "{ok}");
+    }
+    let other = CaseNumber::new(1028).unwrap();
+    for (id, message_id, case) in [
+        ("ab12", signed.as_str(), other),
+        ("ab13", signed.as_str(), n),
+        ("ab12", &signed.replace("example.com", "example.org"), n),
+        ("ab12", &signed.replace("ab12.", "ab12.x."), n),
+        ("ab12", "ab12.c1027.zz@example.com", n),
+    ] {
+        assert!(
+            !is_casework_message_id(message_id, id, case, "example.com"),
+            "{message_id}"
+        );
+    }
+}
+
+#[test]
+fn participants_are_the_customer_and_whom_the_case_mailed_or_heard_from() {
+    use crate::event::Event;
+    use crate::model::TemplateName;
+    let case = crate::testing::sample_case();
+    let addr = |s: &str| -> EmailAddress { s.parse().unwrap() };
+    let event = |kind| Event {
+        case: case.number,
+        seq: 2,
+        at: jiff::Timestamp::UNIX_EPOCH,
+        actor: "x".into(),
+        kind,
+    };
+    let received = |from: &str, rule| {
+        let mut m = message(Some("m@x"), "s");
+        m.from = Some(crate::inbound::Mailbox::new(None, from));
+        let from = addr(from);
+        let arrival = Arrival {
+            message: &m,
+            from: &from,
+            key: "k",
+            rule,
+        };
+        event(arrival.received(Visibility::Internal, false, None))
+    };
+    let queued = |to: &str| {
+        event(EventKind::EmailQueued {
+            message: "m1".into(),
+            message_id: None,
+            template: TemplateName::InitialContact,
+            to: addr(to),
+            subject: "s".into(),
+            body: "b".into(),
+            counted: true,
+        })
+    };
+    let history = vec![
+        received("cc@kunde.example", ThreadRule::References),
+        received("mailer-daemon@mx.example", ThreadRule::Bounce),
+        queued("old@kunde.example"),
+    ];
+    assert!(is_participant(&case, &[], &case.customer.email));
+    for yes in ["cc@kunde.example", "old@kunde.example"] {
+        assert!(is_participant(&case, &history, &addr(yes)), "{yes}");
+    }
+    for no in ["mailer-daemon@mx.example", "eve@evil.example"] {
+        assert!(!is_participant(&case, &history, &addr(no)), "{no}");
+    }
 }
 
 #[test]

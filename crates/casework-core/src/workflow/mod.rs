@@ -30,7 +30,7 @@ pub mod inbound;
 mod validate;
 
 pub use checks::{closing_check, may_reopen, non_response_check};
-pub use email::message_id;
+pub use email::{is_casework_message_id, message_id, signed_message_id};
 pub use validate::{check_email, check_status_map, known_status, optional_text, required_text};
 
 /// A new case, as asked for (seed step 1).
@@ -358,6 +358,9 @@ pub struct Context<'a> {
     pub now: Timestamp,
     /// Ids for outbox messages.
     pub ids: &'a dyn IdGenerator,
+    /// The secrets outgoing Message-IDs are signed with ([`crate::reply_token`]); `None`
+    /// when none is configured (Message-IDs then carry no reply token).
+    pub reply_keys: Option<&'a crate::reply_token::ReplyKeys>,
 }
 
 impl Context<'_> {
@@ -433,7 +436,7 @@ pub fn decide_open(new: &NewCase, ctx: &Context<'_>) -> Result<Opened, WorkflowE
 /// let (config, templates, ids) = (WorkflowConfig::default_config(), Templates::embedded()?, SequentialIds::default());
 /// let lee = Actor::operator("Lee Park");
 /// let lee = Actor { role: Role::Agent, ..lee };
-/// let ctx = Context { actor: &lee, config: &config, templates: &templates, now: jiff::Timestamp::UNIX_EPOCH, ids: &ids };
+/// let ctx = Context { actor: &lee, config: &config, templates: &templates, now: jiff::Timestamp::UNIX_EPOCH, ids: &ids, reply_keys: None };
 ///
 /// // an unowned case: taking it makes one event, the change of owner
 /// let unowned = casework_core::Case { owner: None, ..sample_case() };

@@ -73,6 +73,7 @@ impl Harness {
             templates: &templates,
             now: START,
             ids: &ids,
+            reply_keys: None,
         };
         let opened = decide_open(&new_case(), &ctx).unwrap();
         let first = Event {
@@ -108,6 +109,7 @@ impl Harness {
             templates: &self.templates,
             now: self.now,
             ids: &self.ids,
+            reply_keys: None,
         };
         let d = decide(&cmd, &self.case, &ctx)?;
         let events = stamp(&self.case, &actor.name, self.now, d.events);
@@ -192,6 +194,7 @@ fn opening_checks_its_fields() {
         templates: &h.templates,
         now: START,
         ids: &h.ids,
+        reply_keys: None,
     };
     let mut n = new_case();
     n.title = "   ".into();

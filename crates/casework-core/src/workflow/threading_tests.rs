@@ -33,6 +33,7 @@ impl Desk {
             templates: &self.templates,
             now: START,
             ids: &self.ids,
+            reply_keys: None,
         };
         let d = decide(&cmd, &case, &ctx).unwrap();
         history.extend(stamp(&case, "ana", START, d.events));
@@ -138,6 +139,7 @@ fn two_emails_of_one_command_thread_in_order() {
         templates: &desk.templates,
         now: START,
         ids: &desk.ids,
+        reply_keys: None,
     };
     let mut d = decide(
         &Command::Reopen {

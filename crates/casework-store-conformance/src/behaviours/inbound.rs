@@ -1,6 +1,6 @@
 //! Inbound email through the service on the whole store: a new sender opens a case once, a
-//! reply threads by Casework's Message-IDs or by the subject's tag (only for the case's
-//! customer), what the reply does to the workflow, and that a redelivered or raced message
+//! reply threads by a signed reply token, by Casework's Message-IDs or by the subject's tag
+//! (only for the case's participants), what the reply does to the workflow, and that a redelivered or raced message
 //! is taken once. This group needs every capability the service reads.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -18,6 +18,7 @@ use casework_core::model::{
     Visibility,
 };
 use casework_core::ports::CaseStore;
+use casework_core::reply_token::ReplyKeys;
 use casework_core::service::{CaseService, Ingested};
 use casework_core::testing::{FixedClock, SequentialIds};
 use casework_core::workflow::{CaseEdit, Command};
@@ -237,11 +238,11 @@ pub async fn a_reply_threads_onto_its_case_and_reaches_the_customer<S: CaseStore
     assert!(elsewhere.created && elsewhere.case != n);
 }
 
-pub async fn a_subject_tag_threads_only_for_the_cases_customer<S: CaseStore + 'static>(
+pub async fn a_subject_tag_threads_only_for_the_cases_participants<S: CaseStore + 'static>(
     store: Arc<S>,
 ) {
     let b = bench(store).await;
-    let (n, _) = b.case_with_email().await;
+    let (n, sent) = b.case_with_email().await;
     let subject = format!("Re: [Case #{}] Printer offline", n.display());
     let stranger = b
         .ingest(&mail("s1", "mallory@evil.example", &subject, "let me in"))
@@ -250,6 +251,97 @@ pub async fn a_subject_tag_threads_only_for_the_cases_customer<S: CaseStore + 's
     assert!(b.received(n).await.is_empty());
     let own = b.ingest(&mail("s2", CUSTOMER, &subject, "more")).await;
     assert_eq!((own.case, own.rule), (n, ThreadRule::SubjectTag));
+    // a colleague the customer copied: once the case received mail from them, their
+    // subject tag threads too (their mail stays internal: they are not the customer)
+    const COLLEAGUE: &str = "colleague@kunde.example";
+    let cc = b.ingest(&reply_to("s3", COLLEAGUE, &sent)).await;
+    assert_eq!((cc.case, cc.rule), (n, ThreadRule::References));
+    let tagged = b.ingest(&mail("s4", COLLEAGUE, &subject, "also")).await;
+    assert_eq!((tagged.case, tagged.rule), (n, ThreadRule::SubjectTag));
+    assert!(
+        b.received(n)
+            .await
+            .iter()
+            .skip(1)
+            .all(|e| e.for_customer().is_none())
+    );
+    // the stranger is still a stranger
+    let again = b
+        .ingest(&mail("s5", "mallory@evil.example", &subject, "now?"))
+        .await;
+    assert_ne!(again.case, n);
+}
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-current";
+const RETIRED: &str = "0123456789abcdef0123456789abcdef-retired";
+
+fn keys(list: &str) -> ReplyKeys {
+    ReplyKeys::parse(list).unwrap()
+}
+
+fn addressed_to(id: &str, to: &str) -> InboundMessage {
+    let mut m = mail(id, CUSTOMER, "Printer", "still offline");
+    m.to = vec![Mailbox::new(None, to)];
+    m
+}
+
+pub async fn a_signed_reply_token_threads_first_and_a_forged_one_does_not<
+    S: CaseStore + 'static,
+>(
+    store: Arc<S>,
+) {
+    let mut b = bench(store).await;
+    b.svc = b.svc.clone().with_reply_keys(keys(SECRET));
+    let (n, sent) = b.case_with_email().await;
+    let token = keys(SECRET).token(n);
+    assert!(sent.ends_with(&format!(".{token}@example.com")), "{sent}");
+    // no thread header, no tag: the plus-addressed Reply-To alone finds the case
+    let got = b
+        .ingest(&addressed_to("t1", &format!("support+{token}@example.com")))
+        .await;
+    assert_eq!(
+        (got.case, got.rule, got.created),
+        (n, ThreadRule::ReplyToken, false)
+    );
+    // the token in the Message-ID a reply names comes before the References rule
+    let got = b.ingest(&reply_to("t2", CUSTOMER, &sent)).await;
+    assert_eq!((got.case, got.rule), (n, ThreadRule::ReplyToken));
+    // another case's number with this case's signature is forged: it threads nowhere
+    let (other, _) = b.case_with_email().await;
+    let signature = token.split_once('.').unwrap().1;
+    let forged = format!("support+c{}.{signature}@example.com", other.get());
+    let got = b.ingest(&addressed_to("t3", &forged)).await;
+    assert!(got.created && got.case != n && got.case != other, "{got:?}");
+    assert_eq!(got.rule, ThreadRule::NewCase);
+    // a token for a case that does not exist threads nowhere either
+    let ghost = keys(SECRET).token(CaseNumber::new(999_999).unwrap());
+    let got = b
+        .ingest(&addressed_to("t4", &format!("support+{ghost}@example.com")))
+        .await;
+    assert_eq!(got.rule, ThreadRule::NewCase);
+}
+
+pub async fn a_stale_reply_token_falls_to_the_other_rules<S: CaseStore + 'static>(store: Arc<S>) {
+    let mut b = bench(store).await;
+    b.svc = b.svc.clone().with_reply_keys(keys(RETIRED));
+    let (n, sent) = b.case_with_email().await;
+    let old = keys(RETIRED).token(n);
+    // rotating: the new secret signs, the retired one is still accepted
+    b.svc = b
+        .svc
+        .clone()
+        .with_reply_keys(keys(&format!("{SECRET} {RETIRED}")));
+    let got = b.ingest(&reply_to("r1", CUSTOMER, &sent)).await;
+    assert_eq!((got.case, got.rule), (n, ThreadRule::ReplyToken));
+    // retired: the token is stale and not trusted; the Message-ID the case sent still
+    // threads by References, and a bare plus address by nothing
+    b.svc = b.svc.clone().with_reply_keys(keys(SECRET));
+    let got = b.ingest(&reply_to("r2", CUSTOMER, &sent)).await;
+    assert_eq!((got.case, got.rule), (n, ThreadRule::References));
+    let got = b
+        .ingest(&addressed_to("r3", &format!("support+{old}@example.com")))
+        .await;
+    assert!(got.created && got.case != n, "{got:?}");
 }
 
 pub async fn strangers_and_machines_stay_internal_and_change_nothing<S: CaseStore + 'static>(

@@ -128,6 +128,7 @@ impl<S: CaseLog + ?Sized> Desk<S> {
             templates: &self.templates,
             now: self.now(),
             ids: &self.ids,
+            reply_keys: None,
         }
     }
 
