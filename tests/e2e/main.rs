@@ -16,3 +16,4 @@ mod serve;
 mod terminal;
 mod tokens;
 mod walkthrough;
+mod webhooks;

@@ -165,6 +165,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("aiosmtpd", "1.4.6"),
     ("openapi-spec-validator", "0.9.0"),
     ("openapi-python-client", "0.29.1"),
+    ("standardwebhooks", "1.1.0"),
 ];
 
 /// Makes `target/test-venv` with [`TEST_PACKAGES`] unless it has them already.

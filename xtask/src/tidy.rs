@@ -10,7 +10,7 @@ use cargo_metadata::{CargoOpt, DependencyKind, Metadata, MetadataCommand, Packag
 /// The core crate.
 const CORE: &str = "casework-core";
 /// Crates that are adapters: they implement core's ports.
-const ADAPTER_PREFIXES: &[&str] = &["casework-store-", "casework-mail"];
+const ADAPTER_PREFIXES: &[&str] = &["casework-store-", "casework-mail", "casework-webhook"];
 /// Adapter-like crates that are libraries for tests, not adapters.
 const NOT_ADAPTERS: &[&str] = &["casework-store-conformance"];
 /// The only crates that may choose and wire adapters (plus the test and automation crates).

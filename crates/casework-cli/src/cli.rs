@@ -145,6 +145,9 @@ pub enum Top {
     /// The change feed: every committed event, in commit order
     #[command(subcommand)]
     Events(EventsCmd),
+    /// Webhook endpoints (admins): signed deliveries of case events
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Serve the HTTP API over the chosen store until SIGTERM or Ctrl-C
     #[command(
         after_help = "Examples:\n  casework serve --bind 127.0.0.1:8080\n  casework --store sqlite:///var/lib/casework/cases.db \\\n      serve --bind 0.0.0.0:8080\n  casework --store postgres://casework@db.internal/casework \\\n      serve --bind 0.0.0.0:8080\n\nClients authenticate with tokens from `casework token create`. Port 0 picks a\nfree port; the address is printed as `listening on http://ADDR`. On PostgreSQL,\nthe password comes from PGPASSWORD; run as many servers on one database as needed."
@@ -1055,6 +1058,46 @@ pub enum EventsCmd {
         /// Keep waiting for new events (until interrupted)
         #[arg(long)]
         follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Register an endpoint; prints its signing secret once
+    #[command(
+        after_help = "Examples:\n  casework --as admin webhook add https://hooks.example.com/casework\n  casework --as admin webhook add https://hooks.example.com/c \\\n      --event case.opened --event case.closed\n\nDeliveries are signed per Standard Webhooks (webhook-id, webhook-timestamp,\nwebhook-signature: HMAC-SHA256 with the whsec_ secret) and sent by the outbox\nworker (`casework serve`, `casework outbox flush`), at least once, in order per\ncase. Loopback and private addresses are refused unless the workflow file's\n[webhooks] allow_private_networks is on."
+    )]
+    Add {
+        /// Where to post (http or https)
+        url: String,
+        /// An event type to receive (repeat for more; all when none): case.opened, case.closed, …
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// The signing secret (whsec_ and base64); generated when absent
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Every endpoint, removed ones too
+    List,
+    /// Remove an endpoint (its log stays; queued deliveries are not sent)
+    Remove {
+        /// The endpoint's id
+        id: String,
+    },
+    /// An endpoint's delivery log, newest first
+    Deliveries {
+        /// The endpoint's id
+        id: String,
+        /// At most this many
+        #[arg(long, default_value_t = DEFAULT_OUTBOX)]
+        limit: u32,
+    },
+    /// Send a delivery again, with the same webhook-id
+    Redeliver {
+        /// The endpoint's id
+        id: String,
+        /// The delivery's id (its webhook-id)
+        delivery: String,
     },
 }
 

@@ -678,6 +678,67 @@ pub fn outbox(messages: &[OutboxMessage]) -> String {
     )
 }
 
+/// Webhook endpoints as a table.
+pub fn webhooks(endpoints: &[casework_core::webhook::WebhookEndpoint]) -> String {
+    if endpoints.is_empty() {
+        return "No webhook endpoints.\n".into();
+    }
+    let rows: Vec<Vec<String>> = endpoints
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                cell(&e.url, 60),
+                if e.events.is_empty() {
+                    "all".into()
+                } else {
+                    e.events.join(",")
+                },
+                if e.removed_at.is_some() {
+                    "removed"
+                } else {
+                    "active"
+                }
+                .into(),
+            ]
+        })
+        .collect();
+    table(&["ID", "URL", "EVENTS", "STATE"], &rows)
+}
+
+/// A webhook delivery log as a table.
+pub fn webhook_deliveries(deliveries: &[casework_core::webhook::WebhookDelivery]) -> String {
+    if deliveries.is_empty() {
+        return "No deliveries.\n".into();
+    }
+    let rows: Vec<Vec<String>> = deliveries
+        .iter()
+        .map(|d| {
+            vec![
+                d.id.clone(),
+                d.case.display(),
+                d.event_type.clone(),
+                d.status.to_string(),
+                d.attempts.to_string(),
+                d.response_status.map(|c| c.to_string()).unwrap_or_default(),
+                cell(d.last_error.as_deref().unwrap_or(""), 50),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "CASE",
+            "TYPE",
+            "STATUS",
+            "ATTEMPTS",
+            "RESPONSE",
+            "LAST ERROR",
+        ],
+        &rows,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

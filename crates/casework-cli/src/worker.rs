@@ -1,4 +1,4 @@
-//! The workers `casework serve` runs beside the API: email delivery, and with `--imap` the
+//! The workers `casework serve` runs beside the API: email and webhook delivery, and with `--imap` the
 //! IMAP poller ([`crate::mailbox`]). Each round runs in a task of its own under a
 //! supervisor: a round that fails or panics is logged, `/healthz`
 //! says so (503) until a round completes again, and the next round runs anyway, so one bad
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use casework_core::CaseService;
 use casework_core::model::Actor;
-use casework_core::ports::Mailer;
+use casework_core::ports::{Mailer, WebhookSender};
 use casework_http::Health;
 
 use crate::output::err_line;
@@ -49,28 +49,30 @@ pub async fn fetch_forever(
     .await;
 }
 
-/// Delivers due email every `every`, for as long as the server runs.
+/// Delivers due email, then due webhooks, every `every`, for as long as the server runs.
 pub async fn deliver_forever(
     service: CaseService,
     mailer: Arc<dyn Mailer>,
+    webhooks: Arc<dyn WebhookSender>,
     every: Duration,
     health: Arc<Health>,
 ) {
     let system = Actor::system("delivery");
     let worker = format!("serve-{}", std::process::id());
     supervise(&health, DELIVERY, every, move || {
-        let (service, mailer, system, worker) = (
+        let (service, mailer, webhooks, system, worker) = (
             service.clone(),
             mailer.clone(),
+            webhooks.clone(),
             system.clone(),
             worker.clone(),
         );
         async move {
-            service
-                .deliver(&system, &worker, mailer.as_ref())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let email = service.deliver(&system, &worker, mailer.as_ref()).await;
+            let hooks = service
+                .deliver_webhooks(&system, &worker, webhooks.as_ref())
+                .await;
+            email.and(hooks).map(|_| ()).map_err(|e| e.to_string())
         }
     })
     .await;

@@ -1,14 +1,17 @@
 //! Delivering the outbox: claim due messages, send each through the mailer port, record the
 //! outcome. Retries back off exponentially; a message fails for good after the policy's
-//! attempts or on a permanent error, keeping the last error.
+//! attempts or on a permanent error, keeping the last error. Webhook deliveries go the same
+//! way ([`CaseService::deliver_webhooks`]), signed, through the webhook sender port, with
+//! the same policy.
 
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Permission;
 use crate::model::{Actor, OutboxMessage};
-use crate::ports::{DeliveryOutcome, MailError, Mailer, StoreError};
+use crate::ports::{DeliveryOutcome, MailError, Mailer, StoreError, WebhookSender};
 use crate::service::{CaseService, ServiceError};
+use crate::webhook::{self, WebhookEndpoint};
 
 /// How hard delivery tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +57,18 @@ impl DeliveryPolicy {
         result: Result<(), MailError>,
         now: jiff::Timestamp,
     ) -> DeliveryOutcome {
-        let attempts = message.attempts + 1;
+        self.outcome_after(message.attempts, result, now)
+    }
+
+    /// What to record after an attempt, the one after `attempts` made before, ended with
+    /// `result`: email and webhooks alike.
+    pub fn outcome_after(
+        &self,
+        attempts: u32,
+        result: Result<(), MailError>,
+        now: jiff::Timestamp,
+    ) -> DeliveryOutcome {
+        let attempts = attempts + 1;
         match result {
             Ok(()) => DeliveryOutcome::Sent,
             Err(MailError::Permanent(error)) => DeliveryOutcome::Failed { error },
@@ -82,7 +96,30 @@ pub struct DeliveryReport {
     pub failed: u32,
 }
 
+impl DeliveryReport {
+    /// Counts one attempt's outcome.
+    fn count(&mut self, outcome: &DeliveryOutcome) {
+        match outcome {
+            DeliveryOutcome::Sent => self.sent += 1,
+            DeliveryOutcome::Retry { .. } => self.retried += 1,
+            DeliveryOutcome::Failed { .. } => self.failed += 1,
+        }
+    }
+}
+
 impl CaseService {
+    /// Now, and when a claim taken now lapses under the policy's lease.
+    fn claim_window(
+        &self,
+        policy: &DeliveryPolicy,
+    ) -> Result<(jiff::Timestamp, jiff::Timestamp), ServiceError> {
+        let now = self.now();
+        let until = now
+            .checked_add(policy.lease)
+            .map_err(|e| ServiceError::Internal(format!("the delivery lease from {now}: {e}")))?;
+        Ok((now, until))
+    }
+
     /// Delivers every message due now, as `worker`, until none is left to claim, by the
     /// workflow file's `[delivery]` policy. Needs the `outbox` permission. Several workers
     /// may run at once: claims keep them apart, each until now plus the policy's lease.
@@ -96,10 +133,7 @@ impl CaseService {
         let policy = self.config().delivery;
         let mut report = DeliveryReport::default();
         loop {
-            let now = self.now();
-            let until = now.checked_add(policy.lease).map_err(|e| {
-                ServiceError::Internal(format!("the delivery lease from {now}: {e}"))
-            })?;
+            let (now, until) = self.claim_window(&policy)?;
             let claimed = self
                 .store
                 .outbox_claim(worker.to_string(), now, until, policy.batch)
@@ -110,17 +144,85 @@ impl CaseService {
             for message in claimed {
                 let result = mailer.send(&message).await;
                 let outcome = policy.outcome(&message, result, self.now());
-                match &outcome {
-                    DeliveryOutcome::Sent => report.sent += 1,
-                    DeliveryOutcome::Retry { .. } => report.retried += 1,
-                    DeliveryOutcome::Failed { .. } => report.failed += 1,
-                }
+                report.count(&outcome);
                 match self
                     .store
                     .outbox_finish(message.id.clone(), worker.to_string(), self.now(), outcome)
                     .await
                 {
                     // the lease lapsed and another worker took the message over: its record wins
+                    Ok(_) | Err(StoreError::ClaimLost(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+impl CaseService {
+    /// Delivers every webhook delivery due now, as `worker`, until none is left to claim, by
+    /// the workflow file's `[delivery]` policy, each signed per Standard Webhooks at the
+    /// moment it is sent. Needs the `outbox` permission. An answer in 200–299 is delivered;
+    /// any other answer or a network failure is retried; a URL the `[webhooks]` rules
+    /// refuse fails for good. Claims keep workers apart, and a case's later events wait
+    /// for its earlier ones at each endpoint.
+    pub async fn deliver_webhooks(
+        &self,
+        actor: &Actor,
+        worker: &str,
+        sender: &dyn WebhookSender,
+    ) -> Result<DeliveryReport, ServiceError> {
+        self.require(actor, Permission::Outbox, "deliver webhooks")?;
+        let policy = self.config().delivery;
+        let allow_private = self.config().webhooks.allow_private_networks;
+        let mut report = DeliveryReport::default();
+        loop {
+            let (now, until) = self.claim_window(&policy)?;
+            let claimed = self
+                .store
+                .webhook_claim(worker.to_string(), now, until, policy.batch)
+                .await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            let endpoints: Vec<WebhookEndpoint> = self.store.webhook_list().await?;
+            for delivery in claimed {
+                let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint);
+                let attempt = match endpoint {
+                    None => Err(MailError::Permanent(format!(
+                        "webhook {} is not registered",
+                        delivery.endpoint
+                    ))),
+                    Some(e) => webhook::check_url(&e.url, allow_private)
+                        .and_then(|_| webhook::request(e, &delivery, self.now()))
+                        .map_err(|e| MailError::Permanent(e.to_string())),
+                };
+                let (result, status) = match attempt {
+                    Err(e) => (Err(e), None),
+                    Ok(request) => match sender.post(&request, allow_private).await {
+                        Ok(code) if (200..300).contains(&code) => (Ok(()), Some(code)),
+                        Ok(code) => (
+                            Err(MailError::Temporary(format!(
+                                "the endpoint answered {code}"
+                            ))),
+                            Some(code),
+                        ),
+                        Err(e) => (Err(e), None),
+                    },
+                };
+                let outcome = policy.outcome_after(delivery.attempts, result, self.now());
+                report.count(&outcome);
+                match self
+                    .store
+                    .webhook_finish(
+                        delivery.id.clone(),
+                        worker.to_string(),
+                        self.now(),
+                        outcome,
+                        status,
+                    )
+                    .await
+                {
                     Ok(_) | Err(StoreError::ClaimLost(_)) => {}
                     Err(e) => return Err(e.into()),
                 }

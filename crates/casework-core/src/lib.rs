@@ -15,6 +15,8 @@
 //!   `Reply-To`, and checking it on the way in.
 //! - [`limits`] — every limit on input, for checks, the API document and the CLI.
 //! - [`service`] — the application service both front-ends drive.
+//! - [`webhook`] — webhook endpoints, the deliveries commits write for them, their
+//!   Standard Webhooks signature and the SSRF rules for their URLs.
 //! - [`transfer`] — copying a whole store to another (`casework store copy`).
 //! - [`exchange`] — `casework export` and `casework import` (NDJSON and other sources).
 //!
@@ -41,6 +43,7 @@ pub mod service;
 pub mod testing;
 pub mod text;
 pub mod transfer;
+pub mod webhook;
 pub mod workflow;
 
 pub use config::WorkflowConfig;

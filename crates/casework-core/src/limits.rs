@@ -130,6 +130,12 @@ pub const SIGN_IN_LINK_SECS: u64 = 15 * 60;
 /// Failed sign-ins count for this many seconds (15 minutes).
 pub const SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 
+/// The fewest bytes a webhook signing secret's key may have.
+pub const MIN_WEBHOOK_KEY: usize = 24;
+
+/// The most bytes a webhook signing secret's key may have.
+pub const MAX_WEBHOOK_KEY: usize = 64;
+
 /// Failed sign-ins to one account within the window before it is refused until they age.
 pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
 
@@ -184,6 +190,8 @@ pub const ALL: &[(&str, u64)] = &[
     ("SESSION_MAX_SECS", SESSION_MAX_SECS),
     ("SIGN_IN_LINK_SECS", SIGN_IN_LINK_SECS),
     ("SIGN_IN_WINDOW_SECS", SIGN_IN_WINDOW_SECS),
+    ("MIN_WEBHOOK_KEY", MIN_WEBHOOK_KEY as u64),
+    ("MAX_WEBHOOK_KEY", MAX_WEBHOOK_KEY as u64),
     ("MAX_FAILURES_PER_ACCOUNT", MAX_FAILURES_PER_ACCOUNT),
     ("MAX_FAILURES_PER_ADDRESS", MAX_FAILURES_PER_ADDRESS),
     ("MAX_SUGGESTIONS", MAX_SUGGESTIONS as u64),

@@ -130,6 +130,21 @@ pub struct Finish {
     pub outcome: DeliveryOutcome,
 }
 
+/// `POST /store/v1/webhook-deliveries/{id}/finish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookFinish {
+    /// The worker holding the claim.
+    pub worker: String,
+    /// The worker's time.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub now: Timestamp,
+    /// What became of the attempt.
+    pub outcome: DeliveryOutcome,
+    /// The HTTP status the endpoint answered, if it answered.
+    pub response_status: Option<u16>,
+}
+
 /// `POST /store/v1/outbox/{id}/bounced`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

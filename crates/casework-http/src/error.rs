@@ -58,7 +58,8 @@ impl ApiError {
             .with("field", json!(field))
     }
 
-    fn internal(context: &str) -> Self {
+    /// 500, the detail logged and never shown.
+    pub fn internal(context: &str) -> Self {
         // The detail goes to the log, inside the request's span (with its id); the client
         // sees nothing of it.
         tracing::error!(error = %context, "internal error");

@@ -9,7 +9,7 @@
 //! `auth.rs` (bearer tokens and their cache), `extract.rs` (bodies, parameters, `If-Match`),
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
 //! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
-//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `statuses.rs`,
+//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `webhooks.rs`, `statuses.rs`,
 //! `inbound.rs` (raw email in), `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
 
@@ -35,6 +35,7 @@ mod state;
 mod statuses;
 mod store_api;
 mod timeline;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -109,6 +110,22 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/outbox", get(outbox::outbox))
         .route("/api/v1/events", get(events::events))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::add_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::remove_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/api/v1/statuses/map", post(statuses::map_status))
         .route(
             "/api/v1/inbound/email",

@@ -69,6 +69,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
         crate::reports::RULES,
         crate::outbox::RULES,
         crate::events::RULES,
+        crate::webhooks::RULES,
         crate::statuses::RULES,
         crate::extract::RULES,
         crate::store_api::RULES,

@@ -32,6 +32,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule(Query("/store/v1/outbox", "limit"), Count),
     Rule(Query("/store/v1/feed", "limit"), Count),
     Rule(Query("/store/v1/quarantine", "limit"), Count),
+    Rule(Query("/store/v1/webhooks/{id}/deliveries", "limit"), Count),
     Rule(Property("PageRequest", "limit"), Count),
     Rule(Property("SearchQuery", "limit"), Count),
     Rule(Property("Similar", "limit"), Count),
@@ -79,6 +80,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/store/v1/quarantine/{id}",
             get(quarantine_get).delete(quarantine_remove),
+        )
+        .route("/store/v1/webhooks", get(webhook_list).post(webhook_add))
+        .route("/store/v1/webhooks/{id}/remove", post(webhook_remove))
+        .route(
+            "/store/v1/webhooks/{id}/deliveries",
+            get(webhook_deliveries),
+        )
+        .route("/store/v1/webhook-deliveries/claims", post(webhook_claim))
+        .route(
+            "/store/v1/webhook-deliveries/{id}/finish",
+            post(webhook_finish),
+        )
+        .route(
+            "/store/v1/webhook-deliveries/{id}/redeliver",
+            post(webhook_redeliver),
         )
 }
 
@@ -532,6 +548,123 @@ async fn feed(Storage(s): Storage, Params(q): Params<FeedQuery>) -> Answer {
     ok(s.feed(q.after, q.limit, q.customer)
         .await
         .map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/webhooks",
+    tag = "store",
+    summary = "Register a webhook endpoint",
+    request_body = casework_core::webhook::WebhookEndpoint,
+    responses((status = 204, description = "Stored"), crate::openapi::Problems)
+)]
+async fn webhook_add(
+    Storage(s): Storage,
+    Body(e): Body<casework_core::webhook::WebhookEndpoint>,
+) -> Answer {
+    s.webhook_add(e).await.map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/webhooks",
+    tag = "store",
+    summary = "Every webhook endpoint, oldest first",
+    responses((status = 200, description = "Endpoints, secrets included", body = Vec<casework_core::webhook::WebhookEndpoint>), crate::openapi::Problems)
+)]
+async fn webhook_list(Storage(s): Storage) -> Answer {
+    ok(s.webhook_list().await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/webhooks/{id}/remove",
+    tag = "store",
+    summary = "Remove a webhook endpoint (once; safe to repeat)",
+    params(("id" = String, Path, description = "Endpoint id")),
+    request_body = casework_core::protocol::Revoke,
+    responses((status = 200, description = "The endpoint", body = casework_core::webhook::WebhookEndpoint), crate::openapi::Problems)
+)]
+async fn webhook_remove(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Body(r): Body<Revoke>,
+) -> Answer {
+    ok(s.webhook_remove(id, r).await.map_err(store_error)?)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DeliveriesQuery {
+    /// At most this many.
+    #[param(value_type = u64)]
+    limit: u32,
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/webhooks/{id}/deliveries",
+    tag = "store",
+    summary = "An endpoint's deliveries, newest first",
+    params(("id" = String, Path, description = "Endpoint id"), DeliveriesQuery),
+    responses((status = 200, description = "Deliveries", body = Vec<casework_core::webhook::WebhookDelivery>), crate::openapi::Problems)
+)]
+async fn webhook_deliveries(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Params(q): Params<DeliveriesQuery>,
+) -> Answer {
+    ok(s.webhook_deliveries(id, q.limit)
+        .await
+        .map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/webhook-deliveries/claims",
+    tag = "store",
+    summary = "Claim due webhook deliveries for a worker until a deadline",
+    request_body = casework_core::protocol::Claim,
+    responses((status = 200, description = "The claimed deliveries", body = Vec<casework_core::webhook::WebhookDelivery>), crate::openapi::Problems)
+)]
+async fn webhook_claim(Storage(s): Storage, Body(c): Body<Claim>) -> Answer {
+    ok(s.webhook_claim(c).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/webhook-deliveries/{id}/finish",
+    tag = "store",
+    summary = "Record a webhook attempt and release the claim",
+    params(("id" = String, Path, description = "Delivery id")),
+    request_body = casework_core::protocol::WebhookFinish,
+    responses((status = 200, description = "The delivery", body = casework_core::webhook::WebhookDelivery), crate::openapi::Problems)
+)]
+async fn webhook_finish(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Body(f): Body<casework_core::protocol::WebhookFinish>,
+) -> Answer {
+    ok(s.webhook_finish(id, f).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/webhook-deliveries/{id}/redeliver",
+    tag = "store",
+    summary = "Queue a webhook delivery again, due at the given time",
+    params(("id" = String, Path, description = "Delivery id")),
+    request_body = casework_core::protocol::Revoke,
+    responses((status = 200, description = "The delivery", body = casework_core::webhook::WebhookDelivery), crate::openapi::Problems)
+)]
+async fn webhook_redeliver(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Body(r): Body<Revoke>,
+) -> Answer {
+    ok(s.webhook_redeliver(id, r).await.map_err(store_error)?)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -1,6 +1,7 @@
 //! The behaviour suite every Casework store must pass, grouped as core's store port is: one
 //! group per capability, in `behaviours/` (`case_log.rs`, `directory.rs`, `knowledge.rs`,
-//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`, `sessions.rs`, `quarantine.rs`), and last
+//! `case_queries.rs`, `reports.rs`, `outbox.rs`, `diagnostics.rs`, `feed.rs`, `sessions.rs`,
+//! `quarantine.rs`, `webhooks.rs`), and last
 //! `service.rs`, the service driven over the whole store, and `inbound.rs`, inbound email
 //! through it.
 //!
@@ -95,6 +96,7 @@ macro_rules! suite {
         $crate::feed_suite!($make);
         $crate::sessions_suite!($make);
         $crate::quarantine_suite!($make);
+        $crate::webhooks_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -207,6 +209,21 @@ macro_rules! diagnostics_suite {
         $crate::__group!(diagnostics; $make;
             stats_count_what_is_stored,
             idempotent_creates_leave_no_stray_case,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of webhooks: deliveries written with their commit for the
+/// endpoints that want them, claims in each case's order, exclusive claims, outcomes and
+/// redelivery, in a module `webhooks`, each on a fresh store from `$make`.
+#[macro_export]
+macro_rules! webhooks_suite {
+    ($make:expr) => {
+        $crate::__group!(webhooks; $make;
+            commits_write_the_deliveries_of_the_endpoints_that_want_them,
+            claims_keep_each_cases_order_at_each_endpoint,
+            claims_are_exclusive_until_their_deadline,
+            outcomes_are_recorded_and_redelivery_keeps_the_id,
         );
     };
 }
@@ -371,6 +388,7 @@ mod tests {
             ("outbox", include_str!("behaviours/outbox.rs")),
             ("diagnostics", include_str!("behaviours/diagnostics.rs")),
             ("feed", include_str!("behaviours/feed.rs")),
+            ("webhooks", include_str!("behaviours/webhooks.rs")),
             ("service", include_str!("behaviours/service.rs")),
             ("transfer", include_str!("behaviours/transfer.rs")),
             ("quarantine", include_str!("behaviours/quarantine.rs")),

@@ -23,7 +23,7 @@ fn create_locked(
     let event = opened.event(number, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     inner.last_number = next;
-    inner.feed.push((next, event.seq));
+    inner.append_feed(next, &event);
     inner.cases.insert(
         next,
         Record {
@@ -122,9 +122,11 @@ impl CaseLog for MemoryStore {
         let Some(record) = inner.cases.get_mut(&n) else {
             return Err(StoreError::NotFound(format!("case {}", commit.number)));
         };
-        inner.feed.extend(commit.events.iter().map(|e| (n, e.seq)));
-        record.events.extend(commit.events);
+        record.events.extend(commit.events.iter().cloned());
         record.case = commit.state.clone();
+        for e in &commit.events {
+            inner.append_feed(n, e);
+        }
         inner.outbox.extend(commit.outbox);
         Ok(commit.state)
     }

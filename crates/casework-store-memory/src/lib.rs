@@ -7,7 +7,7 @@
 //! over passages, a document's head and each event's text, built on the fly and ranked as
 //! the SQLite store ranks them: linear in the number of cases, fine for tests, demos and
 //! small embedded uses, and obviously correct), `reports.rs`, `outbox.rs`,
-//! `diagnostics.rs` and `sessions.rs`. Together they make a whole
+//! `diagnostics.rs`, `sessions.rs`, `feed.rs` and `webhooks.rs`. Together they make a whole
 //! [`casework_core::ports::CaseStore`]; `transfer.rs` adds
 //! [`casework_core::ports::StoreTransfer`] (`casework store copy`).
 
@@ -22,6 +22,7 @@ mod quarantine;
 mod reports;
 mod sessions;
 mod transfer;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -63,6 +64,10 @@ struct Inner {
     failures: Vec<(String, Timestamp)>,
     /// Refused inbound messages in the order they were kept.
     quarantine: Vec<casework_core::ports::QuarantinedMessage>,
+    /// Webhook endpoints in the order they were added.
+    webhooks: Vec<casework_core::webhook::WebhookEndpoint>,
+    /// Webhook deliveries in position order (then endpoint order).
+    deliveries: Vec<casework_core::webhook::WebhookDelivery>,
 }
 
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ const FEED_LOCK: i64 = schema::LOCK_KEY + 2;
 
 /// Gives the events appended in `tx` (each case's number and its events' seqs) their
 /// positions, in that order. Call it last, right before the commit: it takes the lock the
-/// commit releases.
+/// commit releases. Writes the events' webhook deliveries too.
 pub async fn append(tx: &Transaction<'_>, appended: &[(i64, Vec<i64>)]) -> Result<(), StoreError> {
     let (numbers, seqs): (Vec<i64>, Vec<i64>) = appended
         .iter()
@@ -30,15 +30,20 @@ pub async fn append(tx: &Transaction<'_>, appended: &[(i64, Vec<i64>)]) -> Resul
         return Ok(());
     }
     exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await?;
-    exec(
+    let positioned = rows(
         tx,
         "INSERT INTO feed (position, case_number, seq)
          SELECT nextval('feed_positions'), n, s
-         FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u(n, s, i) ORDER BY i",
+         FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u(n, s, i) ORDER BY i
+         RETURNING position, case_number, seq",
         &[&numbers, &seqs],
     )
-    .await?;
-    Ok(())
+    .await?
+    .iter()
+    .map(|r| Ok((get::<i64>(r, 0)?, get::<i64>(r, 1)?, get::<i64>(r, 2)?)))
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    // the events' webhook deliveries, in the same transaction
+    crate::webhooks::fan_out_appended(tx, &positioned).await
 }
 
 /// Up to `limit` events after `after` in position order; with `customer`, only the events

@@ -35,6 +35,7 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 mod text;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

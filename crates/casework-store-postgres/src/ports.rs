@@ -1,6 +1,7 @@
 //! Core's store capabilities on PostgreSQL: one impl block per capability trait, each method
 //! one line over the module that holds its SQL (`cases.rs`, `queries.rs`, `reports.rs`,
-//! `directory.rs`, `knowledge.rs`, `outbox.rs`), on a pooled connection.
+//! `directory.rs`, `knowledge.rs`, `outbox.rs`, `feed.rs`, `webhooks.rs`), on a pooled
+//! connection.
 
 use async_trait::async_trait;
 use casework_core::event::{Event, Opened};
@@ -19,8 +20,12 @@ use casework_core::ports::{
 };
 use jiff::Timestamp;
 
+use casework_core::ports::Webhooks;
+use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
+
 use crate::{
     PgStore, cases, db, directory, feed, knowledge, outbox, quarantine, queries, reports, sessions,
+    webhooks,
 };
 
 /// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
@@ -219,6 +224,71 @@ impl ChangeFeed for PgStore {
         customer: Option<EmailAddress>,
     ) -> Result<Vec<FeedEntry>, StoreError> {
         feed::feed(&self.conn().await?, after, limit, customer.as_ref()).await
+    }
+}
+
+/// Webhooks: deliveries written with their events; claims with `FOR UPDATE SKIP LOCKED`.
+#[async_trait]
+impl Webhooks for PgStore {
+    async fn webhook_add(&self, endpoint: WebhookEndpoint) -> Result<(), StoreError> {
+        webhooks::add(&self.conn().await?, &endpoint).await
+    }
+
+    async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::list(&self.conn().await?).await
+    }
+
+    async fn webhook_remove(
+        &self,
+        id: String,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::remove(&self.conn().await?, &id, at).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        endpoint: String,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        webhooks::deliveries(&self.conn().await?, &endpoint, limit).await
+    }
+
+    async fn webhook_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        webhooks::claim(&mut self.conn().await?, &worker, now, until, limit).await
+    }
+
+    async fn webhook_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+        response_status: Option<u16>,
+    ) -> Result<WebhookDelivery, StoreError> {
+        webhooks::finish(
+            &mut self.conn().await?,
+            &id,
+            &worker,
+            now,
+            outcome,
+            response_status,
+        )
+        .await
+    }
+
+    async fn webhook_redeliver(
+        &self,
+        id: String,
+        now: Timestamp,
+    ) -> Result<WebhookDelivery, StoreError> {
+        webhooks::redeliver(&mut self.conn().await?, &id, now).await
     }
 }
 

@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -276,6 +276,31 @@ CREATE TABLE quarantine (
     raw         bytea NOT NULL
 );
 CREATE INDEX quarantine_by_time ON quarantine (received_at, id);
+"#;
+
+/// v7: webhooks (#14). Endpoints and deliveries stored whole as `jsonb` beside the columns
+/// the claim query reads; a delivery is inserted with its event, in the commit's transaction.
+const V7: &str = r#"
+CREATE TABLE webhook_endpoints (
+    seq        bigserial PRIMARY KEY,
+    id         text NOT NULL UNIQUE,
+    removed_at timestamptz,
+    body       jsonb NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    seq             bigserial PRIMARY KEY,
+    id              text NOT NULL UNIQUE,
+    endpoint        text NOT NULL,
+    case_number     bigint NOT NULL,
+    position        bigint NOT NULL,
+    status          text NOT NULL,
+    next_attempt_at timestamptz NOT NULL,
+    claimed_until   timestamptz,
+    body            jsonb NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, case_number, status, position);
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);
 "#;
 
 /// What a database holds.

@@ -17,6 +17,7 @@ use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
+use casework_core::ports::Webhooks;
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
@@ -27,6 +28,7 @@ use casework_core::protocol::{
     AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases, ListCases, Once,
     PREFIX, Revoke, Similar,
 };
+use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
 use jiff::Timestamp;
 use reqwest::Method;
 use serde::Serialize;
@@ -567,6 +569,95 @@ impl Quarantine for RestStore {
         self.send::<()>(Method::DELETE, &path, None, Retry::Never)
             .await
             .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Webhooks for RestStore {
+    async fn webhook_add(&self, endpoint: WebhookEndpoint) -> Result<(), StoreError> {
+        self.send(Method::POST, "/webhooks", Some(&endpoint), Retry::Never)
+            .await
+            .map(|_| ())
+    }
+
+    async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.get("/webhooks").await
+    }
+
+    async fn webhook_remove(
+        &self,
+        id: String,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let path = format!("/webhooks/{}/remove", segment(&id));
+        // removing twice keeps the first time: safe to repeat
+        self.call(Method::POST, &path, Some(&Revoke { at }), Retry::Safe)
+            .await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        endpoint: String,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.get(&format!(
+            "/webhooks/{}/deliveries?limit={limit}",
+            segment(&endpoint)
+        ))
+        .await
+    }
+
+    async fn webhook_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let body = Claim {
+            worker,
+            now,
+            until,
+            limit,
+        };
+        // a lost answer leaves claims that lapse at their deadline: never repeated
+        self.call(
+            Method::POST,
+            "/webhook-deliveries/claims",
+            Some(&body),
+            Retry::Never,
+        )
+        .await
+    }
+
+    async fn webhook_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+        response_status: Option<u16>,
+    ) -> Result<WebhookDelivery, StoreError> {
+        let path = format!("/webhook-deliveries/{}/finish", segment(&id));
+        let body = casework_core::protocol::WebhookFinish {
+            worker,
+            now,
+            outcome,
+            response_status,
+        };
+        self.call(Method::POST, &path, Some(&body), Retry::Never)
+            .await
+    }
+
+    async fn webhook_redeliver(
+        &self,
+        id: String,
+        now: Timestamp,
+    ) -> Result<WebhookDelivery, StoreError> {
+        let path = format!("/webhook-deliveries/{}/redeliver", segment(&id));
+        // queuing again at the same time twice is the same state: safe to repeat
+        self.call(Method::POST, &path, Some(&Revoke { at: now }), Retry::Safe)
+            .await
     }
 }
 

@@ -17,6 +17,7 @@
 mod ports;
 mod schema;
 mod sql;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -18,7 +18,10 @@ use casework_core::ports::{
 };
 use jiff::Timestamp;
 
-use crate::{SqliteStore, sql};
+use casework_core::ports::Webhooks;
+use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
+
+use crate::{SqliteStore, sql, webhooks};
 
 /// Cases and histories; a commit writes its search passages, report facts and outbox rows in the same transaction.
 #[async_trait]
@@ -216,6 +219,66 @@ impl ChangeFeed for SqliteStore {
     ) -> Result<Vec<FeedEntry>, StoreError> {
         self.read(move |c| sql::feed(c, after, limit, customer.as_ref()))
             .await
+    }
+}
+
+/// Webhooks: deliveries written with their events; claims and outcomes through the writer.
+#[async_trait]
+impl Webhooks for SqliteStore {
+    async fn webhook_add(&self, endpoint: WebhookEndpoint) -> Result<(), StoreError> {
+        self.write(move |c| webhooks::add(c, &endpoint)).await
+    }
+
+    async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.read(webhooks::list).await
+    }
+
+    async fn webhook_remove(
+        &self,
+        id: String,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        self.write(move |c| webhooks::remove(c, &id, at)).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        endpoint: String,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.read(move |c| webhooks::deliveries(c, &endpoint, limit))
+            .await
+    }
+
+    async fn webhook_claim(
+        &self,
+        worker: String,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.write(move |c| webhooks::claim(c, &worker, now, until, limit))
+            .await
+    }
+
+    async fn webhook_finish(
+        &self,
+        id: String,
+        worker: String,
+        now: Timestamp,
+        outcome: DeliveryOutcome,
+        response_status: Option<u16>,
+    ) -> Result<WebhookDelivery, StoreError> {
+        self.write(move |c| webhooks::finish(c, &id, &worker, now, outcome, response_status))
+            .await
+    }
+
+    async fn webhook_redeliver(
+        &self,
+        id: String,
+        now: Timestamp,
+    ) -> Result<WebhookDelivery, StoreError> {
+        self.write(move |c| webhooks::redeliver(c, &id, now)).await
     }
 }
 

@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
         then: Some(crate::sql::fill_sort_keys),
     },
     sql(V12),
+    sql(V13),
 ];
 
 /// The schema version this build writes.
@@ -423,6 +424,32 @@ CREATE TABLE quarantine (
     raw          BLOB NOT NULL
 ) STRICT;
 CREATE INDEX quarantine_by_time ON quarantine (received_at, id);
+"#;
+
+/// v13: webhooks (#14). Endpoints and deliveries, each stored whole as JSON (`body`) beside
+/// the columns the claim query reads; a delivery is inserted with its event, in the same
+/// transaction. A delivery's `seq` follows position order (then endpoint order).
+const V13: &str = r#"
+CREATE TABLE webhook_endpoints (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    removed_at INTEGER,
+    body       TEXT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    endpoint        TEXT NOT NULL,
+    case_number     INTEGER NOT NULL,
+    position        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_until   INTEGER,
+    body            TEXT NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, case_number, status, position);
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

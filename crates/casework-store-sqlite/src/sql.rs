@@ -40,16 +40,16 @@ pub fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn json_err(e: serde_json::Error) -> StoreError {
+pub(crate) fn json_err(e: serde_json::Error) -> StoreError {
     StoreError::Internal(format!("stored JSON does not parse: {e}"))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
 }
 
 /// Runs a query whose one column is a JSON `body`, and decodes every row.
-fn json_rows<T: serde::de::DeserializeOwned>(
+pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -132,6 +132,7 @@ fn insert_events(
     let mut feed = conn
         .prepare_cached("INSERT INTO feed (case_number, seq) VALUES (?1, ?2)")
         .map_err(map_err)?;
+    let endpoints = crate::webhooks::live_endpoints(conn)?;
     for e in events {
         st.execute(params![
             e.case.get() as i64,
@@ -142,6 +143,7 @@ fn insert_events(
         .map_err(map_err)?;
         feed.execute(params![e.case.get() as i64, e.seq as i64])
             .map_err(map_err)?;
+        crate::webhooks::fan_out_event(conn, &endpoints, conn.last_insert_rowid(), e)?;
     }
     let reports = events.iter().any(|e| {
         matches!(

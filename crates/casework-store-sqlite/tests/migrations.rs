@@ -263,7 +263,7 @@ async fn import_takes_whole_histories_all_or_nothing() {
 /// per-channel attempt times (v6), closures and reopens without their keys at close,
 /// reasons and actors (v7), as the rowid tables of version 1, no change feed (v8), no sign-in
 /// tables (v9), no search reindex state (v10), none of v11's sort keys or last customer
-/// replies and no quarantine (v12).
+/// replies, no quarantine (v12) and no webhook tables (v13).
 fn downgrade_to_v5(path: &std::path::Path) {
     downgrade_to_v10(path);
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -300,12 +300,14 @@ fn downgrade_to_v5(path: &std::path::Path) {
     .unwrap();
 }
 
-/// Turns a database this build wrote back into what version 10 stored: no quarantine (v12),
-/// no sort keys, no last customer reply in the states (v11).
+/// Turns a database this build wrote back into what version 10 stored: no webhook tables
+/// (v13), no quarantine (v12), no sort keys, no last customer reply in the states (v11).
 fn downgrade_to_v10(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "DROP TABLE quarantine;
+        "DROP TABLE webhook_endpoints;
+         DROP TABLE webhook_deliveries;
+         DROP TABLE quarantine;
          DROP INDEX cases_by_updated;
          DROP INDEX cases_by_priority;
          ALTER TABLE cases DROP COLUMN updated_us;
@@ -597,7 +599,7 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
     drop(svc);
     drop(store);
     // as version 7 left it: events, no feed (nor v9's sign-in tables, v10's reindex state,
-    // v11's keys, v12's quarantine)
+    // v11's keys, v12's quarantine, v13's webhooks)
     downgrade_to_v10(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(

@@ -18,6 +18,7 @@ mod serve;
 mod setup;
 mod statuses;
 mod store;
+mod webhook;
 mod work;
 
 use std::io::Read;
@@ -142,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Top::Outbox(cmd) => outbox::outbox(&cx, cmd).await,
         Top::Mail(cmd) => mail::mail(&cx, cmd).await,
         Top::Events(cmd) => events::events(&cx, cmd).await,
+        Top::Webhook(cmd) => webhook::webhook(&cx, cmd).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `casework outbox flush` and `outbox list`.
+//! `casework outbox flush` (email, then webhooks) and `outbox list`.
 
 use casework_core::model::OutboxStatus;
 
@@ -18,8 +18,15 @@ pub(crate) async fn outbox(cx: &Ctx<'_>, cmd: OutboxCmd) -> Result<u8, Failure> 
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let worker = format!("cli-{}", std::process::id());
             let report = svc.deliver(&who, &worker, mailer.as_ref()).await?;
+            let sender = casework_webhook::HttpSender::new().map_err(Failure::unavailable)?;
+            let hooks = svc.deliver_webhooks(&who, &worker, &sender).await?;
             if json {
-                print_json(&report)?;
+                print_json(&serde_json::json!({
+                    "sent": report.sent,
+                    "retried": report.retried,
+                    "failed": report.failed,
+                    "webhooks": hooks,
+                }))?;
             } else {
                 outln!(
                     "Sent {}, to retry {}, failed {}",
@@ -27,6 +34,14 @@ pub(crate) async fn outbox(cx: &Ctx<'_>, cmd: OutboxCmd) -> Result<u8, Failure> 
                     report.retried,
                     report.failed
                 );
+                if hooks != casework_core::delivery::DeliveryReport::default() {
+                    outln!(
+                        "Webhooks: sent {}, to retry {}, failed {}",
+                        hooks.sent,
+                        hooks.retried,
+                        hooks.failed
+                    );
+                }
             }
             Ok(0)
         }

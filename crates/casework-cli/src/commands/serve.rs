@@ -1,6 +1,8 @@
 //! `casework serve`: the HTTP API and the web pages on a socket, with the email delivery
 //! worker and, with `--imap`, the IMAP poller beside them.
 
+use std::sync::Arc;
+
 use crate::app::{App, Failure};
 use crate::output;
 
@@ -79,9 +81,11 @@ pub(crate) async fn serve(
         first_admin(app, addr).await?;
     }
     let state = casework_http::AppState::new(app.service.clone());
+    let webhooks = casework_webhook::HttpSender::new().map_err(Failure::unavailable)?;
     let worker = tokio::spawn(crate::worker::deliver_forever(
         app.service.clone(),
         mailer,
+        Arc::new(webhooks),
         deliver_every,
         state.health.clone(),
     ));

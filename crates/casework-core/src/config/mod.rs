@@ -159,6 +159,15 @@ impl Default for NonResponsePolicy {
     }
 }
 
+/// Webhooks (`[webhooks]`): what the operator allows endpoints to reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookPolicy {
+    /// Let endpoints be loopback, private or link-local addresses (off by default: an
+    /// admin could otherwise make the server call services only it can reach).
+    pub allow_private_networks: bool,
+}
+
 /// What a customer's email does to a closed case (`[inbound] closed_reply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClosedReply {
@@ -227,6 +236,8 @@ pub struct WorkflowConfig {
     pub delivery: DeliveryPolicy,
     /// What inbound email does to cases.
     pub inbound: InboundPolicy,
+    /// What webhook endpoints may reach.
+    pub webhooks: WebhookPolicy,
 }
 
 impl WorkflowConfig {
@@ -274,6 +285,7 @@ impl WorkflowConfig {
                 closed_reply: ClosedReply::Reopen,
                 sender_cases_per_minute: InboundPolicy::DEFAULT_SENDER_CASES_PER_MINUTE,
             },
+            webhooks: WebhookPolicy::default(),
         }
     }
 

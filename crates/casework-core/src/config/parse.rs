@@ -1,7 +1,7 @@
 //! Reading the workflow file, one function per section: `[organization]`, the `[[status]]`
 //! list and its transitions, `[workflow]` (which status each part of the workflow uses),
 //! `[permissions]`, `[delivery]`, `[inbound]`. Each refuses a bad value with its line; the checklist and
-//! non-response sections are plain values serde reads whole.
+//! non-response and webhooks sections are plain values serde reads whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,6 +54,8 @@ struct RawConfig {
     delivery: Option<Spanned<RawDelivery>>,
     #[serde(default)]
     inbound: Option<RawInbound>,
+    #[serde(default)]
+    webhooks: super::WebhookPolicy,
 }
 
 /// The `[inbound]` section, as written.
@@ -159,6 +161,7 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
         non_response: raw.non_response,
         delivery,
         inbound,
+        webhooks: raw.webhooks,
     })
 }
 

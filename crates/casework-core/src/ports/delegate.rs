@@ -21,6 +21,8 @@ pub use crate::ids::{CaseNumber, EmailAddress};
 pub use crate::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
+#[doc(hidden)]
+pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 
 /// Implements the named store capabilities for a wrapper type by calling the same method
 /// on one of its fields, which must implement them: `delegate_store!(Wrapper => inner:
@@ -44,7 +46,7 @@ pub use crate::model::{
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
 ///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
-///     Quarantine);
+///     Quarantine, Webhooks);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -228,6 +230,32 @@ macro_rules! delegate_store {
             }
             async fn sign_in_failures(&self, key: String, since: $crate::ports::delegate::Timestamp) -> ::std::result::Result<u32, $crate::ports::StoreError> {
                 $crate::ports::Sessions::sign_in_failures(&self.$field, key, since).await
+            }
+        }
+    };
+    (@one Webhooks, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::Webhooks for $ty {
+            async fn webhook_add(&self, endpoint: $crate::ports::delegate::WebhookEndpoint) -> ::std::result::Result<(), $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_add(&self.$field, endpoint).await
+            }
+            async fn webhook_list(&self) -> ::std::result::Result<Vec<$crate::ports::delegate::WebhookEndpoint>, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_list(&self.$field).await
+            }
+            async fn webhook_remove(&self, id: String, at: $crate::ports::delegate::Timestamp) -> ::std::result::Result<$crate::ports::delegate::WebhookEndpoint, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_remove(&self.$field, id, at).await
+            }
+            async fn webhook_deliveries(&self, endpoint: String, limit: u32) -> ::std::result::Result<Vec<$crate::ports::delegate::WebhookDelivery>, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_deliveries(&self.$field, endpoint, limit).await
+            }
+            async fn webhook_claim(&self, worker: String, now: $crate::ports::delegate::Timestamp, until: $crate::ports::delegate::Timestamp, limit: u32) -> ::std::result::Result<Vec<$crate::ports::delegate::WebhookDelivery>, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_claim(&self.$field, worker, now, until, limit).await
+            }
+            async fn webhook_finish(&self, id: String, worker: String, now: $crate::ports::delegate::Timestamp, outcome: $crate::ports::delegate::DeliveryOutcome, response_status: Option<u16>) -> ::std::result::Result<$crate::ports::delegate::WebhookDelivery, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_finish(&self.$field, id, worker, now, outcome, response_status).await
+            }
+            async fn webhook_redeliver(&self, id: String, now: $crate::ports::delegate::Timestamp) -> ::std::result::Result<$crate::ports::delegate::WebhookDelivery, $crate::ports::StoreError> {
+                $crate::ports::Webhooks::webhook_redeliver(&self.$field, id, now).await
             }
         }
     };

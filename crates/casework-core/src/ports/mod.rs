@@ -8,9 +8,10 @@
 //! - [`Reports`] (`reports.rs`) — the reopen report and its drill-down;
 //! - [`OutboxQueue`] (`outbox.rs`) — queued email, claims and delivery outcomes;
 //! - [`Diagnostics`] (`diagnostics.rs`) — counts for `casework doctor`;
-//! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position.
-//! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins.
-//! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole.
+//! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position;
+//! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins;
+//! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole;
+//! - [`Webhooks`] (`webhooks.rs`) — webhook endpoints and the deliveries commits write.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -22,8 +23,8 @@
 //! (`casework-store-conformance`), and an implementation in every store.
 //!
 //! Beside the store: [`Clock`] and [`IdGenerator`] (`clock.rs`), [`Mailer`] (`mailer.rs`),
-//! [`MailParser`] (`mail_parser.rs`) and [`Credentials`] (`credentials.rs`: password hashing
-//! and secrets).
+//! [`MailParser`] (`mail_parser.rs`), [`Credentials`] (`credentials.rs`: password hashing
+//! and secrets) and [`WebhookSender`] (`webhook_sender.rs`).
 
 pub mod case_log;
 pub mod case_queries;
@@ -42,6 +43,8 @@ pub mod quarantine;
 pub mod reports;
 pub mod sessions;
 pub mod transfer;
+pub mod webhook_sender;
+pub mod webhooks;
 
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
@@ -67,6 +70,8 @@ pub use sessions::{EndSessions, Session, SessionUser, Sessions, SignInLink};
 pub use transfer::{
     CaseRecord, Imported, StoreTransfer, TransferStore, check_history, plan_import,
 };
+pub use webhook_sender::WebhookSender;
+pub use webhooks::Webhooks;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::{MockClock, MockIdGenerator};
@@ -127,6 +132,7 @@ pub trait CaseStore:
     + ChangeFeed
     + Sessions
     + Quarantine
+    + Webhooks
 {
 }
 
@@ -141,6 +147,7 @@ impl<T> CaseStore for T where
         + ChangeFeed
         + Sessions
         + Quarantine
+        + Webhooks
         + ?Sized
 {
 }
@@ -159,6 +166,7 @@ mod mock {
     use crate::model::{
         ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
     };
+    use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 
     mockall::mock! {
         /// A mock of every capability of [`CaseStore`].
@@ -245,6 +253,17 @@ mod mock {
             async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError>;
             async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError>;
             async fn quarantine_remove(&self, id: String) -> Result<(), StoreError>;
+        }
+
+        #[async_trait]
+        impl Webhooks for CaseStore {
+            async fn webhook_add(&self, endpoint: WebhookEndpoint) -> Result<(), StoreError>;
+            async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>, StoreError>;
+            async fn webhook_remove(&self, id: String, at: Timestamp) -> Result<WebhookEndpoint, StoreError>;
+            async fn webhook_deliveries(&self, endpoint: String, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError>;
+            async fn webhook_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError>;
+            async fn webhook_finish(&self, id: String, worker: String, now: Timestamp, outcome: DeliveryOutcome, response_status: Option<u16>) -> Result<WebhookDelivery, StoreError>;
+            async fn webhook_redeliver(&self, id: String, now: Timestamp) -> Result<WebhookDelivery, StoreError>;
         }
     }
 }

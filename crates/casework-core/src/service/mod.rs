@@ -23,6 +23,7 @@ mod reports;
 mod sign_in;
 mod storage;
 mod transfer;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
 pub use quarantine::{Intake, Kept, Released, refused_for_good};
 pub use sign_in::{SignInError, SignedIn};
 pub use storage::StoreAccess;
+pub use webhooks::NewWebhook;
 
 /// How many times a command without an expected version is decided and committed while
 /// other writers keep getting in first, before the service answers [`ServiceError::Busy`].

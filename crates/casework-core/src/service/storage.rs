@@ -239,6 +239,67 @@ impl StoreAccess {
         self.store.revoke_token(id, r.at).await
     }
 
+    /// `POST /store/v1/webhooks`.
+    pub async fn webhook_add(
+        &self,
+        endpoint: crate::webhook::WebhookEndpoint,
+    ) -> Result<(), StoreError> {
+        self.store.webhook_add(endpoint).await
+    }
+
+    /// `GET /store/v1/webhooks`.
+    pub async fn webhook_list(&self) -> Result<Vec<crate::webhook::WebhookEndpoint>, StoreError> {
+        self.store.webhook_list().await
+    }
+
+    /// `POST /store/v1/webhooks/{id}/remove`.
+    pub async fn webhook_remove(
+        &self,
+        id: String,
+        r: Revoke,
+    ) -> Result<crate::webhook::WebhookEndpoint, StoreError> {
+        self.store.webhook_remove(id, r.at).await
+    }
+
+    /// `GET /store/v1/webhooks/{id}/deliveries`.
+    pub async fn webhook_deliveries(
+        &self,
+        id: String,
+        limit: u32,
+    ) -> Result<Vec<crate::webhook::WebhookDelivery>, StoreError> {
+        self.store.webhook_deliveries(id, limit).await
+    }
+
+    /// `POST /store/v1/webhook-deliveries/claims`.
+    pub async fn webhook_claim(
+        &self,
+        c: Claim,
+    ) -> Result<Vec<crate::webhook::WebhookDelivery>, StoreError> {
+        self.store
+            .webhook_claim(c.worker, c.now, c.until, c.limit)
+            .await
+    }
+
+    /// `POST /store/v1/webhook-deliveries/{id}/finish`.
+    pub async fn webhook_finish(
+        &self,
+        id: String,
+        f: crate::protocol::WebhookFinish,
+    ) -> Result<crate::webhook::WebhookDelivery, StoreError> {
+        self.store
+            .webhook_finish(id, f.worker, f.now, f.outcome, f.response_status)
+            .await
+    }
+
+    /// `POST /store/v1/webhook-deliveries/{id}/redeliver`.
+    pub async fn webhook_redeliver(
+        &self,
+        id: String,
+        r: Revoke,
+    ) -> Result<crate::webhook::WebhookDelivery, StoreError> {
+        self.store.webhook_redeliver(id, r.at).await
+    }
+
     /// `GET /store/v1/feed`.
     pub async fn feed(
         &self,

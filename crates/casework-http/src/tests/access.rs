@@ -340,6 +340,36 @@ pub(crate) fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, 
         ),
         (
             "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "https://hooks.example.com/casework", "events": ["case.opened"]})),
+            [403, 403, 403, 403, 201, 401, 401],
+        ),
+        (
+            "GET",
+            "/api/v1/webhooks",
+            None,
+            [403, 403, 403, 403, 200, 401, 401],
+        ),
+        (
+            "DELETE",
+            "/api/v1/webhooks/ep_nope",
+            None,
+            [403, 403, 403, 403, 404, 401, 401],
+        ),
+        (
+            "GET",
+            "/api/v1/webhooks/ep_nope/deliveries",
+            None,
+            [403, 403, 403, 403, 404, 401, 401],
+        ),
+        (
+            "POST",
+            "/api/v1/webhooks/ep_nope/deliveries/msg_1_ep_nope/redeliver",
+            None,
+            [403, 403, 403, 403, 404, 401, 401],
+        ),
+        (
+            "POST",
             "/api/v1/statuses/map",
             Some(json!({"from": "Gone", "to": "New"})),
             [403, 403, 403, 403, 200, 401, 401],
@@ -481,6 +511,49 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
         ("GET", "/store/v1/quarantine?limit=10", None, 200),
         ("GET", "/store/v1/quarantine/nope", None, 404),
         ("DELETE", "/store/v1/quarantine/nope", None, 404),
+        ("GET", "/store/v1/webhooks", None, 200),
+        (
+            "POST",
+            "/store/v1/webhooks",
+            Some(json!({
+                "id": "ep_x", "url": "https://hooks.example.com/x", "events": [],
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "created_by": "x",
+                "created_at": "2026-01-05T09:00:00Z", "removed_at": null
+            })),
+            204,
+        ),
+        (
+            "POST",
+            "/store/v1/webhooks/nope/remove",
+            Some(json!({"at": "2026-01-05T09:00:00Z"})),
+            404,
+        ),
+        (
+            "GET",
+            "/store/v1/webhooks/nope/deliveries?limit=5",
+            None,
+            404,
+        ),
+        (
+            "POST",
+            "/store/v1/webhook-deliveries/claims",
+            Some(
+                json!({"worker": "w", "now": "2026-01-05T09:00:00Z", "until": "2026-01-05T09:05:00Z", "limit": 5}),
+            ),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/webhook-deliveries/nope/finish",
+            Some(json!({"worker": "w"})),
+            422,
+        ),
+        (
+            "POST",
+            "/store/v1/webhook-deliveries/nope/redeliver",
+            Some(json!({"at": "2026-01-05T09:00:00Z"})),
+            404,
+        ),
     ];
     let hash = casework_core::model::token_hash(AGENT);
     routes
@@ -583,7 +656,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 13 + 32) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 39) * 8);
 }
 
 #[tokio::test]
@@ -639,7 +712,9 @@ pub(crate) fn the_matrix_covers_every_storage_protocol_route() {
                 .replace("/defects/BUG-1", "/defects/{key}")
                 .replace("/outbox/nope/", "/outbox/{id}/")
                 .replace("/tokens/nope/", "/tokens/{id}/")
-                .replace("/quarantine/nope", "/quarantine/{id}");
+                .replace("/quarantine/nope", "/quarantine/{id}")
+                .replace("/webhooks/nope/", "/webhooks/{id}/")
+                .replace("/webhook-deliveries/nope/", "/webhook-deliveries/{id}/");
             let shape = match shape.find("/by-hash/") {
                 Some(i) => format!("{}/by-hash/{{hash}}", &shape[..i]),
                 None => shape,

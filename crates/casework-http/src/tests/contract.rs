@@ -41,6 +41,14 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/reopens/cases"),
     ("get", "/api/v1/outbox"),
     ("get", "/api/v1/events"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
+    (
+        "post",
+        "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+    ),
     ("post", "/api/v1/statuses/map"),
     ("post", "/api/v1/inbound/email"),
 ];
@@ -79,6 +87,13 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/quarantine"),
     ("get", "/store/v1/quarantine/{id}"),
     ("delete", "/store/v1/quarantine/{id}"),
+    ("get", "/store/v1/webhooks"),
+    ("post", "/store/v1/webhooks"),
+    ("post", "/store/v1/webhooks/{id}/remove"),
+    ("get", "/store/v1/webhooks/{id}/deliveries"),
+    ("post", "/store/v1/webhook-deliveries/claims"),
+    ("post", "/store/v1/webhook-deliveries/{id}/finish"),
+    ("post", "/store/v1/webhook-deliveries/{id}/redeliver"),
 ];
 
 pub(crate) fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

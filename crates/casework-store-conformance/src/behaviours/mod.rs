@@ -19,6 +19,7 @@ pub mod reports;
 pub mod service;
 pub mod sessions;
 pub mod transfer;
+pub mod webhooks;
 
 use std::sync::Arc;
 
