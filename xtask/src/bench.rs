@@ -67,8 +67,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("postgres") => postgres(args),
         Some("feed") => feed(),
         Some("import") => import(),
+        Some("webhooks") => webhooks(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks"
         ),
     }
 }
@@ -139,6 +140,28 @@ fn import() -> Result<()> {
     );
     print!("{body}");
     write_section("import", &body)
+}
+
+/// Case creates with 10 webhook endpoints against none, in the same run.
+fn webhooks() -> Result<()> {
+    build_release(&["casework-bench"])?;
+    let creates = "20000";
+    let table = bench_tool(
+        &["webhooks", "--creates", creates],
+        &workspace_root().join("target/bench"),
+    )?;
+    let body = format!(
+        "## Webhook fan-out\n\n\
+         Command: `cargo xtask bench webhooks` — {} on {} (release build; SQLite store in its \
+         default durable mode, group commit; two fresh stores, one with 10 endpoints that \
+         receive every event; after a warm-up of 1000 creates on each, two runs of each \
+         alternate and the better of each is kept; the run checks every endpoint holds one \
+         delivery per create).\n\n{table}",
+        today(),
+        machine()
+    );
+    print!("{body}");
+    write_section("webhooks", &body)
 }
 
 /// Builds `packages` in release mode.

@@ -9,6 +9,7 @@ mod postgres;
 mod rest;
 mod store;
 mod synth;
+mod webhooks;
 
 use anyhow::{Context, Result, bail};
 
@@ -88,6 +89,13 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Some("webhooks") => {
+            // Create throughput with 10 webhook endpoints against none, in the same run.
+            let creates = number(&args, "--creates", 20000)?;
+            let dir = dir(&args)?;
+            println!("{}", webhooks::run(&dir, creates).await?);
+            Ok(())
+        }
         Some("mail") => {
             // The inbound baseline: parse-only throughput over a generated Maildir.
             let messages = number(&args, "--messages", 10000)?;
@@ -125,7 +133,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }
