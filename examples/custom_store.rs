@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use casework_core::event::{Event, Opened};
-use casework_core::model::{Actor, Customer, Person, PostKind, Role, Visibility};
+use casework_core::model::{Actor, Customer, OutboxMessage, Person, PostKind, Role, Visibility};
 use casework_core::ports::{CaseLog, Commit, Created, RandomIds, StoreError, SystemClock};
 use casework_core::workflow::{Command, NewCase};
 use casework_core::{Case, CaseNumber, CaseService, CaseStore};
@@ -44,8 +44,9 @@ impl<S: CaseStore> CaseLog for Reporting<S> {
         at: Timestamp,
         actor: String,
         o: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError> {
-        let case = self.inner.create_case(at, actor, o).await?;
+        let case = self.inner.create_case(at, actor, o, outbox).await?;
         println!("created case {}", case.number);
         Ok(case)
     }
@@ -57,10 +58,11 @@ impl<S: CaseStore> CaseLog for Reporting<S> {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError> {
         let created = self
             .inner
-            .create_case_once(key, fingerprint, at, actor, opened);
+            .create_case_once(key, fingerprint, at, actor, opened, outbox);
         created.await
     }
 

@@ -9,6 +9,7 @@ mod email;
 mod exchange;
 mod imap;
 mod inbound;
+mod notifications;
 mod openapi;
 mod postgres;
 mod remote;

@@ -38,6 +38,7 @@ pub fn staff(name: &str, role: Role) -> Person {
         email: email.parse().ok(),
         phone: Some("+1 555 0100".into()),
         signature: Some(format!("{name}\nExample Corp Support")),
+        notifications_off: Vec::new(),
     }
 }
 
@@ -184,6 +185,7 @@ impl Cw {
             jiff::Timestamp::now(),
             "an earlier version".into(),
             opened,
+            Vec::new(),
         ));
         match created {
             Ok(case) => case.number.get(),

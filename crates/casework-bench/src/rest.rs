@@ -26,7 +26,12 @@ async fn commit_rate(store: Arc<dyn CaseStore>, commits: u64) -> Result<f64> {
     for i in 0..WRITERS * 4 {
         cases.push(
             store
-                .create_case(START, "bench".into(), opened(&format!("Bench case {i}")))
+                .create_case(
+                    START,
+                    "bench".into(),
+                    opened(&format!("Bench case {i}")),
+                    Vec::new(),
+                )
                 .await?,
         );
     }

@@ -145,7 +145,9 @@ async fn store_commits(path: &Path, rows: &[Row]) -> Result<f64> {
                 let Some((at, actor, kind)) = opened.get(i) else {
                     return Ok::<(), anyhow::Error>(());
                 };
-                store.create_case(*at, actor.clone(), kind.clone()).await?;
+                store
+                    .create_case(*at, actor.clone(), kind.clone(), Vec::new())
+                    .await?;
             }
         }));
     }

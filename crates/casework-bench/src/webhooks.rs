@@ -33,6 +33,7 @@ async fn create_rate(store: Arc<dyn CaseStore>, creates: u64) -> Result<f64> {
                         START,
                         "bench".into(),
                         opened(&format!("Printer {k} offline")),
+                        Vec::new(),
                     )
                     .await?;
             }

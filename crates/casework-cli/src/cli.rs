@@ -54,6 +54,13 @@ fn address(s: &str) -> Result<String, String> {
         .map_err(|e| format!("invalid email address: {}", e.reason))
 }
 
+/// A notification kind (`new_case`, `assigned`, `customer_reply`, `swarm_requested`,
+/// `reopened`), checked by core while the command line is parsed.
+fn notification_kind(s: &str) -> Result<casework_core::model::NotificationKind, String> {
+    s.parse()
+        .map_err(|e: casework_core::ids::ParseError| e.reason.to_string())
+}
+
 /// Casework: support cases worked through a disciplined workflow, from first contact to a
 /// clean close, and back again when a case is reopened.
 #[derive(Debug, Parser)]
@@ -263,6 +270,23 @@ pub enum AgentCmd {
         /// The person's name
         #[arg(value_parser = line)]
         name: String,
+    },
+    /// Show a person's notification settings, or turn kinds off or back on: yourself, or
+    /// anyone as an admin (--as). The workflow file's [notifications] section says which
+    /// kinds are sent at all
+    #[command(
+        after_help = "Examples:\n  casework agent notifications 'Ana Lopez'\n  casework agent notifications 'Ana Lopez' --off assigned,customer_reply\n  casework agent notifications 'Ana Lopez' --on assigned"
+    )]
+    Notifications {
+        /// The person's name
+        #[arg(value_parser = line)]
+        name: String,
+        /// Kinds to turn off: new_case, assigned, customer_reply, swarm_requested, reopened
+        #[arg(long, value_delimiter = ',', value_parser = notification_kind)]
+        off: Vec<casework_core::model::NotificationKind>,
+        /// Kinds to turn back on
+        #[arg(long, value_delimiter = ',', value_parser = notification_kind)]
+        on: Vec<casework_core::model::NotificationKind>,
     },
 }
 

@@ -107,6 +107,7 @@ fn person(name: &str, role: Role, email: &str, signature: &str) -> Result<Person
         ),
         phone: Some("+1 555 0100".into()),
         signature: Some(signature.into()),
+        notifications_off: Vec::new(),
     })
 }
 

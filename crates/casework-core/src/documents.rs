@@ -71,6 +71,54 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/temporary_close_notice.body.j2"),
     ),
     (
+        "acknowledgement.subject.j2",
+        include_str!("../templates/acknowledgement.subject.j2"),
+    ),
+    (
+        "acknowledgement.body.j2",
+        include_str!("../templates/acknowledgement.body.j2"),
+    ),
+    (
+        "notice_new_case.subject.j2",
+        include_str!("../templates/notice_new_case.subject.j2"),
+    ),
+    (
+        "notice_new_case.body.j2",
+        include_str!("../templates/notice_new_case.body.j2"),
+    ),
+    (
+        "notice_assigned.subject.j2",
+        include_str!("../templates/notice_assigned.subject.j2"),
+    ),
+    (
+        "notice_assigned.body.j2",
+        include_str!("../templates/notice_assigned.body.j2"),
+    ),
+    (
+        "notice_customer_reply.subject.j2",
+        include_str!("../templates/notice_customer_reply.subject.j2"),
+    ),
+    (
+        "notice_customer_reply.body.j2",
+        include_str!("../templates/notice_customer_reply.body.j2"),
+    ),
+    (
+        "notice_swarm.subject.j2",
+        include_str!("../templates/notice_swarm.subject.j2"),
+    ),
+    (
+        "notice_swarm.body.j2",
+        include_str!("../templates/notice_swarm.body.j2"),
+    ),
+    (
+        "notice_reopened.subject.j2",
+        include_str!("../templates/notice_reopened.subject.j2"),
+    ),
+    (
+        "notice_reopened.body.j2",
+        include_str!("../templates/notice_reopened.body.j2"),
+    ),
+    (
         "case_summary.body.j2",
         include_str!("../templates/case_summary.body.j2"),
     ),
@@ -354,6 +402,51 @@ impl Templates {
         agent: &Actor,
         fields: &EmailFields,
     ) -> Result<RenderedEmail, TemplateError> {
+        let (subject, body) =
+            self.render_parts(template, org, case, agent, fields, case.number.display())?;
+        Ok(RenderedEmail {
+            to: case.customer.email.clone(),
+            to_name: case.customer.name.clone(),
+            subject,
+            body,
+        })
+    }
+
+    /// Renders a notification (a staff notice) to `to` about `case`, told as `agent`'s
+    /// doing. `display_number` stands for the case's number wherever a template shows it:
+    /// a case not yet numbered (its opening notice) is rendered with a placeholder the store
+    /// replaces once it has the number ([`crate::notify::number_notices`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn render_notice(
+        &self,
+        template: TemplateName,
+        org: &Organization,
+        case: &Case,
+        agent: &Actor,
+        fields: &EmailFields,
+        to: (EmailAddress, String),
+        display_number: String,
+    ) -> Result<RenderedEmail, TemplateError> {
+        let (subject, body) =
+            self.render_parts(template, org, case, agent, fields, display_number)?;
+        Ok(RenderedEmail {
+            to: to.0,
+            to_name: to.1,
+            subject,
+            body,
+        })
+    }
+
+    /// An email's subject (on one line, tagged `[Case N]`) and body.
+    fn render_parts(
+        &self,
+        template: TemplateName,
+        org: &Organization,
+        case: &Case,
+        agent: &Actor,
+        fields: &EmailFields,
+        display_number: String,
+    ) -> Result<(String, String), TemplateError> {
         if !template.is_email() {
             return Err(TemplateError {
                 template: template.to_string(),
@@ -361,22 +454,19 @@ impl Templates {
                 message: "is not an email; use the summary draft".into(),
             });
         }
-        let ctx = to_value(doc_ctx(org, case, agent, fields, None));
+        let mut doc = doc_ctx(org, case, agent, fields, None);
+        let tag = format!("[Case {display_number}]");
+        doc.case.display_number = display_number;
+        let ctx = to_value(doc);
         let subject = self.render_one(&format!("{template}.subject.j2"), &ctx)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let tag = format!("[Case {}]", case.number.display());
         let subject = if subject.contains(&tag) {
             subject
         } else {
             format!("{tag} {subject}")
         };
         let body = self.render_one(&format!("{template}.body.j2"), &ctx)?;
-        Ok(RenderedEmail {
-            to: case.customer.email.clone(),
-            to_name: case.customer.name.clone(),
-            subject,
-            body: normalize_body(&body),
-        })
+        Ok((subject, normalize_body(&body)))
     }
 
     /// Drafts the case summary from the case's record (seed step 7).

@@ -159,6 +159,37 @@ string_enum!(
         /// A customer's one-time sign-in link to the portal, sent when they ask for one;
         /// never from a case's composer (the link is `fields.note`).
         SignInLink = "sign_in_link",
+        /// To the customer whose email opened a case: it was received, under this number
+        /// (`[notifications] acknowledge_email`); an automatic answer (`auto-replied`).
+        Acknowledgement = "acknowledgement",
+        /// To staff: a new case (`[notifications]`, `new_case`).
+        NoticeNewCase = "notice_new_case",
+        /// To staff: a case was given to you (`assigned`).
+        NoticeAssigned = "notice_assigned",
+        /// To staff: the customer of a case you own wrote (`customer_reply`; the text is
+        /// `fields.note`).
+        NoticeCustomerReply = "notice_customer_reply",
+        /// To a collaboration group's address: help is asked for (`swarm_requested`; the
+        /// question is `fields.note`).
+        NoticeSwarm = "notice_swarm",
+        /// To staff: a case was reopened (`reopened`; the reason is `fields.note`).
+        NoticeReopened = "notice_reopened",
+    }
+);
+string_enum!(
+    /// The notifications to people a workflow file can turn on (`[notifications] send`),
+    /// and each person can turn off for themselves.
+    NotificationKind {
+        /// A new case: to the team's address, or every lead.
+        NewCase = "new_case",
+        /// A case given to someone: to its new owner.
+        Assigned = "assigned",
+        /// A customer wrote on their case (email or portal post): to its owner.
+        CustomerReply = "customer_reply",
+        /// Help asked of a collaboration group: to the group's address.
+        SwarmRequested = "swarm_requested",
+        /// A case reopened: to its owner at the close, and the leads.
+        Reopened = "reopened",
     }
 );
 string_enum!(
@@ -191,10 +222,28 @@ impl TemplateName {
         self != TemplateName::CaseSummary
     }
 
-    /// Whether staff may send it from a case (everything but the summary draft and the
-    /// sign-in link, which only the customer's own request sends).
+    /// Whether staff may send it from a case (everything but the summary draft, the
+    /// sign-in link, which only the customer's own request sends, and the notifications,
+    /// which only the workflow sends).
     pub fn is_case_email(self) -> bool {
-        self.is_email() && self != TemplateName::SignInLink
+        self.is_email()
+            && self != TemplateName::SignInLink
+            && self != TemplateName::Acknowledgement
+            && !self.is_staff_notice()
+    }
+
+    /// Whether it is a notification to staff (or a group's address), never to the case's
+    /// customer: written to the outbox with the event it tells of, with no `email_queued`
+    /// event of its own.
+    pub fn is_staff_notice(self) -> bool {
+        matches!(
+            self,
+            TemplateName::NoticeNewCase
+                | TemplateName::NoticeAssigned
+                | TemplateName::NoticeCustomerReply
+                | TemplateName::NoticeSwarm
+                | TemplateName::NoticeReopened
+        )
     }
 
     /// Whether sending it is an attempt to reach the customer, which counts as an email
@@ -204,12 +253,17 @@ impl TemplateName {
         matches!(self, TemplateName::InitialContact | TemplateName::FollowUp)
     }
 
-    /// The `Auto-Submitted` value (RFC 3834) its email carries: `auto-generated` for the
-    /// notices the workflow sends on its own (closures, reopens), `None` for the emails an
-    /// agent writes to the customer (initial contact, follow-up), whose answers, automatic
-    /// or not, are worth having. Mail that carries it also asks for no automatic answers
-    /// (`X-Auto-Response-Suppress: All`), so an out-of-office cannot start a loop.
+    /// The `Auto-Submitted` value (RFC 3834) its email carries: `auto-replied` for the
+    /// acknowledgement that answers a customer's email, `auto-generated` for the notices
+    /// the workflow sends on its own (closures, reopens, notifications to staff), `None` for
+    /// the emails an agent writes to the customer (initial contact, follow-up), whose
+    /// answers, automatic or not, are worth having. Mail that carries it also asks for no
+    /// automatic answers (`X-Auto-Response-Suppress: All`), so an out-of-office cannot start
+    /// a loop.
     pub fn auto_submitted(self) -> Option<&'static str> {
+        if self == TemplateName::Acknowledgement {
+            return Some("auto-replied");
+        }
         (self.is_email() && !self.reaches_out()).then_some("auto-generated")
     }
 }
@@ -463,6 +517,9 @@ pub struct Person {
     pub phone: Option<String>,
     /// Signature appended to emails.
     pub signature: Option<String>,
+    /// The notifications this person turned off for themselves (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications_off: Vec<NotificationKind>,
 }
 
 impl Person {
@@ -474,7 +531,14 @@ impl Person {
             email: None,
             phone: None,
             signature: None,
+            notifications_off: Vec::new(),
         }
+    }
+
+    /// Whether this person gets notifications of `kind` (they did not turn it off, and
+    /// have an address to get them at).
+    pub fn wants(&self, kind: NotificationKind) -> bool {
+        self.email.is_some() && !self.notifications_off.contains(&kind)
     }
 }
 

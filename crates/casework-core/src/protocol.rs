@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::WorkflowConfig;
 use crate::event::{EventKind, Opened};
 use crate::ids::{EmailAddress, StatusName};
-use crate::model::{Case, CloseMode, NewArticle, StatusCategory};
+use crate::model::{Case, CloseMode, NewArticle, OutboxMessage, StatusCategory};
 use crate::ports::{CaseFilter, Commit, DeliveryOutcome, PageRequest, Scope, StoreError};
 use crate::workflow::{closing_check, is_casework_message_id, message_id};
 
@@ -34,6 +34,10 @@ pub struct CreateCase {
     /// For an idempotent create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub once: Option<Once>,
+    /// The notices the opening makes (staff notices only), numbered by the store with the
+    /// case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<crate::model::OutboxMessage>,
 }
 
 /// An idempotency key and the fingerprint of the request it was first used with.
@@ -269,15 +273,61 @@ fn check_status(
 }
 
 /// What `POST /store/v1/cases` accepts of an `opened` event: a status of the workflow, in
-/// its category, and a time that is not back-dated.
+/// its category, and a time that is not back-dated; its outbox holds only staff notices
+/// (an opening announces no email to the customer), from the organization's support
+/// address, each with the Message-ID it will have once numbered.
 pub fn verify_open(
     opened: &Opened,
     at: Timestamp,
+    outbox: &[OutboxMessage],
     config: &WorkflowConfig,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     check_time(at, now)?;
-    check_status(config, &opened.status, opened.category)
+    check_status(config, &opened.status, opened.category)?;
+    let domain = support_domain(config)?;
+    for m in outbox {
+        if !m.template.is_staff_notice() {
+            return Err(invalid(format!(
+                "outbox message {} of a new case is a {} email; an opening queues only staff \
+                 notices",
+                m.id, m.template
+            )));
+        }
+        let expected = format!(
+            "{}.case-{}@{domain}",
+            m.id,
+            crate::workflow::notify::number_placeholder(&m.id)
+        );
+        check_from(config, m)?;
+        if m.message_id != expected {
+            return Err(invalid(format!(
+                "outbox message {} has Message-ID {:?}; a new case's notice has {expected:?}",
+                m.id, m.message_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn support_domain(config: &WorkflowConfig) -> Result<String, StoreError> {
+    config
+        .organization
+        .support_email
+        .ascii_domain()
+        .map_err(|e| invalid(format!("the organization's support address: {e}")))
+}
+
+/// An outbox message is from the organization's support address.
+fn check_from(config: &WorkflowConfig, m: &OutboxMessage) -> Result<(), StoreError> {
+    let org = &config.organization;
+    if m.from != org.support_email {
+        return Err(invalid(format!(
+            "outbox message {} is from {}, not the organization's {}",
+            m.id, m.from, org.support_email
+        )));
+    }
+    Ok(())
 }
 
 /// The state a commit really leads to, computed from the stored case and the commit's
@@ -290,10 +340,11 @@ pub fn verify_open(
 /// - a resolved close while the closing checklist does not hold (as [`closing_check`] says,
 ///   on the case as it was just before the close);
 /// - an event dated more than [`MAX_CLOCK_SKEW`] before the server's `now`;
-/// - an outbox message that no `email_queued` event of the commit announced, or whose
-///   headers are not Casework's own: From the organization's support address, the
-///   Message-ID on the support domain ([`is_casework_message_id`]), the case's customer as
-///   recipient.
+/// - an outbox message whose headers are not Casework's own (From the organization's
+///   support address, the Message-ID on the support domain ([`is_casework_message_id`])), an
+///   email to anyone but the case's customer, or that no `email_queued` event of the
+///   commit announced, unless it is a staff notice (its template says so), which tells of
+///   the commit's events and whose recipient is trusted like the words.
 ///
 /// What it cannot know, a service token is trusted with: who the actor is and what their
 /// role permits, and the words of notes and emails.
@@ -351,18 +402,15 @@ pub fn verify_commit(
             .map_err(|e| invalid(format!("the core refuses these events: {e}")))?;
     }
     state.check_invariants().map_err(StoreError::Invalid)?;
-    let org = &config.organization;
+    let domain = support_domain(config)?;
     for m in &commit.outbox {
-        if m.from != org.support_email {
+        check_from(config, m)?;
+        if m.case != commit.number {
             return Err(invalid(format!(
-                "outbox message {} is from {}, not the organization's {}",
-                m.id, m.from, org.support_email
+                "outbox message {} is about case {}, not {}",
+                m.id, m.case, commit.number
             )));
         }
-        let domain = org
-            .support_email
-            .ascii_domain()
-            .map_err(|e| invalid(format!("the organization's support address: {e}")))?;
         if !is_casework_message_id(&m.message_id, &m.id, commit.number, &domain) {
             let expected = message_id(&m.id, commit.number, &domain);
             return Err(invalid(format!(
@@ -373,6 +421,10 @@ pub fn verify_commit(
                 m.id,
                 commit.number.get()
             )));
+        }
+        if m.template.is_staff_notice() {
+            // a notice to staff tells of the commit's events; it announces nothing itself
+            continue;
         }
         if m.to != state.customer.email {
             return Err(invalid(format!(

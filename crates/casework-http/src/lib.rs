@@ -9,7 +9,7 @@
 //! `auth.rs` (bearer tokens and their cache), `extract.rs` (bodies, parameters, `If-Match`),
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
 //! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
-//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `webhooks.rs`, `statuses.rs`,
+//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `webhooks.rs`, `people.rs` (notification settings), `statuses.rs`,
 //! `inbound.rs` (raw email in), `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
 
@@ -26,6 +26,7 @@ mod knowledge;
 mod layers;
 pub mod openapi;
 mod outbox;
+mod people;
 mod reports;
 mod respond;
 mod rules;
@@ -127,6 +128,10 @@ fn routes(state: AppState) -> Router {
             post(webhooks::redeliver),
         )
         .route("/api/v1/statuses/map", post(statuses::map_status))
+        .route(
+            "/api/v1/people/{name}/notifications",
+            get(people::notifications).put(people::set_notifications),
+        )
         .route(
             "/api/v1/inbound/email",
             post(inbound::inbound_email).layer(DefaultBodyLimit::max(

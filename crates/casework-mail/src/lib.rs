@@ -353,18 +353,28 @@ mod tests {
     #[test]
     fn notices_the_workflow_sends_on_its_own_ask_for_no_automatic_answer() {
         use casework_core::model::TemplateName;
-        for template in [
-            TemplateName::ResolutionNotice,
-            TemplateName::TemporaryCloseNotice,
-            TemplateName::ReopenNotice,
-            TemplateName::NonResponseClosure,
+        for (template, kind) in [
+            (TemplateName::ResolutionNotice, "auto-generated"),
+            (TemplateName::TemporaryCloseNotice, "auto-generated"),
+            (TemplateName::ReopenNotice, "auto-generated"),
+            (TemplateName::NonResponseClosure, "auto-generated"),
+            // notifications to staff, and the acknowledgement that answers a customer's mail
+            (TemplateName::NoticeNewCase, "auto-generated"),
+            (TemplateName::NoticeAssigned, "auto-generated"),
+            (TemplateName::NoticeCustomerReply, "auto-generated"),
+            (TemplateName::NoticeSwarm, "auto-generated"),
+            (TemplateName::NoticeReopened, "auto-generated"),
+            (TemplateName::Acknowledgement, "auto-replied"),
         ] {
             let notice = OutboxMessage {
                 template,
                 ..message()
             };
             let h = headers(&notice);
-            assert!(h.contains("\r\nAuto-Submitted: auto-generated\r\n"), "{h}");
+            assert!(
+                h.contains(&format!("\r\nAuto-Submitted: {kind}\r\n")),
+                "{h}"
+            );
             assert!(h.contains("\r\nX-Auto-Response-Suppress: All\r\n"), "{h}");
             // and Casework's own inbound side knows it for what it is, should it come back
             let raw = format_message(&notice).unwrap();

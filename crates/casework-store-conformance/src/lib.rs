@@ -192,6 +192,7 @@ macro_rules! outbox_suite {
     ($make:expr) => {
         $crate::__group!(outbox; $make;
             emails_are_queued_with_their_commit,
+            a_new_case_queues_its_notices_numbered_with_it,
             a_cases_outbox_holds_only_its_messages,
             outbox_claims_are_exclusive_until_their_deadline,
             outbox_outcomes_are_recorded,

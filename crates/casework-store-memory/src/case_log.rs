@@ -4,24 +4,39 @@
 use async_trait::async_trait;
 use casework_core::event::{Event, Opened, replay};
 use casework_core::ids::CaseNumber;
-use casework_core::model::Case;
+use casework_core::model::{Case, OutboxMessage};
 use casework_core::ports::{CaseLog, Commit, Created, StoreError, key_reused};
+use casework_core::workflow::notify::number_notices;
 use jiff::Timestamp;
 
 use crate::{Inner, MemoryStore, Record};
 
-/// Opens a case with the next number; the caller holds the lock.
+/// Whether an outbox id of `new` is taken, by the store or earlier in `new`.
+fn outbox_taken(inner: &Inner, new: &[OutboxMessage]) -> Result<(), StoreError> {
+    for (i, m) in new.iter().enumerate() {
+        if inner.outbox.iter().any(|o| o.id == m.id) || new[..i].iter().any(|o| o.id == m.id) {
+            return Err(StoreError::Duplicate(format!("outbox message {}", m.id)));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a case with the next number, queuing its notices; the caller holds the lock.
 fn create_locked(
     inner: &mut Inner,
     at: Timestamp,
     actor: String,
     opened: Opened,
+    mut outbox: Vec<OutboxMessage>,
 ) -> Result<Case, StoreError> {
     let next = inner.last_number + 1;
     let number = CaseNumber::new(next)
         .ok_or_else(|| StoreError::Internal("case numbers exhausted".into()))?;
     let event = opened.event(number, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    outbox_taken(inner, &outbox)?;
+    number_notices(&mut outbox, number);
+    inner.outbox.extend(outbox);
     inner.last_number = next;
     inner.append_feed(next, &event);
     inner.cases.insert(
@@ -41,8 +56,9 @@ impl CaseLog for MemoryStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError> {
-        create_locked(&mut self.lock(), at, actor, opened)
+        create_locked(&mut self.lock(), at, actor, opened, outbox)
     }
 
     async fn create_case_once(
@@ -52,6 +68,7 @@ impl CaseLog for MemoryStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError> {
         // Check and create under one lock, so concurrent calls make one case.
         let mut inner = self.lock();
@@ -66,7 +83,7 @@ impl CaseLog for MemoryStore {
                 replayed: true,
             });
         }
-        let case = create_locked(&mut inner, at, actor, opened)?;
+        let case = create_locked(&mut inner, at, actor, opened, outbox)?;
         inner.keys.insert(key, (fingerprint, case.number.get()));
         Ok(Created {
             case,
@@ -109,13 +126,7 @@ impl CaseLog for MemoryStore {
                 "the new state does not match the events".into(),
             ));
         }
-        for (i, m) in commit.outbox.iter().enumerate() {
-            let taken = inner.outbox.iter().any(|o| o.id == m.id)
-                || commit.outbox[..i].iter().any(|o| o.id == m.id);
-            if taken {
-                return Err(StoreError::Duplicate(format!("outbox message {}", m.id)));
-            }
-        }
+        outbox_taken(&inner, &commit.outbox)?;
         // Every check passed: now write, all of it.
         let inner = &mut *inner;
         let n = commit.number.get();

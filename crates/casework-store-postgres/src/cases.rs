@@ -4,7 +4,7 @@
 
 use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::CaseNumber;
-use casework_core::model::{Case, Field, Visibility};
+use casework_core::model::{Case, Field, OutboxMessage, Visibility};
 use casework_core::ports::{
     CaseRecord, Commit, Created, Imported, StoreError, check_history, key_reused, plan_import,
     priority_rank, updated_key,
@@ -237,18 +237,23 @@ async fn take_number(tx: &Transaction<'_>) -> Result<CaseNumber, StoreError> {
     crate::db::number_of(number)
 }
 
-/// Opens a case inside `tx` with the next number.
+/// Opens a case inside `tx` with the next number, queuing its notices, numbered.
 async fn open_in(
     tx: &Transaction<'_>,
     at: Timestamp,
     actor: String,
     opened: Opened,
+    mut outbox: Vec<OutboxMessage>,
 ) -> Result<Case, StoreError> {
     let event = opened.event(take_number(tx).await?, at, actor);
     let case = replay([&event]).map_err(|e| StoreError::Invalid(e.to_string()))?;
     write_case_row(tx, &case, None).await?;
     append_events(tx, &case, None, std::slice::from_ref(&event)).await?;
     index_title(tx, &case).await?;
+    casework_core::workflow::notify::number_notices(&mut outbox, case.number);
+    for m in &outbox {
+        crate::outbox::insert(tx, m).await?;
+    }
     Ok(case)
 }
 
@@ -258,9 +263,10 @@ pub async fn create_case(
     at: Timestamp,
     actor: String,
     opened: Opened,
+    outbox: Vec<OutboxMessage>,
 ) -> Result<Case, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
-    let case = open_in(&tx, at, actor, opened).await?;
+    let case = open_in(&tx, at, actor, opened, outbox).await?;
     crate::feed::append(&tx, &[(num(case.number), vec![1])]).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(case)
@@ -276,6 +282,7 @@ pub async fn create_case_once(
     at: Timestamp,
     actor: String,
     opened: Opened,
+    outbox: Vec<OutboxMessage>,
 ) -> Result<Created, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
     let claimed = opt(
@@ -305,7 +312,7 @@ pub async fn create_case_once(
             replayed: true,
         });
     }
-    let case = open_in(&tx, at, actor, opened).await?;
+    let case = open_in(&tx, at, actor, opened, outbox).await?;
     exec(
         &tx,
         "UPDATE idempotency SET case_number = $2 WHERE key = $1",

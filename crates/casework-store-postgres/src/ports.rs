@@ -36,8 +36,9 @@ impl CaseLog for PgStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError> {
-        cases::create_case(&mut self.conn().await?, at, actor, opened).await
+        cases::create_case(&mut self.conn().await?, at, actor, opened, outbox).await
     }
 
     async fn create_case_once(
@@ -47,9 +48,10 @@ impl CaseLog for PgStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError> {
         let mut c = self.conn().await?;
-        cases::create_case_once(&mut c, &key, &fingerprint, at, actor, opened).await
+        cases::create_case_once(&mut c, &key, &fingerprint, at, actor, opened, outbox).await
     }
 
     async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {

@@ -115,6 +115,7 @@ async fn the_event_log_is_append_only_in_sql() {
             casework_core::testing::START,
             "ana".into(),
             casework_core::testing::opened("Printer offline"),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -205,11 +206,12 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
         .expect("a reply time");
     drop(svc);
     drop(store);
-    // as version 4 left it (nor version 6's quarantine)
+    // as version 4 left it (nor version 6's quarantine, nor version 7's webhooks)
     Cluster::shared()
         .psql(
             &db,
-            "DROP TABLE quarantine;
+            "DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
+             DROP TABLE quarantine;
              DROP INDEX cases_by_updated; DROP INDEX cases_by_priority;
              ALTER TABLE cases DROP COLUMN updated_us, DROP COLUMN priority_rank;
              UPDATE cases SET state = state - 'last_customer_reply_at';

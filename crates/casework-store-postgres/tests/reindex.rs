@@ -32,7 +32,7 @@ async fn rows_written_before_stemming_are_reindexed_while_serving() {
     let store = PgStore::open_url(&url).await.unwrap();
     assert!(!store.reindexing(), "a new store has nothing to reindex");
     let case = store
-        .create_case(START, "ana".into(), opened("Publishing fails"))
+        .create_case(START, "ana".into(), opened("Publishing fails"), Vec::new())
         .await
         .unwrap();
     assert_eq!(found(&store, "publish ").await, [case.number.display()]);

@@ -31,6 +31,7 @@ async fn text_holding_nul_round_trips_exactly() {
         email: None,
         phone: None,
         signature: Some("A\0B \u{E000} literal".into()),
+        notifications_off: Vec::new(),
     };
     store.put_person(person.clone()).await.unwrap();
     assert_eq!(store.get_person("ana\0bel".into()).await.unwrap(), person);
@@ -45,6 +46,7 @@ async fn text_holding_nul_round_trips_exactly() {
             START,
             "ana\0bel".into(),
             kind,
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -96,6 +98,7 @@ async fn text_holding_nul_round_trips_exactly() {
             START,
             "ana\0bel".into(),
             opened("x"),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -138,7 +141,12 @@ async fn list_walks_during_concurrent_creates_never_skip_a_case() {
         writers.push(tokio::spawn(async move {
             for i in 0..40 {
                 store
-                    .create_case(START, "ana".into(), opened(&format!("w{w} c{i}")))
+                    .create_case(
+                        START,
+                        "ana".into(),
+                        opened(&format!("w{w} c{i}")),
+                        Vec::new(),
+                    )
                     .await
                     .unwrap();
             }

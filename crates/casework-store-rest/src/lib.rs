@@ -217,12 +217,14 @@ impl CaseLog for RestStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError> {
         let body = CreateCase {
             at,
             actor,
             opened,
             once: None,
+            outbox,
         };
         let made: CreatedCase = self
             .call(Method::POST, "/cases", Some(&body), Retry::Never)
@@ -237,12 +239,14 @@ impl CaseLog for RestStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError> {
         let body = CreateCase {
             at,
             actor,
             opened,
             once: Some(Once { key, fingerprint }),
+            outbox,
         };
         // the key makes a repeat harmless: the server answers with the first case
         let made: CreatedCase = self

@@ -72,7 +72,7 @@ async fn the_server_stores_the_state_the_core_computes_not_the_claimed_one() {
     let (base, backing) = served().await;
     let store = RestStore::open(&base, SERVICE).unwrap();
     let case = store
-        .create_case(START, "ana".into(), opened())
+        .create_case(START, "ana".into(), opened(), Vec::new())
         .await
         .unwrap();
     // a client claims a title change that no event carries
@@ -105,7 +105,7 @@ async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
     let (base, backing) = served().await;
     let store = RestStore::open(&base, SERVICE).unwrap();
     let case = store
-        .create_case(START, "ana".into(), opened())
+        .create_case(START, "ana".into(), opened(), Vec::new())
         .await
         .unwrap();
     let commit = |kinds: Vec<EventKind>| {
@@ -170,7 +170,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
     let (base, backing) = served().await;
     let store = RestStore::open(&base, SERVICE).unwrap();
     let case = store
-        .create_case(START, "ana".into(), opened())
+        .create_case(START, "ana".into(), opened(), Vec::new())
         .await
         .unwrap();
     let at = |kinds: Vec<EventKind>, when: jiff::Timestamp| {
@@ -257,6 +257,52 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
     let fine = email(&|_| {});
     store.commit(fine).await.unwrap();
     assert_eq!(backing.outbox_list(None, 10).await.unwrap().len(), 1);
+    // a staff notice tells of the commit's events: to staff, announced by no event; but
+    // still from the support address, with Casework's Message-ID, about this case
+    let now = backing.load_case(case.number).await.unwrap();
+    let notice = |edit: &dyn Fn(&mut casework_core::model::OutboxMessage)| {
+        let mut m = casework_core::model::OutboxMessage {
+            id: format!("n{}", now.version),
+            case: case.number,
+            template: TemplateName::NoticeAssigned,
+            to: "lee@example.com".parse().unwrap(),
+            to_name: "Lee".into(),
+            message_id: format!(
+                "n{}.case-{}@example.com",
+                now.version,
+                case.number.display()
+            ),
+            ..casework_core::testing::sample_message()
+        };
+        edit(&mut m);
+        let events = stamp(&now, "ana", START, vec![note("assigned elsewhere")]);
+        Commit {
+            number: case.number,
+            expected_version: now.version,
+            state: now.clone(),
+            events,
+            outbox: vec![m],
+        }
+    };
+    for (what, c) in [
+        (
+            "a notice from elsewhere",
+            notice(&|m| m.from = "x@elsewhere.example".parse().unwrap()),
+        ),
+        (
+            "a notice about another case",
+            notice(&|m| m.case = casework_core::ids::CaseNumber::new(7).unwrap()),
+        ),
+        (
+            "a customer email dressed as a notice",
+            notice(&|m| m.template = TemplateName::FollowUp),
+        ),
+    ] {
+        let e = store.commit(c).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{what}: {e:?}");
+    }
+    store.commit(notice(&|_| {})).await.unwrap();
+    assert_eq!(backing.outbox_list(None, 10).await.unwrap().len(), 2);
     let moved = stamp(
         &backing.load_case(case.number).await.unwrap(),
         "ana",
@@ -278,7 +324,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
     let mut nowhere = opened();
     nowhere.status = "Nowhere".parse().unwrap();
     let e = store
-        .create_case(START, "ana".into(), nowhere)
+        .create_case(START, "ana".into(), nowhere, Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
@@ -286,10 +332,38 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
         .checked_sub(jiff::SignedDuration::from_hours(1))
         .unwrap();
     let e = store
-        .create_case(old, "ana".into(), opened())
+        .create_case(old, "ana".into(), opened(), Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    // a create queues staff notices only, each with the Message-ID it gets once numbered
+    let opening = |template, message_id: &str| casework_core::model::OutboxMessage {
+        id: "o1".into(),
+        template,
+        to: "lee@example.com".parse().unwrap(),
+        message_id: message_id.into(),
+        ..casework_core::testing::sample_message()
+    };
+    let placeholder = format!(
+        "o1.case-{}@example.com",
+        casework_core::workflow::notify::number_placeholder("o1")
+    );
+    for (what, m) in [
+        (
+            "an email to the customer",
+            opening(TemplateName::FollowUp, &placeholder),
+        ),
+        (
+            "a guessed number",
+            opening(TemplateName::NoticeNewCase, "o1.case-00000002@example.com"),
+        ),
+    ] {
+        let e = store
+            .create_case(START, "ana".into(), opened(), vec![m])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{what}: {e:?}");
+    }
     assert_eq!(backing.stats().await.unwrap().cases, 1);
 }
 
@@ -308,6 +382,7 @@ async fn the_core_deciding_over_the_protocol_passes_every_check() {
         email: Some("ana@example.com".parse().unwrap()),
         phone: None,
         signature: None,
+        notifications_off: Vec::new(),
     };
     store.put_person(ana.clone()).await.unwrap();
     let ana = Actor::from_person(&ana);

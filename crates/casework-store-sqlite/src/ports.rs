@@ -31,8 +31,9 @@ impl CaseLog for SqliteStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError> {
-        self.write(move |c| sql::create_case(c, at, actor, opened))
+        self.write(move |c| sql::create_case(c, at, actor, opened, outbox))
             .await
     }
 
@@ -43,8 +44,9 @@ impl CaseLog for SqliteStore {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError> {
-        self.write(move |c| sql::create_case_once(c, &key, &fingerprint, at, actor, opened))
+        self.write(move |c| sql::create_case_once(c, &key, &fingerprint, at, actor, opened, outbox))
             .await
     }
 

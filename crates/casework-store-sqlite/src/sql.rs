@@ -510,12 +510,13 @@ pub fn rebuild_search(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Opens a case with the next number (inside the writer's transaction, so numbers are
-/// unique across processes too).
+/// unique across processes too), queuing its notices, numbered.
 pub fn create_case(
     conn: &Connection,
     at: Timestamp,
     actor: String,
     opened: Opened,
+    mut outbox: Vec<OutboxMessage>,
 ) -> Result<Case, StoreError> {
     let next: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(number), 0) + 1 FROM cases")
@@ -526,6 +527,10 @@ pub fn create_case(
     write_case_row(conn, &case, true)?;
     insert_events(conn, || Ok(None), std::slice::from_ref(&event))?;
     index_case(conn, &case, std::slice::from_ref(&event))?;
+    casework_core::workflow::notify::number_notices(&mut outbox, case.number);
+    for m in &outbox {
+        insert_outbox(conn, m)?;
+    }
     Ok(case)
 }
 
@@ -538,6 +543,7 @@ pub fn create_case_once(
     at: Timestamp,
     actor: String,
     opened: Opened,
+    outbox: Vec<OutboxMessage>,
 ) -> Result<Created, StoreError> {
     let known: Option<(String, i64)> = conn
         .prepare_cached("SELECT fingerprint, case_number FROM idempotency WHERE key = ?1")
@@ -561,7 +567,7 @@ pub fn create_case_once(
             replayed: true,
         });
     }
-    let case = create_case(conn, at, actor, opened)?;
+    let case = create_case(conn, at, actor, opened, outbox)?;
     conn.prepare_cached(
         "INSERT INTO idempotency (key, fingerprint, case_number) VALUES (?1, ?2, ?3)",
     )
@@ -2215,9 +2221,15 @@ mod tests {
 
     fn open(conn: &Connection, title: &str) -> CaseNumber {
         let opened = casework_core::testing::opened(title);
-        create_case(conn, casework_core::testing::START, "ana".into(), opened)
-            .unwrap()
-            .number
+        create_case(
+            conn,
+            casework_core::testing::START,
+            "ana".into(),
+            opened,
+            Vec::new(),
+        )
+        .unwrap()
+        .number
     }
 
     /// The typical cost of a run of commits: the median, since FTS5 merges its segments

@@ -26,7 +26,7 @@ async fn a_failing_write_does_not_disturb_its_batch() {
     for i in 0..40 {
         cases.push(
             store
-                .create_case(at, "ana".into(), opened(i))
+                .create_case(at, "ana".into(), opened(i), Vec::new())
                 .await
                 .unwrap(),
         );

@@ -479,6 +479,7 @@ async fn version_7_groups_old_closures_by_their_keys_at_close() {
             email: None,
             phone: None,
             signature: None,
+            notifications_off: Vec::new(),
         };
         store.put_person(person).await.unwrap();
     }

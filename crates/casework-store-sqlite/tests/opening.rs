@@ -131,7 +131,12 @@ fn a_new_store_creates_its_folders_and_reopens() {
     rt.block_on(async {
         let store = SqliteStore::open_url(&url(&path)).unwrap();
         let c = store
-            .create_case(casework_core::testing::START, "ana".into(), opened)
+            .create_case(
+                casework_core::testing::START,
+                "ana".into(),
+                opened,
+                Vec::new(),
+            )
             .await
             .unwrap();
         assert_eq!(c.number.get(), 1);

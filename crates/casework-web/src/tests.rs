@@ -68,6 +68,7 @@ fn staff(name: &str, role: Role) -> Person {
         ),
         phone: None,
         signature: Some(format!("{name}\nExample Corp Support")),
+        notifications_off: Vec::new(),
     }
 }
 

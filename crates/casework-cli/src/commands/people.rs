@@ -1,4 +1,5 @@
-//! People and tokens: `agent add` and `agent list`, `token create`, `list` and `revoke`.
+//! People and tokens: `agent add`, `agent list`, `agent password` and `agent notifications`,
+//! `token create`, `list` and `revoke`.
 
 use std::io::Read;
 
@@ -63,6 +64,7 @@ pub(crate) async fn agent(cx: &Ctx<'_>, cmd: AgentCmd) -> Result<u8, Failure> {
                 email: Some(address(&addr)?),
                 phone,
                 signature,
+                notifications_off: Vec::new(),
             };
             let p = svc.register(acting.as_ref(), person).await?;
             if json {
@@ -80,6 +82,32 @@ pub(crate) async fn agent(cx: &Ctx<'_>, cmd: AgentCmd) -> Result<u8, Failure> {
                 print_json(&json!({ "name": name, "password_set": true }))?;
             } else {
                 outln!("Password set for {name}: sign in at /sign-in");
+            }
+            Ok(0)
+        }
+        AgentCmd::Notifications { name, off, on } => {
+            let who = cx.who().await?;
+            let settings = if off.is_empty() && on.is_empty() {
+                svc.notification_settings(&who, &name).await?
+            } else {
+                svc.set_notifications(&who, &name, &off, &on).await?
+            };
+            if json {
+                print_json(&settings)?;
+            } else {
+                let list = |kinds: &[casework_core::model::NotificationKind]| {
+                    if kinds.is_empty() {
+                        "none".to_string()
+                    } else {
+                        kinds
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                outln!("{}: notified of {}", settings.person, list(&settings.on));
+                outln!("turned off: {}", list(&settings.off));
             }
             Ok(0)
         }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::delivery::DeliveryPolicy;
 use crate::ids::{EmailAddress, StatusName};
-use crate::model::{Role, StatusCategory, string_enum};
+use crate::model::{NotificationKind, Role, StatusCategory, string_enum};
 
 /// The workflow file that ships with Casework.
 pub const DEFAULT_WORKFLOW: &str = include_str!("../../defaults/workflow.toml");
@@ -168,6 +168,40 @@ pub struct WebhookPolicy {
     pub allow_private_networks: bool,
 }
 
+/// Notifications to people (`[notifications]`): which the workflow sends, where new cases
+/// and swarm requests go, and whether a customer whose email opens a case gets an
+/// acknowledgement. Without the section nothing is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationPolicy {
+    /// The kinds sent (`send`); each person can still turn any off for themselves.
+    pub send: BTreeSet<NotificationKind>,
+    /// Where a new case is announced (`new_case_to`, a team's address); every lead when
+    /// absent.
+    pub new_case_to: Option<EmailAddress>,
+    /// Each collaboration group's address (`[notifications.groups]`), by its name; a swarm
+    /// request to a group without one notifies nobody.
+    pub groups: BTreeMap<String, EmailAddress>,
+    /// Answer a customer whose email opens a case with the `acknowledgement` template
+    /// (`acknowledge_email`), never an auto-reply or a bounce.
+    pub acknowledge_email: bool,
+}
+
+impl NotificationPolicy {
+    /// Whether the workflow sends notifications of `kind`.
+    pub fn sends(&self, kind: NotificationKind) -> bool {
+        self.send.contains(&kind)
+    }
+
+    /// The address of collaboration group `group` (its name compared without regard to
+    /// case).
+    pub fn group_address(&self, group: &str) -> Option<&EmailAddress> {
+        self.groups
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(group.trim()))
+            .map(|(_, address)| address)
+    }
+}
+
 /// What a customer's email does to a closed case (`[inbound] closed_reply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClosedReply {
@@ -238,6 +272,8 @@ pub struct WorkflowConfig {
     pub inbound: InboundPolicy,
     /// What webhook endpoints may reach.
     pub webhooks: WebhookPolicy,
+    /// Notifications to people.
+    pub notifications: NotificationPolicy,
 }
 
 impl WorkflowConfig {
@@ -286,6 +322,7 @@ impl WorkflowConfig {
                 sender_cases_per_minute: InboundPolicy::DEFAULT_SENDER_CASES_PER_MINUTE,
             },
             webhooks: WebhookPolicy::default(),
+            notifications: NotificationPolicy::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading the workflow file, one function per section: `[organization]`, the `[[status]]`
 //! list and its transitions, `[workflow]` (which status each part of the workflow uses),
-//! `[permissions]`, `[delivery]`, `[inbound]`. Each refuses a bad value with its line; the checklist and
+//! `[permissions]`, `[delivery]`, `[inbound]`, `[notifications]`. Each refuses a bad value with its line; the checklist and
 //! non-response and webhooks sections are plain values serde reads whole.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,12 +9,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ChecklistConfig, ClosedReply, ConfigError, InboundPolicy, NonResponsePolicy, Organization,
-    Permission, StatusDef, WorkflowConfig,
+    ChecklistConfig, ClosedReply, ConfigError, InboundPolicy, NonResponsePolicy,
+    NotificationPolicy, Organization, Permission, StatusDef, WorkflowConfig,
 };
 use crate::delivery::DeliveryPolicy;
 use crate::ids::{EmailAddress, StatusName};
-use crate::model::{Role, StatusCategory};
+use crate::model::{NotificationKind, Role, StatusCategory};
 
 /// The `[delivery]` section: whole seconds, so the file stays plain TOML.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -56,6 +56,22 @@ struct RawConfig {
     inbound: Option<RawInbound>,
     #[serde(default)]
     webhooks: super::WebhookPolicy,
+    #[serde(default)]
+    notifications: Option<RawNotifications>,
+}
+
+/// The `[notifications]` section, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifications {
+    #[serde(default)]
+    send: Vec<Spanned<String>>,
+    #[serde(default)]
+    new_case_to: Option<Spanned<String>>,
+    #[serde(default)]
+    acknowledge_email: bool,
+    #[serde(default)]
+    groups: BTreeMap<String, Spanned<String>>,
 }
 
 /// The `[inbound]` section, as written.
@@ -148,6 +164,7 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
     let permissions = permissions(&raw.permissions, &at)?;
     let delivery = delivery(raw.delivery.as_ref(), &at)?;
     let inbound = inbound(raw.inbound.as_ref(), &statuses, &named, &at)?;
+    let notifications = notifications(raw.notifications.as_ref(), &at)?;
     Ok(WorkflowConfig {
         organization,
         statuses,
@@ -162,6 +179,75 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
         delivery,
         inbound,
         webhooks: raw.webhooks,
+        notifications,
+    })
+}
+
+/// `[notifications]`: the kinds sent (each a [`NotificationKind`], once), the team's
+/// address for new cases, each group's address (a group named once), and the customer's
+/// acknowledgement. Absent: nothing is sent.
+fn notifications(
+    raw: Option<&RawNotifications>,
+    at: &Lines<'_>,
+) -> Result<NotificationPolicy, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(NotificationPolicy::default());
+    };
+    let address = |s: &Spanned<String>, what: &str| -> Result<EmailAddress, ConfigError> {
+        s.get_ref().parse().map_err(|e: crate::ids::ParseError| {
+            at.err(s.span(), format!("notifications: {what}: {e}"))
+        })
+    };
+    let mut send = BTreeSet::new();
+    for kind in &raw.send {
+        let parsed: NotificationKind = kind.get_ref().parse().map_err(|_| {
+            at.err(
+                kind.span(),
+                format!(
+                    "notifications: send: {:?} is not one of {}",
+                    kind.get_ref(),
+                    NotificationKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        if !send.insert(parsed) {
+            return Err(at.err(
+                kind.span(),
+                format!("notifications: send: {parsed} is named twice"),
+            ));
+        }
+    }
+    let new_case_to = match &raw.new_case_to {
+        Some(s) => Some(address(s, "new_case_to")?),
+        None => None,
+    };
+    let mut groups = BTreeMap::new();
+    for (name, addr) in &raw.groups {
+        let trimmed = name.trim();
+        if trimmed.is_empty()
+            || groups
+                .keys()
+                .any(|g: &String| g.eq_ignore_ascii_case(trimmed))
+        {
+            return Err(at.err(
+                addr.span(),
+                format!("notifications: groups: {name:?} is empty or named twice"),
+            ));
+        }
+        groups.insert(
+            trimmed.to_string(),
+            address(addr, &format!("groups.{trimmed}"))?,
+        );
+    }
+    Ok(NotificationPolicy {
+        send,
+        new_case_to,
+        groups,
+        acknowledge_email: raw.acknowledge_email,
     })
 }
 

@@ -234,3 +234,54 @@ fn the_inbound_section_names_an_open_status_and_a_closed_reply_policy() {
         assert!(err.message.contains(says), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_notifications_section_names_kinds_addresses_and_groups_and_refuses_mistakes() {
+    let with = |section: &str| WorkflowConfig::parse(&format!("{DEFAULT_WORKFLOW}\n{section}"));
+    // absent: nothing is sent, no acknowledgement
+    let none = with("").unwrap();
+    assert!(
+        NotificationKind::ALL
+            .iter()
+            .all(|k| !none.notifications.sends(*k))
+    );
+    assert!(!none.notifications.acknowledge_email);
+    let c = with(
+        "[notifications]\nsend = [\"new_case\", \"reopened\"]\nnew_case_to = \"team@example.com\"\nacknowledge_email = true\n[notifications.groups]\nDatabase = \"db@example.com\"\n",
+    )
+    .unwrap();
+    let n = &c.notifications;
+    assert!(n.sends(NotificationKind::NewCase) && n.sends(NotificationKind::Reopened));
+    assert!(!n.sends(NotificationKind::Assigned));
+    assert_eq!(n.new_case_to.as_ref().unwrap().as_str(), "team@example.com");
+    assert_eq!(
+        n.group_address(" DATABASE ").unwrap().as_str(),
+        "db@example.com"
+    );
+    assert!(n.group_address("Networking").is_none());
+    assert!(n.acknowledge_email);
+    for (bad, says) in [
+        (
+            "[notifications]\nsend = [\"everything\"]\n",
+            "is not one of new_case",
+        ),
+        (
+            "[notifications]\nsend = [\"assigned\", \"assigned\"]\n",
+            "named twice",
+        ),
+        ("[notifications]\nnew_case_to = \"team\"\n", "new_case_to"),
+        (
+            "[notifications.groups]\nDatabase = \"not an address\"\n",
+            "groups.Database",
+        ),
+        (
+            "[notifications.groups]\nDB = \"a@example.com\"\ndb = \"b@example.com\"\n",
+            "named twice",
+        ),
+        ("[notifications]\nsecret = 1\n", "unknown field"),
+    ] {
+        let err = with(bad).unwrap_err();
+        assert!(err.message.contains(says), "{bad}: {err}");
+        assert!(err.line > 1, "{bad}: {err}");
+    }
+}

@@ -51,19 +51,24 @@ pub fn key_reused(key: &str) -> StoreError {
 #[async_trait]
 pub trait CaseLog: Send + Sync {
     /// Opens a case: assigns the next number (unique, increasing), stores `opened` as
-    /// event 1 and the state that replaying it gives.
+    /// event 1 and the state that replaying it gives, and queues `outbox` — the notices
+    /// the opening makes, given the number with
+    /// [`number_notices`](crate::workflow::notify::number_notices) — in the same step.
+    ///
+    /// MUST return `Duplicate` when an outbox id is taken (writing nothing).
     async fn create_case(
         &self,
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Case, StoreError>;
 
     /// Opens a case at most once per idempotency key, atomically: the first call creates it
     /// (as [`CaseLog::create_case`]) and records `key` with `fingerprint`; a later call with
     /// the same key and fingerprint creates nothing and returns the case as it was created
-    /// (its state after event 1), with `replayed` set. Concurrent calls with one key make
-    /// one case.
+    /// (its state after event 1), with `replayed` set, and queues nothing. Concurrent calls
+    /// with one key make one case.
     ///
     /// MUST return `Invalid` when the key was used with another fingerprint ([`key_reused`]).
     async fn create_case_once(
@@ -73,6 +78,7 @@ pub trait CaseLog: Send + Sync {
         at: Timestamp,
         actor: String,
         opened: Opened,
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Created, StoreError>;
 
     /// Loads a case. MUST return `NotFound` for an unknown number.

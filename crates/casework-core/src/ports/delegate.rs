@@ -35,6 +35,7 @@ pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 /// use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// use casework_core::event::{Event, Opened};
+/// use casework_core::model::OutboxMessage;
 /// use casework_core::ports::{CaseLog, Commit, Created, StoreError};
 /// use casework_core::{Case, CaseNumber, CaseStore};
 ///
@@ -55,8 +56,8 @@ pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 ///         self.inner.commit(commit).await
 ///     }
 ///     // the other methods call `self.inner` as they are
-/// #   async fn create_case(&self, at: jiff::Timestamp, actor: String, opened: Opened) -> Result<Case, StoreError> { self.inner.create_case(at, actor, opened).await }
-/// #   async fn create_case_once(&self, key: String, fingerprint: String, at: jiff::Timestamp, actor: String, opened: Opened) -> Result<Created, StoreError> { self.inner.create_case_once(key, fingerprint, at, actor, opened).await }
+/// #   async fn create_case(&self, at: jiff::Timestamp, actor: String, opened: Opened, outbox: Vec<OutboxMessage>) -> Result<Case, StoreError> { self.inner.create_case(at, actor, opened, outbox).await }
+/// #   async fn create_case_once(&self, key: String, fingerprint: String, at: jiff::Timestamp, actor: String, opened: Opened, outbox: Vec<OutboxMessage>) -> Result<Created, StoreError> { self.inner.create_case_once(key, fingerprint, at, actor, opened, outbox).await }
 /// #   async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> { self.inner.load_case(number).await }
 /// #   async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError> { self.inner.history(number).await }
 /// }
@@ -82,11 +83,11 @@ macro_rules! delegate_store {
     (@one CaseLog, [$($gen:tt)*], $ty:ty, $field:ident) => {
         #[$crate::ports::delegate::async_trait]
         impl<$($gen)*> $crate::ports::CaseLog for $ty {
-            async fn create_case(&self, at: $crate::ports::delegate::Timestamp, actor: String, opened: $crate::ports::delegate::Opened) -> ::std::result::Result<$crate::ports::delegate::Case, $crate::ports::StoreError> {
-                $crate::ports::CaseLog::create_case(&self.$field, at, actor, opened).await
+            async fn create_case(&self, at: $crate::ports::delegate::Timestamp, actor: String, opened: $crate::ports::delegate::Opened, outbox: Vec<$crate::ports::delegate::OutboxMessage>) -> ::std::result::Result<$crate::ports::delegate::Case, $crate::ports::StoreError> {
+                $crate::ports::CaseLog::create_case(&self.$field, at, actor, opened, outbox).await
             }
-            async fn create_case_once(&self, key: String, fingerprint: String, at: $crate::ports::delegate::Timestamp, actor: String, opened: $crate::ports::delegate::Opened) -> ::std::result::Result<$crate::ports::delegate::Created, $crate::ports::StoreError> {
-                $crate::ports::CaseLog::create_case_once(&self.$field, key, fingerprint, at, actor, opened).await
+            async fn create_case_once(&self, key: String, fingerprint: String, at: $crate::ports::delegate::Timestamp, actor: String, opened: $crate::ports::delegate::Opened, outbox: Vec<$crate::ports::delegate::OutboxMessage>) -> ::std::result::Result<$crate::ports::delegate::Created, $crate::ports::StoreError> {
+                $crate::ports::CaseLog::create_case_once(&self.$field, key, fingerprint, at, actor, opened, outbox).await
             }
             async fn load_case(&self, number: $crate::ports::delegate::CaseNumber) -> ::std::result::Result<$crate::ports::delegate::Case, $crate::ports::StoreError> {
                 $crate::ports::CaseLog::load_case(&self.$field, number).await

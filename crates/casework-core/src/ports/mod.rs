@@ -174,8 +174,8 @@ mod mock {
 
         #[async_trait]
         impl CaseLog for CaseStore {
-            async fn create_case(&self, at: Timestamp, actor: String, opened: Opened) -> Result<Case, StoreError>;
-            async fn create_case_once(&self, key: String, fingerprint: String, at: Timestamp, actor: String, opened: Opened) -> Result<Created, StoreError>;
+            async fn create_case(&self, at: Timestamp, actor: String, opened: Opened, outbox: Vec<OutboxMessage>) -> Result<Case, StoreError>;
+            async fn create_case_once(&self, key: String, fingerprint: String, at: Timestamp, actor: String, opened: Opened, outbox: Vec<OutboxMessage>) -> Result<Created, StoreError>;
             async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError>;
             async fn commit(&self, commit: Commit) -> Result<Case, StoreError>;
             async fn history(&self, number: CaseNumber) -> Result<Vec<Event>, StoreError>;

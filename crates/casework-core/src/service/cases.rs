@@ -62,9 +62,10 @@ impl CaseService {
     pub async fn open_case(&self, actor: &Actor, new: NewCase) -> Result<Case, ServiceError> {
         let now = self.clock.now();
         let opened = decide_open(&new, &self.ctx(actor, now))?;
+        let notices = self.opening_notices(actor, &opened, now).await?;
         Ok(self
             .store
-            .create_case(now, actor.name.clone(), opened)
+            .create_case(now, actor.name.clone(), opened, notices)
             .await?)
     }
 
@@ -96,9 +97,17 @@ impl CaseService {
             .map_err(|e| ServiceError::Internal(format!("a request's fingerprint: {e}")))?;
         // scoped by who is calling, never by a display name two customers may share
         let scoped = format!("{}\u{0}{key}", actor.principal);
+        let notices = self.opening_notices(actor, &opened, now).await?;
         let created = self
             .store
-            .create_case_once(scoped, fingerprint, now, actor.name.clone(), opened)
+            .create_case_once(
+                scoped,
+                fingerprint,
+                now,
+                actor.name.clone(),
+                opened,
+                notices,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(_) => ServiceError::Workflow(WorkflowError::Invalid {

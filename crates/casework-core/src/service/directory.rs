@@ -16,9 +16,16 @@ impl CaseService {
         self.require(actor, Permission::Manage, "manage people")?;
         let name = required_line("name", &person.name, MAX_PERSON_NAME)?;
         let phone = optional_line("phone", person.phone.as_deref(), MAX_PHONE)?;
+        // notification settings are the person's own (set_notifications): an update keeps them
+        let notifications_off = match self.store.get_person(name.clone()).await {
+            Ok(known) if person.notifications_off.is_empty() => known.notifications_off,
+            Ok(_) | Err(StoreError::NotFound(_)) => person.notifications_off,
+            Err(e) => return Err(e.into()),
+        };
         let person = Person {
             name,
             phone,
+            notifications_off,
             ..person
         };
         self.store.put_person(person.clone()).await?;

@@ -23,6 +23,7 @@ use crate::workflow::inbound::{
     Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key,
     is_participant, new_case, sender_over_rate, subject_tag,
 };
+use crate::workflow::notify::acknowledge;
 use crate::workflow::{WorkflowError, decide_open, stamp};
 
 /// Most referenced Message-IDs a message is threaded by (`In-Reply-To` first, then
@@ -330,36 +331,42 @@ impl CaseService {
             };
             match self.commit_events(&case, arrival.from, kinds).await {
                 Ok(()) => return Ok(Some(done(false))),
-                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                Err(ServiceError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                     self.clock.pause(backoff(attempt)).await;
                 }
-                Err(StoreError::Conflict { .. }) => {
+                Err(ServiceError::Conflict { .. }) => {
                     return Err(ServiceError::Busy { attempts: attempt });
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     }
 
+    /// Commits `kinds` on `case` as the sender's doing, with the acknowledgement and the
+    /// notices they make.
     async fn commit_events(
         &self,
         case: &Case,
         from: &EmailAddress,
-        kinds: Vec<EventKind>,
-    ) -> Result<(), StoreError> {
-        let events = stamp(case, from.as_str(), self.clock.now(), kinds);
+        mut kinds: Vec<EventKind>,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let sender = Actor::customer(from.as_str(), from.clone());
+        let ack = acknowledge(&kinds, case, &self.ctx(&sender, now))?;
+        kinds.extend(ack.events);
+        let events = stamp(case, from.as_str(), now, kinds);
         let state = apply_all(case.clone(), &events)
-            .map_err(|e| StoreError::Internal(format!("decided events do not apply: {e}")))?;
-        self.store
-            .commit(Commit {
-                number: case.number,
-                expected_version: case.version,
-                events,
-                state,
-                outbox: Vec::new(),
-            })
-            .await
-            .map(|_| ())
+            .map_err(|e| ServiceError::Internal(format!("decided events do not apply: {e}")))?;
+        let mut commit = Commit {
+            number: case.number,
+            expected_version: case.version,
+            events,
+            state,
+            outbox: ack.outbox,
+        };
+        self.add_notices(&mut commit, &sender, now).await?;
+        self.store.commit(commit).await?;
+        Ok(())
     }
 
     /// Refuses (for the quarantine) a message that would open one more case than the
@@ -409,6 +416,7 @@ impl CaseService {
             &new_case(arrival.message, arrival.from),
             &self.ctx(&sender, now),
         )?;
+        let notices = self.opening_notices(&sender, &opened, now).await?;
         let created = self
             .store
             .create_case_once(
@@ -417,6 +425,7 @@ impl CaseService {
                 now,
                 sender.name.clone(),
                 opened,
+                notices,
             )
             .await?;
         let number = created.case.number;

@@ -5,7 +5,8 @@
 //!
 //! The methods are grouped by what they serve: `cases.rs` (opening, reading, working and
 //! listing cases), `directory.rs` (people and tokens), `knowledge.rs` (search, articles,
-//! defects), `reports.rs`, `outbox.rs` (reading the outbox; delivery is in
+//! defects), `reports.rs`, `notify.rs` (the notices every write adds, and each person's
+//! settings), `outbox.rs` (reading the outbox; delivery is in
 //! [`crate::delivery`]), `inbound.rs` (taking inbound email), `feed.rs` (the change feed),
 //! `diagnostics.rs` (`casework doctor`), `storage.rs` (the storage protocol's handle, for
 //! principals with the `store` permission) and `transfer.rs` (`casework store copy`, with
@@ -17,6 +18,7 @@ mod directory;
 mod feed;
 mod inbound;
 mod knowledge;
+mod notify;
 mod outbox;
 mod quarantine;
 mod reports;
@@ -42,6 +44,7 @@ pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
 pub use inbound::{Ingested, MAX_THREAD_LOOKUPS};
+pub use notify::NotificationSettings;
 pub use quarantine::{Intake, Kept, Released, refused_for_good};
 pub use sign_in::{SignInError, SignedIn};
 pub use storage::StoreAccess;
@@ -381,12 +384,13 @@ impl CaseService {
                 });
             }
             let now = self.clock.now();
-            let Some(commit) = decide_commit(&command, &case, &self.ctx(actor, now))? else {
+            let Some(mut commit) = decide_commit(&command, &case, &self.ctx(actor, now))? else {
                 return Ok(Outcome {
                     case: Self::as_seen_by(actor, case),
                     events: Vec::new(),
                 });
             };
+            self.add_notices(&mut commit, actor, now).await?;
             let events = commit.events.clone();
             match self.store.commit(commit).await {
                 Ok(case) => {

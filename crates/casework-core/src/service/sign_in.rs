@@ -151,11 +151,8 @@ impl CaseService {
             return Ok(None);
         }
         let person = Person {
-            name: name.to_string(),
-            role: Role::Admin,
             email: Some(email),
-            phone: None,
-            signature: None,
+            ..Person::new(name, Role::Admin)
         };
         let person = self.register(None, person).await?;
         let password = self.credentials.secret()?;

@@ -58,12 +58,19 @@ impl StoreAccess {
     /// `opened` event must name a status of this server's workflow, in its category, and not
     /// be back-dated.
     pub async fn create_case(&self, b: CreateCase) -> Result<CreatedCase, StoreError> {
-        verify_open(&b.opened, b.at, &self.config, self.clock.now())?;
+        verify_open(&b.opened, b.at, &b.outbox, &self.config, self.clock.now())?;
         Ok(match b.once {
             Some(once) => {
                 let c = self
                     .store
-                    .create_case_once(once.key, once.fingerprint, b.at, b.actor, b.opened)
+                    .create_case_once(
+                        once.key,
+                        once.fingerprint,
+                        b.at,
+                        b.actor,
+                        b.opened,
+                        b.outbox,
+                    )
                     .await?;
                 CreatedCase {
                     case: c.case,
@@ -71,7 +78,10 @@ impl StoreAccess {
                 }
             }
             None => CreatedCase {
-                case: self.store.create_case(b.at, b.actor, b.opened).await?,
+                case: self
+                    .store
+                    .create_case(b.at, b.actor, b.opened, b.outbox)
+                    .await?,
                 replayed: false,
             },
         })

@@ -96,9 +96,14 @@ fn only_the_first_person_is_registered_without_an_actor() {
         email: None,
         phone: None,
         signature: None,
+        notifications_off: Vec::new(),
     };
     let mut empty = MockCaseStore::new();
     empty.expect_list_people().returning(|| Ok(Vec::new()));
+    // registering asks whether the person is known, to keep their notification settings
+    empty
+        .expect_get_person()
+        .returning(|name| Err(StoreError::NotFound(name)));
     empty.expect_put_person().times(1).returning(|_| Ok(()));
     let svc = service(empty);
     assert!(futures::executor::block_on(svc.register(None, person.clone())).is_ok());
@@ -192,7 +197,7 @@ fn idempotency_keys_are_scoped_by_who_calls_not_by_their_name() {
     let seen = keys.clone();
     store
         .expect_create_case_once()
-        .returning(move |key, _, at, actor, opened| {
+        .returning(move |key, _, at, actor, opened, _| {
             seen.lock().unwrap().push(key);
             let event = Event {
                 case: CaseNumber::MIN,

@@ -92,12 +92,50 @@ pub(super) fn queue_email(
         body: email.body.clone(),
         counted,
     });
-    decision.outbox.push(OutboxMessage {
-        message_id,
-        thread_id,
-        in_reply_to,
-        id,
-        case: case.number,
+    decision.outbox.push(queued(
+        org,
+        case.number,
+        template,
+        email,
+        Threading {
+            id,
+            message_id,
+            thread_id,
+            in_reply_to,
+        },
+        ctx.now,
+    ));
+    Ok(())
+}
+
+/// A message's id, its Message-ID and its place in a thread.
+pub(super) struct Threading {
+    /// The outbox id.
+    pub id: String,
+    /// Its Message-ID.
+    pub message_id: String,
+    /// The first Message-ID of its thread.
+    pub thread_id: String,
+    /// The message it answers, if any.
+    pub in_reply_to: Option<String>,
+}
+
+/// A rendered email as an outbox message from the organization's support address, queued
+/// at `now`.
+pub(super) fn queued(
+    org: &crate::config::Organization,
+    case: CaseNumber,
+    template: TemplateName,
+    email: crate::documents::RenderedEmail,
+    threading: Threading,
+    now: jiff::Timestamp,
+) -> OutboxMessage {
+    OutboxMessage {
+        message_id: threading.message_id,
+        thread_id: threading.thread_id,
+        in_reply_to: threading.in_reply_to,
+        id: threading.id,
+        case,
         template,
         from_name: format!("{} Support", org.name),
         from: org.support_email.clone(),
@@ -108,11 +146,10 @@ pub(super) fn queue_email(
         status: OutboxStatus::Queued,
         attempts: 0,
         last_error: None,
-        created_at: ctx.now,
-        next_attempt_at: ctx.now,
+        created_at: now,
+        next_attempt_at: now,
         claimed_by: None,
         claimed_until: None,
         sent_at: None,
-    });
-    Ok(())
+    }
 }

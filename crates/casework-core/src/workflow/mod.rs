@@ -27,6 +27,7 @@ mod checks;
 mod commands;
 mod email;
 pub mod inbound;
+pub mod notify;
 mod validate;
 
 pub use checks::{closing_check, may_reopen, non_response_check};

@@ -374,6 +374,19 @@ pub(crate) fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, 
             Some(json!({"from": "Gone", "to": "New"})),
             [403, 403, 403, 403, 200, 401, 401],
         ),
+        // one's own notification settings, or anyone's for an admin
+        (
+            "GET",
+            "/api/v1/people/Ana%20Lopez/notifications",
+            None,
+            [403, 403, 200, 403, 200, 401, 401],
+        ),
+        (
+            "PUT",
+            "/api/v1/people/Ana%20Lopez/notifications",
+            Some(json!({"off": ["assigned"]})),
+            [403, 403, 200, 403, 200, 401, 401],
+        ),
     ]
 }
 
@@ -656,7 +669,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 39) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 41) * 8);
 }
 
 #[tokio::test]

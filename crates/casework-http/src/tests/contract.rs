@@ -50,6 +50,8 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
         "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
     ),
     ("post", "/api/v1/statuses/map"),
+    ("get", "/api/v1/people/{name}/notifications"),
+    ("put", "/api/v1/people/{name}/notifications"),
     ("post", "/api/v1/inbound/email"),
 ];
 

@@ -49,6 +49,7 @@ pub(crate) async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
             email: Some("staff@example.com".parse().unwrap()),
             phone: None,
             signature: None,
+            notifications_off: Vec::new(),
         };
         svc.add_person(&root, person).await.unwrap();
     }

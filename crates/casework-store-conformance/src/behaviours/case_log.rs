@@ -262,6 +262,7 @@ pub async fn idempotent_creates_make_one_case<S: CaseLog + ?Sized + 'static>(sto
                     b.now(),
                     "ana".into(),
                     kind,
+                    Vec::new(),
                 )
                 .await
                 .unwrap()
@@ -292,6 +293,7 @@ pub async fn idempotent_creates_make_one_case<S: CaseLog + ?Sized + 'static>(sto
             b.now(),
             "ana".into(),
             opened("once"),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -310,6 +312,7 @@ pub async fn idempotent_creates_make_one_case<S: CaseLog + ?Sized + 'static>(sto
             b.now(),
             "ana".into(),
             opened("other"),
+            Vec::new(),
         )
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
@@ -321,6 +324,7 @@ pub async fn idempotent_creates_make_one_case<S: CaseLog + ?Sized + 'static>(sto
             b.now(),
             "ana".into(),
             opened("other"),
+            Vec::new(),
         )
         .await
         .unwrap();

@@ -73,6 +73,7 @@ pub async fn idempotent_creates_leave_no_stray_case<S: CaseLog + Diagnostics + ?
                     b.now(),
                     "ana".into(),
                     opened,
+                    Vec::new(),
                 )
                 .await
                 .unwrap()
@@ -90,6 +91,7 @@ pub async fn idempotent_creates_leave_no_stray_case<S: CaseLog + Diagnostics + ?
             b.now(),
             "ana".into(),
             casework_core::testing::opened("other"),
+            Vec::new(),
         )
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use casework_core::model::Role;
+use casework_core::model::{NotificationKind, Role};
 use casework_core::ports::{Directory, StoreError};
 
 use super::{desk, email, staff};
@@ -21,6 +21,8 @@ pub async fn people_round_trip<S: Directory + ?Sized + 'static>(store: Arc<S>) {
     let mut p = staff("zoë", Role::Admin);
     p.signature = Some("Zoë\nSupport".into());
     p.phone = Some("+1 555".into());
+    // the notifications a person turned off are theirs to keep
+    p.notifications_off = vec![NotificationKind::Assigned, NotificationKind::Reopened];
     b.store.put_person(p.clone()).await.unwrap();
     assert_eq!(b.store.get_person("zoë".into()).await.unwrap(), p);
     p.role = Role::Lead;

@@ -44,6 +44,7 @@ pub(crate) fn staff(name: &str, role: Role) -> Person {
         email: Some(format!("{name}@example.com").parse().unwrap()),
         phone: None,
         signature: None,
+        notifications_off: Vec::new(),
     }
 }
 
@@ -117,9 +118,46 @@ impl<S: CaseLog + ?Sized> Desk<S> {
         let who = ana();
         let opened = decide_open(&new_case(title, description, customer), &self.ctx(&who)).unwrap();
         self.store
-            .create_case(self.now(), who.name.clone(), opened)
+            .create_case(self.now(), who.name.clone(), opened, Vec::new())
             .await
             .unwrap()
+    }
+
+    /// The notices a case being opened as ana with `title` makes under a workflow that
+    /// announces new cases to every lead (here `lee`), rendered before the case has its
+    /// number, and the `opened` event to create it with.
+    pub(crate) fn opening_notices(
+        &self,
+        title: &str,
+    ) -> (
+        casework_core::event::Opened,
+        Vec<casework_core::model::OutboxMessage>,
+    ) {
+        use casework_core::workflow::notify::{Notifier, notices};
+        let who = ana();
+        let opened = decide_open(
+            &new_case(title, "d", "jordan@customer.example"),
+            &self.ctx(&who),
+        )
+        .unwrap();
+        let config = WorkflowConfig::parse(&format!(
+            "{}\n[notifications]\nsend = [\"new_case\"]\n",
+            casework_core::config::DEFAULT_WORKFLOW
+        ))
+        .unwrap();
+        let people = [staff("lee", Role::Lead)];
+        let n = Notifier {
+            config: &config,
+            templates: &self.templates,
+            ids: &self.ids,
+            now: self.now(),
+            people: &people,
+        };
+        let event = opened
+            .clone()
+            .event(CaseNumber::MIN, self.now(), who.name.clone());
+        let state = casework_core::event::replay([&event]).unwrap();
+        (opened, notices(&[event], &state, &who, false, &n).unwrap())
     }
 
     fn ctx<'a>(&'a self, who: &'a Actor) -> Context<'a> {

@@ -10,7 +10,7 @@ use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxStatus, TemplateName};
 use casework_core::ports::{CaseLog, DeliveryOutcome, OutboxQueue, StoreError};
-use casework_core::workflow::Command;
+use casework_core::workflow::{Command, message_id};
 use jiff::SignedDuration;
 
 use super::{Desk, a_failing_commit, ana, desk, follow_up};
@@ -60,6 +60,91 @@ pub async fn emails_are_queued_with_their_commit<S: CaseLog + OutboxQueue + ?Siz
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn a_new_case_queues_its_notices_numbered_with_it<
+    S: CaseLog + OutboxQueue + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    b.open("Earlier case", "d", "jordan@customer.example").await;
+    let (opened, notices) = b.opening_notices("Export stops");
+    assert_eq!(notices.len(), 1, "the workflow announces it to lee");
+    let c = b
+        .store
+        .create_case(b.now(), "ana".into(), opened, notices.clone())
+        .await
+        .unwrap()
+        .number;
+    let queued = b.store.outbox_for_case(c).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let m = &queued[0];
+    assert_eq!((m.id.as_str(), m.case), (notices[0].id.as_str(), c));
+    assert_eq!(m.to.as_str(), "lee@example.com");
+    assert_eq!(m.template, TemplateName::NoticeNewCase);
+    // the store gave the notice the case's number: subject, body, Message-ID, thread
+    assert_eq!(
+        m.subject,
+        format!("[Case {}] New case: Export stops", c.display())
+    );
+    assert!(m.body.contains(&format!("#{}", c.display())), "{}", m.body);
+    assert_eq!(m.message_id, message_id(&m.id, c, "example.com"));
+    assert_eq!(m.thread_id, m.message_id);
+    assert!(!format!("{m:?}").contains("case-number:"), "{m:?}");
+    assert_eq!(m.status, OutboxStatus::Queued);
+    // an idempotent create queues its notices once: a replay queues nothing more
+    let (opened, first) = b.opening_notices("Once");
+    let made = b
+        .store
+        .create_case_once(
+            "k".into(),
+            "fp".into(),
+            b.now(),
+            "ana".into(),
+            opened.clone(),
+            first,
+        )
+        .await
+        .unwrap();
+    let (_, second) = b.opening_notices("Once");
+    let again = b
+        .store
+        .create_case_once(
+            "k".into(),
+            "fp".into(),
+            b.now(),
+            "ana".into(),
+            opened,
+            second,
+        )
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(
+        b.store
+            .outbox_for_case(made.case.number)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // a taken outbox id refuses the create, queuing nothing
+    let (opened, mut taken) = b.opening_notices("Taken");
+    let (fresh, old) = (taken[0].id.clone(), notices[0].id.clone());
+    let m = &mut taken[0];
+    for text in [&mut m.message_id, &mut m.thread_id, &mut m.subject] {
+        *text = text.replace(&fresh, &old);
+    }
+    m.id = old;
+    let before = b.store.outbox_list(None, 100).await.unwrap().len();
+    assert!(matches!(
+        b.store
+            .create_case(b.now(), "ana".into(), opened, taken)
+            .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(b.store.outbox_list(None, 100).await.unwrap().len(), before);
 }
 
 pub async fn a_cases_outbox_holds_only_its_messages<S: CaseLog + OutboxQueue + ?Sized + 'static>(

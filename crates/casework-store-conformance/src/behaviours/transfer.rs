@@ -216,6 +216,7 @@ where
             src.now(),
             "ana".into(),
             casework_core::testing::opened("after"),
+            Vec::new(),
         )
         .await
         .unwrap();
