@@ -694,6 +694,61 @@ fn pages_continue_with_the_printed_cursor() {
 }
 
 #[test]
+fn the_list_sorts_and_filters_by_priority_and_ownership() {
+    let cw = staffed("sorts");
+    for i in 0..3 {
+        open(&cw, &format!("case {i}"));
+    }
+    cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "edit",
+        "2",
+        "--priority",
+        "urgent",
+    ]);
+    cw.ok(&["--as", "Ana Lopez", "case", "take", "1"]);
+    let numbers = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["--as", "Ana Lopez", "case", "list"];
+        all.extend_from_slice(args);
+        cw.json(&all)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&["--unassigned"]), [2, 3]);
+    assert_eq!(numbers(&["--priority", "urgent"]), [2]);
+    assert_eq!(numbers(&["--sort", "priority"]), [2, 1, 3]);
+    // the printed way on keeps the order, and only works in it
+    let human = cw.ok(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "list",
+        "--sort",
+        "priority",
+        "--limit",
+        "1",
+    ]);
+    let more = human
+        .lines()
+        .find_map(|l| l.strip_prefix("More: add --sort priority --cursor "))
+        .unwrap_or_else(|| panic!("no way on: {human}"))
+        .to_string();
+    assert_eq!(
+        numbers(&["--sort", "priority", "--limit", "1", "--cursor", &more]),
+        [1]
+    );
+    assert!(
+        cw.fails(&["--as", "Ana Lopez", "case", "list", "--cursor", &more], 1)
+            .contains("bad cursor")
+    );
+}
+
+#[test]
 fn human_output_of_a_case() {
     let cw = staffed("human");
     let n = open(&cw, "Map service fails to publish");

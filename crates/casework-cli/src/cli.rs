@@ -414,6 +414,18 @@ pub enum PriorityArg {
     Urgent,
 }
 
+/// A case list's order.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum SortArg {
+    /// Oldest first (by number)
+    #[default]
+    Number,
+    /// Most recently changed first
+    Updated,
+    /// Most urgent first, then oldest
+    Priority,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CategoryArg {
     Open,
@@ -430,7 +442,7 @@ pub enum CaseCmd {
     Open(OpenArgs),
     /// List cases (the "All Cases" view) with filters
     #[command(
-        after_help = "Examples:\n  casework case list --status 'In Progress'\n  casework --as ana case list --mine\n  casework case list --reopened --q publish"
+        after_help = "Examples:\n  casework case list --status 'In Progress'\n  casework --as ana case list --mine --sort updated\n  casework case list --unassigned --sort priority\n  casework case list --reopened --q publish"
     )]
     List(ListArgs),
     /// Show a case with its timeline
@@ -595,9 +607,18 @@ pub struct ListArgs {
     /// Only this product area
     #[arg(long)]
     pub product_area: Option<String>,
+    /// Only cases of this priority
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
+    /// Only cases nobody owns
+    #[arg(long, conflicts_with_all = ["mine", "owner"])]
+    pub unassigned: bool,
     /// Full text: every word must appear; "a phrase", -word to exclude, the last word as a prefix
     #[arg(long)]
     pub q: Option<String>,
+    /// The order (a --cursor continues the order it was printed in: pass the same --sort)
+    #[arg(long, value_enum, default_value_t = SortArg::Number)]
+    pub sort: SortArg,
     #[arg(long, default_value_t = DEFAULT_PAGE, help = format!("At most this many (1-{MAX_PAGE})"))]
     pub limit: u32,
     /// Continue after a previous page (the cursor it printed)

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use casework_core::model::{Case, Customer, Origin, Priority, StatusCategory};
-use casework_core::ports::CaseFilter;
+use casework_core::ports::{CaseFilter, CaseOrder};
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +21,7 @@ use casework_core::ids::OPTIONAL_STATUS_PATTERN;
 use casework_core::limits::{
     MAX_PAGE, MAX_PHONE, MAX_QUERY, MAX_SHORT_TEXT, MAX_STATUS_NAME, MAX_TEXT,
 };
-use casework_core::ports::page::CURSOR_PATTERN;
+use casework_core::ports::page::LIST_CURSOR_PATTERN;
 
 use crate::rules::Accepts::{Line, Matching, OptionalLine, OptionalText, Pattern, Range};
 use crate::rules::Field::{Property, Query};
@@ -54,7 +54,10 @@ pub(crate) const RULES: &[Rule] = &[
     ),
     Rule(Query("/api/v1/cases", "q"), OptionalText(MAX_QUERY)),
     Rule(Query("/api/v1/cases", "limit"), Range(1, MAX_PAGE as u64)),
-    Rule(Query("/api/v1/cases", "cursor"), Pattern(CURSOR_PATTERN)),
+    Rule(
+        Query("/api/v1/cases", "cursor"),
+        Pattern(LIST_CURSOR_PATTERN),
+    ),
     Rule(
         Property("CategoryIn", "product_area"),
         OptionalLine(MAX_SHORT_TEXT),
@@ -192,6 +195,14 @@ pub(crate) struct ListQuery {
     reopened: Option<bool>,
     /// Only this product area (staff only).
     product_area: Option<String>,
+    /// Only cases of this priority.
+    priority: Option<Priority>,
+    /// Only cases nobody owns (true) or someone owns (false); staff only.
+    unassigned: Option<bool>,
+    /// The list's order: `number` (oldest first, the default), `updated` (most recently
+    /// changed first) or `priority` (most urgent first, then oldest). A cursor belongs to
+    /// its order: pass the same `sort` with it.
+    sort: Option<CaseOrder>,
     /// Full-text query over what the caller may see: every word must match; `"a phrase"`,
     /// `-excluded` words and phrases, and the last word as a prefix (docs/operations.md,
     /// "Search queries"). At most {MAX_QUERY}
@@ -217,7 +228,7 @@ pub(crate) async fn list_cases(
     Auth(actor): Auth,
     Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let page = page_request(q.sort.unwrap_or_default(), q.limit, q.cursor.as_deref())?;
     let filter = CaseFilter {
         status: given(q.status).map(|v| v.parse()).transpose().map_err(
             |e: casework_core::ids::ParseError| ApiError::invalid("status", e.to_string()),
@@ -226,9 +237,10 @@ pub(crate) async fn list_cases(
         owner: given(q.owner),
         reopened: q.reopened,
         product_area: given(q.product_area),
+        priority: q.priority,
+        unassigned: q.unassigned,
         customer: None,
         q: given(q.q),
-        ..CaseFilter::default()
     };
     let page = s.service.list(&actor, filter, page).await?;
     let items: Vec<_> = page.items.iter().map(Case::view).collect();

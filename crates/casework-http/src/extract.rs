@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use casework_core::ids::CaseNumber;
-use casework_core::ports::PageRequest;
+use casework_core::ports::{CaseOrder, PageRequest};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -82,12 +82,15 @@ pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32
         .ok_or_else(|| D::Error::custom(format!("expected a whole number, found {n}")))
 }
 
-/// A page request from `limit` and `cursor` parameters, 422 naming the one at fault.
+/// A page request in `order` from `limit` and `cursor` parameters, 422 naming the one at
+/// fault (a cursor another order made is refused).
 pub(crate) fn page_request(
+    order: CaseOrder,
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<PageRequest, ApiError> {
-    PageRequest::from_params(limit, cursor).map_err(|e| ApiError::invalid(e.field(), e.to_string()))
+    PageRequest::from_params_in(order, limit, cursor)
+        .map_err(|e| ApiError::invalid(e.field(), e.to_string()))
 }
 
 /// A blank query parameter is the same as an absent one.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use casework_core::ports::{ReportCasesQuery, ReportGroup, ReportQuery};
+use casework_core::ports::{CaseOrder, ReportCasesQuery, ReportGroup, ReportQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -134,7 +134,7 @@ pub(crate) async fn reopen_report_cases(
         to: q.to,
     }
     .query()?;
-    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let page = page_request(CaseOrder::Number, q.limit, q.cursor.as_deref())?;
     let query = ReportCasesQuery {
         report,
         key: q.key,

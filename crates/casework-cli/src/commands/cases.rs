@@ -4,7 +4,7 @@
 use casework_core::model::{
     CloseMode, Customer, LinkTarget, Origin, Priority, RefKind, Resolution, StatusCategory,
 };
-use casework_core::ports::{CaseFilter, PageRequest};
+use casework_core::ports::{CaseFilter, CaseOrder, PageRequest};
 use casework_core::workflow::{CaseEdit, Command, NewCase};
 use serde_json::json;
 
@@ -74,11 +74,17 @@ pub(crate) async fn case(cx: &Ctx<'_>, cmd: CaseCmd) -> Result<u8, Failure> {
                     },
                     reopened: a.reopened.then_some(true),
                     product_area: a.product_area,
+                    priority: a.priority.map(priority),
+                    unassigned: a.unassigned.then_some(true),
                     customer: None,
                     q: a.q,
-                    ..CaseFilter::default()
                 };
-            let page = PageRequest::from_params(Some(a.limit), a.cursor.as_deref())
+            let order = match a.sort {
+                SortArg::Number => CaseOrder::Number,
+                SortArg::Updated => CaseOrder::Updated,
+                SortArg::Priority => CaseOrder::Priority,
+            };
+            let page = PageRequest::from_params_in(order, Some(a.limit), a.cursor.as_deref())
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let page = svc.list(&who, filter, page).await?;
             if json {
@@ -91,7 +97,10 @@ pub(crate) async fn case(cx: &Ctx<'_>, cmd: CaseCmd) -> Result<u8, Failure> {
                     out!("{}", output::case_rows(&page.items));
                 }
                 if let Some(c) = page.next_cursor {
-                    outln!("More: add --cursor {c}");
+                    match order {
+                        CaseOrder::Number => outln!("More: add --cursor {c}"),
+                        o => outln!("More: add --sort {} --cursor {c}", o.as_str()),
+                    }
                 }
             }
             Ok(0)

@@ -206,6 +206,11 @@ pub fn encode_cursor(after: CaseNumber) -> String {
 /// the API document.
 pub const CURSOR_PATTERN: &str = "^(c[1-9][0-9]{0,17})?$";
 
+/// A case list's cursor in any [`CaseOrder`] ([`PageRequest::cursor_after`]), or nothing,
+/// as a regular expression for the API document: by number as [`CURSOR_PATTERN`], else the
+/// order's letter, the last case's key and its number.
+pub const LIST_CURSOR_PATTERN: &str = "^(c[1-9][0-9]{0,17}|[up]-?[0-9]{1,19}\\.[1-9][0-9]{0,17})?$";
+
 /// Decodes a cursor of a page in `order`: its key (none in number order) and case number.
 fn decode_ordered(order: CaseOrder, cursor: &str) -> Result<(Option<i64>, CaseNumber), PageError> {
     let bad = || PageError::Cursor(cursor.chars().take(80).collect());
