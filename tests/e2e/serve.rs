@@ -154,6 +154,51 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     assert_eq!(rest, [desk.as_str(), "stopped"]);
 }
 
+/// The server keeps hot cases in memory (the SQLite store's read cache); another process
+/// writing to the same file (here the CLI) is seen by the very next request, every time.
+#[test]
+fn a_case_another_process_changes_is_served_new_at_once() {
+    let cw = Cw::new(EXE, "serve-cache");
+    let token = admin_token(&cw);
+    let served = cw.serve(&[]);
+    let addr = served.addr.clone();
+    let body = r#"{"title":"Cached","origin":"web","customer":{"name":"Jordan","email":"jordan@customer.example"}}"#;
+    let (status, created) = http(&addr, "POST", "/api/v1/cases", Some(&token), Some(body));
+    assert_eq!(status, 201, "{created}");
+    let version = |body: &str| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["version"].as_u64().unwrap()
+    };
+    let mut seen = version(&created);
+    for round in 0..5 {
+        for _ in 0..3 {
+            let (status, got) = http(&addr, "GET", "/api/v1/cases/1", Some(&token), None);
+            assert_eq!((status, version(&got)), (200, seen), "{got}");
+        }
+        let text = format!("written by another process, round {round}");
+        cw.ok(&[
+            "--as", "root", "post", "add", "1", "--kind", "note", "--body", &text,
+        ]);
+        let (status, got) = http(&addr, "GET", "/api/v1/cases/1", Some(&token), None);
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(version(&got), seen + 1, "round {round}: {got}");
+        seen += 1;
+        // and the server's own write right after is served too
+        let post = format!(r#"{{"kind":"note","body":"the server's own, round {round}"}}"#);
+        let (status, posted) = http(
+            &addr,
+            "POST",
+            "/api/v1/cases/1/posts",
+            Some(&token),
+            Some(&post),
+        );
+        assert_eq!(status, 201, "{posted}");
+        let (_, got) = http(&addr, "GET", "/api/v1/cases/1", Some(&token), None);
+        assert_eq!(version(&got), seen + 1, "{got}");
+        seen += 1;
+    }
+}
+
 /// The server crash test: SIGKILLs `casework serve` under load, so it proves durability
 /// against a process crash, not a power loss (see `durability.rs`).
 #[test]

@@ -7,6 +7,9 @@
 //!   fsync, each in its own savepoint, and each caller is answered after the commit
 //!   ([`writer`]).
 //! - **Readers never wait for the writer**: they use their own connections (WAL snapshots).
+//! - **Hot cases from memory, never stale**: a file store keeps decoded cases in a bounded
+//!   cache, kept current by its own commits and by `PRAGMA data_version` for other
+//!   processes' ([`cache`]).
 //! - **No `SQLITE_BUSY` reaches a caller**: a busy timeout on every connection, and the
 //!   writer retries `BEGIN IMMEDIATE` with backoff while another process writes.
 //! - **Safe opening**: a file that is not a Casework database, is corrupt, or was written by
@@ -14,6 +17,7 @@
 //!
 //! Open it with [`SqliteStore::open_url`]: `sqlite://PATH` or `sqlite::memory:`.
 
+pub mod cache;
 mod ports;
 mod schema;
 mod sql;
@@ -27,12 +31,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use casework_core::event::Event;
+use casework_core::ids::CaseNumber;
+use casework_core::model::Case;
 use casework_core::ports::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
 pub use sql::ReindexProgress;
 
+use crate::cache::{CASE_CACHE_BYTES, CaseCache, Lookup};
 use crate::sql::map_err;
 use crate::writer::{Writer, WriterHandle, read_tx};
 
@@ -137,6 +144,17 @@ pub fn parse_url(url: &str) -> Result<(Location, Durability), OpenError> {
     Ok((Location::File(PathBuf::from(path)), durability))
 }
 
+/// A read-only connection to the file, waiting [`BUSY_TIMEOUT`] on another's lock.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    Ok(conn)
+}
+
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
@@ -144,13 +162,7 @@ struct Readers {
 
 impl Readers {
     fn open(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(map_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
-        Ok(conn)
+        open_reader(&self.path)
     }
 
     fn with<T>(
@@ -175,6 +187,8 @@ impl Readers {
 pub struct SqliteStore {
     writer: Writer,
     readers: Option<Arc<Readers>>,
+    /// Decoded cases, for a store with reader connections (a file).
+    cache: Option<Arc<CaseCache>>,
     location: Location,
     dfs: Arc<sql::DfCache>,
     reindex: Option<Reindexer>,
@@ -282,10 +296,11 @@ impl SqliteStore {
                 let mut conn = Connection::open_in_memory().map_err(db)?;
                 schema::migrate(&mut conn)?;
                 configure(&conn, durability, false)?;
-                let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
+                let writer = Writer::start(conn, None).map_err(|e| OpenError::Io(e.to_string()))?;
                 Ok(Self {
                     writer,
                     readers: None,
+                    cache: None,
                     location,
                     dfs: Arc::default(),
                     reindex: None,
@@ -314,10 +329,16 @@ impl SqliteStore {
                 let pending = sql::reindex_state(&conn)
                     .map_err(|e| OpenError::Sqlite(e.to_string()))?
                     .is_some();
-                let writer = Writer::start(conn).map_err(|e| OpenError::Io(e.to_string()))?;
+                let cache = Arc::new(
+                    CaseCache::open(path, CASE_CACHE_BYTES)
+                        .map_err(|e| OpenError::Sqlite(e.to_string()))?,
+                );
+                let writer = Writer::start(conn, Some(cache.clone()))
+                    .map_err(|e| OpenError::Io(e.to_string()))?;
                 let reindex = start_reindex(&writer, pending);
                 Ok(Self {
                     writer,
+                    cache: Some(cache),
                     readers: Some(Arc::new(Readers {
                         path: path.clone(),
                         idle: Mutex::new(Vec::new()),
@@ -335,7 +356,34 @@ impl SqliteStore {
     /// long-running server keeps the readers, which never wait for the writer.
     pub fn single_connection(mut self) -> Self {
         self.readers = None;
+        self.cache = None;
         self
+    }
+
+    /// How many cases and bytes of stored case JSON the read cache holds (`None` without a
+    /// cache: in memory, or on a single connection).
+    pub fn cache_size(&self) -> Option<(usize, usize)> {
+        self.cache.as_ref().map(|c| c.size())
+    }
+
+    /// A case from the read cache if it is current, else from the database (kept if no
+    /// commit raced the read). The check runs on the calling thread: one `PRAGMA
+    /// data_version` on the cache's own connection, no hop to the blocking pool.
+    async fn load_case_cached(&self, number: CaseNumber) -> Result<Case, StoreError> {
+        let Some(cache) = self.cache.clone() else {
+            return self.read(move |c| sql::load_case(c, number)).await;
+        };
+        let keep_at = match cache.lookup(number) {
+            Ok(Lookup::Hit(case)) => return Ok(*case),
+            Ok(Lookup::Miss { keep_at }) => keep_at,
+            // the watch could not read: the database answers, nothing is kept
+            Err(_) => None,
+        };
+        let (case, bytes, read_at) = self.read(move |c| cache::load_case_at(c, number)).await?;
+        if keep_at == Some(read_at) {
+            cache.keep(&case, bytes, read_at);
+        }
+        Ok(case)
     }
 
     /// The database file, if the store is not in memory.

@@ -51,7 +51,7 @@ impl CaseLog for SqliteStore {
     }
 
     async fn load_case(&self, number: CaseNumber) -> Result<Case, StoreError> {
-        self.read(move |c| sql::load_case(c, number)).await
+        self.load_case_cached(number).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<Case, StoreError> {

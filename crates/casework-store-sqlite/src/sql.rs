@@ -668,12 +668,17 @@ fn current_version(conn: &Connection, n: CaseNumber) -> Result<Option<u64>, Stor
 
 /// Loads a case's stored state.
 pub fn load_case(conn: &Connection, n: CaseNumber) -> Result<Case, StoreError> {
+    load_case_sized(conn, n).map(|(case, _)| case)
+}
+
+/// Loads a case's stored state, with its size in bytes (what the read cache counts).
+pub fn load_case_sized(conn: &Connection, n: CaseNumber) -> Result<(Case, usize), StoreError> {
     let state: Option<String> = conn
         .prepare_cached("SELECT state FROM cases WHERE number = ?1")
         .and_then(|mut s| s.query_row([n.get() as i64], |r| r.get(0)).optional())
         .map_err(map_err)?;
     let state = state.ok_or_else(|| StoreError::NotFound(format!("case {n}")))?;
-    serde_json::from_str(&state).map_err(json_err)
+    Ok((serde_json::from_str(&state).map_err(json_err)?, state.len()))
 }
 
 /// Commits events, state and outbox messages; all of it or none (the caller's savepoint).

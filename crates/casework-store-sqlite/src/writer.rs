@@ -1,8 +1,10 @@
 //! Group commit: one writer thread owns the write connection. Concurrent writes queue up;
 //! the writer takes everything waiting, runs each job in its own savepoint inside one
 //! transaction, commits once (one fsync), and only then answers each caller. A job that
-//! fails rolls back its savepoint alone; the others in the batch are not disturbed.
+//! fails rolls back its savepoint alone; the others in the batch are not disturbed. With a
+//! read cache, the writer tells it which cases each commit changed ([`crate::cache`]).
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use casework_core::ports::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::cache::{CaseCache, feed_position, touched_since};
 use crate::sql::map_err;
 
 /// Most jobs in one transaction; a bound on how long one commit holds the write lock.
@@ -68,12 +71,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on its own thread with this connection.
-    pub fn start(conn: Connection) -> Result<Self, StoreError> {
+    /// Starts the writer on its own thread with this connection, keeping `cache` current
+    /// with its commits.
+    pub fn start(conn: Connection, cache: Option<Arc<CaseCache>>) -> Result<Self, StoreError> {
         let (tx, rx) = channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name("casework-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, cache.as_deref()))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx: Some(tx),
@@ -170,7 +174,7 @@ fn begin(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
-fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
+fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>, cache: Option<&CaseCache>) {
     loop {
         let first = match rx.recv_timeout(Duration::from_secs(3600)) {
             Ok(job) => job,
@@ -184,15 +188,21 @@ fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let committed = run_batch(&conn, &mut batch);
+        let committed = run_batch(&conn, &mut batch, cache);
         for job in batch {
             job.finish(committed.clone());
         }
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+fn run_batch(
+    conn: &Connection,
+    batch: &mut [Box<dyn Job>],
+    cache: Option<&CaseCache>,
+) -> Result<(), StoreError> {
     begin(conn)?;
+    // holding the write lock: no other connection commits until this batch has
+    let from = cache.and_then(|_| feed_position(conn).ok());
     for job in batch.iter_mut() {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
             let _ = conn.execute_batch("ROLLBACK");
@@ -209,13 +219,29 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreE
             return Err(map_err(e));
         }
     }
-    match conn.execute_batch("COMMIT") {
+    // Which cases this batch changed. If that cannot be read, the cache is not told: the
+    // next read finds a position it did not expect and starts over.
+    let changed = match (cache, from) {
+        (Some(cache), Some(from)) => match feed_position(conn) {
+            Ok(to) if to != from => touched_since(conn, from).ok().map(|touched| {
+                cache.committing(from, to);
+                (cache, from, to, touched)
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let committed = match conn.execute_batch("COMMIT") {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(map_err(e))
         }
+    };
+    if let Some((cache, from, to, touched)) = changed {
+        cache.committed(from, to, &touched, committed.is_ok());
     }
+    committed
 }
 
 /// Runs a closure on a connection that is not the writer's, in a deferred read transaction.
