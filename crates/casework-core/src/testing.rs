@@ -192,3 +192,40 @@ pub fn sample_message() -> OutboxMessage {
         sent_at: None,
     }
 }
+
+/// Reads `Name: value` lines up to the first blank line; the rest is the body. Refuses
+/// bytes without a `From` line, as a real parser refuses what is no email. For tests of a
+/// front-end's mail routes and pages; the MIME parser is `casework-mail`'s.
+pub struct HeaderParser;
+
+impl crate::ports::MailParser for HeaderParser {
+    fn parse(&self, raw: &[u8]) -> Result<crate::inbound::InboundMessage, String> {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+        let field = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        let from = field("From:").ok_or("not an email: no header found")?;
+        Ok(crate::inbound::InboundMessage {
+            message_id: field("Message-ID:"),
+            in_reply_to: vec![],
+            references: vec![],
+            from: Some(crate::inbound::Mailbox::new(None, &from)),
+            reply_to: vec![],
+            to: vec![],
+            cc: vec![],
+            delivered_to: vec![],
+            subject: field("Subject:").unwrap_or_default(),
+            date: None,
+            body: body.trim().to_string(),
+            body_source: crate::inbound::BodySource::Plain,
+            attachments: vec![],
+            auto_signals: vec![],
+            bounce: None,
+            thread_index: None,
+            digest: crate::inbound::digest(raw),
+            size: raw.len(),
+        })
+    }
+}

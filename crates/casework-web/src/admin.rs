@@ -1,7 +1,9 @@
 //! Admin pages: the people who work cases (add or change one, set a password), API tokens
-//! (issue one, its secret shown once; revoke), and the outbox (what is queued, sent or
-//! failed). Every page and form asks the service, which checks the workflow file's
-//! permissions (`manage`, `outbox`); a visitor without them is refused by the service.
+//! (issue one, its secret shown once; revoke), the outbox (what is queued, sent or failed)
+//! and the inbound quarantine (mail the pipeline refused and kept: read it as text, release
+//! it through the pipeline again, or drop it). Every page and form asks the service, which
+//! checks the workflow file's permissions (`manage`, `outbox`, `quarantine`); a visitor
+//! without them is refused by the service.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -10,6 +12,7 @@ use axum::response::Response;
 use casework_core::ids::EmailAddress;
 use casework_core::limits::MAX_OUTBOX;
 use casework_core::model::{OutboxStatus, Person, Role};
+use casework_core::service::Released;
 
 use crate::WebState;
 use crate::page::{
@@ -315,4 +318,152 @@ pub async fn outbox(State(state): State<WebState>, Staff(v): Staff, Params(p): P
             .collect(),
     };
     render(StatusCode::OK, &page)
+}
+
+/// At most this many kept messages on the quarantine page.
+const QUARANTINE_PAGE: u32 = 200;
+
+/// At most this many bytes of a kept message are shown on its page (the rest is counted).
+const QUARANTINE_SHOWN: usize = 64 * 1024;
+
+/// A kept message as the quarantine list shows it.
+struct KeptRow {
+    id: String,
+    received: String,
+    source: String,
+    reason: String,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_quarantine.html")]
+struct QuarantinePage {
+    chrome: Chrome,
+    kept: Vec<KeptRow>,
+    limit: u32,
+    /// Why a release just failed to take a message, if it did.
+    still_refused: Option<String>,
+}
+
+/// `GET /admin/quarantine`: inbound mail kept because the pipeline refused it, oldest first.
+pub async fn quarantine(state: State<WebState>, staff: Staff, Params(p): Params) -> Response {
+    quarantine_page(&state, &staff, p.get("done"), None).await
+}
+
+async fn quarantine_page(
+    state: &WebState,
+    Staff(v): &Staff,
+    notice: &str,
+    still_refused: Option<String>,
+) -> Response {
+    let kept = match state
+        .service
+        .quarantine_list(&v.actor, QUARANTINE_PAGE)
+        .await
+    {
+        Ok(k) => k,
+        Err(e) => return service_error_page(Some(v), &e),
+    };
+    let page = QuarantinePage {
+        chrome: Chrome::new(state, Some(v), "Quarantine")
+            .at("admin")
+            .notice(notice),
+        kept: kept
+            .into_iter()
+            .map(|k| KeptRow {
+                received: timeline::when(k.received_at),
+                size: size_label(k.size),
+                id: k.id,
+                source: k.source,
+                reason: k.reason,
+            })
+            .collect(),
+        limit: QUARANTINE_PAGE,
+        still_refused,
+    };
+    let status = if page.still_refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(status, &page)
+}
+
+/// A byte count as people read it.
+fn size_label(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_quarantined.html")]
+struct KeptPage {
+    chrome: Chrome,
+    id: String,
+    received: String,
+    source: String,
+    reason: String,
+    size: String,
+    /// The message's first bytes as text (never markup: the template escapes it).
+    text: String,
+    /// How many bytes are not shown.
+    cut: usize,
+}
+
+/// `GET /admin/quarantine/{id}`: one kept message, its bytes shown as text.
+pub async fn quarantined(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(id): Path<String>,
+) -> Response {
+    let kept = match state.service.quarantine_show(&v.actor, &id).await {
+        Ok(k) => k,
+        Err(e) => return service_error_page(Some(&v), &e),
+    };
+    let shown = &kept.raw[..kept.raw.len().min(QUARANTINE_SHOWN)];
+    let page = KeptPage {
+        chrome: Chrome::new(&state, Some(&v), "Quarantined message").at("admin"),
+        received: timeline::when(kept.received_at),
+        size: size_label(kept.raw.len() as u64),
+        text: String::from_utf8_lossy(shown).into_owned(),
+        cut: kept.raw.len() - shown.len(),
+        id: kept.id,
+        source: kept.source,
+        reason: kept.reason,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /admin/quarantine/{id}/release`: the pipeline takes the message again; taken, it
+/// leaves the quarantine and the answer goes to its case; refused again, it stays and the
+/// list says why.
+pub async fn release_quarantined(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    _form: Posted,
+) -> Response {
+    match state.service.quarantine_release(&staff.0.actor, &id).await {
+        Ok(Released::Taken(taken)) => done(&format!("/cases/{}", taken.case.get()), "released", ""),
+        Ok(Released::StillRefused(kept)) => {
+            quarantine_page(&state, &staff, "", Some(kept.reason)).await
+        }
+        Err(e) => service_error_page(Some(&staff.0), &e),
+    }
+}
+
+/// `POST /admin/quarantine/{id}/drop`: removes a kept message for good.
+pub async fn drop_quarantined(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    _form: Posted,
+) -> Response {
+    match state.service.quarantine_drop(&staff.0.actor, &id).await {
+        Ok(()) => done("/admin/quarantine", "dropped", ""),
+        Err(e) => service_error_page(Some(&staff.0), &e),
+    }
 }

@@ -142,6 +142,13 @@ pub fn router(state: WebState) -> Router {
         .route("/admin/tokens", get(admin::tokens).post(admin::issue_token))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/quarantine", get(admin::quarantine))
+        .route("/admin/quarantine/{id}", get(admin::quarantined))
+        .route(
+            "/admin/quarantine/{id}/release",
+            post(admin::release_quarantined),
+        )
+        .route("/admin/quarantine/{id}/drop", post(admin::drop_quarantined))
         .route("/reports/reopens", get(reports::reopens))
         .route("/reports/reopens/cases", get(reports::reopen_cases))
         // the portal

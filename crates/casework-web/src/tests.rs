@@ -90,7 +90,8 @@ impl Desk {
             Arc::new(config),
             Arc::new(Templates::embedded().unwrap()),
         )
-        .with_credentials(Arc::new(crate::SystemCredentials));
+        .with_credentials(Arc::new(crate::SystemCredentials))
+        .with_mail_parser(Arc::new(casework_core::testing::HeaderParser));
         let root = svc
             .register(None, staff("root", Role::Admin))
             .await

@@ -1,54 +1,16 @@
 //! `POST /api/v1/inbound/email`: who may hand Casework raw mail, what it answers, and that
 //! its body limit is the inbound message's, not the JSON API's. The MIME parser is
-//! `casework-mail`'s and is tested there and end to end; here a parser of plain headers
-//! stands in, so these tests are about the route.
+//! `casework-mail`'s and is tested there and end to end; here core's test parser of plain
+//! headers stands in, so these tests are about the route.
 
 use std::sync::Arc;
 
 use axum::body::Body as HttpBody;
 use axum::http::{Request, StatusCode, header};
-use casework_core::inbound::{BodySource, InboundMessage, Mailbox, digest};
 use casework_core::limits::MAX_INBOUND_MESSAGE;
-use casework_core::ports::MailParser;
 use tower::ServiceExt;
 
 use super::{ADMIN, AGENT, JORDAN, stores};
-
-/// Reads `Name: value` lines up to the first blank line; the rest is the body. Refuses
-/// bytes without a `From` line, as a real parser refuses what is no email.
-pub(crate) struct HeaderParser;
-
-impl MailParser for HeaderParser {
-    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
-        let text = String::from_utf8_lossy(raw);
-        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-        let field = |name: &str| {
-            head.lines()
-                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-        };
-        let from = field("From:").ok_or("not an email: no header found")?;
-        Ok(InboundMessage {
-            message_id: field("Message-ID:"),
-            in_reply_to: vec![],
-            references: vec![],
-            from: Some(Mailbox::new(None, &from)),
-            reply_to: vec![],
-            to: vec![],
-            cc: vec![],
-            delivered_to: vec![],
-            subject: field("Subject:").unwrap_or_default(),
-            date: None,
-            body: body.trim().to_string(),
-            body_source: BodySource::Plain,
-            attachments: vec![],
-            auto_signals: vec![],
-            bounce: None,
-            thread_index: None,
-            digest: digest(raw),
-            size: raw.len(),
-        })
-    }
-}
 
 async fn post(
     app: &axum::Router,

@@ -32,8 +32,8 @@ pub(crate) const JORDAN: &str = "cw_jordan_000000000000000000000000000000000";
 pub(crate) const EVE: &str = "cw_eve_0000000000000000000000000000000000000";
 
 pub(crate) async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
-    let svc =
-        casework_core::testing::service(store).with_mail_parser(Arc::new(inbound::HeaderParser));
+    let svc = casework_core::testing::service(store)
+        .with_mail_parser(Arc::new(casework_core::testing::HeaderParser));
     let root = Actor {
         name: "root".into(),
         principal: "person:root".into(),

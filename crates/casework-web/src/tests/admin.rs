@@ -1,5 +1,5 @@
-//! The admin pages: people, passwords, API tokens and the outbox, for those whose role may
-//! manage; everyone else is refused by the service, and customers never reach them.
+//! The admin pages: people, passwords, API tokens, the outbox and the quarantine, for those
+//! whose role may manage; everyone else is refused by the service, and customers never reach them.
 
 use axum::http::StatusCode;
 use casework_core::Command;
@@ -185,4 +185,89 @@ async fn the_outbox_lists_queued_mail_by_status_for_staff_who_may_read_it() {
     assert!(all.body.contains("href=\"/cases/1\">00000001</a>"));
     let sent = desk.get("/admin/outbox?status=sent", Some("root")).await;
     assert!(!sent.body.contains(JORDAN) && sent.body.contains("Nothing here."));
+}
+
+#[tokio::test]
+async fn kept_mail_is_read_as_text_released_once_its_reason_is_gone_or_dropped() {
+    use casework_core::service::Intake;
+    let desk = Desk::new().await;
+    let root = desk.actor("root");
+    let keep =
+        async |raw: String| match desk.svc.ingest_or_keep(&root, "http", raw.as_bytes()).await {
+            Ok(Intake::Quarantined(kept)) => kept,
+            other => panic!("not kept: {other:?}"),
+        };
+    // markup in a message nobody can take: shown as text, never as markup
+    let junk = keep("Subject: <script>alert(1)</script>\n\nno sender at all".into()).await;
+    // a sender over the per-minute limit of new cases by email
+    for i in 0..5 {
+        let raw =
+            format!("From: flood@customer.example\nMessage-ID: <m{i}@x>\nSubject: s{i}\n\nbody");
+        desk.svc
+            .ingest_or_keep(&root, "http", raw.as_bytes())
+            .await
+            .unwrap();
+    }
+    let late =
+        keep("From: flood@customer.example\nMessage-ID: <m5@x>\nSubject: s5\n\nbody".into()).await;
+
+    let list = desk.get("/admin/quarantine", Some("root")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("2 kept messages"), "{}", list.body);
+    assert!(
+        list.body
+            .contains(&format!("href=\"/admin/quarantine/{}\"", junk.id))
+    );
+    assert!(!list.body.contains("<script>alert"));
+    let shown = desk
+        .get(&format!("/admin/quarantine/{}", junk.id), Some("root"))
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown
+            .body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{}",
+        shown.body
+    );
+    assert!(!shown.body.contains("<script>alert"));
+    // an agent may not read what anyone wrote about any case
+    assert_eq!(
+        desk.get("/admin/quarantine", Some("ana")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let path = format!("/admin/quarantine/{}/drop", late.id);
+    assert_eq!(
+        desk.post(&path, "ana", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // released while the sender is still over the limit: it stays, and the page says why
+    let release = format!("/admin/quarantine/{}/release", late.id);
+    let again = desk.post(&release, "root", &[]).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.body
+    );
+    assert!(again.body.contains("Still refused"), "{}", again.body);
+    // a minute on, the pipeline takes it: it opens its case and leaves the quarantine
+    desk.clock.advance(jiff::SignedDuration::from_secs(120));
+    let taken = desk.post(&release, "root", &[]).await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.body);
+    assert_eq!(taken.headers["location"], "/cases/6?done=released");
+    // dropped for good
+    let dropped = desk
+        .post(&format!("/admin/quarantine/{}/drop", junk.id), "root", &[])
+        .await;
+    assert_eq!(
+        dropped.headers["location"],
+        "/admin/quarantine?done=dropped"
+    );
+    let list = desk
+        .get("/admin/quarantine?done=dropped", Some("root"))
+        .await;
+    assert!(list.body.contains("Nothing kept."), "{}", list.body);
+    assert!(list.body.contains("dropped from the quarantine for good"));
 }

@@ -172,6 +172,8 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
         ("/admin/people", 403),
         ("/admin/tokens", 403),
         ("/admin/outbox", 403),
+        ("/admin/quarantine", 403),
+        ("/admin/quarantine/q-0123", 403),
         ("/reports/reopens/cases?group_by=owner&key=%28none%29", 403),
         ("/sign-in", 200),
         ("/no/such/page", 404),
@@ -239,6 +241,8 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
             403,
         ),
         ("/admin/tokens", &[("name", "x"), ("role", "admin")], 403),
+        ("/admin/quarantine/q-0123/release", &[], 403),
+        ("/admin/quarantine/q-0123/drop", &[], 403),
         ("/cases/1/close", &[("mode", "temporary")], 403),
     ];
     for (path, fields, status) in posts {
