@@ -82,6 +82,17 @@ pub struct LatestCases {
     pub limit: u32,
 }
 
+/// `POST /store/v1/cases/by-message-id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageIdCases {
+    /// The Message-ID, without angle brackets.
+    pub message_id: String,
+    /// At most this many cases.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
+    pub limit: u32,
+}
+
 /// `POST /store/v1/cases/{n}/similar`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -15,7 +15,8 @@ use casework_core::ids::CaseNumber;
 use casework_core::model::{ApiToken, Defect, OutboxStatus, Person};
 use casework_core::ports::{Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError};
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, ErrorBody, Finish, LatestCases, ListCases, Revoke, Similar,
+    AddArticle, Claim, CreateCase, ErrorBody, Finish, LatestCases, ListCases, MessageIdCases,
+    Revoke, Similar,
 };
 use casework_core::service::StoreAccess;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/cases", post(create_case))
         .route("/store/v1/cases/query", post(list_cases))
         .route("/store/v1/cases/latest", post(latest_cases))
+        .route("/store/v1/cases/by-message-id", post(cases_with_message_id))
         .route("/store/v1/cases/{n}", get(load_case))
         .route("/store/v1/cases/{n}/commits", post(commit))
         .route("/store/v1/cases/{n}/history", get(history))
@@ -217,6 +219,18 @@ async fn list_cases(Storage(s): Storage, Body(b): Body<ListCases>) -> Answer {
 )]
 async fn latest_cases(Storage(s): Storage, Body(b): Body<LatestCases>) -> Answer {
     ok(s.latest_cases_of(b).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/cases/by-message-id",
+    tag = "store",
+    summary = "The cases that received or sent a Message-ID, newest first",
+    request_body = casework_core::protocol::MessageIdCases,
+    responses((status = 200, description = "The case numbers", body = Vec<u64>), crate::openapi::Problems)
+)]
+async fn cases_with_message_id(Storage(s): Storage, Body(b): Body<MessageIdCases>) -> Answer {
+    ok(s.cases_with_message_id(b).await.map_err(store_error)?)
 }
 
 #[utoipa::path(

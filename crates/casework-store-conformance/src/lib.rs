@@ -298,6 +298,7 @@ macro_rules! inbound_suite {
             a_new_sender_opens_a_case_once,
             a_reply_threads_onto_its_case_and_reaches_the_customer,
             a_subject_tag_threads_only_for_the_cases_participants,
+            a_reply_naming_mail_the_case_received_threads_onto_it,
             a_signed_reply_token_threads_first_and_a_forged_one_does_not,
             a_stale_reply_token_falls_to_the_other_rules,
             strangers_and_machines_stay_internal_and_change_nothing,

@@ -319,6 +319,35 @@ impl CaseQueries for MemoryStore {
             .collect())
     }
 
+    async fn cases_with_message_id(
+        &self,
+        message_id: String,
+        limit: u32,
+    ) -> Result<Vec<CaseNumber>, StoreError> {
+        // the reference store walks every history; the others read an index
+        Ok(self
+            .lock()
+            .cases
+            .values()
+            .rev()
+            .filter(|r| {
+                r.events.iter().any(|e| match &e.kind {
+                    EventKind::EmailReceived {
+                        message_id: Some(m),
+                        ..
+                    }
+                    | EventKind::EmailQueued {
+                        message_id: Some(m),
+                        ..
+                    } => m == &message_id,
+                    _ => false,
+                })
+            })
+            .take(limit as usize)
+            .map(|r| r.case.number)
+            .collect())
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let inner = self.lock();
         let index = inner.index(&query.scope);

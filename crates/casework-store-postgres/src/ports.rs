@@ -86,6 +86,14 @@ impl CaseQueries for PgStore {
         queries::latest_cases_of(&self.conn().await?, &customer, limit).await
     }
 
+    async fn cases_with_message_id(
+        &self,
+        message_id: String,
+        limit: u32,
+    ) -> Result<Vec<CaseNumber>, StoreError> {
+        queries::cases_with_message_id(&self.conn().await?, &message_id, limit).await
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;

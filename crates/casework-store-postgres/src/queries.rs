@@ -17,7 +17,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::db::{dec, enc, get, json, num, one, opt, rows};
+use crate::db::{dec, enc, get, json, num, number_of, one, opt, rows};
 use crate::text::{Lexemes, tsquery, tsquery_words};
 use casework_core::query;
 
@@ -159,6 +159,26 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexe
     }
     sql.text = text;
     sql
+}
+
+/// The cases whose history records a Message-ID, newest first: the partial index
+/// `events_by_message_id` (schema v8) over the email events' `message_id`.
+pub async fn cases_with_message_id(
+    c: &impl GenericClient,
+    message_id: &str,
+    limit: u32,
+) -> Result<Vec<CaseNumber>, StoreError> {
+    rows(
+        c,
+        "SELECT DISTINCT case_number FROM events
+          WHERE kind IN ('email_received', 'email_queued') AND body->>'message_id' = $1
+          ORDER BY case_number DESC LIMIT $2",
+        &[&enc(message_id).into_owned(), &i64::from(limit)],
+    )
+    .await?
+    .iter()
+    .map(|r| number_of(get(r, 0)?))
+    .collect()
 }
 
 /// The customer's latest cases, newest first: `cases_by_customer` read backwards.

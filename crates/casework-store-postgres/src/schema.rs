@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -301,6 +301,13 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, case_number, status, position);
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);
+"#;
+
+/// v8: the cases that received or sent a Message-ID, for threading a reply by the ids it
+/// names (#13): a partial index over the email events' `message_id`.
+const V8: &str = r#"
+CREATE INDEX events_by_message_id ON events ((body->>'message_id'), case_number)
+    WHERE kind IN ('email_received', 'email_queued');
 "#;
 
 /// What a database holds.

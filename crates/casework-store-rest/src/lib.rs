@@ -25,8 +25,8 @@ use casework_core::ports::{
     Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases, ListCases, Once,
-    PREFIX, Revoke, Similar,
+    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases, ListCases,
+    MessageIdCases, Once, PREFIX, Revoke, Similar,
 };
 use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
 use jiff::Timestamp;
@@ -360,6 +360,21 @@ impl CaseQueries for RestStore {
         let body = LatestCases { customer, limit };
         self.call(Method::POST, "/cases/latest", Some(&body), Retry::Safe)
             .await
+    }
+
+    async fn cases_with_message_id(
+        &self,
+        message_id: String,
+        limit: u32,
+    ) -> Result<Vec<CaseNumber>, StoreError> {
+        let body = MessageIdCases { message_id, limit };
+        self.call(
+            Method::POST,
+            "/cases/by-message-id",
+            Some(&body),
+            Retry::Safe,
+        )
+        .await
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {

@@ -135,6 +135,15 @@ impl CaseQueries for SqliteStore {
             .await
     }
 
+    async fn cases_with_message_id(
+        &self,
+        message_id: String,
+        limit: u32,
+    ) -> Result<Vec<CaseNumber>, StoreError> {
+        self.read(move |c| sql::cases_with_message_id(c, &message_id, limit))
+            .await
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         self.read(move |c| sql::search(c, &query)).await
     }

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     sql(V12),
     sql(V13),
+    sql(V14),
 ];
 
 /// The schema version this build writes.
@@ -450,6 +451,15 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, case_number, status, position);
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);
+"#;
+
+/// v14: the cases that received or sent a Message-ID, for threading a reply by the ids it
+/// names (#13): a partial index over the email events' `message_id`, which the existing
+/// history fills as it is built.
+const V14: &str = r#"
+CREATE INDEX events_by_message_id
+    ON events (json_extract(body, '$.message_id'), case_number)
+    WHERE kind IN ('email_received', 'email_queued');
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -801,6 +801,31 @@ fn fts_any(clauses: &[Clause]) -> String {
         .join(" OR ")
 }
 
+/// The cases whose history records a Message-ID, newest first: the partial index
+/// `events_by_message_id` (schema v14) over the email events' `message_id`.
+pub fn cases_with_message_id(
+    conn: &Connection,
+    message_id: &str,
+    limit: u32,
+) -> Result<Vec<CaseNumber>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT case_number FROM events \
+             WHERE kind IN ('email_received', 'email_queued') \
+               AND json_extract(body, '$.message_id') = ?1 \
+             ORDER BY case_number DESC LIMIT ?2",
+        )
+        .map_err(map_err)?;
+    let numbers = stmt
+        .query_map(rusqlite::params![message_id, i64::from(limit)], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    numbers.into_iter().map(number_of).collect()
+}
+
 /// The customer's latest cases, newest first: `cases_by_customer` read backwards.
 pub fn latest_cases_of(
     conn: &Connection,

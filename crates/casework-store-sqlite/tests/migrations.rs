@@ -51,6 +51,24 @@ async fn a_version_1_database_opens_and_every_record_verifies() {
     };
     store.put_token(token.clone()).await.unwrap();
     assert_eq!(store.find_token(token.hash.clone()).await.unwrap(), token);
+    // v13: finding the cases that hold a Message-ID reads its index, not every event
+    let plan: Vec<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT DISTINCT case_number FROM events \
+             WHERE kind IN ('email_received', 'email_queued') \
+               AND json_extract(body, '$.message_id') = ?1 \
+             ORDER BY case_number DESC LIMIT ?2",
+        )
+        .unwrap()
+        .query_map(rusqlite::params!["a@b.example", 5], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("events_by_message_id")),
+        "{plan:?}"
+    );
     assert_eq!((stats.cases, stats.events, stats.people), (3, 43, 2));
 
     // every case replays from its history to exactly its stored state
@@ -300,12 +318,14 @@ fn downgrade_to_v5(path: &std::path::Path) {
     .unwrap();
 }
 
-/// Turns a database this build wrote back into what version 10 stored: no webhook tables
-/// (v13), no quarantine (v12), no sort keys, no last customer reply in the states (v11).
+/// Turns a database this build wrote back into what version 10 stored: no index of email
+/// Message-IDs (v14), no webhook tables (v13), no quarantine (v12), no sort keys, no last
+/// customer reply in the states (v11).
 fn downgrade_to_v10(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "DROP TABLE webhook_endpoints;
+        "DROP INDEX events_by_message_id;
+         DROP TABLE webhook_endpoints;
          DROP TABLE webhook_deliveries;
          DROP TABLE quarantine;
          DROP INDEX cases_by_updated;

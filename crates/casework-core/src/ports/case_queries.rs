@@ -122,6 +122,16 @@ pub trait CaseQueries: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Case>, StoreError>;
 
+    /// The cases whose history records the Message-ID `message_id` (of an email the case
+    /// received or queued, as `email_received` and `email_queued` events hold it), newest
+    /// (highest number) first, at most `limit`: what threads a reply naming a message by
+    /// its id. It MUST read an index, not every history.
+    async fn cases_with_message_id(
+        &self,
+        message_id: String,
+        limit: u32,
+    ) -> Result<Vec<CaseNumber>, StoreError>;
+
     /// Ranked full-text search (BM25) over cases, articles and defects, respecting the scope:
     /// text the scope may not see is never matched.
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError>;

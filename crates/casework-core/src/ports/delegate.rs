@@ -109,6 +109,9 @@ macro_rules! delegate_store {
             async fn latest_cases_of(&self, customer: $crate::ports::delegate::EmailAddress, limit: u32) -> ::std::result::Result<Vec<$crate::ports::delegate::Case>, $crate::ports::StoreError> {
                 $crate::ports::CaseQueries::latest_cases_of(&self.$field, customer, limit).await
             }
+            async fn cases_with_message_id(&self, message_id: String, limit: u32) -> ::std::result::Result<Vec<$crate::ports::delegate::CaseNumber>, $crate::ports::StoreError> {
+                $crate::ports::CaseQueries::cases_with_message_id(&self.$field, message_id, limit).await
+            }
             async fn search(&self, query: $crate::ports::delegate::SearchQuery) -> ::std::result::Result<Vec<$crate::ports::delegate::SearchHit>, $crate::ports::StoreError> {
                 $crate::ports::CaseQueries::search(&self.$field, query).await
             }

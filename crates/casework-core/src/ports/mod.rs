@@ -185,6 +185,7 @@ mod mock {
         impl CaseQueries for CaseStore {
             async fn list_cases(&self, filter: CaseFilter, page: PageRequest) -> Result<Page<Case>, StoreError>;
             async fn latest_cases_of(&self, customer: crate::ids::EmailAddress, limit: u32) -> Result<Vec<Case>, StoreError>;
+            async fn cases_with_message_id(&self, message_id: String, limit: u32) -> Result<Vec<CaseNumber>, StoreError>;
             async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
             async fn similar(&self, number: CaseNumber, scope: Scope, limit: u32) -> Result<Vec<SearchHit>, StoreError>;
         }

@@ -1,7 +1,7 @@
 //! Inbound email: the one ingestion pipeline every input feeds (`casework mail ingest`, the
 //! IMAP poller, `POST /api/v1/inbound/email`). It threads a message onto its case in a
 //! stated order — a signed reply token that verifies, then `In-Reply-To`/`References`
-//! naming a Message-ID the case's history holds, then a case tag in the subject when the
+//! naming a Message-ID the case's history holds (one it sent or received), then a case tag in the subject when the
 //! sender is a participant of the case — else opens a new case; then commits what `workflow::inbound::decide_reply` decides. A message is
 //! taken once: its key ([`inbound_key`]) is looked for on the case before anything is
 //! written, and a new case is created at most once per key, so a redelivered message
@@ -29,6 +29,10 @@ use crate::workflow::{WorkflowError, decide_open, stamp};
 /// Most referenced Message-IDs a message is threaded by (`In-Reply-To` first, then
 /// `References` newest first): a long thread's recent ids are the ones that matter.
 pub const MAX_THREAD_LOOKUPS: usize = 20;
+
+/// Most cases looked at that hold one referenced Message-ID (only a spoofed copy puts one
+/// id on several cases).
+pub const MAX_CASES_PER_MESSAGE_ID: u32 = 5;
 
 /// What became of one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,8 +208,9 @@ impl CaseService {
     }
 
     /// Threading, in order: a reply token that verifies (in a plus-addressed recipient, then
-    /// in a referenced Message-ID), the Message-IDs the message answers, then the subject's
-    /// case tag when the sender is a participant of that case; `None` when nothing matched.
+    /// in a referenced Message-ID), the Message-IDs the message answers (Casework's own, or
+    /// one a case received), then the subject's case tag when the sender is a participant of
+    /// that case; `None` when nothing matched.
     async fn thread(
         &self,
         message: &InboundMessage,
@@ -221,6 +226,9 @@ impl CaseService {
             .take(MAX_THREAD_LOOKUPS)
         {
             if let Some((number, _)) = self.sent_by_us(id, domain).await? {
+                return Ok((Some(number), ThreadRule::References));
+            }
+            if let Some(number) = self.case_holding(id, from).await? {
                 return Ok((Some(number), ThreadRule::References));
             }
         }
@@ -240,6 +248,29 @@ impl CaseService {
             }
         }
         Ok((None, ThreadRule::NewCase))
+    }
+
+    /// The case whose history holds Message-ID `id` (a message it received, or sent), by the
+    /// store's index. Should a spoofed copy have put the same id on several cases, the
+    /// newest of which `from` is a participant wins, else the oldest (the first to hold it).
+    async fn case_holding(
+        &self,
+        id: &str,
+        from: &EmailAddress,
+    ) -> Result<Option<CaseNumber>, ServiceError> {
+        let found = self
+            .store
+            .cases_with_message_id(id.to_string(), MAX_CASES_PER_MESSAGE_ID)
+            .await?;
+        if found.len() > 1 {
+            for &number in &found {
+                let case = self.store.load_case(number).await?;
+                if is_participant(&case, &self.store.history(number).await?, from) {
+                    return Ok(Some(number));
+                }
+            }
+        }
+        Ok(found.last().copied())
     }
 
     /// The existing case a verified reply token names: first in the recipients (the

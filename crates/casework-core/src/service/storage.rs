@@ -21,8 +21,8 @@ use crate::ports::{
     ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
 };
 use crate::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases, Revoke, Similar,
-    verify_commit, verify_open,
+    AddArticle, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases, MessageIdCases,
+    Revoke, Similar, verify_commit, verify_open,
 };
 
 /// The whole store, for a principal with the `store` permission: what the storage protocol
@@ -119,6 +119,16 @@ impl StoreAccess {
     /// `POST /store/v1/cases/latest`.
     pub async fn latest_cases_of(&self, b: LatestCases) -> Result<Vec<Case>, StoreError> {
         self.store.latest_cases_of(b.customer, b.limit).await
+    }
+
+    /// `POST /store/v1/cases/by-message-id`.
+    pub async fn cases_with_message_id(
+        &self,
+        b: MessageIdCases,
+    ) -> Result<Vec<CaseNumber>, StoreError> {
+        self.store
+            .cases_with_message_id(b.message_id, b.limit)
+            .await
     }
 
     /// `POST /store/v1/search`.

@@ -424,6 +424,12 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
             Some(json!({"customer": "c@customer.example", "limit": 5})),
             200,
         ),
+        (
+            "POST",
+            "/store/v1/cases/by-message-id",
+            Some(json!({"message_id": "a@customer.example", "limit": 5})),
+            200,
+        ),
         ("GET", "/store/v1/cases/1", None, 200),
         (
             "POST",
@@ -669,7 +675,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 41) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 42) * 8);
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/cases"),
     ("post", "/store/v1/cases/query"),
     ("post", "/store/v1/cases/latest"),
+    ("post", "/store/v1/cases/by-message-id"),
     ("get", "/store/v1/cases/{n}"),
     ("post", "/store/v1/cases/{n}/commits"),
     ("get", "/store/v1/cases/{n}/history"),

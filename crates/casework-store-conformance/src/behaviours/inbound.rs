@@ -272,6 +272,57 @@ pub async fn a_subject_tag_threads_only_for_the_cases_participants<S: CaseStore 
     assert_ne!(again.case, n);
 }
 
+pub async fn a_reply_naming_mail_the_case_received_threads_onto_it<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    let b = bench(store).await;
+    let first = b
+        .ingest(&mail("first", CUSTOMER, "Printer offline", "error 42"))
+        .await;
+    // a colleague answers all to the customer's mail, not to any Casework sent
+    const COLLEAGUE: &str = "colleague@kunde.example";
+    let got = b
+        .ingest(&reply_to("cc1", COLLEAGUE, "first@mail.kunde.example"))
+        .await;
+    assert_eq!(
+        (got.case, got.rule, got.created),
+        (first.case, ThreadRule::References, false)
+    );
+    // the customer answering the colleague's mail threads too, and reaches them
+    let got = b
+        .ingest(&reply_to("own", CUSTOMER, "cc1@mail.kunde.example"))
+        .await;
+    assert_eq!((got.case, got.rule), (first.case, ThreadRule::References));
+    assert_eq!(b.received(first.case).await.len(), 3);
+    // the store finds every case that holds an id, newest first
+    let spoof = b
+        .ingest(&mail("first", "eve@elsewhere.example", "Hello", "x"))
+        .await;
+    assert!(spoof.created);
+    let holding = |id: &str, limit| {
+        let store = b.store.clone();
+        let id = id.to_string();
+        async move { store.cases_with_message_id(id, limit).await.unwrap() }
+    };
+    assert_eq!(
+        holding("first@mail.kunde.example", 5).await,
+        vec![spoof.case, first.case]
+    );
+    assert_eq!(
+        holding("first@mail.kunde.example", 1).await,
+        vec![spoof.case]
+    );
+    assert!(holding("nobody@mail.kunde.example", 5).await.is_empty());
+    // a spoofed copy of the id does not pull the colleague's next reply into its case
+    let got = b
+        .ingest(&reply_to("cc2", COLLEAGUE, "first@mail.kunde.example"))
+        .await;
+    assert_eq!(got.case, first.case);
+    // the Message-IDs a case sent are found the same way
+    let (n, sent) = b.case_with_email().await;
+    assert_eq!(holding(&sent, 5).await, vec![n]);
+}
+
 const SECRET: &str = "0123456789abcdef0123456789abcdef-current";
 const RETIRED: &str = "0123456789abcdef0123456789abcdef-retired";
 
