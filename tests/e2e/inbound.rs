@@ -275,26 +275,40 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_keeps_what_it_cannot_take() {
     let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
     assert_eq!(kept.as_array().unwrap().len(), 2, "{kept}");
     assert_eq!(kept[0]["source"], "imap", "{kept}");
-    // a second run (a restart) finds the same mail and repeats nothing
+    // a second run (a restart) starts after the saved position: nothing is read again
     let second = cw.json(&["mail", "fetch", "--imap", &url]);
     assert_eq!(
         (second["opened"].as_u64(), second["duplicates"].as_u64()),
-        (Some(0), Some(3)),
+        (Some(0), Some(0)),
         "{second}"
     );
     let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
     assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
-    // with processed=FOLDER, taken and kept mail leaves the inbox
+    // the position belongs to the mailbox, not the URL's options: with processed=FOLDER
+    // only new mail is read, and once taken it leaves the inbox
+    deliver(&url, &note("late@customer.example", "Arrived later")).await;
     let moving = server.url("INBOX", "?processed=Archive");
     let third = cw.json(&["mail", "fetch", "--imap", &moving]);
-    assert_eq!(third["duplicates"], 3, "{third}");
+    assert_eq!(
+        (third["opened"].as_u64(), third["duplicates"].as_u64()),
+        (Some(1), Some(0)),
+        "{third}"
+    );
+    let mut archive =
+        ImapMailbox::connect(&ImapSettings::parse(&server.url("Archive", "")).unwrap())
+            .await
+            .unwrap();
+    let archived = archive.fetch_after(archive.initial_state()).await.unwrap();
+    assert_eq!(archived.messages.len(), 1, "{archived:?}");
+    archive.logout().await.unwrap();
     let fourth = cw.json(&["mail", "fetch", "--imap", &moving]);
     assert_eq!(
         (
+            fourth["opened"].as_u64(),
             fourth["duplicates"].as_u64(),
             fourth["left"].as_array().unwrap().len()
         ),
-        (Some(0), 0),
+        (Some(0), Some(0), 0),
         "{fourth}"
     );
     // a wrong password is a clear usage error
@@ -417,6 +431,60 @@ proptest::proptest! {
         raw.truncate(cut.index(raw.len()) + 1);
         proptest::prop_assert_eq!(ingest_anything(&raw), Ok(()));
     }
+}
+
+/// A new message from a customer, with a Message-ID of its own.
+fn note(id: &str, subject: &str) -> String {
+    format!(
+        "From: Jordan Smith <jordan@customer.example>\r\nTo: support@example.com\r\n\
+         Subject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Tue, 24 Nov 2026 08:00:00 +0000\r\n\r\n{subject}, in detail.\r\n"
+    )
+}
+
+#[tokio::test]
+async fn mail_fetch_reads_on_from_the_saved_position_and_again_after_a_uidvalidity_change() {
+    use casework_e2e::dovecot::Dovecot;
+    let server = Dovecot::start("cli-position");
+    let url = server.url("Support", "");
+    deliver(&url, &note("p1@customer.example", "First problem")).await;
+    let cw = staffed("mail-position");
+    let first = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(first["opened"], 1, "{first}");
+    // a restart reads only what came since: nothing twice, nothing skipped
+    deliver(&url, &note("p2@customer.example", "Second problem")).await;
+    let second = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(
+        (second["opened"].as_u64(), second["duplicates"].as_u64()),
+        (Some(1), Some(0)),
+        "{second}"
+    );
+    assert!(second.get("uid_validity_changed").is_none(), "{second}");
+    // the folder is recreated (restored from a backup): its UIDs start again under a new
+    // UIDVALIDITY, so the saved position no longer applies; it is read from its start, and
+    // what was taken before is recognised, not taken again
+    std::fs::remove_dir_all(server.maildir("Support")).unwrap();
+    deliver(&url, &note("p2@customer.example", "Second problem")).await;
+    deliver(&url, &note("p3@customer.example", "Third problem")).await;
+    let third = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(
+        (third["opened"].as_u64(), third["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{third}"
+    );
+    assert!(third["uid_validity_changed"]["from"].is_u64(), "{third}");
+    assert_ne!(
+        third["uid_validity_changed"]["from"],
+        third["uid_validity_changed"]["to"]
+    );
+    let fourth = cw.json(&["mail", "fetch", "--imap", &url]);
+    assert_eq!(
+        (fourth["opened"].as_u64(), fourth["duplicates"].as_u64()),
+        (Some(0), Some(0)),
+        "{fourth}"
+    );
+    let listed = cw.json(&["--as", "Ana Lopez", "case", "list"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
 }
 
 /// Whatever reply `raw` is, appended to the mailbox at `url` over IMAP.

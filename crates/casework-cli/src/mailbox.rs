@@ -9,11 +9,19 @@
 //! fetched whole, is left in the mailbox, unconfirmed, and reported: nothing that arrives
 //! is lost. A failure that may pass (the store, the server) stops the run after confirming
 //! what was taken or kept.
+//!
+//! Where reading stands (the mailbox's UIDVALIDITY and the last UID handled) is saved in
+//! the store per mailbox ([`ImapSettings::position_key`]) after each batch is committed and
+//! confirmed, so the next run, or a restarted server, starts after it: nothing is read
+//! twice, nothing skipped. A mailbox found under another UIDVALIDITY (recreated, restored)
+//! is read again from its start, as the adapter's `UidValidityChanged` documents; the
+//! pipeline's idempotency keys make the re-read harmless.
 
 use casework_core::CaseService;
 use casework_core::model::Actor;
+use casework_core::ports::MailboxPosition;
 use casework_core::service::Intake;
-use casework_mail::imap::{Fetched, ImapError, ImapMailbox, ImapSettings};
+use casework_mail::imap::{Fetched, ImapError, ImapMailbox, ImapSettings, MailboxState};
 use serde::Serialize;
 
 use crate::app::Failure;
@@ -29,8 +37,22 @@ pub struct FetchReport {
     pub duplicates: u32,
     /// Messages refused for good and kept in the quarantine (then confirmed).
     pub quarantined: Vec<KeptMessage>,
-    /// Messages over the size limit, left in the mailbox: UID and why.
+    /// Messages over the size limit, left in the mailbox: UID and why. Reported once: the
+    /// saved position moves past them.
     pub left: Vec<LeftMessage>,
+    /// The mailbox's UIDVALIDITY was not the one its saved position was read under, so it
+    /// was read from its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid_validity_changed: Option<UidValidityChange>,
+}
+
+/// A mailbox found under another UIDVALIDITY than its saved position's.
+#[derive(Debug, Serialize)]
+pub struct UidValidityChange {
+    /// The UIDVALIDITY saved.
+    pub from: u32,
+    /// The mailbox's now.
+    pub to: u32,
 }
 
 /// A message kept in the quarantine.
@@ -63,18 +85,38 @@ fn imap_failure(e: ImapError) -> Failure {
     }
 }
 
-/// Takes every message in the mailbox once, as `actor` (who needs `ingest_mail`).
+/// Takes every message in the mailbox once, as `actor` (who needs `ingest_mail`), starting
+/// after the position saved for the mailbox and saving the new one after each batch is
+/// committed and confirmed.
 pub async fn fetch_once(
     service: &CaseService,
     actor: &Actor,
     settings: &ImapSettings,
 ) -> Result<FetchReport, Failure> {
+    let key = settings.position_key();
     let mut mailbox = ImapMailbox::connect(settings).await.map_err(imap_failure)?;
-    let mut state = mailbox.initial_state();
     let mut report = FetchReport::default();
+    let mut state = match service.mailbox_position(actor, &key).await? {
+        Some(p) if p.uid_validity == mailbox.uid_validity() => MailboxState {
+            uid_validity: p.uid_validity,
+            last_uid: p.last_uid,
+        },
+        // the mailbox was recreated or restored: its UIDs name other messages now, so it is
+        // read again from the start; what was taken before is recognised by its key
+        Some(p) => {
+            report.uid_validity_changed = Some(UidValidityChange {
+                from: p.uid_validity,
+                to: mailbox.uid_validity(),
+            });
+            mailbox.initial_state()
+        }
+        None => mailbox.initial_state(),
+    };
     loop {
         let batch = mailbox.fetch_after(state).await.map_err(imap_failure)?;
         let mut confirm = Vec::new();
+        // the highest UID handled with every one before it handled too
+        let mut handled = state.last_uid;
         let mut stop = None;
         for m in batch.messages {
             let raw = match m.content {
@@ -84,6 +126,7 @@ pub async fn fetch_once(
                         uid: m.uid,
                         reason: format!("the message is {size} bytes, over the limit"),
                     });
+                    handled = m.uid;
                     continue;
                 }
             };
@@ -109,9 +152,26 @@ pub async fn fetch_once(
                     break;
                 }
             }
+            handled = m.uid;
         }
-        // what was committed is confirmed even when the run stops here
+        // what was committed is confirmed, and the position saved, even when the run stops
+        // here; a crash before the save only means those messages are read again
         mailbox.confirm(&confirm).await.map_err(imap_failure)?;
+        let reached = if stop.is_none() {
+            batch.state
+        } else {
+            MailboxState {
+                last_uid: handled,
+                ..batch.state
+            }
+        };
+        if reached != state || report.uid_validity_changed.is_some() {
+            let position = MailboxPosition {
+                uid_validity: reached.uid_validity,
+                last_uid: reached.last_uid,
+            };
+            service.save_mailbox_position(actor, &key, position).await?;
+        }
         if let Some(e) = stop {
             return Err(e.into());
         }

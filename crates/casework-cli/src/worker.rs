@@ -43,6 +43,12 @@ pub async fn fetch_forever(
                     left.uid, left.reason
                 ));
             }
+            if let Some(change) = &report.uid_validity_changed {
+                err_line(&format!(
+                    "imap: the mailbox's UIDVALIDITY changed from {} to {}: read again from its start",
+                    change.from, change.to
+                ));
+            }
             Ok(())
         }
     })

@@ -93,6 +93,24 @@ pub struct MessageIdCases {
     pub limit: u32,
 }
 
+/// `POST /store/v1/mailboxes/position`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MailboxKey {
+    /// The mailbox's key (its IMAP URL without password or options).
+    pub mailbox: String,
+}
+
+/// `POST /store/v1/mailboxes/advance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdvanceMailbox {
+    /// The mailbox's key.
+    pub mailbox: String,
+    /// The position reached.
+    pub position: crate::ports::MailboxPosition,
+}
+
 /// `POST /store/v1/cases/{n}/similar`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

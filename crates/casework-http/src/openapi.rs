@@ -425,6 +425,8 @@ impl Modify for BearerAuth {
         crate::store_api::quarantine_list,
         crate::store_api::quarantine_get,
         crate::store_api::quarantine_remove,
+        crate::store_api::mailbox_position,
+        crate::store_api::advance_mailbox,
     )
 )]
 pub struct ApiDoc;
@@ -537,7 +539,9 @@ mod tests {
             crate::store_api::__path_webhook_deliveries,
             crate::store_api::__path_webhook_claim,
             crate::store_api::__path_webhook_finish,
-            crate::store_api::__path_webhook_redeliver
+            crate::store_api::__path_webhook_redeliver,
+            crate::store_api::__path_mailbox_position,
+            crate::store_api::__path_advance_mailbox
         );
         <Problem as ToSchema>::schemas(&mut schemas);
         schemas.push((

@@ -15,8 +15,8 @@ use casework_core::ids::CaseNumber;
 use casework_core::model::{ApiToken, Defect, OutboxStatus, Person};
 use casework_core::ports::{Commit, ReportCasesQuery, ReportQuery, SearchQuery, StoreError};
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, ErrorBody, Finish, LatestCases, ListCases, MessageIdCases,
-    Revoke, Similar,
+    AddArticle, AdvanceMailbox, Claim, CreateCase, ErrorBody, Finish, LatestCases, ListCases,
+    MailboxKey, MessageIdCases, Revoke, Similar,
 };
 use casework_core::service::StoreAccess;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,8 @@ pub fn routes() -> Router<AppState> {
             "/store/v1/webhook-deliveries/{id}/redeliver",
             post(webhook_redeliver),
         )
+        .route("/store/v1/mailboxes/position", post(mailbox_position))
+        .route("/store/v1/mailboxes/advance", post(advance_mailbox))
 }
 
 /// The caller's handle on the store: core gives it to a principal the workflow file grants
@@ -741,4 +743,28 @@ async fn quarantine_get(Storage(s): Storage, Path(id): Path<String>) -> Answer {
 async fn quarantine_remove(Storage(s): Storage, Path(id): Path<String>) -> Answer {
     s.quarantine_remove(id).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/mailboxes/position",
+    tag = "store",
+    summary = "How far an IMAP mailbox has been read (null when never)",
+    request_body = casework_core::protocol::MailboxKey,
+    responses((status = 200, description = "The saved position, or null", body = Option<casework_core::ports::MailboxPosition>), crate::openapi::Problems)
+)]
+async fn mailbox_position(Storage(s): Storage, Body(b): Body<MailboxKey>) -> Answer {
+    ok(s.mailbox_position(b).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/mailboxes/advance",
+    tag = "store",
+    summary = "Save how far an IMAP mailbox has been read (never back under one UIDVALIDITY)",
+    request_body = casework_core::protocol::AdvanceMailbox,
+    responses((status = 200, description = "The position saved", body = casework_core::ports::MailboxPosition), crate::openapi::Problems)
+)]
+async fn advance_mailbox(Storage(s): Storage, Body(b): Body<AdvanceMailbox>) -> Answer {
+    ok(s.advance_mailbox_position(b).await.map_err(store_error)?)
 }

@@ -190,6 +190,21 @@ impl ImapSettings {
     }
 }
 
+impl ImapSettings {
+    /// The key the mailbox's read position is saved under: `imap://USER@HOST:PORT/MAILBOX`
+    /// (the host in lower case), the same whatever the scheme, password or options, so a
+    /// URL that only changes `processed=`, `batch=` or the password keeps its position.
+    pub fn position_key(&self) -> String {
+        format!(
+            "imap://{}@{}:{}/{}",
+            self.user,
+            self.host.to_ascii_lowercase(),
+            self.port,
+            self.mailbox
+        )
+    }
+}
+
 /// A mailbox name as IMAP takes it: not empty, no control character.
 fn mailbox_name(what: &str, name: &str) -> Result<String, String> {
     if name.is_empty() || name.chars().any(char::is_control) {
@@ -713,6 +728,28 @@ fn uid_set(uids: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_position_key_names_the_mailbox_not_the_password_or_options() {
+        let key = |url: &str| {
+            ImapSettings::parse_with_password(url, None)
+                .unwrap()
+                .position_key()
+        };
+        let base = key("imaps://desk:pw@Mail.Example.com/Support");
+        assert_eq!(base, "imap://desk@mail.example.com:993/Support");
+        assert!(!base.contains("pw"));
+        assert_eq!(
+            key("imaps://desk:other@mail.example.com:993/Support?processed=Done&batch=5"),
+            base
+        );
+        assert_ne!(key("imaps://desk:pw@mail.example.com/INBOX"), base);
+        assert_ne!(key("imaps://ana:pw@mail.example.com/Support"), base);
+        assert_eq!(
+            key("imap://desk:pw@127.0.0.1:1143"),
+            "imap://desk@127.0.0.1:1143/INBOX"
+        );
+    }
 
     #[test]
     fn urls_choose_security_port_mailbox_and_options() {

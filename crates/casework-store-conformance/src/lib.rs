@@ -97,6 +97,7 @@ macro_rules! suite {
         $crate::sessions_suite!($make);
         $crate::quarantine_suite!($make);
         $crate::webhooks_suite!($make);
+        $crate::mailbox_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -277,6 +278,20 @@ macro_rules! quarantine_suite {
     };
 }
 
+/// One `#[test]` per behaviour of mailbox positions: saved per mailbox, never back under one
+/// UIDVALIDITY, replaced under another, in a module `mailbox`, each on a fresh store from
+/// `$make`, which needs `MailboxPositions`.
+#[macro_export]
+macro_rules! mailbox_suite {
+    ($make:expr) => {
+        $crate::__group!(mailbox; $make;
+            a_position_is_saved_per_mailbox,
+            a_position_never_moves_back_under_one_uidvalidity,
+            concurrent_saves_end_at_the_highest,
+        );
+    };
+}
+
 /// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
 /// `$make`, which needs `CaseStore (every capability)`.
 #[macro_export]
@@ -395,6 +410,7 @@ mod tests {
             ("transfer", include_str!("behaviours/transfer.rs")),
             ("quarantine", include_str!("behaviours/quarantine.rs")),
             ("inbound", include_str!("behaviours/inbound.rs")),
+            ("mailbox", include_str!("behaviours/mailbox.rs")),
         ] {
             let start = lib
                 .find(&format!("macro_rules! {group}_suite"))

@@ -17,6 +17,7 @@ mod diagnostics;
 mod directory;
 mod feed;
 mod knowledge;
+mod mailbox;
 mod outbox;
 mod quarantine;
 mod reports;
@@ -68,6 +69,8 @@ struct Inner {
     webhooks: Vec<casework_core::webhook::WebhookEndpoint>,
     /// Webhook deliveries in position order (then endpoint order).
     deliveries: Vec<casework_core::webhook::WebhookDelivery>,
+    /// IMAP mailbox positions by mailbox key.
+    mailboxes: BTreeMap<String, casework_core::ports::MailboxPosition>,
 }
 
 #[derive(Debug, Clone)]

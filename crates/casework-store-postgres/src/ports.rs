@@ -16,7 +16,8 @@ use casework_core::ports::{
     StoreError, StoreStats, StoreTransfer,
 };
 use casework_core::ports::{
-    EndSessions, Quarantine, QuarantineEntry, QuarantinedMessage, Session, Sessions, SignInLink,
+    EndSessions, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,
+    QuarantinedMessage, Session, Sessions, SignInLink,
 };
 use jiff::Timestamp;
 
@@ -326,6 +327,25 @@ impl Quarantine for PgStore {
 
     async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
         quarantine::remove(&self.conn().await?, &id).await
+    }
+}
+
+/// How far each IMAP mailbox has been read.
+#[async_trait]
+impl MailboxPositions for PgStore {
+    async fn mailbox_position(
+        &self,
+        mailbox: String,
+    ) -> Result<Option<MailboxPosition>, StoreError> {
+        quarantine::mailbox_position(&self.conn().await?, &mailbox).await
+    }
+
+    async fn advance_mailbox_position(
+        &self,
+        mailbox: String,
+        position: MailboxPosition,
+    ) -> Result<MailboxPosition, StoreError> {
+        quarantine::advance_mailbox_position(&self.conn().await?, &mailbox, position).await
     }
 }
 

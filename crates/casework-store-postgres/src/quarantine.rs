@@ -1,10 +1,11 @@
-//! Quarantine: refused inbound messages, their bytes in `bytea`, listed oldest first.
+//! Quarantine: refused inbound messages, their bytes in `bytea`, listed oldest first; and
+//! how far each IMAP mailbox has been read.
 
-use casework_core::ports::{QuarantineEntry, QuarantinedMessage, StoreError};
+use casework_core::ports::{MailboxPosition, QuarantineEntry, QuarantinedMessage, StoreError};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use crate::db::{Ts, dec, enc, exec, get, opt, rows};
+use crate::db::{Ts, dec, enc, exec, get, one, opt, rows};
 
 const COLUMNS: &str = "id, received_at, source, reason, raw";
 
@@ -80,4 +81,55 @@ pub async fn remove(c: &impl GenericClient, id: &str) -> Result<(), StoreError> 
         return Err(StoreError::NotFound(format!("quarantined message {id}")));
     }
     Ok(())
+}
+
+/// The saved position of an IMAP mailbox (kept beside the quarantine: both are what the
+/// inbound pipeline keeps of mail it has not made cases of).
+pub async fn mailbox_position(
+    c: &impl GenericClient,
+    mailbox: &str,
+) -> Result<Option<MailboxPosition>, StoreError> {
+    opt(
+        c,
+        "SELECT uid_validity, last_uid FROM mailbox_positions WHERE mailbox = $1",
+        &[&enc(mailbox)],
+    )
+    .await?
+    .map(|r| position_of(&r))
+    .transpose()
+}
+
+/// Saves a mailbox position by `MailboxPositions`' rule (never back under one UIDVALIDITY),
+/// in one statement, and returns what is saved.
+pub async fn advance_mailbox_position(
+    c: &impl GenericClient,
+    mailbox: &str,
+    p: MailboxPosition,
+) -> Result<MailboxPosition, StoreError> {
+    let row = one(
+        c,
+        "INSERT INTO mailbox_positions AS m (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3)
+         ON CONFLICT (mailbox) DO UPDATE SET
+             last_uid = CASE WHEN m.uid_validity = excluded.uid_validity
+                             THEN GREATEST(m.last_uid, excluded.last_uid)
+                             ELSE excluded.last_uid END,
+             uid_validity = excluded.uid_validity
+         RETURNING uid_validity, last_uid",
+        &[
+            &enc(mailbox),
+            &i64::from(p.uid_validity),
+            &i64::from(p.last_uid),
+        ],
+    )
+    .await?;
+    position_of(&row)
+}
+
+fn position_of(r: &Row) -> Result<MailboxPosition, StoreError> {
+    let (validity, last): (i64, i64) = (get(r, 0)?, get(r, 1)?);
+    let bad = || StoreError::Internal(format!("stored mailbox position {validity}/{last}"));
+    Ok(MailboxPosition {
+        uid_validity: u32::try_from(validity).map_err(|_| bad())?,
+        last_uid: u32::try_from(last).map_err(|_| bad())?,
+    })
 }

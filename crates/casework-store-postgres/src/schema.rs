@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -308,6 +308,16 @@ CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);
 const V8: &str = r#"
 CREATE INDEX events_by_message_id ON events ((body->>'message_id'), case_number)
     WHERE kind IN ('email_received', 'email_queued');
+"#;
+
+/// v9: how far each IMAP mailbox has been read (#13): its UIDVALIDITY and the last UID
+/// taken, saved after the messages are committed.
+const V9: &str = r#"
+CREATE TABLE mailbox_positions (
+    mailbox      text PRIMARY KEY,
+    uid_validity bigint NOT NULL,
+    last_uid     bigint NOT NULL
+);
 "#;
 
 /// What a database holds.

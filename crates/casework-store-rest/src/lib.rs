@@ -17,16 +17,16 @@ use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
-use casework_core::ports::Webhooks;
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
     QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
     Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
+use casework_core::ports::{MailboxPosition, MailboxPositions, Webhooks};
 use casework_core::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases, ListCases,
-    MessageIdCases, Once, PREFIX, Revoke, Similar,
+    AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases,
+    ListCases, MailboxKey, MessageIdCases, Once, PREFIX, Revoke, Similar,
 };
 use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
 use jiff::Timestamp;
@@ -676,6 +676,34 @@ impl Webhooks for RestStore {
         let path = format!("/webhook-deliveries/{}/redeliver", segment(&id));
         // queuing again at the same time twice is the same state: safe to repeat
         self.call(Method::POST, &path, Some(&Revoke { at: now }), Retry::Safe)
+            .await
+    }
+}
+
+#[async_trait]
+impl MailboxPositions for RestStore {
+    async fn mailbox_position(
+        &self,
+        mailbox: String,
+    ) -> Result<Option<MailboxPosition>, StoreError> {
+        let body = MailboxKey { mailbox };
+        self.call(
+            Method::POST,
+            "/mailboxes/position",
+            Some(&body),
+            Retry::Safe,
+        )
+        .await
+    }
+
+    async fn advance_mailbox_position(
+        &self,
+        mailbox: String,
+        position: MailboxPosition,
+    ) -> Result<MailboxPosition, StoreError> {
+        // saving the same position again changes nothing, so it is safe to repeat
+        let body = AdvanceMailbox { mailbox, position };
+        self.call(Method::POST, "/mailboxes/advance", Some(&body), Retry::Safe)
             .await
     }
 }

@@ -38,6 +38,7 @@ macro_rules! remote_suite {
         casework_store_conformance::outbox_suite!($make);
         casework_store_conformance::diagnostics_suite!($make);
         casework_store_conformance::quarantine_suite!($make);
+        casework_store_conformance::mailbox_suite!($make);
         casework_store_conformance::service_suite!($make);
         casework_store_conformance::inbound_suite!($make);
     };

@@ -14,7 +14,8 @@ use casework_core::ports::{
     Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::ports::{
-    CaseRecord, Imported, Quarantine, QuarantineEntry, QuarantinedMessage, StoreTransfer,
+    CaseRecord, Imported, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,
+    QuarantinedMessage, StoreTransfer,
 };
 use jiff::Timestamp;
 
@@ -318,6 +319,26 @@ impl Quarantine for SqliteStore {
 
     async fn quarantine_remove(&self, id: String) -> Result<(), StoreError> {
         self.write(move |c| sql::quarantine_remove(c, &id)).await
+    }
+}
+
+/// How far each IMAP mailbox has been read.
+#[async_trait]
+impl MailboxPositions for SqliteStore {
+    async fn mailbox_position(
+        &self,
+        mailbox: String,
+    ) -> Result<Option<MailboxPosition>, StoreError> {
+        self.read(move |c| sql::mailbox_position(c, &mailbox)).await
+    }
+
+    async fn advance_mailbox_position(
+        &self,
+        mailbox: String,
+        position: MailboxPosition,
+    ) -> Result<MailboxPosition, StoreError> {
+        self.write(move |c| sql::advance_mailbox_position(c, &mailbox, position))
+            .await
     }
 }
 

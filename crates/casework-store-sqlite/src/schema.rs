@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     sql(V12),
     sql(V13),
     sql(V14),
+    sql(V15),
 ];
 
 /// The schema version this build writes.
@@ -460,6 +461,16 @@ const V14: &str = r#"
 CREATE INDEX events_by_message_id
     ON events (json_extract(body, '$.message_id'), case_number)
     WHERE kind IN ('email_received', 'email_queued');
+"#;
+
+/// v15: how far each IMAP mailbox has been read (#13): its UIDVALIDITY and the last UID
+/// taken, saved after the messages are committed.
+const V15: &str = r#"
+CREATE TABLE mailbox_positions (
+    mailbox      TEXT PRIMARY KEY,
+    uid_validity INTEGER NOT NULL,
+    last_uid     INTEGER NOT NULL
+) STRICT;
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -11,10 +11,10 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery,
-    ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope, SearchHit,
-    SearchQuery, Session, SignInLink, StatusCount, StoreError, StoreStats, check_history,
-    key_reused, plan_import, priority_rank, updated_key,
+    Imported, MailboxPosition, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase,
+    ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope,
+    SearchHit, SearchQuery, Session, SignInLink, StatusCount, StoreError, StoreStats,
+    check_history, key_reused, plan_import, priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
@@ -2188,6 +2188,53 @@ pub fn quarantine_remove(conn: &Connection, id: &str) -> Result<(), StoreError> 
         return Err(StoreError::NotFound(format!("quarantined message {id}")));
     }
     Ok(())
+}
+
+/// The saved position of an IMAP mailbox.
+pub fn mailbox_position(
+    conn: &Connection,
+    mailbox: &str,
+) -> Result<Option<MailboxPosition>, StoreError> {
+    conn.query_row(
+        "SELECT uid_validity, last_uid FROM mailbox_positions WHERE mailbox = ?1",
+        [mailbox],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    )
+    .optional()
+    .map_err(map_err)?
+    .map(position_of)
+    .transpose()
+}
+
+/// Saves a mailbox position by `MailboxPositions`' rule (never back under one UIDVALIDITY),
+/// in one statement, and returns what is saved.
+pub fn advance_mailbox_position(
+    conn: &Connection,
+    mailbox: &str,
+    p: MailboxPosition,
+) -> Result<MailboxPosition, StoreError> {
+    let saved = conn
+        .query_row(
+            "INSERT INTO mailbox_positions (mailbox, uid_validity, last_uid) VALUES (?1, ?2, ?3)
+             ON CONFLICT (mailbox) DO UPDATE SET
+                 last_uid = CASE WHEN uid_validity = excluded.uid_validity
+                                 THEN max(last_uid, excluded.last_uid)
+                                 ELSE excluded.last_uid END,
+                 uid_validity = excluded.uid_validity
+             RETURNING uid_validity, last_uid",
+            rusqlite::params![mailbox, i64::from(p.uid_validity), i64::from(p.last_uid)],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .map_err(map_err)?;
+    position_of(saved)
+}
+
+fn position_of((validity, last): (i64, i64)) -> Result<MailboxPosition, StoreError> {
+    let bad = || StoreError::Internal(format!("stored mailbox position {validity}/{last}"));
+    Ok(MailboxPosition {
+        uid_validity: u32::try_from(validity).map_err(|_| bad())?,
+        last_uid: u32::try_from(last).map_err(|_| bad())?,
+    })
 }
 
 #[cfg(test)]

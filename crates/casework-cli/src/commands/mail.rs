@@ -54,6 +54,13 @@ async fn fetch(cx: &Ctx<'_>, url: &str) -> Result<u8, Failure> {
         for left in &report.left {
             outln!("  left UID {}: {}", left.uid, left.reason);
         }
+        if let Some(change) = &report.uid_validity_changed {
+            outln!(
+                "  the mailbox's UIDVALIDITY changed from {} to {}: read again from its start",
+                change.from,
+                change.to
+            );
+        }
     }
     Ok(0)
 }

@@ -47,7 +47,7 @@ pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
 ///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
-///     Quarantine, Webhooks);
+///     Quarantine, Webhooks, MailboxPositions);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -285,6 +285,17 @@ macro_rules! delegate_store {
             }
             async fn quarantine_remove(&self, id: String) -> ::std::result::Result<(), $crate::ports::StoreError> {
                 $crate::ports::Quarantine::quarantine_remove(&self.$field, id).await
+            }
+        }
+    };
+    (@one MailboxPositions, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::MailboxPositions for $ty {
+            async fn mailbox_position(&self, mailbox: String) -> ::std::result::Result<Option<$crate::ports::MailboxPosition>, $crate::ports::StoreError> {
+                $crate::ports::MailboxPositions::mailbox_position(&self.$field, mailbox).await
+            }
+            async fn advance_mailbox_position(&self, mailbox: String, position: $crate::ports::MailboxPosition) -> ::std::result::Result<$crate::ports::MailboxPosition, $crate::ports::StoreError> {
+                $crate::ports::MailboxPositions::advance_mailbox_position(&self.$field, mailbox, position).await
             }
         }
     };

@@ -11,7 +11,8 @@
 //! - [`ChangeFeed`] (`feed.rs`) — every committed event at a global position;
 //! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins;
 //! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole;
-//! - [`Webhooks`] (`webhooks.rs`) — webhook endpoints and the deliveries commits write.
+//! - [`Webhooks`] (`webhooks.rs`) — webhook endpoints and the deliveries commits write;
+//! - [`MailboxPositions`] (`mailbox.rs`) — how far each IMAP mailbox has been read.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -36,6 +37,7 @@ pub mod directory;
 pub mod feed;
 pub mod knowledge;
 pub mod mail_parser;
+pub mod mailbox;
 pub mod mailer;
 pub mod outbox;
 pub mod page;
@@ -55,6 +57,7 @@ pub use directory::Directory;
 pub use feed::{ChangeFeed, FeedEntry};
 pub use knowledge::Knowledge;
 pub use mail_parser::MailParser;
+pub use mailbox::{MailboxPosition, MailboxPositions};
 pub use mailer::{MailError, Mailer};
 pub use outbox::{DeliveryOutcome, OutboxQueue};
 pub use page::{
@@ -133,6 +136,7 @@ pub trait CaseStore:
     + Sessions
     + Quarantine
     + Webhooks
+    + MailboxPositions
 {
 }
 
@@ -148,6 +152,7 @@ impl<T> CaseStore for T where
         + Sessions
         + Quarantine
         + Webhooks
+        + MailboxPositions
         + ?Sized
 {
 }
@@ -265,6 +270,12 @@ mod mock {
             async fn webhook_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError>;
             async fn webhook_finish(&self, id: String, worker: String, now: Timestamp, outcome: DeliveryOutcome, response_status: Option<u16>) -> Result<WebhookDelivery, StoreError>;
             async fn webhook_redeliver(&self, id: String, now: Timestamp) -> Result<WebhookDelivery, StoreError>;
+        }
+
+        #[async_trait]
+        impl MailboxPositions for CaseStore {
+            async fn mailbox_position(&self, mailbox: String) -> Result<Option<MailboxPosition>, StoreError>;
+            async fn advance_mailbox_position(&self, mailbox: String, position: MailboxPosition) -> Result<MailboxPosition, StoreError>;
         }
     }
 }

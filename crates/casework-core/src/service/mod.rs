@@ -10,7 +10,7 @@
 //! [`crate::delivery`]), `inbound.rs` (taking inbound email), `feed.rs` (the change feed),
 //! `diagnostics.rs` (`casework doctor`), `storage.rs` (the storage protocol's handle, for
 //! principals with the `store` permission) and `transfer.rs` (`casework store copy`, with
-//! the same permission).
+//! the same permission), `mailbox.rs` (how far the IMAP poller has read each mailbox).
 
 mod cases;
 mod diagnostics;
@@ -18,6 +18,7 @@ mod directory;
 mod feed;
 mod inbound;
 mod knowledge;
+mod mailbox;
 mod notify;
 mod outbox;
 mod quarantine;

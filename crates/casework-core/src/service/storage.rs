@@ -17,12 +17,13 @@ use crate::event::Event;
 use crate::ids::CaseNumber;
 use crate::model::{Actor, ApiToken, Article, Case, Defect, OutboxMessage, OutboxStatus, Person};
 use crate::ports::{
-    CaseStore, Clock, Commit, Page, QuarantineEntry, QuarantinedMessage, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError, StoreStats,
+    CaseStore, Clock, Commit, MailboxPosition, Page, QuarantineEntry, QuarantinedMessage,
+    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError,
+    StoreStats,
 };
 use crate::protocol::{
-    AddArticle, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases, MessageIdCases,
-    Revoke, Similar, verify_commit, verify_open,
+    AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases,
+    MailboxKey, MessageIdCases, Revoke, Similar, verify_commit, verify_open,
 };
 
 /// The whole store, for a principal with the `store` permission: what the storage protocol
@@ -348,6 +349,24 @@ impl StoreAccess {
     /// `GET /store/v1/quarantine/{id}`.
     pub async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {
         self.store.quarantine_get(id).await
+    }
+
+    /// `POST /store/v1/mailboxes/position`.
+    pub async fn mailbox_position(
+        &self,
+        b: MailboxKey,
+    ) -> Result<Option<MailboxPosition>, StoreError> {
+        self.store.mailbox_position(b.mailbox).await
+    }
+
+    /// `POST /store/v1/mailboxes/advance`.
+    pub async fn advance_mailbox_position(
+        &self,
+        b: AdvanceMailbox,
+    ) -> Result<MailboxPosition, StoreError> {
+        self.store
+            .advance_mailbox_position(b.mailbox, b.position)
+            .await
     }
 
     /// `DELETE /store/v1/quarantine/{id}`.

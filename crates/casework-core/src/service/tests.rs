@@ -463,3 +463,37 @@ fn delivery_claims_until_now_plus_the_lease_and_a_lost_claim_is_not_an_error() {
     ));
     assert!(refused.is_err());
 }
+
+#[test]
+fn mailbox_positions_are_for_whom_may_hand_casework_mail() {
+    use crate::ports::MailboxPosition;
+    let at = MailboxPosition {
+        uid_validity: 7,
+        last_uid: 3,
+    };
+    let mut store = MockCaseStore::new();
+    store
+        .expect_mailbox_position()
+        .times(1)
+        .returning(move |_| Ok(Some(at)));
+    store
+        .expect_advance_mailbox_position()
+        .times(1)
+        .returning(|_, p| Ok(p));
+    let svc = service(store);
+    let key = "imap://desk@mail.example.com:993/INBOX";
+    let poller = Actor::operator("mail");
+    let read = futures::executor::block_on(svc.mailbox_position(&poller, key));
+    assert_eq!(read, Ok(Some(at)));
+    let saved = futures::executor::block_on(svc.save_mailbox_position(&poller, key, at));
+    assert_eq!(saved, Ok(at));
+    // an agent may not move the poller's position (the mock answers once each, so a
+    // refused call that reached the store would fail the test)
+    let refused = futures::executor::block_on(svc.save_mailbox_position(&agent(), key, at));
+    assert_eq!(
+        refused,
+        Err(forbidden(Role::Agent, "save mailbox positions"))
+    );
+    let refused = futures::executor::block_on(svc.mailbox_position(&agent(), key));
+    assert!(refused.is_err());
+}

@@ -530,6 +530,21 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
         ("GET", "/store/v1/quarantine?limit=10", None, 200),
         ("GET", "/store/v1/quarantine/nope", None, 404),
         ("DELETE", "/store/v1/quarantine/nope", None, 404),
+        (
+            "POST",
+            "/store/v1/mailboxes/position",
+            Some(json!({"mailbox": "imap://desk@127.0.0.1:143/INBOX"})),
+            200,
+        ),
+        (
+            "POST",
+            "/store/v1/mailboxes/advance",
+            Some(json!({
+                "mailbox": "imap://desk@127.0.0.1:143/INBOX",
+                "position": {"uid_validity": 7, "last_uid": 3}
+            })),
+            200,
+        ),
         ("GET", "/store/v1/webhooks", None, 200),
         (
             "POST",
@@ -675,7 +690,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 42) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 44) * 8);
 }
 
 #[tokio::test]

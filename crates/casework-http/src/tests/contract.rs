@@ -61,6 +61,8 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/cases/query"),
     ("post", "/store/v1/cases/latest"),
     ("post", "/store/v1/cases/by-message-id"),
+    ("post", "/store/v1/mailboxes/position"),
+    ("post", "/store/v1/mailboxes/advance"),
     ("get", "/store/v1/cases/{n}"),
     ("post", "/store/v1/cases/{n}/commits"),
     ("get", "/store/v1/cases/{n}/history"),

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod feed;
 pub mod inbound;
 pub mod knowledge;
+pub mod mailbox;
 pub mod outbox;
 pub mod quarantine;
 pub mod reports;
