@@ -57,7 +57,8 @@ fn write_section(name: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest` or `feed`
+/// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest`, `feed`,
+/// `import` or `mail`
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
@@ -68,8 +69,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("feed") => feed(),
         Some("import") => import(),
         Some("webhooks") => webhooks(),
+        Some("mail") => mail(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail"
         ),
     }
 }
@@ -111,6 +113,29 @@ fn feed() -> Result<()> {
     );
     print!("{body}");
     write_section("feed", &body)
+}
+
+/// Inbound mail: 10,000 messages from a Maildir through the ingestion pipeline into SQLite,
+/// against parsing alone with the same parser in the same run.
+fn mail() -> Result<()> {
+    build_release(&["casework-bench"])?;
+    let table = bench_tool(
+        &["mail", "--messages", "10000"],
+        &workspace_root().join("target/bench"),
+    )?;
+    let body = format!(
+        "## Inbound mail\n\n\
+         Command: `cargo xtask bench mail` — {} on {} (release build; a generated Maildir of \
+         realistic messages, read into memory before each run; ingestion is \
+         `CaseService::ingest_or_keep`, what `mail ingest`, the IMAP poller and the webhook \
+         call: parse, thread, decide, commit, into a fresh SQLite file in its default durable \
+         mode, with the default workflow file, so its per-sender limit keeps some of a busy \
+         sender's mail in the quarantine).\n\n{table}",
+        today(),
+        machine()
+    );
+    print!("{body}");
+    write_section("mail", &body)
 }
 
 /// `casework import` (NDJSON with opening events; Zendesk and Salesforce) against a raw

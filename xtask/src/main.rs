@@ -15,6 +15,8 @@
 //! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
 //! - `cargo xtask bench import` — `casework import` (NDJSON, Zendesk, Salesforce) against a
 //!   raw rusqlite loop writing the same rows.
+//! - `cargo xtask bench mail` — 10,000 messages from a Maildir through the ingestion
+//!   pipeline into SQLite, against parse-only with the same parser.
 //! - `cargo xtask screenshots` — runs the browser test (headless Chromium) and writes its
 //!   screenshots, shrunk with pngquant, to `docs/screenshots/` for the README.
 

@@ -1,14 +1,21 @@
-//! The inbound mail baseline: a Maildir of realistic messages (plain and HTML-only mail,
+//! Inbound mail: a Maildir of realistic messages (plain and HTML-only mail,
 //! multipart/alternative, replies with quoted history, attachments of varied size,
-//! non-ASCII names and subjects, some auto-replies), and parse-only throughput over it with
-//! the same parser the ingestion pipeline uses. `cargo xtask bench mail` will measure
-//! ingestion against this figure in the same run.
+//! non-ASCII names and subjects, some auto-replies), ingested through the real pipeline
+//! (`CaseService::ingest_or_keep`: parse, thread, decide, commit) into a fresh SQLite store
+//! in its default durable mode, against parsing alone with the same parser in the same run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use casework_mail::inbound::{InboundLimits, parse_message};
+use casework_core::model::Actor;
+use casework_core::ports::{CaseStore, RandomIds, SystemClock};
+use casework_core::service::Intake;
+use casework_core::{CaseService, Templates, WorkflowConfig};
+use casework_mail::inbound::{InboundLimits, Parser, parse_message};
+use casework_store_sqlite::SqliteStore;
 
 use crate::synth::{Generator, Rng};
 
@@ -149,7 +156,7 @@ fn message(g: &Generator, rng: &mut Rng, i: u64) -> String {
 }
 
 /// Writes `n` messages into `dir` as a Maildir (`cur/`, `new/`, `tmp/`); returns the files.
-pub fn maildir(dir: &Path, n: u64) -> Result<Vec<PathBuf>> {
+pub fn maildir_of(dir: &Path, n: u64) -> Result<Vec<PathBuf>> {
     let g = Generator::new()?;
     let mut rng = Rng::new(1027);
     for sub in ["cur", "new", "tmp"] {
@@ -165,13 +172,31 @@ pub fn maildir(dir: &Path, n: u64) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Parses every message of the Maildir, read into memory first so only parsing is timed.
-/// Returns a report line: messages, bytes, messages/s, MiB/s.
-pub fn parse_only(files: &[PathBuf]) -> Result<String> {
-    let raw: Vec<Vec<u8>> = files
+/// The messages of the Maildir, read into memory so only the work is timed.
+fn read_all(files: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    files
         .iter()
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// What parsing alone did.
+pub struct ParseFigures {
+    /// Messages parsed.
+    pub messages: usize,
+    /// Their bytes.
+    pub bytes: usize,
+    /// Attachments found.
+    pub attachments: usize,
+    /// Messages the parser refused.
+    pub refused: usize,
+    /// Seconds taken.
+    pub secs: f64,
+}
+
+/// Parses every message of the Maildir, read into memory first so only parsing is timed.
+pub fn parse_only(files: &[PathBuf]) -> Result<ParseFigures> {
+    let raw = read_all(files)?;
     let bytes: usize = raw.iter().map(Vec::len).sum();
     let limits = InboundLimits::default();
     let start = Instant::now();
@@ -183,14 +208,114 @@ pub fn parse_only(files: &[PathBuf]) -> Result<String> {
             Err(_) => refused += 1,
         }
     }
-    let secs = start.elapsed().as_secs_f64();
-    Ok(format!(
-        "parse-only: {} messages, {:.1} MiB, {} attachments, {} refused: {:.0} messages/s, {:.1} MiB/s",
-        raw.len(),
-        bytes as f64 / 1_048_576.0,
+    Ok(ParseFigures {
+        messages: raw.len(),
+        bytes,
         attachments,
         refused,
-        raw.len() as f64 / secs,
-        bytes as f64 / 1_048_576.0 / secs
+        secs: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// What ingesting did.
+pub struct IngestFigures {
+    /// Messages that opened a case.
+    pub opened: usize,
+    /// Messages added to a case.
+    pub added: usize,
+    /// Messages kept in the quarantine (auto-replies answering no case, a sender's storm).
+    pub kept: usize,
+    /// Seconds taken.
+    pub secs: f64,
+}
+
+/// Ingests every message of the Maildir through the real pipeline into a fresh SQLite
+/// store at `db` (default durable mode), `writers` messages at a time (1: one after
+/// another, as `mail ingest` from an MTA or the IMAP poller does), read into memory first.
+pub async fn ingest(files: &[PathBuf], db: &Path, writers: usize) -> Result<IngestFigures> {
+    let raw = Arc::new(read_all(files)?);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store: Arc<dyn CaseStore> = Arc::new(SqliteStore::open_url(&format!(
+        "sqlite://{}",
+        db.display()
+    ))?);
+    let service = CaseService::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds::new()),
+        Arc::new(WorkflowConfig::default_config()),
+        Arc::new(Templates::embedded()?),
+    )
+    .with_mail_parser(Arc::new(Parser::default()));
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers.max(1))
+        .map(|_| {
+            let (service, raw, next) = (service.clone(), raw.clone(), next.clone());
+            tokio::spawn(async move {
+                let mail = Actor::operator("mail");
+                let (mut opened, mut added, mut kept) = (0, 0, 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(m) = raw.get(i) else { break };
+                    match service.ingest_or_keep(&mail, "ingest", m).await? {
+                        Intake::Taken(got) if got.created => opened += 1,
+                        Intake::Taken(_) => added += 1,
+                        Intake::Quarantined(_) => kept += 1,
+                    }
+                }
+                anyhow::Ok((opened, added, kept))
+            })
+        })
+        .collect();
+    let mut figures = IngestFigures {
+        opened: 0,
+        added: 0,
+        kept: 0,
+        secs: 0.0,
+    };
+    for t in tasks {
+        let (opened, added, kept) = t.await??;
+        figures.opened += opened;
+        figures.added += added;
+        figures.kept += kept;
+    }
+    figures.secs = start.elapsed().as_secs_f64();
+    Ok(figures)
+}
+
+/// The whole scenario: the Maildir, parse-only, then ingestion with one writer and with
+/// four; a Markdown table with each rate and its ratio to parse-only.
+pub async fn run(dir: &Path, messages: u64) -> Result<String> {
+    let maildir = dir.join("maildir");
+    let _ = std::fs::remove_dir_all(&maildir);
+    let files = maildir_of(&maildir, messages)?;
+    let parse = parse_only(&files)?;
+    let parse_rate = parse.messages as f64 / parse.secs;
+    let mut rows = format!(
+        "| parse-only (`casework_mail::inbound::parse_message`, the pipeline's parser) | {} | {parse_rate:.0}/s | — |\n",
+        parse.messages
+    );
+    for writers in [1, 4] {
+        let got = ingest(&files, &dir.join(format!("mail-{writers}.db")), writers).await?;
+        let n = got.opened + got.added + got.kept;
+        let rate = n as f64 / got.secs;
+        rows.push_str(&format!(
+            "| `ingest_or_keep` into SQLite, {writers} at a time ({} opened, {} added, {} kept) | {n} | {rate:.0}/s | **{:.2}×** parse-only |\n",
+            got.opened,
+            got.added,
+            got.kept,
+            rate / parse_rate
+        ));
+    }
+    Ok(format!(
+        "### {} messages ({:.1} MiB, {} attachments, {} refused by the parser)\n\n\
+         | Run | Messages | Rate | Ratio |\n|---|---|---|---|\n{rows}",
+        parse.messages,
+        parse.bytes as f64 / 1_048_576.0,
+        parse.attachments,
+        parse.refused
     ))
 }

@@ -97,12 +97,10 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some("mail") => {
-            // The inbound baseline: parse-only throughput over a generated Maildir.
+            // Ingestion through the real pipeline against parse-only, over one Maildir.
             let messages = number(&args, "--messages", 10000)?;
-            let dir = dir(&args)?.join("maildir");
-            let _ = std::fs::remove_dir_all(&dir);
-            let files = mail::maildir(&dir, messages)?;
-            println!("{}", mail::parse_only(&files)?);
+            let dir = dir(&args)?;
+            println!("{}", mail::run(&dir, messages).await?);
             Ok(())
         }
         Some("raw-create") => {
