@@ -20,6 +20,24 @@ pub const MAX_CLAUSES: usize = 16;
 /// Most words a phrase keeps.
 pub const MAX_PHRASE_WORDS: usize = 16;
 
+/// The bound that keeps a query's cost to its page rather than to its matches, the same in
+/// every store (docs/architecture.md, "Search at scale"):
+///
+/// - a clause matched by at most this many index rows (passages) is *rare*: its matches are
+///   read whole, and it ranks; one matched by more is *common*: it is checked per candidate
+///   document, and filters without ranking;
+/// - search ranks only the documents of the rarest clause's newest `CANDIDATES` matching
+///   rows, so a query of common words ranks a bounded set of recent documents;
+/// - the case list reads a clause's matches whole when there are at most [`LIST_WHOLE`] of
+///   them, and with only clauses matched more often walks the cases in the page's order,
+///   checking each, until the page is full.
+pub const CANDIDATES: u64 = 2_000;
+
+/// The case list's bound (see [`CANDIDATES`]): a clause matched by at most this many index
+/// rows is read whole, which costs about as much as walking the cases while checking a word
+/// found in a few percent of them (each check is a lookup per passage of the case).
+pub const LIST_WHOLE: u64 = 20_000;
+
 /// One thing a document must (or, excluded, must not) hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Clause {

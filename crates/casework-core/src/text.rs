@@ -39,12 +39,16 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
 /// tokenizer (the original Porter stemmer, which agrees with this one on common support
 /// words: the judged relevance set checks both).
 pub fn normalize(word: &str) -> String {
+    STEMMER.stem(&fold(word)).into_owned()
+}
+
+/// A word with its diacritics folded (`müller` to `muller`), not stemmed: as a prefix is
+/// looked up among an index's words.
+pub fn fold(word: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    let folded: String = word
-        .nfd()
+    word.nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .collect();
-    STEMMER.stem(&folded).into_owned()
+        .collect()
 }
 
 static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> =

@@ -162,6 +162,7 @@ macro_rules! case_queries_suite {
             search_ranks_a_fixed_corpus,
             search_honours_kind_and_limit,
             search_finds_the_judged_set,
+            common_words_list_every_match_and_search_the_newest,
             hostile_query_syntax_is_text,
             internal_text_is_never_matched_for_a_customer,
             a_customer_list_query_matches_only_visible_text,

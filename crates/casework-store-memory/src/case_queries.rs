@@ -1,6 +1,8 @@
 //! Case queries in memory: filters over every case, and BM25 over passages built on the
 //! fly for each query, with the SQLite store's parameters and per-document aggregation.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use casework_core::event::EventKind;
 use casework_core::ids::{CaseNumber, EmailAddress};
@@ -194,6 +196,74 @@ fn bm25(
     out
 }
 
+/// Search by the rule every store follows ([`query::CANDIDATES`]): the candidates are the
+/// documents of the rarest clause's newest matching passages (here: the last in the
+/// index's order), every other clause is checked on them, and they rank by the BM25 of the
+/// rare clauses, then newest first.
+fn search_bounded(
+    index: &Index,
+    q: &query::Query,
+    kind: Option<RefKind>,
+    limit: u32,
+) -> Vec<SearchHit> {
+    let counts: Vec<u64> = q
+        .required
+        .iter()
+        .map(|c| index.passage_frequency(c))
+        .collect();
+    let Some(driver) = (0..counts.len()).min_by_key(|i| counts[*i]) else {
+        return Vec::new();
+    };
+    // document -> its newest passage matching the driver, among the newest CANDIDATES
+    let mut newest: HashMap<usize, usize> = HashMap::new();
+    let mut taken = 0;
+    for (i, (doc, words)) in index.passages.iter().enumerate().rev() {
+        if taken == query::CANDIDATES {
+            break;
+        }
+        if kind.is_none_or(|k| k == index.docs[*doc].kind)
+            && occurrences(words, &q.required[driver]) > 0
+        {
+            newest.entry(*doc).or_insert(i);
+            taken += 1;
+        }
+    }
+    let holds = |doc: usize, c: &Clause| {
+        index
+            .passages
+            .iter()
+            .any(|(d, words)| *d == doc && occurrences(words, c) > 0)
+    };
+    newest.retain(|doc, _| {
+        q.required.iter().all(|c| holds(*doc, c)) && !q.excluded.iter().any(|c| holds(*doc, c))
+    });
+    let rare: Vec<Clause> = q
+        .required
+        .iter()
+        .zip(&counts)
+        .filter(|(_, n)| **n <= query::CANDIDATES)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let scores: HashMap<usize, f64> = bm25(index, &rare, false, |i, _| newest.contains_key(&i))
+        .into_iter()
+        .collect();
+    let mut found: Vec<(usize, f64, usize)> = newest
+        .iter()
+        .map(|(doc, at)| (*doc, scores.get(doc).copied().unwrap_or(0.0), *at))
+        .collect();
+    found.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)));
+    found
+        .into_iter()
+        .take(limit as usize)
+        .map(|(i, score, _)| SearchHit {
+            kind: index.docs[i].kind,
+            reference: index.docs[i].reference.clone(),
+            title: index.docs[i].title.clone(),
+            score,
+        })
+        .collect()
+}
+
 fn ranked(docs: &[Doc], scored: Vec<(usize, f64)>, limit: u32) -> Vec<SearchHit> {
     let mut hits: Vec<SearchHit> = scored
         .into_iter()
@@ -352,17 +422,7 @@ impl CaseQueries for MemoryStore {
         let inner = self.lock();
         let index = inner.index(&query.scope);
         let q = query::parse(&query.text).normalized();
-        let excluded: Vec<bool> = (0..index.docs.len())
-            .map(|i| {
-                index.passages.iter().any(|(d, words)| {
-                    *d == i && q.excluded.iter().any(|c| occurrences(words, c) > 0)
-                })
-            })
-            .collect();
-        let scored = bm25(&index, &q.required, true, |i, d| {
-            !excluded[i] && query.kind.is_none_or(|k| k == d.kind)
-        });
-        Ok(ranked(&index.docs, scored, query.limit))
+        Ok(search_bounded(&index, &q, query.kind, query.limit))
     }
 
     async fn similar(

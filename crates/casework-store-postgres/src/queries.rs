@@ -46,27 +46,83 @@ impl Sql {
     }
 }
 
-/// The search rows `scope` may read that match tsquery `$q`, as `(kind, doc, tsv)`.
+/// The search rows `scope` may read that match tsquery `$q`, as `(kind, doc, seq, tsv)`.
 fn scope_rows(sql: &mut Sql, scope: &Scope, q: &str) -> String {
     match scope {
         Scope::Staff => format!(
-            "SELECT kind, doc, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
-             UNION ALL SELECT kind, doc, tsv FROM search_internal WHERE tsv @@ {q}::text::tsquery"
+            "SELECT kind, doc, seq, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
+             UNION ALL SELECT kind, doc, seq, tsv FROM search_internal
+             WHERE tsv @@ {q}::text::tsquery"
         ),
         Scope::Customer(email) => {
             let c = sql.param(enc(email.as_str()).into_owned());
             format!(
-                "SELECT kind, doc, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
+                "SELECT kind, doc, seq, tsv FROM search_public WHERE tsv @@ {q}::text::tsquery
                  AND (kind = 'article' OR customer = {c})"
             )
         }
     }
 }
 
+/// An SQL condition: document (`{kind}`, `{doc}`, SQL expressions) has a row the scope may
+/// read matching tsquery `$q`. The document's rows are found by their key and each tested,
+/// so the check costs the document's rows, not the query's matches.
+fn doc_has(scope: &Scope, q: &str, kind: &str, doc: &str) -> String {
+    let one = |table: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM {table} x WHERE x.kind = {kind} AND x.doc = {doc}
+             AND x.tsv @@ {q}::text::tsquery)"
+        )
+    };
+    match scope {
+        // a customer's candidates are already theirs (or articles)
+        Scope::Customer(_) => one("search_public"),
+        Scope::Staff => format!("({} OR {})", one("search_public"), one("search_internal")),
+    }
+}
+
+/// How many rows the scope may read match each clause, counted up to one more than `cap`
+/// (so a common clause costs no more to tell than a rare one), in one statement for all the
+/// clauses.
+async fn clause_counts(
+    c: &impl GenericClient,
+    scope: &Scope,
+    clauses: &[&query::Clause],
+    lexemes: Lexemes,
+    cap: u64,
+) -> Result<Vec<u64>, StoreError> {
+    if clauses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::default();
+    let queries: Vec<String> = clauses
+        .iter()
+        .map(|cl| tsquery(std::slice::from_ref(*cl), false, lexemes))
+        .collect();
+    let qs = sql.param(queries);
+    let cap = sql.param(cap as i64 + 1);
+    let source = scope_rows(&mut sql, scope, "u.q");
+    let text = format!(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM ({source}) r LIMIT {cap}) x)
+         FROM unnest({qs}::text[]) WITH ORDINALITY AS u(q, i) ORDER BY u.i"
+    );
+    let found = rows(c, &text, &sql.refs()).await?;
+    found
+        .iter()
+        .map(|r| get::<i64>(r, 0).map(|n| n as u64))
+        .collect()
+}
+
 /// The list query: cases after the cursor (and up to `upto`, in number order), filtered, in
 /// the page's order,
 /// each with whether it is settled (see [`list_cases`]) and its settling point.
-fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexemes) -> Sql {
+fn list_sql(
+    f: &CaseFilter,
+    page: &PageRequest,
+    upto: Option<i64>,
+    lexemes: Lexemes,
+    rare: &[bool],
+) -> Sql {
     let mut sql = Sql::default();
     let mut text = "SELECT state, settled_after < pg_snapshot_xmin(pg_current_snapshot()),
                 settled_after::text
@@ -128,22 +184,27 @@ fn list_sql(f: &CaseFilter, page: &PageRequest, upto: Option<i64>, lexemes: Lexe
             Some(e) => Scope::Customer(e.clone()),
             None => Scope::Staff,
         };
-        if !q.required.is_empty() {
-            let any = sql.param(tsquery(&q.required, false, lexemes));
-            let every = sql.param(tsquery(&q.required, true, lexemes));
-            let source = scope_rows(&mut sql, &scope, &any);
-            text.push_str(&format!(
-                " AND number IN (SELECT doc FROM ({source}) r WHERE kind = 'case'
-                   GROUP BY doc HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery)"
-            ));
+        // a rare clause's cases are read whole; a common one is checked per case as the
+        // cases are walked in the page's order, so the walk stops with the page
+        let mut probes = String::new();
+        let clauses = q
+            .required
+            .iter()
+            .map(|c| (c, ""))
+            .chain(q.excluded.iter().map(|c| (c, "NOT ")));
+        for ((c, not), rare) in clauses.zip(rare) {
+            let p = sql.param(tsquery(std::slice::from_ref(c), false, lexemes));
+            if *rare {
+                let source = scope_rows(&mut sql, &scope, &p);
+                text.push_str(&format!(
+                    " AND number {not}IN (SELECT doc FROM ({source}) r WHERE kind = 'case')"
+                ));
+            } else {
+                let has = doc_has(&scope, &p, "'case'", "cases.number");
+                probes.push_str(&format!(" AND {not}{has}"));
+            }
         }
-        if !q.excluded.is_empty() {
-            let not = sql.param(tsquery(&q.excluded, false, lexemes));
-            let source = scope_rows(&mut sql, &scope, &not);
-            text.push_str(&format!(
-                " AND number NOT IN (SELECT doc FROM ({source}) x WHERE kind = 'case')"
-            ));
-        }
+        text.push_str(&probes);
     }
     match f.reopened {
         Some(true) => text.push_str(" AND reopen_count > 0"),
@@ -213,7 +274,23 @@ pub async fn list_cases(
     page: &PageRequest,
     lexemes: Lexemes,
 ) -> Result<Page<Case>, StoreError> {
-    let sql = list_sql(f, page, None, lexemes);
+    let rare = match &f.q {
+        Some(q) => {
+            let q = query::parse(q);
+            let scope = match &f.customer {
+                Some(e) => Scope::Customer(e.clone()),
+                None => Scope::Staff,
+            };
+            let clauses: Vec<&query::Clause> = q.required.iter().chain(&q.excluded).collect();
+            clause_counts(c, &scope, &clauses, lexemes, query::LIST_WHOLE)
+                .await?
+                .into_iter()
+                .map(|n| n <= query::LIST_WHOLE)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let sql = list_sql(f, page, None, lexemes, &rare);
     let found = rows(c, &sql.text, &sql.refs()).await?;
     if page.order != CaseOrder::Number {
         // the settling below keeps number-order cursors from skipping a case committed
@@ -238,7 +315,7 @@ pub async fn list_cases(
         )
         .await?;
         if get::<bool>(&row, 0)? {
-            let sql = list_sql(f, page, Some(last), lexemes);
+            let sql = list_sql(f, page, Some(last), lexemes, &rare);
             let found = rows(c, &sql.text, &sql.refs()).await?;
             return page_of(&found, page);
         }
@@ -268,31 +345,24 @@ fn page_of(found: &[Row], page: &PageRequest) -> Result<Page<Case>, StoreError> 
     Ok(Page::in_order(items, page))
 }
 
-/// What a ranked query looks for.
+/// What a similar-cases query looks for: any of its terms (all rare, as core chose them).
 struct Ranked<'a> {
     scope: &'a Scope,
-    /// The clauses a document matches.
+    /// The clauses a document matches (any of them).
     terms: &'a [query::Clause],
-    /// Documents holding any of these (in text of the scope) do not count.
-    excluded: &'a [query::Clause],
-    /// Whether a document must match every clause of `terms` (else any).
-    all: bool,
-    kind: Option<RefKind>,
     /// This case does not count.
     exclude: Option<CaseNumber>,
     limit: u32,
     lexemes: Lexemes,
 }
 
-/// Ranks the documents of the scope matching any clause (every clause when `all`), best
-/// first: the sum over a document's rows of `ts_rank`, titles weighing most.
+/// Ranks the documents of the scope matching any clause, best first: the sum over a
+/// document's rows of `ts_rank`. Every match is read, so the terms must be rare
+/// ([`text::similar_terms`] bounds them).
 async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>, StoreError> {
     let Ranked {
         scope,
         terms,
-        excluded,
-        all,
-        kind,
         exclude,
         limit,
         lexemes,
@@ -301,38 +371,34 @@ async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>,
     let any = sql.param(tsquery(terms, false, lexemes));
     let source = scope_rows(&mut sql, scope, &any);
     let mut filter = String::from("TRUE");
-    if let Some(k) = kind {
-        let p = sql.param(k.as_str().to_string());
-        filter.push_str(&format!(" AND kind = {p}"));
-    }
     if let Some(n) = exclude {
         let p = sql.param(num(n));
         filter.push_str(&format!(" AND NOT (kind = 'case' AND doc = {p})"));
     }
-    if !excluded.is_empty() {
-        let not = sql.param(tsquery(excluded, false, lexemes));
-        let source = scope_rows(&mut sql, scope, &not);
-        filter.push_str(&format!(
-            " AND (kind, doc) NOT IN (SELECT kind, doc FROM ({source}) x)"
-        ));
-    }
-    let having = if all {
-        let every = sql.param(tsquery(terms, true, lexemes));
-        format!("HAVING casework_tsvector_agg(tsv) @@ {every}::text::tsquery")
-    } else {
-        String::new()
-    };
     let limit = sql.param(i64::from(limit));
+    let inner = format!(
+        "SELECT kind, doc, score, row_number() OVER (ORDER BY score DESC, kind, doc) AS pos
+         FROM (SELECT kind, doc, sum(ts_rank(tsv, {any}::text::tsquery))::float8 AS score
+               FROM ({source}) r WHERE {filter} GROUP BY kind, doc) g
+         ORDER BY pos LIMIT {limit}"
+    );
+    hits(c, &inner, &sql).await
+}
+
+/// The hits of a ranked query `inner` (rows of `kind, doc, score, pos`): each document's
+/// reference and title, in `pos` order.
+async fn hits(
+    c: &impl GenericClient,
+    inner: &str,
+    sql: &Sql,
+) -> Result<Vec<SearchHit>, StoreError> {
     let text = format!(
         "SELECT h.kind, h.doc, h.score, c.state->>'title', a.body->>'title', d.key, d.body->>'title'
-         FROM (SELECT kind, doc, sum(ts_rank(tsv, {any}::text::tsquery))::float8 AS score
-               FROM ({source}) r WHERE {filter}
-               GROUP BY kind, doc {having}
-               ORDER BY score DESC, kind, doc LIMIT {limit}) h
+         FROM ({inner}) h
          LEFT JOIN cases c ON h.kind = 'case' AND c.number = h.doc
          LEFT JOIN articles a ON h.kind = 'article' AND a.id = h.doc
          LEFT JOIN defects d ON h.kind = 'defect' AND d.id = h.doc
-         ORDER BY h.score DESC, h.kind, h.doc"
+         ORDER BY h.pos"
     );
     let found = rows(c, &text, &sql.refs()).await?;
     found
@@ -365,7 +431,13 @@ async fn ranked(c: &impl GenericClient, q: Ranked<'_>) -> Result<Vec<SearchHit>,
         .collect()
 }
 
-/// Ranked search; every term must match somewhere in a document's text.
+/// Ranked search; every clause must match in some row of a document, no excluded one may.
+///
+/// The cost is bounded by [`query::CANDIDATES`], not by the matches, by the rule every
+/// store follows: the candidates are the documents of the rarest clause's newest matching
+/// rows (by document number, then row; all of them when it is rare); every other clause is
+/// checked on them; they are ranked by `ts_rank` of the rare clauses, summed over each
+/// document's rows (a common clause filters but does not rank), then newest first.
 pub async fn search(
     c: &impl GenericClient,
     q: &SearchQuery,
@@ -375,20 +447,71 @@ pub async fn search(
     if parsed.is_empty() {
         return Ok(Vec::new());
     }
-    ranked(
-        c,
-        Ranked {
-            scope: &q.scope,
-            terms: &parsed.required,
-            excluded: &parsed.excluded,
-            all: true,
-            kind: q.kind,
-            exclude: None,
-            limit: q.limit,
-            lexemes,
-        },
-    )
-    .await
+    let scope = &q.scope;
+    let clauses: Vec<&query::Clause> = parsed.required.iter().chain(&parsed.excluded).collect();
+    let counts = clause_counts(c, scope, &clauses, lexemes, query::CANDIDATES).await?;
+    let required = parsed.required.len();
+    let driver = (0..required).min_by_key(|i| counts[*i]).unwrap_or(0);
+    let rare = |i: usize| counts[i] <= query::CANDIDATES;
+    let one = |cl: &query::Clause| tsquery(std::slice::from_ref(cl), false, lexemes);
+    let mut sql = Sql::default();
+    let d = sql.param(one(&parsed.required[driver]));
+    let driver_rows = scope_rows(&mut sql, scope, &d);
+    let mut kind = String::from("TRUE");
+    if let Some(k) = q.kind {
+        let p = sql.param(k.as_str().to_string());
+        kind = format!("kind = {p}");
+    }
+    let cap = sql.param(query::CANDIDATES as i64);
+    let rare_terms: Vec<query::Clause> = (0..required)
+        .filter(|i| rare(*i))
+        .map(|i| parsed.required[i].clone())
+        .collect();
+    let score = if rare_terms.is_empty() {
+        "SELECT NULL::text AS kind, NULL::bigint AS doc, 0.0::float8 AS score WHERE FALSE"
+            .to_string()
+    } else {
+        let r = sql.param(tsquery(&rare_terms, false, lexemes));
+        let source = scope_rows(&mut sql, scope, &r);
+        format!(
+            "SELECT kind, doc, sum(ts_rank(tsv, {r}::text::tsquery))::float8 AS score
+             FROM ({source}) r GROUP BY kind, doc"
+        )
+    };
+    let mut filter = String::new();
+    for (i, cl) in clauses.iter().enumerate() {
+        if i == driver {
+            continue;
+        }
+        let not = if i < required { "" } else { "NOT " };
+        let p = sql.param(one(cl));
+        if rare(i) {
+            let source = scope_rows(&mut sql, scope, &p);
+            filter.push_str(&format!(
+                " AND (c.kind, c.doc) {not}IN (SELECT kind, doc FROM ({source}) x)"
+            ));
+        } else {
+            filter.push_str(&format!(
+                " AND {not}{}",
+                doc_has(scope, &p, "c.kind", "c.doc")
+            ));
+        }
+    }
+    let limit = sql.param(i64::from(q.limit));
+    let inner = format!(
+        "SELECT kind, doc, score, pos FROM (
+           SELECT c.kind, c.doc, COALESCE(s.score, 0.0)::float8 AS score,
+                  row_number() OVER (ORDER BY COALESCE(s.score, 0.0) DESC, c.doc DESC,
+                                     c.newest DESC, c.kind) AS pos
+           FROM (SELECT kind, doc, max(seq) AS newest FROM
+                   (SELECT kind, doc, seq FROM ({driver_rows}) r WHERE {kind}
+                    ORDER BY doc DESC, seq DESC LIMIT {cap}) m
+                 GROUP BY kind, doc) c
+           LEFT JOIN ({score}) s ON s.kind = c.kind AND s.doc = c.doc
+           WHERE TRUE{filter}) h
+         ORDER BY pos LIMIT {limit}"
+    );
+    hits(c, &inner, &sql).await
 }
 
 /// Document frequencies of terms, cached: counting a common term's documents reads its
@@ -530,9 +653,6 @@ pub async fn similar(
         Ranked {
             scope,
             terms: &terms,
-            excluded: &[],
-            all: false,
-            kind: None,
             exclude: Some(n),
             limit,
             lexemes,

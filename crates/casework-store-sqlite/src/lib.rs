@@ -191,6 +191,7 @@ pub struct SqliteStore {
     cache: Option<Arc<CaseCache>>,
     location: Location,
     dfs: Arc<sql::DfCache>,
+    prefixes: Arc<sql::PrefixCache>,
     reindex: Option<Reindexer>,
 }
 
@@ -303,6 +304,7 @@ impl SqliteStore {
                     cache: None,
                     location,
                     dfs: Arc::default(),
+                    prefixes: Arc::default(),
                     reindex: None,
                 })
             }
@@ -345,6 +347,7 @@ impl SqliteStore {
                     })),
                     location,
                     dfs: Arc::default(),
+                    prefixes: Arc::default(),
                     reindex,
                 })
             }

@@ -124,7 +124,9 @@ impl CaseQueries for SqliteStore {
         filter: CaseFilter,
         page: PageRequest,
     ) -> Result<Page<Case>, StoreError> {
-        self.read(move |c| sql::list_cases(c, &filter, &page)).await
+        let prefixes = self.prefixes.clone();
+        self.read(move |c| sql::list_cases(c, &prefixes, &filter, &page))
+            .await
     }
 
     async fn latest_cases_of(
@@ -146,7 +148,8 @@ impl CaseQueries for SqliteStore {
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        self.read(move |c| sql::search(c, &query)).await
+        let prefixes = self.prefixes.clone();
+        self.read(move |c| sql::search(c, &prefixes, &query)).await
     }
 
     async fn similar(

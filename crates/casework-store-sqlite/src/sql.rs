@@ -388,10 +388,46 @@ pub fn reindex_state(conn: &Connection) -> Result<Option<ReindexProgress>, Store
         .map_err(map_err)
 }
 
+/// What a thread knows of its connection's reindex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReindexKnown {
+    /// Nothing: the state is read for every passage written (a connection that migrates).
+    Uncached,
+    /// Not yet over: read it for every passage written until it is seen over.
+    Unknown,
+    /// Over: a reindex only ever ends (schema v10 starts the one there is, before any
+    /// writer runs), so it is not read again.
+    Over,
+}
+
+thread_local! {
+    static REINDEX_KNOWN: std::cell::Cell<ReindexKnown> =
+        const { std::cell::Cell::new(ReindexKnown::Uncached) };
+}
+
+/// Lets this thread remember that its connection's reindex is over, so that writing a
+/// passage costs no lookup of it (two queries) from then on. Only for a thread that writes
+/// through one connection, migrated, for its whole life: the writer's.
+pub fn remember_reindex_state() {
+    REINDEX_KNOWN.with(|k| k.set(ReindexKnown::Unknown));
+}
+
 /// Whether a write of passage `id` goes to the new tables too: while a reindex runs, the
 /// passages already copied and those added since it began.
 fn mirrored(conn: &Connection, id: i64) -> Result<bool, StoreError> {
-    Ok(reindex_state(conn)?.is_some_and(|p| id as u64 <= p.done || id as u64 > p.upto))
+    let known = REINDEX_KNOWN.with(std::cell::Cell::get);
+    if known == ReindexKnown::Over {
+        return Ok(false);
+    }
+    match reindex_state(conn)? {
+        Some(p) => Ok(id as u64 <= p.done || id as u64 > p.upto),
+        None => {
+            if known == ReindexKnown::Unknown {
+                REINDEX_KNOWN.with(|k| k.set(ReindexKnown::Over));
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// Copies the next batch of passages into the new tables; at the end, puts the new tables
@@ -792,13 +828,74 @@ fn fts_clause(c: &Clause) -> String {
     }
 }
 
-/// The FTS5 expression matching any of the clauses.
-fn fts_any(clauses: &[Clause]) -> String {
-    clauses
-        .iter()
-        .map(fts_clause)
-        .collect::<Vec<_>>()
-        .join(" OR ")
+/// Prefixes longer than the prefix index's three characters, each with the terms of the
+/// index that begin with it. FTS5 matches such a prefix by merging the doclists of all its
+/// terms into one, for every evaluation: a prefix of a common word ("erro") would cost the
+/// word's whole doclist per query, and per document checked. Expanded once into its most
+/// frequent terms (an `OR` of plain terms, which FTS5 walks and seeks without merging), it
+/// costs what those words cost. Cached for [`PREFIX_TTL`]: finding the terms counts their
+/// rows. A term first written since is matched in full once typed (a prefix always matches
+/// itself as a word), and by its prefixes when the entry is renewed.
+#[derive(Debug, Default)]
+pub struct PrefixCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+}
+
+/// How long a prefix's terms are used.
+pub const PREFIX_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Most terms a prefix stands for: its most frequent ones.
+pub const PREFIX_TERMS: usize = 16;
+const PREFIX_CACHE_MAX: usize = 50_000;
+
+impl PrefixCache {
+    /// The FTS5 expression of clause `c`: [`fts_clause`], with a prefix longer than the
+    /// prefix index expanded into its terms.
+    fn expr(&self, conn: &Connection, c: &Clause) -> Result<String, StoreError> {
+        let Clause::Prefix(p) = c else {
+            return Ok(fts_clause(c));
+        };
+        if p.chars().count() <= query::MIN_PREFIX {
+            return Ok(fts_clause(c));
+        }
+        let now = std::time::Instant::now();
+        {
+            let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((expr, at)) = map.get(p)
+                && now.duration_since(*at) < PREFIX_TTL
+            {
+                return Ok(expr.clone());
+            }
+        }
+        // the index holds folded words; the prefix is folded as the tokenizer folds it
+        let folded = text::fold(p);
+        let mut terms: Vec<(String, i64)> = conn
+            .prepare_cached(
+                "SELECT term, doc FROM search_full_vocab \
+                 WHERE term >= ?1 AND term < ?1 || char(1114111)",
+            )
+            .and_then(|mut s| {
+                s.query_map([&folded], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(map_err)?;
+        terms.retain(|(t, _)| t.starts_with(&folded));
+        terms.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut words: Vec<String> = vec![fts_string(&folded)];
+        words.extend(
+            terms
+                .iter()
+                .filter(|(t, _)| *t != folded)
+                .take(PREFIX_TERMS - 1)
+                .map(|(t, _)| fts_string(t)),
+        );
+        let expr = words.join(" OR ");
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= PREFIX_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(p.clone(), (expr.clone(), now));
+        Ok(expr)
+    }
 }
 
 /// The cases whose history records a Message-ID, newest first: the partial index
@@ -854,11 +951,13 @@ pub fn latest_cases_of(
 /// Lists cases in the page's order (ascending number unless asked otherwise).
 pub fn list_cases(
     conn: &Connection,
+    prefixes: &PrefixCache,
     f: &CaseFilter,
     page: &PageRequest,
 ) -> Result<Page<Case>, StoreError> {
     let mut sql = String::from("SELECT state FROM cases WHERE true");
     let mut args: Vec<Value> = Vec::new();
+    let mut deferred: Vec<(String, Value)> = Vec::new();
     let mut clause = |sql_part: &str, v: Value| {
         sql.push_str(sql_part);
         args.push(v);
@@ -909,6 +1008,9 @@ pub fn list_cases(
         } else {
             "search_full"
         };
+        // A clause with few matches has its cases read whole (and drives the query); one
+        // matched more often is checked per case as the cases are walked in the page's
+        // order, so the walk stops with the page (`query::LIST_WHOLE`).
         let q = query::parse(q);
         let in_case = |not: &str| {
             format!(
@@ -917,12 +1019,23 @@ pub fn list_cases(
                  WHERE {table} MATCH ? AND p.doc % 3 = {DOC_CASE})"
             )
         };
-        for c in &q.required {
-            clause(&in_case(""), Value::Text(fts_clause(c)));
+        let probe = |not: &str| format!(" AND {not}{}", has_clause(table, "cases.number * 3"));
+        let mut probes = Vec::new();
+        for (c, not) in q
+            .required
+            .iter()
+            .map(|c| (c, ""))
+            .chain(q.excluded.iter().map(|c| (c, "NOT ")))
+        {
+            let expr = prefixes.expr(conn, c)?;
+            if matches_up_to(conn, table, &expr, query::LIST_WHOLE)? <= query::LIST_WHOLE {
+                clause(&in_case(not), Value::Text(expr));
+            } else {
+                probes.push((probe(not), Value::Text(expr)));
+            }
         }
-        if !q.excluded.is_empty() {
-            clause(&in_case("NOT "), Value::Text(fts_any(&q.excluded)));
-        }
+        // checked after the cheaper conditions
+        deferred = probes;
     }
     match f.reopened {
         Some(true) => sql.push_str(" AND reopen_count > 0"),
@@ -933,6 +1046,10 @@ pub fn list_cases(
         Some(true) => sql.push_str(" AND owner IS NULL"),
         Some(false) => sql.push_str(" AND owner IS NOT NULL"),
         None => {}
+    }
+    for (part, v) in deferred {
+        sql.push_str(&part);
+        args.push(v);
     }
     match column {
         Some(col) => sql.push_str(&format!(
@@ -952,25 +1069,22 @@ pub fn list_cases(
     Ok(Page::in_order(items, page))
 }
 
-/// What a ranked query looks for: its clauses, whether a document needs all of them, and
-/// which documents count.
+/// What a similar-cases query looks for: any of its terms (all rare, as core chose them),
+/// and which documents count.
 struct Ranked<'a> {
     scope: &'a Scope,
     terms: &'a [Clause],
-    /// Documents with any of these in a passage of the scope do not count.
-    excluded: &'a [Clause],
-    require_all: bool,
     kind: Option<casework_core::model::RefKind>,
     exclude_doc: Option<i64>,
     limit: u32,
 }
 
-/// Ranked documents. Each passage is scored per term with FTS5's bm25 (k1 = 1.2, b = 0.75,
-/// over the passages of the scope's table); a document scores, for each term, its best
-/// passage's, summed over the terms. One statement: a `UNION ALL` of one FTS query per term,
-/// grouped by document.
+/// Ranked documents matching any term. Each passage is scored per term with FTS5's bm25
+/// (k1 = 1.2, b = 0.75, over the passages of the scope's table); a document scores, for each
+/// term, its best passage's, summed over the terms. One statement: a `UNION ALL` of one FTS
+/// query per term, grouped by document. Every match of every term is read, so the terms must
+/// be rare ([`text::similar_terms`] bounds their postings).
 fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, StoreError> {
-    use casework_core::model::RefKind;
     if q.terms.is_empty() {
         return Ok(Vec::new());
     }
@@ -980,14 +1094,7 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
     };
     // conditions on a passage's document; numbers are ours, the email a parameter
     let mut cond = String::new();
-    if let Some(k) = q.kind {
-        let k = match k {
-            RefKind::Case => DOC_CASE,
-            RefKind::Article => DOC_ARTICLE,
-            RefKind::Defect => DOC_DEFECT,
-        };
-        cond.push_str(&format!(" AND p.doc % 3 = {k}"));
-    }
+    cond.push_str(&kind_cond(q.kind));
     if let Some(d) = q.exclude_doc {
         cond.push_str(&format!(" AND p.doc != {d}"));
     }
@@ -1001,12 +1108,6 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
         }
         Scope::Staff => None,
     };
-    if !q.excluded.is_empty() {
-        cond.push_str(&format!(
-            " AND p.doc NOT IN (SELECT x.doc FROM {table} \
-             JOIN search_passages x ON x.id = {table}.rowid WHERE {table} MATCH ?)"
-        ));
-    }
     // `LIMIT -1` keeps SQLite from flattening the scoring subquery into the aggregate,
     // where FTS5's bm25 cannot run
     let per_term = format!(
@@ -1014,13 +1115,8 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
          FROM {table} JOIN search_passages p ON p.id = {table}.rowid \
          WHERE {table} MATCH ?{cond} LIMIT -1) GROUP BY doc"
     );
-    let having = if q.require_all {
-        format!(" HAVING count(*) = {}", q.terms.len())
-    } else {
-        String::new()
-    };
     let sql = format!(
-        "SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc{having} \
+        "SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc \
          ORDER BY score, doc LIMIT ?",
         vec![per_term; q.terms.len()].join(" UNION ALL ")
     );
@@ -1030,13 +1126,35 @@ fn run_search(conn: &Connection, q: &Ranked<'_>) -> Result<Vec<SearchHit>, Store
         if let Some(c) = customer {
             args.push(Value::Text(c.to_string()));
         }
-        if !q.excluded.is_empty() {
-            args.push(Value::Text(fts_any(q.excluded)));
-        }
     }
     args.push(Value::Integer(i64::from(q.limit)));
+    ranked_hits(conn, &sql, args)
+}
+
+/// The SQL condition keeping passages (`p`) of documents of this kind, if one is asked for.
+fn kind_cond(kind: Option<casework_core::model::RefKind>) -> String {
+    use casework_core::model::RefKind;
+    match kind {
+        None => String::new(),
+        Some(k) => {
+            let k = match k {
+                RefKind::Case => DOC_CASE,
+                RefKind::Article => DOC_ARTICLE,
+                RefKind::Defect => DOC_DEFECT,
+            };
+            format!(" AND p.doc % 3 = {k}")
+        }
+    }
+}
+
+/// The hits of a ranking statement `sql` (rows of document and bm25 score, best first).
+fn ranked_hits(
+    conn: &Connection,
+    sql: &str,
+    args: Vec<Value>,
+) -> Result<Vec<SearchHit>, StoreError> {
     let ranked: Vec<(i64, f64)> = conn
-        .prepare_cached(&sql)
+        .prepare_cached(sql)
         .and_then(|mut st| {
             st.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
@@ -1079,22 +1197,138 @@ fn hit(conn: &Connection, doc: i64, score: f64) -> Result<SearchHit, StoreError>
     })
 }
 
+/// Whether at most [`query::CANDIDATES`] passages of `table` match `expr` (a rare clause):
+/// counted up to one more than that, so a common clause costs no more to tell than a rare one.
+fn is_rare(conn: &Connection, table: &str, expr: &str) -> Result<bool, StoreError> {
+    Ok(matches_up_to(conn, table, expr, query::CANDIDATES)? <= query::CANDIDATES)
+}
+
+/// How many passages of `table` match FTS5 expression `expr`, counted up to one more than
+/// `cap`.
+fn matches_up_to(conn: &Connection, table: &str, expr: &str, cap: u64) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ?1 LIMIT ?2)"
+        ))
+        .and_then(|mut s| s.query_row(params![expr, cap as i64 + 1], |r| r.get(0)))
+        .map_err(map_err)?;
+    Ok(n as u64)
+}
+
+/// An SQL condition: document `doc` (an SQL expression) has a passage in `table` matching
+/// the next parameter. Its passages are looked up one by one (FTS5 seeks each row id in the
+/// clause's doclist), so the check costs the document's passages, not the clause's matches.
+fn has_clause(table: &str, doc: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM search_passages x CROSS JOIN {table} \
+         ON {table}.rowid = x.id WHERE x.doc = {doc} AND {table} MATCH ?)"
+    )
+}
+
 /// Ranked search; every clause of the query must match (in any passage of a document),
 /// no excluded one may.
-pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+///
+/// The cost is bounded by [`query::CANDIDATES`], not by the matches: the candidates are the
+/// documents of the rarest clause's newest matching passages (all of them when it is rare);
+/// every other clause is checked on them; they are ranked by the bm25 of the rare clauses
+/// (each document's best passage per clause, summed; a common clause filters but does not
+/// rank, as its weight would be small and FTS5 would read its whole doclist to weigh it),
+/// then newest first.
+pub fn search(
+    conn: &Connection,
+    prefixes: &PrefixCache,
+    q: &SearchQuery,
+) -> Result<Vec<SearchHit>, StoreError> {
     let parsed = query::parse(&q.text);
-    run_search(
-        conn,
-        &Ranked {
-            scope: &q.scope,
-            terms: &parsed.required,
-            excluded: &parsed.excluded,
-            require_all: true,
-            kind: q.kind,
-            exclude_doc: None,
-            limit: q.limit,
-        },
-    )
+    if parsed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = match q.scope {
+        Scope::Staff => "search_full",
+        Scope::Customer(_) => "search_public",
+    };
+    // the rarest required clause drives; each clause rare or common
+    let mut exprs = Vec::with_capacity(parsed.required.len());
+    let mut counts = Vec::with_capacity(parsed.required.len());
+    for c in &parsed.required {
+        let expr = prefixes.expr(conn, c)?;
+        counts.push(matches_up_to(conn, table, &expr, query::CANDIDATES)?);
+        exprs.push(expr);
+    }
+    let rare: Vec<bool> = counts.iter().map(|n| *n <= query::CANDIDATES).collect();
+    let driver = (0..counts.len()).min_by_key(|i| counts[*i]).unwrap_or(0);
+    let mut args: Vec<Value> = Vec::new();
+    // conditions on a candidate passage's document (`p.doc`): the scope's are checked while
+    // the driver's matches are walked, so a customer's candidates are all theirs
+    let mut cond = String::new();
+    cond.push_str(&kind_cond(q.kind));
+    args.push(Value::Text(exprs[driver].clone()));
+    if let Scope::Customer(e) = &q.scope {
+        cond.push_str(&format!(
+            " AND (p.doc % 3 = {DOC_ARTICLE} OR p.doc / 3 IN \
+             (SELECT number FROM cases WHERE customer_email = ?))"
+        ));
+        args.push(Value::Text(e.as_str().to_string()));
+    }
+    args.push(Value::Integer(query::CANDIDATES as i64));
+    let candidates = format!(
+        "SELECT p.doc AS doc, max(p.id) AS newest FROM \
+         (SELECT {table}.rowid AS id FROM {table} JOIN search_passages p ON p.id = {table}.rowid \
+          WHERE {table} MATCH ?{cond} ORDER BY {table}.rowid DESC LIMIT ?) m \
+         JOIN search_passages p ON p.id = m.id GROUP BY p.doc"
+    );
+    // the score: each rare clause's best passage per document, summed
+    let mut scored = Vec::new();
+    for (expr, _) in exprs.iter().zip(&rare).filter(|(_, r)| **r) {
+        // `LIMIT -1` keeps SQLite from flattening the scoring subquery into the aggregate,
+        // where FTS5's bm25 cannot run
+        scored.push(format!(
+            "SELECT doc, min(s) AS best FROM (SELECT p.doc AS doc, bm25({table}) AS s \
+             FROM {table} JOIN search_passages p ON p.id = {table}.rowid \
+             WHERE {table} MATCH ? LIMIT -1) GROUP BY doc"
+        ));
+        args.push(Value::Text(expr.clone()));
+    }
+    let score = if scored.is_empty() {
+        "SELECT NULL AS doc, 0.0 AS score WHERE false".to_string()
+    } else {
+        format!(
+            "SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc",
+            scored.join(" UNION ALL ")
+        )
+    };
+    // every other clause on the candidates: a rare one's documents read whole, a common
+    // one checked per candidate
+    let mut filter = String::new();
+    let mut others = Vec::new();
+    for (i, expr) in exprs.iter().enumerate() {
+        if i != driver {
+            others.push((expr.clone(), "", rare[i]));
+        }
+    }
+    for c in &parsed.excluded {
+        let expr = prefixes.expr(conn, c)?;
+        let rare = is_rare(conn, table, &expr)?;
+        others.push((expr, "NOT ", rare));
+    }
+    for (expr, not, rare) in others {
+        if rare {
+            filter.push_str(&format!(
+                " AND c.doc {not}IN (SELECT p.doc FROM {table} JOIN search_passages p \
+                 ON p.id = {table}.rowid WHERE {table} MATCH ?)"
+            ));
+        } else {
+            filter.push_str(&format!(" AND {not}{}", has_clause(table, "c.doc")));
+        }
+        args.push(Value::Text(expr));
+    }
+    args.push(Value::Integer(i64::from(q.limit)));
+    let sql = format!(
+        "SELECT c.doc, COALESCE(s.score, 0.0) AS score FROM ({candidates}) c \
+         LEFT JOIN ({score}) s ON s.doc = c.doc WHERE true{filter} \
+         ORDER BY score, c.newest DESC LIMIT ?"
+    );
+    ranked_hits(conn, &sql, args)
 }
 
 /// Document frequencies of terms: how many documents (cases, articles, defects) have the
@@ -1205,8 +1439,6 @@ pub fn similar(
         &Ranked {
             scope,
             terms: &terms,
-            excluded: &[],
-            require_all: false,
             kind: None,
             exclude_doc: Some(case_doc(n)),
             limit,
@@ -2337,6 +2569,7 @@ mod tests {
         for term in ["w0x1999", "w47x0"] {
             let hits = search(
                 &conn,
+                &PrefixCache::default(),
                 &SearchQuery {
                     text: term.into(),
                     kind: None,
@@ -2400,7 +2633,6 @@ mod tests {
             fts_clause(&Clause::Phrase(vec!["map".into(), "service".into()])),
             "\"map service\""
         );
-        assert_eq!(fts_any(&[c("a"), c("b")]), "\"a\" OR \"b\"");
     }
 
     /// What is left of an FTS5 expression once its quoted strings are taken out: only the
@@ -2436,15 +2668,13 @@ mod tests {
                 let rest = outside_quotes(&fts_clause(c));
                 proptest::prop_assert!(rest.is_empty() || rest == " *", "{rest:?}");
             }
-            let rest = outside_quotes(&fts_any(&parsed.excluded));
-            proptest::prop_assert!(rest.split(" OR ").all(|p| p.is_empty() || p == " *"));
             let conn = hostile_db();
             for scope in [Scope::Staff, Scope::Customer("a@customer.example".parse::<EmailAddress>().unwrap())] {
-                let found = search(&conn, &SearchQuery { text: text.clone(), kind: None, scope, limit: 5 });
+                let found = search(&conn, &PrefixCache::default(), &SearchQuery { text: text.clone(), kind: None, scope, limit: 5 });
                 proptest::prop_assert!(found.is_ok(), "{text:?}: {found:?}");
             }
             let listed = list_cases(
-                &conn,
+                &conn, &PrefixCache::default(),
                 &CaseFilter { q: Some(text.clone()), ..Default::default() },
                 &PageRequest { after: None, limit: 5, ..PageRequest::default() },
             );
@@ -2469,6 +2699,7 @@ mod tests {
     fn found(conn: &Connection, text: &str) -> Vec<String> {
         let mut refs: Vec<String> = search(
             conn,
+            &PrefixCache::default(),
             &SearchQuery {
                 text: text.into(),
                 kind: None,
@@ -2486,27 +2717,12 @@ mod tests {
 
     #[test]
     fn a_reindex_copies_every_passage_while_writes_go_on() {
-        let conn = db();
         assert_eq!(
-            reindex_state(&conn).unwrap(),
+            reindex_state(&db()).unwrap(),
             None,
             "a new store needs none"
         );
-        // the search tables as schema v9 left them
-        conn.execute_batch(
-            "DROP TABLE search_reindex;
-             DROP TABLE search_full_vocab; DROP TABLE search_full; DROP TABLE search_public;
-             CREATE VIRTUAL TABLE search_full USING fts5(title, body,
-                 tokenize = 'unicode61 remove_diacritics 0');
-             CREATE VIRTUAL TABLE search_public USING fts5(title, body,
-                 tokenize = 'unicode61 remove_diacritics 0');
-             CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');",
-        )
-        .unwrap();
-        let a = open(&conn, "Printer offline");
-        let b = open(&conn, "Scanner jammed");
-        // a reindex begins over the two passages there are, as schema v10 begins one
-        conn.execute_batch(crate::schema::V10).unwrap();
+        let (conn, a, b) = reindex_under_way();
         assert_eq!(
             reindex_state(&conn).unwrap(),
             Some(ReindexProgress { done: 0, upto: 2 })
@@ -2543,6 +2759,124 @@ mod tests {
             found(&conn, "publish "),
             [a.display(), c.display(), d.display()]
         );
+    }
+
+    #[test]
+    fn the_list_walks_the_cases_for_a_word_in_more_than_it_reads_whole() {
+        let conn = db();
+        let total = query::LIST_WHOLE + 100;
+        conn.execute_batch("BEGIN").unwrap();
+        for n in 1..=total {
+            open(
+                &conn,
+                if n % 1000 == 0 {
+                    "Printer error"
+                } else {
+                    "Scanner error"
+                },
+            );
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        let numbers = |q: &str, order: CaseOrder, after: Option<(u64, Option<i64>)>| {
+            let page = PageRequest {
+                limit: 3,
+                after: after.map(|(n, _)| CaseNumber::new(n).unwrap()),
+                order,
+                after_key: after.and_then(|(_, k)| k),
+            };
+            let filter = CaseFilter {
+                q: Some(q.into()),
+                ..Default::default()
+            };
+            list_cases(&conn, &PrefixCache::default(), &filter, &page)
+                .unwrap()
+                .items
+                .iter()
+                .map(|c| c.number.get())
+                .collect::<Vec<_>>()
+        };
+        // "error" is in every case: walked in the page's order, from the cursor
+        assert_eq!(numbers("error", CaseOrder::Number, None), [1, 2, 3]);
+        assert_eq!(
+            numbers("error", CaseOrder::Number, Some((999, None))),
+            [1000, 1001, 1002]
+        );
+        let key = updated_key(casework_core::testing::START);
+        assert_eq!(
+            numbers("error", CaseOrder::Updated, Some((total, Some(key)))),
+            [total - 1, total - 2, total - 3]
+        );
+        // with a rare word it is read whole; a common exclusion is checked per case
+        assert_eq!(
+            numbers("printer erro", CaseOrder::Number, None),
+            [1000, 2000, 3000]
+        );
+        assert_eq!(
+            numbers("error -scanner", CaseOrder::Number, Some((1000, None))),
+            [2000, 3000, 4000]
+        );
+        assert_eq!(
+            numbers("scanner -printer", CaseOrder::Number, Some((998, None))),
+            [999, 1001, 1002]
+        );
+    }
+
+    /// The search tables as schema v9 left them, holding two cases, then a reindex begun
+    /// over their two passages, as schema v10 begins one.
+    fn reindex_under_way() -> (Connection, CaseNumber, CaseNumber) {
+        let conn = db();
+        conn.execute_batch(
+            "DROP TABLE search_reindex;
+             DROP TABLE search_full_vocab; DROP TABLE search_full; DROP TABLE search_public;
+             CREATE VIRTUAL TABLE search_full USING fts5(title, body,
+                 tokenize = 'unicode61 remove_diacritics 0');
+             CREATE VIRTUAL TABLE search_public USING fts5(title, body,
+                 tokenize = 'unicode61 remove_diacritics 0');
+             CREATE VIRTUAL TABLE search_full_vocab USING fts5vocab(search_full, 'row');",
+        )
+        .unwrap();
+        let a = open(&conn, "Printer offline");
+        let b = open(&conn, "Scanner jammed");
+        conn.execute_batch(crate::schema::V10).unwrap();
+        (conn, a, b)
+    }
+
+    #[test]
+    fn a_writer_looks_up_the_reindex_until_it_is_over_and_then_never() {
+        let (conn, a, _) = reindex_under_way();
+        // the writer's thread, on the migrated store, its reindex under way
+        let conn = std::thread::spawn(move || {
+            remember_reindex_state();
+            let c = open(&conn, "Publishing fails"); // new: written to both
+            reindex_step(&conn, 1).unwrap();
+            retitle(&conn, a, "Printers publishing offline"); // copied already: both
+            reindex_step(&conn, 10).unwrap();
+            assert_eq!(reindex_state(&conn).unwrap(), None);
+            // the writes while it ran reached the new tables
+            assert_eq!(found(&conn, "publish "), [a.display(), c.display()]);
+            // over: the state is no longer read. A row no reindex can leave behind would
+            // send a write to tables that are gone, and this one does not read it.
+            let d = open(&conn, "Published twice");
+            conn.execute("INSERT INTO search_reindex VALUES (0, 0)", [])
+                .unwrap();
+            let e = open(&conn, "Published thrice");
+            assert_eq!(
+                found(&conn, "publish "),
+                [a.display(), c.display(), d.display(), e.display()]
+            );
+            conn
+        })
+        .join()
+        .unwrap();
+        // a thread that does not remember reads the state each time (and here fails)
+        let opened = create_case(
+            &conn,
+            casework_core::testing::START,
+            "ana".into(),
+            casework_core::testing::opened("Scanner offline"),
+            Vec::new(),
+        );
+        assert!(opened.is_err(), "{opened:?}");
     }
 
     fn hostile_db() -> Connection {

@@ -175,6 +175,8 @@ fn begin(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>, cache: Option<&CaseCache>) {
+    // this thread writes through `conn`, migrated, and no other
+    crate::sql::remember_reindex_state();
     loop {
         let first = match rx.recv_timeout(Duration::from_secs(3600)) {
             Ok(job) => job,

@@ -427,6 +427,125 @@ pub async fn concurrent_creates_are_listed_in_number_order<
     );
 }
 
+/// More cases than [`casework_core::query::CANDIDATES`] share the common words: the list
+/// still holds exactly the matches, page after page in its order, and search follows the
+/// rule every store shares: a rare clause finds all of its documents, common words the
+/// newest candidates.
+pub async fn common_words_list_every_match_and_search_the_newest<
+    S: CaseLog + CaseQueries + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    use casework_core::query::CANDIDATES;
+    let b = Arc::new(desk(store));
+    let printer = || async {
+        b.open("Printer error offline", "d", "a@customer.example")
+            .await
+            .number
+            .get()
+    };
+    let mut printers = vec![printer().await];
+    for _ in 0..2 {
+        // opened 64 at a time, as a busy desk would
+        let mut left = CANDIDATES / 2 + 250;
+        while left > 0 {
+            let mut tasks = Vec::new();
+            for _ in 0..left.min(64) {
+                let b = b.clone();
+                tasks.push(tokio::spawn(async move {
+                    b.open("Scanner error", "d", "b@customer.example").await
+                }));
+            }
+            left -= left.min(64);
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
+        printers.push(printer().await);
+    }
+    let walk = |q: &str, order, size| {
+        let filter = CaseFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        let store = b.store.clone();
+        async move {
+            crate::list_pages(&*store, filter, order, size)
+                .await
+                .concat()
+        }
+    };
+    let n = |v: Vec<CaseNumber>| v.into_iter().map(|c| c.get()).collect::<Vec<_>>();
+    let all = n(walk("", CaseOrder::Number, 500).await);
+    assert_eq!(all.len() as u64, CANDIDATES + 503);
+    let newest: Vec<u64> = all.iter().rev().copied().collect();
+    let scanners: Vec<u64> = all
+        .iter()
+        .copied()
+        .filter(|c| !printers.contains(c))
+        .collect();
+    // the list: exactly the matches, in its order, page after page
+    assert_eq!(n(walk("error ", CaseOrder::Number, 300).await), all);
+    assert_eq!(n(walk("error ", CaseOrder::Updated, 400).await), newest);
+    assert_eq!(
+        n(walk("erro", CaseOrder::Number, 500).await),
+        all,
+        "a prefix"
+    );
+    assert_eq!(
+        n(walk("printer error ", CaseOrder::Number, 2).await),
+        printers
+    );
+    assert_eq!(
+        n(walk("error -printer", CaseOrder::Number, 500).await),
+        scanners
+    );
+    assert_eq!(
+        n(walk("scanner error ", CaseOrder::Number, 500).await),
+        scanners
+    );
+    assert!(
+        walk("scanner -error", CaseOrder::Number, 500)
+            .await
+            .is_empty()
+    );
+    assert!(
+        walk("printer -offline", CaseOrder::Number, 5)
+            .await
+            .is_empty()
+    );
+    // search: a rare clause finds every document it is in
+    let found = |text: &str, limit| {
+        let store = b.store.clone();
+        let text = text.to_string();
+        async move {
+            store
+                .search(SearchQuery {
+                    text,
+                    kind: None,
+                    scope: Scope::Staff,
+                    limit,
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.reference.parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut hits = found("printer error ", 10).await;
+    hits.sort_unstable();
+    assert_eq!(hits, printers);
+    // common words alone: the newest first
+    assert_eq!(found("error ", 3).await, newest[..3]);
+    let newest_scanners: Vec<u64> = scanners.iter().rev().copied().collect();
+    assert_eq!(found("scanner error ", 3).await, newest_scanners[..3]);
+    assert_eq!(found("error -printer", 2).await, newest_scanners[..2]);
+    assert!(found("offline -printer", 5).await.is_empty());
+    // ...of the newest CANDIDATES matches: the first printer case is older than those
+    assert_eq!(found("error -scanner", 5).await, [printers[2], printers[1]]);
+}
+
 pub(crate) async fn corpus<S: CaseLog + Knowledge + ?Sized>(b: &Desk<S>) -> [CaseNumber; 4] {
     let printer = b
         .open(
