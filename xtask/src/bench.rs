@@ -58,7 +58,7 @@ fn write_section(name: &str, body: &str) -> Result<()> {
 }
 
 /// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest`, `feed`,
-/// `import` or `mail`
+/// `import`, `webhooks`, `mail` or `search [--cases N]...`
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
@@ -70,8 +70,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("import") => import(),
         Some("webhooks") => webhooks(),
         Some("mail") => mail(),
+        Some("search") => search(args),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]..."
         ),
     }
 }
@@ -409,6 +410,13 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The server's process id (taskset runs the program in its own process).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -709,17 +717,7 @@ fn pgbench_creates(
 /// at each size (default 100000) against the raw query with the same terms. The server it
 /// starts is durable (`fsync` on) and gone afterwards.
 fn postgres(args: &[String]) -> Result<()> {
-    let mut sizes = Vec::new();
-    let mut it = args[1..].iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--cases" => sizes.push(it.next().context("--cases needs a number")?.clone()),
-            other => bail!("unknown option {other}"),
-        }
-    }
-    if sizes.is_empty() {
-        sizes.push("100000".into());
-    }
+    let sizes = case_counts(args, &["100000"])?;
     tool("wrk", "wrk")?;
     let root = workspace_root();
     build_release(&["casework-bench", "casework-cli"])?;
@@ -818,10 +816,7 @@ fn postgres(args: &[String]) -> Result<()> {
          needs core 1. What a second server adds here is availability (a server killed \
          mid-load loses nothing acknowledged, the other goes on: `tests/e2e/postgres.rs`); on a \
          machine with more cores, CPU for HTTP and JSON, which is where one server spends most.\n\n",
-        args[1..]
-            .iter()
-            .map(|a| format!(" {a}"))
-            .collect::<String>(),
+        options(args),
         today(),
         machine(),
         create1.rate,
@@ -872,6 +867,93 @@ fn postgres(args: &[String]) -> Result<()> {
     write_section("postgres", &body)
 }
 
+/// A subcommand's options as typed, for the command line a section quotes.
+fn options(args: &[String]) -> String {
+    args[1..].iter().map(|a| format!(" {a}")).collect()
+}
+
+/// The `--cases N` options of a subcommand (its only option), or `default`.
+fn case_counts(args: &[String], default: &[&str]) -> Result<Vec<String>> {
+    let mut cases = Vec::new();
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--cases" => cases.push(it.next().context("--cases needs a number")?.clone()),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    if cases.is_empty() {
+        cases = default.iter().map(|c| c.to_string()).collect();
+    }
+    Ok(cases)
+}
+
+/// `cargo xtask bench search [--cases N]...` (100,000 and 1,000,000 by default): keyword
+/// queries through `casework serve` on a synthetic store (server on core 0, the clients on
+/// core 1), against `GET /api/v1/cases/{n}` in the same run. A data set over 5 GB is
+/// deleted afterwards.
+fn search(args: &[String]) -> Result<()> {
+    let cases = case_counts(args, &["100000", "1000000"])?;
+    let root = workspace_root();
+    build_release(&["casework-bench", "casework-cli"])?;
+    let dir = root.join("target/bench");
+    let casework = root.join("target/release/casework").display().to_string();
+    let bench = root.join("target/release/casework-bench");
+    let mut body = format!(
+        "## Search (`casework serve` on SQLite)\n\n\
+         Command: `cargo xtask bench search{}` — {} on {} (release build; server pinned to \
+         core 0, the clients on core 1; each query 200 times from one client, then 10 times \
+         from each of 32 clients at once, after one warm-up pass; the baseline is \
+         `GET /api/v1/cases/{{n}}` in the same run).\n\n",
+        options(args),
+        today(),
+        machine(),
+    );
+    for n in &cases {
+        eprintln!("==> bench search: {n} cases");
+        let db = std::path::PathBuf::from(bench_tool(&["dataset", "--cases", n], &dir)?.trim());
+        let cw = Casework::new(&casework, &db);
+        // a data set kept from an earlier run has its admin already
+        let _ = cw.first_admin();
+        let token = cw.token("bench-search", "admin")?;
+        let server = Server::start(
+            "0",
+            &casework,
+            &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
+        )?;
+        let out = Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(&bench)
+            .args(["search", "--db"])
+            .arg(&db)
+            .args([
+                "--url",
+                &format!("http://{}", server.addr),
+                "--token",
+                &token,
+            ])
+            .args(["--pid", &server.pid().to_string(), "--cases", n])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("run casework-bench search")?;
+        drop(server);
+        if !out.status.success() {
+            bail!("casework-bench search failed");
+        }
+        let text = String::from_utf8(out.stdout)?;
+        print!("{text}");
+        body.push_str(&text);
+        let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        if size > 5_000_000_000 {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+            }
+            eprintln!("==> removed {} ({} MB)", db.display(), size / 1_000_000);
+        }
+    }
+    write_section("search", &body)
+}
+
 /// A folder, created if absent.
 fn folder(path: std::path::PathBuf) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&path)?;
@@ -898,10 +980,7 @@ fn store(args: &[String]) -> Result<()> {
     let mut body = format!(
         "## Store (`casework-store-sqlite`)\n\nCommand: `cargo xtask bench store{}` — {} on {} ({}).\n\
          Each ratio compares runs made in the same invocation.\n\n",
-        args[1..]
-            .iter()
-            .map(|a| format!(" {a}"))
-            .collect::<String>(),
+        options(args),
         today(),
         machine(),
         "release build"

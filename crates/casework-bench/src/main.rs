@@ -7,6 +7,7 @@ mod import;
 mod mail;
 mod postgres;
 mod rest;
+mod search;
 mod store;
 mod synth;
 mod webhooks;
@@ -124,6 +125,17 @@ async fn main() -> Result<()> {
             println!("{}", postgres::similar(&url, cases).await?);
             Ok(())
         }
+        Some("search") => {
+            // against a running `casework serve` of the store in --db
+            let db = arg(&args, "--db").context("--db PATH")?;
+            let url = arg(&args, "--url").context("--url BASE")?;
+            let token = arg(&args, "--token").context("--token TOKEN")?;
+            let pid = number(&args, "--pid", 0)? as u32;
+            let cases = number(&args, "--cases", 100000)?;
+            let report = search::run(std::path::Path::new(&db), &url, &token, pid, cases).await?;
+            println!("{report}");
+            Ok(())
+        }
         Some("dataset") => {
             let cases = number(&args, "--cases", 100000)?;
             let dir = dir(&args)?;
@@ -131,7 +143,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }
