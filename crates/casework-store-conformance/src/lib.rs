@@ -36,6 +36,7 @@
 pub mod behaviours;
 pub mod judged;
 pub mod model;
+pub mod upgrades;
 
 use std::future::Future;
 

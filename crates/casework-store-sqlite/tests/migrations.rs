@@ -666,45 +666,11 @@ async fn version_8_gives_old_events_stable_positions_and_new_ones_follow() {
 
 #[tokio::test]
 async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
-    use casework_core::model::{Actor, Priority, Role};
-    use casework_core::ports::CaseOrder;
-    use casework_core::workflow::{CaseEdit, Command};
-
     let dir = fresh_dir("v11");
     let path = dir.join("cases.db");
     let (store, svc, clock) = store_at(&path);
-    let ana = Actor {
-        role: Role::Agent,
-        ..Actor::operator("ana")
-    };
-    let mut numbers = Vec::new();
-    for title in ["a", "b", "c"] {
-        clock.advance(jiff::SignedDuration::from_mins(1));
-        let n = svc
-            .open_case(&ana, casework_core::testing::new_case(title))
-            .await
-            .unwrap()
-            .number;
-        numbers.push(n);
-    }
-    let (a, b, c) = (numbers[0], numbers[1], numbers[2]);
-    clock.advance(jiff::SignedDuration::from_millis(1500));
-    let urgent = CaseEdit {
-        priority: Some(Priority::Urgent),
-        ..Default::default()
-    };
-    svc.execute(&ana, b, None, Command::Edit(urgent))
-        .await
-        .unwrap();
-    clock.advance(jiff::SignedDuration::from_mins(1));
-    let customer = Actor::customer("C", "c@customer.example".parse().unwrap());
-    let reply = Command::AddPost {
-        kind: casework_core::model::PostKind::Note,
-        body: "still broken".into(),
-        visibility: casework_core::model::Visibility::Customer,
-    };
-    let replied = svc.execute(&customer, a, None, reply).await.unwrap();
-    let reply_at = replied.case.last_customer_reply_at.expect("a reply time");
+    let cases =
+        casework_store_conformance::upgrades::open_cases_for_the_list_orders(&svc, &clock).await;
     drop(svc);
     drop(store);
     downgrade_to_v10(&path);
@@ -714,26 +680,7 @@ async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
         store.stats().await.unwrap().schema_version,
         Some(SCHEMA_VERSION)
     );
-    // the stored states are what their histories replay to, the reply time included
-    for n in [a, b, c] {
-        let case = store.load_case(n).await.unwrap();
-        assert_eq!(replay(&store.history(n).await.unwrap()).unwrap(), case);
-    }
-    assert_eq!(
-        store.load_case(a).await.unwrap().last_customer_reply_at,
-        Some(reply_at)
-    );
-    assert_eq!(
-        store.load_case(c).await.unwrap().last_customer_reply_at,
-        None
-    );
-    // and the lists in the other orders read the filled keys, a page at a time
-    let walk = async |order: CaseOrder| {
-        casework_store_conformance::list_pages(&*store, CaseFilter::default(), order, 2)
-            .await
-            .concat()
-    };
-    assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
-    assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);
+    casework_store_conformance::upgrades::check_the_list_orders_after_an_upgrade(&*store, &cases)
+        .await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

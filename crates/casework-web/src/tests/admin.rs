@@ -198,7 +198,8 @@ async fn kept_mail_is_read_as_text_released_once_its_reason_is_gone_or_dropped()
             other => panic!("not kept: {other:?}"),
         };
     // markup in a message nobody can take: shown as text, never as markup
-    let junk = keep("Subject: <script>alert(1)</script>\n\nno sender at all".into()).await;
+    let junk_raw = "Subject: <script>alert(1)</script>\n\nno sender at all";
+    let junk = keep(junk_raw.into()).await;
     // a sender over the per-minute limit of new cases by email
     for i in 0..5 {
         let raw =
@@ -214,6 +215,9 @@ async fn kept_mail_is_read_as_text_released_once_its_reason_is_gone_or_dropped()
     let list = desk.get("/admin/quarantine", Some("root")).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("2 kept messages"), "{}", list.body);
+    // its size as people read it
+    let size = format!("<td>{} B</td>", junk_raw.len());
+    assert!(list.body.contains(&size), "{size}: {}", list.body);
     assert!(
         list.body
             .contains(&format!("href=\"/admin/quarantine/{}\"", junk.id))
