@@ -511,6 +511,20 @@ mod tests {
     }
 
     mod on_file {
+        /// A test's store directory, removed when the test's thread ends (each test runs on
+        /// a thread of its own, and its store is gone by then), so runs leave nothing behind.
+        struct Removed(std::path::PathBuf);
+
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+
+        thread_local! {
+            static DIRS: std::cell::RefCell<Vec<Removed>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+
         fn fresh() -> std::sync::Arc<crate::SqliteStore> {
             use std::sync::atomic::{AtomicU32, Ordering};
             static N: AtomicU32 = AtomicU32::new(0);
@@ -520,6 +534,7 @@ mod tests {
                 N.fetch_add(1, Ordering::Relaxed)
             ));
             let _ = std::fs::remove_dir_all(&dir);
+            DIRS.with(|d| d.borrow_mut().push(Removed(dir.clone())));
             let url = format!("sqlite://{}", dir.join("cases.db").display());
             std::sync::Arc::new(crate::SqliteStore::open_url(&url).unwrap())
         }
