@@ -71,6 +71,7 @@ impl From<ServiceError> for Failure {
             ServiceError::Workflow(_) => exit::REFUSED,
             ServiceError::NotFound(_) | ServiceError::UnknownActor(_) => exit::USAGE_OR_NOT_FOUND,
             ServiceError::Conflict { .. } => exit::CONFLICT,
+            ServiceError::Refused(_) => exit::REFUSED,
             ServiceError::Busy { .. } => exit::UNAVAILABLE,
             ServiceError::Store(StoreError::Unavailable(_)) => exit::UNAVAILABLE,
             ServiceError::Store(StoreError::Duplicate(_) | StoreError::Invalid(_)) => {

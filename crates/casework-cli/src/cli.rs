@@ -994,6 +994,7 @@ pub enum OutboxStatusArg {
     Queued,
     Sent,
     Failed,
+    Cancelled,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1083,6 +1084,23 @@ pub enum OutboxCmd {
         /// At most this many
         #[arg(long, default_value_t = DEFAULT_OUTBOX)]
         limit: u32,
+    },
+    /// Put a failed or cancelled email back in the queue, due now (or send a queued one
+    /// now rather than at its next try)
+    #[command(
+        after_help = "Example:\n  casework --as lee outbox list --status failed\n  casework --as lee outbox retry 01JD3T9W8K2M6Q4R7S5V0X1Y2Z\n\nThe message starts the delivery policy's retries over (its attempts count\nfrom zero) and is sent by the next `outbox flush` or the server's worker.\nA sent message is never retried: it would reach the customer twice. A message\na worker is delivering right now is refused (exit 2): try again in a moment."
+    )]
+    Retry {
+        /// The message's id (first column of `outbox list`)
+        id: String,
+    },
+    /// Withdraw a queued email so it is never sent
+    #[command(
+        after_help = "Example:\n  casework --as lee outbox cancel 01JD3T9W8K2M6Q4R7S5V0X1Y2Z\n\nIt stays listed as cancelled, and its case's timeline says so; `outbox retry`\nputs it back. Only a queued message can be cancelled, and not while a worker\nis delivering it (exit 2)."
+    )]
+    Cancel {
+        /// The message's id (first column of `outbox list`)
+        id: String,
     },
 }
 

@@ -500,6 +500,7 @@ pub fn delivery(d: &DeliveryStatus) -> String {
             None => "sent".into(),
         },
         OutboxStatus::Failed => format!("FAILED after {} attempts{error}", d.attempts),
+        OutboxStatus::Cancelled => "cancelled (never sent)".into(),
         OutboxStatus::Queued if d.attempts == 0 => "queued".into(),
         OutboxStatus::Queued => {
             let next = d

@@ -194,7 +194,13 @@ string_enum!(
 );
 string_enum!(
     /// Delivery state of an outgoing email.
-    OutboxStatus { Queued = "queued", Sent = "sent", Failed = "failed" }
+    OutboxStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Failed = "failed",
+        /// Withdrawn by staff before it went (see [`crate::ports::OutboxAction::Cancel`]).
+        Cancelled = "cancelled",
+    }
 );
 string_enum!(
     /// Editable case fields that are plain text.

@@ -186,6 +186,17 @@ pub struct Bounced {
     pub error: String,
 }
 
+/// `POST /store/v1/outbox/{id}/act`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Act {
+    /// Retry or cancel.
+    pub action: crate::ports::OutboxAction,
+    /// The time the action is taken at (a claim running past it refuses it).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub now: jiff::Timestamp,
+}
+
 /// `POST /store/v1/tokens/{id}/revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

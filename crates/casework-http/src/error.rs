@@ -114,6 +114,7 @@ impl From<ServiceError> for ApiError {
                 format!("the case changed: it is at version {current_version}; reload and retry"),
             )
             .with("current_version", json!(current_version)),
+            ServiceError::Refused(_) => Self::new(StatusCode::CONFLICT, "refused", detail),
             ServiceError::Busy { attempts } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "case busy",

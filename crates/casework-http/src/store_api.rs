@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/outbox/claims", post(outbox_claim))
         .route("/store/v1/outbox/{id}/finish", post(outbox_finish))
         .route("/store/v1/outbox/{id}/bounced", post(outbox_bounced))
+        .route("/store/v1/outbox/{id}/act", post(outbox_act))
         .route("/store/v1/tokens", get(list_tokens).post(put_token))
         .route("/store/v1/tokens/by-hash/{hash}", get(find_token))
         .route("/store/v1/tokens/{id}/revoke", post(revoke_token))
@@ -471,6 +472,23 @@ async fn outbox_bounced(
     Body(b): Body<casework_core::protocol::Bounced>,
 ) -> Answer {
     ok(s.outbox_bounced(id, b).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    post,
+    path = "/store/v1/outbox/{id}/act",
+    tag = "store",
+    summary = "Retry or cancel a message, when the action applies to it",
+    params(("id" = String, Path, description = "Message id")),
+    request_body = casework_core::protocol::Act,
+    responses((status = 200, description = "The message", body = casework_core::model::OutboxMessage), crate::openapi::Problems)
+)]
+async fn outbox_act(
+    Storage(s): Storage,
+    Path(id): Path<String>,
+    Body(a): Body<casework_core::protocol::Act>,
+) -> Answer {
+    ok(s.outbox_act(id, a).await.map_err(store_error)?)
 }
 
 #[utoipa::path(

@@ -201,6 +201,8 @@ macro_rules! outbox_suite {
             outbox_outcomes_are_recorded,
             a_failed_commit_queues_nothing,
             a_bounce_marks_a_sent_message_failed,
+            staff_retry_and_cancel_only_the_messages_each_applies_to,
+            concurrent_cancels_of_one_message_let_exactly_one_through,
         );
     };
 }

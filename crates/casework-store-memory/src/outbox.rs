@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxMessage, OutboxStatus};
-use casework_core::ports::{DeliveryOutcome, OutboxQueue, StoreError};
+use casework_core::ports::{DeliveryOutcome, OutboxAction, OutboxQueue, StoreError};
 use jiff::Timestamp;
 
 use crate::MemoryStore;
@@ -97,6 +97,28 @@ impl OutboxQueue for MemoryStore {
         m.last_error = Some(error);
         m.claimed_by = None;
         m.claimed_until = None;
+        Ok(m.clone())
+    }
+
+    async fn outbox_act(
+        &self,
+        id: String,
+        action: OutboxAction,
+        now: Timestamp,
+    ) -> Result<OutboxMessage, StoreError> {
+        let mut inner = self.lock();
+        let m = message_mut(&mut inner.outbox, &id)?;
+        let claimed = m.claimed_until.is_some_and(|until| until > now);
+        if claimed || !action.applies_to().contains(&m.status) {
+            return Err(StoreError::Invalid(action.refusal(&id, m.status, claimed)));
+        }
+        m.status = action.status_after();
+        m.claimed_by = None;
+        m.claimed_until = None;
+        if action == OutboxAction::Retry {
+            m.attempts = 0;
+            m.next_attempt_at = now;
+        }
         Ok(m.clone())
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxMessage, OutboxStatus};
-use casework_core::ports::{DeliveryOutcome, StoreError};
+use casework_core::ports::{DeliveryOutcome, OutboxAction, StoreError};
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use tokio_postgres::Row;
@@ -253,5 +253,55 @@ pub async fn bounced(
     match done {
         Some(r) => message(&r),
         None => Err(StoreError::NotFound(format!("outbox message {id}"))),
+    }
+}
+
+/// Retries or cancels a message, as one conditional update: only when its status is one the
+/// action applies to and no live claim holds it. When nothing matched, the message as it is
+/// says why.
+pub async fn act(
+    c: &impl GenericClient,
+    id: &str,
+    action: OutboxAction,
+    now: Timestamp,
+) -> Result<OutboxMessage, StoreError> {
+    let from: Vec<&str> = action.applies_to().iter().map(|s| s.as_str()).collect();
+    let retry = action == OutboxAction::Retry;
+    let done = opt(
+        c,
+        &format!(
+            "UPDATE outbox SET status = $4,
+                               attempts = CASE WHEN $5 THEN 0 ELSE attempts END,
+                               next_attempt_at = CASE WHEN $5 THEN $3 ELSE next_attempt_at END,
+                               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $1 AND status = ANY($2)
+               AND (claimed_until IS NULL OR claimed_until <= $3)
+             RETURNING {COLUMNS}"
+        ),
+        &[
+            &enc(id),
+            &from,
+            &Ts(now),
+            &action.status_after().as_str(),
+            &retry,
+        ],
+    )
+    .await?;
+    if let Some(r) = done {
+        return message(&r);
+    }
+    let found = opt(
+        c,
+        &format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"),
+        &[&enc(id)],
+    )
+    .await?;
+    match found {
+        None => Err(StoreError::NotFound(format!("outbox message {id}"))),
+        Some(r) => {
+            let m = message(&r)?;
+            let claimed = m.claimed_until.is_some_and(|until| until > now);
+            Err(StoreError::Invalid(action.refusal(id, m.status, claimed)))
+        }
     }
 }

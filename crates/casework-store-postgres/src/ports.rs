@@ -11,7 +11,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
-    Diagnostics, Directory, FeedEntry, Imported, Knowledge, OutboxQueue, Page, PageRequest,
+    Diagnostics, Directory, FeedEntry, Imported, Knowledge, OutboxAction, OutboxQueue, Page,
+    PageRequest,
     ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
     StoreError, StoreStats, StoreTransfer,
 };
@@ -221,6 +222,15 @@ impl OutboxQueue for PgStore {
 
     async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
         outbox::bounced(&self.conn().await?, &id, &error).await
+    }
+
+    async fn outbox_act(
+        &self,
+        id: String,
+        action: OutboxAction,
+        now: Timestamp,
+    ) -> Result<OutboxMessage, StoreError> {
+        outbox::act(&self.conn().await?, &id, action, now).await
     }
 }
 

@@ -23,7 +23,7 @@ use casework_core::ports::{
     QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
     Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
-use casework_core::ports::{MailboxPosition, MailboxPositions, Webhooks};
+use casework_core::ports::{MailboxPosition, MailboxPositions, OutboxAction, Webhooks};
 use casework_core::protocol::{
     AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases,
     ListCases, MailboxKey, MessageIdCases, Once, PREFIX, Revoke, Similar,
@@ -478,6 +478,19 @@ impl OutboxQueue for RestStore {
         let body = casework_core::protocol::Bounced { error };
         // marking twice changes nothing more: safe to repeat
         self.call(Method::POST, &path, Some(&body), Retry::Safe)
+            .await
+    }
+
+    async fn outbox_act(
+        &self,
+        id: String,
+        action: OutboxAction,
+        now: Timestamp,
+    ) -> Result<OutboxMessage, StoreError> {
+        let path = format!("/outbox/{}/act", segment(&id));
+        let body = casework_core::protocol::Act { action, now };
+        // a repeated cancel would be refused after the first went through: never repeat
+        self.call(Method::POST, &path, Some(&body), Retry::Never)
             .await
     }
 }

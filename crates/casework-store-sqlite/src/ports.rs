@@ -9,7 +9,7 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, ReportCase,
+    Directory, EndSessions, FeedEntry, Knowledge, OutboxAction, OutboxQueue, Page, PageRequest, ReportCase,
     ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
     Sessions, SignInLink, StoreError, StoreStats,
 };
@@ -219,6 +219,16 @@ impl OutboxQueue for SqliteStore {
 
     async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError> {
         self.write(move |c| sql::outbox_bounced(c, &id, &error))
+            .await
+    }
+
+    async fn outbox_act(
+        &self,
+        id: String,
+        action: OutboxAction,
+        now: Timestamp,
+    ) -> Result<OutboxMessage, StoreError> {
+        self.write(move |c| sql::outbox_act(c, &id, action, now))
             .await
     }
 }

@@ -11,7 +11,7 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, MailboxPosition, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase,
+    Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase,
     ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope,
     SearchHit, SearchQuery, Session, SignInLink, StatusCount, StoreError, StoreStats,
     check_history, key_reused, plan_import, priority_rank, updated_key,
@@ -2068,6 +2068,40 @@ pub fn outbox_bounced(
     if changed == 0 {
         return Err(StoreError::NotFound(format!("outbox message {id}")));
     }
+    outbox_message(conn, id)
+}
+
+/// Retries or cancels a message, when the action applies to it and no live claim holds it
+/// (the writer runs one closure at a time, so the read and the write are one step).
+pub fn outbox_act(
+    conn: &Connection,
+    id: &str,
+    action: OutboxAction,
+    now: Timestamp,
+) -> Result<OutboxMessage, StoreError> {
+    let m = conn
+        .prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([id], outbox_row).optional())
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?
+        .message()?;
+    let claimed = m.claimed_until.is_some_and(|until| until > now);
+    if claimed || !action.applies_to().contains(&m.status) {
+        return Err(StoreError::Invalid(action.refusal(id, m.status, claimed)));
+    }
+    let (attempts, next) = match action {
+        OutboxAction::Retry => (0, micros(now)),
+        OutboxAction::Cancel => (m.attempts, micros(m.next_attempt_at)),
+    };
+    conn.prepare_cached(
+        "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,
+                           claimed_by = NULL, claimed_until = NULL
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id, action.status_after().as_str(), attempts, next]))
+    .map_err(map_err)?;
     outbox_message(conn, id)
 }
 

@@ -536,6 +536,7 @@ pub fn refusal(err: &ServiceError) -> (StatusCode, Option<String>, String) {
             None,
             "Your account is not registered any more.".into(),
         ),
+        ServiceError::Refused(why) => (StatusCode::CONFLICT, None, capitalized(why)),
         ServiceError::Busy { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
             None,

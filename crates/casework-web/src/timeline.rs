@@ -237,6 +237,7 @@ pub fn entry(item: &TimelineEntry) -> Entry {
                         None => "sent".into(),
                     },
                     OutboxStatus::Failed => "failed".into(),
+                    OutboxStatus::Cancelled => "cancelled".into(),
                 };
                 out.details.push(d("Delivery", s));
                 if let Some(err) = &status.last_error {

@@ -1,6 +1,8 @@
-//! `casework outbox flush` (email, then webhooks) and `outbox list`.
+//! `casework outbox flush` (email, then webhooks), `outbox list`, and `outbox retry` and
+//! `outbox cancel` for one message.
 
 use casework_core::model::OutboxStatus;
+use casework_core::ports::OutboxAction;
 
 use crate::app::Failure;
 use crate::cli::*;
@@ -8,7 +10,7 @@ use crate::output::{self, out, outln, print_json};
 
 use super::Ctx;
 
-/// `casework outbox flush` and `outbox list`.
+/// `casework outbox flush`, `list`, `retry` and `cancel`.
 pub(crate) async fn outbox(cx: &Ctx<'_>, cmd: OutboxCmd) -> Result<u8, Failure> {
     let (svc, json) = (&cx.app.service, cx.json);
     match cmd {
@@ -51,6 +53,7 @@ pub(crate) async fn outbox(cx: &Ctx<'_>, cmd: OutboxCmd) -> Result<u8, Failure> 
                 OutboxStatusArg::Queued => OutboxStatus::Queued,
                 OutboxStatusArg::Sent => OutboxStatus::Sent,
                 OutboxStatusArg::Failed => OutboxStatus::Failed,
+                OutboxStatusArg::Cancelled => OutboxStatus::Cancelled,
             });
             let messages = svc.outbox(&who, status, limit).await?;
             if json {
@@ -60,5 +63,32 @@ pub(crate) async fn outbox(cx: &Ctx<'_>, cmd: OutboxCmd) -> Result<u8, Failure> 
             }
             Ok(0)
         }
+        OutboxCmd::Retry { id } => act(cx, &id, OutboxAction::Retry).await,
+        OutboxCmd::Cancel { id } => act(cx, &id, OutboxAction::Cancel).await,
     }
+}
+
+/// Retries or cancels one message and says where it stands now.
+async fn act(cx: &Ctx<'_>, id: &str, action: OutboxAction) -> Result<u8, Failure> {
+    let who = cx.who().await?;
+    let m = cx.app.service.outbox_act(&who, id, action).await?;
+    if cx.json {
+        print_json(&m)?;
+    } else {
+        match action {
+            OutboxAction::Retry => outln!(
+                "Queued again: {} to {} ({}), due now.",
+                m.id,
+                m.to,
+                m.case.display()
+            ),
+            OutboxAction::Cancel => outln!(
+                "Cancelled: {} to {} ({}) will not be sent.",
+                m.id,
+                m.to,
+                m.case.display()
+            ),
+        }
+    }
+    Ok(0)
 }

@@ -192,6 +192,9 @@ macro_rules! delegate_store {
             async fn outbox_bounced(&self, id: String, error: String) -> ::std::result::Result<$crate::ports::delegate::OutboxMessage, $crate::ports::StoreError> {
                 $crate::ports::OutboxQueue::outbox_bounced(&self.$field, id, error).await
             }
+            async fn outbox_act(&self, id: String, action: $crate::ports::OutboxAction, now: $crate::ports::delegate::Timestamp) -> ::std::result::Result<$crate::ports::delegate::OutboxMessage, $crate::ports::StoreError> {
+                $crate::ports::OutboxQueue::outbox_act(&self.$field, id, action, now).await
+            }
         }
     };
     (@one ChangeFeed, [$($gen:tt)*], $ty:ty, $field:ident) => {

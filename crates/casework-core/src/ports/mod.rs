@@ -59,7 +59,7 @@ pub use knowledge::Knowledge;
 pub use mail_parser::MailParser;
 pub use mailbox::{MailboxPosition, MailboxPositions};
 pub use mailer::{MailError, Mailer};
-pub use outbox::{DeliveryOutcome, OutboxQueue};
+pub use outbox::{DeliveryOutcome, OutboxAction, OutboxQueue};
 pub use page::{
     CaseOrder, Page, PageError, PageRequest, decode_cursor, encode_cursor, priority_rank,
     updated_key,
@@ -227,6 +227,7 @@ mod mock {
             async fn outbox_claim(&self, worker: String, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
             async fn outbox_finish(&self, id: String, worker: String, now: Timestamp, outcome: DeliveryOutcome) -> Result<OutboxMessage, StoreError>;
             async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError>;
+            async fn outbox_act(&self, id: String, action: OutboxAction, now: Timestamp) -> Result<OutboxMessage, StoreError>;
         }
 
         #[async_trait]

@@ -31,6 +31,57 @@ pub enum DeliveryOutcome {
     },
 }
 
+/// What staff may do to one outgoing message from the outbox's admin view. The rule of which
+/// message each applies to is here, once; stores apply it as one conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OutboxAction {
+    /// Put the message back in the queue, due now, with a fresh count of attempts (so the
+    /// delivery policy's retries start over); its last error stays until the next attempt.
+    /// For a failed or cancelled message, or a queued one waiting for its next attempt
+    /// ("try now"). Never for a sent one: it would go twice.
+    Retry,
+    /// Withdraw a queued message so it is never sent: it becomes `cancelled`.
+    Cancel,
+}
+
+impl OutboxAction {
+    /// The statuses a message may have for this action to apply.
+    pub fn applies_to(self) -> &'static [OutboxStatus] {
+        match self {
+            OutboxAction::Retry => &[
+                OutboxStatus::Failed,
+                OutboxStatus::Cancelled,
+                OutboxStatus::Queued,
+            ],
+            OutboxAction::Cancel => &[OutboxStatus::Queued],
+        }
+    }
+
+    /// The status a message has after this action.
+    pub fn status_after(self) -> OutboxStatus {
+        match self {
+            OutboxAction::Retry => OutboxStatus::Queued,
+            OutboxAction::Cancel => OutboxStatus::Cancelled,
+        }
+    }
+
+    /// Why the action does not apply to a message of `status` (or held by a worker), for
+    /// the refusal; the store's `Invalid` error carries it.
+    pub fn refusal(self, id: &str, status: OutboxStatus, claimed: bool) -> String {
+        if claimed {
+            return format!(
+                "outbox message {id} is being delivered right now; try again once the attempt is over"
+            );
+        }
+        match self {
+            OutboxAction::Retry => format!("outbox message {id} is {status}: only a failed, cancelled or queued message can be retried"),
+            OutboxAction::Cancel => format!("outbox message {id} is {status}: only a queued message can be cancelled"),
+        }
+    }
+}
+
 /// Outgoing email. Messages arrive with the commits that queue them ([`super::CaseLog`]);
 /// this capability reads them and runs their delivery. Nothing assumes one process: two
 /// workers never hold the same message, whichever server they run in.
@@ -77,4 +128,19 @@ pub trait OutboxQueue: Send + Sync {
     ///
     /// MUST return `NotFound` for an unknown id.
     async fn outbox_bounced(&self, id: String, error: String) -> Result<OutboxMessage, StoreError>;
+
+    /// Applies `action` to message `id` at `now`, as one conditional write: only when its
+    /// status is one of [`OutboxAction::applies_to`] and no worker holds a live claim on it
+    /// (a claim whose deadline is after `now`: the message may be on the wire). Retry sets
+    /// it queued, due at `now`, with zero attempts; cancel sets it cancelled. Either releases
+    /// a lapsed claim.
+    ///
+    /// MUST return `NotFound` for an unknown id, and `Invalid` with
+    /// [`OutboxAction::refusal`]'s text when the action does not apply, writing nothing.
+    async fn outbox_act(
+        &self,
+        id: String,
+        action: OutboxAction,
+        now: Timestamp,
+    ) -> Result<OutboxMessage, StoreError>;
 }

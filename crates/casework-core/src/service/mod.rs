@@ -89,6 +89,10 @@ pub enum ServiceError {
         /// Attempts made.
         attempts: u32,
     },
+    /// The request does not apply to the thing as it stands now (retrying an email that
+    /// was sent, cancelling one a worker is delivering); nothing was written.
+    #[error("{0}")]
+    Refused(String),
     /// The store cannot be reached, or refused a write for a reason of its own (a taken
     /// key).
     #[error(transparent)]

@@ -240,6 +240,15 @@ impl StoreAccess {
         self.store.outbox_bounced(id, b.error).await
     }
 
+    /// `POST /store/v1/outbox/{id}/act`.
+    pub async fn outbox_act(
+        &self,
+        id: String,
+        a: crate::protocol::Act,
+    ) -> Result<OutboxMessage, StoreError> {
+        self.store.outbox_act(id, a.action, a.now).await
+    }
+
     /// `POST /store/v1/tokens`.
     pub async fn put_token(&self, token: ApiToken) -> Result<(), StoreError> {
         self.store.put_token(token).await

@@ -9,7 +9,7 @@ use casework_core::documents::EmailFields;
 use casework_core::event::EventKind;
 use casework_core::ids::CaseNumber;
 use casework_core::model::{OutboxStatus, TemplateName};
-use casework_core::ports::{CaseLog, DeliveryOutcome, OutboxQueue, StoreError};
+use casework_core::ports::{CaseLog, DeliveryOutcome, OutboxAction, OutboxQueue, StoreError};
 use casework_core::workflow::{Command, message_id};
 use jiff::SignedDuration;
 
@@ -456,4 +456,163 @@ pub async fn a_bounce_marks_a_sent_message_failed<S: CaseLog + OutboxQueue + ?Si
         b.store.outbox_bounced("nope".into(), "x".into()).await,
         Err(casework_core::ports::StoreError::NotFound(_))
     ));
+}
+
+/// `outbox_act` on `id`, expecting the refusal `Invalid`.
+async fn refused<S: OutboxQueue + ?Sized>(
+    store: &S,
+    id: &str,
+    action: OutboxAction,
+    now: jiff::Timestamp,
+) -> String {
+    match store.outbox_act(id.into(), action, now).await {
+        Err(StoreError::Invalid(why)) => why,
+        other => panic!("{action:?} on {id} should be refused, got {other:?}"),
+    }
+}
+
+pub async fn staff_retry_and_cancel_only_the_messages_each_applies_to<
+    S: CaseLog + OutboxQueue + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    queue_three(&b).await;
+    let now = b.now();
+    let lease = now + SignedDuration::from_mins(5);
+    let claimed = b
+        .store
+        .outbox_claim("w".into(), now, lease, 10)
+        .await
+        .unwrap();
+    let [sent, failed, held] = [0, 1, 2].map(|i| claimed[i].id.clone());
+    b.store
+        .outbox_finish(sent.clone(), "w".into(), now, DeliveryOutcome::Sent)
+        .await
+        .unwrap();
+    let failed_before = b
+        .store
+        .outbox_finish(
+            failed.clone(),
+            "w".into(),
+            now,
+            DeliveryOutcome::Failed {
+                error: "550 mailbox unavailable".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    // a sent message never goes again; a message on the wire is left to its worker
+    let why = refused(&*b.store, &sent, OutboxAction::Retry, now).await;
+    assert!(why.contains("is sent"), "{why}");
+    refused(&*b.store, &sent, OutboxAction::Cancel, now).await;
+    let why = refused(&*b.store, &held, OutboxAction::Cancel, now).await;
+    assert!(why.contains("being delivered"), "{why}");
+    refused(&*b.store, &held, OutboxAction::Retry, now).await;
+    refused(&*b.store, &failed, OutboxAction::Cancel, now).await;
+    let list = b.store.outbox_list(None, 10).await.unwrap();
+    let by_id = |id: &str| list.iter().find(|m| m.id == id).unwrap().clone();
+    assert_eq!(by_id(&failed), failed_before, "a refusal writes nothing");
+    assert_eq!(by_id(&held).claimed_by.as_deref(), Some("w"));
+
+    // retry: queued, due now, attempts from zero, the last error kept until the next try
+    let later = now + SignedDuration::from_mins(1);
+    let retried = b
+        .store
+        .outbox_act(failed.clone(), OutboxAction::Retry, later)
+        .await
+        .unwrap();
+    assert_eq!(retried.status, OutboxStatus::Queued);
+    assert_eq!((retried.attempts, retried.next_attempt_at), (0, later));
+    assert_eq!(retried.last_error, failed_before.last_error);
+    assert_eq!((retried.claimed_by, retried.claimed_until), (None, None));
+
+    // cancel: never claimed again, until a retry puts it back
+    let cancelled = b
+        .store
+        .outbox_act(failed.clone(), OutboxAction::Cancel, later)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, OutboxStatus::Cancelled);
+    let why = refused(&*b.store, &failed, OutboxAction::Cancel, later).await;
+    assert!(why.contains("is cancelled"), "{why}");
+    let none = b
+        .store
+        .outbox_claim("v".into(), later, later + SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(
+        b.store
+            .outbox_list(Some(OutboxStatus::Cancelled), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    b.store
+        .outbox_act(failed.clone(), OutboxAction::Retry, later)
+        .await
+        .unwrap();
+    let back = b
+        .store
+        .outbox_claim("v".into(), later, later + SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![failed.clone()]
+    );
+
+    // once the claim lapses the held message can be cancelled, and its old worker's
+    // finish is refused
+    let lapsed = lease + SignedDuration::from_secs(1);
+    let gone = b
+        .store
+        .outbox_act(held.clone(), OutboxAction::Cancel, lapsed)
+        .await
+        .unwrap();
+    assert_eq!((gone.status, gone.claimed_by), (OutboxStatus::Cancelled, None));
+    assert!(matches!(
+        b.store
+            .outbox_finish(held.clone(), "w".into(), lapsed, DeliveryOutcome::Sent)
+            .await,
+        Err(StoreError::ClaimLost(_))
+    ));
+    assert!(matches!(
+        b.store
+            .outbox_act("nope".into(), OutboxAction::Retry, lapsed)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn concurrent_cancels_of_one_message_let_exactly_one_through<
+    S: CaseLog + OutboxQueue + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    queue_three(&b).await;
+    let now = b.now();
+    let id = b.store.outbox_list(None, 1).await.unwrap()[0].id.clone();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, id) = (b.store.clone(), id.clone());
+            tokio::spawn(async move { s.outbox_act(id, OutboxAction::Cancel, now).await })
+        })
+        .collect();
+    let mut through = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(m) => {
+                assert_eq!(m.status, OutboxStatus::Cancelled);
+                through += 1;
+            }
+            Err(StoreError::Invalid(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(through, 1);
 }
