@@ -110,6 +110,8 @@ fn routes(state: AppState) -> Router {
             get(reports::reopen_report_cases),
         )
         .route("/api/v1/outbox", get(outbox::outbox))
+        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
+        .route("/api/v1/outbox/{id}/cancel", post(outbox::cancel))
         .route("/api/v1/events", get(events::events))
         .route(
             "/api/v1/webhooks",

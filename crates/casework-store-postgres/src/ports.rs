@@ -12,9 +12,8 @@ use casework_core::model::{
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
     Diagnostics, Directory, FeedEntry, Imported, Knowledge, OutboxAction, OutboxQueue, Page,
-    PageRequest,
-    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
-    StoreError, StoreStats, StoreTransfer,
+    PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit,
+    SearchQuery, StoreError, StoreStats, StoreTransfer,
 };
 use casework_core::ports::{
     EndSessions, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,

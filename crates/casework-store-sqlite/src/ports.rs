@@ -9,9 +9,9 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, EndSessions, FeedEntry, Knowledge, OutboxAction, OutboxQueue, Page, PageRequest, ReportCase,
-    ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session,
-    Sessions, SignInLink, StoreError, StoreStats,
+    Directory, EndSessions, FeedEntry, Knowledge, OutboxAction, OutboxQueue, Page, PageRequest,
+    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
+    Session, Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::ports::{
     CaseRecord, Imported, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,

@@ -11,10 +11,10 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry, QuarantinedMessage, ReportCase,
-    ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow, Scope,
-    SearchHit, SearchQuery, Session, SignInLink, StatusCount, StoreError, StoreStats,
-    check_history, key_reused, plan_import, priority_rank, updated_key,
+    Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry,
+    QuarantinedMessage, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
+    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
+    StoreError, StoreStats, check_history, key_reused, plan_import, priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};

@@ -76,8 +76,12 @@ impl OutboxAction {
             );
         }
         match self {
-            OutboxAction::Retry => format!("outbox message {id} is {status}: only a failed, cancelled or queued message can be retried"),
-            OutboxAction::Cancel => format!("outbox message {id} is {status}: only a queued message can be cancelled"),
+            OutboxAction::Retry => format!(
+                "outbox message {id} is {status}: only a failed, cancelled or queued message can be retried"
+            ),
+            OutboxAction::Cancel => {
+                format!("outbox message {id} is {status}: only a queued message can be cancelled")
+            }
         }
     }
 }

@@ -333,6 +333,18 @@ pub(crate) fn other_routes() -> Vec<(&'static str, &'static str, Option<Value>, 
         ),
         ("GET", "/api/v1/outbox", None, staff_only),
         (
+            "POST",
+            "/api/v1/outbox/nope/retry",
+            None,
+            [403, 403, 404, 404, 404, 401, 401],
+        ),
+        (
+            "POST",
+            "/api/v1/outbox/nope/cancel",
+            None,
+            [403, 403, 404, 404, 404, 401, 401],
+        ),
+        (
             "GET",
             "/api/v1/events?limit=500",
             None,
@@ -505,6 +517,12 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
             "POST",
             "/store/v1/outbox/nope/bounced",
             Some(json!({"error": "550 5.1.1 user unknown"})),
+            404,
+        ),
+        (
+            "POST",
+            "/store/v1/outbox/nope/act",
+            Some(json!({"action": "cancel", "now": "2026-01-01T00:00:00Z"})),
             404,
         ),
         ("GET", "/store/v1/tokens", None, 200),
@@ -690,7 +708,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 44) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 47) * 8);
 }
 
 #[tokio::test]

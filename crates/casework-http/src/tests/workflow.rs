@@ -877,6 +877,93 @@ async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_
 }
 
 #[tokio::test]
+async fn staff_cancel_a_queued_email_and_retry_it_and_the_timeline_follows() {
+    for (name, app) in stores().await {
+        let c = call(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(AGENT),
+            Some(new_case("jordan@customer.example")),
+            &[],
+        )
+        .await;
+        let n = c.body["number"].as_u64().unwrap();
+        let take = json!({"owner": "Ana Lopez"});
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/cases/{n}/assign"),
+            Some(AGENT),
+            Some(take),
+            &[],
+        )
+        .await;
+        let email = json!({"template": "initial_contact"});
+        let uri = format!("/api/v1/cases/{n}/emails");
+        call(&app, "POST", &uri, Some(AGENT), Some(email), &[]).await;
+        let queued = call(&app, "GET", "/api/v1/outbox", Some(AGENT), None, &[]).await;
+        let id = queued.body[0]["id"].as_str().unwrap().to_owned();
+        let delivery = |t: &Value| {
+            t.as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["type"] == "email_queued")
+                .unwrap()["delivery"]["status"]
+                .clone()
+        };
+
+        let cancel = format!("/api/v1/outbox/{id}/cancel");
+        // a customer may not touch the outbox, even for their own case's mail
+        is_problem(
+            &call(&app, "POST", &cancel, Some(JORDAN), None, &[]).await,
+            StatusCode::FORBIDDEN,
+        );
+        let done = call(&app, "POST", &cancel, Some(AGENT), None, &[]).await;
+        assert_eq!(done.status, StatusCode::OK, "{name}: {}", done.body);
+        assert_eq!(done.body["status"], "cancelled", "{name}");
+        let timeline = format!("/api/v1/cases/{n}/timeline");
+        for token in [AGENT, JORDAN] {
+            let t = call(&app, "GET", &timeline, Some(token), None, &[]).await;
+            assert_eq!(delivery(&t.body), "cancelled", "{name}");
+        }
+        // twice: refused with the reason, naming the state
+        let again = call(&app, "POST", &cancel, Some(AGENT), None, &[]).await;
+        is_problem(&again, StatusCode::CONFLICT);
+        assert!(
+            again.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("is cancelled"),
+            "{name}: {}",
+            again.body
+        );
+
+        let retry = format!("/api/v1/outbox/{id}/retry");
+        let back = call(&app, "POST", &retry, Some(LEAD), None, &[]).await;
+        assert_eq!(back.status, StatusCode::OK, "{name}: {}", back.body);
+        assert_eq!(
+            (&back.body["status"], &back.body["attempts"]),
+            (&json!("queued"), &json!(0))
+        );
+        let t = call(&app, "GET", &timeline, Some(AGENT), None, &[]).await;
+        assert_eq!(delivery(&t.body), "queued", "{name}");
+        is_problem(
+            &call(
+                &app,
+                "POST",
+                "/api/v1/outbox/nope/retry",
+                Some(AGENT),
+                None,
+                &[],
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        );
+    }
+}
+
+#[tokio::test]
 async fn moving_into_the_escalated_status_is_an_escalation_over_http() {
     for (name, app) in stores().await {
         let c = call(

@@ -573,7 +573,10 @@ pub async fn staff_retry_and_cancel_only_the_messages_each_applies_to<
         .outbox_act(held.clone(), OutboxAction::Cancel, lapsed)
         .await
         .unwrap();
-    assert_eq!((gone.status, gone.claimed_by), (OutboxStatus::Cancelled, None));
+    assert_eq!(
+        (gone.status, gone.claimed_by),
+        (OutboxStatus::Cancelled, None)
+    );
     assert!(matches!(
         b.store
             .outbox_finish(held.clone(), "w".into(), lapsed, DeliveryOutcome::Sent)
