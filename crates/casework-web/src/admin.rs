@@ -1,6 +1,6 @@
 //! Admin pages: the people who work cases (add or change one, set a password), API tokens
-//! (issue one, its secret shown once; revoke), the outbox (what is queued, sent or failed)
-//! and the inbound quarantine (mail the pipeline refused and kept: read it as text, release
+//! (issue one, its secret shown once; revoke), the outbox (what is queued, sent, failed or
+//! cancelled; retry or cancel one message) and the inbound quarantine (mail the pipeline refused and kept: read it as text, release
 //! it through the pipeline again, or drop it). Every page and form asks the service, which
 //! checks the workflow file's permissions (`manage`, `outbox`, `quarantine`); a visitor
 //! without them is refused by the service.
@@ -12,6 +12,7 @@ use axum::response::Response;
 use casework_core::ids::EmailAddress;
 use casework_core::limits::MAX_OUTBOX;
 use casework_core::model::{OutboxStatus, Person, Role};
+use casework_core::ports::OutboxAction;
 use casework_core::service::Released;
 
 use crate::WebState;
@@ -270,6 +271,7 @@ pub async fn revoke_token(
 
 /// A message as the outbox list shows it.
 struct MessageRow {
+    id: String,
     case: String,
     case_href: String,
     to: String,
@@ -278,6 +280,9 @@ struct MessageRow {
     attempts: u32,
     last_error: String,
     when: String,
+    /// Which of retry and cancel apply to it, by core's rule.
+    can_retry: bool,
+    can_cancel: bool,
 }
 
 #[derive(Template)]
@@ -299,13 +304,16 @@ pub async fn outbox(State(state): State<WebState>, Staff(v): Staff, Params(p): P
         Err(e) => return service_error_page(Some(&v), &e),
     };
     let page = OutboxPage {
-        chrome: Chrome::new(&state, Some(&v), "Outbox").at("admin"),
+        chrome: Chrome::new(&state, Some(&v), "Outbox")
+            .at("admin")
+            .notice(p.get("done")),
         status: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
         statuses: OutboxStatus::ALL.iter().map(|s| s.as_str()).collect(),
         limit: MAX_OUTBOX,
         messages: messages
             .iter()
             .map(|m| MessageRow {
+                id: m.id.clone(),
                 case: m.case.display(),
                 case_href: format!("/cases/{}", m.case.get()),
                 to: m.to.to_string(),
@@ -314,10 +322,47 @@ pub async fn outbox(State(state): State<WebState>, Staff(v): Staff, Params(p): P
                 attempts: m.attempts,
                 last_error: m.last_error.clone().unwrap_or_default(),
                 when: timeline::when(m.sent_at.unwrap_or(m.created_at)),
+                can_retry: OutboxAction::Retry.applies_to().contains(&m.status),
+                can_cancel: OutboxAction::Cancel.applies_to().contains(&m.status),
             })
             .collect(),
     };
     render(StatusCode::OK, &page)
+}
+
+/// `POST /admin/outbox/{id}/retry`: back in the queue, due now.
+pub async fn retry_email(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    _form: Posted,
+) -> Response {
+    outbox_act(&state, &staff, &id, OutboxAction::Retry).await
+}
+
+/// `POST /admin/outbox/{id}/cancel`: never sent.
+pub async fn cancel_email(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    _form: Posted,
+) -> Response {
+    outbox_act(&state, &staff, &id, OutboxAction::Cancel).await
+}
+
+/// Retries or cancels one message and goes back to the outbox, saying what was done; a
+/// refusal (the message was sent meanwhile, or a worker holds it) is shown with its reason.
+async fn outbox_act(state: &WebState, staff: &Staff, id: &str, action: OutboxAction) -> Response {
+    match state.service.outbox_act(&staff.0.actor, id, action).await {
+        Ok(_) => {
+            let said = match action {
+                OutboxAction::Retry => "email-retried",
+                OutboxAction::Cancel => "email-cancelled",
+            };
+            done("/admin/outbox", said, "")
+        }
+        Err(e) => service_error_page(Some(&staff.0), &e),
+    }
 }
 
 /// At most this many kept messages on the quarantine page.

@@ -142,6 +142,8 @@ pub fn router(state: WebState) -> Router {
         .route("/admin/tokens", get(admin::tokens).post(admin::issue_token))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/{id}/retry", post(admin::retry_email))
+        .route("/admin/outbox/{id}/cancel", post(admin::cancel_email))
         .route("/admin/quarantine", get(admin::quarantine))
         .route("/admin/quarantine/{id}", get(admin::quarantined))
         .route(

@@ -338,6 +338,8 @@ fn notice_text(done: &str) -> Option<&'static str> {
         "person-saved" => "Person saved.",
         "password-set" => "Password set. It is not shown again.",
         "token-revoked" => "Token revoked: it no longer opens anything.",
+        "email-retried" => "Email queued again: it goes out with the next delivery run.",
+        "email-cancelled" => "Email cancelled: it will not be sent.",
         "released" => "Released from the quarantine: the message is on this case now.",
         "dropped" => "Message dropped from the quarantine for good.",
         _ => return None,

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use casework_core::Command;
 use casework_core::documents::EmailFields;
-use casework_core::model::TemplateName;
+use casework_core::model::{OutboxStatus, TemplateName};
 
 use super::{Desk, JORDAN};
 
@@ -185,6 +185,53 @@ async fn the_outbox_lists_queued_mail_by_status_for_staff_who_may_read_it() {
     assert!(all.body.contains("href=\"/cases/1\">00000001</a>"));
     let sent = desk.get("/admin/outbox?status=sent", Some("root")).await;
     assert!(!sent.body.contains(JORDAN) && sent.body.contains("Nothing here."));
+
+    // a queued message offers "Send now" and "Cancel"; cancelled, it offers "Retry" only
+    let id = desk
+        .svc
+        .outbox(&desk.actor("root"), None, 10)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let (retry, cancel) = (
+        format!("/admin/outbox/{id}/retry"),
+        format!("/admin/outbox/{id}/cancel"),
+    );
+    for path in [&retry, &cancel] {
+        assert!(all.body.contains(&format!("action=\"{path}\"")), "{path}");
+    }
+    assert!(all.body.contains(">Send now</button>"));
+    desk.post(&cancel, "ana", &[])
+        .await
+        .redirects_to("/admin/outbox?done=email-cancelled");
+    let after = desk
+        .get("/admin/outbox?done=email-cancelled", Some("ana"))
+        .await;
+    assert!(after.body.contains("<td>cancelled</td>"));
+    assert!(after.body.contains("Email cancelled: it will not be sent."));
+    assert!(!after.body.contains(&format!("action=\"{cancel}\"")));
+    assert!(after.body.contains(">Retry</button>"));
+    let page = desk.get("/cases/1", Some("ana")).await;
+    assert!(page.body.contains("cancelled"), "the case page shows it");
+    // cancelling twice is refused with the reason, and changes nothing
+    let twice = desk.post(&cancel, "ana", &[]).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert!(twice.body.contains("is cancelled"), "{}", twice.body);
+    desk.post(&retry, "root", &[])
+        .await
+        .redirects_to("/admin/outbox?done=email-retried");
+    let queued = desk.get("/admin/outbox?status=queued", Some("root")).await;
+    assert!(queued.body.contains(JORDAN));
+    // without a CSRF token, nothing is done
+    let forged = desk.post_raw(&cancel, Some("root"), &[], &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let still = desk
+        .svc
+        .outbox(&desk.actor("root"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(still[0].status, OutboxStatus::Queued);
 }
 
 #[tokio::test]

@@ -243,6 +243,8 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
         ("/admin/tokens", &[("name", "x"), ("role", "admin")], 403),
         ("/admin/quarantine/q-0123/release", &[], 403),
         ("/admin/quarantine/q-0123/drop", &[], 403),
+        ("/admin/outbox/m-0123/retry", &[], 403),
+        ("/admin/outbox/m-0123/cancel", &[], 403),
         ("/cases/1/close", &[("mode", "temporary")], 403),
     ];
     for (path, fields, status) in posts {
