@@ -991,6 +991,36 @@ fn the_outbox_is_flushed_to_eml_files_and_failures_are_kept() {
     assert!(eml.contains("MIME-Version: 1.0"), "{eml}");
     let sent = cw.json(&["--as", "Ana Lopez", "outbox", "list", "--status", "sent"]);
     assert_eq!(sent.as_array().unwrap().len(), 1);
+    // the two that failed wait for their next try: "retry" sends one now, "cancel" withdraws
+    // the other for good
+    let (first, second) = (
+        queued[0]["id"].as_str().unwrap(),
+        queued[1]["id"].as_str().unwrap(),
+    );
+    assert!(ana(&["outbox", "retry", first]).starts_with("Queued again: "));
+    assert!(ana(&["outbox", "cancel", second]).starts_with("Cancelled: "));
+    let twice = cw.fails(&["--as", "Ana Lopez", "outbox", "cancel", second], 2);
+    assert!(twice.contains("is cancelled"), "{twice}");
+    let report = cw.json(&["--as", "Ana Lopez", "outbox", "flush", "--mailer", &url]);
+    assert_eq!(
+        (report["sent"].as_u64(), report["retried"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2);
+    let cancelled = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "outbox",
+        "list",
+        "--status",
+        "cancelled",
+    ]);
+    assert_eq!(cancelled[0]["id"].as_str(), Some(second));
+    let resent = cw.fails(&["--as", "Ana Lopez", "outbox", "retry", first], 2);
+    assert!(
+        resent.contains("is sent"),
+        "a sent email never goes twice: {resent}"
+    );
     assert!(
         cw.fails(
             &[
