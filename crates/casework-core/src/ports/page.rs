@@ -385,6 +385,54 @@ mod tests {
         }
     }
 
+    /// Whether `text` matches `pattern` whole (the patterns are anchored with `^…$`).
+    fn matches(pattern: &str, text: &str) -> bool {
+        use regex_automata::dfa::{Automaton, dense};
+        use regex_automata::{Anchored, Input};
+        let dfa = dense::DFA::new(pattern).unwrap();
+        let input = Input::new(text).anchored(Anchored::Yes);
+        dfa.try_search_fwd(&input)
+            .unwrap()
+            .is_some_and(|m| m.offset() == text.len())
+    }
+
+    proptest::proptest! {
+        /// The API document's patterns admit every cursor a page makes, so a client that
+        /// checks parameters against the document never refuses one it was given; and
+        /// they refuse what no order decodes.
+        #[test]
+        fn every_cursor_a_page_makes_matches_the_documented_pattern(
+            n in 1u64..=999_999_999_999_999_999,
+            micros in -377_705_116_800_000_000i64..=253_402_207_200_000_000,
+            p in 0usize..4,
+        ) {
+            let mut case = numbered(n);
+            case.updated_at = Timestamp::from_microsecond(micros).unwrap();
+            case.priority = Priority::ALL[p];
+            for order in CaseOrder::ALL {
+                let cursor = PageRequest::from_params_in(order, None, None)
+                    .unwrap()
+                    .cursor_after(&case);
+                proptest::prop_assert!(matches(LIST_CURSOR_PATTERN, &cursor), "{cursor}");
+                proptest::prop_assert!(PageRequest::from_params_in(order, None, Some(&cursor)).is_ok());
+                if order == CaseOrder::Number {
+                    proptest::prop_assert!(matches(CURSOR_PATTERN, &cursor), "{cursor}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_documented_patterns_refuse_what_no_order_decodes() {
+        assert!(matches(LIST_CURSOR_PATTERN, ""), "the first page");
+        for junk in [
+            "c0", "c", "x1", "u1", "u1.", "ux.3", "u1.0", "p1.2.3", "c1 ", "C1",
+        ] {
+            assert!(!matches(LIST_CURSOR_PATTERN, junk), "{junk}");
+        }
+        assert!(!matches(CURSOR_PATTERN, "u5.3"));
+    }
+
     #[test]
     fn orders_put_the_most_recent_and_the_most_urgent_first() {
         let at = |n: u64, t: &str, p: Priority| {
