@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rusqlite::Connection;
 
-/// A word class and the word standing for it in the synthetic data set.
+/// A word class and the word standing for it in the synthetic data set. The mid word was
+/// chosen by its measured document frequency: `mitercor` is in 2,960 of 100,000 cases
+/// (3%, as the issue's `publishing` was in its 1M), where `publishing` stems to `publish`,
+/// a support word in 95% of the synthetic cases.
 const WORDS: &[(&str, &str)] = &[
     ("rare", "baba"),
-    ("mid", "publishing"),
+    ("mid", "mitercor"),
     ("common", "timeout"),
     ("every case", "error"),
 ];

@@ -1234,6 +1234,12 @@ fn has_clause(table: &str, doc: &str) -> String {
 /// (each document's best passage per clause, summed; a common clause filters but does not
 /// rank, as its weight would be small and FTS5 would read its whole doclist to weigh it),
 /// then newest first.
+///
+/// The page is filled from the ranked candidates best first, and the checks stop with it: a
+/// common clause or exclusion is looked up per candidate (a few dozen lookups, not 2,000),
+/// and with no rare clause to score, the candidates come straight from the driver's
+/// passages newest first (a document first met at its newest passage), so a common word
+/// reads about a page of passages.
 pub fn search(
     conn: &Connection,
     prefixes: &PrefixCache,
@@ -1257,6 +1263,54 @@ pub fn search(
     }
     let rare: Vec<bool> = counts.iter().map(|n| *n <= query::CANDIDATES).collect();
     let driver = (0..counts.len()).min_by_key(|i| counts[*i]).unwrap_or(0);
+    // every other clause, checked on the candidates: a rare one by its documents (read
+    // whole), a common one per candidate
+    let mut sets = Vec::new();
+    let mut checks = Vec::new();
+    let others = exprs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != driver)
+        .map(|(i, e)| Ok((e.clone(), true, rare[i])))
+        .chain(parsed.excluded.iter().map(|c| {
+            let expr = prefixes.expr(conn, c)?;
+            let rare = is_rare(conn, table, &expr)?;
+            Ok((expr, false, rare))
+        }))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for (expr, wanted, rare) in others {
+        if rare {
+            let docs: std::collections::HashSet<i64> = conn
+                .prepare_cached(&format!(
+                    "SELECT p.doc FROM {table} JOIN search_passages p \
+                     ON p.id = {table}.rowid WHERE {table} MATCH ?1"
+                ))
+                .and_then(|mut st| st.query_map([&expr], |r| r.get(0))?.collect())
+                .map_err(map_err)?;
+            sets.push((docs, wanted));
+        } else {
+            checks.push((expr, wanted));
+        }
+    }
+    let check = format!("SELECT {}", has_clause(table, "?1"));
+    let passes = |doc: i64| -> Result<bool, StoreError> {
+        if sets
+            .iter()
+            .any(|(docs, wanted)| docs.contains(&doc) != *wanted)
+        {
+            return Ok(false);
+        }
+        for (expr, wanted) in &checks {
+            let found: bool = conn
+                .prepare_cached(&check)
+                .and_then(|mut s| s.query_row(params![doc, expr], |r| r.get(0)))
+                .map_err(map_err)?;
+            if found != *wanted {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
     let mut args: Vec<Value> = Vec::new();
     // conditions on a candidate passage's document (`p.doc`): the scope's are checked while
     // the driver's matches are walked, so a customer's candidates are all theirs
@@ -1271,11 +1325,9 @@ pub fn search(
         args.push(Value::Text(e.as_str().to_string()));
     }
     args.push(Value::Integer(query::CANDIDATES as i64));
-    let candidates = format!(
-        "SELECT p.doc AS doc, max(p.id) AS newest FROM \
-         (SELECT {table}.rowid AS id FROM {table} JOIN search_passages p ON p.id = {table}.rowid \
-          WHERE {table} MATCH ?{cond} ORDER BY {table}.rowid DESC LIMIT ?) m \
-         JOIN search_passages p ON p.id = m.id GROUP BY p.doc"
+    let newest = format!(
+        "SELECT p.doc AS doc, p.id AS id FROM {table} JOIN search_passages p \
+         ON p.id = {table}.rowid WHERE {table} MATCH ?{cond} ORDER BY {table}.rowid DESC LIMIT ?"
     );
     // the score: each rare clause's best passage per document, summed
     let mut scored = Vec::new();
@@ -1289,46 +1341,43 @@ pub fn search(
         ));
         args.push(Value::Text(expr.clone()));
     }
-    let score = if scored.is_empty() {
-        "SELECT NULL AS doc, 0.0 AS score WHERE false".to_string()
+    // the candidates in rank order: scored, or (no rare clause) the driver's newest passages
+    let sql = if scored.is_empty() {
+        newest
     } else {
         format!(
-            "SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc",
+            "SELECT c.doc, COALESCE(s.score, 0.0) AS score FROM \
+             (SELECT doc, max(id) AS newest FROM ({newest}) GROUP BY doc) c \
+             LEFT JOIN (SELECT doc, sum(best) AS score FROM ({}) GROUP BY doc) s \
+             ON s.doc = c.doc ORDER BY score, c.newest DESC",
             scored.join(" UNION ALL ")
         )
     };
-    // every other clause on the candidates: a rare one's documents read whole, a common
-    // one checked per candidate
-    let mut filter = String::new();
-    let mut others = Vec::new();
-    for (i, expr) in exprs.iter().enumerate() {
-        if i != driver {
-            others.push((expr.clone(), "", rare[i]));
+    let limit = q.limit as usize;
+    let mut page: Vec<(i64, f64)> = Vec::with_capacity(limit);
+    let mut seen = std::collections::HashSet::new();
+    {
+        let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
+        let mut rows = st.query(params_from_iter(args)).map_err(map_err)?;
+        while page.len() < limit {
+            let Some(row) = rows.next().map_err(map_err)? else {
+                break;
+            };
+            let doc: i64 = row.get(0).map_err(map_err)?;
+            let score: f64 = if scored.is_empty() {
+                0.0
+            } else {
+                row.get(1).map_err(map_err)?
+            };
+            // a document is met first at its newest passage (or once, when scored)
+            if seen.insert(doc) && passes(doc)? {
+                page.push((doc, score));
+            }
         }
     }
-    for c in &parsed.excluded {
-        let expr = prefixes.expr(conn, c)?;
-        let rare = is_rare(conn, table, &expr)?;
-        others.push((expr, "NOT ", rare));
-    }
-    for (expr, not, rare) in others {
-        if rare {
-            filter.push_str(&format!(
-                " AND c.doc {not}IN (SELECT p.doc FROM {table} JOIN search_passages p \
-                 ON p.id = {table}.rowid WHERE {table} MATCH ?)"
-            ));
-        } else {
-            filter.push_str(&format!(" AND {not}{}", has_clause(table, "c.doc")));
-        }
-        args.push(Value::Text(expr));
-    }
-    args.push(Value::Integer(i64::from(q.limit)));
-    let sql = format!(
-        "SELECT c.doc, COALESCE(s.score, 0.0) AS score FROM ({candidates}) c \
-         LEFT JOIN ({score}) s ON s.doc = c.doc WHERE true{filter} \
-         ORDER BY score, c.newest DESC LIMIT ?"
-    );
-    ranked_hits(conn, &sql, args)
+    page.into_iter()
+        .map(|(doc, score)| hit(conn, doc, -score))
+        .collect()
 }
 
 /// Document frequencies of terms: how many documents (cases, articles, defects) have the
