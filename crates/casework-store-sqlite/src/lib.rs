@@ -45,8 +45,15 @@ use crate::writer::{Writer, WriterHandle, read_tx};
 
 /// How long any connection waits on a lock held by another process before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle reader connections kept open.
-const MAX_IDLE_READERS: usize = 16;
+/// Most reads running at once, and reader connections kept open. Each running read holds a
+/// connection (its page cache of [`READER_CACHE_KIB`], its FTS5 state, its prepared
+/// statements) and a thread of the blocking pool; reads are CPU-bound on a warm cache, so
+/// more of them at once than a few per core only queue in memory instead of on the
+/// semaphore. Measured at 100k cases, 32 concurrent searches: uncapped, 30+ threads and
+/// connections and 100 MiB resident; capped, see `docs/benchmarks.md`.
+pub const MAX_READERS: usize = 4;
+/// The page cache of each reader connection, in KiB (SQLite's default is 2,000).
+pub const READER_CACHE_KIB: u32 = 4096;
 
 /// Why a store could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,14 +162,27 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The reader connections of a file store: at most [`MAX_READERS`] in use at once.
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Readers {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+        }
+    }
+
     fn open(&self) -> Result<Connection, StoreError> {
-        open_reader(&self.path)
+        let conn = open_reader(&self.path)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB}"))
+            .map_err(map_err)?;
+        Ok(conn)
     }
 
     fn with<T>(
@@ -176,7 +196,7 @@ impl Readers {
         };
         let out = read_tx(&mut conn, f);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_READERS {
             idle.push(conn);
         }
         out
@@ -341,10 +361,7 @@ impl SqliteStore {
                 Ok(Self {
                     writer,
                     cache: Some(cache),
-                    readers: Some(Arc::new(Readers {
-                        path: path.clone(),
-                        idle: Mutex::new(Vec::new()),
-                    })),
+                    readers: Some(Arc::new(Readers::new(path.clone()))),
                     location,
                     dfs: Arc::default(),
                     prefixes: Arc::default(),
@@ -461,10 +478,23 @@ impl SqliteStore {
         };
         let readers = readers.clone();
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(move || readers.with(f))
-                .await
-                .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?,
+            Ok(handle) => {
+                // waits here, as a future, rather than as a blocked thread with a connection
+                let permit = readers
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("readers closed: {e}")))?;
+                handle
+                    .spawn_blocking(move || {
+                        let out = readers.with(f);
+                        drop(permit);
+                        out
+                    })
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("reader task failed: {e}")))?
+            }
             Err(_) => readers.with(f),
         }
     }
@@ -499,6 +529,51 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Concurrent searches cost memory per reader connection (its page cache, its FTS5
+    /// state) and per blocking thread: however many requests arrive at once, at most
+    /// [`MAX_READERS`] reads run, and no more connections than that are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reads_share_a_bounded_set_of_reader_connections() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = std::env::temp_dir().join(format!("casework-readers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let url = format!("sqlite://{}", dir.join("cases.db").display());
+        let store = Arc::new(SqliteStore::open_url(&url).unwrap());
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let (store, running, most) = (store.clone(), running.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .read(move |conn| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(5));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        conn.query_row("SELECT count(*) FROM cases", [], |r| r.get::<_, i64>(0))
+                            .map_err(map_err)
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), 0);
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            (1..=MAX_READERS).contains(&most),
+            "{most} reads at once, at most {MAX_READERS} expected"
+        );
+        let idle = store.readers.as_ref().map(|r| r.idle.lock().unwrap().len());
+        assert!(
+            idle <= Some(MAX_READERS),
+            "{idle:?} idle reader connections"
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     mod on_memory {
