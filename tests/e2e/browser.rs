@@ -5,7 +5,9 @@
 //! screenshots` shrinks them into `docs/screenshots/`). A member of staff signs in and out
 //! through the real form; a customer signs in with a link read from a real SMTP server
 //! and replies; the walk through the workflow names its visitors by a test-only cookie
-//! (`casework_e2e::browser::CookieIdentify`).
+//! (`casework_e2e::browser::CookieIdentify`). Both seed documents are walked whole by an
+//! agent and a lead signed in through the form: the eleven steps to a resolved close, then
+//! finding the closed case and reopening it with the customer told.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -457,4 +459,328 @@ async fn a_customer_signs_in_by_a_link_read_from_the_smtp_server_and_replies() {
     let last = history.last().unwrap();
     assert_eq!(last.actor, "jordan@northwind.example", "{last:?}");
     driver.close().await.unwrap();
+}
+
+/// Clears the text control with id `id` and types `text` into it.
+async fn retype(driver: &Client, id: &str, text: &str) {
+    let control = driver.find(Locator::Id(id)).await.unwrap();
+    control.clear().await.unwrap();
+    control.send_keys(text).await.unwrap();
+}
+
+/// Submits the form `css` selects with its own submit button and waits for `notice`.
+async fn submit(driver: &Client, css: &str, notice: &str) -> String {
+    click(
+        driver,
+        &format!("{css} button[type=submit]:not(.secondary)"),
+    )
+    .await;
+    wait_for(driver, notice, |s| s.contains(notice)).await
+}
+
+/// Signs `name` in through the real sign-in form, from the page `path` asks it on.
+async fn sign_in(driver: &Client, base: &str, path: &str, name: &str, password: &str) {
+    driver.goto(&format!("{base}{path}")).await.unwrap();
+    wait_for(driver, "the sign-in form", |s| {
+        s.contains("signin-password")
+    })
+    .await;
+    type_into(driver, "signin-name", name).await;
+    type_into(driver, "signin-password", password).await;
+    click(driver, "form[action='/sign-in'] button[type=submit]").await;
+    wait_for(driver, "signed in", |s| {
+        s.contains("Signed in as") && s.contains(name)
+    })
+    .await;
+}
+
+/// Both seed documents, end to end, by people signing in through the real form: an agent
+/// works a new phone case through the eleven steps of "Case Workflow Basics" to a resolved
+/// close, then a lead follows "Reopen a case": the Cases tab, the All cases view, a search
+/// for the closed case, its status, the reopen dialog with a reason and the customer told,
+/// and the Reopened view and report that track it afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_seeds_are_walked_in_chromium_from_sign_in_to_close_and_reopen() {
+    const PASSWORD: &str = "a password for the seed walk";
+    let (svc, visitors) = desk().await;
+    let svc = svc.with_credentials(Arc::new(casework_web::SystemCredentials));
+    let system = Actor::system("test");
+    for who in ["Ana Lopez", "Lee Park"] {
+        svc.set_password(&system, who, PASSWORD).await.unwrap();
+    }
+    // the customer phoned in: a new, unowned case (the desk's "new case" is the API's job)
+    let n = svc
+        .open_case(
+            &visitors["ana"],
+            NewCase {
+                title: "Map service will not publish".into(),
+                description: "Publishing the parcels map service fails with error 999999 \
+                              since the data store moved."
+                    .into(),
+                origin: Origin::Phone,
+                priority: Priority::High,
+                customer: customer("Morgan Reyes", "morgan@tailspin.example"),
+                product: None,
+                product_version: None,
+            },
+        )
+        .await
+        .unwrap()
+        .number;
+    let case = format!("/cases/{}", n.get());
+    let base = serve_signed_in(svc.clone()).await;
+    let chrome = Chromedriver::start("seed-walk");
+    let driver = chrome.browser(1280, 900).await;
+    let emails_to_morgan = async || {
+        svc.outbox(&system_reader(&visitors), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.case == n && m.to.as_str() == "morgan@tailspin.example")
+            .map(|m| m.template.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // --- Case Workflow Basics, as Ana -------------------------------------------------
+    sign_in(&driver, &base, &case, "Ana Lopez", PASSWORD).await;
+    wait_for(&driver, "the case page", |s| {
+        s.contains("Map service will not publish")
+    })
+    .await;
+    // 1. initial contact: take ownership, then the "I have taken ownership" email
+    click(&driver, "form[action$='/take'] button[type=submit]").await;
+    wait_for(&driver, "ownership", |s| s.contains("Ana Lopez</dd>")).await;
+    click(&driver, "#compose-email > summary").await;
+    click(&driver, "#f-email-template option[value=initial_contact]").await;
+    submit(&driver, "#compose-email", "Email queued").await;
+    // 2. log the call
+    click(&driver, "#compose-call > summary").await;
+    type_into(&driver, "f-call-duration_minutes", "30").await;
+    click(&driver, "#compose-call input[name=screenshare]").await;
+    type_into(
+        &driver,
+        "f-call-notes",
+        "Screenshare: the data store moved to a new server and was never re-registered.",
+    )
+    .await;
+    submit(&driver, "#compose-call", "Call logged.").await;
+    // 3. the follow-up email: what was discussed, documentation, next steps
+    click(&driver, "#compose-email > summary").await;
+    click(&driver, "#f-email-template option[value=follow_up]").await;
+    type_into(
+        &driver,
+        "f-email-discussed",
+        "The data store was not registered after it moved.",
+    )
+    .await;
+    type_into(
+        &driver,
+        "f-email-documentation",
+        "https://support.example.com/kb/000012",
+    )
+    .await;
+    type_into(
+        &driver,
+        "f-email-next_steps",
+        "Register the data store again, then republish.",
+    )
+    .await;
+    submit(&driver, "#compose-email", "Email queued").await;
+    // 4. the call notes post
+    click(&driver, "#compose-post > summary").await;
+    click(&driver, "#f-post-kind option[value=call_notes]").await;
+    type_into(
+        &driver,
+        "f-post-body",
+        "Walked through the server manager; registration page shows no data stores.",
+    )
+    .await;
+    submit(&driver, "#compose-post", "Post added.").await;
+    // 5. troubleshoot: link the knowledge article found as similar, ask the swarm group
+    driver
+        .find(Locator::XPath(
+            "//section[@id='troubleshoot']//li[contains(., 'Registering a data store')]//button",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&driver, "the link", |s| s.contains("Linked to the case.")).await;
+    click(&driver, "#compose-swarm > summary").await;
+    type_into(&driver, "f-swarm-group", "Enterprise GIS").await;
+    type_into(
+        &driver,
+        "f-swarm-question",
+        "Anyone seen 999999 after moving a data store?",
+    )
+    .await;
+    submit(&driver, "#compose-swarm", "Help requested from the group.").await;
+    // 6. confirm the close with the customer: reached by phone
+    click(&driver, "#compose-contact > summary").await;
+    click(
+        &driver,
+        "#compose-contact input[name=outcome][value=reached]",
+    )
+    .await;
+    type_into(
+        &driver,
+        "f-contact-note",
+        "Republished fine; happy to close.",
+    )
+    .await;
+    submit(&driver, "#compose-contact", "Contact attempt recorded.").await;
+    // 8-10 before 7, as the checklist wants the summary last: title, technical details,
+    // category, from the checklist's own links
+    let page = driver.source().await.unwrap();
+    let missing = page.matches("class=\"missing-mark\"").count();
+    assert_eq!(
+        missing, 7,
+        "summary, title, product and version, area, functionality and issue: {page}"
+    );
+    click(&driver, "#closing a[href$='open=edit#f-edit-title']").await;
+    wait_for(&driver, "the edit form, open", |s| {
+        s.contains("<details id=\"edit\" open")
+    })
+    .await;
+    retype(
+        &driver,
+        "f-edit-title",
+        "Publishing fails: data store not registered after a move",
+    )
+    .await;
+    retype(&driver, "f-edit-product", "ArcGIS Server").await;
+    retype(&driver, "f-edit-product_version", "11.3").await;
+    retype(&driver, "f-edit-product_area", "Publishing").await;
+    retype(&driver, "f-edit-functionality", "Data stores").await;
+    retype(&driver, "f-edit-issue", "Registration").await;
+    click(&driver, "#edit form[action$='/edit'] button[type=submit]").await;
+    wait_for(&driver, "the new title", |s| {
+        s.contains(
+            "<h1 id=\"case-title\">Publishing fails: data store not registered after a move</h1>",
+        )
+    })
+    .await;
+    // 7. the case summary, from the draft one click away, as the last post
+    click(&driver, "#closing a[href$='draft=summary#compose-post']").await;
+    let draft = wait_for(&driver, "the summary draft", |s| {
+        s.contains("option value=\"summary\" selected")
+    })
+    .await;
+    assert!(
+        draft.contains("Publishing fails: data store not registered"),
+        "the draft names the case"
+    );
+    submit(&driver, "#compose-post", "Post added.").await;
+    // 11. close: the checklist holds; primary and secondary resolution
+    let ready = wait_for(&driver, "the checklist", |s| {
+        s.contains("The closing checklist holds")
+    })
+    .await;
+    assert!(!ready.contains("missing-mark"));
+    click(&driver, "#close > summary").await;
+    type_into(&driver, "f-close-primary_resolution", "Configuration").await;
+    type_into(
+        &driver,
+        "f-close-secondary_resolution",
+        "Data store re-registered",
+    )
+    .await;
+    let closed = submit(&driver, "#close", "Case closed.").await;
+    assert!(closed.contains("This case is closed"));
+    let case_now = svc.case(&system, n).await.unwrap();
+    assert_eq!(case_now.category.issue.as_deref(), Some("Registration"));
+    assert_eq!(
+        case_now.resolution.as_ref().map(|r| r.secondary.as_str()),
+        Some("Data store re-registered")
+    );
+    assert_eq!(
+        emails_to_morgan().await,
+        ["initial_contact", "follow_up", "resolution_notice"],
+        "each email went through the outbox, in order"
+    );
+    shot(&driver, "seed-closed").await;
+    click(&driver, "form.sign-out button[type=submit]").await;
+    wait_for(&driver, "signed out", |s| s.contains("Signed out.")).await;
+
+    // --- Reopen a case, as Lee ----------------------------------------------------------
+    // step 1: log in
+    sign_in(&driver, &base, "/cases", "Lee Park", PASSWORD).await;
+    // step 2: the Cases tab; step 3: the All cases view, keywords, closed cases
+    click(&driver, "nav.main-nav a[href='/cases']").await;
+    click(
+        &driver,
+        "nav.views a[href*='view=all'], nav.views li:first-child a",
+    )
+    .await;
+    wait_for(&driver, "the All cases view", |s| {
+        s.contains("aria-current=\"page\">All cases")
+    })
+    .await;
+    type_into(&driver, "f-filter-q", "data store registered").await;
+    click(&driver, "#f-filter-status_category option[value=closed]").await;
+    click(&driver, "form.filters button[type=submit]").await;
+    let found = wait_for(&driver, "the closed case in the list", |s| {
+        s.contains("Publishing fails: data store not registered")
+    })
+    .await;
+    assert!(
+        !found.contains("Geocoding service times out"),
+        "only the matching closed case is listed"
+    );
+    // step 4: open the record; step 5: its status is closed
+    click(&driver, &format!("a[href='{case}']")).await;
+    let record = wait_for(&driver, "the case record", |s| {
+        s.contains("This case is closed")
+    })
+    .await;
+    assert!(
+        record.contains("class=\"status closed\""),
+        "the status field says closed"
+    );
+    // steps 6-9: the reopen dialog, with the reason; the customer is told (step 10)
+    click(&driver, "#reopen > summary").await;
+    type_into(
+        &driver,
+        "f-reopen-reason",
+        "The customer reports 999999 again after the weekend patch.",
+    )
+    .await;
+    let reopened = submit(&driver, "#reopen", "Case reopened.").await;
+    assert!(!reopened.contains("This case is closed"));
+    assert!(
+        reopened.contains("The customer reports 999999 again"),
+        "the reason is on the timeline"
+    );
+    let case_now = svc.case(&system, n).await.unwrap();
+    assert_eq!(
+        (case_now.status.as_str(), case_now.reopen_count),
+        ("New", 1)
+    );
+    assert_eq!(
+        emails_to_morgan().await.last().map(String::as_str),
+        Some("reopen_notice"),
+        "step 10: the customer is told"
+    );
+    // tips: reopened cases are tracked apart, and reported on
+    driver
+        .goto(&format!("{base}/cases?view=reopened"))
+        .await
+        .unwrap();
+    wait_for(&driver, "the Reopened view", |s| {
+        s.contains("Publishing fails: data store not registered")
+    })
+    .await;
+    driver
+        .goto(&format!("{base}/reports/reopens"))
+        .await
+        .unwrap();
+    wait_for(&driver, "the reopen report", |s| s.contains("<svg")).await;
+    shot(&driver, "seed-reopened-report").await;
+    driver.close().await.unwrap();
+}
+
+/// Someone who may read the whole outbox, for the checks.
+fn system_reader(visitors: &HashMap<String, Actor>) -> Actor {
+    visitors["lee"].clone()
 }
