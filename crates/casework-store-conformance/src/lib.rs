@@ -369,6 +369,7 @@ macro_rules! transfer_suite {
                 a_copy_moves_everything_and_a_rerun_catches_up,
                 an_export_imports_into_an_empty_store_and_exports_the_same,
                 an_import_refuses_bad_records_by_name_and_takes_the_rest,
+                mail_read_again_after_a_copy_opens_no_case_twice,
             );
         }
     };

@@ -432,6 +432,30 @@ impl CaseService {
         ))
     }
 
+    /// The case this very message opened before, found by its own Message-ID on the cases
+    /// holding it and its key in their histories. The store's record of creation keys does
+    /// not travel with a store copy or an import, but histories do: without this, mail read
+    /// again after a move (an IMAP poller starting over on the new store) would open every
+    /// case a second time.
+    async fn opened_before(
+        &self,
+        arrival: &Arrival<'_>,
+    ) -> Result<Option<CaseNumber>, ServiceError> {
+        let Some(id) = arrival.message.message_id.as_deref() else {
+            return Ok(None);
+        };
+        let holding = self
+            .store
+            .cases_with_message_id(id.to_string(), MAX_CASES_PER_MESSAGE_ID)
+            .await?;
+        for number in holding {
+            if taken(&self.store.history(number).await?, arrival.key) {
+                return Ok(Some(number));
+            }
+        }
+        Ok(None)
+    }
+
     /// Opens a case from an email, at most once per its key (the sender acts as a customer
     /// opening their own case, so the workflow's `open_case` rule for customers applies),
     /// then puts the email on it, linked to `closed` when a closed case's policy sent it here.
@@ -440,26 +464,31 @@ impl CaseService {
         arrival: &Arrival<'_>,
         closed: Option<CaseNumber>,
     ) -> Result<Ingested, ServiceError> {
-        let sender = Actor::customer(arrival.from.as_str(), arrival.from.clone());
-        let now = self.clock.now();
-        self.within_rate(arrival, now).await?;
-        let opened = decide_open(
-            &new_case(arrival.message, arrival.from),
-            &self.ctx(&sender, now),
-        )?;
-        let notices = self.opening_notices(&sender, &opened, now).await?;
-        let created = self
-            .store
-            .create_case_once(
-                arrival.key.to_string(),
-                arrival.key.to_string(),
-                now,
-                sender.name.clone(),
-                opened,
-                notices,
-            )
-            .await?;
-        let number = created.case.number;
+        let number = match self.opened_before(arrival).await? {
+            Some(number) => number,
+            None => {
+                let sender = Actor::customer(arrival.from.as_str(), arrival.from.clone());
+                let now = self.clock.now();
+                self.within_rate(arrival, now).await?;
+                let opened = decide_open(
+                    &new_case(arrival.message, arrival.from),
+                    &self.ctx(&sender, now),
+                )?;
+                let notices = self.opening_notices(&sender, &opened, now).await?;
+                self.store
+                    .create_case_once(
+                        arrival.key.to_string(),
+                        arrival.key.to_string(),
+                        now,
+                        sender.name.clone(),
+                        opened,
+                        notices,
+                    )
+                    .await?
+                    .case
+                    .number
+            }
+        };
         let plan = |_: &Case, _| {
             let mut kinds = Vec::new();
             if let Some(old) = closed {

@@ -27,7 +27,7 @@ use jiff::SignedDuration;
 
 use super::{ana, new_case, staff};
 
-const CUSTOMER: &str = "zoe@kunde.example";
+pub(crate) const CUSTOMER: &str = "zoe@kunde.example";
 
 struct Bench {
     store: Arc<dyn CaseStore>,
@@ -56,7 +56,7 @@ async fn bench<S: CaseStore + 'static>(store: Arc<S>) -> Bench {
 }
 
 /// A message a person wrote, with a Message-ID of its own.
-fn mail(id: &str, from: &str, subject: &str, body: &str) -> InboundMessage {
+pub(crate) fn mail(id: &str, from: &str, subject: &str, body: &str) -> InboundMessage {
     InboundMessage {
         message_id: Some(format!("{id}@mail.kunde.example")),
         in_reply_to: vec![],

@@ -674,3 +674,40 @@ where
     assert_eq!((report.cases.written, report.cases.unchanged), (1, 1));
     assert_eq!(to.load_case(three).await.unwrap().title, "Three");
 }
+
+pub async fn mail_read_again_after_a_copy_opens_no_case_twice<S>(from: Arc<S>, to: Arc<S>)
+where
+    S: TransferStore + 'static,
+{
+    use super::inbound::{CUSTOMER, mail};
+    let reader = Actor::operator("mail");
+    let source = service_over(from.clone());
+    let first = mail("moved-1", CUSTOMER, "Printer offline", "it shows error 42");
+    let opened = source.ingest(&reader, &first).await.unwrap();
+    let mut reply = mail("moved-2", CUSTOMER, "Re: Printer offline", "still broken");
+    reply.in_reply_to = vec![first.message_id.clone().unwrap()];
+    let replied = source.ingest(&reader, &reply).await.unwrap();
+    assert_eq!(replied.case, opened.case);
+    let (src, dst): (Arc<dyn TransferStore>, Arc<dyn TransferStore>) = (from, to.clone());
+    let report = source
+        .copy_store(&Actor::operator("cli"), &*src, &*dst, 10, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // a poller starting over on the new store reads both again: nothing changes
+    let target = service_over(to.clone());
+    for (m, was) in [(&first, &opened), (&reply, &replied)] {
+        let again = target.ingest(&reader, m).await.unwrap();
+        assert_eq!(
+            (again.case, again.created, again.duplicate),
+            (was.case, was.created, true),
+            "{:?}",
+            m.message_id
+        );
+    }
+    assert_eq!(to.stats().await.unwrap().cases, 1);
+    assert_eq!(
+        to.history(opened.case).await.unwrap(),
+        src.history(opened.case).await.unwrap()
+    );
+}
