@@ -64,6 +64,7 @@ async fn commit_rate(store: Arc<dyn CaseStore>, commits: u64) -> Result<f64> {
                         events,
                         state,
                         outbox: Vec::new(),
+                        attachments: Vec::new(),
                     })
                     .await?;
                 let slot = k % mine.len();

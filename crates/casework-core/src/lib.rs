@@ -24,6 +24,7 @@
 //! CLI or mail library and on no async runtime; time and ids come through ports, and
 //! configuration and templates arrive as text.
 
+pub mod attachment;
 pub mod config;
 pub mod delivery;
 pub mod documents;

@@ -105,6 +105,23 @@ pub const MAX_INBOUND_MESSAGE: usize = 40 * 1024 * 1024;
 /// An attachment's file name as kept.
 pub const MAX_FILE_NAME: usize = 255;
 
+/// An attachment's id.
+pub const MAX_ATTACHMENT_ID: usize = 64;
+
+/// A content type as kept (`type/subtype`, RFC 6838's limits).
+pub const MAX_MEDIA_TYPE: usize = 255;
+
+/// The default of `[attachments] max_message_bytes`: the files one message or one upload
+/// may carry together, 25 MiB.
+pub const DEFAULT_ATTACHMENT_BYTES: usize = 25 * 1024 * 1024;
+
+/// The most the workflow file may set `[attachments] max_message_bytes` to: what the
+/// largest inbound message taken can carry once base64 is decoded.
+pub const MAX_ATTACHMENT_BYTES: usize = MAX_INBOUND_MESSAGE / 4 * 3;
+
+/// The most files one post may carry.
+pub const MAX_ATTACHMENTS: usize = 100;
+
 /// The largest case number: what a signed 64-bit integer holds, as stores keep it.
 pub const MAX_CASE_NUMBER: u64 = i64::MAX as u64;
 
@@ -182,6 +199,11 @@ pub const ALL: &[(&str, u64)] = &[
     ("MAX_MESSAGE_ID", MAX_MESSAGE_ID as u64),
     ("MAX_INBOUND_MESSAGE", MAX_INBOUND_MESSAGE as u64),
     ("MAX_FILE_NAME", MAX_FILE_NAME as u64),
+    ("MAX_ATTACHMENT_ID", MAX_ATTACHMENT_ID as u64),
+    ("MAX_MEDIA_TYPE", MAX_MEDIA_TYPE as u64),
+    ("DEFAULT_ATTACHMENT_BYTES", DEFAULT_ATTACHMENT_BYTES as u64),
+    ("MAX_ATTACHMENT_BYTES", MAX_ATTACHMENT_BYTES as u64),
+    ("MAX_ATTACHMENTS", MAX_ATTACHMENTS as u64),
     ("MAX_CASE_NUMBER", MAX_CASE_NUMBER),
     ("PROTOCOL_COUNT", PROTOCOL_COUNT),
     ("MIN_PASSWORD", MIN_PASSWORD as u64),
@@ -203,6 +225,7 @@ const _: () = assert!(DEFAULT_PAGE <= MAX_PAGE);
 const _: () = assert!(DEFAULT_IMPORT_BATCH <= MAX_IMPORT_BATCH);
 const _: () = assert!(DEFAULT_HITS <= MAX_HITS);
 const _: () = assert!(DEFAULT_OUTBOX <= MAX_OUTBOX);
+const _: () = assert!(DEFAULT_ATTACHMENT_BYTES <= MAX_ATTACHMENT_BYTES);
 
 /// The value of the limit named `name`, if there is one.
 pub fn named(name: &str) -> Option<u64> {

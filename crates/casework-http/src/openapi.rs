@@ -430,6 +430,8 @@ impl Modify for BearerAuth {
         crate::store_api::quarantine_remove,
         crate::store_api::mailbox_position,
         crate::store_api::advance_mailbox,
+        crate::store_api::attachment_list,
+        crate::store_api::attachment_get,
     )
 )]
 pub struct ApiDoc;
@@ -547,7 +549,9 @@ mod tests {
             crate::store_api::__path_webhook_finish,
             crate::store_api::__path_webhook_redeliver,
             crate::store_api::__path_mailbox_position,
-            crate::store_api::__path_advance_mailbox
+            crate::store_api::__path_advance_mailbox,
+            crate::store_api::__path_attachment_list,
+            crate::store_api::__path_attachment_get
         );
         <Problem as ToSchema>::schemas(&mut schemas);
         schemas.push((

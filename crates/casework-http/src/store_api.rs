@@ -48,7 +48,15 @@ pub fn routes() -> Router<AppState> {
         .route("/store/v1/cases/latest", post(latest_cases))
         .route("/store/v1/cases/by-message-id", post(cases_with_message_id))
         .route("/store/v1/cases/{n}", get(load_case))
-        .route("/store/v1/cases/{n}/commits", post(commit))
+        .route(
+            "/store/v1/cases/{n}/commits",
+            post(commit).layer(DefaultBodyLimit::max(
+                // a post's files may be as big as a message may carry, in base64
+                casework_core::limits::MAX_ATTACHMENT_BYTES / 3 * 4 + 4 + crate::MAX_BODY,
+            )),
+        )
+        .route("/store/v1/cases/{n}/attachments", get(attachment_list))
+        .route("/store/v1/attachments/{id}", get(attachment_get))
         .route("/store/v1/cases/{n}/history", get(history))
         .route("/store/v1/cases/{n}/similar", post(similar))
         .route("/store/v1/cases/{n}/outbox", get(case_outbox))
@@ -785,4 +793,30 @@ async fn mailbox_position(Storage(s): Storage, Body(b): Body<MailboxKey>) -> Ans
 )]
 async fn advance_mailbox(Storage(s): Storage, Body(b): Body<AdvanceMailbox>) -> Answer {
     ok(s.advance_mailbox_position(b).await.map_err(store_error)?)
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/cases/{n}/attachments",
+    tag = "store",
+    summary = "A case's attached files without their bytes, in entry order",
+    params(("n" = String, Path, description = "Case number")),
+    responses((status = 200, description = "The files", body = Vec<casework_core::ports::AttachmentInfo>), crate::openapi::Problems)
+)]
+async fn attachment_list(Storage(s): Storage, Path(n): Path<String>) -> Answer {
+    ok(s.attachment_list(case_number(&n)?)
+        .await
+        .map_err(store_error)?)
+}
+
+#[utoipa::path(
+    get,
+    path = "/store/v1/attachments/{id}",
+    tag = "store",
+    summary = "One attached file with its bytes (standard base64)",
+    params(("id" = String, Path, description = "Attachment id")),
+    responses((status = 200, description = "The file", body = casework_core::ports::AttachmentFile), crate::openapi::Problems)
+)]
+async fn attachment_get(Storage(s): Storage, Path(id): Path<String>) -> Answer {
+    ok(s.attachment_get(id).await.map_err(store_error)?)
 }

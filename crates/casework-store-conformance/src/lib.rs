@@ -99,6 +99,7 @@ macro_rules! suite {
         $crate::quarantine_suite!($make);
         $crate::webhooks_suite!($make);
         $crate::mailbox_suite!($make);
+        $crate::attachments_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -296,6 +297,23 @@ macro_rules! mailbox_suite {
     };
 }
 
+/// One `#[test]` per behaviour of attachments: written by their post's commit, all or
+/// nothing, kept byte for byte, listed per case, with their post's visibility, in a module
+/// `attachments`, each on a fresh store from `$make`, which needs `CaseLog + Attachments`.
+#[macro_export]
+macro_rules! attachments_suite {
+    ($make:expr) => {
+        $crate::__group!(attachments; $make;
+            files_round_trip_with_their_post_byte_for_byte,
+            files_are_listed_per_case_in_entry_order,
+            a_file_of_an_internal_post_is_internal,
+            a_refused_commit_leaves_no_file,
+            files_breaking_the_rules_are_refused_whole,
+            a_file_as_big_as_a_message_may_carry_is_kept_whole,
+        );
+    };
+}
+
 /// One `#[test]` per behaviour of the service on the whole store: random commands against a model, in a module `service`, each on a fresh store from
 /// `$make`, which needs `CaseStore (every capability)`.
 #[macro_export]
@@ -416,6 +434,7 @@ mod tests {
             ("quarantine", include_str!("behaviours/quarantine.rs")),
             ("inbound", include_str!("behaviours/inbound.rs")),
             ("mailbox", include_str!("behaviours/mailbox.rs")),
+            ("attachments", include_str!("behaviours/attachments.rs")),
         ] {
             let start = lib
                 .find(&format!("macro_rules! {group}_suite"))

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use casework_core::event::{Event, Opened, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, OutboxMessage};
-use casework_core::ports::{CaseLog, Commit, Created, StoreError, key_reused};
+use casework_core::ports::{CaseLog, Commit, Created, StoreError, check_attachments, key_reused};
 use casework_core::workflow::notify::number_notices;
 use jiff::Timestamp;
 
@@ -127,6 +127,14 @@ impl CaseLog for MemoryStore {
             ));
         }
         outbox_taken(&inner, &commit.outbox)?;
+        check_attachments(&commit)?;
+        if let Some(a) = commit
+            .attachments
+            .iter()
+            .find(|a| inner.attachments.contains_key(&a.info.id))
+        {
+            return Err(StoreError::Duplicate(format!("attachment {}", a.info.id)));
+        }
         // Every check passed: now write, all of it.
         let inner = &mut *inner;
         let n = commit.number.get();
@@ -139,6 +147,9 @@ impl CaseLog for MemoryStore {
             inner.append_feed(n, e);
         }
         inner.outbox.extend(commit.outbox);
+        for a in commit.attachments {
+            inner.attachments.insert(a.info.id.clone(), a);
+        }
         Ok(commit.state)
     }
 

@@ -7,10 +7,11 @@
 //! over passages, a document's head and each event's text, built on the fly and ranked as
 //! the SQLite store ranks them: linear in the number of cases, fine for tests, demos and
 //! small embedded uses, and obviously correct), `reports.rs`, `outbox.rs`,
-//! `diagnostics.rs`, `sessions.rs`, `feed.rs` and `webhooks.rs`. Together they make a whole
+//! `diagnostics.rs`, `sessions.rs`, `feed.rs`, `webhooks.rs` and `attachments.rs`. Together they make a whole
 //! [`casework_core::ports::CaseStore`]; `transfer.rs` adds
 //! [`casework_core::ports::StoreTransfer`] (`casework store copy`).
 
+mod attachments;
 mod case_log;
 mod case_queries;
 mod diagnostics;
@@ -71,6 +72,8 @@ struct Inner {
     deliveries: Vec<casework_core::webhook::WebhookDelivery>,
     /// IMAP mailbox positions by mailbox key.
     mailboxes: BTreeMap<String, casework_core::ports::MailboxPosition>,
+    /// Attached files by id, written by the commits of their posts.
+    attachments: BTreeMap<String, casework_core::ports::AttachmentFile>,
 }
 
 #[derive(Debug, Clone)]

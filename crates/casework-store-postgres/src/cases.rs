@@ -433,7 +433,7 @@ pub async fn import_cases(
     Ok(outcomes)
 }
 
-/// Commits events, state and outbox messages in one transaction. The version-checked
+/// Commits events, state, outbox messages and attached files in one transaction. The version-checked
 /// `UPDATE` comes first: it locks the case's row, so a concurrent commit on the same case
 /// (from any server) waits, then finds the version changed and writes nothing.
 pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result<Case, StoreError> {
@@ -447,6 +447,7 @@ pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result
     if !numbered {
         return Err(refusal(&*client, &c).await);
     }
+    casework_core::ports::check_attachments(&c)?;
     let tx = client.transaction().await.map_err(db_err)?;
     // Report rows need the state before a close or a reopen: read it under the row's lock
     // (if it is not at the expected version, the UPDATE below finds that and writes nothing).
@@ -478,6 +479,7 @@ pub async fn commit(client: &mut deadpool_postgres::Client, c: Commit) -> Result
     for m in &c.outbox {
         crate::outbox::insert(&tx, m).await?;
     }
+    crate::attachments::insert(&tx, &c).await?;
     let seqs = c.events.iter().map(|e| big(e.seq)).collect();
     crate::feed::append(&tx, &[(num(c.number), seqs)]).await?;
     tx.commit().await.map_err(db_err)?;

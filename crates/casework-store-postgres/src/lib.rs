@@ -21,6 +21,7 @@
 //! ([`directory`]), knowledge ([`knowledge`]), the outbox ([`outbox`]), and moving whole
 //! stores (`StoreTransfer`, over [`cases`] and [`knowledge`]).
 
+mod attachments;
 pub mod cases;
 mod db;
 pub mod directory;

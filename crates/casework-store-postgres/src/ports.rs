@@ -10,14 +10,14 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
+    AttachmentFile, AttachmentInfo, Attachments, EndSessions, MailboxPosition, MailboxPositions,
+    Quarantine, QuarantineEntry, QuarantinedMessage, Session, Sessions, SignInLink,
+};
+use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
     Diagnostics, Directory, FeedEntry, Imported, Knowledge, OutboxAction, OutboxQueue, Page,
     PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit,
     SearchQuery, StoreError, StoreStats, StoreTransfer,
-};
-use casework_core::ports::{
-    EndSessions, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,
-    QuarantinedMessage, Session, Sessions, SignInLink,
 };
 use jiff::Timestamp;
 
@@ -355,6 +355,18 @@ impl MailboxPositions for PgStore {
         position: MailboxPosition,
     ) -> Result<MailboxPosition, StoreError> {
         quarantine::advance_mailbox_position(&self.conn().await?, &mailbox, position).await
+    }
+}
+
+/// Attached files, written by the commits of their posts.
+#[async_trait]
+impl Attachments for PgStore {
+    async fn attachment_list(&self, case: CaseNumber) -> Result<Vec<AttachmentInfo>, StoreError> {
+        crate::attachments::list(&self.conn().await?, case).await
+    }
+
+    async fn attachment_get(&self, id: String) -> Result<AttachmentFile, StoreError> {
+        crate::attachments::get_one(&self.conn().await?, &id).await
     }
 }
 

@@ -11,7 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -318,6 +318,19 @@ CREATE TABLE mailbox_positions (
     uid_validity bigint NOT NULL,
     last_uid     bigint NOT NULL
 );
+"#;
+
+/// v10: attached files (#13), each kept with the post it came with: its metadata as
+/// `jsonb` beside the columns a list reads, its bytes as `bytea`, written by the post's commit.
+const V10: &str = r#"
+CREATE TABLE attachments (
+    id          text PRIMARY KEY,
+    case_number bigint NOT NULL,
+    entry       bigint NOT NULL,
+    info        jsonb NOT NULL,
+    bytes       bytea NOT NULL
+);
+CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
 "#;
 
 /// What a database holds.

@@ -176,7 +176,7 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     Cluster::shared()
         .psql(
             &db,
-            "DROP TABLE mailbox_positions; DROP INDEX events_by_message_id;
+            "DROP TABLE attachments; DROP TABLE mailbox_positions; DROP INDEX events_by_message_id;
              DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
              DROP TABLE quarantine;
              DROP INDEX cases_by_updated; DROP INDEX cases_by_priority;

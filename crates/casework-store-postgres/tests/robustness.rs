@@ -84,6 +84,7 @@ async fn text_holding_nul_round_trips_exactly() {
             events,
             state,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         })
         .await
         .unwrap();

@@ -18,12 +18,15 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
+    AttachmentFile, AttachmentInfo, Attachments, MailboxPosition, MailboxPositions, OutboxAction,
+    Webhooks,
+};
+use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
     QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
     Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
 };
-use casework_core::ports::{MailboxPosition, MailboxPositions, OutboxAction, Webhooks};
 use casework_core::protocol::{
     AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases,
     ListCases, MailboxKey, MessageIdCases, Once, PREFIX, Revoke, Similar,
@@ -718,6 +721,18 @@ impl MailboxPositions for RestStore {
         let body = AdvanceMailbox { mailbox, position };
         self.call(Method::POST, "/mailboxes/advance", Some(&body), Retry::Safe)
             .await
+    }
+}
+
+#[async_trait]
+impl Attachments for RestStore {
+    async fn attachment_list(&self, case: CaseNumber) -> Result<Vec<AttachmentInfo>, StoreError> {
+        self.get(&format!("/cases/{}/attachments", case.get()))
+            .await
+    }
+
+    async fn attachment_get(&self, id: String) -> Result<AttachmentFile, StoreError> {
+        self.get(&format!("/attachments/{}", segment(&id))).await
     }
 }
 

@@ -39,6 +39,7 @@ macro_rules! remote_suite {
         casework_store_conformance::diagnostics_suite!($make);
         casework_store_conformance::quarantine_suite!($make);
         casework_store_conformance::mailbox_suite!($make);
+        casework_store_conformance::attachments_suite!($make);
         casework_store_conformance::service_suite!($make);
         casework_store_conformance::inbound_suite!($make);
     };

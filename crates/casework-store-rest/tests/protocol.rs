@@ -87,6 +87,7 @@ async fn the_server_stores_the_state_the_core_computes_not_the_claimed_one() {
             events,
             state: forged,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         })
         .await
         .unwrap();
@@ -116,6 +117,7 @@ async fn commits_the_core_would_not_accept_are_422_and_change_nothing() {
             state: case.clone(),
             events,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         }
     };
     // closed as resolved without resolutions: breaks an invariant
@@ -181,6 +183,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
             state: case.clone(),
             events,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         }
     };
     let commit = |kinds: Vec<EventKind>| at(kinds, START);
@@ -282,6 +285,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
             state: now.clone(),
             events,
             outbox: vec![m],
+            attachments: Vec::new(),
         }
     };
     for (what, c) in [
@@ -317,6 +321,7 @@ async fn commits_the_workflow_would_refuse_are_422_and_change_nothing() {
             state: now.clone(),
             events: moved,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         })
         .await
         .unwrap();
@@ -482,6 +487,7 @@ async fn reads_are_retried_with_backoff_and_writes_are_not() {
             events: Vec::new(),
             state: case,
             outbox: Vec::new(),
+            attachments: Vec::new(),
         })
         .await
         .unwrap_err();

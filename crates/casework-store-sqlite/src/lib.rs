@@ -17,6 +17,7 @@
 //!
 //! Open it with [`SqliteStore::open_url`]: `sqlite://PATH` or `sqlite::memory:`.
 
+mod attachments;
 pub mod cache;
 mod ports;
 mod schema;

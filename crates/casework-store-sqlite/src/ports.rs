@@ -8,14 +8,14 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
+    AttachmentFile, AttachmentInfo, Attachments, CaseRecord, Imported, MailboxPosition,
+    MailboxPositions, Quarantine, QuarantineEntry, QuarantinedMessage, StoreTransfer,
+};
+use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxAction, OutboxQueue, Page, PageRequest,
     ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
     Session, Sessions, SignInLink, StoreError, StoreStats,
-};
-use casework_core::ports::{
-    CaseRecord, Imported, MailboxPosition, MailboxPositions, Quarantine, QuarantineEntry,
-    QuarantinedMessage, StoreTransfer,
 };
 use jiff::Timestamp;
 
@@ -352,6 +352,18 @@ impl MailboxPositions for SqliteStore {
     ) -> Result<MailboxPosition, StoreError> {
         self.write(move |c| sql::advance_mailbox_position(c, &mailbox, position))
             .await
+    }
+}
+
+/// Attached files, written by the commits of their posts.
+#[async_trait]
+impl Attachments for SqliteStore {
+    async fn attachment_list(&self, case: CaseNumber) -> Result<Vec<AttachmentInfo>, StoreError> {
+        self.read(move |c| crate::attachments::list(c, case)).await
+    }
+
+    async fn attachment_get(&self, id: String) -> Result<AttachmentFile, StoreError> {
+        self.read(move |c| crate::attachments::get(c, &id)).await
     }
 }
 

@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     sql(V13),
     sql(V14),
     sql(V15),
+    sql(V16),
 ];
 
 /// The schema version this build writes.
@@ -471,6 +472,19 @@ CREATE TABLE mailbox_positions (
     uid_validity INTEGER NOT NULL,
     last_uid     INTEGER NOT NULL
 ) STRICT;
+"#;
+
+/// v16: attached files (#13), each kept with the post it came with: its metadata as JSON
+/// beside the columns a list reads, its bytes as a BLOB, written by the post's commit.
+const V16: &str = r#"
+CREATE TABLE attachments (
+    id          TEXT PRIMARY KEY,
+    case_number INTEGER NOT NULL,
+    entry       INTEGER NOT NULL,
+    info        TEXT NOT NULL,
+    bytes       BLOB NOT NULL
+) STRICT;
+CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

@@ -692,7 +692,7 @@ pub fn import_cases(
     Ok(outcomes)
 }
 
-fn current_version(conn: &Connection, n: CaseNumber) -> Result<Option<u64>, StoreError> {
+pub(crate) fn current_version(conn: &Connection, n: CaseNumber) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT version FROM cases WHERE number = ?1")
         .and_then(|mut s| {
             s.query_row([n.get() as i64], |r| r.get::<_, i64>(0))
@@ -717,7 +717,7 @@ pub fn load_case_sized(conn: &Connection, n: CaseNumber) -> Result<(Case, usize)
     Ok((serde_json::from_str(&state).map_err(json_err)?, state.len()))
 }
 
-/// Commits events, state and outbox messages; all of it or none (the caller's savepoint).
+/// Commits events, state, outbox messages and attached files; all of it or none (the caller's savepoint).
 pub fn commit(conn: &Connection, c: Commit) -> Result<Case, StoreError> {
     let current = current_version(conn, c.number)?
         .ok_or_else(|| StoreError::NotFound(format!("case {}", c.number)))?;
@@ -740,12 +740,14 @@ pub fn commit(conn: &Connection, c: Commit) -> Result<Case, StoreError> {
             "the new state does not match the events".into(),
         ));
     }
+    casework_core::ports::check_attachments(&c)?;
     insert_events(conn, || load_case(conn, c.number).map(Some), &c.events)?;
     write_case_row(conn, &c.state, false)?;
     reindex_case(conn, &c.state, &c.events)?;
     for m in &c.outbox {
         insert_outbox(conn, m)?;
     }
+    crate::attachments::insert(conn, &c)?;
     Ok(c.state)
 }
 
@@ -2604,6 +2606,7 @@ mod tests {
                 events,
                 state,
                 outbox: Vec::new(),
+                attachments: Vec::new(),
             },
         )
         .unwrap();

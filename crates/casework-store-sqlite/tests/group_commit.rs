@@ -65,6 +65,7 @@ async fn a_failing_write_does_not_disturb_its_batch() {
                         events,
                         state,
                         outbox: vec![],
+                        attachments: Vec::new(),
                     })
                     .await;
                 (stale, r)

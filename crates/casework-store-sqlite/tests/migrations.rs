@@ -318,13 +318,14 @@ fn downgrade_to_v5(path: &std::path::Path) {
     .unwrap();
 }
 
-/// Turns a database this build wrote back into what version 10 stored: no mailbox positions
-/// (v15), no index of email Message-IDs (v14), no webhook tables (v13), no quarantine (v12), no sort keys, no last
+/// Turns a database this build wrote back into what version 10 stored: no attachments (v16),
+/// no mailbox positions (v15), no index of email Message-IDs (v14), no webhook tables (v13), no quarantine (v12), no sort keys, no last
 /// customer reply in the states (v11).
 fn downgrade_to_v10(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
-        "DROP TABLE mailbox_positions;
+        "DROP TABLE attachments;
+         DROP TABLE mailbox_positions;
          DROP INDEX events_by_message_id;
          DROP TABLE webhook_endpoints;
          DROP TABLE webhook_deliveries;

@@ -25,6 +25,10 @@ pub struct Commit {
     pub state: Case,
     /// Emails produced by the events, queued in the same step.
     pub outbox: Vec<OutboxMessage>,
+    /// Files that came with the commit's posts, kept in the same step
+    /// ([`check_attachments`](super::check_attachments) says what a store checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::AttachmentFile>,
 }
 
 /// The result of an idempotent create.
@@ -88,8 +92,9 @@ pub trait CaseLog: Send + Sync {
     ///
     /// MUST return `NotFound` for an unknown case, `Conflict` when the stored version is not
     /// `expected_version` (and write nothing), `Invalid` when the events are not numbered
-    /// from `expected_version + 1`, and `Duplicate` when an outbox id is taken (writing
-    /// nothing).
+    /// from `expected_version + 1` or its attachments fail
+    /// [`check_attachments`](super::check_attachments), and `Duplicate` when an outbox or
+    /// attachment id is taken (writing nothing).
     async fn commit(&self, commit: Commit) -> Result<Case, StoreError>;
 
     /// The case's events, oldest first. MUST return `NotFound` for an unknown case.

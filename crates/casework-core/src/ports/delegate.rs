@@ -47,7 +47,7 @@ pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
 ///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
-///     Quarantine, Webhooks, MailboxPositions);
+///     Quarantine, Webhooks, MailboxPositions, Attachments);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -299,6 +299,17 @@ macro_rules! delegate_store {
             }
             async fn advance_mailbox_position(&self, mailbox: String, position: $crate::ports::MailboxPosition) -> ::std::result::Result<$crate::ports::MailboxPosition, $crate::ports::StoreError> {
                 $crate::ports::MailboxPositions::advance_mailbox_position(&self.$field, mailbox, position).await
+            }
+        }
+    };
+    (@one Attachments, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::Attachments for $ty {
+            async fn attachment_list(&self, case: $crate::ids::CaseNumber) -> ::std::result::Result<Vec<$crate::ports::AttachmentInfo>, $crate::ports::StoreError> {
+                $crate::ports::Attachments::attachment_list(&self.$field, case).await
+            }
+            async fn attachment_get(&self, id: String) -> ::std::result::Result<$crate::ports::AttachmentFile, $crate::ports::StoreError> {
+                $crate::ports::Attachments::attachment_get(&self.$field, id).await
             }
         }
     };

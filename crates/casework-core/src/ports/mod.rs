@@ -12,7 +12,8 @@
 //! - [`Sessions`] (`sessions.rs`) — staff passwords, sessions, sign-in links, failed sign-ins;
 //! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole;
 //! - [`Webhooks`] (`webhooks.rs`) — webhook endpoints and the deliveries commits write;
-//! - [`MailboxPositions`] (`mailbox.rs`) — how far each IMAP mailbox has been read.
+//! - [`MailboxPositions`] (`mailbox.rs`) — how far each IMAP mailbox has been read;
+//! - [`Attachments`] (`attachments.rs`) — files kept with their posts, written by commits.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -27,6 +28,7 @@
 //! [`MailParser`] (`mail_parser.rs`), [`Credentials`] (`credentials.rs`: password hashing
 //! and secrets) and [`WebhookSender`] (`webhook_sender.rs`).
 
+pub mod attachments;
 pub mod case_log;
 pub mod case_queries;
 pub mod clock;
@@ -48,6 +50,7 @@ pub mod transfer;
 pub mod webhook_sender;
 pub mod webhooks;
 
+pub use attachments::{AttachmentFile, AttachmentInfo, Attachments, check_attachments};
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
@@ -137,6 +140,7 @@ pub trait CaseStore:
     + Quarantine
     + Webhooks
     + MailboxPositions
+    + Attachments
 {
 }
 
@@ -153,6 +157,7 @@ impl<T> CaseStore for T where
         + Quarantine
         + Webhooks
         + MailboxPositions
+        + Attachments
         + ?Sized
 {
 }
@@ -277,6 +282,12 @@ mod mock {
         impl MailboxPositions for CaseStore {
             async fn mailbox_position(&self, mailbox: String) -> Result<Option<MailboxPosition>, StoreError>;
             async fn advance_mailbox_position(&self, mailbox: String, position: MailboxPosition) -> Result<MailboxPosition, StoreError>;
+        }
+
+        #[async_trait]
+        impl Attachments for CaseStore {
+            async fn attachment_list(&self, case: CaseNumber) -> Result<Vec<AttachmentInfo>, StoreError>;
+            async fn attachment_get(&self, id: String) -> Result<AttachmentFile, StoreError>;
         }
     }
 }

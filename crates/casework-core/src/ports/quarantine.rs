@@ -57,7 +57,7 @@ pub struct QuarantineEntry {
 }
 
 /// Bytes as one standard base64 string in JSON.
-mod base64_bytes {
+pub(crate) mod base64_bytes {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -394,6 +394,7 @@ impl CaseService {
             events,
             state,
             outbox: ack.outbox,
+            attachments: Vec::new(),
         };
         self.add_notices(&mut commit, &sender, now).await?;
         self.store.commit(commit).await?;

@@ -222,6 +222,7 @@ pub fn decide_commit(
         events,
         state,
         outbox: decision.outbox,
+        attachments: Vec::new(),
     }))
 }
 

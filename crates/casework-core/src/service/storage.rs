@@ -360,6 +360,22 @@ impl StoreAccess {
         self.store.quarantine_get(id).await
     }
 
+    /// `GET /store/v1/cases/{n}/attachments`.
+    pub async fn attachment_list(
+        &self,
+        number: CaseNumber,
+    ) -> Result<Vec<crate::ports::AttachmentInfo>, StoreError> {
+        self.store.attachment_list(number).await
+    }
+
+    /// `GET /store/v1/attachments/{id}`.
+    pub async fn attachment_get(
+        &self,
+        id: String,
+    ) -> Result<crate::ports::AttachmentFile, StoreError> {
+        self.store.attachment_get(id).await
+    }
+
     /// `POST /store/v1/mailboxes/position`.
     pub async fn mailbox_position(
         &self,

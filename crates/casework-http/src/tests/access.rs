@@ -547,6 +547,8 @@ pub(crate) fn store_routes() -> Vec<(&'static str, String, Option<Value>, u16)> 
         ),
         ("GET", "/store/v1/quarantine?limit=10", None, 200),
         ("GET", "/store/v1/quarantine/nope", None, 404),
+        ("GET", "/store/v1/cases/1/attachments", None, 200),
+        ("GET", "/store/v1/attachments/nope", None, 404),
         ("DELETE", "/store/v1/quarantine/nope", None, 404),
         (
             "POST",
@@ -708,7 +710,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 47) * 8);
+    assert_eq!(cells, 2 * (2 * 19 + 18 + 49) * 8);
 }
 
 #[tokio::test]
@@ -765,6 +767,7 @@ pub(crate) fn the_matrix_covers_every_storage_protocol_route() {
                 .replace("/outbox/nope/", "/outbox/{id}/")
                 .replace("/tokens/nope/", "/tokens/{id}/")
                 .replace("/quarantine/nope", "/quarantine/{id}")
+                .replace("/attachments/nope", "/attachments/{id}")
                 .replace("/webhooks/nope/", "/webhooks/{id}/")
                 .replace("/webhook-deliveries/nope/", "/webhook-deliveries/{id}/");
             let shape = match shape.find("/by-hash/") {

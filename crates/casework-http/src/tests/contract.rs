@@ -65,6 +65,8 @@ pub(crate) const STORE_PROTOCOL: &[(&str, &str)] = &[
     ("post", "/store/v1/cases/by-message-id"),
     ("post", "/store/v1/mailboxes/position"),
     ("post", "/store/v1/mailboxes/advance"),
+    ("get", "/store/v1/cases/{n}/attachments"),
+    ("get", "/store/v1/attachments/{id}"),
     ("get", "/store/v1/cases/{n}"),
     ("post", "/store/v1/cases/{n}/commits"),
     ("get", "/store/v1/cases/{n}/history"),

@@ -14,7 +14,7 @@ pub mod html;
 mod signals;
 
 use casework_core::inbound::{self, Attachment, BodySource, InboundMessage, Mailbox};
-use casework_core::limits::{MAX_FILE_NAME, MAX_INBOUND_SUBJECT, MAX_MESSAGE_ID};
+use casework_core::limits::{MAX_INBOUND_SUBJECT, MAX_MESSAGE_ID};
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 
 /// Default largest message taken, in bytes: core's limit (room for the 25 MiB of
@@ -288,21 +288,15 @@ fn attachments(m: &mail_parser::Message<'_>, body_part: Option<u32>) -> Vec<Atta
         let inline = matches!(part.body, PartType::InlineBinary(_))
             || part.content_disposition().is_some_and(|d| d.is_inline());
         out.push(Attachment {
-            file_name: part.attachment_name().and_then(file_name),
+            file_name: part
+                .attachment_name()
+                .and_then(casework_core::attachment::file_name),
             content_type,
             inline,
             bytes,
         });
     }
     out
-}
-
-/// A file name without any directory part, on one line; `None` when nothing is left.
-fn file_name(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean = inbound::one_line(base, MAX_FILE_NAME);
-    let clean = clean.trim_start_matches('.').to_string();
-    (!clean.is_empty()).then_some(clean)
 }
 
 fn mailboxes(addr: Option<&Address<'_>>) -> Vec<Mailbox> {

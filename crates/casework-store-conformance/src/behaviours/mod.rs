@@ -6,6 +6,7 @@
 //! `transfer` (moving whole stores) takes two stores, a source and a target.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod attachments;
 pub mod case_log;
 pub mod case_queries;
 pub mod diagnostics;
@@ -282,6 +283,7 @@ pub(crate) fn post_commit(case: &Case, expected_version: u64, body: &str) -> Com
         events,
         state,
         outbox: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

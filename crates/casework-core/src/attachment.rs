@@ -1,0 +1,219 @@
+//! The rules for attached files, once for every input and store: the file name kept
+//! ([`file_name`]), the declared type read ([`media_type`]), the type the bytes show
+//! ([`sniff`], with `infer`'s magic numbers and a check for markup), and the type a
+//! download is served as ([`served_type`]: never a page).
+
+use crate::event::{Event, EventKind};
+use crate::model::sha256_hex;
+use crate::ports::{AttachmentFile, AttachmentInfo};
+
+/// The name a file is kept under when it came without a usable one.
+pub const UNNAMED: &str = "attachment";
+
+/// What is sent for a file whose type could make a browser run it or render it as a page.
+pub const OPAQUE: &str = "application/octet-stream";
+
+/// A file name as kept: without any directory part (`/` or `\`), on one line, without
+/// control or bidirectional-override characters or leading dots, cut at
+/// [`MAX_FILE_NAME`](crate::limits::MAX_FILE_NAME) characters; `None` when nothing is left.
+pub fn file_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let clean = crate::inbound::one_line(base, crate::limits::MAX_FILE_NAME);
+    let clean = clean.trim_start_matches('.').trim_end();
+    (!clean.is_empty()).then(|| clean.to_string())
+}
+
+/// A content type as kept: its `type/subtype`, lower-case, without parameters; `None` when
+/// it is not one (RFC 6838 restricted names).
+pub fn media_type(raw: &str) -> Option<String> {
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, sub) = essence.split_once('/')?;
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    (name(kind) && name(sub)).then_some(essence)
+}
+
+/// The content type the bytes show: a known magic number (`infer`), else markup a browser
+/// would render (HTML, SVG, XML), else `text/plain` for UTF-8 text without NUL bytes, else
+/// [`OPAQUE`]. Never what the sender declared.
+pub fn sniff(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(1024)];
+    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let inferred =
+        infer::get(bytes).map(|t| media_type(t.mime_type()).unwrap_or_else(|| OPAQUE.into()));
+    if let Some(t) = inferred.as_ref().filter(|t| !t.starts_with("text/")) {
+        return t.clone();
+    }
+    if lower.contains("<svg") {
+        return "image/svg+xml".into();
+    }
+    if let Some(t) = inferred {
+        return t;
+    }
+    let start = lower.trim_start_matches('\u{feff}').trim_start();
+    if [
+        "<!doctype html",
+        "<html",
+        "<head",
+        "<body",
+        "<script",
+        "<iframe",
+    ]
+    .iter()
+    .any(|tag| start.starts_with(tag))
+    {
+        return "text/html".into();
+    }
+    if start.starts_with("<?xml") {
+        return "text/xml".into();
+    }
+    if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+        return "text/plain".into();
+    }
+    OPAQUE.into()
+}
+
+/// Whether a browser given this type might render it as a page or run it: HTML, XHTML,
+/// SVG, XML, scripts, and any text but plain text.
+pub fn is_active(media_type: &str) -> bool {
+    media_type.starts_with("text/") && media_type != "text/plain"
+        || media_type.contains("html")
+        || media_type.contains("xml")
+        || media_type.contains("javascript")
+        || media_type.contains("ecmascript")
+        || media_type.contains("script")
+}
+
+/// The type a download is served as: the type the bytes show, unless they show, or the
+/// sender declared, something a browser could render as a page or run: then [`OPAQUE`].
+/// Plain text is served with `charset=utf-8` (the bytes were checked to be UTF-8).
+pub fn served_type(declared: &str, sniffed: &str) -> String {
+    if is_active(sniffed) || is_active(declared) {
+        OPAQUE.into()
+    } else if sniffed == "text/plain" {
+        "text/plain; charset=utf-8".into()
+    } else {
+        sniffed.into()
+    }
+}
+
+/// A file as it is kept with `entry` (a post or a received email, else `None`): under `id`,
+/// its name cleaned ([`file_name`], [`UNNAMED`] when none is left), its declared type read
+/// ([`media_type`], [`OPAQUE`] when it is not one), the type its bytes show, its size and
+/// SHA-256, and its entry's visibility, actor and time: what
+/// [`check_attachments`](crate::ports::check_attachments) accepts.
+pub fn keep(
+    id: String,
+    entry: &Event,
+    name: Option<&str>,
+    declared: &str,
+    bytes: Vec<u8>,
+) -> Option<AttachmentFile> {
+    let visibility = match &entry.kind {
+        EventKind::PostAdded { visibility, .. } | EventKind::EmailReceived { visibility, .. } => {
+            *visibility
+        }
+        _ => return None,
+    };
+    let info = AttachmentInfo {
+        id,
+        case: entry.case,
+        entry: entry.seq,
+        file_name: name.and_then(file_name).unwrap_or_else(|| UNNAMED.into()),
+        declared_type: media_type(declared)
+            .filter(|t| t.len() <= crate::limits::MAX_MEDIA_TYPE)
+            .unwrap_or_else(|| OPAQUE.into()),
+        content_type: sniff(&bytes),
+        size: bytes.len() as u64,
+        sha256: sha256_hex(&bytes),
+        visibility,
+        added_by: entry.actor.clone(),
+        added_at: entry.at,
+    };
+    Some(AttachmentFile { info, bytes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_directories_control_characters_and_length() {
+        assert_eq!(file_name("report.pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            file_name("C:\\Users\\me\\a b.txt").as_deref(),
+            Some("a b.txt")
+        );
+        assert_eq!(
+            file_name("evil\r\nX-Header: 1.txt").as_deref(),
+            Some("evil X-Header: 1.txt")
+        );
+        assert_eq!(file_name("a\u{202e}fdp.exe").as_deref(), Some("afdp.exe"));
+        assert_eq!(file_name(".htaccess").as_deref(), Some("htaccess"));
+        assert_eq!(file_name("dir/"), None);
+        assert_eq!(file_name("  "), None);
+        let long = "é".repeat(400);
+        assert_eq!(file_name(&long).map(|n| n.chars().count()), Some(255));
+    }
+
+    #[test]
+    fn media_types_are_lower_case_essences() {
+        assert_eq!(
+            media_type("Text/HTML; charset=utf-8").as_deref(),
+            Some("text/html")
+        );
+        assert_eq!(
+            media_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+                .as_deref(),
+            Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        );
+        assert_eq!(media_type("image"), None);
+        assert_eq!(media_type("text/ html"), None);
+        assert_eq!(media_type("a/b\r\nX: y"), None);
+    }
+
+    #[test]
+    fn the_bytes_decide_the_type_not_the_name() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(sniff(png), "image/png");
+        assert_eq!(sniff(b"%PDF-1.7\n..."), "application/pdf");
+        assert_eq!(sniff(b"  <!DOCTYPE html><p>hi"), "text/html");
+        assert_eq!(sniff(b"<script>alert(1)</script>"), "text/html");
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            "image/svg+xml"
+        );
+        assert_eq!(sniff(b"<?xml version=\"1.0\"?><a/>"), "text/xml");
+        assert_eq!(sniff("hello, wörld\n".as_bytes()), "text/plain");
+        assert_eq!(sniff(b"\0\x01\x02\xff"), OPAQUE);
+    }
+
+    #[test]
+    fn markup_is_never_served_as_itself() {
+        assert_eq!(served_type("text/html", "text/html"), OPAQUE);
+        assert_eq!(served_type("image/png", "image/svg+xml"), OPAQUE);
+        assert_eq!(served_type("text/plain", "text/xml"), OPAQUE);
+        // declared as a page, even when the bytes look like plain text
+        assert_eq!(served_type("text/html", "text/plain"), OPAQUE);
+        assert_eq!(
+            served_type("application/pdf", "application/pdf"),
+            "application/pdf"
+        );
+        assert_eq!(served_type("image/jpeg", "image/png"), "image/png");
+        assert_eq!(
+            served_type("text/plain", "text/plain"),
+            "text/plain; charset=utf-8"
+        );
+    }
+}
