@@ -3,9 +3,111 @@
 //! ([`sniff`], with `infer`'s magic numbers and a check for markup), and the type a
 //! download is served as ([`served_type`]: never a page).
 
+use std::fmt;
+
+use crate::config::AttachmentPolicy;
 use crate::event::{Event, EventKind};
+use crate::limits::{MAX_ATTACHMENTS, MAX_TEXT};
 use crate::model::sha256_hex;
 use crate::ports::{AttachmentFile, AttachmentInfo};
+use crate::workflow::WorkflowError;
+
+/// A file someone attaches (an upload, or a part of an inbound email): its name and
+/// declared type as given, and its bytes. Core cleans the name and checks the type against
+/// the bytes when it keeps it ([`keep`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The file name as given (`None` or empty: [`UNNAMED`]).
+    pub file_name: Option<String>,
+    /// The declared content type as given (`application/octet-stream` when unknown).
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Upload {
+    // the bytes may be tens of MiB: a debug print shows their count
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upload")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &format_args!("[{} bytes]", self.bytes.len()))
+            .finish()
+    }
+}
+
+/// Whether files keep within the workflow file's `[attachments]` limits: at least one, at
+/// most [`MAX_ATTACHMENTS`], none over `max_file_bytes`, all together within
+/// `max_message_bytes`. The refusal names field `files` and the setting that refused.
+pub fn check_uploads(files: &[Upload], policy: &AttachmentPolicy) -> Result<(), WorkflowError> {
+    let invalid = |message: String| WorkflowError::Invalid {
+        field: "files".into(),
+        message,
+    };
+    if files.is_empty() {
+        return Err(invalid("attach at least one file".into()));
+    }
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(invalid(format!(
+            "{} files; one post carries at most {MAX_ATTACHMENTS}",
+            files.len()
+        )));
+    }
+    if let Some(big) = files
+        .iter()
+        .find(|f| f.bytes.len() as u64 > policy.max_file_bytes)
+    {
+        return Err(invalid(format!(
+            "{} is {} bytes, over the limit of {} bytes per file ([attachments] max_file_bytes)",
+            big.file_name
+                .as_deref()
+                .and_then(file_name)
+                .unwrap_or_else(|| UNNAMED.into()),
+            big.bytes.len(),
+            policy.max_file_bytes
+        )));
+    }
+    let total = total_bytes(files);
+    if total > policy.max_message_bytes {
+        return Err(invalid(over_message_limit(total, policy)));
+    }
+    Ok(())
+}
+
+/// The bytes of all `files` together.
+pub fn total_bytes(files: &[Upload]) -> u64 {
+    files.iter().map(|f| f.bytes.len() as u64).sum()
+}
+
+/// Why files of `total` bytes together are refused.
+pub fn over_message_limit(total: u64, policy: &AttachmentPolicy) -> String {
+    format!(
+        "the files are {total} bytes together, over the limit of {} bytes ([attachments] \
+         max_message_bytes)",
+        policy.max_message_bytes
+    )
+}
+
+/// The text of a post that carries files: the note given, else which files it carries
+/// (`Attached: report.pdf, screen.png`), within the post's length limit.
+pub fn post_body(note: Option<&str>, files: &[Upload]) -> String {
+    match note.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => n.to_string(),
+        None => {
+            let names: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    f.file_name
+                        .as_deref()
+                        .and_then(file_name)
+                        .unwrap_or_else(|| UNNAMED.into())
+                })
+                .collect();
+            let text = format!("Attached: {}", names.join(", "));
+            text.chars().take(MAX_TEXT).collect()
+        }
+    }
+}
 
 /// The name a file is kept under when it came without a usable one.
 pub const UNNAMED: &str = "attachment";
@@ -146,6 +248,57 @@ pub fn keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn upload(name: &str, size: usize) -> Upload {
+        Upload {
+            file_name: Some(name.into()),
+            content_type: "application/pdf".into(),
+            bytes: vec![b'x'; size],
+        }
+    }
+
+    #[test]
+    fn uploads_keep_within_the_workflow_files_limits() {
+        let policy = AttachmentPolicy {
+            max_message_bytes: 3000,
+            max_file_bytes: 2000,
+        };
+        assert!(check_uploads(&[upload("a", 1500), upload("b", 1500)], &policy).is_ok());
+        let refusal = |files: &[Upload]| match check_uploads(files, &policy) {
+            Err(WorkflowError::Invalid { field, message }) => {
+                assert_eq!(field, "files");
+                message
+            }
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(refusal(&[]), "attach at least one file");
+        assert_eq!(
+            refusal(&[upload("../big.pdf", 2001)]),
+            "big.pdf is 2001 bytes, over the limit of 2000 bytes per file \
+             ([attachments] max_file_bytes)"
+        );
+        assert_eq!(
+            refusal(&[upload("a", 2000), upload("b", 1001)]),
+            "the files are 3001 bytes together, over the limit of 3000 bytes \
+             ([attachments] max_message_bytes)"
+        );
+        let many: Vec<Upload> = (0..=MAX_ATTACHMENTS).map(|_| upload("a", 1)).collect();
+        assert!(refusal(&many).contains("at most 100"));
+    }
+
+    #[test]
+    fn a_post_without_a_note_says_which_files_it_carries() {
+        let files = [
+            upload("dir/a.pdf", 1),
+            Upload {
+                file_name: None,
+                ..upload("", 1)
+            },
+        ];
+        assert_eq!(post_body(None, &files), "Attached: a.pdf, attachment");
+        assert_eq!(post_body(Some("  "), &files), "Attached: a.pdf, attachment");
+        assert_eq!(post_body(Some("The log"), &files), "The log");
+    }
 
     #[test]
     fn file_names_lose_directories_control_characters_and_length() {

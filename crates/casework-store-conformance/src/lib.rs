@@ -344,6 +344,7 @@ macro_rules! inbound_suite {
             concurrent_deliveries_take_a_message_once,
             a_storm_from_one_sender_is_kept_in_the_quarantine,
             refused_mail_is_kept_then_released_or_dropped,
+            a_messages_files_are_kept_with_its_email_and_too_much_is_refused,
         );
     };
 }

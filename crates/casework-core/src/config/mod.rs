@@ -236,6 +236,28 @@ impl InboundPolicy {
     pub const DEFAULT_SENDER_CASES_PER_MINUTE: u32 = 5;
 }
 
+/// Attached files (`[attachments]`): how much one message or upload may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentPolicy {
+    /// The most bytes the files of one email or one upload may hold together
+    /// (`max_message_bytes`, 25 MiB when absent): bigger mail is kept in the quarantine,
+    /// a bigger upload is refused.
+    pub max_message_bytes: u64,
+    /// The most bytes one file may hold (`max_file_bytes`; `max_message_bytes` when
+    /// absent).
+    pub max_file_bytes: u64,
+}
+
+impl Default for AttachmentPolicy {
+    fn default() -> Self {
+        let limit = crate::limits::DEFAULT_ATTACHMENT_BYTES as u64;
+        Self {
+            max_message_bytes: limit,
+            max_file_bytes: limit,
+        }
+    }
+}
+
 /// The organization, as it appears in every email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -274,6 +296,8 @@ pub struct WorkflowConfig {
     pub webhooks: WebhookPolicy,
     /// Notifications to people.
     pub notifications: NotificationPolicy,
+    /// How much attached files may hold.
+    pub attachments: AttachmentPolicy,
 }
 
 impl WorkflowConfig {
@@ -323,6 +347,7 @@ impl WorkflowConfig {
             },
             webhooks: WebhookPolicy::default(),
             notifications: NotificationPolicy::default(),
+            attachments: AttachmentPolicy::default(),
         }
     }
 

@@ -58,6 +58,18 @@ struct RawConfig {
     webhooks: super::WebhookPolicy,
     #[serde(default)]
     notifications: Option<RawNotifications>,
+    #[serde(default)]
+    attachments: Option<RawAttachments>,
+}
+
+/// The `[attachments]` section, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttachments {
+    #[serde(default)]
+    max_message_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_file_bytes: Option<Spanned<u64>>,
 }
 
 /// The `[notifications]` section, as written.
@@ -179,6 +191,7 @@ pub(super) fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
         delivery,
         inbound,
         webhooks: raw.webhooks,
+        attachments: attachments(raw.attachments.as_ref(), &at)?,
         notifications,
     })
 }
@@ -254,6 +267,42 @@ fn notifications(
 /// `[inbound]`: the status a pending case's reply moves it to (open or pending; the reopen
 /// status when absent) and what a reply to a closed case does (`reopen`, `new_case`, or
 /// `reopen_within` with `reopen_within_days` of at least 1; `reopen` when absent), and how
+/// `[attachments]`: each limit from 1 byte to what the largest inbound message can carry;
+/// one file's limit no more than the message's.
+fn attachments(
+    raw: Option<&RawAttachments>,
+    at: &Lines<'_>,
+) -> Result<super::AttachmentPolicy, ConfigError> {
+    let default = super::AttachmentPolicy::default();
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let max = crate::limits::MAX_ATTACHMENT_BYTES as u64;
+    let read = |v: Option<&Spanned<u64>>, name: &str| match v {
+        None => Ok(None),
+        Some(n) if (1..=max).contains(n.get_ref()) => Ok(Some(*n.get_ref())),
+        Some(n) => Err(at.err(
+            n.span(),
+            format!("attachments: {name} must be from 1 to {max} (bytes)"),
+        )),
+    };
+    let message = read(raw.max_message_bytes.as_ref(), "max_message_bytes")?
+        .unwrap_or(default.max_message_bytes);
+    let file = read(raw.max_file_bytes.as_ref(), "max_file_bytes")?.unwrap_or(message);
+    if file > message
+        && let Some(n) = &raw.max_file_bytes
+    {
+        return Err(at.err(
+            n.span(),
+            format!("attachments: max_file_bytes ({file}) is over max_message_bytes ({message})"),
+        ));
+    }
+    Ok(super::AttachmentPolicy {
+        max_message_bytes: message,
+        max_file_bytes: file,
+    })
+}
+
 /// many cases one sender may open by email in a minute (at least 1; 5 when absent).
 fn inbound(
     raw: Option<&RawInbound>,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{CaseService, MAX_ATTEMPTS, ServiceError, backoff};
+use crate::attachment::{Upload, check_uploads};
 use crate::config::Permission;
 use crate::event::{Event, EventKind, apply_all};
 use crate::ids::{CaseNumber, EmailAddress};
@@ -70,6 +71,20 @@ fn records_message_id(event: &Event, id: &str) -> bool {
         } => m == id,
         _ => false,
     }
+}
+
+/// A message's files as uploads: attachments and inline parts alike, as the sender named
+/// and typed them.
+fn uploads(message: &InboundMessage) -> Vec<Upload> {
+    message
+        .attachments
+        .iter()
+        .map(|a| Upload {
+            file_name: a.file_name.clone(),
+            content_type: a.content_type.clone(),
+            bytes: a.bytes.clone(),
+        })
+        .collect()
 }
 
 /// Whether `history` already holds the message taken under `key`.
@@ -133,6 +148,14 @@ impl CaseService {
                 )
             })?;
         let key = inbound_key(message, &from);
+        let files = uploads(message);
+        if !files.is_empty() {
+            // over the limit: refused for good, so every input keeps it in the quarantine
+            check_uploads(&files, &self.config.attachments).map_err(|e| match e {
+                WorkflowError::Invalid { message, .. } => refused("message", message),
+                other => ServiceError::Workflow(other),
+            })?;
+        }
         let domain = self
             .config
             .organization
@@ -360,7 +383,7 @@ impl CaseService {
                 ReplyPlan::Append(kinds) => kinds,
                 ReplyPlan::NewLinkedCase => return Ok(None),
             };
-            match self.commit_events(&case, arrival.from, kinds).await {
+            match self.commit_events(&case, arrival, kinds).await {
                 Ok(()) => return Ok(Some(done(false))),
                 Err(ServiceError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                     self.clock.pause(backoff(attempt)).await;
@@ -374,13 +397,14 @@ impl CaseService {
     }
 
     /// Commits `kinds` on `case` as the sender's doing, with the acknowledgement and the
-    /// notices they make.
+    /// notices they make, and the message's files (inline images too) kept with the email.
     async fn commit_events(
         &self,
         case: &Case,
-        from: &EmailAddress,
+        arrival: &Arrival<'_>,
         mut kinds: Vec<EventKind>,
     ) -> Result<(), ServiceError> {
+        let from = arrival.from;
         let now = self.clock.now();
         let sender = Actor::customer(from.as_str(), from.clone());
         let ack = acknowledge(&kinds, case, &self.ctx(&sender, now))?;
@@ -396,6 +420,7 @@ impl CaseService {
             outbox: ack.outbox,
             attachments: Vec::new(),
         };
+        self.keep_files(&mut commit, &uploads(arrival.message))?;
         self.add_notices(&mut commit, &sender, now).await?;
         self.store.commit(commit).await?;
         Ok(())

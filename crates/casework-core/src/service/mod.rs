@@ -12,6 +12,7 @@
 //! principals with the `store` permission) and `transfer.rs` (`casework store copy`, with
 //! the same permission), `mailbox.rs` (how far the IMAP poller has read each mailbox).
 
+mod attachments;
 mod cases;
 mod diagnostics;
 mod directory;
@@ -41,6 +42,7 @@ use crate::ports::{CaseStore, Clock, Commit, Credentials, IdGenerator, NoCredent
 use crate::reply_token::ReplyKeys;
 use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
+pub use attachments::{Attached, FilePost};
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
@@ -377,6 +379,21 @@ impl CaseService {
         expected_version: Option<u64>,
         command: Command,
     ) -> Result<Outcome, ServiceError> {
+        self.run(actor, number, expected_version, command, &[])
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`CaseService::execute`], keeping `files` with the post the command adds, in its
+    /// commit (checked against the limits by the caller).
+    async fn run(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+        expected_version: Option<u64>,
+        command: Command,
+        files: &[crate::attachment::Upload],
+    ) -> Result<(Outcome, Vec<crate::ports::AttachmentInfo>), ServiceError> {
         self.prepare(&command).await?;
         let mut attempt: u32 = 0;
         loop {
@@ -391,19 +408,23 @@ impl CaseService {
             }
             let now = self.clock.now();
             let Some(mut commit) = decide_commit(&command, &case, &self.ctx(actor, now))? else {
-                return Ok(Outcome {
+                let outcome = Outcome {
                     case: Self::as_seen_by(actor, case),
                     events: Vec::new(),
-                });
+                };
+                return Ok((outcome, Vec::new()));
             };
+            self.keep_files(&mut commit, files)?;
             self.add_notices(&mut commit, actor, now).await?;
             let events = commit.events.clone();
+            let kept = commit.attachments.iter().map(|a| a.info.clone()).collect();
             match self.store.commit(commit).await {
                 Ok(case) => {
-                    return Ok(Outcome {
+                    let outcome = Outcome {
                         case: Self::as_seen_by(actor, case),
                         events,
-                    });
+                    };
+                    return Ok((outcome, kept));
                 }
                 Err(StoreError::Conflict { .. }) if expected_version.is_none() => {
                     if attempt >= MAX_ATTEMPTS {
@@ -414,6 +435,44 @@ impl CaseService {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Keeps `files` with the email `commit` receives, else with its last post, each under a
+    /// new id.
+    pub(crate) fn keep_files(
+        &self,
+        commit: &mut Commit,
+        files: &[crate::attachment::Upload],
+    ) -> Result<(), ServiceError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        // the email the files came with, else the post they were attached to
+        let entry = commit
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, crate::event::EventKind::EmailReceived { .. }))
+            .or_else(|| {
+                commit
+                    .events
+                    .iter()
+                    .rev()
+                    .find(|e| matches!(e.kind, crate::event::EventKind::PostAdded { .. }))
+            })
+            .ok_or_else(|| ServiceError::Internal("files with no post to keep them".into()))?
+            .clone();
+        for f in files {
+            let kept = crate::attachment::keep(
+                self.ids.new_id(),
+                &entry,
+                f.file_name.as_deref(),
+                &f.content_type,
+                f.bytes.clone(),
+            )
+            .ok_or_else(|| ServiceError::Internal("files with no post to keep them".into()))?;
+            commit.attachments.push(kept);
+        }
+        Ok(())
     }
 
     /// Checks what a command refers to exists: an assignee who is staff, a linked record.

@@ -704,3 +704,82 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
     ));
     assert!(svc.quarantine_list(&admin, 10).await.unwrap().is_empty());
 }
+
+pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_refused<
+    S: CaseStore + 'static,
+>(
+    store: Arc<S>,
+) {
+    use casework_core::inbound::Attachment;
+    use casework_core::{ServiceError, WorkflowError};
+
+    let b = bench(store).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR inline logo".to_vec();
+    let mut m = mail("files", CUSTOMER, "Export fails", "log attached");
+    m.attachments = vec![
+        Attachment {
+            file_name: Some("export.log".into()),
+            content_type: "text/plain".into(),
+            inline: false,
+            bytes: b"ERROR 42 at step 7".to_vec(),
+        },
+        // an image the HTML body shows inline is kept too
+        Attachment {
+            file_name: None,
+            content_type: "image/png".into(),
+            inline: true,
+            bytes: png.clone(),
+        },
+    ];
+    let first = b.ingest(&m).await;
+    let email = b.received(first.case).await[0].clone();
+    let files = b.svc.attachments(&ana(), first.case).await.unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        assert_eq!(f.entry, email.seq);
+        assert_eq!(f.visibility, Visibility::Customer);
+        assert_eq!(f.added_by, CUSTOMER);
+    }
+    let mut names: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["attachment", "export.log"]);
+    let customer = Actor::customer("Zoe Kunde", CUSTOMER.parse().unwrap());
+    let logo = files.iter().find(|f| f.file_name == "attachment").unwrap();
+    assert_eq!(logo.content_type, "image/png");
+    let got = b
+        .svc
+        .attachment(&customer, first.case, &logo.id)
+        .await
+        .unwrap();
+    assert_eq!(got.bytes, png);
+    // delivered again: nothing more is kept
+    assert!(b.ingest(&m).await.duplicate);
+    assert_eq!(
+        b.svc.attachments(&ana(), first.case).await.unwrap().len(),
+        2
+    );
+
+    // over [attachments] max_message_bytes: refused for good (the quarantine keeps it),
+    // naming the setting, with nothing written
+    let limit = b.svc.config().attachments.max_message_bytes as usize;
+    let mut big = mail("big", CUSTOMER, "Huge", "see the video");
+    // two halves, each within the per-file limit, one byte over together
+    let half = |name: &str, extra: usize| Attachment {
+        file_name: Some(name.into()),
+        content_type: "video/mp4".into(),
+        inline: false,
+        bytes: vec![0; limit / 2 + extra],
+    };
+    big.attachments = vec![half("part1.mp4", 0), half("part2.mp4", 1 + limit % 2)];
+    let refused = b.svc.ingest(&b.mail, &big).await.unwrap_err();
+    assert!(
+        casework_core::service::refused_for_good(&refused),
+        "{refused:?}"
+    );
+    let ServiceError::Workflow(WorkflowError::Invalid { field, message }) = refused else {
+        panic!("not refused as invalid")
+    };
+    assert_eq!(field, "message");
+    assert!(message.contains("max_message_bytes"), "{message}");
+    assert_eq!(b.store.stats().await.unwrap().cases, 1);
+}
