@@ -365,6 +365,193 @@ pub fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+// ---------------------------------------------------------------------------------------
+// live aggregates: what a store keeps beside the facts so a report reads no scan
+
+/// The length of one aggregate block, in microseconds: a week. A store keeps its report
+/// counts per block; a period reads the blocks wholly inside it and the facts at its edges.
+pub const BLOCK_US: i64 = 7 * 86_400 * 1_000_000;
+
+/// The block a time (microseconds since the epoch) falls in.
+pub fn block_of(us: i64) -> i64 {
+    us.div_euclid(BLOCK_US)
+}
+
+/// Where a period's figures come from: the blocks `[blocks.0, blocks.1)` wholly inside it,
+/// and the time ranges `[from, to)` (microseconds) at its edges that are read fact by fact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Whole blocks inside the period, `[first, end)`; empty when `first >= end`.
+    pub blocks: (i64, i64),
+    /// The parts of the period outside those blocks.
+    pub edges: Vec<(i64, i64)>,
+}
+
+/// Splits a period (microseconds, either end open) into whole blocks and edges.
+pub fn span(from: Option<i64>, to: Option<i64>) -> Span {
+    let first = from.map_or(i64::MIN, |f| {
+        let b = block_of(f);
+        if b.saturating_mul(BLOCK_US) == f {
+            b
+        } else {
+            b + 1
+        }
+    });
+    let end = to.map_or(i64::MAX, block_of);
+    if first >= end {
+        // no whole block: the period is one edge
+        let (f, t) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+        return Span {
+            blocks: (0, 0),
+            edges: if f < t { vec![(f, t)] } else { Vec::new() },
+        };
+    }
+    let mut edges = Vec::new();
+    if let Some(f) = from {
+        let start = first.saturating_mul(BLOCK_US);
+        if f < start {
+            edges.push((f, start));
+        }
+    }
+    if let Some(t) = to {
+        let end_us = end.saturating_mul(BLOCK_US);
+        if end_us < t {
+            edges.push((end_us, t));
+        }
+    }
+    Span {
+        blocks: (first, end),
+        edges,
+    }
+}
+
+/// The histogram bucket of a delay from a closure to its reopen (microseconds): eight
+/// buckets per doubling of whole seconds, negative delays below zero. Monotone: a longer
+/// delay never falls in a lower bucket, so the median is found bucket by bucket.
+pub fn delay_bucket(us: i64) -> i64 {
+    fn up(us: u64) -> i64 {
+        let v = us / 1_000_000 + 1;
+        let e = 63 - i64::from(v.leading_zeros());
+        let frac = if e >= 3 {
+            (v >> (e - 3)) & 7
+        } else {
+            (v << (3 - e)) & 7
+        };
+        e * 8 + frac as i64
+    }
+    if us >= 0 {
+        up(us.unsigned_abs())
+    } else {
+        -1 - up(us.unsigned_abs())
+    }
+}
+
+/// One bucket of delays: how many, and the least and greatest (microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    /// How many delays.
+    pub n: u64,
+    /// The least.
+    pub lo: i64,
+    /// The greatest.
+    pub hi: i64,
+}
+
+impl Bucket {
+    /// Adds another bucket's delays.
+    pub fn merge(&mut self, other: Bucket) {
+        self.n += other.n;
+        self.lo = self.lo.min(other.lo);
+        self.hi = self.hi.max(other.hi);
+    }
+}
+
+/// Closures or reopens of one class in a period, as a store counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Facts in the period.
+    pub all: u64,
+    /// Of those, facts with an earlier one of the same case, group and class (their
+    /// predecessor by time): the repeats.
+    pub repeats: u64,
+    /// Of the repeats, those whose predecessor is before the period: each is still its
+    /// case's first in the period.
+    pub straddles: u64,
+}
+
+impl Counted {
+    /// Distinct cases: every fact whose predecessor is not in the period.
+    pub fn cases(&self) -> u64 {
+        (self.all + self.straddles).saturating_sub(self.repeats)
+    }
+}
+
+/// A group's figures as a store reads them from its aggregates and edges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Closures, per class (0: resolved or non-response, 1: temporary).
+    pub closures: [Counted; 2],
+    /// Reopens (by the time of the closure they left), per class.
+    pub reopens: [Counted; 2],
+    /// Delays of the non-temporary reopens, by [`delay_bucket`].
+    pub delays: BTreeMap<i64, Bucket>,
+}
+
+impl Tally {
+    /// Adds delays to bucket `b`.
+    pub fn delay(&mut self, b: i64, bucket: Bucket) {
+        self.delays
+            .entry(b)
+            .and_modify(|x| x.merge(bucket))
+            .or_insert(bucket);
+    }
+}
+
+/// The report's rows from tallies by key. `exact(key, lo, hi)` lists the delays
+/// (microseconds) of the key's non-temporary reopens in the period between `lo` and `hi`
+/// inclusive; it is asked only when a median falls in a bucket holding several values.
+pub fn rows_from_tallies<E>(
+    tallies: BTreeMap<String, Tally>,
+    mut exact: impl FnMut(&str, i64, i64) -> Result<Vec<i64>, E>,
+) -> Result<Vec<ReportRow>, E> {
+    let mut out = Vec::new();
+    for (key, t) in tallies {
+        if t.closures[0].all == 0 && t.closures[1].all == 0 {
+            continue;
+        }
+        let n: u64 = t.delays.values().map(|b| b.n).sum();
+        let ranks: Vec<u64> = match n {
+            0 => Vec::new(),
+            n if n % 2 == 1 => vec![n / 2],
+            n => vec![n / 2 - 1, n / 2],
+        };
+        let mut middle = Vec::new();
+        for rank in ranks {
+            let mut before = 0;
+            for b in t.delays.values() {
+                if rank < before + b.n {
+                    let us = if b.lo == b.hi {
+                        b.lo
+                    } else {
+                        let mut v = exact(&key, b.lo, b.hi)?;
+                        v.sort_unstable();
+                        v.get((rank - before) as usize).copied().unwrap_or(b.hi)
+                    };
+                    middle.push(jiff::SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
+                    break;
+                }
+                before += b.n;
+            }
+        }
+        out.push(ReportRow {
+            temporarily_closed: t.closures[1].cases(),
+            reopened_from_temporary: t.reopens[1].cases(),
+            ..row(key, t.closures[0].cases(), t.reopens[0].cases(), middle)
+        });
+    }
+    Ok(out)
+}
+
 /// A date or time that bounds a report's period, as a person types it: an RFC 3339 time
 /// (`2026-01-01T08:00:00Z`) or a plain date (`2026-01-01`, midnight UTC at its start). Both
 /// front-ends read `from` and `to` with this, so they accept the same text.
@@ -393,6 +580,98 @@ mod tests {
         assert_eq!(median_days(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median_days(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median_days(vec![1.0 / 3.0]), Some(0.33));
+    }
+
+    #[test]
+    fn a_period_splits_into_whole_blocks_and_edges() {
+        let w = BLOCK_US;
+        assert_eq!(
+            span(None, None),
+            Span {
+                blocks: (i64::MIN, i64::MAX),
+                edges: vec![]
+            }
+        );
+        assert_eq!(
+            span(Some(w + 5), Some(4 * w + 7)),
+            Span {
+                blocks: (2, 4),
+                edges: vec![(w + 5, 2 * w), (4 * w, 4 * w + 7)]
+            }
+        );
+        assert_eq!(
+            span(Some(2 * w), Some(3 * w)),
+            Span {
+                blocks: (2, 3),
+                edges: vec![]
+            }
+        );
+        // inside one block: one edge, no block
+        assert_eq!(
+            span(Some(w + 1), Some(w + 9)),
+            Span {
+                blocks: (0, 0),
+                edges: vec![(w + 1, w + 9)]
+            }
+        );
+        assert_eq!(span(Some(9), Some(9)).edges, vec![]);
+        assert_eq!(
+            block_of(-1),
+            -1,
+            "times before the epoch fall in their own blocks"
+        );
+    }
+
+    #[test]
+    fn delay_buckets_never_go_down_as_delays_grow() {
+        let mut last = i64::MIN;
+        let mut d: i64 = -400 * 86_400_000_000;
+        while d < 400 * 86_400_000_000 {
+            let b = delay_bucket(d);
+            assert!(b >= last, "{d}");
+            last = b;
+            d += 7_777_777 + d.abs() / 50;
+        }
+        assert_eq!(delay_bucket(0), delay_bucket(999_999), "whole seconds");
+        assert!(delay_bucket(-1) < delay_bucket(0));
+    }
+
+    #[test]
+    fn a_median_in_a_crowded_bucket_is_read_exactly() {
+        let day = 86_400_000_000i64;
+        // three delays, the middle two in one bucket with the upper one: 1, 10.1, 10.3, 10.2
+        let values = [day, day * 101 / 10, day * 103 / 10, day * 102 / 10];
+        let mut t = Tally::default();
+        t.closures[0].all = 4;
+        for v in values {
+            t.delay(delay_bucket(v), Bucket { n: 1, lo: v, hi: v });
+        }
+        let mut asked = 0;
+        let rows = rows_from_tallies(BTreeMap::from([("k".to_string(), t)]), |_, lo, hi| {
+            asked += 1;
+            Ok::<_, ()>(
+                values
+                    .iter()
+                    .copied()
+                    .filter(|v| (lo..=hi).contains(v))
+                    .collect(),
+            )
+        })
+        .unwrap();
+        assert!(asked > 0, "the bucket holds several values");
+        let reference = median_days(values.iter().map(|v| *v as f64 / day as f64).collect());
+        assert_eq!(rows[0].median_days_to_reopen, reference);
+        assert_eq!(reference, Some(10.15));
+    }
+
+    #[test]
+    fn distinct_cases_are_facts_less_repeats_inside_the_period() {
+        let c = Counted {
+            all: 5,
+            repeats: 3,
+            straddles: 1,
+        };
+        assert_eq!(c.cases(), 3);
     }
 
     #[test]

@@ -185,6 +185,7 @@ macro_rules! reports_suite {
             the_reopen_report_matches_the_reference_on_a_fixed_data_set,
             the_reopen_report_honours_its_period,
             the_reopen_report_drills_down_to_cases_and_reasons,
+            the_reopen_report_matches_the_reference_over_random_histories,
         );
     };
 }

@@ -89,3 +89,153 @@ pub async fn check_the_list_orders_after_an_upgrade<S: crate::CaseStore + ?Sized
     assert_eq!(walk(CaseOrder::Updated).await, [a, b, c]);
     assert_eq!(walk(CaseOrder::Priority).await, [b, a, c]);
 }
+
+/// What an upgrade test writes and reads for the reopen report: the cases of the reports
+/// behaviours (closes, reopens, a temporary close, a non-response close) and the report
+/// and drill-down of every grouping over several periods, as this build answers them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSnapshot {
+    /// The cases.
+    pub cases: Vec<casework_core::ids::CaseNumber>,
+    /// Per grouping and period, the rows and every row's first page of cases.
+    pub answers: Vec<(
+        Vec<casework_core::ports::ReportRow>,
+        Vec<casework_core::ports::Page<casework_core::ports::ReportCase>>,
+    )>,
+}
+
+fn report_periods() -> Vec<(Option<jiff::Timestamp>, Option<jiff::Timestamp>)> {
+    let start = casework_core::testing::START;
+    let day = |d: i64| Some(start + jiff::SignedDuration::from_hours(24 * d));
+    vec![
+        (None, None),
+        (day(1), None),
+        (None, day(1)),
+        (day(1), day(7)),
+    ]
+}
+
+async fn report_answers<S: casework_core::ports::Reports + ?Sized>(
+    store: &S,
+) -> Vec<(
+    Vec<casework_core::ports::ReportRow>,
+    Vec<casework_core::ports::Page<casework_core::ports::ReportCase>>,
+)> {
+    use casework_core::ports::{PageRequest, ReportCasesQuery, ReportGroup, ReportQuery};
+    let mut out = Vec::new();
+    for group_by in [
+        ReportGroup::ProductArea,
+        ReportGroup::Owner,
+        ReportGroup::PrimaryResolution,
+    ] {
+        for (from, to) in report_periods() {
+            let report = ReportQuery { group_by, from, to };
+            let rows = store.reopen_report(report).await.unwrap();
+            let mut pages = Vec::new();
+            for row in &rows {
+                let q = ReportCasesQuery {
+                    report,
+                    key: row.key.clone(),
+                    page: PageRequest {
+                        limit: 50,
+                        ..PageRequest::default()
+                    },
+                };
+                pages.push(store.reopen_report_cases(q).await.unwrap());
+            }
+            out.push((rows, pages));
+        }
+    }
+    out
+}
+
+/// Writes the reports behaviours' cases into `store` and reads every report: call before
+/// taking the store back to a version without the report's aggregates.
+pub async fn report_for_an_upgrade<S>(store: std::sync::Arc<S>) -> ReportSnapshot
+where
+    S: casework_core::ports::CaseLog + casework_core::ports::Reports + ?Sized + 'static,
+{
+    let b = crate::behaviours::desk(store);
+    let cases = crate::behaviours::reports::report_data(&b).await;
+    let answers = report_answers(&*b.store).await;
+    assert!(
+        answers
+            .iter()
+            .any(|(rows, _)| rows.iter().any(|r| r.reopened > 0)),
+        "the fixture reopens cases"
+    );
+    ReportSnapshot { cases, answers }
+}
+
+/// After the upgrade: every report and drill-down is what it was before, and a closure
+/// committed after the upgrade is counted at once (the filled aggregates stay live).
+pub async fn check_the_report_after_an_upgrade<S>(store: std::sync::Arc<S>, before: &ReportSnapshot)
+where
+    S: casework_core::ports::CaseLog + casework_core::ports::Reports + ?Sized + 'static,
+{
+    use casework_core::ports::{ReportGroup, ReportQuery};
+    assert_eq!(report_answers(&*store).await, before.answers);
+    let all = ReportQuery {
+        group_by: ReportGroup::ProductArea,
+        from: None,
+        to: None,
+    };
+    let closed =
+        |rows: &[casework_core::ports::ReportRow]| -> u64 { rows.iter().map(|r| r.closed).sum() };
+    let was = closed(&store.reopen_report(all).await.unwrap());
+    let b = crate::behaviours::desk(store);
+    // case 1 was closed once and never reopened: reopen it and close it again (telling no
+    // customer: this desk's message ids start again)
+    use casework_core::model::{CloseMode, Resolution};
+    use casework_core::workflow::Command;
+    let n = before.cases[1];
+    let reopen = Command::Reopen {
+        reason: "after the upgrade".into(),
+        notify_customer: false,
+    };
+    assert!(
+        b.try_run(&crate::behaviours::lee(), n, reopen)
+            .await
+            .is_some()
+    );
+    let summary = Command::AddPost {
+        kind: casework_core::model::PostKind::Summary,
+        body: "summary".into(),
+        visibility: casework_core::model::Visibility::Internal,
+    };
+    assert!(
+        b.try_run(&crate::behaviours::ana(), n, summary)
+            .await
+            .is_some()
+    );
+    let close = Command::Close {
+        mode: CloseMode::Resolved,
+        resolution: Some(Resolution {
+            primary: "Training".into(),
+            secondary: "Done".into(),
+        }),
+        notify_customer: false,
+    };
+    let confirm = Command::ConfirmTitle;
+    assert!(
+        b.try_run(&crate::behaviours::ana(), n, confirm)
+            .await
+            .is_some()
+    );
+    assert!(
+        b.try_run(&crate::behaviours::ana(), n, close)
+            .await
+            .is_some()
+    );
+    let rows = b.store.reopen_report(all).await.unwrap();
+    assert_eq!(
+        closed(&rows),
+        was,
+        "the same case closed again is counted once"
+    );
+    let printing = rows.iter().find(|r| r.key == "Printing").unwrap();
+    assert_eq!(
+        printing.reopened, 2,
+        "its reopen is counted after the upgrade"
+    );
+}

@@ -20,6 +20,7 @@
 mod attachments;
 pub mod cache;
 mod ports;
+mod reports;
 mod schema;
 mod sql;
 mod webhooks;

@@ -168,14 +168,15 @@ impl CaseQueries for SqliteStore {
 #[async_trait]
 impl Reports for SqliteStore {
     async fn reopen_report(&self, query: ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-        self.read(move |c| sql::reopen_report(c, &query)).await
+        self.read(move |c| crate::reports::reopen_report(c, &query))
+            .await
     }
 
     async fn reopen_report_cases(
         &self,
         query: ReportCasesQuery,
     ) -> Result<Page<ReportCase>, StoreError> {
-        self.read(move |c| sql::reopen_report_cases(c, &query))
+        self.read(move |c| crate::reports::reopen_report_cases(c, &query))
             .await
     }
 }

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[Migration] = &[
     sql(V14),
     sql(V15),
     sql(V16),
+    Migration {
+        sql: REPORT_AGGREGATES,
+        then: Some(crate::reports::rebuild),
+    },
 ];
 
 /// The schema version this build writes.
@@ -485,6 +489,66 @@ CREATE TABLE attachments (
     bytes       BLOB NOT NULL
 ) STRICT;
 CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
+"#;
+
+/// v17 (reserved for #17; v16 is #13's): the reopen report's live aggregates. Each closure
+/// and reopen row keeps, per grouping, the time of its predecessor in its case's chain (same
+/// key at close, same class, ordered by time); `report_blocks` counts facts and repeats per
+/// week, group and class, `report_delays` the reopens' delays per week and bucket, and
+/// `report_gaps` the longest gap of any chain. Commits keep them current in their
+/// transaction; this migration fills them from the rows already there (a Rust step, the
+/// same code the commits run). The drill-down's indexes lead with the key, then the case.
+const REPORT_AGGREGATES: &str = r#"
+ALTER TABLE closures ADD COLUMN prev_owner INTEGER;
+ALTER TABLE closures ADD COLUMN prev_area INTEGER;
+ALTER TABLE closures ADD COLUMN prev_resolution INTEGER;
+ALTER TABLE reopens ADD COLUMN prev_owner INTEGER;
+ALTER TABLE reopens ADD COLUMN prev_area INTEGER;
+ALTER TABLE reopens ADD COLUMN prev_resolution INTEGER;
+CREATE TABLE report_blocks (
+    grouping        INTEGER NOT NULL,
+    block           INTEGER NOT NULL,
+    key             TEXT NOT NULL,
+    temporary       INTEGER NOT NULL,
+    closures        INTEGER NOT NULL,
+    closure_repeats INTEGER NOT NULL,
+    reopens         INTEGER NOT NULL,
+    reopen_repeats  INTEGER NOT NULL,
+    PRIMARY KEY (grouping, block, key, temporary)
+) WITHOUT ROWID;
+CREATE TABLE report_delays (
+    grouping INTEGER NOT NULL,
+    block    INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    bucket   INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    lo       INTEGER NOT NULL,
+    hi       INTEGER NOT NULL,
+    PRIMARY KEY (grouping, block, key, bucket)
+) WITHOUT ROWID;
+CREATE TABLE report_gaps (
+    grouping INTEGER NOT NULL,
+    kind     INTEGER NOT NULL,
+    gap      INTEGER NOT NULL,
+    PRIMARY KEY (grouping, kind)
+) WITHOUT ROWID;
+CREATE INDEX closures_repeat_owner ON closures(at, prev_owner) WHERE prev_owner IS NOT NULL;
+CREATE INDEX closures_repeat_area ON closures(at, prev_area) WHERE prev_area IS NOT NULL;
+CREATE INDEX closures_repeat_resolution ON closures(at, prev_resolution)
+    WHERE prev_resolution IS NOT NULL;
+CREATE INDEX reopens_repeat_owner ON reopens(closed_at, prev_owner) WHERE prev_owner IS NOT NULL;
+CREATE INDEX reopens_repeat_area ON reopens(closed_at, prev_area) WHERE prev_area IS NOT NULL;
+CREATE INDEX reopens_repeat_resolution ON reopens(closed_at, prev_resolution)
+    WHERE prev_resolution IS NOT NULL;
+CREATE INDEX reopens_delay_owner ON reopens(owner, at - closed_at);
+CREATE INDEX reopens_delay_area ON reopens(product_area, at - closed_at);
+CREATE INDEX reopens_delay_resolution ON reopens(primary_resolution, at - closed_at);
+DROP INDEX closures_by_owner;
+DROP INDEX closures_by_area;
+DROP INDEX closures_by_resolution;
+CREATE INDEX closures_cases_owner ON closures(owner, case_number, at);
+CREATE INDEX closures_cases_area ON closures(product_area, case_number, at);
+CREATE INDEX closures_cases_resolution ON closures(primary_resolution, case_number, at);
 "#;
 
 fn refuse(path: &Path, reason: &str) -> OpenError {

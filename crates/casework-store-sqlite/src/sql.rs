@@ -1,24 +1,21 @@
 //! The store's SQL: each function runs on a connection (or a savepoint of the writer's
 //! transaction) and translates rusqlite's errors into `StoreError` at this boundary.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::{CaseNumber, EmailAddress};
 use casework_core::model::{
-    ApiToken, Article, Case, CloseMode, Defect, Field, NewArticle, OutboxMessage, OutboxStatus,
-    Person, Visibility,
+    ApiToken, Article, Case, Defect, Field, NewArticle, OutboxMessage, OutboxStatus, Person,
+    Visibility,
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
     Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry,
-    QuarantinedMessage, ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery,
-    ReportReopen, ReportRow, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
+    QuarantinedMessage, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
     StoreError, StoreStats, check_history, key_reused, plan_import, priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter};
 
@@ -70,11 +67,11 @@ pub fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
-fn from_micros(us: i64) -> Result<Timestamp, StoreError> {
+pub(crate) fn from_micros(us: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(us).map_err(|e| StoreError::Internal(format!("bad time: {e}")))
 }
 
-fn number_of(n: i64) -> Result<CaseNumber, StoreError> {
+pub(crate) fn number_of(n: i64) -> Result<CaseNumber, StoreError> {
     u64::try_from(n)
         .ok()
         .and_then(CaseNumber::new)
@@ -156,78 +153,7 @@ fn insert_events(
     };
     let n = first.case.get() as i64;
     let facts = report::facts(before()?, events).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let mut closure = conn
-        .prepare_cached(
-            "INSERT INTO closures (case_number, seq, at, mode, owner, product_area,
-                                   primary_resolution)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(map_err)?;
-    let mut reopen = conn
-        .prepare_cached(
-            "INSERT INTO reopens (case_number, seq, at, actor, closed_at, close_mode, reason,
-                                  owner, product_area, primary_resolution)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .map_err(map_err)?;
-    let mut left = conn
-        .prepare_cached(
-            "SELECT owner, product_area, primary_resolution FROM closures
-              WHERE case_number = ?1 ORDER BY seq DESC LIMIT 1",
-        )
-        .map_err(map_err)?;
-    for f in facts {
-        match f {
-            report::Fact::Closure {
-                seq,
-                at,
-                mode,
-                keys,
-            } => {
-                closure
-                    .execute(params![
-                        n,
-                        seq as i64,
-                        micros(at),
-                        mode.as_str(),
-                        keys.owner,
-                        keys.product_area,
-                        keys.primary_resolution
-                    ])
-                    .map_err(map_err)?;
-            }
-            report::Fact::Reopen {
-                seq,
-                at,
-                actor,
-                closed_at,
-                close_mode,
-                reason,
-            } => {
-                // the keys of the closure it left: the case's last one
-                let keys: Option<(Option<String>, Option<String>, Option<String>)> = left
-                    .query_row([n], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
-                    .map_err(map_err)?;
-                let (owner, area, resolution) = keys.unwrap_or_default();
-                reopen
-                    .execute(params![
-                        n,
-                        seq as i64,
-                        micros(at),
-                        actor,
-                        micros(closed_at),
-                        close_mode.as_str(),
-                        reason,
-                        owner,
-                        area,
-                        resolution
-                    ])
-                    .map_err(map_err)?;
-            }
-        }
-    }
-    Ok(())
+    crate::reports::record_facts(conn, n, facts)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1498,186 +1424,6 @@ pub fn similar(
 }
 
 // ---------------------------------------------------------------------------------------
-// reports
-
-fn key_column(group: ReportGroup) -> &'static str {
-    match group {
-        ReportGroup::ProductArea => "product_area",
-        ReportGroup::Owner => "owner",
-        ReportGroup::PrimaryResolution => "primary_resolution",
-    }
-}
-
-/// The reopen report, aggregated in SQL over the closures and reopens recorded with their
-/// keys at close; the median is taken in Rust with core's helper.
-pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
-    let col = key_column(q.group_by);
-    let from = q.from.map_or(i64::MIN, micros);
-    let to = q.to.map_or(i64::MAX, micros);
-    let closed_sql = format!(
-        "SELECT COALESCE({col}, '{none}') AS k, mode = 'temporary', COUNT(DISTINCT case_number)
-         FROM closures WHERE at >= ?1 AND at < ?2
-         GROUP BY k, mode = 'temporary'",
-        none = report::NO_KEY
-    );
-    let reopen_sql = format!(
-        "SELECT COALESCE({col}, '{none}') AS k, close_mode = 'temporary', case_number,
-                at - closed_at
-         FROM reopens WHERE closed_at >= ?1 AND closed_at < ?2",
-        none = report::NO_KEY
-    );
-    #[derive(Default)]
-    struct Acc {
-        closed: u64,
-        temporary: u64,
-        reopened: BTreeSet<i64>,
-        temporary_reopened: BTreeSet<i64>,
-        days: Vec<f64>,
-    }
-    let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut st = conn.prepare_cached(&closed_sql).map_err(map_err)?;
-    let rows = st
-        .query_map(params![from, to], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-        .map_err(map_err)?;
-    for row in rows {
-        let (k, temporary, n) = row.map_err(map_err)?;
-        let acc = groups.entry(k).or_default();
-        if temporary {
-            acc.temporary = n as u64;
-        } else {
-            acc.closed = n as u64;
-        }
-    }
-    let mut st = conn.prepare_cached(&reopen_sql).map_err(map_err)?;
-    let rows = st
-        .query_map(params![from, to], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(map_err)?;
-    for row in rows {
-        let (k, temporary, case, us) = row.map_err(map_err)?;
-        let acc = groups.entry(k).or_default();
-        if temporary {
-            acc.temporary_reopened.insert(case);
-        } else {
-            acc.reopened.insert(case);
-            acc.days
-                .push(SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
-        }
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(key, acc)| ReportRow {
-            temporarily_closed: acc.temporary,
-            reopened_from_temporary: acc.temporary_reopened.len() as u64,
-            ..report::row(key, acc.closed, acc.reopened.len() as u64, acc.days)
-        })
-        .collect())
-}
-
-/// The cases behind one row of the reopen report, by ascending number, one page.
-pub fn reopen_report_cases(
-    conn: &Connection,
-    q: &ReportCasesQuery,
-) -> Result<Page<ReportCase>, StoreError> {
-    let col = key_column(q.report.group_by);
-    let from = q.report.from.map_or(i64::MIN, micros);
-    let to = q.report.to.map_or(i64::MAX, micros);
-    // `(none)` is the row of closures without the value
-    let key: Option<&str> = (q.key != report::NO_KEY).then_some(q.key.as_str());
-    let after = q.page.after.map_or(0, |n| n.get() as i64);
-    let cases_sql = format!(
-        "SELECT DISTINCT cl.case_number, json_extract(c.state, '$.title')
-           FROM closures cl JOIN cases c ON c.number = cl.case_number
-          WHERE cl.{col} IS ?1 AND cl.at >= ?2 AND cl.at < ?3 AND cl.case_number > ?4
-          ORDER BY cl.case_number LIMIT ?5"
-    );
-    let closures_sql = format!(
-        "SELECT seq, at, mode FROM closures
-          WHERE case_number = ?1 AND {col} IS ?2 AND at >= ?3 AND at < ?4 ORDER BY seq"
-    );
-    let mut st = conn.prepare_cached(&cases_sql).map_err(map_err)?;
-    let found: Vec<(i64, String)> = st
-        .query_map(
-            params![key, from, to, after, i64::from(q.page.limit) + 1],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                ))
-            },
-        )
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
-    let mut closures = conn.prepare_cached(&closures_sql).map_err(map_err)?;
-    let mut reopens = conn
-        .prepare_cached(
-            "SELECT at, actor, closed_at, close_mode, reason FROM reopens
-              WHERE case_number = ?1 AND closed_at = ?2 AND seq > ?3
-              ORDER BY seq LIMIT 1",
-        )
-        .map_err(map_err)?;
-    let mut items = Vec::new();
-    for (n, title) in found {
-        let mut case = ReportCase {
-            number: number_of(n)?,
-            title,
-            closures: Vec::new(),
-            reopens: Vec::new(),
-        };
-        let rows: Vec<(i64, i64, String)> = closures
-            .query_map(params![n, key, from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(map_err)?
-            .collect::<Result<_, _>>()
-            .map_err(map_err)?;
-        for (seq, at, mode) in rows {
-            let mode: CloseMode = mode
-                .parse()
-                .map_err(|e: casework_core::ids::ParseError| StoreError::Internal(e.to_string()))?;
-            case.closures.push(ReportClosure {
-                at: from_micros(at)?,
-                mode,
-            });
-            // the reopen that left this closure: the next one after it, if any
-            let reopen: Option<(i64, String, i64, String, String)> = reopens
-                .query_row(params![n, at, seq], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()
-                .map_err(map_err)?;
-            if let Some((at, by, closed_at, close_mode, reason)) = reopen {
-                let (at, closed_at) = (from_micros(at)?, from_micros(closed_at)?);
-                case.reopens.push(ReportReopen {
-                    at,
-                    by,
-                    closed_at,
-                    close_mode: close_mode.parse().map_err(
-                        |e: casework_core::ids::ParseError| StoreError::Internal(e.to_string()),
-                    )?,
-                    days_to_reopen: report::round2(report::days_between(closed_at, at)),
-                    reason,
-                });
-            }
-        }
-        items.push(case);
-    }
-    Ok(Page::overfetched(items, q.page.limit, |c| c.number))
-}
-
 // ---------------------------------------------------------------------------------------
 // people and knowledge
 

@@ -322,6 +322,7 @@ fn downgrade_to_v5(path: &std::path::Path) {
 /// no mailbox positions (v15), no index of email Message-IDs (v14), no webhook tables (v13), no quarantine (v12), no sort keys, no last
 /// customer reply in the states (v11).
 fn downgrade_to_v10(path: &std::path::Path) {
+    downgrade_to_v15(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
         "DROP TABLE attachments;
@@ -338,6 +339,28 @@ fn downgrade_to_v10(path: &std::path::Path) {
          PRAGMA user_version = 10;",
     )
     .unwrap();
+}
+
+/// Turns a database this build wrote back into what version 15 stored: closures and
+/// reopens without their predecessors, no report aggregates, the drill-down's old indexes.
+fn downgrade_to_v15(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut sql = String::new();
+    for g in ["owner", "area", "resolution"] {
+        sql.push_str(&format!(
+            "DROP INDEX closures_repeat_{g}; DROP INDEX reopens_repeat_{g};
+             DROP INDEX reopens_delay_{g}; DROP INDEX closures_cases_{g};
+             ALTER TABLE closures DROP COLUMN prev_{g}; ALTER TABLE reopens DROP COLUMN prev_{g};"
+        ));
+    }
+    sql.push_str(
+        "DROP TABLE report_blocks; DROP TABLE report_delays; DROP TABLE report_gaps;
+         CREATE INDEX closures_by_owner ON closures(owner, at);
+         CREATE INDEX closures_by_area ON closures(product_area, at);
+         CREATE INDEX closures_by_resolution ON closures(primary_resolution, at);
+         PRAGMA user_version = 15;",
+    );
+    conn.execute_batch(&sql).unwrap();
 }
 
 /// A store at `path` with a service over a clock the test moves.
@@ -683,5 +706,33 @@ async fn version_11_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     );
     casework_store_conformance::upgrades::check_the_list_orders_after_an_upgrade(&*store, &cases)
         .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_17_fills_the_report_aggregates_and_old_stores_report_the_same() {
+    let dir = fresh_dir("v17");
+    let path = dir.join("cases.db");
+    let (store, _svc, _clock) = store_at(&path);
+    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
+    drop(store);
+    downgrade_to_v15(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'report_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the old store has no aggregates");
+    drop(conn);
+
+    let (store, _svc, _clock) = store_at(&path);
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

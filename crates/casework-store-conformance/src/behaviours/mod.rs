@@ -190,6 +190,16 @@ impl<S: CaseLog + ?Sized> Desk<S> {
         }
     }
 
+    /// Runs a command on case `n` as `who` if the core accepts it; `None` when it refuses.
+    pub(crate) async fn try_run(&self, who: &Actor, n: CaseNumber, cmd: Command) -> Option<Case> {
+        let case = self.store.load_case(n).await.unwrap();
+        match decide_commit(&cmd, &case, &self.ctx(who)) {
+            Ok(Some(commit)) => Some(self.store.commit(commit).await.unwrap()),
+            Ok(None) => Some(case),
+            Err(_) => None,
+        }
+    }
+
     pub(crate) async fn post(
         &self,
         n: CaseNumber,

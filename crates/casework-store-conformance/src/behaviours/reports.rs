@@ -6,13 +6,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use casework_core::ids::CaseNumber;
-use casework_core::model::{Case, CloseMode, ContactChannel, ContactOutcome};
+use casework_core::model::{
+    Case, CloseMode, ContactChannel, ContactOutcome, PostKind, Resolution, Visibility,
+};
 use casework_core::ports::{
     CaseLog, PageRequest, ReportCasesQuery, ReportGroup, ReportQuery, Reports,
 };
 use casework_core::report;
-use casework_core::workflow::Command;
-use jiff::SignedDuration;
+use casework_core::workflow::{CaseEdit, Command};
+use jiff::{SignedDuration, Timestamp};
 
 use super::{Desk, ana, desk, lee};
 
@@ -420,6 +422,203 @@ pub async fn the_reopen_report_drills_down_to_cases_and_reasons<
                     row.closed,
                     "the row's cases are its cases"
                 );
+            }
+        }
+    }
+}
+
+/// One step of a random history.
+#[derive(Debug, Clone)]
+enum Step {
+    /// The clock moves on this many minutes.
+    Wait(i64),
+    /// A lead assigns the case.
+    Assign(usize),
+    /// Ana takes it.
+    Take,
+    /// Ana sets its product area.
+    Area(usize),
+    /// Ana closes it resolved (the checklist filled), with a product area and resolution.
+    Resolve(usize, usize),
+    /// Ana closes it temporarily.
+    Park,
+    /// A lead reopens it.
+    Reopen,
+}
+
+const OWNERS: [&str; 3] = ["ana", "bob", "kim"];
+const AREAS: [&str; 3] = ["Printing", "Exporting", "Login"];
+const RESOLUTIONS: [&str; 2] = ["Configuration", "Training"];
+
+fn steps(cases: usize) -> impl proptest::strategy::Strategy<Value = Vec<(usize, Step)>> {
+    use proptest::prelude::*;
+    let step = prop_oneof![
+        // short waits put several reopens' delays in one histogram bucket
+        2 => (0i64..120).prop_map(Step::Wait),
+        2 => (0i64..6_000).prop_map(Step::Wait),
+        1 => (0..OWNERS.len()).prop_map(Step::Assign),
+        1 => Just(Step::Take),
+        1 => (0..AREAS.len()).prop_map(Step::Area),
+        3 => (0..AREAS.len(), 0..RESOLUTIONS.len()).prop_map(|(a, r)| Step::Resolve(a, r)),
+        1 => Just(Step::Park),
+        3 => Just(Step::Reopen),
+    ];
+    proptest::collection::vec((0..cases, step), 250..400)
+}
+
+/// Random histories (closes and reopens of several kinds, owners and areas changing in
+/// between, times spread over months) give the reference's report for every grouping and
+/// random periods, and the reference's drill-down page by page: however a store keeps its
+/// aggregates, it answers what core computes from the histories.
+pub async fn the_reopen_report_matches_the_reference_over_random_histories<
+    S: CaseLog + Reports + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let b = desk(store);
+    let mut runner = TestRunner::deterministic();
+    let cases = 16;
+    let mut ns = Vec::new();
+    for i in 0..cases {
+        ns.push(
+            b.open(&format!("random {i}"), "d", "a@customer.example")
+                .await
+                .number,
+        );
+    }
+    let plan = steps(cases).new_tree(&mut runner).unwrap().current();
+    let mut times = vec![b.now()];
+    for (i, step) in &plan {
+        let n = ns[*i];
+        let edit = |area: &str| CaseEdit {
+            product: Some("Server".into()),
+            product_version: Some("11.3".into()),
+            product_area: Some(area.into()),
+            functionality: Some("F".into()),
+            issue: Some("I".into()),
+            ..Default::default()
+        };
+        match step {
+            Step::Wait(m) => b.clock.advance(SignedDuration::from_mins(*m)),
+            Step::Assign(o) => {
+                let owner = OWNERS[*o].to_string();
+                b.try_run(&lee(), n, Command::Assign { owner }).await;
+            }
+            Step::Take => {
+                b.try_run(&ana(), n, Command::Take).await;
+            }
+            Step::Area(a) => {
+                b.try_run(&ana(), n, Command::Edit(edit(AREAS[*a]))).await;
+            }
+            Step::Resolve(a, r) => {
+                b.try_run(&ana(), n, Command::Edit(edit(AREAS[*a]))).await;
+                b.try_run(&ana(), n, Command::ConfirmTitle).await;
+                let summary = Command::AddPost {
+                    kind: PostKind::Summary,
+                    body: "summary".into(),
+                    visibility: Visibility::Internal,
+                };
+                b.try_run(&ana(), n, summary).await;
+                let close = Command::Close {
+                    mode: CloseMode::Resolved,
+                    resolution: Some(Resolution {
+                        primary: RESOLUTIONS[*r].into(),
+                        secondary: "Done".into(),
+                    }),
+                    notify_customer: false,
+                };
+                b.try_run(&ana(), n, close).await;
+            }
+            Step::Park => {
+                let close = Command::Close {
+                    mode: CloseMode::Temporary,
+                    resolution: None,
+                    notify_customer: false,
+                };
+                b.try_run(&ana(), n, close).await;
+            }
+            Step::Reopen => {
+                let reopen = Command::Reopen {
+                    reason: "again".into(),
+                    notify_customer: false,
+                };
+                b.try_run(&lee(), n, reopen).await;
+            }
+        }
+        times.push(b.now());
+    }
+    let data = histories(&b, &ns).await;
+    let histories = || data.iter().map(|(_, e)| e.as_slice());
+    let closures: usize = data
+        .iter()
+        .flat_map(|(_, e)| e)
+        .filter(|e| matches!(e.kind, casework_core::event::EventKind::Closed { .. }))
+        .count();
+    assert!(
+        closures >= 10,
+        "the random histories close cases ({closures})"
+    );
+    // periods: open ends, times of events (closures fall on their bounds), block bounds,
+    // and random times in between
+    let bound = (0..times.len()).prop_map(|i| i);
+    let mut periods = vec![(None, None)];
+    for _ in 0..40 {
+        let i = bound.new_tree(&mut runner).unwrap().current();
+        let j = bound.new_tree(&mut runner).unwrap().current();
+        let jitter = (0i64..3).new_tree(&mut runner).unwrap().current();
+        let t = |k: usize| times[k] + SignedDuration::from_secs(jitter - 1);
+        let (i, j) = (i.min(j), i.max(j));
+        periods.push(match jitter {
+            0 => (Some(t(i)), None),
+            1 => (None, Some(t(j))),
+            _ => (Some(t(i)), Some(t(j))),
+        });
+        periods.push((Some(times[i]), Some(times[j])));
+    }
+    let week = |t: Timestamp| {
+        let us = t.as_microsecond();
+        Timestamp::from_microsecond(report::block_of(us) * report::BLOCK_US).unwrap()
+    };
+    let (first, last) = (times[0], times[times.len() - 1]);
+    periods.push((Some(week(first)), Some(week(last))));
+    periods.push((Some(week(last)), None));
+    periods.push((None, Some(week(last))));
+    for (from, to) in periods {
+        for g in [
+            ReportGroup::ProductArea,
+            ReportGroup::Owner,
+            ReportGroup::PrimaryResolution,
+        ] {
+            let q = ReportQuery {
+                group_by: g,
+                from,
+                to,
+            };
+            let reference = report::compute(histories(), &q);
+            let got = b.store.reopen_report(q).await.unwrap();
+            assert_eq!(got, reference, "{q:?}");
+            for row in &reference {
+                let mut after = None;
+                loop {
+                    let query = ReportCasesQuery {
+                        report: q,
+                        key: row.key.clone(),
+                        page: PageRequest {
+                            limit: 3,
+                            after,
+                            ..PageRequest::default()
+                        },
+                    };
+                    let expected = report::cases(histories(), &query);
+                    let got = b.store.reopen_report_cases(query).await.unwrap();
+                    assert_eq!(got, expected, "{q:?} {}", row.key);
+                    match got.next_cursor {
+                        Some(c) => after = Some(casework_core::ports::decode_cursor(&c).unwrap()),
+                        None => break,
+                    }
+                }
             }
         }
     }
