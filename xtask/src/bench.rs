@@ -58,7 +58,7 @@ fn write_section(name: &str, body: &str) -> Result<()> {
 }
 
 /// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest`, `feed`,
-/// `import`, `webhooks`, `mail` or `search [--cases N]...`
+/// `import`, `webhooks`, `mail`, `search [--cases N]...` or `reports [--cases N]...`
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
@@ -71,10 +71,39 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("webhooks") => webhooks(),
         Some("mail") => mail(),
         Some("search") => search(args),
+        Some("reports") => reports(args),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]..."
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]... | cargo xtask bench reports [--cases N]..."
         ),
     }
+}
+
+/// The reopen report and its drill-down on the synthetic SQLite stores (made if missing,
+/// under `target/bench`) against the scan every call made before schema 17.
+fn reports(args: &[String]) -> Result<()> {
+    let cases = case_counts(args, &["100000", "1000000"])?;
+    build_release(&["casework-bench"])?;
+    let mut body = format!(
+        "## Reopen report (`casework-store-sqlite`, live aggregates)\n\n\
+         Command: `cargo xtask bench reports{}` — {} on {} (release build; the store's \
+         `reopen_report` and `reopen_report_cases` in process against the statements every \
+         call ran before schema 17, on the same file in the same run, each answer checked \
+         equal to the scan's; target p95 ≤ 50 ms at 1M cases).\n\n",
+        options(args),
+        today(),
+        machine()
+    );
+    for n in &cases {
+        eprintln!("==> bench reports: {n} cases");
+        let text = bench_tool(
+            &["reports", "--cases", n],
+            &workspace_root().join("target/bench"),
+        )?;
+        print!("{text}");
+        body.push_str(&text);
+        body.push('\n');
+    }
+    write_section("reports", &body)
 }
 
 /// The REST store's commit throughput against the same SQLite store used directly.

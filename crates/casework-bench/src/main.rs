@@ -6,6 +6,7 @@ mod feed;
 mod import;
 mod mail;
 mod postgres;
+mod reports;
 mod rest;
 mod search;
 mod store;
@@ -136,6 +137,12 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Some("reports") => {
+            let cases = number(&args, "--cases", 100000)?;
+            let dir = dir(&args)?;
+            println!("{}", reports::run(&dir, cases).await?);
+            Ok(())
+        }
         Some("dataset") => {
             let cases = number(&args, "--cases", 100000)?;
             let dir = dir(&args)?;
@@ -143,7 +150,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }

@@ -27,7 +27,7 @@ fn fresh(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn url(path: &Path) -> String {
+pub(crate) fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
@@ -39,7 +39,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -223,13 +223,15 @@ fn similar_terms(conn: &Connection, n: u64) -> Result<Vec<String>> {
     ))
 }
 
-struct Timing {
-    p50: Duration,
-    p95: Duration,
-    mean: Duration,
+/// Percentiles and mean of some timed runs.
+pub(crate) struct Timing {
+    pub(crate) p50: Duration,
+    pub(crate) p95: Duration,
+    pub(crate) mean: Duration,
 }
 
-fn timing(mut samples: Vec<Duration>) -> Timing {
+/// The percentiles and mean of `samples`.
+pub(crate) fn timing(mut samples: Vec<Duration>) -> Timing {
     samples.sort();
     let mean = samples.iter().sum::<Duration>() / samples.len().max(1) as u32;
     Timing {

@@ -13,7 +13,7 @@ use casework_core::report;
 use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
-use crate::db::{Ts, big, db_err, dec, enc, exec, get, json, jsonb, num, one, opt, rows};
+use crate::db::{big, db_err, dec, enc, exec, get, json, jsonb, num, one, opt, rows};
 use crate::schema;
 use crate::text::{Weight, tsvector};
 
@@ -98,62 +98,7 @@ async fn append_events(
         let facts =
             report::facts(before, events).map_err(|e| StoreError::Invalid(e.to_string()))?;
         for f in facts {
-            match f {
-                report::Fact::Closure {
-                    seq,
-                    at,
-                    mode,
-                    keys,
-                } => {
-                    exec(
-                        tx,
-                        "INSERT INTO closures (case_number, seq, at, mode, owner, product_area,
-                                               primary_resolution)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        &[
-                            &number,
-                            &big(seq),
-                            &Ts(at),
-                            &mode.as_str(),
-                            &keys.owner.as_deref().map(enc),
-                            &keys.product_area.as_deref().map(enc),
-                            &keys.primary_resolution.as_deref().map(enc),
-                        ],
-                    )
-                    .await?;
-                }
-                report::Fact::Reopen {
-                    seq,
-                    at,
-                    actor,
-                    closed_at,
-                    close_mode,
-                    reason,
-                } => {
-                    // with the keys of the closure it left: the case's last one
-                    exec(
-                        tx,
-                        "INSERT INTO reopens (case_number, seq, at, actor, closed_at, close_mode,
-                                              reason, owner, product_area, primary_resolution)
-                         SELECT $1, $2, $3, $4, $5, $6, $7, l.owner, l.product_area,
-                                l.primary_resolution
-                         FROM (SELECT 1) one
-                         LEFT JOIN LATERAL (SELECT owner, product_area, primary_resolution
-                                            FROM closures WHERE case_number = $1
-                                            ORDER BY seq DESC LIMIT 1) l ON true",
-                        &[
-                            &number,
-                            &big(seq),
-                            &Ts(at),
-                            &enc(&actor),
-                            &Ts(closed_at),
-                            &close_mode.as_str(),
-                            &enc(&reason),
-                        ],
-                    )
-                    .await?;
-                }
-            }
+            crate::reports::record_fact(tx, number, f).await?;
         }
     }
     let (mut public, mut internal) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));

@@ -11,7 +11,9 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub const MIGRATIONS: &[&str] = &[
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, REPORT_AGGREGATES,
+];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -331,6 +333,156 @@ CREATE TABLE attachments (
     bytes       bytea NOT NULL
 );
 CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
+"#;
+
+/// v11 (reserved for #17; v10 is #13's): the reopen report's live aggregates, as SQLite's
+/// schema 17 keeps them (see `reports.rs`): each closure and reopen with its predecessor
+/// per grouping, reopens with their delay, facts and repeats per week, the delays'
+/// histogram per week, the longest gap of any chain; filled here from the rows already
+/// there, in the migration's transaction. Commits keep them current.
+const REPORT_AGGREGATES: &str = r#"
+CREATE FUNCTION casework_micros(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE
+    RETURN (extract(epoch FROM t) * 1000000)::bigint;
+CREATE FUNCTION casework_block(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE
+    RETURN floor(casework_micros(t)::numeric / 604800000000)::bigint;
+-- core's report::delay_bucket: eight buckets per doubling of whole seconds
+CREATE FUNCTION casework_delay_bucket(us bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v bigint := abs(us) / 1000000 + 1;
+    e int := 0;
+    frac bigint;
+BEGIN
+    WHILE (v >> (e + 1)) > 0 LOOP
+        e := e + 1;
+    END LOOP;
+    IF e >= 3 THEN
+        frac := (v >> (e - 3)) & 7;
+    ELSE
+        frac := (v << (3 - e)) & 7;
+    END IF;
+    IF us < 0 THEN
+        RETURN -1 - (e * 8 + frac);
+    END IF;
+    RETURN e * 8 + frac;
+END
+$$;
+
+ALTER TABLE closures ADD COLUMN prev_owner timestamptz, ADD COLUMN prev_area timestamptz,
+    ADD COLUMN prev_resolution timestamptz;
+ALTER TABLE reopens ADD COLUMN prev_owner timestamptz, ADD COLUMN prev_area timestamptz,
+    ADD COLUMN prev_resolution timestamptz, ADD COLUMN delay bigint;
+UPDATE reopens SET delay = casework_micros(at) - casework_micros(closed_at);
+ALTER TABLE reopens ALTER COLUMN delay SET NOT NULL;
+UPDATE closures c SET prev_owner = p.po, prev_area = p.pa, prev_resolution = p.pr
+  FROM (SELECT case_number, seq,
+               lag(at) OVER (PARTITION BY case_number, owner, mode = 'temporary'
+                             ORDER BY at, seq) AS po,
+               lag(at) OVER (PARTITION BY case_number, product_area, mode = 'temporary'
+                             ORDER BY at, seq) AS pa,
+               lag(at) OVER (PARTITION BY case_number, primary_resolution, mode = 'temporary'
+                             ORDER BY at, seq) AS pr
+          FROM closures) p
+ WHERE c.case_number = p.case_number AND c.seq = p.seq;
+UPDATE reopens c SET prev_owner = p.po, prev_area = p.pa, prev_resolution = p.pr
+  FROM (SELECT case_number, seq,
+               lag(closed_at) OVER (PARTITION BY case_number, owner, close_mode = 'temporary'
+                                    ORDER BY closed_at, seq) AS po,
+               lag(closed_at) OVER (PARTITION BY case_number, product_area,
+                                    close_mode = 'temporary' ORDER BY closed_at, seq) AS pa,
+               lag(closed_at) OVER (PARTITION BY case_number, primary_resolution,
+                                    close_mode = 'temporary' ORDER BY closed_at, seq) AS pr
+          FROM reopens) p
+ WHERE c.case_number = p.case_number AND c.seq = p.seq;
+
+CREATE TABLE report_blocks (
+    grouping        smallint NOT NULL,
+    block           bigint NOT NULL,
+    key             text NOT NULL,
+    temporary       boolean NOT NULL,
+    closures        bigint NOT NULL,
+    closure_repeats bigint NOT NULL,
+    reopens         bigint NOT NULL,
+    reopen_repeats  bigint NOT NULL,
+    PRIMARY KEY (grouping, block, key, temporary)
+);
+CREATE TABLE report_delays (
+    grouping smallint NOT NULL,
+    block    bigint NOT NULL,
+    key      text NOT NULL,
+    bucket   bigint NOT NULL,
+    n        bigint NOT NULL,
+    lo       bigint NOT NULL,
+    hi       bigint NOT NULL,
+    PRIMARY KEY (grouping, block, key, bucket)
+);
+CREATE TABLE report_gaps (
+    grouping smallint NOT NULL,
+    kind     smallint NOT NULL,
+    gap      bigint NOT NULL,
+    PRIMARY KEY (grouping, kind)
+);
+WITH facts (g, block, key, temporary, c, cr, r, rr) AS (
+    SELECT 0, casework_block(at), COALESCE(owner, '(none)'), mode = 'temporary',
+           1, (prev_owner IS NOT NULL)::int, 0, 0 FROM closures
+    UNION ALL
+    SELECT 1, casework_block(at), COALESCE(product_area, '(none)'), mode = 'temporary',
+           1, (prev_area IS NOT NULL)::int, 0, 0 FROM closures
+    UNION ALL
+    SELECT 2, casework_block(at), COALESCE(primary_resolution, '(none)'), mode = 'temporary',
+           1, (prev_resolution IS NOT NULL)::int, 0, 0 FROM closures
+    UNION ALL
+    SELECT 0, casework_block(closed_at), COALESCE(owner, '(none)'), close_mode = 'temporary',
+           0, 0, 1, (prev_owner IS NOT NULL)::int FROM reopens
+    UNION ALL
+    SELECT 1, casework_block(closed_at), COALESCE(product_area, '(none)'),
+           close_mode = 'temporary', 0, 0, 1, (prev_area IS NOT NULL)::int FROM reopens
+    UNION ALL
+    SELECT 2, casework_block(closed_at), COALESCE(primary_resolution, '(none)'),
+           close_mode = 'temporary', 0, 0, 1, (prev_resolution IS NOT NULL)::int FROM reopens)
+INSERT INTO report_blocks
+SELECT g, block, key, temporary, sum(c), sum(cr), sum(r), sum(rr) FROM facts
+ GROUP BY g, block, key, temporary;
+WITH d (g, block, key, delay) AS (
+    SELECT 0, casework_block(closed_at), COALESCE(owner, '(none)'), delay
+      FROM reopens WHERE close_mode <> 'temporary'
+    UNION ALL
+    SELECT 1, casework_block(closed_at), COALESCE(product_area, '(none)'), delay
+      FROM reopens WHERE close_mode <> 'temporary'
+    UNION ALL
+    SELECT 2, casework_block(closed_at), COALESCE(primary_resolution, '(none)'), delay
+      FROM reopens WHERE close_mode <> 'temporary')
+INSERT INTO report_delays
+SELECT g, block, key, casework_delay_bucket(delay), count(*), min(delay), max(delay) FROM d
+ GROUP BY g, block, key, casework_delay_bucket(delay);
+WITH gaps (g, kind, gap) AS (
+    SELECT 0, 0, casework_micros(at) - casework_micros(prev_owner) FROM closures
+    UNION ALL SELECT 1, 0, casework_micros(at) - casework_micros(prev_area) FROM closures
+    UNION ALL SELECT 2, 0, casework_micros(at) - casework_micros(prev_resolution) FROM closures
+    UNION ALL
+    SELECT 0, 1, casework_micros(closed_at) - casework_micros(prev_owner) FROM reopens
+    UNION ALL
+    SELECT 1, 1, casework_micros(closed_at) - casework_micros(prev_area) FROM reopens
+    UNION ALL
+    SELECT 2, 1, casework_micros(closed_at) - casework_micros(prev_resolution) FROM reopens)
+INSERT INTO report_gaps
+SELECT g, kind, max(gap) FROM gaps WHERE gap IS NOT NULL GROUP BY g, kind;
+
+CREATE INDEX closures_repeat_owner ON closures (at) WHERE prev_owner IS NOT NULL;
+CREATE INDEX closures_repeat_area ON closures (at) WHERE prev_area IS NOT NULL;
+CREATE INDEX closures_repeat_resolution ON closures (at) WHERE prev_resolution IS NOT NULL;
+CREATE INDEX reopens_repeat_owner ON reopens (closed_at) WHERE prev_owner IS NOT NULL;
+CREATE INDEX reopens_repeat_area ON reopens (closed_at) WHERE prev_area IS NOT NULL;
+CREATE INDEX reopens_repeat_resolution ON reopens (closed_at)
+    WHERE prev_resolution IS NOT NULL;
+CREATE INDEX reopens_delay_owner ON reopens (owner, delay);
+CREATE INDEX reopens_delay_area ON reopens (product_area, delay);
+CREATE INDEX reopens_delay_resolution ON reopens (primary_resolution, delay);
+DROP INDEX closures_by_owner;
+DROP INDEX closures_by_area;
+DROP INDEX closures_by_resolution;
+CREATE INDEX closures_cases_owner ON closures (owner, case_number, at);
+CREATE INDEX closures_cases_area ON closures (product_area, case_number, at);
+CREATE INDEX closures_cases_resolution ON closures (primary_resolution, case_number, at);
 "#;
 
 /// What a database holds.

@@ -146,6 +146,22 @@ async fn an_unreachable_server_is_unavailable_not_a_hang() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
+/// What version 10 stored: no report aggregates (v11).
+const UNDO_REPORT_AGGREGATES: &str = "
+    DROP TABLE report_blocks; DROP TABLE report_delays; DROP TABLE report_gaps;
+    DROP INDEX closures_cases_owner; DROP INDEX closures_cases_area;
+    DROP INDEX closures_cases_resolution;
+    ALTER TABLE closures DROP COLUMN prev_owner, DROP COLUMN prev_area,
+        DROP COLUMN prev_resolution;
+    ALTER TABLE reopens DROP COLUMN prev_owner, DROP COLUMN prev_area,
+        DROP COLUMN prev_resolution, DROP COLUMN delay;
+    DROP FUNCTION casework_delay_bucket; DROP FUNCTION casework_block;
+    DROP FUNCTION casework_micros;
+    CREATE INDEX closures_by_owner ON closures (owner, at);
+    CREATE INDEX closures_by_area ON closures (product_area, at);
+    CREATE INDEX closures_by_resolution ON closures (primary_resolution, at);
+";
+
 #[tokio::test]
 async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     use std::sync::Arc;
@@ -173,6 +189,7 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     drop(svc);
     drop(store);
     // as version 4 left it (without what versions 6 to 8 added)
+    Cluster::shared().psql(&db, UNDO_REPORT_AGGREGATES).unwrap();
     Cluster::shared()
         .psql(
             &db,
@@ -204,4 +221,29 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
     }
     casework_store_conformance::upgrades::check_the_list_orders_after_an_upgrade(&store, &cases)
         .await;
+}
+
+#[tokio::test]
+async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same() {
+    use std::sync::Arc;
+    let url = Cluster::shared().fresh_database("v11").unwrap();
+    let db = db_name(&url);
+    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
+    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
+    drop(store);
+    Cluster::shared()
+        .psql(
+            &db,
+            &format!(
+                "{UNDO_REPORT_AGGREGATES} UPDATE casework_schema SET version = {}",
+                SCHEMA_VERSION - 1
+            ),
+        )
+        .unwrap();
+    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
 }
