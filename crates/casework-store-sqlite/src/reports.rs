@@ -475,6 +475,7 @@ fn counts(
 /// `report_delays`, the period's edges and straddles from indexed rows.
 pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
     let (g, col, prev_col) = grouping(q.group_by);
+    let suffix = &prev_col["prev_".len()..];
     let from = q.from.map(micros);
     let to = q.to.map(micros);
     let (lo, hi) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
@@ -530,7 +531,7 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
             conn,
             &format!(
                 "SELECT COALESCE({col}, '{none}'), mode = 'temporary', count(*), count({prev_col})
-                   FROM closures INDEXED BY closures_by_time WHERE at >= ?1 AND at < ?2
+                   FROM closures INDEXED BY closures_edge_{suffix} WHERE at >= ?1 AND at < ?2
                   GROUP BY 1, 2"
             ),
             params![f, t],
@@ -544,7 +545,7 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
             .prepare_cached(&format!(
                 "SELECT COALESCE({col}, '{none}'), close_mode = 'temporary',
                         {prev_col} IS NOT NULL, at - closed_at
-                   FROM reopens INDEXED BY reopens_by_closed_at
+                   FROM reopens INDEXED BY reopens_edge_{suffix}
                   WHERE closed_at >= ?1 AND closed_at < ?2"
             ))
             .map_err(map_err)?;
@@ -575,7 +576,7 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
                 conn,
                 &format!(
                     "SELECT COALESCE({col}, '{none}'), {mode_col} = 'temporary', count(*), 0
-                       FROM {table}
+                       FROM {table} INDEXED BY {table}_repeat_{suffix}
                       WHERE {prev_col} IS NOT NULL AND {time_col} >= ?1 AND {time_col} < ?2
                         AND {prev_col} < ?1
                       GROUP BY 1, 2"

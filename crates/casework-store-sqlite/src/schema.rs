@@ -497,7 +497,9 @@ CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
 /// week, group and class, `report_delays` the reopens' delays per week and bucket, and
 /// `report_gaps` the longest gap of any chain. Commits keep them current in their
 /// transaction; this migration fills them from the rows already there (a Rust step, the
-/// same code the commits run). The drill-down's indexes lead with the key, then the case.
+/// same code the commits run). The edges of a period and the straddling repeats are read
+/// from covering indexes by time (one per grouping; they replace the plain ones by time), the
+/// drill-down's indexes lead with the key, then the case.
 const REPORT_AGGREGATES: &str = r#"
 ALTER TABLE closures ADD COLUMN prev_owner INTEGER;
 ALTER TABLE closures ADD COLUMN prev_area INTEGER;
@@ -532,14 +534,28 @@ CREATE TABLE report_gaps (
     gap      INTEGER NOT NULL,
     PRIMARY KEY (grouping, kind)
 ) WITHOUT ROWID;
-CREATE INDEX closures_repeat_owner ON closures(at, prev_owner) WHERE prev_owner IS NOT NULL;
-CREATE INDEX closures_repeat_area ON closures(at, prev_area) WHERE prev_area IS NOT NULL;
-CREATE INDEX closures_repeat_resolution ON closures(at, prev_resolution)
+CREATE INDEX closures_edge_owner ON closures(at, owner, mode, prev_owner);
+CREATE INDEX closures_edge_area ON closures(at, product_area, mode, prev_area);
+CREATE INDEX closures_edge_resolution ON closures(at, primary_resolution, mode, prev_resolution);
+CREATE INDEX closures_repeat_owner ON closures(at, prev_owner, owner, mode)
+    WHERE prev_owner IS NOT NULL;
+CREATE INDEX closures_repeat_area ON closures(at, prev_area, product_area, mode)
+    WHERE prev_area IS NOT NULL;
+CREATE INDEX closures_repeat_resolution ON closures(at, prev_resolution, primary_resolution, mode)
     WHERE prev_resolution IS NOT NULL;
-CREATE INDEX reopens_repeat_owner ON reopens(closed_at, prev_owner) WHERE prev_owner IS NOT NULL;
-CREATE INDEX reopens_repeat_area ON reopens(closed_at, prev_area) WHERE prev_area IS NOT NULL;
-CREATE INDEX reopens_repeat_resolution ON reopens(closed_at, prev_resolution)
+CREATE INDEX reopens_edge_owner ON reopens(closed_at, owner, close_mode, prev_owner, at);
+CREATE INDEX reopens_edge_area ON reopens(closed_at, product_area, close_mode, prev_area, at);
+CREATE INDEX reopens_edge_resolution
+    ON reopens(closed_at, primary_resolution, close_mode, prev_resolution, at);
+CREATE INDEX reopens_repeat_owner ON reopens(closed_at, prev_owner, owner, close_mode)
+    WHERE prev_owner IS NOT NULL;
+CREATE INDEX reopens_repeat_area ON reopens(closed_at, prev_area, product_area, close_mode)
+    WHERE prev_area IS NOT NULL;
+CREATE INDEX reopens_repeat_resolution
+    ON reopens(closed_at, prev_resolution, primary_resolution, close_mode)
     WHERE prev_resolution IS NOT NULL;
+DROP INDEX closures_by_time;
+DROP INDEX reopens_by_closed_at;
 CREATE INDEX reopens_delay_owner ON reopens(owner, at - closed_at);
 CREATE INDEX reopens_delay_area ON reopens(product_area, at - closed_at);
 CREATE INDEX reopens_delay_resolution ON reopens(primary_resolution, at - closed_at);

@@ -349,6 +349,7 @@ fn downgrade_to_v15(path: &std::path::Path) {
     for g in ["owner", "area", "resolution"] {
         sql.push_str(&format!(
             "DROP INDEX closures_repeat_{g}; DROP INDEX reopens_repeat_{g};
+             DROP INDEX closures_edge_{g}; DROP INDEX reopens_edge_{g};
              DROP INDEX reopens_delay_{g}; DROP INDEX closures_cases_{g};
              ALTER TABLE closures DROP COLUMN prev_{g}; ALTER TABLE reopens DROP COLUMN prev_{g};"
         ));
@@ -358,6 +359,8 @@ fn downgrade_to_v15(path: &std::path::Path) {
          CREATE INDEX closures_by_owner ON closures(owner, at);
          CREATE INDEX closures_by_area ON closures(product_area, at);
          CREATE INDEX closures_by_resolution ON closures(primary_resolution, at);
+         CREATE INDEX closures_by_time ON closures(at);
+         CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
          PRAGMA user_version = 15;",
     );
     conn.execute_batch(&sql).unwrap();
