@@ -88,7 +88,7 @@ fn scan(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow>> {
 fn row(name: &str, store: &Timing, base: Option<&Timing>) -> String {
     match base {
         Some(b) => format!(
-            "| {name} | {} | {} | {} | {} | **{:.0}×** faster (p95) |\n",
+            "| {name} | {} | {} | {} | {} | **{:.1}×** |\n",
             ms(store.p50),
             ms(store.p95),
             ms(b.p50),
@@ -195,7 +195,7 @@ pub async fn run(dir: &Path, cases: u64) -> Result<String> {
     let mut out = format!(
         "### Reopen report and drill-down, {cases} cases ({closures} closures, {reopens} \
          reopens; {RUNS} runs each)\n\n\
-         | Query | Casework p50 | Casework p95 | Scan per call p50 | Scan per call p95 | Ratio |\n\
+         | Query | Casework p50 | Casework p95 | Scan per call p50 | Scan per call p95 | Scan p95 ÷ Casework p95 |\n\
          |---|---|---|---|---|---|\n"
     );
     for (name, query) in [
