@@ -322,7 +322,7 @@ fn downgrade_to_v5(path: &std::path::Path) {
 /// no mailbox positions (v15), no index of email Message-IDs (v14), no webhook tables (v13), no quarantine (v12), no sort keys, no last
 /// customer reply in the states (v11).
 fn downgrade_to_v10(path: &std::path::Path) {
-    downgrade_to_v15(path);
+    downgrade_to_v16(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
         "DROP TABLE attachments;
@@ -341,9 +341,9 @@ fn downgrade_to_v10(path: &std::path::Path) {
     .unwrap();
 }
 
-/// Turns a database this build wrote back into what version 15 stored: closures and
+/// Turns a database this build wrote back into what version 16 stored: closures and
 /// reopens without their predecessors, no report aggregates, the drill-down's old indexes.
-fn downgrade_to_v15(path: &std::path::Path) {
+fn downgrade_to_v16(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut sql = String::new();
     for g in ["owner", "area", "resolution"] {
@@ -361,7 +361,7 @@ fn downgrade_to_v15(path: &std::path::Path) {
          CREATE INDEX closures_by_resolution ON closures(primary_resolution, at);
          CREATE INDEX closures_by_time ON closures(at);
          CREATE INDEX reopens_by_closed_at ON reopens(closed_at);
-         PRAGMA user_version = 15;",
+         PRAGMA user_version = 16;",
     );
     conn.execute_batch(&sql).unwrap();
 }
@@ -719,7 +719,7 @@ async fn version_17_fills_the_report_aggregates_and_old_stores_report_the_same()
     let (store, _svc, _clock) = store_at(&path);
     let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
     drop(store);
-    downgrade_to_v15(&path);
+    downgrade_to_v16(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let left: i64 = conn
         .query_row(
