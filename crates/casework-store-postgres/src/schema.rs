@@ -11,9 +11,7 @@ pub const LOCK_KEY: i64 = 0x4341_5345;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[&str] = &[
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, REPORT_AGGREGATES,
-];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, REPORT_AGGREGATES];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
