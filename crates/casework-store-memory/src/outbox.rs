@@ -108,9 +108,8 @@ impl OutboxQueue for MemoryStore {
     ) -> Result<OutboxMessage, StoreError> {
         let mut inner = self.lock();
         let m = message_mut(&mut inner.outbox, &id)?;
-        let claimed = m.claimed_until.is_some_and(|until| until > now);
-        if claimed || !action.applies_to().contains(&m.status) {
-            return Err(StoreError::Invalid(action.refusal(&id, m.status, claimed)));
+        if let Some(why) = action.refused(m, now) {
+            return Err(StoreError::Invalid(why));
         }
         m.status = action.status_after();
         m.claimed_by = None;

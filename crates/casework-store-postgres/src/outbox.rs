@@ -300,8 +300,12 @@ pub async fn act(
         None => Err(StoreError::NotFound(format!("outbox message {id}"))),
         Some(r) => {
             let m = message(&r)?;
-            let claimed = m.claimed_until.is_some_and(|until| until > now);
-            Err(StoreError::Invalid(action.refusal(id, m.status, claimed)))
+            // the update matched nothing, so the message did not qualify; should it have
+            // changed since, say so rather than guess
+            let why = action.refused(&m, now).unwrap_or_else(|| {
+                format!("outbox message {id} changed while it was being updated; try again")
+            });
+            Err(StoreError::Invalid(why))
         }
     }
 }

@@ -1884,9 +1884,8 @@ pub fn outbox_act(
         .map_err(map_err)?
         .ok_or_else(|| StoreError::NotFound(format!("outbox message {id}")))?
         .message()?;
-    let claimed = m.claimed_until.is_some_and(|until| until > now);
-    if claimed || !action.applies_to().contains(&m.status) {
-        return Err(StoreError::Invalid(action.refusal(id, m.status, claimed)));
+    if let Some(why) = action.refused(&m, now) {
+        return Err(StoreError::Invalid(why));
     }
     let (attempts, next) = match action {
         OutboxAction::Retry => (0, micros(now)),

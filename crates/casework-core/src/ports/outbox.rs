@@ -67,9 +67,19 @@ impl OutboxAction {
         }
     }
 
-    /// Why the action does not apply to a message of `status` (or held by a worker), for
-    /// the refusal; the store's `Invalid` error carries it.
-    pub fn refusal(self, id: &str, status: OutboxStatus, claimed: bool) -> String {
+    /// Why the action may not be taken on `message` at `now`, or `None` when it may: its
+    /// status must be one of [`Self::applies_to`], and no worker may hold a live claim on it
+    /// (a claim whose deadline is after `now`: the message may be on the wire). Every store
+    /// asks this of the message as it stands inside its write, and returns the text as
+    /// `Invalid`.
+    pub fn refused(self, message: &OutboxMessage, now: Timestamp) -> Option<String> {
+        let claimed = message.claimed_until.is_some_and(|until| until > now);
+        (claimed || !self.applies_to().contains(&message.status))
+            .then(|| self.refusal(&message.id, message.status, claimed))
+    }
+
+    /// Why the action does not apply to a message of `status` (or held by a worker).
+    fn refusal(self, id: &str, status: OutboxStatus, claimed: bool) -> String {
         if claimed {
             return format!(
                 "outbox message {id} is being delivered right now; try again once the attempt is over"
@@ -140,7 +150,7 @@ pub trait OutboxQueue: Send + Sync {
     /// a lapsed claim.
     ///
     /// MUST return `NotFound` for an unknown id, and `Invalid` with
-    /// [`OutboxAction::refusal`]'s text when the action does not apply, writing nothing.
+    /// [`OutboxAction::refused`]'s text when the action does not apply, writing nothing.
     async fn outbox_act(
         &self,
         id: String,
