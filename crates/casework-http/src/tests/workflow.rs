@@ -813,32 +813,32 @@ async fn writes_without_if_match_under_contention_never_answer_412() {
     }
 }
 
+/// A new case for Jordan, taken by Ana, with the initial-contact email queued: its number.
+async fn a_case_with_its_initial_email(app: &axum::Router, name: &str) -> u64 {
+    let c = call(
+        app,
+        "POST",
+        "/api/v1/cases",
+        Some(AGENT),
+        Some(new_case("jordan@customer.example")),
+        &[],
+    )
+    .await;
+    let n = c.body["number"].as_u64().unwrap();
+    let take = json!({"owner": "Ana Lopez"});
+    let uri = format!("/api/v1/cases/{n}/assign");
+    call(app, "POST", &uri, Some(AGENT), Some(take), &[]).await;
+    let email = json!({"template": "initial_contact"});
+    let uri = format!("/api/v1/cases/{n}/emails");
+    let sent = call(app, "POST", &uri, Some(AGENT), Some(email), &[]).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{name}: {:?}", sent.body);
+    n
+}
+
 #[tokio::test]
 async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_it_went() {
     for (name, app) in stores().await {
-        let c = call(
-            &app,
-            "POST",
-            "/api/v1/cases",
-            Some(AGENT),
-            Some(new_case("jordan@customer.example")),
-            &[],
-        )
-        .await;
-        let n = c.body["number"].as_u64().unwrap();
-        let take = json!({"owner": "Ana Lopez"});
-        let uri = format!("/api/v1/cases/{n}/assign");
-        call(&app, "POST", &uri, Some(AGENT), Some(take), &[]).await;
-        let sent = call(
-            &app,
-            "POST",
-            &format!("/api/v1/cases/{n}/emails"),
-            Some(AGENT),
-            Some(json!({"template": "initial_contact"})),
-            &[],
-        )
-        .await;
-        assert_eq!(sent.status, StatusCode::CREATED, "{name}: {:?}", sent.body);
+        let n = a_case_with_its_initial_email(&app, name).await;
         for (token, staff) in [(AGENT, true), (JORDAN, false)] {
             let t = call(
                 &app,
@@ -879,29 +879,7 @@ async fn the_timeline_shows_each_emails_delivery_and_customers_see_only_whether_
 #[tokio::test]
 async fn staff_cancel_a_queued_email_and_retry_it_and_the_timeline_follows() {
     for (name, app) in stores().await {
-        let c = call(
-            &app,
-            "POST",
-            "/api/v1/cases",
-            Some(AGENT),
-            Some(new_case("jordan@customer.example")),
-            &[],
-        )
-        .await;
-        let n = c.body["number"].as_u64().unwrap();
-        let take = json!({"owner": "Ana Lopez"});
-        call(
-            &app,
-            "POST",
-            &format!("/api/v1/cases/{n}/assign"),
-            Some(AGENT),
-            Some(take),
-            &[],
-        )
-        .await;
-        let email = json!({"template": "initial_contact"});
-        let uri = format!("/api/v1/cases/{n}/emails");
-        call(&app, "POST", &uri, Some(AGENT), Some(email), &[]).await;
+        let n = a_case_with_its_initial_email(&app, name).await;
         let queued = call(&app, "GET", "/api/v1/outbox", Some(AGENT), None, &[]).await;
         let id = queued.body[0]["id"].as_str().unwrap().to_owned();
         let delivery = |t: &Value| {
