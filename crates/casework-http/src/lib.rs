@@ -9,10 +9,11 @@
 //! `auth.rs` (bearer tokens and their cache), `extract.rs` (bodies, parameters, `If-Match`),
 //! `respond.rs` (a case with its `ETag`), `layers.rs` (request ids, tracing, limits),
 //! `error.rs`, `rules.rs` (what each request field accepts, in the document, from core); then one module per resource: `cases.rs`, `case_actions.rs`, `timeline.rs`,
-//! `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `webhooks.rs`, `people.rs` (notification settings), `statuses.rs`,
+//! `attachments.rs` (files: upload, list, download), `emails.rs`, `search.rs`, `knowledge.rs`, `reports.rs`, `outbox.rs`, `events.rs` (the change feed), `webhooks.rs`, `people.rs` (notification settings), `statuses.rs`,
 //! `inbound.rs` (raw email in), `health.rs`, `store_api.rs` (the storage protocol); `openapi.rs` (the document) and
 //! `server.rs` (serving it on a socket).
 
+mod attachments;
 mod auth;
 mod case_actions;
 mod cases;
@@ -94,7 +95,16 @@ fn routes(state: AppState) -> Router {
         .route("/{n}/history", get(timeline::history))
         .route("/{n}/similar", get(search::similar))
         .route("/{n}/links", post(case_actions::link))
-        .route("/{n}/swarm", post(case_actions::swarm));
+        .route("/{n}/swarm", post(case_actions::swarm))
+        .route(
+            "/{n}/attachments",
+            post(attachments::upload)
+                .layer(DefaultBodyLimit::max(attachments::upload_limit(
+                    &state.service.config().attachments,
+                )))
+                .get(attachments::list),
+        )
+        .route("/{n}/attachments/{id}", get(attachments::download));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))

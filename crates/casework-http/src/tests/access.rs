@@ -172,6 +172,27 @@ pub(crate) async fn matrix_app(sqlite: bool) -> axum::Router {
             201,
         )
         .await;
+        // a customer-visible file and an internal one whose name and bytes carry the marker
+        let internal_name = format!("{MARKER}.txt");
+        for (visibility, name, bytes) in [
+            ("customer", "visible.txt", b"visible file".as_slice()),
+            ("internal", internal_name.as_str(), MARKER.as_bytes()),
+        ] {
+            let parts = form(&[
+                ("visibility", None, "", visibility.as_bytes()),
+                ("files", Some(name), "text/plain", bytes),
+            ]);
+            let (status, _, _) = call_raw(
+                &app,
+                "POST",
+                &at("/attachments"),
+                Some(AGENT),
+                Some(parts),
+                &[],
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "set-up {visibility} file");
+        }
         let now = call(&app, "GET", &case, Some(AGENT), None, &[]).await;
         assert_eq!(now.body["status"], "New", "{}", now.body);
     }
@@ -284,7 +305,76 @@ pub(crate) fn case_routes() -> Vec<(&'static str, &'static str, Option<Value>, [
             Some(json!({"group": "g", "question": "q"})),
             staff_entry,
         ),
+        // a multipart form ([`UPLOAD`]); the files' ids are the case's ([`file_ids`])
+        (
+            "POST",
+            "/attachments",
+            Some(json!(UPLOAD)),
+            [201, 404, 201, 201, 201, 401, 401],
+        ),
+        (
+            "GET",
+            "/attachments",
+            None,
+            [200, 404, 200, 200, 200, 401, 401],
+        ),
+        (
+            "GET",
+            "/attachments/VISIBLE",
+            None,
+            [200, 404, 200, 200, 200, 401, 401],
+        ),
+        (
+            "GET",
+            "/attachments/INTERNAL",
+            None,
+            [404, 404, 200, 200, 200, 401, 401],
+        ),
     ]
+}
+
+/// The body of the upload route in [`case_routes`]: sent as a multipart form with one file.
+pub(crate) const UPLOAD: &str = "multipart upload";
+
+/// The ids of case `n`'s customer-visible and internal files in a [`matrix_app`] (every
+/// one makes the same ids).
+pub(crate) async fn file_ids(app: &axum::Router, n: u64) -> (String, String) {
+    let uri = format!("/api/v1/cases/{n}/attachments");
+    let r = call(app, "GET", &uri, Some(AGENT), None, &[]).await;
+    let files = r.body.as_array().unwrap();
+    let id = |visibility: &str| {
+        files
+            .iter()
+            .find(|f| f["visibility"] == visibility)
+            .and_then(|f| f["id"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    (id("customer"), id("internal"))
+}
+
+/// A matrix request: the upload route's [`UPLOAD`] body as a form, any other as JSON;
+/// answered with the status and the body as text (a download's bytes included).
+pub(crate) async fn matrix_call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let body = body.map(|b| {
+        if b == json!(UPLOAD) {
+            form(&[("files", Some("new.txt"), "text/plain", b"new file")])
+        } else {
+            ("application/json".to_string(), b.to_string().into_bytes())
+        }
+    });
+    let (status, _, bytes) = call_raw(app, method, uri, token, body, extra).await;
+    (
+        status.as_u16(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// Routes not on one case, with the expected status for each principal.
@@ -625,9 +715,13 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
         let etag = format!("\"{version}\"");
         // object routes, on A's case (1) and on B's case (2): the customer columns swap
         for (number, owner_first) in [(1, true), (2, false)] {
+            let (visible, internal) = file_ids(&matrix_app(sqlite).await, number).await;
             for (method, suffix, body, expected) in case_routes() {
                 for (i, (who, token)) in PRINCIPALS.iter().enumerate() {
                     let app = matrix_app(sqlite).await;
+                    let suffix = suffix
+                        .replace("VISIBLE", &visible)
+                        .replace("INTERNAL", &internal);
                     let uri = format!("/api/v1/cases/{number}{suffix}");
                     let want = match (i, owner_first) {
                         (7, _) => service_expects(&uri),
@@ -640,18 +734,13 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
                     } else {
                         &[]
                     };
-                    let r = call(&app, method, &uri, *token, body.clone(), extra).await;
-                    assert_eq!(
-                        r.status.as_u16(),
-                        want,
-                        "{store}: {who} {method} {uri}: {}",
-                        r.body
-                    );
+                    let (status, text) =
+                        matrix_call(&app, method, &uri, *token, body.clone(), extra).await;
+                    assert_eq!(status, want, "{store}: {who} {method} {uri}: {text}");
                     if i < 2 {
                         assert!(
-                            !r.body.to_string().contains(MARKER),
-                            "{store}: {who} {method} {uri} leaked an internal field: {}",
-                            r.body
+                            !text.contains(MARKER),
+                            "{store}: {who} {method} {uri} leaked an internal field: {text}"
                         );
                     }
                     cells += 1;
@@ -710,7 +799,7 @@ pub(crate) async fn the_access_matrix_holds_for_every_route_principal_and_case()
             }
         }
     }
-    assert_eq!(cells, 2 * (2 * 19 + 18 + 49) * 8);
+    assert_eq!(cells, 2 * (2 * 23 + 18 + 49) * 8);
 }
 
 #[tokio::test]
@@ -826,6 +915,21 @@ pub(crate) async fn staff_see_the_marker_so_the_matrix_would_notice_a_leak() {
     );
     let own = call(&app, "GET", "/api/v1/cases/1", Some(JORDAN), None, &[]).await;
     assert_eq!(own.body["links"], json!([]), "the customer does not");
+    // the internal file: its name in the staff list, its bytes in the staff download
+    let (_, internal) = file_ids(&app, 1).await;
+    let (_, list) = matrix_call(
+        &app,
+        "GET",
+        "/api/v1/cases/1/attachments",
+        Some(AGENT),
+        None,
+        &[],
+    )
+    .await;
+    assert!(list.contains(MARKER), "{list}");
+    let uri = format!("/api/v1/cases/1/attachments/{internal}");
+    let (status, bytes) = matrix_call(&app, "GET", &uri, Some(AGENT), None, &[]).await;
+    assert_eq!((status, bytes.as_str()), (200, MARKER));
 }
 
 #[tokio::test]

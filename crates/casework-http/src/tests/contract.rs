@@ -55,6 +55,9 @@ pub(crate) const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/people/{name}/notifications"),
     ("put", "/api/v1/people/{name}/notifications"),
     ("post", "/api/v1/inbound/email"),
+    ("post", "/api/v1/cases/{n}/attachments"),
+    ("get", "/api/v1/cases/{n}/attachments"),
+    ("get", "/api/v1/cases/{n}/attachments/{id}"),
 ];
 
 /// The storage protocol's routes (`docs/store-protocol.md`), service tokens only.

@@ -3,7 +3,8 @@
 //! the tests are by subject: `workflow.rs` (cases through the API), `access.rs` (the access
 //! matrix and the storage protocol's door), `server.rs` (sockets, timeouts, limits),
 //! `contract.rs` (the OpenAPI document and the fuzzer's findings), `auth.rs` (tokens and
-//! their cache), `input.rs` (what input is refused), `inbound.rs` (raw email in).
+//! their cache), `input.rs` (what input is refused), `inbound.rs` (raw email in),
+//! `attachments.rs` (files: upload, list, download).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tower::ServiceExt;
 use super::{AppState, router};
 
 mod access;
+mod attachments;
 mod auth;
 mod contract;
 mod inbound;
@@ -32,8 +34,13 @@ pub(crate) const JORDAN: &str = "cw_jordan_000000000000000000000000000000000";
 pub(crate) const EVE: &str = "cw_eve_0000000000000000000000000000000000000";
 
 pub(crate) async fn app(store: Arc<dyn CaseStore>) -> axum::Router {
-    let svc = casework_core::testing::service(store)
-        .with_mail_parser(Arc::new(casework_core::testing::HeaderParser));
+    staffed(casework_core::testing::service(store)).await
+}
+
+/// The router over `svc` (with the header-only mail parser), after registering the staff
+/// and the tokens every test uses.
+pub(crate) async fn staffed(svc: casework_core::CaseService) -> axum::Router {
+    let svc = svc.with_mail_parser(Arc::new(casework_core::testing::HeaderParser));
     let root = Actor {
         name: "root".into(),
         principal: "person:root".into(),
@@ -102,6 +109,25 @@ pub(crate) async fn call(
     body: Option<Value>,
     extra: &[(&str, &str)],
 ) -> Reply {
+    let body = body.map(|b| ("application/json".to_string(), b.to_string().into_bytes()));
+    let (status, headers, bytes) = call_raw(app, method, uri, token, body, extra).await;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request with any body (its content type and bytes), answered with the raw bytes.
+pub(crate) async fn call_raw(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<(String, Vec<u8>)>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, header::HeaderMap, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -110,24 +136,45 @@ pub(crate) async fn call(
         req = req.header(*k, *v);
     }
     let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(HttpBody::from(b.to_string())),
+        Some((content_type, bytes)) => req
+            .header(header::CONTENT_TYPE, content_type)
+            .body(HttpBody::from(bytes)),
         None => req.body(HttpBody::empty()),
     }
     .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024)
+    let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
         .await
         .unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
+    (status, headers, bytes.to_vec())
+}
+
+/// A `multipart/form-data` body (its content type and bytes) of `(name, filename, type,
+/// bytes)` parts; a part without a file name is a plain field.
+pub(crate) fn form(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "----casework-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, file_name, content_type, bytes) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file_name {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
     }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
 pub(crate) fn new_case(email: &str) -> Value {
