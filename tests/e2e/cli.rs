@@ -1287,3 +1287,201 @@ fn events_tail_prints_the_feed_once_and_follow_prints_new_events_as_they_land() 
     let bad = cw.fails(&["--as", "Ana Lopez", "events", "tail", "--limit", "0"], 1);
     assert!(bad.contains("limit"), "{bad}");
 }
+
+#[test]
+fn files_go_onto_a_case_and_come_back_byte_for_byte() {
+    let cw = staffed("files");
+    let n = open(&cw, "Export stops at 10%");
+    let dir = cw.dir.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    // every byte value, then a run no text encoding would keep
+    let mut binary: Vec<u8> = (0..=255u8).collect();
+    binary.extend((0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let log = dir.join("server log.bin");
+    std::fs::write(&log, &binary).unwrap();
+    let page = dir.join("page.html");
+    std::fs::write(&page, "<!DOCTYPE html><script>alert(1)</script>").unwrap();
+    let (log_arg, page_arg) = (log.to_str().unwrap(), page.to_str().unwrap());
+
+    let done = cw.json(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "attach",
+        &n,
+        log_arg,
+        page_arg,
+        "--text",
+        "The logs",
+    ]);
+    let files = done["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{done}");
+    assert_eq!(
+        files[0]["file_name"], "server log.bin",
+        "the name without its folder"
+    );
+    assert_eq!(files[0]["size"], binary.len());
+    assert_eq!(files[0]["visibility"], "customer");
+    assert_eq!(files[1]["content_type"], "text/html");
+    assert_eq!(done["events"][0]["body"], "The logs");
+    let internal = as_ana(&cw, &["case", "attach", &n, log_arg, "--internal"]);
+    assert!(
+        internal.contains("attached server log.bin (70256 bytes, internal) as "),
+        "{internal}"
+    );
+
+    let listed = cw.json(&["--as", "Ana Lopez", "case", "attachments", &n]);
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{listed}");
+    assert_eq!(listed[2]["visibility"], "internal");
+    let table = as_ana(&cw, &["case", "attachments", &n]);
+    assert!(table.starts_with("ID  "), "{table}");
+    assert!(
+        table.contains("server log.bin") && table.contains("page.html"),
+        "{table}"
+    );
+
+    // --out: the bytes as attached
+    let out = dir.join("copy.bin");
+    let out_arg = out.to_str().unwrap();
+    let saved = as_ana(&cw, &["case", "download", &n, ids[0], "--out", out_arg]);
+    assert!(
+        saved.starts_with("Saved server log.bin (70256 bytes) to "),
+        "{saved}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), binary);
+    // an existing file is kept unless --force
+    let refused = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "download",
+            &n,
+            ids[1],
+            "--out",
+            out_arg,
+        ],
+        1,
+    );
+    assert!(refused.contains("exists: pass --force"), "{refused}");
+    assert_eq!(std::fs::read(&out).unwrap(), binary, "untouched");
+    as_ana(
+        &cw,
+        &["case", "download", &n, ids[1], "--out", out_arg, "--force"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "<!DOCTYPE html><script>alert(1)</script>"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        3,
+        "no temporary file left beside it"
+    );
+    // standard output (a pipe): the bytes; --json: metadata and base64 bytes
+    let piped = as_ana(&cw, &["case", "download", &n, ids[1]]);
+    assert_eq!(piped, "<!DOCTYPE html><script>alert(1)</script>");
+    let whole = cw.json(&["--as", "Ana Lopez", "case", "download", &n, ids[1]]);
+    assert_eq!(whole["info"]["file_name"], "page.html");
+    assert_eq!(
+        whole["bytes"],
+        "PCFET0NUWVBFIGh0bWw+PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="
+    );
+
+    // refusals: an unknown file, a file of another case, no such path, --force alone
+    let missing = cw.fails(&["--as", "Ana Lopez", "case", "download", &n, "nope"], 1);
+    assert!(missing.contains("not found"), "{missing}");
+    let other = open(&cw, "Another case");
+    let elsewhere = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "download",
+            &other,
+            ids[0],
+            "--out",
+            "x",
+        ],
+        1,
+    );
+    assert!(elsewhere.contains("not found"), "{elsewhere}");
+    let unreadable = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "attach",
+            &n,
+            "/nonexistent/x.pdf",
+        ],
+        1,
+    );
+    assert!(
+        unreadable.contains("cannot read /nonexistent/x.pdf"),
+        "{unreadable}"
+    );
+    let alone = cw.run(&[
+        "--as",
+        "Ana Lopez",
+        "case",
+        "download",
+        &n,
+        ids[0],
+        "--force",
+    ]);
+    assert_eq!(alone.code, 1, "--force needs --out: {}", alone.stderr);
+    assert_eq!(
+        cw.json(&["--as", "Ana Lopez", "case", "attachments", &n])
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "nothing refused was kept"
+    );
+}
+
+#[test]
+fn a_file_over_the_workflow_files_limit_is_refused_before_it_is_read() {
+    let cw = staffed("files-limit");
+    let config = cw.config_path();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[attachments]\nmax_message_bytes = 1000\n"),
+    )
+    .unwrap();
+    let n = open(&cw, "Big file");
+    let big = cw.dir.join("big.bin");
+    std::fs::write(&big, vec![7u8; 1001]).unwrap();
+    let refused = cw.fails(
+        &[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "attach",
+            &n,
+            big.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(
+        refused.contains("files: ")
+            && refused.contains("1001 bytes")
+            && refused.contains("max_message_bytes"),
+        "{refused}"
+    );
+    let two = cw.dir.join("half.bin");
+    std::fs::write(&two, vec![7u8; 600]).unwrap();
+    let two = two.to_str().unwrap();
+    let refused = cw.fails(&["--as", "Ana Lopez", "case", "attach", &n, two, two], 1);
+    assert!(refused.contains("1200 bytes together"), "{refused}");
+    let none = cw.ok(&["--as", "Ana Lopez", "case", "attachments", &n]);
+    assert_eq!(none.trim(), "No files.");
+}

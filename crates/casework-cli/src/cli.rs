@@ -551,6 +551,48 @@ pub enum CaseCmd {
         after_help = "Examples:\n  casework case link 1027 --article 12\n  casework case link 1027 --defect BUG-000123"
     )]
     Link(LinkArgs),
+    /// Add a post with files to a case: customer-visible unless --internal
+    #[command(
+        after_help = "Examples:\n  casework --as ana case attach 1027 server.log screen.png \\\n      --text 'The logs you asked for'\n  casework --as ana case attach 1027 notes.pdf --internal"
+    )]
+    Attach {
+        /// Case number
+        number: String,
+        /// The files, each kept under its own name (without its folder)
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Only staff see the post and its files
+        #[arg(long)]
+        internal: bool,
+        /// The post's text (without it the post says which files it carries)
+        #[arg(long)]
+        text: Option<String>,
+    },
+    /// List a case's files (the ones you may see), without their bytes
+    #[command(
+        name = "attachments",
+        after_help = "Example:\n  casework --as ana case attachments 1027"
+    )]
+    Files {
+        /// Case number
+        number: String,
+    },
+    /// Save a file of a case to --out FILE (or write it to standard output)
+    #[command(
+        after_help = "Examples:\n  casework --as ana case download 1027 m12 --out server.log\n  casework --as ana case download 1027 m12 > server.log"
+    )]
+    Download {
+        /// Case number
+        number: String,
+        /// The file's id (from `case attachments`)
+        id: String,
+        /// Where to save it (the file's stored name is never used as a path)
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Overwrite --out if it exists
+        #[arg(long, requires = "out")]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -28,11 +28,13 @@ use crate::app::Failure;
 /// Writes text to standard output as it is. A closed pipe ends the command quietly with
 /// success ([`Failure::quiet`]); any other write error is reported.
 pub fn write_out(text: &str) -> Result<(), Failure> {
+    write_bytes(text.as_bytes())
+}
+
+/// Writes bytes to standard output as they are (a downloaded file), as [`write_out`] does.
+pub fn write_bytes(bytes: &[u8]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::quiet()),
         Err(e) => Err(Failure::unavailable(format!(

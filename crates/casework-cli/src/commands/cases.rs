@@ -1,5 +1,6 @@
 //! `casework case …`: open, list, show, history, take, assign, edit, transition, escalate,
-//! summary, check, close, reopen, similar, link.
+//! summary, check, close, reopen, similar, link, and files (attach, attachments, download,
+//! in `files.rs`).
 
 use casework_core::model::{
     CloseMode, Customer, LinkTarget, Origin, Priority, RefKind, Resolution, StatusCategory,
@@ -255,6 +256,19 @@ pub(crate) async fn case(cx: &Ctx<'_>, cmd: CaseCmd) -> Result<u8, Failure> {
             };
             exec(a.number, Command::Link(target)).await
         }
+        CaseCmd::Attach {
+            number: n,
+            files,
+            internal,
+            text,
+        } => super::files::attach(svc, &who, json, &n, &files, internal, text).await,
+        CaseCmd::Files { number: n } => super::files::list(svc, &who, json, &n).await,
+        CaseCmd::Download {
+            number: n,
+            id,
+            out,
+            force,
+        } => super::files::download(svc, &who, json, &n, &id, out.as_deref(), force).await,
     }
 }
 

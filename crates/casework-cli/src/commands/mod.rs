@@ -1,6 +1,6 @@
 //! Each command: turn arguments into a core request, run it through the service, print the
 //! outcome. No workflow rule lives here; refusals come from core. [`run`] only dispatches;
-//! the commands are grouped as the CLI is: `cases.rs`, `work.rs` (calls, posts, contacts,
+//! the commands are grouped as the CLI is: `cases.rs` (with `files.rs`, a case's files), `work.rs` (calls, posts, contacts,
 //! emails, swarms), `people.rs` (agents and tokens), `knowledge.rs` (articles, defects,
 //! search), `reports.rs`, `statuses.rs`, `outbox.rs`, `mail.rs`, `setup.rs` (init,
 //! doctor, openapi, completions), `serve.rs`, `store.rs` (`store copy`) and `exchange.rs`
@@ -9,6 +9,7 @@
 mod cases;
 mod events;
 mod exchange;
+mod files;
 mod knowledge;
 mod mail;
 mod outbox;
