@@ -443,15 +443,30 @@ async fn a_customer_signs_in_by_a_link_read_from_the_smtp_server_and_replies() {
         "It fails again since this morning.",
     )
     .await;
+    // with a file: the browser sends the form as multipart, no script involved
+    let log =
+        std::env::temp_dir().join(format!("casework-browser-{}-sync.log", std::process::id()));
+    std::fs::write(&log, "ERROR 999999 at 09:14\n").unwrap();
+    type_into(&driver, "f-reply-files", log.to_str().unwrap()).await;
     click(
         &driver,
         "form[action='/portal/cases/1/reply'] button[type=submit]",
     )
     .await;
-    wait_for(&driver, "the reply on the timeline", |s| {
+    let page = wait_for(&driver, "the reply on the timeline", |s| {
         s.contains("It fails again since this morning.")
     })
     .await;
+    let _ = std::fs::remove_file(&log);
+    let name = log.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(page.contains(&name), "the file is linked on the page");
+    let files = svc
+        .attachments(&Actor::system("check"), "1".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].file_name, name);
+    assert_eq!(files[0].size, 22);
     let history = svc
         .history(&Actor::system("check"), "1".parse().unwrap())
         .await
@@ -720,8 +735,10 @@ async fn both_seeds_are_walked_in_chromium_from_sign_in_to_close_and_reopen() {
     type_into(&driver, "f-filter-q", "data store registered").await;
     click(&driver, "#f-filter-status_category option[value=closed]").await;
     click(&driver, "form.filters button[type=submit]").await;
+    // the filtered page, not the one before it: its form shows the keywords sent
     let found = wait_for(&driver, "the closed case in the list", |s| {
-        s.contains("Publishing fails: data store not registered")
+        s.contains("value=\"data store registered\"")
+            && s.contains("Publishing fails: data store not registered")
     })
     .await;
     assert!(

@@ -21,8 +21,9 @@ use casework_core::ports::{CaseFilter, CaseOrder, PageRequest, SearchHit};
 use casework_core::service::ClosingCheck;
 use casework_core::workflow::{CaseEdit, Command, may_reopen};
 
+use crate::files::{self, Filed};
 use crate::page::{
-    Chrome, Forms, Params, Posted, Staff, case_number, done, no_such_case, render,
+    Chrome, Forms, Params, Posted, Staff, Submitted, case_number, done, no_such_case, render,
     service_error_page,
 };
 use crate::timeline::{self, Entry};
@@ -428,6 +429,7 @@ fn checks(n: u64, items: &[casework_core::workflow::MissingItem]) -> Vec<Check> 
 #[template(path = "case.html")]
 struct CasePage {
     chrome: Chrome,
+    upload_hint: String,
     case: Case,
     n: u64,
     display: String,
@@ -521,6 +523,12 @@ async fn case_view(
         })
         .collect();
     let mut entries: Vec<Entry> = timeline.iter().map(timeline::entry).collect();
+    match svc.attachments(actor, n).await {
+        Ok(files) => {
+            timeline::with_files(&mut entries, &files, &format!("/cases/{}/files", n.get()))
+        }
+        Err(e) => return service_error_page(Some(v), &e),
+    }
     entries.reverse();
     let ready = check
         .as_ref()
@@ -557,6 +565,7 @@ async fn case_view(
         forms,
         preview: preview.email,
         preview_error: preview.error,
+        upload_hint: files::upload_hint(state),
     };
     render(status, &page)
 }
@@ -810,6 +819,37 @@ pub static ADD_POST: Action = Action {
         })
     },
 };
+
+/// `POST /cases/{n}/attachments`: a post with files (the "Attach files" composer, a
+/// multipart form), back to the case on success, the page again with the reason by the
+/// field otherwise.
+pub async fn attach_files(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    sent: Submitted,
+) -> Response {
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
+    };
+    let visibility = match sent.form.get("visibility").parse::<Visibility>() {
+        Ok(visibility) => visibility,
+        // too large a form was not read: `attach` says so and writes nothing
+        Err(_) if sent.too_large => Visibility::Internal,
+        Err(_) => {
+            let mut forms = Forms::sent("files", &sent.form);
+            let status = forms.field("visibility", "Choose who may see the files.");
+            return case_view(&state, &v, n, forms, "", Preview::default(), status).await;
+        }
+    };
+    match files::attach(&state, &v, n, sent, "files", "text", visibility).await {
+        Filed::Done => done(&format!("/cases/{}", n.get()), "files", "#timeline"),
+        Filed::NotFound(e) => service_error_page(Some(&v), &e),
+        Filed::Refused(forms, status) => {
+            case_view(&state, &v, n, forms, "", Preview::default(), status).await
+        }
+    }
+}
 
 /// A contact attempt (seed step 6).
 pub static RECORD_CONTACT: Action = Action {

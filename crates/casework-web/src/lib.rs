@@ -13,13 +13,14 @@
 //!   answers; a refusal is shown next to the field the service names.
 //!
 //! Where to start reading: [`router`], then `desk.rs` (the case list and the case page),
-//! `portal.rs`, `reports.rs`, `admin.rs`; `page.rs` holds what every page shares.
+//! `portal.rs`, `files.rs` (files posted with a form, and downloads), `reports.rs`, `admin.rs`; `page.rs` holds what every page shares.
 
 mod admin;
 pub mod assets;
 pub mod credentials;
 pub mod csrf;
 mod desk;
+mod files;
 pub mod identify;
 mod page;
 mod portal;
@@ -33,7 +34,7 @@ mod tests;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -92,7 +93,8 @@ impl WebState {
     }
 }
 
-/// Largest form body accepted (a post may be long; attachments come with their own route).
+/// Largest form body accepted (a post may be long); a form with files may also carry the
+/// workflow file's `[attachments] max_message_bytes`.
 pub const MAX_FORM: usize = 1024 * 1024;
 
 /// The content security policy of every response: nothing but this origin's own files, no
@@ -137,6 +139,11 @@ pub fn router(state: WebState) -> Router {
         .route("/cases/{number}/swarm", desk::route(&desk::SWARM))
         .route("/cases/{number}/close", desk::route(&desk::CLOSE))
         .route("/cases/{number}/reopen", desk::route(&desk::REOPEN))
+        .route(
+            "/cases/{number}/attachments",
+            post(desk::attach_files).layer(DefaultBodyLimit::max(page::upload_limit(&state))),
+        )
+        .route("/cases/{number}/files/{id}", get(files::desk_download))
         .route("/admin/people", get(admin::people).post(admin::save_person))
         .route("/admin/people/password", post(admin::set_password))
         .route("/admin/tokens", get(admin::tokens).post(admin::issue_token))
@@ -159,11 +166,18 @@ pub fn router(state: WebState) -> Router {
         .route("/portal/suggestions", get(portal::suggestions))
         .route("/portal/cases", post(portal::open_case))
         .route("/portal/cases/{number}", get(portal::case_page))
-        .route("/portal/cases/{number}/reply", post(portal::reply))
+        .route(
+            "/portal/cases/{number}/reply",
+            post(portal::reply).layer(DefaultBodyLimit::max(page::upload_limit(&state))),
+        )
+        .route(
+            "/portal/cases/{number}/files/{id}",
+            get(files::portal_download),
+        )
         .route("/portal/cases/{number}/reopen", post(portal::reopen))
         .fallback(page::not_found)
         // no page takes a larger body (the extractors cap their own reads at it too)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             identify_visitor,
@@ -192,7 +206,10 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
-    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    // a download brings its own, stricter policy (a sandbox that runs and loads nothing)
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");

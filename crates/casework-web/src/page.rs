@@ -1,14 +1,16 @@
-//! What every page shares: who is asking (extractors by role), the checked form body,
+//! What every page shares: who is asking (extractors by role), the checked form body (and
+//! one with files),
 //! the page frame, the state of a form after a refusal, and the error pages.
 
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use casework_core::ServiceError;
+use casework_core::attachment::{OPAQUE, Upload};
 use casework_core::model::Role;
 use casework_core::ports::StoreError;
 use casework_core::workflow::{MissingItem, WorkflowError};
@@ -183,6 +185,113 @@ impl FromRequest<WebState> for Posted {
     }
 }
 
+/// A POSTed form that may carry files (`multipart/form-data`, as a form with a file input
+/// is sent; a form without one may come URL-encoded): its fields, its files, and whether it
+/// was larger than the route allows. Its CSRF token is checked as [`Posted`]'s is, before
+/// anything is done with it.
+#[derive(Debug, Default)]
+pub struct Submitted {
+    /// The fields that are not files.
+    pub form: Posted,
+    /// The files chosen (a file input left empty sends none).
+    pub files: Vec<Upload>,
+    /// Whether the body went over the route's limit: nothing may be done with it (its
+    /// fields and CSRF token may not have been read), only the page shown with the reason.
+    pub too_large: bool,
+}
+
+impl FromRequest<WebState> for Submitted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &WebState) -> Result<Self, Response> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+        if !multipart {
+            let form = Posted::from_request(req, state).await?;
+            return Ok(Submitted {
+                form,
+                ..Submitted::default()
+            });
+        }
+        let (parts, body) = req.into_parts();
+        let Some(visitor) = identified(&parts) else {
+            return Err(to_sign_in(&parts));
+        };
+        let htmx = parts.headers.contains_key("hx-request");
+        let cross_site = parts
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"cross-site");
+        let req = Request::from_parts(parts, body);
+        let mut multipart = Multipart::from_request(req, state).await.map_err(|_| {
+            message(
+                Some(&visitor),
+                StatusCode::BAD_REQUEST,
+                "That form could not be read",
+                "The browser sent a form without its boundary. Nothing was changed.",
+                None,
+            )
+        })?;
+        let mut out = Submitted::default();
+        let mut pairs = Vec::new();
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(e) => {
+                    out.too_large = e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+                    break;
+                }
+            };
+            let name = field.name().unwrap_or_default().to_string();
+            let file_name = field.file_name().map(str::to_string);
+            let content_type = field.content_type().map(str::to_string);
+            let bytes = match field.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    out.too_large = e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+                    break;
+                }
+            };
+            match file_name {
+                // an empty file input sends a part with no name and no bytes
+                Some(f) if f.is_empty() && bytes.is_empty() => {}
+                Some(f) => out.files.push(Upload {
+                    file_name: Some(f),
+                    content_type: content_type.unwrap_or_else(|| OPAQUE.to_string()),
+                    bytes: bytes.to_vec(),
+                }),
+                None => pairs.push((name, String::from_utf8_lossy(&bytes).into_owned())),
+            }
+        }
+        out.form = Posted { pairs, htmx };
+        // a form too large to read (its token perhaps unread) changes nothing: the handler
+        // only shows the visitor's own page again, saying so
+        if out.too_large {
+            return Ok(out);
+        }
+        if cross_site
+            || !state
+                .csrf
+                .verify(&visitor.session, out.form.get(csrf::FIELD))
+        {
+            return Err(forbidden_form(Some(&visitor)));
+        }
+        Ok(out)
+    }
+}
+
+/// The body limit of a route that takes files: the workflow file's
+/// `[attachments] max_message_bytes`, plus [`MAX_FORM`] for the text beside them.
+pub fn upload_limit(state: &WebState) -> usize {
+    usize::try_from(state.service.config().attachments.max_message_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(MAX_FORM)
+}
+
 /// A query string's parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub Posted);
@@ -321,6 +430,7 @@ fn notice_text(done: &str) -> Option<&'static str> {
         "escalated" => "Case escalated.",
         "call" => "Call logged.",
         "post" => "Post added.",
+        "files" => "Files added to the case.",
         "contact" => "Contact attempt recorded.",
         "email" => "Email queued; it goes out with the next delivery run.",
         "linked" => "Linked to the case.",

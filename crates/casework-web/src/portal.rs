@@ -13,9 +13,10 @@ use casework_core::model::{
 use casework_core::ports::{CaseFilter, PageRequest};
 use casework_core::workflow::{Command, NewCase};
 
+use crate::files::{self, Filed};
 use crate::page::{
-    Chrome, Customer, Forms, Params, Posted, case_number, done, message, no_such_case, render,
-    service_error_page,
+    Chrome, Customer, Forms, Params, Posted, Submitted, case_number, done, message, no_such_case,
+    render, service_error_page,
 };
 use crate::timeline::{self, Entry};
 use crate::{Visitor, WebState};
@@ -237,6 +238,7 @@ pub async fn open_case(
 #[template(path = "portal_case.html")]
 struct CasePage {
     chrome: Chrome,
+    upload_hint: String,
     case: Case,
     n: u64,
     display: String,
@@ -259,10 +261,18 @@ async fn case_view(
         Ok(c) => c,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    let entries = match svc.timeline(&v.actor, n).await {
+    let mut entries: Vec<Entry> = match svc.timeline(&v.actor, n).await {
         Ok(t) => t.iter().map(timeline::entry).collect(),
         Err(e) => return service_error_page(Some(v), &e),
     };
+    // only the files the service gives the customer: none of an internal entry
+    match svc.attachments(&v.actor, n).await {
+        Ok(files) => {
+            let base = format!("/portal/cases/{}/files", n.get());
+            timeline::with_files(&mut entries, &files, &base);
+        }
+        Err(e) => return service_error_page(Some(v), &e),
+    }
     let title = format!("Case {} · {}", n.display(), case.title);
     let page = CasePage {
         chrome: Chrome::new(state, Some(v), title)
@@ -275,6 +285,7 @@ async fn case_view(
         closed: case.is_closed(),
         case,
         forms,
+        upload_hint: files::upload_hint(state),
     };
     render(status, &page)
 }
@@ -326,14 +337,30 @@ async fn post(
     }
 }
 
-/// `POST /portal/cases/{n}/reply`: the customer writes on their case.
+/// `POST /portal/cases/{n}/reply`: the customer writes on their case, with files if they
+/// chose any (the form is multipart then; the files and the text are one post).
 pub async fn reply(
     state: State<WebState>,
     customer: Customer,
     raw: Path<String>,
-    form: Posted,
+    sent: Submitted,
 ) -> Response {
-    customer_note(state, customer, raw, form, "reply", "replied").await
+    if sent.files.is_empty() && !sent.too_large {
+        return customer_note(state, customer, raw, sent.form, "reply", "replied").await;
+    }
+    let (State(state), Customer(v), Path(raw)) = (state, customer, raw);
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
+    };
+    match files::attach(&state, &v, n, sent, "reply", "body", Visibility::Customer).await {
+        Filed::Done => done(
+            &format!("/portal/cases/{}", n.get()),
+            "replied",
+            "#timeline",
+        ),
+        Filed::NotFound(e) => service_error_page(Some(&v), &e),
+        Filed::Refused(forms, status) => case_view(&state, &v, n, forms, "", status).await,
+    }
 }
 
 /// `POST /portal/cases/{n}/reopen`: the customer asks to reopen a closed case. The workflow

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod files;
 mod matrix;
 mod sign_in;
 
@@ -193,6 +194,58 @@ impl Desk {
             .await
     }
 
+    /// POSTs a multipart form (as a form with a file input is sent): the fields, then the
+    /// `files` parts as `(name, bytes)`; with the visitor's CSRF token unless `token` is
+    /// false.
+    pub async fn post_files(
+        &self,
+        path: &str,
+        who: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+        token: bool,
+    ) -> Reply {
+        const BOUNDARY: &str = "----WebKitFormBoundaryq7Y2cKc0w9uP3xL1";
+        let mut body = Vec::new();
+        let csrf = CsrfKey::new(KEY).token(&session(who));
+        let mut all = Vec::new();
+        if token {
+            all.push(("csrf", csrf.as_str()));
+        }
+        all.extend_from_slice(fields);
+        for (k, v) in all {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; \
+                     filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("x-test-visitor", who)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        reply(&self.app, req).await
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -252,7 +305,7 @@ pub async fn reply(app: &axum::Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 8 * 1024 * 1024)
+    let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
         .await
         .unwrap();
     Reply {

@@ -6,6 +6,7 @@ use casework_core::event::{Event, EventKind};
 use casework_core::model::{
     CallDirection, CloseMode, ContactOutcome, OutboxStatus, PostKind, TimelineEntry,
 };
+use casework_core::ports::AttachmentInfo;
 use jiff::Timestamp;
 
 /// Who sees an entry, as staff are told.
@@ -42,6 +43,49 @@ pub struct Entry {
     pub from_customer: bool,
     /// Whether the body is an email (shown folded).
     pub email: bool,
+    /// The files that came with it (a post's or an email's), as download links.
+    pub files: Vec<FileLink>,
+}
+
+/// A file of an entry, as a link to its download.
+#[derive(Debug, Clone)]
+pub struct FileLink {
+    /// The file's name, shown as typed (escaped by the template).
+    pub name: String,
+    /// Its download address.
+    pub href: String,
+    /// Its size, for people (`12 KB`).
+    pub size: String,
+}
+
+/// Puts each file with its entry, linked under `base` (`/cases/7/files`): the files are
+/// those the service gave the visitor, so a customer's never include an internal one.
+pub fn with_files(entries: &mut [Entry], files: &[AttachmentInfo], base: &str) {
+    for f in files {
+        let id = format!("e{}", f.entry);
+        if let Some(e) = entries.iter_mut().find(|e| e.id == id) {
+            let encoded: String = form_urlencoded::byte_serialize(f.id.as_bytes()).collect();
+            e.files.push(FileLink {
+                name: f.file_name.clone(),
+                href: format!("{base}/{encoded}"),
+                size: size(f.size),
+            });
+        }
+    }
+}
+
+/// A size as people read it: bytes, KB or MB (1024-based, one decimal under ten).
+pub fn size(bytes: u64) -> String {
+    let (value, unit) = match bytes {
+        b if b < 1024 => return format!("{b} bytes"),
+        b if b < 1024 * 1024 => (b as f64 / 1024.0, "KB"),
+        b => (b as f64 / (1024.0 * 1024.0), "MB"),
+    };
+    if value < 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
 }
 
 impl Entry {
@@ -130,6 +174,7 @@ pub fn entry(item: &TimelineEntry) -> Entry {
         seen,
         from_customer: false,
         email: false,
+        files: Vec::new(),
     };
     let d = |k: &str, v: String| (k.to_string(), v);
     match &e.kind {

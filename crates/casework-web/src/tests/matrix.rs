@@ -4,9 +4,11 @@
 
 use axum::http::StatusCode;
 use casework_core::Command;
+use casework_core::attachment::Upload;
 use casework_core::model::{
     CloseMode, ContactChannel, ContactOutcome, LinkTarget, PostKind, RefKind, Visibility,
 };
+use casework_core::service::FilePost;
 use casework_core::workflow::CaseEdit;
 
 use super::{Desk, EVE, JORDAN};
@@ -134,8 +136,43 @@ async fn planted() -> Desk {
             }),
         )
         .await;
+        // a customer-visible file, and an internal one carrying the marker
+        for (visibility, name, bytes) in [
+            (
+                Visibility::Customer,
+                "visible.txt".to_string(),
+                b"visible file".to_vec(),
+            ),
+            (
+                Visibility::Internal,
+                format!("{MARKER}.txt"),
+                MARKER.as_bytes().to_vec(),
+            ),
+        ] {
+            let post = FilePost {
+                note: None,
+                visibility,
+                files: vec![Upload {
+                    file_name: Some(name),
+                    content_type: "text/plain".into(),
+                    bytes,
+                }],
+            };
+            desk.svc.attach(&ana, n, None, post).await.unwrap();
+        }
     }
     desk
+}
+
+/// Case `n`'s customer-visible and internal file ids.
+async fn file_ids(desk: &Desk, n: u64) -> (String, String) {
+    let files = desk
+        .svc
+        .attachments(&desk.actor("ana"), n.to_string().parse().unwrap())
+        .await
+        .unwrap();
+    let id = |v: Visibility| files.iter().find(|f| f.visibility == v).unwrap().id.clone();
+    (id(Visibility::Customer), id(Visibility::Internal))
 }
 
 #[tokio::test]
@@ -194,6 +231,36 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
             assert!(!r.body.contains("eve@customer.example"), "GET {path}");
         }
     }
+    // files: Jordan's visible one only, through the portal only
+    let (visible, internal) = file_ids(&desk, 1).await;
+    let (eves, eves_internal) = file_ids(&desk, 2).await;
+    let files: &[(String, u16)] = &[
+        (format!("/portal/cases/1/files/{visible}"), 200),
+        (format!("/portal/cases/1/files/{internal}"), 404),
+        (format!("/portal/cases/1/files/{eves}"), 404),
+        (format!("/portal/cases/2/files/{eves}"), 404),
+        (format!("/portal/cases/2/files/{eves_internal}"), 404),
+        (format!("/portal/cases/2/files/{visible}"), 404),
+        ("/portal/cases/1/files/nope".to_string(), 404),
+        (format!("/cases/1/files/{visible}"), 403),
+        (format!("/cases/1/files/{internal}"), 403),
+        (format!("/cases/2/files/{eves}"), 403),
+    ];
+    for (path, status) in files {
+        let r = desk.get(path, Some("jordan")).await;
+        assert_eq!(r.status.as_u16(), *status, "GET {path}: {}", r.body);
+        assert!(!r.body.contains(MARKER), "GET {path} leaked the marker");
+        assert!(!r.body.contains("Eve&#39;s case"), "GET {path}");
+    }
+    let own = desk.get("/portal/cases/1", Some("jordan")).await;
+    assert!(
+        own.body
+            .contains(&format!("/portal/cases/1/files/{visible}"))
+    );
+    assert!(
+        !own.body.contains(&internal),
+        "the internal file is not linked"
+    );
     // Jordan's own page has the customer-visible note and not one internal word
     let own = desk.get("/portal/cases/1", Some("jordan")).await;
     assert!(own.body.contains("visible note sync"));
@@ -255,6 +322,24 @@ async fn a_customer_never_receives_an_internal_entry_or_another_customers_case()
             !r.body.contains("Eve&#39;s case"),
             "POST {path} showed Eve's case"
         );
+    }
+    // forms with files, on Eve's case and at the desk
+    for (path, status) in [
+        ("/portal/cases/2/reply", 404),
+        ("/cases/1/attachments", 403),
+        ("/cases/2/attachments", 403),
+    ] {
+        let r = desk
+            .post_files(
+                path,
+                "jordan",
+                &[("body", "hi"), ("visibility", "customer")],
+                &[("x.txt", b"x")],
+                true,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), status, "POST {path}: {}", r.body);
+        assert!(!r.body.contains(MARKER), "POST {path} leaked the marker");
     }
     assert_eq!(
         desk.version(2).await,
