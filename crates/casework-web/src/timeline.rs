@@ -8,6 +8,7 @@ use casework_core::model::{
 };
 use casework_core::ports::AttachmentInfo;
 use jiff::Timestamp;
+use jiff::tz::Offset;
 
 /// Who sees an entry, as staff are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +119,34 @@ impl Entry {
 }
 
 /// A time as people read it on the desk: `2026-01-05 09:00 UTC`.
+///
+/// Formatted from the civil fields rather than with `strftime`, which parses its pattern
+/// on every call: a 200-entry timeline formats 400 times, and `strftime` was a tenth of
+/// the case page's time.
 pub fn when(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    let d = Offset::UTC.to_datetime(t);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
 }
 
-/// A time for a `datetime` attribute.
+/// A time for a `datetime` attribute: `2026-01-05T09:00:00Z`.
 pub fn iso(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let d = Offset::UTC.to_datetime(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
 }
 
 /// How long ago, short: `45 min`, `5 h`, `3 d`.
@@ -363,5 +385,25 @@ pub fn field_label(field: &str) -> &'static str {
         "functionality" => "Functionality",
         "issue" => "Issue",
         _ => "Field",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_strftime_would_write_them() {
+        // from 1970 to 2100 in uneven steps, so every field and leap day is crossed
+        let mut secs: i64 = 0;
+        while secs < 4_102_444_800 {
+            let t = Timestamp::from_second(secs).unwrap();
+            assert_eq!(when(t), t.strftime("%Y-%m-%d %H:%M UTC").to_string());
+            assert_eq!(iso(t), t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            secs += 86_399 * 3 + 3_607;
+        }
+        let t: Timestamp = "2024-02-29T23:59:59Z".parse().unwrap();
+        assert_eq!(when(t), "2024-02-29 23:59 UTC");
+        assert_eq!(iso(t), "2024-02-29T23:59:59Z");
     }
 }
