@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::tidy::workspace_root;
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -23,7 +23,7 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     Command::new("date")
         .arg("-u")
         .arg("+%Y-%m-%d")
@@ -45,7 +45,7 @@ fn splice(doc: &str, name: &str, body: &str) -> String {
     }
 }
 
-fn write_section(name: &str, body: &str) -> Result<()> {
+pub(crate) fn write_section(name: &str, body: &str) -> Result<()> {
     let path = workspace_root().join("docs/benchmarks.md");
     let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         "# Benchmarks\n\nEvery figure is a ratio against a baseline measured in the same run, on \
@@ -58,7 +58,7 @@ fn write_section(name: &str, body: &str) -> Result<()> {
 }
 
 /// `cargo xtask bench store [--cases N]... [--commits N]`, `cli`, `http`, `rest`, `feed`,
-/// `import`, `webhooks`, `mail`, `search [--cases N]...` or `reports [--cases N]...`
+/// `import`, `webhooks`, `mail`, `search [--cases N]...`, `reports [--cases N]...` or `web`
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("store") => store(args),
@@ -72,8 +72,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("mail") => mail(),
         Some("search") => search(args),
         Some("reports") => reports(args),
+        Some("web") => crate::bench_web::web(),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]... | cargo xtask bench reports [--cases N]..."
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]... | cargo xtask bench reports [--cases N]... | cargo xtask bench web"
         ),
     }
 }
@@ -220,7 +221,7 @@ fn webhooks() -> Result<()> {
 }
 
 /// Builds `packages` in release mode.
-fn build_release(packages: &[&str]) -> Result<()> {
+pub(crate) fn build_release(packages: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut args = vec!["build", "--release"];
     for p in packages {
@@ -246,7 +247,7 @@ fn bench_tool(args: &[&str], dir: &std::path::Path) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
-fn tool(name: &str, package: &str) -> Result<()> {
+pub(crate) fn tool(name: &str, package: &str) -> Result<()> {
     if Command::new(name).arg("--version").output().is_ok() {
         return Ok(());
     }
@@ -456,10 +457,10 @@ impl Drop for Server {
 }
 
 /// What one wrk run measured.
-struct Wrk {
-    rate: f64,
-    p99_ms: f64,
-    errors: u64,
+pub(crate) struct Wrk {
+    pub(crate) rate: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) errors: u64,
 }
 
 fn parse_ms(v: &str) -> Option<f64> {
@@ -503,7 +504,11 @@ fn wrk(url: &str, script: Option<&std::path::Path>) -> Result<Wrk> {
 }
 
 /// wrk with `connections` connections, pinned to core 1.
-fn wrk_with(url: &str, script: Option<&std::path::Path>, connections: u32) -> Result<Wrk> {
+pub(crate) fn wrk_with(
+    url: &str,
+    script: Option<&std::path::Path>,
+    connections: u32,
+) -> Result<Wrk> {
     let mut cmd = Command::new("taskset");
     cmd.args(["-c", "1", "wrk", "-t1", "--latency", "-d10s"])
         .arg(format!("-c{connections}"));

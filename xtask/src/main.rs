@@ -15,12 +15,15 @@
 //! - `cargo xtask bench http` — create, status change and GET over `casework serve`, with wrk.
 //! - `cargo xtask bench import` — `casework import` (NDJSON, Zendesk, Salesforce) against a
 //!   raw rusqlite loop writing the same rows.
+//! - `cargo xtask bench web` — the desk's case page (200 timeline entries) against
+//!   `GET /api/v1/cases/{n}` of the same case, with wrk.
 //! - `cargo xtask bench mail` — 10,000 messages from a Maildir through the ingestion
 //!   pipeline into SQLite, against parse-only with the same parser.
 //! - `cargo xtask screenshots` — runs the browser test (headless Chromium) and writes its
 //!   screenshots, shrunk with pngquant, to `docs/screenshots/` for the README.
 
 mod bench;
+mod bench_web;
 mod fuzz;
 mod tidy;
 
