@@ -1,6 +1,7 @@
 //! Fetching an IMAP mailbox into the ingestion pipeline: what `casework mail fetch` runs
 //! once and `casework serve --imap` runs on an interval. Each fetched message goes through
-//! the service (`CaseService::ingest_or_keep`), and only the ones it took (or had taken before)
+//! the service (`CaseService::ingest_batch`, a batch at a time, answering as
+//! `ingest_or_keep` would for each), and only the ones it took (or had taken before)
 //! are confirmed to the server (marked `\Seen`, or moved to the URL's `processed=FOLDER`),
 //! so a crash between fetch and commit only means the same messages come back, which the
 //! pipeline's idempotency keys make harmless. A message the pipeline refuses for good
@@ -118,41 +119,58 @@ pub async fn fetch_once(
         // the highest UID handled with every one before it handled too
         let mut handled = state.last_uid;
         let mut stop = None;
+        // the batch's messages go through the pipeline together (stand-alone ones at once);
+        // their answers are then read in UID order, as if taken one at a time
+        let mut raws = Vec::new();
+        let mut order = Vec::new();
         for m in batch.messages {
-            let raw = match m.content {
-                Fetched::Raw(raw) => raw,
-                Fetched::TooLarge { size, .. } => {
-                    report.left.push(LeftMessage {
-                        uid: m.uid,
-                        reason: format!("the message is {size} bytes, over the limit"),
-                    });
-                    handled = m.uid;
-                    continue;
+            match m.content {
+                Fetched::Raw(raw) => {
+                    raws.push(raw);
+                    order.push((m.uid, None));
                 }
+                Fetched::TooLarge { size, .. } => order.push((m.uid, Some(size))),
+            }
+        }
+        let mut answers = service
+            .ingest_batch(actor, "imap", &raws)
+            .await?
+            .into_iter();
+        for (uid, too_large) in order {
+            if let Some(size) = too_large {
+                report.left.push(LeftMessage {
+                    uid,
+                    reason: format!("the message is {size} bytes, over the limit"),
+                });
+                handled = uid;
+                continue;
+            }
+            let Some(answer) = answers.next() else {
+                break;
             };
-            match service.ingest_or_keep(actor, "imap", &raw).await {
+            match answer {
                 Ok(Intake::Taken(got)) => {
                     match (got.duplicate, got.created) {
                         (true, _) => report.duplicates += 1,
                         (false, true) => report.opened += 1,
                         (false, false) => report.added += 1,
                     }
-                    confirm.push(m.uid);
+                    confirm.push(uid);
                 }
                 Ok(Intake::Quarantined(kept)) => {
                     report.quarantined.push(KeptMessage {
-                        uid: m.uid,
+                        uid,
                         id: kept.id,
                         reason: kept.reason,
                     });
-                    confirm.push(m.uid);
+                    confirm.push(uid);
                 }
                 Err(e) => {
                     stop = Some(e);
                     break;
                 }
             }
-            handled = m.uid;
+            handled = uid;
         }
         // what was committed is confirmed, and the position saved, even when the run stops
         // here; a crash before the save only means those messages are read again

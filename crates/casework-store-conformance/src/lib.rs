@@ -346,6 +346,7 @@ macro_rules! inbound_suite {
             a_storm_from_one_sender_is_kept_in_the_quarantine,
             refused_mail_is_kept_then_released_or_dropped,
             a_messages_files_are_kept_with_its_email_and_too_much_is_refused,
+            a_batch_is_taken_as_one_message_at_a_time_would_be,
         );
     };
 }

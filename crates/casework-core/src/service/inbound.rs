@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::{CaseService, MAX_ATTEMPTS, ServiceError, backoff};
+use super::{CaseService, Intake, MAX_ATTEMPTS, ServiceError, backoff};
 use crate::attachment::{Upload, check_uploads};
 use crate::config::Permission;
 use crate::event::{Event, EventKind, apply_all};
@@ -22,7 +23,7 @@ use crate::ports::{Commit, MailParser, StoreError};
 use crate::reply_token::{token_of_address, token_of_message_id};
 use crate::workflow::inbound::{
     Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key,
-    is_participant, new_case, sender_over_rate, subject_tag,
+    is_participant, new_case, sender_over_rate, stands_alone, subject_tag,
 };
 use crate::workflow::notify::acknowledge;
 use crate::workflow::{WorkflowError, decide_open, stamp};
@@ -34,6 +35,9 @@ pub const MAX_THREAD_LOOKUPS: usize = 20;
 /// Most cases looked at that hold one referenced Message-ID (only a spoofed copy puts one
 /// id on several cases).
 pub const MAX_CASES_PER_MESSAGE_ID: u32 = 5;
+
+/// Most stand-alone messages of a batch taken at once ([`CaseService::ingest_batch`]).
+pub const BATCH_WAVE: usize = 16;
 
 /// What became of one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +115,87 @@ impl CaseService {
 
     /// [`CaseService::ingest_raw`] once its permission is checked.
     pub(crate) async fn take_raw(&self, raw: &[u8]) -> Result<Ingested, ServiceError> {
+        let message = self.parse(raw)?;
+        self.take(&message).await
+    }
+
+    /// `raw` parsed by the wired parser; bytes it refuses are refused as `Invalid` on field
+    /// `message`.
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, ServiceError> {
         let parser = self
             .parser
             .as_ref()
             .ok_or_else(|| ServiceError::Internal("no mail parser is wired".into()))?;
-        let message = parser.parse(raw).map_err(|m| refused("message", m))?;
-        self.take(&message).await
+        parser.parse(raw).map_err(|m| refused("message", m))
+    }
+
+    /// Takes a batch of raw messages from `source` (an IMAP fetch, a Maildir) as
+    /// [`CaseService::ingest_or_keep`] takes each, with the same outcome, one answer per
+    /// message in their order.
+    ///
+    /// Faster than one at a time: messages that [stand alone](stands_alone) — they can
+    /// open only a case of their own — are taken up to [`BATCH_WAVE`] at once when their
+    /// senders differ, so the store commits them together (one durable sync for many on
+    /// SQLite). Every other message (a reply, a tagged subject, a bounce) waits until each
+    /// message before it is taken, so it threads exactly as it would one at a time. Case
+    /// numbers within one wave may come in another order than the messages.
+    ///
+    /// A message that fails with an error that may pass (the store, a busy case) is the
+    /// last answer: the messages after it are not taken (a reply must not overtake the
+    /// message it answers), so the answers may be fewer than the messages. Errors only for
+    /// a missing `ingest_mail` permission.
+    pub async fn ingest_batch(
+        &self,
+        actor: &Actor,
+        source: &str,
+        raws: &[Vec<u8>],
+    ) -> Result<Vec<Result<Intake, ServiceError>>, ServiceError> {
+        self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
+        let support = &self.config.organization.support_email;
+        let mut answers = Vec::with_capacity(raws.len());
+        let mut wave = Vec::new();
+        let mut senders: Vec<String> = Vec::new();
+        for raw in raws {
+            let parsed = self.parse(raw);
+            let (alone, sender) = match &parsed {
+                Ok(m) => (
+                    stands_alone(m, support),
+                    m.from
+                        .as_ref()
+                        .map(|f| f.raw.to_lowercase())
+                        .unwrap_or_default(),
+                ),
+                // refused before reading anything: only the quarantine is written
+                Err(_) => (true, String::new()),
+            };
+            if !alone || senders.contains(&sender) || wave.len() == BATCH_WAVE {
+                answers.extend(join_all(wave.drain(..)).await);
+                senders.clear();
+                if answers.iter().any(Result::is_err) {
+                    return Ok(answers);
+                }
+            }
+            let intake = async move {
+                let taken = match parsed {
+                    Ok(message) => self.take(&message).await,
+                    Err(e) => Err(e),
+                };
+                self.keep_refused(source, raw, taken).await
+            };
+            if alone {
+                senders.push(sender);
+                wave.push(intake);
+            } else {
+                let answer = intake.await;
+                let failed = answer.is_err();
+                answers.push(answer);
+                if failed {
+                    return Ok(answers);
+                }
+            }
+        }
+        answers.extend(join_all(wave).await);
+        Ok(answers)
     }
 
     /// Takes one parsed message: threads it, decides what it does, commits, once.

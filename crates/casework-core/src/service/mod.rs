@@ -46,7 +46,7 @@ pub use attachments::{Attached, FilePost};
 pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
-pub use inbound::{Ingested, MAX_CASES_PER_MESSAGE_ID, MAX_THREAD_LOOKUPS};
+pub use inbound::{BATCH_WAVE, Ingested, MAX_CASES_PER_MESSAGE_ID, MAX_THREAD_LOOKUPS};
 pub use notify::NotificationSettings;
 pub use quarantine::{Intake, Kept, Released, refused_for_good};
 pub use sign_in::{SignInError, SignedIn};

@@ -65,7 +65,19 @@ impl CaseService {
         raw: &[u8],
     ) -> Result<Intake, ServiceError> {
         self.require(actor, Permission::IngestMail, "hand Casework inbound email")?;
-        match self.take_raw(raw).await {
+        let taken = self.take_raw(raw).await;
+        self.keep_refused(source, raw, taken).await
+    }
+
+    /// What the pipeline's answer `taken` for `raw` from `source` comes to: taken, or kept
+    /// in the quarantine when refused for good.
+    pub(crate) async fn keep_refused(
+        &self,
+        source: &str,
+        raw: &[u8],
+        taken: Result<Ingested, ServiceError>,
+    ) -> Result<Intake, ServiceError> {
+        match taken {
             Ok(taken) => Ok(Intake::Taken(taken)),
             Err(e) if refused_for_good(&e) => {
                 let kept = Kept {

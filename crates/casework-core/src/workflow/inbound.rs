@@ -72,6 +72,22 @@ pub fn is_participant(case: &Case, history: &[Event], from: &EmailAddress) -> bo
         })
 }
 
+/// Whether a message can only open a case of its own (or be refused): it refers to no
+/// Message-ID, tags no case in its subject, carries no reply token in a recipient and
+/// reports no delivery failure. No such message can thread onto a case another message
+/// opens, so stand-alone messages from different senders may be taken at the same time
+/// ([`CaseService::ingest_batch`](crate::service::CaseService::ingest_batch)); any other
+/// message waits until every message before it is taken.
+pub fn stands_alone(message: &InboundMessage, support: &EmailAddress) -> bool {
+    message.in_reply_to.is_empty()
+        && message.references.is_empty()
+        && message.bounce.is_none()
+        && subject_tag(&message.subject).is_none()
+        && !message
+            .recipients()
+            .any(|r| crate::reply_token::token_of_address(r, support).is_some())
+}
+
 /// The case number a subject tags, `[Case 00001027]` or `[Case #00001027]` (any case of
 /// the word, the first tag wins); `None` when it has none.
 pub fn subject_tag(subject: &str) -> Option<CaseNumber> {

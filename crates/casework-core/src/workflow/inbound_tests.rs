@@ -188,3 +188,41 @@ fn a_sender_is_over_the_rate_with_as_many_email_cases_in_the_last_minute() {
         now
     ));
 }
+
+#[test]
+fn only_a_message_that_can_open_nothing_but_its_own_case_stands_alone() {
+    let support: EmailAddress = "support@example.com".parse().unwrap();
+    let fresh = message(Some("a@kunde.example"), "Printer offline");
+    assert!(stands_alone(&fresh, &support));
+    let mut reply = fresh.clone();
+    reply.in_reply_to = vec!["x@example.com".into()];
+    assert!(!stands_alone(&reply, &support));
+    let mut referencing = fresh.clone();
+    referencing.references = vec!["x@example.com".into()];
+    assert!(!stands_alone(&referencing, &support));
+    let tagged = message(Some("b@kunde.example"), "Re: [Case #00000012] offline");
+    assert!(!stands_alone(&tagged, &support));
+    let mut tokened = fresh.clone();
+    tokened.to = vec![Mailbox::new(
+        None,
+        "support+c12.0123456789abcdef0123@example.com",
+    )];
+    assert!(!stands_alone(&tokened, &support));
+    // plus-addressing of another address is no token
+    let mut other = fresh.clone();
+    other.to = vec![Mailbox::new(
+        None,
+        "sales+c12.0123456789abcdef0123@example.com",
+    )];
+    assert!(stands_alone(&other, &support));
+    let mut bounce = fresh;
+    bounce.bounce = Some(Bounce {
+        original_message_id: None,
+        recipient: None,
+        action: Some("failed".into()),
+        status: None,
+        diagnostic: None,
+        standard_report: true,
+    });
+    assert!(!stands_alone(&bounce, &support));
+}

@@ -783,3 +783,110 @@ pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_refused<
     assert!(message.contains("max_message_bytes"), "{message}");
     assert_eq!(b.store.stats().await.unwrap().cases, 1);
 }
+
+/// Reads `ID|FROM|IN-REPLY-TO|SUBJECT` as a message (an empty `IN-REPLY-TO` answers
+/// nothing); bytes that start with `junk` are unreadable.
+struct Fields;
+
+impl casework_core::ports::MailParser for Fields {
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
+        let text = String::from_utf8_lossy(raw);
+        let parts: Vec<&str> = text.split('|').collect();
+        let [id, from, answers, subject] = parts[..] else {
+            return Err("not an email Casework can read".into());
+        };
+        let mut m = mail(id, from, subject, "it shows error 42");
+        if !answers.is_empty() {
+            let answered = format!("{answers}@mail.kunde.example");
+            m.in_reply_to = vec![answered.clone()];
+            m.references = vec![answered];
+        }
+        Ok(m)
+    }
+}
+
+pub async fn a_batch_is_taken_as_one_message_at_a_time_would_be<S: CaseStore + 'static>(
+    store: Arc<S>,
+) {
+    use casework_core::service::{BATCH_WAVE, Intake};
+
+    let b = bench(store).await;
+    let svc = b.svc.clone().with_mail_parser(Arc::new(Fields));
+    let zoe = CUSTOMER;
+    let mut raws: Vec<String> = vec![
+        format!("a|{zoe}||Printer offline"),
+        "b|max@firma.example||Scanner jams".into(),
+        // a colleague's reply to the first, in the same batch: it waits for it and
+        // threads onto it
+        "c|tom@kunde.example|a|Re: Printer offline".into(),
+        // a redelivery of the second
+        "b|max@firma.example||Scanner jams".into(),
+        "junk".into(),
+        // the same sender again: not in the same wave as her first
+        format!("d|{zoe}||Toner low"),
+        "e|lea@werk.example||Badge reader".into(),
+        format!("a|{zoe}||Printer offline"),
+    ];
+    // more stand-alone senders than one wave holds
+    raws.extend((0..BATCH_WAVE + 3).map(|i| format!("f{i}|p{i}@many.example||Case {i}")));
+    let raws: Vec<Vec<u8>> = raws.into_iter().map(String::into_bytes).collect();
+    let answers = svc.ingest_batch(&b.mail, "imap", &raws).await.unwrap();
+    assert_eq!(answers.len(), raws.len());
+    let taken = |i: usize| match &answers[i] {
+        Ok(Intake::Taken(t)) => t.clone(),
+        other => panic!("message {i}: {other:?}"),
+    };
+    let (a, bb, c, b_again, d, e, a_again) = (
+        taken(0),
+        taken(1),
+        taken(2),
+        taken(3),
+        taken(5),
+        taken(6),
+        taken(7),
+    );
+    assert!(a.created && bb.created && d.created && e.created);
+    assert_eq!(
+        (c.case, c.rule, c.created),
+        (a.case, ThreadRule::References, false)
+    );
+    assert_eq!((b_again.case, b_again.duplicate), (bb.case, true));
+    assert_eq!((a_again.case, a_again.duplicate), (a.case, true));
+    assert!(
+        matches!(answers[4], Ok(Intake::Quarantined(_))),
+        "{:?}",
+        answers[4]
+    );
+    let mut opened: Vec<CaseNumber> = vec![a.case, bb.case, d.case, e.case];
+    for i in 8..raws.len() {
+        let t = taken(i);
+        assert!(t.created && !t.duplicate, "{i}: {t:?}");
+        opened.push(t.case);
+    }
+    // one case per new message, no more
+    let mut distinct = opened.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), opened.len());
+    assert_eq!(b.store.stats().await.unwrap().cases, opened.len() as u64);
+    // the first case holds its opening email and the reply, each once
+    let history = b.store.history(a.case).await.unwrap();
+    let received = history
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::EmailReceived { .. }))
+        .count();
+    assert_eq!(received, 2);
+
+    // the same batch again changes nothing: every message is a duplicate or kept before
+    let again = svc.ingest_batch(&b.mail, "imap", &raws).await.unwrap();
+    for (i, answer) in again.iter().enumerate() {
+        match answer {
+            Ok(Intake::Taken(t)) => assert!(t.duplicate, "{i}: {t:?}"),
+            Ok(Intake::Quarantined(_)) => assert_eq!(i, 4),
+            Err(e) => panic!("{i}: {e}"),
+        }
+    }
+    assert_eq!(b.store.stats().await.unwrap().cases, opened.len() as u64);
+    // without ingest_mail, nothing is taken
+    assert!(svc.ingest_batch(&ana(), "imap", &raws).await.is_err());
+}
