@@ -38,6 +38,30 @@ pub const CANDIDATES: u64 = 2_000;
 /// found in a few percent of them (each check is a lookup per passage of the case).
 pub const LIST_WHOLE: u64 = 20_000;
 
+/// How many matches read whole cost as much as one check of a case while the list walks
+/// the cases, per word the clause stands for (a typed prefix is an `OR` of up to 16 words,
+/// each looked up per check). Measured on SQLite at 1M cases: a check took ~675 µs (a lookup
+/// of each of the case's passages in each index segment), a match read whole ~3 µs.
+pub const LIST_CHECK_COST: u64 = 200;
+
+/// The list never reads more matches whole than this, whatever the walk would cost: it
+/// keeps a query's memory to a few MiB of case numbers.
+pub const LIST_WHOLE_MAX: u64 = 200_000;
+
+/// Most matches of a clause standing for `words` words that the case list reads whole, in
+/// a store of `cases` cases, for a page of `limit`: where reading them (a cost per match)
+/// stops being cheaper than walking the cases in the page's order, checking each. A walk
+/// checks about `(limit + 1) × cases / matches` cases, each at [`LIST_CHECK_COST`] per word,
+/// so the two meet at `√(LIST_CHECK_COST × (limit + 1) × cases × words)`; never under
+/// [`LIST_WHOLE`], never over [`LIST_WHOLE_MAX`].
+pub fn list_whole_bound(cases: u64, limit: u32, words: u64) -> u64 {
+    let walk = LIST_CHECK_COST
+        .saturating_mul(u64::from(limit) + 1)
+        .saturating_mul(cases)
+        .saturating_mul(words.max(1));
+    walk.isqrt().clamp(LIST_WHOLE, LIST_WHOLE_MAX)
+}
+
 /// One thing a document must (or, excluded, must not) hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Clause {
@@ -170,6 +194,30 @@ pub fn parse(text: &str) -> Query {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_list_reads_whole_what_a_walk_would_check_longer_for() {
+        // the 1M-case benchmark's words, a page of 25
+        let bound = |words| list_whole_bound(1_000_000, 25, words);
+        assert!(30_149 <= bound(1), "mitercor (3% of cases) is read whole");
+        assert!(
+            35_856 <= bound(16),
+            "the 16 words of the prefix baba are read whole"
+        );
+        assert!(487_686 > bound(1), "timeout (in 40% of cases) is walked");
+        assert!(
+            bound(16) > bound(1),
+            "a prefix's walk checks each of its words"
+        );
+        // small stores and pages keep the old bound; big pages never read everything
+        assert_eq!(list_whole_bound(20_100, 3, 1), LIST_WHOLE);
+        assert_eq!(list_whole_bound(0, 0, 0), LIST_WHOLE);
+        assert_eq!(list_whole_bound(10_000_000, 500, 16), LIST_WHOLE_MAX);
+        assert_eq!(
+            list_whole_bound(u64::MAX, u32::MAX, u64::MAX),
+            LIST_WHOLE_MAX
+        );
+    }
     use super::*;
     use proptest::prelude::*;
 

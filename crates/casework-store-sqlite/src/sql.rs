@@ -766,7 +766,30 @@ fn fts_clause(c: &Clause) -> String {
 /// itself as a word), and by its prefixes when the entry is renewed.
 #[derive(Debug, Default)]
 pub struct PrefixCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+    map: std::sync::Mutex<std::collections::HashMap<String, (Expr, std::time::Instant)>>,
+}
+
+/// A clause's FTS5 expression, with what the index told of it when it was made.
+#[derive(Debug, Clone)]
+struct Expr {
+    /// The expression.
+    fts: String,
+    /// How many words it stands for (each looked up when a document is checked).
+    words: u64,
+    /// For a prefix expanded into its words: the passages holding its most frequent word
+    /// and the sum over its words, which bound the passages matching it from below and
+    /// above.
+    rows: Option<(u64, u64)>,
+}
+
+impl Expr {
+    fn word(fts: String) -> Self {
+        Self {
+            fts,
+            words: 1,
+            rows: None,
+        }
+    }
 }
 
 /// How long a prefix's terms are used.
@@ -779,11 +802,16 @@ impl PrefixCache {
     /// The FTS5 expression of clause `c`: [`fts_clause`], with a prefix longer than the
     /// prefix index expanded into its terms.
     fn expr(&self, conn: &Connection, c: &Clause) -> Result<String, StoreError> {
+        Ok(self.clause(conn, c)?.fts)
+    }
+
+    /// [`Self::expr`], with the words it stands for and their passages.
+    fn clause(&self, conn: &Connection, c: &Clause) -> Result<Expr, StoreError> {
         let Clause::Prefix(p) = c else {
-            return Ok(fts_clause(c));
+            return Ok(Expr::word(fts_clause(c)));
         };
         if p.chars().count() <= query::MIN_PREFIX {
-            return Ok(fts_clause(c));
+            return Ok(Expr::word(fts_clause(c)));
         }
         let now = std::time::Instant::now();
         {
@@ -808,15 +836,25 @@ impl PrefixCache {
             .map_err(map_err)?;
         terms.retain(|(t, _)| t.starts_with(&folded));
         terms.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let chosen: Vec<&(String, i64)> = terms
+            .iter()
+            .filter(|(t, _)| *t != folded)
+            .take(PREFIX_TERMS - 1)
+            .chain(terms.iter().filter(|(t, _)| *t == folded))
+            .collect();
         let mut words: Vec<String> = vec![fts_string(&folded)];
         words.extend(
-            terms
+            chosen
                 .iter()
                 .filter(|(t, _)| *t != folded)
-                .take(PREFIX_TERMS - 1)
                 .map(|(t, _)| fts_string(t)),
         );
-        let expr = words.join(" OR ");
+        let rows = chosen.iter().map(|(_, n)| (*n).max(0) as u64);
+        let expr = Expr {
+            fts: words.join(" OR "),
+            words: words.len() as u64,
+            rows: Some((rows.clone().max().unwrap_or(0), rows.sum())),
+        };
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= PREFIX_CACHE_MAX {
             map.clear();
@@ -883,6 +921,26 @@ pub fn list_cases(
     f: &CaseFilter,
     page: &PageRequest,
 ) -> Result<Page<Case>, StoreError> {
+    let (sql, args) = list_statement(conn, prefixes, f, page)?;
+    let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
+    let rows = st
+        .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
+        .map_err(map_err)?;
+    let mut items = Vec::new();
+    for row in rows {
+        items.push(serde_json::from_str::<Case>(&row.map_err(map_err)?).map_err(json_err)?);
+    }
+    Ok(Page::in_order(items, page))
+}
+
+/// The statement of a list and its parameters: which clauses of `q` have their cases read
+/// whole (`number IN (…)`) and which are checked per case as the walk goes (`EXISTS …`).
+fn list_statement(
+    conn: &Connection,
+    prefixes: &PrefixCache,
+    f: &CaseFilter,
+    page: &PageRequest,
+) -> Result<(String, Vec<Value>), StoreError> {
     let mut sql = String::from("SELECT state FROM cases WHERE true");
     let mut args: Vec<Value> = Vec::new();
     let mut deferred: Vec<(String, Value)> = Vec::new();
@@ -938,8 +996,13 @@ pub fn list_cases(
         };
         // A clause with few matches has its cases read whole (and drives the query); one
         // matched more often is checked per case as the cases are walked in the page's
-        // order, so the walk stops with the page (`query::LIST_WHOLE`).
+        // order, so the walk stops with the page (`query::list_whole_bound`: where reading
+        // the matches stops being cheaper than the walk's checks).
         let q = query::parse(q);
+        let cases: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(number), 0) FROM cases")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(map_err)?;
         let in_case = |not: &str| {
             format!(
                 " AND number {not}IN (SELECT p.doc / 3 FROM {table} \
@@ -955,11 +1018,18 @@ pub fn list_cases(
             .map(|c| (c, ""))
             .chain(q.excluded.iter().map(|c| (c, "NOT ")))
         {
-            let expr = prefixes.expr(conn, c)?;
-            if matches_up_to(conn, table, &expr, query::LIST_WHOLE)? <= query::LIST_WHOLE {
-                clause(&in_case(not), Value::Text(expr));
+            let expr = prefixes.clause(conn, c)?;
+            let bound = query::list_whole_bound(cases.max(0) as u64, page.limit, expr.words);
+            let whole = match expr.rows {
+                // a prefix's words tell without counting, unless they straddle the bound
+                Some((_, sum)) if sum <= bound => true,
+                Some((most, _)) if most > bound => false,
+                _ => matches_up_to(conn, table, &expr.fts, bound)? <= bound,
+            };
+            if whole {
+                clause(&in_case(not), Value::Text(expr.fts));
             } else {
-                probes.push((probe(not), Value::Text(expr)));
+                probes.push((probe(not), Value::Text(expr.fts)));
             }
         }
         // checked after the cheaper conditions
@@ -986,15 +1056,7 @@ pub fn list_cases(
         None => sql.push_str(" ORDER BY number LIMIT ?"),
     }
     args.push(Value::Integer(i64::from(page.limit) + 1));
-    let mut st = conn.prepare_cached(&sql).map_err(map_err)?;
-    let rows = st
-        .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(map_err)?;
-    let mut items = Vec::new();
-    for row in rows {
-        items.push(serde_json::from_str::<Case>(&row.map_err(map_err)?).map_err(json_err)?);
-    }
-    Ok(Page::in_order(items, page))
+    Ok((sql, args))
 }
 
 /// What a similar-cases query looks for: any of its terms (all rare, as core chose them),
@@ -1310,43 +1372,50 @@ pub fn search(
 
 /// Document frequencies of terms: how many documents (cases, articles, defects) have the
 /// term in some passage. A passage count would not do: a case repeats its own terms in its
-/// emails and summaries, and would make them look common. Cached: counting walks the term's
-/// whole doclist, which is slow for common terms in a large index, and similar-case queries
-/// only use the counts to drop terms held by more than about 1% of documents and to order
-/// the rest, so a count up to [`DF_TTL`] old is as good as a fresh one.
+/// emails and summaries, and would make them look common. Similar-case queries only use
+/// the counts to drop terms held by more than about 1% of documents and to order the rest,
+/// so a term is counted only up to one more than that threshold (a common word's whole
+/// doclist is never walked: at 1M cases a first request counting every match of a case's
+/// words took 10 s), and a count up to [`DF_TTL`] old is as good as a fresh one.
 #[derive(Debug, Default)]
 pub struct DfCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
+    map: std::sync::Mutex<std::collections::HashMap<String, (u64, u64, std::time::Instant)>>,
 }
 
 /// How long a cached document frequency is used.
 pub const DF_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 const DF_CACHE_MAX: usize = 200_000;
+/// The documents holding a term (`?1`, an FTS5 string), counted up to `?2`.
+const DF_COUNT: &str = "SELECT count(*) FROM (SELECT DISTINCT p.doc FROM search_full \
+     JOIN search_passages p ON p.id = search_full.rowid WHERE search_full MATCH ?1 LIMIT ?2)";
 
 impl DfCache {
-    fn get(&self, conn: &Connection, term: &str) -> Result<u64, StoreError> {
+    /// How many documents hold `term`, counted up to `cap`: `cap` means "at least".
+    fn get(&self, conn: &Connection, term: &str, cap: u64) -> Result<u64, StoreError> {
         let now = std::time::Instant::now();
         {
             let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((df, at)) = map.get(term)
+            // a count that reached its cap tells nothing above it
+            if let Some((df, counted_to, at)) = map.get(term)
                 && now.duration_since(*at) < DF_TTL
+                && (*df < *counted_to || *counted_to >= cap)
             {
-                return Ok(*df);
+                return Ok((*df).min(cap));
             }
         }
         let df = conn
-            .prepare_cached(
-                "SELECT count(DISTINCT p.doc) FROM search_full \
-                 JOIN search_passages p ON p.id = search_full.rowid \
-                 WHERE search_full MATCH ?1",
-            )
-            .and_then(|mut s| s.query_row([fts_string(term)], |r| r.get::<_, i64>(0)))
+            .prepare_cached(DF_COUNT)
+            .and_then(|mut s| {
+                s.query_row(params![fts_string(term), cap as i64], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
             .map_err(map_err)? as u64;
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= DF_CACHE_MAX {
             map.clear();
         }
-        map.insert(term.to_string(), (df, now));
+        map.insert(term.to_string(), (df, cap, now));
         Ok(df)
     }
 }
@@ -1393,12 +1462,14 @@ pub fn similar(
         )
         .map_err(map_err)?;
     let mut failure = None;
+    // a term held by more documents than the threshold is dropped however many hold it
+    let cap = text::common_term_threshold(total as u64).saturating_add(1);
     let sources = [title.as_str(), description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str));
     let terms = text::similar_terms(
         sources,
-        |t| match dfs.get(conn, t) {
+        |t| match dfs.get(conn, t, cap) {
             Ok(v) => v,
             Err(e) => {
                 failure = Some(e);
@@ -2650,6 +2721,90 @@ mod tests {
             numbers("scanner -printer", CaseOrder::Number, Some((998, None))),
             [999, 1001, 1002]
         );
+        // A typed prefix is checked per case word by word (`scan` stands for "scan" and
+        // "scanner"): past the bound it is read whole, when the walk's checks of both words
+        // would cost more than reading its matches. At 1M cases a prefix was walked, and a
+        // page took 3-4 s.
+        let statement = |q: &str, limit: u32| {
+            let filter = CaseFilter {
+                q: Some(q.into()),
+                ..Default::default()
+            };
+            let page = PageRequest {
+                limit,
+                after: None,
+                order: CaseOrder::Number,
+                after_key: None,
+            };
+            list_statement(&conn, &PrefixCache::default(), &filter, &page)
+                .unwrap()
+                .0
+        };
+        let walks = |sql: &str| sql.contains("EXISTS") && !sql.contains(" IN (SELECT");
+        let scanner = total - total / 1000;
+        let bound = |limit, words| query::list_whole_bound(total, limit, words);
+        assert!(bound(3, 2) < scanner && scanner <= bound(100, 2));
+        assert!(
+            walks(&statement("scan", 3)),
+            "a walk of 4 cases beats reading 20,080"
+        );
+        assert!(
+            !walks(&statement("scan", 100)),
+            "{}",
+            statement("scan", 100)
+        );
+        let page = PrefixCache::default();
+        let filter = CaseFilter {
+            q: Some("scan".into()),
+            ..Default::default()
+        };
+        let read = list_cases(
+            &conn,
+            &page,
+            &filter,
+            &PageRequest {
+                limit: 100,
+                after: None,
+                order: CaseOrder::Number,
+                after_key: None,
+            },
+        )
+        .unwrap();
+        let read: Vec<u64> = read.items.iter().map(|c| c.number.get()).collect();
+        assert_eq!(read.len(), 100);
+        assert_eq!(read[..3], numbers("scan", CaseOrder::Number, None)[..]);
+        assert!(!read.contains(&1000), "{read:?}");
+    }
+
+    #[test]
+    fn a_document_frequency_is_counted_only_up_to_its_cap() {
+        let conn = db();
+        for _ in 0..60 {
+            open(&conn, "Printer error");
+        }
+        let steps = || {
+            conn.prepare_cached(DF_COUNT)
+                .unwrap()
+                .get_status(rusqlite::StatementStatus::VmStep)
+        };
+        let dfs = DfCache::default();
+        assert_eq!(dfs.get(&conn, "error", 5).unwrap(), 5);
+        let capped = steps();
+        assert_eq!(dfs.get(&conn, "error", 5).unwrap(), 5, "from the cache");
+        assert_eq!(steps(), capped, "a cached count is not counted again");
+        // a higher cap than the count reached is counted again, up to it
+        assert_eq!(dfs.get(&conn, "error", 1000).unwrap(), 60);
+        let whole = steps() - capped;
+        assert!(
+            capped * 5 < whole,
+            "5 documents: {capped} steps, 60: {whole}"
+        );
+        assert_eq!(
+            dfs.get(&conn, "error", 7).unwrap(),
+            7,
+            "an exact count, capped"
+        );
+        assert_eq!(steps() - capped, whole);
     }
 
     /// The search tables as schema v9 left them, holding two cases, then a reindex begun
