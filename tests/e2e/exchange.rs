@@ -1,5 +1,6 @@
 //! `casework export` and `casework import` through the real program on SQLite files: the
-//! round trip (export, import into an empty store, export again: the same bytes), a rerun
+//! round trip (export, import into an empty store, export again: the same bytes, files
+//! included), a rerun
 //! that changes nothing, a killed import resumed, the dry run's report, refusals listed by
 //! line with the rest imported, and the `store` permission.
 
@@ -33,6 +34,18 @@ fn an_export_imports_into_an_empty_store_and_exports_the_same_bytes() {
         "--body",
         "Steps",
     ]);
+    // files travel too: every byte value on a customer-visible post, a text on an internal one
+    let binary: Vec<u8> = (0..=255u8).cycle().take(5_000).collect();
+    let bin = src.dir.join("trace.bin");
+    std::fs::write(&bin, &binary).unwrap();
+    let notes = src.dir.join("notes.txt");
+    std::fs::write(&notes, "internal only\n").unwrap();
+    for (path, visibility) in [(&bin, None), (&notes, Some("--internal"))] {
+        let mut args = vec!["--as", "Ana Lopez", "case", "attach", &one];
+        args.push(path.to_str().unwrap());
+        args.extend(visibility);
+        src.ok(&args);
+    }
     let file = src.dir.join("export.ndjson");
     let out = src.ok(&["export", "--out", file.to_str().unwrap()]);
     assert!(out.is_empty(), "the export goes to the file: {out}");
@@ -75,6 +88,7 @@ fn an_export_imports_into_an_empty_store_and_exports_the_same_bytes() {
     // run again: nothing changes
     let third = dst.json(&["import", file.to_str().unwrap()]);
     assert_eq!(third["cases"]["unchanged"], 2, "{third}");
+    assert_eq!(third["files"], 2, "{third}");
     assert_eq!(
         (
             third["cases"]["written"].as_u64(),
@@ -92,6 +106,39 @@ fn an_export_imports_into_an_empty_store_and_exports_the_same_bytes() {
         dst.json(&["--as", "Ana Lopez", "search", "999999"]),
         src.json(&["--as", "Ana Lopez", "search", "999999"])
     );
+    // the files: the same metadata and visibility, and the very bytes
+    let listed = dst.json(&["--as", "Ana Lopez", "case", "attachments", &one]);
+    assert_eq!(
+        listed,
+        src.json(&["--as", "Ana Lopez", "case", "attachments", &one])
+    );
+    let visibility: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["visibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(visibility, ["customer", "internal"], "{listed}");
+    for (f, bytes) in listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([binary.as_slice(), b"internal only\n".as_slice()])
+    {
+        let id = f["id"].as_str().unwrap();
+        let out = dst.dir.join(format!("{id}.out"));
+        dst.ok(&[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "download",
+            &one,
+            id,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{f}");
+    }
 }
 
 #[test]

@@ -448,9 +448,17 @@ fn dump(cw: &Cw) -> serde_json::Value {
     let mut cases = Vec::new();
     for n in cw.case_numbers() {
         let n = n.to_string();
+        // each file whole: its metadata and its bytes (base64)
+        let files: Vec<_> = as_ana(&["case", "attachments", &n])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| as_ana(&["case", "download", &n, f["id"].as_str().unwrap()]))
+            .collect();
         cases.push(serde_json::json!({
             "shown": as_ana(&["case", "show", &n]),
             "history": as_ana(&["case", "history", &n]),
+            "files": files,
             "similar": hits(as_ana(&["case", "similar", &n, "--limit", "50"])),
         }));
     }
@@ -497,6 +505,15 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
         "--body",
         "Upgrading drops the registration.",
     ]);
+    let binary: Vec<u8> = (0..=255u8).cycle().take(4_096).collect();
+    let bin = src.dir.join("dump.bin");
+    std::fs::write(&bin, &binary).unwrap();
+    for visibility in [None, Some("--internal")] {
+        let mut args = vec!["--as", "Ana Lopez", "case", "attach", &extra];
+        args.push(bin.to_str().unwrap());
+        args.extend(visibility);
+        src.ok(&args);
+    }
     let mail = src.dir.join("mail");
     src.ok(&[
         "--as",
@@ -537,6 +554,9 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
         "{}",
         source["outbox"]
     );
+    let files = source["cases"][1]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{}", source["cases"][1]["files"]);
+    assert_eq!(files[1]["info"]["visibility"], "internal");
 
     // to PostgreSQL
     let pg_url = Cluster::shared().fresh_database("copy").unwrap();
@@ -570,6 +590,7 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
     let again = src.json(&["store", "copy", "--from", &source_url, "--to", &pg_url]);
     assert_eq!(again["cases"]["unchanged"], 2, "{again}");
     assert_eq!(again["cases"]["written"], 0);
+    assert_eq!(again["files"], 2, "{again}");
     src.ok(&[
         "--as",
         "Ana Lopez",

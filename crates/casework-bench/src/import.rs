@@ -52,6 +52,7 @@ fn ndjson(path: &Path, opened: &[Event]) -> Result<()> {
         let line = Line::Case(CaseRecord {
             history: vec![e.clone()],
             outbox: Vec::new(),
+            attachments: Vec::new(),
         });
         writeln!(out, "{}", line.to_json()?)?;
     }

@@ -46,6 +46,7 @@ pub async fn dataset(url: &str, cases: u64) -> Result<String> {
             .map(|history| CaseRecord {
                 history,
                 outbox: Vec::new(),
+                attachments: Vec::new(),
             })
             .collect();
         if n > have {

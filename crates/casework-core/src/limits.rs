@@ -64,6 +64,10 @@ pub const MAX_IMPORT_BATCH: u32 = 10_000;
 /// Cases an import writes a transaction when no batch is asked for.
 pub const DEFAULT_IMPORT_BATCH: u32 = 1000;
 
+/// The file bytes a copy, an export or an import holds in memory before it writes what it
+/// has: a batch of cases ends early once its files reach this (a case is never split).
+pub const MAX_BATCH_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The longest a change-feed read waits for a new event, in seconds: below the HTTP
 /// server's request timeout, so a long poll answers before the server gives up on it.
 pub const MAX_FEED_WAIT: u32 = 25;

@@ -1,7 +1,8 @@
 //! Copying a whole store into another (`casework store copy`): people, tokens, articles and
-//! defects, then cases with their full histories and outbox messages in batches, each case
-//! verified on the target (its history replays to its stored state, and both equal the
-//! source's).
+//! defects, then cases with their full histories, outbox messages and files (bytes and
+//! metadata) in batches, each case verified on the target (its history replays to its
+//! stored state, and both equal the source's; its files' metadata, sha256 included, are
+//! the source's).
 //!
 //! Running it again is safe: what is there already is left as it is, and a case that moved
 //! on in the source since is caught up (its new events appended), so an interrupted copy
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use crate::event::replay;
 use crate::ids::CaseNumber;
-use crate::limits::MAX_PAGE;
+use crate::limits::{MAX_BATCH_FILE_BYTES, MAX_PAGE};
 use crate::model::{Article, Defect, OutboxMessage};
 use crate::ports::{
     CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
@@ -60,6 +61,8 @@ pub struct CopyReport {
     pub cases: Counts,
     /// Outbox messages carried with their cases.
     pub messages: u64,
+    /// Files carried with their cases (written, or there already the same).
+    pub files: u64,
     /// Cases checked on the target after writing.
     pub verified: u64,
     /// Records the target refused or that do not verify, each with its reason.
@@ -91,6 +94,23 @@ pub(crate) fn record_level(e: &StoreError) -> bool {
             | StoreError::Conflict { .. }
             | StoreError::NotFound(_)
     )
+}
+
+/// A whole case as `from` holds it: its history, outbox messages, and files with their
+/// bytes (what a copy writes and an export line carries).
+pub async fn read_record(
+    from: &dyn TransferStore,
+    n: CaseNumber,
+) -> Result<CaseRecord, StoreError> {
+    let mut attachments = Vec::new();
+    for info in from.attachment_list(n).await? {
+        attachments.push(from.attachment_get(info.id).await?);
+    }
+    Ok(CaseRecord {
+        history: from.history(n).await?,
+        outbox: from.outbox_for_case(n).await?,
+        attachments,
+    })
 }
 
 /// Copies everything in `from` into `to`, cases `batch` at a time; `progress` hears where
@@ -126,14 +146,22 @@ pub async fn copy(
             break;
         };
         after = Some(last.number);
+        // cases with many files are written before the batch is full, so a copy never
+        // holds more than about MAX_BATCH_FILE_BYTES of files
         let mut records = Vec::with_capacity(page.items.len());
+        let mut bytes = 0;
         for case in &page.items {
-            records.push(CaseRecord {
-                history: from.history(case.number).await?,
-                outbox: from.outbox_for_case(case.number).await?,
-            });
+            let record = read_record(from, case.number).await?;
+            bytes += record.file_bytes();
+            records.push(record);
+            if bytes >= MAX_BATCH_FILE_BYTES {
+                copy_cases(to, std::mem::take(&mut records), &mut report).await?;
+                bytes = 0;
+            }
         }
-        copy_cases(to, records, &mut report).await?;
+        if !records.is_empty() {
+            copy_cases(to, records, &mut report).await?;
+        }
         done += page.items.len() as u64;
         progress(Stage::Cases { done, total });
         if page.next_cursor.is_none() {
@@ -252,6 +280,7 @@ pub(crate) async fn put_defect(
 pub(crate) struct Written {
     pub(crate) cases: Counts,
     pub(crate) messages: u64,
+    pub(crate) files: u64,
     pub(crate) verified: u64,
     pub(crate) failures: Vec<String>,
 }
@@ -266,6 +295,7 @@ async fn copy_cases(
     report.cases.updated += w.cases.updated;
     report.cases.unchanged += w.cases.unchanged;
     report.messages += w.messages;
+    report.files += w.files;
     report.verified += w.verified;
     report.failures.extend(w.failures);
     Ok(())
@@ -304,6 +334,7 @@ pub(crate) async fn write_cases(
     for (record, outcome) in imported {
         out.cases.add(outcome);
         out.messages += record.outbox.len() as u64;
+        out.files += record.attachments.len() as u64;
         if check {
             match verify(to, &record).await? {
                 None => out.verified += 1,
@@ -349,6 +380,12 @@ async fn verify(to: &dyn TransferStore, record: &CaseRecord) -> Result<Option<St
     if there != here {
         return Ok(Some(format!(
             "case {n}: its outbox on the target differs from the source's"
+        )));
+    }
+    let files = to.attachment_list(n).await?;
+    if !files.iter().eq(record.attachments.iter().map(|f| &f.info)) {
+        return Ok(Some(format!(
+            "case {n}: its files on the target differ from the source's"
         )));
     }
     Ok(None)

@@ -19,9 +19,13 @@ use casework_core::{CaseService, ServiceError, Templates};
 use casework_store_memory::MemoryStore;
 
 fn service(workflow: &str) -> CaseService {
+    service_on(Arc::new(MemoryStore::new()), workflow)
+}
+
+fn service_on(store: Arc<MemoryStore>, workflow: &str) -> CaseService {
     let config = WorkflowConfig::parse(workflow).unwrap();
     CaseService::new(
-        Arc::new(MemoryStore::new()),
+        store,
         Arc::new(FixedClock::default()),
         Arc::new(SequentialIds::default()),
         Arc::new(config),
@@ -293,5 +297,88 @@ fn the_workflow_file_bounds_the_limits() {
             err.contains("attachments") || err.contains("max_bytes"),
             "{bad}: {err}"
         );
+    }
+}
+
+#[test]
+fn files_end_a_batch_early_so_a_move_holds_little_in_memory() {
+    futures::executor::block_on(files_end_a_batch_early_so_a_move_holds_little_in_memory_run());
+}
+
+/// Three cases with 22 MiB of files each pass `MAX_BATCH_FILE_BYTES` (64 MiB): an export
+/// gives them as one batch and the fourth case as the next, an import writes them before
+/// its batch of 10 is full, and a copy carries every file.
+async fn files_end_a_batch_early_so_a_move_holds_little_in_memory_run() {
+    use casework_core::exchange::Line;
+    use casework_core::limits::MAX_BATCH_FILE_BYTES;
+    use casework_core::ports::{Attachments, TransferStore};
+
+    let store = Arc::new(MemoryStore::new());
+    let svc = service_on(store.clone(), &default_workflow());
+    let big: Vec<u8> = (0..22 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    assert!(
+        3 * big.len() as u64 >= MAX_BATCH_FILE_BYTES
+            && 2 * (big.len() as u64) < MAX_BATCH_FILE_BYTES
+    );
+    let mut ns = Vec::new();
+    for i in 0..4 {
+        let n = open(&svc).await;
+        let bytes: &[u8] = if i < 3 { &big } else { b"small" };
+        svc.attach(
+            &ana(),
+            n,
+            None,
+            post(
+                Visibility::Customer,
+                vec![file("dump.bin", "application/octet-stream", bytes)],
+            ),
+        )
+        .await
+        .unwrap();
+        ns.push(n);
+    }
+    let operator = Actor::operator("cli");
+    let source: &dyn TransferStore = &*store;
+    let mut exporter = svc.exporter(&operator, source, 10).unwrap();
+    let mut batches = Vec::new();
+    let mut lines = Vec::new();
+    while let Some(batch) = exporter.next().await.unwrap() {
+        let cases: Vec<Line> = batch
+            .into_iter()
+            .filter(|l| matches!(l, Line::Case(_)))
+            .collect();
+        if !cases.is_empty() {
+            batches.push(cases.len());
+        }
+        lines.extend(cases);
+    }
+    assert_eq!(batches, [3, 1], "the fourth case comes in the next batch");
+
+    let target = Arc::new(MemoryStore::new());
+    let mut importer = svc
+        .importer(&operator, &*target, "ndjson", false, 10)
+        .unwrap();
+    for (i, line) in lines.into_iter().enumerate() {
+        importer.add(format!("line {i}"), line).await.unwrap();
+        let written = importer.report().cases.written;
+        assert_eq!(written, if i < 2 { 0 } else { 3 }, "after line {i}");
+    }
+    let report = importer.finish().await.unwrap();
+    assert_eq!((report.cases.written, report.files), (4, 4));
+
+    let copied = Arc::new(MemoryStore::new());
+    let report = svc
+        .copy_store(&operator, source, &*copied, 10, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!((report.verified, report.files), (4, 4));
+    for n in ns {
+        for there in [&target, &copied] {
+            let info = there.attachment_list(n).await.unwrap();
+            assert_eq!(info, store.attachment_list(n).await.unwrap());
+            let f = there.attachment_get(info[0].id.clone()).await.unwrap();
+            assert_eq!(f, store.attachment_get(info[0].id.clone()).await.unwrap());
+        }
     }
 }

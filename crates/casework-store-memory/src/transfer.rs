@@ -1,10 +1,11 @@
 //! Moving whole stores in memory: articles and defects listed in order, cases and articles
-//! imported under their own numbers, all checked before anything is written.
+//! imported under their own numbers with their files, all checked before anything is
+//! written.
 
 use async_trait::async_trait;
 use casework_core::model::{Article, Defect};
 use casework_core::ports::{
-    CaseRecord, Imported, StoreError, StoreTransfer, check_history, plan_import,
+    CaseRecord, Imported, StoreError, StoreTransfer, check_record, file_clash, plan_import,
 };
 
 use crate::{MemoryStore, Record};
@@ -46,7 +47,7 @@ impl StoreTransfer for MemoryStore {
         // Check everything first (including within the batch), then write all of it.
         let mut plans = Vec::with_capacity(cases.len());
         for (i, record) in cases.iter().enumerate() {
-            let state = check_history(&record.history)?;
+            let state = check_record(record)?;
             let n = state.number.get();
             if cases[..i]
                 .iter()
@@ -68,6 +69,15 @@ impl StoreTransfer for MemoryStore {
                     return Err(StoreError::Duplicate(format!("outbox message {}", m.id)));
                 }
             }
+            for f in &record.attachments {
+                // a file twice in one record is check_record's; in two records, caught here
+                let earlier = cases[..i]
+                    .iter()
+                    .flat_map(|r| &r.attachments)
+                    .find(|o| o.info.id == f.info.id);
+                let stored = inner.attachments.get(&f.info.id).or(earlier);
+                file_clash(stored.map(|a| &a.info), &f.info)?;
+            }
             plans.push((state, outcome));
         }
         let mut outcomes = Vec::with_capacity(plans.len());
@@ -86,6 +96,9 @@ impl StoreTransfer for MemoryStore {
                     Some(there) => *there = m,
                     None => inner.outbox.push(m),
                 }
+            }
+            for f in record.attachments {
+                inner.attachments.entry(f.info.id.clone()).or_insert(f);
             }
             outcomes.push(outcome);
         }

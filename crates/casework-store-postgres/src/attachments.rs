@@ -3,7 +3,7 @@
 //! `cases::commit` in the commit's transaction, so a post and its files are one write.
 
 use casework_core::ids::CaseNumber;
-use casework_core::ports::{AttachmentFile, AttachmentInfo, Commit, StoreError};
+use casework_core::ports::{AttachmentFile, AttachmentInfo, Commit, StoreError, file_clash};
 use deadpool_postgres::GenericClient;
 
 use crate::db::{big, enc, exec, get, json, jsonb, num, opt, rows};
@@ -11,7 +11,31 @@ use crate::db::{big, enc, exec, get, json, jsonb, num, opt, rows};
 /// Inserts a commit's files (already checked by core's `check_attachments`); `Duplicate`
 /// when an id is taken.
 pub async fn insert(c: &impl GenericClient, commit: &Commit) -> Result<(), StoreError> {
-    for a in &commit.attachments {
+    insert_files(c, &commit.attachments).await
+}
+
+/// Writes an imported case's files (already checked by core's `check_record`): each one
+/// not stored is inserted, one stored the same is left; `Duplicate` when another file holds
+/// an id (core's `file_clash`).
+pub async fn import(c: &impl GenericClient, files: &[AttachmentFile]) -> Result<(), StoreError> {
+    for f in files {
+        let stored: Option<AttachmentInfo> = opt(
+            c,
+            "SELECT info FROM attachments WHERE id = $1",
+            &[&enc(&f.info.id)],
+        )
+        .await?
+        .map(|row| json(&row, 0))
+        .transpose()?;
+        if !file_clash(stored.as_ref(), &f.info)? {
+            insert_files(c, std::slice::from_ref(f)).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_files(c: &impl GenericClient, files: &[AttachmentFile]) -> Result<(), StoreError> {
+    for a in files {
         exec(
             c,
             "INSERT INTO attachments (id, case_number, entry, info, bytes) \

@@ -6,7 +6,7 @@ use casework_core::event::{Event, EventKind, Opened, replay};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{Case, Field, OutboxMessage, Visibility};
 use casework_core::ports::{
-    CaseRecord, Commit, Created, Imported, StoreError, check_history, key_reused, plan_import,
+    CaseRecord, Commit, Created, Imported, StoreError, check_record, key_reused, plan_import,
     priority_rank, updated_key,
 };
 use casework_core::report;
@@ -324,7 +324,7 @@ pub async fn import_cases(
     let mut appended = Vec::new();
     let mut highest = 0i64;
     for record in records {
-        let state = check_history(&record.history)?;
+        let state = check_record(record)?;
         let n = state.number;
         highest = highest.max(num(n));
         let stored = match current_version(&tx, n).await? {
@@ -364,6 +364,7 @@ pub async fn import_cases(
             }
             crate::outbox::upsert(&tx, m).await?;
         }
+        crate::attachments::import(&tx, &record.attachments).await?;
         outcomes.push(outcome);
     }
     exec(

@@ -3,7 +3,7 @@
 //! `sql::commit` in the commit's transaction, so a post and its files are one write.
 
 use casework_core::ids::CaseNumber;
-use casework_core::ports::{AttachmentFile, AttachmentInfo, Commit, StoreError};
+use casework_core::ports::{AttachmentFile, AttachmentInfo, Commit, StoreError, file_clash};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::sql::{json_err, json_rows, map_err, to_json};
@@ -11,7 +11,30 @@ use crate::sql::{json_err, json_rows, map_err, to_json};
 /// Inserts a commit's files (already checked by core's `check_attachments`); `Duplicate`
 /// when an id is taken.
 pub fn insert(conn: &Connection, c: &Commit) -> Result<(), StoreError> {
-    for a in &c.attachments {
+    insert_files(conn, &c.attachments)
+}
+
+/// Writes an imported case's files (already checked by core's `check_record`): each one
+/// not stored is inserted, one stored the same is left; `Duplicate` when another file holds
+/// an id (core's `file_clash`).
+pub fn import(conn: &Connection, files: &[AttachmentFile]) -> Result<(), StoreError> {
+    for f in files {
+        let stored: Option<String> = conn
+            .prepare_cached("SELECT info FROM attachments WHERE id = ?1")
+            .and_then(|mut s| s.query_row([&f.info.id], |r| r.get(0)).optional())
+            .map_err(map_err)?;
+        let stored: Option<AttachmentInfo> = stored
+            .map(|text| serde_json::from_str(&text).map_err(json_err))
+            .transpose()?;
+        if !file_clash(stored.as_ref(), &f.info)? {
+            insert_files(conn, std::slice::from_ref(f))?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_files(conn: &Connection, files: &[AttachmentFile]) -> Result<(), StoreError> {
+    for a in files {
         let info = to_json(&a.info)?;
         conn.prepare_cached(
             "INSERT INTO attachments (id, case_number, entry, info, bytes) \

@@ -11,7 +11,7 @@ use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
     Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry,
     QuarantinedMessage, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
-    StoreError, StoreStats, check_history, key_reused, plan_import, priority_rank, updated_key,
+    StoreError, StoreStats, check_record, key_reused, plan_import, priority_rank, updated_key,
 };
 use casework_core::query::{self, Clause};
 use casework_core::{report, text};
@@ -561,7 +561,7 @@ pub fn import_cases(
 ) -> Result<Vec<Imported>, StoreError> {
     let mut outcomes = Vec::with_capacity(records.len());
     for record in records {
-        let state = check_history(&record.history)?;
+        let state = check_record(record)?;
         let n = state.number;
         let stored = match current_version(conn, n)? {
             Some(_) => Some(history(conn, n)?),
@@ -613,6 +613,7 @@ pub fn import_cases(
                 _ => return Err(StoreError::Duplicate(format!("outbox message {}", m.id))),
             }
         }
+        crate::attachments::import(conn, &record.attachments)?;
         outcomes.push(outcome);
     }
     Ok(outcomes)

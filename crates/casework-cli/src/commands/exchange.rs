@@ -285,8 +285,8 @@ fn summary(r: &ImportReport) -> String {
         out.push_str(&c("Defects", &r.defects));
         out.push_str(&c("Cases", &r.cases));
         out.push_str(&format!(
-            "{:<10} {} carried with their cases\n",
-            "Emails", r.messages
+            "{:<10} {} carried with their cases\n{:<10} {} carried with their cases\n",
+            "Emails", r.messages, "Files", r.files
         ));
     }
     if !r.unmapped.is_empty() {

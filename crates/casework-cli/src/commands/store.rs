@@ -74,8 +74,9 @@ fn summary(r: &CopyReport) -> String {
     out.push_str(&c("Defects", &r.defects));
     out.push_str(&c("Cases", &r.cases));
     out.push_str(&format!(
-        "{:<10} {} carried with their cases\n{:<10} {} cases replay to their state on the target\n",
-        "Emails", r.messages, "Verified", r.verified
+        "{:<10} {} carried with their cases\n{:<10} {} carried with their cases\n\
+         {:<10} {} cases replay to their state on the target\n",
+        "Emails", r.messages, "Files", r.files, "Verified", r.verified
     ));
     out
 }

@@ -1,6 +1,6 @@
 //! `casework export` and `casework import`: Casework's own NDJSON (one record a line: a
-//! header, then people, articles, defects, and every case with its full history and its
-//! outbox messages), and the importer every source goes through: Casework's NDJSON here,
+//! header, then people, articles, defects, and every case with its full history, its
+//! outbox messages and its files, bytes as base64), and the importer every source goes through: Casework's NDJSON here,
 //! Zendesk's incremental ticket export in [`zendesk`], a Salesforce Data Export in
 //! [`salesforce`].
 //!
@@ -28,16 +28,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::WorkflowConfig;
 use crate::ids::CaseNumber;
-use crate::limits::MAX_PAGE;
+use crate::limits::{MAX_BATCH_FILE_BYTES, MAX_PAGE};
 use crate::model::{Article, Defect, Person};
-use crate::ports::{CaseFilter, CaseRecord, PageRequest, StoreError, TransferStore, check_history};
-use crate::transfer::{Counts, put_article, put_defect, write_cases};
+use crate::ports::{CaseFilter, CaseRecord, PageRequest, StoreError, TransferStore, check_record};
+use crate::transfer::{Counts, put_article, put_defect, read_record, write_cases};
 
 /// The `format` of a Casework export's header line.
 pub const FORMAT: &str = "casework";
 
 /// The version of the NDJSON layout this Casework writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// One line of a Casework NDJSON export, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,9 @@ pub enum Line {
     Article(Article),
     /// A defect.
     Defect(Defect),
-    /// A case: its whole history from `opened`, and its outbox messages.
+    /// A case: its whole history from `opened`, its outbox messages, and its files
+    /// (`attachments`, each with its metadata and its bytes as standard base64; absent
+    /// when it has none, as in exports written before files travelled).
     Case(CaseRecord),
 }
 
@@ -184,16 +186,21 @@ impl<'a> Exporter<'a> {
                             },
                         )
                         .await?;
-                    let next = match (page.items.last(), &page.next_cursor) {
+                    let mut next = match (page.items.last(), &page.next_cursor) {
                         (Some(last), Some(_)) => Cursor::Cases(Some(last.number)),
                         _ => Cursor::Done,
                     };
                     let mut lines = Vec::with_capacity(page.items.len());
-                    for case in &page.items {
-                        lines.push(Line::Case(CaseRecord {
-                            history: self.store.history(case.number).await?,
-                            outbox: self.store.outbox_for_case(case.number).await?,
-                        }));
+                    let mut bytes = 0;
+                    for (i, case) in page.items.iter().enumerate() {
+                        let record = read_record(self.store, case.number).await?;
+                        bytes += record.file_bytes();
+                        lines.push(Line::Case(record));
+                        // files make big lines: give what is read, go on after it
+                        if bytes >= MAX_BATCH_FILE_BYTES && i + 1 < page.items.len() {
+                            next = Cursor::Cases(Some(case.number));
+                            break;
+                        }
                     }
                     self.cases += lines.len() as u64;
                     (lines, next)
@@ -252,6 +259,8 @@ pub struct ImportReport {
     pub cases: Counts,
     /// Outbox messages carried with their cases.
     pub messages: u64,
+    /// Files carried with their cases (written, or there already the same).
+    pub files: u64,
     /// Columns or fields of the source that were not carried, by name.
     pub unmapped: Vec<String>,
     /// Records not imported, each with where it was and why.
@@ -264,6 +273,7 @@ pub struct Importer<'a> {
     store: &'a dyn TransferStore,
     batch: usize,
     pending: Vec<CaseRecord>,
+    pending_bytes: u64,
     unmapped: BTreeSet<String>,
     report: ImportReport,
     workflow: Arc<WorkflowConfig>,
@@ -284,6 +294,7 @@ impl<'a> Importer<'a> {
             store,
             batch: batch.max(1) as usize,
             pending: Vec::new(),
+            pending_bytes: 0,
             unmapped: BTreeSet::new(),
             report: ImportReport {
                 source: source.to_string(),
@@ -350,7 +361,7 @@ impl<'a> Importer<'a> {
                 }
             }
             Line::Case(record) => {
-                if let Err(e) = check_history(&record.history) {
+                if let Err(e) = check_record(&record) {
                     match e {
                         StoreError::Invalid(why) => self.refuse(at, why),
                         other => self.refuse(at, other),
@@ -369,8 +380,11 @@ impl<'a> Importer<'a> {
                     return Ok(());
                 }
                 if !dry {
+                    self.pending_bytes += record.file_bytes();
                     self.pending.push(record);
-                    if self.pending.len() >= self.batch {
+                    if self.pending.len() >= self.batch
+                        || self.pending_bytes >= MAX_BATCH_FILE_BYTES
+                    {
                         self.flush().await?;
                     }
                 }
@@ -392,6 +406,7 @@ impl<'a> Importer<'a> {
                 let record = CaseRecord {
                     history,
                     outbox: Vec::new(),
+                    attachments: Vec::new(),
                 };
                 self.add(at, Line::Case(record)).await
             }
@@ -408,12 +423,14 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         let records = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let w = write_cases(self.store, records, false).await?;
         let r = &mut self.report;
         r.cases.written += w.cases.written;
         r.cases.updated += w.cases.updated;
         r.cases.unchanged += w.cases.unchanged;
         r.messages += w.messages;
+        r.files += w.files;
         r.refused.extend(w.failures);
         Ok(())
     }

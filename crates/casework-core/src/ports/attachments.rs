@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use super::case_log::Commit;
 use crate::attachment::{file_name, media_type};
-use crate::event::EventKind;
+use crate::event::{Event, EventKind};
 use crate::ids::CaseNumber;
 use crate::limits::{MAX_ATTACHMENT_ID, MAX_MEDIA_TYPE};
 use crate::model::{Visibility, sha256_hex};
@@ -87,8 +87,19 @@ pub trait Attachments: Send + Sync {
 /// SHA-256 are its bytes'; no id is used twice. `Invalid` otherwise. (An id the store
 /// already holds is the store's `Duplicate`.)
 pub fn check_attachments(commit: &Commit) -> Result<(), StoreError> {
+    check_files(commit.number, &commit.events, &commit.attachments)
+}
+
+/// The checks of [`check_attachments`] for `files` of case `number` against `events`: a
+/// commit's new events, or a whole history an import writes
+/// ([`CaseRecord::attachments`](super::CaseRecord::attachments)).
+pub fn check_files(
+    number: CaseNumber,
+    events: &[Event],
+    files: &[AttachmentFile],
+) -> Result<(), StoreError> {
     let invalid = |id: &str, why: String| StoreError::Invalid(format!("attachment {id:?}: {why}"));
-    for (i, file) in commit.attachments.iter().enumerate() {
+    for (i, file) in files.iter().enumerate() {
         let a = &file.info;
         if a.id.is_empty() || a.id.len() > MAX_ATTACHMENT_ID || !a.id.is_ascii() {
             return Err(invalid(
@@ -96,20 +107,23 @@ pub fn check_attachments(commit: &Commit) -> Result<(), StoreError> {
                 format!("the id must be 1 to {MAX_ATTACHMENT_ID} ASCII characters"),
             ));
         }
-        if commit.attachments[..i].iter().any(|o| o.info.id == a.id) {
+        if files[..i].iter().any(|o| o.info.id == a.id) {
             return Err(invalid(&a.id, "the id is used twice in one commit".into()));
         }
-        if a.case != commit.number {
+        if a.case != number {
             return Err(invalid(&a.id, format!("it belongs to case {}", a.case)));
         }
-        let entry = commit.events.iter().find(|e| e.seq == a.entry);
+        let entry = events.iter().find(|e| e.seq == a.entry);
         let visibility = match entry.map(|e| &e.kind) {
             Some(EventKind::PostAdded { visibility, .. })
             | Some(EventKind::EmailReceived { visibility, .. }) => *visibility,
             _ => {
                 return Err(invalid(
                     &a.id,
-                    format!("entry {} is no post or email of this commit", a.entry),
+                    format!(
+                        "entry {} is no post or email of this case's events",
+                        a.entry
+                    ),
                 ));
             }
         };

@@ -50,7 +50,9 @@ pub mod transfer;
 pub mod webhook_sender;
 pub mod webhooks;
 
-pub use attachments::{AttachmentFile, AttachmentInfo, Attachments, check_attachments};
+pub use attachments::{
+    AttachmentFile, AttachmentInfo, Attachments, check_attachments, check_files,
+};
 pub use case_log::{CaseLog, Commit, Created, key_reused};
 pub use case_queries::{CaseFilter, CaseQueries, Scope, SearchHit, SearchQuery};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
@@ -74,7 +76,8 @@ pub use reports::{
 };
 pub use sessions::{EndSessions, Session, SessionUser, Sessions, SignInLink};
 pub use transfer::{
-    CaseRecord, Imported, StoreTransfer, TransferStore, check_history, plan_import,
+    CaseRecord, Imported, StoreTransfer, TransferStore, check_history, check_record, file_clash,
+    plan_import,
 };
 pub use webhook_sender::WebhookSender;
 pub use webhooks::Webhooks;

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{CaseStore, StoreError};
+use super::{AttachmentFile, AttachmentInfo, CaseStore, StoreError, check_files};
 use crate::event::Event;
 use crate::model::{Article, Case, Defect, OutboxMessage};
 
@@ -32,6 +32,18 @@ pub struct CaseRecord {
     /// Its messages, oldest first (none when absent from a record read in).
     #[serde(default)]
     pub outbox: Vec<OutboxMessage>,
+    /// Its files with their bytes, in entry order, each naming the post or email of
+    /// `history` it belongs to (left out of JSON when there are none, so records written
+    /// before files travelled read the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentFile>,
+}
+
+impl CaseRecord {
+    /// The bytes of its files.
+    pub fn file_bytes(&self) -> u64 {
+        self.attachments.iter().map(|f| f.bytes.len() as u64).sum()
+    }
 }
 
 /// Moving whole stores: listing articles and defects in order, importing cases and articles
@@ -59,9 +71,13 @@ pub trait StoreTransfer: Send + Sync {
     /// history, nothing changes. Its outbox messages are added, or take the given delivery
     /// state if they are there.
     ///
+    /// Its files are written with it: each one not stored is added, one stored the same
+    /// (same metadata, so same bytes) is left as it is.
+    ///
     /// MUST return `Invalid` for a history that does not replay or is not numbered from 1,
-    /// `Duplicate` for a case stored with another history or an outbox id held by another
-    /// case, writing nothing.
+    /// or a file [`check_record`] refuses; `Duplicate` for a case stored with another
+    /// history, an outbox id held by another case, or a file id stored with other metadata
+    /// ([`file_clash`]), writing nothing.
     async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<Imported>, StoreError>;
 
     /// Writes an article under its own id (later articles get higher ids): `Unchanged`
@@ -90,6 +106,32 @@ pub fn check_history(history: &[Event]) -> Result<Case, StoreError> {
         }
     }
     crate::event::replay(history).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// What every store checks of a record before importing it: its history as
+/// [`check_history`] does, and its files as a commit's ([`check_files`]) against that
+/// history. The state the history replays to, `Invalid` otherwise.
+pub fn check_record(record: &CaseRecord) -> Result<Case, StoreError> {
+    let state = check_history(&record.history)?;
+    check_files(state.number, &record.history, &record.attachments)?;
+    Ok(state)
+}
+
+/// Whether an imported file is there already: `Ok(true)` when `stored` is its metadata
+/// (so, its sha256 checked, its bytes), `Ok(false)` when nothing is stored under its id,
+/// the `Duplicate` refusal when another file holds the id.
+pub fn file_clash(
+    stored: Option<&AttachmentInfo>,
+    incoming: &AttachmentInfo,
+) -> Result<bool, StoreError> {
+    match stored {
+        None => Ok(false),
+        Some(there) if there == incoming => Ok(true),
+        Some(_) => Err(StoreError::Duplicate(format!(
+            "attachment {} is stored with other metadata or bytes",
+            incoming.id
+        ))),
+    }
 }
 
 /// What an import of `incoming` does given the `stored` history of the same number: the

@@ -15,7 +15,7 @@ use super::{a_failing_commit, ana, desk, post_commit};
 
 /// A post on case `n` as ana, with `files` (name, declared type, bytes) kept with it under
 /// ids `{prefix}-1`, `{prefix}-2`, …; not yet committed.
-async fn post_with<S: CaseLog + ?Sized>(
+pub(crate) async fn post_with<S: CaseLog + ?Sized>(
     store: &Arc<S>,
     n: CaseNumber,
     visibility: Visibility,

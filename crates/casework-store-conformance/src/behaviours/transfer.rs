@@ -19,10 +19,12 @@ use casework_core::ports::{
 };
 use casework_core::service::{CaseService, ServiceError};
 use casework_core::testing::{FixedClock, SequentialIds};
+use casework_core::transfer::read_record;
 use casework_core::workflow::{Command, WorkflowError};
 use casework_core::{Templates, WorkflowConfig};
 use jiff::SignedDuration;
 
+use super::attachments::post_with;
 use super::case_queries::corpus;
 use super::outbox::queue_three;
 use super::reports::report_data;
@@ -52,7 +54,8 @@ async fn staffed<S: TransferStore + 'static>(store: Arc<S>) -> Desk<S> {
 }
 
 /// A source store with a bit of everything: the search corpus (cases, an article, a
-/// defect), cases closed and reopened, emails in every delivery state, a revoked token.
+/// defect), cases closed and reopened, files on an internal and a customer-visible post,
+/// emails in every delivery state, a revoked token.
 async fn populated<S: TransferStore + 'static>(store: Arc<S>) -> (Desk<S>, Vec<CaseNumber>) {
     let b = staffed(store).await;
     let mut ns: Vec<CaseNumber> = corpus(&b).await.to_vec();
@@ -64,6 +67,33 @@ async fn populated<S: TransferStore + 'static>(store: Arc<S>) -> (Desk<S>, Vec<C
         Visibility::Internal,
     )
     .await;
+    // files on an internal post and on a customer-visible one: every byte value, an empty
+    // file, and a name that needs care
+    let binary: Vec<u8> = (0..=255u8).cycle().take(3_000).collect();
+    for (n, visibility, prefix, files) in [
+        (
+            ns[0],
+            Visibility::Internal,
+            "moved-int",
+            vec![("notes.bin", "application/octet-stream", binary.as_slice())],
+        ),
+        (
+            ns[1],
+            Visibility::Customer,
+            "moved-cus",
+            vec![
+                (
+                    "Überweisung März.pdf",
+                    "application/pdf",
+                    b"%PDF-1.4 mini".as_slice(),
+                ),
+                ("empty.txt", "text/plain", b"".as_slice()),
+            ],
+        ),
+    ] {
+        let commit = post_with(&b.store, n, visibility, prefix, &files).await;
+        b.store.commit(commit).await.unwrap();
+    }
     queue_three(&b).await;
     let now = b.now();
     let claimed = b
@@ -112,13 +142,10 @@ async fn populated<S: TransferStore + 'static>(store: Arc<S>) -> (Desk<S>, Vec<C
     (b, all.into_iter().filter_map(CaseNumber::new).collect())
 }
 
-async fn records<S: TransferStore + ?Sized>(b: &Desk<S>, ns: &[CaseNumber]) -> Vec<CaseRecord> {
+async fn records<S: TransferStore + 'static>(b: &Desk<S>, ns: &[CaseNumber]) -> Vec<CaseRecord> {
     let mut out = Vec::new();
     for n in ns {
-        out.push(CaseRecord {
-            history: b.store.history(*n).await.unwrap(),
-            outbox: b.store.outbox_for_case(*n).await.unwrap(),
-        });
+        out.push(read_record(&*b.store, *n).await.unwrap());
     }
     out
 }
@@ -146,6 +173,12 @@ async fn answers(store: &Arc<dyn TransferStore>) -> String {
             store.history(c.number).await.unwrap(),
             store.outbox_for_case(c.number).await.unwrap()
         ));
+        // every file: its metadata (visibility and sha256 among them) and its very bytes
+        for info in store.attachment_list(c.number).await.unwrap() {
+            let file = store.attachment_get(info.id.clone()).await.unwrap();
+            assert_eq!(file.info, info);
+            out.push_str(&format!("{info:?}\n{:?}\n", file.bytes));
+        }
     }
     for (text, scope) in [
         ("printer offline", Scope::Staff),
@@ -286,6 +319,7 @@ where
     let empty = CaseRecord {
         history: Vec::new(),
         outbox: Vec::new(),
+        attachments: Vec::new(),
     };
     for bad in [misnumbered, empty] {
         let err = to.import_cases(vec![bad]).await.unwrap_err();
@@ -421,6 +455,7 @@ where
     assert_eq!((report.people, report.tokens.written), (3, 2));
     assert_eq!((report.articles.written, report.defects.written), (1, 1));
     assert!(report.messages >= 4);
+    assert_eq!(report.files, 3, "files travel with their cases");
     assert!(matches!(
         stages.last(),
         Some(casework_core::transfer::Stage::Cases { done, total }) if *done == *total && *total == ns.len() as u64
@@ -443,6 +478,8 @@ where
     assert_eq!(again.cases.unchanged, ns.len() as u64);
     assert_eq!((again.cases.written, again.cases.updated), (0, 0));
     assert_eq!(again.tokens.unchanged, 2);
+    assert_eq!(again.files, 3);
+    assert_eq!(answers(&target).await, answers(&source).await);
     // the source moves on; a rerun catches up
     src.post(
         ns[1],
@@ -576,6 +613,15 @@ where
         (3, 1, 1)
     );
     assert!(report.messages >= 4);
+    assert_eq!(report.files, 3, "files travel in their cases' lines");
+    assert_eq!(
+        exported
+            .iter()
+            .filter(|l| l.contains(r#""attachments":[{"info":"#))
+            .count(),
+        2,
+        "the two cases with files carry them"
+    );
     assert_eq!(export_lines(&svc, &*target, 7).await, exported);
     assert_eq!(answers(&target).await, answers(&source).await);
     // silent: the import queued no email beyond the source's own messages
@@ -588,7 +634,9 @@ where
     assert!(again.refused.is_empty(), "{:?}", again.refused);
     assert_eq!(again.cases.unchanged, ns.len() as u64);
     assert_eq!((again.cases.written, again.cases.updated), (0, 0));
+    assert_eq!(again.files, 3);
     assert_eq!(export_lines(&svc, &*target, 500).await, exported);
+    assert_eq!(answers(&target).await, answers(&source).await);
 }
 
 pub async fn an_import_refuses_bad_records_by_name_and_takes_the_rest<S>(from: Arc<S>, to: Arc<S>)
@@ -710,4 +758,161 @@ where
         to.history(opened.case).await.unwrap(),
         src.history(opened.case).await.unwrap()
     );
+}
+
+pub async fn files_are_imported_once_checked_and_never_over_another<S>(from: Arc<S>, to: Arc<S>)
+where
+    S: TransferStore + 'static,
+{
+    let b = staffed(from.clone()).await;
+    let a = b
+        .open("With a file", "d", "a@customer.example")
+        .await
+        .number;
+    let commit = post_with(
+        &b.store,
+        a,
+        Visibility::Customer,
+        "once",
+        &[("log.txt", "text/plain", b"line 1\n".as_slice())],
+    )
+    .await;
+    b.store.commit(commit).await.unwrap();
+    let first = records(&b, &[a]).await;
+    assert_eq!(first[0].attachments.len(), 1);
+    assert_eq!(
+        to.import_cases(first.clone()).await.unwrap(),
+        [Imported::Written]
+    );
+    assert_eq!(
+        to.import_cases(first.clone()).await.unwrap(),
+        [Imported::Unchanged],
+        "a file there already, the same, changes nothing"
+    );
+    assert_eq!(
+        to.attachment_get("once-1".into()).await.unwrap(),
+        first[0].attachments[0]
+    );
+    // the source moves on with another file: the rerun appends the post and adds its file
+    let commit = post_with(
+        &b.store,
+        a,
+        Visibility::Internal,
+        "later",
+        &[(
+            "trace.bin",
+            "application/octet-stream",
+            [0u8, 255, 13, 10].as_slice(),
+        )],
+    )
+    .await;
+    b.store.commit(commit).await.unwrap();
+    let again = records(&b, &[a]).await;
+    assert_eq!(
+        to.import_cases(again.clone()).await.unwrap(),
+        [Imported::Extended]
+    );
+    let listed = to.attachment_list(a).await.unwrap();
+    let sent: Vec<_> = again[0]
+        .attachments
+        .iter()
+        .map(|f| f.info.clone())
+        .collect();
+    assert_eq!(listed, sent);
+    assert_eq!(listed[1].visibility, Visibility::Internal);
+    // another case whose file takes a stored id with other bytes: refused, nothing written
+    let c = b.open("Clash", "d", "b@customer.example").await.number;
+    let commit = post_with(
+        &b.store,
+        c,
+        Visibility::Customer,
+        "clash",
+        &[("other.txt", "text/plain", b"other bytes".as_slice())],
+    )
+    .await;
+    b.store.commit(commit).await.unwrap();
+    let mut clash = records(&b, &[c]).await.remove(0);
+    clash.attachments[0].info.id = "once-1".into();
+    let err = to.import_cases(vec![clash]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+    assert!(
+        matches!(to.load_case(c).await, Err(StoreError::NotFound(_))),
+        "all or nothing"
+    );
+    assert_eq!(
+        to.attachment_get("once-1".into()).await.unwrap(),
+        first[0].attachments[0]
+    );
+    // files that do not check against their case are refused whole
+    let good = records(&b, &[c]).await.remove(0);
+    let mut tampered = good.clone();
+    tampered.attachments[0].bytes.push(b'!');
+    let mut misplaced = good.clone();
+    misplaced.attachments[0].info.entry = 1; // the `opened` event, not a post
+    let mut exposed = good.clone();
+    exposed.attachments[0].info.visibility = Visibility::Internal;
+    for bad in [tampered, misplaced, exposed] {
+        let err = to.import_cases(vec![bad]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+        assert!(matches!(
+            to.load_case(c).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            to.attachment_get("clash-1".into()).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+    assert_eq!(
+        to.import_cases(vec![good]).await.unwrap(),
+        [Imported::Written]
+    );
+}
+
+pub async fn an_export_written_before_files_travelled_still_imports<S>(from: Arc<S>, to: Arc<S>)
+where
+    S: TransferStore + 'static,
+{
+    let b = staffed(from.clone()).await;
+    let svc = service_over(from.clone());
+    let n = b.open("Old", "d", "a@customer.example").await.number;
+    let history = serde_json::to_string(&b.store.history(n).await.unwrap()).unwrap();
+    // version 1, and a case line as it was written then: no `attachments` key
+    let old = vec![
+        r#"{"kind":"header","format":"casework","version":1,"cases":1}"#.to_string(),
+        format!(r#"{{"kind":"case","history":{history},"outbox":[]}}"#),
+    ];
+    let report = import_lines(&svc, &*to, &old, false).await;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!((report.cases.written, report.files), (1, 0));
+    assert_eq!(
+        to.history(n).await.unwrap(),
+        b.store.history(n).await.unwrap()
+    );
+    // an export of a store without files writes no `attachments` key: the same lines
+    let exported = export_lines(&svc, &*to, 10).await;
+    assert_eq!(exported[1..], old[1..]);
+    // a case line whose file does not check is refused by its line, and the rest goes on
+    let commit = post_with(
+        &b.store,
+        n,
+        Visibility::Customer,
+        "late",
+        &[("a.txt", "text/plain", b"abc".as_slice())],
+    )
+    .await;
+    b.store.commit(commit).await.unwrap();
+    let m = b.open("Next", "d", "a@customer.example").await.number;
+    let mut lines = export_lines(&svc, &*from, 10).await;
+    let i = lines.iter().position(|l| l.contains("\"late-1\"")).unwrap();
+    lines[i] = lines[i].replace(&casework_core::model::sha256_hex(b"abc"), &"0".repeat(64));
+    let report = import_lines(&svc, &*to, &lines, false).await;
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert!(
+        report.refused[0].starts_with(&format!("line {}: attachment \"late-1\"", i + 1)),
+        "{:?}",
+        report.refused
+    );
+    assert_eq!(to.load_case(m).await.unwrap().title, "Next");
+    assert!(to.attachment_list(n).await.unwrap().is_empty());
 }
