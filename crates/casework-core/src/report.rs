@@ -507,41 +507,123 @@ impl Tally {
     }
 }
 
-/// The report's rows from tallies by key. `exact(key, lo, hi)` lists the delays
-/// (microseconds) of the key's non-temporary reopens in the period between `lo` and `hi`
-/// inclusive; it is asked only when a median falls in a bucket holding several values.
+/// Which delays of one bucket a median needs: the key, the bucket's least and greatest,
+/// and the ranks (from 0, ascending) inside the bucket of the first wanted value and how
+/// many follow it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Wanted {
+    /// The group key.
+    pub key: String,
+    /// The bucket's least delay (microseconds).
+    pub lo: i64,
+    /// The bucket's greatest delay (microseconds).
+    pub hi: i64,
+    /// Delays in the bucket skipped, in ascending order, before the first wanted.
+    pub skip: u64,
+    /// How many are wanted (1 or 2).
+    pub take: u64,
+}
+
+/// The middle ranks of `n` values (from 0): one for an odd count, two for an even one.
+fn middle_ranks(n: u64) -> Vec<u64> {
+    match n {
+        0 => Vec::new(),
+        n if n % 2 == 1 => vec![n / 2],
+        n => vec![n / 2 - 1, n / 2],
+    }
+}
+
+/// The middle values of a tally's delays, each either known from its bucket (a bucket whose
+/// least and greatest are equal) or to be read: `Ok(value)` or `Err((wanted, index))`,
+/// where `index` is the value's place in the reply to `wanted`. Both middle values of one
+/// bucket come from one read.
+fn middles(key: &str, t: &Tally) -> Vec<Result<i64, (Wanted, usize)>> {
+    let n: u64 = t.delays.values().map(|b| b.n).sum();
+    // each middle rank: its bucket and its rank inside it
+    let mut found: Vec<(i64, Bucket, u64)> = Vec::new();
+    for rank in middle_ranks(n) {
+        let mut before = 0;
+        for (id, b) in &t.delays {
+            if rank < before + b.n {
+                found.push((*id, *b, rank - before));
+                break;
+            }
+            before += b.n;
+        }
+    }
+    let shared = found.len() == 2 && found[0].0 == found[1].0;
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, (_, b, at))| {
+            if b.lo == b.hi {
+                return Ok(b.lo);
+            }
+            let (skip, take, index) = if shared {
+                (found[0].2, 2, i)
+            } else {
+                (*at, 1, 0)
+            };
+            Err((
+                Wanted {
+                    key: key.to_string(),
+                    lo: b.lo,
+                    hi: b.hi,
+                    skip,
+                    take,
+                },
+                index,
+            ))
+        })
+        .collect()
+}
+
+/// What [`rows_from_tallies`] will ask `exact` for: a store that batches its reads asks for
+/// all of them first.
+pub fn wanted(tallies: &BTreeMap<String, Tally>) -> Vec<Wanted> {
+    let mut out: Vec<Wanted> = Vec::new();
+    for (key, t) in tallies {
+        for m in middles(key, t) {
+            if let Err((w, _)) = m
+                && out.last() != Some(&w)
+            {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// The report's rows from tallies by key. `exact(wanted)` lists, in ascending order, the
+/// delays (microseconds) of the key's non-temporary reopens in the period between
+/// `wanted.lo` and `wanted.hi` inclusive, skipping the first `wanted.skip` and at most
+/// `wanted.take` of them; it is asked only when a median falls in a bucket holding several
+/// values, once per bucket.
 pub fn rows_from_tallies<E>(
     tallies: BTreeMap<String, Tally>,
-    mut exact: impl FnMut(&str, i64, i64) -> Result<Vec<i64>, E>,
+    mut exact: impl FnMut(&Wanted) -> Result<Vec<i64>, E>,
 ) -> Result<Vec<ReportRow>, E> {
     let mut out = Vec::new();
     for (key, t) in tallies {
         if t.closures[0].all == 0 && t.closures[1].all == 0 {
             continue;
         }
-        let n: u64 = t.delays.values().map(|b| b.n).sum();
-        let ranks: Vec<u64> = match n {
-            0 => Vec::new(),
-            n if n % 2 == 1 => vec![n / 2],
-            n => vec![n / 2 - 1, n / 2],
-        };
         let mut middle = Vec::new();
-        for rank in ranks {
-            let mut before = 0;
-            for b in t.delays.values() {
-                if rank < before + b.n {
-                    let us = if b.lo == b.hi {
-                        b.lo
-                    } else {
-                        let mut v = exact(&key, b.lo, b.hi)?;
-                        v.sort_unstable();
-                        v.get((rank - before) as usize).copied().unwrap_or(b.hi)
-                    };
-                    middle.push(jiff::SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
-                    break;
+        let mut read: Option<(Wanted, Vec<i64>)> = None;
+        for m in middles(&key, &t) {
+            let us = match m {
+                Ok(us) => us,
+                Err((w, i)) => {
+                    if read.as_ref().is_none_or(|(r, _)| *r != w) {
+                        let v = exact(&w)?;
+                        read = Some((w.clone(), v));
+                    }
+                    read.as_ref()
+                        .and_then(|(_, v)| v.get(i).copied())
+                        .unwrap_or(w.hi)
                 }
-                before += b.n;
-            }
+            };
+            middle.push(jiff::SignedDuration::from_micros(us).as_secs_f64() / 86_400.0);
         }
         out.push(ReportRow {
             temporarily_closed: t.closures[1].cases(),
@@ -646,22 +728,46 @@ mod tests {
         for v in values {
             t.delay(delay_bucket(v), Bucket { n: 1, lo: v, hi: v });
         }
-        let mut asked = 0;
-        let rows = rows_from_tallies(BTreeMap::from([("k".to_string(), t)]), |_, lo, hi| {
-            asked += 1;
+        let tallies = BTreeMap::from([("k".to_string(), t)]);
+        let mut asked = Vec::new();
+        let rows = rows_from_tallies(tallies.clone(), |w| {
+            asked.push(w.clone());
+            let mut v: Vec<i64> = values
+                .iter()
+                .copied()
+                .filter(|v| (w.lo..=w.hi).contains(v))
+                .collect();
+            v.sort_unstable();
             Ok::<_, ()>(
-                values
-                    .iter()
-                    .copied()
-                    .filter(|v| (lo..=hi).contains(v))
+                v.into_iter()
+                    .skip(w.skip as usize)
+                    .take(w.take as usize)
                     .collect(),
             )
         })
         .unwrap();
-        assert!(asked > 0, "the bucket holds several values");
         let reference = median_days(values.iter().map(|v| *v as f64 / day as f64).collect());
         assert_eq!(rows[0].median_days_to_reopen, reference);
         assert_eq!(reference, Some(10.15));
+        // both middle values (10.1 and 10.2 days) are in one bucket: one read of two
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!((asked[0].skip, asked[0].take), (0, 2));
+        assert_eq!(wanted(&tallies), asked, "what a batching store reads first");
+    }
+
+    #[test]
+    fn a_median_in_a_bucket_of_one_value_is_not_read() {
+        let day = 86_400_000_000i64;
+        let mut t = Tally::default();
+        t.closures[0].all = 5;
+        // lumpy delays: whole days, several reopens each
+        for (v, n) in [(day, 2), (3 * day, 2), (9 * day, 1)] {
+            t.delay(delay_bucket(v), Bucket { n, lo: v, hi: v });
+        }
+        let tallies = BTreeMap::from([("k".to_string(), t)]);
+        assert!(wanted(&tallies).is_empty());
+        let rows = rows_from_tallies(tallies, |_| Err::<Vec<i64>, _>("asked")).unwrap();
+        assert_eq!(rows[0].median_days_to_reopen, Some(3.0));
     }
 
     #[test]

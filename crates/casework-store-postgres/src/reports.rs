@@ -486,15 +486,11 @@ pub async fn reopen_report(
             }
         }
     }
-    // the exact delays of a crowded bucket (few: one key, one bucket)
-    let mut wanted: Vec<(String, i64, i64)> = Vec::new();
-    let _ = report::rows_from_tallies(tallies.clone(), |key, lo, hi| {
-        wanted.push((key.to_string(), lo, hi));
-        Ok::<_, StoreError>(Vec::new())
-    })?;
-    let mut exact: BTreeMap<(String, i64, i64), Vec<i64>> = BTreeMap::new();
-    for (key, lo, hi) in wanted {
-        let stored = (key != none).then(|| enc(&key).into_owned());
+    // the middle of a crowded bucket (one key, one bucket, both middle values at once):
+    // an index-only walk of the partial covering index of delays by key (schema 12)
+    let mut exact: BTreeMap<report::Wanted, Vec<i64>> = BTreeMap::new();
+    for w in report::wanted(&tallies) {
+        let stored = (w.key != none).then(|| enc(&w.key).into_owned());
         let is = if stored.is_some() {
             format!("{col} = $1")
         } else {
@@ -507,23 +503,27 @@ pub async fn reopen_report(
                   WHERE {is} AND delay >= $2 AND delay <= $3
                     AND ($4::timestamptz IS NULL OR closed_at >= $4)
                     AND ($5::timestamptz IS NULL OR closed_at < $5)
-                    AND close_mode <> 'temporary'"
+                    AND close_mode <> 'temporary'
+                  ORDER BY delay OFFSET $6 LIMIT $7"
             ),
-            &[&stored, &lo, &hi, &q.from.map(Ts), &q.to.map(Ts)],
+            &[
+                &stored,
+                &w.lo,
+                &w.hi,
+                &q.from.map(Ts),
+                &q.to.map(Ts),
+                &(w.skip as i64),
+                &(w.take as i64),
+            ],
         )
         .await?
         .iter()
         .map(|r| get::<i64>(r, 0))
         .collect::<Result<Vec<_>, _>>()?;
-        exact.insert((key, lo, hi), v);
+        exact.insert(w, v);
     }
-    report::rows_from_tallies(tallies, |key, lo, hi| {
-        Ok::<_, StoreError>(
-            exact
-                .get(&(key.to_string(), lo, hi))
-                .cloned()
-                .unwrap_or_default(),
-        )
+    report::rows_from_tallies(tallies, |w| {
+        Ok::<_, StoreError>(exact.get(w).cloned().unwrap_or_default())
     })
 }
 

@@ -146,6 +146,15 @@ async fn an_unreachable_server_is_unavailable_not_a_hang() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
+/// What version 11 stored: the reopen delays indexed by key and delay only (v12).
+const UNDO_REPORT_DELAYS: &str = "
+    DROP INDEX reopens_delays_owner; DROP INDEX reopens_delays_area;
+    DROP INDEX reopens_delays_resolution;
+    CREATE INDEX reopens_delay_owner ON reopens (owner, delay);
+    CREATE INDEX reopens_delay_area ON reopens (product_area, delay);
+    CREATE INDEX reopens_delay_resolution ON reopens (primary_resolution, delay);
+";
+
 /// What version 10 stored: no report aggregates (v11).
 const UNDO_REPORT_AGGREGATES: &str = "
     DROP TABLE report_blocks; DROP TABLE report_delays; DROP TABLE report_gaps;
@@ -234,16 +243,47 @@ async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same()
     Cluster::shared()
         .psql(
             &db,
-            &format!(
-                "{UNDO_REPORT_AGGREGATES} UPDATE casework_schema SET version = {}",
-                SCHEMA_VERSION - 1
-            ),
+            &format!("{UNDO_REPORT_AGGREGATES} UPDATE casework_schema SET version = 10"),
         )
         .unwrap();
     let store = Arc::new(PgStore::open_url(&url).await.unwrap());
     assert_eq!(
         store.stats().await.unwrap().schema_version,
         Some(SCHEMA_VERSION)
+    );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
+}
+
+#[tokio::test]
+async fn version_12_indexes_the_reopen_delays_and_old_stores_report_the_same() {
+    use std::sync::Arc;
+    let url = Cluster::shared().fresh_database("v12").unwrap();
+    let db = db_name(&url);
+    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
+    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
+    drop(store);
+    Cluster::shared()
+        .psql(
+            &db,
+            &format!("{UNDO_REPORT_DELAYS} UPDATE casework_schema SET version = 11"),
+        )
+        .unwrap();
+    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    let indexes = Cluster::shared()
+        .psql(
+            &db,
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes
+              WHERE indexname LIKE 'reopens_delay%'",
+        )
+        .unwrap();
+    assert_eq!(
+        indexes.trim(),
+        "reopens_delays_area,reopens_delays_owner,reopens_delays_resolution",
+        "the covering indexes replace the old ones"
     );
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
 }

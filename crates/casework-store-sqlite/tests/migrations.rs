@@ -343,7 +343,22 @@ fn downgrade_to_v10(path: &std::path::Path) {
 
 /// Turns a database this build wrote back into what version 16 stored: closures and
 /// reopens without their predecessors, no report aggregates, the drill-down's old indexes.
+/// Takes a store back to schema 17: the reopen delays indexed by key and delay only.
+fn downgrade_to_v17(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX reopens_delays_owner; DROP INDEX reopens_delays_area;
+         DROP INDEX reopens_delays_resolution;
+         CREATE INDEX reopens_delay_owner ON reopens(owner, at - closed_at);
+         CREATE INDEX reopens_delay_area ON reopens(product_area, at - closed_at);
+         CREATE INDEX reopens_delay_resolution ON reopens(primary_resolution, at - closed_at);
+         PRAGMA user_version = 17;",
+    )
+    .unwrap();
+}
+
 fn downgrade_to_v16(path: &std::path::Path) {
+    downgrade_to_v17(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut sql = String::new();
     for g in ["owner", "area", "resolution"] {
@@ -735,6 +750,51 @@ async fn version_17_fills_the_report_aggregates_and_old_stores_report_the_same()
     assert_eq!(
         store.stats().await.unwrap().schema_version,
         Some(SCHEMA_VERSION)
+    );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_18_indexes_the_reopen_delays_and_old_stores_report_the_same() {
+    let dir = fresh_dir("v18");
+    let path = dir.join("cases.db");
+    let (store, _svc, _clock) = store_at(&path);
+    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
+    drop(store);
+    downgrade_to_v17(&path);
+    let indexes = |path: &std::path::Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut st = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'reopens_delay%'
+                  ORDER BY name",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert!(
+        indexes(&path)
+            .iter()
+            .all(|n| !n.starts_with("reopens_delays_"))
+    );
+
+    let (store, _svc, _clock) = store_at(&path);
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    assert_eq!(
+        indexes(&path),
+        [
+            "reopens_delays_area",
+            "reopens_delays_owner",
+            "reopens_delays_resolution"
+        ],
+        "the covering indexes replace the old ones"
     );
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
     std::fs::remove_dir_all(&dir).unwrap();
