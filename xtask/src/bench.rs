@@ -73,8 +73,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("search") => search(args),
         Some("reports") => reports(args),
         Some("web") => crate::bench_web::web(),
+        Some("memory") => memory(args),
         _ => bail!(
-            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]... | cargo xtask bench reports [--cases N]... | cargo xtask bench web"
+            "usage: cargo xtask bench store [--cases N]... [--commits N] | cargo xtask bench cli | cargo xtask bench http | cargo xtask bench rest | cargo xtask bench postgres [--cases N]... | cargo xtask bench feed | cargo xtask bench import | cargo xtask bench webhooks | cargo xtask bench mail | cargo xtask bench search [--cases N]... | cargo xtask bench reports [--cases N]... | cargo xtask bench web | cargo xtask bench memory [--cases N]..."
         ),
     }
 }
@@ -986,6 +987,63 @@ fn search(args: &[String]) -> Result<()> {
         }
     }
     write_section("search", &body)
+}
+
+/// `cargo xtask bench memory [--cases N]...` (100,000 and 1,000,000 by default): the
+/// resident memory of `casework serve` over a synthetic store, phase by phase (server on
+/// core 0, 32 clients on core 1), against the 64 MiB target.
+fn memory(args: &[String]) -> Result<()> {
+    let cases = case_counts(args, &["100000", "1000000"])?;
+    let root = workspace_root();
+    build_release(&["casework-bench", "casework-cli"])?;
+    let dir = root.join("target/bench");
+    let casework = root.join("target/release/casework").display().to_string();
+    let bench = root.join("target/release/casework-bench");
+    let mut body = format!(
+        "## Memory (`casework serve` on SQLite)\n\n\
+         Command: `cargo xtask bench memory{}` — {} on {} (release build; server pinned to \
+         core 0, 32 clients on core 1; `VmRSS` of the server after each phase; the store is \
+         the synthetic data set, cases created by a phase stay for the next; target ≤ 64 MiB \
+         resident at 1M cases).\n\n",
+        options(args),
+        today(),
+        machine(),
+    );
+    for n in &cases {
+        eprintln!("==> bench memory: {n} cases");
+        let db = std::path::PathBuf::from(bench_tool(&["dataset", "--cases", n], &dir)?.trim());
+        let cw = Casework::new(&casework, &db);
+        // a data set kept from an earlier run has its admin already
+        let _ = cw.first_admin();
+        let token = cw.token("bench-memory", "admin")?;
+        let server = Server::start(
+            "0",
+            &casework,
+            &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
+        )?;
+        let out = Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(&bench)
+            .args([
+                "memory",
+                "--url",
+                &format!("http://{}", server.addr),
+                "--token",
+                &token,
+            ])
+            .args(["--pid", &server.pid().to_string(), "--cases", n])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("run casework-bench memory")?;
+        drop(server);
+        if !out.status.success() {
+            bail!("casework-bench memory failed");
+        }
+        let text = String::from_utf8(out.stdout)?;
+        print!("{text}");
+        body.push_str(&text);
+    }
+    write_section("memory", &body)
 }
 
 /// A folder, created if absent.

@@ -5,6 +5,7 @@
 mod feed;
 mod import;
 mod mail;
+mod memory;
 mod postgres;
 mod reports;
 mod rest;
@@ -137,6 +138,15 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Some("memory") => {
+            // against a running `casework serve` of a store of --cases cases
+            let url = arg(&args, "--url").context("--url BASE")?;
+            let token = arg(&args, "--token").context("--token TOKEN")?;
+            let pid = number(&args, "--pid", 0)? as u32;
+            let cases = number(&args, "--cases", 100000)?;
+            println!("{}", memory::run(&url, &token, pid, cases).await?);
+            Ok(())
+        }
         Some("reports") => {
             let cases = number(&args, "--cases", 100000)?;
             let dir = dir(&args)?;
@@ -150,7 +160,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench memory --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }
