@@ -154,6 +154,51 @@ fn serve_answers_over_the_store_and_stops_on_sigterm() {
     assert_eq!(rest, [desk.as_str(), "stopped"]);
 }
 
+/// The server logs one line per request with its request id to standard error, written
+/// off the request's path in batches: none is lost under a burst, and the last are written
+/// before the server exits on SIGTERM.
+#[test]
+fn serve_logs_every_request_with_its_id_and_writes_the_last_at_stop() {
+    let cw = Cw::new(EXE, "serve-log");
+    let log_path = cw.dir.join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut served = cw.serve_logging(&[], log.into());
+    let addr = served.addr.clone();
+    let requests = 300;
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let addr = &addr;
+            s.spawn(move || {
+                for i in (t..requests).step_by(4) {
+                    let header = format!("X-Request-Id: burst-{i}-end\r\n");
+                    let answer = raw(addr, "GET", "/healthz", &header, "");
+                    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+                }
+            });
+        }
+    });
+    let term = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(served.child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    for i in 0..requests {
+        let lines = text
+            .lines()
+            .filter(|l| l.contains(&format!("id=burst-{i}-end ")))
+            .count();
+        assert_eq!(lines, 1, "request {i} is logged once:\n{text}");
+    }
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("burst-"))
+            .all(|l| l.contains("status=200")),
+        "{text}"
+    );
+}
+
 /// The server keeps hot cases in memory (the SQLite store's read cache); another process
 /// writing to the same file (here the CLI) is seen by the very next request, every time.
 #[test]

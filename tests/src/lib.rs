@@ -209,13 +209,18 @@ impl Cw {
     /// Starts `casework serve` on port 0 with `extra` arguments (after `serve`); returns it
     /// once it has printed the address it bound.
     pub fn serve(&self, extra: &[&str]) -> Served {
+        self.serve_logging(extra, std::process::Stdio::null())
+    }
+
+    /// [`Cw::serve`] with the server's log (its standard error) going to `log`.
+    pub fn serve_logging(&self, extra: &[&str], log: std::process::Stdio) -> Served {
         use std::io::BufRead;
         let mut cmd = self.command();
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
+            .stderr(log);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => panic!("cannot run {}: {e}", self.exe.display()),

@@ -11,8 +11,14 @@ use crate::{ApiError, server};
 /// How long a request may take before it is answered 503.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Answers 414 (problem+json) for a request target longer than [`server::MAX_URI`].
-pub(crate) async fn uri_limit(req: Request, next: axum::middleware::Next) -> Response {
+/// Answers 414 (problem+json) for a request target longer than [`server::MAX_URI`], and
+/// 503 (problem+json) for a request not done within `limit`. One middleware for both: each
+/// `from_fn` layer boxes the rest of the stack again on every request.
+pub(crate) async fn limits(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if len > server::MAX_URI {
         return ApiError::new(
@@ -25,15 +31,6 @@ pub(crate) async fn uri_limit(req: Request, next: axum::middleware::Next) -> Res
         )
         .into_response();
     }
-    next.run(req).await
-}
-
-/// Answers 503 (problem+json) for a request not done within `limit`.
-pub(crate) async fn time_limit(
-    State(limit): State<std::time::Duration>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -68,7 +65,6 @@ pub(crate) fn layered(routes: Router, timeout: std::time::Duration) -> Router {
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(trace)
-            .layer(axum::middleware::from_fn(uri_limit))
-            .layer(axum::middleware::from_fn_with_state(timeout, time_limit)),
+            .layer(axum::middleware::from_fn_with_state(timeout, limits)),
     )
 }

@@ -64,12 +64,20 @@ pub(crate) async fn serve(
         Some(p) => Some(web_pages(app, &p, addr)?),
         None => None,
     };
-    // Logs go to stderr (RUST_LOG filters them; default: requests and errors).
+    // Logs go to stderr (RUST_LOG filters them; default: requests and errors), written by a
+    // thread of their own, so no request waits on the write, in batches: a burst of
+    // requests costs one write, not one each. None is dropped (a full queue makes requests
+    // wait instead), and what is queued is written when `_log_written` goes, as `serve`
+    // returns.
+    let (log, _log_written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("casework-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(log)
         .with_ansi(false)
         .try_init();
     // a server keeps serving whoever reads (or stopped reading) its standard output
