@@ -929,11 +929,7 @@ fn case_counts(args: &[String], default: &[&str]) -> Result<Vec<String>> {
 /// deleted afterwards.
 fn search(args: &[String]) -> Result<()> {
     let cases = case_counts(args, &["100000", "1000000"])?;
-    let root = workspace_root();
     build_release(&["casework-bench", "casework-cli"])?;
-    let dir = root.join("target/bench");
-    let casework = root.join("target/release/casework").display().to_string();
-    let bench = root.join("target/release/casework-bench");
     let mut body = format!(
         "## Search (`casework serve` on SQLite)\n\n\
          Command: `cargo xtask bench search{}` — {} on {} (release build; server pinned to \
@@ -946,36 +942,7 @@ fn search(args: &[String]) -> Result<()> {
     );
     for n in &cases {
         eprintln!("==> bench search: {n} cases");
-        let db = std::path::PathBuf::from(bench_tool(&["dataset", "--cases", n], &dir)?.trim());
-        let cw = Casework::new(&casework, &db);
-        // a data set kept from an earlier run has its admin already
-        let _ = cw.first_admin();
-        let token = cw.token("bench-search", "admin")?;
-        let server = Server::start(
-            "0",
-            &casework,
-            &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
-        )?;
-        let out = Command::new("taskset")
-            .args(["-c", "1"])
-            .arg(&bench)
-            .args(["search", "--db"])
-            .arg(&db)
-            .args([
-                "--url",
-                &format!("http://{}", server.addr),
-                "--token",
-                &token,
-            ])
-            .args(["--pid", &server.pid().to_string(), "--cases", n])
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("run casework-bench search")?;
-        drop(server);
-        if !out.status.success() {
-            bail!("casework-bench search failed");
-        }
-        let text = String::from_utf8(out.stdout)?;
+        let (text, db) = against_a_served_dataset("search", n)?;
         print!("{text}");
         body.push_str(&text);
         let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
@@ -994,11 +961,7 @@ fn search(args: &[String]) -> Result<()> {
 /// core 0, 32 clients on core 1), against the 64 MiB target.
 fn memory(args: &[String]) -> Result<()> {
     let cases = case_counts(args, &["100000", "1000000"])?;
-    let root = workspace_root();
     build_release(&["casework-bench", "casework-cli"])?;
-    let dir = root.join("target/bench");
-    let casework = root.join("target/release/casework").display().to_string();
-    let bench = root.join("target/release/casework-bench");
     let mut body = format!(
         "## Memory (`casework serve` on SQLite)\n\n\
          Command: `cargo xtask bench memory{}` — {} on {} (release build; server pinned to \
@@ -1011,39 +974,51 @@ fn memory(args: &[String]) -> Result<()> {
     );
     for n in &cases {
         eprintln!("==> bench memory: {n} cases");
-        let db = std::path::PathBuf::from(bench_tool(&["dataset", "--cases", n], &dir)?.trim());
-        let cw = Casework::new(&casework, &db);
-        // a data set kept from an earlier run has its admin already
-        let _ = cw.first_admin();
-        let token = cw.token("bench-memory", "admin")?;
-        let server = Server::start(
-            "0",
-            &casework,
-            &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
-        )?;
-        let out = Command::new("taskset")
-            .args(["-c", "1"])
-            .arg(&bench)
-            .args([
-                "memory",
-                "--url",
-                &format!("http://{}", server.addr),
-                "--token",
-                &token,
-            ])
-            .args(["--pid", &server.pid().to_string(), "--cases", n])
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("run casework-bench memory")?;
-        drop(server);
-        if !out.status.success() {
-            bail!("casework-bench memory failed");
-        }
-        let text = String::from_utf8(out.stdout)?;
+        let (text, _) = against_a_served_dataset("memory", n)?;
         print!("{text}");
         body.push_str(&text);
     }
     write_section("memory", &body)
+}
+
+/// `casework serve` (core 0) over the synthetic data set of `n` cases (made if missing, under
+/// `target/bench`), measured by `casework-bench TOOL --db PATH --url … --token … --pid …
+/// --cases N` on core 1: the tool's output and the data set's path.
+fn against_a_served_dataset(tool: &str, n: &str) -> Result<(String, std::path::PathBuf)> {
+    let root = workspace_root();
+    let casework = root.join("target/release/casework").display().to_string();
+    let db = std::path::PathBuf::from(
+        bench_tool(&["dataset", "--cases", n], &root.join("target/bench"))?.trim(),
+    );
+    let cw = Casework::new(&casework, &db);
+    // a data set kept from an earlier run has its admin already
+    let _ = cw.first_admin();
+    let token = cw.token(&format!("bench-{tool}"), "admin")?;
+    let server = Server::start(
+        "0",
+        &casework,
+        &["--store", &cw.store, "serve", "--bind", "127.0.0.1:0"],
+    )?;
+    let out = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(root.join("target/release/casework-bench"))
+        .args([tool, "--db"])
+        .arg(&db)
+        .args([
+            "--url",
+            &format!("http://{}", server.addr),
+            "--token",
+            &token,
+        ])
+        .args(["--pid", &server.pid().to_string(), "--cases", n])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("run casework-bench {tool}"))?;
+    drop(server);
+    if !out.status.success() {
+        bail!("casework-bench {tool} failed");
+    }
+    Ok((String::from_utf8(out.stdout)?, db))
 }
 
 /// A folder, created if absent.

@@ -232,10 +232,20 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
         .await;
 }
 
-#[tokio::test]
-async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same() {
+/// A store with the report's fixture, taken back to `version` by `undo` and reopened
+/// (migrated again); the reports' answers from before, to check on it, and its database.
+async fn report_store_upgraded_from(
+    version: u32,
+    undo: &str,
+) -> (
+    std::sync::Arc<PgStore>,
+    casework_store_conformance::upgrades::ReportSnapshot,
+    String,
+) {
     use std::sync::Arc;
-    let url = Cluster::shared().fresh_database("v11").unwrap();
+    let url = Cluster::shared()
+        .fresh_database(&format!("v{}", version + 1))
+        .unwrap();
     let db = db_name(&url);
     let store = Arc::new(PgStore::open_url(&url).await.unwrap());
     let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
@@ -243,7 +253,7 @@ async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same()
     Cluster::shared()
         .psql(
             &db,
-            &format!("{UNDO_REPORT_AGGREGATES} UPDATE casework_schema SET version = 10"),
+            &format!("{undo} UPDATE casework_schema SET version = {version}"),
         )
         .unwrap();
     let store = Arc::new(PgStore::open_url(&url).await.unwrap());
@@ -251,28 +261,18 @@ async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same()
         store.stats().await.unwrap().schema_version,
         Some(SCHEMA_VERSION)
     );
+    (store, before, db)
+}
+
+#[tokio::test]
+async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same() {
+    let (store, before, _) = report_store_upgraded_from(10, UNDO_REPORT_AGGREGATES).await;
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
 }
 
 #[tokio::test]
 async fn version_12_indexes_the_reopen_delays_and_old_stores_report_the_same() {
-    use std::sync::Arc;
-    let url = Cluster::shared().fresh_database("v12").unwrap();
-    let db = db_name(&url);
-    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
-    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
-    drop(store);
-    Cluster::shared()
-        .psql(
-            &db,
-            &format!("{UNDO_REPORT_DELAYS} UPDATE casework_schema SET version = 11"),
-        )
-        .unwrap();
-    let store = Arc::new(PgStore::open_url(&url).await.unwrap());
-    assert_eq!(
-        store.stats().await.unwrap().schema_version,
-        Some(SCHEMA_VERSION)
-    );
+    let (store, before, db) = report_store_upgraded_from(11, UNDO_REPORT_DELAYS).await;
     let indexes = Cluster::shared()
         .psql(
             &db,
