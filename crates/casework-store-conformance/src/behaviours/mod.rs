@@ -190,6 +190,31 @@ impl<S: CaseLog + ?Sized> Desk<S> {
         }
     }
 
+    /// [`Desk::try_run`], except that a store refusing the commit as back-dated (the REST
+    /// store's protocol refuses events dated before its server's clock, `MAX_CLOCK_SKEW`)
+    /// is told apart: `Err(())` then, and nothing was written.
+    pub(crate) async fn try_run_dated(
+        &self,
+        who: &Actor,
+        n: CaseNumber,
+        cmd: Command,
+    ) -> Result<Option<Case>, ()> {
+        let case = self.store.load_case(n).await.unwrap();
+        match decide_commit(&cmd, &case, &self.ctx(who)) {
+            Ok(Some(commit)) => match self.store.commit(commit).await {
+                Ok(case) => Ok(Some(case)),
+                Err(casework_core::ports::StoreError::Invalid(m))
+                    if m.contains("before the server's clock") =>
+                {
+                    Err(())
+                }
+                Err(e) => panic!("{e}"),
+            },
+            Ok(None) => Ok(Some(case)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Runs a command on case `n` as `who` if the core accepts it; `None` when it refuses.
     pub(crate) async fn try_run(&self, who: &Actor, n: CaseNumber, cmd: Command) -> Option<Case> {
         let case = self.store.load_case(n).await.unwrap();
