@@ -829,8 +829,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     // every request with a token hashes it: one allocation, no formatter per byte
-    let mut out = String::with_capacity(64);
-    for b in sha2::Sha256::digest(bytes) {
+    let digest = sha2::Sha256::digest(bytes);
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
