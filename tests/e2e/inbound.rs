@@ -612,3 +612,116 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
     assert_eq!(short.code, 1, "a usage error: {short:?}");
     assert!(short.stderr.contains("CASEWORK_REPLY_SECRET"), "{short:?}");
 }
+
+#[test]
+fn mail_whose_files_break_the_limits_is_taken_without_them_kept_whole_and_its_sender_told() {
+    let cw = staffed("mail-held-back");
+    let config = cw.config_path();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[attachments]\nmax_message_bytes = 1000\nmax_file_bytes = 1000\n"),
+    )
+    .unwrap();
+    // a 2001-byte attachment ("AAA…" in base64, 76 characters a line)
+    let encoded = "QUFB".repeat(667);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let raw = format!(
+        "From: Zoe Kunde <zoe@kunde.example>\r\nTo: support@example.com\r\n\
+         Subject: Export fails\r\nMessage-ID: <big-logs@kunde.example>\r\n\
+         Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         The export fails, logs attached.\r\n\
+         --b1\r\nContent-Type: application/zip\r\n\
+         Content-Disposition: attachment; filename=\"logs.zip\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    );
+    let path = cw.dir.join("big.eml");
+    std::fs::write(&path, &raw).unwrap();
+    let (code, json, stderr) = ingest_file(&cw, &path);
+    assert_eq!(code, 0, "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(
+        (&json["outcome"], &json["created"]),
+        (&Value::from("taken"), &Value::from(true)),
+        "{json}"
+    );
+    let why = json["files_held_back"].as_str().unwrap();
+    assert!(
+        why.contains("logs.zip is 2001 bytes") && why.contains("max_file_bytes"),
+        "{json}"
+    );
+    let id = json["quarantined"].as_str().unwrap().to_string();
+    let n = json["case"].as_u64().unwrap().to_string();
+
+    // the text is on the case without the file, and the sender is told why
+    let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    let timeline = case["timeline"].as_array().unwrap();
+    assert!(
+        timeline.iter().any(|e| e["type"] == "email_received"
+            && e["body"].as_str().unwrap().contains("logs attached")),
+        "{case}"
+    );
+    let told = timeline
+        .iter()
+        .find(|e| e["type"] == "email_queued" && e["template"] == "files_refused")
+        .unwrap_or_else(|| panic!("no notice: {case}"));
+    assert_eq!(told["to"], "zoe@kunde.example", "{told}");
+    assert!(
+        told["body"]
+            .as_str()
+            .unwrap()
+            .contains("logs.zip is 2.0 KB, and we keep files of at most 1000 bytes"),
+        "{told}"
+    );
+    let files = cw.ok(&["--as", "Ana Lopez", "case", "attachments", &n]);
+    assert_eq!(files.trim(), "No files.");
+
+    // the whole message waits in the quarantine, byte for byte, saying where its text went
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
+    assert_eq!(kept[0]["id"], id.as_str(), "{kept}");
+    assert!(
+        kept[0]["reason"].as_str().unwrap().contains(&format!(
+            "its text is on case {}",
+            json["display_number"].as_str().unwrap()
+        )),
+        "{kept}"
+    );
+    let shown = cw.run(&[
+        "--as",
+        "Lee Park",
+        "mail",
+        "quarantine",
+        "show",
+        &id,
+        "--raw",
+    ]);
+    assert_eq!(shown.stdout, raw);
+
+    // delivered again: already taken, said in words, nothing more sent or kept
+    let again = cw.run(&["mail", "ingest", "--file", &path.display().to_string()]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again.stdout.contains("Already taken")
+            && again.stdout.contains(&format!("in the quarantine as {id}")),
+        "{again:?}"
+    );
+    let case = cw.json(&["--as", "Ana Lopez", "case", "show", &n]);
+    let notices = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["template"] == "files_refused")
+        .count();
+    assert_eq!(notices, 1, "{case}");
+    // released while the file is still too big, it stays
+    let still = cw.json(&["--as", "Lee Park", "mail", "quarantine", "release", &id]);
+    assert_eq!(still["outcome"], "still_refused", "{still}");
+}

@@ -36,42 +36,118 @@ impl fmt::Debug for Upload {
     }
 }
 
+/// Why files break the workflow file's `[attachments]` limits ([`upload_refusal`]): one
+/// check, told to staff with the setting that refused ([`UploadRefusal::message`]) and to
+/// the sender of an email whose files were held back in plain words
+/// ([`UploadRefusal::for_sender`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadRefusal {
+    /// No file at all.
+    Empty,
+    /// More than [`MAX_ATTACHMENTS`] files.
+    TooMany {
+        /// How many there were.
+        count: usize,
+    },
+    /// One file over `max_file_bytes`.
+    FileTooBig {
+        /// Its cleaned name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit per file.
+        limit: u64,
+    },
+    /// All together over `max_message_bytes`.
+    TooMuch {
+        /// Their size together.
+        total: u64,
+        /// The limit per message.
+        limit: u64,
+    },
+}
+
+impl UploadRefusal {
+    /// For staff and the API: the sizes in bytes and the setting that refused.
+    pub fn message(&self) -> String {
+        match self {
+            UploadRefusal::Empty => "attach at least one file".into(),
+            UploadRefusal::TooMany { count } => {
+                format!("{count} files; one post carries at most {MAX_ATTACHMENTS}")
+            }
+            UploadRefusal::FileTooBig { name, size, limit } => format!(
+                "{name} is {size} bytes, over the limit of {limit} bytes per file \
+                 ([attachments] max_file_bytes)"
+            ),
+            UploadRefusal::TooMuch { total, limit } => format!(
+                "the files are {total} bytes together, over the limit of {limit} bytes \
+                 ([attachments] max_message_bytes)"
+            ),
+        }
+    }
+
+    /// For the person whose email carried the files: sizes as people read them, no
+    /// setting names.
+    pub fn for_sender(&self) -> String {
+        match self {
+            UploadRefusal::Empty => "it carried no file".into(),
+            UploadRefusal::TooMany { count } => format!(
+                "it carried {count} files, and we keep at most {MAX_ATTACHMENTS} from one message"
+            ),
+            UploadRefusal::FileTooBig { name, size, limit } => format!(
+                "{name} is {}, and we keep files of at most {}",
+                size_label(*size),
+                size_label(*limit)
+            ),
+            UploadRefusal::TooMuch { total, limit } => format!(
+                "its files come to {} together, and we keep at most {} from one message",
+                size_label(*total),
+                size_label(*limit)
+            ),
+        }
+    }
+}
+
 /// Whether files keep within the workflow file's `[attachments]` limits: at least one, at
 /// most [`MAX_ATTACHMENTS`], none over `max_file_bytes`, all together within
-/// `max_message_bytes`. The refusal names field `files` and the setting that refused.
-pub fn check_uploads(files: &[Upload], policy: &AttachmentPolicy) -> Result<(), WorkflowError> {
-    let invalid = |message: String| WorkflowError::Invalid {
-        field: "files".into(),
-        message,
-    };
+/// `max_message_bytes`; `None` when they do.
+pub fn upload_refusal(files: &[Upload], policy: &AttachmentPolicy) -> Option<UploadRefusal> {
     if files.is_empty() {
-        return Err(invalid("attach at least one file".into()));
+        return Some(UploadRefusal::Empty);
     }
     if files.len() > MAX_ATTACHMENTS {
-        return Err(invalid(format!(
-            "{} files; one post carries at most {MAX_ATTACHMENTS}",
-            files.len()
-        )));
+        return Some(UploadRefusal::TooMany { count: files.len() });
     }
     if let Some(big) = files
         .iter()
         .find(|f| f.bytes.len() as u64 > policy.max_file_bytes)
     {
-        return Err(invalid(format!(
-            "{} is {} bytes, over the limit of {} bytes per file ([attachments] max_file_bytes)",
-            big.file_name
+        return Some(UploadRefusal::FileTooBig {
+            name: big
+                .file_name
                 .as_deref()
                 .and_then(file_name)
                 .unwrap_or_else(|| UNNAMED.into()),
-            big.bytes.len(),
-            policy.max_file_bytes
-        )));
+            size: big.bytes.len() as u64,
+            limit: policy.max_file_bytes,
+        });
     }
     let total = total_bytes(files);
-    if total > policy.max_message_bytes {
-        return Err(invalid(over_message_limit(total, policy)));
+    (total > policy.max_message_bytes).then_some(UploadRefusal::TooMuch {
+        total,
+        limit: policy.max_message_bytes,
+    })
+}
+
+/// [`upload_refusal`] as a refusal naming field `files` and the setting that refused.
+pub fn check_uploads(files: &[Upload], policy: &AttachmentPolicy) -> Result<(), WorkflowError> {
+    match upload_refusal(files, policy) {
+        None => Ok(()),
+        Some(refusal) => Err(WorkflowError::Invalid {
+            field: "files".into(),
+            message: refusal.message(),
+        }),
     }
-    Ok(())
 }
 
 /// The bytes of all `files` together.
@@ -79,13 +155,18 @@ pub fn total_bytes(files: &[Upload]) -> u64 {
     files.iter().map(|f| f.bytes.len() as u64).sum()
 }
 
-/// Why files of `total` bytes together are refused.
-pub fn over_message_limit(total: u64, policy: &AttachmentPolicy) -> String {
-    format!(
-        "the files are {total} bytes together, over the limit of {} bytes ([attachments] \
-         max_message_bytes)",
-        policy.max_message_bytes
-    )
+/// A size as people read it: bytes, KB or MB (1024-based, one decimal under ten).
+pub fn size_label(bytes: u64) -> String {
+    let (value, unit) = match bytes {
+        b if b < 1024 => return format!("{b} bytes"),
+        b if b < 1024 * 1024 => (b as f64 / 1024.0, "KB"),
+        b => (b as f64 / (1024.0 * 1024.0), "MB"),
+    };
+    if value < 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
 }
 
 /// The text of a post that carries files: the note given, else which files it carries

@@ -79,6 +79,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/acknowledgement.body.j2"),
     ),
     (
+        "files_refused.subject.j2",
+        include_str!("../templates/files_refused.subject.j2"),
+    ),
+    (
+        "files_refused.body.j2",
+        include_str!("../templates/files_refused.body.j2"),
+    ),
+    (
         "notice_new_case.subject.j2",
         include_str!("../templates/notice_new_case.subject.j2"),
     ),

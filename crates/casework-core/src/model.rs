@@ -162,6 +162,10 @@ string_enum!(
         /// To the customer whose email opened a case: it was received, under this number
         /// (`[notifications] acknowledge_email`); an automatic answer (`auto-replied`).
         Acknowledgement = "acknowledgement",
+        /// To the sender of an email whose files broke the workflow file's `[attachments]`
+        /// limits: its text is on the case, its files are not (they wait in the quarantine),
+        /// and why (`fields.note`); an automatic answer (`auto-replied`).
+        FilesRefused = "files_refused",
         /// To staff: a new case (`[notifications]`, `new_case`).
         NoticeNewCase = "notice_new_case",
         /// To staff: a case was given to you (`assigned`).
@@ -235,6 +239,7 @@ impl TemplateName {
         self.is_email()
             && self != TemplateName::SignInLink
             && self != TemplateName::Acknowledgement
+            && self != TemplateName::FilesRefused
             && !self.is_staff_notice()
     }
 
@@ -267,7 +272,10 @@ impl TemplateName {
     /// automatic answers (`X-Auto-Response-Suppress: All`), so an out-of-office cannot start
     /// a loop.
     pub fn auto_submitted(self) -> Option<&'static str> {
-        if self == TemplateName::Acknowledgement {
+        if matches!(
+            self,
+            TemplateName::Acknowledgement | TemplateName::FilesRefused
+        ) {
             return Some("auto-replied");
         }
         (self.is_email() && !self.reaches_out()).then_some("auto-generated")

@@ -365,6 +365,7 @@ mod tests {
             (TemplateName::NoticeSwarm, "auto-generated"),
             (TemplateName::NoticeReopened, "auto-generated"),
             (TemplateName::Acknowledgement, "auto-replied"),
+            (TemplateName::FilesRefused, "auto-replied"),
         ] {
             let notice = OutboxMessage {
                 template,

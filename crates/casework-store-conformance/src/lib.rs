@@ -345,7 +345,8 @@ macro_rules! inbound_suite {
             concurrent_deliveries_take_a_message_once,
             a_storm_from_one_sender_is_kept_in_the_quarantine,
             refused_mail_is_kept_then_released_or_dropped,
-            a_messages_files_are_kept_with_its_email_and_too_much_is_refused,
+            a_messages_files_are_kept_with_its_email_and_too_much_is_held_back,
+            files_over_the_limits_are_held_back_kept_whole_and_the_sender_told,
             a_batch_is_taken_as_one_message_at_a_time_would_be,
         );
     };

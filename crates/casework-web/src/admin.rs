@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use casework_core::attachment::size_label;
 use casework_core::ids::EmailAddress;
 use casework_core::limits::MAX_OUTBOX;
 use casework_core::model::{OutboxStatus, Person, Role};
@@ -432,15 +433,6 @@ async fn quarantine_page(
         StatusCode::OK
     };
     render(status, &page)
-}
-
-/// A byte count as people read it.
-fn size_label(bytes: u64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
-    }
 }
 
 #[derive(Template)]

@@ -48,7 +48,7 @@ pub async fn attach(
             format!(
                 "The files are larger than the {} a post may carry. Nothing was added: \
                  choose fewer or smaller files.",
-                crate::timeline::size(most)
+                casework_core::attachment::size_label(most)
             ),
         );
         return Filed::Refused(forms, StatusCode::PAYLOAD_TOO_LARGE);
@@ -77,7 +77,7 @@ pub fn upload_hint(state: &WebState) -> String {
     let most = state.service.config().attachments.max_message_bytes;
     format!(
         "Up to {} together; pick several at once if you like.",
-        crate::timeline::size(most)
+        casework_core::attachment::size_label(most)
     )
 }
 

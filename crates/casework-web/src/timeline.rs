@@ -2,6 +2,7 @@
 //! its text, and — for staff — whether the customer sees it. What a customer may see is
 //! decided by core (`Event::for_customer`, applied by the service); this only labels it.
 
+use casework_core::attachment::size_label;
 use casework_core::event::{Event, EventKind};
 use casework_core::model::{
     CallDirection, CloseMode, ContactOutcome, OutboxStatus, PostKind, TimelineEntry,
@@ -69,23 +70,9 @@ pub fn with_files(entries: &mut [Entry], files: &[AttachmentInfo], base: &str) {
             e.files.push(FileLink {
                 name: f.file_name.clone(),
                 href: format!("{base}/{encoded}"),
-                size: size(f.size),
+                size: size_label(f.size),
             });
         }
-    }
-}
-
-/// A size as people read it: bytes, KB or MB (1024-based, one decimal under ten).
-pub fn size(bytes: u64) -> String {
-    let (value, unit) = match bytes {
-        b if b < 1024 => return format!("{b} bytes"),
-        b if b < 1024 * 1024 => (b as f64 / 1024.0, "KB"),
-        b => (b as f64 / (1024.0 * 1024.0), "MB"),
-    };
-    if value < 10.0 {
-        format!("{value:.1} {unit}")
-    } else {
-        format!("{value:.0} {unit}")
     }
 }
 

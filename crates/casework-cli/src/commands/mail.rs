@@ -150,6 +150,14 @@ fn taken_line(got: &Ingested) -> Result<(), Failure> {
             got.rule.as_str().replace('_', " ")
         );
     }
+    if let Some(why) = &got.files_held_back {
+        match &got.quarantined {
+            Some(id) => outln!(
+                "Its files were not kept ({why}); the whole message is in the quarantine as {id}"
+            ),
+            None => outln!("Its files were not kept ({why})"),
+        }
+    }
     Ok(())
 }
 

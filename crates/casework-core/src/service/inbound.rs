@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::{CaseService, Intake, MAX_ATTEMPTS, ServiceError, backoff};
-use crate::attachment::{Upload, check_uploads};
+use crate::attachment::{Upload, UploadRefusal, upload_refusal};
 use crate::config::Permission;
 use crate::event::{Event, EventKind, apply_all};
 use crate::ids::{CaseNumber, EmailAddress};
@@ -25,7 +25,7 @@ use crate::workflow::inbound::{
     Arrival, ReplyPlan, bounce_summary, case_of_message_id, decide_reply, inbound_key,
     is_participant, new_case, sender_over_rate, stands_alone, subject_tag,
 };
-use crate::workflow::notify::acknowledge;
+use crate::workflow::notify::{acknowledge, files_refused};
 use crate::workflow::{WorkflowError, decide_open, stamp};
 
 /// Most referenced Message-IDs a message is threaded by (`In-Reply-To` first, then
@@ -53,6 +53,16 @@ pub struct Ingested {
     pub created: bool,
     /// Whether the message had been taken before, so nothing changed.
     pub duplicate: bool,
+    /// Why the message's files were not kept, when they break the workflow file's
+    /// `[attachments]` limits: its text is on the case without them and its sender is told
+    /// (the `files_refused` email); the whole message waits in the quarantine (`quarantined`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_held_back: Option<String>,
+    /// The quarantine id of the whole message, when its files were held back and an input
+    /// that has its bytes kept it ([`CaseService::ingest_or_keep`],
+    /// [`CaseService::ingest_batch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<String>,
 }
 
 fn refused(field: &str, message: impl Into<String>) -> ServiceError {
@@ -121,7 +131,7 @@ impl CaseService {
 
     /// `raw` parsed by the wired parser; bytes it refuses are refused as `Invalid` on field
     /// `message`.
-    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, ServiceError> {
+    pub(crate) fn parse(&self, raw: &[u8]) -> Result<InboundMessage, ServiceError> {
         let parser = self
             .parser
             .as_ref()
@@ -227,14 +237,13 @@ impl CaseService {
                 )
             })?;
         let key = inbound_key(message, &from);
-        let files = uploads(message);
-        if !files.is_empty() {
-            // over the limit: refused for good, so every input keeps it in the quarantine
-            check_uploads(&files, &self.config.attachments).map_err(|e| match e {
-                WorkflowError::Invalid { message, .. } => refused("message", message),
-                other => ServiceError::Workflow(other),
-            })?;
-        }
+        // files over the limits are held back: the text is taken without them, and every
+        // input that has the bytes keeps the whole message in the quarantine
+        let held: Option<UploadRefusal> = if message.attachments.is_empty() {
+            None
+        } else {
+            upload_refusal(&uploads(message), &self.config.attachments)
+        };
         let domain = self
             .config
             .organization
@@ -258,6 +267,7 @@ impl CaseService {
                         from: &from,
                         key: &key,
                         rule: ThreadRule::Bounce,
+                        held_back: held.as_ref(),
                     };
                     self.append(number, &arrival).await
                 }
@@ -273,6 +283,7 @@ impl CaseService {
             from: &from,
             key: &key,
             rule,
+            held_back: held.as_ref(),
         };
         match found {
             Some(number) => self.append(number, &arrival).await,
@@ -449,6 +460,8 @@ impl CaseService {
             rule: arrival.rule,
             created,
             duplicate,
+            files_held_back: arrival.held_back.map(UploadRefusal::message),
+            quarantined: None,
         };
         let mut attempt = 0;
         loop {
@@ -486,7 +499,9 @@ impl CaseService {
         let from = arrival.from;
         let now = self.clock.now();
         let sender = Actor::customer(from.as_str(), from.clone());
-        let ack = acknowledge(&kinds, case, &self.ctx(&sender, now))?;
+        let ctx = self.ctx(&sender, now);
+        let mut ack = acknowledge(&kinds, case, &ctx)?;
+        files_refused(&mut ack, case, arrival, &ctx)?;
         kinds.extend(ack.events);
         let events = stamp(case, from.as_str(), now, kinds);
         let state = apply_all(case.clone(), &events)
@@ -499,7 +514,9 @@ impl CaseService {
             outbox: ack.outbox,
             attachments: Vec::new(),
         };
-        self.keep_files(&mut commit, &uploads(arrival.message))?;
+        if arrival.held_back.is_none() {
+            self.keep_files(&mut commit, &uploads(arrival.message))?;
+        }
         self.add_notices(&mut commit, &sender, now).await?;
         self.store.commit(commit).await?;
         Ok(())

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::{CaseService, Ingested, ServiceError};
 use crate::WorkflowError;
 use crate::config::Permission;
+use crate::event::EventKind;
 use crate::model::{Actor, sha256_hex};
 use crate::ports::{QuarantineEntry, QuarantinedMessage, StoreError};
+use crate::workflow::inbound::inbound_key;
 
 /// How many hex digits of the message's SHA-256 name it in the quarantine.
 const ID_DIGITS: usize = 20;
@@ -19,6 +21,11 @@ const ID_DIGITS: usize = 20;
 /// time), as opposed to a failure that may pass on a later attempt.
 pub fn refused_for_good(e: &ServiceError) -> bool {
     matches!(e, ServiceError::Workflow(WorkflowError::Invalid { .. }))
+}
+
+/// Why a message whose files were held back is in the quarantine.
+fn held_back_reason(display_number: &str, why: &str) -> String {
+    format!("its text is on case {display_number}; its files were not kept: {why}")
 }
 
 /// What became of a message handed to [`CaseService::ingest_or_keep`].
@@ -78,26 +85,40 @@ impl CaseService {
         taken: Result<Ingested, ServiceError>,
     ) -> Result<Intake, ServiceError> {
         match taken {
-            Ok(taken) => Ok(Intake::Taken(taken)),
-            Err(e) if refused_for_good(&e) => {
-                let kept = Kept {
-                    id: format!("q-{}", &sha256_hex(raw)[..ID_DIGITS]),
-                    reason: e.to_string(),
-                };
-                let message = QuarantinedMessage {
-                    id: kept.id.clone(),
-                    received_at: self.now(),
-                    source: source.to_string(),
-                    reason: kept.reason.clone(),
-                    raw: raw.to_vec(),
-                };
-                match self.store.quarantine_put(message).await {
-                    // the same bytes, kept before
-                    Ok(()) | Err(StoreError::Duplicate(_)) => Ok(Intake::Quarantined(kept)),
-                    Err(e) => Err(e.into()),
+            Ok(mut taken) => {
+                // its text is on the case; its files wait with the whole message (a
+                // redelivery keeps it again, so a failed put is made good by the retry)
+                if let Some(why) = &taken.files_held_back {
+                    let reason = held_back_reason(&taken.display_number, why);
+                    taken.quarantined = Some(self.keep(source, raw, reason).await?.id);
                 }
+                Ok(Intake::Taken(taken))
             }
+            Err(e) if refused_for_good(&e) => Ok(Intake::Quarantined(
+                self.keep(source, raw, e.to_string()).await?,
+            )),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps `raw` from `source` in the quarantine for `reason`, once: the same bytes kept
+    /// before are left as they are.
+    async fn keep(&self, source: &str, raw: &[u8], reason: String) -> Result<Kept, ServiceError> {
+        let kept = Kept {
+            id: format!("q-{}", &sha256_hex(raw)[..ID_DIGITS]),
+            reason,
+        };
+        let message = QuarantinedMessage {
+            id: kept.id.clone(),
+            received_at: self.now(),
+            source: source.to_string(),
+            reason: kept.reason.clone(),
+            raw: raw.to_vec(),
+        };
+        match self.store.quarantine_put(message).await {
+            // the same bytes, kept before
+            Ok(()) | Err(StoreError::Duplicate(_)) => Ok(kept),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -133,6 +154,26 @@ impl CaseService {
         self.require(actor, Permission::Quarantine, "release quarantined email")?;
         let kept = self.store.quarantine_get(id.to_string()).await?;
         match self.take_raw(&kept.raw).await {
+            // its text is on the case, its files are still over the limits
+            Ok(taken) if taken.files_held_back.is_some() => Ok(Released::StillRefused(Kept {
+                reason: held_back_reason(
+                    &taken.display_number,
+                    taken.files_held_back.as_deref().unwrap_or_default(),
+                ),
+                id: kept.id,
+            })),
+            // taken before without its files, which now fit: they cannot join that email
+            // after the fact, so the message stays for a person to attach them by hand
+            Ok(taken) if taken.duplicate && self.files_left_out(&kept.raw, &taken).await? => {
+                Ok(Released::StillRefused(Kept {
+                    reason: format!(
+                        "its text was taken onto case {} before, without its files: save them \
+                         from this message, attach them to the case, then drop it",
+                        taken.display_number
+                    ),
+                    id: kept.id,
+                }))
+            }
             Ok(taken) => {
                 match self.store.quarantine_remove(kept.id).await {
                     // a release racing this one removed it first
@@ -147,6 +188,28 @@ impl CaseService {
             })),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `raw`, taken as `taken`, carries files and none of them is on the case with
+    /// its email.
+    async fn files_left_out(&self, raw: &[u8], taken: &Ingested) -> Result<bool, ServiceError> {
+        let message = self.parse(raw)?;
+        if message.attachments.is_empty() {
+            return Ok(false);
+        }
+        let Some(from) = message.from.as_ref().and_then(|m| m.address.as_ref()) else {
+            return Ok(false);
+        };
+        let key = inbound_key(&message, from);
+        let history = self.store.history(taken.case).await?;
+        let Some(entry) = history
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::EmailReceived { key: k, .. } if *k == key))
+        else {
+            return Ok(false);
+        };
+        let files = self.store.attachment_list(taken.case).await?;
+        Ok(!files.iter().any(|f| f.entry == entry.seq))
     }
 
     /// Removes a kept message for good; needs `quarantine`.

@@ -4,7 +4,7 @@
 
 use crate::documents::EmailFields;
 use crate::event::EventKind;
-use crate::ids::CaseNumber;
+use crate::ids::{CaseNumber, EmailAddress};
 use crate::model::{Case, OutboxMessage, OutboxStatus, TemplateName};
 use crate::reply_token::{ReplyKeys, parse_token};
 
@@ -63,10 +63,27 @@ pub(super) fn queue_email(
     counted: bool,
     decision: &mut Decision,
 ) -> Result<(), WorkflowError> {
+    queue_email_to(ctx, case, template, fields, counted, None, decision)
+}
+
+/// [`queue_email`] to `to` (address and name) instead of the case's customer, when given.
+pub(super) fn queue_email_to(
+    ctx: &Context<'_>,
+    case: &Case,
+    template: TemplateName,
+    fields: &EmailFields,
+    counted: bool,
+    to: Option<(EmailAddress, String)>,
+    decision: &mut Decision,
+) -> Result<(), WorkflowError> {
     let org = &ctx.config.organization;
-    let email = ctx
+    let mut email = ctx
         .templates
         .render_email(template, org, case, ctx.actor, fields)?;
+    if let Some((address, name)) = to {
+        email.to = address;
+        email.to_name = name;
+    }
     let id = ctx.ids.new_id();
     // a Message-ID is ASCII: an internationalized support domain goes in punycode
     let domain = org

@@ -8,6 +8,7 @@
 
 use jiff::Timestamp;
 
+use crate::attachment::UploadRefusal;
 use crate::config::{ClosedReply, WorkflowConfig};
 use crate::event::{Event, EventKind};
 use crate::ids::{CaseNumber, EmailAddress};
@@ -204,6 +205,11 @@ pub struct Arrival<'a> {
     pub key: &'a str,
     /// The threading rule that matched.
     pub rule: ThreadRule,
+    /// Why its files are held back, when they break the workflow file's `[attachments]`
+    /// limits: the email is taken without them (its text is not held hostage by its files),
+    /// the whole message waits in the quarantine, and its sender is told
+    /// ([`files_refused`](super::notify::files_refused)).
+    pub held_back: Option<&'a UploadRefusal>,
 }
 
 impl Arrival<'_> {

@@ -93,6 +93,7 @@ fn participants_are_the_customer_and_whom_the_case_mailed_or_heard_from() {
             from: &from,
             key: "k",
             rule,
+            held_back: None,
         };
         event(arrival.received(Visibility::Internal, false, None))
     };

@@ -31,6 +31,7 @@ use crate::model::{
 use crate::ports::IdGenerator;
 
 use super::email::{Threading, queued};
+use super::inbound::Arrival;
 use super::{Context, Decision, WorkflowError, invalid};
 
 /// Everything deciding notices reads besides the events.
@@ -297,6 +298,44 @@ pub fn acknowledge(
         )?;
     }
     Ok(d)
+}
+
+/// The notice to the sender of an email whose files were held back ([`Arrival::held_back`]):
+/// a `files_refused` email saying why (`fields.note`), to the sender — who may be a
+/// participant rather than the case's customer — queued with its `email_queued` event after
+/// what `d` already queues, so it threads after the acknowledgement. Never to automatic mail
+/// (an auto-reply or a bounce is not answered).
+pub fn files_refused(
+    d: &mut Decision,
+    case: &Case,
+    arrival: &Arrival<'_>,
+    ctx: &Context<'_>,
+) -> Result<(), WorkflowError> {
+    let Some(refusal) = arrival.held_back else {
+        return Ok(());
+    };
+    if arrival.message.is_automatic() {
+        return Ok(());
+    }
+    let name = arrival
+        .message
+        .from
+        .as_ref()
+        .and_then(|m| m.name.clone())
+        .unwrap_or_default();
+    let fields = EmailFields {
+        note: Some(refusal.for_sender()),
+        ..EmailFields::default()
+    };
+    super::email::queue_email_to(
+        ctx,
+        case,
+        TemplateName::FilesRefused,
+        &fields,
+        false,
+        Some((arrival.from.clone(), name)),
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -597,5 +636,93 @@ Database = "db-swarm@example.com"
             ack(&off, received(true, ThreadRule::NewCase)),
             Decision::default()
         );
+    }
+
+    #[test]
+    fn a_sender_whose_files_were_held_back_is_told_unless_a_machine_sent_them() {
+        use crate::attachment::UploadRefusal;
+        use crate::inbound::{AutoSignal, AutoSignalKind, BodySource, InboundMessage, Mailbox};
+
+        let templates = Templates::embedded().unwrap();
+        let ids = SequentialIds::default();
+        let config = config("");
+        let sender = customer();
+        let ctx = Context {
+            actor: &sender,
+            config: &config,
+            templates: &templates,
+            now: START,
+            ids: &ids,
+            reply_keys: None,
+        };
+        // a colleague of the customer wrote, not the customer: the notice goes to them
+        let from = EmailAddress::trusted("tom@kunde.example");
+        let mut message = InboundMessage {
+            message_id: Some("m1@kunde.example".into()),
+            in_reply_to: vec![],
+            references: vec![],
+            from: Some(Mailbox::new(Some("Tom Kunde"), "tom@kunde.example")),
+            reply_to: vec![],
+            to: vec![],
+            cc: vec![],
+            delivered_to: vec![],
+            subject: "Logs".into(),
+            date: None,
+            body: "attached".into(),
+            body_source: BodySource::Plain,
+            attachments: vec![],
+            auto_signals: vec![],
+            bounce: None,
+            thread_index: None,
+            digest: crate::inbound::digest(b"m1"),
+            size: 1,
+        };
+        let refusal = UploadRefusal::TooMuch {
+            total: 30 * 1024 * 1024,
+            limit: 25 * 1024 * 1024,
+        };
+        let tell = |message: &InboundMessage, held: Option<&UploadRefusal>| {
+            let arrival = Arrival {
+                message,
+                from: &from,
+                key: "k",
+                rule: ThreadRule::ReplyToken,
+                held_back: held,
+            };
+            let mut d = Decision::default();
+            files_refused(&mut d, &sample_case(), &arrival, &ctx).unwrap();
+            d
+        };
+        let d = tell(&message, Some(&refusal));
+        assert_eq!(d.outbox.len(), 1);
+        let m = &d.outbox[0];
+        assert_eq!(m.template, TemplateName::FilesRefused);
+        assert_eq!(
+            (m.to.as_str(), m.to_name.as_str()),
+            ("tom@kunde.example", "Tom Kunde")
+        );
+        assert!(m.subject.starts_with("[Case 00001027]"), "{}", m.subject);
+        assert!(
+            m.body.contains(
+                "its files come to 30 MB together, and we keep at most 25 MB from one message"
+            ),
+            "{}",
+            m.body
+        );
+        assert!(matches!(
+            &d.events[..],
+            [EventKind::EmailQueued {
+                template: TemplateName::FilesRefused,
+                counted: false,
+                ..
+            }]
+        ));
+        // nothing held back, or a machine's mail (never answered): nothing
+        assert_eq!(tell(&message, None), Decision::default());
+        message.auto_signals = vec![AutoSignal {
+            kind: AutoSignalKind::AutoSubmitted,
+            evidence: "auto-replied".into(),
+        }];
+        assert_eq!(tell(&message, Some(&refusal)), Decision::default());
     }
 }

@@ -705,13 +705,12 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
     assert!(svc.quarantine_list(&admin, 10).await.unwrap().is_empty());
 }
 
-pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_refused<
+pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_held_back<
     S: CaseStore + 'static,
 >(
     store: Arc<S>,
 ) {
     use casework_core::inbound::Attachment;
-    use casework_core::{ServiceError, WorkflowError};
 
     let b = bench(store).await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR inline logo".to_vec();
@@ -759,8 +758,8 @@ pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_refused<
         2
     );
 
-    // over [attachments] max_message_bytes: refused for good (the quarantine keeps it),
-    // naming the setting, with nothing written
+    // over [attachments] max_message_bytes: the text is taken without the files, which
+    // are held back, naming the setting
     let limit = b.svc.config().attachments.max_message_bytes as usize;
     let mut big = mail("big", CUSTOMER, "Huge", "see the video");
     // two halves, each within the per-file limit, one byte over together
@@ -771,17 +770,168 @@ pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_refused<
         bytes: vec![0; limit / 2 + extra],
     };
     big.attachments = vec![half("part1.mp4", 0), half("part2.mp4", 1 + limit % 2)];
-    let refused = b.svc.ingest(&b.mail, &big).await.unwrap_err();
+    let got = b.ingest(&big).await;
+    assert!(got.created);
+    let why = got.files_held_back.expect("the files are held back");
+    assert!(why.contains("max_message_bytes"), "{why}");
+    // a parsed message has no bytes to keep: the caller keeps it
+    assert_eq!(got.quarantined, None);
+    assert_eq!(b.store.stats().await.unwrap().cases, 2);
     assert!(
-        casework_core::service::refused_for_good(&refused),
-        "{refused:?}"
+        b.svc
+            .attachments(&ana(), got.case)
+            .await
+            .unwrap()
+            .is_empty()
     );
-    let ServiceError::Workflow(WorkflowError::Invalid { field, message }) = refused else {
-        panic!("not refused as invalid")
+}
+
+/// Reads `ID|SIZE` as the customer's message "Logs attached" carrying `logs.zip` of SIZE
+/// bytes.
+struct WithFile;
+
+impl casework_core::ports::MailParser for WithFile {
+    fn parse(&self, raw: &[u8]) -> Result<InboundMessage, String> {
+        let text = String::from_utf8_lossy(raw);
+        let (id, size) = text
+            .split_once('|')
+            .ok_or("not an email Casework can read")?;
+        let size: usize = size.parse().map_err(|_| "not an email Casework can read")?;
+        let mut m = mail(id, CUSTOMER, "Logs attached", "see the logs");
+        m.attachments = vec![casework_core::inbound::Attachment {
+            file_name: Some("logs.zip".into()),
+            content_type: "application/zip".into(),
+            inline: false,
+            bytes: vec![b'z'; size],
+        }];
+        Ok(m)
+    }
+}
+
+pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
+    S: CaseStore + 'static,
+>(
+    store: Arc<S>,
+) {
+    use casework_core::config::DEFAULT_WORKFLOW;
+    use casework_core::service::{Intake, Released};
+
+    let b = bench(store).await;
+    let ids = Arc::new(SequentialIds::default());
+    let service = |extra: &str| {
+        let config = WorkflowConfig::parse(&format!("{DEFAULT_WORKFLOW}\n{extra}")).unwrap();
+        CaseService::new(
+            b.store.clone(),
+            b.clock.clone(),
+            ids.clone(),
+            Arc::new(config),
+            Arc::new(Templates::embedded().unwrap()),
+        )
+        .with_mail_parser(Arc::new(WithFile))
     };
-    assert_eq!(field, "message");
-    assert!(message.contains("max_message_bytes"), "{message}");
-    assert_eq!(b.store.stats().await.unwrap().cases, 1);
+    let small = service("[attachments]\nmax_message_bytes = 1000\nmax_file_bytes = 1000\n");
+    let admin = super::actor("root", Role::Admin);
+    let raw = b"logs|1500";
+
+    let Intake::Taken(got) = small.ingest_or_keep(&b.mail, "imap", raw).await.unwrap() else {
+        panic!("the text is taken")
+    };
+    assert!(got.created && !got.duplicate);
+    let why = got.files_held_back.clone().expect("held back");
+    assert!(
+        why.contains("logs.zip is 1500 bytes") && why.contains("max_file_bytes"),
+        "{why}"
+    );
+    // the text is on the case, the files are not
+    let case = b.store.load_case(got.case).await.unwrap();
+    assert_eq!(case.title, "Logs attached");
+    let history = b.store.history(got.case).await.unwrap();
+    assert!(history.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::EmailReceived { body, .. } if body == "see the logs"
+    )));
+    assert!(
+        small
+            .attachments(&ana(), got.case)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // the whole message waits in the quarantine, saying where its text went
+    let id = got.quarantined.clone().expect("kept");
+    let kept = small.quarantine_show(&admin, &id).await.unwrap();
+    assert_eq!(kept.raw, raw);
+    assert!(
+        kept.reason
+            .contains(&format!("its text is on case {}", got.display_number))
+            && kept.reason.contains("logs.zip"),
+        "{}",
+        kept.reason
+    );
+    // the sender is told, in words, on the case's thread, with its event on the timeline
+    let sent = b.store.outbox_for_case(got.case).await.unwrap();
+    let notice: Vec<_> = sent
+        .iter()
+        .filter(|m| m.template == TemplateName::FilesRefused)
+        .collect();
+    assert_eq!(notice.len(), 1, "{sent:?}");
+    assert_eq!(notice[0].to.as_str(), CUSTOMER);
+    assert!(
+        notice[0]
+            .body
+            .contains("logs.zip is 1.5 KB, and we keep files of at most 1000 bytes")
+            && !notice[0].body.contains("max_file_bytes"),
+        "{}",
+        notice[0].body
+    );
+    assert!(history.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::EmailQueued {
+            template: TemplateName::FilesRefused,
+            counted: false,
+            ..
+        }
+    )));
+
+    // delivered again: nothing more is written or sent, the same entry is kept
+    let Intake::Taken(again) = small.ingest_or_keep(&b.mail, "imap", raw).await.unwrap() else {
+        panic!("a duplicate is taken")
+    };
+    assert!(again.duplicate);
+    assert_eq!(again.quarantined.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        b.store.outbox_for_case(got.case).await.unwrap().len(),
+        sent.len()
+    );
+    assert_eq!(small.quarantine_list(&admin, 10).await.unwrap().len(), 1);
+
+    // released while the files are still too big, it stays
+    let r = small.quarantine_release(&admin, &id).await.unwrap();
+    assert!(
+        matches!(&r, Released::StillRefused(k) if k.id == id && k.reason.contains("not kept")),
+        "{r:?}"
+    );
+    // with the limits raised the files would fit, but the email is on the case without
+    // them: it stays for a person to attach them, never dropped with the files unkept
+    let roomy = service("");
+    let r = roomy.quarantine_release(&admin, &id).await.unwrap();
+    assert!(
+        matches!(&r, Released::StillRefused(k) if k.reason.contains("without its files")),
+        "{r:?}"
+    );
+    assert_eq!(roomy.quarantine_list(&admin, 10).await.unwrap().len(), 1);
+
+    // a message within the limits keeps its files and leaves nothing in the quarantine
+    let Intake::Taken(fits) = small
+        .ingest_or_keep(&b.mail, "imap", b"small|500")
+        .await
+        .unwrap()
+    else {
+        panic!("taken")
+    };
+    assert_eq!((fits.files_held_back, fits.quarantined), (None, None));
+    assert_eq!(small.attachments(&ana(), fits.case).await.unwrap().len(), 1);
+    assert_eq!(small.quarantine_list(&admin, 10).await.unwrap().len(), 1);
 }
 
 /// Reads `ID|FROM|IN-REPLY-TO|SUBJECT` as a message (an empty `IN-REPLY-TO` answers

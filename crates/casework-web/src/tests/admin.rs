@@ -263,7 +263,7 @@ async fn kept_mail_is_read_as_text_released_once_its_reason_is_gone_or_dropped()
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("2 kept messages"), "{}", list.body);
     // its size as people read it
-    let size = format!("<td>{} B</td>", junk_raw.len());
+    let size = format!("<td>{} bytes</td>", junk_raw.len());
     assert!(list.body.contains(&size), "{size}: {}", list.body);
     assert!(
         list.body
