@@ -64,7 +64,9 @@ pub enum Problems {
     /// `If-Match` is stale (with `current_version`).
     #[response(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Problem),
-    /// The body is over 1 MiB.
+    /// The body is over the route's limit: 1 MiB for JSON; 40 MiB for a raw inbound
+    /// message; the workflow file's `[attachments] max_message_bytes` and 1 MiB of form for
+    /// a file upload.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
     /// The body is not JSON.
