@@ -97,6 +97,11 @@ impl WebState {
 /// workflow file's `[attachments] max_message_bytes`.
 pub const MAX_FORM: usize = 1024 * 1024;
 
+/// Most bytes past a file route's limit read and dropped so a browser sees the page saying
+/// the form was too large rather than a reset connection ([`page::Submitted`]): a browser
+/// sends a whole form before it reads an answer. A form declaring more is answered unread.
+pub const MAX_DRAIN: u64 = 64 * 1024 * 1024;
+
 /// The content security policy of every response: nothing but this origin's own files, no
 /// inline script or style, no framing, forms posting only here.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -15,7 +15,7 @@ use casework_core::model::Role;
 use casework_core::ports::StoreError;
 use casework_core::workflow::{MissingItem, WorkflowError};
 
-use crate::{MAX_FORM, Visitor, WebState, assets, csrf};
+use crate::{MAX_DRAIN, MAX_FORM, Visitor, WebState, assets, csrf};
 
 /// The visitor [`crate::Identify`] found for this request (`None`: not signed in).
 #[derive(Debug, Clone)]
@@ -225,6 +225,22 @@ impl FromRequest<WebState> for Submitted {
             .headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes() == b"cross-site");
+        // declared larger than the route takes: nothing of it is used, but it is read (up
+        // to a bound) so that the browser, still sending, reads the page saying why
+        let limit = upload_limit(state) as u64;
+        if let Some(declared) = declared_length(&parts).filter(|n| *n > limit) {
+            if declared <= limit.saturating_add(MAX_DRAIN) {
+                drain(body, declared).await;
+            }
+            return Ok(Submitted {
+                form: Posted {
+                    pairs: Vec::new(),
+                    htmx,
+                },
+                too_large: true,
+                ..Submitted::default()
+            });
+        }
         let req = Request::from_parts(parts, body);
         let mut multipart = Multipart::from_request(req, state).await.map_err(|_| {
             message(
@@ -281,6 +297,30 @@ impl FromRequest<WebState> for Submitted {
             return Err(forbidden_form(Some(&visitor)));
         }
         Ok(out)
+    }
+}
+
+/// The `Content-Length` a request declares, if any.
+fn declared_length(parts: &Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Reads and drops `body`, up to `most` bytes (a body longer than it declared is cut off).
+async fn drain(body: axum::body::Body, most: u64) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut read = 0u64;
+    while read < most {
+        match stream.next().await {
+            Some(Ok(chunk)) => read = read.saturating_add(chunk.len() as u64),
+            _ => break,
+        }
     }
 }
 

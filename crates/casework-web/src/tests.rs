@@ -241,6 +241,7 @@ impl Desk {
                 header::CONTENT_TYPE,
                 format!("multipart/form-data; boundary={BOUNDARY}"),
             )
+            .header(header::CONTENT_LENGTH, body.len())
             .body(Body::from(body))
             .unwrap();
         reply(&self.app, req).await

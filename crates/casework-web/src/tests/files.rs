@@ -3,10 +3,14 @@
 //! the visitor may see, downloads that are never a page, and the workflow file's limit
 //! shown on the page.
 
-use axum::http::{StatusCode, header};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use casework_core::WorkflowConfig;
 
-use super::{Desk, JORDAN};
+use super::{Desk, JORDAN, reply};
 
 /// The links to case `n`'s files on a page, in page order.
 fn file_links(body: &str, base: &str) -> Vec<String> {
@@ -296,4 +300,60 @@ async fn files_over_the_workflow_files_limit_are_refused_with_the_reason_on_the_
         .await
         .unwrap();
     assert!(none.is_empty(), "nothing refused was kept");
+}
+
+/// A multipart upload of `declared` bytes (its `Content-Length`), sent as `chunks` chunks
+/// of 64 KiB, counting the bytes the server reads.
+fn counted_upload(path: &str, declared: u64, chunks: usize) -> (Request<Body>, Arc<AtomicU64>) {
+    use futures_util::StreamExt;
+    let read = Arc::new(AtomicU64::new(0));
+    let seen = read.clone();
+    let stream = futures_util::stream::iter(0..chunks).map(move |_| {
+        seen.fetch_add(65536, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(vec![b'x'; 65536])
+    });
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("x-test-visitor", "jordan")
+        .header(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=----WebKitFormBoundaryq7Y2cKc0w9uP3xL1",
+        )
+        .header(header::CONTENT_LENGTH, declared)
+        .body(Body::from_stream(stream))
+        .unwrap();
+    (req, read)
+}
+
+#[tokio::test]
+async fn a_form_over_the_limit_is_read_to_its_end_so_the_browser_sees_why() {
+    let text = format!(
+        "{}\n[attachments]\nmax_message_bytes = 2000\n",
+        casework_core::config::DEFAULT_WORKFLOW
+    );
+    let desk = Desk::with_config(WorkflowConfig::parse(&text).unwrap()).await;
+    let n = desk.open("Sync stops", "Jordan", JORDAN).await;
+    let path = format!("/portal/cases/{n}/reply");
+    // a browser sends all of it before it reads the answer: the server reads it all too
+    let chunks = 48; // 3 MiB, over the 2,000 bytes and 1 MiB of form the route takes
+    let (req, read) = counted_upload(&path, chunks as u64 * 65536, chunks);
+    let r = reply(&desk.app, req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.body
+            .contains("The files are larger than the 2.0 KB a post may carry"),
+        "{}",
+        r.body
+    );
+    assert_eq!(read.load(Ordering::SeqCst), chunks as u64 * 65536);
+    // one declaring more than the limit and the bound is answered without being read
+    let (req, read) = counted_upload(
+        &path,
+        2000 + crate::MAX_FORM as u64 + crate::MAX_DRAIN + 1,
+        chunks,
+    );
+    let r = reply(&desk.app, req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read.load(Ordering::SeqCst), 0);
 }
