@@ -2,7 +2,7 @@
 //! defects, then cases with their full histories, outbox messages and files (bytes and
 //! metadata) in batches, each case verified on the target (its history replays to its
 //! stored state, and both equal the source's; its files' metadata, sha256 included, are
-//! the source's).
+//! the source's), then webhook endpoints with their signing secrets.
 //!
 //! Running it again is safe: what is there already is left as it is, and a case that moved
 //! on in the source since is caught up (its new events appended), so an interrupted copy
@@ -19,6 +19,7 @@ use crate::model::{Article, Defect, OutboxMessage};
 use crate::ports::{
     CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
 };
+use crate::webhook::WebhookEndpoint;
 
 /// How many records of one kind were written, caught up or found unchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -65,6 +66,8 @@ pub struct CopyReport {
     pub files: u64,
     /// Cases checked on the target after writing.
     pub verified: u64,
+    /// Webhook endpoints, removed ones too (updated: removed since an earlier copy).
+    pub webhooks: Counts,
     /// Records the target refused or that do not verify, each with its reason.
     pub failures: Vec<String>,
 }
@@ -83,6 +86,8 @@ pub enum Stage {
         /// Cases in the source.
         total: u64,
     },
+    /// Webhook endpoints.
+    Webhooks,
 }
 
 /// Whether an error is about one record (report it, go on) rather than a store.
@@ -168,7 +173,54 @@ pub async fn copy(
             break;
         }
     }
+    // after the cases: an import is silent, and the endpoints take deliveries only from
+    // the servers that run on the target from now on
+    progress(Stage::Webhooks);
+    copy_webhooks(from, to, &mut report).await?;
     Ok(report)
+}
+
+/// Webhook endpoints with their signing secrets (a receiver keeps checking the same
+/// signatures after the move), removed ones too; an endpoint removed in the source since an
+/// earlier copy is removed on the target at the same time. Delivery logs and deliveries
+/// still queued in the source stay there.
+async fn copy_webhooks(
+    from: &dyn TransferStore,
+    to: &dyn TransferStore,
+    report: &mut CopyReport,
+) -> Result<(), StoreError> {
+    let there = to.webhook_list().await?;
+    for endpoint in from.webhook_list().await? {
+        let id = endpoint.id.clone();
+        match there.iter().find(|t| t.id == id) {
+            None => match to.webhook_add(endpoint).await {
+                Ok(()) => report.webhooks.written += 1,
+                Err(e) if record_level(&e) => {
+                    report.failures.push(format!("webhook endpoint {id}: {e}"));
+                }
+                Err(e) => return Err(e),
+            },
+            Some(t) if *t == endpoint => report.webhooks.unchanged += 1,
+            // the same endpoint, removed in the source since
+            Some(t)
+                if t.removed_at.is_none()
+                    && endpoint.removed_at.is_some()
+                    && *t
+                        == (WebhookEndpoint {
+                            removed_at: None,
+                            ..endpoint.clone()
+                        }) =>
+            {
+                let at = endpoint.removed_at.unwrap_or(endpoint.created_at);
+                to.webhook_remove(id, at).await?;
+                report.webhooks.updated += 1;
+            }
+            Some(_) => report.failures.push(format!(
+                "webhook endpoint {id}: the target holds a different endpoint with this id"
+            )),
+        }
+    }
+    Ok(())
 }
 
 async fn copy_directory(

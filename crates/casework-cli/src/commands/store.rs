@@ -19,6 +19,7 @@ fn show(p: &mut Progress, stage: Stage) {
             p.message("cases".into());
             p.at(done, total, || format!("copied {done}/{total} cases"));
         }
+        Stage::Webhooks => p.stage("webhooks", "copying webhook endpoints"),
     }
 }
 
@@ -78,5 +79,6 @@ fn summary(r: &CopyReport) -> String {
          {:<10} {} cases replay to their state on the target\n",
         "Emails", r.messages, "Files", r.files, "Verified", r.verified
     ));
+    out.push_str(&c("Webhooks", &r.webhooks));
     out
 }

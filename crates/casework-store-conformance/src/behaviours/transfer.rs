@@ -916,3 +916,74 @@ where
     assert_eq!(to.load_case(m).await.unwrap().title, "Next");
     assert!(to.attachment_list(n).await.unwrap().is_empty());
 }
+
+pub async fn webhook_endpoints_travel_with_a_copy_and_their_removal_follows<S>(
+    from: Arc<S>,
+    to: Arc<S>,
+) where
+    S: TransferStore + 'static,
+{
+    use casework_core::webhook::WebhookEndpoint;
+    let at = |s: i64| jiff::Timestamp::from_second(1_700_000_000 + s).unwrap();
+    let endpoint = |id: &str, url: &str, removed: Option<i64>| WebhookEndpoint {
+        id: id.into(),
+        url: url.into(),
+        events: if id == "ep_all" {
+            vec![]
+        } else {
+            vec!["case.closed".into()]
+        },
+        secret: format!("whsec_{id}"),
+        created_by: "root".into(),
+        created_at: at(0),
+        removed_at: removed.map(at),
+    };
+    from.webhook_add(endpoint("ep_all", "https://hooks.example/all", None))
+        .await
+        .unwrap();
+    from.webhook_add(endpoint("ep_old", "https://hooks.example/old", Some(60)))
+        .await
+        .unwrap();
+    let (src, dst): (Arc<dyn TransferStore>, Arc<dyn TransferStore>) = (from.clone(), to.clone());
+    let svc = service_over(from.clone());
+    let copy = || async {
+        svc.copy_store(&Actor::operator("cli"), &*src, &*dst, 10, &mut |_| {})
+            .await
+            .unwrap()
+    };
+    let report = copy().await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.webhooks.written, 2);
+    // with their secrets, removed ones staying removed
+    assert_eq!(
+        to.webhook_list().await.unwrap(),
+        from.webhook_list().await.unwrap()
+    );
+
+    // again: nothing changes
+    let report = copy().await;
+    assert_eq!((report.webhooks.written, report.webhooks.unchanged), (0, 2));
+
+    // removed in the source since: removed on the target at the same time
+    from.webhook_remove("ep_all".into(), at(120)).await.unwrap();
+    // a different endpoint under an id the target holds is refused by name, the rest goes on
+    to.webhook_add(endpoint("ep_new", "https://elsewhere.example/", None))
+        .await
+        .unwrap();
+    from.webhook_add(endpoint("ep_new", "https://hooks.example/new", None))
+        .await
+        .unwrap();
+    let report = copy().await;
+    assert_eq!(report.webhooks.updated, 1, "{report:?}");
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0].contains("webhook endpoint ep_new"),
+        "{:?}",
+        report.failures
+    );
+    let moved = to.webhook_list().await.unwrap();
+    let all = moved.iter().find(|e| e.id == "ep_all").unwrap();
+    assert_eq!(all.removed_at, Some(at(120)));
+    let new = moved.iter().find(|e| e.id == "ep_new").unwrap();
+    assert_eq!(new.url, "https://elsewhere.example/", "never written over");
+}
