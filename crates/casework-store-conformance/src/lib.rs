@@ -392,9 +392,9 @@ macro_rules! transfer_suite {
                 an_export_imports_into_an_empty_store_and_exports_the_same,
                 an_import_refuses_bad_records_by_name_and_takes_the_rest,
                 mail_read_again_after_a_copy_opens_no_case_twice,
-                webhook_endpoints_travel_with_a_copy_and_their_removal_follows,
                 files_are_imported_once_checked_and_never_over_another,
                 an_export_written_before_files_travelled_still_imports,
+                webhook_endpoints_travel_with_a_copy_and_their_removal_follows,
             );
         }
     };
