@@ -82,6 +82,17 @@ pub const MAX_SIMILAR_TERMS: usize = 12;
 /// a request scored up to 3,400 passages and took 96-123 ms p95 at 1M cases.
 pub const SIMILAR_POSTINGS_BUDGET: u64 = 2_000;
 
+/// Up to how many documents a store needs to count a term's documents for
+/// [`similar_terms`]: a term held by this many or more is never chosen (it is common, or
+/// alone it would overspend [`SIMILAR_POSTINGS_BUDGET`]), so every count at or above it
+/// chooses the same terms. Counting stops here: a common word's whole index is never walked
+/// (at 1M cases a first request counting every match of a case's words took 10 s).
+pub fn similar_count_cap(total_documents: u64) -> u64 {
+    common_term_threshold(total_documents)
+        .min(SIMILAR_POSTINGS_BUDGET)
+        .saturating_add(1)
+}
+
 /// Picks the terms of a case (its title, description and summary) to look for similar
 /// cases with: distinct non-stop-word terms, minus the common ones, rarest first, within
 /// [`MAX_SIMILAR_TERMS`] and [`SIMILAR_POSTINGS_BUDGET`].
@@ -192,5 +203,35 @@ mod tests {
         let got = similar_terms(["b2"], |_| SIMILAR_POSTINGS_BUDGET, 10_000_000);
         assert_eq!(got, ["b2"]);
         assert_eq!(common_term_threshold(1_000_000), 10_000);
+    }
+
+    #[test]
+    fn the_count_cap_is_where_a_term_stops_being_chosen() {
+        assert_eq!(similar_count_cap(1_000_000), SIMILAR_POSTINGS_BUDGET + 1);
+        assert_eq!(similar_count_cap(50_000), 501);
+        assert_eq!(similar_count_cap(0), 4);
+    }
+
+    proptest::proptest! {
+        /// Counting each term's documents only up to the cap chooses the same terms as
+        /// counting them all, whatever the frequencies and the collection's size.
+        #[test]
+        fn counting_up_to_the_cap_chooses_the_same_terms(
+            dfs in proptest::collection::vec(0u64..30_000, 1..30),
+            total in 0u64..3_000_000,
+        ) {
+            let words: Vec<String> = (0..dfs.len()).map(|i| format!("w{i}")).collect();
+            let text = words.join(" ");
+            let df = |t: &str| {
+                t.strip_prefix('w')
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| dfs.get(i).copied())
+                    .unwrap_or(u64::MAX)
+            };
+            let cap = similar_count_cap(total);
+            let exact = similar_terms([text.as_str()], df, total);
+            let capped = similar_terms([text.as_str()], |t| df(t).min(cap), total);
+            proptest::prop_assert_eq!(exact, capped);
+        }
     }
 }

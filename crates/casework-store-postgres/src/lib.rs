@@ -369,7 +369,11 @@ impl PgStore {
 
     /// The terms a similar-cases query for case `n` uses (for diagnostics and benchmarks).
     pub async fn similar_terms(&self, n: CaseNumber) -> Result<Vec<String>, StoreError> {
-        queries::similar_terms(&self.conn().await?, &self.dfs, n, self.lexemes()).await
+        let mut c = self.conn().await?;
+        let tx = Self::interactive(&mut c).await?;
+        let terms = queries::similar_terms(&tx, &self.dfs, n, self.lexemes()).await?;
+        tx.commit().await.map_err(db::db_err)?;
+        Ok(terms)
     }
 
     /// The pool's size and how many connections are in use, for diagnostics.

@@ -2,7 +2,7 @@
 //! similar cases, over the search rows of `search_public` (what a customer may see) and
 //! `search_internal` (the rest).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::db::{dec, enc, get, json, num, number_of, one, opt, rows};
+use crate::db::{db_err, dec, enc, get, json, num, number_of, one, opt, rows};
 use crate::text::{Lexemes, tsquery, tsquery_words};
 use casework_core::query;
 
@@ -519,74 +519,106 @@ pub async fn search(
     hits(c, &inner, &sql).await
 }
 
-/// Document frequencies of terms, cached: counting a common term's documents reads its
-/// whole posting list. Similar-case queries only use the counts to drop terms held by more
-/// than about 1% of documents and to order the rest, so a count up to [`DF_TTL`] old is as
+/// Document frequencies of terms, cached. Similar-case queries only use the counts to drop
+/// terms held by more than about 1% of documents or alone over the postings budget, and to
+/// order the rest, so a term's documents are counted only up to
+/// [`text::similar_count_cap`] (a common word's matches are never all read: counting
+/// them whole read millions of rows at 1M cases), and a count up to [`DF_TTL`] old is as
 /// good as a fresh one.
 #[derive(Debug, Default)]
 pub struct DfCache {
-    map: Mutex<HashMap<String, (u64, Instant)>>,
+    /// A term's count, the cap it was counted up to, and when.
+    map: Mutex<HashMap<String, (u64, u64, Instant)>>,
 }
 
 /// How long a cached document frequency is used.
 pub const DF_TTL: Duration = Duration::from_secs(600);
 const DF_CACHE_MAX: usize = 200_000;
 
+/// The rows holding a term (`$1`, a `tsquery`), in everything staff may search: read a
+/// batch at a time from a portal, so counting stops where the cap is reached.
+const DF_ROWS: &str = "SELECT kind, doc FROM search_public WHERE tsv @@ $1::text::tsquery
+     UNION ALL SELECT kind, doc FROM search_internal WHERE tsv @@ $1::text::tsquery";
+
 impl DfCache {
-    fn cached(&self, term: &str, now: Instant) -> Option<u64> {
+    /// A cached count of `term` that tells its count up to `cap` (`cap` means "at least").
+    fn cached(&self, term: &str, cap: u64, now: Instant) -> Option<u64> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // a count that reached its cap tells nothing above it
         map.get(term)
-            .filter(|(_, at)| now.duration_since(*at) < DF_TTL)
-            .map(|(df, _)| *df)
+            .filter(|(df, counted_to, at)| {
+                now.duration_since(*at) < DF_TTL && (*df < *counted_to || *counted_to >= cap)
+            })
+            .map(|(df, _, _)| (*df).min(cap))
     }
 
-    fn remember(&self, term: &str, df: u64, now: Instant) {
+    fn remember(&self, term: &str, df: u64, cap: u64, now: Instant) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= DF_CACHE_MAX {
             map.clear();
         }
-        map.insert(term.to_string(), (df, now));
+        map.insert(term.to_string(), (df, cap, now));
+    }
+
+    /// How many documents hold `term`, counted up to `cap` (cached).
+    pub(crate) async fn get(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        term: &str,
+        cap: u64,
+        lexemes: Lexemes,
+    ) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        if let Some(df) = self.cached(term, cap, now) {
+            return Ok(df);
+        }
+        let df = doc_freq(tx, term, cap, lexemes).await?;
+        self.remember(term, df, cap, now);
+        Ok(df)
     }
 }
 
-/// How many documents (not rows) hold each term, in everything staff may search: one
-/// statement for all the terms.
-async fn doc_freqs(
-    c: &impl GenericClient,
-    terms: &[String],
+/// How many documents (not rows) hold `term`, counted up to `cap`: the matching rows are
+/// read a batch at a time through a portal and counting stops at the cap, so a common
+/// term costs about `cap` rows, not all of its matches.
+async fn doc_freq(
+    tx: &deadpool_postgres::Transaction<'_>,
+    term: &str,
+    cap: u64,
     lexemes: Lexemes,
-) -> Result<Vec<u64>, StoreError> {
-    let queries: Vec<String> = terms
-        .iter()
-        .map(|t| tsquery_words(std::slice::from_ref(t), false, lexemes))
-        .collect();
-    let found = rows(
-        c,
-        "SELECT (SELECT count(*) FROM (
-                    SELECT kind, doc FROM search_public WHERE tsv @@ u.q::tsquery
-                    UNION SELECT kind, doc FROM search_internal WHERE tsv @@ u.q::tsquery) d)
-         FROM unnest($1::text[]) WITH ORDINALITY AS u(q, i) ORDER BY u.i",
-        &[&queries],
-    )
-    .await?;
-    found
-        .iter()
-        .map(|r| get::<i64>(r, 0).map(|n| n as u64))
-        .collect()
+) -> Result<u64, StoreError> {
+    let q = tsquery_words(&[term.to_string()], false, lexemes);
+    let st = tx.prepare_cached(DF_ROWS).await.map_err(db_err)?;
+    let portal = tx.bind(&st, &[&q]).await.map_err(db_err)?;
+    // at least `cap` rows are needed to find `cap` documents
+    let batch = cap.clamp(64, 4_096) as i32;
+    let mut docs: HashSet<(String, i64)> = HashSet::new();
+    loop {
+        let found = tx.query_portal(&portal, batch).await.map_err(db_err)?;
+        for r in &found {
+            docs.insert((get(r, 0)?, get(r, 1)?));
+            if docs.len() as u64 >= cap {
+                return Ok(cap);
+            }
+        }
+        if found.len() < batch as usize {
+            return Ok(docs.len() as u64);
+        }
+    }
 }
 
 /// The terms a similar-cases query for case `n` uses: core's choice
 /// ([`text::similar_terms`]) from its title, description and summaries, with document
-/// frequencies from the index (cached).
+/// frequencies from the index, counted up to [`text::similar_count_cap`] (cached).
 pub async fn similar_terms(
-    c: &impl GenericClient,
+    tx: &deadpool_postgres::Transaction<'_>,
     dfs: &DfCache,
     n: CaseNumber,
     lexemes: Lexemes,
 ) -> Result<Vec<String>, StoreError> {
     // one round trip for the texts and the size of the collection
     let row = opt(
-        c,
+        tx,
         "SELECT c.state->>'title', c.state->>'description',
                 ARRAY(SELECT e.body->>'body' FROM events e
                       WHERE e.case_number = c.number AND e.kind = 'post_added'
@@ -604,44 +636,33 @@ pub async fn similar_terms(
         .into_iter()
         .map(|t| dec(t.unwrap_or_default()))
         .collect();
-    let total: i64 = get(&row, 3)?;
+    let total = get::<i64>(&row, 3)?.max(0) as u64;
     let sources: Vec<&str> = [title.as_str(), description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str))
         .collect();
     // Look up the frequencies first (async, cached), then let core choose with them.
-    let now = Instant::now();
+    let cap = text::similar_count_cap(total);
     let mut freq: HashMap<String, u64> = HashMap::new();
-    let mut missing = Vec::new();
     for text in &sources {
         for t in text::query_terms(text) {
-            if t.chars().count() < 2 || freq.contains_key(&t) || missing.contains(&t) {
+            if t.chars().count() < 2 || freq.contains_key(&t) {
                 continue;
             }
-            match dfs.cached(&t, now) {
-                Some(df) => {
-                    freq.insert(t, df);
-                }
-                None => missing.push(t),
-            }
-        }
-    }
-    if !missing.is_empty() {
-        for (t, df) in missing.iter().zip(doc_freqs(c, &missing, lexemes).await?) {
-            dfs.remember(t, df, now);
-            freq.insert(t.clone(), df);
+            let df = dfs.get(tx, &t, cap, lexemes).await?;
+            freq.insert(t, df);
         }
     }
     Ok(text::similar_terms(
         sources.iter().copied(),
         |t| freq.get(t).copied().unwrap_or(u64::MAX),
-        total as u64,
+        total,
     ))
 }
 
 /// Documents like a case: any of its rare terms (core's choice), excluding the case itself.
 pub async fn similar(
-    c: &impl GenericClient,
+    c: &deadpool_postgres::Transaction<'_>,
     dfs: &DfCache,
     n: CaseNumber,
     scope: &Scope,
@@ -664,4 +685,74 @@ pub async fn similar(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use super::*;
+
+    /// Rows of the search tables read so far by this transaction (by any scan).
+    async fn rows_read(tx: &deadpool_postgres::Transaction<'_>) -> i64 {
+        let r = tx
+            .query_one(
+                "SELECT sum(pg_stat_get_xact_tuples_fetched(t) + pg_stat_get_xact_tuples_returned(t))::bigint
+                 FROM unnest(ARRAY['search_public'::regclass, 'search_internal'::regclass]) t",
+                &[],
+            )
+            .await
+            .unwrap();
+        r.get(0)
+    }
+
+    #[tokio::test]
+    async fn a_document_frequency_is_counted_only_up_to_its_cap() {
+        let url = casework_test_postgres::Cluster::shared()
+            .fresh_database("df_cap")
+            .unwrap();
+        let store = crate::PgStore::open_url(&url).await.unwrap();
+        let mut c = store.pool.get().await.unwrap();
+        // 300 cases hold "error", each in a public and an internal row
+        c.batch_execute(
+            "INSERT INTO search_public (kind, doc, seq, tsv)
+               SELECT 'case', g, 0, '''error'':1 ''printer'':2'::tsvector
+               FROM generate_series(1, 300) g;
+             INSERT INTO search_internal (kind, doc, seq, tsv)
+               SELECT 'case', g, 1, '''error'':1'::tsvector FROM generate_series(1, 300) g;",
+        )
+        .await
+        .unwrap();
+        let tx = c.transaction().await.unwrap();
+        let dfs = DfCache::default();
+        let lx = Lexemes::Normalized;
+        let start = rows_read(&tx).await;
+        assert_eq!(dfs.get(&tx, "error", 5, lx).await.unwrap(), 5);
+        let capped = rows_read(&tx).await - start;
+        assert_eq!(
+            dfs.get(&tx, "error", 5, lx).await.unwrap(),
+            5,
+            "from the cache"
+        );
+        assert_eq!(
+            rows_read(&tx).await - start,
+            capped,
+            "a cached count is not counted again"
+        );
+        // a higher cap than the count reached is counted again, up to it: documents, not rows
+        assert_eq!(dfs.get(&tx, "error", 1000, lx).await.unwrap(), 300);
+        let whole = rows_read(&tx).await - start - capped;
+        assert!(whole >= 600, "every row of both tables: {whole}");
+        assert!(
+            capped * 5 < whole,
+            "5 documents: {capped} rows, 300: {whole}"
+        );
+        assert_eq!(
+            dfs.get(&tx, "error", 7, lx).await.unwrap(),
+            7,
+            "an exact count, capped"
+        );
+        assert_eq!(dfs.get(&tx, "printer", 1000, lx).await.unwrap(), 300);
+        assert_eq!(dfs.get(&tx, "absent", 1000, lx).await.unwrap(), 0);
+    }
 }

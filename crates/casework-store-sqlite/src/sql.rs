@@ -1375,7 +1375,7 @@ pub fn search(
 /// term in some passage. A passage count would not do: a case repeats its own terms in its
 /// emails and summaries, and would make them look common. Similar-case queries only use
 /// the counts to drop terms held by more than about 1% of documents and to order the rest,
-/// so a term is counted only up to one more than that threshold (a common word's whole
+/// so a term is counted only up to [`text::similar_count_cap`] (a common word's whole
 /// doclist is never walked: at 1M cases a first request counting every match of a case's
 /// words took 10 s), and a count up to [`DF_TTL`] old is as good as a fresh one.
 #[derive(Debug, Default)]
@@ -1463,8 +1463,8 @@ pub fn similar(
         )
         .map_err(map_err)?;
     let mut failure = None;
-    // a term held by more documents than the threshold is dropped however many hold it
-    let cap = text::common_term_threshold(total as u64).saturating_add(1);
+    // a term held by this many documents is never chosen however many more hold it
+    let cap = text::similar_count_cap(total as u64);
     let sources = [title.as_str(), description.as_str()]
         .into_iter()
         .chain(summaries.iter().map(String::as_str));
