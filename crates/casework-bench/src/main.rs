@@ -129,12 +129,18 @@ async fn main() -> Result<()> {
         }
         Some("search") => {
             // against a running `casework serve` of the store in --db
-            let db = arg(&args, "--db").context("--db PATH")?;
+            // the store's file, or with --pg its PostgreSQL database
+            let (db, pg) = (arg(&args, "--db"), arg(&args, "--pg"));
+            let source = match (&db, &pg) {
+                (_, Some(url)) => search::Source::Postgres(url),
+                (Some(db), None) => search::Source::Sqlite(std::path::Path::new(db)),
+                (None, None) => bail!("--db PATH or --pg URL"),
+            };
             let url = arg(&args, "--url").context("--url BASE")?;
             let token = arg(&args, "--token").context("--token TOKEN")?;
             let pid = number(&args, "--pid", 0)? as u32;
             let cases = number(&args, "--cases", 100000)?;
-            let report = search::run(std::path::Path::new(&db), &url, &token, pid, cases).await?;
+            let report = search::run(source, &url, &token, pid, cases).await?;
             println!("{report}");
             Ok(())
         }
@@ -160,7 +166,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search --db PATH --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench memory --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search (--db PATH | --pg URL) --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench memory --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }

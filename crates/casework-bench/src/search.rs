@@ -115,20 +115,53 @@ pub(crate) fn rss_mib(pid: u32) -> Result<f64> {
     Ok(kb / 1024.0)
 }
 
-/// Cases holding each word (stemmed as the index stems it), counted in the store's file.
-fn matching_cases(db: &Path, word: &str) -> Result<i64> {
-    let conn = Connection::open(db)?;
-    Ok(conn.query_row(
-        "SELECT count(DISTINCT p.doc) FROM search_full JOIN search_passages p \
-         ON p.id = search_full.rowid WHERE search_full MATCH ?1 AND p.doc % 3 = 0",
-        [format!("\"{word}\"")],
-        |r| r.get(0),
-    )?)
+/// Where the served store is, to count the cases holding each word in it.
+pub enum Source<'a> {
+    /// A SQLite file.
+    Sqlite(&'a Path),
+    /// A PostgreSQL database.
+    Postgres(&'a str),
 }
 
-/// Every scenario against the server at `base` (process `pid`) serving the store in `db`
+/// Cases holding each word (stemmed as the index stems it), counted in the store.
+async fn matching_cases(source: &Source<'_>, word: &str) -> Result<i64> {
+    match source {
+        Source::Sqlite(db) => {
+            let conn = Connection::open(db)?;
+            Ok(conn.query_row(
+                "SELECT count(DISTINCT p.doc) FROM search_full JOIN search_passages p \
+                 ON p.id = search_full.rowid WHERE search_full MATCH ?1 AND p.doc % 3 = 0",
+                [format!("\"{word}\"")],
+                |r| r.get(0),
+            )?)
+        }
+        Source::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            let q = format!("'{}'", casework_core::text::normalize(word));
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM (
+                       SELECT doc FROM search_public WHERE kind = 'case' AND tsv @@ $1::text::tsquery
+                       UNION SELECT doc FROM search_internal
+                       WHERE kind = 'case' AND tsv @@ $1::text::tsquery) d",
+                    &[&q],
+                )
+                .await?;
+            Ok(row.get(0))
+        }
+    }
+}
+
+/// Every scenario against the server at `base` (process `pid`) serving the store `source`
 /// of `cases` cases: a Markdown section.
-pub async fn run(db: &Path, base: &str, token: &str, pid: u32, cases: u64) -> Result<String> {
+pub async fn run(
+    source: Source<'_>,
+    base: &str,
+    token: &str,
+    pid: u32,
+    cases: u64,
+) -> Result<String> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -145,7 +178,7 @@ pub async fn run(db: &Path, base: &str, token: &str, pid: u32, cases: u64) -> Re
     for (class, word) in WORDS {
         counts.push(format!(
             "`{word}` ({class}): {} cases",
-            matching_cases(db, word)?
+            matching_cases(&source, word).await?
         ));
         scenarios.push((
             format!("case list `q={word}`, {class}"),
