@@ -456,10 +456,18 @@ where
     assert_eq!((report.articles.written, report.defects.written), (1, 1));
     assert!(report.messages >= 4);
     assert_eq!(report.files, 3, "files travel with their cases");
-    assert!(matches!(
-        stages.last(),
-        Some(casework_core::transfer::Stage::Cases { done, total }) if *done == *total && *total == ns.len() as u64
-    ));
+    // every case, then the webhook endpoints
+    assert!(
+        matches!(
+            stages[..],
+            [
+                ..,
+                casework_core::transfer::Stage::Cases { done, total },
+                casework_core::transfer::Stage::Webhooks
+            ] if done == total && total == ns.len() as u64
+        ),
+        "{stages:?}"
+    );
     assert_eq!(answers(&target).await, answers(&source).await);
     assert_eq!(
         target.list_tokens().await.unwrap(),
