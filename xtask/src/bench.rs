@@ -891,8 +891,10 @@ fn postgres(args: &[String]) -> Result<()> {
          row is read from the heap (its document and its `tsvector`) and ranked with `ts_rank`, \
          so the time follows the postings of the chosen terms, not the size of the store. Core \
          already prunes before ranking: only terms held by at most 1% of documents, rarest \
-         first, at most 5,000 postings in all. The store adds one round trip for the case's \
-         texts and the title lookups of the ten hits; document frequencies are cached. Parallel \
+         first, at most 2,000 postings in all and no term alone over it. The store adds one \
+         round trip for the case's texts and the title lookups of the ten hits; document \
+         frequencies are counted only up to where a term stops being chosen (a portal read a \
+         batch at a time) and cached. Parallel \
          workers are off for these reads (their start-up cost more than such a query on 2 \
          cores), and the GIN indexes keep a small pending list, so new rows do not slow \
          lookups until a vacuum.\n",
