@@ -156,7 +156,8 @@ async fn main() -> Result<()> {
         Some("reports") => {
             let cases = number(&args, "--cases", 100000)?;
             let dir = dir(&args)?;
-            println!("{}", reports::run(&dir, cases).await?);
+            let store_only = args.iter().any(|a| a == "--store-only");
+            println!("{}", reports::run(&dir, cases, store_only).await?);
             Ok(())
         }
         Some("dataset") => {
@@ -166,7 +167,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR]\n       casework-bench search (--db PATH | --pg URL) --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench memory --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
+            "usage: casework-bench store [--cases N] [--commits N] [--dir DIR] [--reuse]\n       casework-bench dataset [--cases N] [--dir DIR]\n       casework-bench reports [--cases N] [--dir DIR] [--store-only]\n       casework-bench search (--db PATH | --pg URL) --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench memory --url BASE --token TOKEN --pid PID [--cases N]\n       casework-bench rest [--commits N] [--dir DIR]\n       casework-bench raw-create [--commits N] [--dir DIR]\n       casework-bench mail [--messages N] [--dir DIR]\n       casework-bench feed [--events N] [--dir DIR]\n       casework-bench webhooks [--creates N] [--dir DIR]\n       casework-bench import --casework PATH [--cases N] [--others N] [--dir DIR]\n       casework-bench bare [--bind ADDR]\n       casework-bench pg-dataset --url URL [--cases N]\n       casework-bench pg-similar --url URL [--cases N]"
         ),
     }
 }

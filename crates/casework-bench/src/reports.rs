@@ -104,21 +104,29 @@ fn row(name: &str, store: &Timing, base: Option<&Timing>) -> String {
 }
 
 /// Times the store's report against the scan for one query; both answers must agree.
+/// Without the scan (`store_only`, for profiling the store's side), the store's answers
+/// must agree between runs.
 async fn compare(
     store: &SqliteStore,
     conn: &Connection,
     q: ReportQuery,
-) -> Result<(Timing, Timing, usize)> {
+    store_only: bool,
+) -> Result<(Timing, Option<Timing>, usize)> {
     // each side timed in a loop of its own after a warm-up call, so neither is timed on a
     // page cache the other just filled with its own pages
-    let expected = scan(conn, &q)?;
-    let mut theirs = Vec::new();
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let base = scan(conn, &q)?;
-        theirs.push(t.elapsed());
-        ensure!(base == expected, "the scan differs between runs for {q:?}");
-    }
+    let (expected, theirs) = if store_only {
+        (store.reopen_report(q).await?, None)
+    } else {
+        let expected = scan(conn, &q)?;
+        let mut theirs = Vec::new();
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let base = scan(conn, &q)?;
+            theirs.push(t.elapsed());
+            ensure!(base == expected, "the scan differs between runs for {q:?}");
+        }
+        (expected, Some(timing(theirs)))
+    };
     let mut mine = Vec::new();
     store.reopen_report(q).await?;
     for _ in 0..RUNS {
@@ -130,7 +138,7 @@ async fn compare(
             "the live report differs from the scan for {q:?}"
         );
     }
-    Ok((timing(mine), timing(theirs), expected.len()))
+    Ok((timing(mine), theirs, expected.len()))
 }
 
 /// Walks `pages` pages of the drill-down of the row with the most closures; the time of
@@ -165,8 +173,8 @@ async fn drill(store: &SqliteStore, q: ReportQuery, pages: usize) -> Result<(Tim
     Ok((timing(times), top.closed + top.temporarily_closed))
 }
 
-/// The Markdown section for a store of `cases` cases.
-pub async fn run(dir: &Path, cases: u64) -> Result<String> {
+/// The Markdown section for a store of `cases` cases; `store_only` leaves the scan out.
+pub async fn run(dir: &Path, cases: u64, store_only: bool) -> Result<String> {
     let path = dataset(dir, cases).await?;
     let store = SqliteStore::open_url(&url(&path))?;
     let conn = Connection::open(&path)?;
@@ -221,8 +229,12 @@ pub async fn run(dir: &Path, cases: u64) -> Result<String> {
             q(ReportGroup::PrimaryResolution, month),
         ),
     ] {
-        let (mine, theirs, rows) = compare(&store, &conn, query).await?;
-        out.push_str(&row(&format!("{name} ({rows} rows)"), &mine, Some(&theirs)));
+        let (mine, theirs, rows) = compare(&store, &conn, query, store_only).await?;
+        out.push_str(&row(
+            &format!("{name} ({rows} rows)"),
+            &mine,
+            theirs.as_ref(),
+        ));
     }
     for (name, query) in [
         (
