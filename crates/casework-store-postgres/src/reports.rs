@@ -1,7 +1,8 @@
 //! The reopen report and its drill-down over the closures and reopens copied out of events
 //! with their group keys at close (see `casework_core::report` for what each figure means),
 //! read from live aggregates the commit keeps in its transaction (schema 11: the same
-//! design as SQLite's schema 17, see `casework-store-sqlite/src/reports.rs`), and the counts
+//! design as SQLite's schema 17, see `casework-store-sqlite/src/reports.rs`; the all-time
+//! delay histogram of schema 13 as SQLite's 19), and the counts
 //! `casework doctor` shows.
 
 use std::collections::BTreeMap;
@@ -320,6 +321,20 @@ async fn record_reopen(
                 ],
             )
             .await?;
+            exec(
+                c,
+                "INSERT INTO report_delay_totals AS d (grouping, key, bucket, n, lo, hi)
+                 VALUES ($1, $2, $3, 1, $4, $4)
+                 ON CONFLICT (grouping, key, bucket) DO UPDATE
+                    SET n = d.n + 1, lo = least(d.lo, excluded.lo), hi = greatest(d.hi, excluded.hi)",
+                &[
+                    g,
+                    &keys[i].as_deref().unwrap_or(report::NO_KEY),
+                    &report::delay_bucket(delay),
+                    &delay,
+                ],
+            )
+            .await?;
         }
     }
     exec(
@@ -383,15 +398,25 @@ pub async fn reopen_report(
             t.reopens[k].all += n(&r, 4)?;
             t.reopens[k].repeats += n(&r, 5)?;
         }
-        for r in rows(
-            c,
-            "SELECT key, bucket, sum(n)::bigint, min(lo), max(hi)
-               FROM report_delays WHERE grouping = $1 AND block >= $2 AND block < $3
-              GROUP BY key, bucket",
-            &[&g, &span.blocks.0, &span.blocks.1],
-        )
-        .await?
-        {
+        // all time: one row per key and bucket (schema 13), not one per week
+        let delays = if from.is_none() && to.is_none() {
+            rows(
+                c,
+                "SELECT key, bucket, n, lo, hi FROM report_delay_totals WHERE grouping = $1",
+                &[&g],
+            )
+            .await?
+        } else {
+            rows(
+                c,
+                "SELECT key, bucket, sum(n)::bigint, min(lo), max(hi)
+                   FROM report_delays WHERE grouping = $1 AND block >= $2 AND block < $3
+                  GROUP BY key, bucket",
+                &[&g, &span.blocks.0, &span.blocks.1],
+            )
+            .await?
+        };
+        for r in delays {
             let t = tallies.entry(dec(get(&r, 0)?)).or_default();
             t.delay(
                 get(&r, 1)?,

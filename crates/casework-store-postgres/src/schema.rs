@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     V10,
     REPORT_AGGREGATES,
     REPORT_DELAYS,
+    REPORT_TOTALS,
 ];
 
 /// The schema version this build writes.
@@ -519,6 +520,25 @@ CREATE INDEX reopens_delays_area ON reopens (product_area, delay, closed_at)
     WHERE close_mode <> 'temporary';
 CREATE INDEX reopens_delays_resolution ON reopens (primary_resolution, delay, closed_at)
     WHERE close_mode <> 'temporary';
+"#;
+
+/// v13 (reserved for #17): the all-time report reads no week. `report_delay_totals` holds the
+/// reopens' delay histogram over all time per grouping, key and bucket (what summing every
+/// week of `report_delays` gives), filled here from the weeks and kept by commits from now
+/// on (SQLite's schema 19).
+const REPORT_TOTALS: &str = r#"
+CREATE TABLE report_delay_totals (
+    grouping smallint NOT NULL,
+    key      text NOT NULL,
+    bucket   bigint NOT NULL,
+    n        bigint NOT NULL,
+    lo       bigint NOT NULL,
+    hi       bigint NOT NULL,
+    PRIMARY KEY (grouping, key, bucket)
+);
+INSERT INTO report_delay_totals (grouping, key, bucket, n, lo, hi)
+SELECT grouping, key, bucket, sum(n), min(lo), max(hi) FROM report_delays
+ GROUP BY grouping, key, bucket;
 "#;
 
 /// What the database is, checked before anything writes to it: refuses another

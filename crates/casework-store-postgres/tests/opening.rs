@@ -146,8 +146,13 @@ async fn an_unreachable_server_is_unavailable_not_a_hang() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
-/// What version 11 stored: the reopen delays indexed by key and delay only (v12).
+/// What version 12 stored: no all-time delays (v13).
+const UNDO_REPORT_TOTALS: &str = "DROP TABLE report_delay_totals;";
+
+/// What version 11 stored: the reopen delays indexed by key and delay only (v12), and no
+/// all-time delays (v13).
 const UNDO_REPORT_DELAYS: &str = "
+    DROP TABLE report_delay_totals;
     DROP INDEX reopens_delays_owner; DROP INDEX reopens_delays_area;
     DROP INDEX reopens_delays_resolution;
     CREATE INDEX reopens_delay_owner ON reopens (owner, delay);
@@ -155,8 +160,9 @@ const UNDO_REPORT_DELAYS: &str = "
     CREATE INDEX reopens_delay_resolution ON reopens (primary_resolution, delay);
 ";
 
-/// What version 10 stored: no report aggregates (v11).
+/// What version 10 stored: no report aggregates (v11), nor what v12 and v13 added.
 const UNDO_REPORT_AGGREGATES: &str = "
+    DROP TABLE report_delay_totals;
     DROP TABLE report_blocks; DROP TABLE report_delays; DROP TABLE report_gaps;
     DROP INDEX closures_cases_owner; DROP INDEX closures_cases_area;
     DROP INDEX closures_cases_resolution;
@@ -233,13 +239,16 @@ async fn version_5_gives_old_cases_their_sort_keys_and_last_customer_reply() {
 }
 
 /// A store with the report's fixture, taken back to `version` by `undo` and reopened
-/// (migrated again); the reports' answers from before, to check on it, and its database.
+/// (migrated again); the reports' answers from before, to check on it, its database, and
+/// what the query `kept` printed before the undo.
 async fn report_store_upgraded_from(
     version: u32,
     undo: &str,
+    kept: &str,
 ) -> (
     std::sync::Arc<PgStore>,
     casework_store_conformance::upgrades::ReportSnapshot,
+    String,
     String,
 ) {
     use std::sync::Arc;
@@ -250,6 +259,7 @@ async fn report_store_upgraded_from(
     let store = Arc::new(PgStore::open_url(&url).await.unwrap());
     let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
     drop(store);
+    let kept = Cluster::shared().psql(&db, kept).unwrap();
     Cluster::shared()
         .psql(
             &db,
@@ -261,18 +271,20 @@ async fn report_store_upgraded_from(
         store.stats().await.unwrap().schema_version,
         Some(SCHEMA_VERSION)
     );
-    (store, before, db)
+    (store, before, db, kept)
 }
 
 #[tokio::test]
 async fn version_11_fills_the_report_aggregates_and_old_stores_report_the_same() {
-    let (store, before, _) = report_store_upgraded_from(10, UNDO_REPORT_AGGREGATES).await;
+    let (store, before, ..) =
+        report_store_upgraded_from(10, UNDO_REPORT_AGGREGATES, "SELECT 1").await;
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
 }
 
 #[tokio::test]
 async fn version_12_indexes_the_reopen_delays_and_old_stores_report_the_same() {
-    let (store, before, db) = report_store_upgraded_from(11, UNDO_REPORT_DELAYS).await;
+    let (store, before, db, _) =
+        report_store_upgraded_from(11, UNDO_REPORT_DELAYS, "SELECT 1").await;
     let indexes = Cluster::shared()
         .psql(
             &db,
@@ -284,6 +296,22 @@ async fn version_12_indexes_the_reopen_delays_and_old_stores_report_the_same() {
         indexes.trim(),
         "reopens_delays_area,reopens_delays_owner,reopens_delays_resolution",
         "the covering indexes replace the old ones"
+    );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
+}
+
+#[tokio::test]
+async fn version_13_sums_the_delays_over_all_time_and_old_stores_report_the_same() {
+    const TOTALS: &str = "SELECT string_agg(concat_ws(':', grouping, key, bucket, n, lo, hi), ','
+                                            ORDER BY grouping, key, bucket)
+                            FROM report_delay_totals";
+    let (store, before, db, kept) =
+        report_store_upgraded_from(12, UNDO_REPORT_TOTALS, TOTALS).await;
+    assert!(!kept.trim().is_empty(), "the fixture's reopens have delays");
+    assert_eq!(
+        Cluster::shared().psql(&db, TOTALS).unwrap(),
+        kept,
+        "the migration sums the weeks to what the commits kept"
     );
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
 }

@@ -16,10 +16,12 @@
 //!   the period has a start; they are read from a partial index of repeats, no further past
 //!   the start than the longest gap of any chain (`report_gaps`).
 //! - The median: `report_delays` is a histogram of the non-temporary reopens' delays per
-//!   week and bucket with each bucket's least and greatest; the middle value is found
-//!   bucket by bucket and, only when its bucket holds several values, read exactly from a
-//!   partial covering index of the non-temporary reopens' delays by key (schema 18): one
-//!   walk per bucket for both middle values, skipping to them inside the index.
+//!   week and bucket with each bucket's least and greatest (`report_delay_totals` the same
+//!   over all time, schema 19, so an all-time report reads one row per key and bucket); the
+//!   middle value is found bucket by bucket and, only when its bucket holds several values,
+//!   read exactly from a partial covering index of the non-temporary reopens' delays by key
+//!   (schemas 18 and 19): one walk per bucket for both middle values, skipping to them
+//!   inside the index, never reading the table.
 
 use std::collections::BTreeMap;
 
@@ -237,6 +239,8 @@ fn record_closure(conn: &Connection, c: &ClosureRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Links a reopen into its chains, counts it (and its delay) in the weeks and inserts its
+/// row.
 fn record_reopen(conn: &Connection, r: &ReopenRow) -> Result<(), StoreError> {
     let temporary = r.close_mode == CloseMode::Temporary;
     let prevs = link(
@@ -271,6 +275,43 @@ fn record_reopen(conn: &Connection, r: &ReopenRow) -> Result<(), StoreError> {
             .map_err(map_err)?;
         }
     }
+    insert_reopen(conn, r, prevs)
+}
+
+/// Adds a non-temporary reopen's delay to the all-time histogram (schema 19). Apart from
+/// [`record_reopen`] because the v17 migration's [`rebuild`] records reopens before the
+/// table exists; the v19 migration fills it from the weeks that rebuild left.
+fn total_delay(conn: &Connection, r: &ReopenRow) -> Result<(), StoreError> {
+    if r.close_mode == CloseMode::Temporary {
+        return Ok(());
+    }
+    let delay = r.at - r.closed_at;
+    for (i, (_, g, ..)) in GROUPINGS.iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO report_delay_totals (grouping, key, bucket, n, lo, hi)
+             VALUES (?1, ?2, ?3, 1, ?4, ?4)
+             ON CONFLICT DO UPDATE SET n = n + 1, lo = min(lo, excluded.lo),
+                 hi = max(hi, excluded.hi)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                g,
+                agg_key(r.keys[i].as_deref()),
+                report::delay_bucket(delay),
+                delay
+            ])
+        })
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Inserts a reopen row with its predecessors.
+fn insert_reopen(
+    conn: &Connection,
+    r: &ReopenRow,
+    prevs: [Option<i64>; 3],
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO reopens (case_number, seq, at, actor, closed_at, close_mode, reason,
                               owner, product_area, primary_resolution,
@@ -338,19 +379,18 @@ pub(crate) fn record_facts(conn: &Connection, n: i64, facts: Vec<Fact>) -> Resul
                             .optional()
                     })
                     .map_err(map_err)?;
-                record_reopen(
-                    conn,
-                    &ReopenRow {
-                        case: n,
-                        seq: seq as i64,
-                        at: micros(at),
-                        actor,
-                        closed_at: micros(closed_at),
-                        close_mode,
-                        reason,
-                        keys: keys.unwrap_or_default(),
-                    },
-                )?;
+                let row = ReopenRow {
+                    case: n,
+                    seq: seq as i64,
+                    at: micros(at),
+                    actor,
+                    closed_at: micros(closed_at),
+                    close_mode,
+                    reason,
+                    keys: keys.unwrap_or_default(),
+                };
+                record_reopen(conn, &row)?;
+                total_delay(conn, &row)?;
             }
         }
     }
@@ -364,7 +404,8 @@ fn mode(text: &str) -> Result<CloseMode, StoreError> {
 
 /// Fills the aggregates from the closure and reopen rows already there (the v17 migration):
 /// every row is taken out and recorded again, in case and history order, by the code a
-/// commit runs.
+/// commit runs. The all-time delays (schema 19) are not among them: the v19 migration sums
+/// them from the weeks.
 pub fn rebuild(conn: &Connection) -> Result<(), StoreError> {
     type Closure = (i64, i64, i64, String, [Option<String>; 3]);
     let closures: Vec<Closure> = conn
@@ -505,16 +546,23 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
             t.reopens[c].all += n(4)?;
             t.reopens[c].repeats += n(5)?;
         }
+        // all time: one row per key and bucket (schema 19), not one per week
+        let all_time = from.is_none() && to.is_none();
         let mut st = conn
-            .prepare_cached(
+            .prepare_cached(if all_time {
+                "SELECT key, bucket, n, lo, hi FROM report_delay_totals WHERE grouping = ?1"
+            } else {
                 "SELECT key, bucket, sum(n), min(lo), max(hi)
                    FROM report_delays WHERE grouping = ?1 AND block >= ?2 AND block < ?3
-                  GROUP BY key, bucket",
-            )
+                  GROUP BY key, bucket"
+            })
             .map_err(map_err)?;
-        let mut rows = st
-            .query(params![g, span.blocks.0, span.blocks.1])
-            .map_err(map_err)?;
+        let mut rows = if all_time {
+            st.query(params![g])
+        } else {
+            st.query(params![g, span.blocks.0, span.blocks.1])
+        }
+        .map_err(map_err)?;
         while let Some(r) = rows.next().map_err(map_err)? {
             let t = tallies.entry(r.get(0).map_err(map_err)?).or_default();
             t.delay(
@@ -596,7 +644,8 @@ pub fn reopen_report(conn: &Connection, q: &ReportQuery) -> Result<Vec<ReportRow
         }
     }
     // the middle of a crowded bucket: a walk of the partial covering index of delays by key
-    // (schema 18), from the bucket's least, no table row read
+    // (schema 19: it holds `close_mode` too, so no table row is read), from the bucket's
+    // least
     let exact_sql = format!(
         "SELECT at - closed_at FROM reopens INDEXED BY reopens_delays_{suffix}
           WHERE {col} IS ?1 AND at - closed_at >= ?2 AND at - closed_at <= ?3

@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
         then: Some(crate::reports::rebuild),
     },
     sql(REPORT_DELAYS),
+    sql(REPORT_TOTALS),
 ];
 
 /// The schema version this build writes.
@@ -582,6 +583,39 @@ CREATE INDEX reopens_delays_area ON reopens(product_area, at - closed_at, closed
     WHERE close_mode <> 'temporary';
 CREATE INDEX reopens_delays_resolution
     ON reopens(primary_resolution, at - closed_at, closed_at, at)
+    WHERE close_mode <> 'temporary';
+"#;
+
+/// v19 (reserved for #17): the all-time report reads no week. `report_delay_totals` holds the
+/// reopens' delay histogram over all time per grouping, key and bucket (what summing every
+/// week of `report_delays` gives), filled here from the weeks and kept by commits from now
+/// on. The exact median reads get indexes that hold every column the read names, the
+/// partial index's own `close_mode` included: without it SQLite looked each entry up in the
+/// table (a random read per step, most of a report's time at 1M cases).
+const REPORT_TOTALS: &str = r#"
+CREATE TABLE report_delay_totals (
+    grouping INTEGER NOT NULL,
+    key      TEXT NOT NULL,
+    bucket   INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    lo       INTEGER NOT NULL,
+    hi       INTEGER NOT NULL,
+    PRIMARY KEY (grouping, key, bucket)
+) WITHOUT ROWID;
+INSERT INTO report_delay_totals (grouping, key, bucket, n, lo, hi)
+    SELECT grouping, key, bucket, sum(n), min(lo), max(hi) FROM report_delays
+     GROUP BY grouping, key, bucket;
+DROP INDEX reopens_delays_owner;
+DROP INDEX reopens_delays_area;
+DROP INDEX reopens_delays_resolution;
+CREATE INDEX reopens_delays_owner
+    ON reopens(owner, at - closed_at, closed_at, at, close_mode)
+    WHERE close_mode <> 'temporary';
+CREATE INDEX reopens_delays_area
+    ON reopens(product_area, at - closed_at, closed_at, at, close_mode)
+    WHERE close_mode <> 'temporary';
+CREATE INDEX reopens_delays_resolution
+    ON reopens(primary_resolution, at - closed_at, closed_at, at, close_mode)
     WHERE close_mode <> 'temporary';
 "#;
 

@@ -343,8 +343,29 @@ fn downgrade_to_v10(path: &std::path::Path) {
 
 /// Turns a database this build wrote back into what version 16 stored: closures and
 /// reopens without their predecessors, no report aggregates, the drill-down's old indexes.
+/// Takes a store back to schema 18: no all-time delays, the delay indexes without
+/// `close_mode`.
+fn downgrade_to_v18(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE report_delay_totals;
+         DROP INDEX reopens_delays_owner; DROP INDEX reopens_delays_area;
+         DROP INDEX reopens_delays_resolution;
+         CREATE INDEX reopens_delays_owner ON reopens(owner, at - closed_at, closed_at, at)
+             WHERE close_mode <> 'temporary';
+         CREATE INDEX reopens_delays_area ON reopens(product_area, at - closed_at, closed_at, at)
+             WHERE close_mode <> 'temporary';
+         CREATE INDEX reopens_delays_resolution
+             ON reopens(primary_resolution, at - closed_at, closed_at, at)
+             WHERE close_mode <> 'temporary';
+         PRAGMA user_version = 18;",
+    )
+    .unwrap();
+}
+
 /// Takes a store back to schema 17: the reopen delays indexed by key and delay only.
 fn downgrade_to_v17(path: &std::path::Path) {
+    downgrade_to_v18(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
         "DROP INDEX reopens_delays_owner; DROP INDEX reopens_delays_area;
@@ -796,6 +817,74 @@ async fn version_18_indexes_the_reopen_delays_and_old_stores_report_the_same() {
         ],
         "the covering indexes replace the old ones"
     );
+    casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn version_19_sums_the_delays_over_all_time_and_old_stores_report_the_same() {
+    let dir = fresh_dir("v19");
+    let path = dir.join("cases.db");
+    let (store, _svc, _clock) = store_at(&path);
+    let before = casework_store_conformance::upgrades::report_for_an_upgrade(store.clone()).await;
+    drop(store);
+    let totals = |path: &std::path::Path| -> Vec<(i64, String, i64, i64, i64, i64)> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut st = conn
+            .prepare(
+                "SELECT grouping, key, bucket, n, lo, hi FROM report_delay_totals
+                  ORDER BY grouping, key, bucket",
+            )
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let kept = totals(&path);
+    assert!(!kept.is_empty(), "the fixture's reopens have delays");
+    downgrade_to_v18(&path);
+
+    let (store, _svc, _clock) = store_at(&path);
+    assert_eq!(
+        store.stats().await.unwrap().schema_version,
+        Some(SCHEMA_VERSION)
+    );
+    assert_eq!(
+        totals(&path),
+        kept,
+        "the migration sums the weeks to what the commits kept"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: String = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT at - closed_at FROM reopens INDEXED BY reopens_delays_area
+              WHERE product_area IS ?1 AND at - closed_at >= ?2 AND at - closed_at <= ?3
+                AND closed_at >= ?4 AND closed_at < ?5 AND close_mode <> 'temporary'
+              ORDER BY at - closed_at LIMIT ?7 OFFSET ?6",
+        )
+        .unwrap()
+        .query_map(rusqlite::params![None::<String>, 0, 0, 0, 0, 0, 0], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("; ");
+    assert!(
+        plan.contains("COVERING INDEX reopens_delays_area"),
+        "the exact median read touches no table row: {plan}"
+    );
+    drop(conn);
     casework_store_conformance::upgrades::check_the_report_after_an_upgrade(store, &before).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
