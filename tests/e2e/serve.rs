@@ -244,6 +244,69 @@ fn a_case_another_process_changes_is_served_new_at_once() {
     }
 }
 
+/// The desk keeps each case's rendered timeline; a post another process (the CLI) adds, and
+/// an email it cancels (a delivery state: no new case version), are on the very next page.
+#[test]
+fn a_case_page_another_process_changes_is_served_new_at_once() {
+    let cw = Cw::new(EXE, "serve-page-cache");
+    cw.first_admin();
+    let password = "a desk password for root";
+    let set = cw.run_with(
+        &["--as", "root", "agent", "password", "root"],
+        Some(&format!("{password}\n")),
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    cw.ok(&[
+        "--as",
+        "root",
+        "case",
+        "open",
+        "--title",
+        "Kept timeline",
+        "--description",
+        "d",
+        "--customer-name",
+        "Jordan",
+        "--customer-email",
+        "jordan@example.org",
+    ]);
+    let served = cw.serve(&[]);
+    let addr = served.addr.clone();
+    let signed_in = sign_in(&addr, "root", password);
+    let session = set_cookie(&signed_in, "casework_session").unwrap();
+    let cookie = format!("Cookie: {session}\r\n");
+    let page = || raw(&addr, "GET", "/cases/1", &cookie, "");
+    for round in 0..3 {
+        let before = page();
+        assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+        // served again, now from the kept timeline
+        assert!(page().contains("Timeline <span class=\"count\">"));
+        let text = format!("written by another process, round {round}");
+        cw.ok(&[
+            "--as", "root", "post", "add", "1", "--kind", "note", "--body", &text,
+        ]);
+        let after = page();
+        assert!(after.contains(&text), "round {round}: {after}");
+    }
+    cw.ok(&["--as", "root", "case", "take", "1"]);
+    cw.ok(&[
+        "--as",
+        "root",
+        "email",
+        "send",
+        "1",
+        "--template",
+        "initial-contact",
+    ]);
+    assert!(page().contains("<dd>queued</dd>"));
+    let queued = cw.json(&["--as", "root", "outbox", "list", "--status", "queued"]);
+    let id = queued[0]["id"].as_str().unwrap().to_string();
+    cw.ok(&["--as", "root", "outbox", "cancel", &id]);
+    let cancelled = page();
+    assert!(cancelled.contains("<dd>cancelled</dd>"), "{cancelled}");
+    assert!(!cancelled.contains("<dd>queued</dd>"), "{cancelled}");
+}
+
 /// The server crash test: SIGKILLs `casework serve` under load, so it proves durability
 /// against a process crash, not a power loss (see `durability.rs`).
 #[test]

@@ -4,6 +4,8 @@
 //! the service refuses, with the page again: what was typed kept, the reason next to the
 //! field the service named.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,7 +28,7 @@ use crate::page::{
     Chrome, Forms, Params, Posted, Staff, Submitted, case_number, done, no_such_case, render,
     service_error_page,
 };
-use crate::timeline::{self, Entry};
+use crate::timeline;
 use crate::{Visitor, WebState};
 
 /// Where a visitor asking for a case that is not there is sent.
@@ -436,7 +438,8 @@ struct CasePage {
     category: &'static str,
     created: String,
     updated: String,
-    entries: Vec<Entry>,
+    /// The timeline, rendered (and escaped) by [`timeline::rendered`].
+    timeline: Arc<str>,
     people: Vec<String>,
     transitions: Vec<String>,
     hits: Vec<Hit>,
@@ -483,7 +486,7 @@ async fn case_view(
         Ok(c) => c,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    let timeline = match svc.timeline(actor, n).await {
+    let timeline = match timeline::rendered(state, v, &case, true).await {
         Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
@@ -522,14 +525,6 @@ async fn case_view(
             (ref_kind(l.kind).0.to_string(), l.reference.clone(), href)
         })
         .collect();
-    let mut entries: Vec<Entry> = timeline.iter().map(timeline::entry).collect();
-    match svc.attachments(actor, n).await {
-        Ok(files) => {
-            timeline::with_files(&mut entries, &files, &format!("/cases/{}/files", n.get()))
-        }
-        Err(e) => return service_error_page(Some(v), &e),
-    }
-    entries.reverse();
     let ready = check
         .as_ref()
         .map(|c| checks(n.get(), &c.missing))
@@ -548,7 +543,7 @@ async fn case_view(
         category: category_class(case.status_category),
         created: timeline::when(case.created_at),
         updated: timeline::when(case.updated_at),
-        entries,
+        timeline,
         people,
         transitions,
         hits: similar.iter().map(|h| hit(h, &case)).collect(),

@@ -27,6 +27,7 @@ mod portal;
 mod reports;
 pub mod sign_in;
 mod timeline;
+pub mod timeline_cache;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ pub use credentials::SystemCredentials;
 pub use csrf::CsrfKey;
 pub use identify::{Identify, NoSignIn, Visitor};
 pub use sign_in::SessionCookies;
+pub use timeline_cache::TimelineCache;
 
 /// What the pages share.
 #[derive(Clone)]
@@ -62,6 +64,8 @@ pub struct WebState {
     /// (never taken from a request's `Host`, which a caller chooses); without it, links are
     /// refused as unavailable.
     pub public_url: Option<String>,
+    /// Rendered timelines, per case and audience ([`timeline_cache`]).
+    pub timelines: Arc<TimelineCache>,
 }
 
 impl WebState {
@@ -73,6 +77,7 @@ impl WebState {
             csrf: Arc::new(csrf),
             secure_cookies: false,
             public_url: None,
+            timelines: Arc::default(),
         }
     }
 

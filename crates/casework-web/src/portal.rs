@@ -2,6 +2,8 @@
 //! timeline, replying, and asking to reopen a closed case. The service decides what a customer may
 //! see: another customer's case does not exist for them, internal entries are never given.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,7 +20,7 @@ use crate::page::{
     Chrome, Customer, Forms, Params, Posted, Submitted, case_number, done, message, no_such_case,
     render, service_error_page,
 };
-use crate::timeline::{self, Entry};
+use crate::timeline;
 use crate::{Visitor, WebState};
 
 /// Where a visitor asking for a case that is not there is sent.
@@ -243,7 +245,8 @@ struct CasePage {
     n: u64,
     display: String,
     created: String,
-    entries: Vec<Entry>,
+    /// The timeline, rendered (and escaped) by [`timeline::rendered`].
+    timeline: Arc<str>,
     closed: bool,
     forms: Forms,
 }
@@ -261,18 +264,11 @@ async fn case_view(
         Ok(c) => c,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    let mut entries: Vec<Entry> = match svc.timeline(&v.actor, n).await {
-        Ok(t) => t.iter().map(timeline::entry).collect(),
+    // only what the service gives the customer: no internal entry, no file of one
+    let timeline = match timeline::rendered(state, v, &case, false).await {
+        Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    // only the files the service gives the customer: none of an internal entry
-    match svc.attachments(&v.actor, n).await {
-        Ok(files) => {
-            let base = format!("/portal/cases/{}/files", n.get());
-            timeline::with_files(&mut entries, &files, &base);
-        }
-        Err(e) => return service_error_page(Some(v), &e),
-    }
     let title = format!("Case {} · {}", n.display(), case.title);
     let page = CasePage {
         chrome: Chrome::new(state, Some(v), title)
@@ -281,7 +277,7 @@ async fn case_view(
         n: n.get(),
         display: n.display(),
         created: timeline::when(case.created_at),
-        entries,
+        timeline,
         closed: case.is_closed(),
         case,
         forms,

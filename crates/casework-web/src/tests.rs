@@ -9,6 +9,7 @@ mod admin;
 mod files;
 mod matrix;
 mod sign_in;
+mod timeline;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct Desk {
     pub svc: CaseService,
     /// The service's clock, which tests move.
     pub clock: Arc<casework_core::testing::FixedClock>,
+    /// The pages' rendered timelines.
+    pub timelines: Arc<crate::TimelineCache>,
 }
 
 fn staff(name: &str, role: Role) -> Person {
@@ -121,6 +124,7 @@ impl Desk {
             CsrfKey::new(KEY),
         );
         Self {
+            timelines: state.timelines.clone(),
             app: router(state),
             svc,
             clock,

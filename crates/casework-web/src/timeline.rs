@@ -1,15 +1,103 @@
 //! How a case's history reads on a page: each timeline entry as a headline, who and when,
 //! its text, and — for staff — whether the customer sees it. What a customer may see is
 //! decided by core (`Event::for_customer`, applied by the service); this only labels it.
+//! [`rendered`] gives a case's whole timeline as HTML, kept in the [`TimelineCache`].
 
+use std::sync::Arc;
+
+use askama::Template;
+use casework_core::ServiceError;
 use casework_core::attachment::size_label;
 use casework_core::event::{Event, EventKind};
+use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    CallDirection, CloseMode, ContactOutcome, OutboxStatus, PostKind, TimelineEntry,
+    CallDirection, Case, CloseMode, ContactOutcome, OutboxStatus, PostKind, Role, TimelineEntry,
 };
 use casework_core::ports::AttachmentInfo;
 use jiff::Timestamp;
 use jiff::tz::Offset;
+
+use crate::timeline_cache::{Audience, Stamp, TimelineCache};
+use crate::{Visitor, WebState};
+
+/// A timeline as HTML: the entries, labelled for staff or not.
+#[derive(Template)]
+#[template(path = "timeline.html")]
+struct Fragment {
+    entries: Vec<Entry>,
+    staff: bool,
+}
+
+/// Case `case`'s timeline as `v` may see it, as HTML: the desk's (`desk`: newest first,
+/// each entry labelled with who sees it, files under `/cases/{n}/files`) or the portal's
+/// (oldest first, files under `/portal/cases/{n}/files`). Served from the
+/// [`TimelineCache`] when the case version, the delivery states and the visitor's files
+/// are those it was rendered from; rendered from the history otherwise. `case` is the case
+/// as the service just gave it to `v`.
+pub async fn rendered(
+    state: &WebState,
+    v: &Visitor,
+    case: &Case,
+    desk: bool,
+) -> Result<Arc<str>, ServiceError> {
+    let svc = &state.service;
+    let actor = &v.actor;
+    let n: CaseNumber = case.number;
+    let stamp = Stamp {
+        version: case.version,
+        deliveries: svc.deliveries(actor, n).await?,
+        files: svc.attachments(actor, n).await?,
+    };
+    let audience = Audience {
+        case: n.get(),
+        desk,
+        role: actor.role,
+        customer: (actor.role == Role::Customer)
+            .then(|| actor.email.as_ref().map(|e| e.to_string()))
+            .flatten(),
+    };
+    let cache: &TimelineCache = &state.timelines;
+    if let Some(html) = cache.get(&audience, &stamp) {
+        return Ok(html);
+    }
+    let timeline = svc.timeline(actor, n).await?;
+    // what the history was rendered with must be what the stamp says: an email whose
+    // state moved in between is shown as it is now, and kept under nothing
+    let delivered_as_stamped = timeline.iter().all(|t| match (&t.event.kind, &t.delivery) {
+        (EventKind::EmailQueued { message, .. }, d) => {
+            stamp
+                .deliveries
+                .iter()
+                .find(|(id, _)| id == message)
+                .map(|(_, s)| s)
+                == d.as_ref()
+        }
+        _ => true,
+    });
+    let mut entries: Vec<Entry> = timeline.iter().map(entry).collect();
+    let base = if desk {
+        format!("/cases/{}/files", n.get())
+    } else {
+        format!("/portal/cases/{}/files", n.get())
+    };
+    with_files(&mut entries, &stamp.files, &base);
+    if desk {
+        entries.reverse();
+    }
+    let html: Arc<str> = Fragment {
+        entries,
+        staff: desk,
+    }
+    .render()
+    .map_err(|e| ServiceError::Internal(format!("the timeline could not be rendered: {e}")))?
+    .into();
+    // the history may have been read after a write that came in since the stamp: keep the
+    // fragment only if the case is still at the stamp's version
+    if delivered_as_stamped && svc.case(actor, n).await?.version == stamp.version {
+        cache.keep(audience, stamp, html.clone());
+    }
+    Ok(html)
+}
 
 /// Who sees an entry, as staff are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

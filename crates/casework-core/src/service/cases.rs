@@ -177,7 +177,7 @@ impl CaseService {
             .iter()
             .any(|e| matches!(e.kind, EventKind::EmailQueued { .. }));
         let outbox = if emails {
-            self.store.outbox_for_case(number).await?
+            self.outbox_states(number, staff).await?
         } else {
             Vec::new()
         };
@@ -187,12 +187,40 @@ impl CaseService {
                 let delivery = match &event.kind {
                     EventKind::EmailQueued { message, .. } => outbox
                         .iter()
-                        .find(|m| &m.id == message)
-                        .map(|m| DeliveryStatus::of(m, staff)),
+                        .find(|(id, _)| id == message)
+                        .map(|(_, d)| d.clone()),
                     _ => None,
                 };
                 TimelineEntry { event, delivery }
             })
+            .collect())
+    }
+
+    /// Where each email of the case stands now, by outbox message id, as
+    /// [`timeline`](Self::timeline) shows it to this actor, read without the history: the
+    /// only part of a timeline that changes without a new case version, so a front-end that
+    /// keeps a rendered timeline keys it on the case version and these.
+    pub async fn deliveries(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<Vec<(String, DeliveryStatus)>, ServiceError> {
+        self.case(actor, number).await?;
+        self.outbox_states(number, actor.role != Role::Customer)
+            .await
+    }
+
+    async fn outbox_states(
+        &self,
+        number: CaseNumber,
+        staff: bool,
+    ) -> Result<Vec<(String, DeliveryStatus)>, ServiceError> {
+        Ok(self
+            .store
+            .outbox_for_case(number)
+            .await?
+            .iter()
+            .map(|m| (m.id.clone(), DeliveryStatus::of(m, staff)))
             .collect())
     }
 
