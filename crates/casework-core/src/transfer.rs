@@ -87,7 +87,7 @@ pub enum Stage {
         total: u64,
     },
     /// Webhook endpoints.
-    Webhooks,
+    WebhookEndpoints,
 }
 
 /// Whether an error is about one record (report it, go on) rather than a store.
@@ -175,7 +175,7 @@ pub async fn copy(
     }
     // after the cases: an import is silent, and the endpoints take deliveries only from
     // the servers that run on the target from now on
-    progress(Stage::Webhooks);
+    progress(Stage::WebhookEndpoints);
     copy_webhooks(from, to, &mut report).await?;
     Ok(report)
 }

@@ -19,7 +19,7 @@ fn show(p: &mut Progress, stage: Stage) {
             p.message("cases".into());
             p.at(done, total, || format!("copied {done}/{total} cases"));
         }
-        Stage::Webhooks => p.stage("webhooks", "copying webhook endpoints"),
+        Stage::WebhookEndpoints => p.stage("webhooks", "copying webhook endpoints"),
     }
 }
 

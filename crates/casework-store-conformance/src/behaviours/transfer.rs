@@ -463,7 +463,7 @@ where
             [
                 ..,
                 casework_core::transfer::Stage::Cases { done, total },
-                casework_core::transfer::Stage::Webhooks
+                casework_core::transfer::Stage::WebhookEndpoints
             ] if done == total && total == ns.len() as u64
         ),
         "{stages:?}"
