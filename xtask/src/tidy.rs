@@ -36,9 +36,14 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "async-std",
 ];
 
-/// The workspace root (the parent of this crate's folder).
+/// The workspace root (the parent of this crate's folder): where `cargo run` or `cargo test`
+/// says this crate is now, else where it was built. The first matters when checkouts share
+/// one target directory: cargo does not rebuild xtask for the same source in another
+/// checkout, so the folder baked in at build time may be that other checkout's.
 pub fn workspace_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let here = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     here.parent().map(Path::to_path_buf).unwrap_or(here)
 }
 

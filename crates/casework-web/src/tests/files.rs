@@ -228,14 +228,21 @@ async fn a_customer_replies_with_files_from_the_portal_and_an_empty_file_input_i
     assert_eq!(after.len(), 1, "nothing forged was kept");
 }
 
-#[tokio::test]
-async fn files_over_the_workflow_files_limit_are_refused_with_the_reason_on_the_page() {
+/// A desk whose workflow file sets `[attachments]` to `limits`, with Jordan's case "Sync
+/// stops" and its number.
+async fn small_desk(limits: &str) -> (Desk, u64) {
     let text = format!(
-        "{}\n[attachments]\nmax_message_bytes = 2000\nmax_file_bytes = 1500\n",
+        "{}\n[attachments]\n{limits}\n",
         casework_core::config::DEFAULT_WORKFLOW
     );
     let desk = Desk::with_config(WorkflowConfig::parse(&text).unwrap()).await;
     let n = desk.open("Sync stops", "Jordan", JORDAN).await;
+    (desk, n)
+}
+
+#[tokio::test]
+async fn files_over_the_workflow_files_limit_are_refused_with_the_reason_on_the_page() {
+    let (desk, n) = small_desk("max_message_bytes = 2000\nmax_file_bytes = 1500").await;
     // more than the route reads at all (the limit plus 1 MiB of form)
     let huge = vec![b'x'; 2000 + crate::MAX_FORM + 1];
     let r = desk
@@ -328,12 +335,7 @@ fn counted_upload(path: &str, declared: u64, chunks: usize) -> (Request<Body>, A
 
 #[tokio::test]
 async fn a_form_over_the_limit_is_read_to_its_end_so_the_browser_sees_why() {
-    let text = format!(
-        "{}\n[attachments]\nmax_message_bytes = 2000\n",
-        casework_core::config::DEFAULT_WORKFLOW
-    );
-    let desk = Desk::with_config(WorkflowConfig::parse(&text).unwrap()).await;
-    let n = desk.open("Sync stops", "Jordan", JORDAN).await;
+    let (desk, n) = small_desk("max_message_bytes = 2000").await;
     let path = format!("/portal/cases/{n}/reply");
     // a browser sends all of it before it reads the answer: the server reads it all too
     let chunks = 48; // 3 MiB, over the 2,000 bytes and 1 MiB of form the route takes
