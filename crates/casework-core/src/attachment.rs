@@ -112,27 +112,33 @@ impl UploadRefusal {
 /// most [`MAX_ATTACHMENTS`], none over `max_file_bytes`, all together within
 /// `max_message_bytes`; `None` when they do.
 pub fn upload_refusal(files: &[Upload], policy: &AttachmentPolicy) -> Option<UploadRefusal> {
+    let sizes: Vec<(Option<&str>, u64)> = files
+        .iter()
+        .map(|f| (f.file_name.as_deref(), f.bytes.len() as u64))
+        .collect();
+    sized_refusal(&sizes, policy)
+}
+
+/// [`upload_refusal`] of files given by their names as given and their sizes, for files
+/// held elsewhere (an email's parts) without copying their bytes to check them.
+pub fn sized_refusal(
+    files: &[(Option<&str>, u64)],
+    policy: &AttachmentPolicy,
+) -> Option<UploadRefusal> {
     if files.is_empty() {
         return Some(UploadRefusal::Empty);
     }
     if files.len() > MAX_ATTACHMENTS {
         return Some(UploadRefusal::TooMany { count: files.len() });
     }
-    if let Some(big) = files
-        .iter()
-        .find(|f| f.bytes.len() as u64 > policy.max_file_bytes)
-    {
+    if let Some((name, size)) = files.iter().find(|(_, size)| *size > policy.max_file_bytes) {
         return Some(UploadRefusal::FileTooBig {
-            name: big
-                .file_name
-                .as_deref()
-                .and_then(file_name)
-                .unwrap_or_else(|| UNNAMED.into()),
-            size: big.bytes.len() as u64,
+            name: name.and_then(file_name).unwrap_or_else(|| UNNAMED.into()),
+            size: *size,
             limit: policy.max_file_bytes,
         });
     }
-    let total = total_bytes(files);
+    let total: u64 = files.iter().map(|(_, size)| size).sum();
     (total > policy.max_message_bytes).then_some(UploadRefusal::TooMuch {
         total,
         limit: policy.max_message_bytes,
@@ -148,11 +154,6 @@ pub fn check_uploads(files: &[Upload], policy: &AttachmentPolicy) -> Result<(), 
             message: refusal.message(),
         }),
     }
-}
-
-/// The bytes of all `files` together.
-pub fn total_bytes(files: &[Upload]) -> u64 {
-    files.iter().map(|f| f.bytes.len() as u64).sum()
 }
 
 /// A size as people read it: bytes, KB or MB (1024-based, one decimal under ten).

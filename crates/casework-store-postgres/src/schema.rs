@@ -347,7 +347,7 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
 "#;
 
-/// v11 (reserved for #17; v10 is #13's): the reopen report's live aggregates, as SQLite's
+/// v11 (#17): the reopen report's live aggregates, as SQLite's
 /// schema 17 keeps them (see `reports.rs`): each closure and reopen with its predecessor
 /// per grouping, reopens with their delay, facts and repeats per week, the delays'
 /// histogram per week, the longest gap of any chain; filled here from the rows already
@@ -506,7 +506,7 @@ pub enum Found {
     Casework(u32),
 }
 
-/// v12 (reserved for #17): the reopen report's exact median reads walk a covering index:
+/// v12 (#17): the reopen report's exact median reads walk a covering index:
 /// v11's delay indexes hold the key and the delay only, so reading the middle of a crowded
 /// histogram bucket fetched every row of the bucket from the table (its period and class);
 /// these hold the non-temporary reopens only, with the period column, for index-only scans.
@@ -522,7 +522,7 @@ CREATE INDEX reopens_delays_resolution ON reopens (primary_resolution, delay, cl
     WHERE close_mode <> 'temporary';
 "#;
 
-/// v13 (reserved for #17): the all-time report reads no week. `report_delay_totals` holds the
+/// v13 (#17): the all-time report reads no week. `report_delay_totals` holds the
 /// reopens' delay histogram over all time per grouping, key and bucket (what summing every
 /// week of `report_delays` gives), filled here from the weeks and kept by commits from now
 /// on (SQLite's schema 19).

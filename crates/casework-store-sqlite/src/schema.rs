@@ -493,7 +493,7 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_by_case ON attachments (case_number, entry, id);
 "#;
 
-/// v17 (reserved for #17; v16 is #13's): the reopen report's live aggregates. Each closure
+/// v17 (#17): the reopen report's live aggregates. Each closure
 /// and reopen row keeps, per grouping, the time of its predecessor in its case's chain (same
 /// key at close, same class, ordered by time); `report_blocks` counts facts and repeats per
 /// week, group and class, `report_delays` the reopens' delays per week and bucket, and
@@ -569,7 +569,7 @@ CREATE INDEX closures_cases_area ON closures(product_area, case_number, at);
 CREATE INDEX closures_cases_resolution ON closures(primary_resolution, case_number, at);
 "#;
 
-/// v18 (reserved for #17): the reopen report's exact median reads walk a covering index.
+/// v18 (#17): the reopen report's exact median reads walk a covering index.
 /// The delay indexes of v17 hold the key and the delay only, so reading the middle of a
 /// crowded histogram bucket looked up every row of the bucket in the table (its period and
 /// class); these hold the non-temporary reopens only and every column the read needs.
@@ -586,7 +586,7 @@ CREATE INDEX reopens_delays_resolution
     WHERE close_mode <> 'temporary';
 "#;
 
-/// v19 (reserved for #17): the all-time report reads no week. `report_delay_totals` holds the
+/// v19 (#17): the all-time report reads no week. `report_delay_totals` holds the
 /// reopens' delay histogram over all time per grouping, key and bucket (what summing every
 /// week of `report_delays` gives), filled here from the weeks and kept by commits from now
 /// on. The exact median reads get indexes that hold every column the read names, the

@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::{CaseService, Intake, MAX_ATTEMPTS, ServiceError, backoff};
-use crate::attachment::{Upload, UploadRefusal, upload_refusal};
+use crate::attachment::{Upload, UploadRefusal, sized_refusal};
 use crate::config::Permission;
 use crate::event::{Event, EventKind, apply_all};
 use crate::ids::{CaseNumber, EmailAddress};
@@ -242,7 +242,12 @@ impl CaseService {
         let held: Option<UploadRefusal> = if message.attachments.is_empty() {
             None
         } else {
-            upload_refusal(&uploads(message), &self.config.attachments)
+            let sizes: Vec<(Option<&str>, u64)> = message
+                .attachments
+                .iter()
+                .map(|a| (a.file_name.as_deref(), a.bytes.len() as u64))
+                .collect();
+            sized_refusal(&sizes, &self.config.attachments)
         };
         let domain = self
             .config
