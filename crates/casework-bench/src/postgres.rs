@@ -208,13 +208,6 @@ pub async fn similar(url: &str, cases: u64) -> Result<String> {
 /// Runs of each report query.
 const REPORT_RUNS: usize = 20;
 
-fn key_column(g: ReportGroup) -> &'static str {
-    match g {
-        ReportGroup::ProductArea => "product_area",
-        ReportGroup::Owner => "owner",
-        ReportGroup::PrimaryResolution => "primary_resolution",
-    }
-}
 
 /// The report as every call computed it before schema v11 (the statements of
 /// `casework-store-postgres` then): every closure and reopen of the period aggregated per
@@ -223,7 +216,7 @@ async fn scan(
     client: &tokio_postgres::Client,
     q: &ReportQuery,
 ) -> Result<std::collections::BTreeMap<String, [u64; 4]>> {
-    let col = key_column(q.group_by);
+    let col = crate::reports::column(q.group_by);
     let from = q.from.map(|t| t.to_string());
     let to = q.to.map(|t| t.to_string());
     let mut out: std::collections::BTreeMap<String, [u64; 4]> = Default::default();

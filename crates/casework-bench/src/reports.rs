@@ -20,7 +20,8 @@ use crate::store::{Timing, dataset, ms, timing, url};
 /// Runs per query.
 const RUNS: usize = 20;
 
-fn column(g: ReportGroup) -> &'static str {
+/// The column a report grouping keys on, the same on SQLite and PostgreSQL.
+pub(crate) fn column(g: ReportGroup) -> &'static str {
     match g {
         ReportGroup::ProductArea => "product_area",
         ReportGroup::Owner => "owner",
