@@ -141,6 +141,21 @@ impl Desk {
         }
     }
 
+    /// Queues a follow-up email on case `n` as the agent.
+    pub async fn queue_follow_up(&self, n: u64) {
+        let email = casework_core::Command::SendEmail {
+            template: casework_core::model::TemplateName::FollowUp,
+            fields: casework_core::documents::EmailFields {
+                discussed: Some("the sync".into()),
+                ..Default::default()
+            },
+        };
+        self.svc
+            .execute(&self.actor("ana"), n.to_string().parse().unwrap(), None, email)
+            .await
+            .unwrap();
+    }
+
     /// Opens a case for `email` as the agent; returns its number.
     pub async fn open(&self, title: &str, customer: &str, email: &str) -> u64 {
         let new = NewCase {

@@ -2,9 +2,7 @@
 //! whose role may manage; everyone else is refused by the service, and customers never reach them.
 
 use axum::http::StatusCode;
-use casework_core::Command;
-use casework_core::documents::EmailFields;
-use casework_core::model::{OutboxStatus, TemplateName};
+use casework_core::model::OutboxStatus;
 
 use super::{Desk, JORDAN};
 
@@ -162,22 +160,7 @@ async fn an_admin_issues_a_token_shown_once_and_revokes_it() {
 async fn the_outbox_lists_queued_mail_by_status_for_staff_who_may_read_it() {
     let desk = Desk::new().await;
     let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
-    let email = Command::SendEmail {
-        template: TemplateName::FollowUp,
-        fields: EmailFields {
-            discussed: Some("the sync".into()),
-            ..Default::default()
-        },
-    };
-    desk.svc
-        .execute(
-            &desk.actor("ana"),
-            n.to_string().parse().unwrap(),
-            None,
-            email,
-        )
-        .await
-        .unwrap();
+    desk.queue_follow_up(n).await;
     let all = desk.get("/admin/outbox", Some("root")).await;
     assert_eq!(all.status, StatusCode::OK);
     assert!(all.body.contains(JORDAN));

@@ -3,9 +3,6 @@
 //! the files), is never given to another audience, and still carries each visitor's own
 //! CSRF token.
 
-use casework_core::Command;
-use casework_core::documents::EmailFields;
-use casework_core::model::TemplateName;
 
 use super::*;
 
@@ -51,18 +48,7 @@ async fn a_kept_timeline_shows_every_change_it_depends_on_at_once() {
     );
 
     // a delivery state, which changes without a new version
-    let email = Command::SendEmail {
-        template: TemplateName::FollowUp,
-        fields: EmailFields {
-            discussed: Some("the sync".into()),
-            ..Default::default()
-        },
-    };
-    let number = n.to_string().parse().unwrap();
-    desk.svc
-        .execute(&desk.actor("ana"), number, None, email)
-        .await
-        .unwrap();
+    desk.queue_follow_up(n).await;
     let queued = desk.get(&page, Some("ana")).await;
     assert!(timeline_of(&queued.body).contains("<dd>queued</dd>"));
     let version = desk.version(n).await;
@@ -165,17 +151,7 @@ async fn the_services_delivery_states_are_those_the_timeline_shows() {
     let desk = Desk::new().await;
     let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
     let number = n.to_string().parse().unwrap();
-    let email = Command::SendEmail {
-        template: TemplateName::FollowUp,
-        fields: EmailFields {
-            discussed: Some("the sync".into()),
-            ..Default::default()
-        },
-    };
-    desk.svc
-        .execute(&desk.actor("ana"), number, None, email)
-        .await
-        .unwrap();
+    desk.queue_follow_up(n).await;
     for who in ["ana", "jordan"] {
         let actor = desk.actor(who);
         let states = desk.svc.deliveries(&actor, number).await.unwrap();
