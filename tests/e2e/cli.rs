@@ -1450,13 +1450,7 @@ fn files_go_onto_a_case_and_come_back_byte_for_byte() {
 #[test]
 fn a_file_over_the_workflow_files_limit_is_refused_before_it_is_read() {
     let cw = staffed("files-limit");
-    let config = cw.config_path();
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}\n[attachments]\nmax_message_bytes = 1000\n"),
-    )
-    .unwrap();
+    cw.append_to_config("[attachments]\nmax_message_bytes = 1000");
     let n = open(&cw, "Big file");
     let big = cw.dir.join("big.bin");
     std::fs::write(&big, vec![7u8; 1001]).unwrap();

@@ -616,13 +616,7 @@ async fn a_reply_to_mail_sent_over_smtp_comes_back_over_imap_onto_its_case() {
 #[test]
 fn mail_whose_files_break_the_limits_is_taken_without_them_kept_whole_and_its_sender_told() {
     let cw = staffed("mail-held-back");
-    let config = cw.config_path();
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}\n[attachments]\nmax_message_bytes = 1000\nmax_file_bytes = 1000\n"),
-    )
-    .unwrap();
+    cw.append_to_config("[attachments]\nmax_message_bytes = 1000\nmax_file_bytes = 1000");
     // a 2001-byte attachment ("AAA…" in base64, 76 characters a line)
     let encoded = "QUFB".repeat(667);
     let lines: Vec<&str> = encoded

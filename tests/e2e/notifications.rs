@@ -78,9 +78,7 @@ fn notices_reach_the_people_the_workflow_names_over_smtp_and_not_those_who_turne
     let cw = Cw::new(EXE, "notifications");
     cw.ok(&["init"]);
     cw.first_admin();
-    let path = cw.config_path();
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, format!("{text}{SECTION}")).unwrap();
+    cw.append_to_config(SECTION);
     add(&cw, "Ana Lopez", "agent", "ana@example.com");
     add(&cw, "Ben Ode", "agent", "ben@example.com");
     add(&cw, "Lee Park", "lead", "lee@example.com");

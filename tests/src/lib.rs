@@ -272,6 +272,16 @@ impl Cw {
         self.dir.join("config/casework/workflow.toml")
     }
 
+    /// Adds `toml` (whole sections) at the end of the workflow file.
+    pub fn append_to_config(&self, toml: &str) {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        if let Err(e) = std::fs::write(&path, format!("{text}\n{toml}\n")) {
+            panic!("cannot write {}: {e}", path.display());
+        }
+    }
+
     /// Runs with arguments.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, None)

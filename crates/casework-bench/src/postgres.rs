@@ -208,7 +208,6 @@ pub async fn similar(url: &str, cases: u64) -> Result<String> {
 /// Runs of each report query.
 const REPORT_RUNS: usize = 20;
 
-
 /// The report as every call computed it before schema v11 (the statements of
 /// `casework-store-postgres` then): every closure and reopen of the period aggregated per
 /// call. Per key: (closed, temporarily closed, reopened, reopened from temporary).

@@ -151,7 +151,12 @@ impl Desk {
             },
         };
         self.svc
-            .execute(&self.actor("ana"), n.to_string().parse().unwrap(), None, email)
+            .execute(
+                &self.actor("ana"),
+                n.to_string().parse().unwrap(),
+                None,
+                email,
+            )
             .await
             .unwrap();
     }

@@ -3,7 +3,6 @@
 //! the files), is never given to another audience, and still carries each visitor's own
 //! CSRF token.
 
-
 use super::*;
 
 /// The timeline section of a page (what the cache holds, with its heading).
