@@ -66,7 +66,7 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
                 let json = json.unwrap();
                 assert_eq!(json["created"], true, "{name}: {json}");
                 assert_eq!(json["rule"], "new_case", "{name}: {json}");
-                opened.push(json["case"].as_u64().unwrap());
+                opened.push((name.clone(), json["case"].as_u64().unwrap()));
             }
         }
         // delivered again: the same answer, nothing new
@@ -83,6 +83,51 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
         opened.len(),
         "{listed}"
     );
+    // the files of the message that carried two: their cleaned names, types and bytes
+    let (_, with_files) = opened
+        .iter()
+        .find(|(name, _)| name == "attachments.eml")
+        .expect("attachments.eml opened a case");
+    let n = with_files.to_string();
+    let files = cw.json(&["--as", "Ana Lopez", "case", "attachments", &n]);
+    let files = files.as_array().unwrap();
+    let pdf: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n\
+        2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n\
+        3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\n\
+        trailer<</Root 1 0 R>>\n%%EOF\n";
+    // a 1×1 PNG
+    let png: &[u8] = &[
+        137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6,
+        0, 0, 0, 31, 21, 196, 137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 240,
+        31, 0, 5, 0, 2, 1, 171, 14, 158, 58, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+    ];
+    let expected = [
+        ("publish-log.pdf", "application/pdf", pdf),
+        ("Bildschirmfoto über.png", "image/png", png),
+    ];
+    assert_eq!(files.len(), expected.len(), "{files:?}");
+    for (file, (name, media, bytes)) in files.iter().zip(expected) {
+        assert_eq!(
+            (file["file_name"].as_str(), file["content_type"].as_str()),
+            (Some(name), Some(media)),
+            "{file}"
+        );
+        assert_eq!(file["size"], bytes.len(), "{file}");
+        let id = file["id"].as_str().unwrap();
+        let out = cw.dir.join(format!("fixture-{id}"));
+        let out_arg = out.display().to_string();
+        cw.ok(&[
+            "--as",
+            "Ana Lopez",
+            "case",
+            "download",
+            &n,
+            id,
+            "--out",
+            &out_arg,
+        ]);
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name}");
+    }
     // opened from an email: origin email, the email on its timeline
     let case = cw.json(&["--as", "Ana Lopez", "case", "show", "1"]);
     assert_eq!(case["case"]["origin"], "email", "{case}");

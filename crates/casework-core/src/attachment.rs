@@ -416,6 +416,41 @@ mod tests {
     }
 
     #[test]
+    fn the_sender_of_held_back_files_reads_sizes_not_settings() {
+        let policy = AttachmentPolicy {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_file_bytes: 10 * 1024 * 1024,
+        };
+        let told = |files: &[(Option<&str>, u64)]| {
+            let refusal = sized_refusal(files, &policy).expect("refused");
+            let text = refusal.for_sender();
+            assert!(
+                !text.contains("max_"),
+                "a setting name reached the sender: {text}"
+            );
+            text
+        };
+        assert_eq!(told(&[]), "it carried no file");
+        let many = vec![(Some("a.txt"), 1); MAX_ATTACHMENTS + 1];
+        assert_eq!(
+            told(&many),
+            "it carried 101 files, and we keep at most 100 from one message"
+        );
+        assert_eq!(
+            told(&[(Some("C:\\logs\\dump.bin"), 12 * 1024 * 1024)]),
+            "dump.bin is 12 MB, and we keep files of at most 10 MB"
+        );
+        assert_eq!(
+            told(&[
+                (None, 9 * 1024 * 1024),
+                (None, 9 * 1024 * 1024),
+                (None, 9 * 1024 * 1024)
+            ]),
+            "its files come to 27 MB together, and we keep at most 25 MB from one message"
+        );
+    }
+
+    #[test]
     fn a_post_without_a_note_says_which_files_it_carries() {
         let files = [
             upload("dir/a.pdf", 1),
