@@ -1,5 +1,6 @@
 //! What wraps every route: a request id (taken from the client or made), a tracing span per
-//! request, a cap on the request target (414) and a time limit (503).
+//! request, a cap on the request target (414), a time limit (503), and a body refused as too
+//! large (413) read to its end so the client sees why.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,9 +12,17 @@ use crate::{ApiError, server};
 /// How long a request may take before it is answered 503.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Most bytes of a request body read and dropped after a route answered 413, so that a
+/// client still sending (a browser sends a whole form before it reads an answer) reads the
+/// answer rather than a reset connection. A body declaring more than this past what the
+/// route read is answered unread, as is one whose client asked `Expect: 100-continue` (it
+/// waits for the answer and sends nothing more).
+pub const MAX_DRAIN: u64 = 64 * 1024 * 1024;
+
 /// Answers 414 (problem+json) for a request target longer than [`server::MAX_URI`], and
-/// 503 (problem+json) for a request not done within `limit`. One middleware for both: each
-/// `from_fn` layer boxes the rest of the stack again on every request.
+/// 503 (problem+json) for a request not done within `limit`; a request body refused with 413
+/// is read to its end first (up to [`MAX_DRAIN`], within `limit` too). One middleware for
+/// all three: each `from_fn` layer boxes the rest of the stack again on every request.
 pub(crate) async fn limits(
     State(limit): State<std::time::Duration>,
     req: Request,
@@ -31,8 +40,18 @@ pub(crate) async fn limits(
         )
         .into_response();
     }
+    let started = tokio::time::Instant::now();
+    let (req, rest) = Lent::wrap(req);
     match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
+        Ok(response) => {
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+                && let Some(rest) = rest
+            {
+                let left = limit.saturating_sub(started.elapsed());
+                let _ = tokio::time::timeout(left, rest.drain()).await;
+            }
+            response
+        }
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "request timed out",
@@ -43,6 +62,113 @@ pub(crate) async fn limits(
             ),
         )
         .into_response(),
+    }
+}
+
+/// A request body lent to the routes, so that what they leave unread can be taken back and
+/// drained after they answered 413 ([`limits`]).
+struct Lent {
+    shared: std::sync::Arc<std::sync::Mutex<Loan>>,
+}
+
+/// The body itself and how much of it the routes read.
+struct Loan {
+    body: Option<axum::body::Body>,
+    read: u64,
+}
+
+/// What is left to drain of a lent body, when it may be drained at all.
+struct Rest {
+    shared: std::sync::Arc<std::sync::Mutex<Loan>>,
+    declared: Option<u64>,
+}
+
+impl Lent {
+    /// Lends the body of a request that may carry one; `None` (the request untouched) when it
+    /// carries none or its client waits for an answer before sending (`Expect: 100-continue`).
+    fn wrap(req: Request) -> (Request, Option<Rest>) {
+        use axum::http::header;
+        let headers = req.headers();
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let waits = headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+        if waits || (declared.unwrap_or(0) == 0 && !chunked) {
+            return (req, None);
+        }
+        let (parts, body) = req.into_parts();
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(Loan {
+            body: Some(body),
+            read: 0,
+        }));
+        let lent = Lent {
+            shared: shared.clone(),
+        };
+        let req = Request::from_parts(parts, axum::body::Body::new(lent));
+        (req, Some(Rest { shared, declared }))
+    }
+}
+
+impl Rest {
+    /// Reads and drops what the routes left of the body, up to [`MAX_DRAIN`]; nothing when it
+    /// declared more than that past what was read.
+    async fn drain(self) {
+        use axum::body::HttpBody;
+        let (body, read) = {
+            let mut loan = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            (loan.body.take(), loan.read)
+        };
+        let Some(mut body) = body else { return };
+        if self
+            .declared
+            .is_some_and(|n| n.saturating_sub(read) > MAX_DRAIN)
+        {
+            return;
+        }
+        let mut drained = 0u64;
+        while drained < MAX_DRAIN {
+            match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+                Some(Ok(frame)) => {
+                    drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+impl axum::body::HttpBody for Lent {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let mut loan = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(body) = loan.body.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let polled = std::pin::Pin::new(body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            loan.read += frame.data_ref().map_or(0, |d| d.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let loan = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        loan.body.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        let loan = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        loan.body
+            .as_ref()
+            .map_or_else(|| hyper::body::SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 

@@ -102,18 +102,16 @@ impl WebState {
 /// workflow file's `[attachments] max_message_bytes`.
 pub const MAX_FORM: usize = 1024 * 1024;
 
-/// Most bytes past a file route's limit read and dropped so a browser sees the page saying
-/// the form was too large rather than a reset connection ([`page::Submitted`]): a browser
-/// sends a whole form before it reads an answer. A form declaring more is answered unread.
-pub const MAX_DRAIN: u64 = 64 * 1024 * 1024;
-
 /// The content security policy of every response: nothing but this origin's own files, no
 /// inline script or style, no framing, forms posting only here.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
     object-src 'none'";
 
-/// The pages and their assets.
+/// The pages and their assets. Serve them inside the JSON API's request layers
+/// (`casework_http::with_request_layers`, as `casework serve` does): among them, the one that
+/// reads a form refused as too large to its end, so a browser, which sends a whole form
+/// before it reads an answer, shows the page saying why rather than a reset connection.
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(page::home))

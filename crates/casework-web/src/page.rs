@@ -15,7 +15,7 @@ use casework_core::model::Role;
 use casework_core::ports::StoreError;
 use casework_core::workflow::{MissingItem, WorkflowError};
 
-use crate::{MAX_DRAIN, MAX_FORM, Visitor, WebState, assets, csrf};
+use crate::{MAX_FORM, Visitor, WebState, assets, csrf};
 
 /// The visitor [`crate::Identify`] found for this request (`None`: not signed in).
 #[derive(Debug, Clone)]
@@ -225,13 +225,10 @@ impl FromRequest<WebState> for Submitted {
             .headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes() == b"cross-site");
-        // declared larger than the route takes: nothing of it is used, but it is read (up
-        // to a bound) so that the browser, still sending, reads the page saying why
+        // declared larger than the route takes: nothing of it is read here (the request
+        // layers read a refused body to its end, so the browser, still sending, sees why)
         let limit = upload_limit(state) as u64;
-        if let Some(declared) = declared_length(&parts).filter(|n| *n > limit) {
-            if declared <= limit.saturating_add(MAX_DRAIN) {
-                drain(body, declared).await;
-            }
+        if declared_length(&parts).is_some_and(|n| n > limit) {
             return Ok(Submitted {
                 form: Posted {
                     pairs: Vec::new(),
@@ -309,19 +306,6 @@ fn declared_length(parts: &Parts) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
-}
-
-/// Reads and drops `body`, up to `most` bytes (a body longer than it declared is cut off).
-async fn drain(body: axum::body::Body, most: u64) {
-    use futures_util::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut read = 0u64;
-    while read < most {
-        match stream.next().await {
-            Some(Ok(chunk)) => read = read.saturating_add(chunk.len() as u64),
-            _ => break,
-        }
-    }
 }
 
 /// The body limit of a route that takes files: the workflow file's

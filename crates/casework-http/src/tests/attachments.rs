@@ -557,3 +557,96 @@ async fn a_refused_or_conflicting_post_leaves_no_file() {
         assert_eq!(r.headers[header::ETAG], format!("\"{etag}\""));
     }
 }
+
+/// A body of `chunks` chunks of 64 KiB that counts what the server reads of it.
+struct Counted {
+    left: usize,
+    read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl axum::body::HttpBody for Counted {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.left -= 1;
+        self.read
+            .fetch_add(65536, std::sync::atomic::Ordering::SeqCst);
+        let chunk = axum::body::Bytes::from(vec![b'x'; 65536]);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
+    }
+}
+
+/// Uploads `chunks` × 64 KiB to case 1 declaring `declared` bytes (a client that sends the
+/// whole form before reading the answer, as browsers do), with `extra` headers; the answer
+/// and how many bytes the server read.
+async fn counted_upload(
+    app: &axum::Router,
+    declared: u64,
+    chunks: usize,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value, u64) {
+    use tower::ServiceExt;
+    let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/cases/1/attachments")
+        .header(header::AUTHORIZATION, format!("Bearer {AGENT}"))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b1")
+        .header(header::CONTENT_LENGTH, declared);
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let body = axum::body::Body::new(Counted {
+        left: chunks,
+        read: read.clone(),
+    });
+    let r = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = r.status();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let problem = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (
+        status,
+        problem,
+        read.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn an_upload_refused_as_too_large_is_read_to_its_end_so_the_client_sees_why() {
+    let app = limited(1000).await;
+    // 3 MiB, over the 1,000 bytes and 1 MiB of form the route takes: read whole, then 413
+    let chunks = 48;
+    let all = chunks as u64 * 65536;
+    let (status, problem, read) = counted_upload(&app, all, chunks, &[]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert_eq!(problem["field"], "files", "{problem}");
+    assert_eq!(read, all, "the refused body is read to its end");
+    // declaring more than the drain bound: answered without reading it all
+    let (status, _, read) = counted_upload(&app, all + crate::layers::MAX_DRAIN, chunks, &[]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(read < all, "read {read} of a body declared past the bound");
+    // a client waiting for `100 Continue` sends nothing more after the answer: nothing read
+    let (status, _, read) = counted_upload(&app, all, chunks, &[("expect", "100-continue")]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(read < all, "read {read} of a body whose client waits");
+    // a body the route takes is read once, as it was sent (nothing drained twice)
+    let five = [b'x'; 5];
+    let r = upload(
+        &app,
+        1,
+        AGENT,
+        &[("files", Some("a.bin"), "application/octet-stream", &five)],
+        &[],
+    )
+    .await;
+    assert_eq!(ids(&r).len(), 1);
+}

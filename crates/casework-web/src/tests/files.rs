@@ -334,11 +334,13 @@ fn counted_upload(path: &str, declared: u64, chunks: usize) -> (Request<Body>, A
 }
 
 #[tokio::test]
-async fn a_form_over_the_limit_is_read_to_its_end_so_the_browser_sees_why() {
+async fn a_form_declared_over_the_limit_gets_the_page_saying_why_unread() {
     let (desk, n) = small_desk("max_message_bytes = 2000").await;
     let path = format!("/portal/cases/{n}/reply");
-    // a browser sends all of it before it reads the answer: the server reads it all too
-    let chunks = 48; // 3 MiB, over the 2,000 bytes and 1 MiB of form the route takes
+    // 3 MiB, over the 2,000 bytes and 1 MiB of form the route takes: the page says why
+    // without reading it (the request layers of `casework serve` drain it, so the browser,
+    // still sending, reads this page: casework-http's tests)
+    let chunks = 48;
     let (req, read) = counted_upload(&path, chunks as u64 * 65536, chunks);
     let r = reply(&desk.app, req).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -348,14 +350,5 @@ async fn a_form_over_the_limit_is_read_to_its_end_so_the_browser_sees_why() {
         "{}",
         r.body
     );
-    assert_eq!(read.load(Ordering::SeqCst), chunks as u64 * 65536);
-    // one declaring more than the limit and the bound is answered without being read
-    let (req, read) = counted_upload(
-        &path,
-        2000 + crate::MAX_FORM as u64 + crate::MAX_DRAIN + 1,
-        chunks,
-    );
-    let r = reply(&desk.app, req).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(read.load(Ordering::SeqCst), 0);
 }
