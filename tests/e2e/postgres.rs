@@ -466,6 +466,26 @@ fn dump(cw: &Cw) -> serde_json::Value {
         .iter()
         .map(|q| hits(as_ana(&["search", q, "--limit", "50"])))
         .collect();
+    // the inbound quarantine, each message with its bytes
+    let quarantine: Vec<_> = cw
+        .json(&["--as", "Lee Park", "mail", "quarantine", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let id = m["id"].as_str().unwrap();
+            let raw = cw.run(&[
+                "--as",
+                "Lee Park",
+                "mail",
+                "quarantine",
+                "show",
+                id,
+                "--raw",
+            ]);
+            serde_json::json!({"entry": m, "raw": raw.stdout})
+        })
+        .collect();
     serde_json::json!({
         "cases": cases,
         "searches": searches,
@@ -473,6 +493,7 @@ fn dump(cw: &Cw) -> serde_json::Value {
         "tokens": cw.json(&["--as", "root", "token", "list"]),
         "outbox": as_ana(&["outbox", "list"]),
         "report": as_ana(&["report", "reopens", "--by", "owner"]),
+        "quarantine": quarantine,
     })
 }
 
@@ -544,11 +565,22 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
         revoked["id"].as_str().unwrap(),
     ]);
     src.token("kept", "lead");
+    // an out-of-office reply: kept in the quarantine, never a case
+    let ooo = "From: Zoe Kunde <zoe@kunde.example>\r\nTo: support@example.com\r\n\
+               Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n\
+               Message-ID: <away-1@kunde.example>\r\n\r\nBack on Monday.\r\n";
+    let kept = src.run_with(&["mail", "ingest"], Some(ooo));
+    assert!(kept.stdout.contains("kept in the quarantine"), "{kept:?}");
     let source_url = format!(
         "sqlite://{}",
         src.dir.join("data/casework/casework.db").display()
     );
     let source = dump(&src);
+    assert_eq!(
+        source["quarantine"][0]["raw"], ooo,
+        "{}",
+        source["quarantine"]
+    );
     assert!(
         source["outbox"].as_array().unwrap().len() >= 3,
         "{}",
@@ -591,6 +623,7 @@ fn store_copy_moves_a_sqlite_store_to_postgres_and_back() {
     assert_eq!(again["cases"]["unchanged"], 2, "{again}");
     assert_eq!(again["cases"]["written"], 0);
     assert_eq!(again["files"], 2, "{again}");
+    assert_eq!(again["quarantine"]["unchanged"], 1, "{again}");
     src.ok(&[
         "--as",
         "Ana Lopez",

@@ -2,7 +2,8 @@
 //! defects, then cases with their full histories, outbox messages and files (bytes and
 //! metadata) in batches, each case verified on the target (its history replays to its
 //! stored state, and both equal the source's; its files' metadata, sha256 included, are
-//! the source's), then webhook endpoints with their signing secrets.
+//! the source's), then webhook endpoints with their signing secrets, then the quarantine
+//! (inbound messages refused and waiting for a decision, byte for byte).
 //!
 //! Running it again is safe: what is there already is left as it is, and a case that moved
 //! on in the source since is caught up (its new events appended), so an interrupted copy
@@ -17,7 +18,8 @@ use crate::ids::CaseNumber;
 use crate::limits::{MAX_BATCH_FILE_BYTES, MAX_PAGE};
 use crate::model::{Article, Defect, OutboxMessage};
 use crate::ports::{
-    CaseFilter, CaseRecord, Imported, PageRequest, StoreError, TransferStore, check_history,
+    CaseFilter, CaseRecord, Imported, PageRequest, QuarantinedMessage, StoreError, TransferStore,
+    check_history,
 };
 use crate::webhook::WebhookEndpoint;
 
@@ -68,6 +70,8 @@ pub struct CopyReport {
     pub verified: u64,
     /// Webhook endpoints, removed ones too (updated: removed since an earlier copy).
     pub webhooks: Counts,
+    /// Inbound messages kept in the quarantine.
+    pub quarantine: Counts,
     /// Records the target refused or that do not verify, each with its reason.
     pub failures: Vec<String>,
 }
@@ -88,6 +92,8 @@ pub enum Stage {
     },
     /// Webhook endpoints.
     WebhookEndpoints,
+    /// The quarantine.
+    Quarantine,
 }
 
 /// Whether an error is about one record (report it, go on) rather than a store.
@@ -177,7 +183,63 @@ pub async fn copy(
     // the servers that run on the target from now on
     progress(Stage::WebhookEndpoints);
     copy_webhooks(from, to, &mut report).await?;
+    progress(Stage::Quarantine);
+    copy_quarantine(from, to, batch, &mut report).await?;
     Ok(report)
+}
+
+/// The quarantine, `batch` entries a page, each message read and written whole (one at a
+/// time: a message may be tens of MiB). A message released or deleted in the source after
+/// an earlier copy stays on the target (which may have kept messages of its own since).
+async fn copy_quarantine(
+    from: &dyn TransferStore,
+    to: &dyn TransferStore,
+    batch: u32,
+    report: &mut CopyReport,
+) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let page = from.quarantine_list(after, batch).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.after());
+        for entry in page {
+            let message = match from.quarantine_get(entry.id).await {
+                Ok(m) => m,
+                // released in the source since it was listed
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            put_quarantined(to, message, &mut report.quarantine, &mut report.failures).await?;
+        }
+    }
+}
+
+/// Writes one kept inbound message, counting the outcome: the same message there already
+/// is unchanged, a different one under its id is a failure of that record.
+pub(crate) async fn put_quarantined(
+    to: &dyn TransferStore,
+    message: QuarantinedMessage,
+    counts: &mut Counts,
+    failures: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let id = message.id.clone();
+    match to.quarantine_put(message.clone()).await {
+        Ok(()) => counts.written += 1,
+        Err(StoreError::Duplicate(_)) => {
+            if to.quarantine_get(id.clone()).await? == message {
+                counts.unchanged += 1;
+            } else {
+                failures.push(format!(
+                    "quarantined message {id}: the target holds a different message with this id"
+                ));
+            }
+        }
+        Err(e) if record_level(&e) => failures.push(format!("quarantined message {id}: {e}")),
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// Webhook endpoints with their signing secrets (a receiver keeps checking the same

@@ -26,6 +26,7 @@ use crate::rules::Accepts::Count;
 use crate::rules::Field::{Property, Query};
 use crate::rules::Rule;
 use crate::{ApiError, AppState, Auth, Body, Params};
+use casework_core::ports::QuarantineAfter;
 
 /// The storage protocol's counts, in its bodies and in core's request types (applied to the
 /// document by [`crate::rules`]).
@@ -716,6 +717,11 @@ struct QuarantineQuery {
     /// At most this many.
     #[param(value_type = u64)]
     limit: u32,
+    /// Go on after the entry received at this time (RFC 3339), with `after_id`.
+    #[param(value_type = Option<String>, format = DateTime)]
+    after_at: Option<jiff::Timestamp>,
+    /// Go on after the entry with this id, with `after_at`.
+    after_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -743,7 +749,19 @@ async fn quarantine_put(
     responses((status = 200, description = "Messages", body = Vec<casework_core::ports::QuarantineEntry>), crate::openapi::Problems)
 )]
 async fn quarantine_list(Storage(s): Storage, Params(q): Params<QuarantineQuery>) -> Answer {
-    ok(s.quarantine_list(q.limit).await.map_err(store_error)?)
+    let after = match (q.after_at, q.after_id) {
+        (Some(received_at), Some(id)) => Some(QuarantineAfter { received_at, id }),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::invalid(
+                "after_at",
+                "`after_at` and `after_id` go together: the last listed entry's time and id",
+            ));
+        }
+    };
+    ok(s.quarantine_list(after, q.limit)
+        .await
+        .map_err(store_error)?)
 }
 
 #[utoipa::path(

@@ -395,6 +395,7 @@ macro_rules! transfer_suite {
                 files_are_imported_once_checked_and_never_over_another,
                 an_export_written_before_files_travelled_still_imports,
                 webhook_endpoints_travel_with_a_copy_and_their_removal_follows,
+                the_quarantine_travels_with_a_copy_and_an_export,
             );
         }
     };

@@ -1,7 +1,9 @@
 //! Quarantine in memory: refused inbound messages in a list, in the order they were kept.
 
 use async_trait::async_trait;
-use casework_core::ports::{Quarantine, QuarantineEntry, QuarantinedMessage, StoreError};
+use casework_core::ports::{
+    Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage, StoreError,
+};
 
 use crate::MemoryStore;
 
@@ -19,12 +21,21 @@ impl Quarantine for MemoryStore {
         Ok(())
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
+    async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
         let mut all: Vec<QuarantineEntry> = self
             .lock()
             .quarantine
             .iter()
             .map(QuarantinedMessage::entry)
+            .filter(|e| {
+                after
+                    .as_ref()
+                    .is_none_or(|a| (e.received_at, &e.id) > (a.received_at, &a.id))
+            })
             .collect();
         all.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
         all.truncate(limit as usize);

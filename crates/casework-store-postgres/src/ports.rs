@@ -11,7 +11,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     AttachmentFile, AttachmentInfo, Attachments, EndSessions, MailboxPosition, MailboxPositions,
-    Quarantine, QuarantineEntry, QuarantinedMessage, Session, Sessions, SignInLink,
+    Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage, Session, Sessions,
+    SignInLink,
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
@@ -326,8 +327,12 @@ impl Quarantine for PgStore {
         quarantine::put(&self.conn().await?, &message).await
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
-        quarantine::list(&self.conn().await?, limit).await
+    async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        quarantine::list(&self.conn().await?, after.as_ref(), limit).await
     }
 
     async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {

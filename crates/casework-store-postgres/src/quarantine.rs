@@ -1,7 +1,9 @@
 //! Quarantine: refused inbound messages, their bytes in `bytea`, listed oldest first; and
 //! how far each IMAP mailbox has been read.
 
-use casework_core::ports::{MailboxPosition, QuarantineEntry, QuarantinedMessage, StoreError};
+use casework_core::ports::{
+    MailboxPosition, QuarantineAfter, QuarantineEntry, QuarantinedMessage, StoreError,
+};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -40,26 +42,46 @@ pub async fn put(c: &impl GenericClient, m: &QuarantinedMessage) -> Result<(), S
     Ok(())
 }
 
-/// Up to `limit` kept messages without their bytes, oldest first.
-pub async fn list(c: &impl GenericClient, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
-    rows(
-        c,
-        "SELECT id, received_at, source, reason, octet_length(raw)::bigint FROM quarantine \
-         ORDER BY received_at, id LIMIT $1",
-        &[&i64::from(limit)],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(QuarantineEntry {
-            id: dec(get(r, 0)?),
-            received_at: get::<Ts>(r, 1)?.0,
-            source: dec(get(r, 2)?),
-            reason: dec(get(r, 3)?),
-            size: u64::try_from(get::<i64>(r, 4)?).unwrap_or(0),
+/// Up to `limit` kept messages without their bytes, oldest first, after `after`.
+pub async fn list(
+    c: &impl GenericClient,
+    after: Option<&QuarantineAfter>,
+    limit: u32,
+) -> Result<Vec<QuarantineEntry>, StoreError> {
+    let limit = i64::from(limit);
+    let found = match after {
+        None => {
+            rows(
+                c,
+                "SELECT id, received_at, source, reason, octet_length(raw)::bigint \
+                 FROM quarantine ORDER BY received_at, id LIMIT $1",
+                &[&limit],
+            )
+            .await?
+        }
+        Some(a) => {
+            rows(
+                c,
+                "SELECT id, received_at, source, reason, octet_length(raw)::bigint \
+                 FROM quarantine WHERE (received_at, id) > ($1, $2) \
+                 ORDER BY received_at, id LIMIT $3",
+                &[&Ts(a.received_at), &enc(&a.id), &limit],
+            )
+            .await?
+        }
+    };
+    found
+        .iter()
+        .map(|r| {
+            Ok(QuarantineEntry {
+                id: dec(get(r, 0)?),
+                received_at: get::<Ts>(r, 1)?.0,
+                source: dec(get(r, 2)?),
+                reason: dec(get(r, 3)?),
+                size: u64::try_from(get::<i64>(r, 4)?).unwrap_or(0),
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// One kept message; `NotFound` when there is none.

@@ -24,8 +24,9 @@ use casework_core::ports::{
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
-    QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow,
-    Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink, StoreError, StoreStats,
+    QuarantineAfter, QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery,
+    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink,
+    StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases,
@@ -591,8 +592,20 @@ impl Quarantine for RestStore {
             .map(|_| ())
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
-        self.get(&format!("/quarantine?limit={limit}")).await
+    async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        let path = match after {
+            None => format!("/quarantine?limit={limit}"),
+            Some(a) => format!(
+                "/quarantine?limit={limit}&after_at={}&after_id={}",
+                segment(&a.received_at.to_string()),
+                segment(&a.id)
+            ),
+        };
+        self.get(&path).await
     }
 
     async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {

@@ -9,7 +9,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     AttachmentFile, AttachmentInfo, Attachments, CaseRecord, Imported, MailboxPosition,
-    MailboxPositions, Quarantine, QuarantineEntry, QuarantinedMessage, StoreTransfer,
+    MailboxPositions, Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage,
+    StoreTransfer,
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
@@ -323,8 +324,13 @@ impl Quarantine for SqliteStore {
         self.write(move |c| sql::quarantine_put(c, &message)).await
     }
 
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
-        self.read(move |c| sql::quarantine_list(c, limit)).await
+    async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.read(move |c| sql::quarantine_list(c, after.as_ref(), limit))
+            .await
     }
 
     async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError> {

@@ -9,7 +9,7 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     CaseFilter, CaseOrder, CaseRecord, Commit, Created, DeliveryOutcome, EndSessions, FeedEntry,
-    Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineEntry,
+    Imported, MailboxPosition, OutboxAction, Page, PageRequest, QuarantineAfter, QuarantineEntry,
     QuarantinedMessage, Scope, SearchHit, SearchQuery, Session, SignInLink, StatusCount,
     StoreError, StoreStats, check_record, key_reused, plan_import, priority_rank, updated_key,
 };
@@ -2269,16 +2269,23 @@ fn quarantined(
     })
 }
 
-/// Up to `limit` kept messages without their bytes, oldest first.
-pub fn quarantine_list(conn: &Connection, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
+/// Up to `limit` kept messages without their bytes, oldest first, after `after`.
+pub fn quarantine_list(
+    conn: &Connection,
+    after: Option<&QuarantineAfter>,
+    limit: u32,
+) -> Result<Vec<QuarantineEntry>, StoreError> {
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT id, received_at, source, reason, length(raw) FROM quarantine \
-             ORDER BY received_at, id LIMIT ?1",
+             WHERE ?1 IS NULL OR (received_at, id) > (?1, ?2) \
+             ORDER BY received_at, id LIMIT ?3",
         )
         .map_err(map_err)?;
+    let at = after.map(|a| micros(a.received_at));
+    let id = after.map(|a| a.id.as_str());
     let rows = stmt
-        .query_map([i64::from(limit)], |r| {
+        .query_map(params![at, id, i64::from(limit)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,

@@ -288,6 +288,9 @@ fn summary(r: &ImportReport) -> String {
             "{:<10} {} carried with their cases\n{:<10} {} carried with their cases\n",
             "Emails", r.messages, "Files", r.files
         ));
+        if r.quarantine.total() > 0 {
+            out.push_str(&c("Quarantine", &r.quarantine));
+        }
     }
     if !r.unmapped.is_empty() {
         out.push_str(&format!("{:<10} {}\n", "Unmapped", r.unmapped.join(", ")));

@@ -20,6 +20,7 @@ fn show(p: &mut Progress, stage: Stage) {
             p.at(done, total, || format!("copied {done}/{total} cases"));
         }
         Stage::WebhookEndpoints => p.stage("webhooks", "copying webhook endpoints"),
+        Stage::Quarantine => p.stage("quarantine", "copying the quarantine"),
     }
 }
 
@@ -80,5 +81,6 @@ fn summary(r: &CopyReport) -> String {
         "Emails", r.messages, "Files", r.files, "Verified", r.verified
     ));
     out.push_str(&c("Webhooks", &r.webhooks));
+    out.push_str(&c("Quarantine", &r.quarantine));
     out
 }

@@ -1,6 +1,7 @@
 //! `casework export` and `casework import`: Casework's own NDJSON (one record a line: a
-//! header, then people, articles, defects, and every case with its full history, its
-//! outbox messages and its files, bytes as base64), and the importer every source goes through: Casework's NDJSON here,
+//! header, then people, articles, defects, every case with its full history, its outbox
+//! messages and its files, bytes as base64, and the quarantine's messages, bytes as
+//! base64), and the importer every source goes through: Casework's NDJSON here,
 //! Zendesk's incremental ticket export in [`zendesk`], a Salesforce Data Export in
 //! [`salesforce`].
 //!
@@ -30,14 +31,18 @@ use crate::config::WorkflowConfig;
 use crate::ids::CaseNumber;
 use crate::limits::{MAX_BATCH_FILE_BYTES, MAX_PAGE};
 use crate::model::{Article, Defect, Person};
-use crate::ports::{CaseFilter, CaseRecord, PageRequest, StoreError, TransferStore, check_record};
-use crate::transfer::{Counts, put_article, put_defect, read_record, write_cases};
+use crate::ports::{
+    CaseFilter, CaseRecord, PageRequest, QuarantineAfter, QuarantinedMessage, StoreError,
+    TransferStore, check_record,
+};
+use crate::transfer::{Counts, put_article, put_defect, put_quarantined, read_record, write_cases};
 
 /// The `format` of a Casework export's header line.
 pub const FORMAT: &str = "casework";
 
-/// The version of the NDJSON layout this Casework writes and reads.
-pub const VERSION: u32 = 2;
+/// The version of the NDJSON layout this Casework writes and reads (3: the quarantine's
+/// messages travel too; a Casework that reads 2 refuses a 3 by its header).
+pub const VERSION: u32 = 3;
 
 /// One line of a Casework NDJSON export, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +60,8 @@ pub enum Line {
     /// (`attachments`, each with its metadata and its bytes as standard base64; absent
     /// when it has none, as in exports written before files travelled).
     Case(CaseRecord),
+    /// An inbound message kept in the quarantine, its bytes (`raw`) as standard base64.
+    Quarantined(QuarantinedMessage),
 }
 
 /// What an export file is.
@@ -104,11 +111,13 @@ enum Cursor {
     Articles(Option<u64>),
     Defects(Option<String>),
     Cases(Option<CaseNumber>),
+    Quarantine(Option<QuarantineAfter>),
     Done,
 }
 
 /// Reads a whole store as export lines, a batch at a time: the header, people, articles by
-/// id, defects by key, then cases by number, each with its history and outbox. Tokens are
+/// id, defects by key, cases by number, each with its history and outbox, then the
+/// quarantine oldest first. Tokens are
 /// not exported: they are credentials of this installation (`casework store copy` moves
 /// them).
 pub struct Exporter<'a> {
@@ -188,7 +197,7 @@ impl<'a> Exporter<'a> {
                         .await?;
                     let mut next = match (page.items.last(), &page.next_cursor) {
                         (Some(last), Some(_)) => Cursor::Cases(Some(last.number)),
-                        _ => Cursor::Done,
+                        _ => Cursor::Quarantine(None),
                     };
                     let mut lines = Vec::with_capacity(page.items.len());
                     let mut bytes = 0;
@@ -203,6 +212,31 @@ impl<'a> Exporter<'a> {
                         }
                     }
                     self.cases += lines.len() as u64;
+                    (lines, next)
+                }
+                Cursor::Quarantine(after) => {
+                    let page = self.store.quarantine_list(after, self.batch).await?;
+                    let mut next = match page.last() {
+                        Some(last) => Cursor::Quarantine(Some(last.after())),
+                        None => Cursor::Done,
+                    };
+                    let mut lines = Vec::with_capacity(page.len());
+                    let mut bytes = 0;
+                    for (i, entry) in page.iter().enumerate() {
+                        let message = match self.store.quarantine_get(entry.id.clone()).await {
+                            Ok(m) => m,
+                            // released since it was listed
+                            Err(StoreError::NotFound(_)) => continue,
+                            Err(e) => return Err(e),
+                        };
+                        bytes += message.raw.len() as u64;
+                        lines.push(Line::Quarantined(message));
+                        // messages may be tens of MiB: give what is read, go on after it
+                        if bytes >= MAX_BATCH_FILE_BYTES && i + 1 < page.len() {
+                            next = Cursor::Quarantine(Some(entry.after()));
+                            break;
+                        }
+                    }
                     (lines, next)
                 }
             };
@@ -261,6 +295,8 @@ pub struct ImportReport {
     pub messages: u64,
     /// Files carried with their cases (written, or there already the same).
     pub files: u64,
+    /// Inbound messages kept in the quarantine.
+    pub quarantine: Counts,
     /// Columns or fields of the source that were not carried, by name.
     pub unmapped: Vec<String>,
     /// Records not imported, each with where it was and why.
@@ -358,6 +394,16 @@ impl<'a> Importer<'a> {
                 if !dry {
                     let r = &mut self.report;
                     put_defect(self.store, d, &mut r.defects, &mut r.refused).await?;
+                }
+            }
+            Line::Quarantined(message) => {
+                if let Some(problem) = crate::input::line_problem(&message.id) {
+                    self.refuse(at, format!("quarantined message id: {problem}"));
+                    return Ok(());
+                }
+                if !dry {
+                    let r = &mut self.report;
+                    put_quarantined(self.store, message, &mut r.quarantine, &mut r.refused).await?;
                 }
             }
             Line::Case(record) => {

@@ -280,8 +280,8 @@ macro_rules! delegate_store {
             async fn quarantine_put(&self, message: $crate::ports::QuarantinedMessage) -> ::std::result::Result<(), $crate::ports::StoreError> {
                 $crate::ports::Quarantine::quarantine_put(&self.$field, message).await
             }
-            async fn quarantine_list(&self, limit: u32) -> ::std::result::Result<Vec<$crate::ports::QuarantineEntry>, $crate::ports::StoreError> {
-                $crate::ports::Quarantine::quarantine_list(&self.$field, limit).await
+            async fn quarantine_list(&self, after: Option<$crate::ports::QuarantineAfter>, limit: u32) -> ::std::result::Result<Vec<$crate::ports::QuarantineEntry>, $crate::ports::StoreError> {
+                $crate::ports::Quarantine::quarantine_list(&self.$field, after, limit).await
             }
             async fn quarantine_get(&self, id: String) -> ::std::result::Result<$crate::ports::QuarantinedMessage, $crate::ports::StoreError> {
                 $crate::ports::Quarantine::quarantine_get(&self.$field, id).await

@@ -69,7 +69,7 @@ pub use page::{
     CaseOrder, Page, PageError, PageRequest, decode_cursor, encode_cursor, priority_rank,
     updated_key,
 };
-pub use quarantine::{Quarantine, QuarantineEntry, QuarantinedMessage};
+pub use quarantine::{Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage};
 pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,
@@ -265,7 +265,7 @@ mod mock {
         #[async_trait]
         impl Quarantine for CaseStore {
             async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError>;
-            async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError>;
+            async fn quarantine_list(&self, after: Option<QuarantineAfter>, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError>;
             async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError>;
             async fn quarantine_remove(&self, id: String) -> Result<(), StoreError>;
         }

@@ -39,6 +39,26 @@ impl QuarantinedMessage {
     }
 }
 
+impl QuarantineEntry {
+    /// Where a listing that showed this entry last goes on.
+    pub fn after(&self) -> QuarantineAfter {
+        QuarantineAfter {
+            received_at: self.received_at,
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// Where a listing of the quarantine goes on: after the entry received at `received_at`
+/// with `id` (the list's order is by time, ties by id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineAfter {
+    /// The last listed entry's arrival.
+    pub received_at: Timestamp,
+    /// The last listed entry's id.
+    pub id: String,
+}
+
 /// A kept message as a list shows it: without its bytes, which may be tens of MiB each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -78,8 +98,13 @@ pub trait Quarantine: Send + Sync {
     /// Keeps `message`. `Duplicate` if its id is taken (nothing written).
     async fn quarantine_put(&self, message: QuarantinedMessage) -> Result<(), StoreError>;
 
-    /// Up to `limit` kept messages without their bytes, oldest first (ties by id).
-    async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError>;
+    /// Up to `limit` kept messages without their bytes, oldest first (ties by id), after
+    /// `after` when given.
+    async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError>;
 
     /// One kept message; `NotFound` if there is none with `id`.
     async fn quarantine_get(&self, id: String) -> Result<QuarantinedMessage, StoreError>;

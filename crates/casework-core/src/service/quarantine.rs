@@ -129,7 +129,7 @@ impl CaseService {
         limit: u32,
     ) -> Result<Vec<QuarantineEntry>, ServiceError> {
         self.require(actor, Permission::Quarantine, "read the quarantine")?;
-        Ok(self.store.quarantine_list(limit).await?)
+        Ok(self.store.quarantine_list(None, limit).await?)
     }
 
     /// One kept message with its bytes; needs `quarantine`.

@@ -17,9 +17,9 @@ use crate::event::Event;
 use crate::ids::CaseNumber;
 use crate::model::{Actor, ApiToken, Article, Case, Defect, OutboxMessage, OutboxStatus, Person};
 use crate::ports::{
-    CaseStore, Clock, Commit, MailboxPosition, Page, QuarantineEntry, QuarantinedMessage,
-    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, SearchHit, SearchQuery, StoreError,
-    StoreStats,
+    CaseStore, Clock, Commit, MailboxPosition, Page, QuarantineAfter, QuarantineEntry,
+    QuarantinedMessage, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, SearchHit,
+    SearchQuery, StoreError, StoreStats,
 };
 use crate::protocol::{
     AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, Finish, LatestCases, ListCases,
@@ -351,8 +351,12 @@ impl StoreAccess {
     }
 
     /// `GET /store/v1/quarantine`.
-    pub async fn quarantine_list(&self, limit: u32) -> Result<Vec<QuarantineEntry>, StoreError> {
-        self.store.quarantine_list(limit).await
+    pub async fn quarantine_list(
+        &self,
+        after: Option<QuarantineAfter>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.store.quarantine_list(after, limit).await
     }
 
     /// `GET /store/v1/quarantine/{id}`.
