@@ -126,6 +126,12 @@ pub const MAX_ATTACHMENT_BYTES: usize = MAX_INBOUND_MESSAGE / 4 * 3;
 /// The most files one post may carry.
 pub const MAX_ATTACHMENTS: usize = 100;
 
+/// Most bytes of a request body read and dropped after a route answered 413 (too large),
+/// past what the route read: a client still sending (a browser sends a whole form before it
+/// reads an answer) then reads the answer rather than a reset connection. A body declaring
+/// more is answered unread.
+pub const MAX_DRAIN: u64 = 64 * 1024 * 1024;
+
 /// The largest case number: what a signed 64-bit integer holds, as stores keep it.
 pub const MAX_CASE_NUMBER: u64 = i64::MAX as u64;
 
@@ -209,6 +215,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("DEFAULT_ATTACHMENT_BYTES", DEFAULT_ATTACHMENT_BYTES as u64),
     ("MAX_ATTACHMENT_BYTES", MAX_ATTACHMENT_BYTES as u64),
     ("MAX_ATTACHMENTS", MAX_ATTACHMENTS as u64),
+    ("MAX_DRAIN", MAX_DRAIN),
     ("MAX_CASE_NUMBER", MAX_CASE_NUMBER),
     ("PROTOCOL_COUNT", PROTOCOL_COUNT),
     ("MIN_PASSWORD", MIN_PASSWORD as u64),

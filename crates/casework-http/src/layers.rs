@@ -7,21 +7,18 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use casework_core::limits::MAX_DRAIN;
+
 use crate::{ApiError, server};
 
 /// How long a request may take before it is answered 503.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Most bytes of a request body read and dropped after a route answered 413, so that a
-/// client still sending (a browser sends a whole form before it reads an answer) reads the
-/// answer rather than a reset connection. A body declaring more than this past what the
-/// route read is answered unread, as is one whose client asked `Expect: 100-continue` (it
-/// waits for the answer and sends nothing more).
-pub const MAX_DRAIN: u64 = 64 * 1024 * 1024;
-
 /// Answers 414 (problem+json) for a request target longer than [`server::MAX_URI`], and
 /// 503 (problem+json) for a request not done within `limit`; a request body refused with 413
-/// is read to its end first (up to [`MAX_DRAIN`], within `limit` too). One middleware for
+/// is read to its end first (up to [`MAX_DRAIN`] past what the route read, within `limit`
+/// too; not for a client that asked `Expect: 100-continue`: it waits for the answer and
+/// sends nothing more). One middleware for
 /// all three: each `from_fn` layer boxes the rest of the stack again on every request.
 pub(crate) async fn limits(
     State(limit): State<std::time::Duration>,

@@ -631,7 +631,8 @@ async fn an_upload_refused_as_too_large_is_read_to_its_end_so_the_client_sees_wh
     assert_eq!(problem["field"], "files", "{problem}");
     assert_eq!(read, all, "the refused body is read to its end");
     // declaring more than the drain bound: answered without reading it all
-    let (status, _, read) = counted_upload(&app, all + crate::layers::MAX_DRAIN, chunks, &[]).await;
+    let (status, _, read) =
+        counted_upload(&app, all + casework_core::limits::MAX_DRAIN, chunks, &[]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(read < all, "read {read} of a body declared past the bound");
     // a client waiting for `100 Continue` sends nothing more after the answer: nothing read
