@@ -92,8 +92,8 @@ pub enum Stage {
     },
     /// Webhook endpoints.
     WebhookEndpoints,
-    /// The quarantine.
-    Quarantine,
+    /// The inbound quarantine's messages.
+    QuarantinedMail,
 }
 
 /// Whether an error is about one record (report it, go on) rather than a store.
@@ -183,7 +183,7 @@ pub async fn copy(
     // the servers that run on the target from now on
     progress(Stage::WebhookEndpoints);
     copy_webhooks(from, to, &mut report).await?;
-    progress(Stage::Quarantine);
+    progress(Stage::QuarantinedMail);
     copy_quarantine(from, to, batch, &mut report).await?;
     Ok(report)
 }

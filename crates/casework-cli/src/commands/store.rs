@@ -20,7 +20,7 @@ fn show(p: &mut Progress, stage: Stage) {
             p.at(done, total, || format!("copied {done}/{total} cases"));
         }
         Stage::WebhookEndpoints => p.stage("webhooks", "copying webhook endpoints"),
-        Stage::Quarantine => p.stage("quarantine", "copying the quarantine"),
+        Stage::QuarantinedMail => p.stage("quarantine", "copying the quarantine"),
     }
 }
 

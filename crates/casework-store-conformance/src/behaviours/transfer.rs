@@ -464,7 +464,7 @@ where
                 ..,
                 casework_core::transfer::Stage::Cases { done, total },
                 casework_core::transfer::Stage::WebhookEndpoints,
-                casework_core::transfer::Stage::Quarantine
+                casework_core::transfer::Stage::QuarantinedMail
             ] if done == total && total == ns.len() as u64
         ),
         "{stages:?}"
