@@ -338,14 +338,16 @@ impl PgStore {
         self.pool.get().await.map_err(db::pool_err)
     }
 
-    /// A transaction for an interactive read (search, similar cases) that touches a few
-    /// thousand rows at most: PostgreSQL may not hand it to parallel workers, whose start-up
-    /// costs more than such a query (measured: 16 ms alone, 51 ms in parallel on 2 cores).
+    /// A transaction for an interactive read (the case list, search, similar cases) that
+    /// touches a few thousand rows at most: PostgreSQL may not hand it to parallel workers,
+    /// whose start-up costs more than such a query (measured: 16 ms alone, 51 ms in parallel
+    /// on 2 cores), nor compile it (JIT: 140–320 ms measured on a walk the planner costed
+    /// high, for a query that then read 2,000 rows).
     async fn interactive<'c>(
         client: &'c mut deadpool_postgres::Client,
     ) -> Result<deadpool_postgres::Transaction<'c>, StoreError> {
         let tx = client.transaction().await.map_err(db::db_err)?;
-        tx.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        tx.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off")
             .await
             .map_err(db::db_err)?;
         Ok(tx)

@@ -77,7 +77,11 @@ impl CaseQueries for PgStore {
         filter: CaseFilter,
         page: PageRequest,
     ) -> Result<Page<Case>, StoreError> {
-        queries::list_cases(&self.conn().await?, &filter, &page, self.lexemes()).await
+        let mut c = self.conn().await?;
+        let tx = Self::interactive(&mut c).await?;
+        let found = queries::list_cases(&tx, &filter, &page, self.lexemes()).await?;
+        tx.commit().await.map_err(db::db_err)?;
+        Ok(found)
     }
 
     async fn latest_cases_of(

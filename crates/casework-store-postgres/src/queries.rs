@@ -66,19 +66,155 @@ fn scope_rows(sql: &mut Sql, scope: &Scope, q: &str) -> String {
 
 /// An SQL condition: document (`{kind}`, `{doc}`, SQL expressions) has a row the scope may
 /// read matching tsquery `$q`. The document's rows are found by their key and each tested,
-/// so the check costs the document's rows, not the query's matches.
+/// so the check costs the document's rows, not the query's matches: the test is
+/// `ts_match_vq` (what `@@` calls), which no index serves, so the planner cannot swap the
+/// key lookup for the word's whole GIN bitmap, and the rows come through a `UNION ALL`,
+/// which PostgreSQL never turns into a join or a hashed subplan (both read every match of
+/// the word: a seq scan of the table for a common word).
 fn doc_has(scope: &Scope, q: &str, kind: &str, doc: &str) -> String {
     let one = |table: &str| {
         format!(
-            "EXISTS (SELECT 1 FROM {table} x WHERE x.kind = {kind} AND x.doc = {doc}
-             AND x.tsv @@ {q}::text::tsquery)"
+            "SELECT 1 FROM {table} x WHERE x.kind = {kind} AND x.doc = {doc}
+             AND ts_match_vq(x.tsv, {q}::text::tsquery)"
         )
     };
     match scope {
         // a customer's candidates are already theirs (or articles)
-        Scope::Customer(_) => one("search_public"),
-        Scope::Staff => format!("({} OR {})", one("search_public"), one("search_internal")),
+        Scope::Customer(_) => format!("EXISTS ({} OFFSET 0)", one("search_public")),
+        Scope::Staff => format!(
+            "EXISTS ({} UNION ALL {})",
+            one("search_public"),
+            one("search_internal")
+        ),
     }
+}
+
+/// How many index rows the sample of the newest rows holds per search table
+/// ([`clause_frequencies`]).
+const SAMPLE_ROWS: i64 = 1_000;
+/// Matches in the sample from which a clause counts as frequent: its frequency is taken from
+/// the sample and its GIN bitmap is never read to count it.
+const SAMPLE_FREQUENT: u64 = 10;
+
+/// What reading one row costs in a walk newest first (the row fetched, its `tsvector`
+/// tested), against one match read whole through a GIN bitmap (the bitmap, the row
+/// fetched): measured at 1M cases (docs/benchmarks.md, "PostgreSQL at scale").
+const WALK_ROW_COST: f64 = 2.5;
+/// What checking one case costs while the list walks the cases (its rows looked up by key
+/// in both tables and tested), in the same unit.
+const CHECK_CASE_COST: f64 = 12.0;
+
+/// How often a clause matches, as far as choosing how to read it goes.
+#[derive(Debug, Clone, Copy)]
+struct Frequency {
+    /// Rows the scope may read that match: counted exactly up to the cap (one more than the
+    /// cap means "more"), or, for a frequent clause, estimated from the sample.
+    rows: u64,
+    /// For a frequent clause, how many rows a walk newest first reads per match it finds.
+    rows_per_match: Option<f64>,
+}
+
+impl Frequency {
+    /// Whether finding `wanted` matches by walking rows newest first costs less than reading
+    /// every match through the GIN bitmap.
+    fn walk_is_cheaper(&self, wanted: u64) -> bool {
+        self.rows_per_match
+            .is_some_and(|r| wanted as f64 * r * WALK_ROW_COST < self.rows as f64)
+    }
+}
+
+/// How often each clause matches in what the scope may read. Staff queries first test the
+/// clauses on a sample, the newest [`SAMPLE_ROWS`] case rows of each search table (a few
+/// milliseconds, whatever the words): a clause found at least [`SAMPLE_FREQUENT`] times is
+/// frequent, and its count is estimated from the sample and the tables' sizes, so a common
+/// word's GIN bitmap (all of its matches: hundreds of milliseconds at 1M cases) is never
+/// built to count it. The rest, and every clause of a customer's query, are counted
+/// through the index up to `cap` ([`clause_counts`]), which for a rare word is cheap.
+async fn clause_frequencies(
+    c: &impl GenericClient,
+    scope: &Scope,
+    clauses: &[&query::Clause],
+    lexemes: Lexemes,
+    cap: u64,
+) -> Result<Vec<Frequency>, StoreError> {
+    let mut found: Vec<Option<Frequency>> = vec![None; clauses.len()];
+    if *scope == Scope::Staff && !clauses.is_empty() {
+        let queries: Vec<String> = clauses
+            .iter()
+            .map(|cl| tsquery(std::slice::from_ref(*cl), false, lexemes))
+            .collect();
+        let sampled = rows(
+            c,
+            "WITH s AS MATERIALIZED (
+               (SELECT 1 AS t, tsv FROM search_public WHERE kind = 'case'
+                ORDER BY kind DESC, doc DESC, seq DESC LIMIT $2)
+               UNION ALL
+               (SELECT 2 AS t, tsv FROM search_internal WHERE kind = 'case'
+                ORDER BY kind DESC, doc DESC, seq DESC LIMIT $2))
+             SELECT (SELECT count(*) FROM s WHERE t = 1 AND ts_match_vq(tsv, u.q::tsquery)),
+                    (SELECT count(*) FROM s WHERE t = 2 AND ts_match_vq(tsv, u.q::tsquery)),
+                    (SELECT count(*) FROM s WHERE t = 1), (SELECT count(*) FROM s WHERE t = 2),
+                    (SELECT reltuples::float8 FROM pg_class WHERE oid = 'search_public'::regclass),
+                    (SELECT reltuples::float8 FROM pg_class WHERE oid = 'search_internal'::regclass)
+             FROM unnest($1::text[]) WITH ORDINALITY AS u(q, i) ORDER BY u.i",
+            &[&queries, &SAMPLE_ROWS],
+        )
+        .await?;
+        for (slot, r) in found.iter_mut().zip(&sampled) {
+            let (m1, m2) = (get::<i64>(r, 0)? as f64, get::<i64>(r, 1)? as f64);
+            let (s1, s2) = (get::<i64>(r, 2)? as f64, get::<i64>(r, 3)? as f64);
+            let (t1, t2) = (get::<f64>(r, 4)?, get::<f64>(r, 5)?);
+            *slot = sampled_frequency([(m1, s1, t1), (m2, s2, t2)]);
+        }
+    }
+    let rest: Vec<&query::Clause> = clauses
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    let mut counted = clause_counts(c, scope, &rest, lexemes, cap).await?.into_iter();
+    found
+        .into_iter()
+        .map(|f| match f {
+            Some(f) => Ok(f),
+            None => counted
+                .next()
+                .map(|rows| Frequency {
+                    rows,
+                    rows_per_match: None,
+                })
+                .ok_or_else(|| StoreError::Internal("a clause left uncounted".into())),
+        })
+        .collect()
+}
+
+/// A frequent clause's frequency from its sample: per table, the matches in the sample, the
+/// rows sampled and the table's size as of its last `ANALYZE`. `None` (count it) when the
+/// sample found few matches, read a whole table (counting is then as cheap and exact), or
+/// a table was never analyzed.
+fn sampled_frequency(tables: [(f64, f64, f64); 2]) -> Option<Frequency> {
+    let matches: f64 = tables.iter().map(|t| t.0).sum();
+    let sampled: f64 = tables.iter().map(|t| t.1).sum();
+    let partial = tables.iter().any(|t| t.1 >= SAMPLE_ROWS as f64);
+    if matches < SAMPLE_FREQUENT as f64 || !partial {
+        return None;
+    }
+    let mut rows = 0.0;
+    for (m, s, total) in tables {
+        if s >= SAMPLE_ROWS as f64 {
+            if total < s {
+                return None;
+            }
+            rows += m / s * total;
+        } else {
+            rows += m;
+        }
+    }
+    Some(Frequency {
+        rows: rows.round() as u64,
+        rows_per_match: Some(sampled / matches),
+    })
 }
 
 /// How many rows the scope may read match each clause, counted up to one more than `cap`
@@ -282,10 +418,10 @@ pub async fn list_cases(
                 None => Scope::Staff,
             };
             let clauses: Vec<&query::Clause> = q.required.iter().chain(&q.excluded).collect();
-            clause_counts(c, &scope, &clauses, lexemes, query::LIST_WHOLE)
+            clause_frequencies(c, &scope, &clauses, lexemes, query::LIST_WHOLE)
                 .await?
-                .into_iter()
-                .map(|n| n <= query::LIST_WHOLE)
+                .iter()
+                .map(|f| list_reads_whole(f, page.limit))
                 .collect()
         }
         None => Vec::new(),
@@ -335,6 +471,22 @@ pub async fn list_cases(
         return Ok(Page { items, next_cursor });
     }
     page_of(&found, page)
+}
+
+/// Whether the list reads a clause's matches whole (and has them drive the query) rather
+/// than checking it case by case as it walks the cases in the page's order: whichever reads
+/// less. A walk checks about `(limit + 1) × rows_per_match` cases to fill a page (fewer
+/// when a case holds the word in several rows); a clause too rare for the sample to tell
+/// is read whole up to [`query::LIST_WHOLE`] matches, and none beyond
+/// [`query::LIST_WHOLE_MAX`] (the case numbers of a query stay a few MiB).
+fn list_reads_whole(f: &Frequency, limit: u32) -> bool {
+    match f.rows_per_match {
+        Some(r) => {
+            f.rows <= query::LIST_WHOLE_MAX
+                && (f.rows as f64) < (f64::from(limit) + 1.0) * r * CHECK_CASE_COST
+        }
+        None => f.rows <= query::LIST_WHOLE,
+    }
 }
 
 fn page_of(found: &[Row], page: &PageRequest) -> Result<Page<Case>, StoreError> {
@@ -440,7 +592,7 @@ async fn hits(
 /// rare clauses, summed over each document's rows (a common clause filters but does not
 /// rank), then newest first.
 pub async fn search(
-    c: &impl GenericClient,
+    c: &deadpool_postgres::Transaction<'_>,
     q: &SearchQuery,
     lexemes: Lexemes,
 ) -> Result<Vec<SearchHit>, StoreError> {
@@ -450,25 +602,38 @@ pub async fn search(
     }
     let scope = &q.scope;
     let clauses: Vec<&query::Clause> = parsed.required.iter().chain(&parsed.excluded).collect();
-    let counts = clause_counts(c, scope, &clauses, lexemes, query::CANDIDATES).await?;
+    let freqs = clause_frequencies(c, scope, &clauses, lexemes, query::CANDIDATES).await?;
     let required = parsed.required.len();
-    let driver = (0..required).min_by_key(|i| counts[*i]).unwrap_or(0);
-    let rare = |i: usize| counts[i] <= query::CANDIDATES;
+    let driver = (0..required).min_by_key(|i| freqs[*i].rows).unwrap_or(0);
+    let rare = |i: usize| freqs[i].rows <= query::CANDIDATES;
     let one = |cl: &query::Clause| tsquery(std::slice::from_ref(cl), false, lexemes);
     let mut sql = Sql::default();
-    let d = sql.param(one(&parsed.required[driver]));
-    let driver_rows = scope_rows(&mut sql, scope, &d);
-    let mut kind = String::from("TRUE");
-    if let Some(k) = q.kind {
-        let p = sql.param(k.as_str().to_string());
-        kind = format!("kind = {p}");
-    }
-    let cap = sql.param(query::CANDIDATES as i64);
     let rare_terms: Vec<query::Clause> = (0..required)
         .filter(|i| rare(*i))
         .map(|i| parsed.required[i].clone())
         .collect();
-    let score = if rare_terms.is_empty() {
+    // With no clause to rank by, the page is the newest candidates that pass the other
+    // clauses: a walk can stream them and stop with the page.
+    let stream =
+        rare_terms.is_empty() && freqs[driver].walk_is_cheaper(u64::from(q.limit) + 1);
+    let d = sql.param(one(&parsed.required[driver]));
+    let cap = sql.param(query::CANDIDATES as i64);
+    let newest = if stream || (!rare(driver) && freqs[driver].walk_is_cheaper(query::CANDIDATES))
+    {
+        newest_by_walk(q.kind, &d, &cap)
+    } else {
+        let driver_rows = scope_rows(&mut sql, scope, &d);
+        let mut kind = String::from("TRUE");
+        if let Some(k) = q.kind {
+            let p = sql.param(k.as_str().to_string());
+            kind = format!("kind = {p}");
+        }
+        format!(
+            "SELECT kind, doc, seq FROM ({driver_rows}) r WHERE {kind}
+             ORDER BY doc DESC, seq DESC LIMIT {cap}"
+        )
+    };
+    let score = if rare_terms.is_empty() || stream {
         "SELECT NULL::text AS kind, NULL::bigint AS doc, 0.0::float8 AS score WHERE FALSE"
             .to_string()
     } else {
@@ -498,6 +663,10 @@ pub async fn search(
             ));
         }
     }
+    if stream {
+        let text = format!("SELECT o.kind, o.doc, o.seq, TRUE{filter} FROM ({newest}) o");
+        return streamed(c, &text, &sql, q.limit).await;
+    }
     let limit = sql.param(i64::from(q.limit));
     // The candidates are ranked first; `OFFSET 0` keeps the filter out of the ranking
     // subquery, so the other clauses are checked on the ranked rows best first, only until
@@ -507,9 +676,7 @@ pub async fn search(
         "SELECT kind, doc, score, row_number() OVER (ORDER BY {order}) AS pos FROM (
            SELECT o.kind, o.doc, o.score, o.newest FROM (
              SELECT c.kind, c.doc, COALESCE(s.score, 0.0)::float8 AS score, c.newest
-             FROM (SELECT kind, doc, max(seq) AS newest FROM
-                     (SELECT kind, doc, seq FROM ({driver_rows}) r WHERE {kind}
-                      ORDER BY doc DESC, seq DESC LIMIT {cap}) m
+             FROM (SELECT kind, doc, max(seq) AS newest FROM ({newest}) m
                    GROUP BY kind, doc) c
              LEFT JOIN ({score}) s ON s.kind = c.kind AND s.doc = c.doc
              ORDER BY {order} OFFSET 0) o
@@ -517,6 +684,98 @@ pub async fn search(
            ORDER BY {order} LIMIT {limit}) h"
     );
     hits(c, &inner, &sql).await
+}
+
+/// The page of a query that ranks nothing, streamed: `text` gives the candidate rows newest
+/// first (`kind, doc, seq`, and whether the document passes the other clauses, tested only
+/// as rows are fetched), read a batch at a time from a portal until `limit` documents pass,
+/// in the order the ranked query gives them (newest document first, then its newest row,
+/// then kind).
+async fn streamed(
+    tx: &deadpool_postgres::Transaction<'_>,
+    text: &str,
+    sql: &Sql,
+    limit: u32,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let limit = limit as usize;
+    let st = tx.prepare(text).await.map_err(db_err)?;
+    let portal = tx.bind(&st, &sql.refs()).await.map_err(db_err)?;
+    let mut page: Vec<(String, i64)> = Vec::new();
+    // the rows of the current document number: (kind, newest row, passes)
+    let mut group: Vec<(String, i64, bool)> = Vec::new();
+    let mut current = None;
+    let flush = |group: &mut Vec<(String, i64, bool)>, page: &mut Vec<(String, i64)>, doc| {
+        group.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        page.extend(group.drain(..).filter(|g| g.2).map(|g| (g.0, doc)));
+    };
+    let mut batch = (limit as i32 + 1).clamp(16, 1_024);
+    'read: loop {
+        let found = tx.query_portal(&portal, batch).await.map_err(db_err)?;
+        for r in &found {
+            let (kind, doc, seq, passes): (String, i64, i64, bool) =
+                (get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?);
+            if current != Some(doc) {
+                if let Some(prev) = current {
+                    flush(&mut group, &mut page, prev);
+                }
+                if page.len() >= limit {
+                    break 'read;
+                }
+                current = Some(doc);
+            }
+            // rows come newest first: a kind's first row is its newest
+            if !group.iter().any(|g| g.0 == kind) {
+                group.push((kind, seq, passes));
+            }
+        }
+        if found.len() < batch as usize {
+            if let Some(prev) = current {
+                flush(&mut group, &mut page, prev);
+            }
+            break;
+        }
+        batch = (batch * 2).min(1_024);
+    }
+    page.truncate(limit);
+    let mut titles = Sql::default();
+    let kinds = titles.param(page.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    let docs = titles.param(page.iter().map(|p| p.1).collect::<Vec<_>>());
+    let inner = format!(
+        "SELECT u.kind, u.doc, 0.0::float8 AS score, u.pos
+         FROM unnest({kinds}::text[], {docs}::bigint[]) WITH ORDINALITY AS u(kind, doc, pos)"
+    );
+    hits(tx, &inner, &titles).await
+}
+
+/// The newest `cap` rows (by document number, then row) staff may read that match tsquery
+/// `d`, found by walking each search table's rows of each kind newest first by primary key
+/// and testing each row's `tsvector`, every walk stopping at `cap` matches: for a frequent
+/// word this reads a few times `cap` rows, where the GIN bitmap holds every match (PostgreSQL
+/// builds it whole before an `ORDER BY … LIMIT` can stop). `ts_match_vq` (what `@@` calls)
+/// keeps the planner from using the GIN index instead.
+fn newest_by_walk(kind: Option<RefKind>, d: &str, cap: &str) -> String {
+    const WALKS: [(&str, RefKind); 4] = [
+        ("search_public", RefKind::Case),
+        ("search_public", RefKind::Article),
+        ("search_internal", RefKind::Case),
+        ("search_internal", RefKind::Defect),
+    ];
+    let walks: Vec<String> = WALKS
+        .iter()
+        .filter(|(_, k)| kind.is_none_or(|want| want == *k))
+        .map(|(table, k)| {
+            format!(
+                "(SELECT kind, doc, seq FROM {table} WHERE kind = '{}'
+                  AND ts_match_vq(tsv, {d}::text::tsquery)
+                  ORDER BY kind DESC, doc DESC, seq DESC LIMIT {cap})",
+                k.as_str()
+            )
+        })
+        .collect();
+    format!(
+        "SELECT kind, doc, seq FROM ({}) w ORDER BY doc DESC, seq DESC LIMIT {cap}",
+        walks.join(" UNION ALL ")
+    )
 }
 
 /// Document frequencies of terms, cached. Similar-case queries only use the counts to drop
@@ -754,5 +1013,70 @@ mod tests {
         );
         assert_eq!(dfs.get(&tx, "printer", 1000, lx).await.unwrap(), 300);
         assert_eq!(dfs.get(&tx, "absent", 1000, lx).await.unwrap(), 0);
+    }
+
+    /// Search as staff: the references found, in order.
+    async fn refs(tx: &deadpool_postgres::Transaction<'_>, text: &str, limit: u32) -> Vec<u64> {
+        let q = SearchQuery {
+            text: text.into(),
+            kind: None,
+            scope: Scope::Staff,
+            limit,
+        };
+        search(tx, &q, Lexemes::Normalized)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.reference.parse().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_frequent_words_newest_matches_are_walked_not_read_whole() {
+        let url = casework_test_postgres::Cluster::shared()
+            .fresh_database("walk")
+            .unwrap();
+        let store = crate::PgStore::open_url(&url).await.unwrap();
+        let mut c = store.pool.get().await.unwrap();
+        // 5,000 cases hold "error" and "printer", every third "timeout", two "baba"; once
+        // the tables are analyzed, staff's sample of the newest rows finds the first three
+        // frequent
+        c.batch_execute(
+            "INSERT INTO search_public (kind, doc, seq, customer, tsv)
+               SELECT 'case', g, 0, 'a@customer.example',
+                 ('''error'':1 ''printer'':2'
+                  || CASE WHEN g % 3 = 0 THEN ' ''timeout'':3' ELSE '' END
+                  || CASE WHEN g IN (10, 20) THEN ' ''baba'':4' ELSE '' END)::tsvector
+               FROM generate_series(1, 5000) g;
+             INSERT INTO search_internal (kind, doc, seq, tsv)
+               SELECT 'case', g, 1, '''note'':1'::tsvector FROM generate_series(1, 5000) g;
+             ANALYZE search_public, search_internal;",
+        )
+        .await
+        .unwrap();
+        let tx = c.transaction().await.unwrap();
+        let start = rows_read(&tx).await;
+        assert_eq!(refs(&tx, "error ", 4).await, [5000, 4999, 4998, 4997]);
+        let walked = rows_read(&tx).await - start;
+        // the sample (1,000 rows a table) and a few rows of the walk, where reading the
+        // word's matches takes all 5,000
+        assert!(walked < 2_000 + 200, "{walked} rows read");
+        assert_eq!(
+            refs(&tx, "error -timeout", 3).await,
+            [5000, 4999, 4997],
+            "an exclusion checked as the walk goes"
+        );
+        assert_eq!(refs(&tx, "timeout printer", 2).await, [4998, 4995]);
+        assert!(refs(&tx, "printer -error", 2).await.is_empty());
+        // a rare word is found through the index and ranks: every match, among common words
+        let mut rare = refs(&tx, "baba error", 10).await;
+        rare.sort_unstable();
+        assert_eq!(rare, [10, 20]);
+        // common words alone: only their newest CANDIDATES matching rows are candidates
+        let start = rows_read(&tx).await;
+        assert!(refs(&tx, "printer -error", 5).await.is_empty());
+        let capped = rows_read(&tx).await - start;
+        assert!(capped < 2_000 + 2 * 2_000 + 200, "{capped} rows read");
+        tx.commit().await.unwrap();
     }
 }
