@@ -232,13 +232,59 @@ pub async fn run(
         ));
     }
     let rss_end = rss_mib(pid)?;
+    let raw = match &source {
+        Source::Postgres(url) => raw_fts(url).await?,
+        Source::Sqlite(_) => String::new(),
+    };
     Ok(format!(
         "### {cases} cases\n\n\
          Words: {}.\n\n\
          | Query | 1 client p50 | 1 client p95 | p95 vs baseline | 32 clients p50 | 32 clients p95 | Requests | Server RSS during the 32-client run |\n\
          |---|---|---|---|---|---|---|---|\n{}\n\n\
-         Server resident memory: {rss_start:.0} MiB after warming up, {rss_end:.0} MiB at the end.\n",
+         Server resident memory: {rss_start:.0} MiB after warming up, {rss_end:.0} MiB at the end.\n{raw}",
         counts.join("; "),
+        rows.join("\n")
+    ))
+}
+
+/// The raw full-text query one would write by hand on PostgreSQL, in the same run: a word's
+/// newest 25 matching rows of cases through the GIN indexes (`tsv @@ q ORDER BY doc DESC
+/// LIMIT 25`), each word 50 times after one warm-up, no parallel workers (as the store).
+async fn raw_fts(url: &str) -> Result<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET max_parallel_workers_per_gather = 0; SET jit = off")
+        .await?;
+    let st = client
+        .prepare(
+            "SELECT doc FROM (
+               SELECT doc, seq FROM search_public WHERE kind = 'case' AND tsv @@ $1::text::tsquery
+               UNION ALL SELECT doc, seq FROM search_internal
+               WHERE kind = 'case' AND tsv @@ $1::text::tsquery) r
+             ORDER BY doc DESC, seq DESC LIMIT 25",
+        )
+        .await?;
+    let mut rows = Vec::new();
+    for (class, word) in WORDS {
+        let q = format!("'{}'", casework_core::text::normalize(word));
+        client.query(&st, &[&q]).await?;
+        let mut times = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            client.query(&st, &[&q]).await?;
+            times.push(t.elapsed());
+        }
+        times.sort_unstable();
+        rows.push(format!(
+            "| raw: `tsv @@ '{word}' ORDER BY doc DESC LIMIT 25`, {class} | {} | {} |",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.95))
+        ));
+    }
+    Ok(format!(
+        "\nThe raw query by hand in the same run (PostgreSQL's GIN index, 50 times each, one \
+         connection):\n\n| Query | p50 | p95 |\n|---|---|---|\n{}\n",
         rows.join("\n")
     ))
 }

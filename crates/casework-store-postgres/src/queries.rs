@@ -112,6 +112,9 @@ struct Frequency {
     rows: u64,
     /// For a frequent clause, how many rows a walk newest first reads per match it finds.
     rows_per_match: Option<f64>,
+    /// Rows GIN's bitmap holds for the clause: its rows, or for a phrase those holding all
+    /// of its words (each is fetched to check their positions).
+    bitmap_rows: u64,
 }
 
 impl Frequency {
@@ -119,7 +122,7 @@ impl Frequency {
     /// every match through the GIN bitmap.
     fn walk_is_cheaper(&self, wanted: u64) -> bool {
         self.rows_per_match
-            .is_some_and(|r| wanted as f64 * r * WALK_ROW_COST < self.rows as f64)
+            .is_some_and(|r| wanted as f64 * r * WALK_ROW_COST < self.bitmap_rows as f64)
     }
 }
 
@@ -143,6 +146,14 @@ async fn clause_frequencies(
             .iter()
             .map(|cl| tsquery(std::slice::from_ref(*cl), false, lexemes))
             .collect();
+        // what the index looks up for each clause: a phrase's words, wherever they are
+        let lookups: Vec<String> = clauses
+            .iter()
+            .map(|cl| match cl {
+                query::Clause::Phrase(ws) => tsquery_words(ws, true, lexemes),
+                other => tsquery(std::slice::from_ref(*other), false, lexemes),
+            })
+            .collect();
         let sampled = rows(
             c,
             "WITH s AS MATERIALIZED (
@@ -155,16 +166,22 @@ async fn clause_frequencies(
                     (SELECT count(*) FROM s WHERE t = 2 AND ts_match_vq(tsv, u.q::tsquery)),
                     (SELECT count(*) FROM s WHERE t = 1), (SELECT count(*) FROM s WHERE t = 2),
                     (SELECT reltuples::float8 FROM pg_class WHERE oid = 'search_public'::regclass),
-                    (SELECT reltuples::float8 FROM pg_class WHERE oid = 'search_internal'::regclass)
-             FROM unnest($1::text[]) WITH ORDINALITY AS u(q, i) ORDER BY u.i",
-            &[&queries, &SAMPLE_ROWS],
+                    (SELECT reltuples::float8 FROM pg_class WHERE oid = 'search_internal'::regclass),
+                    (SELECT count(*) FROM s WHERE ts_match_vq(tsv, u.l::tsquery))
+             FROM unnest($1::text[], $3::text[]) WITH ORDINALITY AS u(q, l, i) ORDER BY u.i",
+            &[&queries, &SAMPLE_ROWS, &lookups],
         )
         .await?;
         for (slot, r) in found.iter_mut().zip(&sampled) {
             let (m1, m2) = (get::<i64>(r, 0)? as f64, get::<i64>(r, 1)? as f64);
             let (s1, s2) = (get::<i64>(r, 2)? as f64, get::<i64>(r, 3)? as f64);
             let (t1, t2) = (get::<f64>(r, 4)?, get::<f64>(r, 5)?);
-            *slot = sampled_frequency([(m1, s1, t1), (m2, s2, t2)]);
+            let looked_up = get::<i64>(r, 6)? as f64;
+            *slot = sampled_frequency([(m1, s1, t1), (m2, s2, t2)]).map(|f| Frequency {
+                // the lookup's matches, spread over the tables as the clause's are
+                bitmap_rows: (f.rows as f64 * looked_up / (m1 + m2).max(1.0)).round() as u64,
+                ..f
+            });
         }
     }
     let rest: Vec<&query::Clause> = clauses
@@ -183,6 +200,7 @@ async fn clause_frequencies(
                 .map(|rows| Frequency {
                     rows,
                     rows_per_match: None,
+                    bitmap_rows: rows,
                 })
                 .ok_or_else(|| StoreError::Internal("a clause left uncounted".into())),
         })
@@ -214,6 +232,7 @@ fn sampled_frequency(tables: [(f64, f64, f64); 2]) -> Option<Frequency> {
     Some(Frequency {
         rows: rows.round() as u64,
         rows_per_match: Some(sampled / matches),
+        bitmap_rows: rows.round() as u64,
     })
 }
 
@@ -1068,6 +1087,12 @@ mod tests {
         );
         assert_eq!(refs(&tx, "timeout printer", 2).await, [4998, 4995]);
         assert!(refs(&tx, "printer -error", 2).await.is_empty());
+        // a phrase is tested with its words' positions as the walk goes
+        assert_eq!(
+            refs(&tx, "\"error printer\" -timeout", 2).await,
+            [5000, 4999]
+        );
+        assert!(refs(&tx, "\"printer error\"", 2).await.is_empty());
         // a rare word is found through the index and ranks: every match, among common words
         let mut rare = refs(&tx, "baba error", 10).await;
         rare.sort_unstable();
