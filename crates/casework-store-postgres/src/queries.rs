@@ -97,12 +97,14 @@ const SAMPLE_ROWS: i64 = 1_000;
 const SAMPLE_FREQUENT: u64 = 10;
 
 /// What reading one row costs in a walk newest first (the row fetched, its `tsvector`
-/// tested), against one match read whole through a GIN bitmap (the bitmap, the row
-/// fetched): measured at 1M cases (docs/benchmarks.md, "PostgreSQL at scale").
-const WALK_ROW_COST: f64 = 2.5;
+/// tested), in matches read whole through a GIN bitmap (each on a heap page of its own).
+/// Measured with `EXPLAIN ANALYZE` at 370,000 cases (docs/benchmarks.md, "PostgreSQL at
+/// scale"): a walked row 0.5–1.4 µs (rows next to each other, read in key order), a match
+/// through GIN 4–11 µs.
+const WALK_ROW_COST: f64 = 0.15;
 /// What checking one case costs while the list walks the cases (its rows looked up by key
-/// in both tables and tested), in the same unit.
-const CHECK_CASE_COST: f64 = 12.0;
+/// in both tables and tested), in the same unit: 13–15 µs measured.
+const CHECK_CASE_COST: f64 = 3.0;
 
 /// How often a clause matches, as far as choosing how to read it goes.
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +192,9 @@ async fn clause_frequencies(
         .filter(|(_, f)| f.is_none())
         .map(|(c, _)| *c)
         .collect();
-    let mut counted = clause_counts(c, scope, &rest, lexemes, cap).await?.into_iter();
+    let mut counted = clause_counts(c, scope, &rest, lexemes, cap)
+        .await?
+        .into_iter();
     found
         .into_iter()
         .map(|f| match f {
@@ -633,12 +637,10 @@ pub async fn search(
         .collect();
     // With no clause to rank by, the page is the newest candidates that pass the other
     // clauses: a walk can stream them and stop with the page.
-    let stream =
-        rare_terms.is_empty() && freqs[driver].walk_is_cheaper(u64::from(q.limit) + 1);
+    let stream = rare_terms.is_empty() && freqs[driver].walk_is_cheaper(u64::from(q.limit) + 1);
     let d = sql.param(one(&parsed.required[driver]));
     let cap = sql.param(query::CANDIDATES as i64);
-    let newest = if stream || (!rare(driver) && freqs[driver].walk_is_cheaper(query::CANDIDATES))
-    {
+    let newest = if stream || (!rare(driver) && freqs[driver].walk_is_cheaper(query::CANDIDATES)) {
         newest_by_walk(q.kind, &d, &cap)
     } else {
         let driver_rows = scope_rows(&mut sql, scope, &d);
@@ -1103,5 +1105,46 @@ mod tests {
         let capped = rows_read(&tx).await - start;
         assert!(capped < 2_000 + 2 * 2_000 + 200, "{capped} rows read");
         tx.commit().await.unwrap();
+    }
+
+    #[test]
+    fn a_sample_tells_a_frequent_clause_and_leaves_the_rest_to_counting() {
+        let full = SAMPLE_ROWS as f64;
+        // 100 of 2,000 sampled rows, tables of 300,000 and 700,000 rows
+        let f = sampled_frequency([(40.0, full, 300_000.0), (60.0, full, 700_000.0)]).unwrap();
+        assert_eq!(f.rows, 12_000 + 42_000);
+        assert_eq!(f.rows_per_match, Some(20.0));
+        // too few matches, a whole table sampled, or a table never analyzed: counted
+        assert!(sampled_frequency([(4.0, full, 1e6), (5.0, full, 1e6)]).is_none());
+        assert!(sampled_frequency([(400.0, 500.0, 500.0), (0.0, 20.0, 20.0)]).is_none());
+        assert!(sampled_frequency([(400.0, full, -1.0), (0.0, 20.0, 20.0)]).is_none());
+        // a table smaller than the sample counts its matches as they are
+        let f = sampled_frequency([(400.0, full, 2_000.0), (7.0, 20.0, 20.0)]).unwrap();
+        assert_eq!(f.rows, 807);
+    }
+
+    #[test]
+    fn the_list_reads_a_clause_whole_only_when_walking_the_cases_costs_more() {
+        let frequent = |rows, per_match| Frequency {
+            rows,
+            rows_per_match: Some(per_match),
+            bitmap_rows: rows,
+        };
+        // a word in every other row: a page is about 50 checks, never 500,000 matches
+        assert!(!list_reads_whole(&frequent(500_000, 2.0), 25));
+        // a word in one row of 200 among 2,000 matches: read them
+        assert!(list_reads_whole(&frequent(2_000, 200.0), 25));
+        // but not beyond what a query may hold, whatever the walk
+        assert!(!list_reads_whole(
+            &frequent(query::LIST_WHOLE_MAX + 1, 1e9),
+            25
+        ));
+        let counted = |rows| Frequency {
+            rows,
+            rows_per_match: None,
+            bitmap_rows: rows,
+        };
+        assert!(list_reads_whole(&counted(query::LIST_WHOLE), 25));
+        assert!(!list_reads_whole(&counted(query::LIST_WHOLE + 1), 25));
     }
 }
