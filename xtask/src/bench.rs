@@ -84,7 +84,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// under `target/bench`) against the scan every call made before schema 17.
 fn reports(args: &[String]) -> Result<()> {
     let cases = case_counts(args, &["100000", "1000000"])?;
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let mut body = format!(
         "## Reopen report (`casework-store-sqlite`, live aggregates)\n\n\
          Command: `cargo xtask bench reports{}` — {} on {} (release build; the store's \
@@ -110,7 +110,7 @@ fn reports(args: &[String]) -> Result<()> {
 
 /// The REST store's commit throughput against the same SQLite store used directly.
 fn rest() -> Result<()> {
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let commits = "20000";
     let table = bench_tool(
         &["rest", "--commits", commits],
@@ -130,7 +130,7 @@ fn rest() -> Result<()> {
 
 /// The change feed's catch-up over 1M events against reading the events table directly.
 fn feed() -> Result<()> {
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let table = bench_tool(
         &["feed", "--events", "1000000"],
         &workspace_root().join("target/bench"),
@@ -150,7 +150,7 @@ fn feed() -> Result<()> {
 /// Inbound mail: 10,000 messages from a Maildir through the ingestion pipeline into SQLite,
 /// against parsing alone with the same parser in the same run.
 fn mail() -> Result<()> {
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let table = bench_tool(
         &["mail", "--messages", "10000"],
         &workspace_root().join("target/bench"),
@@ -173,7 +173,7 @@ fn mail() -> Result<()> {
 /// `casework import` (NDJSON with opening events; Zendesk and Salesforce) against a raw
 /// rusqlite loop writing the same rows in one transaction.
 fn import() -> Result<()> {
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let casework = workspace_root().join("target/release/casework");
     let table = bench_tool(
         &[
@@ -201,7 +201,7 @@ fn import() -> Result<()> {
 
 /// Case creates with 10 webhook endpoints against none, in the same run.
 fn webhooks() -> Result<()> {
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let creates = "20000";
     let table = bench_tool(
         &["webhooks", "--creates", creates],
@@ -221,11 +221,16 @@ fn webhooks() -> Result<()> {
     write_section("webhooks", &body)
 }
 
-/// Builds `packages` in release mode.
-pub(crate) fn build_release(packages: &[&str]) -> Result<()> {
+/// The packages every bench builds, always together: a release build of one of them alone
+/// unifies features differently (the TLS crates), so building another set in between would
+/// rebuild them each time.
+const BENCH_PACKAGES: [&str; 2] = ["casework-bench", "casework-cli"];
+
+/// Builds the bench tool and the `casework` binary in release mode ([`BENCH_PACKAGES`]).
+pub(crate) fn build_release() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut args = vec!["build", "--release"];
-    for p in packages {
+    for p in BENCH_PACKAGES {
         args.extend(["-p", p]);
     }
     crate::run("build", &cargo, &args)
@@ -272,7 +277,7 @@ fn cli() -> Result<()> {
     tool("hyperfine", "hyperfine")?;
     tool("sqlite3", "sqlite3")?;
     let root = workspace_root();
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let dir = root.join("target/bench");
     let db = bench_tool(&["dataset", "--cases", "100000"], &dir)?
         .trim()
@@ -581,7 +586,7 @@ fn create_status_get(server: &Server, scripts: &Scripts) -> Result<(Wrk, Wrk, Wr
 fn http() -> Result<()> {
     tool("wrk", "wrk")?;
     let root = workspace_root();
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let dir = root.join("target/bench/http");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -755,7 +760,7 @@ fn postgres(args: &[String]) -> Result<()> {
     let sizes = case_counts(args, &["100000"])?;
     tool("wrk", "wrk")?;
     let root = workspace_root();
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let dir = root.join("target/bench/pg");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -931,7 +936,7 @@ fn case_counts(args: &[String], default: &[&str]) -> Result<Vec<String>> {
 /// deleted afterwards.
 fn search(args: &[String]) -> Result<()> {
     let cases = case_counts(args, &["100000", "1000000"])?;
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let mut body = format!(
         "## Search (`casework serve` on SQLite)\n\n\
          Command: `cargo xtask bench search{}` — {} on {} (release build; server pinned to \
@@ -963,7 +968,7 @@ fn search(args: &[String]) -> Result<()> {
 /// core 0, 32 clients on core 1), against the 64 MiB target.
 fn memory(args: &[String]) -> Result<()> {
     let cases = case_counts(args, &["100000", "1000000"])?;
-    build_release(&["casework-bench", "casework-cli"])?;
+    build_release()?;
     let mut body = format!(
         "## Memory (`casework serve` on SQLite)\n\n\
          Command: `cargo xtask bench memory{}` — {} on {} (release build; server pinned to \
@@ -1044,7 +1049,7 @@ fn store(args: &[String]) -> Result<()> {
         cases = vec!["100000".into(), "1000000".into()];
     }
     let root = workspace_root();
-    build_release(&["casework-bench"])?;
+    build_release()?;
     let dir = root.join("target/bench");
     let mut body = format!(
         "## Store (`casework-store-sqlite`)\n\nCommand: `cargo xtask bench store{}` — {} on {} ({}).\n\

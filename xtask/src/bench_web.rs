@@ -203,7 +203,7 @@ fn fill(cw: &Casework) -> Result<usize> {
 pub fn web() -> Result<()> {
     tool("wrk", "wrk")?;
     let root = workspace_root();
-    build_release(&["casework-cli"])?;
+    build_release()?;
     let dir = root.join("target/bench/web");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
