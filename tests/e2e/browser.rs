@@ -383,6 +383,80 @@ async fn an_agent_works_a_case_in_chromium_and_a_customer_sees_their_side() {
     driver.close().await.unwrap();
 }
 
+/// A long case in a browser: the desk and the portal show the newest entries, and the link
+/// to the earlier ones brings them in place (htmx, the address following); the customer's
+/// never holds an internal entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_timelines_earlier_entries_come_in_on_a_click_in_chromium() {
+    let (svc, visitors) = desk().await;
+    let ana = visitors["ana"].clone();
+    let n: casework_core::ids::CaseNumber = "1".parse().unwrap();
+    for i in 1..=60 {
+        let internal = i % 10 == 0;
+        svc.execute(
+            &ana,
+            n,
+            None,
+            Command::AddPost {
+                kind: PostKind::Note,
+                body: if internal {
+                    format!("INTERNAL-{i}")
+                } else {
+                    format!("POST-{i}-")
+                },
+                visibility: if internal {
+                    Visibility::Internal
+                } else {
+                    Visibility::Customer
+                },
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let base = serve_web(svc.clone(), visitors).await;
+    let chrome = Chromedriver::start("timeline");
+    let driver = chrome.browser(1280, 900).await;
+    for (who, page) in [("ana", "/cases/1"), ("jordan", "/portal/cases/1")] {
+        visit_as(&driver, &base, who).await;
+        driver.goto(&format!("{base}{page}")).await.unwrap();
+        let first = driver.source().await.unwrap();
+        assert!(first.contains("POST-59-"), "{who}");
+        assert!(
+            !first.contains("POST-1-"),
+            "{who}: the oldest entry is shown at first"
+        );
+        let link = driver
+            .find(Locator::Css("#timeline p.earlier a"))
+            .await
+            .unwrap();
+        assert!(link.text().await.unwrap().starts_with("Show the "), "{who}");
+        link.click().await.unwrap();
+        let all = wait_for(&driver, "the earlier entries", |s| s.contains("POST-1-")).await;
+        assert!(all.contains("POST-59-"), "{who}");
+        assert!(
+            !all.contains("class=\"earlier\""),
+            "{who}: the link is gone"
+        );
+        assert_eq!(all.matches("id=\"timeline-entries\"").count(), 1, "{who}");
+        assert_eq!(all.matches("<h1").count(), 1, "{who}: one page, not two");
+        let url = driver.current_url().await.unwrap();
+        assert!(
+            url.as_str().ends_with(&format!("{page}?timeline=all")),
+            "{url}"
+        );
+        if who == "jordan" {
+            assert!(
+                !all.contains("INTERNAL-"),
+                "an internal entry reached the customer"
+            );
+        } else {
+            assert!(all.contains("INTERNAL-10"));
+        }
+    }
+    driver.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_signs_in_by_a_link_read_from_the_smtp_server_and_replies() {
     let (svc, _) = desk().await;
@@ -611,7 +685,12 @@ async fn both_seeds_are_walked_in_chromium_from_sign_in_to_close_and_reopen() {
     )
     .await;
     submit(&driver, "#compose-post", "Post added.").await;
-    // 5. troubleshoot: link the knowledge article found as similar, ask the swarm group
+    // 5. troubleshoot: link the knowledge article found as similar (htmx fills the list in
+    // after the page has loaded), ask the swarm group
+    wait_for(&driver, "the similar cases", |s| {
+        s.contains("<ul class=\"hits\">")
+    })
+    .await;
     driver
         .find(Locator::XPath(
             "//section[@id='troubleshoot']//li[contains(., 'Registering a data store')]//button",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, post};
 use casework_core::ServiceError;
@@ -28,7 +28,7 @@ use crate::page::{
     Chrome, Forms, Params, Posted, Staff, Submitted, case_number, done, no_such_case, render,
     service_error_page,
 };
-use crate::timeline;
+use crate::timeline::{self, Span};
 use crate::{Visitor, WebState};
 
 /// Where a visitor asking for a case that is not there is sent.
@@ -442,7 +442,6 @@ struct CasePage {
     timeline: Arc<str>,
     people: Vec<String>,
     transitions: Vec<String>,
-    hits: Vec<Hit>,
     links: Vec<(String, String, Option<String>)>,
     check: Option<ClosingCheck>,
     ready: Vec<Check>,
@@ -470,29 +469,43 @@ struct Preview {
     error: Option<String>,
 }
 
-/// Renders the case page for `v`, with a form's state and an email preview.
+/// What a case page shows besides the case: the notice after a form, an email preview, and
+/// how much of the timeline.
+#[derive(Default)]
+struct Shown<'a> {
+    notice: &'a str,
+    preview: Preview,
+    span: Span,
+}
+
+/// Renders the case page for `v`, with a form's state, a notice, an email preview and the
+/// timeline's span. Similar cases are not searched for here: the page names their own
+/// route ([`similar`]), which htmx fills in after the page (a link without JavaScript).
 async fn case_view(
     state: &WebState,
     v: &Visitor,
     n: CaseNumber,
     forms: Forms,
-    notice: &str,
-    preview: Preview,
+    shown: Shown<'_>,
     status: StatusCode,
 ) -> Response {
+    let Shown {
+        notice,
+        preview,
+        span,
+    } = shown;
     let svc = &state.service;
     let actor = &v.actor;
     let case = match svc.case(actor, n).await {
         Ok(c) => c,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    let timeline = match timeline::rendered(state, v, &case, true).await {
+    let timeline = match timeline::rendered(state, v, &case, true, span).await {
         Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
     // each of these is optional on the page: a role without it sees the rest
     let check = svc.closing_check(actor, n).await.ok();
-    let similar = svc.similar(actor, n, 8).await.unwrap_or_default();
     let people = svc
         .people(actor)
         .await
@@ -546,7 +559,6 @@ async fn case_view(
         timeline,
         people,
         transitions,
-        hits: similar.iter().map(|h| hit(h, &case)).collect(),
         links,
         ready,
         non_response,
@@ -598,16 +610,86 @@ pub async fn case_page(
             }
         }
     }
-    case_view(
-        &state,
-        &v,
-        n,
-        forms,
-        p.get("done"),
-        Preview::default(),
-        StatusCode::OK,
-    )
-    .await
+    let shown = Shown {
+        notice: p.get("done"),
+        span: Span::asked(p.get("timeline")),
+        ..Shown::default()
+    };
+    case_view(&state, &v, n, forms, shown, StatusCode::OK).await
+}
+
+/// Similar cases, articles and defects as a page of their own (without JavaScript).
+#[derive(Template)]
+#[template(path = "similar.html")]
+struct SimilarPage {
+    chrome: Chrome,
+    n: u64,
+    display: String,
+    case: Case,
+    hits: Vec<Hit>,
+}
+
+/// The same list alone, for htmx to put in the case page.
+#[derive(Template)]
+#[template(path = "similar_list.html")]
+struct SimilarList {
+    n: u64,
+    csrf: String,
+    hits: Vec<Hit>,
+}
+
+/// `GET /cases/{n}/similar`: cases, articles and defects similar to the case (seed step 5),
+/// searched for apart from the case page so the page does not wait for the search. htmx
+/// asks for it once the page is loaded and gets the list alone; without JavaScript it is a
+/// page of its own, reached by a link on the case page. Staff only, and only for a case the
+/// service shows them, as the case page.
+pub async fn similar(
+    State(state): State<WebState>,
+    Staff(v): Staff,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(n) = case_number(&raw) else {
+        return no_such_case(&v, BACK);
+    };
+    let svc = &state.service;
+    let case = match svc.case(&v.actor, n).await {
+        Ok(c) => c,
+        Err(e) => return service_error_page(Some(&v), &e),
+    };
+    // a role without the search permission is shown nothing similar, as the page was
+    let hits = svc
+        .similar(&v.actor, n, 8)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|h| hit(h, &case))
+        .collect();
+    let mut res = if headers.contains_key("hx-request") {
+        render(
+            StatusCode::OK,
+            &SimilarList {
+                n: n.get(),
+                csrf: state.csrf.token(&v.session),
+                hits,
+            },
+        )
+    } else {
+        let title = format!("Similar to {} · {}", n.display(), case.title);
+        render(
+            StatusCode::OK,
+            &SimilarPage {
+                chrome: Chrome::new(&state, Some(&v), title).at("cases"),
+                n: n.get(),
+                display: n.display(),
+                case,
+                hits,
+            },
+        )
+    };
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("hx-request"));
+    res
 }
 
 /// A form on the case page that runs one command: its name (the disclosure it opens and
@@ -644,7 +726,7 @@ async fn act(state: &WebState, v: &Visitor, raw: &str, form: &Posted, a: &Action
         Ok(c) => c,
         Err((field, text)) => {
             let status = forms.field(&field, text);
-            return case_view(state, v, n, forms, "", Preview::default(), status).await;
+            return case_view(state, v, n, forms, Shown::default(), status).await;
         }
     };
     let version = if a.versioned { form.version() } else { None };
@@ -660,7 +742,7 @@ async fn act(state: &WebState, v: &Visitor, raw: &str, form: &Posted, a: &Action
         Err(e @ ServiceError::NotFound(_)) => service_error_page(Some(v), &e),
         Err(e) => {
             let status = forms.refuse(&e, a.fields);
-            case_view(state, v, n, forms, "", Preview::default(), status).await
+            case_view(state, v, n, forms, Shown::default(), status).await
         }
     }
 }
@@ -834,14 +916,14 @@ pub async fn attach_files(
         Err(_) => {
             let mut forms = Forms::sent("files", &sent.form);
             let status = forms.field("visibility", "Choose who may see the files.");
-            return case_view(&state, &v, n, forms, "", Preview::default(), status).await;
+            return case_view(&state, &v, n, forms, Shown::default(), status).await;
         }
     };
     match files::attach(&state, &v, n, sent, "files", "text", visibility).await {
         Filed::Done => done(&format!("/cases/{}", n.get()), "files", "#timeline"),
         Filed::NotFound(e) => service_error_page(Some(&v), &e),
         Filed::Refused(forms, status) => {
-            case_view(&state, &v, n, forms, "", Preview::default(), status).await
+            case_view(&state, &v, n, forms, Shown::default(), status).await
         }
     }
 }
@@ -1021,9 +1103,12 @@ pub async fn preview_email(
             },
         );
     }
-    let preview = Preview {
-        email: preview,
-        error,
+    let shown = Shown {
+        preview: Preview {
+            email: preview,
+            error,
+        },
+        ..Shown::default()
     };
-    case_view(&state, &v, n, forms, "", preview, status).await
+    case_view(&state, &v, n, forms, shown, status).await
 }

@@ -4,7 +4,8 @@
 //!
 //! - Every page works without JavaScript: links, GET filter forms, and POST forms answered
 //!   with a redirect (post/redirect/get). htmx (vendored, [`assets`]) only enhances: the
-//!   email preview follows what the agent types.
+//!   email preview follows what the agent types, a case's similar cases are filled in after
+//!   its page (a link without JavaScript), a long timeline's earlier entries come in place.
 //! - Templates are askama's, compiled into the binary and checked at build time, and they
 //!   escape HTML by default: text a customer typed is data, never markup.
 //! - Every POST carries a CSRF token bound to the session ([`csrf`]); who is asking comes
@@ -126,6 +127,7 @@ pub fn router(state: WebState) -> Router {
         .route("/cases", get(desk::list))
         .route("/cases/go", get(desk::jump))
         .route("/cases/{number}", get(desk::case_page))
+        .route("/cases/{number}/similar", get(desk::similar))
         .route("/cases/{number}/edit", desk::route(&desk::EDIT))
         .route(
             "/cases/{number}/confirm-title",

@@ -20,7 +20,7 @@ use crate::page::{
     Chrome, Customer, Forms, Params, Posted, Submitted, case_number, done, message, no_such_case,
     render, service_error_page,
 };
-use crate::timeline;
+use crate::timeline::{self, Span};
 use crate::{Visitor, WebState};
 
 /// Where a visitor asking for a case that is not there is sent.
@@ -257,6 +257,7 @@ async fn case_view(
     n: CaseNumber,
     forms: Forms,
     notice: &str,
+    span: Span,
     status: StatusCode,
 ) -> Response {
     let svc = &state.service;
@@ -265,7 +266,7 @@ async fn case_view(
         Err(e) => return service_error_page(Some(v), &e),
     };
     // only what the service gives the customer: no internal entry, no file of one
-    let timeline = match timeline::rendered(state, v, &case, false).await {
+    let timeline = match timeline::rendered(state, v, &case, false, span).await {
         Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
@@ -301,6 +302,7 @@ pub async fn case_page(
                 n,
                 Forms::default(),
                 p.get("done"),
+                Span::asked(p.get("timeline")),
                 StatusCode::OK,
             )
             .await
@@ -328,7 +330,7 @@ async fn post(
         Err(e) => {
             let mut forms = Forms::sent(name, form);
             let status = forms.refuse(&e, &["body"]);
-            case_view(state, v, n, forms, "", status).await
+            case_view(state, v, n, forms, "", Span::Newest, status).await
         }
     }
 }
@@ -355,7 +357,9 @@ pub async fn reply(
             "#timeline",
         ),
         Filed::NotFound(e) => service_error_page(Some(&v), &e),
-        Filed::Refused(forms, status) => case_view(&state, &v, n, forms, "", status).await,
+        Filed::Refused(forms, status) => {
+            case_view(&state, &v, n, forms, "", Span::Newest, status).await
+        }
     }
 }
 
@@ -388,7 +392,7 @@ pub async fn reopen(
         Err(e) => {
             let mut forms = Forms::sent("reopen", &form);
             let status = forms.refuse(&e, &["body"]);
-            case_view(&state, &v, n, forms, "", status).await
+            case_view(&state, &v, n, forms, "", Span::Newest, status).await
         }
     }
 }

@@ -271,7 +271,7 @@ impl Desk {
         reply(&self.app, req).await
     }
 
-    async fn send(
+    pub async fn send(
         &self,
         method: &str,
         path: &str,
@@ -457,6 +457,7 @@ async fn nobody_signed_in_is_sent_to_sign_in_and_changes_nothing() {
         "/".to_string(),
         "/cases".into(),
         format!("/cases/{n}"),
+        format!("/cases/{n}/similar"),
         "/reports/reopens".into(),
         "/portal".into(),
         format!("/portal/cases/{n}"),
@@ -491,6 +492,7 @@ async fn the_desk_is_for_staff_and_the_portal_for_customers() {
     for path in [
         "/cases".to_string(),
         format!("/cases/{n}"),
+        format!("/cases/{n}/similar"),
         "/reports/reopens".into(),
     ] {
         let r = desk.get(&path, Some("jordan")).await;
@@ -1157,10 +1159,53 @@ async fn the_closing_panel_walks_the_checklist_to_a_close_and_a_lead_reopens() {
     let opened = desk.get(&format!("{case}?open=edit"), Some("ana")).await;
     assert!(opened.body.contains("id=\"edit\" open"));
     assert!(opened.body.contains("id=\"f-edit-product\""));
-    // similar cases with one-click linking
+    // similar cases with one-click linking, from their own route: the page does not wait
+    // for the search, htmx fills it in (a link without JavaScript)
+    assert!(page.body.contains(&format!(
+        "hx-get=\"/cases/{n}/similar\" hx-trigger=\"load\""
+    )));
     assert!(
-        page.body.contains(&format!("{:08}", earlier)),
-        "similar case not offered"
+        page.body
+            .contains(&format!("<a href=\"/cases/{n}/similar\">"))
+    );
+    assert!(
+        !page.body.contains(&format!("{:08}", earlier)),
+        "the page searched for similar cases itself"
+    );
+    let listed = desk.htmx_get(&format!("{case}/similar"), "ana").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(
+        listed.body.trim_start().starts_with("<div id=\"similar\">"),
+        "{}",
+        listed.body
+    );
+    assert!(!listed.body.contains("<html"), "htmx gets the list alone");
+    let token = CsrfKey::new(KEY).token(&session("ana"));
+    for similar in [
+        listed,
+        desk.get(&format!("{case}/similar"), Some("ana")).await,
+    ] {
+        assert_eq!(similar.status, StatusCode::OK);
+        assert!(
+            similar
+                .body
+                .contains(&format!("<a href=\"/cases/{earlier}\">{earlier:08}</a>")),
+            "similar case not offered: {}",
+            similar.body
+        );
+        assert!(similar.body.contains(&format!(
+            "<form method=\"post\" action=\"/cases/{n}/links\" class=\"inline\">\n        <input type=\"hidden\" name=\"csrf\" value=\"{token}\">"
+        )));
+    }
+    let own_page = desk.get(&format!("{case}/similar"), Some("ana")).await;
+    assert!(
+        own_page.body.contains("<html"),
+        "without htmx, a page of its own"
+    );
+    assert!(
+        own_page
+            .body
+            .contains(&format!("href=\"/cases/{n}#troubleshoot\""))
     );
     let r = desk
         .post(

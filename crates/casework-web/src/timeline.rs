@@ -1,7 +1,8 @@
 //! How a case's history reads on a page: each timeline entry as a headline, who and when,
 //! its text, and — for staff — whether the customer sees it. What a customer may see is
 //! decided by core (`Event::for_customer`, applied by the service); this only labels it.
-//! [`rendered`] gives a case's whole timeline as HTML, kept in the [`TimelineCache`].
+//! [`rendered`] gives a case's timeline as HTML — its newest [`NEWEST_ENTRIES`] entries with
+//! a link to the rest, or all of them — kept in the [`TimelineCache`].
 
 use std::sync::Arc;
 
@@ -20,17 +21,51 @@ use jiff::tz::Offset;
 use crate::timeline_cache::{Audience, Stamp, TimelineCache};
 use crate::{Visitor, WebState};
 
-/// A timeline as HTML: the entries, labelled for staff or not.
+/// How many of a case's newest entries a case page shows at first, the earlier ones one
+/// link away (`?timeline=all`). Fifty is well above what a case gathers in a whole ordinary
+/// life (the desk's walk of the seed, from opening to close and reopen, makes 17 entries),
+/// so most cases still show whole; a long one shows what happened last, what an agent
+/// picking it up reads first.
+pub const NEWEST_ENTRIES: usize = 50;
+
+/// How much of a timeline a page shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Span {
+    /// The newest [`NEWEST_ENTRIES`], with a link to the page with every entry.
+    #[default]
+    Newest,
+    /// Every entry (`?timeline=all`).
+    All,
+}
+
+impl Span {
+    /// The span a page's `timeline` query parameter asks for: `all` for every entry.
+    pub fn asked(value: &str) -> Self {
+        if value == "all" {
+            Span::All
+        } else {
+            Span::Newest
+        }
+    }
+}
+
+/// A timeline as HTML: the entries, labelled for staff or not, and how many earlier ones
+/// are left out, linked to `page?timeline=all`.
 #[derive(Template)]
 #[template(path = "timeline.html")]
 struct Fragment {
     entries: Vec<Entry>,
     staff: bool,
+    earlier: usize,
+    page: String,
 }
 
 /// Case `case`'s timeline as `v` may see it, as HTML: the desk's (`desk`: newest first,
 /// each entry labelled with who sees it, files under `/cases/{n}/files`) or the portal's
-/// (oldest first, files under `/portal/cases/{n}/files`). Served from the
+/// (oldest first, files under `/portal/cases/{n}/files`); with [`Span::Newest`], only the
+/// newest [`NEWEST_ENTRIES`] and a link saying how many earlier ones the visitor may see
+/// (counted in what the service gave them: a customer's count has no internal entry in
+/// it). Served from the
 /// [`TimelineCache`] when the case version, the delivery states and the visitor's files
 /// are those it was rendered from; rendered from the history otherwise. `case` is the case
 /// as the service just gave it to `v`.
@@ -39,6 +74,7 @@ pub async fn rendered(
     v: &Visitor,
     case: &Case,
     desk: bool,
+    span: Span,
 ) -> Result<Arc<str>, ServiceError> {
     let svc = &state.service;
     let actor = &v.actor;
@@ -51,6 +87,7 @@ pub async fn rendered(
     let audience = Audience {
         case: n.get(),
         desk,
+        span,
         role: actor.role,
         customer: (actor.role == Role::Customer)
             .then(|| actor.email.as_ref().map(|e| e.to_string()))
@@ -74,19 +111,25 @@ pub async fn rendered(
         }
         _ => true,
     });
-    let mut entries: Vec<Entry> = timeline.iter().map(entry).collect();
-    let base = if desk {
-        format!("/cases/{}/files", n.get())
-    } else {
-        format!("/portal/cases/{}/files", n.get())
+    let earlier = match span {
+        Span::Newest => timeline.len().saturating_sub(NEWEST_ENTRIES),
+        Span::All => 0,
     };
-    with_files(&mut entries, &stamp.files, &base);
+    let mut entries: Vec<Entry> = timeline[earlier..].iter().map(entry).collect();
+    let page = if desk {
+        format!("/cases/{}", n.get())
+    } else {
+        format!("/portal/cases/{}", n.get())
+    };
+    with_files(&mut entries, &stamp.files, &format!("{page}/files"));
     if desk {
         entries.reverse();
     }
     let html: Arc<str> = Fragment {
         entries,
         staff: desk,
+        earlier,
+        page,
     }
     .render()
     .map_err(|e| ServiceError::Internal(format!("the timeline could not be rendered: {e}")))?

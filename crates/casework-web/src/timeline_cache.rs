@@ -5,7 +5,8 @@
 //! # What keeps it right
 //!
 //! - **Who it was rendered for** is part of the key: the page (desk or portal), the
-//!   visitor's role and, for a customer, their address. A customer's timeline is never
+//!   visitor's role and, for a customer, their address; and how much of it (the newest
+//!   entries, or all of them). A customer's timeline is never
 //!   served to staff or to another customer, nor staff's to a customer; and every request
 //!   still goes through the service's own checks (the case must be visible to the visitor)
 //!   before the cache is asked.
@@ -30,6 +31,8 @@ use casework_core::model::{DeliveryStatus, Role};
 use casework_core::ports::AttachmentInfo;
 use hashlink::LruCache;
 
+use crate::timeline::Span;
+
 /// The most bytes of rendered timeline HTML kept (about a hundred 200-entry timelines).
 pub const TIMELINE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -40,6 +43,8 @@ pub struct Audience {
     pub case: u64,
     /// The desk's page (staff, newest first) or the portal's (the customer, oldest first).
     pub desk: bool,
+    /// The newest entries or all of them.
+    pub span: Span,
     /// The visitor's role.
     pub role: Role,
     /// For a customer, their address (the cases they see are theirs).
@@ -152,6 +157,7 @@ mod tests {
         Audience {
             case,
             desk: true,
+            span: Span::Newest,
             role: Role::Agent,
             customer: None,
         }
@@ -187,6 +193,11 @@ mod tests {
             ..audience(1)
         };
         assert!(cache.get(&lead, &stamp(3)).is_none());
+        let all = Audience {
+            span: Span::All,
+            ..audience(1)
+        };
+        assert!(cache.get(&all, &stamp(3)).is_none());
         // a newer render replaces the old one
         cache.keep(audience(1), stamp(4), "<ol>four</ol>".into());
         assert!(cache.get(&audience(1), &stamp(3)).is_none());

@@ -1,9 +1,15 @@
 //! The kept timeline ([`crate::timeline_cache`]): a page served from it shows a change to
 //! anything the timeline depends on at once (the case version, an email's delivery state,
 //! the files), is never given to another audience, and still carries each visitor's own
-//! CSRF token.
+//! CSRF token. A long timeline shows its newest entries with the rest one link away, and
+//! similar cases come from their own route.
+
+use casework_core::Command;
+use casework_core::ids::CaseNumber;
+use casework_core::model::{PostKind, Visibility};
 
 use super::*;
+use crate::timeline::NEWEST_ENTRIES;
 
 /// The timeline section of a page (what the cache holds, with its heading).
 fn timeline_of(page: &str) -> &str {
@@ -171,4 +177,211 @@ async fn the_services_delivery_states_are_those_the_timeline_shows() {
     }
     let eve = desk.svc.deliveries(&desk.actor("eve"), number).await;
     assert!(matches!(eve, Err(ServiceError::NotFound(_))), "{eve:?}");
+}
+
+/// The entries of a timeline section, in the order shown, by their anchor ids.
+fn entry_ids(section: &str) -> Vec<String> {
+    section
+        .split("<li class=\"entry")
+        .skip(1)
+        .filter_map(|li| {
+            let start = li.find(" id=\"")? + 5;
+            let end = start + li[start..].find('"')?;
+            Some(li[start..end].to_string())
+        })
+        .collect()
+}
+
+/// The "earlier entries" link's text, if the section has one.
+fn earlier_link(section: &str) -> Option<&str> {
+    let start = section.find("<p class=\"earlier\">")?;
+    let text = section[start..].find("Show the ")? + start;
+    let end = text + section[text..].find("</a>")?;
+    Some(&section[text..end])
+}
+
+/// A long case: 70 posts after its opening, the first 20 alternating internal and
+/// customer-visible, the rest customer-visible; each post's body names its number.
+async fn long_case(desk: &Desk) -> (u64, CaseNumber) {
+    let n = desk.open("A long case", "Jordan", JORDAN).await;
+    let number: CaseNumber = n.to_string().parse().unwrap();
+    let ana = desk.actor("ana");
+    for i in 1..=70 {
+        let internal = i <= 20 && i % 2 == 0;
+        let body = if internal {
+            format!("INTERNAL-{i}")
+        } else {
+            format!("POST-{i}-")
+        };
+        let visibility = if internal {
+            Visibility::Internal
+        } else {
+            Visibility::Customer
+        };
+        desk.svc
+            .execute(
+                &ana,
+                number,
+                None,
+                Command::AddPost {
+                    kind: PostKind::Note,
+                    body,
+                    visibility,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    (n, number)
+}
+
+#[tokio::test]
+async fn a_long_timeline_shows_its_newest_entries_and_the_earlier_ones_one_link_away() {
+    let desk = Desk::new().await;
+    let (n, number) = long_case(&desk).await;
+    let staff: Vec<String> = desk
+        .svc
+        .timeline(&desk.actor("ana"), number)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| format!("e{}", t.event.seq))
+        .collect();
+    assert!(staff.len() > NEWEST_ENTRIES + 10, "{}", staff.len());
+
+    // the desk: the newest 50, newest first, then the link to the rest
+    let page = desk.get(&format!("/cases/{n}"), Some("ana")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let shown = timeline_of(&page.body);
+    let newest: Vec<String> = staff.iter().rev().take(NEWEST_ENTRIES).cloned().collect();
+    assert_eq!(entry_ids(shown), newest);
+    assert!(shown.contains("POST-70-") && !shown.contains("POST-1-"));
+    let hidden = staff.len() - NEWEST_ENTRIES;
+    assert_eq!(
+        earlier_link(shown),
+        Some(format!("Show the {hidden} earlier entries").as_str())
+    );
+    assert!(shown.contains(&format!(
+        "<a href=\"/cases/{n}?timeline=all#timeline\" hx-get=\"/cases/{n}?timeline=all\" \
+         hx-select=\"#timeline-entries\" hx-target=\"#timeline-entries\""
+    )));
+    // the link after the entries (newest first: the earlier ones are below)
+    assert!(shown.find("class=\"earlier\"") > shown.rfind("<li class=\"entry"));
+    // every entry, without a link, on the page it points to (and htmx's request for it)
+    for all in [
+        desk.get(&format!("/cases/{n}?timeline=all"), Some("ana"))
+            .await,
+        desk.htmx_get(&format!("/cases/{n}?timeline=all"), "ana")
+            .await,
+    ] {
+        let shown = timeline_of(&all.body);
+        let every: Vec<String> = staff.iter().rev().cloned().collect();
+        assert_eq!(entry_ids(shown), every);
+        assert!(shown.contains("POST-1-") && shown.contains("INTERNAL-2"));
+        assert_eq!(earlier_link(shown), None);
+    }
+
+    // the portal: the customer's newest 50, oldest first, the link above them; counted in
+    // what the customer may see, so no internal entry is shown or counted
+    let visible: Vec<String> = desk
+        .svc
+        .timeline(&desk.actor("jordan"), number)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| format!("e{}", t.event.seq))
+        .collect();
+    assert_eq!(staff.len() - visible.len(), 10, "ten internal posts");
+    let portal = desk
+        .get(&format!("/portal/cases/{n}"), Some("jordan"))
+        .await;
+    assert_eq!(portal.status, StatusCode::OK);
+    let shown = timeline_of(&portal.body);
+    assert_eq!(
+        entry_ids(shown),
+        visible[visible.len() - NEWEST_ENTRIES..].to_vec()
+    );
+    let hidden = visible.len() - NEWEST_ENTRIES;
+    assert_eq!(
+        earlier_link(shown),
+        Some(format!("Show the {hidden} earlier entries").as_str())
+    );
+    assert!(shown.contains(&format!("href=\"/portal/cases/{n}?timeline=all#timeline\"")));
+    assert!(shown.find("class=\"earlier\"") < shown.find("<li class=\"entry"));
+    let all = desk
+        .get(&format!("/portal/cases/{n}?timeline=all"), Some("jordan"))
+        .await;
+    let shown = timeline_of(&all.body);
+    assert_eq!(entry_ids(shown), visible);
+    assert!(shown.contains("POST-1-"));
+    assert_eq!(earlier_link(shown), None);
+    for page in [&portal.body, &all.body] {
+        assert!(
+            !page.contains("INTERNAL-"),
+            "an internal post reached the customer"
+        );
+    }
+    // another customer gets nothing of it
+    let eve = desk
+        .get(&format!("/portal/cases/{n}?timeline=all"), Some("eve"))
+        .await;
+    assert_eq!(eve.status, StatusCode::NOT_FOUND);
+    assert!(!eve.body.contains("POST-"));
+
+    // each span is kept apart: asked again, each page is what it was
+    assert_eq!(desk.timelines.size().0, 4);
+    let again = desk.get(&format!("/cases/{n}"), Some("ana")).await;
+    assert_eq!(timeline_of(&again.body), timeline_of(&page.body));
+    let again = desk
+        .get(&format!("/portal/cases/{n}"), Some("jordan"))
+        .await;
+    assert_eq!(timeline_of(&again.body), timeline_of(&portal.body));
+}
+
+#[tokio::test]
+async fn a_short_timeline_is_shown_whole_without_a_link() {
+    let desk = Desk::new().await;
+    let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
+    for (path, who) in [
+        (format!("/cases/{n}"), "ana"),
+        (format!("/portal/cases/{n}"), "jordan"),
+    ] {
+        let page = desk.get(&path, Some(who)).await;
+        let shown = timeline_of(&page.body);
+        assert_eq!(entry_ids(shown).len(), 1, "{path}");
+        assert_eq!(earlier_link(shown), None, "{path}");
+    }
+}
+
+/// Similar cases are staff's, as the case page is: a customer's session and a request
+/// without one get nothing from their route, htmx's request or not.
+#[tokio::test]
+async fn similar_cases_are_for_staff_only() {
+    let desk = Desk::new().await;
+    let earlier = desk
+        .open("Publishing fails on the data store", "Eve", EVE)
+        .await;
+    let n = desk.open("Publishing fails", "Jordan", JORDAN).await;
+    let path = format!("/cases/{n}/similar");
+    let staff = desk.htmx_get(&path, "ana").await;
+    assert!(
+        staff.body.contains(&format!("{earlier:08}")),
+        "{}",
+        staff.body
+    );
+    for headers in [&[][..], &[("hx-request", "true")][..]] {
+        let customer = desk.send("GET", &path, Some("jordan"), None, headers).await;
+        assert_eq!(customer.status, StatusCode::FORBIDDEN);
+        let nobody = desk.send("GET", &path, None, None, headers).await;
+        assert_eq!(nobody.status, StatusCode::SEE_OTHER);
+        assert!(nobody.location().starts_with("/sign-in?next="));
+        for r in [&customer, &nobody] {
+            assert!(!r.body.contains(&format!("{earlier:08}")), "{}", r.body);
+            assert!(!r.body.contains("Publishing fails"), "{}", r.body);
+            assert!(!r.body.contains("/links"), "{}", r.body);
+        }
+    }
+    // a case that does not exist is not found, for staff too
+    let none = desk.htmx_get("/cases/999/similar", "ana").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
 }
