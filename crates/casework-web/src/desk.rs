@@ -20,7 +20,7 @@ use casework_core::model::{
     RefKind, Resolution, StatusCategory, TemplateName, Visibility,
 };
 use casework_core::ports::{CaseFilter, CaseOrder, PageRequest, SearchHit};
-use casework_core::service::ClosingCheck;
+use casework_core::service::{CaseView, ClosingCheck};
 use casework_core::workflow::{CaseEdit, Command, may_reopen};
 
 use crate::files::{self, Filed};
@@ -496,19 +496,24 @@ async fn case_view(
     } = shown;
     let svc = &state.service;
     let actor = &v.actor;
-    let case = match svc.case(actor, n).await {
-        Ok(c) => c,
+    // the case with what the page shows of it, and the staff to assign it to, read at once
+    let (view, people) =
+        futures_util::future::join(svc.case_view(actor, n), svc.people(actor)).await;
+    let view = match view {
+        Ok(view) => view,
         Err(e) => return service_error_page(Some(v), &e),
     };
-    let timeline = match timeline::rendered(state, v, &case, true, span).await {
+    let timeline = match timeline::rendered(state, v, &view, true, span).await {
         Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
     // each of these is optional on the page: a role without it sees the rest
-    let check = svc.closing_check(actor, n).await.ok();
-    let people = svc
-        .people(actor)
-        .await
+    let CaseView {
+        case,
+        closing: check,
+        ..
+    } = view;
+    let people = people
         .map(|p| {
             p.into_iter()
                 .filter(|p| p.role.is_staff())

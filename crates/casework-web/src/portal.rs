@@ -261,15 +261,16 @@ async fn case_view(
     status: StatusCode,
 ) -> Response {
     let svc = &state.service;
-    let case = match svc.case(&v.actor, n).await {
-        Ok(c) => c,
+    let view = match svc.case_view(&v.actor, n).await {
+        Ok(view) => view,
         Err(e) => return service_error_page(Some(v), &e),
     };
     // only what the service gives the customer: no internal entry, no file of one
-    let timeline = match timeline::rendered(state, v, &case, false, span).await {
+    let timeline = match timeline::rendered(state, v, &view, false, span).await {
         Ok(t) => t,
         Err(e) => return service_error_page(Some(v), &e),
     };
+    let case = view.case;
     let title = format!("Case {} · {}", n.display(), case.title);
     let page = CasePage {
         chrome: Chrome::new(state, Some(v), title)

@@ -12,9 +12,10 @@ use casework_core::attachment::size_label;
 use casework_core::event::{Event, EventKind};
 use casework_core::ids::CaseNumber;
 use casework_core::model::{
-    CallDirection, Case, CloseMode, ContactOutcome, OutboxStatus, PostKind, Role, TimelineEntry,
+    CallDirection, CloseMode, ContactOutcome, OutboxStatus, PostKind, Role, TimelineEntry,
 };
 use casework_core::ports::AttachmentInfo;
+use casework_core::service::CaseView;
 use jiff::Timestamp;
 use jiff::tz::Offset;
 
@@ -67,22 +68,23 @@ struct Fragment {
 /// (counted in what the service gave them: a customer's count has no internal entry in
 /// it). Served from the
 /// [`TimelineCache`] when the case version, the delivery states and the visitor's files
-/// are those it was rendered from; rendered from the history otherwise. `case` is the case
-/// as the service just gave it to `v`.
+/// are those it was rendered from; rendered from the history otherwise. `view` is the case,
+/// its delivery states and files as the service just gave them to `v`
+/// ([`CaseService::case_view`](casework_core::CaseService::case_view)).
 pub async fn rendered(
     state: &WebState,
     v: &Visitor,
-    case: &Case,
+    view: &CaseView,
     desk: bool,
     span: Span,
 ) -> Result<Arc<str>, ServiceError> {
     let svc = &state.service;
     let actor = &v.actor;
-    let n: CaseNumber = case.number;
+    let n: CaseNumber = view.case.number;
     let stamp = Stamp {
-        version: case.version,
-        deliveries: svc.deliveries(actor, n).await?,
-        files: svc.attachments(actor, n).await?,
+        version: view.case.version,
+        deliveries: view.deliveries.clone(),
+        files: view.files.clone(),
     };
     let audience = Audience {
         case: n.get(),

@@ -95,6 +95,6 @@ impl CaseService {
 }
 
 /// Whether `actor`, who may see the case, may see this file of it.
-fn may_see(actor: &Actor, file: &AttachmentInfo) -> bool {
+pub(super) fn may_see(actor: &Actor, file: &AttachmentInfo) -> bool {
     actor.role != Role::Customer || file.visibility == Visibility::Customer
 }

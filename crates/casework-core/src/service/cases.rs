@@ -13,7 +13,7 @@ use crate::limits::{MAX_IDEMPOTENCY_KEY, MAX_PAGE, MAX_QUERY};
 use crate::model::{
     Actor, Case, DeliveryStatus, RefKind, Role, TemplateName, TimelineEntry, token_hash,
 };
-use crate::ports::{CaseFilter, Page, PageRequest, StoreError};
+use crate::ports::{AttachmentInfo, CaseFilter, Page, PageRequest, StoreError};
 use crate::workflow::{
     Command, MissingItem, NewCase, WorkflowError, check_status_map, closing_check, decide_open,
     known_status, non_response_check,
@@ -31,6 +31,20 @@ pub struct ClosingCheck {
     pub non_response_ready: bool,
     /// Unmet non-response policy items.
     pub non_response_missing: Vec<MissingItem>,
+}
+
+/// A case as a page shows it, read with one visibility check ([`CaseService::case_view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseView {
+    /// The case as the actor may see it (a customer's without its internal facts).
+    pub case: Case,
+    /// Where each email of the case stands, as [`CaseService::deliveries`] gives them.
+    pub deliveries: Vec<(String, DeliveryStatus)>,
+    /// The case's files the actor may see, as [`CaseService::attachments`] gives them.
+    pub files: Vec<AttachmentInfo>,
+    /// The closing checklist, for an actor who may work cases
+    /// ([`CaseService::closing_check`]); `None` for others.
+    pub closing: Option<ClosingCheck>,
 }
 
 /// What `map_status` did.
@@ -243,13 +257,47 @@ impl CaseService {
     ) -> Result<ClosingCheck, ServiceError> {
         let case = self.visible_case(actor, number).await?;
         self.require(actor, Permission::WorkCase, "check cases for closing")?;
-        let missing = closing_check(&case, &self.config, None);
-        let non_response_missing = non_response_check(&case, &self.config);
-        Ok(ClosingCheck {
+        Ok(self.checklist(&case))
+    }
+
+    fn checklist(&self, case: &Case) -> ClosingCheck {
+        let missing = closing_check(case, &self.config, None);
+        let non_response_missing = non_response_check(case, &self.config);
+        ClosingCheck {
             ready: missing.is_empty(),
             missing,
             non_response_ready: non_response_missing.is_empty(),
             non_response_missing,
+        }
+    }
+
+    /// What a case page needs besides the history, after one visibility check: the case as
+    /// [`case`](Self::case) gives it, the delivery states as
+    /// [`deliveries`](Self::deliveries) does, the files as
+    /// [`attachments`](Self::attachments) does (a customer's only those of customer-visible
+    /// entries), and the closing checklist as [`closing_check`](Self::closing_check) does
+    /// when the actor may work cases. The two store reads run at once.
+    pub async fn case_view(
+        &self,
+        actor: &Actor,
+        number: CaseNumber,
+    ) -> Result<CaseView, ServiceError> {
+        let case = self.visible_case(actor, number).await?;
+        let (deliveries, mut files) = futures_util::future::try_join(
+            self.outbox_states(number, actor.role != Role::Customer),
+            async { Ok(self.store.attachment_list(number).await?) },
+        )
+        .await?;
+        files.retain(|f| super::attachments::may_see(actor, f));
+        let closing = self
+            .config
+            .permits(actor.role, Permission::WorkCase)
+            .then(|| self.checklist(&case));
+        Ok(CaseView {
+            case: Self::as_seen_by(actor, case),
+            deliveries,
+            files,
+            closing,
         })
     }
 

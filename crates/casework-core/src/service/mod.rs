@@ -43,7 +43,7 @@ use crate::reply_token::ReplyKeys;
 use crate::workflow::{Command, Context, WorkflowError, decide, stamp};
 
 pub use attachments::{Attached, FilePost};
-pub use cases::{ClosingCheck, SkippedCase, StatusMapSummary};
+pub use cases::{CaseView, ClosingCheck, SkippedCase, StatusMapSummary};
 pub use diagnostics::Diagnosis;
 pub use feed::FeedPage;
 pub use inbound::{BATCH_WAVE, Ingested, MAX_CASES_PER_MESSAGE_ID, MAX_THREAD_LOOKUPS};

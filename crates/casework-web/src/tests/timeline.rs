@@ -385,3 +385,54 @@ async fn similar_cases_are_for_staff_only() {
     let none = desk.htmx_get("/cases/999/similar", "ana").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
 }
+
+/// What the case page reads in one call is what the separate reads give, for staff and for
+/// the customer (whose files hold no internal one and who gets no checklist), and nothing
+/// for another customer.
+#[tokio::test]
+async fn the_case_view_is_what_the_separate_reads_give() {
+    let desk = Desk::new().await;
+    let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
+    let number: CaseNumber = n.to_string().parse().unwrap();
+    desk.queue_follow_up(n).await;
+    for (visibility, name) in [("internal", "staff-only.txt"), ("customer", "shared.txt")] {
+        desk.post_files(
+            &format!("/cases/{n}/attachments"),
+            "ana",
+            &[("visibility", visibility)],
+            &[(name, b"bytes")],
+            true,
+        )
+        .await
+        .redirects_to(&format!("/cases/{n}?done=files#timeline"));
+    }
+    for (who, files, checklist) in [("ana", 2, true), ("jordan", 1, false)] {
+        let actor = desk.actor(who);
+        let view = desk.svc.case_view(&actor, number).await.unwrap();
+        assert_eq!(
+            view.case,
+            desk.svc.case(&actor, number).await.unwrap(),
+            "{who}"
+        );
+        assert_eq!(
+            view.deliveries,
+            desk.svc.deliveries(&actor, number).await.unwrap(),
+            "{who}"
+        );
+        assert_eq!(view.deliveries.len(), 1, "{who}");
+        assert_eq!(
+            view.files,
+            desk.svc.attachments(&actor, number).await.unwrap(),
+            "{who}"
+        );
+        assert_eq!(view.files.len(), files, "{who}");
+        assert_eq!(
+            view.closing,
+            desk.svc.closing_check(&actor, number).await.ok(),
+            "{who}"
+        );
+        assert_eq!(view.closing.is_some(), checklist, "{who}");
+    }
+    let eve = desk.svc.case_view(&desk.actor("eve"), number).await;
+    assert!(matches!(eve, Err(ServiceError::NotFound(_))), "{eve:?}");
+}
