@@ -18,6 +18,21 @@ fn timeline_of(page: &str) -> &str {
     &page[start..end]
 }
 
+/// Ana attaches `staff-only.txt` internally and `shared.txt` for the customer to see.
+async fn attach_two_files(desk: &Desk, n: u64) {
+    for (visibility, name) in [("internal", "staff-only.txt"), ("customer", "shared.txt")] {
+        desk.post_files(
+            &format!("/cases/{n}/attachments"),
+            "ana",
+            &[("visibility", visibility)],
+            &[(name, b"bytes")],
+            true,
+        )
+        .await
+        .redirects_to(&format!("/cases/{n}?done=files#timeline"));
+    }
+}
+
 fn token_of(who: &str) -> String {
     CsrfKey::new(KEY).token(&session(who))
 }
@@ -87,17 +102,7 @@ async fn a_kept_timeline_shows_every_change_it_depends_on_at_once() {
     assert!(timeline_of(&customer.body).contains("<dd>queued</dd>"));
 
     // files: one for staff only, one the customer sees
-    for (visibility, name) in [("internal", "staff-only.txt"), ("customer", "shared.txt")] {
-        desk.post_files(
-            &format!("/cases/{n}/attachments"),
-            "ana",
-            &[("visibility", visibility)],
-            &[(name, b"bytes")],
-            true,
-        )
-        .await
-        .redirects_to(&format!("/cases/{n}?done=files#timeline"));
-    }
+    attach_two_files(&desk, n).await;
     let filed = desk.get(&page, Some("ana")).await;
     let shown = timeline_of(&filed.body);
     assert!(shown.contains(">staff-only.txt</a>") && shown.contains(">shared.txt</a>"));
@@ -395,17 +400,7 @@ async fn the_case_view_is_what_the_separate_reads_give() {
     let n = desk.open("Sync stopped", "Jordan", JORDAN).await;
     let number: CaseNumber = n.to_string().parse().unwrap();
     desk.queue_follow_up(n).await;
-    for (visibility, name) in [("internal", "staff-only.txt"), ("customer", "shared.txt")] {
-        desk.post_files(
-            &format!("/cases/{n}/attachments"),
-            "ana",
-            &[("visibility", visibility)],
-            &[(name, b"bytes")],
-            true,
-        )
-        .await
-        .redirects_to(&format!("/cases/{n}?done=files#timeline"));
-    }
+    attach_two_files(&desk, n).await;
     for (who, files, checklist) in [("ana", 2, true), ("jordan", 1, false)] {
         let actor = desk.actor(who);
         let view = desk.svc.case_view(&actor, number).await.unwrap();
