@@ -32,9 +32,9 @@
 //!
 //! # Memory
 //!
-//! Bounded by bytes: the sum of the cached cases' stored JSON sizes stays under
-//! [`CASE_CACHE_BYTES`] (the decoded case holds the same strings plus fixed-size fields);
-//! the least recently read case goes first.
+//! Bounded by bytes: the sum of the cached cases' stored JSON sizes stays under the
+//! store's [`CacheBudget::case_bytes`](crate::CacheBudget) (the decoded case holds the same
+//! strings plus fixed-size fields); the least recently read case goes first.
 
 use std::sync::Mutex;
 
@@ -45,9 +45,6 @@ use hashlink::LruCache;
 use rusqlite::Connection;
 
 use crate::sql::map_err;
-
-/// The most bytes of stored case JSON the cache holds (about 8,000 typical cases).
-pub const CASE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The largest change-feed position committed, as the connection sees it (0 when empty).
 pub fn feed_position(conn: &Connection) -> Result<i64, StoreError> {
@@ -111,9 +108,11 @@ pub enum Lookup {
 }
 
 impl CaseCache {
-    /// A cache watching the database file `path` through a read-only connection of its own.
-    pub fn open(path: &std::path::Path, budget: usize) -> Result<Self, StoreError> {
+    /// A cache of at most `budget` bytes of stored case JSON, watching the database file
+    /// `path` through a read-only connection of its own with a page cache of `watch_kib`.
+    pub fn open(path: &std::path::Path, budget: usize, watch_kib: u32) -> Result<Self, StoreError> {
         let conn = crate::open_reader(path)?;
+        crate::set_cache_kib(&conn, watch_kib).map_err(map_err)?;
         Ok(Self {
             entries: Mutex::new(Entries {
                 cases: LruCache::new_unbounded(),

@@ -41,21 +41,82 @@ use rusqlite::{Connection, OpenFlags};
 pub use schema::{APPLICATION_ID, LATEST as SCHEMA_VERSION};
 pub use sql::ReindexProgress;
 
-use crate::cache::{CASE_CACHE_BYTES, CaseCache, Lookup};
+use crate::cache::{CaseCache, Lookup};
 use crate::sql::map_err;
 use crate::writer::{Writer, WriterHandle, read_tx};
 
 /// How long any connection waits on a lock held by another process before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most reads running at once, and reader connections kept open. Each running read holds a
-/// connection (its page cache of [`READER_CACHE_KIB`], its FTS5 state, its prepared
-/// statements) and a thread of the blocking pool; reads are CPU-bound on a warm cache, so
-/// more of them at once than a few per core only queue in memory instead of on the
-/// semaphore. Measured at 100k cases, 32 concurrent searches: uncapped, 30+ threads and
-/// connections and 100 MiB resident; capped, see `docs/benchmarks.md`.
+/// connection (its page cache, its FTS5 state, its prepared statements) and a thread of the
+/// blocking pool; reads are CPU-bound on a warm cache, so more of them at once than a few per
+/// core only queue in memory instead of on the semaphore. Measured at 100k cases, 32
+/// concurrent searches: uncapped, 30+ threads and connections and 100 MiB resident; capped,
+/// see `docs/benchmarks.md`.
 pub const MAX_READERS: usize = 4;
-/// The page cache of each reader connection, in KiB (SQLite's default is 2,000).
-pub const READER_CACHE_KIB: u32 = 4096;
+
+/// The memory a file store's caches may hold, split in one place ([`CacheBudget::of_mib`])
+/// between the decoded cases ([`cache`]) and the page cache of every SQLite connection the
+/// store opens: the [`MAX_READERS`] readers, the writer, and the case cache's watch.
+///
+/// Set with `?cache_mib=N` in the store URL; [`CacheBudget::DEFAULT_MIB`] otherwise. SQLite
+/// pages not in a connection's cache are read again from the operating system's file cache
+/// (memory the kernel may reclaim, not the server's), so a smaller budget costs a read call
+/// per page rather than a disk read while the file fits in the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBudget {
+    /// The most bytes of stored case JSON the decoded-case cache holds.
+    pub case_bytes: usize,
+    /// The page cache of each reader connection, in KiB.
+    pub reader_kib: u32,
+    /// The page cache of the writer's connection, in KiB.
+    pub writer_kib: u32,
+    /// The page cache of the case cache's watch connection, in KiB (it reads only
+    /// `data_version` and the change feed's last position).
+    pub watch_kib: u32,
+}
+
+impl CacheBudget {
+    /// The budget when the URL names none, in MiB: with it `casework serve` stays under
+    /// 64 MiB resident over a 1M-case store (docs/benchmarks.md, Memory).
+    pub const DEFAULT_MIB: u32 = 24;
+    /// The smallest budget accepted, in MiB.
+    pub const MIN_MIB: u32 = 4;
+    /// The largest budget accepted, in MiB.
+    pub const MAX_MIB: u32 = 65_536;
+    /// What the watch connection needs: the first pages of the feed table's last leaf and
+    /// its parents.
+    const WATCH_KIB: u32 = 256;
+
+    /// Splits `mib` MiB: half to decoded cases (a hit costs no SQLite read at all), the
+    /// other half to page caches, a quarter of it to the writer (the index pages every
+    /// commit updates) and the rest shared by the readers; the watch takes a fixed 256 KiB
+    /// out of the writer's share.
+    pub fn of_mib(mib: u32) -> Self {
+        let total_kib = mib.clamp(Self::MIN_MIB, Self::MAX_MIB) as usize * 1024;
+        let case_kib = total_kib / 2;
+        let pages_kib = total_kib - case_kib;
+        let writer_kib = pages_kib / 4 - Self::WATCH_KIB as usize;
+        let reader_kib = (pages_kib - pages_kib / 4) / MAX_READERS;
+        Self {
+            case_bytes: case_kib * 1024,
+            reader_kib: reader_kib as u32,
+            writer_kib: writer_kib as u32,
+            watch_kib: Self::WATCH_KIB,
+        }
+    }
+}
+
+impl Default for CacheBudget {
+    fn default() -> Self {
+        Self::of_mib(Self::DEFAULT_MIB)
+    }
+}
+
+/// `PRAGMA cache_size` in KiB on a connection.
+fn set_cache_kib(conn: &Connection, kib: u32) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+}
 
 /// Why a store could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +157,13 @@ pub enum OpenError {
     /// SQLite refused.
     #[error("sqlite: {0}")]
     Sqlite(String),
+    /// `cache_mib` in the URL is not a whole number of MiB in the accepted range.
+    #[error(
+        "invalid cache_mib {0:?} in the SQLite store URL: expected a whole number of MiB from {min} to {max}",
+        min = CacheBudget::MIN_MIB,
+        max = CacheBudget::MAX_MIB
+    )]
+    BadCacheBudget(String),
 }
 
 /// How hard a commit tries to survive a power loss.
@@ -126,11 +194,11 @@ pub enum Location {
     Memory,
 }
 
-/// Parses `sqlite://PATH[?synchronous=full|normal]` or `sqlite::memory:`.
-pub fn parse_url(url: &str) -> Result<(Location, Durability), OpenError> {
+/// Parses `sqlite://PATH[?synchronous=full|normal][&cache_mib=N]` or `sqlite::memory:`.
+pub fn parse_url(url: &str) -> Result<(Location, Durability, CacheBudget), OpenError> {
     let bad = || OpenError::BadUrl(url.to_string());
     if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-        return Ok((Location::Memory, Durability::Full));
+        return Ok((Location::Memory, Durability::Full, CacheBudget::default()));
     }
     let rest = url.strip_prefix("sqlite://").ok_or_else(bad)?;
     let (path, query) = match rest.split_once('?') {
@@ -141,16 +209,28 @@ pub fn parse_url(url: &str) -> Result<(Location, Durability), OpenError> {
         return Err(bad());
     }
     let mut durability = Durability::Full;
+    let mut budget = CacheBudget::default();
     if let Some(q) = query {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
-            match pair.to_ascii_lowercase().as_str() {
-                "synchronous=full" => durability = Durability::Full,
-                "synchronous=normal" => durability = Durability::Normal,
+            let (key, value) = pair.split_once('=').ok_or_else(bad)?;
+            match (key.to_ascii_lowercase().as_str(), value) {
+                ("synchronous", v) if v.eq_ignore_ascii_case("full") => {
+                    durability = Durability::Full;
+                }
+                ("synchronous", v) if v.eq_ignore_ascii_case("normal") => {
+                    durability = Durability::Normal;
+                }
+                ("cache_mib", v) => match v.parse::<u32>() {
+                    Ok(mib) if (CacheBudget::MIN_MIB..=CacheBudget::MAX_MIB).contains(&mib) => {
+                        budget = CacheBudget::of_mib(mib);
+                    }
+                    _ => return Err(OpenError::BadCacheBudget(v.to_string())),
+                },
                 _ => return Err(bad()),
             }
         }
     }
-    Ok((Location::File(PathBuf::from(path)), durability))
+    Ok((Location::File(PathBuf::from(path)), durability, budget))
 }
 
 /// A read-only connection to the file, waiting [`BUSY_TIMEOUT`] on another's lock.
@@ -167,14 +247,17 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 /// The reader connections of a file store: at most [`MAX_READERS`] in use at once.
 struct Readers {
     path: PathBuf,
+    /// Each connection's page cache, in KiB.
+    cache_kib: u32,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Readers {
-    fn new(path: PathBuf) -> Self {
+    fn new(path: PathBuf, cache_kib: u32) -> Self {
         Self {
             path,
+            cache_kib,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
         }
@@ -182,8 +265,7 @@ impl Readers {
 
     fn open(&self) -> Result<Connection, StoreError> {
         let conn = open_reader(&self.path)?;
-        conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB}"))
-            .map_err(map_err)?;
+        set_cache_kib(&conn, self.cache_kib).map_err(map_err)?;
         Ok(conn)
     }
 
@@ -307,12 +389,23 @@ fn configure(conn: &Connection, durability: Durability, wal: bool) -> Result<(),
 impl SqliteStore {
     /// Opens (creating and migrating as needed) the store a URL names.
     pub fn open_url(url: &str) -> Result<Self, OpenError> {
-        let (location, durability) = parse_url(url)?;
-        Self::open(location, durability)
+        let (location, durability, budget) = parse_url(url)?;
+        Self::open_with(location, durability, budget)
     }
 
-    /// Opens (creating and migrating as needed) a store.
+    /// Opens (creating and migrating as needed) a store, its caches within the default
+    /// [`CacheBudget`].
     pub fn open(location: Location, durability: Durability) -> Result<Self, OpenError> {
+        Self::open_with(location, durability, CacheBudget::default())
+    }
+
+    /// Opens (creating and migrating as needed) a store, its caches within `budget` (a
+    /// store in memory has no cache: its pages are the database).
+    pub fn open_with(
+        location: Location,
+        durability: Durability,
+        budget: CacheBudget,
+    ) -> Result<Self, OpenError> {
         let db = |e: rusqlite::Error| OpenError::Sqlite(e.to_string());
         match &location {
             Location::Memory => {
@@ -350,11 +443,12 @@ impl SqliteStore {
                     schema::migrate(&mut conn)?;
                 }
                 configure(&conn, durability, true)?;
+                set_cache_kib(&conn, budget.writer_kib).map_err(db)?;
                 let pending = sql::reindex_state(&conn)
                     .map_err(|e| OpenError::Sqlite(e.to_string()))?
                     .is_some();
                 let cache = Arc::new(
-                    CaseCache::open(path, CASE_CACHE_BYTES)
+                    CaseCache::open(path, budget.case_bytes, budget.watch_kib)
                         .map_err(|e| OpenError::Sqlite(e.to_string()))?,
                 );
                 let writer = Writer::start(conn, Some(cache.clone()))
@@ -363,7 +457,7 @@ impl SqliteStore {
                 Ok(Self {
                     writer,
                     cache: Some(cache),
-                    readers: Some(Arc::new(Readers::new(path.clone()))),
+                    readers: Some(Arc::new(Readers::new(path.clone(), budget.reader_kib))),
                     location,
                     dfs: Arc::default(),
                     prefixes: Arc::default(),
@@ -508,20 +602,34 @@ mod tests {
 
     #[test]
     fn urls_name_a_file_or_memory_and_a_durability() {
+        let default = CacheBudget::default();
         assert_eq!(
             parse_url("sqlite::memory:").unwrap(),
-            (Location::Memory, Durability::Full)
+            (Location::Memory, Durability::Full, default)
         );
         assert_eq!(
             parse_url("sqlite:///var/lib/casework.db").unwrap(),
             (
                 Location::File("/var/lib/casework.db".into()),
-                Durability::Full
+                Durability::Full,
+                default
             )
         );
         assert_eq!(
             parse_url("sqlite://data/cw.db?synchronous=normal").unwrap(),
-            (Location::File("data/cw.db".into()), Durability::Normal)
+            (
+                Location::File("data/cw.db".into()),
+                Durability::Normal,
+                default
+            )
+        );
+        assert_eq!(
+            parse_url("sqlite://data/cw.db?cache_mib=64&synchronous=normal").unwrap(),
+            (
+                Location::File("data/cw.db".into()),
+                Durability::Normal,
+                CacheBudget::of_mib(64)
+            )
         );
         for bad in [
             "sqlite://",
@@ -529,8 +637,51 @@ mod tests {
             "sqlite://x.db?fast=yes",
             "x.db",
         ] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+            assert!(matches!(parse_url(bad), Err(OpenError::BadUrl(_))), "{bad}");
         }
+        for bad in ["-1", "3", "65537", "16MiB", "", "1.5"] {
+            assert_eq!(
+                parse_url(&format!("sqlite://x.db?cache_mib={bad}")),
+                Err(OpenError::BadCacheBudget(bad.to_string())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            OpenError::BadCacheBudget("3".into()).to_string(),
+            "invalid cache_mib \"3\" in the SQLite store URL: expected a whole number of MiB \
+             from 4 to 65536"
+        );
+    }
+
+    #[test]
+    fn the_cache_budget_is_split_without_going_over_it() {
+        for mib in [CacheBudget::MIN_MIB, 5, CacheBudget::DEFAULT_MIB, 100, 4096] {
+            let b = CacheBudget::of_mib(mib);
+            let total = b.case_bytes
+                + 1024
+                    * (b.reader_kib as usize * MAX_READERS
+                        + b.writer_kib as usize
+                        + b.watch_kib as usize);
+            assert!(total <= mib as usize * 1024 * 1024, "{mib} MiB: {b:?}");
+            assert!(
+                total > mib as usize * 1024 * 1023,
+                "{mib} MiB: {b:?} leaves part of it unused"
+            );
+            assert_eq!(b.case_bytes, mib as usize * 512 * 1024, "{mib} MiB: {b:?}");
+            assert!(
+                b.reader_kib >= 256 && b.writer_kib >= 256,
+                "{mib} MiB: {b:?}"
+            );
+        }
+        assert_eq!(
+            CacheBudget::of_mib(24),
+            CacheBudget {
+                case_bytes: 12 * 1024 * 1024,
+                reader_kib: 2304,
+                writer_kib: 2816,
+                watch_kib: 256,
+            }
+        );
     }
 
     /// Concurrent searches cost memory per reader connection (its page cache, its FTS5
