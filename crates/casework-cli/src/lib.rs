@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod demo;
 mod durations;
+mod log;
 mod mailbox;
 mod output;
 mod progress;

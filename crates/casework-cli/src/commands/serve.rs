@@ -65,14 +65,11 @@ pub(crate) async fn serve(
         None => None,
     };
     // Logs go to stderr (RUST_LOG filters them; default: requests and errors), written by a
-    // thread of their own, so no request waits on the write, in batches: a burst of
-    // requests costs one write, not one each. None is dropped (a full queue makes requests
-    // wait instead), and what is queued is written when `_log_written` goes, as `serve`
-    // returns.
-    let (log, _log_written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("casework-log")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    // thread of their own, so no request waits on the write or wakes a thread, in batches:
+    // a burst of requests costs one write, not one each. None is dropped (a full buffer is
+    // written by the request that found it full), and what is buffered is written when
+    // `_log_written` goes, as `serve` returns.
+    let (log, _log_written) = crate::log::writer(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
