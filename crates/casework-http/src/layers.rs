@@ -169,9 +169,68 @@ impl axum::body::HttpBody for Lent {
     }
 }
 
+/// Makes the id of a request that came without one: UUID-shaped (version 4), from a
+/// random start drawn once per process and a counter scrambled by SplitMix64 (a bijection,
+/// so ids never repeat within a process), without the system call for fresh randomness a
+/// UUID v4 costs on every request.
+#[derive(Clone)]
+pub(crate) struct NewRequestId {
+    start: u64,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl NewRequestId {
+    pub(crate) fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // std seeds its hash keys from the operating system's randomness
+        let start = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Self {
+            start,
+            next: std::sync::Arc::default(),
+        }
+    }
+
+    /// The `n`th id: 64 bits unique to `n` in the UUID's fields that carry neither its
+    /// version nor its variant, 58 more scrambled bits in the rest.
+    fn nth(&self, n: u64) -> String {
+        fn mix(mut z: u64) -> u64 {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        let unique = mix(self
+            .start
+            .wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let more = mix(unique ^ self.start.rotate_left(32));
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:04x}{:08x}",
+            unique >> 32,
+            (unique >> 16) & 0xffff,
+            more & 0xfff,
+            0x8000 | ((more >> 12) & 0x3fff),
+            unique & 0xffff,
+            (more >> 26) & 0xffff_ffff,
+        )
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for NewRequestId {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&self.nth(n))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
 /// Wraps routes in the request-id, tracing, URI-length and timeout layers.
 pub(crate) fn layered(routes: Router, timeout: std::time::Duration) -> Router {
-    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
     let trace = tower_http::trace::TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             let id = req
@@ -185,9 +244,44 @@ pub(crate) fn layered(routes: Router, timeout: std::time::Duration) -> Router {
     routes.layer(
         // outermost first: every answer, a timed-out one too, carries the request id
         tower::ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(SetRequestIdLayer::x_request_id(NewRequestId::new()))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(trace)
             .layer(axum::middleware::from_fn_with_state(timeout, limits)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_request_ids_are_version_4_uuids_that_never_repeat() {
+        let ids = NewRequestId::new();
+        let mut seen = std::collections::HashSet::new();
+        for n in (0..50_000).chain(u64::MAX - 50_000..=u64::MAX) {
+            let id = ids.nth(n);
+            let parsed = uuid_fields(&id);
+            assert_eq!(parsed, [8, 4, 4, 4, 12], "{id}");
+            assert_eq!(&id[14..15], "4", "version of {id}");
+            assert!("89ab".contains(&id[19..20]), "variant of {id}");
+            assert!(seen.insert(id.clone()), "{id} repeated");
+        }
+        // another process starts elsewhere
+        assert_ne!(NewRequestId::new().nth(0), ids.nth(0));
+    }
+
+    /// The lengths of an id's dash-separated groups of lower-case hex digits.
+    fn uuid_fields(id: &str) -> Vec<usize> {
+        id.split('-')
+            .map(|g| {
+                assert!(
+                    g.chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                    "{id}"
+                );
+                g.len()
+            })
+            .collect()
+    }
 }
