@@ -205,14 +205,23 @@ async fn copy_quarantine(
         };
         after = Some(last.after());
         for entry in page {
-            let message = match from.quarantine_get(entry.id).await {
-                Ok(m) => m,
-                // released in the source since it was listed
-                Err(StoreError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            put_quarantined(to, message, &mut report.quarantine, &mut report.failures).await?;
+            if let Some(message) = read_quarantined(from, entry.id).await? {
+                put_quarantined(to, message, &mut report.quarantine, &mut report.failures).await?;
+            }
         }
+    }
+}
+
+/// A listed message of the quarantine with its bytes; `None` when it was released or
+/// dropped since it was listed.
+pub(crate) async fn read_quarantined(
+    from: &dyn TransferStore,
+    id: String,
+) -> Result<Option<QuarantinedMessage>, StoreError> {
+    match from.quarantine_get(id).await {
+        Ok(m) => Ok(Some(m)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

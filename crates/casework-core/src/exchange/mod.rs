@@ -35,7 +35,9 @@ use crate::ports::{
     CaseFilter, CaseRecord, PageRequest, QuarantineAfter, QuarantinedMessage, StoreError,
     TransferStore, check_record,
 };
-use crate::transfer::{Counts, put_article, put_defect, put_quarantined, read_record, write_cases};
+use crate::transfer::{
+    Counts, put_article, put_defect, put_quarantined, read_quarantined, read_record, write_cases,
+};
 
 /// The `format` of a Casework export's header line.
 pub const FORMAT: &str = "casework";
@@ -223,11 +225,9 @@ impl<'a> Exporter<'a> {
                     let mut lines = Vec::with_capacity(page.len());
                     let mut bytes = 0;
                     for (i, entry) in page.iter().enumerate() {
-                        let message = match self.store.quarantine_get(entry.id.clone()).await {
-                            Ok(m) => m,
-                            // released since it was listed
-                            Err(StoreError::NotFound(_)) => continue,
-                            Err(e) => return Err(e),
+                        let Some(message) = read_quarantined(self.store, entry.id.clone()).await?
+                        else {
+                            continue;
                         };
                         bytes += message.raw.len() as u64;
                         lines.push(Line::Quarantined(message));
