@@ -141,8 +141,8 @@ impl Desk {
         }
     }
 
-    /// Queues a follow-up email on case `n` as the agent.
-    pub async fn queue_follow_up(&self, n: u64) {
+    /// Queues a follow-up email on case `n` as the agent; the id of its outbox message.
+    pub async fn queue_follow_up(&self, n: u64) -> String {
         let email = casework_core::Command::SendEmail {
             template: casework_core::model::TemplateName::FollowUp,
             fields: casework_core::documents::EmailFields {
@@ -150,7 +150,8 @@ impl Desk {
                 ..Default::default()
             },
         };
-        self.svc
+        let done = self
+            .svc
             .execute(
                 &self.actor("ana"),
                 n.to_string().parse().unwrap(),
@@ -159,6 +160,15 @@ impl Desk {
             )
             .await
             .unwrap();
+        done.events
+            .iter()
+            .find_map(|e| match &e.kind {
+                casework_core::event::EventKind::EmailQueued { message, .. } => {
+                    Some(message.clone())
+                }
+                _ => None,
+            })
+            .expect("a follow-up queues an email")
     }
 
     /// Opens a case for `email` as the agent; returns its number.
