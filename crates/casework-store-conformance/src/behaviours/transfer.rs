@@ -1078,4 +1078,23 @@ where
     let again = import_lines(&svc, &*dst, &exported, false).await;
     assert_eq!(again.quarantine.unchanged, 3);
     assert_eq!(export_lines(&svc, &*dst, 100).await, exported);
+    // an id that is not one line of text (an edited file) is refused by its line, the
+    // rest goes in
+    let forged = vec![
+        lines[0].replace(r#""id":"q-a""#, r#""id":"q-\nforged""#),
+        lines[1].clone(),
+    ];
+    assert!(forged[0].contains("forged"), "{forged:?}");
+    let report = import_lines(&svc, &*dst, &forged, false).await;
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert!(
+        report.refused[0].starts_with("line 1: quarantined message id: contains a line break"),
+        "{:?}",
+        report.refused
+    );
+    assert_eq!(report.quarantine.unchanged, 1);
+    assert!(matches!(
+        to.quarantine_get("q-\nforged".into()).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
