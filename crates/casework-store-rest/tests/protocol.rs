@@ -508,3 +508,22 @@ async fn a_server_that_is_down_is_a_clear_unavailable_error() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_quarantine_cursor_is_a_time_and_an_id_together() {
+    let (base, _) = served().await;
+    let http = reqwest::Client::new();
+    let get = |query: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/store/v1/quarantine?limit=10{query}");
+        async move { http.get(&url).bearer_auth(SERVICE).send().await.unwrap() }
+    };
+    let both = get("&after_at=2026-01-05T09:00:00Z&after_id=q-1").await;
+    assert_eq!(both.status(), 200);
+    for half in ["&after_id=q-1", "&after_at=2026-01-05T09:00:00Z"] {
+        let r = get(half).await;
+        assert_eq!(r.status(), 422, "{half}");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(problem["field"], "after_at", "{half}: {problem}");
+    }
+}
