@@ -260,13 +260,16 @@ async fn salesforce(
     Ok(())
 }
 
+/// One line of a summary: what became of one kind of record (`store copy` shares it).
+pub(crate) fn counts_line(name: &str, n: &Counts) -> String {
+    format!(
+        "{name:<10} {} written, {} updated, {} unchanged\n",
+        n.written, n.updated, n.unchanged
+    )
+}
+
 fn summary(r: &ImportReport) -> String {
-    let c = |name: &str, n: &Counts| {
-        format!(
-            "{name:<10} {} written, {} updated, {} unchanged\n",
-            n.written, n.updated, n.unchanged
-        )
-    };
+    let c = counts_line;
     let mut out = String::new();
     if r.dry_run {
         out.push_str("Dry run: nothing was written\n");

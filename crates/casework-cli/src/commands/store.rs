@@ -64,12 +64,7 @@ pub(crate) async fn copy(cli: &Cli, from: &str, to: &str, batch: u32) -> Result<
 }
 
 fn summary(r: &CopyReport) -> String {
-    let c = |name: &str, n: &casework_core::transfer::Counts| {
-        format!(
-            "{name:<10} {} written, {} updated, {} unchanged\n",
-            n.written, n.updated, n.unchanged
-        )
-    };
+    let c = super::exchange::counts_line;
     let mut out = format!("{:<10} {} written\n", "People", r.people);
     out.push_str(&c("Tokens", &r.tokens));
     out.push_str(&c("Articles", &r.articles));
