@@ -133,8 +133,60 @@ fn mail_ingest_takes_every_fixture_once_with_the_exit_code_an_mta_understands() 
     assert_eq!(case["case"]["origin"], "email", "{case}");
     assert_eq!(case["timeline"][1]["type"], "email_received", "{case}");
     // each refused message is kept once, however often it came
-    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"].clone();
     assert_eq!(kept.as_array().unwrap().len(), refused.len(), "{kept}");
+    // a page at a time, each message once, in the same order
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec![
+            "--as",
+            "Lee Park",
+            "mail",
+            "quarantine",
+            "list",
+            "--limit",
+            "1",
+        ];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page = cw.json(&args);
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        paged.push(page["items"][0]["id"].clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let all: Vec<_> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].clone())
+        .collect();
+    assert_eq!(paged, all);
+    let text = cw.ok(&[
+        "--as",
+        "Lee Park",
+        "mail",
+        "quarantine",
+        "list",
+        "--limit",
+        "1",
+    ]);
+    assert!(text.contains("More: add --cursor q"), "{text}");
+    let bad = cw.run(&[
+        "--as",
+        "Lee Park",
+        "mail",
+        "quarantine",
+        "list",
+        "--cursor",
+        "zzz",
+    ]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert!(bad.stderr.contains("cursor"), "{bad:?}");
     // nothing at all, and bytes that are no email: never takeable, kept too
     let empty = cw.run_with(&["mail", "ingest"], Some(""));
     assert_eq!(empty.code, 0, "{empty:?}");
@@ -182,7 +234,7 @@ fn mail_quarantine_lists_shows_releases_and_drops_what_was_kept() {
         all.extend_from_slice(args);
         cw.run(&all)
     };
-    let listed = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    let listed = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"].clone();
     assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
     assert_eq!(listed[0]["source"], "ingest", "{listed}");
     assert_eq!(listed[0]["size"], ooo.len(), "{listed}");
@@ -219,7 +271,7 @@ fn mail_quarantine_lists_shows_releases_and_drops_what_was_kept() {
     let dropped = lee(&["drop", &junk_id]);
     assert_eq!(dropped.code, 0, "{dropped:?}");
     assert_ne!(lee(&["drop", &junk_id]).code, 0);
-    let left = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    let left = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"].clone();
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
 }
 
@@ -317,7 +369,7 @@ async fn mail_fetch_takes_an_imap_mailbox_once_and_keeps_what_it_cannot_take() {
     // what can never be taken is kept in the quarantine and confirmed, not left behind
     assert_eq!(first["quarantined"].as_array().unwrap().len(), 2, "{first}");
     assert_eq!(first["left"].as_array().unwrap().len(), 0, "{first}");
-    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"].clone();
     assert_eq!(kept.as_array().unwrap().len(), 2, "{kept}");
     assert_eq!(kept[0]["source"], "imap", "{kept}");
     // a second run (a restart) starts after the saved position: nothing is read again
@@ -723,7 +775,7 @@ fn mail_whose_files_break_the_limits_is_taken_without_them_kept_whole_and_its_se
     assert_eq!(files.trim(), "No files.");
 
     // the whole message waits in the quarantine, byte for byte, saying where its text went
-    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"]);
+    let kept = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"].clone();
     assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
     assert_eq!(kept[0]["id"], id.as_str(), "{kept}");
     assert!(

@@ -467,8 +467,8 @@ fn dump(cw: &Cw) -> serde_json::Value {
         .map(|q| hits(as_ana(&["search", q, "--limit", "50"])))
         .collect();
     // the inbound quarantine, each message with its bytes
-    let quarantine: Vec<_> = cw
-        .json(&["--as", "Lee Park", "mail", "quarantine", "list"])
+    let quarantine: Vec<_> = cw.json(&["--as", "Lee Park", "mail", "quarantine", "list"])["items"]
+        .clone()
         .as_array()
         .unwrap()
         .iter()

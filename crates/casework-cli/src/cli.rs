@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use casework_core::limits::{
-    DEFAULT_HITS, DEFAULT_IMPORT_BATCH, DEFAULT_OUTBOX, DEFAULT_PAGE, MAX_IMPORT_BATCH, MAX_PAGE,
+    DEFAULT_HITS, DEFAULT_IMPORT_BATCH, DEFAULT_OUTBOX, DEFAULT_PAGE, MAX_IMPORT_BATCH, MAX_OUTBOX,
+    MAX_PAGE,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -1069,12 +1070,17 @@ pub enum MailCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCmd {
-    /// Kept messages, oldest first
-    #[command(after_help = "Example:\n  casework --as lee mail quarantine list")]
+    /// Kept messages, oldest first, a page at a time
+    #[command(
+        after_help = "Examples:\n  casework --as lee mail quarantine list\n  casework --as lee mail quarantine list --limit 20 --cursor q1764033600000000000.q-0123456789abcdef0123"
+    )]
     List {
-        /// At most this many
-        #[arg(long, default_value_t = DEFAULT_OUTBOX)]
+        /// At most this many on a page
+        #[arg(long, default_value_t = DEFAULT_OUTBOX, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_OUTBOX)))]
         limit: u32,
+        /// Where the page starts: the cursor the previous page printed
+        #[arg(long)]
+        cursor: Option<String>,
     },
     /// One kept message: when, from which input, why, and its text
     #[command(

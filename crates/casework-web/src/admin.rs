@@ -367,7 +367,7 @@ async fn outbox_act(state: &WebState, staff: &Staff, id: &str, action: OutboxAct
 }
 
 /// At most this many kept messages on the quarantine page.
-const QUARANTINE_PAGE: u32 = 200;
+pub(crate) const QUARANTINE_PAGE: u32 = 200;
 
 /// At most this many bytes of a kept message are shown on its page (the rest is counted).
 const QUARANTINE_SHOWN: usize = 64 * 1024;
@@ -387,24 +387,29 @@ struct QuarantinePage {
     chrome: Chrome,
     kept: Vec<KeptRow>,
     limit: u32,
+    /// The next page's address, when one follows.
+    next: Option<String>,
+    /// Whether this is a later page (a link back to the first is shown).
+    later: bool,
     /// Why a release just failed to take a message, if it did.
     still_refused: Option<String>,
 }
 
 /// `GET /admin/quarantine`: inbound mail kept because the pipeline refused it, oldest first.
 pub async fn quarantine(state: State<WebState>, staff: Staff, Params(p): Params) -> Response {
-    quarantine_page(&state, &staff, p.get("done"), None).await
+    quarantine_page(&state, &staff, p.get("done"), p.opt("cursor"), None).await
 }
 
 async fn quarantine_page(
     state: &WebState,
     Staff(v): &Staff,
     notice: &str,
+    cursor: Option<String>,
     still_refused: Option<String>,
 ) -> Response {
     let kept = match state
         .service
-        .quarantine_list(&v.actor, QUARANTINE_PAGE)
+        .quarantine_list(&v.actor, cursor.as_deref(), QUARANTINE_PAGE)
         .await
     {
         Ok(k) => k,
@@ -414,7 +419,13 @@ async fn quarantine_page(
         chrome: Chrome::new(state, Some(v), "Quarantine")
             .at("admin")
             .notice(notice),
+        next: kept.next_cursor.map(|c| {
+            let q: String = form_urlencoded::byte_serialize(c.as_bytes()).collect();
+            format!("/admin/quarantine?cursor={q}")
+        }),
+        later: cursor.is_some(),
         kept: kept
+            .items
             .into_iter()
             .map(|k| KeptRow {
                 received: timeline::when(k.received_at),
@@ -486,7 +497,7 @@ pub async fn release_quarantined(
     match state.service.quarantine_release(&staff.0.actor, &id).await {
         Ok(Released::Taken(taken)) => done(&format!("/cases/{}", taken.case.get()), "released", ""),
         Ok(Released::StillRefused(kept)) => {
-            quarantine_page(&state, &staff, "", Some(kept.reason)).await
+            quarantine_page(&state, &staff, "", None, Some(kept.reason)).await
         }
         Err(e) => service_error_page(Some(&staff.0), &e),
     }

@@ -197,11 +197,17 @@ async fn quarantine(cx: &Ctx<'_>, cmd: QuarantineCmd) -> Result<u8, Failure> {
     let svc = &cx.app.service;
     let who = cx.who().await?;
     match cmd {
-        QuarantineCmd::List { limit } => {
-            let kept = svc.quarantine_list(&who, limit).await?;
-            let views: Vec<KeptView> = kept.into_iter().map(|e| KeptView::of(e, None)).collect();
+        QuarantineCmd::List { limit, cursor } => {
+            let kept = svc.quarantine_list(&who, cursor.as_deref(), limit).await?;
+            let views: Vec<KeptView> = kept
+                .items
+                .into_iter()
+                .map(|e| KeptView::of(e, None))
+                .collect();
             if cx.json {
-                print_json(&views)?;
+                print_json(
+                    &serde_json::json!({ "items": views, "next_cursor": kept.next_cursor }),
+                )?;
             } else if views.is_empty() {
                 outln!("The quarantine is empty.");
             } else {
@@ -221,6 +227,9 @@ async fn quarantine(cx: &Ctx<'_>, cmd: QuarantineCmd) -> Result<u8, Failure> {
                     "{}",
                     crate::output::table(&["ID", "RECEIVED", "FROM", "BYTES", "REASON"], &rows)
                 );
+                if let Some(c) = kept.next_cursor {
+                    outln!("More: add --cursor {c}");
+                }
             }
         }
         QuarantineCmd::Show { id, raw } => {

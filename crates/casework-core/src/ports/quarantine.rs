@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::{PageError, StoreError};
 
 /// A refused inbound message, kept as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,35 @@ pub struct QuarantineAfter {
     pub received_at: Timestamp,
     /// The last listed entry's id.
     pub id: String,
+}
+
+impl QuarantineAfter {
+    /// The opaque cursor front-ends hand out for the page that ends here: `q`, the arrival
+    /// in nanoseconds since the epoch, `.`, and the id.
+    pub fn cursor(&self) -> String {
+        format!("q{}.{}", self.received_at.as_nanosecond(), self.id)
+    }
+
+    /// Decodes a cursor made by [`QuarantineAfter::cursor`]; the error names the cursor.
+    pub fn from_cursor(cursor: &str) -> Result<Self, PageError> {
+        let bad = || PageError::Cursor(cursor.chars().take(80).collect());
+        let (at, id) = cursor
+            .strip_prefix('q')
+            .and_then(|rest| rest.split_once('.'))
+            .ok_or_else(bad)?;
+        let received_at = at
+            .parse::<i128>()
+            .ok()
+            .and_then(|n| Timestamp::from_nanosecond(n).ok())
+            .ok_or_else(bad)?;
+        if id.is_empty() || id.chars().any(char::is_control) {
+            return Err(bad());
+        }
+        Ok(Self {
+            received_at,
+            id: id.to_string(),
+        })
+    }
 }
 
 /// A kept message as a list shows it: without its bytes, which may be tens of MiB each.
@@ -111,4 +140,38 @@ pub trait Quarantine: Send + Sync {
 
     /// Removes a kept message; `NotFound` if there is none with `id`.
     async fn quarantine_remove(&self, id: String) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_says_exactly_where_it_was_made_and_nothing_else_is_one() {
+        let at: Timestamp = "2026-11-25T03:04:05.123456789Z".parse().unwrap();
+        // ids with dots: the time is read up to the first dot, the id is the rest
+        for id in ["q-0123456789abcdef0123", "imported.id.with.dots"] {
+            let after = QuarantineAfter {
+                received_at: at,
+                id: id.into(),
+            };
+            let cursor = after.cursor();
+            assert_eq!(QuarantineAfter::from_cursor(&cursor), Ok(after), "{cursor}");
+        }
+        let before_1970 = QuarantineAfter {
+            received_at: "1969-12-31T23:59:59Z".parse().unwrap(),
+            id: "q-1".into(),
+        };
+        assert_eq!(
+            QuarantineAfter::from_cursor(&before_1970.cursor()),
+            Ok(before_1970)
+        );
+        for bad in ["", "q", "q.", "q1.", "x1.q-1", "qabc.q-1", "q1.q\n-1", "c17"] {
+            let e = QuarantineAfter::from_cursor(bad).unwrap_err();
+            assert_eq!(e.field(), "cursor", "{bad:?}");
+        }
+        // a time outside what a timestamp holds
+        let huge = format!("q{}.q-1", i128::MAX);
+        assert!(QuarantineAfter::from_cursor(&huge).is_err());
+    }
 }

@@ -10,8 +10,9 @@ use super::{CaseService, Ingested, ServiceError};
 use crate::WorkflowError;
 use crate::config::Permission;
 use crate::event::EventKind;
+use crate::limits::MAX_OUTBOX;
 use crate::model::{Actor, sha256_hex};
-use crate::ports::{QuarantineEntry, QuarantinedMessage, StoreError};
+use crate::ports::{Page, QuarantineAfter, QuarantineEntry, QuarantinedMessage, StoreError};
 use crate::workflow::inbound::inbound_key;
 
 /// How many hex digits of the message's SHA-256 name it in the quarantine.
@@ -122,14 +123,29 @@ impl CaseService {
         }
     }
 
-    /// Up to `limit` kept messages, oldest first; needs `quarantine`.
+    /// A page of up to `limit` kept messages (1 to [`MAX_OUTBOX`]), oldest first, after
+    /// `cursor` (the `next_cursor` of the page before) when given; needs `quarantine`.
     pub async fn quarantine_list(
         &self,
         actor: &Actor,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<QuarantineEntry>, ServiceError> {
+    ) -> Result<Page<QuarantineEntry>, ServiceError> {
         self.require(actor, Permission::Quarantine, "read the quarantine")?;
-        Ok(self.store.quarantine_list(None, limit).await?)
+        let limit = limit.clamp(1, MAX_OUTBOX);
+        let after = match cursor {
+            None | Some("") => None,
+            Some(c) => Some(QuarantineAfter::from_cursor(c)?),
+        };
+        // one more than the page holds says whether another page follows
+        let mut items = self.store.quarantine_list(after, limit + 1).await?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|e| e.after().cursor())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     /// One kept message with its bytes; needs `quarantine`.

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use casework_core::model::OutboxStatus;
 
 use super::{Desk, JORDAN};
+use crate::admin::QUARANTINE_PAGE;
 
 #[tokio::test]
 async fn an_admin_adds_a_person_and_sets_their_password_and_an_agent_may_only_look() {
@@ -297,4 +298,53 @@ async fn kept_mail_is_read_as_text_released_once_its_reason_is_gone_or_dropped()
         .await;
     assert!(list.body.contains("Nothing kept."), "{}", list.body);
     assert!(list.body.contains("dropped from the quarantine for good"));
+}
+
+#[tokio::test]
+async fn the_quarantine_pages_with_a_cursor() {
+    let desk = Desk::new().await;
+    let root = desk.actor("root");
+    // one more than a page: bytes that are no email, each kept (all at one time: the order
+    // within a time is by id)
+    for i in 0..=QUARANTINE_PAGE {
+        desk.svc
+            .ingest_or_keep(&root, "http", format!("not an email {i}").as_bytes())
+            .await
+            .unwrap();
+    }
+    let first = desk.get("/admin/quarantine", Some("root")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(
+        first
+            .body
+            .contains(&format!("{QUARANTINE_PAGE} kept messages")),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains("First page"));
+    let next = first
+        .body
+        .split("href=\"")
+        .find(|s| s.starts_with("/admin/quarantine?cursor="))
+        .and_then(|s| s.split('"').next())
+        .expect("a link to the next page")
+        .replace("&#38;", "&");
+    let second = desk.get(&next, Some("root")).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(second.body.contains("1 kept message,"), "{}", second.body);
+    assert!(second.body.contains("First page"));
+    assert!(!second.body.contains("rel=\"next\""));
+    // the message on the second page is the one the first did not show
+    let all = desk
+        .svc
+        .quarantine_list(&root, None, QUARANTINE_PAGE + 1)
+        .await
+        .unwrap();
+    let last = &all.items[QUARANTINE_PAGE as usize];
+    assert!(second.body.contains(&last.id));
+    assert!(!first.body.contains(&format!("/admin/quarantine/{}\"", last.id)));
+    // a cursor this page never made is refused, naming it
+    let bad = desk.get("/admin/quarantine?cursor=zzz", Some("root")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("cursor"), "{}", bad.body);
 }
