@@ -166,7 +166,9 @@ mod tests {
             QuarantineAfter::from_cursor(&before_1970.cursor()),
             Ok(before_1970)
         );
-        for bad in ["", "q", "q.", "q1.", "x1.q-1", "qabc.q-1", "q1.q\n-1", "c17"] {
+        for bad in [
+            "", "q", "q.", "q1.", "x1.q-1", "qabc.q-1", "q1.q\n-1", "c17",
+        ] {
             let e = QuarantineAfter::from_cursor(bad).unwrap_err();
             assert_eq!(e.field(), "cursor", "{bad:?}");
         }

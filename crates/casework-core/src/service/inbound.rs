@@ -39,6 +39,50 @@ pub const MAX_CASES_PER_MESSAGE_ID: u32 = 5;
 /// Most stand-alone messages of a batch taken at once ([`CaseService::ingest_batch`]).
 pub const BATCH_WAVE: usize = 16;
 
+/// What a batch's wave being gathered holds, to tell whether a message may join it
+/// ([`CaseService::ingest_batch`]).
+#[derive(Default)]
+struct Wave {
+    /// Its messages' senders, as written, lowercased.
+    senders: Vec<String>,
+    /// Its messages' own Message-IDs.
+    message_ids: Vec<String>,
+    /// Whether a message that threads is in it.
+    threading: bool,
+}
+
+impl Wave {
+    /// Whether `m` ends in the wave as it would after every message of the wave is taken.
+    fn admits(&self, m: &InboundMessage, support: &EmailAddress) -> bool {
+        if self.senders.contains(&sender_of(m)) {
+            return false;
+        }
+        if stands_alone(m, support) {
+            return true;
+        }
+        !self.threading
+            && !m
+                .in_reply_to
+                .iter()
+                .chain(&m.references)
+                .any(|id| self.message_ids.contains(id))
+    }
+
+    fn add(&mut self, m: &InboundMessage, support: &EmailAddress) {
+        self.senders.push(sender_of(m));
+        self.message_ids.extend(m.message_id.clone());
+        self.threading |= !stands_alone(m, support);
+    }
+}
+
+/// A message's sender as written, lowercased (empty when it has none).
+fn sender_of(m: &InboundMessage) -> String {
+    m.from
+        .as_ref()
+        .map(|f| f.raw.to_lowercase())
+        .unwrap_or_default()
+}
+
 /// What became of one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -143,12 +187,17 @@ impl CaseService {
     /// [`CaseService::ingest_or_keep`] takes each, with the same outcome, one answer per
     /// message in their order.
     ///
-    /// Faster than one at a time: messages that [stand alone](stands_alone) — they can
-    /// open only a case of their own — are taken up to [`BATCH_WAVE`] at once when their
-    /// senders differ, so the store commits them together (one durable sync for many on
-    /// SQLite). Every other message (a reply, a tagged subject, a bounce) waits until each
-    /// message before it is taken, so it threads exactly as it would one at a time. Case
-    /// numbers within one wave may come in another order than the messages.
+    /// Faster than one at a time: messages are taken up to [`BATCH_WAVE`] at once, so the
+    /// store commits them together (one durable sync for many on SQLite), as long as each
+    /// ends as it would one at a time. A message joins the wave being gathered when its
+    /// sender differs from every sender in it and either it [stands alone](stands_alone)
+    /// (it can open only a case of its own) or it is the wave's only message that threads
+    /// (a reply, a tagged subject, a bounce) and refers to no Message-ID of a message in the
+    /// wave. Such a message can reach only cases that existed before the wave: a reply token
+    /// or a bounce names mail Casework sent, a subject tag needs a participant and a case a
+    /// wave message opens has only that message's sender as one, and what it references is
+    /// not in the wave. Any other message first waits for the wave to be taken. Case numbers
+    /// within one wave may come in another order than the messages.
     ///
     /// A message that fails with an error that may pass (the store, a busy case) is the
     /// last answer: the messages after it are not taken (a reply must not overtake the
@@ -164,45 +213,31 @@ impl CaseService {
         let support = &self.config.organization.support_email;
         let mut answers = Vec::with_capacity(raws.len());
         let mut wave = Vec::new();
-        let mut senders: Vec<String> = Vec::new();
+        let mut gathered = Wave::default();
         for raw in raws {
             let parsed = self.parse(raw);
-            let (alone, sender) = match &parsed {
-                Ok(m) => (
-                    stands_alone(m, support),
-                    m.from
-                        .as_ref()
-                        .map(|f| f.raw.to_lowercase())
-                        .unwrap_or_default(),
-                ),
+            let joins = match &parsed {
+                Ok(m) => gathered.admits(m, support),
                 // refused before reading anything: only the quarantine is written
-                Err(_) => (true, String::new()),
+                Err(_) => true,
             };
-            if !alone || senders.contains(&sender) || wave.len() == BATCH_WAVE {
+            if !joins || wave.len() == BATCH_WAVE {
                 answers.extend(join_all(wave.drain(..)).await);
-                senders.clear();
+                gathered = Wave::default();
                 if answers.iter().any(Result::is_err) {
                     return Ok(answers);
                 }
             }
-            let intake = async move {
+            if let Ok(m) = &parsed {
+                gathered.add(m, support);
+            }
+            wave.push(async move {
                 let taken = match parsed {
                     Ok(message) => self.take(&message).await,
                     Err(e) => Err(e),
                 };
                 self.keep_refused(source, raw, taken).await
-            };
-            if alone {
-                senders.push(sender);
-                wave.push(intake);
-            } else {
-                let answer = intake.await;
-                let failed = answer.is_err();
-                answers.push(answer);
-                if failed {
-                    return Ok(answers);
-                }
-            }
+            });
         }
         answers.extend(join_all(wave).await);
         Ok(answers)

@@ -653,10 +653,10 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
     let admin = super::actor("root", Role::Admin);
     let lead = super::actor("lee", Role::Lead);
     assert!(matches!(
-        svc.quarantine_list(&agent, 10).await,
+        svc.quarantine_list(&agent, None, 10).await,
         Err(ServiceError::Workflow(WorkflowError::Forbidden { .. }))
     ));
-    let listed = svc.quarantine_list(&lead, 10).await.unwrap();
+    let listed = svc.quarantine_list(&lead, None, 10).await.unwrap().items;
     assert_eq!(
         listed.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         [kept.id.as_str(), junk.id.as_str()]
@@ -675,7 +675,14 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
         matches!(&r, Released::StillRefused(k) if k.id == kept.id),
         "{r:?}"
     );
-    assert_eq!(svc.quarantine_list(&admin, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        svc.quarantine_list(&admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 
     // once the parser reads it, a release takes it onto a case and out of the quarantine
     parser.0.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -702,7 +709,13 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
         svc.quarantine_drop(&lead, &junk.id).await,
         Err(ServiceError::NotFound(_))
     ));
-    assert!(svc.quarantine_list(&admin, 10).await.unwrap().is_empty());
+    assert!(
+        svc.quarantine_list(&admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_held_back<
@@ -903,7 +916,15 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
         b.store.outbox_for_case(got.case).await.unwrap().len(),
         sent.len()
     );
-    assert_eq!(small.quarantine_list(&admin, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        small
+            .quarantine_list(&admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     // released while the files are still too big, it stays
     let r = small.quarantine_release(&admin, &id).await.unwrap();
@@ -919,7 +940,15 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
         matches!(&r, Released::StillRefused(k) if k.reason.contains("without its files")),
         "{r:?}"
     );
-    assert_eq!(roomy.quarantine_list(&admin, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        roomy
+            .quarantine_list(&admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     // a message within the limits keeps its files and leaves nothing in the quarantine
     let Intake::Taken(fits) = small
@@ -931,7 +960,15 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
     };
     assert_eq!((fits.files_held_back, fits.quarantined), (None, None));
     assert_eq!(small.attachments(&ana(), fits.case).await.unwrap().len(), 1);
-    assert_eq!(small.quarantine_list(&admin, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        small
+            .quarantine_list(&admin, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 /// Reads `ID|FROM|IN-REPLY-TO|SUBJECT` as a message (an empty `IN-REPLY-TO` answers
@@ -1039,4 +1076,58 @@ pub async fn a_batch_is_taken_as_one_message_at_a_time_would_be<S: CaseStore + '
     assert_eq!(b.store.stats().await.unwrap().cases, opened.len() as u64);
     // without ingest_mail, nothing is taken
     assert!(svc.ingest_batch(&ana(), "imap", &raws).await.is_err());
+
+    // replies to a case from before the batch, among new messages: each reply lands on
+    // it in the batch's order, as one at a time
+    let replies: Vec<Vec<u8>> = [
+        "g1|g1@new.example||New one",
+        "g2|g2@new.example||New two",
+        "r3|lea@werk.example|g2|Re: New two",
+        "g3|g3@new.example||New three",
+        "r1|tom@kunde.example|a|Re: Printer offline",
+        "g4|g4@new.example||New four",
+        "r2|max@firma.example|a|Re: Printer offline",
+    ]
+    .iter()
+    .map(|m| m.as_bytes().to_vec())
+    .collect();
+    let answers = svc.ingest_batch(&b.mail, "imap", &replies).await.unwrap();
+    let taken: Vec<_> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Ok(Intake::Taken(t)) => t.clone(),
+            other => panic!("reply batch, message {i}: {other:?}"),
+        })
+        .collect();
+    for new in [0, 1, 3, 5] {
+        assert!(taken[new].created, "{new}: {:?}", taken[new]);
+    }
+    assert_eq!((taken[4].case, taken[4].created), (a.case, false));
+    assert_eq!((taken[6].case, taken[6].created), (a.case, false));
+    // a reply to a message of the same batch threads onto the case that message opened
+    assert_eq!(
+        (taken[2].case, taken[2].rule, taken[2].created),
+        (taken[1].case, ThreadRule::References, false)
+    );
+    let senders: Vec<String> = b
+        .store
+        .history(a.case)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::EmailReceived { from, .. } => Some(from.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        senders,
+        [
+            zoe,
+            "tom@kunde.example",
+            "tom@kunde.example",
+            "max@firma.example"
+        ]
+    );
 }

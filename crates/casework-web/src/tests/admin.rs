@@ -342,7 +342,11 @@ async fn the_quarantine_pages_with_a_cursor() {
         .unwrap();
     let last = &all.items[QUARANTINE_PAGE as usize];
     assert!(second.body.contains(&last.id));
-    assert!(!first.body.contains(&format!("/admin/quarantine/{}\"", last.id)));
+    assert!(
+        !first
+            .body
+            .contains(&format!("/admin/quarantine/{}\"", last.id))
+    );
     // a cursor this page never made is refused, naming it
     let bad = desk.get("/admin/quarantine?cursor=zzz", Some("root")).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
