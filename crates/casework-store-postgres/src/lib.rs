@@ -353,6 +353,14 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// Ends an interactive read's transaction without waiting for the server: dropped, it
+    /// sends its `ROLLBACK` ahead of whatever the connection carries next, so the answer
+    /// leaves one round trip sooner (a `COMMIT` awaited is a round trip, 0.2–1 ms on a
+    /// loaded 2-core machine, and a read has nothing to commit).
+    fn end_read(tx: deadpool_postgres::Transaction<'_>) {
+        drop(tx);
+    }
+
     /// Which lexemes queries look for: while old rows are being reindexed, each word as
     /// typed too.
     fn lexemes(&self) -> text::Lexemes {
@@ -374,7 +382,7 @@ impl PgStore {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
         let terms = queries::similar_terms(&tx, &self.dfs, n, self.lexemes()).await?;
-        tx.commit().await.map_err(db::db_err)?;
+        Self::end_read(tx);
         Ok(terms)
     }
 

@@ -26,7 +26,7 @@ use casework_core::ports::Webhooks;
 use casework_core::webhook::{WebhookDelivery, WebhookEndpoint};
 
 use crate::{
-    PgStore, cases, db, directory, feed, knowledge, outbox, quarantine, queries, reports, sessions,
+    PgStore, cases, directory, feed, knowledge, outbox, quarantine, queries, reports, sessions,
     webhooks,
 };
 
@@ -80,7 +80,7 @@ impl CaseQueries for PgStore {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
         let found = queries::list_cases(&tx, &filter, &page, self.lexemes()).await?;
-        tx.commit().await.map_err(db::db_err)?;
+        Self::end_read(tx);
         Ok(found)
     }
 
@@ -104,7 +104,7 @@ impl CaseQueries for PgStore {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
         let hits = queries::search(&tx, &query, self.lexemes()).await?;
-        tx.commit().await.map_err(db::db_err)?;
+        Self::end_read(tx);
         Ok(hits)
     }
 
@@ -117,7 +117,7 @@ impl CaseQueries for PgStore {
         let mut c = self.conn().await?;
         let tx = Self::interactive(&mut c).await?;
         let hits = queries::similar(&tx, &self.dfs, number, &scope, limit, self.lexemes()).await?;
-        tx.commit().await.map_err(db::db_err)?;
+        Self::end_read(tx);
         Ok(hits)
     }
 }
