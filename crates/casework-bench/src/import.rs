@@ -1,8 +1,9 @@
 //! Import throughput on SQLite, through the release `casework import` as a user runs it:
 //! Casework NDJSON cases with their opening events against a raw rusqlite loop inserting the
 //! same rows (the case row with its state, the event with its feed position, the search
-//! passage in both full-text tables) in one transaction, in the same run; and the Zendesk
-//! and Salesforce paths over tickets with two comments each.
+//! passage in both full-text tables) in one transaction, in the same run, with the
+//! variants that show what the full-text rows cost (none, one table, no prefix index); and
+//! the Zendesk and Salesforce paths over tickets with two comments each.
 
 use std::io::Write;
 use std::path::Path;
@@ -154,10 +155,24 @@ fn casework_import(casework: &Path, db: &Path, args: &[&str]) -> Result<(u64, f6
     Ok((written, written as f64 / secs))
 }
 
+/// Which full-text rows the raw loop writes: the store's (both tables), none, or the
+/// variants that show what each part of the full-text index costs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fts {
+    /// Both tables, as the store has them.
+    Both,
+    /// No full-text rows.
+    None,
+    /// `search_full` alone (what indexing a public passage once would write on an import of
+    /// public text).
+    One,
+    /// Both tables, made without their 3-character prefix index.
+    NoPrefix,
+}
+
 /// The baseline: the same rows as a bulk load writes, by hand, in one transaction.
-/// The raw loop; with `fts` false it leaves out the two full-text rows (to show what they
-/// cost).
-fn raw(db: &Path, opened: &[Event], fts: bool) -> Result<(u64, f64)> {
+/// The raw loop; `fts` says which full-text rows it writes (to show what they cost).
+fn raw(db: &Path, opened: &[Event], fts: Fts) -> Result<(u64, f64)> {
     fresh(db);
     // the store makes the schema; the loop writes into it directly
     drop(SqliteStore::open_url(&format!(
@@ -165,6 +180,15 @@ fn raw(db: &Path, opened: &[Event], fts: bool) -> Result<(u64, f64)> {
         db.display()
     ))?);
     let mut conn = Connection::open(db)?;
+    if fts == Fts::NoPrefix {
+        conn.execute_batch(
+            "DROP TABLE search_full_vocab; DROP TABLE search_full; DROP TABLE search_public;
+             CREATE VIRTUAL TABLE search_full USING fts5(title, body,
+                 tokenize = 'porter unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE search_public USING fts5(title, body,
+                 tokenize = 'porter unicode61 remove_diacritics 2');",
+        )?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     let started = Instant::now();
@@ -202,8 +226,10 @@ fn raw(db: &Path, opened: &[Event], fts: bool) -> Result<(u64, f64)> {
             feed.execute(params![n, 1])?;
             passage.execute(params![n])?;
             let id = tx.last_insert_rowid();
-            if fts {
+            if fts != Fts::None {
                 full.execute(params![id, case.title, case.description])?;
+            }
+            if fts == Fts::Both || fts == Fts::NoPrefix {
                 public.execute(params![id, case.title, case.description])?;
             }
         }
@@ -223,9 +249,11 @@ pub async fn run(dir: &Path, casework: &Path, cases: u64, others: u64) -> Result
     let db = dir.join("import.db");
     let file_arg = file.display().to_string();
     // each once to warm the page cache and the program, then measured
-    raw(&db, &opened[..opened.len().min(10_000)], true)?;
-    let (_, bare_rate) = raw(&db, &opened, false)?;
-    let (raw_n, raw_rate) = raw(&db, &opened, true)?;
+    raw(&db, &opened[..opened.len().min(10_000)], Fts::Both)?;
+    let (_, bare_rate) = raw(&db, &opened, Fts::None)?;
+    let (_, one_rate) = raw(&db, &opened, Fts::One)?;
+    let (_, unprefixed_rate) = raw(&db, &opened, Fts::NoPrefix)?;
+    let (raw_n, raw_rate) = raw(&db, &opened, Fts::Both)?;
     let (imp_n, imp_rate) = casework_import(casework, &db, &[&file_arg])?;
     ensure!(
         raw_n == imp_n,
@@ -257,10 +285,14 @@ pub async fn run(dir: &Path, casework: &Path, cases: u64, others: u64) -> Result
          | Run | Cases | Rate | Ratio |\n|---|---|---|---|\n\
          | raw rusqlite: the same rows (case with its state, event, feed, passage, two FTS rows), one transaction | {raw_n} | {raw_rate:.0}/s | — |\n\
          | raw rusqlite without the two FTS rows (what the full-text index costs) | {raw_n} | {bare_rate:.0}/s | {:.2}× raw |\n\
+         | raw rusqlite with one FTS row, `search_full` alone (a public passage indexed once) | {raw_n} | {one_rate:.0}/s | {:.2}× raw |\n\
+         | raw rusqlite with both FTS rows, the tables made without their prefix index | {raw_n} | {unprefixed_rate:.0}/s | {:.2}× raw |\n\
          | `casework import FILE` (NDJSON; the whole process: parse, check, bulk-load 1,000 a transaction) | {imp_n} | {imp_rate:.0}/s | **{:.2}×** raw |\n\
          | `casework import --from zendesk` (one page, two comments a ticket: 2 events a case) | {zd_n} | {zd_rate:.0}/s | {:.2}× raw |\n\
          | `casework import --from salesforce` (Case.csv, CaseComment.csv: 3 events a case) | {sf_n} | {sf_rate:.0}/s | {:.2}× raw |\n",
         bare_rate / raw_rate,
+        one_rate / raw_rate,
+        unprefixed_rate / raw_rate,
         imp_rate / raw_rate,
         zd_rate / raw_rate,
         sf_rate / raw_rate,
