@@ -22,7 +22,7 @@ struct Reporting<S> {
 // Every capability this wrapper does not change goes straight to `inner`.
 casework_core::delegate_store!(impl<S: CaseStore> Reporting<S> => inner:
     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
-    Quarantine, Webhooks, MailboxPositions, Attachments);
+    Quarantine, Webhooks, MailboxPositions, Attachments, CaseSurroundings);
 
 #[async_trait::async_trait]
 impl<S: CaseStore> CaseLog for Reporting<S> {

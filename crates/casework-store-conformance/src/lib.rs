@@ -100,6 +100,7 @@ macro_rules! suite {
         $crate::webhooks_suite!($make);
         $crate::mailbox_suite!($make);
         $crate::attachments_suite!($make);
+        $crate::surroundings_suite!($make);
         $crate::service_suite!($make);
         $crate::inbound_suite!($make);
     };
@@ -254,7 +255,7 @@ macro_rules! feed_suite {
 
 /// One `#[test]` per behaviour of sign-in state: passwords, sessions, links, failures, in a
 /// module `sessions`, each on a fresh store from `$make`, which needs
-/// `CaseLog + Sessions + OutboxQueue`.
+/// `CaseLog + Sessions + OutboxQueue + Directory`.
 #[macro_export]
 macro_rules! sessions_suite {
     ($make:expr) => {
@@ -263,6 +264,7 @@ macro_rules! sessions_suite {
             sessions_are_found_touched_and_ended,
             sign_in_links_work_once_and_expire,
             failures_are_counted_per_key_within_the_window,
+            a_session_is_read_with_its_person_as_the_directory_has_them_now,
         );
     };
 }
@@ -311,6 +313,19 @@ macro_rules! attachments_suite {
             a_refused_commit_leaves_no_file,
             files_breaking_the_rules_are_refused_whole,
             a_file_as_big_as_a_message_may_carry_is_kept_whole,
+        );
+    };
+}
+
+/// One `#[test]` per behaviour of a case's surroundings: its messages, files and the
+/// directory read together as their own reads give them, in a module `surroundings`, each
+/// on a fresh store from `$make`, which needs
+/// `CaseLog + OutboxQueue + Attachments + Directory + CaseSurroundings`.
+#[macro_export]
+macro_rules! surroundings_suite {
+    ($make:expr) => {
+        $crate::__group!(surroundings; $make;
+            a_cases_surroundings_are_what_its_separate_reads_give,
         );
     };
 }
@@ -443,6 +458,7 @@ mod tests {
             ("inbound", include_str!("behaviours/inbound.rs")),
             ("mailbox", include_str!("behaviours/mailbox.rs")),
             ("attachments", include_str!("behaviours/attachments.rs")),
+            ("surroundings", include_str!("behaviours/surroundings.rs")),
         ] {
             let start = lib
                 .find(&format!("macro_rules! {group}_suite"))

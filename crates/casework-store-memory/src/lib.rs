@@ -23,6 +23,7 @@ mod outbox;
 mod quarantine;
 mod reports;
 mod sessions;
+mod surroundings;
 mod transfer;
 mod webhooks;
 

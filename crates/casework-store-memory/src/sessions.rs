@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use casework_core::model::OutboxMessage;
-use casework_core::ports::{EndSessions, Session, Sessions, SignInLink, StoreError};
+use casework_core::ports::{
+    EndSessions, Session, SessionAndPerson, Sessions, SignInLink, StoreError,
+};
 use jiff::Timestamp;
 
 use crate::MemoryStore;
@@ -38,6 +40,22 @@ impl Sessions for MemoryStore {
             .get(&id)
             .cloned()
             .ok_or_else(|| StoreError::NotFound("session".into()))
+    }
+
+    async fn session_and_person(&self, id: String) -> Result<SessionAndPerson, StoreError> {
+        let inner = self.lock();
+        let session = inner
+            .sessions
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound("session".into()))?;
+        SessionAndPerson::with_person(session, |name| {
+            inner
+                .people
+                .get(name)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound(format!("person {name:?}")))
+        })
     }
 
     async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError> {

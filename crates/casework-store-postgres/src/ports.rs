@@ -11,8 +11,8 @@ use casework_core::model::{
 };
 use casework_core::ports::{
     AttachmentFile, AttachmentInfo, Attachments, EndSessions, MailboxPosition, MailboxPositions,
-    Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage, Session, Sessions,
-    SignInLink,
+    Quarantine, QuarantineAfter, QuarantineEntry, QuarantinedMessage, Session, SessionAndPerson,
+    Sessions, SignInLink,
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, CaseRecord, ChangeFeed, Commit, Created, DeliveryOutcome,
@@ -20,6 +20,7 @@ use casework_core::ports::{
     PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit,
     SearchQuery, StoreError, StoreStats, StoreTransfer,
 };
+use casework_core::ports::{CaseSurroundings, Surroundings};
 use jiff::Timestamp;
 
 use casework_core::ports::Webhooks;
@@ -29,6 +30,25 @@ use crate::{
     PgStore, cases, directory, feed, knowledge, outbox, quarantine, queries, reports, sessions,
     webhooks,
 };
+
+/// A case's surroundings: its messages, files and the directory, the three statements sent
+/// at once on one connection (pipelined, one round trip's wait).
+#[async_trait]
+impl CaseSurroundings for PgStore {
+    async fn case_surroundings(
+        &self,
+        case: CaseNumber,
+        people: bool,
+    ) -> Result<Surroundings, StoreError> {
+        let c = self.conn().await?;
+        Surroundings::gather(
+            outbox::for_case(&c, case),
+            crate::attachments::list(&c, case),
+            people.then(|| directory::list_people(&c)),
+        )
+        .await
+    }
+}
 
 /// The case log: numbers from a sequence, version-checked commits that write every derived row in their transaction, idempotent creates.
 #[async_trait]
@@ -424,6 +444,10 @@ impl Sessions for PgStore {
 
     async fn get_session(&self, id: String) -> Result<Session, StoreError> {
         sessions::get_session(&self.conn().await?, &id).await
+    }
+
+    async fn session_and_person(&self, id: String) -> Result<SessionAndPerson, StoreError> {
+        sessions::session_and_person(&self.conn().await?, &id).await
     }
 
     async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError> {

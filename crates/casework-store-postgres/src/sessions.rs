@@ -4,7 +4,7 @@
 //! link is spent with one `DELETE … RETURNING`, so two servers cannot both use it.
 
 use casework_core::model::OutboxMessage;
-use casework_core::ports::{EndSessions, Session, SignInLink, StoreError};
+use casework_core::ports::{EndSessions, Session, SessionAndPerson, SignInLink, StoreError};
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 
@@ -65,6 +65,31 @@ pub async fn get_session(c: &impl GenericClient, id: &str) -> Result<Session, St
     let mut session: Session = json(&row, 0)?;
     session.last_seen_at = get::<Ts>(&row, 1)?.0;
     Ok(session)
+}
+
+/// The session with this id and the person a staff session names, in one statement: the
+/// person is joined by the session's user key (`person:` and the stored name).
+pub async fn session_and_person(
+    c: &impl GenericClient,
+    id: &str,
+) -> Result<SessionAndPerson, StoreError> {
+    let row = opt(
+        c,
+        "SELECT s.body, s.last_seen_at, p.body FROM sessions s
+         LEFT JOIN people p
+           ON starts_with(s.user_key, 'person:') AND p.name = substr(s.user_key, 8)
+         WHERE s.id = $1",
+        &[&id],
+    )
+    .await?
+    .ok_or_else(|| StoreError::NotFound("session".into()))?;
+    let mut session: Session = json(&row, 0)?;
+    session.last_seen_at = get::<Ts>(&row, 1)?.0;
+    let person = match get::<Option<serde_json::Value>>(&row, 2)? {
+        Some(_) => Some(json(&row, 2)?),
+        None => None,
+    };
+    Ok(SessionAndPerson { session, person })
 }
 
 /// Moves a session's last use forward to `at`.

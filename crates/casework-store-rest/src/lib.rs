@@ -18,15 +18,15 @@ use casework_core::model::{
     ApiToken, Article, Case, Defect, NewArticle, OutboxMessage, OutboxStatus, Person,
 };
 use casework_core::ports::{
-    AttachmentFile, AttachmentInfo, Attachments, MailboxPosition, MailboxPositions, OutboxAction,
-    Webhooks,
+    AttachmentFile, AttachmentInfo, Attachments, CaseSurroundings, MailboxPosition,
+    MailboxPositions, OutboxAction, Surroundings, Webhooks,
 };
 use casework_core::ports::{
     CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
     Directory, EndSessions, FeedEntry, Knowledge, OutboxQueue, Page, PageRequest, Quarantine,
     QuarantineAfter, QuarantineEntry, QuarantinedMessage, ReportCase, ReportCasesQuery,
-    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session, Sessions, SignInLink,
-    StoreError, StoreStats,
+    ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery, Session, SessionAndPerson,
+    Sessions, SignInLink, StoreError, StoreStats,
 };
 use casework_core::protocol::{
     AddArticle, AdvanceMailbox, Claim, CreateCase, CreatedCase, ErrorBody, Finish, LatestCases,
@@ -554,6 +554,10 @@ impl Sessions for RestStore {
         no_sessions()
     }
 
+    async fn session_and_person(&self, _: String) -> Result<SessionAndPerson, StoreError> {
+        no_sessions()
+    }
+
     async fn touch_session(&self, _: String, _: Timestamp) -> Result<(), StoreError> {
         no_sessions()
     }
@@ -734,6 +738,23 @@ impl MailboxPositions for RestStore {
         let body = AdvanceMailbox { mailbox, position };
         self.call(Method::POST, "/mailboxes/advance", Some(&body), Retry::Safe)
             .await
+    }
+}
+
+/// A case's surroundings over the storage protocol: its three reads, sent at once.
+#[async_trait]
+impl CaseSurroundings for RestStore {
+    async fn case_surroundings(
+        &self,
+        case: CaseNumber,
+        people: bool,
+    ) -> Result<Surroundings, StoreError> {
+        Surroundings::gather(
+            self.outbox_for_case(case),
+            self.attachment_list(case),
+            people.then(|| self.list_people()),
+        )
+        .await
     }
 }
 

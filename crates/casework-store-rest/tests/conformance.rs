@@ -40,6 +40,7 @@ macro_rules! remote_suite {
         casework_store_conformance::quarantine_suite!($make);
         casework_store_conformance::mailbox_suite!($make);
         casework_store_conformance::attachments_suite!($make);
+        casework_store_conformance::surroundings_suite!($make);
         casework_store_conformance::service_suite!($make);
         casework_store_conformance::inbound_suite!($make);
     };
@@ -52,7 +53,20 @@ fn sign_in_state_is_refused_as_unavailable_not_kept_locally() {
         let store = served(Arc::new(casework_store_memory::MemoryStore::new())).await;
         let err = store.password("ana".into()).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let err = store.session_and_person("id".into()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
         let svc = casework_core::testing::service(store);
+        // a session cookie is neither let in nor taken for signed out: the store's error
+        let asked = svc.session("a session secret").await;
+        assert!(
+            matches!(
+                asked,
+                Err(casework_core::ServiceError::Store(StoreError::Unavailable(
+                    _
+                )))
+            ),
+            "{asked:?}"
+        );
         let refused = svc
             .sign_in("ana", "a long enough password", "127.0.0.1")
             .await;

@@ -13,10 +13,11 @@ use casework_core::ports::{
     StoreTransfer,
 };
 use casework_core::ports::{
-    CaseFilter, CaseLog, CaseQueries, ChangeFeed, Commit, Created, DeliveryOutcome, Diagnostics,
-    Directory, EndSessions, FeedEntry, Knowledge, OutboxAction, OutboxQueue, Page, PageRequest,
-    ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports, Scope, SearchHit, SearchQuery,
-    Session, Sessions, SignInLink, StoreError, StoreStats,
+    CaseFilter, CaseLog, CaseQueries, CaseSurroundings, ChangeFeed, Commit, Created,
+    DeliveryOutcome, Diagnostics, Directory, EndSessions, FeedEntry, Knowledge, OutboxAction,
+    OutboxQueue, Page, PageRequest, ReportCase, ReportCasesQuery, ReportQuery, ReportRow, Reports,
+    Scope, SearchHit, SearchQuery, Session, SessionAndPerson, Sessions, SignInLink, StoreError,
+    StoreStats, Surroundings,
 };
 use jiff::Timestamp;
 
@@ -179,6 +180,29 @@ impl Reports for SqliteStore {
     ) -> Result<Page<ReportCase>, StoreError> {
         self.read(move |c| crate::reports::reopen_report_cases(c, &query))
             .await
+    }
+}
+
+/// A case's surroundings: its messages, files and the directory in one read transaction,
+/// so one hop through the blocking pool and one moment of the database.
+#[async_trait]
+impl CaseSurroundings for SqliteStore {
+    async fn case_surroundings(
+        &self,
+        case: CaseNumber,
+        people: bool,
+    ) -> Result<Surroundings, StoreError> {
+        self.read(move |c| {
+            Ok(Surroundings {
+                files: crate::attachments::list(c, case)?,
+                outbox: sql::outbox_for_case(c, case)?,
+                people: match people {
+                    true => Some(sql::list_people(c)?),
+                    false => None,
+                },
+            })
+        })
+        .await
     }
 }
 
@@ -424,6 +448,15 @@ impl Sessions for SqliteStore {
 
     async fn get_session(&self, id: String) -> Result<Session, StoreError> {
         self.read(move |c| sql::get_session(c, &id)).await
+    }
+
+    async fn session_and_person(&self, id: String) -> Result<SessionAndPerson, StoreError> {
+        self.read(move |c| {
+            SessionAndPerson::with_person(sql::get_session(c, &id)?, |name| {
+                sql::get_person(c, name)
+            })
+        })
+        .await
     }
 
     async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError> {

@@ -496,10 +496,8 @@ async fn case_view(
     } = shown;
     let svc = &state.service;
     let actor = &v.actor;
-    // the case with what the page shows of it, and the staff to assign it to, read at once
-    let (view, people) =
-        futures_util::future::join(svc.case_view(actor, n), svc.people(actor)).await;
-    let view = match view {
+    // the case with what the page shows of it and the staff to assign it to
+    let view = match svc.case_view(actor, n).await {
         Ok(view) => view,
         Err(e) => return service_error_page(Some(v), &e),
     };
@@ -511,16 +509,15 @@ async fn case_view(
     let CaseView {
         case,
         closing: check,
+        people,
         ..
     } = view;
     let people = people
-        .map(|p| {
-            p.into_iter()
-                .filter(|p| p.role.is_staff())
-                .map(|p| p.name)
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.role.is_staff())
+        .map(|p| p.name)
+        .collect();
     let config = svc.config();
     let transitions = config
         .statuses()

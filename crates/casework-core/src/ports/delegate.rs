@@ -47,7 +47,7 @@ pub use crate::webhook::{WebhookDelivery, WebhookEndpoint};
 ///
 /// casework_core::delegate_store!(impl<S: CaseStore> Counting<S> => inner:
 ///     CaseQueries, Reports, Directory, Knowledge, OutboxQueue, Diagnostics, ChangeFeed, Sessions,
-///     Quarantine, Webhooks, MailboxPositions, Attachments);
+///     Quarantine, Webhooks, MailboxPositions, Attachments, CaseSurroundings);
 ///
 /// #[async_trait::async_trait]
 /// impl<S: CaseStore> CaseLog for Counting<S> {
@@ -220,6 +220,9 @@ macro_rules! delegate_store {
             async fn get_session(&self, id: String) -> ::std::result::Result<$crate::ports::delegate::Session, $crate::ports::StoreError> {
                 $crate::ports::Sessions::get_session(&self.$field, id).await
             }
+            async fn session_and_person(&self, id: String) -> ::std::result::Result<$crate::ports::SessionAndPerson, $crate::ports::StoreError> {
+                $crate::ports::Sessions::session_and_person(&self.$field, id).await
+            }
             async fn touch_session(&self, id: String, at: $crate::ports::delegate::Timestamp) -> ::std::result::Result<(), $crate::ports::StoreError> {
                 $crate::ports::Sessions::touch_session(&self.$field, id, at).await
             }
@@ -310,6 +313,14 @@ macro_rules! delegate_store {
             }
             async fn attachment_get(&self, id: String) -> ::std::result::Result<$crate::ports::AttachmentFile, $crate::ports::StoreError> {
                 $crate::ports::Attachments::attachment_get(&self.$field, id).await
+            }
+        }
+    };
+    (@one CaseSurroundings, [$($gen:tt)*], $ty:ty, $field:ident) => {
+        #[$crate::ports::delegate::async_trait]
+        impl<$($gen)*> $crate::ports::CaseSurroundings for $ty {
+            async fn case_surroundings(&self, case: $crate::ids::CaseNumber, people: bool) -> ::std::result::Result<$crate::ports::Surroundings, $crate::ports::StoreError> {
+                $crate::ports::CaseSurroundings::case_surroundings(&self.$field, case, people).await
             }
         }
     };

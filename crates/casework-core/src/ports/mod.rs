@@ -13,7 +13,9 @@
 //! - [`Quarantine`] (`quarantine.rs`) — inbound messages the pipeline refused, kept whole;
 //! - [`Webhooks`] (`webhooks.rs`) — webhook endpoints and the deliveries commits write;
 //! - [`MailboxPositions`] (`mailbox.rs`) — how far each IMAP mailbox has been read;
-//! - [`Attachments`] (`attachments.rs`) — files kept with their posts, written by commits.
+//! - [`Attachments`] (`attachments.rs`) — files kept with their posts, written by commits;
+//! - [`CaseSurroundings`] (`surroundings.rs`) — a case's messages, files and the people
+//!   to assign it to, read together for its page.
 //!
 //! Beside them, [`StoreTransfer`] (`transfer.rs`) — moving whole stores (`casework store
 //! copy`). Only stores that hold their own data have it, so it is not part of
@@ -46,6 +48,7 @@ pub mod page;
 pub mod quarantine;
 pub mod reports;
 pub mod sessions;
+pub mod surroundings;
 pub mod transfer;
 pub mod webhook_sender;
 pub mod webhooks;
@@ -74,7 +77,8 @@ pub use reports::{
     ReportCase, ReportCasesQuery, ReportClosure, ReportGroup, ReportQuery, ReportReopen, ReportRow,
     Reports,
 };
-pub use sessions::{EndSessions, Session, SessionUser, Sessions, SignInLink};
+pub use sessions::{EndSessions, Session, SessionAndPerson, SessionUser, Sessions, SignInLink};
+pub use surroundings::{CaseSurroundings, Surroundings};
 pub use transfer::{
     CaseRecord, Imported, StoreTransfer, TransferStore, check_history, check_record, file_clash,
     plan_import,
@@ -144,6 +148,7 @@ pub trait CaseStore:
     + Webhooks
     + MailboxPositions
     + Attachments
+    + CaseSurroundings
 {
 }
 
@@ -161,6 +166,7 @@ impl<T> CaseStore for T where
         + Webhooks
         + MailboxPositions
         + Attachments
+        + CaseSurroundings
         + ?Sized
 {
 }
@@ -254,6 +260,7 @@ mod mock {
             async fn password(&self, person: String) -> Result<String, StoreError>;
             async fn put_session(&self, session: Session) -> Result<(), StoreError>;
             async fn get_session(&self, id: String) -> Result<Session, StoreError>;
+            async fn session_and_person(&self, id: String) -> Result<SessionAndPerson, StoreError>;
             async fn touch_session(&self, id: String, at: Timestamp) -> Result<(), StoreError>;
             async fn end_sessions(&self, which: EndSessions) -> Result<u64, StoreError>;
             async fn put_sign_in_link(&self, link: SignInLink, message: OutboxMessage) -> Result<(), StoreError>;
@@ -291,6 +298,11 @@ mod mock {
         impl Attachments for CaseStore {
             async fn attachment_list(&self, case: CaseNumber) -> Result<Vec<AttachmentInfo>, StoreError>;
             async fn attachment_get(&self, id: String) -> Result<AttachmentFile, StoreError>;
+        }
+
+        #[async_trait]
+        impl CaseSurroundings for CaseStore {
+            async fn case_surroundings(&self, case: CaseNumber, people: bool) -> Result<Surroundings, StoreError>;
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::ids::EmailAddress;
-use crate::model::OutboxMessage;
+use crate::model::{OutboxMessage, Person};
 
 /// Who a session signs in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,37 @@ pub struct Session {
     pub created_at: Timestamp,
     /// When it was last used (to the minute): the idle expiry counts from here.
     pub last_seen_at: Timestamp,
+}
+
+/// A session with the person it signs in, read together: what every signed-in request needs
+/// to know who asks ([`Sessions::session_and_person`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionAndPerson {
+    /// The session.
+    pub session: Session,
+    /// The person a staff session names, as the directory holds them now; `None` for a
+    /// customer's session, or when the directory no longer has that person.
+    pub person: Option<Person>,
+}
+
+impl SessionAndPerson {
+    /// Puts a session with its person, given how to look a person up by name (a store's
+    /// own read, inside the same read as the session): an unknown person is `None`, any
+    /// other failure is the read's.
+    pub fn with_person(
+        session: Session,
+        get_person: impl FnOnce(&str) -> Result<Person, StoreError>,
+    ) -> Result<Self, StoreError> {
+        let person = match &session.user {
+            SessionUser::Staff { name } => match get_person(name) {
+                Ok(p) => Some(p),
+                Err(StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
+            SessionUser::Customer { .. } => None,
+        };
+        Ok(Self { session, person })
+    }
 }
 
 /// A customer's one-time sign-in link, kept until it is used.
@@ -94,6 +125,12 @@ pub trait Sessions: Send + Sync {
 
     /// The session with this id. MUST return `NotFound` for an unknown or ended one.
     async fn get_session(&self, id: String) -> Result<Session, StoreError>;
+
+    /// The session with this id and the person it signs in, in one read (one trip to the
+    /// store for every signed-in request), each as [`get_session`](Self::get_session) and
+    /// [`Directory::get_person`](super::Directory::get_person) give it at that moment. MUST
+    /// return `NotFound` for an unknown or ended session.
+    async fn session_and_person(&self, id: String) -> Result<SessionAndPerson, StoreError>;
 
     /// Records that a session was used at `at` (a later time only: never moves back).
     /// MUST return `NotFound` for an unknown or ended session.

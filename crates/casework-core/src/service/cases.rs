@@ -11,9 +11,10 @@ use crate::event::{Event, EventKind};
 use crate::ids::{CaseNumber, StatusName};
 use crate::limits::{MAX_IDEMPOTENCY_KEY, MAX_PAGE, MAX_QUERY};
 use crate::model::{
-    Actor, Case, DeliveryStatus, RefKind, Role, TemplateName, TimelineEntry, token_hash,
+    Actor, Case, DeliveryStatus, OutboxMessage, Person, RefKind, Role, TemplateName, TimelineEntry,
+    token_hash,
 };
-use crate::ports::{AttachmentInfo, CaseFilter, Page, PageRequest, StoreError};
+use crate::ports::{AttachmentInfo, CaseFilter, Page, PageRequest, StoreError, Surroundings};
 use crate::workflow::{
     Command, MissingItem, NewCase, WorkflowError, check_status_map, closing_check, decide_open,
     known_status, non_response_check,
@@ -45,6 +46,9 @@ pub struct CaseView {
     /// The closing checklist, for an actor who may work cases
     /// ([`CaseService::closing_check`]); `None` for others.
     pub closing: Option<ClosingCheck>,
+    /// Everyone registered, as [`CaseService::people`] gives them, for an actor it answers
+    /// (the people a case may be assigned to are among them); `None` for others.
+    pub people: Option<Vec<Person>>,
 }
 
 /// What `map_status` did.
@@ -229,13 +233,8 @@ impl CaseService {
         number: CaseNumber,
         staff: bool,
     ) -> Result<Vec<(String, DeliveryStatus)>, ServiceError> {
-        Ok(self
-            .store
-            .outbox_for_case(number)
-            .await?
-            .iter()
-            .map(|m| (m.id.clone(), DeliveryStatus::of(m, staff)))
-            .collect())
+        let outbox = self.store.outbox_for_case(number).await?;
+        Ok(delivery_states(&outbox, staff))
     }
 
     /// The full event history (staff with `view_history`).
@@ -276,18 +275,25 @@ impl CaseService {
     /// [`deliveries`](Self::deliveries) does, the files as
     /// [`attachments`](Self::attachments) does (a customer's only those of customer-visible
     /// entries), and the closing checklist as [`closing_check`](Self::closing_check) does
-    /// when the actor may work cases. The two store reads run at once.
+    /// when the actor may work cases, and everyone registered as [`people`](Self::people)
+    /// does when it answers the actor: one store read
+    /// ([`CaseSurroundings`](crate::ports::CaseSurroundings)) besides the case.
     pub async fn case_view(
         &self,
         actor: &Actor,
         number: CaseNumber,
     ) -> Result<CaseView, ServiceError> {
         let case = self.visible_case(actor, number).await?;
-        let (deliveries, mut files) = futures_util::future::try_join(
-            self.outbox_states(number, actor.role != Role::Customer),
-            async { Ok(self.store.attachment_list(number).await?) },
-        )
-        .await?;
+        // the case's messages, its files and the directory in one trip to the store
+        let Surroundings {
+            outbox,
+            mut files,
+            people,
+        } = self
+            .store
+            .case_surroundings(number, self.may_list_people(actor))
+            .await?;
+        let deliveries = delivery_states(&outbox, actor.role != Role::Customer);
         files.retain(|f| super::attachments::may_see(actor, f));
         let closing = self
             .config
@@ -298,6 +304,7 @@ impl CaseService {
             deliveries,
             files,
             closing,
+            people,
         })
     }
 
@@ -400,4 +407,12 @@ impl CaseService {
             }
         }
     }
+}
+
+/// Where each of a case's messages stands, by id, for staff or for its customer.
+fn delivery_states(outbox: &[OutboxMessage], staff: bool) -> Vec<(String, DeliveryStatus)> {
+    outbox
+        .iter()
+        .map(|m| (m.id.clone(), DeliveryStatus::of(m, staff)))
+        .collect()
 }

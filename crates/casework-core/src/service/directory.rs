@@ -56,11 +56,16 @@ impl CaseService {
     /// own credentials ([`Actor::operator`], through the `store` permission), who needs the
     /// names to act as someone.
     pub async fn people(&self, actor: &Actor) -> Result<Vec<Person>, ServiceError> {
-        let staff = actor.role.is_staff() && self.config.permits(actor.role, Permission::ViewCase);
-        if !staff && !self.config.permits(actor.role, Permission::Store) {
+        if !self.may_list_people(actor) {
             return Err(forbidden(actor.role, "list people"));
         }
         Ok(self.store.list_people().await?)
+    }
+
+    /// Whether [`people`](Self::people) answers `actor`.
+    pub(crate) fn may_list_people(&self, actor: &Actor) -> bool {
+        let staff = actor.role.is_staff() && self.config.permits(actor.role, Permission::ViewCase);
+        staff || self.config.permits(actor.role, Permission::Store)
     }
 
     /// Makes an API token from a secret the caller generated (at least [`MIN_TOKEN_SECRET`] random

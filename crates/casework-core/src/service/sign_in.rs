@@ -20,8 +20,8 @@ use crate::limits::{
 };
 use crate::model::{Actor, OutboxMessage, OutboxStatus, Person, Role, TemplateName, sha256_hex};
 use crate::ports::{
-    CaseFilter, CredentialError, EndSessions, PageRequest, Session, SessionUser, SignInLink,
-    StoreError,
+    CaseFilter, CredentialError, EndSessions, PageRequest, Session, SessionAndPerson, SessionUser,
+    SignInLink, StoreError,
 };
 use crate::workflow::WorkflowError;
 
@@ -400,11 +400,14 @@ impl CaseService {
             return Ok(None);
         }
         let id = sha256_hex(secret.as_bytes());
-        let session = match self.store.get_session(id.clone()).await {
-            Ok(s) => s,
-            Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+        // the session and its person in one read: a revoked session or a changed role is
+        // what the store says now, on every request
+        let SessionAndPerson { session, person } =
+            match self.store.session_and_person(id.clone()).await {
+                Ok(s) => s,
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
         let now = self.clock.now();
         let idle_end = session.last_seen_at + secs(SESSION_IDLE_SECS);
         let absolute_end = session.created_at + secs(SESSION_MAX_SECS);
@@ -414,13 +417,12 @@ impl CaseService {
                 .await?;
             return Ok(None);
         }
-        let actor = match &session.user {
-            SessionUser::Staff { name } => match self.store.get_person(name.clone()).await {
-                Ok(p) if p.role.is_staff() => Actor::from_person(&p),
-                Ok(_) | Err(StoreError::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            },
-            SessionUser::Customer { email } => Actor::customer(email.to_string(), email.clone()),
+        let actor = match (&session.user, person) {
+            (SessionUser::Staff { .. }, Some(p)) if p.role.is_staff() => Actor::from_person(&p),
+            (SessionUser::Staff { .. }, _) => return Ok(None),
+            (SessionUser::Customer { email }, _) => {
+                Actor::customer(email.to_string(), email.clone())
+            }
         };
         if now >= session.last_seen_at + secs(TOUCH_EVERY_SECS) {
             match self.store.touch_session(id.clone(), now).await {

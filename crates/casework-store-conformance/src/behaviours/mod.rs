@@ -20,6 +20,7 @@ pub mod quarantine;
 pub mod reports;
 pub mod service;
 pub mod sessions;
+pub mod surroundings;
 pub mod transfer;
 pub mod webhooks;
 

@@ -1,13 +1,16 @@
 //! Sign-in state: password hashes replaced by person; sessions found by id, touched only
 //! forward, ended one at a time or all of a user's; sign-in links used once and never after
-//! they expire, even by two callers at once; failures counted per key within a window.
+//! they expire, even by two callers at once; failures counted per key within a window; a
+//! session read with its person as the directory has them at that moment.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
 
 use casework_core::model::{OutboxMessage, TemplateName};
+use casework_core::model::{Person, Role};
 use casework_core::ports::{
-    CaseLog, EndSessions, OutboxQueue, Session, SessionUser, Sessions, SignInLink, StoreError,
+    CaseLog, Directory, EndSessions, OutboxQueue, Session, SessionAndPerson, SessionUser, Sessions,
+    SignInLink, StoreError,
 };
 use casework_core::testing::sample_message;
 use jiff::SignedDuration;
@@ -35,15 +38,20 @@ pub async fn passwords_are_set_and_replaced<S: Sessions + ?Sized + 'static>(stor
     assert_eq!(store.password("bob".into()).await.unwrap(), "$argon2id$bob");
 }
 
-pub async fn sessions_are_found_touched_and_ended<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
-    let b = desk(store);
-    let t0 = b.now();
-    let session = |id: &str, user: SessionUser| Session {
+/// A session `id` of `user` begun and last used at `t0`.
+fn begun(id: &str, user: SessionUser, t0: jiff::Timestamp) -> Session {
+    Session {
         id: id.into(),
         user,
         created_at: t0,
         last_seen_at: t0,
-    };
+    }
+}
+
+pub async fn sessions_are_found_touched_and_ended<S: Sessions + ?Sized + 'static>(store: Arc<S>) {
+    let b = desk(store);
+    let t0 = b.now();
+    let session = |id: &str, user: SessionUser| begun(id, user, t0);
     let ana = SessionUser::Staff { name: "ana".into() };
     let jordan = SessionUser::Customer {
         email: email("jordan@customer.example"),
@@ -243,4 +251,95 @@ pub async fn failures_are_counted_per_key_within_the_window<S: Sessions + ?Sized
         3,
         "other keys stay"
     );
+}
+
+pub async fn a_session_is_read_with_its_person_as_the_directory_has_them_now<
+    S: Sessions + Directory + ?Sized + 'static,
+>(
+    store: Arc<S>,
+) {
+    let b = desk(store);
+    let t0 = b.now();
+    let session = |id: &str, user: SessionUser| begun(id, user, t0);
+    // a name with a quote and one with a NUL, which a store may have to escape
+    let names = ["ana", "o'brien", "nul\0name"];
+    for name in names {
+        b.store
+            .put_person(Person::new(name, Role::Agent))
+            .await
+            .unwrap();
+    }
+    b.store
+        .put_person(Person::new("anabel", Role::Lead))
+        .await
+        .unwrap();
+    for (i, name) in names.iter().chain(&["gone"]).enumerate() {
+        b.store
+            .put_session(session(
+                &format!("s{i}"),
+                SessionUser::Staff {
+                    name: (*name).into(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let jordan = SessionUser::Customer {
+        email: email("jordan@customer.example"),
+    };
+    b.store
+        .put_session(session("c", jordan.clone()))
+        .await
+        .unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let id = format!("s{i}");
+        assert_eq!(
+            b.store.session_and_person(id.clone()).await.unwrap(),
+            SessionAndPerson {
+                session: b.store.get_session(id).await.unwrap(),
+                person: Some(Person::new(*name, Role::Agent)),
+            },
+            "{name:?}"
+        );
+    }
+    // a session of someone the directory no longer has, and a customer's: no person
+    assert_eq!(
+        b.store
+            .session_and_person("s3".into())
+            .await
+            .unwrap()
+            .person,
+        None
+    );
+    assert_eq!(
+        b.store.session_and_person("c".into()).await.unwrap(),
+        SessionAndPerson {
+            session: session("c", jordan),
+            person: None,
+        }
+    );
+    // a changed role and a later use are what the next read gives
+    b.store
+        .put_person(Person::new("ana", Role::Lead))
+        .await
+        .unwrap();
+    let later = t0 + SignedDuration::from_mins(5);
+    b.store.touch_session("s0".into(), later).await.unwrap();
+    let now = b.store.session_and_person("s0".into()).await.unwrap();
+    assert_eq!(now.person, Some(Person::new("ana", Role::Lead)));
+    assert_eq!(now.session.last_seen_at, later);
+    // ended and unknown sessions are not found
+    b.store
+        .end_sessions(EndSessions::One { id: "s0".into() })
+        .await
+        .unwrap();
+    for id in ["s0", "nope"] {
+        assert!(
+            matches!(
+                b.store.session_and_person(id.into()).await,
+                Err(StoreError::NotFound(_))
+            ),
+            "{id}"
+        );
+    }
 }

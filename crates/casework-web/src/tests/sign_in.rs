@@ -525,3 +525,33 @@ async fn link_requests_are_throttled_and_a_link_is_never_sent_from_a_case() {
         "{refused:?}"
     );
 }
+
+/// A session's person is read with it on every request: a role changed in the directory
+/// counts at the very next page, with no sign-in again and no cache in between.
+#[tokio::test]
+async fn a_changed_role_counts_at_the_next_request() {
+    let site = make_site(false).await;
+    let root = Actor::from_person(&staff("root", Role::Admin));
+    let ana = site.signed_in("ana").await;
+    for (role, admin) in [
+        (Role::Agent, false),
+        (Role::Admin, true),
+        (Role::Agent, false),
+    ] {
+        site.svc
+            .add_person(&root, staff("ana", role))
+            .await
+            .unwrap();
+        let page = site.page(&ana).await;
+        assert!(is_signed_in(&page), "{role:?}");
+        assert_eq!(page.body.contains("href=\"/admin"), admin, "{role:?}");
+    }
+    // taken off the staff: the same cookie no longer opens the desk
+    site.svc
+        .add_person(&root, staff("ana", Role::Customer))
+        .await
+        .unwrap();
+    let r = site.page(&ana).await;
+    assert!(!is_signed_in(&r), "{}", r.body);
+    r.redirects_to("/sign-in?next=%2Fcases");
+}

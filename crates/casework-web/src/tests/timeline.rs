@@ -385,8 +385,8 @@ async fn similar_cases_are_for_staff_only() {
 }
 
 /// What the case page reads in one call is what the separate reads give, for staff and for
-/// the customer (whose files hold no internal one and who gets no checklist), and nothing
-/// for another customer.
+/// the customer (whose files hold no internal one and who gets no checklist and no
+/// people), and nothing for another customer.
 #[tokio::test]
 async fn the_case_view_is_what_the_separate_reads_give() {
     let desk = Desk::new().await;
@@ -420,6 +420,8 @@ async fn the_case_view_is_what_the_separate_reads_give() {
             "{who}"
         );
         assert_eq!(view.closing.is_some(), checklist, "{who}");
+        assert_eq!(view.people, desk.svc.people(&actor).await.ok(), "{who}");
+        assert_eq!(view.people.is_some(), checklist, "{who}");
     }
     let eve = desk.svc.case_view(&desk.actor("eve"), number).await;
     assert!(matches!(eve, Err(ServiceError::NotFound(_))), "{eve:?}");
