@@ -241,12 +241,20 @@ async fn list_with(
     let mut rows = Vec::new();
     let mut next = None;
     let cursor = p.opt("cursor");
-    if forms.errors.is_empty() {
-        let page = PageRequest::from_params_in(order, None, cursor.as_deref());
-        let listed = match page {
-            Ok(page) => svc.list(&v.actor, filter, page).await,
-            Err(e) => Err(e.into()),
-        };
+    // the page of cases and the staff for the owner filter, read at once
+    let list = async {
+        if !forms.errors.is_empty() {
+            return None;
+        }
+        Some(
+            match PageRequest::from_params_in(order, None, cursor.as_deref()) {
+                Ok(page) => svc.list(&v.actor, filter, page).await,
+                Err(e) => Err(e.into()),
+            },
+        )
+    };
+    let (listed, people) = futures_util::future::join(list, svc.people(&v.actor)).await;
+    if let Some(listed) = listed {
         match listed {
             Ok(page) => {
                 let now = svc.now();
@@ -274,7 +282,7 @@ async fn list_with(
         pairs.push(("view", &view));
         format!("/cases?{}", query(&pairs))
     });
-    let people = match svc.people(&v.actor).await {
+    let people = match people {
         Ok(people) => people
             .into_iter()
             .filter(|p| p.role.is_staff())
