@@ -1072,7 +1072,7 @@ pub enum MailCmd {
 pub enum QuarantineCmd {
     /// Kept messages, oldest first, a page at a time
     #[command(
-        after_help = "Examples:\n  casework --as lee mail quarantine list\n  casework --as lee mail quarantine list --limit 20 --cursor q1764033600000000000.q-0123456789abcdef0123"
+        after_help = "Examples:\n  casework --as lee mail quarantine list\n  casework --as lee mail quarantine list --limit 20\n  casework --as lee mail quarantine list --cursor q1764033600000000000.q-0123"
     )]
     List {
         /// At most this many on a page
