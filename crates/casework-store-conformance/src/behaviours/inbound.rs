@@ -675,14 +675,7 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
         matches!(&r, Released::StillRefused(k) if k.id == kept.id),
         "{r:?}"
     );
-    assert_eq!(
-        svc.quarantine_list(&admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        2
-    );
+    assert_eq!(kept_count(&svc, &admin).await, 2);
 
     // once the parser reads it, a release takes it onto a case and out of the quarantine
     parser.0.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -709,13 +702,7 @@ pub async fn refused_mail_is_kept_then_released_or_dropped<S: CaseStore + 'stati
         svc.quarantine_drop(&lead, &junk.id).await,
         Err(ServiceError::NotFound(_))
     ));
-    assert!(
-        svc.quarantine_list(&admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_eq!(kept_count(&svc, &admin).await, 0);
 }
 
 pub async fn a_messages_files_are_kept_with_its_email_and_too_much_is_held_back<
@@ -916,15 +903,7 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
         b.store.outbox_for_case(got.case).await.unwrap().len(),
         sent.len()
     );
-    assert_eq!(
-        small
-            .quarantine_list(&admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(kept_count(&small, &admin).await, 1);
 
     // released while the files are still too big, it stays
     let r = small.quarantine_release(&admin, &id).await.unwrap();
@@ -940,15 +919,7 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
         matches!(&r, Released::StillRefused(k) if k.reason.contains("without its files")),
         "{r:?}"
     );
-    assert_eq!(
-        roomy
-            .quarantine_list(&admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(kept_count(&roomy, &admin).await, 1);
 
     // a message within the limits keeps its files and leaves nothing in the quarantine
     let Intake::Taken(fits) = small
@@ -960,15 +931,16 @@ pub async fn files_over_the_limits_are_held_back_kept_whole_and_the_sender_told<
     };
     assert_eq!((fits.files_held_back, fits.quarantined), (None, None));
     assert_eq!(small.attachments(&ana(), fits.case).await.unwrap().len(), 1);
-    assert_eq!(
-        small
-            .quarantine_list(&admin, None, 10)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(kept_count(&small, &admin).await, 1);
+}
+
+/// How many messages the quarantine keeps (up to 10), as `who` lists them.
+async fn kept_count(svc: &CaseService, who: &Actor) -> usize {
+    svc.quarantine_list(who, None, 10)
+        .await
+        .unwrap()
+        .items
+        .len()
 }
 
 /// Reads `ID|FROM|IN-REPLY-TO|SUBJECT` as a message (an empty `IN-REPLY-TO` answers
