@@ -1813,15 +1813,19 @@ pub fn outbox_list(
     Ok(out)
 }
 
+/// The statement that reads a case's outbox messages (the case page reads it on every
+/// view): an index search on `outbox_case`, pinned by a test.
+fn outbox_for_case_sql() -> String {
+    format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_number = ?1 ORDER BY seq")
+}
+
 /// One case's messages, oldest first.
 pub fn outbox_for_case(
     conn: &Connection,
     case: CaseNumber,
 ) -> Result<Vec<OutboxMessage>, StoreError> {
     let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_number = ?1 ORDER BY seq"
-        ))
+        .prepare_cached(&outbox_for_case_sql())
         .map_err(map_err)?;
     let rows = st
         .query_map(params![case.get() as i64], outbox_row)
@@ -2401,6 +2405,24 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::schema::migrate(&mut conn).unwrap();
         conn
+    }
+
+    #[test]
+    fn a_cases_outbox_is_read_through_its_index_not_a_scan() {
+        let conn = db();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", outbox_for_case_sql()))
+            .unwrap()
+            .query_map(params![7], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("USING INDEX outbox_case")),
+            "{plan:?}"
+        );
+        // ordered by the index too: no sort step
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
     }
 
     /// A customer-visible note of `words` distinct words (about 8 bytes each), unique to
