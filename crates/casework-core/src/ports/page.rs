@@ -286,10 +286,16 @@ impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` items in case-number order (`number` gives an
     /// item's): fetching one more than the page holds tells whether another page follows,
     /// without counting.
-    pub fn overfetched(mut items: Vec<T>, limit: u32, number: impl Fn(&T) -> CaseNumber) -> Self {
+    pub fn overfetched(items: Vec<T>, limit: u32, number: impl Fn(&T) -> CaseNumber) -> Self {
+        Self::overfetched_by(items, limit, |c| encode_cursor(number(c)))
+    }
+
+    /// [`Page::overfetched`] for a list with cursors of its own: `cursor` makes the cursor
+    /// of a page that ends with an item.
+    pub fn overfetched_by(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|c| encode_cursor(number(c)))
+            items.last().map(cursor)
         } else {
             None
         };

@@ -52,12 +52,13 @@ struct Wave {
 }
 
 impl Wave {
-    /// Whether `m` ends in the wave as it would after every message of the wave is taken.
-    fn admits(&self, m: &InboundMessage, support: &EmailAddress) -> bool {
+    /// Whether `m` ends in the wave as it would after every message of the wave is taken;
+    /// `alone` says whether it [stands alone](stands_alone).
+    fn admits(&self, m: &InboundMessage, alone: bool) -> bool {
         if self.senders.contains(&sender_of(m)) {
             return false;
         }
-        if stands_alone(m, support) {
+        if alone {
             return true;
         }
         !self.threading
@@ -68,10 +69,10 @@ impl Wave {
                 .any(|id| self.message_ids.contains(id))
     }
 
-    fn add(&mut self, m: &InboundMessage, support: &EmailAddress) {
+    fn add(&mut self, m: &InboundMessage, alone: bool) {
         self.senders.push(sender_of(m));
         self.message_ids.extend(m.message_id.clone());
-        self.threading |= !stands_alone(m, support);
+        self.threading |= !alone;
     }
 }
 
@@ -216,10 +217,11 @@ impl CaseService {
         let mut gathered = Wave::default();
         for raw in raws {
             let parsed = self.parse(raw);
-            let joins = match &parsed {
-                Ok(m) => gathered.admits(m, support),
+            let alone = parsed.as_ref().map(|m| stands_alone(m, support));
+            let joins = match (&parsed, alone) {
+                (Ok(m), Ok(alone)) => gathered.admits(m, alone),
                 // refused before reading anything: only the quarantine is written
-                Err(_) => true,
+                _ => true,
             };
             if !joins || wave.len() == BATCH_WAVE {
                 answers.extend(join_all(wave.drain(..)).await);
@@ -228,8 +230,8 @@ impl CaseService {
                     return Ok(answers);
                 }
             }
-            if let Ok(m) = &parsed {
-                gathered.add(m, support);
+            if let (Ok(m), Ok(alone)) = (&parsed, alone) {
+                gathered.add(m, alone);
             }
             wave.push(async move {
                 let taken = match parsed {

@@ -138,14 +138,8 @@ impl CaseService {
             Some(c) => Some(QuarantineAfter::from_cursor(c)?),
         };
         // one more than the page holds says whether another page follows
-        let mut items = self.store.quarantine_list(after, limit + 1).await?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|e| e.after().cursor())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = self.store.quarantine_list(after, limit + 1).await?;
+        Ok(Page::overfetched_by(items, limit, |e| e.after().cursor()))
     }
 
     /// One kept message with its bytes; needs `quarantine`.
